@@ -1,0 +1,343 @@
+#pragma once
+
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "reka/api/Environment.h"
+#include "reka/api/Functions.h"
+#include "reka/base/Check.h"
+#include "reka/api/detail/Partitioners.h"
+#include "reka/api/detail/StreamOperators.h"
+
+namespace reka {
+
+template <class T>
+class DataStream;
+template <class T, class K, class KeyFn>
+class KeyedStream;
+template <class T>
+class BroadcastStream;
+using detail::BroadcastMode;
+
+/// Builds a job: sources, transformations and sinks; then execute() runs it.
+/// Not thread-safe; build the job on one thread.
+class StreamEnvironment {
+ public:
+  explicit StreamEnvironment(ExecutionConfig config = {}) : config_(std::move(config)) {}
+
+  ExecutionConfig& config() { return config_; }
+  graph::JobGraph& jobGraph() { return graph_; }
+
+  /// A bounded source over `values`, emitted in order (parallelism 1 unless changed).
+  template <class T>
+  DataStream<T> fromCollection(std::string name, std::vector<T> values);
+
+  /// A source made of one SourceFunction per subtask; `makeFn()` is called once per subtask.
+  template <class T, class MakeFn>
+  DataStream<T> addSource(std::string name, MakeFn makeFn, int parallelism = 0);
+
+  /// Runs the job and blocks until it ends (a bounded job) or is cancelled. Returns the first
+  /// failure, naming the operator.
+  Status execute() {
+    auto client = executeAsync();
+    if (!client.isOk()) return client.status();
+    return (*client)->wait();
+  }
+  /// Starts the job and returns at once.
+  Result<std::unique_ptr<JobClient>> executeAsync() { return startJob(graph_, config_); }
+
+ private:
+  template <class T>
+  friend class DataStream;
+  template <class T, class K, class KeyFn>
+  friend class KeyedStream;
+
+  ExecutionConfig config_;
+  graph::JobGraph graph_;
+};
+
+/// A typed stream: the output port of a node. Copyable handle; transformations add nodes.
+template <class T>
+class DataStream {
+ public:
+  DataStream(StreamEnvironment* env, graph::NodeId node, int port = 0,
+             std::shared_ptr<detail::SidePorts> sidePorts = nullptr)
+      : env_(env), node_(node), port_(port), sidePorts_(std::move(sidePorts)) {}
+
+  /// Sets the name of the node that produces this stream.
+  DataStream& name(std::string name) {
+    env_->graph_.node(node_).name = std::move(name);
+    return *this;
+  }
+  /// Sets the parallelism of the node that produces this stream.
+  DataStream& parallelism(int p) {
+    env_->graph_.node(node_).parallelism = p;
+    return *this;
+  }
+  graph::NodeId nodeId() const { return node_; }
+
+  /// Spreads whole batches round-robin over the next operator's subtasks.
+  DataStream rebalance() const {
+    DataStream s = *this;
+    s.kind_ = graph::PartitionKind::kRebalance;
+    return s;
+  }
+
+  /// out = fn(in) for every record.
+  template <class F>
+  auto map(std::string name, F fn) const {
+    using Out = std::decay_t<std::invoke_result_t<F&, const T&>>;
+    return DataStream<Out>(env_, addUnary(std::move(name), [fn] {
+      return std::make_unique<detail::MapOperator<T, Out, F>>(fn);
+    }));
+  }
+  /// Keeps the records for which fn(in) is true.
+  template <class F>
+  DataStream<T> filter(std::string name, F fn) const {
+    return DataStream<T>(env_, addUnary(std::move(name), [fn] {
+      return std::make_unique<detail::FilterOperator<T, F>>(fn);
+    }));
+  }
+  /// fn(in, Emitter<Out>&) emits zero or more records, to the main output or side outputs.
+  template <class Out, class F>
+  DataStream<Out> flatMap(std::string name, F fn) const {
+    auto ports = std::make_shared<detail::SidePorts>();
+    graph::NodeId id = addUnary(std::move(name), [fn, ports] {
+      return std::make_unique<detail::FlatMapOperator<T, Out, F>>(fn, ports);
+    });
+    return DataStream<Out>(env_, id, 0, ports);
+  }
+  /// Same as flatMap: the name Flink users look for when they want side outputs.
+  template <class Out, class F>
+  DataStream<Out> process(std::string name, F fn) const {
+    return flatMap<Out>(std::move(name), std::move(fn));
+  }
+
+  /// The side output `tag` of the node that produced this stream.
+  template <class U>
+  DataStream<U> sideOutput(const OutputTag<U>& tag) const {
+    REKA_CHECK(sidePorts_ != nullptr);  // only flatMap/process/keyed process have side outputs
+    auto& node = env_->graph_.node(node_);
+    for (size_t i = 0; i < sidePorts_->size(); ++i) {
+      if ((*sidePorts_)[i].tagId == tag.id()) return DataStream<U>(env_, node_, static_cast<int>(i) + 1);
+    }
+    sidePorts_->push_back({tag.id(), [] { return std::make_unique<RecordBatch<U>>(); }});
+    node.outputPorts = static_cast<int>(sidePorts_->size()) + 1;
+    return DataStream<U>(env_, node_, node.outputPorts - 1);
+  }
+
+  /// Partitions by key: records with equal keys go to the same subtask (via key groups).
+  template <class KeyFn>
+  auto keyBy(KeyFn keyFn) const {
+    using K = std::decay_t<std::invoke_result_t<KeyFn&, const T&>>;
+    return KeyedStream<T, K, KeyFn>(*this, std::move(keyFn));
+  }
+
+  /// All records of this stream and of `others` (same type) as one stream.
+  template <class... Ss>
+  DataStream<T> unionWith(const Ss&... others) const {
+    graph::Node n;
+    n.name = "union";
+    n.chainable = false;
+    n.inputs.push_back(edge(kind_ == graph::PartitionKind::kForward ? graph::PartitionKind::kRebalance : kind_));
+    (n.inputs.push_back(others.edge(graph::PartitionKind::kRebalance)), ...);
+    n.makeOperator = [] { return std::make_unique<detail::UnionOperator>(); };
+    return DataStream<T>(env_, env_->graph_.addNode(std::move(n)));
+  }
+
+  /// Sends every record to every subtask of the operator it is connected to.
+  BroadcastStream<T> broadcast() const { return BroadcastStream<T>(*this); }
+
+  /// Connects a broadcast stream: fn.processElement(const T&, Emitter<Out>&) and
+  /// fn.processBroadcastElement(const B&, Emitter<Out>&).
+  template <class Out, class B, class Fn>
+  DataStream<Out> connectBroadcast(std::string name, const BroadcastStream<B>& side, Fn fn,
+                                   BroadcastMode mode = BroadcastMode::kAsArrives) const {
+    auto ports = std::make_shared<detail::SidePorts>();
+    graph::Node n;
+    n.name = std::move(name);
+    n.chainable = false;
+    n.inputs.push_back(edge(kind_ == graph::PartitionKind::kForward ? graph::PartitionKind::kRebalance : kind_));
+    n.inputs.push_back(side.edge());
+    n.makeOperator = [fn, mode, ports] {
+      return std::make_unique<detail::BroadcastProcessOperator<T, B, Out, Fn>>(fn, mode, ports);
+    };
+    return DataStream<Out>(env_, env_->graph_.addNode(std::move(n)), 0, ports);
+  }
+
+  /// Ends the stream in fn: a callable (const T&), or a class with invoke(const T&) and
+  /// optionally open(const OperatorContext&) and finish(). One instance per subtask.
+  template <class F>
+  DataStream<T> sink(std::string name, F fn) const {
+    graph::NodeId id = addUnary(std::move(name), [fn] { return std::make_unique<detail::SinkOperator<T, F>>(fn); });
+    return DataStream<T>(env_, id);
+  }
+
+  // Internal: the edge that reads this stream.
+  graph::Edge edge(graph::PartitionKind kind) const {
+    graph::Edge e;
+    e.from = node_;
+    e.fromPort = port_;
+    e.kind = kind;
+    e.makeWriter = kind == graph::PartitionKind::kBroadcast ? detail::broadcastWriterFactory<T>()
+                                                             : detail::roundRobinWriterFactory<T>();
+    return e;
+  }
+  StreamEnvironment* env() const { return env_; }
+
+ private:
+  template <class MakeOp>
+  graph::NodeId addUnary(std::string name, MakeOp makeOp) const {
+    graph::Node n;
+    n.name = std::move(name);
+    n.inputs.push_back(edge(kind_));
+    n.makeOperator = std::move(makeOp);
+    return env_->graph_.addNode(std::move(n));
+  }
+
+  StreamEnvironment* env_;
+  graph::NodeId node_;
+  int port_;
+  graph::PartitionKind kind_ = graph::PartitionKind::kForward;
+  std::shared_ptr<detail::SidePorts> sidePorts_;
+};
+
+/// A stream that will be broadcast to every subtask of the operator it is connected to.
+template <class T>
+class BroadcastStream {
+ public:
+  explicit BroadcastStream(DataStream<T> s) : stream_(std::move(s)) {}
+  graph::Edge edge() const { return stream_.edge(graph::PartitionKind::kBroadcast); }
+
+ private:
+  DataStream<T> stream_;
+};
+
+template <class T1, class T2, class K, class KeyFn1, class KeyFn2>
+class ConnectedKeyedStreams;
+
+/// A stream partitioned by key. Keyed functions see keyed state for the current record's key.
+template <class T, class K, class KeyFn>
+class KeyedStream {
+ public:
+  KeyedStream(DataStream<T> stream, KeyFn keyFn) : stream_(std::move(stream)), keyFn_(std::move(keyFn)) {}
+
+  /// fn(const T&, KeyedContext<K,Out>&), or a class with processElement(const T&, ctx) and
+  /// optionally open(KeyedStateRegistry<K>&) to register state, onEndOfInput(Emitter<Out>&).
+  template <class Out, class Fn>
+  DataStream<Out> process(std::string name, Fn fn) const {
+    auto ports = std::make_shared<detail::SidePorts>();
+    KeyFn keyFn = keyFn_;
+    graph::Node n;
+    n.name = std::move(name);
+    n.inputs.push_back(edge());
+    n.makeOperator = [keyFn, fn, ports] {
+      return std::make_unique<detail::KeyedProcessOperator<T, K, Out, KeyFn, Fn>>(keyFn, fn, ports);
+    };
+    return DataStream<Out>(stream_.env(), stream_.env()->jobGraph().addNode(std::move(n)), 0, ports);
+  }
+
+  /// Rolling reduce: emits the new reduced value for every record.
+  template <class ReduceFn>
+  DataStream<T> reduce(std::string name, ReduceFn fn) const {
+    struct Fn {
+      ReduceFn reduceFn;
+      ReducingState<K, T, ReduceFn> state;
+      void open(KeyedStateRegistry<K>& r) { state = r.template reducingState<T>("reduce", reduceFn); }
+      void processElement(const T& v, KeyedContext<K, T>& ctx) { ctx.emit(state.add(v)); }
+    };
+    return process<T>(std::move(name), Fn{std::move(fn), {}});
+  }
+
+  /// Rolling aggregate: `agg` has createAccumulator(), add(const T&, Acc&), getResult(const Acc&);
+  /// emits the current result for every record.
+  template <class Agg>
+  auto aggregate(std::string name, Agg agg) const {
+    using State = AggregatingState<K, T, Agg>;
+    using Out = typename State::Out;
+    struct Fn {
+      Agg aggFn;
+      State state;
+      void open(KeyedStateRegistry<K>& r) { state = r.template aggregatingState<T>("aggregate", aggFn); }
+      void processElement(const T& v, KeyedContext<K, Out>& ctx) {
+        state.add(v);
+        ctx.emit(state.get());
+      }
+    };
+    return process<Out>(std::move(name), Fn{std::move(agg), {}});
+  }
+
+  /// Connects another keyed stream with the same key type for keyed co-processing.
+  template <class T2, class KeyFn2>
+  ConnectedKeyedStreams<T, T2, K, KeyFn, KeyFn2> connect(const KeyedStream<T2, K, KeyFn2>& other) const {
+    return ConnectedKeyedStreams<T, T2, K, KeyFn, KeyFn2>(*this, other);
+  }
+
+  graph::Edge edge() const {
+    graph::Edge e = stream_.edge(graph::PartitionKind::kHash);
+    e.makeWriter = detail::hashWriterFactory<T>(keyFn_);
+    return e;
+  }
+  const KeyFn& keyFn() const { return keyFn_; }
+  const DataStream<T>& stream() const { return stream_; }
+
+ private:
+  DataStream<T> stream_;
+  KeyFn keyFn_;
+};
+
+/// Two keyed streams with the same key type; process() gives both to one function that shares
+/// keyed state between them.
+template <class T1, class T2, class K, class KeyFn1, class KeyFn2>
+class ConnectedKeyedStreams {
+ public:
+  ConnectedKeyedStreams(KeyedStream<T1, K, KeyFn1> a, KeyedStream<T2, K, KeyFn2> b)
+      : a_(std::move(a)), b_(std::move(b)) {}
+
+  /// fn.processElement1(const T1&, KeyedContext<K,Out>&), fn.processElement2(const T2&, ...),
+  /// optionally open(KeyedStateRegistry<K>&) and onEndOfInput(Emitter<Out>&).
+  template <class Out, class Fn>
+  DataStream<Out> process(std::string name, Fn fn) const {
+    auto ports = std::make_shared<detail::SidePorts>();
+    KeyFn1 k1 = a_.keyFn();
+    KeyFn2 k2 = b_.keyFn();
+    graph::Node n;
+    n.name = std::move(name);
+    n.chainable = false;
+    n.inputs.push_back(a_.edge());
+    n.inputs.push_back(b_.edge());
+    n.makeOperator = [k1, k2, fn, ports] {
+      return std::make_unique<detail::KeyedCoProcessOperator<T1, T2, K, Out, KeyFn1, KeyFn2, Fn>>(k1, k2, fn, ports);
+    };
+    StreamEnvironment* env = a_.stream().env();
+    return DataStream<Out>(env, env->jobGraph().addNode(std::move(n)), 0, ports);
+  }
+
+ private:
+  KeyedStream<T1, K, KeyFn1> a_;
+  KeyedStream<T2, K, KeyFn2> b_;
+};
+
+template <class T>
+DataStream<T> StreamEnvironment::fromCollection(std::string name, std::vector<T> values) {
+  auto shared = std::make_shared<const std::vector<T>>(std::move(values));
+  return addSource<T>(std::move(name), [shared] { return std::make_unique<detail::CollectionSource<T>>(shared); }, 1);
+}
+
+template <class T, class MakeFn>
+DataStream<T> StreamEnvironment::addSource(std::string name, MakeFn makeFn, int parallelism) {
+  graph::Node n;
+  n.name = std::move(name);
+  n.isSource = true;
+  n.parallelism = parallelism;
+  n.makeOperator = [makeFn] {
+    std::unique_ptr<SourceFunction<T>> fn = makeFn();
+    return std::make_unique<detail::FunctionSourceOperator<T>>(std::move(fn));
+  };
+  return DataStream<T>(this, graph_.addNode(std::move(n)));
+}
+
+}  // namespace reka

@@ -1,0 +1,143 @@
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "reka/api/Operator.h"
+#include "reka/state/KeyedState.h"
+
+namespace reka {
+
+/// Names a side output of type U. Create it once, use it inside the function (ctx.output(tag, v))
+/// and on the resulting stream (stream.sideOutput(tag)).
+template <class U>
+class OutputTag {
+ public:
+  explicit OutputTag(std::string name) : name_(std::move(name)), id_(nextId()) {}
+  const std::string& name() const { return name_; }
+  int id() const { return id_; }
+
+ private:
+  static int nextId() {
+    static std::atomic<int> next{1};
+    return next.fetch_add(1);
+  }
+  std::string name_;
+  int id_;
+};
+
+namespace detail {
+/// A side output port of a node: the tag it serves and how to make its batches.
+struct SidePort {
+  int tagId;
+  std::function<std::unique_ptr<Batch>()> makeBatch;
+};
+using SidePorts = std::vector<SidePort>;
+}  // namespace detail
+
+/// Collects what a function emits for the current input batch: records for the main output
+/// and for side outputs. The operator hands them downstream once per input batch.
+template <class Out>
+class Emitter {
+ public:
+  void emit(const Out& value) { main_.records.push_back(value); }
+  void emit(Out&& value) { main_.records.push_back(std::move(value)); }
+  /// Emits to the side output `tag`. Records for a side output that no stream reads are discarded.
+  template <class U>
+  void output(const OutputTag<U>& tag, U value) {
+    for (size_t i = 0; i < sideIds_.size(); ++i) {
+      if (sideIds_[i] == tag.id()) {
+        static_cast<RecordBatch<U>&>(*sides_[i]).records.push_back(std::move(value));
+        return;
+      }
+    }
+  }
+
+  // Runtime side.
+  void initEmitter(OperatorContext& ctx, const detail::SidePorts& ports) {
+    ctx_ = &ctx;
+    main_.records.reserve(ctx.batchSize);
+    for (const auto& p : ports) {
+      sideIds_.push_back(p.tagId);
+      sides_.push_back(p.makeBatch());
+    }
+  }
+  /// Sends what was emitted; the output retains `source`'s buffers (records may view into them).
+  void flushEmitted(const Batch* source) {
+    if (!main_.records.empty()) {
+      if (source != nullptr) main_.retain(*source);
+      ctx_->metrics->recordsOut.fetch_add(static_cast<int64_t>(main_.records.size()), std::memory_order_relaxed);
+      ctx_->outputs[0]->push(main_);
+      main_.clear();
+    }
+    for (size_t i = 0; i < sides_.size(); ++i) {
+      if (sides_[i]->size() == 0) continue;
+      if (source != nullptr) sides_[i]->retain(*source);
+      ctx_->outputs[i + 1]->push(*sides_[i]);
+      sides_[i]->clear();
+    }
+  }
+  /// Emitted main-output records not yet sent (for operators that flush on size).
+  size_t pendingCount() const { return main_.records.size(); }
+
+ protected:
+  RecordBatch<Out> main_;
+  std::vector<int> sideIds_;
+  std::vector<std::unique_ptr<Batch>> sides_;
+  OperatorContext* ctx_ = nullptr;
+};
+
+/// What a keyed function sees per record: the emitter plus the current key.
+template <class K, class Out>
+class KeyedContext : public Emitter<Out> {
+ public:
+  const K& currentKey() const { return *keyCtx_.key; }
+  KeyGroup currentKeyGroup() const { return keyCtx_.keyGroup; }
+  int subtask() const { return this->ctx_->subtask; }
+
+  // Runtime side.
+  KeyContext<K>& keyContext() { return keyCtx_; }
+
+ private:
+  KeyContext<K> keyCtx_;
+};
+
+/// A source of records of type T, polled by its task. One virtual call per batch.
+/// Lifecycle: open (once per subtask) → poll* → close. Called from one task at a time.
+template <class T>
+class SourceFunction {
+ public:
+  virtual ~SourceFunction() = default;
+  virtual Status open(const OperatorContext& /*ctx*/) { return Status::ok(); }
+  /// Appends up to `maxRecords` records to `out` (retaining any buffers their views point into).
+  virtual SourceOperator::Poll poll(RecordBatch<T>& out, size_t maxRecords) = 0;
+  /// The event time this source has reached, for progress displays; INT64_MIN if unknown.
+  virtual int64_t eventTime() const { return INT64_MIN; }
+  virtual void close() {}
+};
+
+/// Row kinds of a changelog (Flink's RowKind): how an updating result changes.
+enum class RowKind : uint8_t { kInsert, kUpdateBefore, kUpdateAfter, kDelete };
+
+inline const char* rowKindCode(RowKind k) {
+  switch (k) {
+    case RowKind::kInsert: return "+I";
+    case RowKind::kUpdateBefore: return "-U";
+    case RowKind::kUpdateAfter: return "+U";
+    case RowKind::kDelete: return "-D";
+  }
+  return "?";
+}
+
+/// A row of an updating result together with its kind.
+template <class T>
+struct Change {
+  RowKind kind;
+  T row;
+};
+
+}  // namespace reka

@@ -1,0 +1,163 @@
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "reka/api/Operator.h"
+#include "reka/graph/JobGraph.h"
+#include "reka/state/KeyGroup.h"
+
+namespace reka::detail {
+
+/// Buffers records per target subtask and sends a batch when it is full or on flush().
+template <class T>
+class TargetBuffers {
+ public:
+  TargetBuffers(std::vector<BatchSender*> targets, size_t batchSize)
+      : targets_(std::move(targets)), batchSize_(batchSize), pending_(targets_.size()),
+        retainedEpoch_(targets_.size(), 0) {}
+
+  size_t targetCount() const { return targets_.size(); }
+  size_t batchSize() const { return batchSize_; }
+
+  RecordBatch<T>& pending(size_t t) {
+    if (!pending_[t]) {
+      pending_[t] = std::make_unique<RecordBatch<T>>();
+      pending_[t]->records.reserve(batchSize_);
+    }
+    return *pending_[t];
+  }
+  /// Retains `in`'s buffers in target t's pending batch, once per input batch (epoch).
+  void retainOnce(size_t t, const Batch& in, uint64_t epoch) {
+    if (in.keepAlive.empty() || retainedEpoch_[t] == epoch) return;
+    retainedEpoch_[t] = epoch;
+    pending(t).retain(in);
+  }
+  void append(size_t t, const T& record) {
+    auto& p = pending(t);
+    p.records.push_back(record);
+    if (p.records.size() >= batchSize_) send(t);
+  }
+  void send(size_t t) {
+    if (!pending_[t] || pending_[t]->records.empty()) return;
+    retainedEpoch_[t] = 0;
+    targets_[t]->send(std::move(pending_[t]));
+  }
+  /// Sends `in` whole to target t without copying records (when nothing is pending there).
+  bool trySendWhole(size_t t, RecordBatch<T>& in) {
+    if ((pending_[t] && !pending_[t]->records.empty()) || in.records.size() < batchSize_ / 2) return false;
+    auto out = std::make_unique<RecordBatch<T>>();
+    out->records.swap(in.records);
+    out->keepAlive.swap(in.keepAlive);
+    targets_[t]->send(std::move(out));
+    return true;
+  }
+  void flushAll() {
+    for (size_t t = 0; t < targets_.size(); ++t) send(t);
+  }
+
+ private:
+  std::vector<BatchSender*> targets_;
+  size_t batchSize_;
+  std::vector<std::unique_ptr<RecordBatch<T>>> pending_;
+  std::vector<uint64_t> retainedEpoch_;
+};
+
+/// Forward (one target) and rebalance (round-robin over targets by batch).
+template <class T>
+class RoundRobinWriter final : public Output {
+ public:
+  RoundRobinWriter(std::vector<BatchSender*> targets, size_t batchSize, size_t start)
+      : buffers_(std::move(targets), batchSize), next_(start % buffers_.targetCount()) {}
+
+  void push(Batch& batch) override {
+    auto& in = static_cast<RecordBatch<T>&>(batch);
+    if (in.records.empty()) return;
+    size_t t = next_;
+    if (buffers_.targetCount() > 1) next_ = (next_ + 1) % buffers_.targetCount();
+    if (buffers_.trySendWhole(t, in)) return;
+    ++epoch_;
+    buffers_.retainOnce(t, in, epoch_);
+    for (const auto& r : in.records) {
+      buffers_.append(t, r);
+    }
+  }
+  void flush() override { buffers_.flushAll(); }
+
+ private:
+  TargetBuffers<T> buffers_;
+  size_t next_;
+  uint64_t epoch_ = 0;
+};
+
+/// Hash partitioning: key → key group → the subtask that owns it.
+template <class T, class KeyFn>
+class HashWriter final : public Output {
+ public:
+  HashWriter(std::vector<BatchSender*> targets, size_t batchSize, int maxParallelism, KeyFn keyFn)
+      : buffers_(std::move(targets), batchSize), maxParallelism_(maxParallelism), keyFn_(std::move(keyFn)) {}
+
+  void push(Batch& batch) override {
+    auto& in = static_cast<RecordBatch<T>&>(batch);
+    const int parallelism = static_cast<int>(buffers_.targetCount());
+    ++epoch_;
+    for (const auto& r : in.records) {
+      KeyGroup kg = keyGroupFor(hashKey(keyFn_(r)), maxParallelism_);
+      auto t = static_cast<size_t>(subtaskFor(kg, maxParallelism_, parallelism));
+      buffers_.retainOnce(t, in, epoch_);
+      buffers_.append(t, r);
+    }
+  }
+  void flush() override { buffers_.flushAll(); }
+
+ private:
+  TargetBuffers<T> buffers_;
+  int maxParallelism_;
+  KeyFn keyFn_;
+  uint64_t epoch_ = 0;
+};
+
+/// Every record to every target.
+template <class T>
+class BroadcastWriter final : public Output {
+ public:
+  BroadcastWriter(std::vector<BatchSender*> targets, size_t batchSize)
+      : buffers_(std::move(targets), batchSize) {}
+
+  void push(Batch& batch) override {
+    auto& in = static_cast<RecordBatch<T>&>(batch);
+    ++epoch_;
+    for (size_t t = 0; t < buffers_.targetCount(); ++t) {
+      buffers_.retainOnce(t, in, epoch_);
+      for (const auto& r : in.records) buffers_.append(t, r);
+    }
+  }
+  void flush() override { buffers_.flushAll(); }
+
+ private:
+  TargetBuffers<T> buffers_;
+  uint64_t epoch_ = 0;
+};
+
+template <class T>
+graph::WriterFactory roundRobinWriterFactory() {
+  return [](std::vector<BatchSender*> targets, int producer, size_t batchSize, int) -> std::unique_ptr<Output> {
+    return std::make_unique<RoundRobinWriter<T>>(std::move(targets), batchSize, static_cast<size_t>(producer));
+  };
+}
+
+template <class T, class KeyFn>
+graph::WriterFactory hashWriterFactory(KeyFn keyFn) {
+  return [keyFn](std::vector<BatchSender*> targets, int, size_t batchSize, int maxParallelism) -> std::unique_ptr<Output> {
+    return std::make_unique<HashWriter<T, KeyFn>>(std::move(targets), batchSize, maxParallelism, keyFn);
+  };
+}
+
+template <class T>
+graph::WriterFactory broadcastWriterFactory() {
+  return [](std::vector<BatchSender*> targets, int, size_t batchSize, int) -> std::unique_ptr<Output> {
+    return std::make_unique<BroadcastWriter<T>>(std::move(targets), batchSize);
+  };
+}
+
+}  // namespace reka::detail

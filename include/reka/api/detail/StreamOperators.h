@@ -1,0 +1,344 @@
+#pragma once
+
+#include <algorithm>
+#include <memory>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "reka/api/Functions.h"
+#include "reka/api/Operator.h"
+
+namespace reka::detail {
+
+/// Base of the typed operators: keeps the context and the emitter for Out.
+template <class Out>
+class EmittingOperator : public Operator {
+ public:
+  explicit EmittingOperator(std::shared_ptr<const SidePorts> ports) : ports_(std::move(ports)) {}
+  Status open(OperatorContext& ctx) override {
+    ctx_ = &ctx;
+    emitterRef().initEmitter(ctx, ports_ ? *ports_ : SidePorts{});
+    return Status::ok();
+  }
+  void finish() override { emitterRef().flushEmitted(nullptr); }
+
+ protected:
+  virtual Emitter<Out>& emitterRef() = 0;
+  OperatorContext* ctx_ = nullptr;
+  std::shared_ptr<const SidePorts> ports_;
+};
+
+template <class In, class Out, class F>
+class MapOperator final : public Operator {
+ public:
+  explicit MapOperator(F fn) : fn_(std::move(fn)) {}
+  Status open(OperatorContext& ctx) override {
+    ctx_ = &ctx;
+    out_.records.reserve(ctx.batchSize);
+    return Status::ok();
+  }
+  void processBatch(int, Batch& batch) override {
+    auto& in = static_cast<RecordBatch<In>&>(batch);
+    out_.records.resize(in.records.size());
+    Out* dst = out_.records.data();
+    for (const auto& r : in.records) *dst++ = fn_(r);
+    out_.keepAlive.swap(in.keepAlive);
+    ctx_->metrics->recordsOut.fetch_add(static_cast<int64_t>(out_.records.size()), std::memory_order_relaxed);
+    ctx_->outputs[0]->push(out_);
+    out_.clear();
+  }
+
+ private:
+  F fn_;
+  RecordBatch<Out> out_;
+  OperatorContext* ctx_ = nullptr;
+};
+
+template <class T, class F>
+class FilterOperator final : public Operator {
+ public:
+  explicit FilterOperator(F fn) : fn_(std::move(fn)) {}
+  Status open(OperatorContext& ctx) override {
+    ctx_ = &ctx;
+    return Status::ok();
+  }
+  void processBatch(int, Batch& batch) override {
+    auto& in = static_cast<RecordBatch<T>&>(batch);
+    // Compacts in place: the batch is ours to modify.
+    auto end = std::remove_if(in.records.begin(), in.records.end(), [this](const T& r) { return !fn_(r); });
+    in.records.erase(end, in.records.end());
+    if (in.records.empty()) return;
+    ctx_->metrics->recordsOut.fetch_add(static_cast<int64_t>(in.records.size()), std::memory_order_relaxed);
+    ctx_->outputs[0]->push(in);
+  }
+
+ private:
+  F fn_;
+  OperatorContext* ctx_ = nullptr;
+};
+
+/// flatMap and non-keyed process: F(const In&, Emitter<Out>&).
+template <class In, class Out, class F>
+class FlatMapOperator final : public EmittingOperator<Out> {
+ public:
+  FlatMapOperator(F fn, std::shared_ptr<const SidePorts> ports)
+      : EmittingOperator<Out>(std::move(ports)), fn_(std::move(fn)) {}
+  void processBatch(int, Batch& batch) override {
+    auto& in = static_cast<RecordBatch<In>&>(batch);
+    for (const auto& r : in.records) fn_(r, emitter_);
+    emitter_.flushEmitted(&in);
+  }
+
+ private:
+  Emitter<Out>& emitterRef() override { return emitter_; }
+  F fn_;
+  Emitter<Out> emitter_;
+};
+
+template <class Fn, class K>
+concept HasKeyedOpen = requires(Fn f, KeyedStateRegistry<K>& r) { f.open(r); };
+
+template <class Fn, class Ctx>
+concept HasEndOfInput = requires(Fn f, Ctx& c) { f.onEndOfInput(c); };
+
+/// Runs a keyed function: sets the current key for every record, then calls the function.
+/// Fn is either a callable (const In&, KeyedContext<K,Out>&) or a class with processElement
+/// and optionally open(KeyedStateRegistry<K>&) and onEndOfInput(Emitter<Out>&).
+template <class In, class K, class Out, class KeyFn, class Fn>
+class KeyedProcessOperator final : public EmittingOperator<Out> {
+ public:
+  KeyedProcessOperator(KeyFn keyFn, Fn fn, std::shared_ptr<const SidePorts> ports)
+      : EmittingOperator<Out>(std::move(ports)), keyFn_(std::move(keyFn)), fn_(std::move(fn)) {}
+
+  Status open(OperatorContext& ctx) override {
+    REKA_RETURN_IF_ERROR(EmittingOperator<Out>::open(ctx));
+    if constexpr (HasKeyedOpen<Fn, K>) {
+      KeyedStateRegistry<K> registry(ctx.state, &kctx_.keyContext(), ctx.name + "/");
+      fn_.open(registry);
+      REKA_RETURN_IF_ERROR(registry.status());
+    }
+    return Status::ok();
+  }
+  void processBatch(int, Batch& batch) override {
+    auto& in = static_cast<RecordBatch<In>&>(batch);
+    auto& kc = kctx_.keyContext();
+    const int maxParallelism = this->ctx_->maxParallelism;
+    for (const auto& r : in.records) {
+      const K key = keyFn_(r);
+      kc.key = &key;
+      kc.keyGroup = keyGroupFor(hashKey(key), maxParallelism);
+      if constexpr (std::is_invocable_v<Fn&, const In&, KeyedContext<K, Out>&>) {
+        fn_(r, kctx_);
+      } else {
+        fn_.processElement(r, kctx_);
+      }
+    }
+    kc.key = nullptr;
+    kctx_.flushEmitted(&in);
+  }
+  void finish() override {
+    if constexpr (HasEndOfInput<Fn, Emitter<Out>>) fn_.onEndOfInput(static_cast<Emitter<Out>&>(kctx_));
+    kctx_.flushEmitted(nullptr);
+  }
+
+ private:
+  Emitter<Out>& emitterRef() override { return kctx_; }
+  KeyFn keyFn_;
+  Fn fn_;
+  KeyedContext<K, Out> kctx_;
+};
+
+template <class Fn, class K>
+concept HasCoOpen = requires(Fn f, KeyedStateRegistry<K>& r) { f.open(r); };
+
+/// Two keyed inputs with the same key type, processed by one function with shared keyed state:
+/// fn.processElement1(const In1&, ctx) and fn.processElement2(const In2&, ctx).
+template <class In1, class In2, class K, class Out, class KeyFn1, class KeyFn2, class Fn>
+class KeyedCoProcessOperator final : public EmittingOperator<Out> {
+ public:
+  KeyedCoProcessOperator(KeyFn1 k1, KeyFn2 k2, Fn fn, std::shared_ptr<const SidePorts> ports)
+      : EmittingOperator<Out>(std::move(ports)), key1_(std::move(k1)), key2_(std::move(k2)), fn_(std::move(fn)) {}
+
+  Status open(OperatorContext& ctx) override {
+    REKA_RETURN_IF_ERROR(EmittingOperator<Out>::open(ctx));
+    if constexpr (HasCoOpen<Fn, K>) {
+      KeyedStateRegistry<K> registry(ctx.state, &kctx_.keyContext(), ctx.name + "/");
+      fn_.open(registry);
+      REKA_RETURN_IF_ERROR(registry.status());
+    }
+    return Status::ok();
+  }
+  void processBatch(int input, Batch& batch) override {
+    if (input == 0) {
+      run(static_cast<RecordBatch<In1>&>(batch), key1_, [this](const In1& r) { fn_.processElement1(r, kctx_); });
+    } else {
+      run(static_cast<RecordBatch<In2>&>(batch), key2_, [this](const In2& r) { fn_.processElement2(r, kctx_); });
+    }
+    kctx_.flushEmitted(&batch);
+  }
+  void finish() override {
+    if constexpr (HasEndOfInput<Fn, Emitter<Out>>) fn_.onEndOfInput(static_cast<Emitter<Out>&>(kctx_));
+    kctx_.flushEmitted(nullptr);
+  }
+
+ private:
+  template <class R, class KF, class Call>
+  void run(RecordBatch<R>& in, KF& keyFn, Call&& call) {
+    auto& kc = kctx_.keyContext();
+    const int maxParallelism = this->ctx_->maxParallelism;
+    for (const auto& r : in.records) {
+      const K key = keyFn(r);
+      kc.key = &key;
+      kc.keyGroup = keyGroupFor(hashKey(key), maxParallelism);
+      call(r);
+    }
+    kc.key = nullptr;
+  }
+  Emitter<Out>& emitterRef() override { return kctx_; }
+  KeyFn1 key1_;
+  KeyFn2 key2_;
+  Fn fn_;
+  KeyedContext<K, Out> kctx_;
+};
+
+/// How a broadcast input is interleaved with the main input.
+enum class BroadcastMode {
+  kAsArrives,        ///< both inputs are processed as they arrive (rules that change at run time)
+  kSideInputFirst,   ///< the bounded broadcast input is read to its end before any main record
+};
+
+/// Main input (0) plus a broadcast input (1): fn.processElement(const In&, Emitter<Out>&) and
+/// fn.processBroadcastElement(const B&, Emitter<Out>&).
+template <class In, class B, class Out, class Fn>
+class BroadcastProcessOperator final : public EmittingOperator<Out> {
+ public:
+  BroadcastProcessOperator(Fn fn, BroadcastMode mode, std::shared_ptr<const SidePorts> ports)
+      : EmittingOperator<Out>(std::move(ports)), fn_(std::move(fn)), mode_(mode) {}
+  void processBatch(int input, Batch& batch) override {
+    if (input == 0) {
+      for (const auto& r : static_cast<RecordBatch<In>&>(batch).records) fn_.processElement(r, emitter_);
+    } else {
+      for (const auto& r : static_cast<RecordBatch<B>&>(batch).records) fn_.processBroadcastElement(r, emitter_);
+    }
+    emitter_.flushEmitted(&batch);
+  }
+  void endInput(int input) override {
+    if (input == 1) broadcastEnded_ = true;
+  }
+  bool acceptsInput(int input) const override {
+    return input == 1 || mode_ == BroadcastMode::kAsArrives || broadcastEnded_;
+  }
+
+ private:
+  Emitter<Out>& emitterRef() override { return emitter_; }
+  Fn fn_;
+  BroadcastMode mode_;
+  bool broadcastEnded_ = false;
+  Emitter<Out> emitter_;
+};
+
+/// Identity over several inputs of the same type.
+class UnionOperator final : public Operator {
+ public:
+  Status open(OperatorContext& ctx) override {
+    ctx_ = &ctx;
+    return Status::ok();
+  }
+  void processBatch(int, Batch& batch) override {
+    ctx_->metrics->recordsOut.fetch_add(static_cast<int64_t>(batch.size()), std::memory_order_relaxed);
+    ctx_->outputs[0]->push(batch);
+  }
+
+ private:
+  OperatorContext* ctx_ = nullptr;
+};
+
+template <class Fn>
+concept HasSinkOpen = requires(Fn f, const OperatorContext& c) { f.open(c); };
+template <class Fn>
+concept HasSinkFinish = requires(Fn f) { f.finish(); };
+
+/// Calls F for every record: a callable (const T&) or a class with invoke(const T&) and
+/// optionally open(const OperatorContext&) → Status and finish().
+template <class T, class F>
+class SinkOperator final : public Operator {
+ public:
+  explicit SinkOperator(F fn) : fn_(std::move(fn)) {}
+  Status open(OperatorContext& ctx) override {
+    if constexpr (HasSinkOpen<F>) {
+      return fn_.open(ctx);
+    } else {
+      return Status::ok();
+    }
+  }
+  void processBatch(int, Batch& batch) override {
+    for (const auto& r : static_cast<RecordBatch<T>&>(batch).records) {
+      if constexpr (std::is_invocable_v<F&, const T&>) {
+        fn_(r);
+      } else {
+        fn_.invoke(r);
+      }
+    }
+  }
+  void finish() override {
+    if constexpr (HasSinkFinish<F>) fn_.finish();
+  }
+
+ private:
+  F fn_;
+};
+
+/// Drives a SourceFunction: one poll per batch.
+template <class T>
+class FunctionSourceOperator final : public SourceOperator {
+ public:
+  explicit FunctionSourceOperator(std::unique_ptr<SourceFunction<T>> fn) : fn_(std::move(fn)) {}
+  Status open(OperatorContext& ctx) override {
+    ctx_ = &ctx;
+    out_.records.reserve(ctx.batchSize);
+    return fn_->open(ctx);
+  }
+  Poll pollNext() override {
+    Poll p = fn_->poll(out_, ctx_->batchSize);
+    if (!out_.records.empty()) {
+      ctx_->metrics->recordsOut.fetch_add(static_cast<int64_t>(out_.records.size()), std::memory_order_relaxed);
+      ctx_->outputs[0]->push(out_);
+      out_.clear();
+    }
+    ctx_->metrics->eventTime.store(fn_->eventTime(), std::memory_order_relaxed);
+    return p;
+  }
+  void close() override { fn_->close(); }
+
+ private:
+  std::unique_ptr<SourceFunction<T>> fn_;
+  RecordBatch<T> out_;
+  OperatorContext* ctx_ = nullptr;
+};
+
+/// A bounded source over a shared vector; subtask i emits elements i, i+P, i+2P, ...
+template <class T>
+class CollectionSource final : public SourceFunction<T> {
+ public:
+  explicit CollectionSource(std::shared_ptr<const std::vector<T>> values) : values_(std::move(values)) {}
+  Status open(const OperatorContext& ctx) override {
+    next_ = static_cast<size_t>(ctx.subtask);
+    stride_ = static_cast<size_t>(ctx.parallelism);
+    return Status::ok();
+  }
+  SourceOperator::Poll poll(RecordBatch<T>& out, size_t maxRecords) override {
+    while (next_ < values_->size() && out.records.size() < maxRecords) {
+      out.records.push_back((*values_)[next_]);
+      next_ += stride_;
+    }
+    return next_ < values_->size() ? SourceOperator::Poll::kMore : SourceOperator::Poll::kEnd;
+  }
+
+ private:
+  std::shared_ptr<const std::vector<T>> values_;
+  size_t next_ = 0;
+  size_t stride_ = 1;
+};
+
+}  // namespace reka::detail

@@ -1,0 +1,129 @@
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <typeindex>
+#include <vector>
+
+#include <absl/container/flat_hash_map.h>
+
+#include "reka/base/Status.h"
+#include "reka/state/KeyGroup.h"
+#include "reka/state/Serde.h"
+
+namespace reka {
+
+/// One named piece of keyed state of one operator subtask, partitioned by key group.
+/// Type-erased so that backends and checkpoints can handle tables they do not know the types of.
+class StateTable {
+ public:
+  virtual ~StateTable() = default;
+  virtual std::type_index type() const = 0;
+  /// Number of keys with state, over all key groups.
+  virtual size_t keyCount() const = 0;
+  /// Appends the state of key group `kg` to `out` (NotSupported for types without a Serde).
+  virtual Status snapshotKeyGroup(KeyGroup kg, std::string& out) const = 0;
+  /// Replaces the state of key group `kg` with what `snapshotKeyGroup` wrote.
+  virtual Status restoreKeyGroup(KeyGroup kg, std::string_view in) = 0;
+};
+
+/// Keyed state of type V for keys of type K, one flat hash map per key group owned by the
+/// subtask. Lookups index the map by the key group the runtime computed for the current record.
+template <class K, class V>
+class KeyedTable final : public StateTable {
+ public:
+  using Map = absl::flat_hash_map<K, V>;
+
+  explicit KeyedTable(KeyGroupRange range) : range_(range), maps_(static_cast<size_t>(range.size())) {}
+
+  std::type_index type() const override { return typeid(KeyedTable<K, V>); }
+  size_t keyCount() const override {
+    size_t n = 0;
+    for (const auto& m : maps_) n += m.size();
+    return n;
+  }
+
+  /// The map of key group `kg` (which must be in this subtask's range).
+  Map& mapOf(KeyGroup kg) { return maps_[static_cast<size_t>(kg.value - range_.first)]; }
+  const Map& mapOf(KeyGroup kg) const { return maps_[static_cast<size_t>(kg.value - range_.first)]; }
+  KeyGroupRange range() const { return range_; }
+
+  Status snapshotKeyGroup(KeyGroup kg, std::string& out) const override {
+    if constexpr (HasSerde<Map>::value) {
+      Serde<Map>::write(mapOf(kg), out);
+      return Status::ok();
+    } else {
+      return Status::notSupported("state type has no Serde specialisation");
+    }
+  }
+  Status restoreKeyGroup(KeyGroup kg, std::string_view in) override {
+    if constexpr (HasSerde<Map>::value) {
+      if (!range_.contains(kg)) return Status::invalidArgument("key group outside this subtask's range");
+      if (!Serde<Map>::read(in, mapOf(kg))) return Status::corruption("truncated keyed state");
+      return Status::ok();
+    } else {
+      return Status::notSupported("state type has no Serde specialisation");
+    }
+  }
+
+ private:
+  KeyGroupRange range_;
+  std::vector<Map> maps_;
+};
+
+/// Where an operator subtask's state lives. Keyed state is organised by key group; operator
+/// state is a per-subtask list that is redistributed round-robin on restore. Backends: in-memory
+/// (`HeapStateBackend`) now; RocksDB behind the same interface later.
+/// Thread-safety: owned and used by one task; not thread-safe.
+class StateBackend {
+ public:
+  virtual ~StateBackend() = default;
+
+  virtual KeyGroupRange keyGroups() const = 0;
+  virtual int maxParallelism() const = 0;
+
+  /// Returns the table registered under `name`, creating it with `make` if absent. Fails if a
+  /// table of another type is registered under that name.
+  virtual Result<StateTable*> table(const std::string& name, std::type_index type,
+                                    std::unique_ptr<StateTable> (*make)(KeyGroupRange)) = 0;
+
+  /// The names of all registered keyed tables, in name order.
+  virtual std::vector<std::string> tableNames() const = 0;
+  virtual StateTable* findTable(const std::string& name) = 0;
+
+  /// Typed access to a keyed table (creating it on first use).
+  template <class K, class V>
+  Result<KeyedTable<K, V>*> keyedTable(const std::string& name) {
+    auto make = [](KeyGroupRange r) -> std::unique_ptr<StateTable> { return std::make_unique<KeyedTable<K, V>>(r); };
+    REKA_ASSIGN_OR_RETURN(StateTable * t, table(name, typeid(KeyedTable<K, V>), +make));
+    return static_cast<KeyedTable<K, V>*>(t);
+  }
+
+  /// Snapshot of every table for every key group owned: table name → key group → bytes.
+  Result<std::map<std::string, std::map<int32_t, std::string>>> snapshotKeyed() const;
+  /// Restores the key groups of this backend's range found in `snapshot` (which may hold more
+  /// key groups: that is how state is redistributed to a new parallelism).
+  Status restoreKeyed(const std::map<std::string, std::map<int32_t, std::string>>& snapshot);
+};
+
+/// In-memory backend: flat hash maps per key group.
+class HeapStateBackend final : public StateBackend {
+ public:
+  HeapStateBackend(KeyGroupRange range, int maxParallelism) : range_(range), maxParallelism_(maxParallelism) {}
+
+  KeyGroupRange keyGroups() const override { return range_; }
+  int maxParallelism() const override { return maxParallelism_; }
+  Result<StateTable*> table(const std::string& name, std::type_index type,
+                            std::unique_ptr<StateTable> (*make)(KeyGroupRange)) override;
+  std::vector<std::string> tableNames() const override;
+  StateTable* findTable(const std::string& name) override;
+
+ private:
+  KeyGroupRange range_;
+  int maxParallelism_;
+  std::map<std::string, std::unique_ptr<StateTable>> tables_;
+};
+
+}  // namespace reka

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs Reka's build and test dependencies from Debian 12 packages. Idempotent: packages that
+# are already installed are not touched, and nothing is downloaded outside Debian's archive.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build ccache pkg-config git
+  libabsl-dev libxxhash-dev libfmt-dev libspdlog-dev libcli11-dev nlohmann-json3-dev
+  libsimdjson-dev libgtest-dev libgmock-dev libbenchmark-dev
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+timeout 900 "${sudo_cmd[@]}" apt-get update -qq
+timeout 1800 "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,357 @@
+#include "runtime/JobExecution.h"
+
+#include <algorithm>
+#include <exception>
+
+#include "reka/state/StateBackend.h"
+
+namespace reka::runtime {
+
+namespace {
+
+/// Calls the next operator of a chain directly; names it if it throws.
+class ChainedOutput final : public Output {
+ public:
+  ChainedOutput(Operator* next, const std::string* name, OperatorMetrics* metrics)
+      : next_(next), name_(name), metrics_(metrics) {}
+  void push(Batch& batch) override {
+    metrics_->recordsIn.fetch_add(static_cast<int64_t>(batch.size()), std::memory_order_relaxed);
+    try {
+      next_->processBatch(0, batch);
+    } catch (const OperatorFailure&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw OperatorFailure{*name_, e.what()};
+    } catch (...) {
+      throw OperatorFailure{*name_, "unknown exception"};
+    }
+  }
+
+ private:
+  Operator* next_;
+  const std::string* name_;
+  OperatorMetrics* metrics_;
+};
+
+/// One output port read by several consumers: each gets its own copy but the last.
+class FanOutOutput final : public Output {
+ public:
+  explicit FanOutOutput(std::vector<Output*> outs) : outs_(std::move(outs)) {}
+  void push(Batch& batch) override {
+    for (size_t i = 0; i + 1 < outs_.size(); ++i) {
+      std::unique_ptr<Batch> copy = batch.clone();
+      outs_[i]->push(*copy);
+    }
+    outs_.back()->push(batch);
+  }
+  void flush() override {
+    for (Output* o : outs_) o->flush();
+  }
+
+ private:
+  std::vector<Output*> outs_;
+};
+
+/// An output port nobody reads (a sink's, or an unused side output).
+class NullOutput final : public Output {
+ public:
+  void push(Batch&) override {}
+};
+
+std::string instanceName(const graph::Node& node, int subtask, int parallelism) {
+  return node.name + " (" + std::to_string(subtask + 1) + "/" + std::to_string(parallelism) + ")";
+}
+
+}  // namespace
+
+JobExecution::JobExecution(graph::JobGraph graph, const ExecutionConfig& config)
+    : graph_(std::move(graph)), config_(config) {}
+
+JobExecution::~JobExecution() {
+  cancel();
+  shutdown();
+}
+
+Result<std::unique_ptr<JobExecution>> JobExecution::make(graph::JobGraph graph, const ExecutionConfig& config) {
+  REKA_RETURN_IF_ERROR(config.validate());
+  std::unique_ptr<JobExecution> job(new JobExecution(std::move(graph), config));
+  Status s = job->build();
+  if (!s.isOk()) {
+    job->stopping_ = true;
+    job->done_ = true;
+    return s;
+  }
+  job->start();
+  return job;
+}
+
+Status JobExecution::build() {
+  auto& nodes = graph_.nodes();
+  if (nodes.empty()) return Status::invalidArgument("the job has no operators");
+  const size_t n = nodes.size();
+  int threads = config_.workerThreads > 0 ? config_.workerThreads : ExecutionConfig::defaultParallelism();
+  pool_ = std::make_unique<WorkerPool>(threads);
+  parallelism_.assign(n, 0);
+  chained_.assign(n, false);
+
+  // Parallelism: explicit, else that of a single forward input, else the job default.
+  for (auto& node : nodes) {
+    int p = node.parallelism;
+    if (p <= 0) {
+      p = config_.parallelism;
+      if (!node.isSource && node.inputs.size() == 1 && node.inputs[0].kind == graph::PartitionKind::kForward)
+        p = parallelism_[static_cast<size_t>(node.inputs[0].from)];
+    }
+    if (p > config_.maxParallelism)
+      return Status::invalidArgument("operator '" + node.name + "' has parallelism " + std::to_string(p) +
+                                     " above maxParallelism " + std::to_string(config_.maxParallelism));
+    if (!node.isSource && node.inputs.empty())
+      return Status::invalidArgument("operator '" + node.name + "' has no input");
+    parallelism_[static_cast<size_t>(node.id)] = p;
+    for (auto& e : node.inputs) {
+      if (e.from < 0 || e.from >= node.id) return Status::internal("graph edges must point to earlier nodes");
+      // Forward needs equal parallelism; otherwise records are spread round-robin.
+      if (e.kind == graph::PartitionKind::kForward && parallelism_[static_cast<size_t>(e.from)] != p)
+        e.kind = graph::PartitionKind::kRebalance;
+    }
+    chained_[static_cast<size_t>(node.id)] = config_.chaining && node.chainable && !node.isSource &&
+                                             node.inputs.size() == 1 &&
+                                             node.inputs[0].kind == graph::PartitionKind::kForward;
+  }
+
+  // Instances and tasks.
+  instances_.resize(n);
+  for (auto& node : nodes) {
+    const size_t id = static_cast<size_t>(node.id);
+    const int p = parallelism_[id];
+    instances_[id].resize(static_cast<size_t>(p));
+    for (int s = 0; s < p; ++s) {
+      Instance& inst = instances_[id][static_cast<size_t>(s)];
+      inst.op = node.makeOperator();
+      KeyGroupRange range = keyGroupRangeFor(config_.maxParallelism, p, s);
+      inst.state = std::make_unique<HeapStateBackend>(range, config_.maxParallelism);
+      inst.metrics = std::make_unique<OperatorMetrics>();
+      inst.ctx.name = node.name;
+      inst.ctx.subtask = s;
+      inst.ctx.parallelism = p;
+      inst.ctx.maxParallelism = config_.maxParallelism;
+      inst.ctx.keyGroups = range;
+      inst.ctx.state = inst.state.get();
+      inst.ctx.batchSize = config_.batchSize;
+      inst.ctx.metrics = inst.metrics.get();
+      if (chained_[id]) {
+        Instance& up = instances_[static_cast<size_t>(node.inputs[0].from)][static_cast<size_t>(s)];
+        inst.task = up.task;
+        inst.task->addChained(inst.op.get(), instanceName(node, s, p));
+      } else {
+        tasks_.push_back(std::make_unique<Task>(instanceName(node, s, p), pool_.get(), this));
+        inst.task = tasks_.back().get();
+        auto* source = node.isSource ? dynamic_cast<SourceOperator*>(inst.op.get()) : nullptr;
+        if (node.isSource && source == nullptr) return Status::internal("source node '" + node.name + "' is not a SourceOperator");
+        inst.task->setHead(inst.op.get(), instanceName(node, s, p), inst.metrics.get(), source);
+      }
+      Task* task = inst.task;
+      inst.ctx.wakeup = [task] { task->schedule(); };
+    }
+  }
+
+  // Outputs: per producing instance and port, the chained consumers and partition writers.
+  std::vector<std::vector<std::vector<std::vector<Output*>>>> portOutputs(n);  // node, subtask, port
+  for (auto& node : nodes) {
+    portOutputs[static_cast<size_t>(node.id)].assign(static_cast<size_t>(parallelism_[static_cast<size_t>(node.id)]),
+                                                     std::vector<std::vector<Output*>>(static_cast<size_t>(node.outputPorts)));
+  }
+  for (auto& node : nodes) {
+    const size_t b = static_cast<size_t>(node.id);
+    const int pb = parallelism_[b];
+    for (size_t inputIndex = 0; inputIndex < node.inputs.size(); ++inputIndex) {
+      const graph::Edge& e = node.inputs[inputIndex];
+      const size_t a = static_cast<size_t>(e.from);
+      const int pa = parallelism_[a];
+      if (e.fromPort >= graph_.node(e.from).outputPorts) return Status::internal("edge from a missing output port");
+      if (chained_[b]) {
+        for (int s = 0; s < pb; ++s) {
+          Instance& inst = instances_[b][static_cast<size_t>(s)];
+          outputs_.push_back(std::make_unique<ChainedOutput>(inst.op.get(), &inst.task->name(), inst.metrics.get()));
+          portOutputs[a][static_cast<size_t>(s)][static_cast<size_t>(e.fromPort)].push_back(outputs_.back().get());
+        }
+        continue;
+      }
+      // Channels: forward connects subtask i to i; the other kinds connect every pair.
+      std::vector<std::vector<BatchSender*>> targets(static_cast<size_t>(pa));
+      for (int sa = 0; sa < pa; ++sa) {
+        for (int sb = 0; sb < pb; ++sb) {
+          if (e.kind == graph::PartitionKind::kForward && sa != sb) continue;
+          channels_.push_back(std::make_unique<Channel>(config_.channelCapacity));
+          Channel* ch = channels_.back().get();
+          Task* producer = instances_[a][static_cast<size_t>(sa)].task;
+          Task* consumer = instances_[b][static_cast<size_t>(sb)].task;
+          ch->connect(producer, consumer);
+          producer->addOutputChannel(ch);
+          consumer->addInput(ch, static_cast<int>(inputIndex));
+          targets[static_cast<size_t>(sa)].push_back(ch);
+        }
+      }
+      for (int sa = 0; sa < pa; ++sa) {
+        outputs_.push_back(e.makeWriter(targets[static_cast<size_t>(sa)], sa, config_.batchSize, config_.maxParallelism));
+        Output* writer = outputs_.back().get();
+        instances_[a][static_cast<size_t>(sa)].task->addNetworkOutput(writer);
+        portOutputs[a][static_cast<size_t>(sa)][static_cast<size_t>(e.fromPort)].push_back(writer);
+      }
+    }
+  }
+  for (auto& node : nodes) {
+    const size_t id = static_cast<size_t>(node.id);
+    for (size_t s = 0; s < instances_[id].size(); ++s) {
+      for (auto& outs : portOutputs[id][s]) {
+        if (outs.empty()) {
+          outputs_.push_back(std::make_unique<NullOutput>());
+          instances_[id][s].ctx.outputs.push_back(outputs_.back().get());
+        } else if (outs.size() == 1) {
+          instances_[id][s].ctx.outputs.push_back(outs[0]);
+        } else {
+          outputs_.push_back(std::make_unique<FanOutOutput>(outs));
+          instances_[id][s].ctx.outputs.push_back(outputs_.back().get());
+        }
+      }
+    }
+  }
+
+  // Open in topological order (node ids are topological).
+  for (auto& node : nodes) {
+    for (auto& inst : instances_[static_cast<size_t>(node.id)]) {
+      Status s;
+      try {
+        s = inst.op->open(inst.ctx);
+      } catch (const std::exception& e) {
+        s = Status::userCodeError(e.what());
+      }
+      if (!s.isOk()) {
+        return Status(s.code(), "opening operator '" + instanceName(node, inst.ctx.subtask, inst.ctx.parallelism) +
+                                    "' failed: " + s.message());
+      }
+    }
+  }
+  return Status::ok();
+}
+
+void JobExecution::start() {
+  remainingTasks_.store(tasks_.size());
+  pool_->start();
+  for (auto& t : tasks_) t->schedule();
+}
+
+void JobExecution::taskFinished(Task*) {
+  if (remainingTasks_.fetch_sub(1) == 1) signalDone();
+}
+
+void JobExecution::fail(Status status) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (status_.isOk()) status_ = std::move(status);
+  }
+  stopping_.store(true, std::memory_order_release);
+  signalDone();
+}
+
+void JobExecution::cancel() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (done_) return;
+    if (status_.isOk()) status_ = Status::cancelled("job cancelled");
+  }
+  stopping_.store(true, std::memory_order_release);
+  signalDone();
+}
+
+void JobExecution::signalDone() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    done_ = true;
+  }
+  doneCv_.notify_all();
+}
+
+bool JobExecution::waitFor(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  return doneCv_.wait_for(lock, timeout, [this] { return done_; });
+}
+
+Status JobExecution::wait() {
+  {
+    std::unique_lock<std::mutex> lock(mutex_);
+    doneCv_.wait(lock, [this] { return done_; });
+  }
+  shutdown();
+  std::lock_guard<std::mutex> lock(mutex_);
+  return status_;
+}
+
+void JobExecution::shutdown() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (shutDown_) return;
+    shutDown_ = true;
+  }
+  stopping_.store(true, std::memory_order_release);
+  if (pool_) pool_->stop();
+  for (auto& perNode : instances_) {
+    for (auto& inst : perNode) {
+      try {
+        inst.op->close();
+      } catch (const std::exception&) {
+        // close() is best effort at shutdown; the job's status already says how it ended.
+      }
+    }
+  }
+}
+
+JobMetrics JobExecution::metrics() const {
+  JobMetrics m;
+  int64_t minTime = INT64_MAX;
+  bool any = false;
+  for (const auto& node : graph_.nodes()) {
+    for (const auto& inst : instances_[static_cast<size_t>(node.id)]) {
+      OperatorStats st;
+      st.name = node.name;
+      st.subtask = inst.ctx.subtask;
+      st.recordsIn = inst.metrics->recordsIn.load(std::memory_order_relaxed);
+      st.recordsOut = inst.metrics->recordsOut.load(std::memory_order_relaxed);
+      m.operators.push_back(st);
+      if (node.isSource) {
+        m.sourceRecords += st.recordsOut;
+        int64_t t = inst.metrics->eventTime.load(std::memory_order_relaxed);
+        if (t != INT64_MIN) {
+          minTime = std::min(minTime, t);
+          any = true;
+        }
+      }
+    }
+  }
+  if (any) m.eventTime = minTime;
+  return m;
+}
+
+}  // namespace reka::runtime
+
+namespace reka {
+
+Status ExecutionConfig::validate() const {
+  if (parallelism < 1) return Status::invalidArgument("parallelism must be at least 1, got " + std::to_string(parallelism));
+  if (workerThreads < 0) return Status::invalidArgument("workerThreads must be 0 (one per core) or more, got " + std::to_string(workerThreads));
+  if (maxParallelism < 1 || maxParallelism > 32768)
+    return Status::invalidArgument("maxParallelism must be in [1, 32768], got " + std::to_string(maxParallelism));
+  if (parallelism > maxParallelism)
+    return Status::invalidArgument("parallelism " + std::to_string(parallelism) + " exceeds maxParallelism " + std::to_string(maxParallelism));
+  if (batchSize < 1) return Status::invalidArgument("batchSize must be at least 1");
+  if (channelCapacity < 1) return Status::invalidArgument("channelCapacity must be at least 1");
+  if (maxBatchesPerStep < 1) return Status::invalidArgument("maxBatchesPerStep must be at least 1");
+  return Status::ok();
+}
+
+Result<std::unique_ptr<JobClient>> startJob(graph::JobGraph graph, const ExecutionConfig& config) {
+  REKA_ASSIGN_OR_RETURN(auto job, runtime::JobExecution::make(std::move(graph), config));
+  return std::unique_ptr<JobClient>(std::move(job));
+}
+
+}  // namespace reka

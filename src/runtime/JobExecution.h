@@ -1,0 +1,70 @@
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "reka/api/Environment.h"
+#include "reka/graph/JobGraph.h"
+#include "runtime/Channel.h"
+#include "runtime/Task.h"
+#include "runtime/WorkerPool.h"
+
+namespace reka::runtime {
+
+/// A running job: the physical instances made from a JobGraph (operators, state backends,
+/// channels, tasks) and the worker pool that runs them.
+/// Build with make(); the job starts at once; wait() or cancel() end it.
+class JobExecution final : public JobClient {
+ public:
+  static Result<std::unique_ptr<JobExecution>> make(graph::JobGraph graph, const ExecutionConfig& config);
+  ~JobExecution() override;
+
+  bool waitFor(std::chrono::milliseconds timeout) override;
+  Status wait() override;
+  void cancel() override;
+  JobMetrics metrics() const override;
+
+  // Called by tasks.
+  const ExecutionConfig& config() const { return config_; }
+  bool stopping() const { return stopping_.load(std::memory_order_acquire); }
+  void taskFinished(Task* task);
+  void fail(Status status);
+
+ private:
+  struct Instance {
+    std::unique_ptr<Operator> op;
+    std::unique_ptr<StateBackend> state;
+    std::unique_ptr<OperatorMetrics> metrics;
+    OperatorContext ctx;
+    Task* task = nullptr;
+  };
+
+  JobExecution(graph::JobGraph graph, const ExecutionConfig& config);
+  Status build();
+  void start();
+  void signalDone();
+  void shutdown();
+
+  graph::JobGraph graph_;
+  ExecutionConfig config_;
+  std::vector<int> parallelism_;            // by node
+  std::vector<bool> chained_;               // by node: fused into its forward predecessor's task
+  std::vector<std::vector<Instance>> instances_;  // by node, by subtask
+  std::vector<std::unique_ptr<Task>> tasks_;
+  std::vector<std::unique_ptr<Channel>> channels_;
+  std::vector<std::unique_ptr<Output>> outputs_;
+  std::unique_ptr<WorkerPool> pool_;
+
+  std::atomic<bool> stopping_{false};
+  std::atomic<size_t> remainingTasks_{0};
+  mutable std::mutex mutex_;
+  std::condition_variable doneCv_;
+  bool done_ = false;
+  bool shutDown_ = false;
+  Status status_;
+};
+
+}  // namespace reka::runtime

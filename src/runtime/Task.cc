@@ -1,0 +1,182 @@
+#include "runtime/Task.h"
+
+#include <exception>
+
+#include "runtime/JobExecution.h"
+#include "runtime/WorkerPool.h"
+
+namespace reka::runtime {
+
+void Task::schedule() {
+  int s = state_.load(std::memory_order_acquire);
+  for (;;) {
+    if (s == kIdle) {
+      if (state_.compare_exchange_weak(s, kQueued, std::memory_order_acq_rel)) {
+        pool_->enqueue(this);
+        return;
+      }
+    } else if (s == kRunning) {
+      if (state_.compare_exchange_weak(s, kRunningNotified, std::memory_order_acq_rel)) return;
+    } else {
+      return;  // already queued, already notified, or done
+    }
+  }
+}
+
+void Task::runStep() {
+  state_.store(kRunning, std::memory_order_release);
+  StepResult r = step();
+  if (r == StepResult::kFinished) {
+    state_.store(kDone, std::memory_order_release);
+    job_->taskFinished(this);
+    return;
+  }
+  if (r == StepResult::kBlocked) {
+    int expected = kRunning;
+    if (state_.compare_exchange_strong(expected, kIdle, std::memory_order_acq_rel)) return;
+    // Notified while running: something changed after we looked, so run again.
+  }
+  state_.store(kQueued, std::memory_order_release);
+  pool_->enqueue(this);
+}
+
+void Task::setHead(Operator* head, std::string headName, OperatorMetrics* metrics, SourceOperator* source) {
+  head_ = head;
+  headName_ = std::move(headName);
+  headMetrics_ = metrics;
+  source_ = source;
+  chain_.insert(chain_.begin(), head);
+  chainNames_.insert(chainNames_.begin(), headName_);
+}
+
+void Task::addInput(Channel* channel, int input) {
+  inputs_.push_back({channel, input, false});
+  if (static_cast<int>(openChannelsPerInput_.size()) <= input) openChannelsPerInput_.resize(static_cast<size_t>(input) + 1, 0);
+  if (openChannelsPerInput_[static_cast<size_t>(input)]++ == 0) ++openInputs_;
+}
+
+Task::StepResult Task::step() {
+  if (job_->stopping()) return StepResult::kFinished;
+  try {
+    try {
+      return source_ != nullptr ? stepSource() : stepInputs();
+    } catch (const OperatorFailure&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw OperatorFailure{headName_, e.what()};
+    } catch (...) {
+      throw OperatorFailure{headName_, "unknown exception"};
+    }
+  } catch (const OperatorFailure& f) {
+    job_->fail(Status::userCodeError("operator '" + f.operatorName + "' failed: " + f.what));
+    return StepResult::kFinished;
+  }
+}
+
+Task::StepResult Task::stepSource() {
+  const auto& config = job_->config();
+  for (int batches = 0;;) {
+    if (outputsFull()) {
+      flushIfDue();
+      return StepResult::kBlocked;
+    }
+    SourceOperator::Poll p = source_->pollNext();
+    if (p == SourceOperator::Poll::kEnd) {
+      finishChain();
+      return StepResult::kFinished;
+    }
+    if (p == SourceOperator::Poll::kNothingNow) {
+      flushOutputs();
+      return StepResult::kBlocked;
+    }
+    if (++batches >= config.maxBatchesPerStep || config.forceYield) {
+      flushIfDue();
+      return StepResult::kMore;
+    }
+  }
+}
+
+Task::StepResult Task::stepInputs() {
+  const auto& config = job_->config();
+  for (int batches = 0;;) {
+    if (outputsFull()) {
+      flushIfDue();
+      return StepResult::kBlocked;
+    }
+    bool got = false;
+    for (size_t i = 0; i < inputs_.size() && !got; ++i) {
+      size_t idx = (nextInput_ + i) % inputs_.size();
+      Input& in = inputs_[idx];
+      if (in.ended || !head_->acceptsInput(in.input)) continue;
+      std::optional<StreamElement> e = in.channel->pop();
+      if (!e) continue;
+      got = true;
+      nextInput_ = idx + 1;
+      handleElement(in, *e);
+    }
+    if (finished_) return StepResult::kFinished;
+    if (!got) {
+      flushOutputs();
+      return StepResult::kBlocked;
+    }
+    if (++batches >= config.maxBatchesPerStep || config.forceYield) {
+      flushIfDue();
+      return StepResult::kMore;
+    }
+  }
+}
+
+void Task::handleElement(Input& in, StreamElement& element) {
+  switch (element.kind) {
+    case StreamElement::Kind::kBatch:
+      headMetrics_->recordsIn.fetch_add(static_cast<int64_t>(element.batch->size()), std::memory_order_relaxed);
+      head_->processBatch(in.input, *element.batch);
+      break;
+    case StreamElement::Kind::kEndOfInput:
+      in.ended = true;
+      if (--openChannelsPerInput_[static_cast<size_t>(in.input)] == 0) {
+        head_->endInput(in.input);
+        if (--openInputs_ == 0) {
+          finishChain();
+          finished_ = true;
+        }
+      }
+      break;
+    case StreamElement::Kind::kWatermark:
+    case StreamElement::Kind::kBarrier:
+      break;  // event time and checkpoints build on these elements; not produced yet
+  }
+}
+
+void Task::finishChain() {
+  for (size_t i = 0; i < chain_.size(); ++i) {
+    try {
+      chain_[i]->finish();
+    } catch (const OperatorFailure&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw OperatorFailure{chainNames_[i], e.what()};
+    }
+  }
+  flushOutputs();
+  for (Channel* ch : outChannels_) ch->push(StreamElement::endOfInput());
+}
+
+bool Task::outputsFull() {
+  for (Channel* ch : outChannels_) {
+    if (ch->isFullOrRegister()) return true;
+  }
+  return false;
+}
+
+void Task::flushOutputs() {
+  for (Output* out : networkOutputs_) out->flush();
+  lastFlush_ = std::chrono::steady_clock::now();
+}
+
+void Task::flushIfDue() {
+  auto now = std::chrono::steady_clock::now();
+  if (now - lastFlush_ >= job_->config().flushInterval) flushOutputs();
+}
+
+}  // namespace reka::runtime

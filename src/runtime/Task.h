@@ -1,0 +1,91 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "reka/api/Operator.h"
+#include "runtime/Channel.h"
+
+namespace reka::runtime {
+
+class WorkerPool;
+class JobExecution;
+
+/// Thrown inside a task when an operator's code throws: carries the operator's name so that
+/// the job's error says which operator failed.
+struct OperatorFailure {
+  std::string operatorName;
+  std::string what;
+};
+
+/// One parallel instance of a chain of operators: a head (a source, or the operator that reads
+/// the task's input channels) and the operators chained behind it, called directly.
+/// A task runs cooperatively on the worker pool: step() processes input until the input is
+/// empty, an output channel is full, or its share of the worker is used, then yields.
+/// Scheduling is lock-free: schedule() may be called from any thread at any time.
+class Task {
+ public:
+  enum class StepResult { kMore, kBlocked, kFinished };
+
+  struct Input {
+    Channel* channel;
+    int input;  ///< index of the head operator's input this channel belongs to
+    bool ended = false;
+  };
+
+  Task(std::string name, WorkerPool* pool, JobExecution* job) : name_(std::move(name)), pool_(pool), job_(job) {}
+
+  /// Makes sure the task runs (again) soon. Thread-safe, idempotent.
+  void schedule();
+  /// Called by a worker thread for a task it took from the run queue.
+  void runStep();
+
+  // Wiring, before the job starts.
+  void setHead(Operator* head, std::string headName, OperatorMetrics* metrics, SourceOperator* source);
+  void addChained(Operator* op, std::string name) {
+    chain_.push_back(op);
+    chainNames_.push_back(std::move(name));
+  }
+  void addInput(Channel* channel, int input);
+  void addOutputChannel(Channel* channel) { outChannels_.push_back(channel); }
+  void addNetworkOutput(Output* output) { networkOutputs_.push_back(output); }
+
+  const std::string& name() const { return name_; }
+
+ private:
+  enum State : int { kIdle, kQueued, kRunning, kRunningNotified, kDone };
+
+  StepResult step();
+  StepResult stepSource();
+  StepResult stepInputs();
+  void handleElement(Input& in, StreamElement& element);
+  void finishChain();
+  bool outputsFull();
+  void flushOutputs();
+  void flushIfDue();
+
+  std::string name_;
+  WorkerPool* pool_;
+  JobExecution* job_;
+  std::atomic<int> state_{kIdle};
+
+  Operator* head_ = nullptr;
+  std::string headName_;
+  OperatorMetrics* headMetrics_ = nullptr;
+  SourceOperator* source_ = nullptr;
+  std::vector<Operator*> chain_;  ///< head first, then chained operators in topological order
+  std::vector<std::string> chainNames_;
+  std::vector<Input> inputs_;
+  std::vector<int> openChannelsPerInput_;
+  size_t openInputs_ = 0;
+  size_t nextInput_ = 0;
+  std::vector<Channel*> outChannels_;
+  std::vector<Output*> networkOutputs_;
+  std::chrono::steady_clock::time_point lastFlush_{};
+  bool finished_ = false;
+};
+
+}  // namespace reka::runtime

@@ -1,0 +1,290 @@
+#include "NexmarkCommand.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <ctime>
+#include <memory>
+#include <string>
+
+#include "ProcessStats.h"
+#include "reka/data/StringArena.h"
+#include "reka/nexmark/Generator.h"
+#include "reka/nexmark/JsonCodec.h"
+#include "reka/nexmark/QueryJob.h"
+#include "reka/reka.h"
+
+namespace reka::cli {
+
+namespace {
+
+std::atomic<bool> gInterrupted{false};
+
+void onSignal(int) { gInterrupted.store(true); }
+
+struct GeneratorFlags {
+  int64_t events = -1;
+  double rate = 10'000'000;
+  int generators = 1;
+  uint64_t seed = 0;
+  int64_t outOfOrder = 1;
+
+  void add(CLI::App* cmd, bool eventsRequired) {
+    auto* e = cmd->add_option("--events", events, "number of events to generate")->check(CLI::NonNegativeNumber);
+    if (eventsRequired) e->required();
+    cmd->add_option("--rate", rate, "aggregate event-time rate R in events/s (default 10000000)")->check(CLI::PositiveNumber);
+    cmd->add_option("--generators", generators, "parallel generators n with disjoint id ranges (default 1)")
+        ->check(CLI::Range(1, 1024));
+    cmd->add_option("--seed", seed, "random seed (default 0)");
+    cmd->add_option("--out-of-order", outOfOrder, "disorder group size g (default 1: in order)")->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
+  }
+  nexmark::GeneratorConfig config() const {
+    nexmark::GeneratorConfig c;
+    c.events = events;
+    c.rate = rate;
+    c.generators = generators;
+    c.seed = seed;
+    c.outOfOrderGroupSize = outOfOrder;
+    return c;
+  }
+};
+
+std::string formatTime(int64_t ms) {
+  if (ms == INT64_MIN) return "-";
+  std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
+  return buf;
+}
+
+std::string humanCount(double v) {
+  char buf[32];
+  if (v >= 1e9) std::snprintf(buf, sizeof buf, "%.2fG", v / 1e9);
+  else if (v >= 1e6) std::snprintf(buf, sizeof buf, "%.2fM", v / 1e6);
+  else if (v >= 1e3) std::snprintf(buf, sizeof buf, "%.1fK", v / 1e3);
+  else std::snprintf(buf, sizeof buf, "%.0f", v);
+  return buf;
+}
+
+int runGenerate(const GeneratorFlags& flags, const std::string& output) {
+  auto generator = nexmark::Generator::make(flags.config());
+  if (!generator.isOk()) {
+    std::fprintf(stderr, "reka nexmark generate: %s\n", generator.status().message().c_str());
+    return 2;
+  }
+  std::FILE* out = stdout;
+  if (!output.empty()) {
+    out = std::fopen(output.c_str(), "w");
+    if (out == nullptr) {
+      std::fprintf(stderr, "reka nexmark generate: cannot open %s for writing\n", output.c_str());
+      return 1;
+    }
+  }
+  const int n = flags.generators;
+  int64_t longest = 0;
+  for (int g = 0; g < n; ++g) longest = std::max(longest, generator->eventCount(g));
+  std::string buffer;
+  buffer.reserve(1 << 21);
+  StringArena arena;
+  int64_t written = 0;
+  // Generators interleave event by event, as their timestamps do.
+  for (int64_t k = 0; k < longest && !gInterrupted.load(); ++k) {
+    for (int g = 0; g < n; ++g) {
+      if (k >= generator->eventCount(g)) continue;
+      nexmark::appendEventJson(generator->event(g, k, arena), buffer);
+      buffer.push_back('\n');
+      ++written;
+    }
+    if (buffer.size() >= (1 << 20)) {
+      if (std::fwrite(buffer.data(), 1, buffer.size(), out) != buffer.size()) {
+        std::fprintf(stderr, "reka nexmark generate: write failed\n");
+        return 1;
+      }
+      buffer.clear();
+      arena = StringArena();
+    }
+  }
+  bool ok = std::fwrite(buffer.data(), 1, buffer.size(), out) == buffer.size();
+  ok = std::fflush(out) == 0 && ok;
+  if (out != stdout) ok = std::fclose(out) == 0 && ok;
+  if (!ok) {
+    std::fprintf(stderr, "reka nexmark generate: write failed\n");
+    return 1;
+  }
+  if (!output.empty()) std::fprintf(stderr, "reka nexmark generate: wrote %lld events to %s\n", static_cast<long long>(written), output.c_str());
+  return gInterrupted.load() ? 130 : 0;
+}
+
+struct RunFlags {
+  std::string query;
+  std::string input;
+  std::string output;
+  std::string report;
+  std::string deadLetter;
+  std::string onBadInput = "dead-letter";
+  int parallelism = ExecutionConfig::defaultParallelism();
+  int workers = 0;
+  size_t batchSize = 1024;
+  bool noProgress = false;
+};
+
+int runQuery(const GeneratorFlags& gen, const RunFlags& flags) {
+  nexmark::QueryJobOptions options;
+  options.query = flags.query;
+  options.generator = gen.config();
+  options.inputPath = flags.input;
+  options.outputPath = flags.output;
+  options.deadLetterPath = flags.deadLetter;
+  options.badInput = flags.onBadInput == "fail" ? nexmark::BadInputPolicy::kFail : nexmark::BadInputPolicy::kDeadLetter;
+
+  ExecutionConfig config;
+  config.parallelism = flags.parallelism;
+  config.workerThreads = flags.workers;
+  config.batchSize = flags.batchSize;
+  StreamEnvironment env(config);
+  auto counters = nexmark::buildQueryJob(env, options);
+  if (!counters.isOk()) {
+    std::fprintf(stderr, "reka nexmark run: %s\n", counters.status().message().c_str());
+    return 2;
+  }
+
+  const auto start = std::chrono::steady_clock::now();
+  const double cpuStart = processCpuSeconds();
+  auto client = env.executeAsync();
+  if (!client.isOk()) {
+    std::fprintf(stderr, "reka nexmark run: %s\n", client.status().message().c_str());
+    return 1;
+  }
+  const bool tty = isatty(STDERR_FILENO) != 0;
+  const auto progressEvery = std::chrono::milliseconds(tty ? 500 : 10000);
+  auto lastProgress = start;
+  int64_t lastEvents = 0;
+  bool printedProgress = false;
+  while (!(*client)->waitFor(std::chrono::milliseconds(100))) {
+    if (gInterrupted.load()) {
+      std::fprintf(stderr, "\nreka nexmark run: interrupted, stopping\n");
+      (*client)->cancel();
+      break;
+    }
+    auto now = std::chrono::steady_clock::now();
+    if (flags.noProgress || now - lastProgress < progressEvery) continue;
+    JobMetrics m = (*client)->metrics();
+    double dt = std::chrono::duration<double>(now - lastProgress).count();
+    std::fprintf(stderr, "%s[%s] events %s  %s/s  watermark %s  rows %s%s", tty ? "\r" : "", flags.query.c_str(),
+                 humanCount(static_cast<double>(m.sourceRecords)).c_str(),
+                 humanCount(static_cast<double>(m.sourceRecords - lastEvents) / dt).c_str(), formatTime(m.eventTime).c_str(),
+                 humanCount(static_cast<double>((*counters)->outputRows.load())).c_str(), tty ? "   " : "\n");
+    std::fflush(stderr);
+    printedProgress = tty;
+    lastEvents = m.sourceRecords;
+    lastProgress = now;
+  }
+  Status status = (*client)->wait();
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double cpu = processCpuSeconds() - cpuStart;
+  JobMetrics m = (*client)->metrics();
+  if (printedProgress) std::fprintf(stderr, "\n");
+  if (!status.isOk() && status.code() != StatusCode::kCancelled) {
+    std::fprintf(stderr, "reka nexmark run: job failed: %s\n", status.message().c_str());
+    return 1;
+  }
+
+  const auto& c = **counters;
+  int64_t eventCount = 0;
+  for (const auto& op : m.operators)
+    if (op.name == nexmark::kEventSourceName) eventCount += op.recordsOut;
+  const double events = static_cast<double>(eventCount);
+  std::string json;
+  {
+    nexmark::JsonRowWriter w(json);
+    w.begin();
+    w.field("query", flags.query);
+    w.field("events", eventCount);
+    if (flags.input.empty()) {
+      w.fieldDouble("rate", gen.rate);
+    } else {
+      w.fieldNull("rate");
+      w.field("input", flags.input);
+      w.field("bad_records", c.badRecords.load());
+    }
+    w.field("parallelism", flags.parallelism);
+    w.fieldDouble("wall_s", wall);
+    w.fieldDouble("cpu_s", cpu);
+    w.fieldDouble("events_per_s", wall > 0 ? events / wall : 0);
+    w.fieldDouble("events_per_cpu_s", cpu > 0 ? events / cpu : 0);
+    w.field("output_rows", c.outputRows.load());
+    w.field("peak_rss_bytes", peakRssBytes());
+    w.field("checksum", static_cast<int64_t>(c.checksum.load()));
+    w.field("status", status.isOk() ? "finished" : "cancelled");
+    w.end();
+  }
+  std::printf("%s: %lld events in %.3f s wall, %.3f s CPU (%s events/s, %s events/CPU-s), %lld output rows, peak RSS %.1f MiB%s\n",
+              flags.query.c_str(), static_cast<long long>(eventCount), wall, cpu,
+              humanCount(wall > 0 ? events / wall : 0).c_str(), humanCount(cpu > 0 ? events / cpu : 0).c_str(),
+              static_cast<long long>(c.outputRows.load()), static_cast<double>(peakRssBytes()) / (1 << 20),
+              flags.input.empty() ? "" : (", " + std::to_string(c.badRecords.load()) + " bad input lines").c_str());
+  if (!flags.report.empty()) {
+    std::FILE* f = std::fopen(flags.report.c_str(), "w");
+    if (f == nullptr || std::fwrite(json.data(), 1, json.size(), f) != json.size() || std::fclose(f) != 0) {
+      std::fprintf(stderr, "reka nexmark run: cannot write report %s\n", flags.report.c_str());
+      return 1;
+    }
+  }
+  return status.isOk() ? 0 : 130;
+}
+
+}  // namespace
+
+void addNexmarkCommand(CLI::App& app, int& exitCode) {
+  auto* nexmark = app.add_subcommand("nexmark", "Generate NEXMark events and run NEXMark queries");
+  nexmark->require_subcommand(1);
+
+  auto genFlags = std::make_shared<GeneratorFlags>();
+  auto genOutput = std::make_shared<std::string>();
+  auto* generate = nexmark->add_subcommand("generate", "Write the NEXMark event stream as JSON lines");
+  genFlags->add(generate, true);
+  generate->add_option("--output", *genOutput, "file to write (default: stdout)");
+  generate->callback([genFlags, genOutput, &exitCode] {
+    std::signal(SIGINT, onSignal);
+    std::signal(SIGTERM, onSignal);
+    exitCode = runGenerate(*genFlags, *genOutput);
+  });
+
+  auto runGen = std::make_shared<GeneratorFlags>();
+  auto run = std::make_shared<RunFlags>();
+  auto* runCmd = nexmark->add_subcommand("run", "Run a NEXMark query on generated events or an event file");
+  runCmd->add_option("--query", run->query, "the query to run")
+      ->required()
+      ->check(CLI::IsMember(nexmark::supportedQueries()));
+  runGen->add(runCmd, false);
+  auto* eventsOpt = runCmd->get_option("--events");
+  auto* inputOpt = runCmd->add_option("--input", run->input, "JSON-lines event file (NEXMARK.md section 7)")->check(CLI::ExistingFile);
+  eventsOpt->excludes(inputOpt);
+  inputOpt->excludes(eventsOpt);
+  runCmd->add_option("--parallelism", run->parallelism, "parallel subtasks per operator (default: number of cores)")
+      ->check(CLI::Range(1, 128));
+  runCmd->add_option("--workers", run->workers, "worker threads (default: number of cores)")->check(CLI::Range(0, 1024));
+  runCmd->add_option("--batch-size", run->batchSize, "records per batch (default 1024)")->check(CLI::Range(1, 1 << 20));
+  runCmd->add_option("--output", run->output, "write result rows as JSON lines to this file (default: discard after touching every field)");
+  runCmd->add_option("--report", run->report, "write the run summary as JSON to this file");
+  runCmd->add_option("--dead-letter", run->deadLetter, "write unparseable input lines here as JSON lines (default: stderr)");
+  runCmd->add_option("--on-bad-input", run->onBadInput, "dead-letter (count and continue) or fail")
+      ->check(CLI::IsMember({"dead-letter", "fail"}));
+  runCmd->add_flag("--no-progress", run->noProgress, "no progress line on stderr");
+  runCmd->callback([runGen, run, runCmd, &exitCode] {
+    if (runCmd->count("--events") == 0 && runCmd->count("--input") == 0) {
+      throw CLI::RequiredError("reka nexmark run needs --events N (in-process generator) or --input FILE");
+    }
+    std::signal(SIGINT, onSignal);
+    std::signal(SIGTERM, onSignal);
+    exitCode = runQuery(*runGen, *run);
+  });
+}
+
+}  // namespace reka::cli

@@ -1,0 +1,11 @@
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace reka::cli {
+
+/// Adds `reka nexmark generate` and `reka nexmark run` (NEXMARK.md section 8) to `app`.
+/// The chosen command runs from the callback; `exitCode` receives its result.
+void addNexmarkCommand(CLI::App& app, int& exitCode);
+
+}  // namespace reka::cli

@@ -1,0 +1,89 @@
+#pragma once
+
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "reka/base/Status.h"
+#include "reka/data/StringArena.h"
+#include "reka/nexmark/Model.h"
+
+namespace reka::nexmark {
+
+/// Parses NEXMark events from JSON lines in the three shapes of NEXMARK.md section 7:
+/// `{"event_type":0,"person":{...}}`, `{"event_type":1,"auction":{...}}` and
+/// `{"event_type":2,"bid":{...}}`. Fields may come in any order; unknown fields are validated as
+/// JSON and ignored. Every record field is required and must have its type (integers for ids,
+/// prices and timestamps; strings otherwise); duplicates, trailing content after the object,
+/// nesting deeper than kMaxDepth and lines longer than the configured limit are refused.
+///
+/// Reusable: one instance per thread, one line at a time. Not thread-safe.
+class EventParser {
+ public:
+  /// Lines longer than this are refused without being copied or indexed.
+  static constexpr size_t kDefaultMaxLineBytes = size_t{1} << 20;
+  /// Deepest object/array nesting accepted anywhere in a line (the line's object is level 1).
+  static constexpr int kMaxDepth = 64;
+
+  explicit EventParser(size_t maxLineBytes = kDefaultMaxLineBytes);
+  ~EventParser();
+  EventParser(EventParser&&) noexcept;
+  EventParser& operator=(EventParser&&) noexcept;
+  EventParser(const EventParser&) = delete;
+  EventParser& operator=(const EventParser&) = delete;
+
+  /// Parses one line (without its newline). The returned event's strings are unescaped copies
+  /// in `arena`, so they stay valid as long as the arena, whatever this parser does next. On
+  /// error returns InvalidArgument with the reason (`missing field "bid.price"`,
+  /// `malformed JSON: ...`, ...); the arena may then hold some unused bytes.
+  Result<Event> parse(std::string_view line, StringArena& arena);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// Appends `event` as one section 7 JSON object (fields in the documented order, no newline).
+/// Strings are escaped as JSON requires; invalid UTF-8 bytes become U+FFFD, so the output is
+/// always valid JSON that EventParser reads back to the same event.
+void appendEventJson(const Event& event, std::string& out);
+
+/// Writes output rows as flat JSON objects, one per line, by appending to a caller-owned
+/// string. Allocates nothing beyond growing that string. Usage:
+/// `w.begin(); w.field("auction", 7); w.fieldDecimal("price", 111684, 3); w.end();`
+/// Not thread-safe; the string must outlive the writer.
+class JsonRowWriter {
+ public:
+  explicit JsonRowWriter(std::string& out) : out_(&out) {}
+
+  /// Starts a row: appends `{`.
+  void begin();
+  /// Appends `"name":value`.
+  void field(std::string_view name, int64_t value);
+  /// Appends `"name":"value"` with JSON escaping (invalid UTF-8 bytes become U+FFFD).
+  void field(std::string_view name, std::string_view value);
+  /// Floating-point values go through fieldDouble or fieldDecimal, never silently truncated.
+  template <std::floating_point T>
+  void field(std::string_view name, T value) = delete;
+  /// Appends the exact decimal `scaledValue / 10^scale` with `scale` fraction digits
+  /// (111684, 3 gives 111.684; -5, 3 gives -0.005). `scale` must be in [0, 18].
+  void fieldDecimal(std::string_view name, int64_t scaledValue, int scale);
+  /// Appends the shortest representation that reads back to `value`; NaN and infinities are
+  /// written as null.
+  void fieldDouble(std::string_view name, double value);
+  /// Appends `"name":null`.
+  void fieldNull(std::string_view name);
+  /// Ends the row: appends `}` and a newline.
+  void end();
+
+ private:
+  void key(std::string_view name);
+
+  std::string* out_;
+  bool firstField_ = true;
+};
+
+}  // namespace reka::nexmark

@@ -1,0 +1,65 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "reka/api/DataStream.h"
+#include "reka/nexmark/GeneratorConfig.h"
+#include "reka/nexmark/Model.h"
+
+namespace reka::nexmark {
+
+/// What to do with an input line that cannot be parsed.
+enum class BadInputPolicy {
+  kDeadLetter,  ///< count it, write it to the dead-letter output with line number and reason, go on
+  kFail,        ///< fail the job with the line number and reason
+};
+
+/// One NEXMark query run: its input (in-process generator or a JSON-lines file), its output
+/// (a JSON-lines file, or a sink that touches every field and discards it) and its execution.
+struct QueryJobOptions {
+  std::string query;             ///< "q0" … "q22"
+  GeneratorConfig generator;     ///< used when inputPath is empty
+  std::string inputPath;         ///< NEXMARK.md section 7 events, one per line
+  std::string outputPath;        ///< empty: discard rows after touching every field
+  std::string deadLetterPath;    ///< empty: dead letters are reported on stderr (rate-limited)
+  BadInputPolicy badInput = BadInputPolicy::kDeadLetter;
+  size_t maxLineBytes = size_t{1} << 20;
+};
+
+/// Counters a query job updates while it runs. Thread-safe.
+struct QueryCounters {
+  std::atomic<int64_t> outputRows{0};
+  std::atomic<uint64_t> checksum{0};  ///< sum of row hashes: order-independent
+  std::atomic<int64_t> badRecords{0};
+  std::atomic<int64_t> inputLines{0};
+};
+
+/// Name of the operator that emits the event stream (generator or file): its output count is
+/// the number of events a run processed.
+inline constexpr const char* kEventSourceName = "nexmark-events";
+
+/// The queries this build implements.
+const std::vector<std::string>& supportedQueries();
+
+/// The in-process generator as a source: subtask s of P emits the blocks of `batchSize` events
+/// j ≡ s (mod P) of the interleaved generator timelines, so the stream's content does not
+/// depend on P. The reported event time is the bounded-out-of-orderness (4 s) watermark.
+DataStream<Event> generatorSource(StreamEnvironment& env, const GeneratorConfig& config, int parallelism = 0);
+
+/// A JSON-lines event file as a source (parallelism 1). Bad lines follow `options.badInput`.
+DataStream<Event> fileSource(StreamEnvironment& env, const QueryJobOptions& options,
+                             std::shared_ptr<QueryCounters> counters);
+
+/// Adds query `options.query` over `events` and its sink to `env`. Fails for an unknown query
+/// (the message lists the supported ones).
+Status addQuery(StreamEnvironment& env, DataStream<Event> events, const QueryJobOptions& options,
+                std::shared_ptr<QueryCounters> counters);
+
+/// Source + query + sink for `options`: what `reka nexmark run` executes.
+Result<std::shared_ptr<QueryCounters>> buildQueryJob(StreamEnvironment& env, const QueryJobOptions& options);
+
+}  // namespace reka::nexmark

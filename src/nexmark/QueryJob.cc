@@ -1,0 +1,49 @@
+#include "reka/nexmark/QueryJob.h"
+
+#include "nexmark/Sinks.h"
+#include "reka/nexmark/Generator.h"
+
+namespace reka::nexmark {
+
+const std::vector<std::string>& supportedQueries() {
+  static const std::vector<std::string> kQueries = {"q0", "q1", "q2", "q3", "q13", "q14", "q15",
+                                                    "q17", "q18", "q19", "q20", "q21", "q22"};
+  return kQueries;
+}
+
+Status addQuery(StreamEnvironment& env, DataStream<Event> events, const QueryJobOptions& options,
+                std::shared_ptr<QueryCounters> counters) {
+  const std::string& q = options.query;
+  if (q == "q0") addQ0(events, options, counters);
+  else if (q == "q1") addQ1(events, options, counters);
+  else if (q == "q2") addQ2(events, options, counters);
+  else if (q == "q3") addQ3(events, options, counters);
+  else if (q == "q13") addQ13(env, events, options, counters);
+  else if (q == "q14") addQ14(events, options, counters);
+  else if (q == "q15") addQ15(events, options, counters);
+  else if (q == "q17") addQ17(events, options, counters);
+  else if (q == "q18") addQ18(events, options, counters);
+  else if (q == "q19") addQ19(events, options, counters);
+  else if (q == "q20") addQ20(events, options, counters);
+  else if (q == "q21") addQ21(events, options, counters);
+  else if (q == "q22") addQ22(events, options, counters);
+  else {
+    std::string list;
+    for (const auto& s : supportedQueries()) list += (list.empty() ? "" : ", ") + s;
+    return Status::invalidArgument("unknown query '" + q + "'; supported: " + list);
+  }
+  return Status::ok();
+}
+
+Result<std::shared_ptr<QueryCounters>> buildQueryJob(StreamEnvironment& env, const QueryJobOptions& options) {
+  auto counters = std::make_shared<QueryCounters>();
+  DataStream<Event> events = [&] {
+    if (!options.inputPath.empty()) return fileSource(env, options, counters).rebalance();
+    return generatorSource(env, options.generator);
+  }();
+  if (options.inputPath.empty()) REKA_RETURN_IF_ERROR(Generator::make(options.generator).status());
+  REKA_RETURN_IF_ERROR(addQuery(env, events, options, counters));
+  return counters;
+}
+
+}  // namespace reka::nexmark

@@ -1,0 +1,132 @@
+#include "nexmark/Rows.h"
+
+#include <cstdio>
+
+namespace reka::nexmark {
+
+std::string formatDay(int64_t epochDay) {
+  // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+  int64_t z = epochDay + 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const int64_t doe = z - era * 146097;
+  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  int64_t y = yoe + era * 400;
+  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const int64_t mp = (5 * doy + 2) / 153;
+  const int64_t d = doy - (153 * mp + 2) / 5 + 1;
+  const int64_t m = mp < 10 ? mp + 3 : mp - 9;
+  if (m <= 2) ++y;
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%04lld-%02lld-%02lld", static_cast<long long>(y), static_cast<long long>(m),
+                static_cast<long long>(d));
+  return buf;
+}
+
+std::shared_ptr<const StoredBid> StoredBid::make(const Bid& b) {
+  auto s = std::make_shared<StoredBid>();
+  s->storage.reserve(b.channel.size() + b.url.size() + b.extra.size());
+  s->storage.append(b.channel).append(b.url).append(b.extra);
+  const char* p = s->storage.data();
+  s->bid = b;
+  s->bid.channel = {p, b.channel.size()};
+  s->bid.url = {p + b.channel.size(), b.url.size()};
+  s->bid.extra = {p + b.channel.size() + b.url.size(), b.extra.size()};
+  return s;
+}
+
+std::shared_ptr<const StoredAuction> StoredAuction::make(const Auction& a) {
+  auto s = std::make_shared<StoredAuction>();
+  s->storage.reserve(a.itemName.size() + a.description.size() + a.extra.size());
+  s->storage.append(a.itemName).append(a.description).append(a.extra);
+  const char* p = s->storage.data();
+  s->auction = a;
+  s->auction.itemName = {p, a.itemName.size()};
+  s->auction.description = {p + a.itemName.size(), a.description.size()};
+  s->auction.extra = {p + a.itemName.size() + a.description.size(), a.extra.size()};
+  return s;
+}
+
+void writeBid(const Bid& b, JsonRowWriter& w) {
+  w.field("auction", b.auction);
+  w.field("bidder", b.bidder);
+  w.field("price", b.price);
+  w.field("channel", b.channel);
+  w.field("url", b.url);
+  w.field("dateTime", b.dateTime);
+  w.field("extra", b.extra);
+}
+
+uint64_t touchBid(const Bid& b) {
+  return combine(combine(combine(touchInt(b.auction), touchInt(b.bidder)), combine(touchInt(b.price), touchString(b.channel))),
+                 combine(combine(touchString(b.url), touchInt(b.dateTime)), touchString(b.extra)));
+}
+
+void writeAuction(const Auction& a, JsonRowWriter& w, std::string_view prefix) {
+  auto name = [&](std::string_view n) { return std::string(prefix).append(n); };
+  w.field(name("id"), a.id);
+  w.field(name("itemName"), a.itemName);
+  w.field(name("description"), a.description);
+  w.field(name("initialBid"), a.initialBid);
+  w.field(name("reserve"), a.reserve);
+  w.field(name("dateTime"), a.dateTime);
+  w.field(name("expires"), a.expires);
+  w.field(name("seller"), a.seller);
+  w.field(name("category"), a.category);
+  w.field(name("extra"), a.extra);
+}
+
+uint64_t touchAuction(const Auction& a) {
+  uint64_t h = combine(touchInt(a.id), touchString(a.itemName));
+  h = combine(h, touchString(a.description));
+  h = combine(h, combine(touchInt(a.initialBid), touchInt(a.reserve)));
+  h = combine(h, combine(touchInt(a.dateTime), touchInt(a.expires)));
+  h = combine(h, combine(touchInt(a.seller), touchInt(a.category)));
+  return combine(h, touchString(a.extra));
+}
+
+void DayCounts::write(JsonRowWriter& w) const {
+  w.field("total_bids", totalBids);
+  w.field("rank1_bids", rank1Bids);
+  w.field("rank2_bids", rank2Bids);
+  w.field("rank3_bids", rank3Bids);
+  w.field("total_bidders", totalBidders);
+  w.field("rank1_bidders", rank1Bidders);
+  w.field("rank2_bidders", rank2Bidders);
+  w.field("rank3_bidders", rank3Bidders);
+  w.field("total_auctions", totalAuctions);
+  w.field("rank1_auctions", rank1Auctions);
+  w.field("rank2_auctions", rank2Auctions);
+  w.field("rank3_auctions", rank3Auctions);
+}
+
+uint64_t DayCounts::touch() const {
+  const int64_t v[] = {totalBids, rank1Bids, rank2Bids, rank3Bids, totalBidders, rank1Bidders,
+                       rank2Bidders, rank3Bidders, totalAuctions, rank1Auctions, rank2Auctions, rank3Auctions};
+  uint64_t h = 0;
+  for (int64_t x : v) h = combine(h, touchInt(x));
+  return h;
+}
+
+void Q17Row::write(JsonRowWriter& w) const {
+  w.field("op", rowKindCode(kind));
+  w.field("auction", auction);
+  w.field("day", formatDay(day));
+  w.field("total_bids", totalBids);
+  w.field("rank1_bids", rank1Bids);
+  w.field("rank2_bids", rank2Bids);
+  w.field("rank3_bids", rank3Bids);
+  w.field("min_price", minPrice);
+  w.field("max_price", maxPrice);
+  w.fieldDouble("avg_price", static_cast<double>(sumPrice) / static_cast<double>(totalBids));
+  w.field("sum_price", sumPrice);
+}
+
+uint64_t Q17Row::touch() const {
+  const int64_t v[] = {static_cast<int64_t>(kind), auction, day, totalBids, rank1Bids, rank2Bids,
+                       rank3Bids, minPrice, maxPrice, sumPrice};
+  uint64_t h = 0;
+  for (int64_t x : v) h = combine(h, touchInt(x));
+  return h;
+}
+
+}  // namespace reka::nexmark

@@ -1,0 +1,125 @@
+#pragma once
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include "nexmark/Rows.h"
+#include "reka/nexmark/QueryJob.h"
+
+namespace reka::nexmark {
+
+/// Touches every field of every row (a hash) and discards it: the benchmark sink.
+template <class Row>
+class TouchSink {
+ public:
+  explicit TouchSink(std::shared_ptr<QueryCounters> counters) : counters_(std::move(counters)) {}
+  void invoke(const Row& row) {
+    sum_ += row.touch();
+    if (++rows_ == kPublishEvery) publish();
+  }
+  void finish() { publish(); }
+
+ private:
+  static constexpr int64_t kPublishEvery = 1 << 16;
+  void publish() {
+    counters_->checksum.fetch_add(sum_, std::memory_order_relaxed);
+    counters_->outputRows.fetch_add(rows_, std::memory_order_relaxed);
+    sum_ = 0;
+    rows_ = 0;
+  }
+  std::shared_ptr<QueryCounters> counters_;
+  uint64_t sum_ = 0;
+  int64_t rows_ = 0;
+};
+
+/// Writes rows as JSON lines to a file (one writer: run it at parallelism 1).
+template <class Row>
+class JsonLinesFileSink {
+ public:
+  JsonLinesFileSink(std::string path, std::shared_ptr<QueryCounters> counters)
+      : path_(std::move(path)), counters_(std::move(counters)) {}
+  JsonLinesFileSink(const JsonLinesFileSink& o) : path_(o.path_), counters_(o.counters_) {}
+  ~JsonLinesFileSink() {
+    if (file_ != nullptr) std::fclose(file_);
+  }
+
+  Status open(const OperatorContext&) {
+    file_ = std::fopen(path_.c_str(), "w");
+    if (file_ == nullptr) return Status::ioError("cannot open output file " + path_ + ": " + std::strerror(errno));
+    buffer_.reserve(kFlushBytes + 4096);
+    return Status::ok();
+  }
+  void invoke(const Row& row) {
+    JsonRowWriter w(buffer_);
+    w.begin();
+    row.write(w);
+    w.end();
+    sum_ += row.touch();
+    ++rows_;
+    if (buffer_.size() >= kFlushBytes) flushBuffer();
+  }
+  void finish() {
+    flushBuffer();
+    if (std::fflush(file_) != 0) throw std::runtime_error("writing " + path_ + " failed: " + std::strerror(errno));
+    counters_->checksum.fetch_add(sum_, std::memory_order_relaxed);
+    counters_->outputRows.fetch_add(rows_, std::memory_order_relaxed);
+    sum_ = 0;
+    rows_ = 0;
+  }
+
+ private:
+  static constexpr size_t kFlushBytes = 1 << 20;
+  void flushBuffer() {
+    if (!buffer_.empty() && std::fwrite(buffer_.data(), 1, buffer_.size(), file_) != buffer_.size())
+      throw std::runtime_error("writing " + path_ + " failed: " + std::strerror(errno));
+    buffer_.clear();
+  }
+  std::string path_;
+  std::shared_ptr<QueryCounters> counters_;
+  std::FILE* file_ = nullptr;
+  std::string buffer_;
+  uint64_t sum_ = 0;
+  int64_t rows_ = 0;
+};
+
+/// Ends a query's row stream in the sink that `options` asks for.
+template <class Row>
+void attachSink(const DataStream<Row>& rows, const QueryJobOptions& options, std::shared_ptr<QueryCounters> counters) {
+  if (options.outputPath.empty()) {
+    rows.sink("touch-sink", TouchSink<Row>(counters));
+  } else {
+    rows.rebalance().sink("json-file-sink", JsonLinesFileSink<Row>(options.outputPath, counters)).parallelism(1);
+  }
+}
+
+/// The bids of an event stream.
+inline DataStream<Bid> bidsOf(const DataStream<Event>& events) {
+  return events.flatMap<Bid>("bids", [](const Event& e, Emitter<Bid>& out) {
+    if (e.isBid()) out.emit(e.bid);
+  });
+}
+
+// One function per query; each adds its operators and sink to the environment.
+void addQ0(const DataStream<Event>& events, const QueryJobOptions& o, std::shared_ptr<QueryCounters> c);
+void addQ1(const DataStream<Event>& events, const QueryJobOptions& o, std::shared_ptr<QueryCounters> c);
+void addQ2(const DataStream<Event>& events, const QueryJobOptions& o, std::shared_ptr<QueryCounters> c);
+void addQ3(const DataStream<Event>& events, const QueryJobOptions& o, std::shared_ptr<QueryCounters> c);
+void addQ13(StreamEnvironment& env, const DataStream<Event>& events, const QueryJobOptions& o,
+            std::shared_ptr<QueryCounters> c);
+void addQ14(const DataStream<Event>& events, const QueryJobOptions& o, std::shared_ptr<QueryCounters> c);
+void addQ15(const DataStream<Event>& events, const QueryJobOptions& o, std::shared_ptr<QueryCounters> c);
+void addQ17(const DataStream<Event>& events, const QueryJobOptions& o, std::shared_ptr<QueryCounters> c);
+void addQ18(const DataStream<Event>& events, const QueryJobOptions& o, std::shared_ptr<QueryCounters> c);
+void addQ19(const DataStream<Event>& events, const QueryJobOptions& o, std::shared_ptr<QueryCounters> c);
+void addQ20(const DataStream<Event>& events, const QueryJobOptions& o, std::shared_ptr<QueryCounters> c);
+void addQ21(const DataStream<Event>& events, const QueryJobOptions& o, std::shared_ptr<QueryCounters> c);
+void addQ22(const DataStream<Event>& events, const QueryJobOptions& o, std::shared_ptr<QueryCounters> c);
+
+/// The value of key `k` in q13's static side table (10 000 rows).
+std::string sideTableValue(int64_t k);
+
+}  // namespace reka::nexmark

@@ -92,22 +92,43 @@ inline uint32_t uniform32(uint32_t bits, uint32_t n) {
   return static_cast<uint32_t>((static_cast<uint64_t>(bits) * n) >> 32);
 }
 
-// One character of str(): `special` with probability 1/13, else 'a' + U(26), from one U(13·26).
-inline char randomChar(uint32_t bits, char special) {
-  uint32_t v = uniform32(bits, 13 * 26);
-  if (v < 26) return special;
-  return static_cast<char>('a' + v % 26);
+// The characters of str(): index v of U(13·26) is `special` when v < 26 (probability 1/13),
+// else 'a' + v mod 26.
+constexpr uint32_t kCharChoices = 13 * 26;
+using CharTable = std::array<char, kCharChoices>;
+
+constexpr CharTable charTable(char special) {
+  CharTable table{};
+  for (uint32_t v = 0; v < kCharChoices; ++v) {
+    table[v] = v < 26 ? special : static_cast<char>('a' + v % 26);
+  }
+  return table;
+}
+
+constexpr CharTable kSpaceChars = charTable(' ');
+constexpr CharTable kUnderscoreChars = charTable('_');
+constexpr int kCharsPerDraw = 4;
+
+// `n` str() characters. One 64-bit draw gives kCharsPerDraw of them: each multiply-shift takes
+// U(338) from the high word and leaves the low word, still uniform, for the next one (each step
+// spends about 9.4 of the 64 bits).
+void fillRandomChars(SplitMix& rng, const CharTable& chars, char* out, size_t n) {
+  for (size_t i = 0; i < n; i += kCharsPerDraw) {
+    uint64_t r = rng.next();
+    const size_t end = std::min(n, i + kCharsPerDraw);
+    for (size_t j = i; j < end; ++j) {
+      const auto product = static_cast<unsigned __int128>(r) * kCharChoices;
+      out[j] = chars[static_cast<size_t>(product >> 64)];
+      r = static_cast<uint64_t>(product);
+    }
+  }
 }
 
 // str(maxLength) written to `out` (room for maxLength bytes); returns the length after trimming
 // spaces at both ends (the kept text starts at out[0]).
-size_t writeRandomString(SplitMix& rng, int64_t maxLength, char special, char* out) {
+size_t writeRandomString(SplitMix& rng, int64_t maxLength, const CharTable& chars, char* out) {
   const int64_t len = kMinStringLength + rng.uniform(maxLength - kMinStringLength);
-  for (int64_t i = 0; i < len; i += 2) {
-    const uint64_t r = rng.next();
-    out[i] = randomChar(static_cast<uint32_t>(r), special);
-    if (i + 1 < len) out[i + 1] = randomChar(static_cast<uint32_t>(r >> 32), special);
-  }
+  fillRandomChars(rng, chars, out, static_cast<size_t>(len));
   int64_t begin = 0;
   int64_t end = len;
   while (begin < end && out[begin] == ' ') ++begin;
@@ -149,6 +170,13 @@ inline int64_t randomAuctionOf(int64_t e, uint32_t bits) {
   return lo + uniform32(bits, static_cast<uint32_t>(hi - lo + 1 + kAuctionIdLead));
 }
 
+// `hot` when `pick`, else `cold`, by masking: the compiler turns a plain conditional here back
+// into a branch, and these coin flips are unpredictable.
+inline int64_t select(bool pick, int64_t hot, int64_t cold) {
+  const int64_t mask = -static_cast<int64_t>(pick);
+  return cold ^ ((hot ^ cold) & mask);
+}
+
 // `reverse` of the low 32 bits, read as a signed int32, absolute value in 64 bits.
 int64_t channelId(uint32_t c) {
   uint32_t reversed = 0;
@@ -164,7 +192,7 @@ std::string baseUrl(SplitMix& rng) {
   std::string url = "https://www.nexmark.com";
   char part[kUrlPartLength];
   for (int i = 0; i < 3; ++i) {
-    const size_t len = writeRandomString(rng, kUrlPartLength, '_', part);
+    const size_t len = writeRandomString(rng, kUrlPartLength, kUnderscoreChars, part);
     url.push_back('/');
     url.append(part, len);
   }
@@ -198,11 +226,7 @@ std::shared_ptr<const Generator::Pools> Generator::buildPools(uint64_t seedKey) 
   auto pools = std::make_shared<Pools>();
 
   pools->extra.resize(kExtraPoolBytes);
-  for (size_t i = 0; i < kExtraPoolBytes; i += 2) {
-    const uint64_t r = rng.next();
-    pools->extra[i] = randomChar(static_cast<uint32_t>(r), ' ');
-    pools->extra[i + 1] = randomChar(static_cast<uint32_t>(r >> 32), ' ');
-  }
+  fillRandomChars(rng, kSpaceChars, pools->extra.data(), kExtraPoolBytes);
 
   for (size_t i = 0; i < kFirstNames.size(); ++i) {
     for (size_t j = 0; j < kLastNames.size(); ++j) {
@@ -372,9 +396,9 @@ Person Generator::makePerson(int64_t id, int64_t dateTime, StringArena& arena) c
 
   // str(7) + "@" + str(5) + ".com": at most 6 + 1 + 4 + 4 bytes.
   char email[16];
-  size_t len = writeRandomString(rng, 7, ' ', email);
+  size_t len = writeRandomString(rng, 7, kSpaceChars, email);
   email[len++] = '@';
-  len += writeRandomString(rng, 5, ' ', email + len);
+  len += writeRandomString(rng, 5, kSpaceChars, email + len);
   std::memcpy(email + len, ".com", 4);
   len += 4;
   person.emailAddress = arena.copy({email, len});
@@ -410,9 +434,9 @@ Auction Generator::makeAuction(int64_t id, int64_t number, int64_t dateTime,
   auction.id = lastAuctionOf(id) + GeneratorConfig::kFirstAuctionId;
 
   char text[100];
-  size_t len = writeRandomString(rng, 20, ' ', text);
+  size_t len = writeRandomString(rng, 20, kSpaceChars, text);
   auction.itemName = arena.copy({text, len});
-  len = writeRandomString(rng, 100, ' ', text);
+  len = writeRandomString(rng, 100, kSpaceChars, text);
   auction.description = arena.copy({text, len});
 
   auction.initialBid = priceOf(pools_->priceScale, rng.next());
@@ -438,7 +462,7 @@ Auction Generator::makeAuction(int64_t id, int64_t number, int64_t dateTime,
 Event Generator::makeBid(int64_t id, int64_t dateTime) const {
   SplitMix rng = eventStream(seedKey_, id);
   const Pools& pools = *pools_;
-  // Four draws, always all of them, and choices by selects rather than branches: the hot/random
+  // Four draws, always all of them, and choices by select() rather than branches: the hot/random
   // coin flips are unpredictable, and a mispredicted branch costs more than the draw it skips.
   // choice: bit 63 hot auction (1/2); bits 61-62 hot bidder unless both 0 (3/4); bit 60 hot
   // channel (1/2); bits 58-59 which hot channel; the low 32 bits U(10000) for a cold channel.
@@ -451,19 +475,20 @@ Event Generator::makeBid(int64_t id, int64_t dateTime) const {
   const int64_t coldAuction = randomAuctionOf(id, static_cast<uint32_t>(foreignKeys));
   const int64_t hotBidder = lastPersonOf(id) / kHotRatio * kHotRatio + 1;
   const int64_t coldBidder = randomPersonOf(id, static_cast<uint32_t>(foreignKeys >> 32));
-  const size_t hotChannel = kChannels + ((choice >> 58) & 3);
-  const size_t coldChannel = uniform32(static_cast<uint32_t>(choice), kChannels);
+  const int64_t hotChannel = kChannels + static_cast<int64_t>((choice >> 58) & 3);
+  const int64_t coldChannel = uniform32(static_cast<uint32_t>(choice), kChannels);
 
   // Filled in place: bid is the member a default Event holds, and copying a whole Event out of
   // a returned Bid costs a good part of the bid path.
   Event event;
   Bid& bid = event.bid;
-  bid.auction = ((choice >> 63) != 0 ? hotAuction : coldAuction) + GeneratorConfig::kFirstAuctionId;
+  bid.auction =
+      select((choice >> 63) != 0, hotAuction, coldAuction) + GeneratorConfig::kFirstAuctionId;
   bid.bidder =
-      (((choice >> 61) & 3) != 0 ? hotBidder : coldBidder) + GeneratorConfig::kFirstPersonId;
+      select(((choice >> 61) & 3) != 0, hotBidder, coldBidder) + GeneratorConfig::kFirstPersonId;
   bid.price = priceOf(pools.priceScale, priceBits);
-  const Pools::Channel channel =
-      pools.channels[((choice >> 60) & 1) != 0 ? hotChannel : coldChannel];
+  const Pools::Channel channel = pools.channels[static_cast<size_t>(
+      select(((choice >> 60) & 1) != 0, hotChannel, coldChannel))];
   const char* text = pools.channelText.data() + channel.offset;
   bid.channel = {text, channel.nameLength};
   bid.url = {text + channel.nameLength, channel.urlLength};

@@ -322,6 +322,22 @@ TEST(GeneratorTest, ParallelGeneratorsGetDisjointRangesAndTheLastTakesTheRemaind
   EXPECT_EQ(shifted.eventId(2, 7), 5000 + 500 + 7);
 }
 
+TEST(GeneratorTest, FirstEventNumberShiftsIdsAndTimestamps) {
+  GeneratorConfig config = configOf(100, 1000);
+  config.firstEventNumber = 1000;
+  config.firstEventId = 7;
+  Generator gen = makeGenerator(config);
+  // num = 1000 + k; id = firstEventId + num; ts = baseTime + num ms at 1000/s.
+  EXPECT_EQ(gen.eventId(0, 0), 1007);
+  EXPECT_EQ(gen.timestamp(0, 0), kBase + 1000);
+  EXPECT_EQ(gen.eventId(0, 43), 1050);
+  StringArena arena;
+  Event ev = gen.event(0, 43, arena);
+  ASSERT_TRUE(ev.isPerson());
+  EXPECT_EQ(ev.person.id, 1050 / 50 + 1000);
+  EXPECT_EQ(ev.person.dateTime, kBase + 1043);
+}
+
 TEST(GeneratorTest, SameConfigGivesTheSameStreamAndAnotherSeedAnother) {
   GeneratorConfig config = configOf(5000);
   Generator a = makeGenerator(config);

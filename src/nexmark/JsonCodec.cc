@@ -251,7 +251,7 @@ std::string shownToken(std::string_view token) {
 }
 
 Status readInt(od::value& v, FieldPath path, int64_t& out) {
-  od::json_type type;
+  od::json_type type{};
   REKA_RETURN_IF_ERROR(readType(v, path, type));
   if (type != od::json_type::number) return wrongType(path, "an integer", typeName(type));
   if (v.get_int64().get(out) != simdjson::SUCCESS) {
@@ -261,13 +261,22 @@ Status readInt(od::value& v, FieldPath path, int64_t& out) {
 }
 
 Status readString(od::value& v, FieldPath path, StringArena& arena, std::string_view& out) {
-  od::json_type type;
+  od::json_type type{};
   REKA_RETURN_IF_ERROR(readType(v, path, type));
   if (type != od::json_type::string) return wrongType(path, "a string", typeName(type));
   std::string_view s;
-  // The view points into the parser's string buffer, which the next line overwrites.
-  if (auto err = v.get_string().get(s)) return malformed(err, path);
-  // StringArena::allocate(0) on an arena without a chunk touches a missing chunk: skip it.
+  // Without escapes the string is its raw bytes: copy them straight from the line (stage 1
+  // has already checked UTF-8 and refused raw control characters). The value stays
+  // unconsumed; the enclosing object iteration steps over it.
+  std::string_view token = trimmed(v.raw_json_token());
+  if (token.size() >= 2 && token.back() == '"' &&
+      std::memchr(token.data() + 1, '\\', token.size() - 2) == nullptr) {
+    s = token.substr(1, token.size() - 2);
+  } else if (auto err = v.get_string().get(s)) {
+    return malformed(err, path);
+  }
+  // Either way `s` points into memory the next line overwrites, hence the copy. An empty
+  // string needs none (and StringArena::allocate(0) on an arena without a chunk is unsafe).
   out = s.empty() ? std::string_view() : arena.copy(s);
   return Status::ok();
 }
@@ -275,7 +284,7 @@ Status readString(od::value& v, FieldPath path, StringArena& arena, std::string_
 // Validates a value nobody asked for, so that a line is accepted only if it is JSON throughout.
 // Recursion is bounded by EventParser::kMaxDepth.
 Status validateValue(od::value& v, int depth, FieldPath path) {
-  od::json_type type;
+  od::json_type type{};
   REKA_RETURN_IF_ERROR(readType(v, path, type));
   switch (type) {
     case od::json_type::object: {
@@ -331,6 +340,12 @@ Status validateValue(od::value& v, int depth, FieldPath path) {
                                              EventParser::kMaxDepth, path.prefix, path.name));
 }
 
+// True if the key whose raw bytes (after the opening quote) start at `raw` is exactly `name`.
+// Reading name.size() + 1 bytes stays within the line's padding even at its end.
+bool rawKeyIs(const char* raw, std::string_view name) {
+  return std::memcmp(raw, name.data(), name.size()) == 0 && raw[name.size()] == '"';
+}
+
 // One field of a record type: its JSON name, its path for messages, and where it goes.
 template <class R>
 struct FieldSpec {
@@ -377,7 +392,7 @@ Status readRecord(od::value& v, std::string_view objectName, std::string_view pr
                   const FieldSpec<R> (&specs)[N], StringArena& arena, R& out) {
   static_assert(N <= 32);
   FieldPath objectPath{"", objectName};
-  od::json_type type;
+  od::json_type type{};
   REKA_RETURN_IF_ERROR(readType(v, objectPath, type));
   if (type != od::json_type::object) return wrongType(objectPath, "an object", typeName(type));
   od::object object;
@@ -387,12 +402,23 @@ Status readRecord(od::value& v, std::string_view objectName, std::string_view pr
   for (auto fieldResult : object) {
     od::field field;
     if (auto err = std::move(fieldResult).get(field)) return malformed(err, objectPath);
-    std::string_view key;
-    if (auto err = field.unescaped_key().get(key)) return malformed(err, objectPath);
+    // Keys are matched on their raw bytes; only a key that matches none is unescaped (an
+    // unknown field, or a known name spelled with escapes).
+    const char* raw = field.key().raw();
     size_t index = N;
-    if (expected < N && specs[expected].name == key) {
+    if (expected < N && rawKeyIs(raw, specs[expected].name)) {
       index = expected;
     } else {
+      for (size_t i = 0; i < N; ++i) {
+        if (rawKeyIs(raw, specs[i].name)) {
+          index = i;
+          break;
+        }
+      }
+    }
+    std::string_view key;
+    if (index == N) {
+      if (auto err = field.unescaped_key().get(key)) return malformed(err, objectPath);
       for (size_t i = 0; i < N; ++i) {
         if (specs[i].name == key) {
           index = i;
@@ -487,7 +513,7 @@ Result<Event> EventParser::Impl::parse(std::string_view line, StringArena& arena
   if (auto err = parser.iterate(buffer.get(), line.size(), bufferCapacity).get(doc)) {
     return malformed(err);
   }
-  od::json_type type;
+  od::json_type type{};
   if (auto err = doc.type().get(type)) return malformed(err);
   if (type != od::json_type::object) {
     return Status::invalidArgument(fmt::format("expected a JSON object, got {}", typeName(type)));
@@ -508,7 +534,16 @@ Result<Event> EventParser::Impl::parse(std::string_view line, StringArena& arena
     od::field field;
     if (auto err = std::move(fieldResult).get(field)) return malformed(err);
     std::string_view key;
-    if (auto err = field.unescaped_key().get(key)) return malformed(err);
+    const char* raw = field.key().raw();
+    for (std::string_view name : {"event_type", "bid", "auction", "person"}) {
+      if (rawKeyIs(raw, name)) {
+        key = name;
+        break;
+      }
+    }
+    if (key.empty()) {
+      if (auto err = field.unescaped_key().get(key)) return malformed(err);
+    }
     int record = -1;
     if (key == "event_type") {
       if (haveEventType) return Status::invalidArgument("duplicate field \"event_type\"");

@@ -15,12 +15,14 @@ namespace reka::nexmark {
 /// A stream is split among `config.generators` parallel generators with disjoint id ranges; the
 /// k-th event of generator g is a pure function of (config, g, k), so a generator's whole state
 /// is its counter k and any event can be produced in any order. Every event draws from its own
-/// splitmix64 stream, seeded from `config.seed` and the event id.
+/// splitmix64 stream, seeded from `config.seed` and the event id; uniform integers come from
+/// 64- or 32-bit multiply-shift (Lemire, no rejection: a bias below n / 2^32).
 ///
 /// Lifecycle and threading: make() builds the immutable static pools once (a 1 MiB extra text,
-/// the 99 person names, the 10 000 channel names and URLs, the 4 hot URLs). Copies share them, so
-/// copying is cheap, and views into them stay valid while any copy lives. All methods are const
-/// and may be called concurrently; each thread passes its own StringArena.
+/// the 99 person names, the 10 000 channel names and URLs, the 4 hot channels and their URLs, a
+/// price table). Copies share them, so copying is cheap, and views into them stay valid while
+/// any copy lives. All methods are const and may be called concurrently; each thread passes its
+/// own StringArena. Out-of-range arguments (g, k) are bugs and fail a REKA_CHECK.
 ///
 /// Interpretations of the spec, where it leaves room:
 /// - Event content (prices, strings, foreign keys) depends only on (seed, event id); the
@@ -36,15 +38,18 @@ namespace reka::nexmark {
 ///   keeps pow() and exp() off the bid path; it is a few ulps from pow(), so about 1e-8 of the
 ///   prices differ by one cent from round(pow(10, 6u)·100). Rounding reaches exactly 10^8 when
 ///   u > 1 − 3.6e-10, so the range is [100, 10^8], with 10^8 practically never drawn.
-/// - str(max): one draw of U(13·26) per character gives the 1/13 special character and the
-///   26 letters with the spec's probabilities; only spaces are trimmed (URL parts use '_' and
-///   are never trimmed, as Java's String.trim would not trim them either).
+/// - str(max): one U(13·26) per character gives the 1/13 special character and the 26 letters
+///   with the spec's probabilities (four characters are taken from each 64-bit draw by chained
+///   multiply-shift); only spaces are trimmed (URL parts use '_' and are never trimmed, as Java's
+///   String.trim would not trim them either).
 /// - extra(cur, avg): delta = floor(0.2·want + 0.5); U[0, 0) is 0. The 1 MiB pool holds the same
 ///   alphabet as str() (letters, 1/13 spaces); the offset is U[0, 1 MiB − len].
 ///   Person: cur = 8 + |name| + |email| + |creditCard| + |city| + |state|, avg 200.
 ///   Auction: cur = 8 + |itemName| + |description| + 5·8 (Beam's sizes), avg 500. Bid: (32, 100).
 /// - Hot choices: auction hot with probability 1/2, bidder and seller 3/4, channel 1/2, the hot
-///   channel then U(4) among Google, Facebook, Baidu, Apple.
+///   channel then U(4) among Google, Facebook, Baidu, Apple. A bid always makes its four draws
+///   (the random auction and bidder are drawn even when the hot one is taken), so that the choice
+///   is branch-free.
 /// - URL_TABLE: each of the 10 000 entries gets `&channel_id=` with probability 9/10 (drawn once
 ///   from the seed, so about, not exactly, 9 000). The id is |int32(bitreverse32(c))| computed in
 ///   64 bits, so c = 1 gives 2147483648 (Java's Math.abs would print -2147483648).

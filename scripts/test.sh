@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds with AddressSanitizer + UndefinedBehaviorSanitizer and runs
+# the whole test suite, then builds the runtime and state tests with ThreadSanitizer and runs them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+
+echo "== debug (ASan + UBSan): build and run all tests"
+cmake --preset debug >/dev/null
+cmake --build --preset debug
+ctest --preset debug -j2 --timeout 300
+
+echo "== tsan: runtime and state tests"
+cmake --preset tsan >/dev/null
+cmake --build --preset tsan --target reka_runtime_tests reka_state_tests
+# ThreadSanitizer needs a memory layout that high ASLR entropy can break; run without ASLR.
+setarch "$(uname -m)" -R ctest --preset tsan -j2 --timeout 300 -L 'runtime|state'

@@ -1,6 +1,11 @@
 #include "nexmark/Rows.h"
 
+#include <cstddef>
 #include <cstdio>
+#include <cstring>
+#include <new>
+#include <type_traits>
+#include <utility>
 
 namespace reka::nexmark {
 
@@ -22,28 +27,43 @@ std::string formatDay(int64_t epochDay) {
   return buf;
 }
 
+namespace {
+/// Allocates a T followed by `extra` bytes in one shared block; returns the T (uninitialised
+/// bytes) and where the extra bytes start. T must be trivially destructible.
+template <class T>
+std::pair<std::shared_ptr<T>, char*> allocateWithTail(size_t extra) {
+  static_assert(std::is_trivially_destructible_v<T>);
+  const size_t units = (sizeof(T) + extra + sizeof(std::max_align_t) - 1) / sizeof(std::max_align_t);
+  std::shared_ptr<std::max_align_t[]> block = std::make_shared_for_overwrite<std::max_align_t[]>(units);
+  T* object = new (block.get()) T{};
+  char* tail = reinterpret_cast<char*>(block.get()) + sizeof(T);
+  return {std::shared_ptr<T>(std::move(block), object), tail};
+}
+
+std::string_view copyTo(char*& cursor, std::string_view s) {
+  std::memcpy(cursor, s.data(), s.size());
+  std::string_view view(cursor, s.size());
+  cursor += s.size();
+  return view;
+}
+}  // namespace
+
 std::shared_ptr<const StoredBid> StoredBid::make(const Bid& b) {
-  auto s = std::make_shared<StoredBid>();
-  s->storage.reserve(b.channel.size() + b.url.size() + b.extra.size());
-  s->storage.append(b.channel).append(b.url).append(b.extra);
-  const char* p = s->storage.data();
-  s->bid = b;
-  s->bid.channel = {p, b.channel.size()};
-  s->bid.url = {p + b.channel.size(), b.url.size()};
-  s->bid.extra = {p + b.channel.size() + b.url.size(), b.extra.size()};
-  return s;
+  auto [stored, tail] = allocateWithTail<StoredBid>(b.channel.size() + b.url.size() + b.extra.size());
+  stored->bid = b;
+  stored->bid.channel = copyTo(tail, b.channel);
+  stored->bid.url = copyTo(tail, b.url);
+  stored->bid.extra = copyTo(tail, b.extra);
+  return stored;
 }
 
 std::shared_ptr<const StoredAuction> StoredAuction::make(const Auction& a) {
-  auto s = std::make_shared<StoredAuction>();
-  s->storage.reserve(a.itemName.size() + a.description.size() + a.extra.size());
-  s->storage.append(a.itemName).append(a.description).append(a.extra);
-  const char* p = s->storage.data();
-  s->auction = a;
-  s->auction.itemName = {p, a.itemName.size()};
-  s->auction.description = {p + a.itemName.size(), a.description.size()};
-  s->auction.extra = {p + a.itemName.size() + a.description.size(), a.extra.size()};
-  return s;
+  auto [stored, tail] = allocateWithTail<StoredAuction>(a.itemName.size() + a.description.size() + a.extra.size());
+  stored->auction = a;
+  stored->auction.itemName = copyTo(tail, a.itemName);
+  stored->auction.description = copyTo(tail, a.description);
+  stored->auction.extra = copyTo(tail, a.extra);
+  return stored;
 }
 
 void writeBid(const Bid& b, JsonRowWriter& w) {

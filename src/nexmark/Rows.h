@@ -24,17 +24,17 @@ std::string formatDay(int64_t epochDay);
 /// Epoch day of an epoch-millisecond timestamp (floor division).
 inline int64_t epochDayOf(int64_t ms) { return ms >= 0 ? ms / 86400000 : -((-ms + 86399999) / 86400000); }
 
-/// A bid whose strings live in one owned buffer: for state that outlives input batches.
+/// A bid that owns its strings: for state that outlives input batches. One allocation holds
+/// the control block, the record and its string bytes (the views point just past the record).
 /// Created once with make(); immutable and shared afterwards.
 struct StoredBid {
   Bid bid;
-  std::string storage;
   static std::shared_ptr<const StoredBid> make(const Bid& b);
 };
 
+/// An auction that owns its strings, laid out like StoredBid.
 struct StoredAuction {
   Auction auction;
-  std::string storage;
   static std::shared_ptr<const StoredAuction> make(const Auction& a);
 };
 

@@ -30,6 +30,36 @@ Status StateBackend::restoreKeyed(const std::map<std::string, std::map<int32_t, 
   return Status::ok();
 }
 
+Result<std::map<std::string, std::vector<std::string>>> StateBackend::snapshotOperatorLists() const {
+  std::map<std::string, std::vector<std::string>> out;
+  for (const auto& [name, list] : operatorLists_) {
+    REKA_ASSIGN_OR_RETURN(out[name], list->snapshot());
+  }
+  return out;
+}
+
+Status StateBackend::restoreOperatorLists(const std::vector<std::map<std::string, std::vector<std::string>>>& oldSubtasks,
+                                          int subtask, int parallelism) {
+  if (parallelism < 1 || subtask < 0 || subtask >= parallelism)
+    return Status::invalidArgument("subtask " + std::to_string(subtask) + " is not in [0, " + std::to_string(parallelism) + ")");
+  std::map<std::string, std::vector<std::string>> mine;
+  std::map<std::string, size_t> seen;
+  for (const auto& old : oldSubtasks) {
+    for (const auto& [name, elements] : old) {
+      for (const auto& e : elements) {
+        if (seen[name]++ % static_cast<size_t>(parallelism) == static_cast<size_t>(subtask)) mine[name].push_back(e);
+      }
+    }
+  }
+  for (const auto& [name, count] : seen) {
+    auto it = operatorLists_.find(name);
+    if (it == operatorLists_.end())
+      return Status::failedPrecondition("snapshot has operator state '" + name + "' that was not registered before restore");
+    REKA_RETURN_IF_ERROR(it->second->restore(mine[name]));
+  }
+  return Status::ok();
+}
+
 Result<StateTable*> HeapStateBackend::table(const std::string& name, std::type_index type,
                                             std::unique_ptr<StateTable> (*make)(KeyGroupRange)) {
   auto it = tables_.find(name);

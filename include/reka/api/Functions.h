@@ -106,6 +106,34 @@ class KeyedContext : public Emitter<Out> {
   KeyContext<K> keyCtx_;
 };
 
+/// What a non-keyed function sees at open(): its place in the job and its operator state
+/// (lists redistributed round-robin when the parallelism changes on restore).
+class OperatorStateRegistry {
+ public:
+  OperatorStateRegistry(StateBackend* backend, std::string prefix, int subtask, int parallelism)
+      : backend_(backend), prefix_(std::move(prefix)), subtask_(subtask), parallelism_(parallelism) {}
+
+  /// The operator list state `name` of this subtask (empty on a fresh start).
+  template <class T>
+  std::vector<T>* listState(const std::string& name) {
+    auto r = backend_->operatorListState<T>(prefix_ + name);
+    if (r.isOk()) return *r;
+    if (status_.isOk()) status_ = r.status();
+    return nullptr;
+  }
+  int subtask() const { return subtask_; }
+  int parallelism() const { return parallelism_; }
+  /// The first registration error, if any (checked by the operator after open()).
+  const Status& status() const { return status_; }
+
+ private:
+  StateBackend* backend_;
+  std::string prefix_;
+  int subtask_;
+  int parallelism_;
+  Status status_;
+};
+
 /// A source of records of type T, polled by its task. One virtual call per batch.
 /// Lifecycle: open (once per subtask) → poll* → close. Called from one task at a time.
 template <class T>

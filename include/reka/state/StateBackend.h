@@ -61,7 +61,7 @@ class KeyedTable final : public StateTable {
   Status restoreKeyGroup(KeyGroup kg, std::string_view in) override {
     if constexpr (HasSerde<Map>::value) {
       if (!range_.contains(kg)) return Status::invalidArgument("key group outside this subtask's range");
-      if (!Serde<Map>::read(in, mapOf(kg))) return Status::corruption("truncated keyed state");
+      if (!Serde<Map>::read(in, mapOf(kg)) || !in.empty()) return Status::corruption("truncated or overlong keyed state");
       return Status::ok();
     } else {
       return Status::notSupported("state type has no Serde specialisation");
@@ -71,6 +71,50 @@ class KeyedTable final : public StateTable {
  private:
   KeyGroupRange range_;
   std::vector<Map> maps_;
+};
+
+/// Operator (non-keyed) list state of one subtask: a list of elements that, on restore at any
+/// parallelism, is redistributed round-robin over the new subtasks (Flink's ListState of the
+/// OperatorStateStore, even-split redistribution).
+class OperatorListTable {
+ public:
+  virtual ~OperatorListTable() = default;
+  virtual std::type_index type() const = 0;
+  /// Serialises every element separately (so that elements can be redistributed).
+  virtual Result<std::vector<std::string>> snapshot() const = 0;
+  /// Replaces the list with the given serialised elements.
+  virtual Status restore(const std::vector<std::string>& elements) = 0;
+};
+
+template <class T>
+class OperatorList final : public OperatorListTable {
+ public:
+  std::type_index type() const override { return typeid(OperatorList<T>); }
+  Result<std::vector<std::string>> snapshot() const override {
+    if constexpr (HasSerde<T>::value) {
+      std::vector<std::string> out(values.size());
+      for (size_t i = 0; i < values.size(); ++i) Serde<T>::write(values[i], out[i]);
+      return out;
+    } else {
+      return Status::notSupported("operator state type has no Serde specialisation");
+    }
+  }
+  Status restore(const std::vector<std::string>& elements) override {
+    if constexpr (HasSerde<T>::value) {
+      values.clear();
+      for (const auto& e : elements) {
+        std::string_view in = e;
+        T v{};
+        if (!Serde<T>::read(in, v) || !in.empty()) return Status::corruption("bad operator state element");
+        values.push_back(std::move(v));
+      }
+      return Status::ok();
+    } else {
+      return Status::notSupported("operator state type has no Serde specialisation");
+    }
+  }
+
+  std::vector<T> values;
 };
 
 /// Where an operator subtask's state lives. Keyed state is organised by key group; operator
@@ -101,11 +145,30 @@ class StateBackend {
     return static_cast<KeyedTable<K, V>*>(t);
   }
 
+  /// Returns the operator list state registered under `name`, creating it if absent.
+  template <class T>
+  Result<std::vector<T>*> operatorListState(const std::string& name) {
+    auto& slot = operatorLists_[name];
+    if (!slot) slot = std::make_unique<OperatorList<T>>();
+    if (slot->type() != typeid(OperatorList<T>))
+      return Status::invalidArgument("operator state '" + name + "' is already registered with another type");
+    return &static_cast<OperatorList<T>*>(slot.get())->values;
+  }
+  /// Operator list state by name (for snapshots); elements serialised one by one.
+  Result<std::map<std::string, std::vector<std::string>>> snapshotOperatorLists() const;
+  /// Restores subtask `subtask` of `parallelism` from the lists of all old subtasks: element j
+  /// of the concatenation goes to subtask j mod parallelism. States must be registered first.
+  Status restoreOperatorLists(const std::vector<std::map<std::string, std::vector<std::string>>>& oldSubtasks,
+                              int subtask, int parallelism);
+
   /// Snapshot of every table for every key group owned: table name → key group → bytes.
   Result<std::map<std::string, std::map<int32_t, std::string>>> snapshotKeyed() const;
   /// Restores the key groups of this backend's range found in `snapshot` (which may hold more
   /// key groups: that is how state is redistributed to a new parallelism).
   Status restoreKeyed(const std::map<std::string, std::map<int32_t, std::string>>& snapshot);
+
+ private:
+  std::map<std::string, std::unique_ptr<OperatorListTable>> operatorLists_;
 };
 
 /// In-memory backend: flat hash maps per key group.

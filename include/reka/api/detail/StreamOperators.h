@@ -78,15 +78,34 @@ class FilterOperator final : public Operator {
   OperatorContext* ctx_ = nullptr;
 };
 
-/// flatMap and non-keyed process: F(const In&, Emitter<Out>&).
+template <class Fn>
+concept HasOperatorOpen = requires(Fn f, OperatorStateRegistry& r) { f.open(r); };
+
+/// flatMap and non-keyed process: F(const In&, Emitter<Out>&) — a callable, or a class with
+/// processElement(const In&, Emitter<Out>&) and optionally open(OperatorStateRegistry&).
 template <class In, class Out, class F>
 class FlatMapOperator final : public EmittingOperator<Out> {
  public:
   FlatMapOperator(F fn, std::shared_ptr<const SidePorts> ports)
       : EmittingOperator<Out>(std::move(ports)), fn_(std::move(fn)) {}
+  Status open(OperatorContext& ctx) override {
+    REKA_RETURN_IF_ERROR(EmittingOperator<Out>::open(ctx));
+    if constexpr (HasOperatorOpen<F>) {
+      OperatorStateRegistry registry(ctx.state, ctx.name + "/", ctx.subtask, ctx.parallelism);
+      fn_.open(registry);
+      REKA_RETURN_IF_ERROR(registry.status());
+    }
+    return Status::ok();
+  }
   void processBatch(int, Batch& batch) override {
     auto& in = static_cast<RecordBatch<In>&>(batch);
-    for (const auto& r : in.records) fn_(r, emitter_);
+    for (const auto& r : in.records) {
+      if constexpr (std::is_invocable_v<F&, const In&, Emitter<Out>&>) {
+        fn_(r, emitter_);
+      } else {
+        fn_.processElement(r, emitter_);
+      }
+    }
     emitter_.flushEmitted(&in);
   }
 

@@ -36,12 +36,12 @@ Status addQuery(StreamEnvironment& env, DataStream<Event> events, const QueryJob
 }
 
 Result<std::shared_ptr<QueryCounters>> buildQueryJob(StreamEnvironment& env, const QueryJobOptions& options) {
+  if (options.inputPath.empty()) REKA_RETURN_IF_ERROR(Generator::make(options.generator).status());
   auto counters = std::make_shared<QueryCounters>();
   DataStream<Event> events = [&] {
     if (!options.inputPath.empty()) return fileSource(env, options, counters).rebalance();
     return generatorSource(env, options.generator);
   }();
-  if (options.inputPath.empty()) REKA_RETURN_IF_ERROR(Generator::make(options.generator).status());
   REKA_RETURN_IF_ERROR(addQuery(env, events, options, counters));
   return counters;
 }

@@ -72,19 +72,19 @@ class DeadLetterOutput {
   explicit DeadLetterOutput(std::string path) : path_(std::move(path)) {}
   ~DeadLetterOutput() {
     if (file_ != nullptr) std::fclose(file_);
-    if (path_.empty() && reported_ > kStderrLimit)
-      std::fprintf(stderr, "reka: %lld more bad input lines not shown\n", static_cast<long long>(reported_ - kStderrLimit));
+    if (reported_ > kStderrLimit)
+      std::fprintf(stderr, "reka: %lld more bad input lines not shown%s\n", static_cast<long long>(reported_ - kStderrLimit),
+                   path_.empty() ? "" : (" (all are in " + path_ + ")").c_str());
   }
 
   void write(const std::string& source, const connector::Line& line, const std::string& reason) {
     std::lock_guard<std::mutex> lock(mutex_);
     ++reported_;
-    if (path_.empty()) {
-      if (reported_ <= kStderrLimit)
-        std::fprintf(stderr, "reka: %s line %lld: %s (sent to dead letters)\n", source.c_str(),
-                     static_cast<long long>(line.number), reason.c_str());
-      return;
-    }
+    // Logged on stderr, rate-limited to the first kStderrLimit lines; all of them go to the file.
+    if (reported_ <= kStderrLimit)
+      std::fprintf(stderr, "reka: %s line %lld: %s (sent to dead letters)\n", source.c_str(),
+                   static_cast<long long>(line.number), reason.c_str());
+    if (path_.empty()) return;
     if (file_ == nullptr) {
       file_ = std::fopen(path_.c_str(), "w");
       if (file_ == nullptr) throw std::runtime_error("cannot open dead-letter file " + path_);

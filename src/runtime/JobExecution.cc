@@ -132,6 +132,7 @@ Status JobExecution::build() {
       inst.state = std::make_unique<HeapStateBackend>(range, config_.maxParallelism);
       inst.metrics = std::make_unique<OperatorMetrics>();
       inst.ctx.name = node.name;
+      inst.name = instanceName(node, s, p);
       inst.ctx.subtask = s;
       inst.ctx.parallelism = p;
       inst.ctx.maxParallelism = config_.maxParallelism;
@@ -142,7 +143,7 @@ Status JobExecution::build() {
       if (chained_[id]) {
         Instance& up = instances_[static_cast<size_t>(node.inputs[0].from)][static_cast<size_t>(s)];
         inst.task = up.task;
-        inst.task->addChained(inst.op.get(), instanceName(node, s, p));
+        inst.task->addChained(inst.op.get(), inst.name);
       } else {
         tasks_.push_back(std::make_unique<Task>(instanceName(node, s, p), pool_.get(), this));
         inst.task = tasks_.back().get();
@@ -172,7 +173,7 @@ Status JobExecution::build() {
       if (chained_[b]) {
         for (int s = 0; s < pb; ++s) {
           Instance& inst = instances_[b][static_cast<size_t>(s)];
-          outputs_.push_back(std::make_unique<ChainedOutput>(inst.op.get(), &inst.task->name(), inst.metrics.get()));
+          outputs_.push_back(std::make_unique<ChainedOutput>(inst.op.get(), &inst.name, inst.metrics.get()));
           portOutputs[a][static_cast<size_t>(s)][static_cast<size_t>(e.fromPort)].push_back(outputs_.back().get());
         }
         continue;
@@ -226,10 +227,8 @@ Status JobExecution::build() {
       } catch (const std::exception& e) {
         s = Status::userCodeError(e.what());
       }
-      if (!s.isOk()) {
-        return Status(s.code(), "opening operator '" + instanceName(node, inst.ctx.subtask, inst.ctx.parallelism) +
-                                    "' failed: " + s.message());
-      }
+      inst.opened = true;  // close() runs for every operator whose open() was called
+      if (!s.isOk()) return Status(s.code(), "opening operator '" + inst.name + "' failed: " + s.message());
     }
   }
   return Status::ok();
@@ -297,6 +296,7 @@ void JobExecution::shutdown() {
   if (pool_) pool_->stop();
   for (auto& perNode : instances_) {
     for (auto& inst : perNode) {
+      if (!inst.opened) continue;
       try {
         inst.op->close();
       } catch (const std::exception&) {

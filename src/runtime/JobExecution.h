@@ -39,7 +39,9 @@ class JobExecution final : public JobClient {
     std::unique_ptr<StateBackend> state;
     std::unique_ptr<OperatorMetrics> metrics;
     OperatorContext ctx;
+    std::string name;  ///< "operator (subtask/parallelism)", for errors
     Task* task = nullptr;
+    bool opened = false;
   };
 
   JobExecution(graph::JobGraph graph, const ExecutionConfig& config);

@@ -17,7 +17,8 @@ class Batch {
   virtual size_t size() const = 0;
   /// Removes the records and releases the retained buffers; capacity is kept for reuse.
   virtual void clear() = 0;
-  /// A deep copy (records and retained buffers); used where one batch feeds several consumers.
+  /// A copy of the records that shares the retained buffers; used where one batch feeds
+  /// several consumers.
   virtual std::unique_ptr<Batch> clone() const = 0;
 
   /// Makes this batch keep alive everything `other` keeps alive.

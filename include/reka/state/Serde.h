@@ -97,16 +97,16 @@ struct Serde<std::vector<T>, std::enable_if_t<HasSerde<T>::value>> {
   }
 };
 
-template <class K, class V>
-struct Serde<absl::flat_hash_map<K, V>, std::enable_if_t<HasSerde<K>::value && HasSerde<V>::value>> {
-  static void write(const absl::flat_hash_map<K, V>& m, std::string& out) {
+template <class K, class V, class H, class E, class A>
+struct Serde<absl::flat_hash_map<K, V, H, E, A>, std::enable_if_t<HasSerde<K>::value && HasSerde<V>::value>> {
+  static void write(const absl::flat_hash_map<K, V, H, E, A>& m, std::string& out) {
     Serde<uint64_t>::write(m.size(), out);
     for (const auto& [k, v] : m) {
       Serde<K>::write(k, out);
       Serde<V>::write(v, out);
     }
   }
-  static bool read(std::string_view& in, absl::flat_hash_map<K, V>& m) {
+  static bool read(std::string_view& in, absl::flat_hash_map<K, V, H, E, A>& m) {
     uint64_t n = 0;
     if (!Serde<uint64_t>::read(in, n) || n > in.size()) return false;
     m.clear();

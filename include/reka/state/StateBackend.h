@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <typeindex>
 #include <vector>
 
@@ -29,12 +30,28 @@ class StateTable {
   virtual Status restoreKeyGroup(KeyGroup kg, std::string_view in) = 0;
 };
 
+/// Hash and equality for string keys that also accept std::string_view, so that state keyed by
+/// strings is looked up with the view a key function returns, without a copy.
+struct StringKeyHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return static_cast<size_t>(XXH3_64bits(s.data(), s.size())); }
+};
+struct StringKeyEq {
+  using is_transparent = void;
+  bool operator()(std::string_view a, std::string_view b) const { return a == b; }
+};
+
+/// The hash map type keyed state uses for keys of type K.
+template <class K, class V>
+using StateMap = std::conditional_t<std::is_same_v<K, std::string>, absl::flat_hash_map<K, V, StringKeyHash, StringKeyEq>,
+                                    absl::flat_hash_map<K, V>>;
+
 /// Keyed state of type V for keys of type K, one flat hash map per key group owned by the
 /// subtask. Lookups index the map by the key group the runtime computed for the current record.
 template <class K, class V>
 class KeyedTable final : public StateTable {
  public:
-  using Map = absl::flat_hash_map<K, V>;
+  using Map = StateMap<K, V>;
 
   explicit KeyedTable(KeyGroupRange range) : range_(range), maps_(static_cast<size_t>(range.size())) {}
 

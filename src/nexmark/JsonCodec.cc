@@ -8,7 +8,6 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
-#include <span>
 #include <utility>
 
 #include "reka/base/Check.h"
@@ -20,9 +19,10 @@ namespace {
 namespace od = simdjson::ondemand;
 
 // ---------------------------------------------------------------------------------------------
-// Writing
+// Writing. The writers fill raw memory sized by an upper bound, so the per-byte work involves
+// no std::string calls; appendBounded() then appends the result in one go.
 
-// How appendEscaped treats each byte: copy, escape, or check as the start of a UTF-8 sequence.
+// How writeQuoted treats each byte: copy, escape, or check as the start of a UTF-8 sequence.
 enum : uint8_t { kCopy = 0, kEscape = 1, kMultiByte = 2 };
 
 constexpr std::array<uint8_t, 256> kByteClass = [] {
@@ -35,6 +35,16 @@ constexpr std::array<uint8_t, 256> kByteClass = [] {
 }();
 
 constexpr std::string_view kReplacementChar = "\xEF\xBF\xBD";  // U+FFFD
+
+// Most bytes std::to_chars writes for an int64_t ("-9223372036854775808").
+constexpr size_t kIntBytes = 20;
+// Most bytes std::to_chars writes for a double in shortest form ("-2.2250738585072014e-308").
+constexpr size_t kDoubleBytes = 32;
+
+// Most bytes writeQuoted writes for `s`: a byte becomes at most 6 (\u00XX), quotes around.
+size_t quotedBound(std::string_view s) {
+  return 6 * s.size() + 2;
+}
 
 // Length of the well-formed UTF-8 sequence starting at `p` (Unicode table 3-7), 0 if there is
 // none: a stray continuation byte, an overlong form, a surrogate, or a truncated sequence.
@@ -60,70 +70,194 @@ size_t utf8SequenceLength(const unsigned char* p, const unsigned char* end) {
   return 0;
 }
 
-void appendEscapedByte(unsigned char c, std::string& out) {
+char* writeLiteral(char* p, std::string_view s) {
+  std::memcpy(p, s.data(), s.size());
+  return p + s.size();
+}
+
+char* writeInt(char* p, int64_t v) {
+  return std::to_chars(p, p + kIntBytes, v).ptr;
+}
+
+char* writeEscape(char* p, unsigned char c) {
+  char shortForm = 0;
   switch (c) {
     case '"':
-      out.append("\\\"");
-      return;
+      shortForm = '"';
+      break;
     case '\\':
-      out.append("\\\\");
-      return;
+      shortForm = '\\';
+      break;
     case '\b':
-      out.append("\\b");
-      return;
+      shortForm = 'b';
+      break;
     case '\f':
-      out.append("\\f");
-      return;
+      shortForm = 'f';
+      break;
     case '\n':
-      out.append("\\n");
-      return;
+      shortForm = 'n';
+      break;
     case '\r':
-      out.append("\\r");
-      return;
+      shortForm = 'r';
+      break;
     case '\t':
-      out.append("\\t");
-      return;
-    default: {
-      constexpr char kHex[] = "0123456789abcdef";
-      char buf[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xF]};
-      out.append(buf, sizeof buf);
-    }
+      shortForm = 't';
+      break;
+    default:
+      break;
   }
+  *p++ = '\\';
+  if (shortForm != 0) {
+    *p++ = shortForm;
+    return p;
+  }
+  constexpr char kHex[] = "0123456789abcdef";
+  *p++ = 'u';
+  *p++ = '0';
+  *p++ = '0';
+  *p++ = kHex[c >> 4];
+  *p++ = kHex[c & 0xF];
+  return p;
 }
 
-// Appends `s` as a quoted JSON string. Runs of plain bytes are appended in one go.
-void appendQuoted(std::string_view s, std::string& out) {
-  out.push_back('"');
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  const auto* end = p + s.size();
-  const auto* run = p;
-  while (p < end) {
-    uint8_t cls = kByteClass[*p];
+// True if any of the 8 bytes in `word` may need more than a plain copy: below 0x20, '"', '\\'
+// or 0x80 and above. (The zero-byte tricks can report a false positive, never a false negative.)
+bool needsCare(uint64_t word) {
+  constexpr uint64_t kOnes = 0x0101010101010101;
+  constexpr uint64_t kHigh = 0x8080808080808080;
+  uint64_t quote = word ^ (kOnes * '"');
+  uint64_t backslash = word ^ (kOnes * '\\');
+  uint64_t special = ((word - kOnes * 0x20) & ~word) | ((quote - kOnes) & ~quote) |
+                     ((backslash - kOnes) & ~backslash);
+  return ((special | word) & kHigh) != 0;
+}
+
+// Writes `s` as a quoted JSON string: at most quotedBound(s) bytes. Bytes that are not valid
+// UTF-8 become U+FFFD, so the output is always valid JSON.
+char* writeQuoted(char* p, std::string_view s) {
+  *p++ = '"';
+  const auto* in = reinterpret_cast<const unsigned char*>(s.data());
+  const auto* end = in + s.size();
+  while (in < end) {
+    if (end - in >= 8) {
+      uint64_t word;
+      std::memcpy(&word, in, 8);
+      if (!needsCare(word)) {
+        std::memcpy(p, &word, 8);
+        p += 8;
+        in += 8;
+        continue;
+      }
+    }
+    unsigned char c = *in;
+    uint8_t cls = kByteClass[c];
     if (cls == kCopy) {
-      ++p;
-      continue;
-    }
-    out.append(reinterpret_cast<const char*>(run), static_cast<size_t>(p - run));
-    if (cls == kEscape) {
-      appendEscapedByte(*p, out);
-      ++p;
-    } else if (size_t n = utf8SequenceLength(p, end); n > 0) {
-      out.append(reinterpret_cast<const char*>(p), n);
+      *p++ = static_cast<char>(c);
+      ++in;
+    } else if (cls == kEscape) {
+      p = writeEscape(p, c);
+      ++in;
+    } else if (size_t n = utf8SequenceLength(in, end); n > 0) {
+      std::memcpy(p, in, n);
       p += n;
+      in += n;
     } else {
-      out.append(kReplacementChar);
-      ++p;
+      p = writeLiteral(p, kReplacementChar);
+      ++in;
     }
-    run = p;
   }
-  out.append(reinterpret_cast<const char*>(run), static_cast<size_t>(p - run));
-  out.push_back('"');
+  *p++ = '"';
+  return p;
 }
 
-void appendInt(int64_t v, std::string& out) {
-  char buf[24];
-  auto r = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, static_cast<size_t>(r.ptr - buf));
+// Appends what `write(char* begin) -> char* end` writes, which must be at most `bound` bytes, by
+// growing `out` to the bound and trimming it back.
+template <class Write>
+void appendGrowing(std::string& out, size_t bound, Write write) {
+  size_t old = out.size();
+  out.resize(old + bound);
+  char* end = write(out.data() + old);
+  out.resize(static_cast<size_t>(end - out.data()));
+}
+
+// Like appendGrowing, but through a stack buffer when that is big enough, so that `out` is not
+// zero-filled first.
+template <size_t kStackBytes, class Write>
+void appendBounded(std::string& out, size_t bound, Write write) {
+  if (bound > kStackBytes) {
+    appendGrowing(out, bound, write);
+    return;
+  }
+  char buffer[kStackBytes];
+  char* end = write(buffer);
+  out.append(buffer, static_cast<size_t>(end - buffer));
+}
+
+// Room for the fixed parts of any event line: keys, punctuation and 10 integers.
+constexpr size_t kEventFixedBytes = 256 + 10 * kIntBytes;
+// A typical event line fits this stack buffer; only huge ones grow the output directly.
+constexpr size_t kEventStackBytes = 8192;
+
+char* writePerson(char* p, const Person& v) {
+  p = writeLiteral(p, R"({"event_type":0,"person":{"id":)");
+  p = writeInt(p, v.id);
+  p = writeLiteral(p, R"(,"name":)");
+  p = writeQuoted(p, v.name);
+  p = writeLiteral(p, R"(,"emailAddress":)");
+  p = writeQuoted(p, v.emailAddress);
+  p = writeLiteral(p, R"(,"creditCard":)");
+  p = writeQuoted(p, v.creditCard);
+  p = writeLiteral(p, R"(,"city":)");
+  p = writeQuoted(p, v.city);
+  p = writeLiteral(p, R"(,"state":)");
+  p = writeQuoted(p, v.state);
+  p = writeLiteral(p, R"(,"dateTime":)");
+  p = writeInt(p, v.dateTime);
+  p = writeLiteral(p, R"(,"extra":)");
+  p = writeQuoted(p, v.extra);
+  return writeLiteral(p, "}}");
+}
+
+char* writeAuction(char* p, const Auction& v) {
+  p = writeLiteral(p, R"({"event_type":1,"auction":{"id":)");
+  p = writeInt(p, v.id);
+  p = writeLiteral(p, R"(,"itemName":)");
+  p = writeQuoted(p, v.itemName);
+  p = writeLiteral(p, R"(,"description":)");
+  p = writeQuoted(p, v.description);
+  p = writeLiteral(p, R"(,"initialBid":)");
+  p = writeInt(p, v.initialBid);
+  p = writeLiteral(p, R"(,"reserve":)");
+  p = writeInt(p, v.reserve);
+  p = writeLiteral(p, R"(,"dateTime":)");
+  p = writeInt(p, v.dateTime);
+  p = writeLiteral(p, R"(,"expires":)");
+  p = writeInt(p, v.expires);
+  p = writeLiteral(p, R"(,"seller":)");
+  p = writeInt(p, v.seller);
+  p = writeLiteral(p, R"(,"category":)");
+  p = writeInt(p, v.category);
+  p = writeLiteral(p, R"(,"extra":)");
+  p = writeQuoted(p, v.extra);
+  return writeLiteral(p, "}}");
+}
+
+char* writeBid(char* p, const Bid& v) {
+  p = writeLiteral(p, R"({"event_type":2,"bid":{"auction":)");
+  p = writeInt(p, v.auction);
+  p = writeLiteral(p, R"(,"bidder":)");
+  p = writeInt(p, v.bidder);
+  p = writeLiteral(p, R"(,"price":)");
+  p = writeInt(p, v.price);
+  p = writeLiteral(p, R"(,"channel":)");
+  p = writeQuoted(p, v.channel);
+  p = writeLiteral(p, R"(,"url":)");
+  p = writeQuoted(p, v.url);
+  p = writeLiteral(p, R"(,"dateTime":)");
+  p = writeInt(p, v.dateTime);
+  p = writeLiteral(p, R"(,"extra":)");
+  p = writeQuoted(p, v.extra);
+  return writeLiteral(p, "}}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -133,81 +267,8 @@ bool isJsonSpace(char c) {
   return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-std::string_view typeName(od::json_type t) {
-  switch (t) {
-    case od::json_type::array:
-      return "array";
-    case od::json_type::object:
-      return "object";
-    case od::json_type::number:
-      return "number";
-    case od::json_type::string:
-      return "string";
-    case od::json_type::boolean:
-      return "boolean";
-    case od::json_type::null:
-      return "null";
-  }
-  return "unknown";
-}
-
-Status malformed(simdjson::error_code err) {
-  return Status::invalidArgument(fmt::format("malformed JSON: {}", simdjson::error_message(err)));
-}
-
-// simdjson reports a line whose last token is not the closing '}' as "ended early", whether it
-// was cut short or has something after its object. Tell the two apart by matching brackets
-// outside strings (error path only, one pass).
-Status unbalanced(std::string_view line) {
-  int64_t depth = 0;
-  bool inString = false;
-  for (size_t i = 0; i < line.size(); ++i) {
-    char c = line[i];
-    if (inString) {
-      if (c == '\\') {
-        ++i;
-      } else if (c == '"') {
-        inString = false;
-      }
-      continue;
-    }
-    if (c == '"') {
-      inString = true;
-    } else if (c == '{' || c == '[') {
-      ++depth;
-    } else if (c == '}' || c == ']') {
-      if (--depth <= 0) {
-        size_t next = i + 1;
-        while (next < line.size() && isJsonSpace(line[next])) ++next;
-        if (next == line.size()) break;
-        return Status::invalidArgument(
-            fmt::format("malformed JSON: trailing content at byte {}", next));
-      }
-    }
-  }
-  if (inString) return Status::invalidArgument("malformed JSON: unclosed string");
-  return Status::invalidArgument("malformed JSON: the line ends inside an object or array");
-}
-
-// `prefix` + `name` spell the field's path ("bid." + "price"); only joined on the error path.
-struct FieldPath {
-  std::string_view prefix;
-  std::string_view name;
-};
-
-Status malformed(simdjson::error_code err, FieldPath path) {
-  return Status::invalidArgument(fmt::format("malformed JSON in field \"{}{}\": {}", path.prefix,
-                                             path.name, simdjson::error_message(err)));
-}
-
-Status wrongType(FieldPath path, std::string_view expected, std::string_view got) {
-  return Status::invalidArgument(
-      fmt::format("field \"{}{}\" must be {}, got {}", path.prefix, path.name, expected, got));
-}
-
-Status readType(od::value& v, FieldPath path, od::json_type& type) {
-  if (auto err = v.type().get(type)) return malformed(err, path);
-  return Status::ok();
+bool isBlank(std::string_view line) {
+  return std::all_of(line.begin(), line.end(), isJsonSpace);
 }
 
 // A raw token without the whitespace that follows it.
@@ -250,94 +311,56 @@ std::string shownToken(std::string_view token) {
   return std::string(token.substr(0, kMaxShown)) + "...";
 }
 
-Status readInt(od::value& v, FieldPath path, int64_t& out) {
-  od::json_type type{};
-  REKA_RETURN_IF_ERROR(readType(v, path, type));
-  if (type != od::json_type::number) return wrongType(path, "an integer", typeName(type));
-  if (v.get_int64().get(out) != simdjson::SUCCESS) {
-    return wrongType(path, "an integer", shownToken(v.raw_json_token()));
+std::string_view typeName(od::json_type t) {
+  switch (t) {
+    case od::json_type::array:
+      return "array";
+    case od::json_type::object:
+      return "object";
+    case od::json_type::number:
+      return "number";
+    case od::json_type::string:
+      return "string";
+    case od::json_type::boolean:
+      return "boolean";
+    case od::json_type::null:
+      return "null";
   }
-  return Status::ok();
+  return "unknown";
 }
 
-Status readString(od::value& v, FieldPath path, StringArena& arena, std::string_view& out) {
-  od::json_type type{};
-  REKA_RETURN_IF_ERROR(readType(v, path, type));
-  if (type != od::json_type::string) return wrongType(path, "a string", typeName(type));
-  std::string_view s;
-  // Without escapes the string is its raw bytes: copy them straight from the line (stage 1
-  // has already checked UTF-8 and refused raw control characters). The value stays
-  // unconsumed; the enclosing object iteration steps over it.
-  std::string_view token = trimmed(v.raw_json_token());
-  if (token.size() >= 2 && token.back() == '"' &&
-      std::memchr(token.data() + 1, '\\', token.size() - 2) == nullptr) {
-    s = token.substr(1, token.size() - 2);
-  } else if (auto err = v.get_string().get(s)) {
-    return malformed(err, path);
-  }
-  // Either way `s` points into memory the next line overwrites, hence the copy. An empty
-  // string needs none (and StringArena::allocate(0) on an arena without a chunk is unsafe).
-  out = s.empty() ? std::string_view() : arena.copy(s);
-  return Status::ok();
-}
-
-// Validates a value nobody asked for, so that a line is accepted only if it is JSON throughout.
-// Recursion is bounded by EventParser::kMaxDepth.
-Status validateValue(od::value& v, int depth, FieldPath path) {
-  od::json_type type{};
-  REKA_RETURN_IF_ERROR(readType(v, path, type));
-  switch (type) {
-    case od::json_type::object: {
-      if (depth >= EventParser::kMaxDepth) break;
-      od::object object;
-      if (auto err = v.get_object().get(object)) return malformed(err, path);
-      for (auto fieldResult : object) {
-        od::field field;
-        if (auto err = std::move(fieldResult).get(field)) return malformed(err, path);
-        std::string_view key;
-        if (auto err = field.unescaped_key().get(key)) return malformed(err, path);
-        REKA_RETURN_IF_ERROR(validateValue(field.value(), depth + 1, path));
+// simdjson reports a line whose last token is not the closing '}' as "ended early", whether it
+// was cut short or has something after its object. Tell the two apart by matching brackets
+// outside strings (error path only, one pass).
+[[gnu::cold]] Status unbalancedLine(std::string_view line) {
+  int64_t depth = 0;
+  bool inString = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    char c = line[i];
+    if (inString) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        inString = false;
       }
-      return Status::ok();
+      continue;
     }
-    case od::json_type::array: {
-      if (depth >= EventParser::kMaxDepth) break;
-      od::array array;
-      if (auto err = v.get_array().get(array)) return malformed(err, path);
-      for (auto elementResult : array) {
-        od::value element;
-        if (auto err = std::move(elementResult).get(element)) return malformed(err, path);
-        REKA_RETURN_IF_ERROR(validateValue(element, depth + 1, path));
+    if (c == '"') {
+      inString = true;
+    } else if (c == '{' || c == '[') {
+      ++depth;
+    } else if (c == '}' || c == ']') {
+      if (--depth <= 0) {
+        size_t next = i + 1;
+        while (next < line.size() && isJsonSpace(line[next])) ++next;
+        if (next == line.size()) break;
+        return Status::invalidArgument(
+            fmt::format("malformed JSON: trailing content at byte {}", next));
       }
-      return Status::ok();
-    }
-    case od::json_type::string: {
-      std::string_view s;
-      if (auto err = v.get_string().get(s)) return malformed(err, path);
-      return Status::ok();
-    }
-    case od::json_type::number: {
-      // Checked against the grammar, not parsed: numbers beyond 64 bits are valid JSON too.
-      // The unconsumed token is skipped by the enclosing iteration.
-      if (!isJsonNumber(trimmed(v.raw_json_token()))) {
-        return malformed(simdjson::NUMBER_ERROR, path);
-      }
-      return Status::ok();
-    }
-    case od::json_type::boolean: {
-      bool b;
-      if (auto err = v.get_bool().get(b)) return malformed(err, path);
-      return Status::ok();
-    }
-    case od::json_type::null: {
-      bool isNull = false;
-      if (auto err = v.is_null().get(isNull)) return malformed(err, path);
-      if (!isNull) return malformed(simdjson::N_ATOM_ERROR, path);
-      return Status::ok();
     }
   }
-  return Status::invalidArgument(fmt::format("nesting deeper than {} levels in field \"{}{}\"",
-                                             EventParser::kMaxDepth, path.prefix, path.name));
+  if (inString) return Status::invalidArgument("malformed JSON: unclosed string");
+  return Status::invalidArgument("malformed JSON: the line ends inside an object or array");
 }
 
 // True if the key whose raw bytes (after the opening quote) start at `raw` is exactly `name`.
@@ -346,7 +369,13 @@ bool rawKeyIs(const char* raw, std::string_view name) {
   return std::memcmp(raw, name.data(), name.size()) == 0 && raw[name.size()] == '"';
 }
 
-// One field of a record type: its JSON name, its path for messages, and where it goes.
+// `prefix` + `name` spell a field's path ("bid." + "price"); only joined on the error path.
+struct FieldPath {
+  std::string_view prefix;
+  std::string_view name;
+};
+
+// One field of a record type: its JSON name and where its value goes.
 template <class R>
 struct FieldSpec {
   std::string_view name;
@@ -354,6 +383,7 @@ struct FieldSpec {
   std::string_view R::*stringMember = nullptr;
 };
 
+// clang-format off
 constexpr FieldSpec<Person> kPersonFields[] = {
     {"id", &Person::id, nullptr},
     {"name", nullptr, &Person::name},
@@ -379,21 +409,160 @@ constexpr FieldSpec<Auction> kAuctionFields[] = {
 };
 
 constexpr FieldSpec<Bid> kBidFields[] = {
-    {"auction", &Bid::auction, nullptr}, {"bidder", &Bid::bidder, nullptr},
-    {"price", &Bid::price, nullptr},     {"channel", nullptr, &Bid::channel},
-    {"url", nullptr, &Bid::url},         {"dateTime", &Bid::dateTime, nullptr},
+    {"auction", &Bid::auction, nullptr},
+    {"bidder", &Bid::bidder, nullptr},
+    {"price", &Bid::price, nullptr},
+    {"channel", nullptr, &Bid::channel},
+    {"url", nullptr, &Bid::url},
+    {"dateTime", &Bid::dateTime, nullptr},
     {"extra", nullptr, &Bid::extra},
 };
+// clang-format on
+
+constexpr std::string_view kRecordNames[] = {"person", "auction", "bid"};
+
+// Reads one line's document into an Event. Methods return false after recording the reason in
+// error_: a Status (with its string) is only built on failure, keeping the per-field path lean.
+class DocumentReader {
+ public:
+  DocumentReader(StringArena& arena, const char* lineStart)
+      : arena_(arena), lineStart_(lineStart) {}
+
+  bool readEvent(od::document& doc, od::object& object, Event& event);
+  Status takeError() { return std::move(error_); }
+
+ private:
+  bool fail(Status status) {
+    error_ = std::move(status);
+    return false;
+  }
+  [[gnu::cold]] bool malformed(simdjson::error_code err) {
+    return fail(
+        Status::invalidArgument(fmt::format("malformed JSON: {}", simdjson::error_message(err))));
+  }
+  [[gnu::cold]] bool malformed(simdjson::error_code err, FieldPath path) {
+    return fail(
+        Status::invalidArgument(fmt::format("malformed JSON in field \"{}{}\": {}", path.prefix,
+                                            path.name, simdjson::error_message(err))));
+  }
+  [[gnu::cold]] bool wrongType(FieldPath path, std::string_view expected, std::string_view got) {
+    return fail(Status::invalidArgument(
+        fmt::format("field \"{}{}\" must be {}, got {}", path.prefix, path.name, expected, got)));
+  }
+
+  bool readType(od::value& v, FieldPath path, od::json_type& type) {
+    if (auto err = v.type().get(type)) return malformed(err, path);
+    return true;
+  }
+  bool readInt(od::value& v, FieldPath path, int64_t& out);
+  bool readString(od::value& v, FieldPath path, std::string_view& out);
+  bool validateValue(od::value& v, int depth, FieldPath path);
+  template <class R, size_t N>
+  bool readRecord(od::value& v, std::string_view objectName, std::string_view prefix,
+                  const FieldSpec<R> (&specs)[N], R& out);
+
+  StringArena& arena_;
+  const char* lineStart_;
+  Status error_;
+};
+
+bool DocumentReader::readInt(od::value& v, FieldPath path, int64_t& out) {
+  od::json_type type{};
+  if (!readType(v, path, type)) return false;
+  if (type != od::json_type::number) return wrongType(path, "an integer", typeName(type));
+  if (v.get_int64().get(out) != simdjson::SUCCESS) {
+    return wrongType(path, "an integer", shownToken(v.raw_json_token()));
+  }
+  return true;
+}
+
+bool DocumentReader::readString(od::value& v, FieldPath path, std::string_view& out) {
+  od::json_type type{};
+  if (!readType(v, path, type)) return false;
+  if (type != od::json_type::string) return wrongType(path, "a string", typeName(type));
+  std::string_view s;
+  // Without escapes the string is its raw bytes: copy them straight from the line (stage 1
+  // has already checked UTF-8 and refused raw control characters). The value stays
+  // unconsumed; the enclosing object iteration steps over it.
+  std::string_view token = trimmed(v.raw_json_token());
+  if (token.size() >= 2 && token.back() == '"' &&
+      std::memchr(token.data() + 1, '\\', token.size() - 2) == nullptr) {
+    s = token.substr(1, token.size() - 2);
+  } else if (auto err = v.get_string().get(s)) {
+    return malformed(err, path);
+  }
+  // Either way `s` points into memory the next line overwrites, hence the copy. An empty
+  // string needs none (and StringArena::allocate(0) on an arena without a chunk is unsafe).
+  out = s.empty() ? std::string_view() : arena_.copy(s);
+  return true;
+}
+
+// Validates a value nobody asked for, so that a line is accepted only if it is JSON throughout.
+// Recursion is bounded by EventParser::kMaxDepth.
+bool DocumentReader::validateValue(od::value& v, int depth, FieldPath path) {
+  od::json_type type{};
+  if (!readType(v, path, type)) return false;
+  switch (type) {
+    case od::json_type::object: {
+      if (depth >= EventParser::kMaxDepth) break;
+      od::object object;
+      if (auto err = v.get_object().get(object)) return malformed(err, path);
+      for (auto fieldResult : object) {
+        od::field field;
+        if (auto err = std::move(fieldResult).get(field)) return malformed(err, path);
+        std::string_view key;
+        if (auto err = field.unescaped_key().get(key)) return malformed(err, path);
+        if (!validateValue(field.value(), depth + 1, path)) return false;
+      }
+      return true;
+    }
+    case od::json_type::array: {
+      if (depth >= EventParser::kMaxDepth) break;
+      od::array array;
+      if (auto err = v.get_array().get(array)) return malformed(err, path);
+      for (auto elementResult : array) {
+        od::value element;
+        if (auto err = std::move(elementResult).get(element)) return malformed(err, path);
+        if (!validateValue(element, depth + 1, path)) return false;
+      }
+      return true;
+    }
+    case od::json_type::string: {
+      std::string_view s;
+      if (auto err = v.get_string().get(s)) return malformed(err, path);
+      return true;
+    }
+    case od::json_type::number:
+      // Checked against the grammar, not parsed: numbers beyond 64 bits are valid JSON too.
+      // The unconsumed token is skipped by the enclosing iteration.
+      if (!isJsonNumber(trimmed(v.raw_json_token())))
+        return malformed(simdjson::NUMBER_ERROR, path);
+      return true;
+    case od::json_type::boolean: {
+      bool b = false;
+      if (auto err = v.get_bool().get(b)) return malformed(err, path);
+      return true;
+    }
+    case od::json_type::null: {
+      bool isNull = false;
+      if (auto err = v.is_null().get(isNull)) return malformed(err, path);
+      if (!isNull) return malformed(simdjson::N_ATOM_ERROR, path);
+      return true;
+    }
+  }
+  return fail(Status::invalidArgument(fmt::format("nesting deeper than {} levels in field \"{}{}\"",
+                                                  EventParser::kMaxDepth, path.prefix, path.name)));
+}
 
 // Reads the object `v` into `out`: every field of `specs` exactly once, others validated and
 // ignored. `prefix` is "bid." etc.
 template <class R, size_t N>
-Status readRecord(od::value& v, std::string_view objectName, std::string_view prefix,
-                  const FieldSpec<R> (&specs)[N], StringArena& arena, R& out) {
-  static_assert(N <= 32);
+bool DocumentReader::readRecord(od::value& v, std::string_view objectName, std::string_view prefix,
+                                const FieldSpec<R> (&specs)[N], R& out) {
+  static_assert(N < 32);
   FieldPath objectPath{"", objectName};
   od::json_type type{};
-  REKA_RETURN_IF_ERROR(readType(v, objectPath, type));
+  if (!readType(v, objectPath, type)) return false;
   if (type != od::json_type::object) return wrongType(objectPath, "an object", typeName(type));
   od::object object;
   if (auto err = v.get_object().get(object)) return malformed(err, objectPath);
@@ -428,40 +597,122 @@ Status readRecord(od::value& v, std::string_view objectName, std::string_view pr
     }
     if (index == N) {
       // The record object is level 2 of the line; its members are level 3.
-      REKA_RETURN_IF_ERROR(validateValue(field.value(), 3, FieldPath{prefix, key}));
+      if (!validateValue(field.value(), 3, FieldPath{prefix, key})) return false;
       continue;
     }
     expected = index + 1;
     const FieldSpec<R>& spec = specs[index];
     FieldPath path{prefix, spec.name};
     if (seen & (uint32_t{1} << index)) {
-      return Status::invalidArgument(
-          fmt::format("duplicate field \"{}{}\"", path.prefix, path.name));
+      return fail(
+          Status::invalidArgument(fmt::format("duplicate field \"{}{}\"", path.prefix, path.name)));
     }
     seen |= uint32_t{1} << index;
-    if (spec.intMember != nullptr) {
-      REKA_RETURN_IF_ERROR(readInt(field.value(), path, out.*(spec.intMember)));
-    } else {
-      REKA_RETURN_IF_ERROR(readString(field.value(), path, arena, out.*(spec.stringMember)));
-    }
+    bool ok = spec.intMember != nullptr ? readInt(field.value(), path, out.*(spec.intMember))
+                                        : readString(field.value(), path, out.*(spec.stringMember));
+    if (!ok) return false;
   }
-  constexpr uint32_t kAll = N == 32 ? ~uint32_t{0} : (uint32_t{1} << N) - 1;
+  constexpr uint32_t kAll = (uint32_t{1} << N) - 1;
   if (seen != kAll) {
     for (size_t i = 0; i < N; ++i) {
       if (!(seen & (uint32_t{1} << i))) {
-        return Status::invalidArgument(
-            fmt::format("missing field \"{}{}\"", prefix, specs[i].name));
+        return fail(
+            Status::invalidArgument(fmt::format("missing field \"{}{}\"", prefix, specs[i].name)));
       }
     }
   }
-  return Status::ok();
+  return true;
 }
 
-bool isBlank(std::string_view line) {
-  return std::all_of(line.begin(), line.end(), isJsonSpace);
-}
+bool DocumentReader::readEvent(od::document& doc, od::object& object, Event& event) {
+  int64_t eventType = -1;
+  bool haveEventType = false;
+  bool haveRecord[3] = {false, false, false};
+  // The first record object is read straight into `event`; any other one only into a scratch
+  // event, to validate it before the line is refused.
+  bool haveAnyRecord = false;
+  for (auto fieldResult : object) {
+    od::field field;
+    if (auto err = std::move(fieldResult).get(field)) return malformed(err);
+    std::string_view key;
+    const char* raw = field.key().raw();
+    for (std::string_view name : {"event_type", "bid", "auction", "person"}) {
+      if (rawKeyIs(raw, name)) {
+        key = name;
+        break;
+      }
+    }
+    if (key.empty()) {
+      if (auto err = field.unescaped_key().get(key)) return malformed(err);
+    }
+    if (key == "event_type") {
+      if (haveEventType) return fail(Status::invalidArgument("duplicate field \"event_type\""));
+      haveEventType = true;
+      if (!readInt(field.value(), FieldPath{"", "event_type"}, eventType)) return false;
+      continue;
+    }
+    EventType record;
+    if (key == "bid") {
+      record = EventType::kBid;
+    } else if (key == "auction") {
+      record = EventType::kAuction;
+    } else if (key == "person") {
+      record = EventType::kPerson;
+    } else {
+      if (!validateValue(field.value(), 2, FieldPath{"", key})) return false;
+      continue;
+    }
+    auto index = static_cast<size_t>(record);
+    std::string_view name = kRecordNames[index];
+    if (haveRecord[index]) {
+      return fail(Status::invalidArgument(fmt::format("duplicate field \"{}\"", name)));
+    }
+    haveRecord[index] = true;
+    Event scratch;
+    Event& target = haveAnyRecord ? scratch : event;
+    haveAnyRecord = true;
+    target.type = record;
+    bool ok = false;
+    switch (record) {
+      case EventType::kPerson:
+        target.person = Person{};
+        ok = readRecord(field.value(), name, "person.", kPersonFields, target.person);
+        break;
+      case EventType::kAuction:
+        target.auction = Auction{};
+        ok = readRecord(field.value(), name, "auction.", kAuctionFields, target.auction);
+        break;
+      case EventType::kBid:
+        target.bid = Bid{};
+        ok = readRecord(field.value(), name, "bid.", kBidFields, target.bid);
+        break;
+    }
+    if (!ok) return false;
+  }
+  const char* location = nullptr;
+  if (doc.current_location().get(location) == simdjson::SUCCESS) {
+    return fail(Status::invalidArgument(
+        fmt::format("malformed JSON: trailing content at byte {}", location - lineStart_)));
+  }
 
-constexpr std::string_view kRecordNames[] = {"person", "auction", "bid"};
+  if (!haveEventType) return fail(Status::invalidArgument("missing field \"event_type\""));
+  if (eventType < 0 || eventType > 2) {
+    return fail(
+        Status::invalidArgument(fmt::format("event_type must be 0, 1 or 2, got {}", eventType)));
+  }
+  if (!haveRecord[eventType]) {
+    return fail(Status::invalidArgument(
+        fmt::format("event_type {} requires object \"{}\"", eventType, kRecordNames[eventType])));
+  }
+  for (int other = 0; other < 3; ++other) {
+    if (other != eventType && haveRecord[other]) {
+      return fail(Status::invalidArgument(fmt::format("event_type {} must not carry object \"{}\"",
+                                                      eventType, kRecordNames[other])));
+    }
+  }
+  // Here `event` holds the only record, the one event_type names.
+  return true;
+}
 
 }  // namespace
 
@@ -511,103 +762,25 @@ Result<Event> EventParser::Impl::parse(std::string_view line, StringArena& arena
 
   od::document doc;
   if (auto err = parser.iterate(buffer.get(), line.size(), bufferCapacity).get(doc)) {
-    return malformed(err);
+    return Status::invalidArgument(fmt::format("malformed JSON: {}", simdjson::error_message(err)));
   }
   od::json_type type{};
-  if (auto err = doc.type().get(type)) return malformed(err);
+  if (auto err = doc.type().get(type)) {
+    return Status::invalidArgument(fmt::format("malformed JSON: {}", simdjson::error_message(err)));
+  }
   if (type != od::json_type::object) {
     return Status::invalidArgument(fmt::format("expected a JSON object, got {}", typeName(type)));
   }
   od::object object;
   if (auto err = doc.get_object().get(object)) {
-    if (err == simdjson::INCOMPLETE_ARRAY_OR_OBJECT) return unbalanced(line);
-    return malformed(err);
+    // simdjson refuses a line whose last token is not '}' up front; say precisely why.
+    if (err == simdjson::INCOMPLETE_ARRAY_OR_OBJECT) return unbalancedLine(line);
+    return Status::invalidArgument(fmt::format("malformed JSON: {}", simdjson::error_message(err)));
   }
-
-  int64_t eventType = -1;
-  bool haveEventType = false;
-  bool haveRecord[3] = {false, false, false};
-  Person person{};
-  Auction auction{};
-  Bid bid{};
-  for (auto fieldResult : object) {
-    od::field field;
-    if (auto err = std::move(fieldResult).get(field)) return malformed(err);
-    std::string_view key;
-    const char* raw = field.key().raw();
-    for (std::string_view name : {"event_type", "bid", "auction", "person"}) {
-      if (rawKeyIs(raw, name)) {
-        key = name;
-        break;
-      }
-    }
-    if (key.empty()) {
-      if (auto err = field.unescaped_key().get(key)) return malformed(err);
-    }
-    int record = -1;
-    if (key == "event_type") {
-      if (haveEventType) return Status::invalidArgument("duplicate field \"event_type\"");
-      haveEventType = true;
-      REKA_RETURN_IF_ERROR(readInt(field.value(), FieldPath{"", "event_type"}, eventType));
-      continue;
-    }
-    if (key == "bid") {
-      record = 2;
-    } else if (key == "auction") {
-      record = 1;
-    } else if (key == "person") {
-      record = 0;
-    } else {
-      REKA_RETURN_IF_ERROR(validateValue(field.value(), 2, FieldPath{"", key}));
-      continue;
-    }
-    std::string_view name = kRecordNames[record];
-    if (haveRecord[record]) {
-      return Status::invalidArgument(fmt::format("duplicate field \"{}\"", name));
-    }
-    haveRecord[record] = true;
-    switch (record) {
-      case 0:
-        REKA_RETURN_IF_ERROR(
-            readRecord(field.value(), name, "person.", kPersonFields, arena, person));
-        break;
-      case 1:
-        REKA_RETURN_IF_ERROR(
-            readRecord(field.value(), name, "auction.", kAuctionFields, arena, auction));
-        break;
-      default:
-        REKA_RETURN_IF_ERROR(readRecord(field.value(), name, "bid.", kBidFields, arena, bid));
-        break;
-    }
-  }
-  const char* location = nullptr;
-  if (doc.current_location().get(location) == simdjson::SUCCESS) {
-    return Status::invalidArgument(
-        fmt::format("malformed JSON: trailing content at byte {}", location - buffer.get()));
-  }
-
-  if (!haveEventType) return Status::invalidArgument("missing field \"event_type\"");
-  if (eventType < 0 || eventType > 2) {
-    return Status::invalidArgument(fmt::format("event_type must be 0, 1 or 2, got {}", eventType));
-  }
-  if (!haveRecord[eventType]) {
-    return Status::invalidArgument(
-        fmt::format("event_type {} requires object \"{}\"", eventType, kRecordNames[eventType]));
-  }
-  for (int other = 0; other < 3; ++other) {
-    if (other != eventType && haveRecord[other]) {
-      return Status::invalidArgument(fmt::format("event_type {} must not carry object \"{}\"",
-                                                 eventType, kRecordNames[other]));
-    }
-  }
-  switch (eventType) {
-    case 0:
-      return Event::of(person);
-    case 1:
-      return Event::of(auction);
-    default:
-      return Event::of(bid);
-  }
+  DocumentReader reader(arena, buffer.get());
+  Event event;
+  if (!reader.readEvent(doc, object, event)) return reader.takeError();
+  return event;
 }
 
 EventParser::EventParser(size_t maxLineBytes) : impl_(std::make_unique<Impl>(maxLineBytes)) {}
@@ -625,68 +798,25 @@ Result<Event> EventParser::parse(std::string_view line, StringArena& arena) {
 void appendEventJson(const Event& event, std::string& out) {
   switch (event.type) {
     case EventType::kPerson: {
-      const Person& p = event.person;
-      out.append(R"({"event_type":0,"person":{"id":)");
-      appendInt(p.id, out);
-      out.append(R"(,"name":)");
-      appendQuoted(p.name, out);
-      out.append(R"(,"emailAddress":)");
-      appendQuoted(p.emailAddress, out);
-      out.append(R"(,"creditCard":)");
-      appendQuoted(p.creditCard, out);
-      out.append(R"(,"city":)");
-      appendQuoted(p.city, out);
-      out.append(R"(,"state":)");
-      appendQuoted(p.state, out);
-      out.append(R"(,"dateTime":)");
-      appendInt(p.dateTime, out);
-      out.append(R"(,"extra":)");
-      appendQuoted(p.extra, out);
-      out.append("}}");
+      const Person& v = event.person;
+      size_t bound = kEventFixedBytes + quotedBound(v.name) + quotedBound(v.emailAddress) +
+                     quotedBound(v.creditCard) + quotedBound(v.city) + quotedBound(v.state) +
+                     quotedBound(v.extra);
+      appendBounded<kEventStackBytes>(out, bound, [&](char* p) { return writePerson(p, v); });
       return;
     }
     case EventType::kAuction: {
-      const Auction& a = event.auction;
-      out.append(R"({"event_type":1,"auction":{"id":)");
-      appendInt(a.id, out);
-      out.append(R"(,"itemName":)");
-      appendQuoted(a.itemName, out);
-      out.append(R"(,"description":)");
-      appendQuoted(a.description, out);
-      out.append(R"(,"initialBid":)");
-      appendInt(a.initialBid, out);
-      out.append(R"(,"reserve":)");
-      appendInt(a.reserve, out);
-      out.append(R"(,"dateTime":)");
-      appendInt(a.dateTime, out);
-      out.append(R"(,"expires":)");
-      appendInt(a.expires, out);
-      out.append(R"(,"seller":)");
-      appendInt(a.seller, out);
-      out.append(R"(,"category":)");
-      appendInt(a.category, out);
-      out.append(R"(,"extra":)");
-      appendQuoted(a.extra, out);
-      out.append("}}");
+      const Auction& v = event.auction;
+      size_t bound = kEventFixedBytes + quotedBound(v.itemName) + quotedBound(v.description) +
+                     quotedBound(v.extra);
+      appendBounded<kEventStackBytes>(out, bound, [&](char* p) { return writeAuction(p, v); });
       return;
     }
     case EventType::kBid: {
-      const Bid& b = event.bid;
-      out.append(R"({"event_type":2,"bid":{"auction":)");
-      appendInt(b.auction, out);
-      out.append(R"(,"bidder":)");
-      appendInt(b.bidder, out);
-      out.append(R"(,"price":)");
-      appendInt(b.price, out);
-      out.append(R"(,"channel":)");
-      appendQuoted(b.channel, out);
-      out.append(R"(,"url":)");
-      appendQuoted(b.url, out);
-      out.append(R"(,"dateTime":)");
-      appendInt(b.dateTime, out);
-      out.append(R"(,"extra":)");
-      appendQuoted(b.extra, out);
-      out.append("}}");
+      const Bid& v = event.bid;
+      size_t bound =
+          kEventFixedBytes + quotedBound(v.channel) + quotedBound(v.url) + quotedBound(v.extra);
+      appendBounded<kEventStackBytes>(out, bound, [&](char* p) { return writeBid(p, v); });
       return;
     }
   }
@@ -695,71 +825,128 @@ void appendEventJson(const Event& event, std::string& out) {
 // ---------------------------------------------------------------------------------------------
 // JsonRowWriter
 
-void JsonRowWriter::begin() {
-  out_->push_back('{');
-  firstField_ = true;
+namespace {
+
+char* writeKey(char* p, bool first, std::string_view name) {
+  if (!first) *p++ = ',';
+  // Names are nearly always plain ASCII: then a copy does, without the per-byte branches.
+  uint8_t classes = 0;
+  for (char c : name) classes |= kByteClass[static_cast<unsigned char>(c)];
+  if (classes == kCopy) {
+    *p++ = '"';
+    p = writeLiteral(p, name);
+    *p++ = '"';
+  } else {
+    p = writeQuoted(p, name);
+  }
+  *p++ = ':';
+  return p;
 }
 
-void JsonRowWriter::key(std::string_view name) {
-  if (!firstField_) out_->push_back(',');
-  firstField_ = false;
-  appendQuoted(name, *out_);
-  out_->push_back(':');
+size_t keyBound(std::string_view name) {
+  return quotedBound(name) + 2;
 }
 
-void JsonRowWriter::field(std::string_view name, int64_t value) {
-  key(name);
-  appendInt(value, *out_);
-}
+// Sign, integer digits, point and up to 18 fraction digits.
+constexpr int kMaxDecimalScale = 18;
+constexpr size_t kDecimalBytes = 2 + kIntBytes + kMaxDecimalScale;
 
-void JsonRowWriter::field(std::string_view name, std::string_view value) {
-  key(name);
-  appendQuoted(value, *out_);
-}
+constexpr std::array<uint64_t, kMaxDecimalScale + 1> kPowersOf10 = [] {
+  std::array<uint64_t, kMaxDecimalScale + 1> t{};
+  uint64_t v = 1;
+  for (auto& x : t) {
+    x = v;
+    v *= 10;
+  }
+  return t;
+}();
 
-void JsonRowWriter::fieldDecimal(std::string_view name, int64_t scaledValue, int scale) {
-  constexpr int kMaxScale = 18;
-  REKA_CHECK_GE(scale, 0);
-  REKA_CHECK_LE(scale, kMaxScale);
-  key(name);
+char* writeDecimal(char* p, int64_t scaledValue, int scale) {
   // Work on the magnitude as unsigned so that INT64_MIN is exact.
   uint64_t magnitude = scaledValue < 0 ? uint64_t{0} - static_cast<uint64_t>(scaledValue)
                                        : static_cast<uint64_t>(scaledValue);
-  if (scaledValue < 0) out_->push_back('-');
-  uint64_t divisor = 1;
-  for (int i = 0; i < scale; ++i) divisor *= 10;
-  char buf[24];
-  auto r = std::to_chars(buf, buf + sizeof buf, magnitude / divisor);
-  out_->append(buf, static_cast<size_t>(r.ptr - buf));
-  if (scale == 0) return;
+  if (scaledValue < 0) *p++ = '-';
+  uint64_t divisor = kPowersOf10[static_cast<size_t>(scale)];
+  p = std::to_chars(p, p + kIntBytes, magnitude / divisor).ptr;
+  if (scale == 0) return p;
   uint64_t fraction = magnitude % divisor;
-  char digits[kMaxScale + 1];
-  digits[0] = '.';
+  *p = '.';
   for (int i = scale; i >= 1; --i) {
-    digits[i] = static_cast<char>('0' + fraction % 10);
+    p[i] = static_cast<char>('0' + fraction % 10);
     fraction /= 10;
   }
-  out_->append(digits, static_cast<size_t>(scale) + 1);
+  return p + scale + 1;
+}
+
+char* writeDouble(char* p, double value) {
+  if (!std::isfinite(value)) return writeLiteral(p, "null");
+  return std::to_chars(p, p + kDoubleBytes, value).ptr;
+}
+
+}  // namespace
+
+char* JsonRowWriter::reserve(size_t bytes) {
+  if (used_ + bytes <= kBufferBytes) return buffer_ + used_;
+  flush();
+  return bytes <= kBufferBytes ? buffer_ : nullptr;
+}
+
+void JsonRowWriter::flush() {
+  out_->append(buffer_, used_);
+  used_ = 0;
+}
+
+template <class Write>
+void JsonRowWriter::add(size_t bound, Write write) {
+  if (char* p = reserve(bound); p != nullptr) {
+    used_ = static_cast<size_t>(write(p) - buffer_);
+  } else {
+    // A huge name or string: straight into the string (the buffer was flushed).
+    appendGrowing(*out_, bound, write);
+  }
+  firstField_ = false;
+}
+
+void JsonRowWriter::begin() {
+  char* p = reserve(1);
+  *p = '{';
+  ++used_;
+  firstField_ = true;
+}
+
+void JsonRowWriter::field(std::string_view name, int64_t value) {
+  add(keyBound(name) + kIntBytes,
+      [&](char* p) { return writeInt(writeKey(p, firstField_, name), value); });
+}
+
+void JsonRowWriter::field(std::string_view name, std::string_view value) {
+  add(keyBound(name) + quotedBound(value),
+      [&](char* p) { return writeQuoted(writeKey(p, firstField_, name), value); });
+}
+
+void JsonRowWriter::fieldDecimal(std::string_view name, int64_t scaledValue, int scale) {
+  REKA_CHECK_GE(scale, 0);
+  REKA_CHECK_LE(scale, kMaxDecimalScale);
+  add(keyBound(name) + kDecimalBytes,
+      [&](char* p) { return writeDecimal(writeKey(p, firstField_, name), scaledValue, scale); });
 }
 
 void JsonRowWriter::fieldDouble(std::string_view name, double value) {
-  key(name);
-  if (!std::isfinite(value)) {
-    out_->append("null");
-    return;
-  }
-  char buf[32];
-  auto r = std::to_chars(buf, buf + sizeof buf, value);
-  out_->append(buf, static_cast<size_t>(r.ptr - buf));
+  add(keyBound(name) + kDoubleBytes,
+      [&](char* p) { return writeDouble(writeKey(p, firstField_, name), value); });
 }
 
 void JsonRowWriter::fieldNull(std::string_view name) {
-  key(name);
-  out_->append("null");
+  add(keyBound(name) + 4,
+      [&](char* p) { return writeLiteral(writeKey(p, firstField_, name), "null"); });
 }
 
 void JsonRowWriter::end() {
-  out_->append("}\n");
+  char* p = reserve(2);
+  p[0] = '}';
+  p[1] = '\n';
+  used_ += 2;
+  flush();
 }
 
 }  // namespace reka::nexmark

@@ -439,6 +439,25 @@ TEST_F(JsonCodecTest, EscapesStrings) {
                  R"("}})");
 }
 
+TEST_F(JsonCodecTest, EscapesSpecialBytesAtEveryPosition) {
+  // The writer copies 8 plain bytes at a time: put each special byte at every offset.
+  const std::string specials[] = {
+      "\x01", "\x1f", "\"", "\\", "\n", "\x7f", "\xC3\xA9", "\xF0\x9F\x98\x80", " ", "~"};
+  for (const std::string& special : specials) {
+    for (size_t at = 0; at < 24; ++at) {
+      std::string text = std::string(at, 'a') + special + std::string(23 - at, 'z');
+      std::string prefix = text.substr(0, at + special.size());
+      Bid bid{1, 2, 3, text, prefix, 4, ""};
+      std::string out;
+      appendEventJson(Event::of(bid), out);
+      Result<Event> back = parse(out);
+      ASSERT_TRUE(back.isOk()) << back.status().toString() << "\n" << out;
+      EXPECT_EQ(back->bid.channel, text);
+      EXPECT_EQ(back->bid.url, prefix);
+    }
+  }
+}
+
 TEST_F(JsonCodecTest, ReplacesInvalidUtf8SoTheOutputStaysJson) {
   // Stray continuation, truncated sequence, overlong '/', surrogate, beyond U+10FFFF.
   std::string bad =
@@ -459,18 +478,12 @@ TEST_F(JsonCodecTest, ReplacesInvalidUtf8SoTheOutputStaysJson) {
 }
 
 TEST_F(JsonCodecTest, RoundTripsEveryShapeWithTrickyStrings) {
-  std::vector<std::string> strings = {"",
-                                      "plain",
-                                      "quote\"",
-                                      "back\\slash",
-                                      "\\\"",
-                                      "ctl\x01\x02\x1f\x7f",
-                                      "nl\nnl\r\n",
-                                      "tab\t",
-                                      "caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80",
-                                      "</script>",
-                                      std::string("nul\0byte", 8),
-                                      "\\u0041"};
+  std::vector<std::string> strings = {"", "plain", "quote\"", "back\\slash", "\\\"",
+                                      "ctl\x01\x02\x1f\x7f", "nl\nnl\r\n", "tab\t",
+                                      "caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80", "</script>",
+                                      std::string("nul\0byte", 8), "\\u0041",
+                                      // Long enough that the writer grows its output directly.
+                                      std::string(3000, 'x') + "\"\x01"};
   std::mt19937_64 rng(7);
   auto pick = [&]() -> std::string_view { return strings[rng() % strings.size()]; };
   auto num = [&]() -> int64_t {
@@ -588,6 +601,31 @@ TEST(JsonRowWriterTest, WritesNullAndMixedRows) {
               w.fieldDouble("ratio", 0.5);
             }),
             "{\"category\":10,\"avg\":null,\"ratio\":0.5}\n");
+}
+
+TEST(JsonRowWriterTest, WritesRowsLongerThanItsBuffer) {
+  std::string big(5000, 'b');
+  big[10] = '"';
+  std::string out = "x";
+  JsonRowWriter w(out);
+  w.begin();
+  std::string expected = "x{";
+  for (int i = 0; i < 100; ++i) {
+    std::string name = "field_" + std::to_string(i);
+    w.field(name, std::string_view("thirty bytes of text, roughly."));
+    expected += (i ? "," : "") + ("\"" + name + "\":\"thirty bytes of text, roughly.\"");
+  }
+  w.field("big", big);
+  std::string escapedBig = big;
+  escapedBig.replace(10, 1, "\\\"");
+  expected += ",\"big\":\"" + escapedBig + "\"";
+  w.field(std::string(2000, 'n'), 7);
+  expected += ",\"" + std::string(2000, 'n') + "\":7";
+  w.field("we\"ird", 1);
+  expected += ",\"we\\\"ird\":1";
+  w.end();
+  expected += "}\n";
+  EXPECT_EQ(out, expected);
 }
 
 TEST(JsonRowWriterTest, OutputIsValidJson) {

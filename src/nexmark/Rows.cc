@@ -41,7 +41,7 @@ std::pair<std::shared_ptr<T>, char*> allocateWithTail(size_t extra) {
 }
 
 std::string_view copyTo(char*& cursor, std::string_view s) {
-  std::memcpy(cursor, s.data(), s.size());
+  if (!s.empty()) std::memcpy(cursor, s.data(), s.size());  // an empty view may have a null data()
   std::string_view view(cursor, s.size());
   cursor += s.size();
   return view;

@@ -24,6 +24,7 @@ class StringArena {
 
   /// Returns `n` writable bytes that stay valid for the arena's lifetime.
   char* allocate(size_t n) {
+    if (n == 0) return nullptr;  // nothing to hold; a view of length 0 needs no storage
     if (used_ + n > capacity_) {
       size_t size = n > chunkBytes_ ? n : chunkBytes_;
       chunks_.push_back(std::make_unique<char[]>(size));

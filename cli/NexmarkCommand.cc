@@ -243,7 +243,10 @@ int runQuery(const GeneratorFlags& gen, const RunFlags& flags) {
 
 void addNexmarkCommand(CLI::App& app, int& exitCode) {
   auto* nexmark = app.add_subcommand("nexmark", "Generate NEXMark events and run NEXMark queries");
-  nexmark->require_subcommand(1);
+  // Not require_subcommand(): then an unknown word is reported by name ("not expected: x").
+  nexmark->callback([nexmark] {
+    if (nexmark->get_subcommands().empty()) throw CLI::RequiredError("reka nexmark: a command (generate or run)");
+  });
 
   auto genFlags = std::make_shared<GeneratorFlags>();
   auto genOutput = std::make_shared<std::string>();

@@ -119,6 +119,37 @@ Status JobExecution::build() {
                                              node.inputs[0].kind == graph::PartitionKind::kForward;
   }
 
+  // An operator that reads one input to its end first must not share an upstream between that
+  // input and the others: the shared upstream would block on the unread input and never end.
+  for (const auto& node : nodes) {
+    if (node.readsToEndFirst < 0) continue;
+    auto ancestors = [&](graph::NodeId start) {
+      std::vector<bool> seen(n, false);
+      std::vector<graph::NodeId> stack = {start};
+      while (!stack.empty()) {
+        graph::NodeId id = stack.back();
+        stack.pop_back();
+        if (seen[static_cast<size_t>(id)]) continue;
+        seen[static_cast<size_t>(id)] = true;
+        for (const auto& e : graph_.node(id).inputs) stack.push_back(e.from);
+      }
+      return seen;
+    };
+    auto first = ancestors(node.inputs[static_cast<size_t>(node.readsToEndFirst)].from);
+    for (size_t i = 0; i < node.inputs.size(); ++i) {
+      if (static_cast<int>(i) == node.readsToEndFirst) continue;
+      auto other = ancestors(node.inputs[i].from);
+      for (size_t id = 0; id < n; ++id) {
+        if (first[id] && other[id])
+          return Status::invalidArgument("operator '" + node.name + "' reads input " + std::to_string(node.readsToEndFirst) +
+                                         " to its end before input " + std::to_string(i) + ", but both come from '" +
+                                         graph_.node(static_cast<graph::NodeId>(id)).name +
+                                         "': that would deadlock; feed the side input from its own source or use "
+                                         "BroadcastMode::kAsArrives");
+      }
+    }
+  }
+
   // Instances and tasks.
   instances_.resize(n);
   for (auto& node : nodes) {
@@ -226,6 +257,8 @@ Status JobExecution::build() {
         s = inst.op->open(inst.ctx);
       } catch (const std::exception& e) {
         s = Status::userCodeError(e.what());
+      } catch (...) {
+        s = Status::userCodeError("unknown exception");
       }
       inst.opened = true;  // close() runs for every operator whose open() was called
       if (!s.isOk()) return Status(s.code(), "opening operator '" + inst.name + "' failed: " + s.message());
@@ -299,7 +332,7 @@ void JobExecution::shutdown() {
       if (!inst.opened) continue;
       try {
         inst.op->close();
-      } catch (const std::exception&) {
+      } catch (...) {
         // close() is best effort at shutdown; the job's status already says how it ended.
       }
     }
@@ -346,6 +379,7 @@ Status ExecutionConfig::validate() const {
   if (batchSize < 1) return Status::invalidArgument("batchSize must be at least 1");
   if (channelCapacity < 1) return Status::invalidArgument("channelCapacity must be at least 1");
   if (maxBatchesPerStep < 1) return Status::invalidArgument("maxBatchesPerStep must be at least 1");
+  if (flushInterval.count() < 0) return Status::invalidArgument("flushInterval must not be negative");
   return Status::ok();
 }
 

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <functional>
 #include <future>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <numeric>
@@ -18,15 +19,16 @@
 #include <tuple>
 #include <vector>
 
+#include "reka/data/StringArena.h"
 #include "reka/reka.h"
 #include "testing/JobTesting.h"
 
 namespace reka {
 namespace {
 
-using ::testing::HasSubstr;
-using testing::Collector;
 using testing::collectInto;
+using testing::Collector;
+using ::testing::HasSubstr;
 using testing::runJob;
 
 std::vector<int64_t> range(int64_t from, int64_t to) {
@@ -88,7 +90,10 @@ TEST(RuntimeTest, MapFilterFlatMapChainMatchesReference) {
     auto out = std::make_shared<Collector<std::string>>();
     env.fromCollection("numbers", in)
         .rebalance()
-        .map("toPoint", [](int64_t v) { return Point{v, v * v % 101}; })
+        .map("toPoint",
+             [](int64_t v) {
+               return Point{v, v * v % 101};
+             })
         .filter("notDivisibleBy3", [](const Point& p) { return (p.x + p.y) % 3 != 0; })
         .flatMap<std::string>("explode",
                               [](const Point& p, Emitter<std::string>& e) {
@@ -112,6 +117,151 @@ TEST(RuntimeTest, FilterThatDropsEverythingEndsCleanly) {
       .sink("collect", collectInto(out));
   ASSERT_TRUE(runJob(env).isOk());
   EXPECT_EQ(out->size(), 0u);
+}
+
+TEST(RuntimeTest, CollectionSourceWithMoreSubtasksThanElements) {
+  StreamEnvironment env;
+  env.config().parallelism = 2;
+  auto out = std::make_shared<Collector<int64_t>>();
+  env.fromCollection("three", std::vector<int64_t>{10, 20, 30})
+      .parallelism(5)
+      .rebalance()
+      .sink("collect", collectInto(out));
+  ASSERT_TRUE(runJob(env).isOk());
+  EXPECT_EQ(sorted(out->values()), (std::vector<int64_t>{10, 20, 30}));
+}
+
+TEST(RuntimeTest, CompositeKeysPartitionAndKeepStatePerPair) {
+  using Key = std::pair<int64_t, std::string>;
+  struct PairCount {
+    ValueState<Key, int64_t> n;
+    void open(KeyedStateRegistry<Key>& r) { n = r.valueState<int64_t>("n"); }
+    void processElement(const int64_t&, KeyedContext<Key, std::string>& ctx) {
+      int64_t& c = n.getOrCreate();
+      ++c;
+      ctx.emit(std::to_string(ctx.currentKey().first) + "/" + ctx.currentKey().second + "#" +
+               std::to_string(c));
+    }
+  };
+  StreamEnvironment env;
+  env.config().parallelism = 3;
+  auto out = std::make_shared<Collector<std::string>>();
+  env.fromCollection("numbers", range(0, 600))
+      .rebalance()
+      .map("id", [](int64_t x) { return x; })
+      .keyBy([](int64_t x) {
+        return Key{x % 3, x % 4 == 0 ? "four" : "other"};
+      })
+      .process<std::string>("pairCount", PairCount{})
+      .sink("collect", collectInto(out));
+  ASSERT_TRUE(runJob(env).isOk());
+  std::map<Key, int64_t> counts;
+  std::vector<std::string> expected;
+  for (int64_t x = 0; x < 600; ++x) {
+    Key k{x % 3, x % 4 == 0 ? "four" : "other"};
+    expected.push_back(std::to_string(k.first) + "/" + k.second + "#" +
+                       std::to_string(++counts[k]));
+  }
+  EXPECT_EQ(sorted(out->values()), sorted(expected));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Records that view into batch-owned buffers
+
+/// A record whose text lives in an arena that only the batches carrying it keep alive.
+struct TextView {
+  int64_t id = 0;
+  std::string_view text;
+};
+
+std::string textOf(int64_t id) {
+  return "record-" + std::to_string(id) + "-with-a-payload";
+}
+
+/// Emits batches of irregular sizes, each with a fresh arena that the source itself drops at
+/// once: after a poll, only the batch (and whatever retains it downstream) keeps it alive.
+class ArenaSource final : public SourceFunction<TextView> {
+ public:
+  explicit ArenaSource(int64_t n) : n_(n) {}
+  SourceOperator::Poll poll(RecordBatch<TextView>& out, size_t maxRecords) override {
+    static constexpr size_t kSizes[] = {1, 5, 2, 7, 3, 1, 6, 8, 2};
+    auto arena = std::make_shared<StringArena>(64);
+    const size_t k = std::min(kSizes[turn_++ % std::size(kSizes)], maxRecords);
+    for (size_t i = 0; i < k && next_ < n_; ++i, ++next_)
+      out.records.push_back({next_, arena->copy(textOf(next_))});
+    out.retain(std::shared_ptr<const void>(std::move(arena)));
+    return next_ < n_ ? SourceOperator::Poll::kMore : SourceOperator::Poll::kEnd;
+  }
+
+ private:
+  const int64_t n_;
+  int64_t next_ = 0;
+  size_t turn_ = 0;
+};
+
+constexpr int64_t kArenaRecords = 3000;
+
+std::vector<std::string> expectedTexts(int copies) {
+  std::vector<std::string> v;
+  for (int64_t id = 0; id < kArenaRecords; ++id)
+    for (int c = 0; c < copies; ++c) v.push_back(textOf(id));
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
+/// Batches of 8: source batches of 1-3 records are buffered by the exchange, and the larger
+/// ones that follow then overflow the buffered batch part-way through.
+StreamEnvironment arenaEnv() {
+  StreamEnvironment env;
+  env.config().parallelism = 2;
+  env.config().batchSize = 8;
+  env.config().channelCapacity = 2;
+  return env;
+}
+
+TEST(RuntimeTest, ViewsIntoBatchBuffersSurviveARebalanceExchange) {
+  StreamEnvironment env = arenaEnv();
+  auto out = std::make_shared<Collector<std::string>>();
+  env.addSource<TextView>(
+         "arena", [] { return std::make_unique<ArenaSource>(kArenaRecords); }, 1)
+      .rebalance()
+      .map("own", [](const TextView& v) { return std::string(v.text); })
+      .sink("collect", collectInto(out));
+  ASSERT_TRUE(runJob(env).isOk());
+  EXPECT_EQ(sorted(out->values()), expectedTexts(1));
+}
+
+TEST(RuntimeTest, ViewsIntoBatchBuffersSurviveAHashExchange) {
+  StreamEnvironment env = arenaEnv();
+  auto out = std::make_shared<Collector<std::string>>();
+  env.addSource<TextView>(
+         "arena", [] { return std::make_unique<ArenaSource>(kArenaRecords); }, 1)
+      .keyBy([](const TextView& v) { return v.id % 7; })
+      .process<std::string>("own",
+                            [](const TextView& v, KeyedContext<int64_t, std::string>& ctx) {
+                              ctx.emit(std::string(v.text));
+                            })
+      .sink("collect", collectInto(out));
+  ASSERT_TRUE(runJob(env).isOk());
+  EXPECT_EQ(sorted(out->values()), expectedTexts(1));
+}
+
+TEST(RuntimeTest, ViewsIntoBatchBuffersSurviveABroadcastExchange) {
+  struct CopyBroadcast {
+    void processElement(const int64_t&, Emitter<std::string>&) {}
+    void processBroadcastElement(const TextView& v, Emitter<std::string>& out) {
+      out.emit(std::string(v.text));
+    }
+  };
+  StreamEnvironment env = arenaEnv();
+  auto out = std::make_shared<Collector<std::string>>();
+  auto side = env.addSource<TextView>(
+      "arena", [] { return std::make_unique<ArenaSource>(kArenaRecords); }, 1);
+  env.fromCollection("main", range(0, 10))
+      .connectBroadcast<std::string>("copy", side.broadcast(), CopyBroadcast{})
+      .sink("collect", collectInto(out));
+  ASSERT_TRUE(runJob(env).isOk());
+  EXPECT_EQ(sorted(out->values()), expectedTexts(2));  // once per subtask of "copy"
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -157,10 +307,12 @@ struct MeanAgg {
     acc.sum += v;
     ++acc.n;
   }
-  double getResult(const Acc& acc) const { return acc.n == 0 ? 0.0 : static_cast<double>(acc.sum) / static_cast<double>(acc.n); }
+  double getResult(const Acc& acc) const {
+    return acc.n == 0 ? 0.0 : static_cast<double>(acc.sum) / static_cast<double>(acc.n);
+  }
 };
 
-/// Uses all five keyed state kinds, keyed by a view into the record.
+/// Uses all five keyed state kinds, keyed by a view into the record (stored owned).
 struct AllStatesFn {
   using K = std::string_view;
   ValueState<K, int64_t> count;
@@ -187,8 +339,8 @@ struct AllStatesFn {
       max.clear();
       mean.clear();
       o.reset = true;
-      o.hadState = count.contains() || values.contains() || occurrences.contains() || max.contains() ||
-                   mean.contains();
+      o.hadState = count.contains() || values.contains() || occurrences.contains() ||
+                   max.contains() || mean.contains();
       ctx.emit(std::move(o));
       return;
     }
@@ -214,7 +366,8 @@ struct AllStatesFn {
 };
 
 /// The same semantics as AllStatesFn over plain std containers.
-std::map<std::string, std::vector<Observation>> referenceObservations(const std::vector<Event>& events) {
+std::map<std::string, std::vector<Observation>> referenceObservations(
+    const std::vector<Event>& events) {
   struct Ref {
     int64_t count = 0;
     std::vector<int64_t> values;
@@ -320,7 +473,9 @@ struct KV {
   bool operator==(const KV&) const = default;
 };
 
-std::ostream& operator<<(std::ostream& os, const KV& kv) { return os << kv.key << "=" << kv.value; }
+std::ostream& operator<<(std::ostream& os, const KV& kv) {
+  return os << kv.key << "=" << kv.value;
+}
 
 TEST(RuntimeTest, RollingReduceEmitsRunningValuePerKey) {
   std::vector<KV> in;
@@ -335,7 +490,10 @@ TEST(RuntimeTest, RollingReduceEmitsRunningValuePerKey) {
   auto out = std::make_shared<Collector<KV>>();
   env.fromCollection("kv", in)
       .keyBy([](const KV& kv) { return kv.key; })
-      .reduce("sum", [](const KV& a, const KV& b) { return KV{a.key, a.value + b.value}; })
+      .reduce("sum",
+              [](const KV& a, const KV& b) {
+                return KV{a.key, a.value + b.value};
+              })
       .sink("collect", collectInto(out));
   ASSERT_TRUE(runJob(env).isOk());
   std::map<int64_t, std::vector<int64_t>> actual;
@@ -403,8 +561,14 @@ TEST(RuntimeTest, UnionOfThreeStreamsDeliversEachRecordOnce) {
   env.config().batchSize = 13;
   auto out = std::make_shared<Collector<int64_t>>();
   auto a = env.fromCollection("a", range(0, 1000));
-  auto b = env.fromCollection("b", range(1000, 2000)).rebalance().map("b+0", [](int64_t x) { return x; }).parallelism(3);
-  auto c = env.fromCollection("c", range(2000, 3000)).parallelism(3).filter("c-even", [](int64_t x) { return x % 2 == 0; });
+  auto b = env.fromCollection("b", range(1000, 2000))
+               .rebalance()
+               .map("b+0", [](int64_t x) { return x; })
+               .parallelism(3);
+  auto c =
+      env.fromCollection("c", range(2000, 3000)).parallelism(3).filter("c-even", [](int64_t x) {
+        return x % 2 == 0;
+      });
   a.unionWith(b, c).sink("collect", collectInto(out));
   ASSERT_TRUE(runJob(env).isOk());
   std::vector<int64_t> expected = range(0, 2000);
@@ -434,8 +598,12 @@ struct BalanceFn {
   };
   ValueState<int64_t, Acc> acc;
   void open(KeyedStateRegistry<int64_t>& r) { acc = r.valueState<Acc>("balance"); }
-  void processElement1(const Order& o, KeyedContext<int64_t, Balance>& ctx) { apply(o.amount, ctx); }
-  void processElement2(const Payment& p, KeyedContext<int64_t, Balance>& ctx) { apply(-p.paid, ctx); }
+  void processElement1(const Order& o, KeyedContext<int64_t, Balance>& ctx) {
+    apply(o.amount, ctx);
+  }
+  void processElement2(const Payment& p, KeyedContext<int64_t, Balance>& ctx) {
+    apply(-p.paid, ctx);
+  }
   void apply(int64_t delta, KeyedContext<int64_t, Balance>& ctx) {
     Acc& a = acc.getOrCreate();
     ++a.events;
@@ -462,7 +630,9 @@ TEST(RuntimeTest, ConnectedKeyedStreamsShareKeyedState) {
   env.config().batchSize = 8;
   auto out = std::make_shared<Collector<Balance>>();
   auto o = env.fromCollection("orders", orders).keyBy([](const Order& x) { return x.customer; });
-  auto p = env.fromCollection("payments", payments).parallelism(2).keyBy([](const Payment& x) { return x.customer; });
+  auto p = env.fromCollection("payments", payments).parallelism(2).keyBy([](const Payment& x) {
+    return x.customer;
+  });
   o.connect(p).process<Balance>("balance", BalanceFn{}).sink("collect", collectInto(out));
   ASSERT_TRUE(runJob(env).isOk());
 
@@ -473,7 +643,8 @@ TEST(RuntimeTest, ConnectedKeyedStreamsShareKeyedState) {
   ASSERT_EQ(byCustomer.size(), deltas.size());
   for (auto& [customer, seq] : byCustomer) {
     SCOPED_TRACE("customer " + std::to_string(customer));
-    std::sort(seq.begin(), seq.end(), [](const Balance& a, const Balance& b) { return a.events < b.events; });
+    std::sort(seq.begin(), seq.end(),
+              [](const Balance& a, const Balance& b) { return a.events < b.events; });
     ASSERT_EQ(seq.size(), deltas[customer].size());
     std::multiset<int64_t> seen;
     int64_t prev = 0;
@@ -483,7 +654,8 @@ TEST(RuntimeTest, ConnectedKeyedStreamsShareKeyedState) {
       prev = seq[i].balance;
     }
     EXPECT_EQ(seen, deltas[customer]);
-    EXPECT_EQ(seq.back().balance, std::accumulate(deltas[customer].begin(), deltas[customer].end(), int64_t{0}));
+    EXPECT_EQ(seq.back().balance,
+              std::accumulate(deltas[customer].begin(), deltas[customer].end(), int64_t{0}));
   }
 }
 
@@ -498,6 +670,7 @@ struct Tagged {
 /// Broadcast function: keeps the broadcast values as its table; tags every output with the
 /// (lazily numbered) instance that produced it.
 struct TableFn {
+  explicit TableFn(std::shared_ptr<std::atomic<int>> ids) : nextInstance(std::move(ids)) {}
   std::shared_ptr<std::atomic<int>> nextInstance;
   int instance = -1;
   std::set<int64_t> table;
@@ -534,7 +707,8 @@ void runBroadcast(BroadcastMode mode) {
                    .map("rules1", [](int64_t x) { return x; })
                    .rebalance()
                    .map("rules2", [](int64_t x) { return x; });
-  main.connectBroadcast<Tagged>("table", rules.broadcast(), TableFn{std::make_shared<std::atomic<int>>(0)}, mode)
+  main.connectBroadcast<Tagged>("table", rules.broadcast(),
+                                TableFn{std::make_shared<std::atomic<int>>(0)}, mode)
       .sink("collect", collectInto(out));
   ASSERT_TRUE(runJob(env).isOk());
 
@@ -565,7 +739,8 @@ void runBroadcast(BroadcastMode mode) {
       ASSERT_EQ(t.tableSize, seen);
       ASSERT_EQ(t.tableSum, seenSum);
       if (mode == BroadcastMode::kSideInputFirst) {
-        ASSERT_EQ(t.tableSize, kRules) << "main record " << t.value << " saw an incomplete side table";
+        ASSERT_EQ(t.tableSize, kRules)
+            << "main record " << t.value << " saw an incomplete side table";
         ASSERT_EQ(t.tableSum, kRules * (kRules + 1) / 2);
       }
     }
@@ -573,10 +748,43 @@ void runBroadcast(BroadcastMode mode) {
   }
 }
 
-TEST(RuntimeTest, BroadcastAsArrivesReachesEverySubtask) { runBroadcast(BroadcastMode::kAsArrives); }
+TEST(RuntimeTest, BroadcastAsArrivesReachesEverySubtask) {
+  runBroadcast(BroadcastMode::kAsArrives);
+}
 
 TEST(RuntimeTest, BroadcastSideInputFirstGivesEveryMainRecordTheCompleteTable) {
   runBroadcast(BroadcastMode::kSideInputFirst);
+}
+
+TEST(RuntimeTest, SideInputFirstFedByTheSameUpstreamAsTheMainInputFinishes) {
+  // Main and broadcast inputs both come from one upstream task. The broadcast input ends only
+  // when that task ends, and it must not be stopped by backpressure from the main input, which
+  // the operator does not read until then.
+  constexpr int64_t kN = 2000;
+  StreamEnvironment env;
+  env.config().parallelism = 2;
+  env.config().batchSize = 4;
+  env.config().channelCapacity = 2;
+  auto out = std::make_shared<Collector<Tagged>>();
+  auto s = env.fromCollection("source", range(0, kN)).map("same", [](int64_t x) { return x; });
+  s.connectBroadcast<Tagged>("table", s.broadcast(), TableFn{std::make_shared<std::atomic<int>>(0)},
+                             BroadcastMode::kSideInputFirst)
+      .sink("collect", collectInto(out));
+  auto client = env.executeAsync();
+  if (!client.isOk()) {
+    // Refusing the graph up front, naming the operator, is an acceptable answer; hanging is not.
+    EXPECT_THAT(client.status().message(), HasSubstr("table")) << client.status().toString();
+    return;
+  }
+  Status st = testing::awaitJob(**client, std::chrono::seconds(10));
+  ASSERT_TRUE(st.isOk()) << st.toString();
+  int64_t mainRecords = 0;
+  for (const Tagged& t : out->values()) {
+    if (t.side) continue;
+    ++mainRecords;
+    EXPECT_EQ(t.tableSize, kN);
+  }
+  EXPECT_EQ(mainRecords, kN);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -594,18 +802,23 @@ TEST(RuntimeTest, SideOutputsCollectEverythingAndLoseNothing) {
   auto bigs = std::make_shared<Collector<int64_t>>();
   auto split = env.fromCollection("numbers", range(0, 1000))
                    .rebalance()
-                   .process<int64_t>("split", [oddTag, bigTag, unreadTag](const int64_t& x, Emitter<int64_t>& e) {
-                     if (x % 2 == 0) {
-                       e.emit(x);
-                     } else {
-                       e.output(oddTag, "odd" + std::to_string(x));
-                     }
-                     if (x >= 900) e.output(bigTag, x);
-                     e.output(unreadTag, x);
-                   });
+                   .process<int64_t>(
+                       "split", [oddTag, bigTag, unreadTag](const int64_t& x, Emitter<int64_t>& e) {
+                         if (x % 2 == 0) {
+                           e.emit(x);
+                         } else {
+                           e.output(oddTag, "odd" + std::to_string(x));
+                         }
+                         if (x >= 900) e.output(bigTag, x);
+                         e.output(unreadTag, x);
+                       });
   split.sink("evens", collectInto(evens));
   split.sideOutput(oddTag).sink("odds", collectInto(odds));
-  split.sideOutput(bigTag).rebalance().map("negate", [](int64_t x) { return -x; }).parallelism(2).sink("bigs", collectInto(bigs));
+  split.sideOutput(bigTag)
+      .rebalance()
+      .map("negate", [](int64_t x) { return -x; })
+      .parallelism(2)
+      .sink("bigs", collectInto(bigs));
   ASSERT_TRUE(runJob(env).isOk());
 
   std::vector<int64_t> expectedEvens, expectedBigs;
@@ -621,6 +834,19 @@ TEST(RuntimeTest, SideOutputsCollectEverythingAndLoseNothing) {
   EXPECT_EQ(sorted(evens->values()), sorted(expectedEvens));
   EXPECT_EQ(sorted(odds->values()), sorted(expectedOdds));
   EXPECT_EQ(sorted(bigs->values()), sorted(expectedBigs));
+}
+
+TEST(RuntimeTest, OutputTagsOfDifferentTypesHaveDistinctIds) {
+  // Emitter::output and DataStream::sideOutput find a side output by tag id alone, so ids must
+  // be unique across all tags, whatever their element type.
+  struct First {};
+  struct Second {};
+  const OutputTag<First> a("a");
+  const OutputTag<Second> b("b");
+  const OutputTag<First> c("c");
+  EXPECT_NE(a.id(), b.id());
+  EXPECT_NE(b.id(), c.id());
+  EXPECT_NE(a.id(), c.id());
 }
 
 TEST(RuntimeTest, KeyedFunctionSideOutput) {
@@ -645,7 +871,9 @@ TEST(RuntimeTest, KeyedFunctionSideOutput) {
   env.config().parallelism = 2;
   auto firsts = std::make_shared<Collector<KV>>();
   auto reps = std::make_shared<Collector<KV>>();
-  auto s = env.fromCollection("kv", in).keyBy([](const KV& kv) { return kv.key; }).process<KV>("firstSeen", FirstSeen{repeats, {}});
+  auto s = env.fromCollection("kv", in)
+               .keyBy([](const KV& kv) { return kv.key; })
+               .process<KV>("firstSeen", FirstSeen{repeats, {}});
   s.sink("firsts", collectInto(firsts));
   s.sideOutput(repeats).sink("repeats", collectInto(reps));
   ASSERT_TRUE(runJob(env).isOk());
@@ -654,7 +882,9 @@ TEST(RuntimeTest, KeyedFunctionSideOutput) {
     expectedFirsts.push_back({k, k});
     for (int64_t n = 2; n <= 25; ++n) expectedReps.push_back({k, n});
   }
-  auto byKeyValue = [](const KV& a, const KV& b) { return std::tie(a.key, a.value) < std::tie(b.key, b.value); };
+  auto byKeyValue = [](const KV& a, const KV& b) {
+    return std::tie(a.key, a.value) < std::tie(b.key, b.value);
+  };
   auto f = firsts->values();
   auto r = reps->values();
   std::sort(f.begin(), f.end(), byKeyValue);
@@ -698,7 +928,10 @@ TEST(RuntimeTest, PerOperatorParallelismAndNames) {
       .map("map", [](int64_t x) { return x * 2; })
       .parallelism(3)
       .keyBy([](int64_t x) { return x % 10; })
-      .process<KV>("keyed", [](const int64_t& x, KeyedContext<int64_t, KV>& ctx) { ctx.emit(KV{x % 10, ctx.subtask()}); })
+      .process<KV>("keyed",
+                   [](const int64_t& x, KeyedContext<int64_t, KV>& ctx) {
+                     ctx.emit(KV{x % 10, ctx.subtask()});
+                   })
       .parallelism(2)
       .sink("sink", InspectingSink<KV>{opened, finished, values})
       .parallelism(1);
@@ -734,7 +967,8 @@ TEST(RuntimeTest, PerOperatorParallelismAndNames) {
   std::map<int, int64_t> seenBySubtask;
   for (const KV& kv : values->values()) {
     KeyGroup kg = keyGroupFor(hashKey(kv.key), 128);
-    EXPECT_TRUE(keyGroupRangeFor(128, 2, static_cast<int>(kv.value)).contains(kg)) << "key " << kv.key;
+    EXPECT_TRUE(keyGroupRangeFor(128, 2, static_cast<int>(kv.value)).contains(kg))
+        << "key " << kv.key;
     ++seenBySubtask[static_cast<int>(kv.value)];
   }
   EXPECT_EQ(seenBySubtask, expectedKeyedIn);
@@ -769,12 +1003,10 @@ TEST(RuntimeTest, ExceptionInMapFailsJobNamingTheOperator) {
     env.config().parallelism = 2;
     auto src = env.fromCollection("numbers", range(0, 5000));
     auto in = rebalance ? src.rebalance() : src;
-    in.map("explodingMap",
-           [](int64_t x) {
-             if (x == 777) throw std::runtime_error("bad record 777");
-             return x;
-           })
-        .sink("discard", [](int64_t) {});
+    in.map("explodingMap", [](int64_t x) {
+        if (x == 777) throw std::runtime_error("bad record 777");
+        return x;
+      }).sink("discard", [](int64_t) {});
     Status s = runJob(env);
     EXPECT_EQ(s.code(), StatusCode::kUserCodeError) << s.toString();
     EXPECT_THAT(s.message(), HasSubstr("explodingMap"));
@@ -789,7 +1021,8 @@ TEST(RuntimeTest, ExceptionInKeyedFunctionFailsJobNamingTheOperator) {
       .keyBy([](int64_t x) { return x % 10; })
       .process<int64_t>("explodingKeyed",
                         [](const int64_t& x, KeyedContext<int64_t, int64_t>& ctx) {
-                          if (ctx.currentKey() == 5 && x > 2000) throw std::out_of_range("key 5 overflowed");
+                          if (ctx.currentKey() == 5 && x > 2000)
+                            throw std::out_of_range("key 5 overflowed");
                           ctx.emit(x);
                         })
       .sink("discard", [](int64_t) {});
@@ -816,7 +1049,8 @@ TEST(RuntimeTest, ExceptionInSinkAndNonStdExceptionNameTheOperator) {
 TEST(RuntimeTest, ExceptionBehindAnUnboundedSourceStillEndsTheJob) {
   StreamEnvironment env;
   env.config().parallelism = 2;
-  env.addSource<int64_t>("forever", [] { return std::make_unique<CountingSource>(); }, 2)
+  env.addSource<int64_t>(
+         "forever", [] { return std::make_unique<CountingSource>(); }, 2)
       .rebalance()
       .map("failsLater",
            [](int64_t x) {
@@ -858,6 +1092,83 @@ TEST(RuntimeTest, FailingOpenNamesTheOperator) {
   EXPECT_EQ(s.code(), StatusCode::kIoError) << s.toString();
   EXPECT_THAT(s.message(), HasSubstr("refusingSink"));
   EXPECT_THAT(s.message(), HasSubstr("disk full"));
+}
+
+/// A source whose open() or close() throws what it is given.
+template <class E>
+class ThrowingSource final : public SourceFunction<int64_t> {
+ public:
+  ThrowingSource(bool inOpen, E error) : inOpen_(inOpen), error_(error) {}
+  Status open(const OperatorContext&) override {
+    if (inOpen_) throw error_;
+    return Status::ok();
+  }
+  SourceOperator::Poll poll(RecordBatch<int64_t>& out, size_t) override {
+    out.records.push_back(1);
+    return SourceOperator::Poll::kEnd;
+  }
+  void close() override {
+    if (!inOpen_) throw error_;
+  }
+
+ private:
+  bool inOpen_;
+  E error_;
+};
+
+TEST(RuntimeTest, ExceptionInOpenFailsTheJobNamingTheOperator) {
+  StreamEnvironment env;
+  env.config().parallelism = 1;
+  env.addSource<int64_t>(
+         "brokenSource",
+         [] {
+           return std::make_unique<ThrowingSource<std::runtime_error>>(
+               true, std::runtime_error("no broker"));
+         },
+         1)
+      .sink("discard", [](int64_t) {});
+  Status s = runJob(env);
+  EXPECT_EQ(s.code(), StatusCode::kUserCodeError) << s.toString();
+  EXPECT_THAT(s.message(), HasSubstr("brokenSource"));
+  EXPECT_THAT(s.message(), HasSubstr("no broker"));
+}
+
+TEST(RuntimeTest, NonStdExceptionsFromOpenAndCloseDoNotEscapeTheEngine) {
+  // User code may throw anything; the engine turns it into a Status and never rethrows it.
+  {
+    StreamEnvironment env;
+    env.config().parallelism = 1;
+    env.addSource<int64_t>(
+           "throwsInOpen", [] { return std::make_unique<ThrowingSource<int>>(true, 7); }, 1)
+        .sink("discard", [](int64_t) {});
+    Status s;
+    EXPECT_NO_THROW(s = runJob(env));
+    EXPECT_FALSE(s.isOk());
+    EXPECT_THAT(s.message(), HasSubstr("throwsInOpen"));
+  }
+  {
+    StreamEnvironment env;
+    env.config().parallelism = 1;
+    env.addSource<int64_t>(
+           "throwsInClose", [] { return std::make_unique<ThrowingSource<int>>(false, 7); }, 1)
+        .sink("discard", [](int64_t) {});
+    EXPECT_NO_THROW((void)runJob(env));
+  }
+}
+
+TEST(RuntimeTest, NonStdExceptionInAChainedFinishNamesThatOperator) {
+  struct FinishThrows {
+    void invoke(const int64_t&) {}
+    void finish() { throw 42; }
+  };
+  StreamEnvironment env;
+  env.config().parallelism = 1;
+  env.fromCollection("numbers", range(0, 10))
+      .map("head", [](int64_t x) { return x; })
+      .sink("finishThrows", FinishThrows{});
+  Status s = runJob(env);
+  EXPECT_EQ(s.code(), StatusCode::kUserCodeError) << s.toString();
+  EXPECT_THAT(s.message(), HasSubstr("finishThrows"));
 }
 
 TEST(RuntimeTest, StateRegisteredTwiceWithDifferentTypesFailsOpen) {
@@ -917,7 +1228,8 @@ TEST(RuntimeTest, CancelStopsAnUnboundedJob) {
   auto seen = std::make_shared<std::atomic<int64_t>>(0);
   auto running = std::make_shared<std::promise<void>>();
   auto signalled = std::make_shared<std::atomic<bool>>(false);
-  env.addSource<int64_t>("forever", [] { return std::make_unique<CountingSource>(); }, 2)
+  env.addSource<int64_t>(
+         "forever", [] { return std::make_unique<CountingSource>(); }, 2)
       .rebalance()
       .map("inc", [](int64_t x) { return x + 1; })
       .sink("count", [seen, running, signalled](int64_t) {
@@ -932,6 +1244,8 @@ TEST(RuntimeTest, CancelStopsAnUnboundedJob) {
     FAIL() << "the job did not deliver 10000 records in time";
   }
   EXPECT_FALSE(job.waitFor(std::chrono::milliseconds(20))) << "an unbounded job ended by itself";
+  // Metrics can be read while the job runs; the sources have emitted at least what the sink saw.
+  EXPECT_GE(job.metrics().sourceRecords, 10000);
   job.cancel();
   ASSERT_TRUE(job.waitFor(std::chrono::seconds(30))) << "cancel did not end the job";
   Status s = job.wait();
@@ -959,7 +1273,9 @@ TEST(RuntimeTest, CancelStopsAJobWhoseSourceIsIdle) {
   StreamEnvironment env;
   env.config().parallelism = 1;
   auto polled = std::make_shared<std::promise<void>>();
-  env.addSource<int64_t>("idle", [polled] { return std::make_unique<IdleSource>(polled); }, 1).sink("discard", [](int64_t) {});
+  env.addSource<int64_t>(
+         "idle", [polled] { return std::make_unique<IdleSource>(polled); }, 1)
+      .sink("discard", [](int64_t) {});
   std::future<void> polledFuture = polled->get_future();
   auto client = env.executeAsync();
   ASSERT_TRUE(client.isOk()) << client.status().toString();
@@ -991,7 +1307,8 @@ TEST(RuntimeTest, DestroyingTheClientOfARunningJobStopsIt) {
   env.config().parallelism = 2;
   auto running = std::make_shared<std::promise<void>>();
   auto signalled = std::make_shared<std::atomic<bool>>(false);
-  env.addSource<int64_t>("forever", [] { return std::make_unique<CountingSource>(); }, 1)
+  env.addSource<int64_t>(
+         "forever", [] { return std::make_unique<CountingSource>(); }, 1)
       .rebalance()
       .sink("count", [running, signalled](int64_t) {
         if (!signalled->exchange(true)) running->set_value();
@@ -1033,7 +1350,8 @@ TEST(RuntimeTest, ExecutionConfigValidateNamesTheBadField) {
       {"workerThreads", [](ExecutionConfig& c) { c.workerThreads = -1; }},
       {"maxParallelism", [](ExecutionConfig& c) { c.maxParallelism = 0; }},
       {"maxParallelism", [](ExecutionConfig& c) { c.maxParallelism = 32769; }},
-      {"maxParallelism", [](ExecutionConfig& c) {
+      {"maxParallelism",
+       [](ExecutionConfig& c) {
          c.parallelism = 9;
          c.maxParallelism = 8;
        }},
@@ -1077,7 +1395,11 @@ TEST(RuntimeTest, InvalidConfigOrGraphIsRejectedBeforeStart) {
     StreamEnvironment env;
     env.config().parallelism = 2;
     env.config().maxParallelism = 4;
-    env.fromCollection("numbers", range(0, 10)).rebalance().map("tooWide", [](int64_t x) { return x; }).parallelism(5).sink("discard", [](int64_t) {});
+    env.fromCollection("numbers", range(0, 10))
+        .rebalance()
+        .map("tooWide", [](int64_t x) { return x; })
+        .parallelism(5)
+        .sink("discard", [](int64_t) {});
     Status s = runJob(env);
     EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << s.toString();
     EXPECT_THAT(s.message(), HasSubstr("tooWide"));

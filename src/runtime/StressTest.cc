@@ -6,12 +6,16 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <cstdlib>
+#include <chrono>
+#include <deque>
+#include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <numeric>
 #include <set>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -21,8 +25,8 @@
 namespace reka {
 namespace {
 
-using testing::Collector;
 using testing::collectInto;
+using testing::Collector;
 using testing::runJob;
 
 constexpr int64_t kKeys = 97;
@@ -59,38 +63,47 @@ struct RunningCountSum {
 /// Checks the outputs of a running count + sum keyed by value mod kKeys against the values that
 /// entered it: per key, the counts are exactly 1..n, each step adds exactly the record's value,
 /// and the records are exactly that key's input values (each once).
-::testing::AssertionResult checkCountSum(const std::vector<CountSum>& out, const std::vector<int64_t>& input) {
+::testing::AssertionResult checkCountSum(const std::vector<CountSum>& out,
+                                         const std::vector<int64_t>& input) {
   std::map<int64_t, std::vector<int64_t>> expectedValues;
   for (int64_t v : input) expectedValues[v % kKeys].push_back(v);
   if (out.size() != input.size())
-    return ::testing::AssertionFailure() << out.size() << " outputs for " << input.size() << " inputs";
+    return ::testing::AssertionFailure()
+           << out.size() << " outputs for " << input.size() << " inputs";
   std::map<int64_t, std::vector<CountSum>> byKey;
   for (const CountSum& c : out) {
     if (c.key != c.value % kKeys)
-      return ::testing::AssertionFailure() << "value " << c.value << " processed under key " << c.key;
+      return ::testing::AssertionFailure()
+             << "value " << c.value << " processed under key " << c.key;
     byKey[c.key].push_back(c);
   }
   if (byKey.size() != expectedValues.size())
-    return ::testing::AssertionFailure() << byKey.size() << " keys, expected " << expectedValues.size();
+    return ::testing::AssertionFailure()
+           << byKey.size() << " keys, expected " << expectedValues.size();
   for (auto& [key, seq] : byKey) {
-    std::sort(seq.begin(), seq.end(), [](const CountSum& a, const CountSum& b) { return a.count < b.count; });
+    std::sort(seq.begin(), seq.end(),
+              [](const CountSum& a, const CountSum& b) { return a.count < b.count; });
     std::vector<int64_t> values;
     int64_t prevSum = 0;
     for (size_t i = 0; i < seq.size(); ++i) {
       if (seq[i].count != static_cast<int64_t>(i) + 1)
-        return ::testing::AssertionFailure() << "key " << key << ": count " << seq[i].count << " at position " << i;
+        return ::testing::AssertionFailure()
+               << "key " << key << ": count " << seq[i].count << " at position " << i;
       if (seq[i].sum != prevSum + seq[i].value)
-        return ::testing::AssertionFailure() << "key " << key << ": sum " << seq[i].sum << " after " << prevSum
-                                             << " + " << seq[i].value;
+        return ::testing::AssertionFailure() << "key " << key << ": sum " << seq[i].sum << " after "
+                                             << prevSum << " + " << seq[i].value;
       prevSum = seq[i].sum;
       values.push_back(seq[i].value);
     }
     std::vector<int64_t>& expected = expectedValues[key];
     std::sort(values.begin(), values.end());
     std::sort(expected.begin(), expected.end());
-    if (values != expected) return ::testing::AssertionFailure() << "key " << key << ": wrong multiset of values";
+    if (values != expected)
+      return ::testing::AssertionFailure() << "key " << key << ": wrong multiset of values";
     const int64_t total = std::accumulate(expected.begin(), expected.end(), int64_t{0});
-    if (prevSum != total) return ::testing::AssertionFailure() << "key " << key << ": final sum " << prevSum << " != " << total;
+    if (prevSum != total)
+      return ::testing::AssertionFailure()
+             << "key " << key << ": final sum " << prevSum << " != " << total;
   }
   return ::testing::AssertionSuccess();
 }
@@ -98,15 +111,18 @@ struct RunningCountSum {
 // ---------------------------------------------------------------------------------------------
 // The grid: source → rebalance → map → keyBy(mod 97) → running count + sum → sink
 
-using GridParam = std::tuple<bool, size_t, size_t, int, int>;  // forceYield, capacity, batch, threads, parallelism
+using GridParam = std::tuple<bool, size_t, size_t, int,
+                             int>;  // forceYield, capacity, batch, threads, parallelism
 
 std::string gridName(const ::testing::TestParamInfo<GridParam>& info) {
   auto [forceYield, capacity, batch, threads, parallelism] = info.param;
-  return std::string(forceYield ? "yield" : "noyield") + "_cap" + std::to_string(capacity) + "_batch" +
-         std::to_string(batch) + "_threads" + std::to_string(threads) + "_p" + std::to_string(parallelism);
+  return std::string(forceYield ? "yield" : "noyield") + "_cap" + std::to_string(capacity) +
+         "_batch" + std::to_string(batch) + "_threads" + std::to_string(threads) + "_p" +
+         std::to_string(parallelism);
 }
 
-void configure(ExecutionConfig& c, bool forceYield, size_t capacity, size_t batch, int threads, int parallelism) {
+void configure(ExecutionConfig& c, bool forceYield, size_t capacity, size_t batch, int threads,
+               int parallelism) {
   c.forceYield = forceYield;
   c.channelCapacity = capacity;
   c.batchSize = batch;
@@ -117,7 +133,7 @@ void configure(ExecutionConfig& c, bool forceYield, size_t capacity, size_t batc
 class StressGridTest : public ::testing::TestWithParam<GridParam> {};
 
 TEST_P(StressGridTest, KeyedCountSumLosesAndDuplicatesNothing) {
-  constexpr int64_t kN = 1500;
+  constexpr int64_t kN = 4000;
   auto [forceYield, capacity, batch, threads, parallelism] = GetParam();
   StreamEnvironment env;
   configure(env.config(), forceYield, capacity, batch, threads, parallelism);
@@ -137,14 +153,15 @@ TEST_P(StressGridTest, KeyedCountSumLosesAndDuplicatesNothing) {
 
 INSTANTIATE_TEST_SUITE_P(Grid, StressGridTest,
                          ::testing::Combine(::testing::Bool(), ::testing::Values<size_t>(1, 2, 16),
-                                            ::testing::Values<size_t>(1, 3, 1024), ::testing::Values(1, 2, 4),
-                                            ::testing::Values(1, 3, 4)),
+                                            ::testing::Values<size_t>(1, 3, 1024),
+                                            ::testing::Values(1, 2, 4), ::testing::Values(1, 3, 4)),
                          gridName);
 
 // ---------------------------------------------------------------------------------------------
 // Diamond: one stream read by two branches, then unioned
 
-using DiamondParam = std::tuple<bool, bool, size_t, size_t>;  // chaining, forceYield, capacity, batch
+using DiamondParam =
+    std::tuple<bool, bool, size_t, size_t>;  // chaining, forceYield, capacity, batch
 
 class StressDiamondTest : public ::testing::TestWithParam<DiamondParam> {};
 
@@ -155,9 +172,14 @@ TEST_P(StressDiamondTest, UnionOfTwoBranchesOfOneStreamIsExact) {
   configure(env.config(), forceYield, capacity, batch, 3, 3);
   env.config().chaining = chaining;
   auto out = std::make_shared<Collector<int64_t>>();
-  auto base = env.fromCollection("source", range(0, kN)).rebalance().map("base", [](int64_t x) { return x + 1; });
+  auto base = env.fromCollection("source", range(0, kN)).rebalance().map("base", [](int64_t x) {
+    return x + 1;
+  });
   auto left = base.map("left", [](int64_t x) { return x * 10; });
-  auto right = base.filter("right-filter", [](int64_t x) { return x % 3 == 0; }).map("right", [](int64_t x) { return -x; });
+  auto right =
+      base.filter("right-filter", [](int64_t x) { return x % 3 == 0; }).map("right", [](int64_t x) {
+        return -x;
+      });
   auto wide = base.rebalance().map("wide", [](int64_t x) { return 1000000 + x; }).parallelism(2);
   left.unionWith(right, wide).sink("collect", collectInto(out));
   Status s = runJob(env);
@@ -176,12 +198,13 @@ TEST_P(StressDiamondTest, UnionOfTwoBranchesOfOneStreamIsExact) {
 
 std::string diamondName(const ::testing::TestParamInfo<DiamondParam>& info) {
   auto [chaining, forceYield, capacity, batch] = info.param;
-  return std::string(chaining ? "chained" : "unchained") + (forceYield ? "_yield" : "_noyield") + "_cap" +
-         std::to_string(capacity) + "_batch" + std::to_string(batch);
+  return std::string(chaining ? "chained" : "unchained") + (forceYield ? "_yield" : "_noyield") +
+         "_cap" + std::to_string(capacity) + "_batch" + std::to_string(batch);
 }
 
 INSTANTIATE_TEST_SUITE_P(Diamond, StressDiamondTest,
-                         ::testing::Combine(::testing::Bool(), ::testing::Bool(), ::testing::Values<size_t>(1, 16),
+                         ::testing::Combine(::testing::Bool(), ::testing::Bool(),
+                                            ::testing::Values<size_t>(1, 16),
                                             ::testing::Values<size_t>(1, 1024)),
                          diamondName);
 
@@ -250,8 +273,8 @@ TEST_P(StressHashTest, EveryKeyLandsOnTheSubtaskOwningItsKeyGroup) {
 
 std::string smallName(const ::testing::TestParamInfo<SmallKeySpaceParam>& info) {
   auto [forceYield, capacity, batch] = info.param;
-  return std::string(forceYield ? "yield" : "noyield") + "_cap" + std::to_string(capacity) + "_batch" +
-         std::to_string(batch);
+  return std::string(forceYield ? "yield" : "noyield") + "_cap" + std::to_string(capacity) +
+         "_batch" + std::to_string(batch);
 }
 
 INSTANTIATE_TEST_SUITE_P(Hash, StressHashTest,
@@ -302,22 +325,123 @@ TEST_P(StressOrderTest, PerKeyOrderIsPreservedEndToEnd) {
   for (int64_t x = 0; x < kN; ++x) expected[x % 13].push_back(x);
   std::map<int64_t, std::vector<int64_t>> atSink;
   for (const Ordered& o : out->values()) {
-    ASSERT_TRUE(o.inOrder) << "key " << o.key << ": value " << o.value << " reached the keyed function out of order";
+    ASSERT_TRUE(o.inOrder) << "key " << o.key << ": value " << o.value
+                           << " reached the keyed function out of order";
     atSink[o.key].push_back(o.value);
   }
-  EXPECT_EQ(atSink, expected);  // the sink (one subtask) also sees every key's values in source order
+  EXPECT_EQ(atSink,
+            expected);  // the sink (one subtask) also sees every key's values in source order
 }
 
 std::string orderName(const ::testing::TestParamInfo<OrderParam>& info) {
   auto [forceYield, capacity, batch, threads] = info.param;
-  return std::string(forceYield ? "yield" : "noyield") + "_cap" + std::to_string(capacity) + "_batch" +
-         std::to_string(batch) + "_threads" + std::to_string(threads);
+  return std::string(forceYield ? "yield" : "noyield") + "_cap" + std::to_string(capacity) +
+         "_batch" + std::to_string(batch) + "_threads" + std::to_string(threads);
 }
 
 INSTANTIATE_TEST_SUITE_P(Order, StressOrderTest,
                          ::testing::Combine(::testing::Bool(), ::testing::Values<size_t>(1, 16),
-                                            ::testing::Values<size_t>(1, 3, 1024), ::testing::Values(1, 4)),
+                                            ::testing::Values<size_t>(1, 3, 1024),
+                                            ::testing::Values(1, 4)),
                          orderName);
+
+// ---------------------------------------------------------------------------------------------
+// A source fed by its own thread, which wakes the source task up (the connector pattern)
+
+/// Records handed from a producer thread to a source subtask.
+struct Handoff {
+  std::mutex mutex;
+  std::deque<int64_t> queue;
+  bool done = false;
+};
+
+/// Emits what its producer thread hands over; kNothingNow while the queue is empty, kEnd once the
+/// producer is done and everything was emitted. Subtask s produces s, s + P, s + 2P, ... < n.
+class ThreadFedSource final : public SourceFunction<int64_t> {
+ public:
+  explicit ThreadFedSource(int64_t n) : n_(n) {}
+  ~ThreadFedSource() override { joinProducer(); }
+
+  Status open(const OperatorContext& ctx) override {
+    const int64_t first = ctx.subtask;
+    const int64_t stride = ctx.parallelism;
+    std::function<void()> wakeup = ctx.wakeup;
+    producer_ = std::thread([this, first, stride, wakeup] {
+      int64_t sinceWakeup = 0;
+      for (int64_t v = first; v < n_; v += stride) {
+        {
+          std::lock_guard<std::mutex> lock(handoff_.mutex);
+          handoff_.queue.push_back(v);
+        }
+        // Wake up irregularly: sometimes per record, sometimes after a few.
+        if (++sinceWakeup >= 1 + (v % 5)) {
+          wakeup();
+          sinceWakeup = 0;
+        }
+      }
+      {
+        std::lock_guard<std::mutex> lock(handoff_.mutex);
+        handoff_.done = true;
+      }
+      wakeup();
+    });
+    return Status::ok();
+  }
+  SourceOperator::Poll poll(RecordBatch<int64_t>& out, size_t maxRecords) override {
+    std::lock_guard<std::mutex> lock(handoff_.mutex);
+    while (!handoff_.queue.empty() && out.records.size() < maxRecords) {
+      out.records.push_back(handoff_.queue.front());
+      handoff_.queue.pop_front();
+    }
+    if (!handoff_.queue.empty()) return SourceOperator::Poll::kMore;
+    if (handoff_.done) return SourceOperator::Poll::kEnd;
+    return SourceOperator::Poll::kNothingNow;
+  }
+  void close() override { joinProducer(); }
+
+ private:
+  void joinProducer() {
+    if (producer_.joinable()) producer_.join();
+  }
+  const int64_t n_;
+  Handoff handoff_;
+  std::thread producer_;
+};
+
+using WakeupParam = std::tuple<bool, size_t, size_t, int>;  // forceYield, capacity, batch, threads
+
+class StressWakeupTest : public ::testing::TestWithParam<WakeupParam> {};
+
+constexpr int64_t kFedRecords = 4000;
+
+TEST_P(StressWakeupTest, ThreadFedSourceDeliversEverythingThroughWakeups) {
+  auto [forceYield, capacity, batch, threads] = GetParam();
+  StreamEnvironment env;
+  configure(env.config(), forceYield, capacity, batch, threads, 3);
+  env.config().maxBatchesPerStep = 1;
+  env.config().flushInterval = std::chrono::microseconds(0);
+  auto out = std::make_shared<Collector<CountSum>>();
+  env.addSource<int64_t>(
+         "fed", [] { return std::make_unique<ThreadFedSource>(kFedRecords); }, 2)
+      .keyBy([](int64_t v) { return v % kKeys; })
+      .process<CountSum>("countSum", RunningCountSum{})
+      .sink("collect", collectInto(out));
+  Status s = runJob(env);
+  ASSERT_TRUE(s.isOk()) << s.toString();
+  EXPECT_TRUE(checkCountSum(out->values(), range(0, kFedRecords)));
+}
+
+std::string wakeupName(const ::testing::TestParamInfo<WakeupParam>& info) {
+  auto [forceYield, capacity, batch, threads] = info.param;
+  return std::string(forceYield ? "yield" : "noyield") + "_cap" + std::to_string(capacity) +
+         "_batch" + std::to_string(batch) + "_threads" + std::to_string(threads);
+}
+
+INSTANTIATE_TEST_SUITE_P(Wakeup, StressWakeupTest,
+                         ::testing::Combine(::testing::Bool(), ::testing::Values<size_t>(1, 16),
+                                            ::testing::Values<size_t>(1, 64),
+                                            ::testing::Values(1, 4)),
+                         wakeupName);
 
 }  // namespace
 }  // namespace reka

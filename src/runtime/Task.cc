@@ -156,6 +156,8 @@ void Task::finishChain() {
       throw;
     } catch (const std::exception& e) {
       throw OperatorFailure{chainNames_[i], e.what()};
+    } catch (...) {
+      throw OperatorFailure{chainNames_[i], "unknown exception"};
     }
   }
   flushOutputs();

@@ -162,6 +162,7 @@ class DataStream {
     n.chainable = false;
     n.inputs.push_back(edge(kind_ == graph::PartitionKind::kForward ? graph::PartitionKind::kRebalance : kind_));
     n.inputs.push_back(side.edge());
+    if (mode == BroadcastMode::kSideInputFirst) n.readsToEndFirst = 1;
     n.makeOperator = [fn, mode, ports] {
       return std::make_unique<detail::BroadcastProcessOperator<T, B, Out, Fn>>(fn, mode, ports);
     };

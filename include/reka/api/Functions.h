@@ -12,20 +12,24 @@
 
 namespace reka {
 
+namespace detail {
+/// Ids for output tags, unique across all tag types.
+inline int nextOutputTagId() {
+  static std::atomic<int> next{1};
+  return next.fetch_add(1);
+}
+}  // namespace detail
+
 /// Names a side output of type U. Create it once, use it inside the function (ctx.output(tag, v))
 /// and on the resulting stream (stream.sideOutput(tag)).
 template <class U>
 class OutputTag {
  public:
-  explicit OutputTag(std::string name) : name_(std::move(name)), id_(nextId()) {}
+  explicit OutputTag(std::string name) : name_(std::move(name)), id_(detail::nextOutputTagId()) {}
   const std::string& name() const { return name_; }
   int id() const { return id_; }
 
  private:
-  static int nextId() {
-    static std::atomic<int> next{1};
-    return next.fetch_add(1);
-  }
   std::string name_;
   int id_;
 };

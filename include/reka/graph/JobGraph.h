@@ -55,6 +55,9 @@ struct Node {
   bool chainable = true;  ///< may be fused with its forward predecessor
   std::vector<Edge> inputs;
   int outputPorts = 1;
+  /// An input the operator reads to its end before any other (-1: none). Both inputs fed by
+  /// the same upstream would deadlock, so the runtime rejects such a graph.
+  int readsToEndFirst = -1;
   std::function<std::unique_ptr<Operator>()> makeOperator;
 };
 

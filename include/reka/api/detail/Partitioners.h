@@ -77,8 +77,9 @@ class RoundRobinWriter final : public Output {
     if (buffers_.targetCount() > 1) next_ = (next_ + 1) % buffers_.targetCount();
     if (buffers_.trySendWhole(t, in)) return;
     ++epoch_;
-    buffers_.retainOnce(t, in, epoch_);
     for (const auto& r : in.records) {
+      // Per record: a pending batch sent mid-loop is replaced by one that must retain too.
+      buffers_.retainOnce(t, in, epoch_);
       buffers_.append(t, r);
     }
   }
@@ -128,8 +129,10 @@ class BroadcastWriter final : public Output {
     auto& in = static_cast<RecordBatch<T>&>(batch);
     ++epoch_;
     for (size_t t = 0; t < buffers_.targetCount(); ++t) {
-      buffers_.retainOnce(t, in, epoch_);
-      for (const auto& r : in.records) buffers_.append(t, r);
+      for (const auto& r : in.records) {
+        buffers_.retainOnce(t, in, epoch_);
+        buffers_.append(t, r);
+      }
     }
   }
   void flush() override { buffers_.flushAll(); }

@@ -23,5 +23,13 @@ function(reka_add_benchmark)
   if(REKA_BUILD_BENCH)
     add_executable(${B_NAME} ${B_SRCS})
     target_link_libraries(${B_NAME} PRIVATE ${B_DEPS} benchmark::benchmark)
+    reka_use_allocator(${B_NAME})
+  endif()
+endfunction()
+
+# Links the process-wide allocator chosen at configure time (REKA_ALLOCATOR) into an executable.
+function(reka_use_allocator target)
+  if(REKA_ALLOCATOR)
+    target_link_libraries(${target} PRIVATE ${REKA_ALLOCATOR})
   endif()
 endfunction()

@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build ccache pkg-config git
   libabsl-dev libxxhash-dev libfmt-dev libcli11-dev nlohmann-json3-dev
-  libsimdjson-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libsimdjson-dev libmimalloc-dev libgtest-dev libgmock-dev libbenchmark-dev
 )
 
 missing=()

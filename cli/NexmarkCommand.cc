@@ -10,7 +10,7 @@
 #include <memory>
 #include <string>
 
-#include "ProcessStats.h"
+#include "reka/base/ProcessStats.h"
 #include "reka/data/StringArena.h"
 #include "reka/nexmark/Generator.h"
 #include "reka/nexmark/JsonCodec.h"

@@ -1,7 +1,6 @@
 // NEXMark macro benchmark: every implemented query through the engine (generator in-process,
 // touching sink), each in its own child process so CPU time and peak RSS are its own, plus
 // hand-written single-threaded loops doing the same work, and the ratio between them.
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,6 +15,7 @@
 #include <vector>
 
 #include "HandWritten.h"
+#include "reka/base/ProcessStats.h"
 #include "nexmark/Sinks.h"
 #include "reka/nexmark/QueryJob.h"
 #include "reka/reka.h"
@@ -38,13 +38,6 @@ struct Measured {
   double perWall() const { return wall > 0 ? static_cast<double>(events) / wall : 0; }
 };
 
-double cpuSeconds() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
-}
-
 /// Runs `body` in a child process and returns what it measured (fresh RSS and CPU per run).
 Measured inChild(const std::string& name, int parallelism, const std::function<void(Measured&)>& body) {
   int fds[2];
@@ -57,13 +50,11 @@ Measured inChild(const std::string& name, int parallelism, const std::function<v
     m.name = name;
     m.parallelism = parallelism;
     const auto t0 = std::chrono::steady_clock::now();
-    const double c0 = cpuSeconds();
+    const double c0 = processCpuSeconds();
     body(m);
     m.wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    m.cpu = cpuSeconds() - c0;
-    rusage u{};
-    getrusage(RUSAGE_SELF, &u);
-    m.rssBytes = static_cast<int64_t>(u.ru_maxrss) * 1024;
+    m.cpu = processCpuSeconds() - c0;
+    m.rssBytes = peakRssBytes();
     char buf[512];
     int n = std::snprintf(buf, sizeof buf, "%d %lld %.9f %.9f %lld %lld %llu\n", m.ok ? 1 : 0, static_cast<long long>(m.events),
                           m.wall, m.cpu, static_cast<long long>(m.rows), static_cast<long long>(m.rssBytes),

@@ -2,11 +2,11 @@
 
 #include <cstdint>
 
-namespace reka::cli {
+namespace reka {
 
 /// CPU time (user + system) of the whole process so far, in seconds.
 double processCpuSeconds();
 /// Peak resident set size of the process so far, in bytes.
 int64_t peakRssBytes();
 
-}  // namespace reka::cli
+}  // namespace reka

@@ -1,8 +1,8 @@
-#include "ProcessStats.h"
+#include "reka/base/ProcessStats.h"
 
 #include <sys/resource.h>
 
-namespace reka::cli {
+namespace reka {
 
 double processCpuSeconds() {
   rusage u{};
@@ -17,4 +17,4 @@ int64_t peakRssBytes() {
   return static_cast<int64_t>(u.ru_maxrss) * 1024;  // ru_maxrss is in KiB on Linux
 }
 
-}  // namespace reka::cli
+}  // namespace reka

@@ -25,6 +25,7 @@ class Channel final : public BatchSender {
   }
 
   void send(std::unique_ptr<Batch> batch) override { push(StreamElement::ofBatch(std::move(batch))); }
+  void sendElement(StreamElement element) override { push(std::move(element)); }
   /// Appends an element and wakes the consumer if the channel was empty.
   void push(StreamElement element);
   /// True if the channel is at capacity; then the producer is woken when it drains below.

@@ -26,8 +26,26 @@ class ChainedOutput final : public Output {
       throw OperatorFailure{*name_, "unknown exception"};
     }
   }
+  void emitWatermark(int64_t watermark) override {
+    call([&] { next_->processWatermark(watermark); });
+  }
+  void emitWatermarkStatus(bool idle) override {
+    call([&] { next_->processWatermarkStatus(idle); });
+  }
 
  private:
+  template <class Call>
+  void call(Call&& c) {
+    try {
+      c();
+    } catch (const OperatorFailure&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw OperatorFailure{*name_, e.what()};
+    } catch (...) {
+      throw OperatorFailure{*name_, "unknown exception"};
+    }
+  }
   Operator* next_;
   const std::string* name_;
   OperatorMetrics* metrics_;
@@ -47,6 +65,12 @@ class FanOutOutput final : public Output {
   void flush() override {
     for (Output* o : outs_) o->flush();
   }
+  void emitWatermark(int64_t watermark) override {
+    for (Output* o : outs_) o->emitWatermark(watermark);
+  }
+  void emitWatermarkStatus(bool idle) override {
+    for (Output* o : outs_) o->emitWatermarkStatus(idle);
+  }
 
  private:
   std::vector<Output*> outs_;
@@ -56,6 +80,8 @@ class FanOutOutput final : public Output {
 class NullOutput final : public Output {
  public:
   void push(Batch&) override {}
+  void emitWatermark(int64_t) override {}
+  void emitWatermarkStatus(bool) override {}
 };
 
 std::string instanceName(const graph::Node& node, int subtask, int parallelism) {
@@ -184,6 +210,10 @@ Status JobExecution::build() {
       }
       Task* task = inst.task;
       inst.ctx.wakeup = [task] { task->schedule(); };
+      inst.time = std::make_unique<InstanceTimeService>(&timers_, task);
+      inst.ctx.time = inst.time.get();
+      inst.ctx.watermarkIntervalMs = config_.watermarkInterval.count();
+      inst.op->bindContext(&inst.ctx);
     }
   }
 
@@ -249,6 +279,17 @@ Status JobExecution::build() {
     }
   }
 
+  // Each task's chain of processing-time services, in chain order (head first).
+  for (auto& t : tasks_) {
+    std::vector<InstanceTimeService*> services;
+    for (auto& perNode : instances_) {
+      for (auto& inst : perNode) {
+        if (inst.task == t.get()) services.push_back(inst.time.get());
+      }
+    }
+    t->setTimeServices(std::move(services));
+  }
+
   // Open in topological order (node ids are topological).
   for (auto& node : nodes) {
     for (auto& inst : instances_[static_cast<size_t>(node.id)]) {
@@ -269,6 +310,7 @@ Status JobExecution::build() {
 
 void JobExecution::start() {
   remainingTasks_.store(tasks_.size());
+  timers_.start();
   pool_->start();
   for (auto& t : tasks_) t->schedule();
 }
@@ -326,6 +368,7 @@ void JobExecution::shutdown() {
     shutDown_ = true;
   }
   stopping_.store(true, std::memory_order_release);
+  timers_.stop();
   if (pool_) pool_->stop();
   for (auto& perNode : instances_) {
     for (auto& inst : perNode) {
@@ -343,6 +386,11 @@ JobMetrics JobExecution::metrics() const {
   JobMetrics m;
   int64_t minTime = INT64_MAX;
   bool any = false;
+  std::vector<bool> consumed(graph_.nodes().size(), false);
+  for (const auto& node : graph_.nodes()) {
+    for (const auto& e : node.inputs) consumed[static_cast<size_t>(e.from)] = true;
+  }
+  int64_t minWatermark = INT64_MAX;
   for (const auto& node : graph_.nodes()) {
     for (const auto& inst : instances_[static_cast<size_t>(node.id)]) {
       OperatorStats st;
@@ -350,6 +398,12 @@ JobMetrics JobExecution::metrics() const {
       st.subtask = inst.ctx.subtask;
       st.recordsIn = inst.metrics->recordsIn.load(std::memory_order_relaxed);
       st.recordsOut = inst.metrics->recordsOut.load(std::memory_order_relaxed);
+      st.watermark = inst.metrics->watermark.load(std::memory_order_relaxed);
+      st.lateRecords = inst.metrics->lateRecords.load(std::memory_order_relaxed);
+      st.lateUpdates = inst.metrics->lateUpdates.load(std::memory_order_relaxed);
+      m.lateRecords += st.lateRecords;
+      m.lateUpdates += st.lateUpdates;
+      if (!consumed[static_cast<size_t>(node.id)]) minWatermark = std::min(minWatermark, st.watermark);
       m.operators.push_back(st);
       if (node.isSource) {
         m.sourceRecords += st.recordsOut;
@@ -362,6 +416,7 @@ JobMetrics JobExecution::metrics() const {
     }
   }
   if (any) m.eventTime = minTime;
+  if (minWatermark != INT64_MAX) m.watermark = minWatermark;
   return m;
 }
 
@@ -380,6 +435,7 @@ Status ExecutionConfig::validate() const {
   if (channelCapacity < 1) return Status::invalidArgument("channelCapacity must be at least 1");
   if (maxBatchesPerStep < 1) return Status::invalidArgument("maxBatchesPerStep must be at least 1");
   if (flushInterval.count() < 0) return Status::invalidArgument("flushInterval must not be negative");
+  if (watermarkInterval.count() < 0) return Status::invalidArgument("watermarkInterval must not be negative (0: after every batch)");
   return Status::ok();
 }
 

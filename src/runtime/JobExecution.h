@@ -10,6 +10,7 @@
 #include "reka/graph/JobGraph.h"
 #include "runtime/Channel.h"
 #include "runtime/Task.h"
+#include "runtime/TimerThread.h"
 #include "runtime/WorkerPool.h"
 
 namespace reka::runtime {
@@ -38,6 +39,7 @@ class JobExecution final : public JobClient {
     std::unique_ptr<Operator> op;
     std::unique_ptr<StateBackend> state;
     std::unique_ptr<OperatorMetrics> metrics;
+    std::unique_ptr<InstanceTimeService> time;
     OperatorContext ctx;
     std::string name;  ///< "operator (subtask/parallelism)", for errors
     Task* task = nullptr;
@@ -59,6 +61,7 @@ class JobExecution final : public JobClient {
   std::vector<std::unique_ptr<Channel>> channels_;
   std::vector<std::unique_ptr<Output>> outputs_;
   std::unique_ptr<WorkerPool> pool_;
+  TimerThread timers_;
 
   std::atomic<bool> stopping_{false};
   std::atomic<size_t> remainingTasks_{0};

@@ -1,5 +1,6 @@
 #include "runtime/Task.h"
 
+#include <algorithm>
 #include <exception>
 
 #include "runtime/JobExecution.h"
@@ -55,10 +56,44 @@ void Task::addInput(Channel* channel, int input) {
   if (openChannelsPerInput_[static_cast<size_t>(input)]++ == 0) ++openInputs_;
 }
 
+template <class Call>
+void Task::callNamed(size_t chainIndex, Call&& call) {
+  try {
+    call();
+  } catch (const OperatorFailure&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw OperatorFailure{chainNames_[chainIndex], e.what()};
+  } catch (...) {
+    throw OperatorFailure{chainNames_[chainIndex], "unknown exception"};
+  }
+}
+
+void Task::fireProcessingTime() {
+  int64_t due = kMaxTime;
+  for (InstanceTimeService* t : timeServices_) due = std::min(due, t->due());
+  if (due == kMaxTime) return;
+  int64_t now = wallClockMs();
+  if (due > now) return;
+  for (size_t i = 0; i < timeServices_.size() && i < chain_.size(); ++i) {
+    if (timeServices_[i]->due() > now) continue;
+    timeServices_[i]->clearDue();
+    callNamed(i, [&] { chain_[i]->onProcessingTime(now); });
+  }
+}
+
+void Task::advanceWatermark(const WatermarkValve::Change& change) {
+  if (change.statusChanged && !change.idle) head_->processWatermarkStatus(false);
+  if (change.advanced) head_->processWatermark(change.watermark);
+  if (change.statusChanged && change.idle) head_->processWatermarkStatus(true);
+}
+
 Task::StepResult Task::step() {
   if (job_->stopping()) return StepResult::kFinished;
   try {
     try {
+      if (valve_.inputs() != inputs_.size()) valve_.reset(inputs_.size());
+      fireProcessingTime();
       return source_ != nullptr ? stepSource() : stepInputs();
     } catch (const OperatorFailure&) {
       throw;
@@ -82,6 +117,7 @@ Task::StepResult Task::stepSource() {
     }
     SourceOperator::Poll p = source_->pollNext();
     if (p == SourceOperator::Poll::kEnd) {
+      head_->processWatermark(kMaxTime);  // a bounded input's end: every window fires
       finishChain();
       return StepResult::kFinished;
     }
@@ -112,7 +148,7 @@ Task::StepResult Task::stepInputs() {
       if (!e) continue;
       got = true;
       nextInput_ = idx + 1;
-      handleElement(in, *e);
+      handleElement(idx, *e);
     }
     if (finished_) return StepResult::kFinished;
     if (!got) {
@@ -126,7 +162,8 @@ Task::StepResult Task::stepInputs() {
   }
 }
 
-void Task::handleElement(Input& in, StreamElement& element) {
+void Task::handleElement(size_t index, StreamElement& element) {
+  Input& in = inputs_[index];
   switch (element.kind) {
     case StreamElement::Kind::kBatch:
       headMetrics_->recordsIn.fetch_add(static_cast<int64_t>(element.batch->size()), std::memory_order_relaxed);
@@ -134,6 +171,7 @@ void Task::handleElement(Input& in, StreamElement& element) {
       break;
     case StreamElement::Kind::kEndOfInput:
       in.ended = true;
+      advanceWatermark(valve_.onEnd(index));
       if (--openChannelsPerInput_[static_cast<size_t>(in.input)] == 0) {
         head_->endInput(in.input);
         if (--openInputs_ == 0) {
@@ -143,8 +181,13 @@ void Task::handleElement(Input& in, StreamElement& element) {
       }
       break;
     case StreamElement::Kind::kWatermark:
+      advanceWatermark(valve_.onWatermark(index, element.value));
+      break;
+    case StreamElement::Kind::kWatermarkStatus:
+      advanceWatermark(valve_.onStatus(index, element.value != 0));
+      break;
     case StreamElement::Kind::kBarrier:
-      break;  // event time and checkpoints build on these elements; not produced yet
+      break;  // checkpoints build on this element; not produced yet
   }
 }
 

@@ -8,6 +8,8 @@
 
 #include "reka/api/Operator.h"
 #include "runtime/Channel.h"
+#include "runtime/TimerThread.h"
+#include "reka/time/WatermarkValve.h"
 
 namespace reka::runtime {
 
@@ -49,6 +51,8 @@ class Task {
     chain_.push_back(op);
     chainNames_.push_back(std::move(name));
   }
+  /// The processing-time services of the chain's operators, in chain order (after wiring).
+  void setTimeServices(std::vector<InstanceTimeService*> services) { timeServices_ = std::move(services); }
   void addInput(Channel* channel, int input);
   void addOutputChannel(Channel* channel) { outChannels_.push_back(channel); }
   void addNetworkOutput(Output* output) { networkOutputs_.push_back(output); }
@@ -61,7 +65,11 @@ class Task {
   StepResult step();
   StepResult stepSource();
   StepResult stepInputs();
-  void handleElement(Input& in, StreamElement& element);
+  void handleElement(size_t index, StreamElement& element);
+  void fireProcessingTime();
+  void advanceWatermark(const WatermarkValve::Change& change);
+  template <class Call>
+  void callNamed(size_t chainIndex, Call&& call);
   void finishChain();
   bool outputsFull();
   void flushOutputs();
@@ -84,6 +92,8 @@ class Task {
   size_t nextInput_ = 0;
   std::vector<Channel*> outChannels_;
   std::vector<Output*> networkOutputs_;
+  std::vector<InstanceTimeService*> timeServices_;
+  WatermarkValve valve_;
   std::chrono::steady_clock::time_point lastFlush_{};
   bool finished_ = false;
 };

@@ -39,6 +39,11 @@ class StreamEnvironment {
   template <class T, class MakeFn>
   DataStream<T> addSource(std::string name, MakeFn makeFn, int parallelism = 0);
 
+  /// A source with event time: `strategy` (see reka/time/Watermarks.h) assigns timestamps and
+  /// generates watermarks per split of each subtask, merged by minimum over the active splits.
+  template <class T, class MakeFn, class Strategy>
+  DataStream<T> fromSource(std::string name, MakeFn makeFn, Strategy strategy, int parallelism = 0);
+
   /// Runs the job and blocks until it ends (a bounded job) or is cancelled. Returns the first
   /// failure, naming the operator.
   Status execute() {
@@ -78,6 +83,16 @@ class DataStream {
     return *this;
   }
   graph::NodeId nodeId() const { return node_; }
+
+  /// Generates event time from the records of each subtask of this stream (Flink's
+  /// assignTimestampsAndWatermarks); watermarks from upstream are replaced. Prefer fromSource()
+  /// where the source has several splits per subtask.
+  template <class Strategy>
+  DataStream<T> assignTimestampsAndWatermarks(Strategy strategy) const {
+    return DataStream<T>(env_, addUnary("timestamps/watermarks", [strategy] {
+      return std::make_unique<detail::TimestampsAndWatermarksOperator<T, Strategy>>(strategy);
+    }));
+  }
 
   /// Spreads whole batches round-robin over the next operator's subtasks.
   DataStream rebalance() const {
@@ -337,6 +352,21 @@ DataStream<T> StreamEnvironment::addSource(std::string name, MakeFn makeFn, int 
   n.makeOperator = [makeFn] {
     std::unique_ptr<SourceFunction<T>> fn = makeFn();
     return std::make_unique<detail::FunctionSourceOperator<T>>(std::move(fn));
+  };
+  return DataStream<T>(this, graph_.addNode(std::move(n)));
+}
+
+template <class T, class MakeFn, class Strategy>
+DataStream<T> StreamEnvironment::fromSource(std::string name, MakeFn makeFn, Strategy strategy, int parallelism) {
+  static_assert(std::is_same_v<typename Strategy::Record, T>, "the watermark strategy is for another record type");
+  graph::Node n;
+  n.name = std::move(name);
+  n.isSource = true;
+  n.parallelism = parallelism;
+  n.makeOperator = [makeFn, strategy] {
+    std::unique_ptr<SourceFunction<T>> fn = makeFn();
+    return std::make_unique<detail::FunctionSourceOperator<T>>(
+        std::move(fn), std::make_unique<detail::StrategyTimestamper<T, Strategy>>(strategy));
   };
   return DataStream<T>(this, graph_.addNode(std::move(n)));
 }

@@ -29,6 +29,9 @@ struct ExecutionConfig {
   bool chaining = true;                    ///< fuse forward-connected operators into one task
   bool forceYield = false;                 ///< debug: a task yields after every batch
   int maxBatchesPerStep = 64;              ///< batches a task handles before it yields
+  /// How often sources send a changed watermark (Flink's autoWatermarkInterval); 0: after every
+  /// batch (deterministic tests).
+  std::chrono::milliseconds watermarkInterval{200};
 
   /// Checks the values; the message names the field and what is accepted.
   Status validate() const;
@@ -40,12 +43,18 @@ struct OperatorStats {
   int subtask = 0;
   int64_t recordsIn = 0;
   int64_t recordsOut = 0;
+  int64_t watermark = INT64_MIN;  ///< the watermark this subtask reached
+  int64_t lateRecords = 0;        ///< records dropped or sent to a late-data output
+  int64_t lateUpdates = 0;        ///< late records within allowed lateness (updated results)
 };
 
 /// A snapshot of a running (or finished) job's counters.
 struct JobMetrics {
   int64_t sourceRecords = 0;       ///< records emitted by all sources
   int64_t eventTime = INT64_MIN;   ///< minimum over source subtasks of the event time reached
+  int64_t watermark = INT64_MIN;   ///< minimum over sink-side (last) operators of their watermark
+  int64_t lateRecords = 0;         ///< sum over operators
+  int64_t lateUpdates = 0;         ///< sum over operators
   std::vector<OperatorStats> operators;
 };
 

@@ -9,6 +9,7 @@
 
 #include "reka/api/Operator.h"
 #include "reka/state/KeyedState.h"
+#include "reka/time/Timers.h"
 
 namespace reka {
 
@@ -95,19 +96,35 @@ class Emitter {
   OperatorContext* ctx_ = nullptr;
 };
 
-/// What a keyed function sees per record: the emitter plus the current key.
+/// What a keyed function sees per record (and in onTimer): the emitter, the current key, and
+/// timers for the current key.
 template <class K, class Out>
 class KeyedContext : public Emitter<Out> {
  public:
+  KeyedContext() = default;
+  KeyedContext(const KeyedContext&) = delete;
+  KeyedContext& operator=(const KeyedContext&) = delete;
+
   const K& currentKey() const { return *keyCtx_.key; }
   KeyGroup currentKeyGroup() const { return keyCtx_.keyGroup; }
   int subtask() const { return this->ctx_->subtask; }
+  /// Event-time and processing-time timers of the current key.
+  TimerService<K>& timerService() { return timerService_; }
+  /// In onTimer: the clock of the timer that fired.
+  TimeDomain timeDomain() const { return domain_; }
+  /// The operator's current watermark (kMinTime before the first).
+  int64_t currentWatermark() const { return timers_.currentWatermark(); }
 
   // Runtime side.
   KeyContext<K>& keyContext() { return keyCtx_; }
+  KeyedTimers<K>& timers() { return timers_; }
+  void setTimeDomain(TimeDomain d) { domain_ = d; }
 
  private:
   KeyContext<K> keyCtx_;
+  KeyedTimers<K> timers_;
+  TimerService<K> timerService_{&timers_};
+  TimeDomain domain_ = TimeDomain::kEventTime;
 };
 
 /// What a non-keyed function sees at open(): its place in the job and its operator state
@@ -149,6 +166,10 @@ class SourceFunction {
   virtual SourceOperator::Poll poll(RecordBatch<T>& out, size_t maxRecords) = 0;
   /// The event time this source has reached, for progress displays; INT64_MIN if unknown.
   virtual int64_t eventTime() const { return INT64_MIN; }
+  /// How many splits (partitions, files) this subtask reads; each gets its own watermark.
+  virtual int splitCount() const { return 1; }
+  /// The split that the records appended by the last poll() came from (one split per poll).
+  virtual int lastSplit() const { return 0; }
   virtual void close() {}
 };
 

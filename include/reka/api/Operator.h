@@ -22,6 +22,23 @@ class Output {
   virtual void push(Batch& batch) = 0;
   /// Sends any records buffered for downstream tasks now (end of a step, end of input).
   virtual void flush() {}
+  /// Event time has reached `watermark`: no record with a smaller or equal timestamp is expected
+  /// any more. Sent behind every record pushed before it (buffered records are flushed first).
+  virtual void emitWatermark(int64_t watermark) = 0;
+  /// The producer went idle (it excludes itself from downstream watermark minimums) or is
+  /// active again.
+  virtual void emitWatermarkStatus(bool idle) = 0;
+};
+
+/// Processing time (wall clock, epoch milliseconds) and callbacks at a given processing time.
+/// Used from the operator's own task only.
+class ProcessingTimeService {
+ public:
+  virtual ~ProcessingTimeService() = default;
+  virtual int64_t now() const = 0;
+  /// Asks the runtime to call the operator's onProcessingTime() at or soon after `atMs`.
+  /// Requests merge: one call covers every request up to the time of the call.
+  virtual void requestCallback(int64_t atMs) = 0;
 };
 
 /// Counters a task publishes for progress displays and metrics. Written by the owning task
@@ -31,6 +48,12 @@ struct OperatorMetrics {
   std::atomic<int64_t> recordsOut{0};
   /// Sources: the event time they have reached (for progress lines), INT64_MIN if none.
   std::atomic<int64_t> eventTime{INT64_MIN};
+  /// The watermark this operator subtask has reached (INT64_MIN: none yet).
+  std::atomic<int64_t> watermark{INT64_MIN};
+  /// Records that arrived too late for their window (after its allowed lateness) or timer.
+  std::atomic<int64_t> lateRecords{0};
+  /// Late records that were still within allowed lateness and updated a fired result.
+  std::atomic<int64_t> lateUpdates{0};
 };
 
 /// What an operator subtask gets at open().
@@ -44,6 +67,9 @@ struct OperatorContext {
   std::vector<Output*> outputs;  ///< by port: 0 = main output, then side outputs
   size_t batchSize = 1024;       ///< preferred records per batch
   OperatorMetrics* metrics = nullptr;
+  ProcessingTimeService* time = nullptr;
+  /// Sources: how often a changed watermark is sent downstream (0: after every batch).
+  int64_t watermarkIntervalMs = 200;
   /// Thread-safe: asks the runtime to poll this (source) task again. For sources whose data
   /// arrives on a connector thread.
   std::function<void()> wakeup;
@@ -56,6 +82,8 @@ struct OperatorContext {
 class Operator {
  public:
   virtual ~Operator() = default;
+  /// Called by the runtime before open(); gives the default hooks below their outputs.
+  void bindContext(OperatorContext* ctx) { context_ = ctx; }
   virtual Status open(OperatorContext& ctx) = 0;
   /// Processes one batch from input `input` (its index among the node's inputs). The operator
   /// may consume or modify the batch's records.
@@ -67,6 +95,25 @@ class Operator {
   virtual void close() {}
   /// Whether the task may read input `input` now (e.g. a side input is read to its end first).
   virtual bool acceptsInput(int /*input*/) const { return true; }
+  /// The combined watermark of all inputs advanced to `watermark` (kMaxTime at the end of a
+  /// bounded input). Operators with event-time logic fire what is due, emit it, then forward.
+  virtual void processWatermark(int64_t watermark) { forwardWatermark(watermark); }
+  /// All inputs went idle (or one became active again).
+  virtual void processWatermarkStatus(bool idle) {
+    if (context_ == nullptr) return;
+    for (Output* o : context_->outputs) o->emitWatermarkStatus(idle);
+  }
+  /// A processing-time callback requested through ctx.time->requestCallback() is due.
+  virtual void onProcessingTime(int64_t /*nowMs*/) {}
+
+ protected:
+  /// Records the watermark in the metrics and sends it to every output port.
+  void forwardWatermark(int64_t watermark) {
+    if (context_ == nullptr) return;
+    if (context_->metrics != nullptr) context_->metrics->watermark.store(watermark, std::memory_order_relaxed);
+    for (Output* o : context_->outputs) o->emitWatermark(watermark);
+  }
+  OperatorContext* context_ = nullptr;
 };
 
 /// An operator with no inputs that produces batches when polled.

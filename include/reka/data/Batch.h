@@ -3,10 +3,16 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <vector>
 
 namespace reka {
+
+/// Event time in epoch milliseconds. kMinTime: no time yet; kMaxTime: end of a bounded input
+/// (every window fires, every event-time timer runs).
+constexpr int64_t kMinTime = std::numeric_limits<int64_t>::min();
+constexpr int64_t kMaxTime = std::numeric_limits<int64_t>::max();
 
 /// A batch of records: the unit that crosses threads. The runtime moves batches without looking
 /// inside; typed operators cast to RecordBatch<T>. `keepAlive` holds the buffers (arenas, read
@@ -49,15 +55,18 @@ class RecordBatch final : public Batch {
 /// What travels through a channel, in FIFO order: data, and the control elements that the
 /// event-time and checkpoint machinery interleave with it.
 struct StreamElement {
-  enum class Kind : uint8_t { kBatch, kWatermark, kBarrier, kEndOfInput };
+  /// kWatermarkStatus: value 1 = the upstream went idle (exclude it from the minimum),
+  /// 0 = it is active again.
+  enum class Kind : uint8_t { kBatch, kWatermark, kWatermarkStatus, kBarrier, kEndOfInput };
 
   static StreamElement ofBatch(std::unique_ptr<Batch> b) { return {Kind::kBatch, std::move(b), 0}; }
   static StreamElement endOfInput() { return {Kind::kEndOfInput, nullptr, 0}; }
   static StreamElement watermark(int64_t ts) { return {Kind::kWatermark, nullptr, ts}; }
+  static StreamElement watermarkStatus(bool idle) { return {Kind::kWatermarkStatus, nullptr, idle ? 1 : 0}; }
 
   Kind kind;
   std::unique_ptr<Batch> batch;
-  int64_t value;  ///< watermark timestamp or checkpoint id
+  int64_t value;  ///< watermark timestamp, idle flag or checkpoint id
 };
 
 }  // namespace reka

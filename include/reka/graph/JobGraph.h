@@ -15,6 +15,8 @@ class BatchSender {
  public:
   virtual ~BatchSender() = default;
   virtual void send(std::unique_ptr<Batch> batch) = 0;
+  /// Sends a control element (watermark, watermark status) behind the batches already sent.
+  virtual void sendElement(StreamElement element) = 0;
 };
 
 namespace graph {

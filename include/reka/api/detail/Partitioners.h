@@ -55,6 +55,11 @@ class TargetBuffers {
   void flushAll() {
     for (size_t t = 0; t < targets_.size(); ++t) send(t);
   }
+  /// Flushes every target, then sends `element` to each (control elements go to all subtasks).
+  void sendToAll(const StreamElement& element) {
+    flushAll();
+    for (BatchSender* target : targets_) target->sendElement(StreamElement{element.kind, nullptr, element.value});
+  }
 
  private:
   std::vector<BatchSender*> targets_;
@@ -84,6 +89,8 @@ class RoundRobinWriter final : public Output {
     }
   }
   void flush() override { buffers_.flushAll(); }
+  void emitWatermark(int64_t watermark) override { buffers_.sendToAll(StreamElement::watermark(watermark)); }
+  void emitWatermarkStatus(bool idle) override { buffers_.sendToAll(StreamElement::watermarkStatus(idle)); }
 
  private:
   TargetBuffers<T> buffers_;
@@ -110,6 +117,8 @@ class HashWriter final : public Output {
     }
   }
   void flush() override { buffers_.flushAll(); }
+  void emitWatermark(int64_t watermark) override { buffers_.sendToAll(StreamElement::watermark(watermark)); }
+  void emitWatermarkStatus(bool idle) override { buffers_.sendToAll(StreamElement::watermarkStatus(idle)); }
 
  private:
   TargetBuffers<T> buffers_;
@@ -136,6 +145,8 @@ class BroadcastWriter final : public Output {
     }
   }
   void flush() override { buffers_.flushAll(); }
+  void emitWatermark(int64_t watermark) override { buffers_.sendToAll(StreamElement::watermark(watermark)); }
+  void emitWatermarkStatus(bool idle) override { buffers_.sendToAll(StreamElement::watermarkStatus(idle)); }
 
  private:
   TargetBuffers<T> buffers_;

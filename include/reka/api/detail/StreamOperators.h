@@ -8,6 +8,7 @@
 
 #include "reka/api/Functions.h"
 #include "reka/api/Operator.h"
+#include "reka/api/detail/EventTimeOperators.h"
 
 namespace reka::detail {
 
@@ -121,6 +122,41 @@ concept HasKeyedOpen = requires(Fn f, KeyedStateRegistry<K>& r) { f.open(r); };
 template <class Fn, class Ctx>
 concept HasEndOfInput = requires(Fn f, Ctx& c) { f.onEndOfInput(c); };
 
+template <class Fn, class Ctx>
+concept HasOnTimer = requires(Fn f, int64_t ts, Ctx& c) { f.onTimer(ts, c); };
+
+/// Fires the timers of a keyed operator: sets the timer's key as the current key, calls
+/// fn.onTimer(ts, ctx), sends what it emitted.
+template <class K, class Out, class Fn>
+class KeyedTimerFiring {
+ public:
+  static void open(OperatorContext& ctx, KeyedContext<K, Out>& kctx) { kctx.timers().init(&ctx, &kctx.keyContext()); }
+  static void onWatermark(int64_t wm, Fn& fn, KeyedContext<K, Out>& kctx, int maxParallelism) {
+    kctx.setTimeDomain(TimeDomain::kEventTime);
+    kctx.timers().advanceWatermark(wm, [&](int64_t ts, const StoredKeyOf<K>& stored) { fire(ts, stored, fn, kctx, maxParallelism); });
+    kctx.flushEmitted(nullptr);
+  }
+  static void onProcessingTime(int64_t now, Fn& fn, KeyedContext<K, Out>& kctx, int maxParallelism) {
+    kctx.setTimeDomain(TimeDomain::kProcessingTime);
+    kctx.timers().advanceProcessingTime(now, [&](int64_t ts, const StoredKeyOf<K>& stored) { fire(ts, stored, fn, kctx, maxParallelism); });
+    kctx.flushEmitted(nullptr);
+  }
+
+ private:
+  static void fire(int64_t ts, const StoredKeyOf<K>& stored, Fn& fn, KeyedContext<K, Out>& kctx, int maxParallelism) {
+    if constexpr (HasOnTimer<Fn, KeyedContext<K, Out>>) {
+      const K key(stored);
+      auto& kc = kctx.keyContext();
+      kc.key = &key;
+      kc.keyGroup = keyGroupFor(hashKey(key), maxParallelism);
+      fn.onTimer(ts, kctx);
+      kc.key = nullptr;
+    } else {
+      (void)ts, (void)stored, (void)fn, (void)kctx, (void)maxParallelism;
+    }
+  }
+};
+
 /// Runs a keyed function: sets the current key for every record, then calls the function.
 /// Fn is either a callable (const In&, KeyedContext<K,Out>&) or a class with processElement
 /// and optionally open(KeyedStateRegistry<K>&) and onEndOfInput(Emitter<Out>&).
@@ -132,6 +168,7 @@ class KeyedProcessOperator final : public EmittingOperator<Out> {
 
   Status open(OperatorContext& ctx) override {
     REKA_RETURN_IF_ERROR(EmittingOperator<Out>::open(ctx));
+    Timers::open(ctx, kctx_);
     if constexpr (HasKeyedOpen<Fn, K>) {
       KeyedStateRegistry<K> registry(ctx.state, &kctx_.keyContext(), ctx.name + "/");
       fn_.open(registry);
@@ -160,8 +197,14 @@ class KeyedProcessOperator final : public EmittingOperator<Out> {
     if constexpr (HasEndOfInput<Fn, Emitter<Out>>) fn_.onEndOfInput(static_cast<Emitter<Out>&>(kctx_));
     kctx_.flushEmitted(nullptr);
   }
+  void processWatermark(int64_t wm) override {
+    Timers::onWatermark(wm, fn_, kctx_, this->ctx_->maxParallelism);
+    this->forwardWatermark(wm);
+  }
+  void onProcessingTime(int64_t now) override { Timers::onProcessingTime(now, fn_, kctx_, this->ctx_->maxParallelism); }
 
  private:
+  using Timers = KeyedTimerFiring<K, Out, Fn>;
   Emitter<Out>& emitterRef() override { return kctx_; }
   KeyFn keyFn_;
   Fn fn_;
@@ -181,6 +224,7 @@ class KeyedCoProcessOperator final : public EmittingOperator<Out> {
 
   Status open(OperatorContext& ctx) override {
     REKA_RETURN_IF_ERROR(EmittingOperator<Out>::open(ctx));
+    Timers::open(ctx, kctx_);
     if constexpr (HasCoOpen<Fn, K>) {
       KeyedStateRegistry<K> registry(ctx.state, &kctx_.keyContext(), ctx.name + "/");
       fn_.open(registry);
@@ -200,8 +244,14 @@ class KeyedCoProcessOperator final : public EmittingOperator<Out> {
     if constexpr (HasEndOfInput<Fn, Emitter<Out>>) fn_.onEndOfInput(static_cast<Emitter<Out>&>(kctx_));
     kctx_.flushEmitted(nullptr);
   }
+  void processWatermark(int64_t wm) override {
+    Timers::onWatermark(wm, fn_, kctx_, this->ctx_->maxParallelism);
+    this->forwardWatermark(wm);
+  }
+  void onProcessingTime(int64_t now) override { Timers::onProcessingTime(now, fn_, kctx_, this->ctx_->maxParallelism); }
 
  private:
+  using Timers = KeyedTimerFiring<K, Out, Fn>;
   template <class R, class KF, class Call>
   void run(RecordBatch<R>& in, KF& keyFn, Call&& call) {
     auto& kc = kctx_.keyContext();
@@ -308,30 +358,42 @@ class SinkOperator final : public Operator {
   F fn_;
 };
 
-/// Drives a SourceFunction: one poll per batch.
+/// Drives a SourceFunction: one poll per batch. With a timestamper, generates watermarks per
+/// split of the source and merges them.
 template <class T>
 class FunctionSourceOperator final : public SourceOperator {
  public:
-  explicit FunctionSourceOperator(std::unique_ptr<SourceFunction<T>> fn) : fn_(std::move(fn)) {}
+  explicit FunctionSourceOperator(std::unique_ptr<SourceFunction<T>> fn,
+                                  std::unique_ptr<SourceTimestamper<T>> timestamper = nullptr)
+      : fn_(std::move(fn)), timestamper_(std::move(timestamper)) {}
   Status open(OperatorContext& ctx) override {
     ctx_ = &ctx;
     out_.records.reserve(ctx.batchSize);
-    return fn_->open(ctx);
+    REKA_RETURN_IF_ERROR(fn_->open(ctx));
+    if (timestamper_) emitter_.open(ctx, timestamper_->options(), fn_->splitCount());
+    return Status::ok();
   }
   Poll pollNext() override {
     Poll p = fn_->poll(out_, ctx_->batchSize);
     if (!out_.records.empty()) {
+      if (timestamper_) timestamper_->observe(static_cast<size_t>(fn_->lastSplit()), out_, emitter_.splits());
       ctx_->metrics->recordsOut.fetch_add(static_cast<int64_t>(out_.records.size()), std::memory_order_relaxed);
       ctx_->outputs[0]->push(out_);
       out_.clear();
+      if (timestamper_) emitter_.afterBatch();
     }
     ctx_->metrics->eventTime.store(fn_->eventTime(), std::memory_order_relaxed);
     return p;
+  }
+  void onProcessingTime(int64_t now) override {
+    if (timestamper_) emitter_.onTick(now);
   }
   void close() override { fn_->close(); }
 
  private:
   std::unique_ptr<SourceFunction<T>> fn_;
+  std::unique_ptr<SourceTimestamper<T>> timestamper_;
+  WatermarkEmitter emitter_;
   RecordBatch<T> out_;
   OperatorContext* ctx_ = nullptr;
 };

@@ -1,0 +1,127 @@
+#pragma once
+
+#include <algorithm>
+#include <memory>
+#include <utility>
+
+#include "reka/api/Functions.h"
+#include "reka/api/Operator.h"
+#include "reka/time/Watermarks.h"
+
+namespace reka::detail {
+
+/// Turns observed timestamps into watermark and idleness elements on an operator's outputs:
+/// checks at most every watermark interval (and on processing-time callbacks, so that a quiet
+/// source still goes idle), and sends only changes.
+class WatermarkEmitter {
+ public:
+  void open(OperatorContext& ctx, const WatermarkOptions& options, int splits) {
+    ctx_ = &ctx;
+    splits_.init(options, splits, ctx.time->now());
+    interval_ = std::max<int64_t>(0, ctx.watermarkIntervalMs);
+    tick_ = interval_ > 0 ? interval_ : 200;
+    if (options.idleTimeoutMs > 0) tick_ = std::min(tick_, std::max<int64_t>(1, options.idleTimeoutMs / 2));
+    ctx.time->requestCallback(ctx.time->now() + tick_);
+  }
+  SplitWatermarks& splits() { return splits_; }
+
+  /// After a batch: emits if the interval has passed (every batch when the interval is 0).
+  void afterBatch() {
+    if (interval_ == 0) {
+      emit(ctx_->time->now());
+      return;
+    }
+    int64_t now = ctx_->time->now();
+    if (now - lastEmitMs_ >= interval_) emit(now);
+  }
+  /// On the periodic processing-time callback.
+  void onTick(int64_t now) {
+    emit(now);
+    ctx_->time->requestCallback(now + tick_);
+  }
+  /// Every observed timestamp is final (end of input): sends the last watermark.
+  void flushFinal() { emit(ctx_->time->now()); }
+
+ private:
+  void emit(int64_t now) {
+    lastEmitMs_ = now;
+    splits_.poll(now);
+    bool idle = splits_.idle();
+    if (!idle && idle_) setIdle(false);
+    int64_t wm = splits_.current();
+    if (wm > emitted_) {
+      emitted_ = wm;
+      ctx_->metrics->watermark.store(wm, std::memory_order_relaxed);
+      for (Output* o : ctx_->outputs) o->emitWatermark(wm);
+    }
+    if (idle && !idle_) setIdle(true);
+  }
+  void setIdle(bool idle) {
+    idle_ = idle;
+    for (Output* o : ctx_->outputs) o->emitWatermarkStatus(idle);
+  }
+
+  OperatorContext* ctx_ = nullptr;
+  SplitWatermarks splits_;
+  int64_t interval_ = 200;
+  int64_t tick_ = 200;
+  int64_t lastEmitMs_ = 0;
+  int64_t emitted_ = kMinTime;
+  bool idle_ = false;
+};
+
+/// Assigns event time in a source (per split) from records: one virtual call per batch.
+template <class T>
+class SourceTimestamper {
+ public:
+  virtual ~SourceTimestamper() = default;
+  virtual void observe(size_t split, const RecordBatch<T>& batch, SplitWatermarks& splits) = 0;
+  virtual const WatermarkOptions& options() const = 0;
+};
+
+template <class T, class Strategy>
+class StrategyTimestamper final : public SourceTimestamper<T> {
+ public:
+  explicit StrategyTimestamper(Strategy s) : strategy_(std::move(s)) {}
+  void observe(size_t split, const RecordBatch<T>& batch, SplitWatermarks& splits) override {
+    for (const T& r : batch.records) splits.observe(split, strategy_.timestampOf(r));
+  }
+  const WatermarkOptions& options() const override { return strategy_.options(); }
+
+ private:
+  Strategy strategy_;
+};
+
+/// assignTimestampsAndWatermarks(): replaces the upstream's watermarks with ones generated
+/// from the records (one split per subtask). Upstream watermarks are dropped, except the final
+/// kMaxTime of a bounded input.
+template <class T, class Strategy>
+class TimestampsAndWatermarksOperator final : public Operator {
+ public:
+  explicit TimestampsAndWatermarksOperator(Strategy s) : strategy_(std::move(s)) {}
+  Status open(OperatorContext& ctx) override {
+    ctx_ = &ctx;
+    emitter_.open(ctx, strategy_.options(), 1);
+    return Status::ok();
+  }
+  void processBatch(int, Batch& batch) override {
+    auto& in = static_cast<RecordBatch<T>&>(batch);
+    auto& splits = emitter_.splits();
+    for (const T& r : in.records) splits.observe(0, strategy_.timestampOf(r));
+    ctx_->metrics->recordsOut.fetch_add(static_cast<int64_t>(in.records.size()), std::memory_order_relaxed);
+    ctx_->outputs[0]->push(in);
+    emitter_.afterBatch();
+  }
+  void processWatermark(int64_t watermark) override {
+    if (watermark == kMaxTime) forwardWatermark(watermark);
+  }
+  void processWatermarkStatus(bool) override {}
+  void onProcessingTime(int64_t now) override { emitter_.onTick(now); }
+
+ private:
+  Strategy strategy_;
+  WatermarkEmitter emitter_;
+  OperatorContext* ctx_ = nullptr;
+};
+
+}  // namespace reka::detail

@@ -12,7 +12,6 @@ namespace reka::nexmark {
 
 namespace {
 
-constexpr int64_t kWatermarkDelayMs = 4000;
 
 /// Subtask s of P generates the blocks j ≡ s (mod P); block j is events
 /// [b·B, (b+1)·B) of generator g = j mod n, b = j div n.
@@ -182,16 +181,17 @@ DataStream<Event> generatorSource(StreamEnvironment& env, const GeneratorConfig&
   auto generator = Generator::make(config);
   REKA_CHECK(generator.isOk());  // callers validate the config with Generator::make first
   Generator g = *generator;
-  return env.addSource<Event>(kEventSourceName, [g] { return std::make_unique<GeneratorSource>(g); }, parallelism);
+  return env.fromSource<Event>(kEventSourceName, [g] { return std::make_unique<GeneratorSource>(g); }, eventWatermarks(),
+                               parallelism);
 }
 
 DataStream<Event> fileSource(StreamEnvironment& env, const QueryJobOptions& options,
                              std::shared_ptr<QueryCounters> counters) {
   auto deadLetters = std::make_shared<DeadLetterOutput>(options.deadLetterPath);
-  return env.addSource<Event>(
+  return env.fromSource<Event>(
       kEventSourceName,
       [options, counters, deadLetters] { return std::make_unique<JsonFileSource>(options, counters, deadLetters); },
-      1);
+      eventWatermarks(), 1);
 }
 
 }  // namespace reka::nexmark

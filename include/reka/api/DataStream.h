@@ -234,6 +234,12 @@ class BroadcastStream {
 
 template <class T1, class T2, class K, class KeyFn1, class KeyFn2>
 class ConnectedKeyedStreams;
+template <class T, class K, class KeyFn, class Assigner, class TsFn>
+class WindowedStream;
+namespace detail {
+template <class T>
+struct NoTimestamp;
+}
 
 /// A stream partitioned by key. Keyed functions see keyed state for the current record's key.
 template <class T, class K, class KeyFn>
@@ -285,6 +291,14 @@ class KeyedStream {
     };
     return process<Out>(std::move(name), Fn{std::move(agg), {}});
   }
+
+  /// Event-time windows (TumblingWindows, SlidingWindows, SessionWindows): `tsFn(record)` is
+  /// the record's event time. Defined in reka/api/Windowed.h.
+  template <class Assigner, class TsFn>
+  WindowedStream<T, K, KeyFn, Assigner, TsFn> window(Assigner assigner, TsFn tsFn) const;
+  /// Processing-time windows, CountWindows and GlobalWindows.
+  template <class Assigner>
+  WindowedStream<T, K, KeyFn, Assigner, detail::NoTimestamp<T>> window(Assigner assigner) const;
 
   /// Connects another keyed stream with the same key type for keyed co-processing.
   template <class T2, class KeyFn2>
@@ -372,3 +386,5 @@ DataStream<T> StreamEnvironment::fromSource(std::string name, MakeFn makeFn, Str
 }
 
 }  // namespace reka
+
+#include "reka/api/Windowed.h"  // IWYU pragma: export

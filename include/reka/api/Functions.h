@@ -62,6 +62,17 @@ class Emitter {
     }
   }
 
+  /// Emits to the side output with tag id `tagId` (records of type U); dropped if no stream reads it.
+  template <class U>
+  void outputById(int tagId, U value) {
+    for (size_t i = 0; i < sideIds_.size(); ++i) {
+      if (sideIds_[i] == tagId) {
+        static_cast<RecordBatch<U>&>(*sides_[i]).records.push_back(std::move(value));
+        return;
+      }
+    }
+  }
+
   // Runtime side.
   void initEmitter(OperatorContext& ctx, const detail::SidePorts& ports) {
     ctx_ = &ctx;

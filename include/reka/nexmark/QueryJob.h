@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "reka/api/DataStream.h"
+#include "reka/time/Watermarks.h"
 #include "reka/nexmark/GeneratorConfig.h"
 #include "reka/nexmark/Model.h"
 
@@ -41,6 +42,13 @@ struct QueryCounters {
 /// Name of the operator that emits the event stream (generator or file): its output count is
 /// the number of events a run processed.
 inline constexpr const char* kEventSourceName = "nexmark-events";
+
+/// Event time of the NEXMark stream: dateTime, with watermarks 4 s behind the highest seen.
+inline constexpr int64_t kWatermarkDelayMs = 4000;
+inline auto eventWatermarks() {
+  return watermarks::boundedOutOfOrderness<Event>(std::chrono::milliseconds(kWatermarkDelayMs),
+                                                  [](const Event& e) { return e.dateTime(); });
+}
 
 /// The queries this build implements.
 const std::vector<std::string>& supportedQueries();

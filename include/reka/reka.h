@@ -4,6 +4,7 @@
 #include "reka/api/DataStream.h"
 #include "reka/api/Environment.h"
 #include "reka/api/Functions.h"
+#include "reka/api/Joins.h"
 #include "reka/base/Status.h"
 #include "reka/state/KeyedState.h"
 

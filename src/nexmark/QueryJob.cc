@@ -6,8 +6,8 @@
 namespace reka::nexmark {
 
 const std::vector<std::string>& supportedQueries() {
-  static const std::vector<std::string> kQueries = {"q0", "q1", "q2", "q3", "q13", "q14", "q15",
-                                                    "q17", "q18", "q19", "q20", "q21", "q22"};
+  static const std::vector<std::string> kQueries = {"q0",  "q1",  "q2",  "q3",  "q4",  "q6",  "q9",  "q13",
+                                                    "q14", "q15", "q17", "q18", "q19", "q20", "q21", "q22"};
   return kQueries;
 }
 
@@ -18,6 +18,9 @@ Status addQuery(StreamEnvironment& env, DataStream<Event> events, const QueryJob
   else if (q == "q1") addQ1(events, options, counters);
   else if (q == "q2") addQ2(events, options, counters);
   else if (q == "q3") addQ3(events, options, counters);
+  else if (q == "q4") addQ4(events, options, counters);
+  else if (q == "q6") addQ6(events, options, counters);
+  else if (q == "q9") addQ9(events, options, counters);
   else if (q == "q13") addQ13(env, events, options, counters);
   else if (q == "q14") addQ14(events, options, counters);
   else if (q == "q15") addQ15(events, options, counters);

@@ -166,6 +166,39 @@ struct Q20Row {
   uint64_t touch() const { return combine(touchBid(bid), touchAuction(auction->auction)); }
 };
 
+/// q9: an auction and its winning bid. Emitted once, when the watermark passes the auction's
+/// expiry, so its kind is always +I (AuctionQueries.cc says why no -U ever follows).
+struct AuctionWinnerRow {
+  RowKind kind;
+  std::shared_ptr<const StoredAuction> auction;
+  std::shared_ptr<const StoredBid> bid;
+  void write(JsonRowWriter& w) const {
+    w.field("op", rowKindCode(kind));
+    writeAuction(auction->auction, w, "auction_");
+    writeBid(bid->bid, w);
+  }
+  uint64_t touch() const {
+    return combine(touchInt(static_cast<int64_t>(kind)), combine(touchAuction(auction->auction), touchBid(bid->bid)));
+  }
+};
+
+/// q4 and q6: the exact mean `sum / count` of a group's winning prices (the group is a
+/// category for q4, a seller for q6; `keyColumn` names it).
+struct AveragePriceRow {
+  RowKind kind;
+  std::string_view keyColumn;  // a string literal
+  int64_t key;
+  int64_t sum, count;
+  void write(JsonRowWriter& w) const {
+    w.field("op", rowKindCode(kind));
+    w.field(keyColumn, key);
+    w.fieldDouble("avg", static_cast<double>(sum) / static_cast<double>(count));
+  }
+  uint64_t touch() const {
+    return combine(combine(touchInt(static_cast<int64_t>(kind)), touchInt(key)), combine(touchInt(sum), touchInt(count)));
+  }
+};
+
 struct Q21Row {
   int64_t auction, bidder, price;
   std::string_view channel, channelId;

@@ -108,6 +108,9 @@ void addQ0(const DataStream<Event>& events, const QueryJobOptions& o, std::share
 void addQ1(const DataStream<Event>& events, const QueryJobOptions& o, std::shared_ptr<QueryCounters> c);
 void addQ2(const DataStream<Event>& events, const QueryJobOptions& o, std::shared_ptr<QueryCounters> c);
 void addQ3(const DataStream<Event>& events, const QueryJobOptions& o, std::shared_ptr<QueryCounters> c);
+void addQ4(const DataStream<Event>& events, const QueryJobOptions& o, std::shared_ptr<QueryCounters> c);
+void addQ6(const DataStream<Event>& events, const QueryJobOptions& o, std::shared_ptr<QueryCounters> c);
+void addQ9(const DataStream<Event>& events, const QueryJobOptions& o, std::shared_ptr<QueryCounters> c);
 void addQ13(StreamEnvironment& env, const DataStream<Event>& events, const QueryJobOptions& o,
             std::shared_ptr<QueryCounters> c);
 void addQ14(const DataStream<Event>& events, const QueryJobOptions& o, std::shared_ptr<QueryCounters> c);
@@ -121,5 +124,17 @@ void addQ22(const DataStream<Event>& events, const QueryJobOptions& o, std::shar
 
 /// The value of key `k` in q13's static side table (10 000 rows).
 std::string sideTableValue(int64_t k);
+
+/// What the auction-winner operators (q9's, also run by q4 and q6) of every job in this process
+/// hold and have dropped: a test hook to check that their state stays bounded.
+struct AuctionWinnerStats {
+  int64_t openAuctions = 0;  ///< auctions held now, waiting for the watermark to pass their expiry
+  int64_t bufferedBids = 0;  ///< bids held now, waiting for their auction
+  int64_t peakHeld = 0;      ///< most auctions + buffered bids held at once since the last reset
+  int64_t lateBids = 0;      ///< bids dropped because the watermark had passed them with no auction open
+};
+AuctionWinnerStats auctionWinnerStatsForTesting();
+/// Sets peakHeld to what is held now and lateBids to 0.
+void resetAuctionWinnerStatsForTesting();
 
 }  // namespace reka::nexmark

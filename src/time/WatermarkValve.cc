@@ -50,6 +50,18 @@ WatermarkValve::Change WatermarkValve::recompute() {
     idle_ = allIdle;
     c.statusChanged = true;
     c.idle = allIdle;
+    if (allIdle) {
+      // No input will advance any more: flush the highest input watermark, as Flink's
+      // StatusWatermarkValve does, so that inputs going idle together do not stall time at
+      // the one that happened to go idle last.
+      int64_t maxWm = kMinTime;
+      for (const InputState& in : inputs_) maxWm = std::max(maxWm, in.watermark);
+      if (maxWm > current_) {
+        current_ = maxWm;
+        c.advanced = true;
+        c.watermark = maxWm;
+      }
+    }
   }
   if (anyAligned && minWm > current_) {
     current_ = minWm;

@@ -1,11 +1,247 @@
 #pragma once
-// Placeholder: declared here, implemented by the count/global-window work.
+
+// Count windows and global windows: windows that are not cut by time.
+
+#include <absl/container/flat_hash_map.h>
+
+#include <cstdint>
 #include <memory>
+#include <numeric>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
 #include "reka/api/Functions.h"
+#include "reka/api/Operator.h"
+#include "reka/api/detail/StreamOperators.h"
+#include "reka/operators/WindowSupport.h"
+#include "reka/state/KeyGroup.h"
 #include "reka/time/Windows.h"
+
 namespace reka::detail {
+
+/// Count windows over a keyed stream (Flink's countWindow(size, slide)): every `slide` records of
+/// a key, a window over the key's last `size` records fires (+I). Sliding windows hold fewer
+/// records at the start (the first fires after `slide` records); slide == size is tumbling.
+/// Each record is aggregated once, into a pane of gcd(size, slide) records; a window merges its
+/// panes (agg.merge). The window's TimeWindow holds record ordinals of the key: start is the
+/// 0-based ordinal of its first record, end is one past its last.
+/// A partial window at the end of input is not emitted (as in Flink, where the count trigger
+/// never fires for it). Watermarks pass through; allowed lateness and late-data output do not
+/// apply (no record is late). Only the default trigger is supported: open() rejects any other.
+/// Driven by one task at a time.
 template <class T, class K, class KeyFn, class Agg, class Out, class Emit>
-class CountWindowOperator;
+class CountWindowOperator final : public EmittingOperator<Out> {
+ public:
+  using Key = StoredKeyOf<K>;
+  using Acc = std::decay_t<decltype(std::declval<Agg&>().createAccumulator())>;
+
+  CountWindowOperator(KeyFn keyFn, Agg agg, Emit emit, CountWindows assigner, WindowOptions options,
+                      std::shared_ptr<const SidePorts> ports)
+      : EmittingOperator<Out>(std::move(ports)),
+        keyFn_(std::move(keyFn)),
+        agg_(std::move(agg)),
+        emit_(std::move(emit)),
+        assigner_(assigner),
+        options_(options) {}
+
+  Status open(OperatorContext& ctx) override {
+    REKA_RETURN_IF_ERROR(assigner_.validate());
+    if (options_.trigger.kind != Trigger::Kind::kDefault) {
+      return Status::invalidArgument(
+          "count windows support only the default trigger (a window fires every `slide` records of its key); "
+          "countOf, earlyEvery and processingTimeEvery triggers are not supported for count windows");
+    }
+    pane_ = std::gcd(assigner_.size, assigner_.slide);
+    keepPanes_ = static_cast<size_t>((assigner_.size - assigner_.slide) / pane_);
+    return EmittingOperator<Out>::open(ctx);
+  }
+
+  void processBatch(int, Batch& batch) override {
+    auto& in = static_cast<RecordBatch<T>&>(batch);
+    for (const T& r : in.records) add(r);
+    emitter_.flushEmitted(&in);
+  }
+
+ private:
+  struct KeyState {
+    KeyGroup keyGroup{0};
+    int64_t count = 0;        ///< records of the key so far
+    std::vector<Acc> panes;   ///< complete panes the next window holds, oldest first
+    std::optional<Acc> open;  ///< the pane being filled
+  };
+
+  void add(const T& r) {
+    const K key = keyFn_(r);
+    auto it = keys_.find(key);
+    if (it == keys_.end()) {
+      it = keys_.try_emplace(Key(key)).first;
+      it->second.keyGroup = keyGroupFor(hashKey(key), this->ctx_->maxParallelism);
+    }
+    KeyState& ks = it->second;
+    if (!ks.open) ks.open = agg_.createAccumulator();
+    agg_.add(r, *ks.open);
+    ++ks.count;
+    if (ks.count % pane_ != 0) return;
+    ks.panes.push_back(std::move(*ks.open));
+    ks.open.reset();
+    if (ks.count % assigner_.slide != 0) return;
+
+    // Every kept pane belongs to this window: panes older than it were dropped at earlier firings.
+    const int64_t records = static_cast<int64_t>(ks.panes.size()) * pane_;
+    const TimeWindow window{ks.count - records, ks.count};
+    if (ks.panes.size() == 1) {
+      emit_(it->first, window, ks.panes.front(), RowKind::kInsert, emitter_);
+    } else {
+      Acc acc = agg_.createAccumulator();
+      for (const Acc& p : ks.panes) agg_.merge(p, acc);
+      emit_(it->first, window, acc, RowKind::kInsert, emitter_);
+    }
+    // The next window starts `slide` records later: keep only the panes it holds.
+    if (ks.panes.size() > keepPanes_) {
+      ks.panes.erase(ks.panes.begin(), ks.panes.begin() + static_cast<std::ptrdiff_t>(ks.panes.size() - keepPanes_));
+    }
+  }
+
+  Emitter<Out>& emitterRef() override { return emitter_; }
+
+  KeyFn keyFn_;
+  Agg agg_;
+  Emit emit_;
+  CountWindows assigner_;
+  WindowOptions options_;
+  int64_t pane_ = 1;
+  size_t keepPanes_ = 0;
+  Emitter<Out> emitter_;
+  absl::flat_hash_map<Key, KeyState> keys_;
+};
+
+/// Global windows over a keyed stream: one window per key, TimeWindow{kMinTime, kMaxTime}, holding
+/// all its records (nothing is purged). When it fires depends on the trigger:
+///   - default: once per key at the end of input (the kMaxTime watermark, or finish());
+///   - countOf(n): every n records of the key;
+///   - processingTimeEvery(interval) (and earlyEvery, the same here): every interval, the keys
+///     that changed since their last firing.
+/// With every trigger, the keys that changed since their last firing fire once more at the end of
+/// input. A key's first firing emits +I; later ones retract the previous result (-U) and emit
+/// the current one (+U), so the operator keeps a copy of the last emitted accumulator per key.
+/// Driven by one task at a time.
 template <class T, class K, class KeyFn, class Agg, class Out, class Emit>
-class GlobalWindowOperator;
-}
+class GlobalWindowOperator final : public EmittingOperator<Out> {
+ public:
+  using Key = StoredKeyOf<K>;
+  using Acc = std::decay_t<decltype(std::declval<Agg&>().createAccumulator())>;
+
+  GlobalWindowOperator(KeyFn keyFn, Agg agg, Emit emit, WindowOptions options, std::shared_ptr<const SidePorts> ports)
+      : EmittingOperator<Out>(std::move(ports)),
+        keyFn_(std::move(keyFn)),
+        agg_(std::move(agg)),
+        emit_(std::move(emit)),
+        options_(options) {}
+
+  Status open(OperatorContext& ctx) override {
+    const Trigger& t = options_.trigger;
+    if (t.kind == Trigger::Kind::kCount && t.count <= 0) {
+      return Status::invalidArgument("count trigger needs a positive count, got " + std::to_string(t.count));
+    }
+    if (periodic() && t.intervalMs <= 0) {
+      return Status::invalidArgument("processing-time trigger needs a positive interval, got " +
+                                     std::to_string(t.intervalMs) + " ms");
+    }
+    REKA_RETURN_IF_ERROR(EmittingOperator<Out>::open(ctx));
+    if (periodic()) ctx.time->requestCallback(ctx.time->now() + t.intervalMs);
+    return Status::ok();
+  }
+
+  void processBatch(int, Batch& batch) override {
+    auto& in = static_cast<RecordBatch<T>&>(batch);
+    const bool byCount = options_.trigger.kind == Trigger::Kind::kCount;
+    for (const T& r : in.records) {
+      const K key = keyFn_(r);
+      auto it = keys_.find(key);
+      if (it == keys_.end()) {
+        it = keys_.try_emplace(Key(key), agg_.createAccumulator()).first;
+        it->second.keyGroup = keyGroupFor(hashKey(key), this->ctx_->maxParallelism);
+      }
+      KeyState& ks = it->second;
+      agg_.add(r, ks.acc);
+      ks.changed = true;
+      if (byCount && ++ks.sinceFiring >= options_.trigger.count) fire(it->first, ks, false);
+    }
+    emitter_.flushEmitted(&in);
+  }
+
+  void processWatermark(int64_t watermark) override {
+    if (watermark == kMaxTime) fireChanged(true);
+    this->forwardWatermark(watermark);
+  }
+
+  void onProcessingTime(int64_t now) override {
+    if (!periodic() || ended_) return;
+    fireChanged(false);
+    this->ctx_->time->requestCallback(now + options_.trigger.intervalMs);
+  }
+
+  void finish() override {
+    fireChanged(true);
+    EmittingOperator<Out>::finish();
+  }
+
+ private:
+  struct KeyState {
+    explicit KeyState(Acc a) : acc(std::move(a)) {}
+    KeyGroup keyGroup{0};
+    Acc acc;
+    std::optional<Acc> emitted;  ///< the last emitted accumulator (set once the key has fired)
+    int64_t sinceFiring = 0;     ///< records since the last firing (count trigger)
+    bool changed = false;        ///< records arrived since the last firing
+  };
+
+  bool periodic() const {
+    return options_.trigger.kind == Trigger::Kind::kProcessingTimePeriodic ||
+           options_.trigger.kind == Trigger::Kind::kEarlyPeriodic;
+  }
+
+  /// `last`: the end of input; no later firing will retract this one, so no copy is kept.
+  void fire(const Key& key, KeyState& ks, bool last) {
+    const TimeWindow window{kMinTime, kMaxTime};
+    if (ks.emitted) {
+      emit_(key, window, *ks.emitted, RowKind::kUpdateBefore, emitter_);
+      emit_(key, window, ks.acc, RowKind::kUpdateAfter, emitter_);
+    } else {
+      emit_(key, window, ks.acc, RowKind::kInsert, emitter_);
+    }
+    ks.changed = false;
+    ks.sinceFiring = 0;
+    if (last) {
+      ks.emitted.reset();
+    } else {
+      ks.emitted = ks.acc;
+    }
+  }
+
+  void fireChanged(bool last) {
+    if (ended_) return;
+    ended_ = last;
+    for (auto& [key, ks] : keys_) {
+      if (!ks.changed) continue;
+      fire(key, ks, last);
+      if (emitter_.pendingCount() >= this->ctx_->batchSize) emitter_.flushEmitted(nullptr);
+    }
+    emitter_.flushEmitted(nullptr);
+  }
+
+  Emitter<Out>& emitterRef() override { return emitter_; }
+
+  KeyFn keyFn_;
+  Agg agg_;
+  Emit emit_;
+  WindowOptions options_;
+  bool ended_ = false;  ///< the end-of-input firing happened
+  Emitter<Out> emitter_;
+  absl::flat_hash_map<Key, KeyState> keys_;
+};
+
+}  // namespace reka::detail

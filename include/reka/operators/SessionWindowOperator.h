@@ -1,9 +1,257 @@
 #pragma once
-// Placeholder: declared here, implemented by the session-window work.
+
+// Session windows (Flink's EventTimeSessionWindows / ProcessingTimeSessionWindows with their
+// default trigger): per key, windows that close after a gap without records.
+
+#include <absl/container/btree_set.h>
+#include <absl/container/flat_hash_map.h>
+
+#include <algorithm>
+#include <cstdint>
 #include <memory>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
 #include "reka/api/Functions.h"
+#include "reka/api/Operator.h"
+#include "reka/api/detail/StreamOperators.h"
+#include "reka/base/Check.h"
+#include "reka/operators/WindowSupport.h"
+#include "reka/state/KeyGroup.h"
 #include "reka/time/Windows.h"
+
 namespace reka::detail {
+
+/// Session windows over a keyed stream. A record at ts opens [ts, ts + gap) and merges (agg.merge)
+/// with every session of its key that window intersects; touching sessions merge too, as in Flink.
+///
+/// Event time: a session fires (+I) when the watermark reaches its maxTimestamp(); the sessions
+/// due at one watermark fire in timestamp order. A fired session is kept until the watermark
+/// reaches maxTimestamp() + allowed lateness, then dropped. A record that joins a kept fired
+/// session fires the merged session again at once if it has passed the watermark (-U for every
+/// result it replaces, then +U), otherwise when the watermark reaches it. A record behind the
+/// watermark that opens a new session within the lateness fires it at once (+I). Both count in
+/// lateUpdates.
+/// A record whose own window is behind the watermark by more than the lateness and that joins no
+/// kept session is late: counted in lateRecords and sent to the late-data output, if any.
+///
+/// Processing time: a record's timestamp is the clock at its arrival; a session fires once the
+/// clock reaches its end; at the end of input every session still open fires. There is no
+/// lateness in processing time.
+///
+/// Only the default trigger is supported: open() rejects any other. Keyed state lives in memory
+/// (one small sorted vector of sessions per key). Driven by one task at a time.
 template <class T, class K, class KeyFn, class TsFn, class Agg, class Out, class Emit>
-class SessionWindowOperator;
-}
+class SessionWindowOperator final : public EmittingOperator<Out> {
+ public:
+  using Key = StoredKeyOf<K>;
+  using Acc = std::decay_t<decltype(std::declval<Agg&>().createAccumulator())>;
+
+  SessionWindowOperator(KeyFn keyFn, TsFn tsFn, Agg agg, Emit emit, SessionWindows assigner, WindowOptions options,
+                        std::shared_ptr<const SidePorts> ports)
+      : EmittingOperator<Out>(std::move(ports)),
+        keyFn_(std::move(keyFn)),
+        tsFn_(std::move(tsFn)),
+        agg_(std::move(agg)),
+        emit_(std::move(emit)),
+        assigner_(assigner),
+        options_(options) {}
+
+  Status open(OperatorContext& ctx) override {
+    REKA_RETURN_IF_ERROR(assigner_.validate());
+    if (options_.trigger.kind != Trigger::Kind::kDefault) {
+      return Status::invalidArgument(
+          "session windows support only the default trigger (a session fires when the watermark or clock passes "
+          "its end); countOf, earlyEvery and processingTimeEvery triggers are not supported for session windows");
+    }
+    if (options_.allowedLatenessMs < 0) {
+      return Status::invalidArgument("allowed lateness must not be negative, got " +
+                                     std::to_string(options_.allowedLatenessMs) + " ms");
+    }
+    return EmittingOperator<Out>::open(ctx);
+  }
+
+  void processBatch(int, Batch& batch) override {
+    auto& in = static_cast<RecordBatch<T>&>(batch);
+    for (const T& r : in.records) add(r);
+    emitter_.flushEmitted(&in);
+  }
+
+  void processWatermark(int64_t watermark) override {
+    if (eventTime() && watermark > watermark_) {
+      watermark_ = watermark;
+      advance(watermark);
+      emitter_.flushEmitted(nullptr);
+    }
+    this->forwardWatermark(watermark);
+  }
+
+  void onProcessingTime(int64_t now) override {
+    if (eventTime()) return;
+    advance(now - 1);  // a session [start, end) fires once the clock reaches `end`
+    if (!timers_.empty()) this->ctx_->time->requestCallback(saturatingAdd(timers_.begin()->first, 1));
+    emitter_.flushEmitted(nullptr);
+  }
+
+  void finish() override {
+    // End of input: every session still open fires. In event time the final kMaxTime
+    // watermark has done this already.
+    advance(kMaxTime);
+    EmittingOperator<Out>::finish();
+  }
+
+ private:
+  /// A result that was emitted and that the next firing of the session replaces (-U).
+  struct Emitted {
+    TimeWindow window;
+    Acc acc;
+  };
+  struct Session {
+    TimeWindow window;
+    Acc acc;
+    bool fired = false;            ///< (window, acc) is what was last emitted
+    std::vector<Emitted> retract;  ///< earlier results of merged fired sessions, not yet replaced
+  };
+  struct KeyState {
+    KeyGroup keyGroup{0};
+    std::vector<Session> sessions;  ///< disjoint, not touching, sorted by start
+    std::optional<int64_t> timerAt;  ///< this key's entry in timers_
+  };
+
+  static int64_t saturatingAdd(int64_t a, int64_t nonNegative) {
+    return a > kMaxTime - nonNegative ? kMaxTime : a + nonNegative;
+  }
+  bool eventTime() const { return assigner_.domain == TimeDomain::kEventTime; }
+  int64_t lateness() const { return eventTime() ? options_.allowedLatenessMs : 0; }
+  /// When a fired session's state is dropped.
+  int64_t cleanupTime(const TimeWindow& w) const { return saturatingAdd(w.maxTimestamp(), lateness()); }
+  bool isLate(const TimeWindow& w) const { return eventTime() && cleanupTime(w) <= watermark_; }
+
+  void add(const T& r) {
+    const K key = keyFn_(r);
+    const int64_t ts = eventTime() ? static_cast<int64_t>(tsFn_(r)) : this->ctx_->time->now();
+    const TimeWindow fresh{ts, saturatingAdd(ts, assigner_.gapMs)};
+    auto it = keys_.find(key);
+    if (it == keys_.end()) {
+      if (isLate(fresh)) return dropLate(r);
+      it = keys_.try_emplace(Key(key)).first;
+      it->second.keyGroup = keyGroupFor(hashKey(key), this->ctx_->maxParallelism);
+    }
+    KeyState& ks = it->second;
+    std::vector<Session>& sessions = ks.sessions;
+    // The sessions `fresh` intersects are adjacent: those from `lo` up to `hi`.
+    size_t lo = 0;
+    while (lo < sessions.size() && sessions[lo].window.end < fresh.start) ++lo;
+    size_t hi = lo;
+    while (hi < sessions.size() && sessions[hi].window.start <= fresh.end) ++hi;
+
+    if (lo == hi) {
+      if (isLate(fresh)) return dropLate(r);  // the key has other sessions: keep its entry
+      Session s{fresh, agg_.createAccumulator(), false, {}};
+      agg_.add(r, s.acc);
+      sessions.insert(sessions.begin() + static_cast<std::ptrdiff_t>(lo), std::move(s));
+    } else {
+      Session& target = sessions[lo];
+      TimeWindow merged = fresh;
+      std::vector<Emitted> retract;
+      for (size_t i = lo; i < hi; ++i) {
+        Session& s = sessions[i];
+        merged.start = std::min(merged.start, s.window.start);
+        merged.end = std::max(merged.end, s.window.end);
+        // A fired session's result is replaced by the merged one: keep it to retract (-U).
+        if (s.fired) retract.push_back({s.window, s.acc});
+        for (Emitted& e : s.retract) retract.push_back(std::move(e));
+      }
+      for (size_t i = lo + 1; i < hi; ++i) agg_.merge(sessions[i].acc, target.acc);
+      agg_.add(r, target.acc);
+      target.window = merged;
+      target.fired = false;
+      target.retract = std::move(retract);
+      sessions.erase(sessions.begin() + static_cast<std::ptrdiff_t>(lo + 1),
+                     sessions.begin() + static_cast<std::ptrdiff_t>(hi));
+    }
+
+    Session& s = sessions[lo];
+    if (eventTime() && s.window.maxTimestamp() <= watermark_) {
+      // Behind the watermark but within the allowed lateness (else it would have been late, or
+      // its session dropped): the session has passed its end, so it fires (again) now.
+      fire(it->first, s);
+      this->ctx_->metrics->lateUpdates.fetch_add(1, std::memory_order_relaxed);
+    }
+    scheduleTimer(it->first, ks);
+  }
+
+  void dropLate(const T& r) {
+    this->ctx_->metrics->lateRecords.fetch_add(1, std::memory_order_relaxed);
+    if (options_.lateTagId != 0) emitter_.template outputById<T>(options_.lateTagId, r);
+  }
+
+  /// Emits the session's result: +I the first time, else -U for each result it replaces, then +U.
+  void fire(const Key& key, Session& s) {
+    if (s.retract.empty()) {
+      emit_(key, s.window, s.acc, RowKind::kInsert, emitter_);
+    } else {
+      for (const Emitted& e : s.retract) emit_(key, e.window, e.acc, RowKind::kUpdateBefore, emitter_);
+      s.retract.clear();
+      emit_(key, s.window, s.acc, RowKind::kUpdateAfter, emitter_);
+    }
+    s.fired = true;
+  }
+
+  /// Fires the sessions whose maxTimestamp() is at or before `upTo` and drops those whose
+  /// cleanup time has passed, key by key in timestamp order.
+  void advance(int64_t upTo) {
+    while (!timers_.empty() && timers_.begin()->first <= upTo) {
+      const int64_t at = timers_.begin()->first;
+      const Key key = timers_.begin()->second;
+      timers_.erase(timers_.begin());
+      auto it = keys_.find(key);
+      REKA_CHECK(it != keys_.end());
+      KeyState& ks = it->second;
+      ks.timerAt.reset();
+      for (Session& s : ks.sessions) {
+        if (!s.fired && s.window.maxTimestamp() <= at) fire(it->first, s);
+      }
+      std::erase_if(ks.sessions, [&](const Session& s) { return s.fired && cleanupTime(s.window) <= at; });
+      if (ks.sessions.empty()) {
+        keys_.erase(it);
+      } else {
+        scheduleTimer(it->first, ks);
+      }
+      if (emitter_.pendingCount() >= this->ctx_->batchSize) emitter_.flushEmitted(nullptr);
+    }
+  }
+
+  /// Keeps one timer per key: the earliest time one of its sessions fires or is dropped.
+  void scheduleTimer(const Key& key, KeyState& ks) {
+    std::optional<int64_t> next;
+    for (const Session& s : ks.sessions) {
+      int64_t due = s.fired ? cleanupTime(s.window) : s.window.maxTimestamp();
+      if (!next || due < *next) next = due;
+    }
+    if (next == ks.timerAt) return;
+    if (ks.timerAt) timers_.erase(std::pair<int64_t, Key>(*ks.timerAt, key));
+    ks.timerAt = next;
+    if (!next) return;
+    timers_.insert(std::pair<int64_t, Key>(*next, key));
+    if (!eventTime()) this->ctx_->time->requestCallback(saturatingAdd(*next, 1));
+  }
+
+  Emitter<Out>& emitterRef() override { return emitter_; }
+
+  KeyFn keyFn_;
+  TsFn tsFn_;
+  Agg agg_;
+  Emit emit_;
+  SessionWindows assigner_;
+  WindowOptions options_;
+  Emitter<Out> emitter_;
+  absl::flat_hash_map<Key, KeyState> keys_;
+  absl::btree_set<std::pair<int64_t, Key>> timers_;  ///< (time, key): one per key with sessions
+  int64_t watermark_ = kMinTime;
+};
+
+}  // namespace reka::detail

@@ -12,7 +12,8 @@ namespace reka {
 /// over the inputs that are active. An idle input is left out of the minimum so that it does
 /// not hold time back; when it becomes active again it rejoins only once its own watermark has
 /// caught up with the merged one, so the merged watermark never moves backwards.
-/// When every input is idle the merged status is idle. Not thread-safe (one task owns it).
+/// When every input is idle the merged status is idle, and the merged watermark moves to the
+/// highest input watermark (no input can advance it any more). Not thread-safe (one task owns it).
 class WatermarkValve {
  public:
   /// What changed after an input event.

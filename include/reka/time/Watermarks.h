@@ -119,11 +119,9 @@ class SplitWatermarks {
       timestamp = s.maxTimestamp + options_.maxAheadMs;
       ++capped_;
     }
-    if (s.custom) {
-      s.custom->onEvent(timestamp);
-    } else if (timestamp > s.maxTimestamp) {
-      s.maxTimestamp = timestamp;
-    }
+    // The highest timestamp is tracked for custom generators too: the cap above needs it.
+    if (timestamp > s.maxTimestamp) s.maxTimestamp = timestamp;
+    if (s.custom) s.custom->onEvent(timestamp);
     s.active = true;
   }
 

@@ -1,0 +1,281 @@
+#pragma once
+
+// Joins of two keyed streams on event time: the interval join and the window join (tumbling
+// or sliding windows). Both keep every buffered record in the operator's memory, per key.
+//
+// Records kept in join state must own their data: a record type that holds a std::string_view
+// into its input batch's buffers would dangle once that batch is released. Map such records to
+// owning types (std::string) before the join.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <absl/container/btree_map.h>
+#include <absl/container/btree_set.h>
+
+#include "reka/api/detail/StreamOperators.h"
+#include "reka/operators/WindowSupport.h"
+#include "reka/state/StateBackend.h"
+#include "reka/time/Windows.h"
+
+namespace reka::detail {
+
+/// a + b, clamped to [kMinTime, kMaxTime] instead of overflowing (bounds of extreme timestamps).
+inline int64_t saturatingAdd(int64_t a, int64_t b) {
+  int64_t r = 0;
+  if (__builtin_add_overflow(a, b, &r)) return b > 0 ? kMaxTime : kMinTime;
+  return r;
+}
+/// a - b, clamped to [kMinTime, kMaxTime].
+inline int64_t saturatingSub(int64_t a, int64_t b) {
+  int64_t r = 0;
+  if (__builtin_sub_overflow(a, b, &r)) return b < 0 ? kMaxTime : kMinTime;
+  return r;
+}
+
+/// One side of an interval join: its records per key, ordered by timestamp, plus the times at
+/// which they stop being needed. Owned by one operator instance (one task).
+template <class K, class T>
+class IntervalJoinBuffer {
+ public:
+  using StoredKey = StoredKeyOf<K>;
+
+  /// Keeps `record` (timestamp `ts`) of `key` until the watermark reaches `cleanupAt`.
+  void add(const K& key, int64_t ts, int64_t cleanupAt, const T& record) {
+    auto it = byKey_.find(key);
+    if (it == byKey_.end()) it = byKey_.try_emplace(StoredKey(key)).first;
+    it->second.emplace(ts, record);
+    due_.insert(Due(cleanupAt, StoredKey(key)));
+  }
+
+  /// Calls f(record) for every record of `key` with lo <= timestamp <= hi, in timestamp order.
+  template <class F>
+  void forEachBetween(const K& key, int64_t lo, int64_t hi, F&& f) const {
+    if (lo > hi) return;
+    auto it = byKey_.find(key);
+    if (it == byKey_.end()) return;
+    const auto& records = it->second;
+    for (auto r = records.lower_bound(lo); r != records.end() && r->first <= hi; ++r) f(r->second);
+  }
+
+  /// Drops every record whose cleanup time, cleanupOf(timestamp), is at or before `watermark`.
+  /// cleanupOf must be non-decreasing in the timestamp (it is ts + a constant, saturated).
+  template <class CleanupOf>
+  void expire(int64_t watermark, CleanupOf&& cleanupOf) {
+    while (!due_.empty() && due_.begin()->first <= watermark) {
+      auto node = due_.extract(due_.begin());
+      auto it = byKey_.find(node.value().second);
+      if (it == byKey_.end()) continue;
+      auto& records = it->second;
+      while (!records.empty() && cleanupOf(records.begin()->first) <= watermark) records.erase(records.begin());
+      if (records.empty()) byKey_.erase(it);
+    }
+  }
+
+  size_t keyCount() const { return byKey_.size(); }
+
+ private:
+  using Due = std::pair<int64_t, StoredKey>;
+  StateMap<StoredKey, absl::btree_multimap<int64_t, T>> byKey_;
+  absl::btree_set<Due> due_;  // (cleanup time, key): one entry per distinct pair
+};
+
+/// Flink's interval join: for every a of input 0 and b of input 1 with the same key and
+/// tsA(a) + lower <= tsB(b) <= tsA(a) + upper (both bounds inclusive) calls fn(a, b, emitter).
+///
+/// Each side is buffered per key and probed by every record of the other side. Watermark `wm`
+/// promises later records have timestamps above wm, so an a can still meet a later b only while
+/// tsA + upper > wm, and a b a later a only while tsB - lower > wm; records past that are
+/// dropped when the watermark arrives, before it is forwarded (and a record already past it on
+/// arrival is probed but not kept). A record at or behind the watermark (ts <= wm) is late: the
+/// partners it could have had may already be gone (a b at tsA + lower is dropped once
+/// wm >= tsA), so, like Flink, it is counted in lateRecords and dropped without being joined.
+/// Invalid bounds (lower > upper) fail open() with InvalidArgument.
+template <class A, class B, class K, class Out, class KeyA, class KeyB, class TsA, class TsB, class Fn>
+class IntervalJoinOperator final : public EmittingOperator<Out> {
+ public:
+  IntervalJoinOperator(KeyA keyA, KeyB keyB, TsA tsA, TsB tsB, int64_t lowerMs, int64_t upperMs, Fn fn,
+                       std::shared_ptr<const SidePorts> ports)
+      : EmittingOperator<Out>(std::move(ports)),
+        keyA_(std::move(keyA)),
+        keyB_(std::move(keyB)),
+        tsA_(std::move(tsA)),
+        tsB_(std::move(tsB)),
+        lower_(lowerMs),
+        upper_(upperMs),
+        fn_(std::move(fn)) {}
+
+  Status open(OperatorContext& ctx) override {
+    if (lower_ > upper_) {
+      return Status::invalidArgument("interval join: the lower bound (" + std::to_string(lower_) +
+                                     " ms) must not be above the upper bound (" + std::to_string(upper_) + " ms)");
+    }
+    return EmittingOperator<Out>::open(ctx);
+  }
+
+  void processBatch(int input, Batch& batch) override {
+    source_ = &batch;
+    if (input == 0) {
+      for (const A& a : static_cast<RecordBatch<A>&>(batch).records) addA(a);
+    } else {
+      for (const B& b : static_cast<RecordBatch<B>&>(batch).records) addB(b);
+    }
+    emitter_.flushEmitted(&batch);
+    source_ = nullptr;
+  }
+
+  void processWatermark(int64_t wm) override {
+    watermark_ = wm;
+    bufferA_.expire(wm, [this](int64_t ts) { return saturatingAdd(ts, upper_); });
+    bufferB_.expire(wm, [this](int64_t ts) { return saturatingSub(ts, lower_); });
+    this->forwardWatermark(wm);
+  }
+
+ private:
+  void addA(const A& a) {
+    const int64_t ts = tsA_(a);
+    if (isLate(ts)) return;
+    const K key = keyA_(a);
+    const int64_t cleanupAt = saturatingAdd(ts, upper_);
+    bufferB_.forEachBetween(key, saturatingAdd(ts, lower_), cleanupAt, [&](const B& b) { emit(a, b); });
+    if (cleanupAt > watermark_) bufferA_.add(key, ts, cleanupAt, a);
+  }
+  void addB(const B& b) {
+    const int64_t ts = tsB_(b);
+    if (isLate(ts)) return;
+    const K key = keyB_(b);
+    const int64_t cleanupAt = saturatingSub(ts, lower_);
+    bufferA_.forEachBetween(key, saturatingSub(ts, upper_), cleanupAt, [&](const A& a) { emit(a, b); });
+    if (cleanupAt > watermark_) bufferB_.add(key, ts, cleanupAt, b);
+  }
+  bool isLate(int64_t ts) {
+    if (watermark_ == kMinTime || ts > watermark_) return false;
+    this->ctx_->metrics->lateRecords.fetch_add(1, std::memory_order_relaxed);
+    return true;
+  }
+  void emit(const A& a, const B& b) {
+    fn_(a, b, emitter_);
+    // Bounds the batch one record can produce (a key with many buffered matches).
+    if (emitter_.pendingCount() >= this->ctx_->batchSize) emitter_.flushEmitted(source_);
+  }
+  Emitter<Out>& emitterRef() override { return emitter_; }
+
+  KeyA keyA_;
+  KeyB keyB_;
+  TsA tsA_;
+  TsB tsB_;
+  int64_t lower_;
+  int64_t upper_;
+  Fn fn_;
+  Emitter<Out> emitter_;
+  IntervalJoinBuffer<K, A> bufferA_;
+  IntervalJoinBuffer<K, B> bufferB_;
+  int64_t watermark_ = kMinTime;
+  const Batch* source_ = nullptr;  // the batch being processed (emitted records may view into it)
+};
+
+/// The window join: the records of both inputs are assigned to event-time windows (tumbling or
+/// sliding, `spec`); when the watermark reaches a window's maxTimestamp() (kMaxTime at the end
+/// of the input fires all), fn(a, b, window, emitter) is called for every pair of a (input 0)
+/// and b (input 1) of the same key in that window, and the window's state is dropped. A pair
+/// that shares several sliding windows is emitted once per window; a window where one side has
+/// no records emits nothing (an inner join).
+///
+/// A record is added to each of its windows that has not fired; if all have fired it is late:
+/// counted in lateRecords and dropped. Invalid window specs and processing-time windows fail
+/// open() with InvalidArgument.
+template <class A, class B, class K, class Out, class KeyA, class KeyB, class TsA, class TsB, class Fn>
+class WindowJoinOperator final : public EmittingOperator<Out> {
+ public:
+  WindowJoinOperator(KeyA keyA, KeyB keyB, TsA tsA, TsB tsB, AlignedSpec spec, Fn fn,
+                     std::shared_ptr<const SidePorts> ports)
+      : EmittingOperator<Out>(std::move(ports)),
+        keyA_(std::move(keyA)),
+        keyB_(std::move(keyB)),
+        tsA_(std::move(tsA)),
+        tsB_(std::move(tsB)),
+        spec_(std::move(spec)),
+        fn_(std::move(fn)) {}
+
+  Status open(OperatorContext& ctx) override {
+    if (!spec_.status.isOk()) return Status::invalidArgument("window join: " + spec_.status.message());
+    if (spec_.domain != TimeDomain::kEventTime) {
+      return Status::invalidArgument("window join: the windows must be event-time windows (TumblingWindows::eventTime, "
+                                     "SlidingWindows::eventTime)");
+    }
+    return EmittingOperator<Out>::open(ctx);
+  }
+
+  void processBatch(int input, Batch& batch) override {
+    if (input == 0) {
+      for (const A& a : static_cast<RecordBatch<A>&>(batch).records) {
+        add(tsA_(a), keyA_(a), [&](Sides& s) { s.a.push_back(a); });
+      }
+    } else {
+      for (const B& b : static_cast<RecordBatch<B>&>(batch).records) {
+        add(tsB_(b), keyB_(b), [&](Sides& s) { s.b.push_back(b); });
+      }
+    }
+  }
+
+  void processWatermark(int64_t wm) override {
+    watermark_ = wm;
+    while (!windows_.empty() && windows_.begin()->first <= saturatingAdd(wm, 1)) {  // maxTimestamp <= wm
+      auto node = windows_.extract(windows_.begin());
+      const TimeWindow window{saturatingSub(node.key(), spec_.sizeMs), node.key()};
+      for (const auto& [key, sides] : node.mapped()) {
+        for (const A& a : sides.a) {
+          for (const B& b : sides.b) {
+            fn_(a, b, window, emitter_);
+            if (emitter_.pendingCount() >= this->ctx_->batchSize) emitter_.flushEmitted(nullptr);
+          }
+        }
+      }
+    }
+    emitter_.flushEmitted(nullptr);
+    this->forwardWatermark(wm);
+  }
+
+ private:
+  struct Sides {
+    std::vector<A> a;
+    std::vector<B> b;
+  };
+  using StoredKey = StoredKeyOf<K>;
+
+  // Adds a record at `ts` to every window of it that has not fired: windows [start, start + size)
+  // for the starts aligned to slide (+ offset) in (ts - size, ts], newest first.
+  template <class Append>
+  void add(int64_t ts, const K& key, Append&& append) {
+    bool added = false;
+    for (int64_t start = windowStartFor(ts, spec_.offsetMs, spec_.slideMs); ts - start < spec_.sizeMs;
+         start -= spec_.slideMs) {
+      const int64_t end = saturatingAdd(start, spec_.sizeMs);
+      // Older windows end earlier: once one has fired, all the rest have.
+      if (end <= saturatingAdd(watermark_, 1)) break;
+      auto& byKey = windows_[end];
+      auto it = byKey.find(key);
+      if (it == byKey.end()) it = byKey.try_emplace(StoredKey(key)).first;
+      append(it->second);
+      added = true;
+      if (start < kMinTime + spec_.slideMs) break;
+    }
+    if (!added) this->ctx_->metrics->lateRecords.fetch_add(1, std::memory_order_relaxed);
+  }
+  Emitter<Out>& emitterRef() override { return emitter_; }
+
+  KeyA keyA_;
+  KeyB keyB_;
+  TsA tsA_;
+  TsB tsB_;
+  AlignedSpec spec_;
+  Fn fn_;
+  Emitter<Out> emitter_;
+  absl::btree_map<int64_t, StateMap<StoredKey, Sides>> windows_;  // by window end
+  int64_t watermark_ = kMinTime;
+};
+
+}  // namespace reka::detail

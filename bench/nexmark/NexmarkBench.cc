@@ -146,7 +146,8 @@ int main(int argc, char** argv) {
   CLI::App app{"Reka NEXMark benchmark: engine vs hand-written loops"};
   int64_t events = 10'000'000;
   double rate = 10'000'000;
-  std::vector<std::string> queries = {"q0", "q1", "q2", "q3", "q13", "q14", "q15", "q17", "q18", "q19", "q20", "q21", "q22", "keyed-count"};
+  std::vector<std::string> queries = {"q0",  "q1",  "q2",  "q3",  "q4",  "q5",  "q6",  "q7",  "q8",  "q9",  "q11", "q12",
+                                      "q13", "q14", "q15", "q17", "q18", "q19", "q20", "q21", "q22", "keyed-count"};
   std::vector<int> parallelisms = {1};
   bool scaling = true;
   bool rssCheck = true;

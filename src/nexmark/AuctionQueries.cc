@@ -15,7 +15,7 @@ namespace reka::nexmark {
 
 namespace {
 
-// ---- The test hook's gauges ----------------------------------------------------------------------
+// ---- The test hook's gauges ----
 
 struct WinnerGauges {
   std::atomic<int64_t> openAuctions{0};
@@ -47,7 +47,8 @@ class HeldState {
     WinnerGauges& g = gauges();
     g.openAuctions.fetch_add(auctions, std::memory_order_relaxed);
     g.bufferedBids.fetch_add(bids, std::memory_order_relaxed);
-    const int64_t now = g.held.fetch_add(auctions + bids, std::memory_order_relaxed) + auctions + bids;
+    const int64_t now =
+        g.held.fetch_add(auctions + bids, std::memory_order_relaxed) + auctions + bids;
     int64_t peak = g.peakHeld.load(std::memory_order_relaxed);
     while (now > peak && !g.peakHeld.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
     }
@@ -59,7 +60,7 @@ class HeldState {
   int64_t bids_ = 0;
 };
 
-// ---- q9: per auction, the winning bid ------------------------------------------------------------
+// ---- q9: per auction, the winning bid ----
 
 /// Whether `b` beats `best`: the higher price, then the earlier dateTime, then the lower bidder,
 /// then the smaller (channel, url, extra), so that the winner never depends on arrival order.
@@ -70,7 +71,9 @@ bool beats(const Bid& b, const Bid& best) {
   return std::tie(b.channel, b.url, b.extra) < std::tie(best.channel, best.url, best.extra);
 }
 
-bool inWindow(const Auction& a, const Bid& b) { return a.dateTime <= b.dateTime && b.dateTime <= a.expires; }
+bool inWindow(const Auction& a, const Bid& b) {
+  return a.dateTime <= b.dateTime && b.dateTime <= a.expires;
+}
 
 /// The state of one auction id: the auction once it has come and its best valid bid so far, or,
 /// before it comes, the bids that did.
@@ -115,7 +118,8 @@ struct Q9Winners {
   void processElement2(const Bid& b, KeyedContext<int64_t, AuctionWinnerRow>& ctx) {
     AuctionBook* s = book.get();
     if (s != nullptr && s->auction) {
-      if (inWindow(s->auction->auction, b) && (!s->best || beats(b, s->best->bid))) s->best = StoredBid::make(b);
+      if (inWindow(s->auction->auction, b) && (!s->best || beats(b, s->best->bid)))
+        s->best = StoredBid::make(b);
       return;
     }
     if (b.dateTime <= ctx.currentWatermark()) {
@@ -156,7 +160,7 @@ DataStream<AuctionWinnerRow> auctionWinners(const DataStream<Event>& events) {
       .process<AuctionWinnerRow>("auction-winners", Q9Winners{});
 }
 
-// ---- q4: per category, the average winning price -------------------------------------------------
+// ---- q4: per category, the average winning price ----
 
 struct CountSum {
   int64_t count = 0;
@@ -170,14 +174,16 @@ struct Q4Average {
   void processElement(const AuctionWinnerRow& w, KeyedContext<int64_t, AveragePriceRow>& ctx) {
     CountSum& s = total.getOrCreate();
     const int64_t category = ctx.currentKey();
-    if (s.count > 0) ctx.emit(AveragePriceRow{RowKind::kUpdateBefore, "category", category, s.sum, s.count});
+    if (s.count > 0)
+      ctx.emit(AveragePriceRow{RowKind::kUpdateBefore, "category", category, s.sum, s.count});
     ++s.count;
     s.sum += w.bid->bid.price;
-    ctx.emit(AveragePriceRow{s.count == 1 ? RowKind::kInsert : RowKind::kUpdateAfter, "category", category, s.sum, s.count});
+    ctx.emit(AveragePriceRow{s.count == 1 ? RowKind::kInsert : RowKind::kUpdateAfter, "category",
+                             category, s.sum, s.count});
   }
 };
 
-// ---- q6: per seller, the average of the last 10 winning prices -----------------------------------
+// ---- q6: per seller, the average of the last 10 winning prices ----
 
 constexpr int64_t kLastWinners = 10;
 
@@ -186,7 +192,7 @@ struct PendingWinner {
 };
 
 struct SellerWinners {
-  std::vector<PendingWinner> pending;  // arrived, not yet applied
+  std::vector<PendingWinner> pending;        // arrived, not yet applied
   std::array<int64_t, kLastWinners> last{};  // ring of the last prices; slot applied % 10 is next
   int64_t applied = 0;
   int64_t sum = 0;  // of the prices in the ring
@@ -211,8 +217,9 @@ struct Q6Average {
     SellerWinners* s = seller.get();
     if (s == nullptr) return;
     const int64_t watermark = ctx.currentWatermark();
-    auto due = std::partition(s->pending.begin(), s->pending.end(),
-                              [watermark](const PendingWinner& p) { return p.expires <= watermark; });
+    auto due =
+        std::partition(s->pending.begin(), s->pending.end(),
+                       [watermark](const PendingWinner& p) { return p.expires <= watermark; });
     std::sort(s->pending.begin(), due, [](const PendingWinner& x, const PendingWinner& y) {
       return std::tie(x.expires, x.auction) < std::tie(y.expires, y.auction);
     });
@@ -220,14 +227,15 @@ struct Q6Average {
     for (auto it = s->pending.begin(); it != due; ++it) {
       const size_t slot = static_cast<size_t>(s->applied % kLastWinners);
       if (s->applied > 0) {
-        ctx.emit(AveragePriceRow{RowKind::kUpdateBefore, "seller", key, s->sum, std::min(s->applied, kLastWinners)});
+        ctx.emit(AveragePriceRow{RowKind::kUpdateBefore, "seller", key, s->sum,
+                                 std::min(s->applied, kLastWinners)});
       }
       if (s->applied >= kLastWinners) s->sum -= s->last[slot];
       s->last[slot] = it->price;
       s->sum += it->price;
       ++s->applied;
-      ctx.emit(AveragePriceRow{s->applied == 1 ? RowKind::kInsert : RowKind::kUpdateAfter, "seller", key, s->sum,
-                               std::min(s->applied, kLastWinners)});
+      ctx.emit(AveragePriceRow{s->applied == 1 ? RowKind::kInsert : RowKind::kUpdateAfter, "seller",
+                               key, s->sum, std::min(s->applied, kLastWinners)});
     }
     s->pending.erase(s->pending.begin(), due);
   }
@@ -251,21 +259,24 @@ void resetAuctionWinnerStatsForTesting() {
   g.lateBids.store(0, std::memory_order_relaxed);
 }
 
-void addQ4(const DataStream<Event>& events, const QueryJobOptions& o, std::shared_ptr<QueryCounters> c) {
+void addQ4(const DataStream<Event>& events, const QueryJobOptions& o,
+           std::shared_ptr<QueryCounters> c) {
   auto rows = auctionWinners(events)
                   .keyBy([](const AuctionWinnerRow& w) { return w.auction->auction.category; })
                   .process<AveragePriceRow>("q4", Q4Average{});
   attachSink(rows, o, std::move(c));
 }
 
-void addQ6(const DataStream<Event>& events, const QueryJobOptions& o, std::shared_ptr<QueryCounters> c) {
+void addQ6(const DataStream<Event>& events, const QueryJobOptions& o,
+           std::shared_ptr<QueryCounters> c) {
   auto rows = auctionWinners(events)
                   .keyBy([](const AuctionWinnerRow& w) { return w.auction->auction.seller; })
                   .process<AveragePriceRow>("q6", Q6Average{});
   attachSink(rows, o, std::move(c));
 }
 
-void addQ9(const DataStream<Event>& events, const QueryJobOptions& o, std::shared_ptr<QueryCounters> c) {
+void addQ9(const DataStream<Event>& events, const QueryJobOptions& o,
+           std::shared_ptr<QueryCounters> c) {
   attachSink(auctionWinners(events), o, std::move(c));
 }
 

@@ -45,14 +45,18 @@ struct Joined {
   int64_t end = 0;
   friend auto operator<=>(const Joined&, const Joined&) = default;
   friend std::ostream& operator<<(std::ostream& os, const Joined& j) {
-    return os << "{key " << j.key << ", a " << j.a << ", b " << j.b << ", [" << j.start << ", " << j.end << ")}";
+    return os << "{key " << j.key << ", a " << j.a << ", b " << j.b << ", [" << j.start << ", "
+              << j.end << ")}";
   }
 };
 
-int64_t eventTime(const Event& e) { return e.ts; }
+int64_t eventTime(const Event& e) {
+  return e.ts;
+}
 
 /// `n` events over `keys` keys, timestamps i*step + U[0, bound]: out of order by at most `bound`.
-std::vector<Event> disordered(uint32_t seed, int n, int64_t keys, int64_t step, int64_t bound, int64_t firstId) {
+std::vector<Event> disordered(uint32_t seed, int n, int64_t keys, int64_t step, int64_t bound,
+                              int64_t firstId) {
   std::mt19937 rng(seed);
   std::uniform_int_distribution<int64_t> jitter(0, bound);
   std::uniform_int_distribution<int64_t> key(0, keys - 1);
@@ -69,8 +73,10 @@ std::vector<Joined> sorted(std::vector<Joined> v) {
 /// What `actual` lacks and what it has in excess of `expected` (both sorted), for failure messages.
 std::string difference(const std::vector<Joined>& actual, const std::vector<Joined>& expected) {
   std::vector<Joined> missing, unexpected;
-  std::set_difference(expected.begin(), expected.end(), actual.begin(), actual.end(), std::back_inserter(missing));
-  std::set_difference(actual.begin(), actual.end(), expected.begin(), expected.end(), std::back_inserter(unexpected));
+  std::set_difference(expected.begin(), expected.end(), actual.begin(), actual.end(),
+                      std::back_inserter(missing));
+  std::set_difference(actual.begin(), actual.end(), expected.begin(), expected.end(),
+                      std::back_inserter(unexpected));
   std::ostringstream os;
   os << actual.size() << " results, " << expected.size() << " expected\n";
   auto list = [&os](const char* what, const std::vector<Joined>& v) {
@@ -83,26 +89,28 @@ std::string difference(const std::vector<Joined>& actual, const std::vector<Join
   return os.str();
 }
 
-std::vector<Joined> intervalReference(const std::vector<Event>& as, const std::vector<Event>& bs, int64_t lower,
-                                      int64_t upper) {
+std::vector<Joined> intervalReference(const std::vector<Event>& as, const std::vector<Event>& bs,
+                                      int64_t lower, int64_t upper) {
   std::vector<Joined> out;
   for (const Event& a : as) {
     for (const Event& b : bs) {
-      if (a.key == b.key && a.ts + lower <= b.ts && b.ts <= a.ts + upper) out.push_back({a.key, a.id, b.id, 0, 0});
+      if (a.key == b.key && a.ts + lower <= b.ts && b.ts <= a.ts + upper)
+        out.push_back({a.key, a.id, b.id, 0, 0});
     }
   }
   return sorted(std::move(out));
 }
 
 /// Windows [start, start + size) with start = k * slide (offset 0).
-std::vector<Joined> windowReference(const std::vector<Event>& as, const std::vector<Event>& bs, int64_t size,
-                                    int64_t slide) {
+std::vector<Joined> windowReference(const std::vector<Event>& as, const std::vector<Event>& bs,
+                                    int64_t size, int64_t slide) {
   std::vector<Joined> out;
   for (const Event& a : as) {
     for (const Event& b : bs) {
       if (a.key != b.key) continue;
       for (int64_t start = windowStartFor(a.ts, 0, slide); start > a.ts - size; start -= slide) {
-        if (b.ts >= start && b.ts < start + size) out.push_back({a.key, a.id, b.id, start, start + size});
+        if (b.ts >= start && b.ts < start + size)
+          out.push_back({a.key, a.id, b.id, start, start + size});
       }
     }
   }
@@ -120,14 +128,19 @@ StreamEnvironment makeEnv(int parallelism) {
 auto keyOf = [](const Event& e) { return e.key; };
 
 /// A source stream of `events` with bounded-out-of-orderness watermarks, keyed by Event::key.
-auto keyedSource(StreamEnvironment& env, const std::string& name, std::vector<Event> events, int64_t boundMs) {
+auto keyedSource(StreamEnvironment& env, const std::string& name, std::vector<Event> events,
+                 int64_t boundMs) {
   return env.fromCollection(name, std::move(events))
-      .assignTimestampsAndWatermarks(watermarks::boundedOutOfOrderness<Event>(milliseconds(boundMs), eventTime))
+      .assignTimestampsAndWatermarks(
+          watermarks::boundedOutOfOrderness<Event>(milliseconds(boundMs), eventTime))
       .keyBy(keyOf);
 }
 
-auto emitPair = [](const Event& a, const Event& b, Emitter<Joined>& out) { out.emit({a.key, a.id, b.id, 0, 0}); };
-auto emitWindowPair = [](const Event& a, const Event& b, const TimeWindow& w, Emitter<Joined>& out) {
+auto emitPair = [](const Event& a, const Event& b, Emitter<Joined>& out) {
+  out.emit({a.key, a.id, b.id, 0, 0});
+};
+auto emitWindowPair = [](const Event& a, const Event& b, const TimeWindow& w,
+                         Emitter<Joined>& out) {
   out.emit({a.key, a.id, b.id, w.start, w.end});
 };
 
@@ -137,12 +150,13 @@ struct JobOutput {
   int64_t lateRecords = 0;
 };
 
-JobOutput runIntervalJoin(const std::vector<Event>& as, const std::vector<Event>& bs, int64_t boundMs, int64_t lower,
-                          int64_t upper, int parallelism) {
+JobOutput runIntervalJoin(const std::vector<Event>& as, const std::vector<Event>& bs,
+                          int64_t boundMs, int64_t lower, int64_t upper, int parallelism) {
   StreamEnvironment env = makeEnv(parallelism);
   auto collector = std::make_shared<testing::Collector<Joined>>();
-  intervalJoin<Joined>("join", keyedSource(env, "a", as, boundMs), keyedSource(env, "b", bs, boundMs), eventTime,
-                       eventTime, milliseconds(lower), milliseconds(upper), emitPair)
+  intervalJoin<Joined>("join", keyedSource(env, "a", as, boundMs),
+                       keyedSource(env, "b", bs, boundMs), eventTime, eventTime,
+                       milliseconds(lower), milliseconds(upper), emitPair)
       .sink("collect", testing::collectInto(collector));
   auto client = env.executeAsync();
   if (!client.isOk()) return {client.status(), {}, 0};
@@ -151,12 +165,12 @@ JobOutput runIntervalJoin(const std::vector<Event>& as, const std::vector<Event>
 }
 
 template <class Assigner>
-JobOutput runWindowJoin(const std::vector<Event>& as, const std::vector<Event>& bs, int64_t boundMs, Assigner windows,
-                        int parallelism) {
+JobOutput runWindowJoin(const std::vector<Event>& as, const std::vector<Event>& bs, int64_t boundMs,
+                        Assigner windows, int parallelism) {
   StreamEnvironment env = makeEnv(parallelism);
   auto collector = std::make_shared<testing::Collector<Joined>>();
-  windowJoin<Joined>("join", keyedSource(env, "a", as, boundMs), keyedSource(env, "b", bs, boundMs), eventTime,
-                     eventTime, windows, emitWindowPair)
+  windowJoin<Joined>("join", keyedSource(env, "a", as, boundMs), keyedSource(env, "b", bs, boundMs),
+                     eventTime, eventTime, windows, emitWindowPair)
       .sink("collect", testing::collectInto(collector));
   auto client = env.executeAsync();
   if (!client.isOk()) return {client.status(), {}, 0};
@@ -193,7 +207,8 @@ TEST_P(JoinParallelismTest, TumblingWindowJoinMatchesBruteForce) {
   const int64_t bound = 8;
   auto as = disordered(5, 200, 5, 3, bound, 0);
   auto bs = disordered(6, 200, 5, 3, bound, 1000);
-  JobOutput out = runWindowJoin(as, bs, bound, TumblingWindows::eventTime(milliseconds(20)), GetParam());
+  JobOutput out =
+      runWindowJoin(as, bs, bound, TumblingWindows::eventTime(milliseconds(20)), GetParam());
   ASSERT_TRUE(out.status.isOk()) << out.status.toString();
   auto expected = windowReference(as, bs, 20, 20);
   EXPECT_GT(expected.size(), 100u);
@@ -205,8 +220,8 @@ TEST_P(JoinParallelismTest, SlidingWindowJoinMatchesBruteForce) {
   const int64_t bound = 8;
   auto as = disordered(7, 200, 5, 3, bound, 0);
   auto bs = disordered(8, 200, 5, 3, bound, 1000);
-  JobOutput out =
-      runWindowJoin(as, bs, bound, SlidingWindows::eventTime(milliseconds(30), milliseconds(10)), GetParam());
+  JobOutput out = runWindowJoin(
+      as, bs, bound, SlidingWindows::eventTime(milliseconds(30), milliseconds(10)), GetParam());
   ASSERT_TRUE(out.status.isOk()) << out.status.toString();
   auto expected = windowReference(as, bs, 30, 10);
   EXPECT_GT(expected.size(), 100u);
@@ -215,16 +230,20 @@ TEST_P(JoinParallelismTest, SlidingWindowJoinMatchesBruteForce) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Parallelism, JoinParallelismTest, ::testing::Values(1, 4),
-                         [](const ::testing::TestParamInfo<int>& info) { return "p" + std::to_string(info.param); });
+                         [](const ::testing::TestParamInfo<int>& info) {
+                           return "p" + std::to_string(info.param);
+                         });
 
 TEST(JoinTest, IntervalJoinBoundsAreInclusive) {
   // a at 100 with [-10, +10]: b at 90 and 110 (the bounds) and 100 match, 89 and 111 do not;
   // key 2 has no a.
   std::vector<Event> as = {{1, 100, 1}};
-  std::vector<Event> bs = {{1, 89, 10}, {1, 90, 11}, {1, 100, 12}, {1, 110, 13}, {1, 111, 14}, {2, 100, 15}};
+  std::vector<Event> bs = {{1, 89, 10},  {1, 90, 11},  {1, 100, 12},
+                           {1, 110, 13}, {1, 111, 14}, {2, 100, 15}};
   JobOutput out = runIntervalJoin(as, bs, 0, -10, 10, 2);
   ASSERT_TRUE(out.status.isOk()) << out.status.toString();
-  EXPECT_EQ(out.joined, (std::vector<Joined>{{1, 1, 11, 0, 0}, {1, 1, 12, 0, 0}, {1, 1, 13, 0, 0}}));
+  EXPECT_EQ(out.joined,
+            (std::vector<Joined>{{1, 1, 11, 0, 0}, {1, 1, 12, 0, 0}, {1, 1, 13, 0, 0}}));
 }
 
 TEST(JoinTest, IntervalJoinWithBothBoundsNegative) {
@@ -251,19 +270,23 @@ TEST(JoinTest, SlidingWindowJoinEmitsAPairOncePerSharedWindow) {
   // [5, 15); keys never mix.
   std::vector<Event> as = {{1, 7, 1}, {2, 7, 2}};
   std::vector<Event> bs = {{1, 8, 10}, {1, 12, 11}, {3, 8, 12}};
-  JobOutput out = runWindowJoin(as, bs, 0, SlidingWindows::eventTime(milliseconds(10), milliseconds(5)), 4);
+  JobOutput out =
+      runWindowJoin(as, bs, 0, SlidingWindows::eventTime(milliseconds(10), milliseconds(5)), 4);
   ASSERT_TRUE(out.status.isOk()) << out.status.toString();
-  EXPECT_EQ(out.joined, (std::vector<Joined>{{1, 1, 10, 0, 10}, {1, 1, 10, 5, 15}, {1, 1, 11, 5, 15}}));
+  EXPECT_EQ(out.joined,
+            (std::vector<Joined>{{1, 1, 10, 0, 10}, {1, 1, 10, 5, 15}, {1, 1, 11, 5, 15}}));
 }
 
 TEST(JoinTest, IntervalJoinRejectsLowerAboveUpper) {
   JobOutput out = runIntervalJoin({{1, 1, 1}}, {{1, 1, 2}}, 0, 10, 5, 1);
   EXPECT_EQ(out.status.code(), StatusCode::kInvalidArgument) << out.status.toString();
-  EXPECT_THAT(out.status.message(), HasSubstr("lower bound (10 ms) must not be above the upper bound (5 ms)"));
+  EXPECT_THAT(out.status.message(),
+              HasSubstr("lower bound (10 ms) must not be above the upper bound (5 ms)"));
 }
 
 TEST(JoinTest, WindowJoinRejectsInvalidWindows) {
-  JobOutput out = runWindowJoin({{1, 1, 1}}, {{1, 1, 2}}, 0, TumblingWindows::eventTime(milliseconds(0)), 1);
+  JobOutput out =
+      runWindowJoin({{1, 1, 1}}, {{1, 1, 2}}, 0, TumblingWindows::eventTime(milliseconds(0)), 1);
   EXPECT_EQ(out.status.code(), StatusCode::kInvalidArgument) << out.status.toString();
   EXPECT_THAT(out.status.message(), HasSubstr("window size must be positive"));
 
@@ -272,7 +295,8 @@ TEST(JoinTest, WindowJoinRejectsInvalidWindows) {
   EXPECT_EQ(out.status.code(), StatusCode::kInvalidArgument) << out.status.toString();
   EXPECT_THAT(out.status.message(), HasSubstr("slide must be in (0, size]"));
 
-  out = runWindowJoin({{1, 1, 1}}, {{1, 1, 2}}, 0, TumblingWindows::processingTime(milliseconds(10)), 1);
+  out = runWindowJoin({{1, 1, 1}}, {{1, 1, 2}}, 0,
+                      TumblingWindows::processingTime(milliseconds(10)), 1);
   EXPECT_EQ(out.status.code(), StatusCode::kInvalidArgument) << out.status.toString();
   EXPECT_THAT(out.status.message(), HasSubstr("event-time windows"));
 }
@@ -347,13 +371,14 @@ bool awaitWatermark(JobClient& client, const std::string& name, int64_t wm) {
 /// join's watermark is a's. Runs `join` over them, opens the gate when the join has reached
 /// watermark `wm`.
 template <class Join>
-JobOutput runWithLateA(std::vector<Event> before, std::vector<Event> after, std::vector<Event> bs, int64_t wm,
-                       int parallelism, Join join) {
+JobOutput runWithLateA(std::vector<Event> before, std::vector<Event> after, std::vector<Event> bs,
+                       int64_t wm, int parallelism, Join join) {
   StreamEnvironment env = makeEnv(parallelism);
   auto gate = std::make_shared<Gate>();
   auto a = env.addSource<Event>(
                   "a", [=] { return std::make_unique<GatedSource>(before, after, gate); }, 1)
-               .assignTimestampsAndWatermarks(watermarks::boundedOutOfOrderness<Event>(milliseconds(0), eventTime))
+               .assignTimestampsAndWatermarks(
+                   watermarks::boundedOutOfOrderness<Event>(milliseconds(0), eventTime))
                .keyBy(keyOf);
   auto b = keyedSource(env, "b", std::move(bs), 1000);
   auto collector = std::make_shared<testing::Collector<Joined>>();
@@ -371,13 +396,16 @@ TEST(JoinTest, IntervalJoinCountsAndDropsLateRecords) {
   // dropped; a at 1000 is on time and joins b at 1000 and 1003. b at 985 was dropped at
   // watermark 999 (985 - 0 <= 999), so no result names it.
   for (int p : {1, 4}) {
-    JobOutput out = runWithLateA({{1, 1000, 1}}, {{1, 999, 2}, {1, 1000, 3}}, {{1, 985, 10}, {1, 1000, 11}, {1, 1003, 12}},
-                                 999, p, [](const auto& a, const auto& b) {
-                                   return intervalJoin<Joined>("join", a, b, eventTime, eventTime, milliseconds(0),
-                                                               milliseconds(10), emitPair);
-                                 });
+    JobOutput out = runWithLateA(
+        {{1, 1000, 1}}, {{1, 999, 2}, {1, 1000, 3}}, {{1, 985, 10}, {1, 1000, 11}, {1, 1003, 12}},
+        999, p, [](const auto& a, const auto& b) {
+          return intervalJoin<Joined>("join", a, b, eventTime, eventTime, milliseconds(0),
+                                      milliseconds(10), emitPair);
+        });
     ASSERT_TRUE(out.status.isOk()) << out.status.toString();
-    EXPECT_EQ(out.joined, (std::vector<Joined>{{1, 1, 11, 0, 0}, {1, 1, 12, 0, 0}, {1, 3, 11, 0, 0}, {1, 3, 12, 0, 0}}))
+    EXPECT_EQ(out.joined,
+              (std::vector<Joined>{
+                  {1, 1, 11, 0, 0}, {1, 1, 12, 0, 0}, {1, 3, 11, 0, 0}, {1, 3, 12, 0, 0}}))
         << "p=" << p;
     EXPECT_EQ(out.lateRecords, 1) << "p=" << p;
   }
@@ -386,11 +414,12 @@ TEST(JoinTest, IntervalJoinCountsAndDropsLateRecords) {
 TEST(JoinTest, IntervalJoinProbesOnTimeRecordsThatCannotMatchLaterOnes) {
   // [-10, -2]: b 2 to 10 ms before a. At watermark 999, a at 1001 can meet no later b
   // (1001 - 2 <= 999) but is on time: it still joins the buffered b at 995. a at 999 is late.
-  JobOutput out = runWithLateA({{1, 1000, 1}}, {{1, 999, 2}, {1, 1001, 3}}, {{1, 995, 10}, {1, 989, 11}}, 999, 1,
-                               [](const auto& a, const auto& b) {
-                                 return intervalJoin<Joined>("join", a, b, eventTime, eventTime, milliseconds(-10),
-                                                             milliseconds(-2), emitPair);
-                               });
+  JobOutput out =
+      runWithLateA({{1, 1000, 1}}, {{1, 999, 2}, {1, 1001, 3}}, {{1, 995, 10}, {1, 989, 11}}, 999,
+                   1, [](const auto& a, const auto& b) {
+                     return intervalJoin<Joined>("join", a, b, eventTime, eventTime,
+                                                 milliseconds(-10), milliseconds(-2), emitPair);
+                   });
   ASSERT_TRUE(out.status.isOk()) << out.status.toString();
   EXPECT_EQ(out.joined, (std::vector<Joined>{{1, 1, 10, 0, 0}, {1, 3, 10, 0, 0}}));
   EXPECT_EQ(out.lateRecords, 1);
@@ -398,11 +427,12 @@ TEST(JoinTest, IntervalJoinProbesOnTimeRecordsThatCannotMatchLaterOnes) {
 
 TEST(JoinTest, TumblingWindowJoinCountsAndDropsLateRecords) {
   // Windows of 10; watermark 999 has fired [990, 1000). a at 995 is late; a at 1005 is not.
-  JobOutput out = runWithLateA({{1, 1000, 1}}, {{1, 995, 2}, {1, 1005, 3}}, {{1, 995, 10}, {1, 1002, 11}}, 999, 2,
-                               [](const auto& a, const auto& b) {
-                                 return windowJoin<Joined>("join", a, b, eventTime, eventTime,
-                                                           TumblingWindows::eventTime(milliseconds(10)), emitWindowPair);
-                               });
+  JobOutput out = runWithLateA(
+      {{1, 1000, 1}}, {{1, 995, 2}, {1, 1005, 3}}, {{1, 995, 10}, {1, 1002, 11}}, 999, 2,
+      [](const auto& a, const auto& b) {
+        return windowJoin<Joined>("join", a, b, eventTime, eventTime,
+                                  TumblingWindows::eventTime(milliseconds(10)), emitWindowPair);
+      });
   ASSERT_TRUE(out.status.isOk()) << out.status.toString();
   EXPECT_EQ(out.joined, (std::vector<Joined>{{1, 1, 11, 1000, 1010}, {1, 3, 11, 1000, 1010}}));
   EXPECT_EQ(out.lateRecords, 1);
@@ -411,14 +441,16 @@ TEST(JoinTest, TumblingWindowJoinCountsAndDropsLateRecords) {
 TEST(JoinTest, SlidingWindowJoinKeepsRecordsWithAnOpenWindow) {
   // Size 20, slide 10; watermark 999 has fired [970, 990) and [980, 1000). a at 985 is in those
   // two only: late. a at 995 is also in [990, 1010), which it joins.
-  JobOutput out = runWithLateA(
-      {{1, 1000, 1}}, {{1, 985, 2}, {1, 995, 3}}, {{1, 1002, 11}}, 999, 1, [](const auto& a, const auto& b) {
-        return windowJoin<Joined>("join", a, b, eventTime, eventTime,
-                                  SlidingWindows::eventTime(milliseconds(20), milliseconds(10)), emitWindowPair);
-      });
+  JobOutput out = runWithLateA({{1, 1000, 1}}, {{1, 985, 2}, {1, 995, 3}}, {{1, 1002, 11}}, 999, 1,
+                               [](const auto& a, const auto& b) {
+                                 return windowJoin<Joined>(
+                                     "join", a, b, eventTime, eventTime,
+                                     SlidingWindows::eventTime(milliseconds(20), milliseconds(10)),
+                                     emitWindowPair);
+                               });
   ASSERT_TRUE(out.status.isOk()) << out.status.toString();
-  EXPECT_EQ(out.joined,
-            (std::vector<Joined>{{1, 1, 11, 990, 1010}, {1, 1, 11, 1000, 1020}, {1, 3, 11, 990, 1010}}));
+  EXPECT_EQ(out.joined, (std::vector<Joined>{
+                            {1, 1, 11, 990, 1010}, {1, 1, 11, 1000, 1020}, {1, 3, 11, 990, 1010}}));
   EXPECT_EQ(out.lateRecords, 1);
 }
 

@@ -139,6 +139,9 @@ Status JobExecution::build() {
       // Forward needs equal parallelism; otherwise records are spread round-robin.
       if (e.kind == graph::PartitionKind::kForward && parallelism_[static_cast<size_t>(e.from)] != p)
         e.kind = graph::PartitionKind::kRebalance;
+      // Hashing from one subtask to one subtask is forwarding: it may be chained.
+      if (e.kind == graph::PartitionKind::kHash && p == 1 && parallelism_[static_cast<size_t>(e.from)] == 1)
+        e.kind = graph::PartitionKind::kForward;
     }
     chained_[static_cast<size_t>(node.id)] = config_.chaining && node.chainable && !node.isSource &&
                                              node.inputs.size() == 1 &&
@@ -391,6 +394,7 @@ JobMetrics JobExecution::metrics() const {
     for (const auto& e : node.inputs) consumed[static_cast<size_t>(e.from)] = true;
   }
   int64_t minWatermark = INT64_MAX;
+  bool anySink = false;
   for (const auto& node : graph_.nodes()) {
     for (const auto& inst : instances_[static_cast<size_t>(node.id)]) {
       OperatorStats st;
@@ -401,9 +405,14 @@ JobMetrics JobExecution::metrics() const {
       st.watermark = inst.metrics->watermark.load(std::memory_order_relaxed);
       st.lateRecords = inst.metrics->lateRecords.load(std::memory_order_relaxed);
       st.lateUpdates = inst.metrics->lateUpdates.load(std::memory_order_relaxed);
+      st.firedResults = inst.metrics->firedResults.load(std::memory_order_relaxed);
+      st.firingNanos = inst.metrics->firingNanos.load(std::memory_order_relaxed);
       m.lateRecords += st.lateRecords;
       m.lateUpdates += st.lateUpdates;
-      if (!consumed[static_cast<size_t>(node.id)]) minWatermark = std::min(minWatermark, st.watermark);
+      if (!consumed[static_cast<size_t>(node.id)]) {
+        minWatermark = std::min(minWatermark, st.watermark);
+        anySink = true;
+      }
       m.operators.push_back(st);
       if (node.isSource) {
         m.sourceRecords += st.recordsOut;
@@ -416,7 +425,7 @@ JobMetrics JobExecution::metrics() const {
     }
   }
   if (any) m.eventTime = minTime;
-  if (minWatermark != INT64_MAX) m.watermark = minWatermark;
+  if (anySink) m.watermark = minWatermark;
   return m;
 }
 

@@ -125,6 +125,7 @@ Task::StepResult Task::stepSource() {
       flushOutputs();
       return StepResult::kBlocked;
     }
+    flushIfDue();  // partial batches wait at most flushInterval, also in long steps
     if (++batches >= config.maxBatchesPerStep || config.forceYield) {
       flushIfDue();
       return StepResult::kMore;
@@ -155,6 +156,7 @@ Task::StepResult Task::stepInputs() {
       flushOutputs();
       return StepResult::kBlocked;
     }
+    flushIfDue();
     if (++batches >= config.maxBatchesPerStep || config.forceYield) {
       flushIfDue();
       return StepResult::kMore;

@@ -46,6 +46,8 @@ struct OperatorStats {
   int64_t watermark = INT64_MIN;  ///< the watermark this subtask reached
   int64_t lateRecords = 0;        ///< records dropped or sent to a late-data output
   int64_t lateUpdates = 0;        ///< late records within allowed lateness (updated results)
+  int64_t firedResults = 0;       ///< window results emitted by firings
+  int64_t firingNanos = 0;        ///< time spent firing windows
 };
 
 /// A snapshot of a running (or finished) job's counters.

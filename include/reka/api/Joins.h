@@ -23,8 +23,9 @@ namespace reka {
 namespace detail {
 /// Adds a two-input keyed node reading `a` and `b` (hash-partitioned by their keys).
 template <class Out, class A, class B, class K, class KA, class KB, class MakeOp>
-DataStream<Out> addJoinNode(std::string name, const KeyedStream<A, K, KA>& a, const KeyedStream<B, K, KB>& b,
-                            std::shared_ptr<SidePorts> ports, MakeOp makeOp) {
+DataStream<Out> addJoinNode(std::string name, const KeyedStream<A, K, KA>& a,
+                            const KeyedStream<B, K, KB>& b, std::shared_ptr<SidePorts> ports,
+                            MakeOp makeOp) {
   StreamEnvironment* env = a.stream().env();
   REKA_CHECK(env == b.stream().env());  // both streams must belong to the same job
   graph::Node n;
@@ -45,8 +46,10 @@ DataStream<Out> addJoinNode(std::string name, const KeyedStream<A, K, KA>& a, co
 /// metric and dropped.
 /// lower > upper makes the job fail at start with InvalidArgument.
 template <class Out, class A, class B, class K, class KA, class KB, class TsA, class TsB, class Fn>
-DataStream<Out> intervalJoin(std::string name, const KeyedStream<A, K, KA>& a, const KeyedStream<B, K, KB>& b, TsA tsA,
-                             TsB tsB, std::chrono::milliseconds lower, std::chrono::milliseconds upper, Fn fn) {
+DataStream<Out> intervalJoin(std::string name, const KeyedStream<A, K, KA>& a,
+                             const KeyedStream<B, K, KB>& b, TsA tsA, TsB tsB,
+                             std::chrono::milliseconds lower, std::chrono::milliseconds upper,
+                             Fn fn) {
   static_assert(std::is_invocable_v<Fn&, const A&, const B&, Emitter<Out>&>,
                 "intervalJoin: fn must be callable as fn(const A&, const B&, Emitter<Out>&)");
   auto ports = std::make_shared<detail::SidePorts>();
@@ -66,20 +69,24 @@ DataStream<Out> intervalJoin(std::string name, const KeyedStream<A, K, KA>& a, c
 /// of the same key in that window (a pair in two sliding windows is emitted twice). Records
 /// whose windows have all fired are late: counted in lateRecords and dropped. An invalid or
 /// processing-time window spec makes the job fail at start with InvalidArgument.
-template <class Out, class A, class B, class K, class KA, class KB, class TsA, class TsB, class Assigner, class Fn>
-DataStream<Out> windowJoin(std::string name, const KeyedStream<A, K, KA>& a, const KeyedStream<B, K, KB>& b, TsA tsA,
-                           TsB tsB, Assigner windows, Fn fn) {
-  static_assert(std::is_same_v<Assigner, TumblingWindows> || std::is_same_v<Assigner, SlidingWindows>,
-                "windowJoin: windows must be TumblingWindows or SlidingWindows");
+template <class Out, class A, class B, class K, class KA, class KB, class TsA, class TsB,
+          class Assigner, class Fn>
+DataStream<Out> windowJoin(std::string name, const KeyedStream<A, K, KA>& a,
+                           const KeyedStream<B, K, KB>& b, TsA tsA, TsB tsB, Assigner windows,
+                           Fn fn) {
+  static_assert(
+      std::is_same_v<Assigner, TumblingWindows> || std::is_same_v<Assigner, SlidingWindows>,
+      "windowJoin: windows must be TumblingWindows or SlidingWindows");
   static_assert(std::is_invocable_v<Fn&, const A&, const B&, const TimeWindow&, Emitter<Out>&>,
-                "windowJoin: fn must be callable as fn(const A&, const B&, const TimeWindow&, Emitter<Out>&)");
+                "windowJoin: fn must be callable as fn(const A&, const B&, const TimeWindow&, "
+                "Emitter<Out>&)");
   auto ports = std::make_shared<detail::SidePorts>();
   KA keyA = a.keyFn();
   KB keyB = b.keyFn();
   const detail::AlignedSpec spec = detail::AlignedSpec::of(windows);
   return detail::addJoinNode<Out>(std::move(name), a, b, ports, [=]() -> std::unique_ptr<Operator> {
-    return std::make_unique<detail::WindowJoinOperator<A, B, K, Out, KA, KB, TsA, TsB, Fn>>(keyA, keyB, tsA, tsB, spec,
-                                                                                           fn, ports);
+    return std::make_unique<detail::WindowJoinOperator<A, B, K, Out, KA, KB, TsA, TsB, Fn>>(
+        keyA, keyB, tsA, tsB, spec, fn, ports);
   });
 }
 

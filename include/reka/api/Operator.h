@@ -54,6 +54,10 @@ struct OperatorMetrics {
   std::atomic<int64_t> lateRecords{0};
   /// Late records that were still within allowed lateness and updated a fired result.
   std::atomic<int64_t> lateUpdates{0};
+  /// Window operators: results emitted by firings, and the time spent firing (emitting
+  /// included), for the cost of a window result.
+  std::atomic<int64_t> firedResults{0};
+  std::atomic<int64_t> firingNanos{0};
 };
 
 /// What an operator subtask gets at open().

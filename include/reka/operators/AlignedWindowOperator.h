@@ -1,6 +1,7 @@
 #pragma once
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -152,13 +153,22 @@ class AlignedWindowOperator final : public EmittingOperator<Out> {
   void advance(int64_t time) {
     if (time <= current_) return;
     int64_t end = current_ == kMinTime ? kMinTime : firstEndCovering(current_ + 1);
+    std::chrono::steady_clock::time_point started{};
     for (;;) {
       auto first = panes_.lower_bound(end == kMinTime ? kMinTime : end - spec_.sizeMs);
       if (first == panes_.end()) break;
       end = std::max(end, firstEndCovering(first->first));
       if (end - 1 > time) break;
+      if (started == std::chrono::steady_clock::time_point{}) started = std::chrono::steady_clock::now();
       fireWindow(TimeWindow{end - spec_.sizeMs, end});
       end += spec_.slideMs;
+    }
+    if (started != std::chrono::steady_clock::time_point{}) {
+      emitter_.flushEmitted(nullptr);
+      auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - started).count();
+      this->ctx_->metrics->firingNanos.fetch_add(ns, std::memory_order_relaxed);
+      this->ctx_->metrics->firedResults.fetch_add(firedSinceReport_, std::memory_order_relaxed);
+      firedSinceReport_ = 0;
     }
     current_ = time;
     // A pane is dropped once the last window covering it is past its allowed lateness.
@@ -201,6 +211,7 @@ class AlignedWindowOperator final : public EmittingOperator<Out> {
   }
 
   void emitResult(const StoredKey& key, const TimeWindow& w, const Acc& acc, PaneMap* early) {
+    ++firedSinceReport_;
     if (early != nullptr) {
       auto e = early->find(key);
       if (e != early->end()) {
@@ -324,6 +335,7 @@ class AlignedWindowOperator final : public EmittingOperator<Out> {
   Pane* cached_ = nullptr;
   int64_t current_ = kMinTime;             ///< the watermark (or clock) reached
   PaneMap merged_;
+  int64_t firedSinceReport_ = 0;
   std::map<int64_t, PaneMap> early_;  ///< by window end: results emitted early, per key
 };
 

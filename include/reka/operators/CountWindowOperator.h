@@ -2,8 +2,6 @@
 
 // Count windows and global windows: windows that are not cut by time.
 
-#include <absl/container/flat_hash_map.h>
-
 #include <cstdint>
 #include <memory>
 #include <numeric>
@@ -18,6 +16,7 @@
 #include "reka/api/detail/StreamOperators.h"
 #include "reka/operators/WindowSupport.h"
 #include "reka/state/KeyGroup.h"
+#include "reka/state/StateBackend.h"
 #include "reka/time/Windows.h"
 
 namespace reka::detail {
@@ -51,8 +50,9 @@ class CountWindowOperator final : public EmittingOperator<Out> {
     REKA_RETURN_IF_ERROR(assigner_.validate());
     if (options_.trigger.kind != Trigger::Kind::kDefault) {
       return Status::invalidArgument(
-          "count windows support only the default trigger (a window fires every `slide` records of its key); "
-          "countOf, earlyEvery and processingTimeEvery triggers are not supported for count windows");
+          "count windows support only the default trigger (a window fires every `slide` "
+          "records of its key); countOf, earlyEvery and processingTimeEvery triggers are not "
+          "supported for count windows");
     }
     pane_ = std::gcd(assigner_.size, assigner_.slide);
     keepPanes_ = static_cast<size_t>((assigner_.size - assigner_.slide) / pane_);
@@ -101,7 +101,8 @@ class CountWindowOperator final : public EmittingOperator<Out> {
     }
     // The next window starts `slide` records later: keep only the panes it holds.
     if (ks.panes.size() > keepPanes_) {
-      ks.panes.erase(ks.panes.begin(), ks.panes.begin() + static_cast<std::ptrdiff_t>(ks.panes.size() - keepPanes_));
+      ks.panes.erase(ks.panes.begin(),
+                     ks.panes.begin() + static_cast<std::ptrdiff_t>(ks.panes.size() - keepPanes_));
     }
   }
 
@@ -115,7 +116,7 @@ class CountWindowOperator final : public EmittingOperator<Out> {
   int64_t pane_ = 1;
   size_t keepPanes_ = 0;
   Emitter<Out> emitter_;
-  absl::flat_hash_map<Key, KeyState> keys_;
+  StateMap<Key, KeyState> keys_;  // string keys: looked up by view, no copy
 };
 
 /// Global windows over a keyed stream: one window per key, TimeWindow{kMinTime, kMaxTime}, holding
@@ -127,14 +128,16 @@ class CountWindowOperator final : public EmittingOperator<Out> {
 /// With every trigger, the keys that changed since their last firing fire once more at the end of
 /// input. A key's first firing emits +I; later ones retract the previous result (-U) and emit
 /// the current one (+U), so the operator keeps a copy of the last emitted accumulator per key.
-/// Driven by one task at a time.
+/// Watermarks pass through; allowed lateness and late-data output do not apply (no record is
+/// late). Driven by one task at a time.
 template <class T, class K, class KeyFn, class Agg, class Out, class Emit>
 class GlobalWindowOperator final : public EmittingOperator<Out> {
  public:
   using Key = StoredKeyOf<K>;
   using Acc = std::decay_t<decltype(std::declval<Agg&>().createAccumulator())>;
 
-  GlobalWindowOperator(KeyFn keyFn, Agg agg, Emit emit, WindowOptions options, std::shared_ptr<const SidePorts> ports)
+  GlobalWindowOperator(KeyFn keyFn, Agg agg, Emit emit, WindowOptions options,
+                       std::shared_ptr<const SidePorts> ports)
       : EmittingOperator<Out>(std::move(ports)),
         keyFn_(std::move(keyFn)),
         agg_(std::move(agg)),
@@ -144,7 +147,8 @@ class GlobalWindowOperator final : public EmittingOperator<Out> {
   Status open(OperatorContext& ctx) override {
     const Trigger& t = options_.trigger;
     if (t.kind == Trigger::Kind::kCount && t.count <= 0) {
-      return Status::invalidArgument("count trigger needs a positive count, got " + std::to_string(t.count));
+      return Status::invalidArgument("count trigger needs a positive count, got " +
+                                     std::to_string(t.count));
     }
     if (periodic() && t.intervalMs <= 0) {
       return Status::invalidArgument("processing-time trigger needs a positive interval, got " +
@@ -241,7 +245,7 @@ class GlobalWindowOperator final : public EmittingOperator<Out> {
   WindowOptions options_;
   bool ended_ = false;  ///< the end-of-input firing happened
   Emitter<Out> emitter_;
-  absl::flat_hash_map<Key, KeyState> keys_;
+  StateMap<Key, KeyState> keys_;  // string keys: looked up by view, no copy
 };
 
 }  // namespace reka::detail

@@ -7,14 +7,14 @@
 // into its input batch's buffers would dangle once that batch is released. Map such records to
 // owning types (std::string) before the join.
 
+#include <absl/container/btree_map.h>
+#include <absl/container/btree_set.h>
+
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <absl/container/btree_map.h>
-#include <absl/container/btree_set.h>
 
 #include "reka/api/detail/StreamOperators.h"
 #include "reka/operators/WindowSupport.h"
@@ -70,12 +70,11 @@ class IntervalJoinBuffer {
       auto it = byKey_.find(node.value().second);
       if (it == byKey_.end()) continue;
       auto& records = it->second;
-      while (!records.empty() && cleanupOf(records.begin()->first) <= watermark) records.erase(records.begin());
+      while (!records.empty() && cleanupOf(records.begin()->first) <= watermark)
+        records.erase(records.begin());
       if (records.empty()) byKey_.erase(it);
     }
   }
-
-  size_t keyCount() const { return byKey_.size(); }
 
  private:
   using Due = std::pair<int64_t, StoredKey>;
@@ -94,11 +93,12 @@ class IntervalJoinBuffer {
 /// partners it could have had may already be gone (a b at tsA + lower is dropped once
 /// wm >= tsA), so, like Flink, it is counted in lateRecords and dropped without being joined.
 /// Invalid bounds (lower > upper) fail open() with InvalidArgument.
-template <class A, class B, class K, class Out, class KeyA, class KeyB, class TsA, class TsB, class Fn>
+template <class A, class B, class K, class Out, class KeyA, class KeyB, class TsA, class TsB,
+          class Fn>
 class IntervalJoinOperator final : public EmittingOperator<Out> {
  public:
-  IntervalJoinOperator(KeyA keyA, KeyB keyB, TsA tsA, TsB tsB, int64_t lowerMs, int64_t upperMs, Fn fn,
-                       std::shared_ptr<const SidePorts> ports)
+  IntervalJoinOperator(KeyA keyA, KeyB keyB, TsA tsA, TsB tsB, int64_t lowerMs, int64_t upperMs,
+                       Fn fn, std::shared_ptr<const SidePorts> ports)
       : EmittingOperator<Out>(std::move(ports)),
         keyA_(std::move(keyA)),
         keyB_(std::move(keyB)),
@@ -111,7 +111,8 @@ class IntervalJoinOperator final : public EmittingOperator<Out> {
   Status open(OperatorContext& ctx) override {
     if (lower_ > upper_) {
       return Status::invalidArgument("interval join: the lower bound (" + std::to_string(lower_) +
-                                     " ms) must not be above the upper bound (" + std::to_string(upper_) + " ms)");
+                                     " ms) must not be above the upper bound (" +
+                                     std::to_string(upper_) + " ms)");
     }
     return EmittingOperator<Out>::open(ctx);
   }
@@ -140,7 +141,8 @@ class IntervalJoinOperator final : public EmittingOperator<Out> {
     if (isLate(ts)) return;
     const K key = keyA_(a);
     const int64_t cleanupAt = saturatingAdd(ts, upper_);
-    bufferB_.forEachBetween(key, saturatingAdd(ts, lower_), cleanupAt, [&](const B& b) { emit(a, b); });
+    bufferB_.forEachBetween(key, saturatingAdd(ts, lower_), cleanupAt,
+                            [&](const B& b) { emit(a, b); });
     if (cleanupAt > watermark_) bufferA_.add(key, ts, cleanupAt, a);
   }
   void addB(const B& b) {
@@ -148,7 +150,8 @@ class IntervalJoinOperator final : public EmittingOperator<Out> {
     if (isLate(ts)) return;
     const K key = keyB_(b);
     const int64_t cleanupAt = saturatingSub(ts, lower_);
-    bufferA_.forEachBetween(key, saturatingSub(ts, upper_), cleanupAt, [&](const A& a) { emit(a, b); });
+    bufferA_.forEachBetween(key, saturatingSub(ts, upper_), cleanupAt,
+                            [&](const A& a) { emit(a, b); });
     if (cleanupAt > watermark_) bufferB_.add(key, ts, cleanupAt, b);
   }
   bool isLate(int64_t ts) {
@@ -187,7 +190,8 @@ class IntervalJoinOperator final : public EmittingOperator<Out> {
 /// A record is added to each of its windows that has not fired; if all have fired it is late:
 /// counted in lateRecords and dropped. Invalid window specs and processing-time windows fail
 /// open() with InvalidArgument.
-template <class A, class B, class K, class Out, class KeyA, class KeyB, class TsA, class TsB, class Fn>
+template <class A, class B, class K, class Out, class KeyA, class KeyB, class TsA, class TsB,
+          class Fn>
 class WindowJoinOperator final : public EmittingOperator<Out> {
  public:
   WindowJoinOperator(KeyA keyA, KeyB keyB, TsA tsA, TsB tsB, AlignedSpec spec, Fn fn,
@@ -201,10 +205,12 @@ class WindowJoinOperator final : public EmittingOperator<Out> {
         fn_(std::move(fn)) {}
 
   Status open(OperatorContext& ctx) override {
-    if (!spec_.status.isOk()) return Status::invalidArgument("window join: " + spec_.status.message());
+    if (!spec_.status.isOk())
+      return Status::invalidArgument("window join: " + spec_.status.message());
     if (spec_.domain != TimeDomain::kEventTime) {
-      return Status::invalidArgument("window join: the windows must be event-time windows (TumblingWindows::eventTime, "
-                                     "SlidingWindows::eventTime)");
+      return Status::invalidArgument(
+          "window join: the windows must be event-time windows (TumblingWindows::eventTime, "
+          "SlidingWindows::eventTime)");
     }
     return EmittingOperator<Out>::open(ctx);
   }
@@ -223,7 +229,8 @@ class WindowJoinOperator final : public EmittingOperator<Out> {
 
   void processWatermark(int64_t wm) override {
     watermark_ = wm;
-    while (!windows_.empty() && windows_.begin()->first <= saturatingAdd(wm, 1)) {  // maxTimestamp <= wm
+    while (!windows_.empty() &&
+           windows_.begin()->first <= saturatingAdd(wm, 1)) {  // maxTimestamp <= wm
       auto node = windows_.extract(windows_.begin());
       const TimeWindow window{saturatingSub(node.key(), spec_.sizeMs), node.key()};
       for (const auto& [key, sides] : node.mapped()) {
@@ -251,8 +258,8 @@ class WindowJoinOperator final : public EmittingOperator<Out> {
   template <class Append>
   void add(int64_t ts, const K& key, Append&& append) {
     bool added = false;
-    for (int64_t start = windowStartFor(ts, spec_.offsetMs, spec_.slideMs); ts - start < spec_.sizeMs;
-         start -= spec_.slideMs) {
+    for (int64_t start = windowStartFor(ts, spec_.offsetMs, spec_.slideMs);
+         ts - start < spec_.sizeMs; start -= spec_.slideMs) {
       const int64_t end = saturatingAdd(start, spec_.sizeMs);
       // Older windows end earlier: once one has fired, all the rest have.
       if (end <= saturatingAdd(watermark_, 1)) break;

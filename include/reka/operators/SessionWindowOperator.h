@@ -4,7 +4,6 @@
 // default trigger): per key, windows that close after a gap without records.
 
 #include <absl/container/btree_set.h>
-#include <absl/container/flat_hash_map.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -21,6 +20,7 @@
 #include "reka/base/Check.h"
 #include "reka/operators/WindowSupport.h"
 #include "reka/state/KeyGroup.h"
+#include "reka/state/StateBackend.h"
 #include "reka/time/Windows.h"
 
 namespace reka::detail {
@@ -50,8 +50,8 @@ class SessionWindowOperator final : public EmittingOperator<Out> {
   using Key = StoredKeyOf<K>;
   using Acc = std::decay_t<decltype(std::declval<Agg&>().createAccumulator())>;
 
-  SessionWindowOperator(KeyFn keyFn, TsFn tsFn, Agg agg, Emit emit, SessionWindows assigner, WindowOptions options,
-                        std::shared_ptr<const SidePorts> ports)
+  SessionWindowOperator(KeyFn keyFn, TsFn tsFn, Agg agg, Emit emit, SessionWindows assigner,
+                        WindowOptions options, std::shared_ptr<const SidePorts> ports)
       : EmittingOperator<Out>(std::move(ports)),
         keyFn_(std::move(keyFn)),
         tsFn_(std::move(tsFn)),
@@ -64,8 +64,9 @@ class SessionWindowOperator final : public EmittingOperator<Out> {
     REKA_RETURN_IF_ERROR(assigner_.validate());
     if (options_.trigger.kind != Trigger::Kind::kDefault) {
       return Status::invalidArgument(
-          "session windows support only the default trigger (a session fires when the watermark or clock passes "
-          "its end); countOf, earlyEvery and processingTimeEvery triggers are not supported for session windows");
+          "session windows support only the default trigger (a session fires when the "
+          "watermark or clock passes its end); countOf, earlyEvery and processingTimeEvery "
+          "triggers are not supported for session windows");
     }
     if (options_.allowedLatenessMs < 0) {
       return Status::invalidArgument("allowed lateness must not be negative, got " +
@@ -92,7 +93,8 @@ class SessionWindowOperator final : public EmittingOperator<Out> {
   void onProcessingTime(int64_t now) override {
     if (eventTime()) return;
     advance(now - 1);  // a session [start, end) fires once the clock reaches `end`
-    if (!timers_.empty()) this->ctx_->time->requestCallback(saturatingAdd(timers_.begin()->first, 1));
+    if (!timers_.empty())
+      this->ctx_->time->requestCallback(saturatingAdd(timers_.begin()->first, 1));
     emitter_.flushEmitted(nullptr);
   }
 
@@ -117,7 +119,7 @@ class SessionWindowOperator final : public EmittingOperator<Out> {
   };
   struct KeyState {
     KeyGroup keyGroup{0};
-    std::vector<Session> sessions;  ///< disjoint, not touching, sorted by start
+    std::vector<Session> sessions;   ///< disjoint, not touching, sorted by start
     std::optional<int64_t> timerAt;  ///< this key's entry in timers_
   };
 
@@ -127,7 +129,9 @@ class SessionWindowOperator final : public EmittingOperator<Out> {
   bool eventTime() const { return assigner_.domain == TimeDomain::kEventTime; }
   int64_t lateness() const { return eventTime() ? options_.allowedLatenessMs : 0; }
   /// When a fired session's state is dropped.
-  int64_t cleanupTime(const TimeWindow& w) const { return saturatingAdd(w.maxTimestamp(), lateness()); }
+  int64_t cleanupTime(const TimeWindow& w) const {
+    return saturatingAdd(w.maxTimestamp(), lateness());
+  }
   bool isLate(const TimeWindow& w) const { return eventTime() && cleanupTime(w) <= watermark_; }
 
   void add(const T& r) {
@@ -136,7 +140,10 @@ class SessionWindowOperator final : public EmittingOperator<Out> {
     const TimeWindow fresh{ts, saturatingAdd(ts, assigner_.gapMs)};
     auto it = keys_.find(key);
     if (it == keys_.end()) {
-      if (isLate(fresh)) return dropLate(r);
+      if (isLate(fresh)) {
+        dropLate(r);
+        return;
+      }
       it = keys_.try_emplace(Key(key)).first;
       it->second.keyGroup = keyGroupFor(hashKey(key), this->ctx_->maxParallelism);
     }
@@ -149,7 +156,10 @@ class SessionWindowOperator final : public EmittingOperator<Out> {
     while (hi < sessions.size() && sessions[hi].window.start <= fresh.end) ++hi;
 
     if (lo == hi) {
-      if (isLate(fresh)) return dropLate(r);  // the key has other sessions: keep its entry
+      if (isLate(fresh)) {
+        dropLate(r);  // the key has other sessions: its entry stays
+        return;
+      }
       Session s{fresh, agg_.createAccumulator(), false, {}};
       agg_.add(r, s.acc);
       sessions.insert(sessions.begin() + static_cast<std::ptrdiff_t>(lo), std::move(s));
@@ -194,7 +204,8 @@ class SessionWindowOperator final : public EmittingOperator<Out> {
     if (s.retract.empty()) {
       emit_(key, s.window, s.acc, RowKind::kInsert, emitter_);
     } else {
-      for (const Emitted& e : s.retract) emit_(key, e.window, e.acc, RowKind::kUpdateBefore, emitter_);
+      for (const Emitted& e : s.retract)
+        emit_(key, e.window, e.acc, RowKind::kUpdateBefore, emitter_);
       s.retract.clear();
       emit_(key, s.window, s.acc, RowKind::kUpdateAfter, emitter_);
     }
@@ -215,7 +226,8 @@ class SessionWindowOperator final : public EmittingOperator<Out> {
       for (Session& s : ks.sessions) {
         if (!s.fired && s.window.maxTimestamp() <= at) fire(it->first, s);
       }
-      std::erase_if(ks.sessions, [&](const Session& s) { return s.fired && cleanupTime(s.window) <= at; });
+      std::erase_if(ks.sessions,
+                    [&](const Session& s) { return s.fired && cleanupTime(s.window) <= at; });
       if (ks.sessions.empty()) {
         keys_.erase(it);
       } else {
@@ -249,7 +261,7 @@ class SessionWindowOperator final : public EmittingOperator<Out> {
   SessionWindows assigner_;
   WindowOptions options_;
   Emitter<Out> emitter_;
-  absl::flat_hash_map<Key, KeyState> keys_;
+  StateMap<Key, KeyState> keys_;                     // string keys: looked up by view, no copy
   absl::btree_set<std::pair<int64_t, Key>> timers_;  ///< (time, key): one per key with sessions
   int64_t watermark_ = kMinTime;
 };

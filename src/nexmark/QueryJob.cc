@@ -8,7 +8,7 @@ namespace reka::nexmark {
 
 const std::vector<std::string>& supportedQueries() {
   static const std::vector<std::string> kQueries = {"q0",  "q1",  "q2",  "q3",  "q4",  "q5",  "q6",  "q7",
-                                                    "q8",  "q9",  "q12", "q13", "q14", "q15", "q17", "q18",
+                                                    "q8",  "q9",  "q11", "q12", "q13", "q14", "q15", "q17", "q18",
                                                     "q19", "q20", "q21", "q22"};
   return kQueries;
 }
@@ -23,6 +23,7 @@ Status addQuery(StreamEnvironment& env, DataStream<Event> events, const QueryJob
   else if (q == "q5") addQ5(events, options, counters);
   else if (q == "q7") addQ7(events, options, counters);
   else if (q == "q8") addQ8(events, options, counters);
+  else if (q == "q11") addQ11(events, options, counters);
   else if (q == "q12") addQ12(events, options, counters);
   else if (q == "q4") addQ4(events, options, counters);
   else if (q == "q6") addQ6(events, options, counters);

@@ -161,6 +161,17 @@ void addQ8(const DataStream<Event>& events, const QueryJobOptions& o, std::share
   attachSink(rows, o, std::move(c));
 }
 
+void addQ11(const DataStream<Event>& events, const QueryJobOptions& o, std::shared_ptr<QueryCounters> c) {
+  auto rows = bidsOf(events)
+                  .keyBy([](const Bid& b) { return b.bidder; })
+                  .window(SessionWindows::withGap(10s), bidTime)
+                  .aggregate("q11-sessions", CountAgg<Bid>{})
+                  .map("q11-rows", [](const AuctionCount& r) {
+                    return BidderWindowRow{r.key, r.value, r.window.start, r.window.end};
+                  });
+  attachSink(rows, o, std::move(c));
+}
+
 void addQ12(const DataStream<Event>& events, const QueryJobOptions& o, std::shared_ptr<QueryCounters> c) {
   auto rows = bidsOf(events)
                   .keyBy([](const Bid& b) { return b.bidder; })

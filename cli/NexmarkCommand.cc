@@ -54,6 +54,7 @@ struct GeneratorFlags {
 
 std::string formatTime(int64_t ms) {
   if (ms == INT64_MIN) return "-";
+  if (ms == INT64_MAX) return "end";
   std::time_t secs = static_cast<std::time_t>(ms / 1000);
   std::tm tm{};
   gmtime_r(&secs, &tm);
@@ -178,7 +179,7 @@ int runQuery(const GeneratorFlags& gen, const RunFlags& flags) {
     double dt = std::chrono::duration<double>(now - lastProgress).count();
     std::fprintf(stderr, "%s[%s] events %s  %s/s  watermark %s  rows %s%s", tty ? "\r" : "", flags.query.c_str(),
                  humanCount(static_cast<double>(m.sourceRecords)).c_str(),
-                 humanCount(static_cast<double>(m.sourceRecords - lastEvents) / dt).c_str(), formatTime(m.eventTime).c_str(),
+                 humanCount(static_cast<double>(m.sourceRecords - lastEvents) / dt).c_str(), formatTime(m.watermark != INT64_MIN ? m.watermark : m.eventTime).c_str(),
                  humanCount(static_cast<double>((*counters)->outputRows.load())).c_str(), tty ? "   " : "\n");
     std::fflush(stderr);
     printedProgress = tty;
@@ -219,6 +220,7 @@ int runQuery(const GeneratorFlags& gen, const RunFlags& flags) {
     w.fieldDouble("events_per_s", wall > 0 ? events / wall : 0);
     w.fieldDouble("events_per_cpu_s", cpu > 0 ? events / cpu : 0);
     w.field("output_rows", c.outputRows.load());
+    w.field("late_records", m.lateRecords);
     w.field("peak_rss_bytes", peakRssBytes());
     w.field("checksum", static_cast<int64_t>(c.checksum.load()));
     w.field("status", status.isOk() ? "finished" : "cancelled");

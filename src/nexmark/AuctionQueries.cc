@@ -124,6 +124,7 @@ struct Q9Winners {
     }
     if (b.dateTime <= ctx.currentWatermark()) {
       held.lateBid();
+      ctx.countLateRecord();
       return;
     }
     if (s == nullptr) s = &book.getOrCreate();

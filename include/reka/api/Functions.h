@@ -125,6 +125,8 @@ class KeyedContext : public Emitter<Out> {
   TimeDomain timeDomain() const { return domain_; }
   /// The operator's current watermark (kMinTime before the first).
   int64_t currentWatermark() const { return timers_.currentWatermark(); }
+  /// Counts a record the function drops because it is late (the operator's lateRecords).
+  void countLateRecord() { this->ctx_->metrics->lateRecords.fetch_add(1, std::memory_order_relaxed); }
 
   // Runtime side.
   KeyContext<K>& keyContext() { return keyCtx_; }

@@ -126,6 +126,7 @@ Task::StepResult Task::stepSource() {
       return StepResult::kBlocked;
     }
     flushIfDue();  // partial batches wait at most flushInterval, also in long steps
+    fireProcessingTime();
     if (++batches >= config.maxBatchesPerStep || config.forceYield) {
       flushIfDue();
       return StepResult::kMore;
@@ -157,6 +158,7 @@ Task::StepResult Task::stepInputs() {
       return StepResult::kBlocked;
     }
     flushIfDue();
+    fireProcessingTime();
     if (++batches >= config.maxBatchesPerStep || config.forceYield) {
       flushIfDue();
       return StepResult::kMore;

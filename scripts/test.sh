@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds with AddressSanitizer + UndefinedBehaviorSanitizer and runs
-# the whole test suite, then builds the runtime and state tests with ThreadSanitizer and runs them.
+# the whole test suite, then builds the runtime, state and operator tests with ThreadSanitizer and runs them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -10,8 +10,8 @@ cmake --preset debug >/dev/null
 cmake --build --preset debug
 ctest --preset debug -j2 --timeout 300
 
-echo "== tsan: runtime and state tests"
+echo "== tsan: runtime, state and operator (event time, windows, joins) tests"
 cmake --preset tsan >/dev/null
-cmake --build --preset tsan --target reka_runtime_tests reka_state_tests
+cmake --build --preset tsan --target reka_runtime_tests reka_state_tests reka_operators_tests
 # ThreadSanitizer needs a memory layout that high ASLR entropy can break; run without ASLR.
-setarch "$(uname -m)" -R ctest --preset tsan -j2 --timeout 300 -L 'runtime|state'
+setarch "$(uname -m)" -R ctest --preset tsan -j2 --timeout 300 -L 'runtime|state|operators'

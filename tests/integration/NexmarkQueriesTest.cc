@@ -61,14 +61,6 @@ const Dataset& dataset(const std::string& name) {
   return *slot;
 }
 
-template <class T>
-std::vector<T> recordsOf(const std::vector<EventRec>& events) {
-  std::vector<T> out;
-  for (const auto& e : events)
-    if (const T* r = std::get_if<T>(&e)) out.push_back(*r);
-  return out;
-}
-
 // ---- References (NEXMARK.md section 6, written from the spec) ----------------------------------
 
 std::vector<std::string> withOp(std::vector<std::string> columns) {

@@ -561,11 +561,17 @@ struct QueryRun {
 };
 
 /// Runs `options` (its outputPath must be set) at `parallelism` and reads the output rows.
-inline QueryRun runQueryJob(const QueryJobOptions& options, int parallelism, size_t batchSize = 1024) {
+/// `watermarkInterval` 0 sends a watermark after every source batch, so that windows and
+/// auctions close while the input is read, not only at its end.
+inline QueryRun runQueryJob(const QueryJobOptions& options, int parallelism, size_t batchSize = 1024,
+                            std::chrono::milliseconds watermarkInterval = ExecutionConfig{}.watermarkInterval,
+                            size_t channelCapacity = ExecutionConfig{}.channelCapacity) {
   QueryRun run;
   ExecutionConfig config;
   config.parallelism = parallelism;
   config.batchSize = batchSize;
+  config.watermarkInterval = watermarkInterval;
+  config.channelCapacity = channelCapacity;
   StreamEnvironment env(config);
   auto counters = buildQueryJob(env, options);
   if (!counters.isOk()) {
@@ -576,6 +582,21 @@ inline QueryRun runQueryJob(const QueryJobOptions& options, int parallelism, siz
   run.status = runJob(env);
   if (run.status.isOk()) run.rows = readRows(options.outputPath);
   return run;
+}
+
+/// runQueryJob with a watermark after every source batch.
+inline QueryRun runWithEagerWatermarks(const QueryJobOptions& options, int parallelism, size_t batchSize,
+                                       size_t channelCapacity = ExecutionConfig{}.channelCapacity) {
+  return runQueryJob(options, parallelism, batchSize, std::chrono::milliseconds(0), channelCapacity);
+}
+
+/// The records of one kind in an event list.
+template <class T>
+std::vector<T> recordsOf(const std::vector<EventRec>& events) {
+  std::vector<T> out;
+  for (const auto& e : events)
+    if (const T* r = std::get_if<T>(&e)) out.push_back(*r);
+  return out;
 }
 
 // ---- Changelogs --------------------------------------------------------------------------------

@@ -70,14 +70,6 @@ const Dataset& dataset(const std::string& name) {
   return *slot;
 }
 
-template <class T>
-std::vector<T> recordsOf(const std::vector<EventRec>& events) {
-  std::vector<T> out;
-  for (const auto& e : events)
-    if (const T* r = std::get_if<T>(&e)) out.push_back(*r);
-  return out;
-}
-
 int64_t timeOf(const EventRec& e) {
   return std::visit([](const auto& r) { return r.dateTime; }, e);
 }
@@ -221,26 +213,6 @@ void checkQ12(const std::vector<FlatRow>& rows, const std::vector<EventRec>& eve
 }
 
 // ---- Running ------------------------------------------------------------------------------------
-
-/// As runQueryJob, with a watermark after every source batch: windows fire while the input is
-/// read, not only at its end.
-QueryRun runWithEagerWatermarks(const QueryJobOptions& options, int parallelism, size_t batchSize) {
-  QueryRun run;
-  ExecutionConfig config;
-  config.parallelism = parallelism;
-  config.batchSize = batchSize;
-  config.watermarkInterval = std::chrono::milliseconds(0);
-  StreamEnvironment env(config);
-  auto counters = buildQueryJob(env, options);
-  if (!counters.isOk()) {
-    run.status = counters.status();
-    return run;
-  }
-  run.counters = *counters;
-  run.status = runJob(env);
-  if (run.status.isOk()) run.rows = readRows(options.outputPath);
-  return run;
-}
 
 bool isSupported(const std::string& q) {
   const auto& all = supportedQueries();

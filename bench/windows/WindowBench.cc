@@ -204,6 +204,8 @@ Measured engineTumbling(const Stream& s, int parallelism) {
 
 /// Latency samples from the first half second (start-up: allocation, page faults) are left out.
 constexpr int64_t kWarmUpNs = 500'000'000;
+/// Worker threads of the latency runs (0: one per core).
+int gWorkers = 0;
 
 /// Latency histogram in µs (exact to 1 µs up to 1 s).
 struct Histogram {
@@ -231,6 +233,7 @@ Measured latencyMap(const Stream& s, double rate, bool measure) {
     ExecutionConfig config;
     config.parallelism = 1;
     config.flushInterval = 200us;
+    config.workerThreads = gWorkers;
     StreamEnvironment env(config);
     auto hist = std::make_shared<Histogram>();
     const int64_t warmUpEnd = wallNs() + kWarmUpNs;
@@ -264,6 +267,7 @@ Measured latencyWindow(const Stream& s, double rate, int64_t windowMs) {
     config.parallelism = 1;
     config.flushInterval = 200us;
     config.watermarkInterval = 0ms;
+    config.workerThreads = gWorkers;
     StreamEnvironment env(config);
     auto hist = std::make_shared<Histogram>();
     const int64_t warmUpEnd = wallNs() + kWarmUpNs;
@@ -304,6 +308,8 @@ int main(int argc, char** argv) {
   app.add_option("--records", records, "records per tumbling-count run (default 20000000)")->check(CLI::PositiveNumber);
   app.add_option("--latency-seconds", latencySeconds, "length of each latency run (default 4)")->check(CLI::PositiveNumber);
   app.add_flag("!--no-latency", latency, "skip the latency runs");
+  app.add_option("--latency-workers", gWorkers, "worker threads in the latency runs (default 0: one per core)")
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--latency-load", load, "latency runs at this fraction of the maximum throughput (default 0.5)")
       ->check(CLI::Range(0.01, 1.0));
   CLI11_PARSE(app, argc, argv);

@@ -24,11 +24,6 @@ namespace {
 
 // ---- Datasets ----------------------------------------------------------------------------------
 
-struct Dataset {
-  std::vector<EventRec> events;
-  std::string path;  // the events as a JSON-lines file
-};
-
 GeneratorConfig datasetConfig(const std::string& name) {
   GeneratorConfig c;
   c.events = 20000;
@@ -55,16 +50,8 @@ GeneratorConfig datasetConfig(const std::string& name) {
 
 /// Each dataset is generated and written once per process.
 const Dataset& dataset(const std::string& name) {
-  static ScratchDir dir;
-  static std::map<std::string, std::unique_ptr<Dataset>> cache;
-  auto& slot = cache[name];
-  if (!slot) {
-    slot = std::make_unique<Dataset>();
-    slot->events = generateEvents(datasetConfig(name));
-    slot->path = dir.file(name + ".jsonl");
-    writeEventFile(slot->path, slot->events);
-  }
-  return *slot;
+  static DatasetCache cache(datasetConfig);
+  return cache.get(name);
 }
 
 int64_t timeOf(const EventRec& e) {

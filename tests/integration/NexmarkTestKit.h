@@ -15,7 +15,9 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -552,6 +554,35 @@ inline Status runJob(StreamEnvironment& env, std::chrono::seconds timeout = std:
   }
   return (*client)->wait();
 }
+
+/// Generated events and the same events as a JSON-lines file.
+struct Dataset {
+  std::vector<EventRec> events;
+  std::string path;  // the events as a JSON-lines file
+};
+
+/// Generates and writes each named dataset once per process (per cache: test files with
+/// datasets of the same name keep their own caches).
+class DatasetCache {
+ public:
+  explicit DatasetCache(std::function<GeneratorConfig(const std::string&)> configFor)
+      : configFor_(std::move(configFor)) {}
+  const Dataset& get(const std::string& name) {
+    auto& slot = cache_[name];
+    if (!slot) {
+      slot = std::make_unique<Dataset>();
+      slot->events = generateEvents(configFor_(name));
+      slot->path = dir_.file(name + ".jsonl");
+      writeEventFile(slot->path, slot->events);
+    }
+    return *slot;
+  }
+
+ private:
+  std::function<GeneratorConfig(const std::string&)> configFor_;
+  ScratchDir dir_;
+  std::map<std::string, std::unique_ptr<Dataset>> cache_;
+};
 
 /// The result of running one query over an event file.
 struct QueryRun {

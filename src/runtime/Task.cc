@@ -52,6 +52,7 @@ void Task::setHead(Operator* head, std::string headName, OperatorMetrics* metric
 
 void Task::addInput(Channel* channel, int input) {
   inputs_.push_back({channel, input, false});
+  valve_.reset(inputs_.size());
   if (static_cast<int>(openChannelsPerInput_.size()) <= input) openChannelsPerInput_.resize(static_cast<size_t>(input) + 1, 0);
   if (openChannelsPerInput_[static_cast<size_t>(input)]++ == 0) ++openInputs_;
 }
@@ -92,7 +93,6 @@ Task::StepResult Task::step() {
   if (job_->stopping()) return StepResult::kFinished;
   try {
     try {
-      if (valve_.inputs() != inputs_.size()) valve_.reset(inputs_.size());
       fireProcessingTime();
       return source_ != nullptr ? stepSource() : stepInputs();
     } catch (const OperatorFailure&) {

@@ -433,6 +433,15 @@ JobMetrics JobExecution::metrics() const {
 
 namespace reka {
 
+const char* deliveryGuaranteeName(DeliveryGuarantee g) {
+  switch (g) {
+    case DeliveryGuarantee::kExactlyOnce: return "exactly-once";
+    case DeliveryGuarantee::kAtLeastOnce: return "at-least-once";
+    case DeliveryGuarantee::kAtMostOnce: return "at-most-once";
+  }
+  return "?";
+}
+
 Status ExecutionConfig::validate() const {
   if (parallelism < 1) return Status::invalidArgument("parallelism must be at least 1, got " + std::to_string(parallelism));
   if (workerThreads < 0) return Status::invalidArgument("workerThreads must be 0 (one per core) or more, got " + std::to_string(workerThreads));

@@ -27,6 +27,9 @@ class JobExecution final : public JobClient {
   Status wait() override;
   void cancel() override;
   JobMetrics metrics() const override;
+  Result<std::string> savepoint(bool, std::chrono::milliseconds) override {
+    return Status::notSupported("savepoints are not implemented yet");
+  }
 
   // Called by tasks.
   const ExecutionConfig& config() const { return config_; }

@@ -8,9 +8,36 @@
 #include <vector>
 
 #include "reka/base/Status.h"
+#include "reka/api/Operator.h"
 #include "reka/graph/JobGraph.h"
 
 namespace reka {
+
+/// Checkpoints: when they are taken, where they are kept, what is restored.
+struct CheckpointConfig {
+  /// Time between the start of one checkpoint and the trigger of the next; 0: no periodic
+  /// checkpoints (savepoints and the restore of a state directory still work).
+  std::chrono::milliseconds interval{0};
+  /// Directory for checkpoints and savepoints (see docs/checkpoints.md for its layout). Empty:
+  /// no checkpoints.
+  std::string stateDir;
+  DeliveryGuarantee guarantee = DeliveryGuarantee::kExactlyOnce;
+  /// Complete checkpoints kept (older ones are deleted); savepoints are never deleted.
+  int retained = 3;
+  /// A checkpoint not complete after this long is aborted (and the job goes on).
+  std::chrono::milliseconds timeout{60'000};
+  /// Resume from the newest complete checkpoint or savepoint in stateDir, if there is one.
+  bool resume = true;
+  /// Resume from this checkpoint or savepoint directory instead (empty: the newest in stateDir).
+  std::string resumeFrom;
+};
+
+/// What happens when a job fails: restart in-process from the last complete checkpoint after a
+/// fixed delay, at most maxAttempts times (0: never; the job fails).
+struct RestartPolicy {
+  int maxAttempts = 0;
+  std::chrono::milliseconds delay{1000};
+};
 
 /// How a job runs. Defaults suit production; the debug knobs (forceYield, tiny channels and
 /// batches) shake out ordering and backpressure bugs in tests.
@@ -32,6 +59,8 @@ struct ExecutionConfig {
   /// How often sources send a changed watermark (Flink's autoWatermarkInterval); 0: after every
   /// batch (deterministic tests).
   std::chrono::milliseconds watermarkInterval{200};
+  CheckpointConfig checkpoints;
+  RestartPolicy restart;
 
   /// Checks the values; the message names the field and what is accepted.
   Status validate() const;
@@ -58,6 +87,17 @@ struct JobMetrics {
   int64_t lateRecords = 0;         ///< sum over operators
   int64_t lateUpdates = 0;         ///< sum over operators
   std::vector<OperatorStats> operators;
+
+  // Checkpoints.
+  int64_t completedCheckpoints = 0;   ///< checkpoints and savepoints completed by this run
+  int64_t failedCheckpoints = 0;      ///< aborted: write failure, timeout, an operator's error
+  int64_t lastCheckpointId = 0;       ///< the newest complete one (0: none)
+  int64_t lastCheckpointBytes = 0;    ///< its size on disk
+  double lastCheckpointMs = 0;        ///< trigger to manifest written
+  double lastCheckpointSyncMs = 0;    ///< longest time one task spent copying its state for it
+  int64_t restoredCheckpointId = 0;   ///< the checkpoint this run resumed from (0: fresh start)
+  double restoreMs = 0;               ///< reading, checking and restoring it
+  int restarts = 0;                   ///< in-process restarts after failures
 };
 
 /// Handle on a job started with executeAsync(). Thread-safe.
@@ -71,6 +111,10 @@ class JobClient {
   /// Stops the job (an unbounded job runs until this is called).
   virtual void cancel() = 0;
   virtual JobMetrics metrics() const = 0;
+  /// Takes a savepoint (a checkpoint kept until deleted by hand, in stateDir/savepoints) and
+  /// waits up to `timeout` for it; returns its directory. With `stop`, the sources stop at the
+  /// savepoint's barrier, and the job ends (Cancelled) once the savepoint is complete.
+  virtual Result<std::string> savepoint(bool stop, std::chrono::milliseconds timeout) = 0;
 };
 
 /// Starts a job described by `graph` on a fresh worker pool.

@@ -184,6 +184,16 @@ class SourceFunction {
   /// The split that the records appended by the last poll() came from (one split per poll).
   virtual int lastSplit() const { return 0; }
   virtual void close() {}
+
+  /// Checkpoints: appends the position reached (what the next poll() would read) to `out`.
+  /// A source that cannot say where it is cannot be checkpointed.
+  virtual Status snapshotPosition(std::string& /*out*/) const {
+    return Status::notSupported("this source has no position to checkpoint (it does not implement snapshotPosition)");
+  }
+  /// Seeks to a position written by snapshotPosition. Called after open(), before poll().
+  virtual Status restorePosition(std::string_view /*in*/) {
+    return Status::notSupported("this source cannot be restored (it does not implement restorePosition)");
+  }
 };
 
 /// Row kinds of a changelog (Flink's RowKind): how an updating result changes.

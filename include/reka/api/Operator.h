@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "reka/base/Status.h"
@@ -11,6 +12,22 @@
 #include "reka/state/StateBackend.h"
 
 namespace reka {
+
+/// What a job promises about its results when it fails and restarts (chosen per job).
+enum class DeliveryGuarantee : uint8_t {
+  /// Every record affects the committed output exactly once: barriers are aligned, state and
+  /// source positions are restored from the last complete checkpoint, and sinks commit
+  /// (two-phase) only when a checkpoint completes.
+  kExactlyOnce,
+  /// No record is lost, some may be counted twice after a restart: barriers are not aligned and
+  /// sinks write directly, flushing at every checkpoint.
+  kAtLeastOnce,
+  /// No record is counted twice, some may be lost: there is no replay. After a restart the
+  /// sources go on from where they had got to, with fresh state.
+  kAtMostOnce,
+};
+
+const char* deliveryGuaranteeName(DeliveryGuarantee g);
 
 /// Where an operator sends the batches it emits: the next chained operator (a direct call), a
 /// partitioner in front of channels, or several of those. One virtual call per batch.
@@ -77,6 +94,11 @@ struct OperatorContext {
   /// Thread-safe: asks the runtime to poll this (source) task again. For sources whose data
   /// arrives on a connector thread.
   std::function<void()> wakeup;
+  /// What the job promises about its output after a failure (sinks choose how they write).
+  DeliveryGuarantee guarantee = DeliveryGuarantee::kExactlyOnce;
+  /// Whether the job takes checkpoints (sinks that stage output commit it at checkpoints;
+  /// without checkpoints they commit at the end of input).
+  bool checkpointing = false;
 };
 
 /// The small interface through which the runtime drives every operator. Typed operators
@@ -109,6 +131,23 @@ class Operator {
   }
   /// A processing-time callback requested through ctx.time->requestCallback() is due.
   virtual void onProcessingTime(int64_t /*nowMs*/) {}
+
+  // Checkpoints. The runtime snapshots the state backend (keyed tables, operator lists) itself.
+  // An operator that keeps state in its own memory (window contents, timers, join buffers, a
+  // source's position, a sink's staged files) writes it in snapshotState.
+
+  /// The barrier of checkpoint `checkpointId` has reached this operator: append a copy of the
+  /// operator's own state to `out`. Runs on the task's thread between two batches; the operator
+  /// goes on processing afterwards, so `out` must not refer to live memory. A sink pre-commits
+  /// here (closes and stages what it wrote since the last checkpoint).
+  virtual Status snapshotState(int64_t /*checkpointId*/, std::string& /*out*/) { return Status::ok(); }
+  /// Restores what snapshotState wrote. Called after open() (so state is registered) and after
+  /// the state backend was restored, before the first record, watermark or timer.
+  virtual Status restoreState(std::string_view /*in*/) { return Status::ok(); }
+  /// Checkpoint `checkpointId` is complete (its manifest is durable): a sink commits what it
+  /// staged for it and for earlier checkpoints. Runs on the task's thread (or, after the job
+  /// ended, on the job's thread).
+  virtual void notifyCheckpointComplete(int64_t /*checkpointId*/) {}
 
  protected:
   /// Records the watermark in the metrics and sends it to every output port.

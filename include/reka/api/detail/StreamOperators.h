@@ -1,7 +1,10 @@
 #pragma once
 
 #include <algorithm>
+#include <concepts>
 #include <memory>
+#include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -327,9 +330,21 @@ template <class Fn>
 concept HasSinkOpen = requires(Fn f, const OperatorContext& c) { f.open(c); };
 template <class Fn>
 concept HasSinkFinish = requires(Fn f) { f.finish(); };
+template <class Fn>
+concept HasSinkSnapshot = requires(Fn f, int64_t id, std::string& out) {
+  { f.snapshot(id, out) } -> std::same_as<Status>;
+};
+template <class Fn>
+concept HasSinkRestore = requires(Fn f, std::string_view in) {
+  { f.restore(in) } -> std::same_as<Status>;
+};
+template <class Fn>
+concept HasSinkCommit = requires(Fn f, int64_t id) { f.commit(id); };
 
 /// Calls F for every record: a callable (const T&) or a class with invoke(const T&) and
-/// optionally open(const OperatorContext&) → Status and finish().
+/// optionally open(const OperatorContext&) → Status and finish(). A sink that takes part in
+/// checkpoints also has snapshot(int64_t checkpointId, std::string&) → Status (pre-commit),
+/// restore(std::string_view) → Status and commit(int64_t checkpointId).
 template <class T, class F>
 class SinkOperator final : public Operator {
  public:
@@ -352,6 +367,29 @@ class SinkOperator final : public Operator {
   }
   void finish() override {
     if constexpr (HasSinkFinish<F>) fn_.finish();
+  }
+  Status snapshotState(int64_t checkpointId, std::string& out) override {
+    if constexpr (HasSinkSnapshot<F>) {
+      return fn_.snapshot(checkpointId, out);
+    } else {
+      (void)checkpointId, (void)out;
+      return Status::ok();
+    }
+  }
+  Status restoreState(std::string_view in) override {
+    if constexpr (HasSinkRestore<F>) {
+      return fn_.restore(in);
+    } else {
+      (void)in;
+      return Status::ok();
+    }
+  }
+  void notifyCheckpointComplete(int64_t checkpointId) override {
+    if constexpr (HasSinkCommit<F>) {
+      fn_.commit(checkpointId);
+    } else {
+      (void)checkpointId;
+    }
   }
 
  private:
@@ -414,6 +452,16 @@ class CollectionSource final : public SourceFunction<T> {
       next_ += stride_;
     }
     return next_ < values_->size() ? SourceOperator::Poll::kMore : SourceOperator::Poll::kEnd;
+  }
+  Status snapshotPosition(std::string& out) const override {
+    Serde<uint64_t>::write(next_, out);
+    return Status::ok();
+  }
+  Status restorePosition(std::string_view in) override {
+    uint64_t next = 0;
+    if (!Serde<uint64_t>::read(in, next) || !in.empty()) return Status::corruption("bad collection source position");
+    next_ = static_cast<size_t>(next);
+    return Status::ok();
   }
 
  private:

@@ -1,6 +1,8 @@
 #include "runtime/JobExecution.h"
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <exception>
 
 #include "reka/state/StateBackend.h"
@@ -216,6 +218,12 @@ Status JobExecution::build() {
       inst.time = std::make_unique<InstanceTimeService>(&timers_, task);
       inst.ctx.time = inst.time.get();
       inst.ctx.watermarkIntervalMs = config_.watermarkInterval.count();
+      inst.ctx.guarantee = config_.checkpoints.guarantee;
+      inst.ctx.checkpointing = !config_.checkpoints.stateDir.empty() &&
+                               config_.checkpoints.guarantee != DeliveryGuarantee::kAtMostOnce;
+      if (node.isSource && !config_.checkpoints.stateDir.empty() &&
+          config_.checkpoints.guarantee == DeliveryGuarantee::kAtMostOnce)
+        inst.ctx.positionFile = config_.checkpoints.stateDir + "/positions/" + std::to_string(node.id) + "-" + std::to_string(s) + ".pos";
       inst.op->bindContext(&inst.ctx);
     }
   }
@@ -308,18 +316,137 @@ Status JobExecution::build() {
       if (!s.isOk()) return Status(s.code(), "opening operator '" + inst.name + "' failed: " + s.message());
     }
   }
+
+  // Checkpoints: resume from the newest complete one, then start the coordinator.
+  const CheckpointConfig& cc = config_.checkpoints;
+  if (cc.stateDir.empty()) {
+    if (cc.interval.count() > 0) return Status::invalidArgument("checkpoints need a state directory (--state-dir / CheckpointConfig::stateDir)");
+    return Status::ok();
+  }
+  checkpoint::CheckpointStorage storage(cc.stateDir, cc.fileSystem);
+  REKA_RETURN_IF_ERROR(storage.fs().makeDirs(cc.stateDir));
+  if (cc.guarantee == DeliveryGuarantee::kAtMostOnce) {
+    // No checkpoints and no replay: sources log their position before they emit a batch and
+    // resume from it; all other state starts empty (see docs/checkpoints.md).
+    REKA_RETURN_IF_ERROR(storage.fs().makeDirs(cc.stateDir + "/positions"));
+    return Status::ok();
+  }
+  int64_t lastId = 0;
+  for (const auto& [id, dir] : storage.listComplete()) lastId = std::max(lastId, id);
+  if (cc.resume || !cc.resumeFrom.empty()) {
+    const auto started = std::chrono::steady_clock::now();
+    std::optional<checkpoint::CheckpointData> data;
+    if (!cc.resumeFrom.empty()) {
+      auto loaded = storage.load(cc.resumeFrom);
+      if (!loaded.isOk()) return Status(loaded.status().code(), "cannot resume from " + cc.resumeFrom + ": " + loaded.status().message());
+      data = std::move(*loaded);
+    } else {
+      REKA_ASSIGN_OR_RETURN(data, storage.loadLatest([](const std::string& line) { std::fprintf(stderr, "reka: %s\n", line.c_str()); }));
+    }
+    if (data) {
+      REKA_RETURN_IF_ERROR(restore(*data));
+      restoredId_ = data->id;
+      lastId = std::max(lastId, data->id);
+      restoreMs_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+      std::fprintf(stderr, "reka: resumed from %s %lld (%s, %.1f MB) in %.0f ms\n",
+                   data->kind == checkpoint::CheckpointKind::kSavepoint ? "savepoint" : "checkpoint",
+                   static_cast<long long>(data->id), data->directory.c_str(), static_cast<double>(data->bytes) / 1e6, restoreMs_);
+    }
+  }
+  std::vector<Task*> tasks;
+  std::vector<bool> isSource;
+  for (auto& t : tasks_) tasks.push_back(t.get());
+  isSource.assign(tasks.size(), false);
+  std::vector<std::vector<Task::Member>> members(tasks_.size());
+  for (auto& node : nodes) {
+    for (auto& inst : instances_[static_cast<size_t>(node.id)]) {
+      size_t t = static_cast<size_t>(std::find(tasks.begin(), tasks.end(), inst.task) - tasks.begin());
+      members[t].push_back({inst.op.get(), node.id, inst.ctx.subtask, inst.name, inst.state.get()});
+      if (node.isSource) isSource[t] = true;
+    }
+  }
+  coordinator_ = std::make_unique<CheckpointCoordinator>(this, cc, fingerprint(), lastId, tasks, isSource);
+  for (size_t t = 0; t < tasks_.size(); ++t)
+    tasks_[t]->setCheckpointing(t, coordinator_.get(), std::move(members[t]), cc.guarantee == DeliveryGuarantee::kExactlyOnce);
+  return Status::ok();
+}
+
+std::string JobExecution::fingerprint() const {
+  std::string f;
+  for (const auto& node : graph_.nodes()) {
+    f += node.name + "/" + std::to_string(parallelism_[static_cast<size_t>(node.id)]) + ";";
+  }
+  return f;
+}
+
+Status JobExecution::restore(const checkpoint::CheckpointData& data) {
+  const std::string mine = fingerprint();
+  if (data.jobFingerprint != mine)
+    return Status::failedPrecondition("checkpoint " + std::to_string(data.id) + " in " + data.directory +
+                                      " was written by a different job or parallelism (operators/parallelism there: " +
+                                      data.jobFingerprint + "; this job: " + mine +
+                                      "). Run the same job, or use an empty --state-dir to start fresh.");
+  for (auto& node : graph_.nodes()) {
+    auto& perNode = instances_[static_cast<size_t>(node.id)];
+    std::vector<std::map<std::string, std::vector<std::string>>> lists;
+    for (size_t s = 0; s < perNode.size(); ++s) {
+      auto it = data.operators.find({node.id, static_cast<int32_t>(s)});
+      lists.push_back(it == data.operators.end() ? std::map<std::string, std::vector<std::string>>{} : it->second.lists);
+    }
+    for (auto& inst : perNode) {
+      auto it = data.operators.find({node.id, inst.ctx.subtask});
+      if (it == data.operators.end())
+        return Status::corruption("checkpoint " + std::to_string(data.id) + " has no state for operator '" + inst.name + "'");
+      const auto& snap = it->second;
+      auto where = [&](const Status& s) {
+        return Status(s.code(), "restoring operator '" + inst.name + "' from checkpoint " + std::to_string(data.id) + ": " + s.message());
+      };
+      Status s = inst.state->restoreKeyed(snap.keyed);
+      if (s.isOk()) s = inst.state->restoreOperatorLists(lists, inst.ctx.subtask, inst.ctx.parallelism);
+      if (s.isOk()) {
+        try {
+          s = inst.op->restoreState(snap.blob);
+        } catch (const std::exception& e) {
+          s = Status::userCodeError(e.what());
+        }
+      }
+      if (!s.isOk()) return where(s);
+    }
+  }
   return Status::ok();
 }
 
 void JobExecution::start() {
   remainingTasks_.store(tasks_.size());
+  if (coordinator_) coordinator_->start();
   timers_.start();
   pool_->start();
   for (auto& t : tasks_) t->schedule();
 }
 
 void JobExecution::taskFinished(Task*) {
-  if (remainingTasks_.fetch_sub(1) == 1) signalDone();
+  if (remainingTasks_.fetch_sub(1) != 1) return;
+  // With checkpoints, the job ends once its final checkpoint is written and committed.
+  if (coordinator_ && !stopping()) {
+    coordinator_->allTasksFinished();
+  } else {
+    signalDone();
+  }
+}
+
+void JobExecution::stopAfterSavepoint() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (done_) return;
+    if (status_.isOk()) status_ = Status::cancelled("stopped with a savepoint");
+  }
+  stopping_.store(true, std::memory_order_release);
+  signalDone();
+}
+
+Result<std::string> JobExecution::savepoint(bool stop, std::chrono::milliseconds timeout) {
+  if (!coordinator_) return Status::failedPrecondition("savepoints need a state directory (--state-dir / CheckpointConfig::stateDir)");
+  return coordinator_->savepoint(stop, timeout);
 }
 
 void JobExecution::fail(Status status) {
@@ -371,6 +498,7 @@ void JobExecution::shutdown() {
     shutDown_ = true;
   }
   stopping_.store(true, std::memory_order_release);
+  if (coordinator_) coordinator_->stop();
   timers_.stop();
   if (pool_) pool_->stop();
   for (auto& perNode : instances_) {
@@ -426,6 +554,9 @@ JobMetrics JobExecution::metrics() const {
   }
   if (any) m.eventTime = minTime;
   if (anySink) m.watermark = minWatermark;
+  if (coordinator_) coordinator_->fillMetrics(m);
+  m.restoredCheckpointId = restoredId_;
+  m.restoreMs = restoreMs_;
   return m;
 }
 
@@ -454,12 +585,17 @@ Status ExecutionConfig::validate() const {
   if (maxBatchesPerStep < 1) return Status::invalidArgument("maxBatchesPerStep must be at least 1");
   if (flushInterval.count() < 0) return Status::invalidArgument("flushInterval must not be negative");
   if (watermarkInterval.count() < 0) return Status::invalidArgument("watermarkInterval must not be negative (0: after every batch)");
+  if (checkpoints.interval.count() < 0) return Status::invalidArgument("the checkpoint interval must not be negative (0: no periodic checkpoints)");
+  if (checkpoints.interval.count() > 0 && checkpoints.stateDir.empty())
+    return Status::invalidArgument("checkpoints need a state directory (--state-dir / CheckpointConfig::stateDir)");
+  if (checkpoints.retained < 1) return Status::invalidArgument("checkpoints.retained must be at least 1, got " + std::to_string(checkpoints.retained));
+  if (checkpoints.timeout.count() <= 0) return Status::invalidArgument("the checkpoint timeout must be positive");
+  if (restart.maxAttempts < 0) return Status::invalidArgument("restart.maxAttempts must not be negative");
+  if (restart.delay.count() < 0) return Status::invalidArgument("restart.delay must not be negative");
+  if (restart.maxAttempts > 0 && checkpoints.stateDir.empty())
+    return Status::invalidArgument("a restart policy restarts from checkpoints: it needs a state directory (--state-dir)");
   return Status::ok();
 }
 
-Result<std::unique_ptr<JobClient>> startJob(graph::JobGraph graph, const ExecutionConfig& config) {
-  REKA_ASSIGN_OR_RETURN(auto job, runtime::JobExecution::make(std::move(graph), config));
-  return std::unique_ptr<JobClient>(std::move(job));
-}
 
 }  // namespace reka

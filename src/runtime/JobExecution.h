@@ -9,6 +9,7 @@
 #include "reka/api/Environment.h"
 #include "reka/graph/JobGraph.h"
 #include "runtime/Channel.h"
+#include "runtime/CheckpointCoordinator.h"
 #include "runtime/Task.h"
 #include "runtime/TimerThread.h"
 #include "runtime/WorkerPool.h"
@@ -27,15 +28,16 @@ class JobExecution final : public JobClient {
   Status wait() override;
   void cancel() override;
   JobMetrics metrics() const override;
-  Result<std::string> savepoint(bool, std::chrono::milliseconds) override {
-    return Status::notSupported("savepoints are not implemented yet");
-  }
+  Result<std::string> savepoint(bool stop, std::chrono::milliseconds timeout) override;
 
   // Called by tasks.
   const ExecutionConfig& config() const { return config_; }
   bool stopping() const { return stopping_.load(std::memory_order_acquire); }
   void taskFinished(Task* task);
   void fail(Status status);
+  // Called by the checkpoint coordinator.
+  void finishedAfterFinalCheckpoint() { signalDone(); }
+  void stopAfterSavepoint();
 
  private:
   struct Instance {
@@ -51,6 +53,8 @@ class JobExecution final : public JobClient {
 
   JobExecution(graph::JobGraph graph, const ExecutionConfig& config);
   Status build();
+  Status restore(const checkpoint::CheckpointData& data);
+  std::string fingerprint() const;
   void start();
   void signalDone();
   void shutdown();
@@ -65,6 +69,9 @@ class JobExecution final : public JobClient {
   std::vector<std::unique_ptr<Output>> outputs_;
   std::unique_ptr<WorkerPool> pool_;
   TimerThread timers_;
+  std::unique_ptr<CheckpointCoordinator> coordinator_;
+  int64_t restoredId_ = 0;
+  double restoreMs_ = 0;
 
   std::atomic<bool> stopping_{false};
   std::atomic<size_t> remainingTasks_{0};

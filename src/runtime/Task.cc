@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <exception>
 
+#include "runtime/CheckpointCoordinator.h"
 #include "runtime/JobExecution.h"
 #include "runtime/WorkerPool.h"
 
@@ -93,6 +94,7 @@ Task::StepResult Task::step() {
   if (job_->stopping()) return StepResult::kFinished;
   try {
     try {
+      notifyCompleted();
       fireProcessingTime();
       return source_ != nullptr ? stepSource() : stepInputs();
     } catch (const OperatorFailure&) {
@@ -111,6 +113,16 @@ Task::StepResult Task::step() {
 Task::StepResult Task::stepSource() {
   const auto& config = job_->config();
   for (int batches = 0;;) {
+    if (coordinator_ != nullptr) {
+      // A barrier goes out before anything else, even into a full channel (capacity is soft),
+      // so that backpressure does not delay checkpoints more than the queued batches do.
+      const int64_t id = coordinator_->triggered();
+      if (id > lastBarrier_) checkpointAndForward(id);
+      if (lastBarrier_ >= coordinator_->suspendAfter()) {  // stopped with a savepoint
+        flushOutputs();
+        return StepResult::kBlocked;
+      }
+    }
     if (outputsFull()) {
       flushIfDue();
       return StepResult::kBlocked;
@@ -145,7 +157,7 @@ Task::StepResult Task::stepInputs() {
     for (size_t i = 0; i < inputs_.size() && !got; ++i) {
       size_t idx = (nextInput_ + i) % inputs_.size();
       Input& in = inputs_[idx];
-      if (in.ended || !head_->acceptsInput(in.input)) continue;
+      if (in.ended || in.blocked || !head_->acceptsInput(in.input)) continue;
       std::optional<StreamElement> e = in.channel->pop();
       if (!e) continue;
       got = true;
@@ -175,6 +187,8 @@ void Task::handleElement(size_t index, StreamElement& element) {
       break;
     case StreamElement::Kind::kEndOfInput:
       in.ended = true;
+      // An input that ends before its barrier came has nothing more to send before it.
+      if (aligning_ != 0 && !in.barrierSeen) barrierArrived(index);
       advanceWatermark(valve_.onEnd(index));
       if (--openChannelsPerInput_[static_cast<size_t>(in.input)] == 0) {
         head_->endInput(in.input);
@@ -191,8 +205,106 @@ void Task::handleElement(size_t index, StreamElement& element) {
       advanceWatermark(valve_.onStatus(index, element.value != 0));
       break;
     case StreamElement::Kind::kBarrier:
-      break;  // checkpoints build on this element; not produced yet
+      onBarrier(index, element.value);
+      break;
   }
+}
+
+void Task::onBarrier(size_t index, int64_t id) {
+  if (coordinator_ == nullptr || id <= lastBarrier_) return;  // stale (an aborted checkpoint's)
+  if (id != aligning_) {
+    // The first barrier of a new checkpoint. One checkpoint is in flight at a time, so an older
+    // alignment can only be left over from an aborted checkpoint: it is abandoned.
+    aligning_ = id;
+    barriersMissing_ = 0;
+    for (Input& in : inputs_) {
+      in.blocked = false;
+      in.barrierSeen = false;
+      if (!in.ended) ++barriersMissing_;
+    }
+  }
+  Input& in = inputs_[index];
+  if (in.barrierSeen) return;
+  if (align_) in.blocked = true;  // exactly-once: what follows the barrier waits for the others
+  barrierArrived(index);
+}
+
+void Task::barrierArrived(size_t index) {
+  inputs_[index].barrierSeen = true;
+  if (barriersMissing_ > 0) --barriersMissing_;
+  if (barriersMissing_ > 0) return;
+  const int64_t id = aligning_;
+  aligning_ = 0;
+  for (Input& in : inputs_) {
+    in.blocked = false;
+    in.barrierSeen = false;
+  }
+  checkpointAndForward(id);
+}
+
+Status Task::snapshotChain(int64_t id, checkpoint::TaskSnapshot& out) {
+  out.operators.clear();
+  out.operators.reserve(members_.size());
+  for (const Member& m : members_) {
+    checkpoint::OperatorSnapshot snap;
+    snap.node = m.node;
+    snap.subtask = m.subtask;
+    snap.name = m.name;
+    auto keyed = m.state->snapshotKeyed();
+    if (!keyed.isOk()) return Status(keyed.status().code(), "operator '" + m.name + "': " + keyed.status().message());
+    snap.keyed = std::move(*keyed);
+    auto lists = m.state->snapshotOperatorLists();
+    if (!lists.isOk()) return Status(lists.status().code(), "operator '" + m.name + "': " + lists.status().message());
+    snap.lists = std::move(*lists);
+    Status s;
+    try {
+      s = m.op->snapshotState(id, snap.blob);
+    } catch (const std::exception& e) {
+      s = Status::userCodeError(e.what());
+    } catch (...) {
+      s = Status::userCodeError("unknown exception");
+    }
+    if (!s.isOk()) return Status(s.code(), "operator '" + m.name + "': " + s.message());
+    out.operators.push_back(std::move(snap));
+  }
+  return Status::ok();
+}
+
+void Task::checkpointAndForward(int64_t id) {
+  lastBarrier_ = id;
+  const auto start = std::chrono::steady_clock::now();
+  checkpoint::TaskSnapshot snap;
+  Status s = snapshotChain(id, snap);
+  const int64_t syncNanos = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count();
+  if (s.isOk()) {
+    coordinator_->acknowledge(index_, id, std::move(snap), syncNanos);
+  } else {
+    coordinator_->decline(index_, id, s);
+  }
+  // The barrier follows every record emitted before it (buffered ones are flushed first).
+  flushOutputs();
+  for (Channel* ch : outChannels_) ch->push(StreamElement::barrier(id));
+}
+
+void Task::checkpointComplete(int64_t id) {
+  int64_t cur = completed_.load(std::memory_order_acquire);
+  while (cur < id && !completed_.compare_exchange_weak(cur, id, std::memory_order_acq_rel)) {
+  }
+  schedule();
+}
+
+void Task::notifyCompleted() {
+  const int64_t id = completed_.load(std::memory_order_acquire);
+  if (id <= notified_) return;
+  notified_ = id;
+  for (size_t i = 0; i < chain_.size(); ++i) callNamed(i, [&] { chain_[i]->notifyCheckpointComplete(id); });
+  coordinator_->taskNotified(index_, id);
+}
+
+void Task::checkpointCompleteAfterFinish(int64_t id) {
+  if (id <= notified_) return;
+  notified_ = id;
+  for (Operator* op : chain_) op->notifyCheckpointComplete(id);
 }
 
 void Task::finishChain() {
@@ -209,6 +321,14 @@ void Task::finishChain() {
   }
   flushOutputs();
   for (Channel* ch : outChannels_) ch->push(StreamElement::endOfInput());
+  if (coordinator_ != nullptr) {
+    // The state after the end of input stands for this task in every later checkpoint; what a
+    // sink stages now is committed by the next checkpoint to complete (the final one at last).
+    checkpoint::TaskSnapshot snap;
+    Status s = snapshotChain(0, snap);
+    if (!s.isOk()) throw OperatorFailure{headName_, "snapshot at the end of input failed: " + s.message()};
+    coordinator_->taskFinished(index_, std::move(snap));
+  }
 }
 
 bool Task::outputsFull() {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "reka/api/Operator.h"
+#include "reka/checkpoint/CheckpointStorage.h"
 #include "runtime/Channel.h"
 #include "runtime/TimerThread.h"
 #include "reka/time/WatermarkValve.h"
@@ -15,6 +16,7 @@ namespace reka::runtime {
 
 class WorkerPool;
 class JobExecution;
+class CheckpointCoordinator;
 
 /// Thrown inside a task when an operator's code throws: carries the operator's name so that
 /// the job's error says which operator failed.
@@ -36,6 +38,17 @@ class Task {
     Channel* channel;
     int input;  ///< index of the head operator's input this channel belongs to
     bool ended = false;
+    bool blocked = false;      ///< exactly-once alignment: its barrier came, the others' have not
+    bool barrierSeen = false;  ///< the barrier being aligned has arrived on this channel
+  };
+
+  /// An operator of the chain as checkpoints see it: where its state goes in a snapshot.
+  struct Member {
+    Operator* op;
+    int32_t node;
+    int32_t subtask;
+    std::string name;
+    StateBackend* state;
   };
 
   Task(std::string name, WorkerPool* pool, JobExecution* job) : name_(std::move(name)), pool_(pool), job_(job) {}
@@ -56,7 +69,22 @@ class Task {
   void addInput(Channel* channel, int input);
   void addOutputChannel(Channel* channel) { outChannels_.push_back(channel); }
   void addNetworkOutput(Output* output) { networkOutputs_.push_back(output); }
-
+  /// Checkpointing: the task's index in the job, its coordinator (null: no checkpoints), the
+  /// chain's operators in chain order, and whether barriers are aligned (exactly-once).
+  void setCheckpointing(size_t index, CheckpointCoordinator* coordinator, std::vector<Member> members, bool align) {
+    index_ = index;
+    coordinator_ = coordinator;
+    members_ = std::move(members);
+    align_ = align;
+  }
+  /// Checkpoint `id` is complete: the chain's operators are told on the task's thread (soon).
+  /// Thread-safe.
+  void checkpointComplete(int64_t id);
+  /// For a finished task, on the caller's thread: tells the chain's operators that `id` is
+  /// complete (the task will never run again, so the caller may call into its operators).
+  void checkpointCompleteAfterFinish(int64_t id);
+  /// Snapshots the chain (after finish(), by the job at the end; or by the task at a barrier).
+  Status snapshotChain(int64_t id, checkpoint::TaskSnapshot& out);
   const std::string& name() const { return name_; }
 
  private:
@@ -74,6 +102,10 @@ class Task {
   bool outputsFull();
   void flushOutputs();
   void flushIfDue();
+  void notifyCompleted();
+  void checkpointAndForward(int64_t id);
+  void onBarrier(size_t index, int64_t id);
+  void barrierArrived(size_t index);
 
   std::string name_;
   WorkerPool* pool_;
@@ -96,6 +128,17 @@ class Task {
   WatermarkValve valve_;
   std::chrono::steady_clock::time_point lastFlush_{};
   bool finished_ = false;
+
+  // Checkpoints.
+  size_t index_ = 0;
+  CheckpointCoordinator* coordinator_ = nullptr;
+  std::vector<Member> members_;
+  bool align_ = true;
+  int64_t lastBarrier_ = 0;      ///< the newest checkpoint this task snapshotted
+  int64_t aligning_ = 0;         ///< the checkpoint whose barriers are arriving (0: none)
+  size_t barriersMissing_ = 0;   ///< open inputs whose barrier for aligning_ has not come
+  std::atomic<int64_t> completed_{0};
+  int64_t notified_ = 0;
 };
 
 }  // namespace reka::runtime

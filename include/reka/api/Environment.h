@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -12,6 +13,8 @@
 #include "reka/graph/JobGraph.h"
 
 namespace reka {
+
+class CheckpointFileSystem;
 
 /// Checkpoints: when they are taken, where they are kept, what is restored.
 struct CheckpointConfig {
@@ -30,6 +33,8 @@ struct CheckpointConfig {
   bool resume = true;
   /// Resume from this checkpoint or savepoint directory instead (empty: the newest in stateDir).
   std::string resumeFrom;
+  /// Where checkpoint files are written (null: the local file system). Tests inject faults here.
+  std::shared_ptr<CheckpointFileSystem> fileSystem;
 };
 
 /// What happens when a job fails: restart in-process from the last complete checkpoint after a

@@ -99,6 +99,9 @@ struct OperatorContext {
   /// Whether the job takes checkpoints (sinks that stage output commit it at checkpoints;
   /// without checkpoints they commit at the end of input).
   bool checkpointing = false;
+  /// At-most-once sources: the file in which the source logs its position before it emits each
+  /// batch, and from which it resumes (empty: none).
+  std::string positionFile;
 };
 
 /// The small interface through which the runtime drives every operator. Typed operators

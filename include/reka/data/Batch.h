@@ -63,6 +63,7 @@ struct StreamElement {
   static StreamElement endOfInput() { return {Kind::kEndOfInput, nullptr, 0}; }
   static StreamElement watermark(int64_t ts) { return {Kind::kWatermark, nullptr, ts}; }
   static StreamElement watermarkStatus(bool idle) { return {Kind::kWatermarkStatus, nullptr, idle ? 1 : 0}; }
+  static StreamElement barrier(int64_t checkpointId) { return {Kind::kBarrier, nullptr, checkpointId}; }
 
   Kind kind;
   std::unique_ptr<Batch> batch;

@@ -1,0 +1,126 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "reka/base/Status.h"
+
+namespace reka {
+
+/// The file operations checkpoint storage needs. The local file system implements them with
+/// POSIX calls; tests wrap it to inject failures (write errors, torn writes, a full disk).
+class CheckpointFileSystem {
+ public:
+  virtual ~CheckpointFileSystem() = default;
+  /// Creates `path` and its parents.
+  virtual Status makeDirs(const std::string& path) = 0;
+  /// Writes `data` to a new file `path` (replacing it) and flushes it to stable storage.
+  virtual Status writeFile(const std::string& path, std::string_view data) = 0;
+  virtual Result<std::string> readFile(const std::string& path) = 0;
+  /// Atomically replaces `to` with `from`, then makes the rename durable.
+  virtual Status rename(const std::string& from, const std::string& to) = 0;
+  /// The names (not paths) of the entries of directory `path`; empty if it does not exist.
+  virtual Result<std::vector<std::string>> list(const std::string& path) = 0;
+  virtual bool exists(const std::string& path) = 0;
+  /// Deletes a file or a directory tree; succeeds if it does not exist.
+  virtual Status removeAll(const std::string& path) = 0;
+};
+
+/// The local file system (POSIX, fsync on every file and directory written).
+std::shared_ptr<CheckpointFileSystem> localFileSystem();
+
+namespace checkpoint {
+
+/// What one operator subtask contributed to a checkpoint.
+struct OperatorSnapshot {
+  int32_t node = -1;        ///< node id in the job graph
+  int32_t subtask = 0;
+  std::string name;         ///< operator name (checked on restore)
+  /// Keyed state: table name → key group → bytes.
+  std::map<std::string, std::map<int32_t, std::string>> keyed;
+  /// Operator list state: name → serialised elements.
+  std::map<std::string, std::vector<std::string>> lists;
+  /// The operator's own state (Operator::snapshotState).
+  std::string blob;
+};
+
+/// One task's share of a checkpoint: the snapshots of the operators of its chain.
+struct TaskSnapshot {
+  std::vector<OperatorSnapshot> operators;
+};
+
+enum class CheckpointKind : uint8_t { kCheckpoint = 0, kSavepoint = 1 };
+
+/// A complete checkpoint as read back from storage.
+struct CheckpointData {
+  int64_t id = 0;
+  CheckpointKind kind = CheckpointKind::kCheckpoint;
+  bool finished = false;         ///< taken after the job reached the end of its input
+  int64_t wallTimeMs = 0;        ///< when it completed
+  std::string jobFingerprint;    ///< operators and parallelism of the job that wrote it
+  std::string directory;
+  int64_t bytes = 0;
+  std::map<std::pair<int32_t, int32_t>, OperatorSnapshot> operators;  ///< by (node, subtask)
+};
+
+/// Serialises a task snapshot into the bytes of one state file (format in docs/checkpoints.md).
+std::string encodeTaskSnapshot(const TaskSnapshot& snapshot);
+/// Parses a state file; fails with Corruption on malformed input.
+Status decodeTaskSnapshot(std::string_view bytes, std::vector<OperatorSnapshot>& out);
+
+/// Checkpoints and savepoints of one job in a state directory:
+///   DIR/checkpoints/chk-<id>/   task-<n>.state files, then MANIFEST
+///   DIR/savepoints/sp-<id>/     the same, never deleted automatically
+/// A checkpoint exists once its MANIFEST (checksummed, listing every file with its size and
+/// checksum) has been renamed into place; a directory without one is an unfinished attempt.
+/// Thread-safety: one writer (the checkpoint coordinator) at a time.
+class CheckpointStorage {
+ public:
+  CheckpointStorage(std::string stateDir, std::shared_ptr<CheckpointFileSystem> fs);
+
+  const std::string& stateDir() const { return stateDir_; }
+  CheckpointFileSystem& fs() { return *fs_; }
+
+  /// The directory checkpoint `id` is written to.
+  std::string directoryFor(int64_t id, CheckpointKind kind) const;
+  /// Creates the directory of checkpoint `id` (removing a leftover unfinished attempt).
+  Status begin(int64_t id, CheckpointKind kind);
+  /// Writes one task's state file; returns its name, size and checksum for the manifest.
+  struct FileEntry {
+    std::string name;
+    uint64_t size = 0;
+    uint64_t checksum = 0;
+  };
+  Result<FileEntry> writeTaskFile(int64_t id, CheckpointKind kind, size_t taskIndex, const TaskSnapshot& snapshot);
+  /// Completes checkpoint `id`: writes MANIFEST.tmp, syncs it and renames it to MANIFEST.
+  Status complete(int64_t id, CheckpointKind kind, bool finished, const std::string& jobFingerprint,
+                  const std::vector<FileEntry>& files);
+  /// Deletes the unfinished attempt at `id` (best effort).
+  void abort(int64_t id, CheckpointKind kind);
+  /// Keeps the newest `retained` complete checkpoints, deletes older ones and any unfinished
+  /// attempt older than the newest complete one. Savepoints are kept.
+  void prune(int retained);
+
+  /// The newest complete checkpoint or savepoint that reads back intact. Each one that does not
+  /// (missing or corrupt manifest or file) is reported through `log` and skipped. nullopt: the
+  /// directory has no checkpoint at all. Fails if there are checkpoints but none is usable (a
+  /// fresh start would repeat committed output).
+  Result<std::optional<CheckpointData>> loadLatest(const std::function<void(const std::string&)>& log);
+  /// Reads the checkpoint or savepoint in `directory` (fails if it is not complete and intact).
+  Result<CheckpointData> load(const std::string& directory);
+  /// The ids of the complete (manifest present) checkpoints and savepoints, newest first.
+  std::vector<std::pair<int64_t, std::string>> listComplete();
+
+ private:
+  std::string stateDir_;
+  std::shared_ptr<CheckpointFileSystem> fs_;
+};
+
+}  // namespace checkpoint
+}  // namespace reka

@@ -1,0 +1,453 @@
+#include "reka/checkpoint/CheckpointStorage.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include <xxhash.h>
+
+namespace reka {
+
+namespace {
+
+std::string sysError(const std::string& what, const std::string& path) {
+  return what + " " + path + ": " + std::strerror(errno);
+}
+
+std::string parentOf(const std::string& path) {
+  size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+Status syncDirectory(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Status::ioError(sysError("cannot open directory", dir));
+  int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0) return Status::ioError(sysError("cannot sync directory", dir));
+  return Status::ok();
+}
+
+class LocalFileSystem final : public CheckpointFileSystem {
+ public:
+  Status makeDirs(const std::string& path) override {
+    if (path.empty()) return Status::invalidArgument("empty directory path");
+    std::string partial;
+    size_t pos = 0;
+    while (pos <= path.size()) {
+      size_t next = path.find('/', pos);
+      if (next == std::string::npos) next = path.size();
+      partial = path.substr(0, next);
+      pos = next + 1;
+      if (partial.empty()) continue;
+      if (::mkdir(partial.c_str(), 0755) != 0 && errno != EEXIST) return Status::ioError(sysError("cannot create directory", partial));
+    }
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return Status::ioError(path + " is not a directory");
+    return Status::ok();
+  }
+
+  Status writeFile(const std::string& path, std::string_view data) override {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return Status::ioError(sysError("cannot create", path));
+    size_t done = 0;
+    while (done < data.size()) {
+      ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        Status s = Status::ioError(sysError("cannot write", path));
+        ::close(fd);
+        return s;
+      }
+      done += static_cast<size_t>(n);
+    }
+    if (::fsync(fd) != 0) {
+      Status s = Status::ioError(sysError("cannot sync", path));
+      ::close(fd);
+      return s;
+    }
+    if (::close(fd) != 0) return Status::ioError(sysError("cannot close", path));
+    return Status::ok();
+  }
+
+  Result<std::string> readFile(const std::string& path) override {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Status::ioError(sysError("cannot open", path));
+    std::string out;
+    char buf[1 << 16];
+    for (;;) {
+      ssize_t n = ::read(fd, buf, sizeof buf);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        Status s = Status::ioError(sysError("cannot read", path));
+        ::close(fd);
+        return s;
+      }
+      if (n == 0) break;
+      out.append(buf, static_cast<size_t>(n));
+    }
+    ::close(fd);
+    return out;
+  }
+
+  Status rename(const std::string& from, const std::string& to) override {
+    if (::rename(from.c_str(), to.c_str()) != 0) return Status::ioError(sysError("cannot rename " + from + " to", to));
+    return syncDirectory(parentOf(to));
+  }
+
+  Result<std::vector<std::string>> list(const std::string& path) override {
+    std::vector<std::string> names;
+    DIR* dir = ::opendir(path.c_str());
+    if (dir == nullptr) {
+      if (errno == ENOENT) return names;
+      return Status::ioError(sysError("cannot list", path));
+    }
+    while (dirent* e = ::readdir(dir)) {
+      std::string name = e->d_name;
+      if (name != "." && name != "..") names.push_back(std::move(name));
+    }
+    ::closedir(dir);
+    std::sort(names.begin(), names.end());
+    return names;
+  }
+
+  bool exists(const std::string& path) override {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0;
+  }
+
+  Status removeAll(const std::string& path) override {
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0) return errno == ENOENT ? Status::ok() : Status::ioError(sysError("cannot stat", path));
+    if (S_ISDIR(st.st_mode)) {
+      REKA_ASSIGN_OR_RETURN(auto names, list(path));
+      for (const auto& n : names) REKA_RETURN_IF_ERROR(removeAll(path + "/" + n));
+      if (::rmdir(path.c_str()) != 0 && errno != ENOENT) return Status::ioError(sysError("cannot remove", path));
+    } else if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+      return Status::ioError(sysError("cannot remove", path));
+    }
+    return Status::ok();
+  }
+};
+
+// Little-endian fixed-width encoding (the format is documented in docs/checkpoints.md).
+void putU8(std::string& out, uint8_t v) { out.push_back(static_cast<char>(v)); }
+void putU32(std::string& out, uint32_t v) {
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+void putU64(std::string& out, uint64_t v) {
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+void putStr(std::string& out, std::string_view s) {
+  putU64(out, s.size());
+  out.append(s);
+}
+
+class Reader {
+ public:
+  explicit Reader(std::string_view in) : in_(in) {}
+  bool u8(uint8_t& v) {
+    if (in_.empty()) return false;
+    v = static_cast<uint8_t>(in_[0]);
+    in_.remove_prefix(1);
+    return true;
+  }
+  bool u32(uint32_t& v) {
+    if (in_.size() < 4) return false;
+    v = 0;
+    for (int i = 0; i < 4; ++i) v |= static_cast<uint32_t>(static_cast<uint8_t>(in_[static_cast<size_t>(i)])) << (8 * i);
+    in_.remove_prefix(4);
+    return true;
+  }
+  bool u64(uint64_t& v) {
+    if (in_.size() < 8) return false;
+    v = 0;
+    for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>(static_cast<uint8_t>(in_[static_cast<size_t>(i)])) << (8 * i);
+    in_.remove_prefix(8);
+    return true;
+  }
+  bool str(std::string& s) {
+    uint64_t n = 0;
+    if (!u64(n) || n > in_.size()) return false;
+    s.assign(in_.data(), n);
+    in_.remove_prefix(n);
+    return true;
+  }
+  bool bytes(std::string_view& s, size_t n) {
+    if (n > in_.size()) return false;
+    s = in_.substr(0, n);
+    in_.remove_prefix(n);
+    return true;
+  }
+  bool done() const { return in_.empty(); }
+  size_t left() const { return in_.size(); }
+
+ private:
+  std::string_view in_;
+};
+
+constexpr std::string_view kStateMagic = "REKAST01";
+constexpr std::string_view kManifestMagic = "REKAMF01";
+constexpr uint32_t kFormatVersion = 1;
+constexpr const char* kManifestName = "MANIFEST";
+
+int64_t wallMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::string idDigits(int64_t id) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%010lld", static_cast<long long>(id));
+  return buf;
+}
+
+}  // namespace
+
+std::shared_ptr<CheckpointFileSystem> localFileSystem() {
+  static std::shared_ptr<CheckpointFileSystem> fs = std::make_shared<LocalFileSystem>();
+  return fs;
+}
+
+namespace checkpoint {
+
+std::string encodeTaskSnapshot(const TaskSnapshot& snapshot) {
+  std::string out;
+  out.append(kStateMagic);
+  putU32(out, kFormatVersion);
+  putU32(out, static_cast<uint32_t>(snapshot.operators.size()));
+  for (const auto& op : snapshot.operators) {
+    putU32(out, static_cast<uint32_t>(op.node));
+    putU32(out, static_cast<uint32_t>(op.subtask));
+    putStr(out, op.name);
+    putU32(out, static_cast<uint32_t>(op.keyed.size()));
+    for (const auto& [table, groups] : op.keyed) {
+      putStr(out, table);
+      putU32(out, static_cast<uint32_t>(groups.size()));
+      for (const auto& [kg, bytes] : groups) {
+        putU32(out, static_cast<uint32_t>(kg));
+        putStr(out, bytes);
+      }
+    }
+    putU32(out, static_cast<uint32_t>(op.lists.size()));
+    for (const auto& [name, elements] : op.lists) {
+      putStr(out, name);
+      putU32(out, static_cast<uint32_t>(elements.size()));
+      for (const auto& e : elements) putStr(out, e);
+    }
+    putStr(out, op.blob);
+  }
+  return out;
+}
+
+Status decodeTaskSnapshot(std::string_view bytes, std::vector<OperatorSnapshot>& out) {
+  Reader r(bytes);
+  std::string_view magic;
+  uint32_t version = 0, count = 0;
+  if (!r.bytes(magic, kStateMagic.size()) || magic != kStateMagic) return Status::corruption("not a Reka state file (bad magic)");
+  if (!r.u32(version)) return Status::corruption("truncated state file header");
+  if (version != kFormatVersion)
+    return Status::corruption("state file format version " + std::to_string(version) + " is not supported (this build reads version " +
+                              std::to_string(kFormatVersion) + ")");
+  if (!r.u32(count)) return Status::corruption("truncated state file header");
+  auto bad = [] { return Status::corruption("truncated or malformed state file"); };
+  for (uint32_t i = 0; i < count; ++i) {
+    OperatorSnapshot op;
+    uint32_t node = 0, subtask = 0, tables = 0, lists = 0;
+    if (!r.u32(node) || !r.u32(subtask) || !r.str(op.name) || !r.u32(tables)) return bad();
+    op.node = static_cast<int32_t>(node);
+    op.subtask = static_cast<int32_t>(subtask);
+    for (uint32_t t = 0; t < tables; ++t) {
+      std::string table;
+      uint32_t groups = 0;
+      if (!r.str(table) || !r.u32(groups)) return bad();
+      auto& m = op.keyed[table];
+      for (uint32_t g = 0; g < groups; ++g) {
+        uint32_t kg = 0;
+        std::string b;
+        if (!r.u32(kg) || !r.str(b)) return bad();
+        m.emplace(static_cast<int32_t>(kg), std::move(b));
+      }
+    }
+    if (!r.u32(lists)) return bad();
+    for (uint32_t l = 0; l < lists; ++l) {
+      std::string name;
+      uint32_t n = 0;
+      if (!r.str(name) || !r.u32(n) || n > r.left()) return bad();
+      auto& v = op.lists[name];
+      v.resize(n);
+      for (auto& e : v)
+        if (!r.str(e)) return bad();
+    }
+    if (!r.str(op.blob)) return bad();
+    out.push_back(std::move(op));
+  }
+  if (!r.done()) return Status::corruption("state file has trailing bytes");
+  return Status::ok();
+}
+
+CheckpointStorage::CheckpointStorage(std::string stateDir, std::shared_ptr<CheckpointFileSystem> fs)
+    : stateDir_(std::move(stateDir)), fs_(fs ? std::move(fs) : localFileSystem()) {
+  while (stateDir_.size() > 1 && stateDir_.back() == '/') stateDir_.pop_back();
+}
+
+std::string CheckpointStorage::directoryFor(int64_t id, CheckpointKind kind) const {
+  return kind == CheckpointKind::kSavepoint ? stateDir_ + "/savepoints/sp-" + idDigits(id)
+                                            : stateDir_ + "/checkpoints/chk-" + idDigits(id);
+}
+
+Status CheckpointStorage::begin(int64_t id, CheckpointKind kind) {
+  const std::string dir = directoryFor(id, kind);
+  REKA_RETURN_IF_ERROR(fs_->removeAll(dir));
+  return fs_->makeDirs(dir);
+}
+
+Result<CheckpointStorage::FileEntry> CheckpointStorage::writeTaskFile(int64_t id, CheckpointKind kind, size_t taskIndex,
+                                                                      const TaskSnapshot& snapshot) {
+  FileEntry e;
+  e.name = "task-" + std::to_string(taskIndex) + ".state";
+  std::string bytes = encodeTaskSnapshot(snapshot);
+  e.size = bytes.size();
+  e.checksum = XXH3_64bits(bytes.data(), bytes.size());
+  REKA_RETURN_IF_ERROR(fs_->writeFile(directoryFor(id, kind) + "/" + e.name, bytes));
+  return e;
+}
+
+Status CheckpointStorage::complete(int64_t id, CheckpointKind kind, bool finished, const std::string& jobFingerprint,
+                                   const std::vector<FileEntry>& files) {
+  std::string m;
+  m.append(kManifestMagic);
+  putU32(m, kFormatVersion);
+  putU64(m, static_cast<uint64_t>(id));
+  putU8(m, static_cast<uint8_t>(kind));
+  putU8(m, finished ? 1 : 0);
+  putU64(m, static_cast<uint64_t>(wallMs()));
+  putStr(m, jobFingerprint);
+  putU32(m, static_cast<uint32_t>(files.size()));
+  for (const auto& f : files) {
+    putStr(m, f.name);
+    putU64(m, f.size);
+    putU64(m, f.checksum);
+  }
+  putU64(m, XXH3_64bits(m.data(), m.size()));
+  const std::string dir = directoryFor(id, kind);
+  REKA_RETURN_IF_ERROR(fs_->writeFile(dir + "/" + kManifestName + ".tmp", m));
+  return fs_->rename(dir + "/" + kManifestName + ".tmp", dir + "/" + kManifestName);
+}
+
+void CheckpointStorage::abort(int64_t id, CheckpointKind kind) { (void)fs_->removeAll(directoryFor(id, kind)); }
+
+std::vector<std::pair<int64_t, std::string>> CheckpointStorage::listComplete() {
+  std::vector<std::pair<int64_t, std::string>> out;
+  for (auto [sub, prefix] : {std::pair<const char*, const char*>{"checkpoints", "chk-"}, {"savepoints", "sp-"}}) {
+    const std::string parent = stateDir_ + "/" + sub;
+    auto names = fs_->list(parent);
+    if (!names.isOk()) continue;
+    for (const auto& n : *names) {
+      if (n.rfind(prefix, 0) != 0) continue;
+      const std::string digits = n.substr(std::strlen(prefix));
+      if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos) continue;
+      const std::string dir = parent + "/" + n;
+      if (!fs_->exists(dir + "/" + kManifestName)) continue;
+      out.emplace_back(std::stoll(digits), dir);
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  return out;
+}
+
+void CheckpointStorage::prune(int retained) {
+  auto names = fs_->list(stateDir_ + "/checkpoints");
+  if (!names.isOk()) return;
+  std::vector<std::pair<int64_t, std::string>> complete, partial;
+  for (const auto& n : *names) {
+    if (n.rfind("chk-", 0) != 0) continue;
+    const std::string digits = n.substr(4);
+    if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos) continue;
+    const std::string dir = stateDir_ + "/checkpoints/" + n;
+    (fs_->exists(dir + "/" + kManifestName) ? complete : partial).emplace_back(std::stoll(digits), dir);
+  }
+  std::sort(complete.begin(), complete.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  for (size_t i = static_cast<size_t>(std::max(retained, 1)); i < complete.size(); ++i) (void)fs_->removeAll(complete[i].second);
+  if (!complete.empty()) {
+    for (const auto& [id, dir] : partial)
+      if (id < complete.front().first) (void)fs_->removeAll(dir);
+  }
+}
+
+Result<CheckpointData> CheckpointStorage::load(const std::string& directory) {
+  CheckpointData data;
+  data.directory = directory;
+  auto manifest = fs_->readFile(directory + "/" + kManifestName);
+  if (!manifest.isOk()) return Status::corruption("manifest missing or unreadable: " + manifest.status().message());
+  const std::string& m = *manifest;
+  if (m.size() < kManifestMagic.size() + 8) return Status::corruption("manifest is truncated");
+  uint64_t stored = 0;
+  Reader tail(std::string_view(m).substr(m.size() - 8));
+  tail.u64(stored);
+  if (XXH3_64bits(m.data(), m.size() - 8) != stored) return Status::corruption("manifest checksum mismatch");
+  Reader r(std::string_view(m).substr(0, m.size() - 8));
+  std::string_view magic;
+  uint32_t version = 0, files = 0;
+  uint64_t id = 0, wall = 0;
+  uint8_t kind = 0, finished = 0;
+  if (!r.bytes(magic, kManifestMagic.size()) || magic != kManifestMagic) return Status::corruption("not a Reka manifest (bad magic)");
+  if (!r.u32(version) || version != kFormatVersion)
+    return Status::corruption("manifest format version " + std::to_string(version) + " is not supported");
+  if (!r.u64(id) || !r.u8(kind) || !r.u8(finished) || !r.u64(wall) || !r.str(data.jobFingerprint) || !r.u32(files) || kind > 1)
+    return Status::corruption("malformed manifest");
+  data.id = static_cast<int64_t>(id);
+  data.kind = static_cast<CheckpointKind>(kind);
+  data.finished = finished != 0;
+  data.wallTimeMs = static_cast<int64_t>(wall);
+  for (uint32_t i = 0; i < files; ++i) {
+    std::string name;
+    uint64_t size = 0, sum = 0;
+    if (!r.str(name) || !r.u64(size) || !r.u64(sum)) return Status::corruption("malformed manifest");
+    if (name.find('/') != std::string::npos) return Status::corruption("manifest names a file outside its directory");
+    auto bytes = fs_->readFile(directory + "/" + name);
+    if (!bytes.isOk()) return Status::corruption("file " + name + " is missing or unreadable");
+    if (bytes->size() != size)
+      return Status::corruption("file " + name + " has " + std::to_string(bytes->size()) + " bytes, the manifest says " +
+                                std::to_string(size) + " (truncated?)");
+    if (XXH3_64bits(bytes->data(), bytes->size()) != sum) return Status::corruption("file " + name + ": checksum mismatch");
+    std::vector<OperatorSnapshot> ops;
+    Status s = decodeTaskSnapshot(*bytes, ops);
+    if (!s.isOk()) return Status::corruption("file " + name + ": " + s.message());
+    data.bytes += static_cast<int64_t>(size);
+    for (auto& op : ops) {
+      auto key = std::make_pair(op.node, op.subtask);
+      data.operators[key] = std::move(op);
+    }
+  }
+  if (!r.done()) return Status::corruption("manifest has trailing bytes");
+  return data;
+}
+
+Result<std::optional<CheckpointData>> CheckpointStorage::loadLatest(const std::function<void(const std::string&)>& log) {
+  auto candidates = listComplete();
+  if (candidates.empty()) return std::optional<CheckpointData>();
+  std::string reasons;
+  for (const auto& [id, dir] : candidates) {
+    auto data = load(dir);
+    if (data.isOk()) return std::optional<CheckpointData>(std::move(*data));
+    const std::string why = "checkpoint " + std::to_string(id) + " in " + dir + " is unusable: " + data.status().message();
+    if (log)
+      log(why + "; falling back to the previous complete checkpoint (output that a sink committed for the newer one may be "
+                "written again)");
+    reasons += (reasons.empty() ? "" : "; ") + why;
+  }
+  return Status::corruption("no usable checkpoint in " + stateDir_ + " (" + reasons +
+                            "); refusing to start from scratch, which would repeat committed output. Move the state "
+                            "directory away to start fresh.");
+}
+
+}  // namespace checkpoint
+}  // namespace reka

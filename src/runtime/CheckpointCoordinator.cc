@@ -1,0 +1,347 @@
+#include "runtime/CheckpointCoordinator.h"
+
+#include <cstdio>
+
+#include "runtime/JobExecution.h"
+#include "runtime/Task.h"
+
+namespace reka::runtime {
+
+using checkpoint::CheckpointKind;
+using Clock = std::chrono::steady_clock;
+
+CheckpointCoordinator::CheckpointCoordinator(JobExecution* job, CheckpointConfig config, std::string jobFingerprint,
+                                             int64_t lastId, std::vector<Task*> tasks, std::vector<bool> isSource)
+    : job_(job),
+      config_(std::move(config)),
+      fingerprint_(std::move(jobFingerprint)),
+      storage_(config_.stateDir, config_.fileSystem),
+      tasks_(std::move(tasks)),
+      isSource_(std::move(isSource)),
+      lastId_(lastId),
+      finished_(tasks_.size()),
+      notified_(tasks_.size(), 0) {
+  triggered_.store(lastId);
+}
+
+CheckpointCoordinator::~CheckpointCoordinator() { stop(); }
+
+void CheckpointCoordinator::start() {
+  nextTrigger_ = config_.interval.count() > 0 ? Clock::now() + config_.interval : Clock::time_point::max();
+  thread_ = std::thread([this] { run(); });
+}
+
+void CheckpointCoordinator::stop() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+    for (auto& r : savepointQueue_) {
+      r->done = true;
+      r->result = Status::cancelled("the job ended before the savepoint was taken");
+    }
+    savepointQueue_.clear();
+    if (inFlightSavepoint_) {
+      inFlightSavepoint_->done = true;
+      inFlightSavepoint_->result = Status::cancelled("the job ended before the savepoint completed");
+      inFlightSavepoint_.reset();
+    }
+  }
+  cv_.notify_all();
+  savepointCv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void CheckpointCoordinator::log(const std::string& line) const { std::fprintf(stderr, "reka: %s\n", line.c_str()); }
+
+void CheckpointCoordinator::acknowledge(size_t taskIndex, int64_t id, checkpoint::TaskSnapshot snapshot, int64_t syncNanos) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    acks_.push_back(Ack{taskIndex, id, std::move(snapshot), Status::ok(), syncNanos});
+  }
+  cv_.notify_all();
+}
+
+void CheckpointCoordinator::decline(size_t taskIndex, int64_t id, const Status& why) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    acks_.push_back(Ack{taskIndex, id, std::nullopt, why, 0});
+  }
+  cv_.notify_all();
+}
+
+void CheckpointCoordinator::taskFinished(size_t taskIndex, checkpoint::TaskSnapshot snapshot) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    finished_[taskIndex] = std::move(snapshot);
+  }
+  cv_.notify_all();
+}
+
+void CheckpointCoordinator::allTasksFinished() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    allFinished_ = true;
+  }
+  cv_.notify_all();
+}
+
+void CheckpointCoordinator::taskNotified(size_t taskIndex, int64_t id) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    notified_[taskIndex] = std::max(notified_[taskIndex], id);
+  }
+  cv_.notify_all();
+}
+
+Result<std::string> CheckpointCoordinator::savepoint(bool stop, std::chrono::milliseconds timeout) {
+  auto request = std::make_shared<SavepointRequest>();
+  request->stop = stop;
+  std::unique_lock<std::mutex> lock(mutex_);
+  if (stopping_) return Status::failedPrecondition("the job is not running");
+  if (allFinished_) return Status::failedPrecondition("the job has reached the end of its input");
+  savepointQueue_.push_back(request);
+  cv_.notify_all();
+  if (!savepointCv_.wait_for(lock, timeout, [&] { return request->done; }))
+    return Status::cancelled("the savepoint did not complete within " + std::to_string(timeout.count()) + " ms");
+  return request->result;
+}
+
+void CheckpointCoordinator::fillMetrics(JobMetrics& m) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  m.completedCheckpoints = completed_;
+  m.failedCheckpoints = failed_;
+  m.lastCheckpointId = lastCompletedId_;
+  m.lastCheckpointBytes = lastBytes_;
+  m.lastCheckpointMs = lastMs_;
+  m.lastCheckpointSyncMs = lastSyncMs_;
+}
+
+void CheckpointCoordinator::run() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  while (!stopping_) {
+    while (!acks_.empty() && !stopping_) {
+      Ack ack = std::move(acks_.front());
+      acks_.pop_front();
+      handleAck(lock, std::move(ack));
+    }
+    if (stopping_) break;
+    if (pending_) {
+      answerFromFinished(lock);
+      if (pending_ && pending_->remaining == 0) {
+        completePending(lock);
+      } else if (pending_ && Clock::now() - pending_->started > config_.timeout) {
+        abortPending(lock, "not complete after " + std::to_string(config_.timeout.count()) + " ms (checkpoint timeout)");
+      }
+      if (stopping_) break;
+    }
+    // A stop-with-savepoint ends the job once every running task has committed it.
+    if (stopAfterNotified_ != 0) {
+      bool all = true;
+      for (size_t t = 0; t < tasks_.size(); ++t)
+        if (!finished_[t] && notified_[t] < stopAfterNotified_) all = false;
+      if (all) {
+        stopAfterNotified_ = 0;
+        lock.unlock();
+        job_->stopAfterSavepoint();
+        lock.lock();
+      }
+    }
+    if (!pending_ && !stopping_) {
+      if (allFinished_ && !finalDone_) {
+        trigger(lock, CheckpointKind::kCheckpoint, true);
+        continue;
+      }
+      if (!allFinished_ && stopAfterNotified_ == 0) {
+        if (!savepointQueue_.empty()) {
+          inFlightSavepoint_ = savepointQueue_.front();
+          savepointQueue_.erase(savepointQueue_.begin());
+          trigger(lock, CheckpointKind::kSavepoint, false);
+          continue;
+        }
+        if (Clock::now() >= nextTrigger_) {
+          trigger(lock, CheckpointKind::kCheckpoint, false);
+          continue;
+        }
+      }
+    }
+    auto until = nextTrigger_;
+    if (pending_) until = std::min(until, pending_->started + config_.timeout + std::chrono::milliseconds(1));
+    auto wake = [&] {
+      return stopping_ || !acks_.empty() || (allFinished_ && !finalDone_ && !pending_) ||
+             (!savepointQueue_.empty() && !pending_) || (pending_ && pending_->remaining == 0) ||
+             stopAfterNotified_ != 0;
+    };
+    if (stopAfterNotified_ != 0) {
+      cv_.wait_for(lock, std::chrono::milliseconds(10), wake);
+    } else if (until == Clock::time_point::max()) {
+      cv_.wait(lock, wake);
+    } else {
+      cv_.wait_until(lock, until, wake);
+    }
+  }
+}
+
+void CheckpointCoordinator::trigger(std::unique_lock<std::mutex>& lock, CheckpointKind kind, bool finalCheckpoint) {
+  const int64_t id = ++lastId_;
+  lock.unlock();
+  Status begun = storage_.begin(id, kind);
+  lock.lock();
+  Pending p;
+  p.id = id;
+  p.kind = kind;
+  p.finalCheckpoint = finalCheckpoint;
+  p.started = Clock::now();
+  p.answered.assign(tasks_.size(), false);
+  p.remaining = tasks_.size();
+  pending_ = std::move(p);
+  if (!begun.isOk()) {
+    abortPending(lock, begun.message());
+    return;
+  }
+  if (!finalCheckpoint) {
+    if (kind == CheckpointKind::kSavepoint && inFlightSavepoint_ && inFlightSavepoint_->stop) suspendAfter_.store(id);
+    triggered_.store(id, std::memory_order_release);
+    lock.unlock();
+    for (size_t t = 0; t < tasks_.size(); ++t)
+      if (isSource_[t]) tasks_[t]->schedule();
+    lock.lock();
+  }
+  answerFromFinished(lock);
+}
+
+void CheckpointCoordinator::answerFromFinished(std::unique_lock<std::mutex>& lock) {
+  for (size_t t = 0; t < tasks_.size() && pending_; ++t) {
+    if (pending_->answered[t] || !finished_[t]) continue;
+    pending_->answered[t] = true;
+    --pending_->remaining;
+    writeTaskFile(lock, t, *finished_[t]);
+  }
+}
+
+void CheckpointCoordinator::handleAck(std::unique_lock<std::mutex>& lock, Ack ack) {
+  if (!pending_ || ack.id != pending_->id || pending_->answered[ack.task]) return;  // stale
+  if (!ack.snapshot) {
+    abortPending(lock, "task " + tasks_[ack.task]->name() + " could not snapshot its state: " + ack.why.message());
+    return;
+  }
+  pending_->answered[ack.task] = true;
+  --pending_->remaining;
+  pending_->maxSyncNanos = std::max(pending_->maxSyncNanos, ack.syncNanos);
+  writeTaskFile(lock, ack.task, *ack.snapshot);
+}
+
+void CheckpointCoordinator::writeTaskFile(std::unique_lock<std::mutex>& lock, size_t task, const checkpoint::TaskSnapshot& snapshot) {
+  if (!pending_ || !pending_->failure.isOk()) return;
+  const int64_t id = pending_->id;
+  const CheckpointKind kind = pending_->kind;
+  lock.unlock();  // tasks go on acknowledging while the file is written
+  auto entry = storage_.writeTaskFile(id, kind, task, snapshot);
+  lock.lock();
+  if (!pending_ || pending_->id != id) return;
+  if (!entry.isOk()) {
+    pending_->failure = entry.status();
+    abortPending(lock, entry.status().message());
+    return;
+  }
+  pending_->bytes += static_cast<int64_t>(entry->size);
+  pending_->files.push_back(std::move(*entry));
+}
+
+void CheckpointCoordinator::completePending(std::unique_lock<std::mutex>& lock) {
+  Pending p = std::move(*pending_);
+  lock.unlock();
+  Status s = storage_.complete(p.id, p.kind, p.finalCheckpoint, fingerprint_, p.files);
+  lock.lock();
+  if (!s.isOk()) {
+    abortPending(lock, s.message());
+    return;
+  }
+  pending_.reset();
+  ++completed_;
+  lastCompletedId_ = p.id;
+  lastBytes_ = p.bytes;
+  lastMs_ = std::chrono::duration<double, std::milli>(Clock::now() - p.started).count();
+  lastSyncMs_ = static_cast<double>(p.maxSyncNanos) / 1e6;
+  if (config_.interval.count() > 0) nextTrigger_ = p.started + config_.interval;
+  if (nextTrigger_ < Clock::now()) nextTrigger_ = Clock::now();
+  const std::string dir = storage_.directoryFor(p.id, p.kind);
+  if (p.kind == CheckpointKind::kSavepoint) log("savepoint " + std::to_string(p.id) + " written to " + dir);
+
+  // Commit: running tasks are told on their own threads, finished ones here.
+  std::vector<size_t> finishedTasks;
+  for (size_t t = 0; t < tasks_.size(); ++t)
+    if (finished_[t]) finishedTasks.push_back(t);
+  const bool stopAfter = p.kind == CheckpointKind::kSavepoint && inFlightSavepoint_ && inFlightSavepoint_->stop;
+  lock.unlock();
+  Status commitFailure;
+  for (size_t t = 0; t < tasks_.size(); ++t) {
+    if (std::find(finishedTasks.begin(), finishedTasks.end(), t) != finishedTasks.end()) {
+      try {
+        tasks_[t]->checkpointCompleteAfterFinish(p.id);
+      } catch (const std::exception& e) {
+        commitFailure = Status::ioError("committing checkpoint " + std::to_string(p.id) + " in task " + tasks_[t]->name() +
+                                        " failed: " + e.what());
+      }
+    } else {
+      tasks_[t]->checkpointComplete(p.id);
+    }
+  }
+  storage_.prune(config_.retained);
+  lock.lock();
+  if (inFlightSavepoint_ && p.kind == CheckpointKind::kSavepoint) {
+    inFlightSavepoint_->done = true;
+    inFlightSavepoint_->result = dir;
+    inFlightSavepoint_.reset();
+    savepointCv_.notify_all();
+  }
+  if (stopAfter) stopAfterNotified_ = p.id;
+  if (p.finalCheckpoint) {
+    finalDone_ = true;
+    lock.unlock();
+    if (!commitFailure.isOk()) {
+      job_->fail(commitFailure);
+    } else {
+      job_->finishedAfterFinalCheckpoint();
+    }
+    lock.lock();
+  } else if (!commitFailure.isOk()) {
+    lock.unlock();
+    job_->fail(commitFailure);
+    lock.lock();
+  }
+}
+
+void CheckpointCoordinator::abortPending(std::unique_lock<std::mutex>& lock, const std::string& why) {
+  if (!pending_) return;
+  Pending p = std::move(*pending_);
+  pending_.reset();
+  ++failed_;
+  const char* what = p.kind == CheckpointKind::kSavepoint ? "savepoint" : "checkpoint";
+  log(std::string(what) + " " + std::to_string(p.id) + " failed: " + why);
+  lock.unlock();
+  storage_.abort(p.id, p.kind);
+  lock.lock();
+  if (config_.interval.count() > 0) nextTrigger_ = Clock::now() + config_.interval;
+  if (p.kind == CheckpointKind::kSavepoint && inFlightSavepoint_) {
+    inFlightSavepoint_->done = true;
+    inFlightSavepoint_->result = Status::ioError(std::string("savepoint failed: ") + why);
+    inFlightSavepoint_.reset();
+    savepointCv_.notify_all();
+    if (suspendAfter_.load() != INT64_MAX) {  // the sources stopped for it: let them go on
+      suspendAfter_.store(INT64_MAX);
+      lock.unlock();
+      for (size_t t = 0; t < tasks_.size(); ++t)
+        if (isSource_[t]) tasks_[t]->schedule();
+      lock.lock();
+    }
+  }
+  if (p.finalCheckpoint) {
+    finalDone_ = true;
+    lock.unlock();
+    job_->fail(Status::ioError("the final checkpoint at the end of input failed (" + why +
+                               "); output staged since the last checkpoint was not committed"));
+    lock.lock();
+  }
+}
+
+}  // namespace reka::runtime

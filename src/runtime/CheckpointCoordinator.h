@@ -1,0 +1,142 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "reka/api/Environment.h"
+#include "reka/checkpoint/CheckpointStorage.h"
+
+namespace reka::runtime {
+
+class Task;
+class JobExecution;
+
+/// Triggers checkpoints, collects what every task snapshotted, writes it and completes the
+/// checkpoint (Flink's CheckpointCoordinator, for one process).
+///
+/// A checkpoint: the coordinator raises `triggered()`; every source task snapshots its chain
+/// and sends a barrier behind the records it emitted; every other task snapshots when the
+/// barrier has arrived on all its inputs (aligned for exactly-once) and forwards it. Tasks hand
+/// their snapshot to acknowledge() and go on; the coordinator's thread writes one file per task
+/// and, once every task has answered, the manifest. Then it tells every task (sinks commit).
+/// A task that has finished answers with the snapshot it took when it finished. One checkpoint
+/// is in flight at a time; one that fails (an operator's error, a write error, the timeout) is
+/// aborted and the next one is triggered on schedule.
+///
+/// Thread-safety: every public method is thread-safe.
+class CheckpointCoordinator {
+ public:
+  CheckpointCoordinator(JobExecution* job, CheckpointConfig config, std::string jobFingerprint, int64_t lastId,
+                        std::vector<Task*> tasks, std::vector<bool> isSource);
+  ~CheckpointCoordinator();
+
+  void start();
+  /// Stops the thread; a checkpoint in flight is abandoned (its directory is cleaned up later).
+  void stop();
+
+  /// The newest checkpoint whose barrier sources must emit (0: none yet).
+  int64_t triggered() const { return triggered_.load(std::memory_order_acquire); }
+  /// Sources stop reading once they have emitted the barrier of this checkpoint (stop with
+  /// savepoint); INT64_MAX: never.
+  int64_t suspendAfter() const { return suspendAfter_.load(std::memory_order_acquire); }
+
+  // Called by tasks.
+  void acknowledge(size_t taskIndex, int64_t id, checkpoint::TaskSnapshot snapshot, int64_t syncNanos);
+  void decline(size_t taskIndex, int64_t id, const Status& why);
+  /// The task has finished; `snapshot` is its chain's state after finish() (used for every
+  /// checkpoint from now on). Called on the task's thread.
+  void taskFinished(size_t taskIndex, checkpoint::TaskSnapshot snapshot);
+  /// Every task has finished: take the final checkpoint (marked finished), commit it, then
+  /// call the job's signalDone(). Returns at once; the work runs on the coordinator thread.
+  void allTasksFinished();
+  /// The task processed the completion of `id` (sinks committed).
+  void taskNotified(size_t taskIndex, int64_t id);
+
+  /// A savepoint now (after the checkpoint in flight, if any); waits for it up to `timeout`.
+  Result<std::string> savepoint(bool stop, std::chrono::milliseconds timeout);
+
+  /// Fills the checkpoint counters of `m`.
+  void fillMetrics(JobMetrics& m) const;
+
+ private:
+  struct Pending {
+    int64_t id = 0;
+    checkpoint::CheckpointKind kind = checkpoint::CheckpointKind::kCheckpoint;
+    bool finalCheckpoint = false;
+    std::chrono::steady_clock::time_point started;
+    std::vector<bool> answered;
+    size_t remaining = 0;
+    std::vector<checkpoint::CheckpointStorage::FileEntry> files;
+    int64_t bytes = 0;
+    int64_t maxSyncNanos = 0;
+    Status failure;
+  };
+  struct Ack {
+    size_t task;
+    int64_t id;
+    std::optional<checkpoint::TaskSnapshot> snapshot;  ///< nullopt: declined
+    Status why;
+    int64_t syncNanos = 0;
+  };
+  struct SavepointRequest {
+    bool stop = false;
+    bool done = false;
+    Result<std::string> result = Status::internal("savepoint not taken");
+  };
+
+  void run();
+  void trigger(std::unique_lock<std::mutex>& lock, checkpoint::CheckpointKind kind, bool finalCheckpoint);
+  void handleAck(std::unique_lock<std::mutex>& lock, Ack ack);
+  void answerFromFinished(std::unique_lock<std::mutex>& lock);
+  void completePending(std::unique_lock<std::mutex>& lock);
+  void abortPending(std::unique_lock<std::mutex>& lock, const std::string& why);
+  void writeTaskFile(std::unique_lock<std::mutex>& lock, size_t task, const checkpoint::TaskSnapshot& snapshot);
+  void log(const std::string& line) const;
+
+  JobExecution* job_;
+  CheckpointConfig config_;
+  std::string fingerprint_;
+  checkpoint::CheckpointStorage storage_;
+  std::vector<Task*> tasks_;
+  std::vector<bool> isSource_;
+
+  std::atomic<int64_t> triggered_{0};
+  std::atomic<int64_t> suspendAfter_{INT64_MAX};
+
+  mutable std::mutex mutex_;
+  std::condition_variable cv_;
+  std::condition_variable savepointCv_;
+  std::thread thread_;
+  bool stopping_ = false;
+  bool allFinished_ = false;
+  bool finalDone_ = false;
+  int64_t lastId_ = 0;
+  std::optional<Pending> pending_;
+  std::deque<Ack> acks_;
+  std::vector<std::optional<checkpoint::TaskSnapshot>> finished_;  ///< by task
+  std::vector<std::shared_ptr<SavepointRequest>> savepointQueue_;
+  std::shared_ptr<SavepointRequest> inFlightSavepoint_;
+  std::chrono::steady_clock::time_point nextTrigger_;
+  // Waiting for tasks to commit a stop-with-savepoint before the job is cancelled.
+  int64_t stopAfterNotified_ = 0;
+  std::vector<int64_t> notified_;
+
+  // Metrics.
+  int64_t completed_ = 0;
+  int64_t failed_ = 0;
+  int64_t lastCompletedId_ = 0;
+  int64_t lastBytes_ = 0;
+  double lastMs_ = 0;
+  double lastSyncMs_ = 0;
+};
+
+}  // namespace reka::runtime

@@ -1,0 +1,705 @@
+// Checkpoints end to end in one process: barriers, alignment, snapshots, the manifest, restore,
+// restarts, savepoints, corrupt and failing storage. The output goes through a two-phase-commit
+// test sink whose commit log outlives the jobs (like files on disk), so that lost and repeated
+// rows are visible; the expected output is computed by a plain loop.
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <set>
+#include <tuple>
+#include <thread>
+
+#include "reka/checkpoint/CheckpointStorage.h"
+#include "reka/reka.h"
+#include "testing/JobTesting.h"
+
+namespace reka {
+namespace {
+
+using testing::awaitJob;
+namespace fs = std::filesystem;
+
+/// What the test sink has made visible, across job runs (the analogue of committed files).
+struct CommitLog {
+  std::mutex mutex;
+  std::set<std::tuple<int64_t, int64_t, int64_t>> transactions;  ///< (subtask, run, seq) committed
+  std::vector<std::string> rows;
+  std::vector<std::string> values() {
+    std::lock_guard<std::mutex> lock(mutex);
+    return rows;
+  }
+};
+
+/// A two-phase-commit sink: rows wait in the open transaction; snapshot() stages it under the
+/// checkpoint; commit(id) appends staged transactions ≤ id to the log, once (idempotent by
+/// transaction id, as a rename is); restore() commits what the checkpoint staged and drops the
+/// rest (it will be replayed).
+class TwoPhaseSink {
+ public:
+  explicit TwoPhaseSink(std::shared_ptr<CommitLog> log) : log_(std::move(log)) {}
+  Status open(const OperatorContext& ctx) {
+    subtask_ = ctx.subtask;
+    checkpointing_ = ctx.checkpointing;
+    run_ = nextRun.fetch_add(1);  // new transactions never reuse a committed one's id
+    return Status::ok();
+  }
+  void invoke(const std::string& row) { open_.push_back(row); }
+  void finish() {
+    if (!checkpointing_) {
+      stage(0);
+      commit(0);
+    }
+  }
+  Status snapshot(int64_t id, std::string& out) {
+    stage(id);
+    Serde<int64_t>::write(nextSeq_, out);
+    Serde<uint64_t>::write(staged_.size(), out);
+    for (const auto& t : staged_) {
+      Serde<int64_t>::write(t.checkpoint, out);
+      Serde<int64_t>::write(t.run, out);
+      Serde<int64_t>::write(t.seq, out);
+      Serde<std::vector<std::string>>::write(t.rows, out);
+    }
+    return Status::ok();
+  }
+  Status restore(std::string_view in) {
+    uint64_t n = 0;
+    if (!Serde<int64_t>::read(in, nextSeq_) || !Serde<uint64_t>::read(in, n)) return Status::corruption("bad sink state");
+    staged_.resize(n);
+    for (auto& t : staged_) {
+      if (!Serde<int64_t>::read(in, t.checkpoint) || !Serde<int64_t>::read(in, t.run) || !Serde<int64_t>::read(in, t.seq) ||
+          !Serde<std::vector<std::string>>::read(in, t.rows))
+        return Status::corruption("bad sink state");
+    }
+    commit(INT64_MAX);  // staged for a checkpoint that completed
+    return Status::ok();
+  }
+  void commit(int64_t id) {
+    std::lock_guard<std::mutex> lock(log_->mutex);
+    auto it = staged_.begin();
+    while (it != staged_.end()) {
+      if (it->checkpoint > id) {
+        ++it;
+        continue;
+      }
+      if (log_->transactions.insert({subtask_, it->run, it->seq}).second)
+        log_->rows.insert(log_->rows.end(), it->rows.begin(), it->rows.end());
+      it = staged_.erase(it);
+    }
+  }
+
+ private:
+  struct Txn {
+    int64_t checkpoint = 0;
+    int64_t run = 0;
+    int64_t seq = 0;
+    std::vector<std::string> rows;
+  };
+  void stage(int64_t id) {
+    if (open_.empty()) return;
+    staged_.push_back(Txn{id, run_, nextSeq_++, std::move(open_)});
+    open_.clear();
+  }
+  std::shared_ptr<CommitLog> log_;
+  static inline std::atomic<int64_t> nextRun{1};
+  int subtask_ = 0;
+  int64_t run_ = 0;
+  bool checkpointing_ = false;
+  std::vector<std::string> open_;
+  std::vector<Txn> staged_;
+  int64_t nextSeq_ = 0;
+};
+
+/// Holds sources at a position until the test opens it (or 60 s pass: tests never hang).
+struct Gate {
+  int64_t at = INT64_MAX;
+  std::atomic<bool> open{true};
+  std::chrono::steady_clock::time_point created = std::chrono::steady_clock::now();
+  bool closedAt(int64_t position) const {
+    return position >= at && !open.load() && std::chrono::steady_clock::now() - created < std::chrono::seconds(60);
+  }
+};
+
+/// Emits [begin, end) in batches of 64, pausing between batches so that a run spans many
+/// checkpoints, and waiting at the gate. Subtask s of P emits the values ≡ s (mod P).
+class PacedSource final : public SourceFunction<int64_t> {
+ public:
+  PacedSource(int64_t begin, int64_t end, std::chrono::microseconds pause, std::shared_ptr<Gate> gate)
+      : begin_(begin), end_(end), pause_(pause), gate_(std::move(gate)) {}
+  Status open(const OperatorContext& ctx) override {
+    next_ = begin_ + ctx.subtask;
+    stride_ = ctx.parallelism;
+    return Status::ok();
+  }
+  SourceOperator::Poll poll(RecordBatch<int64_t>& out, size_t) override {
+    if (gate_->closedAt(next_)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      return SourceOperator::Poll::kMore;
+    }
+    for (int i = 0; i < 64 && next_ < end_; ++i, next_ += stride_) out.records.push_back(next_);
+    if (pause_.count() > 0) std::this_thread::sleep_for(pause_);
+    return next_ < end_ ? SourceOperator::Poll::kMore : SourceOperator::Poll::kEnd;
+  }
+  Status snapshotPosition(std::string& out) const override {
+    Serde<int64_t>::write(next_, out);
+    return Status::ok();
+  }
+  Status restorePosition(std::string_view in) override {
+    if (!Serde<int64_t>::read(in, next_) || !in.empty()) return Status::corruption("bad paced source position");
+    return Status::ok();
+  }
+
+ private:
+  int64_t begin_, end_;
+  std::chrono::microseconds pause_;
+  std::shared_ptr<Gate> gate_;
+  int64_t next_ = 0;
+  int64_t stride_ = 1;
+};
+
+/// Per key (x mod 7): the running count, emitted as "key#count" for every record.
+struct RunningCount {
+  ValueState<int64_t, int64_t> n;
+  void open(KeyedStateRegistry<int64_t>& r) { n = r.valueState<int64_t>("n"); }
+  void processElement(const int64_t&, KeyedContext<int64_t, std::string>& ctx) {
+    ctx.emit(std::to_string(ctx.currentKey()) + "#" + std::to_string(++n.getOrCreate()));
+  }
+};
+
+std::vector<std::string> expectedCounts(int64_t n) {
+  std::map<int64_t, int64_t> counts;
+  std::vector<std::string> out;
+  for (int64_t x = 0; x < n; ++x) out.push_back(std::to_string(x % 7) + "#" + std::to_string(++counts[x % 7]));
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<std::string> sorted(std::vector<std::string> v) {
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
+struct TempDir {
+  TempDir() {
+    path = (fs::temp_directory_path() / ("reka-ckpt-" + std::to_string(::getpid()) + "-" + std::to_string(counter++))).string();
+    fs::remove_all(path);
+  }
+  ~TempDir() { fs::remove_all(path); }
+  std::string path;
+  static inline std::atomic<int> counter{0};
+};
+
+/// Fails the record `failAt` once per process-wide flag (the first run that sees it).
+struct FailOnce {
+  std::shared_ptr<std::atomic<bool>> armed;
+  int64_t failAt;
+  int64_t operator()(int64_t x) const {
+    if (x == failAt && armed->exchange(false)) throw std::runtime_error("injected failure at " + std::to_string(x));
+    return x;
+  }
+};
+
+struct JobSpec {
+  int64_t records = 20000;
+  int parallelism = 1;
+  std::chrono::microseconds pause{200};
+  std::shared_ptr<std::atomic<bool>> failArmed = std::make_shared<std::atomic<bool>>(false);
+  int64_t failAt = -1;
+  std::shared_ptr<Gate> gate = std::make_shared<Gate>();
+  /// Closes the gate at `at`: the sources wait there until open() (a run that must not end).
+  JobSpec& holdAt(int64_t at) {
+    gate = std::make_shared<Gate>();
+    gate->at = at;
+    gate->open = false;
+    return *this;
+  }
+};
+
+/// source (P) → rebalance → fail-once map → keyBy(x mod 7) → running count → 2PC sink.
+void buildJob(StreamEnvironment& env, const JobSpec& spec, std::shared_ptr<CommitLog> log) {
+  env.config().parallelism = spec.parallelism;
+  env.config().workerThreads = 2;
+  env.config().watermarkInterval = std::chrono::milliseconds(0);
+  const int64_t n = spec.records;
+  const auto pause = spec.pause;
+  auto gate = spec.gate;
+  env.addSource<int64_t>("paced", [n, pause, gate] { return std::make_unique<PacedSource>(0, n, pause, gate); })
+      .rebalance()
+      .map("fail-once", FailOnce{spec.failArmed, spec.failAt})
+      .keyBy([](int64_t x) { return x % 7; })
+      .process<std::string>("count", RunningCount{})
+      .sink("2pc", TwoPhaseSink(log));
+}
+
+CheckpointConfig checkpoints(const std::string& dir, int intervalMs = 10) {
+  CheckpointConfig c;
+  c.stateDir = dir;
+  c.interval = std::chrono::milliseconds(intervalMs);
+  return c;
+}
+
+/// Waits until the job has completed `n` checkpoints (bounded; false on timeout or if it ended).
+bool awaitCheckpoints(JobClient& job, int64_t n, std::chrono::seconds timeout = std::chrono::seconds(60)) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (job.metrics().completedCheckpoints >= n) return true;
+    if (job.waitFor(std::chrono::milliseconds(2))) return job.metrics().completedCheckpoints >= n;
+  }
+  return false;
+}
+
+TEST(CheckpointTest, CheckpointsCompleteWhileTheJobRunsAndOutputIsExact) {
+  for (int p : {1, 3}) {
+    TempDir dir;
+    auto log = std::make_shared<CommitLog>();
+    JobSpec spec;
+    spec.parallelism = p;
+    spec.holdAt(spec.records / 2);
+    StreamEnvironment env;
+    buildJob(env, spec, log);
+    env.config().checkpoints = checkpoints(dir.path);
+    auto job = env.executeAsync();
+    ASSERT_TRUE(job.isOk()) << job.status().toString();
+    ASSERT_TRUE(awaitCheckpoints(**job, 2));
+    spec.gate->open = true;
+    ASSERT_TRUE(awaitJob(**job).isOk());
+    JobMetrics m = (*job)->metrics();
+    EXPECT_GE(m.completedCheckpoints, 3) << "p=" << p;  // periodic ones plus the final one
+    EXPECT_GT(m.lastCheckpointBytes, 0);
+    EXPECT_EQ(sorted(log->values()), expectedCounts(spec.records)) << "p=" << p;
+    // Layout: at most `retained` complete checkpoints, each with a manifest.
+    int complete = 0;
+    for (const auto& e : fs::directory_iterator(dir.path + "/checkpoints")) {
+      if (fs::exists(e.path() / "MANIFEST")) ++complete;
+    }
+    EXPECT_GE(complete, 1);
+    EXPECT_LE(complete, 3);
+  }
+}
+
+TEST(CheckpointTest, FailureRestartsFromTheLastCheckpointWithoutLosingOrRepeatingRows) {
+  for (bool aligned : {true}) {
+    for (int p : {1, 2}) {
+      TempDir dir;
+      auto log = std::make_shared<CommitLog>();
+      JobSpec spec;
+      spec.parallelism = p;
+      spec.failAt = 12345;
+      spec.failArmed->store(true);
+      spec.holdAt(12000);
+      StreamEnvironment env;
+      buildJob(env, spec, log);
+      env.config().checkpoints = checkpoints(dir.path);
+      env.config().checkpoints.guarantee = aligned ? DeliveryGuarantee::kExactlyOnce : DeliveryGuarantee::kAtLeastOnce;
+      env.config().restart.maxAttempts = 2;
+      env.config().restart.delay = std::chrono::milliseconds(5);
+      auto job = env.executeAsync();
+      ASSERT_TRUE(job.isOk());
+      ASSERT_TRUE(awaitCheckpoints(**job, 2));  // the failure comes after some checkpoints
+      spec.gate->open = true;
+      Status s = awaitJob(**job);
+      ASSERT_TRUE(s.isOk()) << s.toString();
+      EXPECT_FALSE(spec.failArmed->load()) << "the failure was not injected";
+      EXPECT_EQ((*job)->metrics().restarts, 1);
+      EXPECT_GT((*job)->metrics().restoredCheckpointId, 0) << "p=" << p;
+      EXPECT_EQ(sorted(log->values()), expectedCounts(spec.records)) << "p=" << p;
+    }
+  }
+}
+
+TEST(CheckpointTest, AtLeastOnceLosesNothing) {
+  TempDir dir;
+  auto log = std::make_shared<CommitLog>();
+  JobSpec spec;
+  spec.parallelism = 2;
+  spec.failAt = 9000;
+  spec.failArmed->store(true);
+  StreamEnvironment env;
+  buildJob(env, spec, log);
+  env.config().checkpoints = checkpoints(dir.path);
+  env.config().checkpoints.guarantee = DeliveryGuarantee::kAtLeastOnce;
+  env.config().restart.maxAttempts = 1;
+  env.config().restart.delay = std::chrono::milliseconds(1);
+  auto job = env.executeAsync();
+  ASSERT_TRUE(job.isOk());
+  ASSERT_TRUE(awaitJob(**job).isOk());
+  // Every expected row is there (a row may be there twice).
+  const auto rows = log->values();
+  std::multiset<std::string> got(rows.begin(), rows.end());
+  for (const auto& row : expectedCounts(spec.records)) ASSERT_TRUE(got.count(row) >= 1) << "lost " << row;
+}
+
+TEST(CheckpointTest, WithoutRestartPolicyTheFailureIsFinalAndNamesTheOperator) {
+  TempDir dir;
+  auto log = std::make_shared<CommitLog>();
+  JobSpec spec;
+  spec.failAt = 5000;
+  spec.failArmed->store(true);
+  StreamEnvironment env;
+  buildJob(env, spec, log);
+  env.config().checkpoints = checkpoints(dir.path);
+  auto job = env.executeAsync();
+  ASSERT_TRUE(job.isOk());
+  Status s = awaitJob(**job);
+  ASSERT_FALSE(s.isOk());
+  EXPECT_NE(s.message().find("fail-once"), std::string::npos) << s.message();
+  // What was committed is a prefix of each key's counts: nothing repeated.
+  auto rows = log->values();
+  std::set<std::string> unique(rows.begin(), rows.end());
+  EXPECT_EQ(unique.size(), rows.size());
+  // A second run resumes and completes the output exactly.
+  StreamEnvironment env2;
+  buildJob(env2, spec, log);
+  env2.config().checkpoints = checkpoints(dir.path);
+  auto job2 = env2.executeAsync();
+  ASSERT_TRUE(job2.isOk());
+  ASSERT_TRUE(awaitJob(**job2).isOk());
+  EXPECT_EQ(sorted(log->values()), expectedCounts(spec.records));
+}
+
+TEST(CheckpointTest, CancelledJobResumesFromItsLatestCheckpoint) {
+  TempDir dir;
+  auto log = std::make_shared<CommitLog>();
+  JobSpec spec;
+  spec.parallelism = 2;
+  spec.holdAt(spec.records / 2);
+  {
+    StreamEnvironment env;
+    buildJob(env, spec, log);
+    env.config().checkpoints = checkpoints(dir.path);
+    auto job = env.executeAsync();
+    ASSERT_TRUE(job.isOk());
+    ASSERT_TRUE(awaitCheckpoints(**job, 2));
+    (*job)->cancel();  // like a crash: what was staged after the last checkpoint is lost
+    (void)(*job)->wait();
+  }
+  EXPECT_LT(log->values().size(), static_cast<size_t>(spec.records));
+  spec.gate->open = true;
+  StreamEnvironment env;
+  buildJob(env, spec, log);
+  env.config().checkpoints = checkpoints(dir.path);
+  auto job = env.executeAsync();
+  ASSERT_TRUE(job.isOk());
+  ASSERT_TRUE(awaitJob(**job).isOk());
+  EXPECT_GT((*job)->metrics().restoredCheckpointId, 0);
+  EXPECT_EQ(sorted(log->values()), expectedCounts(spec.records));
+  // Starting again after the end resumes from the final checkpoint and adds nothing.
+  StreamEnvironment again;
+  buildJob(again, spec, log);
+  again.config().checkpoints = checkpoints(dir.path);
+  ASSERT_TRUE(testing::runJob(again).isOk());
+  EXPECT_EQ(sorted(log->values()), expectedCounts(spec.records));
+}
+
+TEST(CheckpointTest, StopWithSavepointThenResume) {
+  TempDir dir;
+  auto log = std::make_shared<CommitLog>();
+  JobSpec spec;
+  spec.parallelism = 2;
+  spec.holdAt(spec.records / 2);
+  std::string savepointDir;
+  {
+    StreamEnvironment env;
+    buildJob(env, spec, log);
+    env.config().checkpoints = checkpoints(dir.path, 0);  // no periodic checkpoints
+    auto job = env.executeAsync();
+    ASSERT_TRUE(job.isOk());
+    for (int i = 0; i < 6000 && (*job)->metrics().sourceRecords < spec.records / 4; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    auto sp = (*job)->savepoint(true, std::chrono::seconds(60));
+    ASSERT_TRUE(sp.isOk()) << sp.status().toString();
+    savepointDir = *sp;
+    Status s = awaitJob(**job);
+    EXPECT_EQ(s.code(), StatusCode::kCancelled) << s.toString();
+  }
+  EXPECT_NE(savepointDir.find("/savepoints/sp-"), std::string::npos);
+  EXPECT_TRUE(fs::exists(savepointDir + "/MANIFEST"));
+  const size_t before = log->values().size();
+  EXPECT_GT(before, 0u);
+  EXPECT_LT(before, static_cast<size_t>(spec.records));
+  spec.gate->open = true;
+  StreamEnvironment env;
+  buildJob(env, spec, log);
+  env.config().checkpoints = checkpoints(dir.path, 0);
+  env.config().checkpoints.resumeFrom = savepointDir;
+  ASSERT_TRUE(testing::runJob(env).isOk());
+  EXPECT_EQ(sorted(log->values()), expectedCounts(spec.records));
+}
+
+TEST(CheckpointTest, SavepointWithoutStateDirectoryIsRefused) {
+  StreamEnvironment env;
+  auto log = std::make_shared<CommitLog>();
+  JobSpec spec;
+  buildJob(env, spec, log);
+  auto job = env.executeAsync();
+  ASSERT_TRUE(job.isOk());
+  auto sp = (*job)->savepoint(false, std::chrono::seconds(1));
+  EXPECT_EQ(sp.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(sp.status().message().find("state directory"), std::string::npos);
+  (*job)->cancel();
+  (void)(*job)->wait();
+}
+
+// --- Corrupt and failing storage -------------------------------------------------------------
+
+/// Runs the job until `n` checkpoints are complete, then cancels it (a crash).
+void runUntilCheckpoints(const std::string& dir, JobSpec spec, std::shared_ptr<CommitLog> log, int64_t n) {
+  spec.holdAt(spec.records / 2);
+  StreamEnvironment env;
+  buildJob(env, spec, log);
+  env.config().checkpoints = checkpoints(dir);
+  auto job = env.executeAsync();
+  ASSERT_TRUE(job.isOk());
+  ASSERT_TRUE(awaitCheckpoints(**job, n));
+  (*job)->cancel();
+  (void)(*job)->wait();
+}
+
+/// Every expected row is there; with `exact`, each exactly once.
+void expectNoLoss(const std::vector<std::string>& rows, int64_t records, bool exact) {
+  std::multiset<std::string> got(rows.begin(), rows.end());
+  for (const auto& row : expectedCounts(records)) ASSERT_GE(got.count(row), 1u) << "lost " << row;
+  if (exact) {
+    EXPECT_EQ(rows.size(), static_cast<size_t>(records));
+  }
+}
+
+std::vector<fs::path> completeCheckpoints(const std::string& dir) {
+  std::vector<fs::path> out;
+  for (const auto& e : fs::directory_iterator(dir + "/checkpoints"))
+    if (fs::exists(e.path() / "MANIFEST")) out.push_back(e.path());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+TEST(CheckpointTest, CorruptOrTruncatedNewestCheckpointFallsBackToThePreviousOne) {
+  for (int damage = 0; damage < 3; ++damage) {  // flipped byte, truncated file, missing manifest
+    TempDir dir;
+    auto log = std::make_shared<CommitLog>();
+    JobSpec spec;
+    runUntilCheckpoints(dir.path, spec, log, 3);
+    auto chks = completeCheckpoints(dir.path);
+    ASSERT_GE(chks.size(), 2u);
+    const fs::path newest = chks.back();
+    const fs::path file = newest / "task-0.state";
+    if (damage == 0) {
+      std::FILE* f = std::fopen(file.c_str(), "r+b");
+      ASSERT_NE(f, nullptr);
+      std::fseek(f, 20, SEEK_SET);
+      int c = std::fgetc(f);
+      std::fseek(f, 20, SEEK_SET);
+      std::fputc(c ^ 0x5a, f);
+      std::fclose(f);
+    } else if (damage == 1) {
+      fs::resize_file(file, fs::file_size(file) / 2);
+    } else {
+      fs::remove(newest / "MANIFEST");  // an attempt that never completed
+    }
+    checkpoint::CheckpointStorage storage(dir.path, nullptr);
+    std::vector<std::string> logged;
+    auto latest = storage.loadLatest([&](const std::string& l) { logged.push_back(l); });
+    ASSERT_TRUE(latest.isOk()) << latest.status().toString();
+    ASSERT_TRUE(latest->has_value());
+    EXPECT_EQ(fs::path((*latest)->directory), chks[chks.size() - 2]) << "damage " << damage;
+    if (damage < 2) {
+      ASSERT_EQ(logged.size(), 1u);
+      EXPECT_NE(logged[0].find(damage == 0 ? "checksum mismatch" : "truncated"), std::string::npos) << logged[0];
+      EXPECT_NE(logged[0].find("falling back"), std::string::npos);
+    } else {
+      EXPECT_TRUE(logged.empty());  // not a checkpoint at all: skipped silently
+    }
+    // The job resumes from the older checkpoint: nothing is lost. Rows that the damaged
+    // checkpoint had already committed may be repeated (the log line says so).
+    StreamEnvironment env;
+    buildJob(env, spec, log);
+    env.config().checkpoints = checkpoints(dir.path);
+    ASSERT_TRUE(testing::runJob(env).isOk());
+    expectNoLoss(log->values(), spec.records, false);
+  }
+}
+
+TEST(CheckpointTest, NoUsableCheckpointIsAnErrorNotAFreshStart) {
+  TempDir dir;
+  auto log = std::make_shared<CommitLog>();
+  JobSpec spec;
+  runUntilCheckpoints(dir.path, spec, log, 2);
+  for (const auto& chk : completeCheckpoints(dir.path)) fs::resize_file(chk / "task-0.state", 3);
+  StreamEnvironment env;
+  buildJob(env, spec, log);
+  env.config().checkpoints = checkpoints(dir.path);
+  auto job = env.executeAsync();
+  ASSERT_FALSE(job.isOk());
+  EXPECT_EQ(job.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(job.status().message().find("no usable checkpoint"), std::string::npos) << job.status().message();
+}
+
+TEST(CheckpointTest, CheckpointOfADifferentJobIsRefused) {
+  TempDir dir;
+  auto log = std::make_shared<CommitLog>();
+  JobSpec spec;
+  runUntilCheckpoints(dir.path, spec, log, 1);
+  spec.parallelism = 2;  // same operators, other parallelism
+  StreamEnvironment env;
+  buildJob(env, spec, log);
+  env.config().checkpoints = checkpoints(dir.path);
+  auto job = env.executeAsync();
+  ASSERT_FALSE(job.isOk());
+  EXPECT_NE(job.status().message().find("different job or parallelism"), std::string::npos) << job.status().message();
+}
+
+/// Injects faults into the checkpoint file system: the next `failWrites` state-file writes fail;
+/// with `diskBytes` >= 0 writes beyond that many bytes fail with "No space left on device"
+/// after writing what fits (a partial file); `tearWrites` state files are silently written
+/// half (a torn write that reports success).
+class FaultyFileSystem final : public CheckpointFileSystem {
+ public:
+  std::atomic<int> failWrites{0};
+  std::atomic<int> tearWrites{0};
+  std::atomic<int64_t> diskBytes{-1};
+  std::atomic<int> failures{0};
+
+  Status makeDirs(const std::string& p) override { return real_->makeDirs(p); }
+  Status writeFile(const std::string& p, std::string_view data) override {
+    const bool stateFile = p.find(".state") != std::string::npos;
+    if (stateFile && failWrites.load() > 0) {
+      --failWrites;
+      ++failures;
+      return Status::ioError("injected write failure on " + p);
+    }
+    int64_t budget = diskBytes.load();
+    if (budget >= 0) {
+      if (static_cast<int64_t>(data.size()) > budget) {
+        (void)real_->writeFile(p, data.substr(0, static_cast<size_t>(budget)));
+        diskBytes.store(0);
+        ++failures;
+        return Status::ioError("cannot write " + p + ": No space left on device");
+      }
+      diskBytes.store(budget - static_cast<int64_t>(data.size()));
+    }
+    if (stateFile && tearWrites.load() > 0) {
+      --tearWrites;
+      return real_->writeFile(p, data.substr(0, data.size() / 2));
+    }
+    return real_->writeFile(p, data);
+  }
+  Result<std::string> readFile(const std::string& p) override { return real_->readFile(p); }
+  Status rename(const std::string& a, const std::string& b) override { return real_->rename(a, b); }
+  Result<std::vector<std::string>> list(const std::string& p) override { return real_->list(p); }
+  bool exists(const std::string& p) override { return real_->exists(p); }
+  Status removeAll(const std::string& p) override { return real_->removeAll(p); }
+
+ private:
+  std::shared_ptr<CheckpointFileSystem> real_ = localFileSystem();
+};
+
+TEST(CheckpointTest, WriteFailuresAbortCheckpointsAndTheJobGoesOn) {
+  TempDir dir;
+  auto log = std::make_shared<CommitLog>();
+  auto faulty = std::make_shared<FaultyFileSystem>();
+  faulty->failWrites = 3;
+  JobSpec spec;
+  spec.holdAt(spec.records / 2);
+  StreamEnvironment env;
+  buildJob(env, spec, log);
+  env.config().checkpoints = checkpoints(dir.path);
+  env.config().checkpoints.fileSystem = faulty;
+  auto job = env.executeAsync();
+  ASSERT_TRUE(job.isOk());
+  ASSERT_TRUE(awaitCheckpoints(**job, 1));  // only after the three failed ones
+  spec.gate->open = true;
+  ASSERT_TRUE(awaitJob(**job).isOk());
+  JobMetrics m = (*job)->metrics();
+  EXPECT_EQ(faulty->failures.load(), 3);
+  EXPECT_EQ(m.failedCheckpoints, 3);
+  EXPECT_GE(m.completedCheckpoints, 1);
+  EXPECT_EQ(sorted(log->values()), expectedCounts(spec.records));
+  // No directory of a failed attempt is left behind as a checkpoint.
+  for (const auto& chk : completeCheckpoints(dir.path)) EXPECT_TRUE(fs::exists(chk / "task-0.state"));
+}
+
+TEST(CheckpointTest, FullDiskFailsTheFinalCheckpointAndNothingIsRepeatedAfterwards) {
+  TempDir dir;
+  auto log = std::make_shared<CommitLog>();
+  auto faulty = std::make_shared<FaultyFileSystem>();
+  JobSpec spec;
+  spec.holdAt(spec.records / 2);
+  {
+    StreamEnvironment env;
+    buildJob(env, spec, log);
+    env.config().checkpoints = checkpoints(dir.path);
+    env.config().checkpoints.fileSystem = faulty;
+    auto job = env.executeAsync();
+    ASSERT_TRUE(job.isOk());
+    ASSERT_TRUE(awaitCheckpoints(**job, 2));
+    faulty->diskBytes = 100;  // the disk fills up
+    spec.gate->open = true;
+    Status s = awaitJob(**job);
+    ASSERT_FALSE(s.isOk());
+    EXPECT_NE(s.message().find("final checkpoint"), std::string::npos) << s.message();
+    EXPECT_NE(s.message().find("No space left"), std::string::npos) << s.message();
+    EXPECT_GT((*job)->metrics().failedCheckpoints, 0);
+  }
+  auto rows = log->values();
+  EXPECT_EQ(std::set<std::string>(rows.begin(), rows.end()).size(), rows.size());
+  // Space is freed; the next run resumes from the last good checkpoint and completes exactly.
+  StreamEnvironment env;
+  buildJob(env, spec, log);
+  env.config().checkpoints = checkpoints(dir.path);
+  ASSERT_TRUE(testing::runJob(env).isOk());
+  EXPECT_EQ(sorted(log->values()), expectedCounts(spec.records));
+}
+
+TEST(CheckpointTest, TornWriteIsCaughtOnRestore) {
+  TempDir dir;
+  auto log = std::make_shared<CommitLog>();
+  auto faulty = std::make_shared<FaultyFileSystem>();
+  JobSpec spec;
+  spec.holdAt(spec.records / 2);
+  {
+    StreamEnvironment env;
+    buildJob(env, spec, log);
+    env.config().checkpoints = checkpoints(dir.path);
+    env.config().checkpoints.fileSystem = faulty;
+    auto job = env.executeAsync();
+    ASSERT_TRUE(job.isOk());
+    ASSERT_TRUE(awaitCheckpoints(**job, 2));
+    faulty->tearWrites = 1000;  // from now on every state file is torn, yet reported written
+    const int64_t before = (*job)->metrics().completedCheckpoints;
+    ASSERT_TRUE(awaitCheckpoints(**job, before + 1));
+    (*job)->cancel();
+    (void)(*job)->wait();
+  }
+  std::vector<std::string> logged;
+  checkpoint::CheckpointStorage storage(dir.path, nullptr);
+  auto latest = storage.loadLatest([&](const std::string& l) { logged.push_back(l); });
+  ASSERT_TRUE(latest.isOk()) << latest.status().toString();
+  ASSERT_FALSE(logged.empty());
+  EXPECT_NE(logged[0].find("truncated"), std::string::npos) << logged[0];
+  spec.gate->open = true;
+  StreamEnvironment env;
+  buildJob(env, spec, log);
+  env.config().checkpoints = checkpoints(dir.path);
+  ASSERT_TRUE(testing::runJob(env).isOk());
+  expectNoLoss(log->values(), spec.records, false);
+}
+
+TEST(CheckpointTest, ConfigErrorsSayWhatIsAccepted) {
+  ExecutionConfig c;
+  c.checkpoints.interval = std::chrono::milliseconds(100);
+  EXPECT_NE(c.validate().message().find("state directory"), std::string::npos);
+  c.checkpoints.stateDir = "/tmp/x";
+  c.checkpoints.retained = 0;
+  EXPECT_NE(c.validate().message().find("retained"), std::string::npos);
+  ExecutionConfig r;
+  r.restart.maxAttempts = 3;
+  EXPECT_NE(r.validate().message().find("state directory"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace reka

@@ -6,6 +6,8 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -55,9 +57,9 @@ class AlignedWindowOperator final : public EmittingOperator<Out> {
     emitter_.initEmitter(ctx, this->ports_ ? *this->ports_ : SidePorts{});
     pane_ = spec_.paneMs();
     eventTime_ = spec_.domain == TimeDomain::kEventTime;
-    if (!eventTime_) ctx.time->requestCallback(ctx.time->now() + spec_.slideMs);
+    if (!eventTime_) requestWindowCallback(ctx.time->now() + spec_.slideMs);
     if (options_.trigger.kind == Trigger::Kind::kEarlyPeriodic)
-      ctx.time->requestCallback(ctx.time->now() + options_.trigger.intervalMs);
+      requestEarlyCallback(ctx.time->now() + options_.trigger.intervalMs);
     return Status::ok();
   }
 
@@ -87,19 +89,90 @@ class AlignedWindowOperator final : public EmittingOperator<Out> {
   }
 
   void onProcessingTime(int64_t now) override {
+    // The call answers every request made so far; this one makes the next ones.
+    windowCallbackAt_ = kMaxTime;
+    earlyCallbackAt_ = kMaxTime;
     if (!eventTime_) {
       advance(now);
-      this->ctx_->time->requestCallback(firstEndCovering(now + 1) - 1);  // the next window end
+      requestWindowCallback(firstEndCovering(now + 1) - 1);  // the next window end
     }
     if (options_.trigger.kind == Trigger::Kind::kEarlyPeriodic) {
       fireEarly();
-      this->ctx_->time->requestCallback(now + options_.trigger.intervalMs);
+      requestEarlyCallback(now + options_.trigger.intervalMs);
     }
   }
 
   void finish() override {
     if (!eventTime_) advance(kMaxTime);  // a bounded input's end: every window fires
     emitter_.flushEmitted(nullptr);
+  }
+
+  /// Writes the time reached, the pending callbacks, every pane's accumulators per key and the
+  /// results emitted early (what a later firing retracts). Version 1:
+  ///   u8 version, i64 current, i64 windowCallbackAt, i64 earlyCallbackAt,
+  ///   u64 n, n × (i64 paneStart, map key → acc), u64 m, m × (i64 windowEnd, map key → acc).
+  Status snapshotState(int64_t, std::string& out) override {
+    if constexpr (!HasSerde<StoredKey>::value) {
+      return snapshotNotSupported(this->ctx_, "key");
+    } else if constexpr (!HasSerde<Acc>::value) {
+      return snapshotNotSupported(this->ctx_, "accumulator");
+    } else {
+      Serde<uint8_t>::write(kOperatorSnapshotVersion, out);
+      Serde<int64_t>::write(current_, out);
+      Serde<int64_t>::write(windowCallbackAt_, out);
+      Serde<int64_t>::write(earlyCallbackAt_, out);
+      Serde<uint64_t>::write(panes_.size(), out);
+      for (const auto& [start, pane] : panes_) {
+        Serde<int64_t>::write(start, out);
+        Serde<PaneMap>::write(pane->accs, out);
+      }
+      Serde<uint64_t>::write(early_.size(), out);
+      for (const auto& [end, emitted] : early_) {
+        Serde<int64_t>::write(end, out);
+        Serde<PaneMap>::write(emitted, out);
+      }
+      return Status::ok();
+    }
+  }
+
+  /// Restores what snapshotState wrote into a freshly opened operator and asks again for the
+  /// processing-time callbacks it was waiting for (window ends, early firings).
+  Status restoreState(std::string_view in) override {
+    if constexpr (!HasSerde<StoredKey>::value) {
+      return snapshotNotSupported(this->ctx_, "key");
+    } else if constexpr (!HasSerde<Acc>::value) {
+      return snapshotNotSupported(this->ctx_, "accumulator");
+    } else {
+      REKA_RETURN_IF_ERROR(readSnapshotVersion(in, this->ctx_));
+      int64_t current = kMinTime, windowCallbackAt = kMaxTime, earlyCallbackAt = kMaxTime;
+      std::map<int64_t, std::unique_ptr<Pane>> panes;
+      std::map<int64_t, PaneMap> early;
+      uint64_t n = 0;
+      bool ok = Serde<int64_t>::read(in, current) && Serde<int64_t>::read(in, windowCallbackAt) &&
+                Serde<int64_t>::read(in, earlyCallbackAt) && readSnapshotCount(in, n);
+      for (uint64_t i = 0; ok && i < n; ++i) {
+        int64_t start = 0;
+        auto pane = std::make_unique<Pane>();
+        ok = Serde<int64_t>::read(in, start) && Serde<PaneMap>::read(in, pane->accs) &&
+             panes.emplace(start, std::move(pane)).second;
+      }
+      ok = ok && readSnapshotCount(in, n);
+      for (uint64_t i = 0; ok && i < n; ++i) {
+        int64_t end = 0;
+        PaneMap emitted;
+        ok = Serde<int64_t>::read(in, end) && Serde<PaneMap>::read(in, emitted) &&
+             early.emplace(end, std::move(emitted)).second;
+      }
+      REKA_RETURN_IF_ERROR(finishSnapshotRead(ok, in, this->ctx_));
+      current_ = current;
+      panes_ = std::move(panes);
+      early_ = std::move(early);
+      cached_ = nullptr;
+      if (!eventTime_ && windowCallbackAt != kMaxTime) requestWindowCallback(windowCallbackAt);
+      if (options_.trigger.kind == Trigger::Kind::kEarlyPeriodic && earlyCallbackAt != kMaxTime)
+        requestEarlyCallback(earlyCallbackAt);
+      return Status::ok();
+    }
   }
 
   /// Panes currently held (for tests of state cleanup).
@@ -111,6 +184,17 @@ class AlignedWindowOperator final : public EmittingOperator<Out> {
   };
 
   Emitter<Out>& emitterRef() override { return emitter_; }
+
+  // Processing-time callbacks go through these so that a snapshot knows which are pending: the
+  // earliest requested since the last callback (the service merges requests the same way).
+  void requestWindowCallback(int64_t at) {
+    windowCallbackAt_ = std::min(windowCallbackAt_, at);
+    this->ctx_->time->requestCallback(at);
+  }
+  void requestEarlyCallback(int64_t at) {
+    earlyCallbackAt_ = std::min(earlyCallbackAt_, at);
+    this->ctx_->time->requestCallback(at);
+  }
 
   /// The pane starting at `start`, created if needed; remembered for the next records (valid
   /// until time advances).
@@ -337,6 +421,8 @@ class AlignedWindowOperator final : public EmittingOperator<Out> {
   PaneMap merged_;
   int64_t firedSinceReport_ = 0;
   std::map<int64_t, PaneMap> early_;  ///< by window end: results emitted early, per key
+  int64_t windowCallbackAt_ = kMaxTime;  ///< pending callback for window ends (processing time)
+  int64_t earlyCallbackAt_ = kMaxTime;   ///< pending callback for early firings
 };
 
 }  // namespace reka::detail

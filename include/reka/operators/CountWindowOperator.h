@@ -2,11 +2,13 @@
 
 // Count windows and global windows: windows that are not cut by time.
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <numeric>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -63,6 +65,53 @@ class CountWindowOperator final : public EmittingOperator<Out> {
     auto& in = static_cast<RecordBatch<T>&>(batch);
     for (const T& r : in.records) add(r);
     emitter_.flushEmitted(&in);
+  }
+
+  /// Writes every key's record count, complete panes and open pane. Version 1:
+  ///   u8 version, u64 keys, keys × (key, i64 count, vector<acc> panes, optional<acc> open).
+  Status snapshotState(int64_t, std::string& out) override {
+    if constexpr (!HasSerde<Key>::value) {
+      return snapshotNotSupported(this->ctx_, "key");
+    } else if constexpr (!HasSerde<Acc>::value) {
+      return snapshotNotSupported(this->ctx_, "accumulator");
+    } else {
+      Serde<uint8_t>::write(kOperatorSnapshotVersion, out);
+      Serde<uint64_t>::write(keys_.size(), out);
+      for (const auto& [key, ks] : keys_) {
+        Serde<Key>::write(key, out);
+        Serde<int64_t>::write(ks.count, out);
+        Serde<std::vector<Acc>>::write(ks.panes, out);
+        Serde<std::optional<Acc>>::write(ks.open, out);
+      }
+      return Status::ok();
+    }
+  }
+
+  /// Restores what snapshotState wrote into a freshly opened operator.
+  Status restoreState(std::string_view in) override {
+    if constexpr (!HasSerde<Key>::value) {
+      return snapshotNotSupported(this->ctx_, "key");
+    } else if constexpr (!HasSerde<Acc>::value) {
+      return snapshotNotSupported(this->ctx_, "accumulator");
+    } else {
+      REKA_RETURN_IF_ERROR(readSnapshotVersion(in, this->ctx_));
+      StateMap<Key, KeyState> keys;
+      uint64_t keyCount = 0;
+      bool ok = readSnapshotCount(in, keyCount);
+      for (uint64_t k = 0; ok && k < keyCount; ++k) {
+        Key key{};
+        KeyState ks;
+        ok = Serde<Key>::read(in, key) && Serde<int64_t>::read(in, ks.count) && ks.count >= 0 &&
+             Serde<std::vector<Acc>>::read(in, ks.panes) &&
+             Serde<std::optional<Acc>>::read(in, ks.open);
+        if (!ok) break;
+        ks.keyGroup = keyGroupFor(hashKey(K(key)), this->ctx_->maxParallelism);
+        ok = keys.try_emplace(std::move(key), std::move(ks)).second;
+      }
+      REKA_RETURN_IF_ERROR(finishSnapshotRead(ok, in, this->ctx_));
+      keys_ = std::move(keys);
+      return Status::ok();
+    }
   }
 
  private:
@@ -155,7 +204,7 @@ class GlobalWindowOperator final : public EmittingOperator<Out> {
                                      std::to_string(t.intervalMs) + " ms");
     }
     REKA_RETURN_IF_ERROR(EmittingOperator<Out>::open(ctx));
-    if (periodic()) ctx.time->requestCallback(ctx.time->now() + t.intervalMs);
+    if (periodic()) requestCallback(ctx.time->now() + t.intervalMs);
     return Status::ok();
   }
 
@@ -183,14 +232,77 @@ class GlobalWindowOperator final : public EmittingOperator<Out> {
   }
 
   void onProcessingTime(int64_t now) override {
+    callbackAt_ = kMaxTime;  // the call answers every request made so far
     if (!periodic() || ended_) return;
     fireChanged(false);
-    this->ctx_->time->requestCallback(now + options_.trigger.intervalMs);
+    requestCallback(now + options_.trigger.intervalMs);
   }
 
   void finish() override {
     fireChanged(true);
     EmittingOperator<Out>::finish();
+  }
+
+  /// Writes whether the end-of-input firing happened, the pending periodic callback and every
+  /// key's accumulator, last emitted accumulator, records since its last firing and whether it
+  /// changed since. Version 1:
+  ///   u8 version, u8 ended, i64 callbackAt, u64 keys,
+  ///   keys × (key, acc, optional<acc> emitted, i64 sinceFiring, u8 changed).
+  Status snapshotState(int64_t, std::string& out) override {
+    if constexpr (!HasSerde<Key>::value) {
+      return snapshotNotSupported(this->ctx_, "key");
+    } else if constexpr (!HasSerde<Acc>::value) {
+      return snapshotNotSupported(this->ctx_, "accumulator");
+    } else {
+      Serde<uint8_t>::write(kOperatorSnapshotVersion, out);
+      Serde<uint8_t>::write(ended_ ? 1 : 0, out);
+      Serde<int64_t>::write(callbackAt_, out);
+      Serde<uint64_t>::write(keys_.size(), out);
+      for (const auto& [key, ks] : keys_) {
+        Serde<Key>::write(key, out);
+        Serde<Acc>::write(ks.acc, out);
+        Serde<std::optional<Acc>>::write(ks.emitted, out);
+        Serde<int64_t>::write(ks.sinceFiring, out);
+        Serde<uint8_t>::write(ks.changed ? 1 : 0, out);
+      }
+      return Status::ok();
+    }
+  }
+
+  /// Restores what snapshotState wrote into a freshly opened operator and asks again for the
+  /// pending periodic callback.
+  Status restoreState(std::string_view in) override {
+    if constexpr (!HasSerde<Key>::value) {
+      return snapshotNotSupported(this->ctx_, "key");
+    } else if constexpr (!HasSerde<Acc>::value) {
+      return snapshotNotSupported(this->ctx_, "accumulator");
+    } else {
+      REKA_RETURN_IF_ERROR(readSnapshotVersion(in, this->ctx_));
+      uint8_t ended = 0;
+      int64_t callbackAt = kMaxTime;
+      StateMap<Key, KeyState> keys;
+      uint64_t keyCount = 0;
+      bool ok = Serde<uint8_t>::read(in, ended) && ended <= 1 &&
+                Serde<int64_t>::read(in, callbackAt) && readSnapshotCount(in, keyCount);
+      for (uint64_t k = 0; ok && k < keyCount; ++k) {
+        Key key{};
+        KeyState ks(agg_.createAccumulator());
+        uint8_t changed = 0;
+        ok = Serde<Key>::read(in, key) && Serde<Acc>::read(in, ks.acc) &&
+             Serde<std::optional<Acc>>::read(in, ks.emitted) &&
+             Serde<int64_t>::read(in, ks.sinceFiring) && Serde<uint8_t>::read(in, changed) &&
+             changed <= 1;
+        if (!ok) break;
+        ks.changed = changed == 1;
+        ks.keyGroup = keyGroupFor(hashKey(K(key)), this->ctx_->maxParallelism);
+        ok = keys.try_emplace(std::move(key), std::move(ks)).second;
+      }
+      REKA_RETURN_IF_ERROR(finishSnapshotRead(ok, in, this->ctx_));
+      ended_ = ended == 1;
+      keys_ = std::move(keys);
+      if (periodic() && !ended_ && callbackAt != kMaxTime) requestCallback(callbackAt);
+      return Status::ok();
+    }
   }
 
  private:
@@ -202,6 +314,12 @@ class GlobalWindowOperator final : public EmittingOperator<Out> {
     int64_t sinceFiring = 0;     ///< records since the last firing (count trigger)
     bool changed = false;        ///< records arrived since the last firing
   };
+
+  // Periodic callbacks go through here so that a snapshot knows which one is pending.
+  void requestCallback(int64_t at) {
+    callbackAt_ = std::min(callbackAt_, at);
+    this->ctx_->time->requestCallback(at);
+  }
 
   bool periodic() const {
     return options_.trigger.kind == Trigger::Kind::kProcessingTimePeriodic ||
@@ -244,6 +362,7 @@ class GlobalWindowOperator final : public EmittingOperator<Out> {
   Emit emit_;
   WindowOptions options_;
   bool ended_ = false;  ///< the end-of-input firing happened
+  int64_t callbackAt_ = kMaxTime;  ///< the pending periodic callback (kMaxTime: none)
   Emitter<Out> emitter_;
   StateMap<Key, KeyState> keys_;  // string keys: looked up by view, no copy
 };

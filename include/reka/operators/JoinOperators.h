@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -59,6 +60,60 @@ class IntervalJoinBuffer {
     if (it == byKey_.end()) return;
     const auto& records = it->second;
     for (auto r = records.lower_bound(lo); r != records.end() && r->first <= hi; ++r) f(r->second);
+  }
+
+  /// Appends the buffer to `out` (needs Serde for the key and record types):
+  ///   u64 keys, keys × (key, u64 n, n × (i64 ts, record)), u64 due, due × (i64 at, key).
+  /// Records of a key keep their order, equal timestamps included.
+  void snapshot(std::string& out) const {
+    Serde<uint64_t>::write(byKey_.size(), out);
+    for (const auto& [key, records] : byKey_) {
+      Serde<StoredKey>::write(key, out);
+      Serde<uint64_t>::write(records.size(), out);
+      for (const auto& [ts, record] : records) {
+        Serde<int64_t>::write(ts, out);
+        Serde<T>::write(record, out);
+      }
+    }
+    Serde<uint64_t>::write(due_.size(), out);
+    for (const Due& d : due_) {
+      Serde<int64_t>::write(d.first, out);
+      Serde<StoredKey>::write(d.second, out);
+    }
+  }
+
+  /// Replaces the buffer with one read from `in` (what snapshot wrote), consuming it; false if
+  /// `in` is truncated or malformed (the buffer is then unchanged).
+  bool restore(std::string_view& in) {
+    StateMap<StoredKey, absl::btree_multimap<int64_t, T>> byKey;
+    absl::btree_set<Due> due;
+    uint64_t keyCount = 0;
+    bool ok = readSnapshotCount(in, keyCount);
+    for (uint64_t k = 0; ok && k < keyCount; ++k) {
+      StoredKey key{};
+      uint64_t n = 0;
+      ok = Serde<StoredKey>::read(in, key) && readSnapshotCount(in, n) && n > 0;
+      if (!ok) break;
+      auto& records = byKey[std::move(key)];
+      ok = records.empty();  // keys are unique
+      for (uint64_t i = 0; ok && i < n; ++i) {
+        int64_t ts = 0;
+        T record{};
+        ok = Serde<int64_t>::read(in, ts) && Serde<T>::read(in, record);
+        if (ok) records.emplace(ts, std::move(record));  // after equal timestamps: order kept
+      }
+    }
+    uint64_t dueCount = 0;
+    ok = ok && readSnapshotCount(in, dueCount);
+    for (uint64_t i = 0; ok && i < dueCount; ++i) {
+      Due d;
+      ok = Serde<int64_t>::read(in, d.first) && Serde<StoredKey>::read(in, d.second);
+      if (ok) due.insert(std::move(d));
+    }
+    if (!ok) return false;
+    byKey_ = std::move(byKey);
+    due_ = std::move(due);
+    return true;
   }
 
   /// Drops every record whose cleanup time, cleanupOf(timestamp), is at or before `watermark`.
@@ -135,6 +190,48 @@ class IntervalJoinOperator final : public EmittingOperator<Out> {
     this->forwardWatermark(wm);
   }
 
+  /// Writes the watermark and both buffers. Version 1:
+  ///   u8 version, i64 watermark, buffer of input 0, buffer of input 1
+  /// (see IntervalJoinBuffer::snapshot).
+  Status snapshotState(int64_t, std::string& out) override {
+    if constexpr (!HasSerde<StoredKeyOf<K>>::value) {
+      return snapshotNotSupported(this->ctx_, "key");
+    } else if constexpr (!HasSerde<A>::value) {
+      return snapshotNotSupported(this->ctx_, "first input's record");
+    } else if constexpr (!HasSerde<B>::value) {
+      return snapshotNotSupported(this->ctx_, "second input's record");
+    } else {
+      Serde<uint8_t>::write(kOperatorSnapshotVersion, out);
+      Serde<int64_t>::write(watermark_, out);
+      bufferA_.snapshot(out);
+      bufferB_.snapshot(out);
+      return Status::ok();
+    }
+  }
+
+  /// Restores what snapshotState wrote into a freshly opened operator.
+  Status restoreState(std::string_view in) override {
+    if constexpr (!HasSerde<StoredKeyOf<K>>::value) {
+      return snapshotNotSupported(this->ctx_, "key");
+    } else if constexpr (!HasSerde<A>::value) {
+      return snapshotNotSupported(this->ctx_, "first input's record");
+    } else if constexpr (!HasSerde<B>::value) {
+      return snapshotNotSupported(this->ctx_, "second input's record");
+    } else {
+      REKA_RETURN_IF_ERROR(readSnapshotVersion(in, this->ctx_));
+      int64_t watermark = kMinTime;
+      IntervalJoinBuffer<K, A> bufferA;
+      IntervalJoinBuffer<K, B> bufferB;
+      const bool ok =
+          Serde<int64_t>::read(in, watermark) && bufferA.restore(in) && bufferB.restore(in);
+      REKA_RETURN_IF_ERROR(finishSnapshotRead(ok, in, this->ctx_));
+      watermark_ = watermark;
+      bufferA_ = std::move(bufferA);
+      bufferB_ = std::move(bufferB);
+      return Status::ok();
+    }
+  }
+
  private:
   void addA(const A& a) {
     const int64_t ts = tsA_(a);
@@ -194,6 +291,8 @@ template <class A, class B, class K, class Out, class KeyA, class KeyB, class Ts
           class Fn>
 class WindowJoinOperator final : public EmittingOperator<Out> {
  public:
+  using StoredKey = StoredKeyOf<K>;
+
   WindowJoinOperator(KeyA keyA, KeyB keyB, TsA tsA, TsB tsB, AlignedSpec spec, Fn fn,
                      std::shared_ptr<const SidePorts> ports)
       : EmittingOperator<Out>(std::move(ports)),
@@ -246,12 +345,74 @@ class WindowJoinOperator final : public EmittingOperator<Out> {
     this->forwardWatermark(wm);
   }
 
+  /// Writes the watermark and the records of every window that has not fired. Version 1:
+  ///   u8 version, i64 watermark, u64 windows,
+  ///   windows × (i64 end, u64 keys, keys × (key, vector<A>, vector<B>)).
+  Status snapshotState(int64_t, std::string& out) override {
+    if constexpr (!HasSerde<StoredKey>::value) {
+      return snapshotNotSupported(this->ctx_, "key");
+    } else if constexpr (!HasSerde<std::vector<A>>::value) {
+      return snapshotNotSupported(this->ctx_, "first input's record");
+    } else if constexpr (!HasSerde<std::vector<B>>::value) {
+      return snapshotNotSupported(this->ctx_, "second input's record");
+    } else {
+      Serde<uint8_t>::write(kOperatorSnapshotVersion, out);
+      Serde<int64_t>::write(watermark_, out);
+      Serde<uint64_t>::write(windows_.size(), out);
+      for (const auto& [end, byKey] : windows_) {
+        Serde<int64_t>::write(end, out);
+        Serde<uint64_t>::write(byKey.size(), out);
+        for (const auto& [key, sides] : byKey) {
+          Serde<StoredKey>::write(key, out);
+          Serde<std::vector<A>>::write(sides.a, out);
+          Serde<std::vector<B>>::write(sides.b, out);
+        }
+      }
+      return Status::ok();
+    }
+  }
+
+  /// Restores what snapshotState wrote into a freshly opened operator.
+  Status restoreState(std::string_view in) override {
+    if constexpr (!HasSerde<StoredKey>::value) {
+      return snapshotNotSupported(this->ctx_, "key");
+    } else if constexpr (!HasSerde<std::vector<A>>::value) {
+      return snapshotNotSupported(this->ctx_, "first input's record");
+    } else if constexpr (!HasSerde<std::vector<B>>::value) {
+      return snapshotNotSupported(this->ctx_, "second input's record");
+    } else {
+      REKA_RETURN_IF_ERROR(readSnapshotVersion(in, this->ctx_));
+      int64_t watermark = kMinTime;
+      absl::btree_map<int64_t, StateMap<StoredKey, Sides>> windows;
+      uint64_t windowCount = 0;
+      bool ok = Serde<int64_t>::read(in, watermark) && readSnapshotCount(in, windowCount);
+      for (uint64_t w = 0; ok && w < windowCount; ++w) {
+        int64_t end = 0;
+        uint64_t keyCount = 0;
+        ok = Serde<int64_t>::read(in, end) && readSnapshotCount(in, keyCount) &&
+             !windows.contains(end);
+        if (!ok) break;
+        auto& byKey = windows[end];
+        for (uint64_t k = 0; ok && k < keyCount; ++k) {
+          StoredKey key{};
+          Sides sides;
+          ok = Serde<StoredKey>::read(in, key) && Serde<std::vector<A>>::read(in, sides.a) &&
+               Serde<std::vector<B>>::read(in, sides.b) &&
+               byKey.try_emplace(std::move(key), std::move(sides)).second;
+        }
+      }
+      REKA_RETURN_IF_ERROR(finishSnapshotRead(ok, in, this->ctx_));
+      watermark_ = watermark;
+      windows_ = std::move(windows);
+      return Status::ok();
+    }
+  }
+
  private:
   struct Sides {
     std::vector<A> a;
     std::vector<B> b;
   };
-  using StoredKey = StoredKeyOf<K>;
 
   // Adds a record at `ts` to every window of it that has not fired: windows [start, start + size)
   // for the starts aligned to slide (+ offset) in (ts - size, ts], newest first.

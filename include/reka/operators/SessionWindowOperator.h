@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -103,6 +104,88 @@ class SessionWindowOperator final : public EmittingOperator<Out> {
     // watermark has done this already.
     advance(kMaxTime);
     EmittingOperator<Out>::finish();
+  }
+
+  /// Writes the watermark and every key's sessions (window, accumulator, whether fired, the
+  /// results a later firing retracts) and timer. The timer set is rebuilt from the per-key
+  /// timers on restore. Version 1:
+  ///   u8 version, i64 watermark, u64 keys, keys × (key, optional<i64> timerAt, u64 sessions,
+  ///   sessions × (window, acc, u8 fired, u64 retract, retract × (window, acc))),
+  /// a window being i64 start, i64 end.
+  Status snapshotState(int64_t, std::string& out) override {
+    if constexpr (!HasSerde<Key>::value) {
+      return snapshotNotSupported(this->ctx_, "key");
+    } else if constexpr (!HasSerde<Acc>::value) {
+      return snapshotNotSupported(this->ctx_, "accumulator");
+    } else {
+      Serde<uint8_t>::write(kOperatorSnapshotVersion, out);
+      Serde<int64_t>::write(watermark_, out);
+      Serde<uint64_t>::write(keys_.size(), out);
+      for (const auto& [key, ks] : keys_) {
+        Serde<Key>::write(key, out);
+        Serde<std::optional<int64_t>>::write(ks.timerAt, out);
+        Serde<uint64_t>::write(ks.sessions.size(), out);
+        for (const Session& session : ks.sessions) {
+          writeSnapshotWindow(session.window, out);
+          Serde<Acc>::write(session.acc, out);
+          Serde<uint8_t>::write(session.fired ? 1 : 0, out);
+          Serde<uint64_t>::write(session.retract.size(), out);
+          for (const Emitted& e : session.retract) {
+            writeSnapshotWindow(e.window, out);
+            Serde<Acc>::write(e.acc, out);
+          }
+        }
+      }
+      return Status::ok();
+    }
+  }
+
+  /// Restores what snapshotState wrote into a freshly opened operator; in processing time, asks
+  /// again for the callback of the earliest timer.
+  Status restoreState(std::string_view in) override {
+    if constexpr (!HasSerde<Key>::value) {
+      return snapshotNotSupported(this->ctx_, "key");
+    } else if constexpr (!HasSerde<Acc>::value) {
+      return snapshotNotSupported(this->ctx_, "accumulator");
+    } else {
+      REKA_RETURN_IF_ERROR(readSnapshotVersion(in, this->ctx_));
+      int64_t watermark = kMinTime;
+      StateMap<Key, KeyState> keys;
+      absl::btree_set<std::pair<int64_t, Key>> timers;
+      uint64_t keyCount = 0;
+      bool ok = Serde<int64_t>::read(in, watermark) && readSnapshotCount(in, keyCount);
+      for (uint64_t k = 0; ok && k < keyCount; ++k) {
+        Key key{};
+        KeyState ks;
+        uint64_t sessionCount = 0;
+        ok = Serde<Key>::read(in, key) && Serde<std::optional<int64_t>>::read(in, ks.timerAt) &&
+             readSnapshotCount(in, sessionCount);
+        for (uint64_t i = 0; ok && i < sessionCount; ++i) {
+          Session& session =
+              ks.sessions.emplace_back(Session{{}, agg_.createAccumulator(), false, {}});
+          uint8_t fired = 0;
+          uint64_t retractCount = 0;
+          ok = readSnapshotWindow(in, session.window) && Serde<Acc>::read(in, session.acc) &&
+               Serde<uint8_t>::read(in, fired) && fired <= 1 && readSnapshotCount(in, retractCount);
+          session.fired = fired == 1;
+          for (uint64_t j = 0; ok && j < retractCount; ++j) {
+            Emitted& e = session.retract.emplace_back(Emitted{{}, agg_.createAccumulator()});
+            ok = readSnapshotWindow(in, e.window) && Serde<Acc>::read(in, e.acc);
+          }
+        }
+        if (!ok) break;
+        ks.keyGroup = keyGroupFor(hashKey(K(key)), this->ctx_->maxParallelism);
+        if (ks.timerAt) timers.insert(std::pair<int64_t, Key>(*ks.timerAt, key));
+        ok = keys.try_emplace(std::move(key), std::move(ks)).second;
+      }
+      REKA_RETURN_IF_ERROR(finishSnapshotRead(ok, in, this->ctx_));
+      watermark_ = watermark;
+      keys_ = std::move(keys);
+      timers_ = std::move(timers);
+      if (!eventTime() && !timers_.empty())
+        this->ctx_->time->requestCallback(saturatingAdd(timers_.begin()->first, 1));
+      return Status::ok();
+    }
   }
 
  private:

@@ -1,10 +1,14 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 #include "reka/api/Functions.h"
+#include "reka/base/Status.h"
+#include "reka/state/Serde.h"
 #include "reka/time/Windows.h"
 
 namespace reka::detail {
@@ -72,6 +76,63 @@ inline int64_t AlignedSpec::paneMs() const {
     b = t;
   }
   return a;
+}
+
+// Checkpoints of the window and join operators (Operator::snapshotState). Each blob starts with
+// a version byte, followed by the operator's fields written with Serde.
+
+/// The format version of the window and join operators' snapshot blobs.
+inline constexpr uint8_t kOperatorSnapshotVersion = 1;
+
+/// The operator's name for snapshot errors (empty before open()).
+inline std::string snapshotOperatorName(const OperatorContext* ctx) {
+  return ctx != nullptr ? ctx->name : std::string();
+}
+
+/// What snapshotState returns when a type the operator keeps in memory cannot be serialised.
+inline Status snapshotNotSupported(const OperatorContext* ctx, std::string_view what) {
+  return Status::notSupported(
+      "operator '" + snapshotOperatorName(ctx) + "': " + std::string(what) +
+      " type has no Serde specialisation; specialise reka::Serde<T> to checkpoint it");
+}
+
+/// A blob that cannot be read back.
+inline Status snapshotCorruption(const OperatorContext* ctx, std::string_view why) {
+  return Status::corruption("operator '" + snapshotOperatorName(ctx) + "': " + std::string(why));
+}
+
+/// Reads the version byte of a blob: Corruption if it is missing or not kOperatorSnapshotVersion.
+inline Status readSnapshotVersion(std::string_view& in, const OperatorContext* ctx) {
+  uint8_t version = 0;
+  if (!Serde<uint8_t>::read(in, version)) return snapshotCorruption(ctx, "empty snapshot");
+  if (version != kOperatorSnapshotVersion)
+    return snapshotCorruption(ctx, "unknown snapshot version " + std::to_string(version) +
+                                       " (this build reads version " +
+                                       std::to_string(kOperatorSnapshotVersion) + ")");
+  return Status::ok();
+}
+
+/// The end of a restore: Corruption if reading failed or bytes are left over.
+inline Status finishSnapshotRead(bool ok, std::string_view rest, const OperatorContext* ctx) {
+  if (!ok) return snapshotCorruption(ctx, "truncated or malformed snapshot");
+  if (!rest.empty())
+    return snapshotCorruption(
+        ctx, std::to_string(rest.size()) + " unexpected bytes at the end of the snapshot");
+  return Status::ok();
+}
+
+/// Reads an element count; counts above the bytes left are malformed (each element takes at
+/// least one byte), which bounds what a corrupt blob can make a restore allocate.
+inline bool readSnapshotCount(std::string_view& in, uint64_t& n) {
+  return Serde<uint64_t>::read(in, n) && n <= in.size();
+}
+
+inline void writeSnapshotWindow(const TimeWindow& w, std::string& out) {
+  Serde<int64_t>::write(w.start, out);
+  Serde<int64_t>::write(w.end, out);
+}
+inline bool readSnapshotWindow(std::string_view& in, TimeWindow& w) {
+  return Serde<int64_t>::read(in, w.start) && Serde<int64_t>::read(in, w.end);
 }
 
 }  // namespace reka::detail

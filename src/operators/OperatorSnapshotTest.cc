@@ -1,0 +1,951 @@
+// Checkpoints of the window and join operators (snapshotState / restoreState). An operator is
+// fed part of a disordered input with watermarks, snapshotted, and replaced by a fresh instance
+// restored from the snapshot, which is fed the rest; the concatenated output must equal that of
+// an uninterrupted instance (the same results, -U/+U updates, late records and forwarded
+// watermarks, step by step). The uninterrupted output is itself checked against brute-force
+// references. Operators are driven directly, through a small harness with a manual clock.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "reka/reka.h"
+
+namespace reka {
+namespace {
+
+struct Ev {
+  int64_t key = 0;
+  int64_t ts = 0;
+  int64_t value = 0;  ///< unique per record: sums tell which records a result holds
+};
+
+}  // namespace
+
+template <>
+struct Serde<Ev> {
+  static void write(const Ev& e, std::string& out) {
+    Serde<int64_t>::write(e.key, out);
+    Serde<int64_t>::write(e.ts, out);
+    Serde<int64_t>::write(e.value, out);
+  }
+  static bool read(std::string_view& in, Ev& e) {
+    return Serde<int64_t>::read(in, e.key) && Serde<int64_t>::read(in, e.ts) &&
+           Serde<int64_t>::read(in, e.value);
+  }
+};
+
+namespace {
+
+using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+
+constexpr int64_t kStartClock = 1'000'000;
+
+// ---------------------------------------------------------------------------------------------
+// Inputs: scripts of steps (a batch on one input, a watermark, a clock tick).
+
+struct Step {
+  enum class Kind { kRecords, kWatermark, kClock };
+  Kind kind = Kind::kRecords;
+  int input = 0;
+  std::vector<Ev> records;
+  int64_t time = 0;  ///< kWatermark: the watermark; kClock: the processing time reached
+};
+
+uint64_t nextRandom(uint64_t& x) {
+  x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+  return x >> 20;
+}
+
+/// Event-time input of `n` records with `keys` keys, in batches of 1–9 records alternating over
+/// `inputs` inputs. Timestamps rise 3 ms per record with up to 40 ms of jitter; every
+/// `lateEvery`-th record (0: none) is pushed back a further 60–259 ms, so that it arrives behind
+/// the watermark. After each batch, the watermark moves to 50 ms behind the largest timestamp
+/// (when that rises) and, if `clockStepMs` > 0, the clock moves on by that much. Ends with the
+/// kMaxTime watermark.
+std::vector<Step> eventTimeScript(int n, int keys, int lateEvery, int inputs = 1,
+                                  int64_t clockStepMs = 0) {
+  std::vector<Step> script;
+  uint64_t x = 987654321;
+  int64_t maxTs = kMinTime, watermark = kMinTime, clock = kStartClock;
+  std::vector<Ev> batch;
+  size_t batchSize = 1 + nextRandom(x) % 9;
+  int batches = 0;
+  auto flush = [&] {
+    if (batch.empty()) return;
+    script.push_back({Step::Kind::kRecords, batches++ % inputs, batch, 0});
+    batch.clear();
+    batchSize = 1 + nextRandom(x) % 9;
+    if (maxTs - 50 > watermark) {
+      watermark = maxTs - 50;
+      script.push_back({Step::Kind::kWatermark, 0, {}, watermark});
+    }
+    if (clockStepMs > 0) {
+      clock += clockStepMs;
+      script.push_back({Step::Kind::kClock, 0, {}, clock});
+    }
+  };
+  for (int i = 0; i < n; ++i) {
+    const uint64_t r = nextRandom(x);
+    int64_t ts = 1000 + 3 * i - static_cast<int64_t>(r % 41);
+    if (lateEvery > 0 && i % lateEvery == lateEvery - 1)
+      ts -= 60 + static_cast<int64_t>((r >> 8) % 200);
+    batch.push_back({static_cast<int64_t>((r >> 16) % static_cast<uint64_t>(keys)), ts, i});
+    maxTs = std::max(maxTs, ts);
+    if (batch.size() >= batchSize) flush();
+  }
+  flush();
+  script.push_back({Step::Kind::kWatermark, 0, {}, kMaxTime});
+  return script;
+}
+
+/// Processing-time input: the clock moves on 1–9 ms, then a batch of 1–4 records arrives. The
+/// clock never stops at a time ≡ 19 (mod 20): a window ending at a multiple of 20 fires when the
+/// clock reaches its end − 1, and a record arriving at that very millisecond misses it, which the
+/// references below do not model.
+std::vector<Step> processingTimeScript(int n, int keys) {
+  std::vector<Step> script;
+  uint64_t x = 24680;
+  int64_t clock = kStartClock;
+  for (int i = 0; i < n;) {
+    clock += 1 + static_cast<int64_t>(nextRandom(x) % 9);
+    if (clock % 20 == 19) ++clock;
+    script.push_back({Step::Kind::kClock, 0, {}, clock});
+    Step batch{Step::Kind::kRecords, 0, {}, 0};
+    for (size_t k = 1 + nextRandom(x) % 4; k > 0 && i < n; --k, ++i)
+      batch.records.push_back(
+          {static_cast<int64_t>(nextRandom(x) % static_cast<uint64_t>(keys)), 0, i});
+    script.push_back(std::move(batch));
+  }
+  return script;
+}
+
+/// Every record of input `input` with the watermark the operator had reached when it arrived.
+std::vector<std::pair<Ev, int64_t>> arrivals(const std::vector<Step>& script, int input = 0) {
+  std::vector<std::pair<Ev, int64_t>> out;
+  int64_t watermark = kMinTime;
+  for (const Step& s : script) {
+    if (s.kind == Step::Kind::kWatermark) watermark = s.time;
+    if (s.kind != Step::Kind::kRecords || s.input != input) continue;
+    for (const Ev& e : s.records) out.emplace_back(e, watermark);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Operators under test.
+
+struct KeyOf {
+  int64_t operator()(const Ev& e) const { return e.key; }
+};
+struct TsOf {
+  int64_t operator()(const Ev& e) const { return e.ts; }
+};
+/// String keys as views (stored owned): the views point into static storage.
+struct NameOf {
+  std::string_view operator()(const Ev& e) const {
+    static const std::array<std::string, 8> kNames = {"ant", "bee", "cat", "dog",
+                                                      "eel", "fox", "gnu", "hen"};
+    return kNames[static_cast<size_t>(e.key) % kNames.size()];
+  }
+};
+
+using Sums = std::pair<int64_t, int64_t>;  // (count, sum of values)
+
+struct CountSum {
+  Sums createAccumulator() const { return {0, 0}; }
+  void add(const Ev& e, Sums& a) const {
+    ++a.first;
+    a.second += e.value;
+  }
+  void merge(const Sums& from, Sums& into) const {
+    into.first += from.first;
+    into.second += from.second;
+  }
+  Sums getResult(const Sums& a) const { return a; }
+};
+
+using Result = WindowResult<int64_t, Sums>;
+using NamedResult = WindowResult<std::string_view, Sums>;
+using CountSumEmit = detail::AggregateEmit<int64_t, CountSum, Result>;
+using NamedCountSumEmit = detail::AggregateEmit<std::string_view, CountSum, NamedResult>;
+
+/// A full-window function: the count and sum of the window's records (kept as records).
+struct SummarizeWindow {
+  void operator()(const int64_t& key, const TimeWindow& w, const std::vector<Ev>& records,
+                  Emitter<Result>& out) const {
+    Sums s{0, 0};
+    for (const Ev& e : records) CountSum{}.add(e, s);
+    out.emit(Result{key, w, s, RowKind::kInsert});
+  }
+};
+using SummarizeEmit = detail::ProcessEmit<int64_t, Ev, Result, SummarizeWindow>;
+
+struct Joined {
+  int64_t key = 0;
+  int64_t a = 0;            ///< the value of the input-0 record
+  int64_t b = 0;            ///< the value of the input-1 record
+  int64_t windowStart = 0;  ///< window join only
+};
+struct JoinPair {
+  void operator()(const Ev& a, const Ev& b, Emitter<Joined>& out) const {
+    out.emit({a.key, a.value, b.value, 0});
+  }
+};
+struct JoinInWindow {
+  void operator()(const Ev& a, const Ev& b, const TimeWindow& w, Emitter<Joined>& out) const {
+    out.emit({a.key, a.value, b.value, w.start});
+  }
+};
+
+const OutputTag<Ev>& lateTag() {
+  static const OutputTag<Ev> tag("late");
+  return tag;
+}
+
+std::shared_ptr<const detail::SidePorts> portsFor(const WindowOptions& options) {
+  auto ports = std::make_shared<detail::SidePorts>();
+  if (options.lateTagId != 0)
+    ports->push_back({options.lateTagId, [] { return std::make_unique<RecordBatch<Ev>>(); }});
+  return ports;
+}
+
+WindowOptions withLateness(int64_t latenessMs, Trigger trigger = {}) {
+  WindowOptions o;
+  o.allowedLatenessMs = latenessMs;
+  o.trigger = trigger;
+  o.lateTagId = lateTag().id();
+  return o;
+}
+
+using Factory = std::function<std::unique_ptr<Operator>()>;
+
+template <class Windows>
+Factory aligned(Windows windows, WindowOptions options) {
+  return [=] {
+    return std::make_unique<
+        detail::AlignedWindowOperator<Ev, int64_t, KeyOf, TsOf, CountSum, Result, CountSumEmit>>(
+        KeyOf{}, TsOf{}, CountSum{}, CountSumEmit{CountSum{}}, detail::AlignedSpec::of(windows),
+        options, portsFor(options));
+  };
+}
+
+template <class Windows>
+Factory alignedProcess(Windows windows, WindowOptions options) {
+  using Collect = detail::CollectAgg<Ev>;
+  return [=] {
+    return std::make_unique<
+        detail::AlignedWindowOperator<Ev, int64_t, KeyOf, TsOf, Collect, Result, SummarizeEmit>>(
+        KeyOf{}, TsOf{}, Collect{}, SummarizeEmit{SummarizeWindow{}},
+        detail::AlignedSpec::of(windows), options, portsFor(options));
+  };
+}
+
+Factory session(SessionWindows windows, WindowOptions options) {
+  return [=] {
+    return std::make_unique<
+        detail::SessionWindowOperator<Ev, int64_t, KeyOf, TsOf, CountSum, Result, CountSumEmit>>(
+        KeyOf{}, TsOf{}, CountSum{}, CountSumEmit{CountSum{}}, windows, options, portsFor(options));
+  };
+}
+
+Factory countWindows(CountWindows windows) {
+  return [=] {
+    return std::make_unique<detail::CountWindowOperator<Ev, std::string_view, NameOf, CountSum,
+                                                        NamedResult, NamedCountSumEmit>>(
+        NameOf{}, CountSum{}, NamedCountSumEmit{CountSum{}}, windows, WindowOptions{},
+        portsFor(WindowOptions{}));
+  };
+}
+
+Factory globalWindows(Trigger trigger) {
+  WindowOptions options;
+  options.trigger = trigger;
+  return [=] {
+    return std::make_unique<
+        detail::GlobalWindowOperator<Ev, int64_t, KeyOf, CountSum, Result, CountSumEmit>>(
+        KeyOf{}, CountSum{}, CountSumEmit{CountSum{}}, options, portsFor(options));
+  };
+}
+
+Factory intervalJoin(int64_t lowerMs, int64_t upperMs) {
+  return [=] {
+    return std::make_unique<
+        detail::IntervalJoinOperator<Ev, Ev, int64_t, Joined, KeyOf, KeyOf, TsOf, TsOf, JoinPair>>(
+        KeyOf{}, KeyOf{}, TsOf{}, TsOf{}, lowerMs, upperMs, JoinPair{}, nullptr);
+  };
+}
+
+template <class Windows>
+Factory windowJoin(Windows windows) {
+  return [=] {
+    return std::make_unique<detail::WindowJoinOperator<Ev, Ev, int64_t, Joined, KeyOf, KeyOf, TsOf,
+                                                       TsOf, JoinInWindow>>(
+        KeyOf{}, KeyOf{}, TsOf{}, TsOf{}, detail::AlignedSpec::of(windows), JoinInWindow{},
+        nullptr);
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The harness: one operator instance with a manual clock and outputs that log what it emits.
+
+/// Processing time that moves only when the test moves it. Keeps the earliest requested
+/// callback, as the runtime's per-operator service does.
+class ManualTime final : public ProcessingTimeService {
+ public:
+  explicit ManualTime(int64_t now) : now_(now) {}
+  int64_t now() const override { return now_; }
+  void requestCallback(int64_t atMs) override { due_ = std::min(due_, atMs); }
+  /// Moves the clock to `t`; true if a callback is due (it is then answered).
+  bool advanceTo(int64_t t) {
+    now_ = t;
+    if (due_ > now_) return false;
+    due_ = kMaxTime;
+    return true;
+  }
+
+ private:
+  int64_t now_;
+  int64_t due_ = kMaxTime;
+};
+
+/// Everything an operator emitted, each entry with the index of the script step that caused it
+/// (the script's length for finish()).
+template <class Out>
+struct Log {
+  int step = 0;
+  std::vector<std::pair<int, Out>> results;
+  std::vector<std::pair<int, Ev>> late;
+  std::vector<std::pair<int, int64_t>> watermarks;
+};
+
+template <class Out>
+class ResultOutput final : public Output {
+ public:
+  explicit ResultOutput(Log<Out>* log) : log_(log) {}
+  void push(Batch& batch) override {
+    for (const Out& r : static_cast<RecordBatch<Out>&>(batch).records)
+      log_->results.emplace_back(log_->step, r);
+  }
+  void emitWatermark(int64_t watermark) override {
+    log_->watermarks.emplace_back(log_->step, watermark);
+  }
+  void emitWatermarkStatus(bool) override {}
+
+ private:
+  Log<Out>* log_;
+};
+
+template <class Out>
+class LateOutput final : public Output {
+ public:
+  explicit LateOutput(Log<Out>* log) : log_(log) {}
+  void push(Batch& batch) override {
+    for (const Ev& e : static_cast<RecordBatch<Ev>&>(batch).records)
+      log_->late.emplace_back(log_->step, e);
+  }
+  void emitWatermark(int64_t) override {}
+  void emitWatermarkStatus(bool) override {}
+
+ private:
+  Log<Out>* log_;
+};
+
+/// One operator instance, opened on a context of its own (subtask 0 of 1).
+template <class Out>
+class Instance {
+ public:
+  Instance(std::unique_ptr<Operator> op, Log<Out>* log, int64_t clock)
+      : op_(std::move(op)),
+        main_(log),
+        late_(log),
+        time_(clock),
+        state_(KeyGroupRange{0, 127}, 128) {
+    ctx_.name = "windows";
+    ctx_.keyGroups = KeyGroupRange{0, 127};
+    ctx_.state = &state_;
+    ctx_.outputs = {&main_, &late_};
+    ctx_.batchSize = 4;  // small: the operators flush in the middle of firings
+    ctx_.metrics = &metrics_;
+    ctx_.time = &time_;
+  }
+
+  Status open() {
+    op_->bindContext(&ctx_);
+    return op_->open(ctx_);
+  }
+  void apply(const Step& s) {
+    switch (s.kind) {
+      case Step::Kind::kRecords: {
+        RecordBatch<Ev> batch;
+        batch.records = s.records;
+        op_->processBatch(s.input, batch);
+        break;
+      }
+      case Step::Kind::kWatermark:
+        op_->processWatermark(s.time);
+        break;
+      case Step::Kind::kClock:
+        if (time_.advanceTo(s.time)) op_->onProcessingTime(s.time);
+        break;
+    }
+  }
+  Operator& op() { return *op_; }
+  int64_t clock() const { return time_.now(); }
+  const OperatorMetrics& metrics() const { return metrics_; }
+
+ private:
+  std::unique_ptr<Operator> op_;
+  ResultOutput<Out> main_;
+  LateOutput<Out> late_;
+  ManualTime time_;
+  HeapStateBackend state_;
+  OperatorMetrics metrics_;
+  OperatorContext ctx_;
+};
+
+template <class Out>
+struct RunResult {
+  Log<Out> log;
+  int64_t lateRecords = 0;
+  int64_t lateUpdates = 0;
+};
+
+/// Runs `script` to its end, then finish(). Before each step index in `restartAt` the instance
+/// is snapshotted and destroyed, and a fresh one is opened, restored and continues.
+template <class Out>
+RunResult<Out> run(const Factory& make, const std::vector<Step>& script,
+                   const std::set<size_t>& restartAt = {}) {
+  RunResult<Out> result;
+  auto instance = std::make_unique<Instance<Out>>(make(), &result.log, kStartClock);
+  Status opened = instance->open();
+  EXPECT_TRUE(opened.isOk()) << opened.toString();
+  auto addMetrics = [&] {
+    result.lateRecords += instance->metrics().lateRecords.load();
+    result.lateUpdates += instance->metrics().lateUpdates.load();
+  };
+  for (size_t i = 0; i < script.size(); ++i) {
+    if (restartAt.contains(i)) {
+      std::string blob;
+      Status s = instance->op().snapshotState(static_cast<int64_t>(i), blob);
+      EXPECT_TRUE(s.isOk()) << s.toString();
+      addMetrics();
+      const int64_t clock = instance->clock();
+      instance.reset();  // nothing of the old instance may survive into the new one
+      instance = std::make_unique<Instance<Out>>(make(), &result.log, clock);
+      opened = instance->open();
+      EXPECT_TRUE(opened.isOk()) << opened.toString();
+      s = instance->op().restoreState(blob);
+      EXPECT_TRUE(s.isOk()) << s.toString();
+    }
+    result.log.step = static_cast<int>(i);
+    instance->apply(script[i]);
+  }
+  result.log.step = static_cast<int>(script.size());
+  instance->op().finish();
+  addMetrics();
+  return result;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Comparing runs.
+
+std::string windowText(const TimeWindow& w) {
+  if (w.start == kMinTime && w.end == kMaxTime) return "global";
+  return "[" + std::to_string(w.start) + "," + std::to_string(w.end) + ")";
+}
+template <class K>
+std::string describe(const WindowResult<K, Sums>& r) {
+  std::string key;
+  if constexpr (std::is_same_v<StoredKeyOf<K>, std::string>) {
+    key = r.key;
+  } else {
+    key = std::to_string(r.key);
+  }
+  return key + " " + windowText(r.window) + " " + rowKindCode(r.kind) + " " +
+         std::to_string(r.value.first) + "/" + std::to_string(r.value.second);
+}
+std::string describe(const Joined& j) {
+  return std::to_string(j.key) + " " + std::to_string(j.a) + "+" + std::to_string(j.b) + " @" +
+         std::to_string(j.windowStart);
+}
+
+/// The log as lines "step: what", sorted: within one step the order of results follows hash
+/// maps and is not part of the contract; which step emitted what is.
+template <class Out>
+std::vector<std::string> linesOf(const Log<Out>& log) {
+  std::vector<std::string> lines;
+  auto stepText = [](int step) {
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "%06d: ", step);
+    return std::string(buf);
+  };
+  for (const auto& [step, r] : log.results) lines.push_back(stepText(step) + describe(r));
+  for (const auto& [step, e] : log.late)
+    lines.push_back(stepText(step) + "late " + std::to_string(e.value));
+  for (const auto& [step, wm] : log.watermarks)
+    lines.push_back(stepText(step) + "watermark " + std::to_string(wm));
+  std::sort(lines.begin(), lines.end());
+  return lines;
+}
+
+/// Runs `script` uninterrupted and with restarts (in the middle, every 7 steps, before every
+/// step) and expects the same output from all; returns the uninterrupted run.
+template <class Out>
+RunResult<Out> expectRestartsChangeNothing(const Factory& make, const std::vector<Step>& script) {
+  RunResult<Out> whole = run<Out>(make, script);
+  const std::vector<std::string> expected = linesOf(whole.log);
+  EXPECT_FALSE(whole.log.results.empty());
+  std::set<size_t> middle = {script.size() / 2}, every7, everyStep;
+  for (size_t i = 1; i < script.size(); ++i) {
+    if (i % 7 == 0) every7.insert(i);
+    everyStep.insert(i);
+  }
+  const std::vector<std::pair<std::string, std::set<size_t>>> variants = {
+      {"middle", middle}, {"every 7 steps", every7}, {"every step", everyStep}};
+  for (const auto& [name, restarts] : variants) {
+    SCOPED_TRACE(std::string("restarts: ") + name);
+    RunResult<Out> restarted = run<Out>(make, script, restarts);
+    EXPECT_EQ(linesOf(restarted.log), expected);
+    EXPECT_EQ(restarted.lateRecords, whole.lateRecords);
+    EXPECT_EQ(restarted.lateUpdates, whole.lateUpdates);
+  }
+  return whole;
+}
+
+// ---------------------------------------------------------------------------------------------
+// References.
+
+using WindowKey = std::tuple<std::string, int64_t, int64_t>;  // key, window start, end
+
+/// Replays a changelog: +I adds a (key, window) result that must not exist, -U removes one that
+/// must exist with that value, +U sets one. Returns the results standing at the end.
+template <class K>
+std::map<WindowKey, Sums> replay(const Log<WindowResult<K, Sums>>& log) {
+  std::map<WindowKey, Sums> live;
+  for (const auto& [step, r] : log.results) {
+    std::string key;
+    if constexpr (std::is_same_v<StoredKeyOf<K>, std::string>) {
+      key = r.key;
+    } else {
+      key = std::to_string(r.key);
+    }
+    const WindowKey wk{key, r.window.start, r.window.end};
+    switch (r.kind) {
+      case RowKind::kInsert:
+        EXPECT_FALSE(live.contains(wk)) << "second +I: " << describe(r);
+        live[wk] = r.value;
+        break;
+      case RowKind::kUpdateBefore: {
+        auto it = live.find(wk);
+        if (it == live.end()) {
+          ADD_FAILURE() << "-U of a result never emitted: " << describe(r);
+          break;
+        }
+        EXPECT_EQ(it->second, r.value) << "-U of another value: " << describe(r);
+        live.erase(it);
+        break;
+      }
+      case RowKind::kUpdateAfter:
+        live[wk] = r.value;
+        break;
+      case RowKind::kDelete:
+        ADD_FAILURE() << "unexpected -D";
+        break;
+    }
+  }
+  return live;
+}
+
+/// The final (count, sum) of every (key, window) of aligned windows, by enumerating the windows
+/// that cover each record: a record counts in a window unless, when it arrived, the watermark
+/// had passed the window's end − 1 + allowed lateness.
+std::map<WindowKey, Sums> alignedReference(const std::vector<Step>& script, int64_t size,
+                                           int64_t slide, int64_t lateness) {
+  std::map<WindowKey, Sums> out;
+  for (const auto& [e, watermark] : arrivals(script)) {
+    for (int64_t s = windowStartFor(e.ts, 0, slide); s > e.ts - size; s -= slide) {
+      if (watermark != kMinTime && s + size - 1 + lateness <= watermark) continue;
+      CountSum{}.add(e, out[{std::to_string(e.key), s, s + size}]);
+    }
+  }
+  return out;
+}
+
+/// (count, sum) per key of the records not sent to the late-data output.
+template <class Out>
+std::map<std::string, Sums> keptPerKey(const std::vector<Step>& script, const Log<Out>& log) {
+  std::set<int64_t> late;
+  for (const auto& [step, e] : log.late) late.insert(e.value);
+  std::map<std::string, Sums> out;
+  for (const auto& [e, watermark] : arrivals(script)) {
+    if (!late.contains(e.value)) CountSum{}.add(e, out[std::to_string(e.key)]);
+  }
+  return out;
+}
+
+std::map<std::string, Sums> sumPerKey(const std::map<WindowKey, Sums>& live) {
+  std::map<std::string, Sums> out;
+  for (const auto& [wk, v] : live) CountSum{}.merge(v, out[std::get<0>(wk)]);
+  return out;
+}
+
+std::vector<std::string> sortedJoins(const Log<Joined>& log) {
+  std::vector<std::string> out;
+  for (const auto& [step, j] : log.results) out.push_back(describe(j));
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Restored runs equal uninterrupted ones.
+
+TEST(OperatorSnapshotTest, TumblingEventTime) {
+  const auto script = eventTimeScript(600, 7, 0);
+  const auto whole =
+      expectRestartsChangeNothing<Result>(aligned(TumblingWindows::eventTime(100ms), {}), script);
+  EXPECT_EQ(replay(whole.log), alignedReference(script, 100, 100, 0));
+  EXPECT_EQ(whole.lateRecords, 0);
+}
+
+TEST(OperatorSnapshotTest, TumblingEventTimeDropsLateRecords) {
+  const auto script = eventTimeScript(600, 7, 11);
+  const auto whole = expectRestartsChangeNothing<Result>(
+      aligned(TumblingWindows::eventTime(100ms), withLateness(0)), script);
+  EXPECT_EQ(replay(whole.log), alignedReference(script, 100, 100, 0));
+  EXPECT_GT(whole.lateRecords, 0);
+  EXPECT_EQ(whole.log.late.size(), static_cast<size_t>(whole.lateRecords));
+}
+
+TEST(OperatorSnapshotTest, SlidingEventTimeWithAllowedLateness) {
+  const auto script = eventTimeScript(600, 7, 9);
+  // Size not a multiple of the slide: panes of 10 ms; late records update fired windows.
+  const auto whole = expectRestartsChangeNothing<Result>(
+      aligned(SlidingWindows::eventTime(100ms, 30ms), withLateness(80)), script);
+  EXPECT_EQ(replay(whole.log), alignedReference(script, 100, 30, 80));
+  EXPECT_GT(whole.lateRecords, 0);
+  EXPECT_GT(whole.lateUpdates, 0);
+}
+
+TEST(OperatorSnapshotTest, SlidingEventTimeWithEarlyFiring) {
+  // Early results every 20 ms of processing time (the clock moves 7 ms per batch) update later.
+  const auto script = eventTimeScript(600, 5, 13, 1, 7);
+  const auto whole = expectRestartsChangeNothing<Result>(
+      aligned(SlidingWindows::eventTime(100ms, 50ms), withLateness(40, Trigger::earlyEvery(20ms))),
+      script);
+  EXPECT_EQ(replay(whole.log), alignedReference(script, 100, 50, 40));
+  const bool anyUpdate =
+      std::any_of(whole.log.results.begin(), whole.log.results.end(),
+                  [](const auto& r) { return r.second.kind == RowKind::kUpdateBefore; });
+  EXPECT_TRUE(anyUpdate);
+}
+
+TEST(OperatorSnapshotTest, SlidingProcessWindowKeepsRecords) {
+  // A full-window function: the accumulators are the windows' records.
+  const auto script = eventTimeScript(400, 5, 9);
+  const auto whole = expectRestartsChangeNothing<Result>(
+      alignedProcess(SlidingWindows::eventTime(60ms, 20ms), withLateness(30)), script);
+  // The last result of each window holds the records the reference counts.
+  std::map<WindowKey, Sums> last;
+  for (const auto& [step, r] : whole.log.results)
+    last[{std::to_string(r.key), r.window.start, r.window.end}] = r.value;
+  EXPECT_EQ(last, alignedReference(script, 60, 20, 30));
+}
+
+TEST(OperatorSnapshotTest, ProcessingTimeWindowsWithEarlyFiring) {
+  const auto script = processingTimeScript(500, 5);
+  const auto whole =
+      expectRestartsChangeNothing<Result>(aligned(SlidingWindows::processingTime(40ms, 20ms),
+                                                  withLateness(0, Trigger::earlyEvery(15ms))),
+                                          script);
+  // Every record that is not late ends up in the standing results of both its windows.
+  std::map<std::string, Sums> twice = keptPerKey(script, whole.log);
+  for (auto& [key, sums] : twice) sums = {2 * sums.first, 2 * sums.second};
+  EXPECT_EQ(sumPerKey(replay(whole.log)), twice);
+}
+
+TEST(OperatorSnapshotTest, SessionEventTimeWithAllowedLateness) {
+  const auto script = eventTimeScript(600, 9, 7);
+  const auto whole = expectRestartsChangeNothing<Result>(
+      session(SessionWindows::withGap(25ms), withLateness(40)), script);
+  // Each record that is not late stands in exactly one session result at the end.
+  EXPECT_EQ(sumPerKey(replay(whole.log)), keptPerKey(script, whole.log));
+  EXPECT_GT(whole.lateRecords, 0);
+  EXPECT_GT(whole.lateUpdates, 0);
+}
+
+TEST(OperatorSnapshotTest, SessionProcessingTime) {
+  const auto script = processingTimeScript(400, 9);
+  const auto whole = expectRestartsChangeNothing<Result>(
+      session(SessionWindows::processingTimeWithGap(12ms), WindowOptions{}), script);
+  EXPECT_EQ(sumPerKey(replay(whole.log)), keptPerKey(script, whole.log));
+}
+
+TEST(OperatorSnapshotTest, CountWindows) {
+  const auto script = eventTimeScript(500, 6, 0);
+  for (CountWindows windows : {CountWindows::sliding(5, 2), CountWindows::of(4)}) {
+    SCOPED_TRACE("size " + std::to_string(windows.size) + " slide " +
+                 std::to_string(windows.slide));
+    const auto whole = expectRestartsChangeNothing<NamedResult>(countWindows(windows), script);
+    // Reference: per key, in arrival order, a window over the last `size` records every `slide`.
+    std::map<std::string, std::vector<Ev>> byKey;
+    for (const auto& [e, watermark] : arrivals(script))
+      byKey[std::string(NameOf{}(e))].push_back(e);
+    std::vector<std::string> expected, actual;
+    for (const auto& [key, records] : byKey) {
+      for (int64_t end = windows.slide; end <= static_cast<int64_t>(records.size());
+           end += windows.slide) {
+        const int64_t start = std::max<int64_t>(0, end - windows.size);
+        Sums s{0, 0};
+        for (int64_t i = start; i < end; ++i) CountSum{}.add(records[static_cast<size_t>(i)], s);
+        expected.push_back(describe(NamedResult{key, TimeWindow{start, end}, s, RowKind::kInsert}));
+      }
+    }
+    for (const auto& [step, r] : whole.log.results) actual.push_back(describe(r));
+    std::sort(expected.begin(), expected.end());
+    std::sort(actual.begin(), actual.end());
+    EXPECT_EQ(actual, expected);
+  }
+}
+
+TEST(OperatorSnapshotTest, GlobalWindowsCountTrigger) {
+  const auto script = eventTimeScript(500, 6, 0);
+  const auto whole =
+      expectRestartsChangeNothing<Result>(globalWindows(Trigger::countOf(3)), script);
+  EXPECT_EQ(sumPerKey(replay(whole.log)), keptPerKey(script, whole.log));
+}
+
+TEST(OperatorSnapshotTest, GlobalWindowsProcessingTimeTrigger) {
+  const auto script = processingTimeScript(400, 6);
+  const auto whole = expectRestartsChangeNothing<Result>(
+      globalWindows(Trigger::processingTimeEvery(10ms)), script);
+  EXPECT_EQ(sumPerKey(replay(whole.log)), keptPerKey(script, whole.log));
+  const bool anyUpdate =
+      std::any_of(whole.log.results.begin(), whole.log.results.end(),
+                  [](const auto& r) { return r.second.kind == RowKind::kUpdateAfter; });
+  EXPECT_TRUE(anyUpdate);
+}
+
+TEST(OperatorSnapshotTest, IntervalJoin) {
+  const auto script = eventTimeScript(600, 5, 10, 2);
+  const auto whole = expectRestartsChangeNothing<Joined>(intervalJoin(-20, 30), script);
+  // Reference: every pair of records that were not late (ts above the watermark on arrival).
+  auto kept = [&](int input) {
+    std::vector<Ev> out;
+    for (const auto& [e, watermark] : arrivals(script, input))
+      if (watermark == kMinTime || e.ts > watermark) out.push_back(e);
+    return out;
+  };
+  std::vector<std::string> expected;
+  for (const Ev& a : kept(0))
+    for (const Ev& b : kept(1))
+      if (a.key == b.key && a.ts - 20 <= b.ts && b.ts <= a.ts + 30)
+        expected.push_back(describe(Joined{a.key, a.value, b.value, 0}));
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(sortedJoins(whole.log), expected);
+  EXPECT_GT(whole.lateRecords, 0);
+}
+
+TEST(OperatorSnapshotTest, WindowJoin) {
+  const auto script = eventTimeScript(600, 5, 10, 2);
+  const auto whole = expectRestartsChangeNothing<Joined>(
+      windowJoin(SlidingWindows::eventTime(60ms, 20ms)), script);
+  // Reference: per window and key, every pair of records added while the window had not fired.
+  std::map<std::pair<int64_t, int64_t>, std::pair<std::vector<Ev>, std::vector<Ev>>>
+      windows;  // (start, key)
+  for (int input : {0, 1}) {
+    for (const auto& [e, watermark] : arrivals(script, input)) {
+      for (int64_t s = windowStartFor(e.ts, 0, 20); s > e.ts - 60; s -= 20) {
+        if (watermark != kMinTime && s + 60 - 1 <= watermark) continue;
+        auto& sides = windows[{s, e.key}];
+        (input == 0 ? sides.first : sides.second).push_back(e);
+      }
+    }
+  }
+  std::vector<std::string> expected;
+  for (const auto& [w, sides] : windows)
+    for (const Ev& a : sides.first)
+      for (const Ev& b : sides.second)
+        expected.push_back(describe(Joined{a.key, a.value, b.value, w.first}));
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(sortedJoins(whole.log), expected);
+  EXPECT_GT(whole.lateRecords, 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bad snapshots and types that cannot be snapshotted.
+
+/// Runs the first half of `script` and returns the snapshot.
+template <class Out>
+std::string snapshotHalfway(const Factory& make, const std::vector<Step>& script) {
+  Log<Out> log;
+  Instance<Out> instance(make(), &log, kStartClock);
+  EXPECT_TRUE(instance.open().isOk());
+  for (size_t i = 0; i < script.size() / 2; ++i) instance.apply(script[i]);
+  std::string blob;
+  Status s = instance.op().snapshotState(1, blob);
+  EXPECT_TRUE(s.isOk()) << s.toString();
+  return blob;
+}
+
+template <class Out>
+Status restoreFresh(const Factory& make, std::string_view blob) {
+  Log<Out> log;
+  Instance<Out> instance(make(), &log, kStartClock);
+  EXPECT_TRUE(instance.open().isOk());
+  return instance.op().restoreState(blob);
+}
+
+/// Every strict prefix of a good blob, a blob of another version and one with bytes appended
+/// are rejected as corruption, naming the operator.
+template <class Out>
+void expectBadBlobsRejected(const Factory& make, const std::vector<Step>& script) {
+  const std::string blob = snapshotHalfway<Out>(make, script);
+  ASSERT_GT(blob.size(), 100u);
+  EXPECT_TRUE(restoreFresh<Out>(make, blob).isOk());
+  // Every prefix near the ends, a sample in between.
+  for (size_t n = 0; n < blob.size(); n += (n < 64 || n + 64 > blob.size()) ? 1 : 7) {
+    Status s = restoreFresh<Out>(make, std::string_view(blob).substr(0, n));
+    ASSERT_EQ(s.code(), StatusCode::kCorruption)
+        << "prefix of " << n << " of " << blob.size() << " bytes";
+    EXPECT_THAT(s.message(), HasSubstr("operator 'windows'"));
+  }
+  std::string otherVersion = blob;
+  otherVersion[0] = 2;
+  Status s = restoreFresh<Out>(make, otherVersion);
+  EXPECT_EQ(s.code(), StatusCode::kCorruption);
+  EXPECT_THAT(s.message(), HasSubstr("version 2"));
+  EXPECT_EQ(restoreFresh<Out>(make, blob + "x").code(), StatusCode::kCorruption);
+}
+
+TEST(OperatorSnapshotTest, TruncatedOrForeignBlobsAreCorruption) {
+  const auto eventTime = eventTimeScript(300, 5, 9, 1, 7);
+  const auto twoInputs = eventTimeScript(300, 5, 9, 2);
+  const auto processingTime = processingTimeScript(300, 5);
+  {
+    SCOPED_TRACE("sliding");
+    expectBadBlobsRejected<Result>(aligned(SlidingWindows::eventTime(100ms, 30ms),
+                                           withLateness(50, Trigger::earlyEvery(20ms))),
+                                   eventTime);
+  }
+  {
+    SCOPED_TRACE("process window");
+    expectBadBlobsRejected<Result>(
+        alignedProcess(TumblingWindows::eventTime(50ms), withLateness(30)), eventTime);
+  }
+  {
+    SCOPED_TRACE("session");
+    expectBadBlobsRejected<Result>(session(SessionWindows::withGap(25ms), withLateness(40)),
+                                   eventTime);
+  }
+  {
+    SCOPED_TRACE("count");
+    expectBadBlobsRejected<NamedResult>(countWindows(CountWindows::sliding(5, 2)), eventTime);
+  }
+  {
+    SCOPED_TRACE("global");
+    expectBadBlobsRejected<Result>(globalWindows(Trigger::processingTimeEvery(10ms)),
+                                   processingTime);
+  }
+  {
+    SCOPED_TRACE("interval join");
+    expectBadBlobsRejected<Joined>(intervalJoin(-20, 30), twoInputs);
+  }
+  {
+    SCOPED_TRACE("window join");
+    expectBadBlobsRejected<Joined>(windowJoin(TumblingWindows::eventTime(60ms)), twoInputs);
+  }
+}
+
+/// A type with no Serde specialisation.
+struct Opaque {
+  int64_t n = 0;
+};
+struct OpaqueCount {
+  Opaque createAccumulator() const { return {}; }
+  void add(const Ev&, Opaque& a) const { ++a.n; }
+  void merge(const Opaque& from, Opaque& into) const { into.n += from.n; }
+  int64_t getResult(const Opaque& a) const { return a.n; }
+};
+struct OpaqueKeyOf {
+  int64_t operator()(const Opaque& o) const { return o.n; }
+};
+struct OpaqueTsOf {
+  int64_t operator()(const Opaque& o) const { return o.n; }
+};
+struct JoinOpaque {
+  void operator()(const Opaque&, const Ev&, Emitter<Joined>&) const {}
+};
+struct JoinOpaqueInWindow {
+  void operator()(const Opaque&, const Ev&, const TimeWindow&, Emitter<Joined>&) const {}
+};
+
+template <class Out>
+void expectNotSupported(std::unique_ptr<Operator> op, const std::string& what) {
+  Log<Out> log;
+  Instance<Out> instance(std::move(op), &log, kStartClock);
+  ASSERT_TRUE(instance.open().isOk());
+  std::string blob;
+  Status s = instance.op().snapshotState(1, blob);
+  EXPECT_EQ(s.code(), StatusCode::kNotSupported) << s.toString();
+  EXPECT_THAT(s.message(),
+              HasSubstr("operator 'windows': " + what + " type has no Serde specialisation"));
+  EXPECT_EQ(instance.op().restoreState("\x01").code(), StatusCode::kNotSupported);
+}
+
+TEST(OperatorSnapshotTest, TypesWithoutSerdeAreNotSupported) {
+  using OpaqueResult = WindowResult<int64_t, int64_t>;
+  using OpaqueEmit = detail::AggregateEmit<int64_t, OpaqueCount, OpaqueResult>;
+  expectNotSupported<OpaqueResult>(
+      std::make_unique<detail::AlignedWindowOperator<Ev, int64_t, KeyOf, TsOf, OpaqueCount,
+                                                     OpaqueResult, OpaqueEmit>>(
+          KeyOf{}, TsOf{}, OpaqueCount{}, OpaqueEmit{OpaqueCount{}},
+          detail::AlignedSpec::of(TumblingWindows::eventTime(10ms)), WindowOptions{}, nullptr),
+      "accumulator");
+  expectNotSupported<OpaqueResult>(
+      std::make_unique<detail::SessionWindowOperator<Ev, int64_t, KeyOf, TsOf, OpaqueCount,
+                                                     OpaqueResult, OpaqueEmit>>(
+          KeyOf{}, TsOf{}, OpaqueCount{}, OpaqueEmit{OpaqueCount{}}, SessionWindows::withGap(10ms),
+          WindowOptions{}, nullptr),
+      "accumulator");
+  expectNotSupported<OpaqueResult>(
+      std::make_unique<
+          detail::CountWindowOperator<Ev, int64_t, KeyOf, OpaqueCount, OpaqueResult, OpaqueEmit>>(
+          KeyOf{}, OpaqueCount{}, OpaqueEmit{OpaqueCount{}}, CountWindows::of(3), WindowOptions{},
+          nullptr),
+      "accumulator");
+  expectNotSupported<OpaqueResult>(
+      std::make_unique<
+          detail::GlobalWindowOperator<Ev, int64_t, KeyOf, OpaqueCount, OpaqueResult, OpaqueEmit>>(
+          KeyOf{}, OpaqueCount{}, OpaqueEmit{OpaqueCount{}}, WindowOptions{}, nullptr),
+      "accumulator");
+  expectNotSupported<Joined>(
+      std::make_unique<detail::IntervalJoinOperator<Opaque, Ev, int64_t, Joined, OpaqueKeyOf, KeyOf,
+                                                    OpaqueTsOf, TsOf, JoinOpaque>>(
+          OpaqueKeyOf{}, KeyOf{}, OpaqueTsOf{}, TsOf{}, 0, 10, JoinOpaque{}, nullptr),
+      "first input's record");
+  expectNotSupported<Joined>(
+      std::make_unique<detail::WindowJoinOperator<Opaque, Ev, int64_t, Joined, OpaqueKeyOf, KeyOf,
+                                                  OpaqueTsOf, TsOf, JoinOpaqueInWindow>>(
+          OpaqueKeyOf{}, KeyOf{}, OpaqueTsOf{}, TsOf{},
+          detail::AlignedSpec::of(TumblingWindows::eventTime(10ms)), JoinOpaqueInWindow{}, nullptr),
+      "first input's record");
+}
+
+}  // namespace
+}  // namespace reka

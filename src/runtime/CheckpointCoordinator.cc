@@ -89,6 +89,7 @@ void CheckpointCoordinator::taskNotified(size_t taskIndex, int64_t id) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     notified_[taskIndex] = std::max(notified_[taskIndex], id);
+    notifiedChanged_ = true;
   }
   cv_.notify_all();
 }
@@ -135,6 +136,7 @@ void CheckpointCoordinator::run() {
       if (stopping_) break;
     }
     // A stop-with-savepoint ends the job once every running task has committed it.
+    notifiedChanged_ = false;
     if (stopAfterNotified_ != 0) {
       bool all = true;
       for (size_t t = 0; t < tasks_.size(); ++t)
@@ -164,16 +166,15 @@ void CheckpointCoordinator::run() {
         }
       }
     }
-    auto until = nextTrigger_;
-    if (pending_) until = std::min(until, pending_->started + config_.timeout + std::chrono::milliseconds(1));
+    // While a checkpoint is in flight only its timeout is a deadline (the next trigger waits).
+    auto until = pending_ ? pending_->started + config_.timeout + std::chrono::milliseconds(1) : nextTrigger_;
+    if (stopAfterNotified_ != 0 || allFinished_) until = Clock::time_point::max();
     auto wake = [&] {
       return stopping_ || !acks_.empty() || (allFinished_ && !finalDone_ && !pending_) ||
              (!savepointQueue_.empty() && !pending_) || (pending_ && pending_->remaining == 0) ||
-             stopAfterNotified_ != 0;
+             (stopAfterNotified_ != 0 && notifiedChanged_);
     };
-    if (stopAfterNotified_ != 0) {
-      cv_.wait_for(lock, std::chrono::milliseconds(10), wake);
-    } else if (until == Clock::time_point::max()) {
+    if (until == Clock::time_point::max()) {
       cv_.wait(lock, wake);
     } else {
       cv_.wait_until(lock, until, wake);

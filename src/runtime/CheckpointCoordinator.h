@@ -129,6 +129,7 @@ class CheckpointCoordinator {
   // Waiting for tasks to commit a stop-with-savepoint before the job is cancelled.
   int64_t stopAfterNotified_ = 0;
   std::vector<int64_t> notified_;
+  bool notifiedChanged_ = false;
 
   // Metrics.
   int64_t completed_ = 0;

@@ -2,14 +2,13 @@
 // category) and q6 (average of the last 10 winning prices per seller). Event time: an auction
 // closes when the watermark passes its expiry; an event-time timer closes it and frees its state.
 #include <algorithm>
-#include <array>
 #include <atomic>
 #include <memory>
 #include <tuple>
 #include <utility>
-#include <vector>
 
 #include "nexmark/Sinks.h"
+#include "nexmark/StateSerde.h"
 
 namespace reka::nexmark {
 
@@ -74,14 +73,6 @@ bool beats(const Bid& b, const Bid& best) {
 bool inWindow(const Auction& a, const Bid& b) {
   return a.dateTime <= b.dateTime && b.dateTime <= a.expires;
 }
-
-/// The state of one auction id: the auction once it has come and its best valid bid so far, or,
-/// before it comes, the bids that did.
-struct AuctionBook {
-  std::shared_ptr<const StoredAuction> auction;
-  std::shared_ptr<const StoredBid> best;
-  std::vector<std::shared_ptr<const StoredBid>> early;
-};
 
 // Flink's SQL q9 is an updating query: it emits the best bid so far and retracts it (-U/+U)
 // whenever a better one arrives. Reka emits each auction's result once, when the watermark passes
@@ -163,11 +154,6 @@ DataStream<AuctionWinnerRow> auctionWinners(const DataStream<Event>& events) {
 
 // ---- q4: per category, the average winning price ----
 
-struct CountSum {
-  int64_t count = 0;
-  int64_t sum = 0;
-};
-
 struct Q4Average {
   ValueState<int64_t, CountSum> total;
 
@@ -185,19 +171,6 @@ struct Q4Average {
 };
 
 // ---- q6: per seller, the average of the last 10 winning prices ----
-
-constexpr int64_t kLastWinners = 10;
-
-struct PendingWinner {
-  int64_t expires, auction, price;
-};
-
-struct SellerWinners {
-  std::vector<PendingWinner> pending;        // arrived, not yet applied
-  std::array<int64_t, kLastWinners> last{};  // ring of the last prices; slot applied % 10 is next
-  int64_t applied = 0;
-  int64_t sum = 0;  // of the prices in the ring
-};
 
 // "Last" is in the order auctions close: by expiry, ties to the lower auction id. Winners of one
 // seller come from several q9 subtasks in any interleaving, so they wait here until the watermark

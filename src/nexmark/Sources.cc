@@ -1,6 +1,8 @@
 #include <cstdio>
 #include <mutex>
 #include <stdexcept>
+#include <string>
+#include <string_view>
 
 #include "reka/connector/LineReader.h"
 #include "reka/data/StringArena.h"
@@ -12,7 +14,6 @@ namespace reka::nexmark {
 
 namespace {
 
-
 /// Subtask s of P generates the blocks j ≡ s (mod P); block j is events
 /// [b·B, (b+1)·B) of generator g = j mod n, b = j div n.
 class GeneratorSource final : public SourceFunction<Event> {
@@ -21,6 +22,7 @@ class GeneratorSource final : public SourceFunction<Event> {
 
   Status open(const OperatorContext& ctx) override {
     stride_ = ctx.parallelism;
+    subtask_ = ctx.subtask;
     nextBlock_ = ctx.subtask;
     blockSize_ = static_cast<int64_t>(ctx.batchSize);
     generators_ = generator_.config().generators;
@@ -55,8 +57,68 @@ class GeneratorSource final : public SourceFunction<Event> {
 
   int64_t eventTime() const override { return maxSeen_ == INT64_MIN ? INT64_MIN : maxSeen_ - kWatermarkDelayMs; }
 
+  /// u8 version (1), i64 next block, i64 highest dateTime emitted, then what the blocks are
+  /// cut by (parallelism, block size, block count) and the generator config, which a restore
+  /// must match: the same block number means other events otherwise.
+  Status snapshotPosition(std::string& out) const override {
+    Serde<uint8_t>::write(kPositionVersion, out);
+    Serde<int64_t>::write(nextBlock_, out);
+    Serde<int64_t>::write(maxSeen_, out);
+    writeLayout(out);
+    return Status::ok();
+  }
+  Status restorePosition(std::string_view in) override {
+    uint8_t version = 0;
+    int64_t nextBlock = 0, maxSeen = INT64_MIN;
+    if (!Serde<uint8_t>::read(in, version)) return Status::corruption("empty generator source position");
+    if (version != kPositionVersion)
+      return Status::corruption("generator source position of unknown format version " + std::to_string(version));
+    if (!Serde<int64_t>::read(in, nextBlock) || !Serde<int64_t>::read(in, maxSeen))
+      return Status::corruption("truncated generator source position");
+    int64_t stride = 0, blockSize = 0, blocks = 0;
+    if (!Serde<int64_t>::read(in, stride) || !Serde<int64_t>::read(in, blockSize) || !Serde<int64_t>::read(in, blocks))
+      return Status::corruption("truncated generator source position");
+    if (stride != stride_)
+      return Status::invalidArgument("the generator source's checkpoint was taken at parallelism " + std::to_string(stride) +
+                                     ", it is restored at " + std::to_string(stride_) + " (it must be the same)");
+    if (blockSize != blockSize_)
+      return Status::invalidArgument("the generator source's checkpoint was taken with batch size " + std::to_string(blockSize) +
+                                     ", it is restored with " + std::to_string(blockSize_) +
+                                     " (blocks are batches: it must be the same)");
+    std::string layout;
+    writeLayout(layout);
+    std::string_view expected = std::string_view(layout).substr(3 * sizeof(int64_t));
+    if (in.size() != expected.size()) return Status::corruption("truncated or overlong generator source position");
+    if (blocks != blocks_ || in != expected)
+      return Status::invalidArgument("the generator source's checkpoint was taken with another generator configuration");
+    if (nextBlock < subtask_ || (nextBlock - subtask_) % stride_ != 0 || nextBlock >= blocks_ + stride_)
+      return Status::corruption("generator source position " + std::to_string(nextBlock) + " is not one of subtask " +
+                                std::to_string(subtask_));
+    nextBlock_ = nextBlock;
+    maxSeen_ = maxSeen;
+    return Status::ok();
+  }
+
  private:
+  static constexpr uint8_t kPositionVersion = 1;
+
+  /// i64 parallelism, block size, block count, then the generator config field by field.
+  void writeLayout(std::string& out) const {
+    Serde<int64_t>::write(stride_, out);
+    Serde<int64_t>::write(blockSize_, out);
+    Serde<int64_t>::write(blocks_, out);
+    const GeneratorConfig& c = generator_.config();
+    Serde<uint64_t>::write(c.seed, out);
+    Serde<int64_t>::write(c.events, out);
+    Serde<double>::write(c.rate, out);
+    Serde<int32_t>::write(c.generators, out);
+    Serde<int64_t>::write(c.outOfOrderGroupSize, out);
+    Serde<int64_t>::write(c.firstEventId, out);
+    Serde<int64_t>::write(c.firstEventNumber, out);
+  }
+
   Generator generator_;
+  int64_t subtask_ = 0;
   int64_t stride_ = 1;
   int64_t nextBlock_ = 0;
   int64_t blocks_ = 0;
@@ -116,13 +178,7 @@ class JsonFileSource final : public SourceFunction<Event> {
       : options_(std::move(options)), counters_(std::move(counters)), deadLetters_(std::move(deadLetters)),
         parser_(options_.maxLineBytes) {}
 
-  Status open(const OperatorContext&) override {
-    connector::LineReaderOptions o;
-    o.maxLineBytes = options_.maxLineBytes;
-    REKA_ASSIGN_OR_RETURN(auto reader, connector::LineReader::open(options_.inputPath, o));
-    reader_.emplace(std::move(reader));
-    return Status::ok();
-  }
+  Status open(const OperatorContext&) override { return openAt(0, 1); }
 
   SourceOperator::Poll poll(RecordBatch<Event>& out, size_t maxRecords) override {
     auto arena = std::make_shared<StringArena>(64 * 1024);
@@ -155,7 +211,42 @@ class JsonFileSource final : public SourceFunction<Event> {
 
   int64_t eventTime() const override { return maxSeen_ == INT64_MIN ? INT64_MIN : maxSeen_ - kWatermarkDelayMs; }
 
+  /// u8 version (1), i64 byte offset of the next line, i64 its line number, i64 highest
+  /// dateTime read. Every line before the offset has been emitted or sent to dead letters.
+  Status snapshotPosition(std::string& out) const override {
+    Serde<uint8_t>::write(kPositionVersion, out);
+    Serde<int64_t>::write(reader_->position(), out);
+    Serde<int64_t>::write(reader_->nextLineNumber(), out);
+    Serde<int64_t>::write(maxSeen_, out);
+    return Status::ok();
+  }
+  /// Reopens the file at the checkpoint's offset (failing if the file is now shorter).
+  Status restorePosition(std::string_view in) override {
+    uint8_t version = 0;
+    int64_t offset = 0, line = 0, maxSeen = INT64_MIN;
+    if (!Serde<uint8_t>::read(in, version)) return Status::corruption("empty file source position");
+    if (version != kPositionVersion)
+      return Status::corruption("file source position of unknown format version " + std::to_string(version));
+    if (!Serde<int64_t>::read(in, offset) || !Serde<int64_t>::read(in, line) || !Serde<int64_t>::read(in, maxSeen) ||
+        !in.empty() || offset < 0 || line < 1)
+      return Status::corruption("truncated or malformed file source position");
+    REKA_RETURN_IF_ERROR(openAt(offset, line));
+    maxSeen_ = maxSeen;
+    return Status::ok();
+  }
+
  private:
+  static constexpr uint8_t kPositionVersion = 1;
+
+  Status openAt(int64_t offset, int64_t line) {
+    connector::LineReaderOptions o;
+    o.maxLineBytes = options_.maxLineBytes;
+    o.startOffset = offset;
+    o.startLine = line;
+    REKA_ASSIGN_OR_RETURN(auto reader, connector::LineReader::open(options_.inputPath, o));
+    reader_.emplace(std::move(reader));
+    return Status::ok();
+  }
   void finishBatch(RecordBatch<Event>& out, std::shared_ptr<StringArena>& arena, int64_t lines) {
     counters_->inputLines.fetch_add(lines, std::memory_order_relaxed);
     if (arena->chunkCount() > 0) out.keepAlive.push_back(std::move(arena));

@@ -2,13 +2,11 @@
 // Flink-style changelog rows (+I, -U, +U, -D).
 #include <algorithm>
 #include <memory>
-#include <string>
 #include <utility>
 #include <vector>
 
-#include <absl/container/flat_hash_set.h>
-
 #include "nexmark/Sinks.h"
+#include "nexmark/StateSerde.h"
 
 namespace reka::nexmark {
 
@@ -17,12 +15,6 @@ namespace {
 int tierOf(int64_t price) { return price < 10000 ? 1 : price < 1000000 ? 2 : 3; }
 
 // ---- q3: auctions of category 10 ⋈ persons in OR, ID, CA on seller = id (append-only) ----
-
-struct PersonInfo {
-  bool matches = false;  // in OR, ID or CA; a non-matching person is kept (without strings) so
-                         // that auctions that arrive later are not buffered forever
-  std::string name, city, state;
-};
 
 struct Q3Join {
   ValueState<int64_t, PersonInfo> person;
@@ -55,12 +47,6 @@ struct Q3Join {
 
 // ---- q15: per day, bid counts and distinct bidders/auctions, in total and per price tier ----
 
-struct DayState {
-  DayCounts counts;
-  absl::flat_hash_set<int64_t> bidders[4];  // [0] all, [1..3] per tier
-  absl::flat_hash_set<int64_t> auctions[4];
-};
-
 struct Q15Agg {
   ValueState<int64_t, DayState> day;
   void open(KeyedStateRegistry<int64_t>& r) { day = r.valueState<DayState>("day"); }
@@ -88,11 +74,6 @@ struct Q15Agg {
 };
 
 // ---- q17: per (auction, day), counts and price statistics ----
-
-struct AuctionDayStats {
-  int64_t totalBids = 0, rank1Bids = 0, rank2Bids = 0, rank3Bids = 0;
-  int64_t minPrice = 0, maxPrice = 0, sumPrice = 0;
-};
 
 using AuctionDay = std::pair<int64_t, int64_t>;
 
@@ -171,11 +152,6 @@ struct Q19TopN {
 };
 
 // ---- q20: bids ⋈ auctions of category 10 on auction = id (append-only) ----
-
-struct AuctionSlot {
-  std::shared_ptr<const StoredAuction> auction;  // null: not seen yet, or not category 10
-  bool seen = false;
-};
 
 struct Q20Join {
   ValueState<int64_t, AuctionSlot> auction;

@@ -1,6 +1,8 @@
 // q0, q1, q2, q13, q14, q21, q22: per-record queries, chained behind the source.
 #include <array>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "nexmark/Sinks.h"
@@ -63,9 +65,21 @@ void addQ2(const DataStream<Event>& events, const QueryJobOptions& o, std::share
 
 namespace {
 /// q13's side-table join: the table arrives on the broadcast input and is read to its end
-/// before the first bid (BroadcastMode::kSideInputFirst).
+/// before the first bid (BroadcastMode::kSideInputFirst). The table is checkpointed with the
+/// operator: a restored job does not read the side input again.
 struct SideTableJoin {
   std::vector<std::string> table = std::vector<std::string>(10000);
+  Status snapshotState(std::string& out) const {
+    Serde<std::vector<std::string>>::write(table, out);
+    return Status::ok();
+  }
+  Status restoreState(std::string_view in) {
+    std::vector<std::string> restored;
+    if (!Serde<std::vector<std::string>>::read(in, restored) || !in.empty() || restored.size() != table.size())
+      return Status::corruption("q13: bad side table in a checkpoint");
+    table = std::move(restored);
+    return Status::ok();
+  }
   void processBroadcastElement(const std::pair<int64_t, std::string>& row, Emitter<Q13Row>&) {
     if (row.first >= 0 && row.first < static_cast<int64_t>(table.size())) table[static_cast<size_t>(row.first)] = row.second;
   }

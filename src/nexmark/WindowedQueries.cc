@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "nexmark/Sinks.h"
+#include "nexmark/StateSerde.h"
 #include "nexmark/WindowedRows.h"
 #include "reka/api/Joins.h"
 
@@ -28,22 +29,15 @@ struct CountAgg {
   int64_t getResult(const int64_t& acc) const { return acc; }
 };
 
-using AuctionCount = WindowResult<int64_t, int64_t>;
-
 // ---- q5: hot items. HOP(10 s, 2 s) counts per auction, then per window the auctions with the
 // highest count. Stage 2 is keyed by window end and fires on an event-time timer at end − 1:
 // every stage-1 result of a window arrives before the watermark that passes its end.
 
 struct Q5MaxPerWindow {
-  struct Best {
-    int64_t start = 0;
-    int64_t max = 0;
-    std::vector<int64_t> auctions;
-  };
-  ValueState<int64_t, Best> best;
-  void open(KeyedStateRegistry<int64_t>& r) { best = r.valueState<Best>("best"); }
+  ValueState<int64_t, HotAuctions> best;
+  void open(KeyedStateRegistry<int64_t>& r) { best = r.valueState<HotAuctions>("best"); }
   void processElement(const AuctionCount& c, KeyedContext<int64_t, Q5Row>& ctx) {
-    Best* b = best.get();
+    HotAuctions* b = best.get();
     if (b == nullptr) {
       b = &best.getOrCreate();
       b->start = c.window.start;
@@ -56,7 +50,7 @@ struct Q5MaxPerWindow {
     if (c.value == b->max) b->auctions.push_back(c.key);
   }
   void onTimer(int64_t, KeyedContext<int64_t, Q5Row>& ctx) {
-    const Best* b = best.get();
+    const HotAuctions* b = best.get();
     if (b == nullptr) return;
     for (int64_t auction : b->auctions) ctx.emit(Q5Row{auction, b->max, b->start, ctx.currentKey()});
     best.clear();
@@ -65,11 +59,6 @@ struct Q5MaxPerWindow {
 
 // ---- q7: highest bids. TUMBLE(10 s): per auction the window's highest price and its bids,
 // then per window the overall maximum and every bid that has it.
-
-struct MaxBids {
-  int64_t price = -1;
-  std::vector<std::shared_ptr<const StoredBid>> bids;
-};
 
 struct MaxBidsAgg {
   MaxBids createAccumulator() const { return {}; }
@@ -134,11 +123,6 @@ void addQ7(const DataStream<Event>& events, const QueryJobOptions& o, std::share
 
 void addQ8(const DataStream<Event>& events, const QueryJobOptions& o, std::shared_ptr<QueryCounters> c) {
   // Persons, owning their name (they wait in window state).
-  struct PersonRef {
-    int64_t id;
-    std::shared_ptr<const std::string> name;
-    int64_t dateTime;
-  };
   auto persons = events.flatMap<PersonRef>("persons", [](const Event& e, Emitter<PersonRef>& out) {
     if (e.isPerson()) out.emit(PersonRef{e.person.id, std::make_shared<const std::string>(e.person.name), e.person.dateTime});
   });

@@ -1,6 +1,9 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
+#include <string_view>
+#include <typeinfo>
 #include <utility>
 
 #include <absl/container/btree_set.h>
@@ -8,6 +11,7 @@
 #include "reka/api/Operator.h"
 #include "reka/state/KeyGroup.h"
 #include "reka/state/KeyedState.h"
+#include "reka/state/Serde.h"
 
 namespace reka {
 
@@ -17,7 +21,8 @@ enum class TimeDomain : uint8_t { kEventTime, kProcessingTime };
 /// The event-time and processing-time timers of one keyed operator instance. A timer is a
 /// (timestamp, key) pair; registering the same pair twice keeps one timer. Timers fire in
 /// timestamp order with their key set as the current key. Keys must be ordered (operator<).
-/// Snapshots read them per key group (forEachInKeyGroup). Owned by one task.
+/// Checkpoints write them whole with the watermark (snapshot/restore, at the same parallelism)
+/// or read them per key group (forEachInKeyGroup). Owned by one task.
 template <class K>
 class KeyedTimers {
  public:
@@ -43,9 +48,13 @@ class KeyedTimers {
   size_t processingTimerCount() const { return processingTimers_.size(); }
 
   /// Fires every event-time timer at or before `watermark`, in timestamp order, including
-  /// timers that firing registers at or before it: fire(ts, key).
+  /// timers that firing registers at or before it: fire(ts, key). A watermark that does not
+  /// advance the current one changes nothing: after a restore, inputs send again the watermark
+  /// they had reached, and timers registered behind it wait for the next advance, as they would
+  /// have without the restore.
   template <class Fire>
   void advanceWatermark(int64_t watermark, Fire&& fire) {
+    if (watermark <= watermark_) return;
     watermark_ = watermark;
     fireDue(eventTimers_, watermark, fire);
   }
@@ -54,6 +63,39 @@ class KeyedTimers {
   void advanceProcessingTime(int64_t now, Fire&& fire) {
     fireDue(processingTimers_, now, fire);
     if (!processingTimers_.empty()) ctx_->time->requestCallback(processingTimers_.begin()->first);
+  }
+
+  /// Checkpoints: appends the watermark and every timer of both domains to `out`:
+  /// i64 watermark, u64 n, n × (i64 ts, key), the same for processing time; keys with
+  /// Serde<StoredKey>. Without a Serde for the key type only an empty set of timers can be
+  /// written: NotSupported if there are timers.
+  Status snapshot(std::string& out) const {
+    if constexpr (!HasSerde<StoredKey>::value) {
+      if (!eventTimers_.empty() || !processingTimers_.empty()) return noSerde();
+    }
+    Serde<int64_t>::write(watermark_, out);
+    writeTimers(eventTimers_, out);
+    writeTimers(processingTimers_, out);
+    return Status::ok();
+  }
+  /// Replaces the watermark and the timers with what snapshot() wrote, consuming it from the
+  /// front of `in`, and asks for a callback for the earliest processing-time timer (one that is
+  /// already due fires at the first callback). After init(); at the parallelism of the snapshot:
+  /// a timer whose key is not in this subtask's key groups fails the restore.
+  Status restore(std::string_view& in) {
+    int64_t watermark = kMinTime;
+    absl::btree_set<Timer> eventTimers, processingTimers;
+    if (!Serde<int64_t>::read(in, watermark)) return Status::corruption("truncated timers in a checkpoint");
+    REKA_RETURN_IF_ERROR(readTimers(in, eventTimers));
+    REKA_RETURN_IF_ERROR(readTimers(in, processingTimers));
+    for (const auto* timers : {&eventTimers, &processingTimers}) {
+      for (const Timer& t : *timers) REKA_RETURN_IF_ERROR(checkOwned(t.second));
+    }
+    watermark_ = watermark;
+    eventTimers_ = std::move(eventTimers);
+    processingTimers_ = std::move(processingTimers);
+    if (!processingTimers_.empty()) ctx_->time->requestCallback(processingTimers_.begin()->first);
+    return Status::ok();
   }
 
   /// Calls f(domain, ts, key) for every timer whose key is in key group `kg`.
@@ -66,6 +108,45 @@ class KeyedTimers {
   }
 
  private:
+  static Status noSerde() {
+    return Status::notSupported(std::string("timers cannot be checkpointed: their key type (") + typeid(StoredKey).name() +
+                                ") has no reka::Serde specialisation");
+  }
+  static void writeTimers(const absl::btree_set<Timer>& timers, std::string& out) {
+    Serde<uint64_t>::write(timers.size(), out);
+    if constexpr (HasSerde<StoredKey>::value) {
+      for (const Timer& t : timers) {
+        Serde<int64_t>::write(t.first, out);
+        Serde<StoredKey>::write(t.second, out);
+      }
+    }
+  }
+  static Status readTimers(std::string_view& in, absl::btree_set<Timer>& timers) {
+    uint64_t n = 0;
+    if (!Serde<uint64_t>::read(in, n) || n > in.size() / sizeof(int64_t))
+      return Status::corruption("truncated timers in a checkpoint");
+    if constexpr (HasSerde<StoredKey>::value) {
+      for (uint64_t i = 0; i < n; ++i) {
+        Timer t{};
+        if (!Serde<int64_t>::read(in, t.first) || !Serde<StoredKey>::read(in, t.second))
+          return Status::corruption("truncated timers in a checkpoint");
+        timers.insert(std::move(t));
+      }
+      return Status::ok();
+    } else {
+      (void)timers;
+      return n == 0 ? Status::ok() : noSerde();
+    }
+  }
+  Status checkOwned(const StoredKey& key) const {
+    if (ctx_ == nullptr || ctx_->keyGroups.size() <= 0) return Status::ok();
+    const KeyGroup kg = keyGroupFor(hashKey(K(key)), ctx_->maxParallelism);
+    if (ctx_->keyGroups.contains(kg)) return Status::ok();
+    return Status::invalidArgument("a checkpointed timer's key is in key group " + std::to_string(kg.value) +
+                                   ", outside this subtask's key groups (timers are restored at the parallelism of "
+                                   "their checkpoint only)");
+  }
+
   template <class Fire>
   static void fireDue(absl::btree_set<Timer>& timers, int64_t upTo, Fire& fire) {
     while (!timers.empty() && timers.begin()->first <= upTo) {

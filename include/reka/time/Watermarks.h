@@ -5,17 +5,23 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
+#include "reka/base/Status.h"
 #include "reka/data/Batch.h"
+#include "reka/state/Serde.h"
 #include "reka/time/WatermarkValve.h"
 
 namespace reka {
 
 /// A user-defined watermark generator (Flink's WatermarkGenerator), one instance per source
 /// split. onEvent() sees every record's timestamp; currentWatermark() is asked after each batch
-/// and periodically. It may return kMinTime for "no watermark yet".
+/// and periodically. It may return kMinTime for "no watermark yet". Generators are not
+/// checkpointed: after a restore a new one sees the split's highest timestamp (onEvent) first,
+/// and the split's watermark does not go back below the one it had reached.
 class WatermarkGenerator {
  public:
   virtual ~WatermarkGenerator() = default;
@@ -149,6 +155,25 @@ class SplitWatermarks {
   /// Records whose timestamp was capped by maxAheadMs.
   int64_t cappedRecords() const { return capped_; }
 
+  /// Checkpoints: appends u32 splits, i64 merged watermark, i64 capped records, then per split
+  /// i64 highest timestamp, u8 observed since the last poll, i64 watermark, u8 idle.
+  /// Processing times are not written: they mean nothing in the run that restores.
+  void snapshot(std::string& out) const {
+    Serde<uint32_t>::write(static_cast<uint32_t>(splits_.size()), out);
+    Serde<int64_t>::write(valve_.current(), out);
+    Serde<int64_t>::write(capped_, out);
+    for (size_t i = 0; i < splits_.size(); ++i) {
+      Serde<int64_t>::write(splits_[i].maxTimestamp, out);
+      Serde<uint8_t>::write(splits_[i].active ? 1 : 0, out);
+      Serde<int64_t>::write(valve_.inputWatermark(i), out);
+      Serde<uint8_t>::write(valve_.inputIdle(i) ? 1 : 0, out);
+    }
+  }
+  /// Restores what snapshot() wrote (consumed from the front of `in`) into an instance init()ed
+  /// with the same options and number of splits, at processing time `nowMs` (idleness counts
+  /// from there).
+  Status restore(std::string_view& in, int64_t nowMs);
+
  private:
   struct Split {
     int64_t maxTimestamp = kMinTime;
@@ -161,6 +186,11 @@ class SplitWatermarks {
     if (s.maxTimestamp == kMinTime) return kMinTime;
     return s.maxTimestamp - options_.maxOutOfOrdernessMs - 1;
   }
+  struct SplitSnapshot {
+    int64_t watermark = kMinTime;
+    bool idle = false;
+  };
+  Status restoreValve(const std::vector<SplitSnapshot>& inputs, int64_t merged);
   static void merge(WatermarkValve::Change& into, const WatermarkValve::Change& c) {
     if (c.advanced) {
       into.advanced = true;
@@ -177,5 +207,70 @@ class SplitWatermarks {
   WatermarkValve valve_;
   int64_t capped_ = 0;
 };
+
+inline Status SplitWatermarks::restore(std::string_view& in, int64_t nowMs) {
+  uint32_t count = 0;
+  int64_t merged = kMinTime, capped = 0;
+  if (!Serde<uint32_t>::read(in, count) || !Serde<int64_t>::read(in, merged) || !Serde<int64_t>::read(in, capped))
+    return Status::corruption("truncated source watermarks in a checkpoint");
+  if (count != splits_.size())
+    return Status::invalidArgument("the checkpoint's source watermarks are for " + std::to_string(count) +
+                                   " splits, this source subtask reads " + std::to_string(splits_.size()));
+  std::vector<SplitSnapshot> valveInputs(count);
+  for (size_t i = 0; i < count; ++i) {
+    Split& s = splits_[i];
+    uint8_t active = 0, idle = 0;
+    if (!Serde<int64_t>::read(in, s.maxTimestamp) || !Serde<uint8_t>::read(in, active) ||
+        !Serde<int64_t>::read(in, valveInputs[i].watermark) || !Serde<uint8_t>::read(in, idle) || active > 1 || idle > 1)
+      return Status::corruption("truncated or malformed source watermarks in a checkpoint");
+    s.active = active == 1;
+    s.lastActivityMs = nowMs;
+    valveInputs[i].idle = idle == 1;
+    if (s.custom && s.maxTimestamp != kMinTime) s.custom->onEvent(s.maxTimestamp);
+  }
+  capped_ = capped;
+  return restoreValve(valveInputs, merged);
+}
+
+// The valve does not expose its state, so it is rebuilt by replaying inputs. Its invariants
+// give the state that is not written: an active input counts towards the minimum ("aligned")
+// exactly when its watermark has reached the merged one, an idle input never does, and while an
+// input is aligned the merged watermark is the minimum over the aligned inputs.
+inline Status SplitWatermarks::restoreValve(const std::vector<SplitSnapshot>& inputs, int64_t merged) {
+  const size_t n = inputs.size();
+  valve_.reset(n);
+  auto aligned = [&](size_t i) { return !inputs[i].idle && inputs[i].watermark >= merged; };
+  bool anyAligned = false;
+  for (size_t i = 0; i < n; ++i) {
+    if (aligned(i)) {
+      anyAligned = true;
+    } else {
+      valve_.onStatus(i, true);
+    }
+  }
+  if (anyAligned) {
+    for (size_t i = 0; i < n; ++i)
+      if (aligned(i)) valve_.onWatermark(i, inputs[i].watermark);
+  } else if (merged != kMinTime) {
+    // Every input is out of the minimum: lift the merged watermark through one that has reached
+    // it (merged watermarks come from input watermarks, which never go back), then park it again.
+    size_t j = 0;
+    while (j < n && inputs[j].watermark < merged) ++j;
+    if (j == n) return Status::corruption("source watermarks in a checkpoint are inconsistent (no split reached the merged one)");
+    valve_.onStatus(j, false);
+    valve_.onWatermark(j, merged);
+    valve_.onStatus(j, true);
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (aligned(i)) continue;
+    valve_.onWatermark(i, inputs[i].watermark);
+    if (!inputs[i].idle) valve_.onStatus(i, false);
+  }
+  bool consistent = valve_.current() == merged;
+  for (size_t i = 0; i < n; ++i)
+    consistent = consistent && valve_.inputWatermark(i) == inputs[i].watermark && valve_.inputIdle(i) == inputs[i].idle;
+  if (!consistent) return Status::corruption("source watermarks in a checkpoint are inconsistent");
+  return Status::ok();
+}
 
 }  // namespace reka

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <memory>
+#include <string>
+#include <string_view>
 #include <utility>
 
 #include "reka/api/Functions.h"
@@ -42,6 +44,24 @@ class WatermarkEmitter {
   /// Every observed timestamp is final (end of input): sends the last watermark.
   void flushFinal() { emit(ctx_->time->now()); }
 
+  /// Checkpoints: appends i64 the watermark sent, then SplitWatermarks::snapshot.
+  void snapshot(std::string& out) const {
+    Serde<int64_t>::write(emitted_, out);
+    splits_.snapshot(out);
+  }
+  /// Restores what snapshot() wrote (consumed from the front of `in`); after open(). The
+  /// watermark sent before is sent again with the next check (downstream tasks restart from
+  /// none) and never goes back; the idle status is sent again when it is still idle.
+  Status restore(std::string_view& in) {
+    int64_t emitted = kMinTime;
+    if (!Serde<int64_t>::read(in, emitted)) return Status::corruption("truncated watermark state in a checkpoint");
+    REKA_RETURN_IF_ERROR(splits_.restore(in, ctx_->time->now()));
+    emitted_ = emitted;
+    resend_ = emitted != kMinTime;
+    idle_ = false;
+    return Status::ok();
+  }
+
  private:
   void emit(int64_t now) {
     lastEmitMs_ = now;
@@ -49,7 +69,8 @@ class WatermarkEmitter {
     bool idle = splits_.idle();
     if (!idle && idle_) setIdle(false);
     int64_t wm = splits_.current();
-    if (wm > emitted_) {
+    if (wm > emitted_ || (resend_ && wm >= emitted_)) {
+      resend_ = false;
       emitted_ = wm;
       ctx_->metrics->watermark.store(wm, std::memory_order_relaxed);
       for (Output* o : ctx_->outputs) o->emitWatermark(wm);
@@ -67,6 +88,7 @@ class WatermarkEmitter {
   int64_t tick_ = 200;
   int64_t lastEmitMs_ = 0;
   int64_t emitted_ = kMinTime;
+  bool resend_ = false;  ///< after a restore: send emitted_ again
   bool idle_ = false;
 };
 
@@ -117,8 +139,24 @@ class TimestampsAndWatermarksOperator final : public Operator {
   }
   void processWatermarkStatus(bool) override {}
   void onProcessingTime(int64_t now) override { emitter_.onTick(now); }
+  /// u8 version (1), then WatermarkEmitter::snapshot.
+  Status snapshotState(int64_t, std::string& out) override {
+    Serde<uint8_t>::write(kFormatVersion, out);
+    emitter_.snapshot(out);
+    return Status::ok();
+  }
+  Status restoreState(std::string_view in) override {
+    uint8_t version = 0;
+    if (!Serde<uint8_t>::read(in, version)) return Status::corruption("empty watermark operator checkpoint");
+    if (version != kFormatVersion)
+      return Status::corruption("watermark operator checkpoint of unknown format version " + std::to_string(version));
+    REKA_RETURN_IF_ERROR(emitter_.restore(in));
+    if (!in.empty()) return Status::corruption("trailing bytes after a watermark operator's checkpoint");
+    return Status::ok();
+  }
 
  private:
+  static constexpr uint8_t kFormatVersion = 1;
   Strategy strategy_;
   WatermarkEmitter emitter_;
   OperatorContext* ctx_ = nullptr;

@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <typeinfo>
 #include <utility>
 #include <vector>
 
@@ -129,11 +130,33 @@ template <class Fn, class Ctx>
 concept HasOnTimer = requires(Fn f, int64_t ts, Ctx& c) { f.onTimer(ts, c); };
 
 /// Fires the timers of a keyed operator: sets the timer's key as the current key, calls
-/// fn.onTimer(ts, ctx), sends what it emitted.
+/// fn.onTimer(ts, ctx), sends what it emitted. Checkpoints the timers and the watermark.
 template <class K, class Out, class Fn>
 class KeyedTimerFiring {
  public:
   static void open(OperatorContext& ctx, KeyedContext<K, Out>& kctx) { kctx.timers().init(&ctx, &kctx.keyContext()); }
+
+  /// The operator's checkpoint: u8 version (1), then KeyedTimers::snapshot. Keyed state lives
+  /// in the state backend, which the runtime snapshots itself.
+  static Status snapshot(KeyedContext<K, Out>& kctx, std::string& out) {
+    if constexpr (HasOnTimer<Fn, KeyedContext<K, Out>> && !HasSerde<StoredKeyOf<K>>::value) {
+      (void)kctx, (void)out;
+      return Status::notSupported(std::string("a keyed function with onTimer cannot be checkpointed: its key type (") +
+                                  typeid(StoredKeyOf<K>).name() + ") has no reka::Serde specialisation for its timers");
+    } else {
+      Serde<uint8_t>::write(kFormatVersion, out);
+      return kctx.timers().snapshot(out);
+    }
+  }
+  static Status restore(KeyedContext<K, Out>& kctx, std::string_view in) {
+    uint8_t version = 0;
+    if (!Serde<uint8_t>::read(in, version)) return Status::corruption("empty keyed operator checkpoint");
+    if (version != kFormatVersion)
+      return Status::corruption("keyed operator checkpoint of unknown format version " + std::to_string(version));
+    REKA_RETURN_IF_ERROR(kctx.timers().restore(in));
+    if (!in.empty()) return Status::corruption("trailing bytes after a keyed operator's timers");
+    return Status::ok();
+  }
   static void onWatermark(int64_t wm, Fn& fn, KeyedContext<K, Out>& kctx, int maxParallelism) {
     kctx.setTimeDomain(TimeDomain::kEventTime);
     kctx.timers().advanceWatermark(wm, [&](int64_t ts, const StoredKeyOf<K>& stored) { fire(ts, stored, fn, kctx, maxParallelism); });
@@ -146,6 +169,8 @@ class KeyedTimerFiring {
   }
 
  private:
+  static constexpr uint8_t kFormatVersion = 1;
+
   static void fire(int64_t ts, const StoredKeyOf<K>& stored, Fn& fn, KeyedContext<K, Out>& kctx, int maxParallelism) {
     if constexpr (HasOnTimer<Fn, KeyedContext<K, Out>>) {
       const K key(stored);
@@ -205,6 +230,8 @@ class KeyedProcessOperator final : public EmittingOperator<Out> {
     this->forwardWatermark(wm);
   }
   void onProcessingTime(int64_t now) override { Timers::onProcessingTime(now, fn_, kctx_, this->ctx_->maxParallelism); }
+  Status snapshotState(int64_t, std::string& out) override { return Timers::snapshot(kctx_, out); }
+  Status restoreState(std::string_view in) override { return Timers::restore(kctx_, in); }
 
  private:
   using Timers = KeyedTimerFiring<K, Out, Fn>;
@@ -252,6 +279,8 @@ class KeyedCoProcessOperator final : public EmittingOperator<Out> {
     this->forwardWatermark(wm);
   }
   void onProcessingTime(int64_t now) override { Timers::onProcessingTime(now, fn_, kctx_, this->ctx_->maxParallelism); }
+  Status snapshotState(int64_t, std::string& out) override { return Timers::snapshot(kctx_, out); }
+  Status restoreState(std::string_view in) override { return Timers::restore(kctx_, in); }
 
  private:
   using Timers = KeyedTimerFiring<K, Out, Fn>;
@@ -280,8 +309,22 @@ enum class BroadcastMode {
   kSideInputFirst,   ///< the bounded broadcast input is read to its end before any main record
 };
 
+template <class Fn>
+concept HasFunctionSnapshot = requires(const Fn f, std::string& out) {
+  { f.snapshotState(out) } -> std::same_as<Status>;
+};
+template <class Fn>
+concept HasFunctionRestore = requires(Fn f, std::string_view in) {
+  { f.restoreState(in) } -> std::same_as<Status>;
+};
+
 /// Main input (0) plus a broadcast input (1): fn.processElement(const In&, Emitter<Out>&) and
 /// fn.processBroadcastElement(const B&, Emitter<Out>&).
+/// Checkpoints: the operator writes whether the broadcast input has ended. What the function
+/// keeps in its members (a side table built from the broadcast input) is its own to write, with
+/// `Status snapshotState(std::string&) const` and `Status restoreState(std::string_view)`:
+/// without them the members start empty after a restore, and a broadcast input that had been
+/// read is not read again.
 template <class In, class B, class Out, class Fn>
 class BroadcastProcessOperator final : public EmittingOperator<Out> {
  public:
@@ -301,8 +344,31 @@ class BroadcastProcessOperator final : public EmittingOperator<Out> {
   bool acceptsInput(int input) const override {
     return input == 1 || mode_ == BroadcastMode::kAsArrives || broadcastEnded_;
   }
+  /// u8 version (1), u8 broadcast input ended, then what the function wrote (if it writes).
+  Status snapshotState(int64_t, std::string& out) override {
+    Serde<uint8_t>::write(kFormatVersion, out);
+    Serde<uint8_t>::write(broadcastEnded_ ? 1 : 0, out);
+    if constexpr (HasFunctionSnapshot<Fn>) return fn_.snapshotState(out);
+    return Status::ok();
+  }
+  Status restoreState(std::string_view in) override {
+    uint8_t version = 0, ended = 0;
+    if (!Serde<uint8_t>::read(in, version) || !Serde<uint8_t>::read(in, ended) || ended > 1)
+      return Status::corruption("truncated or malformed broadcast operator checkpoint");
+    if (version != kFormatVersion)
+      return Status::corruption("broadcast operator checkpoint of unknown format version " + std::to_string(version));
+    broadcastEnded_ = ended == 1;
+    if constexpr (HasFunctionRestore<Fn>) {
+      return fn_.restoreState(in);
+    } else {
+      if (!in.empty()) return Status::corruption("broadcast operator checkpoint holds function state this function cannot restore");
+      return Status::ok();
+    }
+  }
 
  private:
+  static constexpr uint8_t kFormatVersion = 1;
+
   Emitter<Out>& emitterRef() override { return emitter_; }
   Fn fn_;
   BroadcastMode mode_;
@@ -428,7 +494,37 @@ class FunctionSourceOperator final : public SourceOperator {
   }
   void close() override { fn_->close(); }
 
+  /// u8 version (1), u8 whether watermarks follow, the source function's position (a string),
+  /// then WatermarkEmitter::snapshot (per-split highest timestamps, idleness, the watermark
+  /// sent), so that a restored source resumes where it was and its watermark never goes back.
+  Status snapshotState(int64_t, std::string& out) override {
+    std::string position;
+    REKA_RETURN_IF_ERROR(fn_->snapshotPosition(position));
+    Serde<uint8_t>::write(kFormatVersion, out);
+    Serde<uint8_t>::write(timestamper_ ? 1 : 0, out);
+    Serde<std::string>::write(position, out);
+    if (timestamper_) emitter_.snapshot(out);
+    return Status::ok();
+  }
+  Status restoreState(std::string_view in) override {
+    uint8_t version = 0, watermarks = 0;
+    std::string position;
+    if (!Serde<uint8_t>::read(in, version)) return Status::corruption("empty source checkpoint");
+    if (version != kFormatVersion)
+      return Status::corruption("source checkpoint of unknown format version " + std::to_string(version));
+    if (!Serde<uint8_t>::read(in, watermarks) || watermarks > 1 || !Serde<std::string>::read(in, position))
+      return Status::corruption("truncated or malformed source checkpoint");
+    if ((watermarks == 1) != (timestamper_ != nullptr))
+      return Status::invalidArgument(watermarks == 1 ? "the checkpoint is of a source with event time, this one has none"
+                                                     : "the checkpoint is of a source without event time, this one has it");
+    REKA_RETURN_IF_ERROR(fn_->restorePosition(position));
+    if (timestamper_) REKA_RETURN_IF_ERROR(emitter_.restore(in));
+    if (!in.empty()) return Status::corruption("trailing bytes after a source checkpoint");
+    return Status::ok();
+  }
+
  private:
+  static constexpr uint8_t kFormatVersion = 1;
   std::unique_ptr<SourceFunction<T>> fn_;
   std::unique_ptr<SourceTimestamper<T>> timestamper_;
   WatermarkEmitter emitter_;

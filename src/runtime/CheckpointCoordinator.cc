@@ -115,6 +115,9 @@ void CheckpointCoordinator::fillMetrics(JobMetrics& m) const {
   m.lastCheckpointBytes = lastBytes_;
   m.lastCheckpointMs = lastMs_;
   m.lastCheckpointSyncMs = lastSyncMs_;
+  m.largestCheckpointBytes = largestBytes_;
+  m.longestCheckpointMs = longestMs_;
+  m.longestCheckpointSyncMs = longestSyncMs_;
 }
 
 void CheckpointCoordinator::run() {
@@ -263,6 +266,9 @@ void CheckpointCoordinator::completePending(std::unique_lock<std::mutex>& lock) 
   lastBytes_ = p.bytes;
   lastMs_ = std::chrono::duration<double, std::milli>(Clock::now() - p.started).count();
   lastSyncMs_ = static_cast<double>(p.maxSyncNanos) / 1e6;
+  largestBytes_ = std::max(largestBytes_, lastBytes_);
+  longestMs_ = std::max(longestMs_, lastMs_);
+  longestSyncMs_ = std::max(longestSyncMs_, lastSyncMs_);
   if (config_.interval.count() > 0) nextTrigger_ = p.started + config_.interval;
   if (nextTrigger_ < Clock::now()) nextTrigger_ = Clock::now();
   const std::string dir = storage_.directoryFor(p.id, p.kind);

@@ -138,6 +138,9 @@ class CheckpointCoordinator {
   int64_t lastBytes_ = 0;
   double lastMs_ = 0;
   double lastSyncMs_ = 0;
+  int64_t largestBytes_ = 0;
+  double longestMs_ = 0;
+  double longestSyncMs_ = 0;
 };
 
 }  // namespace reka::runtime

@@ -335,6 +335,39 @@ TEST(CheckpointTest, AtLeastOnceLosesNothing) {
   for (const auto& row : expectedCounts(spec.records)) ASSERT_TRUE(got.count(row) >= 1) << "lost " << row;
 }
 
+TEST(CheckpointTest, AtMostOnceNeverRepeatsARecordAfterARestart) {
+  for (int p : {1, 2}) {
+    TempDir dir;
+    auto out = std::make_shared<testing::Collector<int64_t>>();
+    auto armed = std::make_shared<std::atomic<bool>>(true);
+    const int64_t n = 20000;
+    StreamEnvironment env;
+    env.config().parallelism = p;
+    env.config().workerThreads = 2;
+    env.config().checkpoints.stateDir = dir.path;
+    env.config().checkpoints.guarantee = DeliveryGuarantee::kAtMostOnce;
+    env.config().restart.maxAttempts = 1;
+    env.config().restart.delay = std::chrono::milliseconds(1);
+    auto gate = std::make_shared<Gate>();
+    env.addSource<int64_t>("paced", [n, gate] { return std::make_unique<PacedSource>(0, n, std::chrono::microseconds(100), gate); })
+        .rebalance()
+        .map("fail-once", FailOnce{armed, 7777})
+        .sink("collect", testing::collectInto(out));
+    auto job = env.executeAsync();
+    ASSERT_TRUE(job.isOk()) << job.status().toString();
+    ASSERT_TRUE(awaitJob(**job).isOk());
+    EXPECT_FALSE(armed->load());
+    EXPECT_EQ((*job)->metrics().restarts, 1);
+    auto values = out->values();
+    std::set<int64_t> unique(values.begin(), values.end());
+    EXPECT_EQ(unique.size(), values.size()) << "a record was emitted twice, p=" << p;
+    EXPECT_FALSE(unique.count(7777)) << "the record that failed cannot have been delivered";
+    // The restart went on from the logged positions, not from the start: the end is there.
+    EXPECT_TRUE(unique.count(n - 1));
+    EXPECT_TRUE(fs::exists(dir.path + "/positions/0-0.pos"));
+  }
+}
+
 TEST(CheckpointTest, WithoutRestartPolicyTheFailureIsFinalAndNamesTheOperator) {
   TempDir dir;
   auto log = std::make_shared<CommitLog>();

@@ -181,6 +181,11 @@ Status JobExecution::build() {
     }
   }
 
+  if (!config_.checkpoints.stateDir.empty() && config_.checkpoints.guarantee == DeliveryGuarantee::kAtMostOnce) {
+    auto fs = config_.checkpoints.fileSystem ? config_.checkpoints.fileSystem : localFileSystem();
+    REKA_RETURN_IF_ERROR(fs->makeDirs(config_.checkpoints.stateDir + "/positions"));
+  }
+
   // Instances and tasks.
   instances_.resize(n);
   for (auto& node : nodes) {
@@ -328,7 +333,6 @@ Status JobExecution::build() {
   if (cc.guarantee == DeliveryGuarantee::kAtMostOnce) {
     // No checkpoints and no replay: sources log their position before they emit a batch and
     // resume from it; all other state starts empty (see docs/checkpoints.md).
-    REKA_RETURN_IF_ERROR(storage.fs().makeDirs(cc.stateDir + "/positions"));
     return Status::ok();
   }
   int64_t lastId = 0;

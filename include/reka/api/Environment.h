@@ -100,6 +100,9 @@ struct JobMetrics {
   int64_t lastCheckpointBytes = 0;    ///< its size on disk
   double lastCheckpointMs = 0;        ///< trigger to manifest written
   double lastCheckpointSyncMs = 0;    ///< longest time one task spent copying its state for it
+  int64_t largestCheckpointBytes = 0;  ///< over the checkpoints of this run
+  double longestCheckpointMs = 0;
+  double longestCheckpointSyncMs = 0;
   int64_t restoredCheckpointId = 0;   ///< the checkpoint this run resumed from (0: fresh start)
   double restoreMs = 0;               ///< reading, checking and restoring it
   int restarts = 0;                   ///< in-process restarts after failures

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <concepts>
+#include <stdexcept>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -13,6 +14,7 @@
 #include "reka/api/Functions.h"
 #include "reka/api/Operator.h"
 #include "reka/api/detail/EventTimeOperators.h"
+#include "reka/checkpoint/PositionLog.h"
 
 namespace reka::detail {
 
@@ -475,11 +477,26 @@ class FunctionSourceOperator final : public SourceOperator {
     out_.records.reserve(ctx.batchSize);
     REKA_RETURN_IF_ERROR(fn_->open(ctx));
     if (timestamper_) emitter_.open(ctx, timestamper_->options(), fn_->splitCount());
+    if (!ctx.positionFile.empty()) {
+      // At-most-once: resume past everything emitted before, then log ahead of every batch.
+      auto logged = positionLog_.open(ctx.positionFile);
+      if (!logged.isOk()) return logged.status();
+      if (!logged->empty()) REKA_RETURN_IF_ERROR(restoreState(*logged));
+      std::string probe;
+      Status s = snapshotState(0, probe);
+      if (!s.isOk()) return Status(s.code(), "at-most-once delivery needs sources that report their position: " + s.message());
+    }
     return Status::ok();
   }
   Poll pollNext() override {
     Poll p = fn_->poll(out_, ctx_->batchSize);
     if (!out_.records.empty()) {
+      if (positionLog_.isOk()) {
+        positionBuffer_.clear();
+        Status s = snapshotState(0, positionBuffer_);
+        if (s.isOk()) s = positionLog_.write(positionBuffer_);
+        if (!s.isOk()) throw std::runtime_error(s.message());
+      }
       if (timestamper_) timestamper_->observe(static_cast<size_t>(fn_->lastSplit()), out_, emitter_.splits());
       ctx_->metrics->recordsOut.fetch_add(static_cast<int64_t>(out_.records.size()), std::memory_order_relaxed);
       ctx_->outputs[0]->push(out_);
@@ -530,6 +547,8 @@ class FunctionSourceOperator final : public SourceOperator {
   WatermarkEmitter emitter_;
   RecordBatch<T> out_;
   OperatorContext* ctx_ = nullptr;
+  PositionLog positionLog_;
+  std::string positionBuffer_;
 };
 
 /// A bounded source over a shared vector; subtask i emits elements i, i+P, i+2P, ...

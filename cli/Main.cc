@@ -3,6 +3,7 @@
 
 #include <cstdio>
 
+#include "Checkpointing.h"
 #include "NexmarkCommand.h"
 #include "reka/reka.h"
 
@@ -12,6 +13,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   int exitCode = 0;
   reka::cli::addNexmarkCommand(app, exitCode);
+  reka::cli::addSavepointCommand(app, exitCode);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

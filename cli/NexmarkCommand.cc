@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 
+#include "Checkpointing.h"
 #include "reka/base/ProcessStats.h"
 #include "reka/data/StringArena.h"
 #include "reka/nexmark/Generator.h"
@@ -21,9 +22,11 @@ namespace reka::cli {
 
 namespace {
 
-std::atomic<bool> gInterrupted{false};
+std::atomic<int> gInterrupted{0};
+std::atomic<bool> gSavepointRequested{false};
 
-void onSignal(int) { gInterrupted.store(true); }
+void onSignal(int) { gInterrupted.fetch_add(1); }
+void onSavepointSignal(int) { gSavepointRequested.store(true); }
 
 struct GeneratorFlags {
   int64_t events = -1;
@@ -95,7 +98,7 @@ int runGenerate(const GeneratorFlags& flags, const std::string& output) {
   StringArena arena;
   int64_t written = 0;
   // Generators interleave event by event, as their timestamps do.
-  for (int64_t k = 0; k < longest && !gInterrupted.load(); ++k) {
+  for (int64_t k = 0; k < longest && gInterrupted.load() == 0; ++k) {
     for (int g = 0; g < n; ++g) {
       if (k >= generator->eventCount(g)) continue;
       nexmark::appendEventJson(generator->event(g, k, arena), buffer);
@@ -119,13 +122,14 @@ int runGenerate(const GeneratorFlags& flags, const std::string& output) {
     return 1;
   }
   if (!output.empty()) std::fprintf(stderr, "reka nexmark generate: wrote %lld events to %s\n", static_cast<long long>(written), output.c_str());
-  return gInterrupted.load() ? 130 : 0;
+  return gInterrupted.load() > 0 ? 130 : 0;
 }
 
 struct RunFlags {
   std::string query;
   std::string input;
   std::string output;
+  std::string outputDir;
   std::string report;
   std::string deadLetter;
   std::string onBadInput = "dead-letter";
@@ -133,6 +137,7 @@ struct RunFlags {
   int workers = 0;
   size_t batchSize = 1024;
   bool noProgress = false;
+  CheckpointFlags checkpoints;
 };
 
 int runQuery(const GeneratorFlags& gen, const RunFlags& flags) {
@@ -141,6 +146,7 @@ int runQuery(const GeneratorFlags& gen, const RunFlags& flags) {
   options.generator = gen.config();
   options.inputPath = flags.input;
   options.outputPath = flags.output;
+  options.outputDir = flags.outputDir;
   options.deadLetterPath = flags.deadLetter;
   options.badInput = flags.onBadInput == "fail" ? nexmark::BadInputPolicy::kFail : nexmark::BadInputPolicy::kDeadLetter;
 
@@ -148,6 +154,23 @@ int runQuery(const GeneratorFlags& gen, const RunFlags& flags) {
   config.parallelism = flags.parallelism;
   config.workerThreads = flags.workers;
   config.batchSize = flags.batchSize;
+  if (auto bad = flags.checkpoints.apply(config)) {
+    std::fprintf(stderr, "reka nexmark run: %s\n", bad->c_str());
+    return 2;
+  }
+  const std::string& stateDir = flags.checkpoints.stateDir;
+  if (!stateDir.empty()) {
+    if (auto busy = claimStateDir(stateDir)) {
+      std::fprintf(stderr, "reka nexmark run: %s\n", busy->c_str());
+      return 1;
+    }
+  }
+  struct Release {
+    const std::string& dir;
+    ~Release() {
+      if (!dir.empty()) releaseStateDir(dir);
+    }
+  } release{stateDir};
   StreamEnvironment env(config);
   auto counters = nexmark::buildQueryJob(env, options);
   if (!counters.isOk()) {
@@ -167,9 +190,26 @@ int runQuery(const GeneratorFlags& gen, const RunFlags& flags) {
   auto lastProgress = start;
   int64_t lastEvents = 0;
   bool printedProgress = false;
+  bool stoppedWithSavepoint = false;
   while (!(*client)->waitFor(std::chrono::milliseconds(100))) {
-    if (gInterrupted.load()) {
-      std::fprintf(stderr, "\nreka nexmark run: interrupted, stopping\n");
+    if (gSavepointRequested.exchange(false)) {
+      auto sp = (*client)->savepoint(false, std::chrono::seconds(60));
+      if (sp.isOk()) std::fprintf(stderr, "\nreka nexmark run: savepoint written to %s\n", sp->c_str());
+      else std::fprintf(stderr, "\nreka nexmark run: savepoint failed: %s\n", sp.status().message().c_str());
+    }
+    if (gInterrupted.load() > 0) {
+      if (!stateDir.empty() && config.checkpoints.guarantee != DeliveryGuarantee::kAtMostOnce && gInterrupted.load() == 1) {
+        std::fprintf(stderr, "\nreka nexmark run: stopping with a savepoint (interrupt again to stop at once)\n");
+        auto sp = (*client)->savepoint(true, std::chrono::seconds(60));
+        if (sp.isOk()) {
+          stoppedWithSavepoint = true;
+          std::fprintf(stderr, "reka nexmark run: stopped with savepoint %s; run the same command to resume\n", sp->c_str());
+          break;
+        }
+        std::fprintf(stderr, "reka nexmark run: savepoint failed (%s); stopping without one\n", sp.status().message().c_str());
+      } else {
+        std::fprintf(stderr, "\nreka nexmark run: interrupted, stopping\n");
+      }
       (*client)->cancel();
       break;
     }
@@ -223,7 +263,19 @@ int runQuery(const GeneratorFlags& gen, const RunFlags& flags) {
     w.field("late_records", m.lateRecords);
     w.field("peak_rss_bytes", peakRssBytes());
     w.field("checksum", static_cast<int64_t>(c.checksum.load()));
-    w.field("status", status.isOk() ? "finished" : "cancelled");
+    w.field("status", status.isOk() ? "finished" : stoppedWithSavepoint ? "stopped-with-savepoint" : "cancelled");
+    if (!stateDir.empty()) {
+      w.field("delivery", deliveryGuaranteeName(config.checkpoints.guarantee));
+      w.field("checkpoint_interval_ms", static_cast<int64_t>(config.checkpoints.interval.count()));
+      w.field("checkpoints_completed", m.completedCheckpoints);
+      w.field("checkpoints_failed", m.failedCheckpoints);
+      w.field("last_checkpoint_bytes", m.lastCheckpointBytes);
+      w.fieldDouble("last_checkpoint_ms", m.lastCheckpointMs);
+      w.fieldDouble("last_checkpoint_sync_ms", m.lastCheckpointSyncMs);
+      w.field("restored_checkpoint", m.restoredCheckpointId);
+      w.fieldDouble("restore_ms", m.restoreMs);
+      w.field("restarts", static_cast<int64_t>(m.restarts));
+    }
     w.end();
   }
   std::printf("%s: %lld events in %.3f s wall, %.3f s CPU (%s events/s, %s events/CPU-s), %lld output rows, peak RSS %.1f MiB%s\n",
@@ -238,7 +290,11 @@ int runQuery(const GeneratorFlags& gen, const RunFlags& flags) {
       return 1;
     }
   }
-  return status.isOk() ? 0 : 130;
+  if (!stateDir.empty())
+    std::printf("checkpoints: %lld completed, %lld failed, last %lld bytes in %.1f ms%s\n", static_cast<long long>(m.completedCheckpoints),
+                static_cast<long long>(m.failedCheckpoints), static_cast<long long>(m.lastCheckpointBytes), m.lastCheckpointMs,
+                m.restoredCheckpointId > 0 ? (", resumed from " + std::to_string(m.restoredCheckpointId)).c_str() : "");
+  return status.isOk() || stoppedWithSavepoint ? 0 : 130;
 }
 
 }  // namespace
@@ -276,18 +332,25 @@ void addNexmarkCommand(CLI::App& app, int& exitCode) {
       ->check(CLI::Range(1, 128));
   runCmd->add_option("--workers", run->workers, "worker threads (default: number of cores)")->check(CLI::Range(0, 1024));
   runCmd->add_option("--batch-size", run->batchSize, "records per batch (default 1024)")->check(CLI::Range(1, 1 << 20));
-  runCmd->add_option("--output", run->output, "write result rows as JSON lines to this file (default: discard after touching every field)");
+  auto* outputOpt = runCmd->add_option("--output", run->output, "write result rows as JSON lines to this file (default: discard after touching every field)");
+  auto* outputDirOpt = runCmd->add_option(
+      "--output-dir", run->outputDir,
+      "write result rows as JSON lines into part files under this directory, exactly once (each subtask its own files; q10 partitioned by dt/hm)");
+  outputOpt->excludes(outputDirOpt);
+  outputDirOpt->excludes(outputOpt);
   runCmd->add_option("--report", run->report, "write the run summary as JSON to this file");
   runCmd->add_option("--dead-letter", run->deadLetter, "write unparseable input lines here as JSON lines (default: stderr)");
   runCmd->add_option("--on-bad-input", run->onBadInput, "dead-letter (count and continue) or fail")
       ->check(CLI::IsMember({"dead-letter", "fail"}));
   runCmd->add_flag("--no-progress", run->noProgress, "no progress line on stderr");
+  run->checkpoints.add(runCmd);
   runCmd->callback([runGen, run, runCmd, &exitCode] {
     if (runCmd->count("--events") == 0 && runCmd->count("--input") == 0) {
       throw CLI::RequiredError("reka nexmark run needs --events N (in-process generator) or --input FILE");
     }
     std::signal(SIGINT, onSignal);
     std::signal(SIGTERM, onSignal);
+    std::signal(SIGUSR1, onSavepointSignal);
     exitCode = runQuery(*runGen, *run);
   });
 }

@@ -35,6 +35,7 @@ void CheckpointCoordinator::stop() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stopping_ = true;
+    wakeup_ = true;
     for (auto& r : savepointQueue_) {
       r->done = true;
       r->result = Status::cancelled("the job ended before the savepoint was taken");
@@ -57,6 +58,7 @@ void CheckpointCoordinator::acknowledge(size_t taskIndex, int64_t id, checkpoint
   {
     std::lock_guard<std::mutex> lock(mutex_);
     acks_.push_back(Ack{taskIndex, id, std::move(snapshot), Status::ok(), syncNanos});
+    wakeup_ = true;
   }
   cv_.notify_all();
 }
@@ -65,6 +67,7 @@ void CheckpointCoordinator::decline(size_t taskIndex, int64_t id, const Status& 
   {
     std::lock_guard<std::mutex> lock(mutex_);
     acks_.push_back(Ack{taskIndex, id, std::nullopt, why, 0});
+    wakeup_ = true;
   }
   cv_.notify_all();
 }
@@ -73,6 +76,7 @@ void CheckpointCoordinator::taskFinished(size_t taskIndex, checkpoint::TaskSnaps
   {
     std::lock_guard<std::mutex> lock(mutex_);
     finished_[taskIndex] = std::move(snapshot);
+    wakeup_ = true;
   }
   cv_.notify_all();
 }
@@ -81,6 +85,7 @@ void CheckpointCoordinator::allTasksFinished() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     allFinished_ = true;
+    wakeup_ = true;
   }
   cv_.notify_all();
 }
@@ -89,7 +94,7 @@ void CheckpointCoordinator::taskNotified(size_t taskIndex, int64_t id) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     notified_[taskIndex] = std::max(notified_[taskIndex], id);
-    notifiedChanged_ = true;
+    wakeup_ = true;
   }
   cv_.notify_all();
 }
@@ -101,6 +106,7 @@ Result<std::string> CheckpointCoordinator::savepoint(bool stop, std::chrono::mil
   if (stopping_) return Status::failedPrecondition("the job is not running");
   if (allFinished_) return Status::failedPrecondition("the job has reached the end of its input");
   savepointQueue_.push_back(request);
+  wakeup_ = true;
   cv_.notify_all();
   if (!savepointCv_.wait_for(lock, timeout, [&] { return request->done; }))
     return Status::cancelled("the savepoint did not complete within " + std::to_string(timeout.count()) + " ms");
@@ -123,6 +129,7 @@ void CheckpointCoordinator::fillMetrics(JobMetrics& m) const {
 void CheckpointCoordinator::run() {
   std::unique_lock<std::mutex> lock(mutex_);
   while (!stopping_) {
+    wakeup_ = false;  // whatever happens from here on wakes the next wait
     while (!acks_.empty() && !stopping_) {
       Ack ack = std::move(acks_.front());
       acks_.pop_front();
@@ -139,7 +146,6 @@ void CheckpointCoordinator::run() {
       if (stopping_) break;
     }
     // A stop-with-savepoint ends the job once every running task has committed it.
-    notifiedChanged_ = false;
     if (stopAfterNotified_ != 0) {
       bool all = true;
       for (size_t t = 0; t < tasks_.size(); ++t)
@@ -172,11 +178,7 @@ void CheckpointCoordinator::run() {
     // While a checkpoint is in flight only its timeout is a deadline (the next trigger waits).
     auto until = pending_ ? pending_->started + config_.timeout + std::chrono::milliseconds(1) : nextTrigger_;
     if (stopAfterNotified_ != 0 || allFinished_) until = Clock::time_point::max();
-    auto wake = [&] {
-      return stopping_ || !acks_.empty() || (allFinished_ && !finalDone_ && !pending_) ||
-             (!savepointQueue_.empty() && !pending_) || (pending_ && pending_->remaining == 0) ||
-             (stopAfterNotified_ != 0 && notifiedChanged_);
-    };
+    auto wake = [&] { return wakeup_ || stopping_; };
     if (until == Clock::time_point::max()) {
       cv_.wait(lock, wake);
     } else {

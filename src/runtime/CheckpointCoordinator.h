@@ -129,7 +129,9 @@ class CheckpointCoordinator {
   // Waiting for tasks to commit a stop-with-savepoint before the job is cancelled.
   int64_t stopAfterNotified_ = 0;
   std::vector<int64_t> notified_;
-  bool notifiedChanged_ = false;
+  /// Set (under the mutex) by everything that may give the coordinator work; the thread
+  /// clears it before it looks, so no event between the look and the wait is missed.
+  bool wakeup_ = false;
 
   // Metrics.
   int64_t completed_ = 0;

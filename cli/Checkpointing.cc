@@ -1,0 +1,154 @@
+#include "Checkpointing.h"
+
+#include <signal.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <thread>
+
+#include "reka/checkpoint/CheckpointStorage.h"
+
+namespace reka::cli {
+
+std::optional<std::chrono::milliseconds> parseDuration(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  size_t digits = 0;
+  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
+  if (digits == 0 || digits > 12) return std::nullopt;
+  const int64_t n = std::stoll(text.substr(0, digits));
+  const std::string unit = text.substr(digits);
+  if (unit == "ms" || (unit.empty() && n == 0)) return std::chrono::milliseconds(n);
+  if (unit == "s") return std::chrono::milliseconds(n * 1000);
+  if (unit == "m" || unit == "min") return std::chrono::milliseconds(n * 60'000);
+  return std::nullopt;
+}
+
+void CheckpointFlags::add(CLI::App* cmd) {
+  cmd->add_option("--state-dir", stateDir,
+                  "directory for checkpoints and savepoints; a run resumes from the newest complete one found there");
+  cmd->add_option("--checkpoint-interval", interval, "time between checkpoints, e.g. 500ms, 1s, 2m (default 0: none)");
+  cmd->add_option("--delivery", delivery, "exactly-once (default), at-least-once or at-most-once")
+      ->check(CLI::IsMember({"exactly-once", "at-least-once", "at-most-once"}));
+  cmd->add_option("--retain-checkpoints", retained, "complete checkpoints kept (default 3)")->check(CLI::Range(1, 1000));
+  cmd->add_option("--restart-attempts", restartAttempts, "restart a failed job in-process this many times (default 0)")
+      ->check(CLI::Range(0, 1000000));
+  cmd->add_option("--restart-delay", restartDelay, "wait before a restart, e.g. 100ms, 1s (default 1s)");
+  cmd->add_option("--from-savepoint", fromSavepoint, "resume from this savepoint or checkpoint directory")->check(CLI::ExistingDirectory);
+}
+
+std::optional<std::string> CheckpointFlags::apply(ExecutionConfig& config) const {
+  auto every = parseDuration(interval);
+  if (!every) return "--checkpoint-interval '" + interval + "' is not a duration; accepted: a number with ms, s or m, e.g. 500ms, 1s, 2m, or 0";
+  auto delay = parseDuration(restartDelay);
+  if (!delay) return "--restart-delay '" + restartDelay + "' is not a duration; accepted: a number with ms, s or m, e.g. 100ms, 1s";
+  if (stateDir.empty()) {
+    if (every->count() > 0) return "--checkpoint-interval needs --state-dir DIR (where checkpoints are written)";
+    if (restartAttempts > 0) return "--restart-attempts needs --state-dir DIR (restarts resume from checkpoints)";
+    if (!fromSavepoint.empty()) return "--from-savepoint needs --state-dir DIR";
+  }
+  config.checkpoints.stateDir = stateDir;
+  config.checkpoints.interval = *every;
+  config.checkpoints.retained = retained;
+  config.checkpoints.resumeFrom = fromSavepoint;
+  config.checkpoints.guarantee = delivery == "at-least-once"  ? DeliveryGuarantee::kAtLeastOnce
+                                 : delivery == "at-most-once" ? DeliveryGuarantee::kAtMostOnce
+                                                              : DeliveryGuarantee::kExactlyOnce;
+  config.restart.maxAttempts = restartAttempts;
+  config.restart.delay = *delay;
+  return std::nullopt;
+}
+
+std::string pidFilePath(const std::string& stateDir) { return stateDir + "/reka.pid"; }
+
+namespace {
+long readPid(const std::string& stateDir) {
+  std::ifstream in(pidFilePath(stateDir));
+  long pid = 0;
+  if (!(in >> pid)) return 0;
+  return pid;
+}
+}  // namespace
+
+std::optional<std::string> claimStateDir(const std::string& stateDir) {
+  Status made = localFileSystem()->makeDirs(stateDir);
+  if (!made.isOk()) return made.message();
+  const long other = readPid(stateDir);
+  if (other > 0 && other != static_cast<long>(::getpid()) && ::kill(static_cast<pid_t>(other), 0) == 0)
+    return "state directory " + stateDir + " is in use by process " + std::to_string(other) + " (" + pidFilePath(stateDir) + ")";
+  std::ofstream out(pidFilePath(stateDir), std::ios::trunc);
+  out << ::getpid() << "\n";
+  if (!out) return "cannot write " + pidFilePath(stateDir);
+  return std::nullopt;
+}
+
+void releaseStateDir(const std::string& stateDir) {
+  if (readPid(stateDir) == static_cast<long>(::getpid())) std::remove(pidFilePath(stateDir).c_str());
+}
+
+namespace {
+
+struct SavepointFlags {
+  std::string stateDir;
+  bool stop = false;
+  std::string timeout = "60s";
+};
+
+int newestSavepoint(const std::string& stateDir, std::string& dir) {
+  checkpoint::CheckpointStorage storage(stateDir, nullptr);
+  int64_t best = 0;
+  for (const auto& [id, d] : storage.listComplete()) {
+    if (d.find("/savepoints/") != std::string::npos && id > best) {
+      best = id;
+      dir = d;
+    }
+  }
+  return static_cast<int>(best);
+}
+
+int runSavepoint(const SavepointFlags& flags) {
+  auto timeout = parseDuration(flags.timeout);
+  if (!timeout || timeout->count() <= 0) {
+    std::fprintf(stderr, "reka savepoint: --timeout '%s' is not a positive duration (e.g. 30s, 2m)\n", flags.timeout.c_str());
+    return 2;
+  }
+  const long pid = readPid(flags.stateDir);
+  if (pid <= 0 || ::kill(static_cast<pid_t>(pid), 0) != 0) {
+    std::fprintf(stderr, "reka savepoint: no running reka job uses %s (no live process in %s)\n", flags.stateDir.c_str(),
+                 pidFilePath(flags.stateDir).c_str());
+    return 1;
+  }
+  std::string before;
+  const int idBefore = newestSavepoint(flags.stateDir, before);
+  if (::kill(static_cast<pid_t>(pid), flags.stop ? SIGTERM : SIGUSR1) != 0) {
+    std::fprintf(stderr, "reka savepoint: cannot signal process %ld: %s\n", pid, std::strerror(errno));
+    return 1;
+  }
+  const auto deadline = std::chrono::steady_clock::now() + *timeout;
+  std::string dir;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (newestSavepoint(flags.stateDir, dir) > idBefore && (!flags.stop || ::kill(static_cast<pid_t>(pid), 0) != 0)) {
+      std::printf("%s\n", dir.c_str());
+      return 0;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  std::fprintf(stderr, "reka savepoint: no new savepoint in %s/savepoints within %s\n", flags.stateDir.c_str(), flags.timeout.c_str());
+  return 1;
+}
+
+}  // namespace
+
+void addSavepointCommand(CLI::App& app, int& exitCode) {
+  auto flags = std::make_shared<SavepointFlags>();
+  auto* cmd = app.add_subcommand("savepoint", "Take a savepoint of the job running with a state directory");
+  cmd->add_option("--state-dir", flags->stateDir, "the running job's --state-dir")->required()->check(CLI::ExistingDirectory);
+  cmd->add_flag("--stop", flags->stop, "stop the job once the savepoint is complete (stop-with-savepoint)");
+  cmd->add_option("--timeout", flags->timeout, "how long to wait for the savepoint (default 60s)");
+  cmd->callback([flags, &exitCode] { exitCode = runSavepoint(*flags); });
+}
+
+}  // namespace reka::cli

@@ -8,8 +8,8 @@ namespace reka::nexmark {
 
 const std::vector<std::string>& supportedQueries() {
   static const std::vector<std::string> kQueries = {"q0",  "q1",  "q2",  "q3",  "q4",  "q5",  "q6",  "q7",
-                                                    "q8",  "q9",  "q11", "q12", "q13", "q14", "q15", "q17", "q18",
-                                                    "q19", "q20", "q21", "q22"};
+                                                    "q8",  "q9",  "q10", "q11", "q12", "q13", "q14", "q15",
+                                                    "q17", "q18", "q19", "q20", "q21", "q22"};
   return kQueries;
 }
 
@@ -28,6 +28,7 @@ Status addQuery(StreamEnvironment& env, DataStream<Event> events, const QueryJob
   else if (q == "q4") addQ4(events, options, counters);
   else if (q == "q6") addQ6(events, options, counters);
   else if (q == "q9") addQ9(events, options, counters);
+  else if (q == "q10") addQ10(events, options, counters);
   else if (q == "q13") addQ13(env, events, options, counters);
   else if (q == "q14") addQ14(events, options, counters);
   else if (q == "q15") addQ15(events, options, counters);
@@ -47,6 +48,8 @@ Status addQuery(StreamEnvironment& env, DataStream<Event> events, const QueryJob
 
 Result<std::shared_ptr<QueryCounters>> buildQueryJob(StreamEnvironment& env, const QueryJobOptions& options) {
   if (options.inputPath.empty()) REKA_RETURN_IF_ERROR(Generator::make(options.generator).status());
+  if (!options.outputPath.empty() && !options.outputDir.empty())
+    return Status::invalidArgument("give an output file or an output directory, not both");
   auto counters = std::make_shared<QueryCounters>();
   DataStream<Event> events = [&] {
     if (!options.inputPath.empty()) return fileSource(env, options, counters).rebalance();

@@ -6,8 +6,11 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "nexmark/Rows.h"
+#include "reka/connector/TransactionalFileSink.h"
 #include "reka/nexmark/QueryJob.h"
 
 namespace reka::nexmark {
@@ -36,6 +39,26 @@ class TouchSink {
   int64_t rows_ = 0;
 };
 
+/// Appends a row as one JSON line (NEXMARK.md section 7), newline included.
+template <class Row>
+struct JsonLineFormat {
+  void operator()(const Row& row, std::string& out) const {
+    JsonRowWriter w(out);
+    w.begin();
+    row.write(w);
+    w.end();
+  }
+};
+
+/// Appends the directory a row is written to under --output-dir: the row's
+/// `partitionPath(std::string&)` where it has one (q10), else nothing (the directory itself).
+template <class Row>
+struct RowPartition {
+  void operator()(const Row& row, std::string& out) const {
+    if constexpr (requires { row.partitionPath(out); }) row.partitionPath(out);
+  }
+};
+
 /// Writes rows as JSON lines to a file (one writer: run it at parallelism 1).
 template <class Row>
 class JsonLinesFileSink {
@@ -54,10 +77,7 @@ class JsonLinesFileSink {
     return Status::ok();
   }
   void invoke(const Row& row) {
-    JsonRowWriter w(buffer_);
-    w.begin();
-    row.write(w);
-    w.end();
+    JsonLineFormat<Row>{}(row, buffer_);
     sum_ += row.touch();
     ++rows_;
     if (buffer_.size() >= kFlushBytes) flushBuffer();
@@ -86,13 +106,86 @@ class JsonLinesFileSink {
   int64_t rows_ = 0;
 };
 
-/// Ends a query's row stream in the sink that `options` asks for.
+/// Writes rows as JSON lines (as JsonLinesFileSink does) into part files under a directory,
+/// exactly once, through connector::TransactionalFileSink: each subtask its own files, rows
+/// with a partitionPath() in their partition's directory. Rows are counted in QueryCounters
+/// when they are committed (exactly once) or flushed (at least once).
+template <class Row>
+class TransactionalJsonSink {
+ public:
+  TransactionalJsonSink(std::string directory, std::shared_ptr<QueryCounters> counters)
+      : sink_(options(std::move(directory)), JsonLineFormat<Row>{}, RowPartition<Row>{}), counters_(std::move(counters)) {}
+
+  Status open(const OperatorContext& ctx) {
+    countAtCommit_ = ctx.guarantee == DeliveryGuarantee::kExactlyOnce;
+    checkpointing_ = ctx.checkpointing;
+    return sink_.open(ctx);
+  }
+  void invoke(const Row& row) {
+    sink_.invoke(row);
+    unpublished_.sum += row.touch();
+    ++unpublished_.rows;
+  }
+  void finish() {
+    sink_.finish();
+    // With checkpoints, the final checkpoint's snapshot and commit publish the rest.
+    if (!checkpointing_) publish(std::exchange(unpublished_, {}));
+  }
+  Status snapshot(int64_t checkpointId, std::string& out) {
+    REKA_RETURN_IF_ERROR(sink_.snapshot(checkpointId, out));
+    Counts counts = std::exchange(unpublished_, {});
+    counts.checkpointId = checkpointId;
+    if (countAtCommit_) {
+      staged_.push_back(counts);
+    } else {
+      publish(counts);
+    }
+    return Status::ok();
+  }
+  Status restore(std::string_view in) { return sink_.restore(in); }
+  void commit(int64_t checkpointId) {
+    sink_.commit(checkpointId);
+    std::erase_if(staged_, [&](const Counts& c) {
+      if (c.checkpointId > checkpointId) return false;
+      publish(c);
+      return true;
+    });
+  }
+
+ private:
+  struct Counts {
+    int64_t checkpointId = 0;
+    int64_t rows = 0;
+    uint64_t sum = 0;
+  };
+  static connector::TransactionalFileSinkOptions options(std::string directory) {
+    connector::TransactionalFileSinkOptions o;
+    o.directory = std::move(directory);
+    return o;
+  }
+  void publish(const Counts& c) {
+    counters_->checksum.fetch_add(c.sum, std::memory_order_relaxed);
+    counters_->outputRows.fetch_add(c.rows, std::memory_order_relaxed);
+  }
+
+  connector::TransactionalFileSink<Row, JsonLineFormat<Row>, RowPartition<Row>> sink_;
+  std::shared_ptr<QueryCounters> counters_;
+  bool countAtCommit_ = true;
+  bool checkpointing_ = false;
+  Counts unpublished_;
+  std::vector<Counts> staged_;  // rows of snapshots not committed yet
+};
+
+/// Ends a query's row stream in the sink that `options` asks for: part files under outputDir
+/// (at the stream's parallelism), one file (outputPath, parallelism 1), or the touching sink.
 template <class Row>
 void attachSink(const DataStream<Row>& rows, const QueryJobOptions& options, std::shared_ptr<QueryCounters> counters) {
-  if (options.outputPath.empty()) {
-    rows.sink("touch-sink", TouchSink<Row>(counters));
-  } else {
+  if (!options.outputDir.empty()) {
+    rows.sink("transactional-file-sink", TransactionalJsonSink<Row>(options.outputDir, counters));
+  } else if (!options.outputPath.empty()) {
     rows.rebalance().sink("json-file-sink", JsonLinesFileSink<Row>(options.outputPath, counters)).parallelism(1);
+  } else {
+    rows.sink("touch-sink", TouchSink<Row>(counters));
   }
 }
 
@@ -111,6 +204,7 @@ void addQ3(const DataStream<Event>& events, const QueryJobOptions& o, std::share
 void addQ4(const DataStream<Event>& events, const QueryJobOptions& o, std::shared_ptr<QueryCounters> c);
 void addQ6(const DataStream<Event>& events, const QueryJobOptions& o, std::shared_ptr<QueryCounters> c);
 void addQ9(const DataStream<Event>& events, const QueryJobOptions& o, std::shared_ptr<QueryCounters> c);
+void addQ10(const DataStream<Event>& events, const QueryJobOptions& o, std::shared_ptr<QueryCounters> c);
 void addQ13(StreamEnvironment& env, const DataStream<Event>& events, const QueryJobOptions& o,
             std::shared_ptr<QueryCounters> c);
 void addQ14(const DataStream<Event>& events, const QueryJobOptions& o, std::shared_ptr<QueryCounters> c);

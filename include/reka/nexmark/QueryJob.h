@@ -20,12 +20,17 @@ enum class BadInputPolicy {
 };
 
 /// One NEXMark query run: its input (in-process generator or a JSON-lines file), its output
-/// (a JSON-lines file, or a sink that touches every field and discards it) and its execution.
+/// (a JSON-lines file, part files in a directory, or a sink that touches every field and
+/// discards it) and its execution.
 struct QueryJobOptions {
   std::string query;             ///< "q0" … "q22"
   GeneratorConfig generator;     ///< used when inputPath is empty
   std::string inputPath;         ///< NEXMARK.md section 7 events, one per line
   std::string outputPath;        ///< empty: discard rows after touching every field
+  /// Part files under this directory instead, exactly once (connector::TransactionalFileSink):
+  /// each sink subtask its own files, q10 partitioned by dt=…/hm=…; committed at checkpoints,
+  /// or at the end without them. Excludes outputPath.
+  std::string outputDir;
   std::string deadLetterPath;    ///< empty: dead letters are reported on stderr (rate-limited)
   BadInputPolicy badInput = BadInputPolicy::kDeadLetter;
   size_t maxLineBytes = size_t{1} << 20;

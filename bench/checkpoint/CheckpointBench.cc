@@ -120,7 +120,8 @@ void restartTime(const std::string& stateDir, int64_t events) {
   REKA_CHECK(job.isOk());
   const auto restored = Clock::now();
   const int64_t before = 0;
-  while ((*job)->metrics().sourceRecords <= before && !(*job)->waitFor(std::chrono::microseconds(200))) {
+  while ((*job)->metrics().sourceRecords <= before && !(*job)->waitFor(std::chrono::milliseconds(0))) {
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
   }
   const auto resumed = Clock::now();
   JobMetrics m = (*job)->metrics();

@@ -218,31 +218,53 @@ std::shared_ptr<CheckpointFileSystem> localFileSystem() {
 
 namespace checkpoint {
 
-std::string encodeTaskSnapshot(const TaskSnapshot& snapshot) {
+StateFileWriter::StateFileWriter(std::string& out, uint32_t operatorCount) : out_(out) {
+  out_.append(kStateMagic);
+  putU32(out_, kFormatVersion);
+  putU32(out_, operatorCount);
+}
+
+void StateFileWriter::beginOperator(int32_t node, int32_t subtask, std::string_view name) {
+  putU32(out_, static_cast<uint32_t>(node));
+  putU32(out_, static_cast<uint32_t>(subtask));
+  putStr(out_, name);
+}
+
+void StateFileWriter::u32(uint32_t v) { putU32(out_, v); }
+void StateFileWriter::str(std::string_view s) { putStr(out_, s); }
+
+size_t StateFileWriter::beginBytes() {
+  const size_t at = out_.size();
+  putU64(out_, 0);
+  return at;
+}
+
+void StateFileWriter::endBytes(size_t at) {
+  uint64_t n = out_.size() - at - 8;
+  for (int i = 0; i < 8; ++i) out_[at + static_cast<size_t>(i)] = static_cast<char>((n >> (8 * i)) & 0xff);
+}
+
+std::string encodeTaskSnapshot(const std::vector<OperatorSnapshot>& operators) {
   std::string out;
-  out.append(kStateMagic);
-  putU32(out, kFormatVersion);
-  putU32(out, static_cast<uint32_t>(snapshot.operators.size()));
-  for (const auto& op : snapshot.operators) {
-    putU32(out, static_cast<uint32_t>(op.node));
-    putU32(out, static_cast<uint32_t>(op.subtask));
-    putStr(out, op.name);
-    putU32(out, static_cast<uint32_t>(op.keyed.size()));
+  StateFileWriter w(out, static_cast<uint32_t>(operators.size()));
+  for (const auto& op : operators) {
+    w.beginOperator(op.node, op.subtask, op.name);
+    w.u32(static_cast<uint32_t>(op.keyed.size()));
     for (const auto& [table, groups] : op.keyed) {
-      putStr(out, table);
-      putU32(out, static_cast<uint32_t>(groups.size()));
+      w.str(table);
+      w.u32(static_cast<uint32_t>(groups.size()));
       for (const auto& [kg, bytes] : groups) {
-        putU32(out, static_cast<uint32_t>(kg));
-        putStr(out, bytes);
+        w.u32(static_cast<uint32_t>(kg));
+        w.str(bytes);
       }
     }
-    putU32(out, static_cast<uint32_t>(op.lists.size()));
+    w.u32(static_cast<uint32_t>(op.lists.size()));
     for (const auto& [name, elements] : op.lists) {
-      putStr(out, name);
-      putU32(out, static_cast<uint32_t>(elements.size()));
-      for (const auto& e : elements) putStr(out, e);
+      w.str(name);
+      w.u32(static_cast<uint32_t>(elements.size()));
+      for (const auto& e : elements) w.str(e);
     }
-    putStr(out, op.blob);
+    w.str(op.blob);
   }
   return out;
 }
@@ -313,7 +335,7 @@ Result<CheckpointStorage::FileEntry> CheckpointStorage::writeTaskFile(int64_t id
                                                                       const TaskSnapshot& snapshot) {
   FileEntry e;
   e.name = "task-" + std::to_string(taskIndex) + ".state";
-  std::string bytes = encodeTaskSnapshot(snapshot);
+  const std::string& bytes = snapshot.bytes;
   e.size = bytes.size();
   e.checksum = XXH3_64bits(bytes.data(), bytes.size());
   REKA_RETURN_IF_ERROR(fs_->writeFile(directoryFor(id, kind) + "/" + e.name, bytes));

@@ -243,30 +243,49 @@ void Task::barrierArrived(size_t index) {
 }
 
 Status Task::snapshotChain(int64_t id, checkpoint::TaskSnapshot& out) {
-  out.operators.clear();
-  out.operators.reserve(members_.size());
+  // Serialised once, straight into the state file's bytes (format in docs/checkpoints.md).
+  out.bytes.clear();
+  out.bytes.reserve(lastSnapshotBytes_ + lastSnapshotBytes_ / 8 + 4096);
+  checkpoint::StateFileWriter w(out.bytes, static_cast<uint32_t>(members_.size()));
   for (const Member& m : members_) {
-    checkpoint::OperatorSnapshot snap;
-    snap.node = m.node;
-    snap.subtask = m.subtask;
-    snap.name = m.name;
-    auto keyed = m.state->snapshotKeyed();
-    if (!keyed.isOk()) return Status(keyed.status().code(), "operator '" + m.name + "': " + keyed.status().message());
-    snap.keyed = std::move(*keyed);
+    auto fail = [&](const Status& s) { return Status(s.code(), "operator '" + m.name + "': " + s.message()); };
+    w.beginOperator(m.node, m.subtask, m.name);
+    const std::vector<std::string> tables = m.state->tableNames();
+    const KeyGroupRange range = m.state->keyGroups();
+    w.u32(static_cast<uint32_t>(tables.size()));
+    for (const std::string& name : tables) {
+      StateTable* table = m.state->findTable(name);
+      w.str(name);
+      w.u32(static_cast<uint32_t>(range.size()));
+      for (int32_t kg = range.first; kg <= range.last; ++kg) {
+        w.u32(static_cast<uint32_t>(kg));
+        const size_t at = w.beginBytes();
+        Status s = table->snapshotKeyGroup(KeyGroup{kg}, w.out());
+        if (!s.isOk()) return fail(Status(s.code(), "state '" + name + "': " + s.message()));
+        w.endBytes(at);
+      }
+    }
     auto lists = m.state->snapshotOperatorLists();
-    if (!lists.isOk()) return Status(lists.status().code(), "operator '" + m.name + "': " + lists.status().message());
-    snap.lists = std::move(*lists);
+    if (!lists.isOk()) return fail(lists.status());
+    w.u32(static_cast<uint32_t>(lists->size()));
+    for (const auto& [name, elements] : *lists) {
+      w.str(name);
+      w.u32(static_cast<uint32_t>(elements.size()));
+      for (const auto& e : elements) w.str(e);
+    }
+    const size_t at = w.beginBytes();
     Status s;
     try {
-      s = m.op->snapshotState(id, snap.blob);
+      s = m.op->snapshotState(id, w.out());
     } catch (const std::exception& e) {
       s = Status::userCodeError(e.what());
     } catch (...) {
       s = Status::userCodeError("unknown exception");
     }
-    if (!s.isOk()) return Status(s.code(), "operator '" + m.name + "': " + s.message());
-    out.operators.push_back(std::move(snap));
+    if (!s.isOk()) return fail(s);
+    w.endBytes(at);
   }
+  lastSnapshotBytes_ = out.bytes.size();
   return Status::ok();
 }
 

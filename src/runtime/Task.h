@@ -139,6 +139,7 @@ class Task {
   size_t barriersMissing_ = 0;   ///< open inputs whose barrier for aligning_ has not come
   std::atomic<int64_t> completed_{0};
   int64_t notified_ = 0;
+  size_t lastSnapshotBytes_ = 0;  ///< to size the next snapshot's buffer
 };
 
 }  // namespace reka::runtime

@@ -50,9 +50,28 @@ struct OperatorSnapshot {
   std::string blob;
 };
 
-/// One task's share of a checkpoint: the snapshots of the operators of its chain.
+/// One task's share of a checkpoint: the bytes of its state file (the snapshots of the
+/// operators of its chain), encoded by the task in one pass with StateFileWriter.
 struct TaskSnapshot {
-  std::vector<OperatorSnapshot> operators;
+  std::string bytes;
+};
+
+/// Writes a state file (format v1, docs/checkpoints.md) straight into a string, so that state is
+/// serialised once, where it lives: variable-length parts reserve their length field and patch
+/// it when done.
+class StateFileWriter {
+ public:
+  StateFileWriter(std::string& out, uint32_t operatorCount);
+  void beginOperator(int32_t node, int32_t subtask, std::string_view name);
+  void u32(uint32_t v);
+  void str(std::string_view s);
+  /// Reserves a length field; append the bytes to out(), then call endBytes with the result.
+  size_t beginBytes();
+  void endBytes(size_t at);
+  std::string& out() { return out_; }
+
+ private:
+  std::string& out_;
 };
 
 enum class CheckpointKind : uint8_t { kCheckpoint = 0, kSavepoint = 1 };
@@ -69,8 +88,9 @@ struct CheckpointData {
   std::map<std::pair<int32_t, int32_t>, OperatorSnapshot> operators;  ///< by (node, subtask)
 };
 
-/// Serialises a task snapshot into the bytes of one state file (format in docs/checkpoints.md).
-std::string encodeTaskSnapshot(const TaskSnapshot& snapshot);
+/// Serialises operator snapshots into the bytes of one state file (tests and tools; tasks use
+/// StateFileWriter directly).
+std::string encodeTaskSnapshot(const std::vector<OperatorSnapshot>& operators);
 /// Parses a state file; fails with Corruption on malformed input.
 Status decodeTaskSnapshot(std::string_view bytes, std::vector<OperatorSnapshot>& out);
 

@@ -20,7 +20,6 @@ reka=""
 workdir=""
 seed=$RANDOM
 max_delay=""
-min_delay=0.02
 
 usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 while [ $# -gt 0 ]; do
@@ -67,11 +66,14 @@ start=$(date +%s.%N)
   echo "kill-test: the fault-free run failed:" >&2; cat "$workdir/ref.log" >&2; exit 1; }
 calc() { awk "BEGIN { printf \"%.6f\", $1 }"; }
 ref_seconds=$(calc "$(date +%s.%N) - $start")
+# Kills come between one checkpoint interval after a start (so that runs make progress) and
+# that plus twice the fault-free time per kill (so that they spread over the whole run).
+interval_s=$(awk -v v="$interval" 'BEGIN { n = v + 0; if (v ~ /ms$/) n /= 1000; else if (v ~ /m$/ && v !~ /s$/) n *= 60; printf "%.3f", n }')
+min_delay=$(calc "$interval_s + 0.05")
 if [ -z "$max_delay" ]; then
-  # Kills spread over the run: on average one per 1/kills of the fault-free time, at least 0.1 s.
-  max_delay=$(awk "BEGIN { d = 2 * $ref_seconds / $kills; if (d < 0.1) d = 0.1; if (d > 2) d = 2; print d }")
+  max_delay=$(awk "BEGIN { d = $min_delay + 2 * $ref_seconds / $kills; if (d > $min_delay + 2) d = $min_delay + 2; print d }")
 fi
-echo "kill-test: fault-free run took ${ref_seconds}s; kills come 0–${max_delay}s after each start"
+echo "kill-test: fault-free run took ${ref_seconds}s; kills come ${min_delay}–${max_delay}s after each start"
 
 # 2. The run under faults: same command, killed and restarted until it finishes.
 rm -rf "$workdir/out" "$workdir/state"

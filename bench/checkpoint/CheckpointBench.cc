@@ -6,7 +6,6 @@
 
 #include <CLI/CLI.hpp>
 
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -16,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "../common/ChildProcess.h"
 #include "reka/base/ProcessStats.h"
 #include "reka/checkpoint/CheckpointStorage.h"
 #include "reka/nexmark/QueryJob.h"
@@ -70,29 +70,15 @@ Run runQuery(const std::string& query, const nexmark::GeneratorConfig& gen, cons
 
 /// Runs `runQuery` in a child process, so that no run inherits another's heap or threads.
 Run runIsolated(const std::string& query, const nexmark::GeneratorConfig& gen, const CheckpointConfig& checkpoints) {
-  int fds[2];
-  if (pipe(fds) != 0) return Run{};
-  pid_t pid = fork();
-  if (pid == 0) {
-    close(fds[0]);
+  const std::string text = bench::runInChild([&] {
     Run r = runQuery(query, gen, checkpoints);
     char buf[512];
-    int n = std::snprintf(buf, sizeof buf, "%d %.6f %.6f %lld %lld %lld %lld %.3f %.3f", r.ok ? 1 : 0, r.wall, r.cpu,
-                          static_cast<long long>(r.events), static_cast<long long>(r.rows),
-                          static_cast<long long>(r.metrics.completedCheckpoints),
-                          static_cast<long long>(r.metrics.largestCheckpointBytes), r.metrics.longestCheckpointMs,
-                          r.metrics.longestCheckpointSyncMs);
-    if (write(fds[1], buf, static_cast<size_t>(n)) != n) _exit(3);
-    _exit(0);
-  }
-  close(fds[1]);
-  std::string text;
-  char buf[512];
-  ssize_t n;
-  while ((n = read(fds[0], buf, sizeof buf)) > 0) text.append(buf, static_cast<size_t>(n));
-  close(fds[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
+    std::snprintf(buf, sizeof buf, "%d %.6f %.6f %lld %lld %lld %lld %.3f %.3f", r.ok ? 1 : 0, r.wall, r.cpu,
+                  static_cast<long long>(r.events), static_cast<long long>(r.rows),
+                  static_cast<long long>(r.metrics.completedCheckpoints), static_cast<long long>(r.metrics.largestCheckpointBytes),
+                  r.metrics.longestCheckpointMs, r.metrics.longestCheckpointSyncMs);
+    return std::string(buf);
+  });
   Run r;
   int ok = 0;
   long long events = 0, rows = 0, completed = 0, bytes = 0;

@@ -1,7 +1,6 @@
 // NEXMark macro benchmark: every implemented query through the engine (generator in-process,
 // touching sink), each in its own child process so CPU time and peak RSS are its own, plus
 // hand-written single-threaded loops doing the same work, and the ratio between them.
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -15,6 +14,7 @@
 #include <vector>
 
 #include "HandWritten.h"
+#include "../common/ChildProcess.h"
 #include "reka/base/ProcessStats.h"
 #include "nexmark/Sinks.h"
 #include "reka/nexmark/QueryJob.h"
@@ -40,12 +40,7 @@ struct Measured {
 
 /// Runs `body` in a child process and returns what it measured (fresh RSS and CPU per run).
 Measured inChild(const std::string& name, int parallelism, const std::function<void(Measured&)>& body) {
-  int fds[2];
-  if (pipe(fds) != 0) std::abort();
-  std::fflush(stdout);
-  pid_t pid = fork();
-  if (pid == 0) {
-    close(fds[0]);
+  const std::string text = bench::runInChild([&] {
     Measured m;
     m.name = name;
     m.parallelism = parallelism;
@@ -56,20 +51,11 @@ Measured inChild(const std::string& name, int parallelism, const std::function<v
     m.cpu = processCpuSeconds() - c0;
     m.rssBytes = peakRssBytes();
     char buf[512];
-    int n = std::snprintf(buf, sizeof buf, "%d %lld %.9f %.9f %lld %lld %llu\n", m.ok ? 1 : 0, static_cast<long long>(m.events),
-                          m.wall, m.cpu, static_cast<long long>(m.rows), static_cast<long long>(m.rssBytes),
-                          static_cast<unsigned long long>(m.checksum));
-    if (write(fds[1], buf, static_cast<size_t>(n)) != n) _exit(3);
-    _exit(0);
-  }
-  close(fds[1]);
-  std::string text;
-  char buf[512];
-  ssize_t n;
-  while ((n = read(fds[0], buf, sizeof buf)) > 0) text.append(buf, static_cast<size_t>(n));
-  close(fds[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
+    std::snprintf(buf, sizeof buf, "%d %lld %.9f %.9f %lld %lld %llu\n", m.ok ? 1 : 0, static_cast<long long>(m.events),
+                  m.wall, m.cpu, static_cast<long long>(m.rows), static_cast<long long>(m.rssBytes),
+                  static_cast<unsigned long long>(m.checksum));
+    return std::string(buf);
+  });
   Measured m;
   m.name = name;
   m.parallelism = parallelism;

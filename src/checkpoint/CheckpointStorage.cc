@@ -196,7 +196,7 @@ class Reader {
 
 constexpr std::string_view kStateMagic = "REKAST01";
 constexpr std::string_view kManifestMagic = "REKAMF01";
-constexpr uint32_t kFormatVersion = 1;
+constexpr uint32_t kFormatVersion = 2;  // 2: incremental state files (file and blob kinds)
 constexpr const char* kManifestName = "MANIFEST";
 
 int64_t wallMs() {
@@ -218,11 +218,15 @@ std::shared_ptr<CheckpointFileSystem> localFileSystem() {
 
 namespace checkpoint {
 
-StateFileWriter::StateFileWriter(std::string& out, uint32_t operatorCount) : out_(out) {
+StateFileWriter::StateFileWriter(std::string& out, uint32_t operatorCount, bool delta, int64_t baseId) : out_(out) {
   out_.append(kStateMagic);
   putU32(out_, kFormatVersion);
+  putU8(out_, delta ? 1 : 0);
+  putU64(out_, static_cast<uint64_t>(delta ? baseId : 0));
   putU32(out_, operatorCount);
 }
+
+void StateFileWriter::u8(uint8_t v) { putU8(out_, v); }
 
 void StateFileWriter::beginOperator(int32_t node, int32_t subtask, std::string_view name) {
   putU32(out_, static_cast<uint32_t>(node));
@@ -244,9 +248,9 @@ void StateFileWriter::endBytes(size_t at) {
   for (int i = 0; i < 8; ++i) out_[at + static_cast<size_t>(i)] = static_cast<char>((n >> (8 * i)) & 0xff);
 }
 
-std::string encodeTaskSnapshot(const std::vector<OperatorSnapshot>& operators) {
+std::string encodeTaskSnapshot(const std::vector<OperatorSnapshot>& operators, bool delta, int64_t baseId) {
   std::string out;
-  StateFileWriter w(out, static_cast<uint32_t>(operators.size()));
+  StateFileWriter w(out, static_cast<uint32_t>(operators.size()), delta, baseId);
   for (const auto& op : operators) {
     w.beginOperator(op.node, op.subtask, op.name);
     w.u32(static_cast<uint32_t>(op.keyed.size()));
@@ -264,21 +268,37 @@ std::string encodeTaskSnapshot(const std::vector<OperatorSnapshot>& operators) {
       w.u32(static_cast<uint32_t>(elements.size()));
       for (const auto& e : elements) w.str(e);
     }
+    w.u8(op.blobIsDelta ? 1 : 0);
     w.str(op.blob);
   }
   return out;
 }
 
 Status decodeTaskSnapshot(std::string_view bytes, std::vector<OperatorSnapshot>& out) {
+  DecodedStateFile file;
+  REKA_RETURN_IF_ERROR(decodeTaskSnapshot(bytes, file));
+  for (auto& op : file.operators) out.push_back(std::move(op));
+  return Status::ok();
+}
+
+Status decodeTaskSnapshot(std::string_view bytes, DecodedStateFile& file) {
   Reader r(bytes);
   std::string_view magic;
   uint32_t version = 0, count = 0;
   if (!r.bytes(magic, kStateMagic.size()) || magic != kStateMagic) return Status::corruption("not a Reka state file (bad magic)");
   if (!r.u32(version)) return Status::corruption("truncated state file header");
-  if (version != kFormatVersion)
-    return Status::corruption("state file format version " + std::to_string(version) + " is not supported (this build reads version " +
+  if (version != 1 && version != kFormatVersion)
+    return Status::corruption("state file format version " + std::to_string(version) + " is not supported (this build reads versions 1 to " +
                               std::to_string(kFormatVersion) + ")");
+  if (version >= 2) {
+    uint8_t kind = 0;
+    uint64_t base = 0;
+    if (!r.u8(kind) || !r.u64(base) || kind > 1) return Status::corruption("truncated or malformed state file header");
+    file.delta = kind == 1;
+    file.baseId = static_cast<int64_t>(base);
+  }
   if (!r.u32(count)) return Status::corruption("truncated state file header");
+  std::vector<OperatorSnapshot>& out = file.operators;
   auto bad = [] { return Status::corruption("truncated or malformed state file"); };
   for (uint32_t i = 0; i < count; ++i) {
     OperatorSnapshot op;
@@ -307,6 +327,12 @@ Status decodeTaskSnapshot(std::string_view bytes, std::vector<OperatorSnapshot>&
       v.resize(n);
       for (auto& e : v)
         if (!r.str(e)) return bad();
+    }
+    if (version >= 2) {
+      uint8_t blobKind = 0;
+      if (!r.u8(blobKind) || blobKind > 1) return bad();
+      op.blobIsDelta = blobKind == 1;
+      if (op.blobIsDelta && !file.delta) return Status::corruption("a full state file holds an operator delta");
     }
     if (!r.str(op.blob)) return bad();
     out.push_back(std::move(op));
@@ -340,6 +366,13 @@ Result<CheckpointStorage::FileEntry> CheckpointStorage::writeTaskFile(int64_t id
   e.checksum = XXH3_64bits(bytes.data(), bytes.size());
   REKA_RETURN_IF_ERROR(fs_->writeFile(directoryFor(id, kind) + "/" + e.name, bytes));
   return e;
+}
+
+CheckpointStorage::FileEntry CheckpointStorage::sharedEntry(int64_t ownerId, const FileEntry& e) {
+  if (e.name.find('/') != std::string::npos) return e;  // already a reference to another checkpoint
+  FileEntry shared = e;
+  shared.name = "../chk-" + idDigits(ownerId) + "/" + e.name;
+  return shared;
 }
 
 Status CheckpointStorage::complete(int64_t id, CheckpointKind kind, bool finished, const std::string& jobFingerprint,
@@ -385,28 +418,70 @@ std::vector<std::pair<int64_t, std::string>> CheckpointStorage::listComplete() {
   return out;
 }
 
+namespace {
+/// Whether a manifest's file name is one this build writes: a file in the checkpoint's own
+/// directory, or `../chk-<digits>/<file>` in a sibling checkpoint (an incremental chain).
+bool validFileName(const std::string& name) {
+  if (name.empty() || name == "." || name == "..") return false;
+  if (name.find('/') == std::string::npos) return true;
+  const std::string prefix = "../chk-";
+  if (name.rfind(prefix, 0) != 0) return false;
+  const size_t slash = name.find('/', prefix.size());
+  if (slash == std::string::npos || slash == prefix.size()) return false;
+  const std::string digits = name.substr(prefix.size(), slash - prefix.size());
+  const std::string file = name.substr(slash + 1);
+  return digits.find_first_not_of("0123456789") == std::string::npos && !file.empty() && file != "." && file != ".." &&
+         file.find('/') == std::string::npos;
+}
+}  // namespace
+
 void CheckpointStorage::prune(int retained) {
-  auto names = fs_->list(stateDir_ + "/checkpoints");
+  const std::string root = stateDir_ + "/checkpoints";
+  auto names = fs_->list(root);
   if (!names.isOk()) return;
-  std::vector<std::pair<int64_t, std::string>> complete, partial;
+  std::vector<std::pair<int64_t, std::string>> complete, partial;  // (id, directory name)
   for (const auto& n : *names) {
     if (n.rfind("chk-", 0) != 0) continue;
     const std::string digits = n.substr(4);
     if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos) continue;
-    const std::string dir = stateDir_ + "/checkpoints/" + n;
-    (fs_->exists(dir + "/" + kManifestName) ? complete : partial).emplace_back(std::stoll(digits), dir);
+    (fs_->exists(root + "/" + n + "/" + kManifestName) ? complete : partial).emplace_back(std::stoll(digits), n);
   }
   std::sort(complete.begin(), complete.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
-  for (size_t i = static_cast<size_t>(std::max(retained, 1)); i < complete.size(); ++i) (void)fs_->removeAll(complete[i].second);
+  const size_t keep = std::min(complete.size(), static_cast<size_t>(std::max(retained, 1)));
+  // Files the retained checkpoints read, as "<directory name>/<file>".
+  std::vector<std::string> referenced;
+  for (size_t i = 0; i < keep; ++i) {
+    auto m = readManifest(root + "/" + complete[i].second);
+    if (!m.isOk()) return;  // cannot tell what it needs: delete nothing
+    for (const auto& f : m->files)
+      referenced.push_back(f.name.find('/') == std::string::npos ? complete[i].second + "/" + f.name : f.name.substr(3));
+  }
+  std::sort(referenced.begin(), referenced.end());
+  auto retire = [&](const std::string& dirName) {
+    const std::string dir = root + "/" + dirName;
+    // The manifest goes first: from then on the directory is not a checkpoint, whatever
+    // happens to the rest.
+    if (!fs_->removeAll(dir + "/" + kManifestName).isOk()) return;
+    auto files = fs_->list(dir);
+    if (!files.isOk()) return;
+    size_t kept = 0;
+    for (const auto& f : *files) {
+      if (std::binary_search(referenced.begin(), referenced.end(), dirName + "/" + f)) {
+        ++kept;
+      } else {
+        (void)fs_->removeAll(dir + "/" + f);
+      }
+    }
+    if (kept == 0) (void)fs_->removeAll(dir);
+  };
+  for (size_t i = keep; i < complete.size(); ++i) retire(complete[i].second);
   if (!complete.empty()) {
-    for (const auto& [id, dir] : partial)
-      if (id < complete.front().first) (void)fs_->removeAll(dir);
+    for (const auto& [id, dirName] : partial)
+      if (id < complete.front().first) retire(dirName);
   }
 }
 
-Result<CheckpointData> CheckpointStorage::load(const std::string& directory) {
-  CheckpointData data;
-  data.directory = directory;
+Result<CheckpointStorage::Manifest> CheckpointStorage::readManifest(const std::string& directory) {
   auto manifest = fs_->readFile(directory + "/" + kManifestName);
   if (!manifest.isOk()) return Status::corruption("manifest missing or unreadable: " + manifest.status().message());
   const std::string& m = *manifest;
@@ -420,36 +495,73 @@ Result<CheckpointData> CheckpointStorage::load(const std::string& directory) {
   uint32_t version = 0, files = 0;
   uint64_t id = 0, wall = 0;
   uint8_t kind = 0, finished = 0;
+  Manifest out;
   if (!r.bytes(magic, kManifestMagic.size()) || magic != kManifestMagic) return Status::corruption("not a Reka manifest (bad magic)");
-  if (!r.u32(version) || version != kFormatVersion)
+  if (!r.u32(version) || (version != 1 && version != kFormatVersion))
     return Status::corruption("manifest format version " + std::to_string(version) + " is not supported");
-  if (!r.u64(id) || !r.u8(kind) || !r.u8(finished) || !r.u64(wall) || !r.str(data.jobFingerprint) || !r.u32(files) || kind > 1)
+  if (!r.u64(id) || !r.u8(kind) || !r.u8(finished) || !r.u64(wall) || !r.str(out.jobFingerprint) || !r.u32(files) || kind > 1)
     return Status::corruption("malformed manifest");
-  data.id = static_cast<int64_t>(id);
-  data.kind = static_cast<CheckpointKind>(kind);
-  data.finished = finished != 0;
-  data.wallTimeMs = static_cast<int64_t>(wall);
+  out.id = static_cast<int64_t>(id);
+  out.kind = static_cast<CheckpointKind>(kind);
+  out.finished = finished != 0;
+  out.wallTimeMs = static_cast<int64_t>(wall);
   for (uint32_t i = 0; i < files; ++i) {
-    std::string name;
-    uint64_t size = 0, sum = 0;
-    if (!r.str(name) || !r.u64(size) || !r.u64(sum)) return Status::corruption("malformed manifest");
-    if (name.find('/') != std::string::npos) return Status::corruption("manifest names a file outside its directory");
-    auto bytes = fs_->readFile(directory + "/" + name);
-    if (!bytes.isOk()) return Status::corruption("file " + name + " is missing or unreadable");
-    if (bytes->size() != size)
-      return Status::corruption("file " + name + " has " + std::to_string(bytes->size()) + " bytes, the manifest says " +
-                                std::to_string(size) + " (truncated?)");
-    if (XXH3_64bits(bytes->data(), bytes->size()) != sum) return Status::corruption("file " + name + ": checksum mismatch");
-    std::vector<OperatorSnapshot> ops;
-    Status s = decodeTaskSnapshot(*bytes, ops);
-    if (!s.isOk()) return Status::corruption("file " + name + ": " + s.message());
-    data.bytes += static_cast<int64_t>(size);
-    for (auto& op : ops) {
-      auto key = std::make_pair(op.node, op.subtask);
-      data.operators[key] = std::move(op);
-    }
+    FileEntry f;
+    if (!r.str(f.name) || !r.u64(f.size) || !r.u64(f.checksum)) return Status::corruption("malformed manifest");
+    if (!validFileName(f.name)) return Status::corruption("manifest names a file outside the checkpoint directories: " + f.name);
+    out.files.push_back(std::move(f));
   }
   if (!r.done()) return Status::corruption("manifest has trailing bytes");
+  return out;
+}
+
+Result<CheckpointData> CheckpointStorage::load(const std::string& directory) {
+  REKA_ASSIGN_OR_RETURN(Manifest manifest, readManifest(directory));
+  CheckpointData data;
+  data.directory = directory;
+  data.id = manifest.id;
+  data.kind = manifest.kind;
+  data.finished = manifest.finished;
+  data.wallTimeMs = manifest.wallTimeMs;
+  data.jobFingerprint = manifest.jobFingerprint;
+  for (const auto& entry : manifest.files) {
+    const std::string& name = entry.name;
+    auto bytes = fs_->readFile(directory + "/" + name);
+    if (!bytes.isOk()) return Status::corruption("file " + name + " is missing or unreadable");
+    if (bytes->size() != entry.size)
+      return Status::corruption("file " + name + " has " + std::to_string(bytes->size()) + " bytes, the manifest says " +
+                                std::to_string(entry.size) + " (truncated?)");
+    if (XXH3_64bits(bytes->data(), bytes->size()) != entry.checksum) return Status::corruption("file " + name + ": checksum mismatch");
+    DecodedStateFile file;
+    Status s = decodeTaskSnapshot(*bytes, file);
+    if (!s.isOk()) return Status::corruption("file " + name + ": " + s.message());
+    bytes->clear();
+    bytes->shrink_to_fit();
+    data.bytes += static_cast<int64_t>(entry.size);
+    for (auto& op : file.operators) {
+      auto key = std::make_pair(op.node, op.subtask);
+      if (!file.delta) {
+        data.operators[key] = std::move(op);
+        continue;
+      }
+      // An incremental file: on top of what the chain holds for this operator so far.
+      auto it = data.operators.find(key);
+      if (it == data.operators.end())
+        return Status::corruption("file " + name + " is incremental (on checkpoint " + std::to_string(file.baseId) +
+                                  ") but no full snapshot of operator '" + op.name + "' comes before it in the chain");
+      OperatorSnapshot& base = it->second;
+      if (base.name != op.name)
+        return Status::corruption("file " + name + " continues operator '" + base.name + "' as '" + op.name + "'");
+      base.keyedDeltas.push_back(std::move(op.keyed));
+      base.lists = std::move(op.lists);  // operator lists are written whole every time
+      if (op.blobIsDelta) {
+        base.blobDeltas.push_back(std::move(op.blob));
+      } else {
+        base.blob = std::move(op.blob);
+        base.blobDeltas.clear();
+      }
+    }
+  }
   return data;
 }
 

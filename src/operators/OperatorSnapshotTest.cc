@@ -5,6 +5,7 @@
 // watermarks, step by step). The uninterrupted output is itself checked against brute-force
 // references. Operators are driven directly, through a small harness with a manual clock.
 
+#include <absl/container/flat_hash_map.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -16,6 +17,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -945,6 +947,373 @@ TEST(OperatorSnapshotTest, TypesWithoutSerdeAreNotSupported) {
           OpaqueKeyOf{}, KeyOf{}, OpaqueTsOf{}, TsOf{},
           detail::AlignedSpec::of(TumblingWindows::eventTime(10ms)), JoinOpaqueInWindow{}, nullptr),
       "first input's record");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Incremental snapshots of the aligned window operator (snapshotDelta / restoreDelta).
+
+/// Checkpoints of a run with incremental snapshots. Before step i: a full snapshot (a new chain)
+/// if i is in `full`, then a delta if i is in `delta`; then, if i is in `restart`, the instance
+/// (which must also take a snapshot) is replaced by a fresh one restored from the chain (the
+/// base, then each delta in order), which goes on extending the chain.
+struct ChainPlan {
+  std::set<size_t> full, delta, restart;
+};
+
+template <class Out>
+struct ChainRunResult {
+  RunResult<Out> run;
+  std::vector<std::string> fulls;   ///< every full snapshot written
+  std::vector<std::string> deltas;  ///< every delta written
+  int restores = 0;
+};
+
+/// Opens a fresh instance and restores it from `base` and `deltas`; the first error, if any.
+template <class Out>
+Status restoreChain(Instance<Out>& instance, const std::string* base,
+                    const std::vector<std::string_view>& deltas) {
+  REKA_RETURN_IF_ERROR(instance.open());
+  if (base != nullptr) REKA_RETURN_IF_ERROR(instance.op().restoreState(*base));
+  for (std::string_view d : deltas) REKA_RETURN_IF_ERROR(instance.op().restoreDelta(d));
+  return Status::ok();
+}
+
+template <class Out>
+ChainRunResult<Out> runWithChain(const Factory& make, const std::vector<Step>& script,
+                                 const ChainPlan& plan) {
+  ChainRunResult<Out> result;
+  auto instance = std::make_unique<Instance<Out>>(make(), &result.run.log, kStartClock);
+  Status s = instance->open();
+  EXPECT_TRUE(s.isOk()) << s.toString();
+  EXPECT_TRUE(instance->op().supportsDeltaSnapshots());
+  auto addMetrics = [&] {
+    result.run.lateRecords += instance->metrics().lateRecords.load();
+    result.run.lateUpdates += instance->metrics().lateUpdates.load();
+  };
+  std::optional<std::string> base;
+  std::vector<std::string> chain;
+  for (size_t i = 0; i < script.size(); ++i) {
+    const auto id = static_cast<int64_t>(i);
+    if (plan.full.contains(i)) {
+      base.emplace();
+      chain.clear();
+      s = instance->op().snapshotState(id, *base);
+      EXPECT_TRUE(s.isOk()) << s.toString();
+      result.fulls.push_back(*base);
+    }
+    if (plan.delta.contains(i)) {
+      EXPECT_TRUE(base.has_value()) << "a delta at step " << i << " without a base";
+      std::string delta;
+      s = instance->op().snapshotDelta(id, delta);
+      EXPECT_TRUE(s.isOk()) << s.toString();
+      chain.push_back(delta);
+      result.deltas.push_back(std::move(delta));
+    }
+    // The chain holds the state as of its last snapshot: a restart needs one at its step.
+    const bool snapshotted = base && (plan.full.contains(i) || plan.delta.contains(i));
+    EXPECT_TRUE(snapshotted || !plan.restart.contains(i))
+        << "a restart without a snapshot at step " << i;
+    if (plan.restart.contains(i) && snapshotted) {
+      addMetrics();
+      const int64_t clock = instance->clock();
+      const uint64_t live = instance->op().deltaStats().live;
+      instance.reset();  // nothing of the old instance may survive into the new one
+      instance = std::make_unique<Instance<Out>>(make(), &result.run.log, clock);
+      s = restoreChain(*instance, &*base,
+                       std::vector<std::string_view>(chain.begin(), chain.end()));
+      EXPECT_TRUE(s.isOk()) << s.toString();
+      EXPECT_EQ(instance->op().deltaStats().live, live)
+          << "entries after the restore at step " << i;
+      ++result.restores;
+    }
+    result.run.log.step = static_cast<int>(i);
+    instance->apply(script[i]);
+  }
+  result.run.log.step = static_cast<int>(script.size());
+  instance->op().finish();
+  addMetrics();
+  return result;
+}
+
+/// The little-endian u64 at byte `at` of a snapshot blob.
+uint64_t u64At(const std::string& blob, size_t at) {
+  std::string_view in = std::string_view(blob).substr(std::min(at, blob.size()));
+  uint64_t v = 0;
+  EXPECT_TRUE(Serde<uint64_t>::read(in, v)) << "a blob of " << blob.size() << " bytes";
+  return v;
+}
+// Offsets in a delta of the aligned window operator: after the version byte and three i64.
+constexpr size_t kDeltaDroppedCountAt = 1 + 3 * 8;
+
+/// Runs `script` uninterrupted and with delta chains (one long chain restored near the end; a
+/// delta before every step with restarts every 11 steps; new bases every 40 steps with deltas
+/// every 3 and restarts every 17) and expects the same output from all; returns the
+/// uninterrupted run.
+template <class Out>
+RunResult<Out> expectDeltaChainsChangeNothing(const Factory& make,
+                                              const std::vector<Step>& script) {
+  RunResult<Out> whole = run<Out>(make, script);
+  const std::vector<std::string> expected = linesOf(whole.log);
+  EXPECT_FALSE(whole.log.results.empty());
+  const size_t n = script.size();
+  ChainPlan longChain, everyStep, rebased;
+  longChain.full = {n / 4};
+  for (size_t i = n / 4 + 5; i < n; i += 5) longChain.delta.insert(i);
+  longChain.restart = {*std::prev(longChain.delta.lower_bound(3 * n / 4))};
+  everyStep.full = {1};
+  for (size_t i = 2; i < n; ++i) {
+    everyStep.delta.insert(i);
+    if (i % 11 == 0) everyStep.restart.insert(i);
+    if (i % 40 == 0) rebased.full.insert(i);
+    if (i % 3 == 0 && i >= 40) rebased.delta.insert(i);
+    if (i % 17 == 0 && i > 40) {
+      rebased.delta.insert(i);
+      rebased.restart.insert(i);
+    }
+  }
+  const std::vector<std::pair<std::string, ChainPlan>> variants = {
+      {"one chain", longChain}, {"delta every step", everyStep}, {"new base every 40", rebased}};
+  for (const auto& [name, plan] : variants) {
+    SCOPED_TRACE("delta chain: " + name);
+    ChainRunResult<Out> chained = runWithChain<Out>(make, script, plan);
+    EXPECT_EQ(linesOf(chained.run.log), expected);
+    EXPECT_EQ(chained.run.lateRecords, whole.lateRecords);
+    EXPECT_EQ(chained.run.lateUpdates, whole.lateUpdates);
+    EXPECT_GT(chained.restores, 0);
+    // Windows fired between deltas: some deltas drop panes.
+    const bool anyDrop =
+        std::any_of(chained.deltas.begin(), chained.deltas.end(),
+                    [](const auto& d) { return u64At(d, kDeltaDroppedCountAt) > 0; });
+    EXPECT_TRUE(anyDrop);
+  }
+  return whole;
+}
+
+TEST(OperatorSnapshotTest, DeltaChainsTumblingEventTime) {
+  const auto script = eventTimeScript(600, 7, 0);
+  const auto whole = expectDeltaChainsChangeNothing<Result>(
+      aligned(TumblingWindows::eventTime(100ms), {}), script);
+  EXPECT_EQ(replay(whole.log), alignedReference(script, 100, 100, 0));
+}
+
+TEST(OperatorSnapshotTest, DeltaChainsTumblingEventTimeWithAllowedLateness) {
+  const auto script = eventTimeScript(600, 7, 11);
+  const auto whole = expectDeltaChainsChangeNothing<Result>(
+      aligned(TumblingWindows::eventTime(100ms), withLateness(60)), script);
+  EXPECT_EQ(replay(whole.log), alignedReference(script, 100, 100, 60));
+  EXPECT_GT(whole.lateRecords, 0);
+  EXPECT_GT(whole.lateUpdates, 0);
+}
+
+TEST(OperatorSnapshotTest, DeltaChainsSlidingEventTimeWithAllowedLateness) {
+  const auto script = eventTimeScript(600, 7, 9);
+  const auto whole = expectDeltaChainsChangeNothing<Result>(
+      aligned(SlidingWindows::eventTime(100ms, 30ms), withLateness(80)), script);
+  EXPECT_EQ(replay(whole.log), alignedReference(script, 100, 30, 80));
+  EXPECT_GT(whole.lateRecords, 0);
+  EXPECT_GT(whole.lateUpdates, 0);
+}
+
+TEST(OperatorSnapshotTest, DeltaChainsSlidingEventTimeWithEarlyFiring) {
+  const auto script = eventTimeScript(600, 5, 13, 1, 7);
+  const auto whole = expectDeltaChainsChangeNothing<Result>(
+      aligned(SlidingWindows::eventTime(100ms, 50ms), withLateness(40, Trigger::earlyEvery(20ms))),
+      script);
+  EXPECT_EQ(replay(whole.log), alignedReference(script, 100, 50, 40));
+}
+
+TEST(OperatorSnapshotTest, DeltaChainsSlidingProcessWindow) {
+  const auto script = eventTimeScript(400, 5, 9);
+  const auto whole = expectDeltaChainsChangeNothing<Result>(
+      alignedProcess(SlidingWindows::eventTime(60ms, 20ms), withLateness(30)), script);
+  std::map<WindowKey, Sums> last;
+  for (const auto& [step, r] : whole.log.results)
+    last[{std::to_string(r.key), r.window.start, r.window.end}] = r.value;
+  EXPECT_EQ(last, alignedReference(script, 60, 20, 30));
+}
+
+TEST(OperatorSnapshotTest, DeltaChainsProcessingTimeWithEarlyFiring) {
+  // Restoring a chain asks for the base's callbacks, then for the last delta's: the stale ones
+  // must not fire anything.
+  const auto script = processingTimeScript(500, 5);
+  const auto whole =
+      expectDeltaChainsChangeNothing<Result>(aligned(SlidingWindows::processingTime(40ms, 20ms),
+                                                     withLateness(0, Trigger::earlyEvery(15ms))),
+                                             script);
+  std::map<std::string, Sums> twice = keptPerKey(script, whole.log);
+  for (auto& [key, sums] : twice) sums = {2 * sums.first, 2 * sums.second};
+  EXPECT_EQ(sumPerKey(replay(whole.log)), twice);
+}
+
+TEST(OperatorSnapshotTest, DeltaAfterNoChangeIsSmall) {
+  const auto script = eventTimeScript(600, 7, 11);
+  const Factory make = aligned(SlidingWindows::eventTime(100ms, 30ms), withLateness(50));
+  const std::vector<std::string> expected = linesOf(run<Result>(make, script).log);
+  const size_t mid = script.size() / 2;
+  // The delta right after the full snapshot: header, no drops, no panes, no early results.
+  ChainRunResult<Result> chained =
+      runWithChain<Result>(make, script, ChainPlan{{mid}, {mid, mid + 1}, {mid + 1}});
+  ASSERT_EQ(chained.deltas.size(), 2u);
+  EXPECT_EQ(chained.deltas[0].size(), 1u + 3 * 8 + 3 * 8);
+  EXPECT_GT(chained.fulls[0].size(), 500u);
+  EXPECT_EQ(linesOf(chained.run.log), expected);
+}
+
+TEST(OperatorSnapshotTest, DeltaHoldsOnlyTheChangedKeys) {
+  // One big pane of 2000 keys; then one record changes key 5.
+  std::vector<Step> script;
+  Step big{Step::Kind::kRecords, 0, {}, 0};
+  for (int64_t k = 0; k < 2000; ++k) big.records.push_back({k, 10 + k % 500, k});
+  script.push_back(std::move(big));
+  script.push_back({Step::Kind::kWatermark, 0, {}, 5});
+  script.push_back({Step::Kind::kRecords, 0, {{5, 700, 5000}}, 0});
+  script.push_back({Step::Kind::kWatermark, 0, {}, 10});
+  script.push_back({Step::Kind::kWatermark, 0, {}, kMaxTime});
+  const Factory make = aligned(TumblingWindows::eventTime(1s), {});
+  RunResult<Result> whole = run<Result>(make, script);
+  ASSERT_EQ(whole.log.results.size(), 2000u);
+  ChainRunResult<Result> chained = runWithChain<Result>(make, script, ChainPlan{{2}, {3, 4}, {4}});
+  EXPECT_EQ(linesOf(chained.run.log), linesOf(whole.log));
+  ASSERT_EQ(chained.fulls.size(), 1u);
+  ASSERT_EQ(chained.deltas.size(), 2u);
+  const std::string& delta = chained.deltas[0];
+  {
+    // The full snapshot keeps its format: each pane's map is Serde of a flat_hash_map.
+    std::string_view in = chained.fulls[0];
+    uint8_t version = 0;
+    int64_t current = 0, windowCallbackAt = 0, earlyCallbackAt = 0, start = -1;
+    uint64_t panes = 0, early = 1;
+    using AccMap = absl::flat_hash_map<int64_t, Sums>;
+    AccMap accs;
+    ASSERT_TRUE(Serde<uint8_t>::read(in, version) && Serde<int64_t>::read(in, current) &&
+                Serde<int64_t>::read(in, windowCallbackAt) &&
+                Serde<int64_t>::read(in, earlyCallbackAt) && Serde<uint64_t>::read(in, panes) &&
+                Serde<int64_t>::read(in, start) && Serde<AccMap>::read(in, accs) &&
+                Serde<uint64_t>::read(in, early));
+    EXPECT_EQ(version, 1);
+    EXPECT_EQ(current, 5);
+    EXPECT_EQ(windowCallbackAt, kMaxTime);
+    EXPECT_EQ(earlyCallbackAt, kMaxTime);
+    EXPECT_EQ(panes, 1u);
+    EXPECT_EQ(start, 0);
+    EXPECT_EQ(accs.size(), 2000u);
+    EXPECT_EQ(accs[7], (Sums{1, 7}));
+    EXPECT_EQ(early, 0u);
+    EXPECT_TRUE(in.empty());
+  }
+  EXPECT_GT(chained.fulls[0].size(), 2000u * 24);
+  EXPECT_LT(delta.size() * 100, chained.fulls[0].size());
+  // No drops; one pane; in it one upsert (key 5, count 2, sum 5005) and no deletion.
+  EXPECT_EQ(u64At(delta, kDeltaDroppedCountAt), 0u);
+  EXPECT_EQ(u64At(delta, kDeltaDroppedCountAt + 8), 1u);
+  EXPECT_EQ(u64At(delta, kDeltaDroppedCountAt + 24), 1u);
+  EXPECT_EQ(u64At(delta, kDeltaDroppedCountAt + 32), 5u);
+  EXPECT_EQ(u64At(delta, kDeltaDroppedCountAt + 40), 2u);
+  EXPECT_EQ(u64At(delta, kDeltaDroppedCountAt + 48), 5005u);
+  EXPECT_EQ(u64At(delta, kDeltaDroppedCountAt + 56), 0u);
+  // A watermark that fires nothing changes no pane.
+  EXPECT_EQ(chained.deltas[1].size(), 1u + 3 * 8 + 3 * 8);
+}
+
+TEST(OperatorSnapshotTest, BadDeltasAreCorruption) {
+  const auto script = eventTimeScript(300, 5, 9, 1, 7);
+  const Factory make =
+      aligned(SlidingWindows::eventTime(100ms, 30ms), withLateness(50, Trigger::earlyEvery(20ms)));
+  const size_t a = script.size() / 3, b = script.size() / 2;
+  ChainRunResult<Result> chained = runWithChain<Result>(make, script, ChainPlan{{a}, {b}, {}});
+  ASSERT_EQ(chained.deltas.size(), 1u);
+  const std::string& base = chained.fulls[0];
+  const std::string& delta = chained.deltas[0];
+  ASSERT_GT(u64At(delta, kDeltaDroppedCountAt), 0u);  // drops, panes and early results
+  ASSERT_GT(delta.size(), 200u);
+  auto restore = [&](const std::string* withBase, std::string_view d) {
+    Log<Result> log;
+    Instance<Result> instance(make(), &log, kStartClock);
+    return restoreChain(instance, withBase, {d});
+  };
+  EXPECT_TRUE(restore(&base, delta).isOk());
+  for (size_t n = 0; n < delta.size(); n += (n < 64 || n + 64 > delta.size()) ? 1 : 7) {
+    Status s = restore(&base, std::string_view(delta).substr(0, n));
+    ASSERT_EQ(s.code(), StatusCode::kCorruption)
+        << "prefix of " << n << " of " << delta.size() << " bytes";
+    EXPECT_THAT(s.message(), HasSubstr("operator 'windows'"));
+    if (n > 0) {
+      EXPECT_THAT(s.message(), HasSubstr("truncated or malformed snapshot"));
+    }
+  }
+  Status s = restore(&base, delta + "x");
+  EXPECT_EQ(s.code(), StatusCode::kCorruption);
+  EXPECT_THAT(s.message(), HasSubstr("1 unexpected bytes at the end"));
+  std::string otherVersion = delta;
+  otherVersion[0] = 2;
+  s = restore(&base, otherVersion);
+  EXPECT_EQ(s.code(), StatusCode::kCorruption);
+  EXPECT_THAT(s.message(), HasSubstr("version 2"));
+  // Without its base, the delta drops panes the operator does not hold.
+  s = restore(nullptr, delta);
+  EXPECT_EQ(s.code(), StatusCode::kCorruption);
+  EXPECT_THAT(s.message(), HasSubstr("which the restored state does not hold"));
+}
+
+TEST(OperatorSnapshotTest, DeltaStatsCountSupersededRecords) {
+  using Stats = std::pair<uint64_t, uint64_t>;  // live, superseded
+  Log<Result> log;
+  Instance<Result> instance(aligned(TumblingWindows::eventTime(100ms), {})(), &log, kStartClock);
+  ASSERT_TRUE(instance.open().isOk());
+  Operator& op = instance.op();
+  auto add = [&](std::vector<Ev> records) {
+    instance.apply({Step::Kind::kRecords, 0, std::move(records), 0});
+  };
+  auto stats = [&] {
+    const DeltaStats d = op.deltaStats();
+    return Stats{d.live, d.superseded};
+  };
+  auto delta = [&] {
+    std::string out;
+    EXPECT_TRUE(op.snapshotDelta(1, out).isOk());
+    return out;
+  };
+  std::string full;
+  add({{1, 10, 1}, {2, 20, 2}});
+  ASSERT_TRUE(op.snapshotState(1, full).isOk());
+  EXPECT_EQ(stats(), (Stats{2, 0}));
+  add({{1, 30, 3}});
+  delta();
+  EXPECT_EQ(stats(), (Stats{2, 1}));  // key 1 of the base is replaced
+  add({{1, 40, 4}, {3, 150, 5}});     // key 1 again; key 3 in a new pane
+  delta();
+  EXPECT_EQ(stats(), (Stats{3, 2}));
+  // Pane [0, 100) fires and is dropped: its 2 entries, the 2 records they replaced, the drop.
+  instance.apply({Step::Kind::kWatermark, 0, {}, 99});
+  EXPECT_EQ(log.results.size(), 2u);
+  EXPECT_EQ(stats(), (Stats{1, 5}));
+  const std::string withDrop = delta();
+  EXPECT_EQ(u64At(withDrop, kDeltaDroppedCountAt), 1u);
+  EXPECT_EQ(u64At(withDrop, kDeltaDroppedCountAt + 16), 0u);  // no pane changed
+  EXPECT_EQ(stats(), (Stats{1, 5}));
+  // A full snapshot starts a new chain.
+  full.clear();
+  ASSERT_TRUE(op.snapshotState(2, full).isOk());
+  EXPECT_EQ(stats(), (Stats{1, 0}));
+}
+
+TEST(OperatorSnapshotTest, DeltaSnapshotsNeedSerde) {
+  using OpaqueResult = WindowResult<int64_t, int64_t>;
+  using OpaqueEmit = detail::AggregateEmit<int64_t, OpaqueCount, OpaqueResult>;
+  Log<OpaqueResult> log;
+  Instance<OpaqueResult> instance(
+      std::make_unique<detail::AlignedWindowOperator<Ev, int64_t, KeyOf, TsOf, OpaqueCount,
+                                                     OpaqueResult, OpaqueEmit>>(
+          KeyOf{}, TsOf{}, OpaqueCount{}, OpaqueEmit{OpaqueCount{}},
+          detail::AlignedSpec::of(TumblingWindows::eventTime(10ms)), WindowOptions{}, nullptr),
+      &log, kStartClock);
+  ASSERT_TRUE(instance.open().isOk());
+  EXPECT_FALSE(instance.op().supportsDeltaSnapshots());
+  std::string blob;
+  Status s = instance.op().snapshotDelta(1, blob);
+  EXPECT_EQ(s.code(), StatusCode::kNotSupported);
+  EXPECT_THAT(s.message(), HasSubstr("accumulator type has no Serde specialisation"));
+  EXPECT_EQ(instance.op().restoreDelta("\x01").code(), StatusCode::kNotSupported);
 }
 
 }  // namespace

@@ -20,6 +20,7 @@ CheckpointCoordinator::CheckpointCoordinator(JobExecution* job, CheckpointConfig
       isSource_(std::move(isSource)),
       lastId_(lastId),
       finished_(tasks_.size()),
+      finishedInChain_(tasks_.size(), false),
       notified_(tasks_.size(), 0) {
   triggered_.store(lastId);
 }
@@ -99,6 +100,22 @@ void CheckpointCoordinator::taskNotified(size_t taskIndex, int64_t id) {
   cv_.notify_all();
 }
 
+std::string CheckpointCoordinator::takeBuffer() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (spareBuffers_.empty()) return {};
+  std::string b = std::move(spareBuffers_.back());
+  spareBuffers_.pop_back();
+  return b;
+}
+
+int64_t CheckpointCoordinator::deltaBaseFor(int64_t id) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!config_.incremental || !pending_ || pending_->id != id || pending_->kind != CheckpointKind::kCheckpoint ||
+      pending_->finalCheckpoint)
+    return 0;
+  return chainsId_;
+}
+
 Result<std::string> CheckpointCoordinator::savepoint(bool stop, std::chrono::milliseconds timeout) {
   auto request = std::make_shared<SavepointRequest>();
   request->stop = stop;
@@ -122,6 +139,8 @@ void CheckpointCoordinator::fillMetrics(JobMetrics& m) const {
   m.lastCheckpointMs = lastMs_;
   m.lastCheckpointSyncMs = lastSyncMs_;
   m.largestCheckpointBytes = largestBytes_;
+  m.deltaTaskSnapshots = deltaSnapshots_;
+  m.fullTaskSnapshots = fullSnapshots_;
   m.longestCheckpointMs = longestMs_;
   m.longestCheckpointSyncMs = longestSyncMs_;
 }
@@ -198,6 +217,8 @@ void CheckpointCoordinator::trigger(std::unique_lock<std::mutex>& lock, Checkpoi
   p.finalCheckpoint = finalCheckpoint;
   p.started = Clock::now();
   p.answered.assign(tasks_.size(), false);
+  p.chains.resize(tasks_.size());
+  p.fromFinished.assign(tasks_.size(), false);
   p.remaining = tasks_.size();
   pending_ = std::move(p);
   if (!begun.isOk()) {
@@ -218,8 +239,31 @@ void CheckpointCoordinator::trigger(std::unique_lock<std::mutex>& lock, Checkpoi
 void CheckpointCoordinator::answerFromFinished(std::unique_lock<std::mutex>& lock) {
   for (size_t t = 0; t < tasks_.size() && pending_; ++t) {
     if (pending_->answered[t] || !finished_[t]) continue;
+    const bool checkpoint = pending_->kind == CheckpointKind::kCheckpoint;
     pending_->answered[t] = true;
+    pending_->fromFinished[t] = true;
     --pending_->remaining;
+    if (checkpoint && finishedInChain_[t]) {  // its final state is in the last checkpoint already
+      pending_->chains[t] = chains_[t];
+      continue;
+    }
+    const checkpoint::TaskSnapshot& end = *finished_[t];
+    if (end.delta && !(checkpoint && end.baseId == chainsId_ && t < chains_.size() && !chains_[t].empty())) {
+      // Its state at the end was written as a delta on a checkpoint this one cannot build on (a
+      // savepoint, or that checkpoint failed): snapshot it in full. The task has finished, so
+      // its operators are idle and this thread may read them.
+      const int64_t id = pending_->id;
+      lock.unlock();
+      checkpoint::TaskSnapshot full;
+      Status s = tasks_[t]->snapshotChain(0, full);
+      lock.lock();
+      if (!pending_ || pending_->id != id) return;
+      if (!s.isOk()) {
+        abortPending(lock, "task " + tasks_[t]->name() + " could not snapshot its final state: " + s.message());
+        return;
+      }
+      finished_[t] = std::move(full);
+    }
     writeTaskFile(lock, t, *finished_[t]);
   }
 }
@@ -234,6 +278,10 @@ void CheckpointCoordinator::handleAck(std::unique_lock<std::mutex>& lock, Ack ac
   --pending_->remaining;
   pending_->maxSyncNanos = std::max(pending_->maxSyncNanos, ack.syncNanos);
   writeTaskFile(lock, ack.task, *ack.snapshot);
+  if (spareBuffers_.size() < tasks_.size()) {
+    ack.snapshot->bytes.clear();
+    spareBuffers_.push_back(std::move(ack.snapshot->bytes));
+  }
 }
 
 void CheckpointCoordinator::writeTaskFile(std::unique_lock<std::mutex>& lock, size_t task, const checkpoint::TaskSnapshot& snapshot) {
@@ -249,14 +297,28 @@ void CheckpointCoordinator::writeTaskFile(std::unique_lock<std::mutex>& lock, si
     abortPending(lock, entry.status().message());
     return;
   }
-  pending_->bytes += static_cast<int64_t>(entry->size);
-  pending_->files.push_back(std::move(*entry));
+  auto& chain = pending_->chains[task];
+  chain.clear();
+  if (snapshot.delta) {
+    // On top of the task's chain in the last complete checkpoint.
+    if (snapshot.baseId != chainsId_ || task >= chains_.size() || chains_[task].empty()) {
+      abortPending(lock, "task " + tasks_[task]->name() + " wrote an incremental snapshot on checkpoint " +
+                             std::to_string(snapshot.baseId) + ", but the last complete checkpoint is " + std::to_string(chainsId_));
+      return;
+    }
+    chain = chains_[task];
+    ++pending_->deltas;
+  }
+  chain.push_back(std::move(*entry));
+  pending_->bytes += static_cast<int64_t>(chain.back().size);
 }
 
 void CheckpointCoordinator::completePending(std::unique_lock<std::mutex>& lock) {
   Pending p = std::move(*pending_);
+  std::vector<checkpoint::CheckpointStorage::FileEntry> files;
+  for (const auto& chain : p.chains) files.insert(files.end(), chain.begin(), chain.end());
   lock.unlock();
-  Status s = storage_.complete(p.id, p.kind, p.finalCheckpoint, fingerprint_, p.files);
+  Status s = storage_.complete(p.id, p.kind, p.finalCheckpoint, fingerprint_, files);
   lock.lock();
   if (!s.isOk()) {
     abortPending(lock, s.message());
@@ -271,6 +333,17 @@ void CheckpointCoordinator::completePending(std::unique_lock<std::mutex>& lock) 
   largestBytes_ = std::max(largestBytes_, lastBytes_);
   longestMs_ = std::max(longestMs_, lastMs_);
   longestSyncMs_ = std::max(longestSyncMs_, lastSyncMs_);
+  deltaSnapshots_ += p.deltas;
+  fullSnapshots_ += static_cast<int64_t>(tasks_.size()) - p.deltas;
+  if (p.kind == CheckpointKind::kCheckpoint) {
+    // The next checkpoint's deltas build on this one: keep its chains, as references.
+    for (auto& chain : p.chains)
+      for (auto& e : chain) e = checkpoint::CheckpointStorage::sharedEntry(p.id, e);
+    chains_ = std::move(p.chains);
+    chainsId_ = p.id;
+    for (size_t t = 0; t < tasks_.size(); ++t)
+      if (p.fromFinished[t]) finishedInChain_[t] = true;
+  }
   if (config_.interval.count() > 0) nextTrigger_ = p.started + config_.interval;
   if (nextTrigger_ < Clock::now()) nextTrigger_ = Clock::now();
   const std::string dir = storage_.directoryFor(p.id, p.kind);

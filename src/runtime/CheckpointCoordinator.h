@@ -49,6 +49,16 @@ class CheckpointCoordinator {
   /// savepoint); INT64_MAX: never.
   int64_t suspendAfter() const { return suspendAfter_.load(std::memory_order_acquire); }
 
+  /// For a task about to snapshot for checkpoint `id`: the checkpoint a delta may build on
+  /// (the last complete one, whose chains the coordinator holds), or 0 if the snapshot must be
+  /// full (incremental checkpoints off, a savepoint, the final checkpoint, none complete yet).
+  int64_t deltaBaseFor(int64_t id) const;
+  int maxDeltaChain() const { return config_.maxDeltaChain; }
+  bool incremental() const { return config_.incremental; }
+  /// A buffer for the next snapshot: one whose file was written (emptied, capacity kept), so
+  /// that snapshots do not fault in fresh memory every time; or an empty string.
+  std::string takeBuffer();
+
   // Called by tasks.
   void acknowledge(size_t taskIndex, int64_t id, checkpoint::TaskSnapshot snapshot, int64_t syncNanos);
   void decline(size_t taskIndex, int64_t id, const Status& why);
@@ -74,9 +84,12 @@ class CheckpointCoordinator {
     bool finalCheckpoint = false;
     std::chrono::steady_clock::time_point started;
     std::vector<bool> answered;
+    std::vector<bool> fromFinished;  ///< answered with the task's state at its end
     size_t remaining = 0;
-    std::vector<checkpoint::CheckpointStorage::FileEntry> files;
+    /// Per task, the files a restore reads: its chain (full snapshot, then deltas).
+    std::vector<std::vector<checkpoint::CheckpointStorage::FileEntry>> chains;
     int64_t bytes = 0;
+    int deltas = 0;  ///< task snapshots written as deltas
     int64_t maxSyncNanos = 0;
     Status failure;
   };
@@ -124,6 +137,13 @@ class CheckpointCoordinator {
   std::deque<Ack> acks_;
   std::vector<std::optional<checkpoint::TaskSnapshot>> finished_;  ///< by task
   std::vector<std::shared_ptr<SavepointRequest>> savepointQueue_;
+  /// The chains of the last complete checkpoint (chainsId_), as references from a later one.
+  std::vector<std::vector<checkpoint::CheckpointStorage::FileEntry>> chains_;
+  int64_t chainsId_ = 0;
+  /// The task has finished and chains_ holds its state at the end: later checkpoints refer to
+  /// that chain and write nothing for it.
+  std::vector<bool> finishedInChain_;
+  std::vector<std::string> spareBuffers_;  ///< written snapshots' buffers, for takeBuffer()
   std::shared_ptr<SavepointRequest> inFlightSavepoint_;
   std::chrono::steady_clock::time_point nextTrigger_;
   // Waiting for tasks to commit a stop-with-savepoint before the job is cancelled.
@@ -141,6 +161,8 @@ class CheckpointCoordinator {
   double lastMs_ = 0;
   double lastSyncMs_ = 0;
   int64_t largestBytes_ = 0;
+  int64_t deltaSnapshots_ = 0;
+  int64_t fullSnapshots_ = 0;
   double longestMs_ = 0;
   double longestSyncMs_ = 0;
 };

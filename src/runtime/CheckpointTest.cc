@@ -172,10 +172,17 @@ struct RunningCount {
   }
 };
 
-std::vector<std::string> expectedCounts(int64_t n) {
+/// The key of record x: x mod 7 (few keys, all changing all the time), or x / keyDiv (new keys
+/// keep coming and old ones stop changing, as with q18's bidder/auction pairs).
+int64_t keyOf(int64_t x, int64_t keyDiv) { return keyDiv > 0 ? x / keyDiv : x % 7; }
+
+std::vector<std::string> expectedCounts(int64_t n, int64_t keyDiv = 0) {
   std::map<int64_t, int64_t> counts;
   std::vector<std::string> out;
-  for (int64_t x = 0; x < n; ++x) out.push_back(std::to_string(x % 7) + "#" + std::to_string(++counts[x % 7]));
+  for (int64_t x = 0; x < n; ++x) {
+    const int64_t k = keyOf(x, keyDiv);
+    out.push_back(std::to_string(k) + "#" + std::to_string(++counts[k]));
+  }
   std::sort(out.begin(), out.end());
   return out;
 }
@@ -211,6 +218,7 @@ struct JobSpec {
   std::chrono::microseconds pause{200};
   std::shared_ptr<std::atomic<bool>> failArmed = std::make_shared<std::atomic<bool>>(false);
   int64_t failAt = -1;
+  int64_t keyDiv = 0;  ///< see keyOf
   std::shared_ptr<Gate> gate = std::make_shared<Gate>();
   /// Closes the gate at `at`: the sources wait there until open() (a run that must not end).
   JobSpec& holdAt(int64_t at) {
@@ -228,11 +236,12 @@ void buildJob(StreamEnvironment& env, const JobSpec& spec, std::shared_ptr<Commi
   env.config().watermarkInterval = std::chrono::milliseconds(0);
   const int64_t n = spec.records;
   const auto pause = spec.pause;
+  const int64_t keyDiv = spec.keyDiv;
   auto gate = spec.gate;
   env.addSource<int64_t>("paced", [n, pause, gate] { return std::make_unique<PacedSource>(0, n, pause, gate); })
       .rebalance()
       .map("fail-once", FailOnce{spec.failArmed, spec.failAt})
-      .keyBy([](int64_t x) { return x % 7; })
+      .keyBy([keyDiv](int64_t x) { return keyOf(x, keyDiv); })
       .process<std::string>("count", RunningCount{})
       .sink("2pc", TwoPhaseSink(log));
 }
@@ -348,13 +357,19 @@ TEST(CheckpointTest, AtMostOnceNeverRepeatsARecordAfterARestart) {
     env.config().checkpoints.guarantee = DeliveryGuarantee::kAtMostOnce;
     env.config().restart.maxAttempts = 1;
     env.config().restart.delay = std::chrono::milliseconds(1);
+    // The source waits at 10000 until the failure (at 7777) has restarted the job, so that the
+    // end of the input always comes after the restart, however slow the machine.
     auto gate = std::make_shared<Gate>();
+    gate->at = 10000;
+    gate->open = false;
     env.addSource<int64_t>("paced", [n, gate] { return std::make_unique<PacedSource>(0, n, std::chrono::microseconds(100), gate); })
         .rebalance()
         .map("fail-once", FailOnce{armed, 7777})
         .sink("collect", testing::collectInto(out));
     auto job = env.executeAsync();
     ASSERT_TRUE(job.isOk()) << job.status().toString();
+    for (int i = 0; i < 6000 && (*job)->metrics().restarts < 1; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    gate->open = true;
     ASSERT_TRUE(awaitJob(**job).isOk());
     EXPECT_FALSE(armed->load());
     EXPECT_EQ((*job)->metrics().restarts, 1);
@@ -732,6 +747,205 @@ TEST(CheckpointTest, ConfigErrorsSayWhatIsAccepted) {
   ExecutionConfig r;
   r.restart.maxAttempts = 3;
   EXPECT_NE(r.validate().message().find("state directory"), std::string::npos);
+}
+
+
+// ---- Incremental checkpoints ----
+
+std::string readAll(const fs::path& p) {
+  std::string out;
+  std::FILE* f = std::fopen(p.c_str(), "rb");
+  if (f == nullptr) return out;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+  std::fclose(f);
+  return out;
+}
+
+/// The sibling checkpoint directories a manifest refers to ("../chk-<digits>/...").
+std::set<std::string> sharedDirectories(const fs::path& checkpointDir) {
+  const std::string m = readAll(checkpointDir / "MANIFEST");
+  std::set<std::string> dirs;
+  for (size_t at = m.find("../chk-"); at != std::string::npos; at = m.find("../chk-", at + 1)) {
+    const size_t slash = m.find('/', at + 3);
+    if (slash != std::string::npos) dirs.insert(m.substr(at + 3, slash - at - 3));
+  }
+  return dirs;
+}
+
+TEST(CheckpointTest, IncrementalCheckpointsShareFilesAndARestartReplaysTheChainExactly) {
+  for (int p : {1, 2}) {
+    TempDir dir;
+    auto log = std::make_shared<CommitLog>();
+    JobSpec spec;
+    spec.parallelism = p;
+    spec.keyDiv = 40;  // new keys keep coming: deltas stay small and chains grow
+    spec.failAt = 15001;
+    spec.failArmed->store(true);
+    spec.holdAt(12000);
+    StreamEnvironment env;
+    buildJob(env, spec, log);
+    env.config().checkpoints = checkpoints(dir.path);
+    env.config().restart.maxAttempts = 1;
+    env.config().restart.delay = std::chrono::milliseconds(5);
+    auto job = env.executeAsync();
+    ASSERT_TRUE(job.isOk());
+    ASSERT_TRUE(awaitCheckpoints(**job, 5));
+    JobMetrics before = (*job)->metrics();
+    EXPECT_GT(before.deltaTaskSnapshots, 0) << "p=" << p;
+    EXPECT_GT(before.fullTaskSnapshots, 0) << "p=" << p;  // the first checkpoint is full
+    // The newest checkpoint refers to files of earlier ones, and every one it needs is there.
+    auto chks = completeCheckpoints(dir.path);
+    ASSERT_FALSE(chks.empty());
+    const auto shared = sharedDirectories(chks.back());
+    EXPECT_FALSE(shared.empty()) << "p=" << p;
+    for (const auto& d : shared) EXPECT_TRUE(fs::exists(fs::path(dir.path) / "checkpoints" / d)) << d;
+    checkpoint::CheckpointStorage storage(dir.path, nullptr);
+    auto data = storage.load(chks.back().string());
+    ASSERT_TRUE(data.isOk()) << data.status().toString();
+    size_t deltas = 0;
+    for (const auto& [key, op] : data->operators) deltas += op.keyedDeltas.size();
+    EXPECT_GT(deltas, 0u) << "p=" << p;
+    // The failure comes after more (incremental) checkpoints; the restart restores a chain.
+    spec.gate->open = true;
+    Status s = awaitJob(**job);
+    ASSERT_TRUE(s.isOk()) << s.toString();
+    EXPECT_FALSE(spec.failArmed->load()) << "the failure was not injected";
+    EXPECT_EQ((*job)->metrics().restarts, 1);
+    EXPECT_EQ(sorted(log->values()), expectedCounts(spec.records, spec.keyDiv)) << "p=" << p;
+  }
+}
+
+TEST(CheckpointTest, PruningKeepsExactlyTheFilesRetainedCheckpointsStillRead) {
+  TempDir dir;
+  auto log = std::make_shared<CommitLog>();
+  JobSpec spec;
+  spec.keyDiv = 40;
+  spec.holdAt(spec.records / 2);
+  StreamEnvironment env;
+  buildJob(env, spec, log);
+  env.config().checkpoints = checkpoints(dir.path);
+  env.config().checkpoints.retained = 1;
+  auto job = env.executeAsync();
+  ASSERT_TRUE(job.isOk());
+  ASSERT_TRUE(awaitCheckpoints(**job, 8));
+  (*job)->cancel();
+  (void)(*job)->wait();
+  auto chks = completeCheckpoints(dir.path);
+  ASSERT_EQ(chks.size(), 1u);
+  // On disk: the retained checkpoint plus the directories its chains refer to, and only the
+  // files of those that it reads (each retired directory lost its manifest).
+  std::set<std::string> expected = sharedDirectories(chks.back());
+  EXPECT_FALSE(expected.empty());
+  expected.insert(chks.back().filename().string());
+  std::set<std::string> present;
+  for (const auto& e : fs::directory_iterator(dir.path + "/checkpoints")) {
+    const std::string name = e.path().filename().string();
+    // The attempt after the newest complete one may be in progress when the job was cancelled.
+    if (!fs::exists(e.path() / "MANIFEST") && name > chks.back().filename().string()) continue;
+    present.insert(name);
+  }
+  EXPECT_EQ(present, expected);
+  checkpoint::CheckpointStorage storage(dir.path, nullptr);
+  auto data = storage.load(chks.back().string());
+  ASSERT_TRUE(data.isOk()) << data.status().toString();
+  // Resuming from it completes the output exactly.
+  spec.gate->open = true;
+  StreamEnvironment again;
+  buildJob(again, spec, log);
+  again.config().checkpoints = checkpoints(dir.path);
+  ASSERT_TRUE(testing::runJob(again).isOk());
+  EXPECT_EQ(sorted(log->values()), expectedCounts(spec.records, spec.keyDiv));
+}
+
+TEST(CheckpointTest, WithIncrementalOffEveryCheckpointIsFullAndSelfContained) {
+  TempDir dir;
+  auto log = std::make_shared<CommitLog>();
+  JobSpec spec;
+  spec.keyDiv = 40;
+  spec.holdAt(spec.records / 2);
+  StreamEnvironment env;
+  buildJob(env, spec, log);
+  env.config().checkpoints = checkpoints(dir.path);
+  env.config().checkpoints.incremental = false;
+  auto job = env.executeAsync();
+  ASSERT_TRUE(job.isOk());
+  ASSERT_TRUE(awaitCheckpoints(**job, 4));
+  spec.gate->open = true;
+  ASSERT_TRUE(awaitJob(**job).isOk());
+  EXPECT_EQ((*job)->metrics().deltaTaskSnapshots, 0);
+  for (const auto& chk : completeCheckpoints(dir.path)) EXPECT_TRUE(sharedDirectories(chk).empty()) << chk;
+  EXPECT_EQ(sorted(log->values()), expectedCounts(spec.records, spec.keyDiv));
+}
+
+TEST(CheckpointTest, SavepointsAreFullEvenBetweenIncrementalCheckpoints) {
+  TempDir dir;
+  auto log = std::make_shared<CommitLog>();
+  JobSpec spec;
+  spec.parallelism = 2;
+  spec.keyDiv = 40;
+  spec.holdAt(spec.records / 2);
+  std::string savepointDir;
+  {
+    StreamEnvironment env;
+    buildJob(env, spec, log);
+    env.config().checkpoints = checkpoints(dir.path);
+    auto job = env.executeAsync();
+    ASSERT_TRUE(job.isOk());
+    ASSERT_TRUE(awaitCheckpoints(**job, 4));
+    ASSERT_GT((*job)->metrics().deltaTaskSnapshots, 0);
+    auto sp = (*job)->savepoint(true, std::chrono::seconds(60));
+    ASSERT_TRUE(sp.isOk()) << sp.status().toString();
+    savepointDir = *sp;
+    (void)awaitJob(**job);
+  }
+  EXPECT_TRUE(sharedDirectories(savepointDir).empty());
+  EXPECT_EQ(readAll(fs::path(savepointDir) / "MANIFEST").find(".."), std::string::npos);
+  // The savepoint alone restores the job: remove every checkpoint first.
+  fs::remove_all(dir.path + "/checkpoints");
+  spec.gate->open = true;
+  StreamEnvironment env;
+  buildJob(env, spec, log);
+  env.config().checkpoints = checkpoints(dir.path);
+  env.config().checkpoints.resumeFrom = savepointDir;
+  ASSERT_TRUE(testing::runJob(env).isOk());
+  EXPECT_EQ(sorted(log->values()), expectedCounts(spec.records, spec.keyDiv));
+}
+
+TEST(CheckpointTest, ACorruptSharedFileMakesEveryCheckpointThatReadsItUnusable) {
+  TempDir dir;
+  auto log = std::make_shared<CommitLog>();
+  JobSpec spec;
+  spec.keyDiv = 40;
+  runUntilCheckpoints(dir.path, spec, log, 5);
+  auto chks = completeCheckpoints(dir.path);
+  ASSERT_FALSE(chks.empty());
+  const auto shared = sharedDirectories(chks.back());
+  ASSERT_FALSE(shared.empty());
+  // Damage the oldest file the newest checkpoint's chain starts from (its full snapshot).
+  const fs::path base = fs::path(dir.path) / "checkpoints" / *shared.begin() / "task-0.state";
+  ASSERT_TRUE(fs::exists(base));
+  fs::resize_file(base, fs::file_size(base) - 1);
+  checkpoint::CheckpointStorage storage(dir.path, nullptr);
+  std::vector<std::string> logged;
+  auto latest = storage.loadLatest([&](const std::string& l) { logged.push_back(l); });
+  ASSERT_FALSE(logged.empty());
+  EXPECT_NE(logged[0].find("../" + *shared.begin() + "/task-0.state"), std::string::npos) << logged[0];
+  EXPECT_NE(logged[0].find("truncated"), std::string::npos) << logged[0];
+  if (latest.isOk() && latest->has_value()) {
+    // A checkpoint whose chain does not read the damaged file is still usable.
+    EXPECT_EQ(sharedDirectories((*latest)->directory).count(*shared.begin()), 0u);
+  } else {
+    EXPECT_FALSE(latest.isOk());
+    EXPECT_NE(latest.status().message().find("no usable checkpoint"), std::string::npos) << latest.status().toString();
+  }
+}
+
+TEST(CheckpointTest, IncrementalChainLimitIsValidated) {
+  ExecutionConfig c;
+  c.checkpoints.maxDeltaChain = 0;
+  EXPECT_NE(c.validate().message().find("maxDeltaChain"), std::string::npos);
 }
 
 }  // namespace

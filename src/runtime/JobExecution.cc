@@ -405,11 +405,14 @@ Status JobExecution::restore(const checkpoint::CheckpointData& data) {
       auto where = [&](const Status& s) {
         return Status(s.code(), "restoring operator '" + inst.name + "' from checkpoint " + std::to_string(data.id) + ": " + s.message());
       };
+      // An incremental chain: the full snapshot, then each delta in order.
       Status s = inst.state->restoreKeyed(snap.keyed);
+      for (size_t d = 0; s.isOk() && d < snap.keyedDeltas.size(); ++d) s = inst.state->applyKeyedDelta(snap.keyedDeltas[d]);
       if (s.isOk()) s = inst.state->restoreOperatorLists(lists, inst.ctx.subtask, inst.ctx.parallelism);
       if (s.isOk()) {
         try {
           s = inst.op->restoreState(snap.blob);
+          for (size_t d = 0; s.isOk() && d < snap.blobDeltas.size(); ++d) s = inst.op->restoreDelta(snap.blobDeltas[d]);
         } catch (const std::exception& e) {
           s = Status::userCodeError(e.what());
         }
@@ -593,6 +596,8 @@ Status ExecutionConfig::validate() const {
   if (checkpoints.interval.count() > 0 && checkpoints.stateDir.empty())
     return Status::invalidArgument("checkpoints need a state directory (--state-dir / CheckpointConfig::stateDir)");
   if (checkpoints.retained < 1) return Status::invalidArgument("checkpoints.retained must be at least 1, got " + std::to_string(checkpoints.retained));
+  if (checkpoints.maxDeltaChain < 1)
+    return Status::invalidArgument("checkpoints.maxDeltaChain must be at least 1, got " + std::to_string(checkpoints.maxDeltaChain));
   if (checkpoints.timeout.count() <= 0) return Status::invalidArgument("the checkpoint timeout must be positive");
   if (restart.maxAttempts < 0) return Status::invalidArgument("restart.maxAttempts must not be negative");
   if (restart.delay.count() < 0) return Status::invalidArgument("restart.delay must not be negative");

@@ -242,11 +242,15 @@ void Task::barrierArrived(size_t index) {
   checkpointAndForward(id);
 }
 
-Status Task::snapshotChain(int64_t id, checkpoint::TaskSnapshot& out) {
+Status Task::snapshotChain(int64_t id, checkpoint::TaskSnapshot& out, bool delta, int64_t baseId) {
   // Serialised once, straight into the state file's bytes (format in docs/checkpoints.md).
+  if (coordinator_ != nullptr && out.bytes.capacity() == 0) out.bytes = coordinator_->takeBuffer();
   out.bytes.clear();
-  out.bytes.reserve(lastSnapshotBytes_ + lastSnapshotBytes_ / 8 + 4096);
-  checkpoint::StateFileWriter w(out.bytes, static_cast<uint32_t>(members_.size()));
+  out.delta = delta;
+  out.baseId = delta ? baseId : 0;
+  const size_t last = delta ? lastDeltaBytes_ : lastSnapshotBytes_;
+  out.bytes.reserve(last + last / 4 + 4096);
+  checkpoint::StateFileWriter w(out.bytes, static_cast<uint32_t>(members_.size()), delta, baseId);
   for (const Member& m : members_) {
     auto fail = [&](const Status& s) { return Status(s.code(), "operator '" + m.name + "': " + s.message()); };
     w.beginOperator(m.node, m.subtask, m.name);
@@ -260,7 +264,7 @@ Status Task::snapshotChain(int64_t id, checkpoint::TaskSnapshot& out) {
       for (int32_t kg = range.first; kg <= range.last; ++kg) {
         w.u32(static_cast<uint32_t>(kg));
         const size_t at = w.beginBytes();
-        Status s = table->snapshotKeyGroup(KeyGroup{kg}, w.out());
+        Status s = delta ? table->snapshotKeyGroupDelta(KeyGroup{kg}, w.out()) : table->snapshotKeyGroup(KeyGroup{kg}, w.out());
         if (!s.isOk()) return fail(Status(s.code(), "state '" + name + "': " + s.message()));
         w.endBytes(at);
       }
@@ -273,10 +277,12 @@ Status Task::snapshotChain(int64_t id, checkpoint::TaskSnapshot& out) {
       w.u32(static_cast<uint32_t>(elements.size()));
       for (const auto& e : elements) w.str(e);
     }
+    const bool blobDelta = delta && m.op->supportsDeltaSnapshots();
+    w.u8(blobDelta ? 1 : 0);
     const size_t at = w.beginBytes();
     Status s;
     try {
-      s = m.op->snapshotState(id, w.out());
+      s = blobDelta ? m.op->snapshotDelta(id, w.out()) : m.op->snapshotState(id, w.out());
     } catch (const std::exception& e) {
       s = Status::userCodeError(e.what());
     } catch (...) {
@@ -285,19 +291,38 @@ Status Task::snapshotChain(int64_t id, checkpoint::TaskSnapshot& out) {
     if (!s.isOk()) return fail(s);
     w.endBytes(at);
   }
-  lastSnapshotBytes_ = out.bytes.size();
+  (delta ? lastDeltaBytes_ : lastSnapshotBytes_) = out.bytes.size();
   return Status::ok();
+}
+
+bool Task::deltaAllowed(int64_t baseId) {
+  // A delta needs this task's previous snapshot to be the one the last complete checkpoint
+  // holds (not an aborted checkpoint's, a savepoint's, or none since a restore).
+  if (baseId == 0 || baseId != lastSnapshotId_ || deltaChain_ >= coordinator_->maxDeltaChain()) return false;
+  // Rewrite everything once the records deltas made obsolete outnumber the live ones, so that
+  // a restore reads at most about twice the state.
+  DeltaStats stats;
+  for (const Member& m : members_) {
+    stats += m.state->keyedDeltaStats();
+    if (m.op->supportsDeltaSnapshots()) stats += m.op->deltaStats();
+  }
+  return stats.superseded <= stats.live;
 }
 
 void Task::checkpointAndForward(int64_t id) {
   lastBarrier_ = id;
   const auto start = std::chrono::steady_clock::now();
+  const int64_t baseId = coordinator_->deltaBaseFor(id);
+  const bool delta = deltaAllowed(baseId);
   checkpoint::TaskSnapshot snap;
-  Status s = snapshotChain(id, snap);
+  Status s = snapshotChain(id, snap, delta, baseId);
   const int64_t syncNanos = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count();
   if (s.isOk()) {
+    lastSnapshotId_ = id;
+    deltaChain_ = delta ? deltaChain_ + 1 : 0;
     coordinator_->acknowledge(index_, id, std::move(snap), syncNanos);
   } else {
+    lastSnapshotId_ = 0;  // change tracking may be half reset: the next snapshot is full
     coordinator_->decline(index_, id, s);
   }
   // The barrier follows every record emitted before it (buffered ones are flushed first).
@@ -343,8 +368,11 @@ void Task::finishChain() {
   if (coordinator_ != nullptr) {
     // The state after the end of input stands for this task in every later checkpoint; what a
     // sink stages now is committed by the next checkpoint to complete (the final one at last).
+    // Incremental when possible: only what changed since this task's last snapshot; the
+    // coordinator snapshots it in full if that snapshot's checkpoint does not complete.
+    const bool delta = coordinator_->incremental() && lastSnapshotId_ != 0 && deltaAllowed(lastSnapshotId_);
     checkpoint::TaskSnapshot snap;
-    Status s = snapshotChain(0, snap);
+    Status s = snapshotChain(0, snap, delta, lastSnapshotId_);
     if (!s.isOk()) throw OperatorFailure{headName_, "snapshot at the end of input failed: " + s.message()};
     coordinator_->taskFinished(index_, std::move(snap));
   }

@@ -83,8 +83,9 @@ class Task {
   /// For a finished task, on the caller's thread: tells the chain's operators that `id` is
   /// complete (the task will never run again, so the caller may call into its operators).
   void checkpointCompleteAfterFinish(int64_t id);
-  /// Snapshots the chain (after finish(), by the job at the end; or by the task at a barrier).
-  Status snapshotChain(int64_t id, checkpoint::TaskSnapshot& out);
+  /// Snapshots the chain (after finish(), by the job at the end; or by the task at a barrier):
+  /// in full, or (`delta`) only what changed since the task's snapshot for checkpoint `baseId`.
+  Status snapshotChain(int64_t id, checkpoint::TaskSnapshot& out, bool delta = false, int64_t baseId = 0);
   const std::string& name() const { return name_; }
 
  private:
@@ -106,6 +107,8 @@ class Task {
   void checkpointAndForward(int64_t id);
   void onBarrier(size_t index, int64_t id);
   void barrierArrived(size_t index);
+  /// Whether the snapshot for checkpoint `id` may be a delta on `baseId` (0: must be full).
+  bool deltaAllowed(int64_t baseId);
 
   std::string name_;
   WorkerPool* pool_;
@@ -139,7 +142,10 @@ class Task {
   size_t barriersMissing_ = 0;   ///< open inputs whose barrier for aligning_ has not come
   std::atomic<int64_t> completed_{0};
   int64_t notified_ = 0;
-  size_t lastSnapshotBytes_ = 0;  ///< to size the next snapshot's buffer
+  size_t lastSnapshotBytes_ = 0;  ///< to size the next full snapshot's buffer
+  size_t lastDeltaBytes_ = 0;     ///< and the next delta's
+  int64_t lastSnapshotId_ = 0;    ///< the checkpoint of this task's last snapshot (0: none since start)
+  int deltaChain_ = 0;            ///< deltas since this task's last full snapshot
 };
 
 }  // namespace reka::runtime

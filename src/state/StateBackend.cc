@@ -30,6 +30,27 @@ Status StateBackend::restoreKeyed(const std::map<std::string, std::map<int32_t, 
   return Status::ok();
 }
 
+Status StateBackend::applyKeyedDelta(const std::map<std::string, std::map<int32_t, std::string>>& delta) {
+  for (const auto& [name, groups] : delta) {
+    StateTable* t = findTable(name);
+    if (t == nullptr) {
+      return Status::failedPrecondition("snapshot has state '" + name +
+                                        "' that the operator did not register before restore");
+    }
+    for (const auto& [kg, bytes] : groups) {
+      if (!keyGroups().contains(KeyGroup{kg})) continue;
+      REKA_RETURN_IF_ERROR(t->applyKeyGroupDelta(KeyGroup{kg}, bytes));
+    }
+  }
+  return Status::ok();
+}
+
+DeltaStats StateBackend::keyedDeltaStats() {
+  DeltaStats s;
+  for (const auto& name : tableNames()) s += findTable(name)->deltaStats();
+  return s;
+}
+
 Result<std::map<std::string, std::vector<std::string>>> StateBackend::snapshotOperatorLists() const {
   std::map<std::string, std::vector<std::string>> out;
   for (const auto& [name, list] : operatorLists_) {

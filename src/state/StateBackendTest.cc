@@ -316,7 +316,7 @@ TEST(HeapStateBackendTest, KeyedTableOfStringsRoundTripsDirectly) {
   for (int64_t k = -50; k < 300; ++k) {
     std::string v(static_cast<size_t>(k < 0 ? -k : k % 17), static_cast<char>('a' + (k & 15)));
     KeyGroup kg = keyGroupFor(hashKey(k), kMaxParallelism);
-    table.mapOf(kg)[k] = v;
+    table.mapOf(kg).put(k, v);
     reference[k] = v;
   }
   KeyedTable<int64_t, std::string> restored(rangeOf(1, 0));

@@ -33,6 +33,15 @@ struct CheckpointConfig {
   bool resume = true;
   /// Resume from this checkpoint or savepoint directory instead (empty: the newest in stateDir).
   std::string resumeFrom;
+  /// Incremental checkpoints: a task whose previous snapshot belongs to the last complete
+  /// checkpoint writes only what changed since (keyed state, window panes); a restore reads its
+  /// last full snapshot and the deltas after it. A task writes a full snapshot again when the
+  /// records its deltas replaced or deleted outnumber its live entries, after maxDeltaChain
+  /// deltas, after a failed checkpoint, after a restore and for savepoints. False: every
+  /// checkpoint is full.
+  bool incremental = true;
+  /// The longest run of deltas after a full snapshot (bounds the files a restore reads).
+  int maxDeltaChain = 200;
   /// Where checkpoint files are written (null: the local file system). Tests inject faults here.
   std::shared_ptr<CheckpointFileSystem> fileSystem;
 };
@@ -101,6 +110,8 @@ struct JobMetrics {
   double lastCheckpointMs = 0;        ///< trigger to manifest written
   double lastCheckpointSyncMs = 0;    ///< longest time one task spent copying its state for it
   int64_t largestCheckpointBytes = 0;  ///< over the checkpoints of this run
+  int64_t deltaTaskSnapshots = 0;      ///< task snapshots in completed checkpoints written as deltas
+  int64_t fullTaskSnapshots = 0;       ///< and written in full
   double longestCheckpointMs = 0;
   double longestCheckpointSyncMs = 0;
   int64_t restoredCheckpointId = 0;   ///< the checkpoint this run resumed from (0: fresh start)

@@ -147,6 +147,25 @@ class Operator {
   /// Restores what snapshotState wrote. Called after open() (so state is registered) and after
   /// the state backend was restored, before the first record, watermark or timer.
   virtual Status restoreState(std::string_view /*in*/) { return Status::ok(); }
+  // Incremental snapshots (optional): an operator that keeps large state of its own can write
+  // only what changed. The runtime then calls snapshotDelta instead of snapshotState for a
+  // checkpoint that builds on the previous one, and on restore calls restoreState with the base
+  // and restoreDelta with each delta after it, in order. Any snapshot (full or delta) and any
+  // restore starts the next delta afresh.
+
+  /// Whether snapshotDelta/restoreDelta are implemented.
+  virtual bool supportsDeltaSnapshots() const { return false; }
+  /// Appends what changed since the last snapshotState, snapshotDelta or restore.
+  virtual Status snapshotDelta(int64_t /*checkpointId*/, std::string& /*out*/) {
+    return Status::notSupported("this operator does not write incremental snapshots");
+  }
+  /// Applies what snapshotDelta wrote on top of the restored state.
+  virtual Status restoreDelta(std::string_view /*in*/) {
+    return Status::notSupported("this operator does not read incremental snapshots");
+  }
+  /// Live entries and superseded delta records of the operator's own state (see DeltaStats).
+  virtual DeltaStats deltaStats() const { return {}; }
+
   /// Checkpoint `checkpointId` is complete (its manifest is durable): a sink commits what it
   /// staged for it and for earlier checkpoints. Runs on the task's thread (or, after the job
   /// ended, on the job's thread).

@@ -46,14 +46,24 @@ struct OperatorSnapshot {
   std::map<std::string, std::map<int32_t, std::string>> keyed;
   /// Operator list state: name → serialised elements.
   std::map<std::string, std::vector<std::string>> lists;
-  /// The operator's own state (Operator::snapshotState).
+  /// The operator's own state (Operator::snapshotState; Operator::snapshotDelta if blobIsDelta).
   std::string blob;
+  bool blobIsDelta = false;
+
+  // Filled by CheckpointStorage::load from an incremental chain (the files of a task from its
+  // last full snapshot on): what to apply on top of `keyed` and `blob`, oldest first.
+  std::vector<std::map<std::string, std::map<int32_t, std::string>>> keyedDeltas;
+  std::vector<std::string> blobDeltas;
 };
 
 /// One task's share of a checkpoint: the bytes of its state file (the snapshots of the
 /// operators of its chain), encoded by the task in one pass with StateFileWriter.
 struct TaskSnapshot {
   std::string bytes;
+  /// An incremental snapshot: only what changed since this task's snapshot for checkpoint
+  /// `baseId` (which completed), to be restored on top of that checkpoint's chain.
+  bool delta = false;
+  int64_t baseId = 0;
 };
 
 /// Writes a state file (format v1, docs/checkpoints.md) straight into a string, so that state is
@@ -61,8 +71,10 @@ struct TaskSnapshot {
 /// it when done.
 class StateFileWriter {
  public:
-  StateFileWriter(std::string& out, uint32_t operatorCount);
+  /// `delta`: an incremental file (keyed state as key group deltas) on top of checkpoint `baseId`.
+  StateFileWriter(std::string& out, uint32_t operatorCount, bool delta = false, int64_t baseId = 0);
   void beginOperator(int32_t node, int32_t subtask, std::string_view name);
+  void u8(uint8_t v);
   void u32(uint32_t v);
   void str(std::string_view s);
   /// Reserves a length field; append the bytes to out(), then call endBytes with the result.
@@ -90,8 +102,15 @@ struct CheckpointData {
 
 /// Serialises operator snapshots into the bytes of one state file (tests and tools; tasks use
 /// StateFileWriter directly).
-std::string encodeTaskSnapshot(const std::vector<OperatorSnapshot>& operators);
-/// Parses a state file; fails with Corruption on malformed input.
+std::string encodeTaskSnapshot(const std::vector<OperatorSnapshot>& operators, bool delta = false, int64_t baseId = 0);
+/// A parsed state file.
+struct DecodedStateFile {
+  bool delta = false;
+  int64_t baseId = 0;
+  std::vector<OperatorSnapshot> operators;
+};
+/// Parses a state file (format version 1 or 2); fails with Corruption on malformed input.
+Status decodeTaskSnapshot(std::string_view bytes, DecodedStateFile& out);
 Status decodeTaskSnapshot(std::string_view bytes, std::vector<OperatorSnapshot>& out);
 
 /// Checkpoints and savepoints of one job in a state directory:
@@ -118,13 +137,20 @@ class CheckpointStorage {
     uint64_t checksum = 0;
   };
   Result<FileEntry> writeTaskFile(int64_t id, CheckpointKind kind, size_t taskIndex, const TaskSnapshot& snapshot);
+  /// The entry under which a later checkpoint's manifest refers to file `e` of checkpoint
+  /// `ownerId` (incremental chains share files: `../chk-<ownerId>/task-<n>.state`).
+  static FileEntry sharedEntry(int64_t ownerId, const FileEntry& e);
   /// Completes checkpoint `id`: writes MANIFEST.tmp, syncs it and renames it to MANIFEST.
+  /// `files` lists every file a restore reads, in the order it applies them (for each task its
+  /// chain: the full snapshot, then each delta).
   Status complete(int64_t id, CheckpointKind kind, bool finished, const std::string& jobFingerprint,
                   const std::vector<FileEntry>& files);
   /// Deletes the unfinished attempt at `id` (best effort).
   void abort(int64_t id, CheckpointKind kind);
-  /// Keeps the newest `retained` complete checkpoints, deletes older ones and any unfinished
-  /// attempt older than the newest complete one. Savepoints are kept.
+  /// Keeps the newest `retained` complete checkpoints; older ones stop being checkpoints (their
+  /// manifest goes first) and their files are deleted unless a retained checkpoint's chain
+  /// still refers to them; the same for unfinished attempts older than the newest complete one.
+  /// Savepoints are kept. Deletes nothing if a retained manifest cannot be read.
   void prune(int retained);
 
   /// The newest complete checkpoint or savepoint that reads back intact. Each one that does not
@@ -138,6 +164,16 @@ class CheckpointStorage {
   std::vector<std::pair<int64_t, std::string>> listComplete();
 
  private:
+  struct Manifest {
+    int64_t id = 0;
+    CheckpointKind kind = CheckpointKind::kCheckpoint;
+    bool finished = false;
+    int64_t wallTimeMs = 0;
+    std::string jobFingerprint;
+    std::vector<FileEntry> files;
+  };
+  Result<Manifest> readManifest(const std::string& directory);
+
   std::string stateDir_;
   std::shared_ptr<CheckpointFileSystem> fs_;
 };

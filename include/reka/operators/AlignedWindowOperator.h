@@ -30,12 +30,19 @@ namespace reka::detail {
 /// Lateness: a record whose windows have all passed end − 1 + allowedLateness is late (counted
 /// in lateRecords, sent to the late-data output if one is set). A record for a window that has
 /// fired but is within its lateness updates that window's result at once (-U old, +U new).
+///
+/// Checkpoints: full (snapshotState) or incremental (snapshotDelta: the panes' changed keys, the
+/// panes dropped since the last snapshot and the small state in full), when the key and the
+/// accumulator have a Serde.
 template <class T, class K, class KeyFn, class TsFn, class Agg, class Out, class Emit>
 class AlignedWindowOperator final : public EmittingOperator<Out> {
  public:
   using Acc = std::decay_t<decltype(std::declval<Agg&>().createAccumulator())>;
   using StoredKey = StoredKeyOf<K>;
+  /// Results emitted early and merged windows: written whole, not tracked.
   using PaneMap = StateMap<StoredKey, Acc>;
+  /// A pane's accumulators: tracked, so that a delta holds only the keys that changed.
+  using TrackedPaneMap = TrackedStateMap<StoredKey, Acc>;
 
   AlignedWindowOperator(KeyFn keyFn, TsFn tsFn, Agg agg, Emit emit, AlignedSpec spec, WindowOptions options,
                         std::shared_ptr<const SidePorts> ports)
@@ -89,6 +96,14 @@ class AlignedWindowOperator final : public EmittingOperator<Out> {
   }
 
   void onProcessingTime(int64_t now) override {
+    // A call before anything pending answers a request the state no longer holds: restoring a
+    // delta chain asks for the base's callbacks first, then for the last delta's. Ask again for
+    // what is pending (the call answered every request).
+    const int64_t pending = std::min(windowCallbackAt_, earlyCallbackAt_);
+    if (now < pending) {
+      if (pending != kMaxTime) this->ctx_->time->requestCallback(pending);
+      return;
+    }
     // The call answers every request made so far; this one makes the next ones.
     windowCallbackAt_ = kMaxTime;
     earlyCallbackAt_ = kMaxTime;
@@ -122,15 +137,14 @@ class AlignedWindowOperator final : public EmittingOperator<Out> {
       Serde<int64_t>::write(windowCallbackAt_, out);
       Serde<int64_t>::write(earlyCallbackAt_, out);
       Serde<uint64_t>::write(panes_.size(), out);
-      for (const auto& [start, pane] : panes_) {
+      for (auto& [start, pane] : panes_) {
         Serde<int64_t>::write(start, out);
-        Serde<PaneMap>::write(pane->accs, out);
+        pane->accs.writeFull(out);  // the bytes of Serde<PaneMap>; the next delta starts here
+        pane->snapshotted = true;
       }
-      Serde<uint64_t>::write(early_.size(), out);
-      for (const auto& [end, emitted] : early_) {
-        Serde<int64_t>::write(end, out);
-        Serde<PaneMap>::write(emitted, out);
-      }
+      writeEarly(out);
+      droppedPanes_.clear();
+      supersededDropped_ = 0;
       return Status::ok();
     }
   }
@@ -153,26 +167,118 @@ class AlignedWindowOperator final : public EmittingOperator<Out> {
       for (uint64_t i = 0; ok && i < n; ++i) {
         int64_t start = 0;
         auto pane = std::make_unique<Pane>();
-        ok = Serde<int64_t>::read(in, start) && Serde<PaneMap>::read(in, pane->accs) &&
+        pane->snapshotted = true;
+        ok = Serde<int64_t>::read(in, start) && pane->accs.readFull(in) &&
              panes.emplace(start, std::move(pane)).second;
       }
-      ok = ok && readSnapshotCount(in, n);
-      for (uint64_t i = 0; ok && i < n; ++i) {
-        int64_t end = 0;
-        PaneMap emitted;
-        ok = Serde<int64_t>::read(in, end) && Serde<PaneMap>::read(in, emitted) &&
-             early.emplace(end, std::move(emitted)).second;
-      }
+      ok = ok && readEarly(in, early);
       REKA_RETURN_IF_ERROR(finishSnapshotRead(ok, in, this->ctx_));
       current_ = current;
       panes_ = std::move(panes);
       early_ = std::move(early);
       cached_ = nullptr;
-      if (!eventTime_ && windowCallbackAt != kMaxTime) requestWindowCallback(windowCallbackAt);
-      if (options_.trigger.kind == Trigger::Kind::kEarlyPeriodic && earlyCallbackAt != kMaxTime)
-        requestEarlyCallback(earlyCallbackAt);
+      droppedPanes_.clear();
+      supersededDropped_ = 0;
+      requestRestoredCallbacks(windowCallbackAt, earlyCallbackAt);
       return Status::ok();
     }
+  }
+
+  bool supportsDeltaSnapshots() const override {
+    return HasSerde<StoredKey>::value && HasSerde<Acc>::value;
+  }
+
+  /// Writes what changed since the last snapshot (full or delta) or restore: the time reached and
+  /// the pending callbacks, the panes dropped since (those that the last snapshot held), the
+  /// changed keys of each pane that is new or changed (TrackedMap's delta), and the results
+  /// emitted early in full (they are few: windows that have not fired yet). Version 1:
+  ///   u8 version, i64 current, i64 windowCallbackAt, i64 earlyCallbackAt,
+  ///   u64 d, d × i64 droppedPaneStart,
+  ///   u64 n, n × (i64 paneStart, u64 u, u × (key, acc), u64 e, e × key),
+  ///   u64 m, m × (i64 windowEnd, map key → acc).
+  Status snapshotDelta(int64_t, std::string& out) override {
+    if constexpr (!HasSerde<StoredKey>::value) {
+      return snapshotNotSupported(this->ctx_, "key");
+    } else if constexpr (!HasSerde<Acc>::value) {
+      return snapshotNotSupported(this->ctx_, "accumulator");
+    } else {
+      Serde<uint8_t>::write(kOperatorSnapshotVersion, out);
+      Serde<int64_t>::write(current_, out);
+      Serde<int64_t>::write(windowCallbackAt_, out);
+      Serde<int64_t>::write(earlyCallbackAt_, out);
+      Serde<uint64_t>::write(droppedPanes_.size(), out);
+      for (int64_t start : droppedPanes_) Serde<int64_t>::write(start, out);
+      uint64_t changed = 0;
+      for (const auto& [start, pane] : panes_) changed += paneChanged(*pane) ? 1 : 0;
+      Serde<uint64_t>::write(changed, out);
+      for (auto& [start, pane] : panes_) {
+        if (!paneChanged(*pane)) continue;
+        Serde<int64_t>::write(start, out);
+        pane->accs.writeDelta(out);
+        pane->snapshotted = true;
+      }
+      writeEarly(out);
+      droppedPanes_.clear();  // supersededDropped_ stays: the chain still holds those records
+      return Status::ok();
+    }
+  }
+
+  /// Applies what snapshotDelta wrote on top of the state restored so far (restoreState with the
+  /// base, then each earlier delta in order) and asks again for the processing-time callbacks
+  /// the delta was waiting for. A delta that cannot be read fails the restore and may leave the
+  /// panes half-applied: the operator must then be discarded.
+  Status restoreDelta(std::string_view in) override {
+    if constexpr (!HasSerde<StoredKey>::value) {
+      return snapshotNotSupported(this->ctx_, "key");
+    } else if constexpr (!HasSerde<Acc>::value) {
+      return snapshotNotSupported(this->ctx_, "accumulator");
+    } else {
+      REKA_RETURN_IF_ERROR(readSnapshotVersion(in, this->ctx_));
+      int64_t current = kMinTime, windowCallbackAt = kMaxTime, earlyCallbackAt = kMaxTime;
+      uint64_t n = 0;
+      bool ok = Serde<int64_t>::read(in, current) && Serde<int64_t>::read(in, windowCallbackAt) &&
+                Serde<int64_t>::read(in, earlyCallbackAt) && readSnapshotCount(in, n);
+      std::vector<int64_t> dropped;
+      for (uint64_t i = 0; ok && i < n; ++i) {
+        int64_t start = 0;
+        ok = Serde<int64_t>::read(in, start);
+        dropped.push_back(start);
+      }
+      if (!ok) return finishSnapshotRead(false, in, this->ctx_);
+      for (int64_t start : dropped) {
+        if (!panes_.contains(start))
+          return snapshotCorruption(this->ctx_, "the delta drops pane " + std::to_string(start) +
+                                                    ", which the restored state does not hold (a "
+                                                    "delta applied out of order?)");
+      }
+      // Drops first: a pane dropped and created again comes back whole, as a new pane.
+      for (int64_t start : dropped) releasePane(panes_.find(start));
+      ok = readSnapshotCount(in, n);
+      for (uint64_t i = 0; ok && i < n; ++i) {
+        int64_t start = 0;
+        ok = Serde<int64_t>::read(in, start) && paneFor(start).accs.applyDelta(in);
+      }
+      std::map<int64_t, PaneMap> early;
+      ok = ok && readEarly(in, early);
+      REKA_RETURN_IF_ERROR(finishSnapshotRead(ok, in, this->ctx_));
+      for (auto& [start, pane] : panes_) pane->snapshotted = true;
+      current_ = current;
+      early_ = std::move(early);
+      cached_ = nullptr;
+      droppedPanes_.clear();
+      windowCallbackAt_ = kMaxTime;  // the callbacks the base asked for are stale
+      earlyCallbackAt_ = kMaxTime;
+      requestRestoredCallbacks(windowCallbackAt, earlyCallbackAt);
+      return Status::ok();
+    }
+  }
+
+  /// Live entries: the panes' keys; superseded: the pane records later deltas replaced, and the
+  /// records of panes dropped since the last full snapshot (with their drop).
+  DeltaStats deltaStats() const override {
+    DeltaStats stats{0, supersededDropped_};
+    for (const auto& [start, pane] : panes_) stats += pane->accs.deltaStats();
+    return stats;
   }
 
   /// Panes currently held (for tests of state cleanup).
@@ -180,7 +286,8 @@ class AlignedWindowOperator final : public EmittingOperator<Out> {
 
  private:
   struct Pane {
-    PaneMap accs;
+    TrackedPaneMap accs;
+    bool snapshotted = false;  ///< held by the last snapshot or restore: a drop must be recorded
   };
 
   Emitter<Out>& emitterRef() override { return emitter_; }
@@ -194,6 +301,52 @@ class AlignedWindowOperator final : public EmittingOperator<Out> {
   void requestEarlyCallback(int64_t at) {
     earlyCallbackAt_ = std::min(earlyCallbackAt_, at);
     this->ctx_->time->requestCallback(at);
+  }
+  /// After a restore: the callbacks the snapshot was waiting for.
+  void requestRestoredCallbacks(int64_t windowCallbackAt, int64_t earlyCallbackAt) {
+    if (!eventTime_ && windowCallbackAt != kMaxTime) requestWindowCallback(windowCallbackAt);
+    if (options_.trigger.kind == Trigger::Kind::kEarlyPeriodic && earlyCallbackAt != kMaxTime)
+      requestEarlyCallback(earlyCallbackAt);
+  }
+
+  /// Whether a delta must write the pane: it is new since the last snapshot, or keys changed.
+  static bool paneChanged(const Pane& pane) {
+    return !pane.snapshotted || pane.accs.changedKeys() != 0;
+  }
+
+  /// Forgets the pane at `it` (recording the drop for the next delta if the last snapshot held
+  /// it) and keeps a few for reuse, reset: a reused pane starts with no history.
+  void releasePane(typename std::map<int64_t, std::unique_ptr<Pane>>::iterator it) {
+    Pane& pane = *it->second;
+    if (pane.snapshotted) {
+      droppedPanes_.push_back(it->first);
+      // At most its entries (those added since the snapshot were never written), what it had
+      // superseded already, and the drop itself.
+      supersededDropped_ += pane.accs.size() + pane.accs.deltaStats().superseded + 1;
+    }
+    pane.accs.reset();
+    pane.snapshotted = false;
+    if (freePanes_.size() < 2) freePanes_.push_back(std::move(it->second));
+    panes_.erase(it);
+  }
+
+  void writeEarly(std::string& out) const {
+    Serde<uint64_t>::write(early_.size(), out);
+    for (const auto& [end, emitted] : early_) {
+      Serde<int64_t>::write(end, out);
+      Serde<PaneMap>::write(emitted, out);
+    }
+  }
+  static bool readEarly(std::string_view& in, std::map<int64_t, PaneMap>& early) {
+    uint64_t n = 0;
+    bool ok = readSnapshotCount(in, n);
+    for (uint64_t i = 0; ok && i < n; ++i) {
+      int64_t end = 0;
+      PaneMap emitted;
+      ok = Serde<int64_t>::read(in, end) && Serde<PaneMap>::read(in, emitted) &&
+           early.emplace(end, std::move(emitted)).second;
+    }
+    return ok;
   }
 
   /// The pane starting at `start`, created if needed; remembered for the next records (valid
@@ -216,9 +369,7 @@ class AlignedWindowOperator final : public EmittingOperator<Out> {
   }
 
   Acc& slot(Pane& pane, const K& key) {
-    auto it = pane.accs.find(key);
-    if (it == pane.accs.end()) it = pane.accs.emplace(StoredKey(key), agg_.createAccumulator()).first;
-    return it->second;
+    return pane.accs.getOrCreate(key, [this] { return agg_.createAccumulator(); });
   }
 
   /// The first window (by end) that covers pane start p; equally, the smallest window end > p.
@@ -260,9 +411,7 @@ class AlignedWindowOperator final : public EmittingOperator<Out> {
       auto it = panes_.begin();
       int64_t cleanup = satAdd(lastEndCovering(it->first) - 1, options_.allowedLatenessMs);
       if (cleanup > time) break;
-      it->second->accs.clear();
-      if (freePanes_.size() < 2) freePanes_.push_back(std::move(it->second));
-      panes_.erase(it);
+      releasePane(it);
     }
     cached_ = nullptr;  // lateness of the cached pane must be checked again
     emitter_.flushEmitted(nullptr);
@@ -317,13 +466,13 @@ class AlignedWindowOperator final : public EmittingOperator<Out> {
   bool windowAcc(const TimeWindow& w, const StoredKey& key, Acc& out) {
     bool any = false;
     for (auto it = panes_.lower_bound(w.start); it != panes_.end() && it->first < w.end; ++it) {
-      auto a = it->second->accs.find(key);
-      if (a == it->second->accs.end()) continue;
+      const Acc* a = it->second->accs.find(key);
+      if (a == nullptr) continue;
       if (!any) {
-        out = a->second;
+        out = *a;
         any = true;
       } else {
-        agg_.merge(a->second, out);
+        agg_.merge(*a, out);
       }
     }
     return any;
@@ -414,7 +563,9 @@ class AlignedWindowOperator final : public EmittingOperator<Out> {
   bool eventTime_ = true;
 
   std::map<int64_t, std::unique_ptr<Pane>> panes_;  ///< by pane start
-  std::vector<std::unique_ptr<Pane>> freePanes_;    ///< cleared panes kept for reuse (capacity)
+  std::vector<std::unique_ptr<Pane>> freePanes_;    ///< reset panes kept for reuse (capacity)
+  std::vector<int64_t> droppedPanes_;  ///< panes dropped since the last snapshot, which held them
+  uint64_t supersededDropped_ = 0;     ///< records of dropped panes still in the delta chain
   int64_t cachedStart_ = kMinTime;
   Pane* cached_ = nullptr;
   int64_t current_ = kMinTime;             ///< the watermark (or clock) reached

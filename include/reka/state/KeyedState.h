@@ -40,11 +40,10 @@ class KeyedStateBase {
  protected:
   typename Table::Map& map() const { return table_->mapOf(ctx_->keyGroup); }
   const K& key() const { return *ctx_->key; }
+  /// The current key's value for writing (created if absent): a change for the next
+  /// incremental checkpoint.
   V& slot() const {
-    auto& m = map();
-    auto it = m.find(key());
-    if (it == m.end()) it = m.emplace(StoredKeyOf<K>(key()), V{}).first;
-    return it->second;
+    return map().getOrCreate(key(), [] { return V{}; });
   }
 
   Table* table_ = nullptr;
@@ -57,12 +56,11 @@ template <class K, class V>
 class ValueState : public detail::KeyedStateBase<K, V> {
  public:
   using detail::KeyedStateBase<K, V>::KeyedStateBase;
-  /// The current key's value, or nullptr if it has none.
-  V* get() const {
-    auto& m = this->map();
-    auto it = m.find(this->key());
-    return it == m.end() ? nullptr : &it->second;
-  }
+  /// The current key's value, or nullptr if it has none. The value may be changed through
+  /// the pointer, so the call counts as a change; use peek() to only read.
+  V* get() const { return this->map().findMutable(this->key()); }
+  /// The current key's value for reading only, or nullptr.
+  const V* peek() const { return this->map().find(this->key()); }
   /// The current key's value, default-constructed on first access.
   V& getOrCreate() const { return this->slot(); }
   void update(V value) const { this->slot() = std::move(value); }
@@ -103,16 +101,13 @@ class ReducingState : public detail::KeyedStateBase<K, T> {
   /// Folds `value` into the current key's value; returns the new value.
   const T& add(const T& value) const {
     auto& m = this->map();
-    auto it = m.find(this->key());
-    if (it == m.end()) return m.emplace(StoredKeyOf<K>(this->key()), value).first->second;
-    it->second = fn_(it->second, value);
-    return it->second;
+    if (T* current = m.findMutable(this->key())) {
+      *current = fn_(*current, value);
+      return *current;
+    }
+    return m.getOrCreate(this->key(), [&] { return value; });
   }
-  const T* get() const {
-    auto& m = this->map();
-    auto it = m.find(this->key());
-    return it == m.end() ? nullptr : &it->second;
-  }
+  const T* get() const { return this->map().find(this->key()); }
 
  private:
   ReduceFn fn_{};
@@ -132,16 +127,13 @@ class AggregatingState
 
   /// Adds `value` to the current key's accumulator; returns the updated accumulator.
   const Acc& add(const In& value) const {
-    auto& m = this->map();
-    auto it = m.find(this->key());
-    if (it == m.end()) it = m.emplace(StoredKeyOf<K>(this->key()), agg_.createAccumulator()).first;
-    agg_.add(value, it->second);
-    return it->second;
+    Acc& acc = this->map().getOrCreate(this->key(), [&] { return agg_.createAccumulator(); });
+    agg_.add(value, acc);
+    return acc;
   }
   Out get() const {
-    auto& m = this->map();
-    auto it = m.find(this->key());
-    return it == m.end() ? agg_.getResult(agg_.createAccumulator()) : agg_.getResult(it->second);
+    const Acc* acc = this->map().find(this->key());
+    return acc == nullptr ? agg_.getResult(agg_.createAccumulator()) : agg_.getResult(*acc);
   }
 
  private:

@@ -13,6 +13,7 @@
 #include "reka/base/Status.h"
 #include "reka/state/KeyGroup.h"
 #include "reka/state/Serde.h"
+#include "reka/state/TrackedMap.h"
 
 namespace reka {
 
@@ -28,6 +29,15 @@ class StateTable {
   virtual Status snapshotKeyGroup(KeyGroup kg, std::string& out) const = 0;
   /// Replaces the state of key group `kg` with what `snapshotKeyGroup` wrote.
   virtual Status restoreKeyGroup(KeyGroup kg, std::string_view in) = 0;
+
+  // Incremental snapshots. A full snapshot (snapshotKeyGroup) or a restore is the base; each
+  // delta holds what changed in the key group since the snapshot before it.
+  /// Appends what changed in key group `kg` since its last snapshot.
+  virtual Status snapshotKeyGroupDelta(KeyGroup kg, std::string& out) = 0;
+  /// Applies what snapshotKeyGroupDelta wrote on top of the restored key group.
+  virtual Status applyKeyGroupDelta(KeyGroup kg, std::string_view in) = 0;
+  /// Live entries and superseded chain records over all key groups.
+  virtual DeltaStats deltaStats() const = 0;
 };
 
 /// Hash and equality for string keys that also accept std::string_view, so that state keyed by
@@ -46,12 +56,18 @@ template <class K, class V>
 using StateMap = std::conditional_t<std::is_same_v<K, std::string>, absl::flat_hash_map<K, V, StringKeyHash, StringKeyEq>,
                                     absl::flat_hash_map<K, V>>;
 
-/// Keyed state of type V for keys of type K, one flat hash map per key group owned by the
-/// subtask. Lookups index the map by the key group the runtime computed for the current record.
+/// The change-tracking map keyed state uses for keys of type K.
+template <class K, class V>
+using TrackedStateMap = std::conditional_t<std::is_same_v<K, std::string>, TrackedMap<K, V, StringKeyHash, StringKeyEq>,
+                                           TrackedMap<K, V>>;
+
+/// Keyed state of type V for keys of type K, one change-tracking hash map per key group owned
+/// by the subtask (so that checkpoints can be incremental). Lookups index the map by the key
+/// group the runtime computed for the current record.
 template <class K, class V>
 class KeyedTable final : public StateTable {
  public:
-  using Map = StateMap<K, V>;
+  using Map = TrackedStateMap<K, V>;
 
   explicit KeyedTable(KeyGroupRange range) : range_(range), maps_(static_cast<size_t>(range.size())) {}
 
@@ -67,22 +83,48 @@ class KeyedTable final : public StateTable {
   const Map& mapOf(KeyGroup kg) const { return maps_[static_cast<size_t>(kg.value - range_.first)]; }
   KeyGroupRange range() const { return range_; }
 
+  static constexpr bool kSerialisable = HasSerde<K>::value && HasSerde<V>::value;
+
+  /// Writes the whole key group (the same bytes as Serde of a flat hash map of K → V); the
+  /// key group's change tracking starts again from here.
   Status snapshotKeyGroup(KeyGroup kg, std::string& out) const override {
-    if constexpr (HasSerde<Map>::value) {
-      Serde<Map>::write(mapOf(kg), out);
+    if constexpr (kSerialisable) {
+      const_cast<KeyedTable*>(this)->mapOf(kg).writeFull(out);
       return Status::ok();
     } else {
       return Status::notSupported("state type has no Serde specialisation");
     }
   }
   Status restoreKeyGroup(KeyGroup kg, std::string_view in) override {
-    if constexpr (HasSerde<Map>::value) {
+    if constexpr (kSerialisable) {
       if (!range_.contains(kg)) return Status::invalidArgument("key group outside this subtask's range");
-      if (!Serde<Map>::read(in, mapOf(kg)) || !in.empty()) return Status::corruption("truncated or overlong keyed state");
+      if (!mapOf(kg).readFull(in) || !in.empty()) return Status::corruption("truncated or overlong keyed state");
       return Status::ok();
     } else {
       return Status::notSupported("state type has no Serde specialisation");
     }
+  }
+  Status snapshotKeyGroupDelta(KeyGroup kg, std::string& out) override {
+    if constexpr (kSerialisable) {
+      mapOf(kg).writeDelta(out);
+      return Status::ok();
+    } else {
+      return Status::notSupported("state type has no Serde specialisation");
+    }
+  }
+  Status applyKeyGroupDelta(KeyGroup kg, std::string_view in) override {
+    if constexpr (kSerialisable) {
+      if (!range_.contains(kg)) return Status::invalidArgument("key group outside this subtask's range");
+      if (!mapOf(kg).applyDelta(in) || !in.empty()) return Status::corruption("truncated or overlong keyed state delta");
+      return Status::ok();
+    } else {
+      return Status::notSupported("state type has no Serde specialisation");
+    }
+  }
+  DeltaStats deltaStats() const override {
+    DeltaStats s;
+    for (const auto& m : maps_) s += m.deltaStats();
+    return s;
   }
 
  private:
@@ -183,6 +225,10 @@ class StateBackend {
   /// Restores the key groups of this backend's range found in `snapshot` (which may hold more
   /// key groups: that is how state is redistributed to a new parallelism).
   Status restoreKeyed(const std::map<std::string, std::map<int32_t, std::string>>& snapshot);
+  /// Applies key group deltas (table name → key group → bytes) on top of restored state.
+  Status applyKeyedDelta(const std::map<std::string, std::map<int32_t, std::string>>& delta);
+  /// Live entries and superseded chain records over all keyed tables.
+  DeltaStats keyedDeltaStats();
 
  private:
   std::map<std::string, std::unique_ptr<OperatorListTable>> operatorLists_;

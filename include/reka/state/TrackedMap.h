@@ -1,0 +1,251 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <absl/container/flat_hash_map.h>
+
+#include "reka/state/Serde.h"
+
+namespace reka {
+
+/// How much an incremental snapshot chain has accumulated since the last full snapshot: the
+/// entries alive now, and the records written to the chain that a later record replaced or
+/// deleted (read on restore, then thrown away). A task writes a full snapshot again once the
+/// dead records outnumber the live ones, which bounds what a restore reads to about twice the
+/// state.
+struct DeltaStats {
+  uint64_t live = 0;
+  uint64_t superseded = 0;
+  DeltaStats& operator+=(const DeltaStats& o) {
+    live += o.live;
+    superseded += o.superseded;
+    return *this;
+  }
+};
+
+/// A hash map that remembers which keys changed since its last snapshot, so that a checkpoint
+/// writes only those (an incremental snapshot) instead of the whole map.
+///
+/// Every entry carries the epoch in which it was last marked; the map's epoch advances at each
+/// snapshot. The first write access to an entry in an epoch marks it and appends its key to a
+/// dirty list (a compare per access, an append per changed key): mutable access (findMutable,
+/// getOrCreate) counts as a write, find() does not. An erased entry that existed at the last
+/// snapshot leaves a deletion. writeDelta() writes, for each dirty key, the entry's value or
+/// its deletion; applyDelta() replays that on top of a restored map.
+///
+/// Formats (little endian, Serde): full = u64 n, n × (key, value), the same bytes as
+/// Serde<absl::flat_hash_map<K, V>>; delta = u64 u, u × (key, value), u64 d, d × key.
+/// Thread-safety: none; owned by one task.
+template <class K, class V, class Hash = typename absl::flat_hash_map<K, V>::hasher,
+          class Eq = typename absl::flat_hash_map<K, V>::key_equal>
+class TrackedMap {
+ public:
+  struct Entry {
+    V value{};
+    uint32_t epoch = 0;  ///< 0: clean; == epoch_: already in the dirty list
+  };
+  using Map = absl::flat_hash_map<K, Entry, Hash, Eq>;
+
+  /// Iterates as (key, value) pairs, read-only.
+  class const_iterator {
+   public:
+    explicit const_iterator(typename Map::const_iterator it) : it_(it) {}
+    std::pair<const K&, const V&> operator*() const { return {it_->first, it_->second.value}; }
+    const_iterator& operator++() {
+      ++it_;
+      return *this;
+    }
+    bool operator==(const const_iterator& o) const { return it_ == o.it_; }
+    bool operator!=(const const_iterator& o) const { return it_ != o.it_; }
+
+   private:
+    typename Map::const_iterator it_;
+  };
+  const_iterator begin() const { return const_iterator(map_.begin()); }
+  const_iterator end() const { return const_iterator(map_.end()); }
+
+  size_t size() const { return map_.size(); }
+  bool empty() const { return map_.empty(); }
+
+  /// Read-only lookup (not a change).
+  template <class Q>
+  const V* find(const Q& key) const {
+    auto it = map_.find(key);
+    return it == map_.end() ? nullptr : &it->second.value;
+  }
+  template <class Q>
+  bool contains(const Q& key) const {
+    return map_.contains(key);
+  }
+  /// Lookup for writing: the entry is marked changed.
+  template <class Q>
+  V* findMutable(const Q& key) {
+    auto it = map_.find(key);
+    if (it == map_.end()) return nullptr;
+    mark(it->first, it->second, true);
+    return &it->second.value;
+  }
+  /// The entry of `key`, created with `make()` if absent; marked changed either way.
+  template <class Q, class Make>
+  V& getOrCreate(const Q& key, Make&& make) {
+    auto it = map_.find(key);
+    if (it == map_.end()) {
+      it = map_.emplace(K(key), Entry{make(), 0}).first;
+      mark(it->first, it->second, false);
+    } else {
+      mark(it->first, it->second, true);
+    }
+    return it->second.value;
+  }
+  /// Sets the value of `key` (created if absent).
+  template <class Q>
+  void put(const Q& key, V value) {
+    getOrCreate(key, [] { return V{}; }) = std::move(value);
+  }
+  template <class Q>
+  bool erase(const Q& key) {
+    auto it = map_.find(key);
+    if (it == map_.end()) return false;
+    // A key first changed in this epoch is in the dirty list already; one that is clean
+    // existed at the last snapshot and needs a deletion.
+    if (it->second.epoch != epoch_) dirty_.emplace_back(it->first, true);
+    map_.erase(it);
+    return true;
+  }
+  /// Removes everything, as deletions of what existed at the last snapshot.
+  void clear() {
+    for (auto& [k, e] : map_)
+      if (e.epoch != epoch_) dirty_.emplace_back(k, true);
+    map_.clear();
+  }
+  /// Forgets entries and history alike (a map reused for something new).
+  void reset() {
+    map_.clear();
+    dirty_.clear();
+    superseded_ = 0;
+    nextEpoch();
+  }
+
+  // ---- snapshots ----
+
+  /// Writes every entry; the map is the new base (nothing is changed relative to it).
+  void writeFull(std::string& out) {
+    if constexpr (HasSerde<K>::value && HasSerde<V>::value) {
+      Serde<uint64_t>::write(map_.size(), out);
+      for (const auto& [k, e] : map_) {
+        Serde<K>::write(k, out);
+        Serde<V>::write(e.value, out);
+      }
+    }
+    dirty_.clear();
+    superseded_ = 0;
+    nextEpoch();
+  }
+  /// Writes what changed since the last snapshot (full or delta) and starts a new epoch.
+  void writeDelta(std::string& out) {
+    if constexpr (HasSerde<K>::value && HasSerde<V>::value) {
+      const size_t countAt = out.size();
+      Serde<uint64_t>::write(0, out);
+      uint64_t upserts = 0, deletes = 0;
+      constexpr size_t kAhead = 8;  // lookups are random: keep a few in flight
+      for (size_t i = 0; i < dirty_.size(); ++i) {
+        if (i + kAhead < dirty_.size()) map_.prefetch(dirty_[i + kAhead].first);
+        const auto& [key, existed] = dirty_[i];
+        auto it = map_.find(key);
+        if (it == map_.end() || it->second.epoch != epoch_) continue;  // gone, or written already
+        it->second.epoch = 0;
+        Serde<K>::write(it->first, out);
+        Serde<V>::write(it->second.value, out);
+        ++upserts;
+        if (existed) ++superseded_;
+      }
+      patchU64(out, countAt, upserts);
+      const size_t deletesAt = out.size();
+      Serde<uint64_t>::write(0, out);
+      for (const auto& [key, existed] : dirty_) {
+        if (!existed || map_.contains(key)) continue;
+        Serde<K>::write(key, out);
+        ++deletes;
+        superseded_ += 2;  // the old record and the deletion itself
+      }
+      patchU64(out, deletesAt, deletes);
+    }
+    dirty_.clear();
+    nextEpoch();
+  }
+  /// Replaces the contents with what writeFull wrote; the map is the new base.
+  bool readFull(std::string_view& in) {
+    if constexpr (HasSerde<K>::value && HasSerde<V>::value) {
+      uint64_t n = 0;
+      if (!Serde<uint64_t>::read(in, n) || n > in.size()) return false;
+      map_.clear();
+      map_.reserve(n);
+      for (uint64_t i = 0; i < n; ++i) {
+        K k{};
+        V v{};
+        if (!Serde<K>::read(in, k) || !Serde<V>::read(in, v)) return false;
+        map_.insert_or_assign(std::move(k), Entry{std::move(v), 0});
+      }
+      dirty_.clear();
+      superseded_ = 0;
+      nextEpoch();
+      return true;
+    } else {
+      return false;
+    }
+  }
+  /// Applies what writeDelta wrote (restore replays a chain: full, then each delta in order).
+  bool applyDelta(std::string_view& in) {
+    if constexpr (HasSerde<K>::value && HasSerde<V>::value) {
+      uint64_t n = 0;
+      if (!Serde<uint64_t>::read(in, n) || n > in.size()) return false;
+      for (uint64_t i = 0; i < n; ++i) {
+        K k{};
+        V v{};
+        if (!Serde<K>::read(in, k) || !Serde<V>::read(in, v)) return false;
+        map_.insert_or_assign(std::move(k), Entry{std::move(v), 0});
+      }
+      if (!Serde<uint64_t>::read(in, n) || n > in.size()) return false;
+      for (uint64_t i = 0; i < n; ++i) {
+        K k{};
+        if (!Serde<K>::read(in, k)) return false;
+        map_.erase(k);
+      }
+      dirty_.clear();
+      nextEpoch();
+      return true;
+    } else {
+      return false;
+    }
+  }
+
+  DeltaStats deltaStats() const { return DeltaStats{map_.size(), superseded_}; }
+  /// Keys changed since the last snapshot (tests).
+  size_t changedKeys() const { return dirty_.size(); }
+
+ private:
+  void mark(const K& key, Entry& e, bool existed) {
+    if (e.epoch == epoch_) return;
+    // An entry that is clean but not new existed at the last snapshot (every entry created
+    // since is marked when it is created).
+    e.epoch = epoch_;
+    dirty_.emplace_back(key, existed);
+  }
+  void nextEpoch() {
+    if (++epoch_ == 0) epoch_ = 1;
+  }
+  static void patchU64(std::string& out, size_t at, uint64_t v) {
+    for (int i = 0; i < 8; ++i) out[at + static_cast<size_t>(i)] = static_cast<char>((v >> (8 * i)) & 0xff);
+  }
+
+  Map map_;
+  std::vector<std::pair<K, bool>> dirty_;  ///< key, existed at the last snapshot
+  uint32_t epoch_ = 1;
+  uint64_t superseded_ = 0;
+};
+
+}  // namespace reka

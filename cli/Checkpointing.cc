@@ -34,6 +34,9 @@ void CheckpointFlags::add(CLI::App* cmd) {
   cmd->add_option("--delivery", delivery, "exactly-once (default), at-least-once or at-most-once")
       ->check(CLI::IsMember({"exactly-once", "at-least-once", "at-most-once"}));
   cmd->add_option("--retain-checkpoints", retained, "complete checkpoints kept (default 3)")->check(CLI::Range(1, 1000));
+  cmd->add_option("--checkpoint-mode", checkpointMode,
+                  "incremental (default: write only what changed since the last checkpoint) or full (write all state every time)")
+      ->check(CLI::IsMember({"incremental", "full"}));
   cmd->add_option("--restart-attempts", restartAttempts, "restart a failed job in-process this many times (default 0)")
       ->check(CLI::Range(0, 1000000));
   cmd->add_option("--restart-delay", restartDelay, "wait before a restart, e.g. 100ms, 1s (default 1s)");
@@ -53,6 +56,7 @@ std::optional<std::string> CheckpointFlags::apply(ExecutionConfig& config) const
   config.checkpoints.stateDir = stateDir;
   config.checkpoints.interval = *every;
   config.checkpoints.retained = retained;
+  config.checkpoints.incremental = checkpointMode != "full";
   config.checkpoints.resumeFrom = fromSavepoint;
   config.checkpoints.guarantee = delivery == "at-least-once"  ? DeliveryGuarantee::kAtLeastOnce
                                  : delivery == "at-most-once" ? DeliveryGuarantee::kAtMostOnce

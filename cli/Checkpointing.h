@@ -21,6 +21,7 @@ struct CheckpointFlags {
   std::string interval = "0";
   std::string delivery = "exactly-once";
   int retained = 3;
+  std::string checkpointMode = "incremental";
   int restartAttempts = 0;
   std::string restartDelay = "1s";
   std::string fromSavepoint;

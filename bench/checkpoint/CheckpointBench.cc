@@ -73,17 +73,20 @@ Run runIsolated(const std::string& query, const nexmark::GeneratorConfig& gen, c
   const std::string text = bench::runInChild([&] {
     Run r = runQuery(query, gen, checkpoints);
     char buf[512];
-    std::snprintf(buf, sizeof buf, "%d %.6f %.6f %lld %lld %lld %lld %.3f %.3f", r.ok ? 1 : 0, r.wall, r.cpu,
+    std::snprintf(buf, sizeof buf, "%d %.6f %.6f %lld %lld %lld %lld %.3f %.3f %lld %lld", r.ok ? 1 : 0, r.wall, r.cpu,
                   static_cast<long long>(r.events), static_cast<long long>(r.rows),
                   static_cast<long long>(r.metrics.completedCheckpoints), static_cast<long long>(r.metrics.largestCheckpointBytes),
-                  r.metrics.longestCheckpointMs, r.metrics.longestCheckpointSyncMs);
+                  r.metrics.longestCheckpointMs, r.metrics.longestCheckpointSyncMs,
+                  static_cast<long long>(r.metrics.deltaTaskSnapshots), static_cast<long long>(r.metrics.fullTaskSnapshots));
     return std::string(buf);
   });
   Run r;
   int ok = 0;
-  long long events = 0, rows = 0, completed = 0, bytes = 0;
-  if (std::sscanf(text.c_str(), "%d %lf %lf %lld %lld %lld %lld %lf %lf", &ok, &r.wall, &r.cpu, &events, &rows, &completed, &bytes,
-                  &r.metrics.longestCheckpointMs, &r.metrics.longestCheckpointSyncMs) == 9) {
+  long long events = 0, rows = 0, completed = 0, bytes = 0, deltas = 0, fulls = 0;
+  if (std::sscanf(text.c_str(), "%d %lf %lf %lld %lld %lld %lld %lf %lf %lld %lld", &ok, &r.wall, &r.cpu, &events, &rows, &completed,
+                  &bytes, &r.metrics.longestCheckpointMs, &r.metrics.longestCheckpointSyncMs, &deltas, &fulls) == 11) {
+    r.metrics.deltaTaskSnapshots = deltas;
+    r.metrics.fullTaskSnapshots = fulls;
     r.ok = ok == 1;
     r.events = events;
     r.rows = rows;
@@ -171,6 +174,8 @@ int main(int argc, char** argv) {
   int64_t restartEvents = 3'000'000;
   std::string stateDir = "/tmp/reka-checkpoint-bench-" + std::to_string(::getpid());
   int repeat = 2;
+  std::string mode = "incremental";
+  app.add_option("--mode", mode, "checkpoint mode: incremental (default) or full")->check(CLI::IsMember({"incremental", "full"}));
   app.add_option("--events", events, "events per run (default 50000000)")->check(CLI::PositiveNumber);
   app.add_option("--rate", rate, "event-time rate R (default 10000000)")->check(CLI::PositiveNumber);
   app.add_option("--queries", queries, "queries (default q5 q7 q18)");
@@ -183,11 +188,12 @@ int main(int argc, char** argv) {
   nexmark::GeneratorConfig gen;
   gen.events = events;
   gen.rate = rate;
-  std::printf("Checkpoints, NEXMark generator in-process, N = %lld, R = %.0f/s, P = 1, exactly-once, %ld cores\n\n",
-              static_cast<long long>(events), rate, sysconf(_SC_NPROCESSORS_ONLN));
-  std::printf("| query | off: events/CPU-s | %d ms: events/CPU-s | on/off | checkpoints | largest MB | longest ms | longest copy ms | rows equal |\n",
+  std::printf("Checkpoints (%s), NEXMark generator in-process, N = %lld, R = %.0f/s, P = 1, exactly-once, %ld cores\n\n",
+              mode.c_str(), static_cast<long long>(events), rate, sysconf(_SC_NPROCESSORS_ONLN));
+  std::printf("| query | off: events/CPU-s | %d ms: events/CPU-s | on/off | on/off events/s (wall) | checkpoints | task snapshots incr/full "
+              "| largest MB | longest ms | longest copy ms | rows equal |\n",
               intervalMs);
-  std::printf("|---|---|---|---|---|---|---|---|---|\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
   bool ok = true;
   for (const auto& q : queries) {
     // Each configuration runs `repeat` times in fresh processes, alternating; the best of each
@@ -195,6 +201,7 @@ int main(int argc, char** argv) {
     CheckpointConfig cc;
     cc.stateDir = stateDir;
     cc.interval = std::chrono::milliseconds(intervalMs);
+    cc.incremental = mode == "incremental";
     Run off, on;
     for (int i = 0; i < repeat; ++i) {
       Run a = runIsolated(q, gen, CheckpointConfig{});
@@ -205,8 +212,11 @@ int main(int argc, char** argv) {
       if (i == 0 || b.perCpu() > on.perCpu()) on = b;
     }
     ok = ok && off.ok && on.ok && off.rows == on.rows;
-    std::printf("| %s | %.2f M | %.2f M | %.2f | %lld | %.2f | %.1f | %.1f | %s |\n", q.c_str(), off.perCpu() / 1e6, on.perCpu() / 1e6,
-                off.perCpu() > 0 ? on.perCpu() / off.perCpu() : 0, static_cast<long long>(on.metrics.completedCheckpoints),
+    auto perWall = [](const Run& r) { return r.wall > 0 ? static_cast<double>(r.events) / r.wall : 0.0; };
+    std::printf("| %s | %.2f M | %.2f M | %.2f | %.2f | %lld | %lld/%lld | %.2f | %.1f | %.1f | %s |\n", q.c_str(), off.perCpu() / 1e6,
+                on.perCpu() / 1e6, off.perCpu() > 0 ? on.perCpu() / off.perCpu() : 0,
+                perWall(off) > 0 ? perWall(on) / perWall(off) : 0, static_cast<long long>(on.metrics.completedCheckpoints),
+                static_cast<long long>(on.metrics.deltaTaskSnapshots), static_cast<long long>(on.metrics.fullTaskSnapshots),
                 static_cast<double>(on.metrics.largestCheckpointBytes) / 1e6, on.metrics.longestCheckpointMs,
                 on.metrics.longestCheckpointSyncMs, off.rows == on.rows ? "yes" : "NO");
     std::fflush(stdout);

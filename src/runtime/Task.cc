@@ -242,14 +242,23 @@ void Task::barrierArrived(size_t index) {
   checkpointAndForward(id);
 }
 
+namespace {
+constexpr size_t kFileAlign = 4096;
+}  // namespace
+
 Status Task::snapshotChain(int64_t id, checkpoint::TaskSnapshot& out, bool delta, int64_t baseId) {
   // Serialised once, straight into the state file's bytes (format in docs/checkpoints.md).
   if (coordinator_ != nullptr && out.bytes.capacity() == 0) out.bytes = coordinator_->takeBuffer();
   out.bytes.clear();
   out.delta = delta;
   out.baseId = delta ? baseId : 0;
-  const size_t last = delta ? lastDeltaBytes_ : lastSnapshotBytes_;
-  out.bytes.reserve(last + last / 4 + 4096);
+  // Room for half again the largest recent snapshot: growing the buffer would copy it and lose
+  // the alignment below.
+  const size_t last = delta ? std::max(lastDeltaBytes_, lastSnapshotBytes_) : lastSnapshotBytes_;
+  out.bytes.reserve(last + last / 2 + 2 * kFileAlign);
+  // Pad so that the file starts on a 4 KiB boundary (written with O_DIRECT if it stays there).
+  out.offset = (kFileAlign - reinterpret_cast<uintptr_t>(out.bytes.data()) % kFileAlign) % kFileAlign;
+  out.bytes.append(out.offset, '\0');
   checkpoint::StateFileWriter w(out.bytes, static_cast<uint32_t>(members_.size()), delta, baseId);
   for (const Member& m : members_) {
     auto fail = [&](const Status& s) { return Status(s.code(), "operator '" + m.name + "': " + s.message()); };
@@ -291,7 +300,7 @@ Status Task::snapshotChain(int64_t id, checkpoint::TaskSnapshot& out, bool delta
     if (!s.isOk()) return fail(s);
     w.endBytes(at);
   }
-  (delta ? lastDeltaBytes_ : lastSnapshotBytes_) = out.bytes.size();
+  (delta ? lastDeltaBytes_ : lastSnapshotBytes_) = out.bytes.size() - out.offset;
   return Status::ok();
 }
 

@@ -106,7 +106,7 @@ struct JobMetrics {
   int64_t completedCheckpoints = 0;   ///< checkpoints and savepoints completed by this run
   int64_t failedCheckpoints = 0;      ///< aborted: write failure, timeout, an operator's error
   int64_t lastCheckpointId = 0;       ///< the newest complete one (0: none)
-  int64_t lastCheckpointBytes = 0;    ///< its size on disk
+  int64_t lastCheckpointBytes = 0;    ///< bytes written for it (incremental ones refer to earlier files too)
   double lastCheckpointMs = 0;        ///< trigger to manifest written
   double lastCheckpointSyncMs = 0;    ///< longest time one task spent copying its state for it
   int64_t largestCheckpointBytes = 0;  ///< over the checkpoints of this run

@@ -20,7 +20,9 @@ class CheckpointFileSystem {
   virtual ~CheckpointFileSystem() = default;
   /// Creates `path` and its parents.
   virtual Status makeDirs(const std::string& path) = 0;
-  /// Writes `data` to a new file `path` (replacing it) and flushes it to stable storage.
+  /// Writes `data` to a new file `path` (replacing it) and flushes it to stable storage. The
+  /// local file system writes large data that starts on a 4 KiB boundary in memory with
+  /// O_DIRECT, straight from `data` to the device, and falls back to buffered writes.
   virtual Status writeFile(const std::string& path, std::string_view data) = 0;
   virtual Result<std::string> readFile(const std::string& path) = 0;
   /// Atomically replaces `to` with `from`, then makes the rename durable.
@@ -59,7 +61,12 @@ struct OperatorSnapshot {
 /// One task's share of a checkpoint: the bytes of its state file (the snapshots of the
 /// operators of its chain), encoded by the task in one pass with StateFileWriter.
 struct TaskSnapshot {
+  /// The file's bytes start at `offset`: tasks pad the front so that they start on a 4 KiB
+  /// boundary in memory, which lets the local file system write them with O_DIRECT (no copy
+  /// into the page cache).
   std::string bytes;
+  size_t offset = 0;
+  std::string_view file() const { return std::string_view(bytes).substr(offset); }
   /// An incremental snapshot: only what changed since this task's snapshot for checkpoint
   /// `baseId` (which completed), to be restored on top of that checkpoint's chain.
   bool delta = false;

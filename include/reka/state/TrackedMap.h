@@ -236,7 +236,11 @@ class TrackedMap {
     dirty_.emplace_back(key, existed);
   }
   void nextEpoch() {
-    if (++epoch_ == 0) epoch_ = 1;
+    if (++epoch_ != 0) return;
+    // Wrapped around (after 2^32 - 1 snapshots of this map): an entry last marked long ago
+    // could carry the new epoch and look marked already. Clean every entry first.
+    for (auto& [k, e] : map_) e.epoch = 0;
+    epoch_ = 1;
   }
   static void patchU64(std::string& out, size_t at, uint64_t v) {
     for (int i = 0; i < 8; ++i) out[at + static_cast<size_t>(i)] = static_cast<char>((v >> (8 * i)) & 0xff);

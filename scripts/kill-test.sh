@@ -92,9 +92,15 @@ while :; do
     while kill -0 "$pid" 2>/dev/null; do
       now=$(date +%s.%N)
       if [ "$wait_for_checkpoint" = 1 ]; then
-        # A checkpoint is being written: its directory exists, its manifest does not yet.
+        # A checkpoint is being written: its directory exists, its manifest does not yet, and
+        # it is newer than every complete one (older directories without a manifest are
+        # retired checkpoints whose files newer incremental chains still read).
+        newest_complete=""
         for d in "$workdir"/state/checkpoints/chk-*; do
-          if [ -d "$d" ] && [ ! -e "$d/MANIFEST" ]; then
+          [ -e "$d/MANIFEST" ] && newest_complete=$d
+        done
+        for d in "$workdir"/state/checkpoints/chk-*; do
+          if [ -d "$d" ] && [ ! -e "$d/MANIFEST" ] && [[ "$d" > "$newest_complete" ]]; then
             kill -9 "$pid" 2>/dev/null && { during_checkpoint=$((during_checkpoint + 1)); break 2; }
           fi
         done

@@ -406,6 +406,24 @@ Result<CheckpointStorage::FileEntry> CheckpointStorage::writeTaskFile(int64_t id
   return e;
 }
 
+std::vector<std::vector<FileEntry>> chainsByTask(const CheckpointData& data) {
+  std::vector<std::vector<FileEntry>> chains;
+  for (const auto& f : data.files) {
+    const size_t slash = f.name.find_last_of('/');
+    const std::string base = slash == std::string::npos ? f.name : f.name.substr(slash + 1);
+    const std::string prefix = "task-", suffix = ".state";
+    if (base.size() <= prefix.size() + suffix.size() || base.rfind(prefix, 0) != 0 ||
+        base.compare(base.size() - suffix.size(), suffix.size(), suffix) != 0)
+      return {};
+    const std::string digits = base.substr(prefix.size(), base.size() - prefix.size() - suffix.size());
+    if (digits.empty() || digits.size() > 6 || digits.find_first_not_of("0123456789") != std::string::npos) return {};
+    const size_t task = static_cast<size_t>(std::stoul(digits));
+    if (chains.size() <= task) chains.resize(task + 1);
+    chains[task].push_back(CheckpointStorage::sharedEntry(data.id, f));
+  }
+  return chains;
+}
+
 CheckpointStorage::FileEntry CheckpointStorage::sharedEntry(int64_t ownerId, const FileEntry& e) {
   if (e.name.find('/') != std::string::npos) return e;  // already a reference to another checkpoint
   FileEntry shared = e;
@@ -562,6 +580,7 @@ Result<CheckpointData> CheckpointStorage::load(const std::string& directory) {
   data.finished = manifest.finished;
   data.wallTimeMs = manifest.wallTimeMs;
   data.jobFingerprint = manifest.jobFingerprint;
+  data.files = manifest.files;
   for (const auto& entry : manifest.files) {
     const std::string& name = entry.name;
     auto bytes = fs_->readFile(directory + "/" + name);

@@ -27,6 +27,12 @@ CheckpointCoordinator::CheckpointCoordinator(JobExecution* job, CheckpointConfig
 
 CheckpointCoordinator::~CheckpointCoordinator() { stop(); }
 
+void CheckpointCoordinator::continueChains(int64_t id, std::vector<std::vector<checkpoint::CheckpointStorage::FileEntry>> chains) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  chains_ = std::move(chains);
+  chainsId_ = id;
+}
+
 void CheckpointCoordinator::start() {
   nextTrigger_ = config_.interval.count() > 0 ? Clock::now() + config_.interval : Clock::time_point::max();
   thread_ = std::thread([this] { run(); });

@@ -39,6 +39,9 @@ class CheckpointCoordinator {
                         std::vector<Task*> tasks, std::vector<bool> isSource);
   ~CheckpointCoordinator();
 
+  /// Before start(): the job was restored from checkpoint `id` of this state directory, whose
+  /// chains (by task) the next deltas build on.
+  void continueChains(int64_t id, std::vector<std::vector<checkpoint::CheckpointStorage::FileEntry>> chains);
   void start();
   /// Stops the thread; a checkpoint in flight is abandoned (its directory is cleaned up later).
   void stop();

@@ -944,6 +944,47 @@ TEST(CheckpointTest, ACorruptSharedFileMakesEveryCheckpointThatReadsItUnusable) 
   }
 }
 
+TEST(CheckpointTest, AfterARestoreTheNextCheckpointsContinueTheRestoredChain) {
+  TempDir dir;
+  auto log = std::make_shared<CommitLog>();
+  JobSpec spec;
+  spec.parallelism = 2;
+  spec.keyDiv = 40;
+  spec.holdAt(spec.records / 2);
+  int64_t restoredFrom = 0;
+  for (int run = 0; run < 2; ++run) {  // two runs cancelled like a crash, each after checkpoints
+    StreamEnvironment env;
+    buildJob(env, spec, log);
+    env.config().checkpoints = checkpoints(dir.path);
+    auto job = env.executeAsync();
+    ASSERT_TRUE(job.isOk());
+    ASSERT_TRUE(awaitCheckpoints(**job, 3));
+    JobMetrics m = (*job)->metrics();
+    (*job)->cancel();
+    (void)(*job)->wait();
+    if (run == 0) {
+      EXPECT_GT(m.fullTaskSnapshots, 0);  // a fresh start: the first checkpoint is full
+      restoredFrom = m.lastCheckpointId;
+    } else {
+      EXPECT_EQ(m.restoredCheckpointId, restoredFrom);
+      EXPECT_EQ(m.fullTaskSnapshots, 0) << "the checkpoints after the restore should all be deltas";
+      EXPECT_GT(m.deltaTaskSnapshots, 0);
+      // The newest checkpoint's chains run through the restored checkpoint's files.
+      auto chks = completeCheckpoints(dir.path);
+      ASSERT_FALSE(chks.empty());
+      char restored[32];
+      std::snprintf(restored, sizeof restored, "chk-%010lld", static_cast<long long>(restoredFrom));
+      EXPECT_EQ(sharedDirectories(chks.back()).count(restored), 1u) << chks.back();
+    }
+  }
+  spec.gate->open = true;
+  StreamEnvironment env;
+  buildJob(env, spec, log);
+  env.config().checkpoints = checkpoints(dir.path);
+  ASSERT_TRUE(testing::runJob(env).isOk());
+  EXPECT_EQ(sorted(log->values()), expectedCounts(spec.records, spec.keyDiv));
+}
+
 TEST(CheckpointTest, IncrementalChainLimitIsValidated) {
   ExecutionConfig c;
   c.checkpoints.maxDeltaChain = 0;

@@ -337,6 +337,7 @@ Status JobExecution::build() {
   }
   int64_t lastId = 0;
   for (const auto& [id, dir] : storage.listComplete()) lastId = std::max(lastId, id);
+  std::vector<std::vector<checkpoint::FileEntry>> restoredChains;
   if (cc.resume || !cc.resumeFrom.empty()) {
     const auto started = std::chrono::steady_clock::now();
     std::optional<checkpoint::CheckpointData> data;
@@ -350,6 +351,15 @@ Status JobExecution::build() {
     if (data) {
       REKA_RETURN_IF_ERROR(restore(*data));
       restoredId_ = data->id;
+      // A checkpoint of this state directory: the next checkpoint's deltas continue its chains
+      // (a savepoint, or a checkpoint elsewhere, is followed by a full checkpoint).
+      if (data->kind == checkpoint::CheckpointKind::kCheckpoint &&
+          data->directory == storage.directoryFor(data->id, checkpoint::CheckpointKind::kCheckpoint)) {
+        restoredChains = checkpoint::chainsByTask(*data);
+        bool complete = restoredChains.size() == tasks_.size();
+        for (const auto& chain : restoredChains) complete = complete && !chain.empty();
+        if (!complete) restoredChains.clear();
+      }
       lastId = std::max(lastId, data->id);
       restoreMs_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
       std::fprintf(stderr, "reka: resumed from %s %lld (%s, %.1f MB) in %.0f ms\n",
@@ -372,6 +382,10 @@ Status JobExecution::build() {
   coordinator_ = std::make_unique<CheckpointCoordinator>(this, cc, fingerprint(), lastId, tasks, isSource);
   for (size_t t = 0; t < tasks_.size(); ++t)
     tasks_[t]->setCheckpointing(t, coordinator_.get(), std::move(members[t]), cc.guarantee == DeliveryGuarantee::kExactlyOnce);
+  if (!restoredChains.empty()) {
+    for (size_t t = 0; t < tasks_.size(); ++t) tasks_[t]->continueChain(restoredId_, static_cast<int>(restoredChains[t].size()) - 1);
+    coordinator_->continueChains(restoredId_, std::move(restoredChains));
+  }
   return Status::ok();
 }
 

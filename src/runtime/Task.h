@@ -77,6 +77,12 @@ class Task {
     members_ = std::move(members);
     align_ = align;
   }
+  /// The task's state was restored from checkpoint `id`, whose chain for this task has `deltas`
+  /// deltas after its full snapshot: the next snapshot may be a delta on it.
+  void continueChain(int64_t id, int deltas) {
+    lastSnapshotId_ = id;
+    deltaChain_ = deltas;
+  }
   /// Checkpoint `id` is complete: the chain's operators are told on the task's thread (soon).
   /// Thread-safe.
   void checkpointComplete(int64_t id);

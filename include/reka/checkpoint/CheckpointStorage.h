@@ -95,6 +95,13 @@ class StateFileWriter {
 
 enum class CheckpointKind : uint8_t { kCheckpoint = 0, kSavepoint = 1 };
 
+/// A file a manifest lists: its name relative to the checkpoint's directory, size and XXH3.
+struct FileEntry {
+  std::string name;
+  uint64_t size = 0;
+  uint64_t checksum = 0;
+};
+
 /// A complete checkpoint as read back from storage.
 struct CheckpointData {
   int64_t id = 0;
@@ -105,7 +112,13 @@ struct CheckpointData {
   std::string directory;
   int64_t bytes = 0;
   std::map<std::pair<int32_t, int32_t>, OperatorSnapshot> operators;  ///< by (node, subtask)
+  std::vector<FileEntry> files;  ///< as the manifest lists them (each task's chain, in order)
 };
+
+/// The chains of checkpoint `data` by task index (from the `task-<n>.state` file names), as a
+/// later checkpoint of the same state directory refers to them; empty if a name does not
+/// follow that pattern. A job restored from a checkpoint continues these chains.
+std::vector<std::vector<FileEntry>> chainsByTask(const CheckpointData& data);
 
 /// Serialises operator snapshots into the bytes of one state file (tests and tools; tasks use
 /// StateFileWriter directly).
@@ -138,11 +151,7 @@ class CheckpointStorage {
   /// Creates the directory of checkpoint `id` (removing a leftover unfinished attempt).
   Status begin(int64_t id, CheckpointKind kind);
   /// Writes one task's state file; returns its name, size and checksum for the manifest.
-  struct FileEntry {
-    std::string name;
-    uint64_t size = 0;
-    uint64_t checksum = 0;
-  };
+  using FileEntry = checkpoint::FileEntry;
   Result<FileEntry> writeTaskFile(int64_t id, CheckpointKind kind, size_t taskIndex, const TaskSnapshot& snapshot);
   /// The entry under which a later checkpoint's manifest refers to file `e` of checkpoint
   /// `ownerId` (incremental chains share files: `../chk-<ownerId>/task-<n>.state`).

@@ -406,20 +406,37 @@ Result<CheckpointStorage::FileEntry> CheckpointStorage::writeTaskFile(int64_t id
   return e;
 }
 
+namespace {
+/// The task index of a `task-<n>.state` file and the checkpoint that wrote it (`ownId` for a
+/// file of the manifest's own directory, <id> for `../chk-<id>/...`); nullopt for other names.
+std::optional<std::pair<size_t, int64_t>> taskFileOf(const std::string& name, int64_t ownId) {
+  const size_t slash = name.find_last_of('/');
+  const std::string base = slash == std::string::npos ? name : name.substr(slash + 1);
+  const std::string prefix = "task-", suffix = ".state";
+  if (base.size() <= prefix.size() + suffix.size() || base.rfind(prefix, 0) != 0 ||
+      base.compare(base.size() - suffix.size(), suffix.size(), suffix) != 0)
+    return std::nullopt;
+  const std::string digits = base.substr(prefix.size(), base.size() - prefix.size() - suffix.size());
+  if (digits.empty() || digits.size() > 6 || digits.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+  int64_t owner = ownId;
+  if (slash != std::string::npos) {  // "../chk-<id>/" (validFileName checked the shape)
+    const std::string dir = name.substr(0, slash);
+    const size_t dash = dir.find_last_of('-');
+    const std::string id = dash == std::string::npos ? "" : dir.substr(dash + 1);
+    if (id.empty() || id.size() > 18 || id.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+    owner = std::stoll(id);
+  }
+  return std::make_pair(static_cast<size_t>(std::stoul(digits)), owner);
+}
+}  // namespace
+
 std::vector<std::vector<FileEntry>> chainsByTask(const CheckpointData& data) {
   std::vector<std::vector<FileEntry>> chains;
   for (const auto& f : data.files) {
-    const size_t slash = f.name.find_last_of('/');
-    const std::string base = slash == std::string::npos ? f.name : f.name.substr(slash + 1);
-    const std::string prefix = "task-", suffix = ".state";
-    if (base.size() <= prefix.size() + suffix.size() || base.rfind(prefix, 0) != 0 ||
-        base.compare(base.size() - suffix.size(), suffix.size(), suffix) != 0)
-      return {};
-    const std::string digits = base.substr(prefix.size(), base.size() - prefix.size() - suffix.size());
-    if (digits.empty() || digits.size() > 6 || digits.find_first_not_of("0123456789") != std::string::npos) return {};
-    const size_t task = static_cast<size_t>(std::stoul(digits));
-    if (chains.size() <= task) chains.resize(task + 1);
-    chains[task].push_back(CheckpointStorage::sharedEntry(data.id, f));
+    auto tf = taskFileOf(f.name, data.id);
+    if (!tf) return {};
+    if (chains.size() <= tf->first) chains.resize(tf->first + 1);
+    chains[tf->first].push_back(CheckpointStorage::sharedEntry(data.id, f));
   }
   return chains;
 }
@@ -581,6 +598,7 @@ Result<CheckpointData> CheckpointStorage::load(const std::string& directory) {
   data.wallTimeMs = manifest.wallTimeMs;
   data.jobFingerprint = manifest.jobFingerprint;
   data.files = manifest.files;
+  std::map<size_t, int64_t> lastOwner;  // by task: the checkpoint of the chain's previous file
   for (const auto& entry : manifest.files) {
     const std::string& name = entry.name;
     auto bytes = fs_->readFile(directory + "/" + name);
@@ -594,6 +612,17 @@ Result<CheckpointData> CheckpointStorage::load(const std::string& directory) {
     if (!s.isOk()) return Status::corruption("file " + name + ": " + s.message());
     bytes->clear();
     bytes->shrink_to_fit();
+    if (auto tf = taskFileOf(name, data.id)) {
+      // A delta applies to the state of a checkpoint no older than the chain's previous file
+      // (a task whose state did not change, e.g. one that had finished, adds no file) and
+      // older than the delta itself.
+      auto prev = lastOwner.find(tf->first);
+      if (file.delta && (prev == lastOwner.end() || prev->second > file.baseId || file.baseId >= tf->second))
+        return Status::corruption("file " + name + " (checkpoint " + std::to_string(tf->second) + ") is a delta on checkpoint " +
+                                  std::to_string(file.baseId) + ", which does not fit the chain's previous file" +
+                                  (prev == lastOwner.end() ? std::string(" (there is none)") : " (from checkpoint " + std::to_string(prev->second) + ")"));
+      lastOwner[tf->first] = tf->second;
+    }
     data.bytes += static_cast<int64_t>(entry.size);
     for (auto& op : file.operators) {
       auto key = std::make_pair(op.node, op.subtask);

@@ -314,6 +314,8 @@ void CheckpointCoordinator::writeTaskFile(std::unique_lock<std::mutex>& lock, si
     }
     chain = chains_[task];
     ++pending_->deltas;
+  } else {
+    ++pending_->fulls;
   }
   chain.push_back(std::move(*entry));
   pending_->bytes += static_cast<int64_t>(chain.back().size);
@@ -340,7 +342,7 @@ void CheckpointCoordinator::completePending(std::unique_lock<std::mutex>& lock) 
   longestMs_ = std::max(longestMs_, lastMs_);
   longestSyncMs_ = std::max(longestSyncMs_, lastSyncMs_);
   deltaSnapshots_ += p.deltas;
-  fullSnapshots_ += static_cast<int64_t>(tasks_.size()) - p.deltas;
+  fullSnapshots_ += p.fulls;
   if (p.kind == CheckpointKind::kCheckpoint) {
     // The next checkpoint's deltas build on this one: keep its chains, as references.
     for (auto& chain : p.chains)

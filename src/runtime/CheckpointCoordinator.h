@@ -93,6 +93,7 @@ class CheckpointCoordinator {
     std::vector<std::vector<checkpoint::CheckpointStorage::FileEntry>> chains;
     int64_t bytes = 0;
     int deltas = 0;  ///< task snapshots written as deltas
+    int fulls = 0;   ///< and in full (a finished task whose chain is reused writes neither)
     int64_t maxSyncNanos = 0;
     Status failure;
   };

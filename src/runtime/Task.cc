@@ -379,7 +379,7 @@ void Task::finishChain() {
     // sink stages now is committed by the next checkpoint to complete (the final one at last).
     // Incremental when possible: only what changed since this task's last snapshot; the
     // coordinator snapshots it in full if that snapshot's checkpoint does not complete.
-    const bool delta = coordinator_->incremental() && lastSnapshotId_ != 0 && deltaAllowed(lastSnapshotId_);
+    const bool delta = coordinator_->incremental() && deltaAllowed(lastSnapshotId_);
     checkpoint::TaskSnapshot snap;
     Status s = snapshotChain(0, snap, delta, lastSnapshotId_);
     if (!s.isOk()) throw OperatorFailure{headName_, "snapshot at the end of input failed: " + s.message()};

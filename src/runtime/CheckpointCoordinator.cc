@@ -249,7 +249,9 @@ void CheckpointCoordinator::answerFromFinished(std::unique_lock<std::mutex>& loc
     pending_->answered[t] = true;
     pending_->fromFinished[t] = true;
     --pending_->remaining;
-    if (checkpoint && finishedInChain_[t]) {  // its final state is in the last checkpoint already
+    // Its final state is in the last checkpoint already: refer to it (incremental checkpoints
+    // only; with them off every checkpoint holds its own files).
+    if (checkpoint && config_.incremental && finishedInChain_[t]) {
       pending_->chains[t] = chains_[t];
       continue;
     }

@@ -15,34 +15,35 @@ Result<std::map<std::string, std::map<int32_t, std::string>>> StateBackend::snap
   return out;
 }
 
-Status StateBackend::restoreKeyed(const std::map<std::string, std::map<int32_t, std::string>>& snapshot) {
-  for (const auto& [name, groups] : snapshot) {
-    StateTable* t = findTable(name);
+namespace {
+/// Calls `apply(table, keyGroup, bytes)` for every key group of `backend`'s range in `groups`
+/// (table name → key group → bytes); a table the operator has not registered is an error.
+template <class Apply>
+Status forOwnedKeyGroups(StateBackend& backend, const std::map<std::string, std::map<int32_t, std::string>>& groups,
+                         Apply&& apply) {
+  for (const auto& [name, byGroup] : groups) {
+    StateTable* t = backend.findTable(name);
     if (t == nullptr) {
       return Status::failedPrecondition("snapshot has state '" + name +
                                         "' that the operator did not register before restore");
     }
-    for (const auto& [kg, bytes] : groups) {
-      if (!keyGroups().contains(KeyGroup{kg})) continue;
-      REKA_RETURN_IF_ERROR(t->restoreKeyGroup(KeyGroup{kg}, bytes));
+    for (const auto& [kg, bytes] : byGroup) {
+      if (!backend.keyGroups().contains(KeyGroup{kg})) continue;
+      REKA_RETURN_IF_ERROR(apply(*t, KeyGroup{kg}, bytes));
     }
   }
   return Status::ok();
 }
+}  // namespace
+
+Status StateBackend::restoreKeyed(const std::map<std::string, std::map<int32_t, std::string>>& snapshot) {
+  return forOwnedKeyGroups(*this, snapshot,
+                           [](StateTable& t, KeyGroup kg, const std::string& bytes) { return t.restoreKeyGroup(kg, bytes); });
+}
 
 Status StateBackend::applyKeyedDelta(const std::map<std::string, std::map<int32_t, std::string>>& delta) {
-  for (const auto& [name, groups] : delta) {
-    StateTable* t = findTable(name);
-    if (t == nullptr) {
-      return Status::failedPrecondition("snapshot has state '" + name +
-                                        "' that the operator did not register before restore");
-    }
-    for (const auto& [kg, bytes] : groups) {
-      if (!keyGroups().contains(KeyGroup{kg})) continue;
-      REKA_RETURN_IF_ERROR(t->applyKeyGroupDelta(KeyGroup{kg}, bytes));
-    }
-  }
-  return Status::ok();
+  return forOwnedKeyGroups(*this, delta,
+                           [](StateTable& t, KeyGroup kg, const std::string& bytes) { return t.applyKeyGroupDelta(kg, bytes); });
 }
 
 DeltaStats StateBackend::keyedDeltaStats() {

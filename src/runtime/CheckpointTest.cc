@@ -776,6 +776,17 @@ std::set<std::string> sharedDirectories(const fs::path& checkpointDir) {
   return dirs;
 }
 
+/// Opens the gate and runs the job again on `dir` to the end: the committed output must then
+/// be exactly the expected one.
+void resumeToTheEndExactly(const std::string& dir, const JobSpec& spec, std::shared_ptr<CommitLog> log) {
+  spec.gate->open = true;
+  StreamEnvironment env;
+  buildJob(env, spec, log);
+  env.config().checkpoints = checkpoints(dir);
+  ASSERT_TRUE(testing::runJob(env).isOk());
+  EXPECT_EQ(sorted(log->values()), expectedCounts(spec.records, spec.keyDiv));
+}
+
 TEST(CheckpointTest, IncrementalCheckpointsShareFilesAndARestartReplaysTheChainExactly) {
   for (int p : {1, 2}) {
     TempDir dir;
@@ -853,12 +864,7 @@ TEST(CheckpointTest, PruningKeepsExactlyTheFilesRetainedCheckpointsStillRead) {
   auto data = storage.load(chks.back().string());
   ASSERT_TRUE(data.isOk()) << data.status().toString();
   // Resuming from it completes the output exactly.
-  spec.gate->open = true;
-  StreamEnvironment again;
-  buildJob(again, spec, log);
-  again.config().checkpoints = checkpoints(dir.path);
-  ASSERT_TRUE(testing::runJob(again).isOk());
-  EXPECT_EQ(sorted(log->values()), expectedCounts(spec.records, spec.keyDiv));
+  resumeToTheEndExactly(dir.path, spec, log);
 }
 
 TEST(CheckpointTest, WithIncrementalOffEveryCheckpointIsFullAndSelfContained) {
@@ -977,12 +983,7 @@ TEST(CheckpointTest, AfterARestoreTheNextCheckpointsContinueTheRestoredChain) {
       EXPECT_EQ(sharedDirectories(chks.back()).count(restored), 1u) << chks.back();
     }
   }
-  spec.gate->open = true;
-  StreamEnvironment env;
-  buildJob(env, spec, log);
-  env.config().checkpoints = checkpoints(dir.path);
-  ASSERT_TRUE(testing::runJob(env).isOk());
-  EXPECT_EQ(sorted(log->values()), expectedCounts(spec.records, spec.keyDiv));
+  resumeToTheEndExactly(dir.path, spec, log);
 }
 
 TEST(CheckpointTest, IncrementalChainLimitIsValidated) {

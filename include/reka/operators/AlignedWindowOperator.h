@@ -132,10 +132,7 @@ class AlignedWindowOperator final : public EmittingOperator<Out> {
     } else if constexpr (!HasSerde<Acc>::value) {
       return snapshotNotSupported(this->ctx_, "accumulator");
     } else {
-      Serde<uint8_t>::write(kOperatorSnapshotVersion, out);
-      Serde<int64_t>::write(current_, out);
-      Serde<int64_t>::write(windowCallbackAt_, out);
-      Serde<int64_t>::write(earlyCallbackAt_, out);
+      writeHeader(out);
       Serde<uint64_t>::write(panes_.size(), out);
       for (auto& [start, pane] : panes_) {
         Serde<int64_t>::write(start, out);
@@ -162,8 +159,7 @@ class AlignedWindowOperator final : public EmittingOperator<Out> {
       std::map<int64_t, std::unique_ptr<Pane>> panes;
       std::map<int64_t, PaneMap> early;
       uint64_t n = 0;
-      bool ok = Serde<int64_t>::read(in, current) && Serde<int64_t>::read(in, windowCallbackAt) &&
-                Serde<int64_t>::read(in, earlyCallbackAt) && readSnapshotCount(in, n);
+      bool ok = readHeader(in, current, windowCallbackAt, earlyCallbackAt) && readSnapshotCount(in, n);
       for (uint64_t i = 0; ok && i < n; ++i) {
         int64_t start = 0;
         auto pane = std::make_unique<Pane>();
@@ -202,10 +198,7 @@ class AlignedWindowOperator final : public EmittingOperator<Out> {
     } else if constexpr (!HasSerde<Acc>::value) {
       return snapshotNotSupported(this->ctx_, "accumulator");
     } else {
-      Serde<uint8_t>::write(kOperatorSnapshotVersion, out);
-      Serde<int64_t>::write(current_, out);
-      Serde<int64_t>::write(windowCallbackAt_, out);
-      Serde<int64_t>::write(earlyCallbackAt_, out);
+      writeHeader(out);
       Serde<uint64_t>::write(droppedPanes_.size(), out);
       for (int64_t start : droppedPanes_) Serde<int64_t>::write(start, out);
       uint64_t changed = 0;
@@ -236,8 +229,7 @@ class AlignedWindowOperator final : public EmittingOperator<Out> {
       REKA_RETURN_IF_ERROR(readSnapshotVersion(in, this->ctx_));
       int64_t current = kMinTime, windowCallbackAt = kMaxTime, earlyCallbackAt = kMaxTime;
       uint64_t n = 0;
-      bool ok = Serde<int64_t>::read(in, current) && Serde<int64_t>::read(in, windowCallbackAt) &&
-                Serde<int64_t>::read(in, earlyCallbackAt) && readSnapshotCount(in, n);
+      bool ok = readHeader(in, current, windowCallbackAt, earlyCallbackAt) && readSnapshotCount(in, n);
       std::vector<int64_t> dropped;
       for (uint64_t i = 0; ok && i < n; ++i) {
         int64_t start = 0;
@@ -328,6 +320,19 @@ class AlignedWindowOperator final : public EmittingOperator<Out> {
     pane.snapshotted = false;
     if (freePanes_.size() < 2) freePanes_.push_back(std::move(it->second));
     panes_.erase(it);
+  }
+
+  /// What full snapshots and deltas both start with: version, time reached, pending callbacks.
+  void writeHeader(std::string& out) const {
+    Serde<uint8_t>::write(kOperatorSnapshotVersion, out);
+    Serde<int64_t>::write(current_, out);
+    Serde<int64_t>::write(windowCallbackAt_, out);
+    Serde<int64_t>::write(earlyCallbackAt_, out);
+  }
+  /// The rest of the header after readSnapshotVersion.
+  static bool readHeader(std::string_view& in, int64_t& current, int64_t& windowCallbackAt, int64_t& earlyCallbackAt) {
+    return Serde<int64_t>::read(in, current) && Serde<int64_t>::read(in, windowCallbackAt) &&
+           Serde<int64_t>::read(in, earlyCallbackAt);
   }
 
   void writeEarly(std::string& out) const {

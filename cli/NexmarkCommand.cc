@@ -135,6 +135,7 @@ struct RunFlags {
   std::string onBadInput = "dead-letter";
   int parallelism = ExecutionConfig::defaultParallelism();
   int workers = 0;
+  int64_t idleSpinUs = 0;
   size_t batchSize = 1024;
   bool noProgress = false;
   CheckpointFlags checkpoints;
@@ -153,6 +154,7 @@ int runQuery(const GeneratorFlags& gen, const RunFlags& flags) {
   ExecutionConfig config;
   config.parallelism = flags.parallelism;
   config.workerThreads = flags.workers;
+  config.idleSpin = std::chrono::microseconds(flags.idleSpinUs);
   config.batchSize = flags.batchSize;
   if (auto bad = flags.checkpoints.apply(config)) {
     std::fprintf(stderr, "reka nexmark run: %s\n", bad->c_str());
@@ -335,6 +337,9 @@ void addNexmarkCommand(CLI::App& app, int& exitCode) {
   runCmd->add_option("--parallelism", run->parallelism, "parallel subtasks per operator (default: number of cores)")
       ->check(CLI::Range(1, 128));
   runCmd->add_option("--workers", run->workers, "worker threads (default: number of cores)")->check(CLI::Range(0, 1024));
+  runCmd->add_option("--idle-spin-us", run->idleSpinUs,
+                     "µs an idle worker polls for work before it sleeps: lower latency for more CPU (default 0)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1'000'000}));
   runCmd->add_option("--batch-size", run->batchSize, "records per batch (default 1024)")->check(CLI::Range(1, 1 << 20));
   auto* outputOpt = runCmd->add_option("--output", run->output, "write result rows as JSON lines to this file (default: discard after touching every field)");
   auto* outputDirOpt = runCmd->add_option(

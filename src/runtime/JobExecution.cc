@@ -118,7 +118,7 @@ Status JobExecution::build() {
   if (nodes.empty()) return Status::invalidArgument("the job has no operators");
   const size_t n = nodes.size();
   int threads = config_.workerThreads > 0 ? config_.workerThreads : ExecutionConfig::defaultParallelism();
-  pool_ = std::make_unique<WorkerPool>(threads);
+  pool_ = std::make_unique<WorkerPool>(threads, config_.idleSpin);
   parallelism_.assign(n, 0);
   chained_.assign(n, false);
 
@@ -605,6 +605,9 @@ Status ExecutionConfig::validate() const {
   if (channelCapacity < 1) return Status::invalidArgument("channelCapacity must be at least 1");
   if (maxBatchesPerStep < 1) return Status::invalidArgument("maxBatchesPerStep must be at least 1");
   if (flushInterval.count() < 0) return Status::invalidArgument("flushInterval must not be negative");
+  if (idleSpin.count() < 0 || idleSpin.count() > 1'000'000)
+    return Status::invalidArgument("idleSpin must be in [0, 1 s] (0: idle workers park at once), got " +
+                                   std::to_string(idleSpin.count()) + " us");
   if (watermarkInterval.count() < 0) return Status::invalidArgument("watermarkInterval must not be negative (0: after every batch)");
   if (checkpoints.interval.count() < 0) return Status::invalidArgument("the checkpoint interval must not be negative (0: no periodic checkpoints)");
   if (checkpoints.interval.count() > 0 && checkpoints.stateDir.empty())

@@ -106,6 +106,40 @@ TEST(RuntimeTest, MapFilterFlatMapChainMatchesReference) {
   }
 }
 
+// Idle workers that poll the run queue before parking (ExecutionConfig::idleSpin) run the same
+// job to the same result, with more workers than tasks and tasks that yield after every batch,
+// so workers keep finding the queue empty, spinning, parking and being woken.
+TEST(RuntimeTest, IdleSpinningWorkersRunJobsExactly) {
+  using KV = std::pair<int64_t, int64_t>;
+  std::vector<int64_t> in = range(0, 20'000);
+  std::map<int64_t, int64_t> expected;  // key -> sum of tripled values
+  for (int64_t v : in) expected[v % 13] += v * 3;
+
+  for (int64_t spinUs : {1, 50, 2000}) {
+    SCOPED_TRACE("idleSpin " + std::to_string(spinUs) + " us");
+    StreamEnvironment env;
+    env.config().parallelism = 2;
+    env.config().workerThreads = 4;
+    env.config().batchSize = 16;
+    env.config().forceYield = true;
+    env.config().idleSpin = std::chrono::microseconds(spinUs);
+    auto out = std::make_shared<Collector<KV>>();
+    env.fromCollection("numbers", in)
+        .rebalance()
+        .map("triple", [](int64_t v) { return KV{v % 13, v * 3}; })
+        .keyBy([](const KV& kv) { return kv.first; })
+        .reduce("sum", [](const KV& a, const KV& b) { return KV{a.first, a.second + b.second}; })
+        .sink("collect", collectInto(out));
+    ASSERT_TRUE(runJob(env).isOk());
+    // The reduce emits a running sum per record; values are not negative, so the largest
+    // running sum of a key is its total.
+    std::map<int64_t, int64_t> totals;
+    for (const KV& kv : out->values()) totals[kv.first] = std::max(totals[kv.first], kv.second);
+    EXPECT_EQ(out->values().size(), in.size());
+    EXPECT_EQ(totals, expected);
+  }
+}
+
 TEST(RuntimeTest, FilterThatDropsEverythingEndsCleanly) {
   StreamEnvironment env;
   env.config().parallelism = 2;
@@ -1358,6 +1392,8 @@ TEST(RuntimeTest, ExecutionConfigValidateNamesTheBadField) {
       {"batchSize", [](ExecutionConfig& c) { c.batchSize = 0; }},
       {"channelCapacity", [](ExecutionConfig& c) { c.channelCapacity = 0; }},
       {"maxBatchesPerStep", [](ExecutionConfig& c) { c.maxBatchesPerStep = 0; }},
+      {"idleSpin", [](ExecutionConfig& c) { c.idleSpin = std::chrono::microseconds(-1); }},
+      {"idleSpin", [](ExecutionConfig& c) { c.idleSpin = std::chrono::microseconds(1'000'001); }},
   };
   for (const Case& c : cases) {
     ExecutionConfig config;
@@ -1377,6 +1413,7 @@ TEST(RuntimeTest, ExecutionConfigValidateNamesTheBadField) {
   ok.batchSize = 1;
   ok.channelCapacity = 1;
   ok.maxBatchesPerStep = 1;
+  ok.idleSpin = std::chrono::microseconds(1'000'000);
   EXPECT_TRUE(ok.validate().isOk());
 }
 

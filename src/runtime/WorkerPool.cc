@@ -1,17 +1,19 @@
 #include "runtime/WorkerPool.h"
 
+#include "reka/base/CpuRelax.h"
 #include "runtime/Task.h"
 
 namespace reka::runtime {
 
 void WorkerPool::start() {
+  stopping_.store(false, std::memory_order_relaxed);
   for (int i = 0; i < threadCount_; ++i) threads_.emplace_back([this] { run(); });
 }
 
 void WorkerPool::stop() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    stopping_ = true;
+    stopping_.store(true, std::memory_order_relaxed);
   }
   ready_.notify_all();
   for (auto& t : threads_) t.join();
@@ -19,22 +21,51 @@ void WorkerPool::stop() {
 }
 
 void WorkerPool::enqueue(Task* task) {
+  bool wake;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     queue_.push_back(task);
+    queued_.store(queue_.size(), std::memory_order_release);
+    wake = parked_ > 0;  // spinning workers see queued_; parked ones need the signal
   }
-  ready_.notify_one();
+  if (wake) ready_.notify_one();
+}
+
+Task* WorkerPool::tryPop() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (stopping_.load(std::memory_order_relaxed) || queue_.empty()) return nullptr;
+  Task* task = queue_.front();
+  queue_.pop_front();
+  queued_.store(queue_.size(), std::memory_order_release);
+  return task;
+}
+
+Task* WorkerPool::spinForTask() {
+  if (idleSpin_.count() <= 0) return nullptr;
+  const auto deadline = std::chrono::steady_clock::now() + idleSpin_;
+  for (int i = 0;; ++i) {
+    if (stopping_.load(std::memory_order_relaxed)) return nullptr;
+    if (queued_.load(std::memory_order_acquire) > 0) {
+      if (Task* task = tryPop()) return task;
+    }
+    cpuRelax();
+    if ((i & 63) == 63 && std::chrono::steady_clock::now() >= deadline) return nullptr;
+  }
 }
 
 void WorkerPool::run() {
   for (;;) {
-    Task* task;
-    {
+    Task* task = queued_.load(std::memory_order_acquire) > 0 ? tryPop() : nullptr;
+    if (task == nullptr) task = spinForTask();
+    if (task == nullptr) {
       std::unique_lock<std::mutex> lock(mutex_);
-      ready_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (stopping_) return;
+      ++parked_;
+      ready_.wait(lock, [this] { return stopping_.load(std::memory_order_relaxed) || !queue_.empty(); });
+      --parked_;
+      if (stopping_.load(std::memory_order_relaxed)) return;
       task = queue_.front();
       queue_.pop_front();
+      queued_.store(queue_.size(), std::memory_order_release);
     }
     task->runStep();
   }

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -12,9 +14,13 @@ class Task;
 
 /// A fixed set of worker threads running ready tasks from one run queue. Tasks yield
 /// cooperatively; a worker never blocks inside a task.
+///
+/// An idle worker polls the queue for `idleSpin` before it parks on the condition variable;
+/// `enqueue` only signals when a worker is parked.
 class WorkerPool {
  public:
-  explicit WorkerPool(int threads) : threadCount_(threads) {}
+  explicit WorkerPool(int threads, std::chrono::microseconds idleSpin = std::chrono::microseconds{0})
+      : threadCount_(threads), idleSpin_(idleSpin) {}
   ~WorkerPool() { stop(); }
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;
@@ -27,12 +33,19 @@ class WorkerPool {
 
  private:
   void run();
+  /// Pops a task if one is queued; never waits. Null if none (or stopping).
+  Task* tryPop();
+  /// Polls for a task for up to idleSpin_.
+  Task* spinForTask();
 
   int threadCount_;
+  std::chrono::microseconds idleSpin_;
   std::mutex mutex_;
   std::condition_variable ready_;
   std::deque<Task*> queue_;
-  bool stopping_ = false;
+  std::atomic<size_t> queued_{0};  ///< queue_.size(), readable without the lock
+  std::atomic<bool> stopping_{false};
+  int parked_ = 0;                 ///< workers waiting on ready_ (guarded by mutex_)
   std::vector<std::thread> threads_;
 };
 

@@ -70,6 +70,11 @@ struct ExecutionConfig {
   bool chaining = true;                    ///< fuse forward-connected operators into one task
   bool forceYield = false;                 ///< debug: a task yields after every batch
   int maxBatchesPerStep = 64;              ///< batches a task handles before it yields
+  /// How long an idle worker thread polls the run queue before it parks (0: park at once).
+  /// Polling keeps the core awake, so a task that becomes ready runs within microseconds
+  /// instead of waiting for a parked thread (and, on a virtual machine, a halted vCPU) to
+  /// wake; it costs up to this much CPU per idle period. For latency-sensitive jobs.
+  std::chrono::microseconds idleSpin{0};
   /// How often sources send a changed watermark (Flink's autoWatermarkInterval); 0: after every
   /// batch (deterministic tests).
   std::chrono::milliseconds watermarkInterval{200};

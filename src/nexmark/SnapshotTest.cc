@@ -338,6 +338,30 @@ TEST(SnapshotTest, StoredBidsAndAuctionsRoundTripIntoOwnedCopies) {
   EXPECT_EQ(roundTrip(std::shared_ptr<const StoredAuction>{}), nullptr);
 }
 
+// The stored-bid writer sizes the record and fills it in one piece; its bytes must be the
+// documented layout, built here field by field: u8 1, i64 auction, bidder, price, u64-length
+// strings channel and url, i64 dateTime, string extra (little endian).
+TEST(SnapshotTest, StoredBidBytesAreTheFieldByFieldLayout) {
+  auto le = [](uint64_t v, int bytes) {
+    std::string s;
+    for (int i = 0; i < bytes; ++i) s.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+    return s;
+  };
+  auto str = [&](std::string_view v) { return le(v.size(), 8) + std::string(v); };
+  for (int64_t i : {int64_t{2}, int64_t{3}}) {  // with and without an extra
+    const Bid b = sampleBid(i);
+    const std::string expected = le(1, 1) + le(static_cast<uint64_t>(b.auction), 8) + le(static_cast<uint64_t>(b.bidder), 8) +
+                                 le(static_cast<uint64_t>(b.price), 8) + str(b.channel) + str(b.url) +
+                                 le(static_cast<uint64_t>(b.dateTime), 8) + str(b.extra);
+    std::string bytes = "prefix";
+    Serde<StoredBidPtr>::write(StoredBid::make(b), bytes);
+    EXPECT_EQ(bytes, "prefix" + expected) << "bid " << i;
+  }
+  std::string none;
+  Serde<StoredBidPtr>::write(nullptr, none);
+  EXPECT_EQ(none, std::string(1, '\0'));
+}
+
 TEST(SnapshotTest, JoinAndAggregateStatesRoundTrip) {
   const PersonInfo p = roundTrip(PersonInfo{true, "Vicky Noris", "Boise", "ID"});
   EXPECT_TRUE(p.matches);

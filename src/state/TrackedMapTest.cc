@@ -429,6 +429,80 @@ ChainedMap fiveKeysSnapshotted() {
   return c;
 }
 
+// Before its first snapshot or restore a map has no base to be a delta of: it records nothing
+// (no dirty list grows in a job without checkpoints), and its first delta holds every entry,
+// which restores exactly on top of a base that did not hold the map (here: an empty one).
+TEST(TrackedMapTest, UntrackedUntilTheFirstSnapshotThenTheFirstDeltaHoldsEveryEntry) {
+  ChainedMap c;
+  EXPECT_FALSE(c.map.tracking());
+  {
+    TrackedMap<int64_t, std::string> empty;  // what the base checkpoint held: nothing
+    std::string bytes;
+    empty.writeFull(bytes);
+    c.chain.push_back(Link{true, std::move(bytes)});
+  }
+  for (int64_t k = 0; k < 1000; ++k) c.put(k, "v" + std::to_string(k));
+  for (int64_t k = 0; k < 1000; k += 3) ASSERT_TRUE(c.erase(k));
+  *c.map.findMutable(int64_t{1}) = "changed";
+  c.model[1] = "changed";
+  c.map.clear();
+  c.model.clear();
+  for (int64_t k = 500; k < 700; ++k) c.put(k, "again" + std::to_string(k));
+  EXPECT_EQ(c.map.changedKeys(), 0u) << "nothing is recorded before the first snapshot";
+  EXPECT_FALSE(c.map.tracking());
+
+  auto first = c.delta();
+  EXPECT_TRUE(c.map.tracking());
+  EXPECT_EQ(first.upserts, c.model);
+  EXPECT_EQ(first.upsertRecords, 200u);
+  EXPECT_TRUE(first.deletes.empty());
+  EXPECT_EQ(c.map.deltaStats().superseded, 0u);
+  EXPECT_TRUE(c.restoresToModel());
+
+  // From here on, deltas are minimal again.
+  c.put(500, "x");
+  ASSERT_TRUE(c.erase(501));
+  c.put(5000, "new");
+  EXPECT_EQ(c.map.changedKeys(), 3u);
+  auto second = c.delta();
+  EXPECT_EQ(second.upserts, (std::map<int64_t, std::string>{{500, "x"}, {5000, "new"}}));
+  EXPECT_EQ(second.deletes, (std::set<int64_t>{501}));
+  EXPECT_TRUE(c.restoresToModel());
+
+  // reset() forgets the base: untracked again, and the next delta is whole.
+  c.map.reset();
+  c.model.clear();
+  EXPECT_FALSE(c.map.tracking());
+  c.put(7, "seven");
+  EXPECT_EQ(c.map.changedKeys(), 0u);
+  std::string bytes;
+  c.map.writeDelta(bytes);
+  auto whole = decodeDelta<int64_t, std::string>(bytes);
+  EXPECT_EQ(whole.upserts, c.model);
+  EXPECT_TRUE(whole.deletes.empty());
+}
+
+// A restore is a base too: changes after readFull or applyDelta are tracked.
+TEST(TrackedMapTest, RestoreStartsTracking) {
+  ChainedMap c = fiveKeysSnapshotted();
+  TrackedMap<int64_t, std::string> restored;
+  std::string_view in = c.lastBytes();
+  ASSERT_TRUE(restored.readFull(in));
+  EXPECT_TRUE(restored.tracking());
+  restored.put(int64_t{2}, "two");
+  EXPECT_EQ(restored.changedKeys(), 1u);
+
+  TrackedMap<int64_t, std::string> fromDelta;
+  std::string delta;
+  c.put(9, "nine");
+  c.map.writeDelta(delta);
+  in = delta;
+  ASSERT_TRUE(fromDelta.applyDelta(in));
+  EXPECT_TRUE(fromDelta.tracking());
+  fromDelta.put(int64_t{3}, "three");
+  EXPECT_EQ(fromDelta.changedKeys(), 1u);
+}
+
 TEST(TrackedMapTest, DeltaHoldsExactlyTheKeysChangedThroughFindMutable) {
   ChainedMap c;
   constexpr int64_t kKeys = 10000;

@@ -37,6 +37,11 @@ struct DeltaStats {
 /// snapshot leaves a deletion. writeDelta() writes, for each dirty key, the entry's value or
 /// its deletion; applyDelta() replays that on top of a restored map.
 ///
+/// Tracking starts at the map's first snapshot or restore (writeFull, writeDelta, readFull,
+/// applyDelta): until then there is no base a delta could refer to, so nothing is recorded (a
+/// job without checkpoints pays nothing and keeps no dirty list), and a writeDelta() writes
+/// every entry, which is exact on top of a base that did not hold this map.
+///
 /// Formats (little endian, Serde): full = u64 n, n × (key, value), the same bytes as
 /// Serde<absl::flat_hash_map<K, V>>; delta = u64 u, u × (key, value), u64 d, d × key.
 /// Thread-safety: none; owned by one task.
@@ -46,7 +51,7 @@ class TrackedMap {
  public:
   struct Entry {
     V value{};
-    uint32_t epoch = 0;  ///< 0: clean; == epoch_: already in the dirty list
+    uint32_t epoch = 0;  ///< == epoch_: already in the dirty list; anything else: clean
   };
   using Map = absl::flat_hash_map<K, Entry, Hash, Eq>;
 
@@ -112,52 +117,82 @@ class TrackedMap {
     if (it == map_.end()) return false;
     // A key first changed in this epoch is in the dirty list already; one that is clean
     // existed at the last snapshot and needs a deletion.
-    if (it->second.epoch != epoch_) dirty_.emplace_back(it->first, true);
+    if (tracking_) {
+      if (it->second.epoch != epoch_) dirty_.emplace_back(it->first, true);
+      erasedThisEpoch_ = true;  // created again later, the key would be listed twice
+    }
     map_.erase(it);
     return true;
   }
   /// Removes everything, as deletions of what existed at the last snapshot.
   void clear() {
-    for (auto& [k, e] : map_)
-      if (e.epoch != epoch_) dirty_.emplace_back(k, true);
+    if (tracking_) {
+      for (auto& [k, e] : map_)
+        if (e.epoch != epoch_) dirty_.emplace_back(k, true);
+      erasedThisEpoch_ = true;
+    }
     map_.clear();
   }
-  /// Forgets entries and history alike (a map reused for something new).
+  /// Forgets entries and history alike (a map reused for something new): untracked again.
   void reset() {
     map_.clear();
     dirty_.clear();
     superseded_ = 0;
+    tracking_ = false;
     nextEpoch();
   }
+  /// Whether changes are being recorded (after the first snapshot or restore).
+  bool tracking() const { return tracking_; }
 
   // ---- snapshots ----
 
   /// Writes every entry; the map is the new base (nothing is changed relative to it).
   void writeFull(std::string& out) {
     if constexpr (HasSerde<K>::value && HasSerde<V>::value) {
-      Serde<uint64_t>::write(map_.size(), out);
-      for (const auto& [k, e] : map_) {
-        Serde<K>::write(k, out);
-        Serde<V>::write(e.value, out);
-      }
+      writeAll(out);
     }
     dirty_.clear();
     superseded_ = 0;
+    tracking_ = true;
     nextEpoch();
   }
   /// Writes what changed since the last snapshot (full or delta) and starts a new epoch.
   void writeDelta(std::string& out) {
     if constexpr (HasSerde<K>::value && HasSerde<V>::value) {
+      if (!tracking_) {
+        // No base holds this map: every entry is an upsert, and there is nothing to delete.
+        writeAll(out);
+        Serde<uint64_t>::write(0, out);
+        tracking_ = true;
+        nextEpoch();
+        return;
+      }
       const size_t countAt = out.size();
       Serde<uint64_t>::write(0, out);
       uint64_t upserts = 0, deletes = 0;
-      constexpr size_t kAhead = 8;  // lookups are random: keep a few in flight
-      for (size_t i = 0; i < dirty_.size(); ++i) {
-        if (i + kAhead < dirty_.size()) map_.prefetch(dirty_[i + kAhead].first);
-        const auto& [key, existed] = dirty_[i];
-        auto it = map_.find(key);
+      // Dirty keys are in no order, so every lookup would miss the cache, and so would the
+      // memory a value points to. A pipeline keeps both in flight: the slot of key i + 2A is
+      // requested, key i + A is looked up (its slot has arrived) and what its value points to
+      // is requested, and entry i is written.
+      constexpr size_t kAhead = kPrefetchAhead;
+      const size_t n = dirty_.size();
+      typename Map::iterator found[kAhead];
+      auto lookup = [&](size_t j) {
+        auto it = map_.find(dirty_[j].first);
+        if (it != map_.end()) serdePrefetch(it->second.value);
+        found[j % kAhead] = it;
+      };
+      for (size_t j = kAhead; j < std::min(n, 2 * kAhead); ++j) map_.prefetch(dirty_[j].first);
+      for (size_t j = 0; j < std::min(n, kAhead); ++j) lookup(j);
+      for (size_t i = 0; i < n; ++i) {
+        auto it = found[i % kAhead];
+        if (i + 2 * kAhead < n) map_.prefetch(dirty_[i + 2 * kAhead].first);
+        if (i + kAhead < n) lookup(i + kAhead);  // after `it` was taken from its ring slot
+        const bool existed = dirty_[i].second;
         if (it == map_.end() || it->second.epoch != epoch_) continue;  // gone, or written already
-        it->second.epoch = 0;
+        // A key is listed twice only if it was erased and created again in this epoch; only
+        // then must the entry remember that it was written (sparing a write to every slot).
+        if (erasedThisEpoch_) it->second.epoch = 0;
         Serde<K>::write(it->first, out);
         Serde<V>::write(it->second.value, out);
         ++upserts;
@@ -192,6 +227,7 @@ class TrackedMap {
       }
       dirty_.clear();
       superseded_ = 0;
+      tracking_ = true;
       nextEpoch();
       return true;
     } else {
@@ -216,6 +252,7 @@ class TrackedMap {
         map_.erase(k);
       }
       dirty_.clear();
+      tracking_ = true;
       nextEpoch();
       return true;
     } else {
@@ -229,13 +266,14 @@ class TrackedMap {
 
  private:
   void mark(const K& key, Entry& e, bool existed) {
-    if (e.epoch == epoch_) return;
+    if (e.epoch == epoch_ || !tracking_) return;
     // An entry that is clean but not new existed at the last snapshot (every entry created
     // since is marked when it is created).
     e.epoch = epoch_;
     dirty_.emplace_back(key, existed);
   }
   void nextEpoch() {
+    erasedThisEpoch_ = false;
     if (++epoch_ != 0) return;
     // Wrapped around (after 2^32 - 1 snapshots of this map): an entry last marked long ago
     // could carry the new epoch and look marked already. Clean every entry first.
@@ -246,10 +284,32 @@ class TrackedMap {
     for (int i = 0; i < 8; ++i) out[at + static_cast<size_t>(i)] = static_cast<char>((v >> (8 * i)) & 0xff);
   }
 
+  /// u64 n, n × (key, value): every entry.
+  void writeAll(std::string& out) const {
+    Serde<uint64_t>::write(map_.size(), out);
+    // Slots are read in order; what values point to is scattered, so it is requested a few
+    // entries ahead (Serde<V>::prefetch, where the value has one).
+    auto ahead = map_.begin();
+    for (size_t i = 0; i < kPrefetchAhead && ahead != map_.end(); ++i, ++ahead) serdePrefetch(ahead->second.value);
+    for (const auto& [k, e] : map_) {
+      if (ahead != map_.end()) {
+        serdePrefetch(ahead->second.value);
+        ++ahead;
+      }
+      Serde<K>::write(k, out);
+      Serde<V>::write(e.value, out);
+    }
+  }
+
+  /// Entries whose memory snapshots request ahead of writing them.
+  static constexpr size_t kPrefetchAhead = 8;
+
   Map map_;
   std::vector<std::pair<K, bool>> dirty_;  ///< key, existed at the last snapshot
   uint32_t epoch_ = 1;
   uint64_t superseded_ = 0;
+  bool tracking_ = false;  ///< set by the first snapshot or restore
+  bool erasedThisEpoch_ = false;  ///< an entry was erased: a key may be listed twice
 };
 
 }  // namespace reka

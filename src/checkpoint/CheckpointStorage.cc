@@ -9,8 +9,11 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <new>
 
 #include <xxhash.h>
+
+#include "reka/base/Check.h"
 
 namespace reka {
 
@@ -256,7 +259,10 @@ std::shared_ptr<CheckpointFileSystem> localFileSystem() {
 
 namespace checkpoint {
 
-StateFileWriter::StateFileWriter(std::string& out, uint32_t operatorCount, bool delta, int64_t baseId) : out_(out) {
+StateFileWriter::StateFileWriter(std::string& out, uint32_t operatorCount, bool delta, int64_t baseId)
+    : out_(out), hashed_(out.size()), hash_(XXH3_createState()) {
+  if (hash_ == nullptr) throw std::bad_alloc();
+  XXH3_64bits_reset(hash_);
   out_.append(kStateMagic);
   putU32(out_, kFormatVersion);
   putU8(out_, delta ? 1 : 0);
@@ -275,7 +281,21 @@ void StateFileWriter::beginOperator(int32_t node, int32_t subtask, std::string_v
 void StateFileWriter::u32(uint32_t v) { putU32(out_, v); }
 void StateFileWriter::str(std::string_view s) { putStr(out_, s); }
 
+StateFileWriter::~StateFileWriter() { XXH3_freeState(hash_); }
+
+void StateFileWriter::hashPending() {
+  XXH3_64bits_update(hash_, out_.data() + hashed_, out_.size() - hashed_);
+  hashed_ = out_.size();
+}
+
+uint64_t StateFileWriter::finish() {
+  REKA_CHECK(open_ == 0);
+  hashPending();
+  return XXH3_64bits_digest(hash_);
+}
+
 size_t StateFileWriter::beginBytes() {
+  if (open_++ == 0) hashPending();  // everything before the field is final
   const size_t at = out_.size();
   putU64(out_, 0);
   return at;
@@ -284,6 +304,7 @@ size_t StateFileWriter::beginBytes() {
 void StateFileWriter::endBytes(size_t at) {
   uint64_t n = out_.size() - at - 8;
   for (int i = 0; i < 8; ++i) out_[at + static_cast<size_t>(i)] = static_cast<char>((n >> (8 * i)) & 0xff);
+  if (--open_ == 0) hashPending();  // the part just closed, while it is in the cache
 }
 
 std::string encodeTaskSnapshot(const std::vector<OperatorSnapshot>& operators, bool delta, int64_t baseId) {
@@ -401,7 +422,7 @@ Result<CheckpointStorage::FileEntry> CheckpointStorage::writeTaskFile(int64_t id
   e.name = "task-" + std::to_string(taskIndex) + ".state";
   const std::string_view bytes = snapshot.file();
   e.size = bytes.size();
-  e.checksum = XXH3_64bits(bytes.data(), bytes.size());
+  e.checksum = snapshot.checksum ? *snapshot.checksum : XXH3_64bits(bytes.data(), bytes.size());
   REKA_RETURN_IF_ERROR(fs_->writeFile(directoryFor(id, kind) + "/" + e.name, bytes));
   return e;
 }

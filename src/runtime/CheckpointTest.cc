@@ -15,6 +15,9 @@
 #include <tuple>
 #include <thread>
 
+#define XXH_INLINE_ALL  // the reference checksum, independent of the library storage links
+#include <xxhash.h>
+
 #include "reka/checkpoint/CheckpointStorage.h"
 #include "reka/reka.h"
 #include "testing/JobTesting.h"
@@ -261,6 +264,47 @@ bool awaitCheckpoints(JobClient& job, int64_t n, std::chrono::seconds timeout = 
     if (job.waitFor(std::chrono::milliseconds(2))) return job.metrics().completedCheckpoints >= n;
   }
   return false;
+}
+
+// The writer checksums the file as it goes (hashing each closed part while it is in the cache);
+// the result must be the XXH3-64 of the whole file, padding before it excluded, even though
+// length fields are patched after the bytes around them were written.
+TEST(CheckpointTest, StateFileWriterChecksumIsTheXxh3OfTheWholeFile) {
+  for (size_t padding : {size_t{0}, size_t{13}, size_t{4096}}) {
+    for (size_t blobBytes : {size_t{0}, size_t{1}, size_t{300}, size_t{1} << 20}) {
+      SCOPED_TRACE("padding " + std::to_string(padding) + ", blob " + std::to_string(blobBytes));
+      std::string out(padding, '\0');
+      checkpoint::StateFileWriter w(out, 2, true, 7);
+      for (int op = 0; op < 2; ++op) {
+        // The layout Task::snapshotChain writes: one keyed table of three key groups, no
+        // operator lists, then the operator's own blob.
+        w.beginOperator(op, 0, "op" + std::to_string(op));
+        w.u32(1);
+        w.str("table");
+        w.u32(3);
+        for (int kg = 0; kg < 3; ++kg) {
+          w.u32(static_cast<uint32_t>(kg));
+          const size_t at = w.beginBytes();
+          for (size_t i = 0; i < blobBytes; ++i) w.out().push_back(static_cast<char>((i * 31 + kg + op) & 0xff));
+          w.endBytes(at);
+        }
+        w.u32(0);
+        w.u8(1);
+        const size_t at = w.beginBytes();
+        w.str("operator blob");
+        w.endBytes(at);
+      }
+      const uint64_t got = w.finish();
+      EXPECT_EQ(got, XXH3_64bits(out.data() + padding, out.size() - padding));
+      // And the file decodes: the patched lengths are the ones that were hashed.
+      checkpoint::DecodedStateFile decoded;
+      Status s = checkpoint::decodeTaskSnapshot(std::string_view(out).substr(padding), decoded);
+      ASSERT_TRUE(s.isOk()) << s.toString();
+      ASSERT_EQ(decoded.operators.size(), 2u);
+      EXPECT_EQ(decoded.baseId, 7);
+      EXPECT_EQ(decoded.operators[1].keyed.at("table").at(2).size(), blobBytes);
+    }
+  }
 }
 
 TEST(CheckpointTest, CheckpointsCompleteWhileTheJobRunsAndOutputIsExact) {

@@ -248,14 +248,20 @@ constexpr size_t kFileAlign = 4096;
 
 Status Task::snapshotChain(int64_t id, checkpoint::TaskSnapshot& out, bool delta, int64_t baseId) {
   // Serialised once, straight into the state file's bytes (format in docs/checkpoints.md).
-  if (coordinator_ != nullptr && out.bytes.capacity() == 0) out.bytes = coordinator_->takeBuffer();
-  out.bytes.clear();
   out.delta = delta;
   out.baseId = delta ? baseId : 0;
+  out.checksum.reset();
   // Room for half again the largest recent snapshot: growing the buffer would copy it and lose
-  // the alignment below.
+  // the alignment below. A written snapshot's buffer is reused when it is big enough, so its
+  // pages are not faulted in (and zeroed by the kernel) again for every checkpoint.
   const size_t last = delta ? std::max(lastDeltaBytes_, lastSnapshotBytes_) : lastSnapshotBytes_;
-  out.bytes.reserve(last + last / 2 + 2 * kFileAlign);
+  const size_t want = last + last / 2 + 2 * kFileAlign;
+  if (coordinator_ != nullptr && out.bytes.capacity() < want) {
+    std::string spare = coordinator_->takeBuffer();
+    if (spare.capacity() > out.bytes.capacity()) out.bytes = std::move(spare);
+  }
+  out.bytes.clear();
+  out.bytes.reserve(want);
   // Pad so that the file starts on a 4 KiB boundary (written with O_DIRECT if it stays there).
   out.offset = (kFileAlign - reinterpret_cast<uintptr_t>(out.bytes.data()) % kFileAlign) % kFileAlign;
   out.bytes.append(out.offset, '\0');
@@ -300,6 +306,7 @@ Status Task::snapshotChain(int64_t id, checkpoint::TaskSnapshot& out, bool delta
     if (!s.isOk()) return fail(s);
     w.endBytes(at);
   }
+  out.checksum = w.finish();
   (delta ? lastDeltaBytes_ : lastSnapshotBytes_) = out.bytes.size() - out.offset;
   return Status::ok();
 }

@@ -11,6 +11,8 @@
 
 #include "reka/base/Status.h"
 
+struct XXH3_state_s;  // xxhash's streaming state (kept out of this header)
+
 namespace reka {
 
 /// The file operations checkpoint storage needs. The local file system implements them with
@@ -71,15 +73,28 @@ struct TaskSnapshot {
   /// `baseId` (which completed), to be restored on top of that checkpoint's chain.
   bool delta = false;
   int64_t baseId = 0;
+  /// XXH3-64 of file(), when the writer computed it as it went (StateFileWriter::finish);
+  /// storage computes it otherwise.
+  std::optional<uint64_t> checksum;
 };
 
 /// Writes a state file (format v1, docs/checkpoints.md) straight into a string, so that state is
 /// serialised once, where it lives: variable-length parts reserve their length field and patch
 /// it when done.
+///
+/// The writer also checksums the file as it goes: whenever no length field is open, the bytes
+/// written so far are final and are hashed while they are still in the cache (reading 100 MB
+/// back from memory afterwards costs several times more).
 class StateFileWriter {
  public:
   /// `delta`: an incremental file (keyed state as key group deltas) on top of checkpoint `baseId`.
+  /// The file starts at `out.size()`.
   StateFileWriter(std::string& out, uint32_t operatorCount, bool delta = false, int64_t baseId = 0);
+  ~StateFileWriter();
+  StateFileWriter(const StateFileWriter&) = delete;
+  StateFileWriter& operator=(const StateFileWriter&) = delete;
+  /// XXH3-64 of the file's bytes; call once, after the last write (with no length field open).
+  uint64_t finish();
   void beginOperator(int32_t node, int32_t subtask, std::string_view name);
   void u8(uint8_t v);
   void u32(uint32_t v);
@@ -90,7 +105,12 @@ class StateFileWriter {
   std::string& out() { return out_; }
 
  private:
+  void hashPending();
+
   std::string& out_;
+  size_t hashed_;   ///< bytes of out_ hashed so far (the file starts where the writer started)
+  int open_ = 0;    ///< length fields reserved and not yet patched
+  XXH3_state_s* hash_;
 };
 
 enum class CheckpointKind : uint8_t { kCheckpoint = 0, kSavepoint = 1 };

@@ -349,10 +349,20 @@ int main(int argc, char** argv) {
   if (latency) {
     // Maximum throughput of each pipeline (unthrottled, wall clock), then half of it.
     Stream probe{records, 1000, 1000 * 100, 100};
-    Measured maxMap = latencyMap(probe, 0, false);  // unthrottled: sentNs is 0, nothing recorded
-    double mapRate = static_cast<double>(maxMap.events) / maxMap.wall;
-    Measured maxWin = engineTumbling(Stream{records, 1000, 1000 * 100, 100}, 1);
-    double winRate = static_cast<double>(maxWin.events) / maxWin.wall;
+    // The median of three unthrottled runs: one short run on a shared machine can come out far
+    // above what the pipeline sustains, and half of that would not be half load.
+    auto medianRate = [](const std::function<Measured()>& run) {
+      std::vector<double> rates;
+      for (int i = 0; i < 3; ++i) {
+        Measured m = run();
+        rates.push_back(static_cast<double>(m.events) / m.wall);
+      }
+      std::sort(rates.begin(), rates.end());
+      return rates[1];
+    };
+    // Unthrottled: sentNs is 0, nothing is recorded.
+    const double mapRate = medianRate([&] { return latencyMap(probe, 0, false); });
+    const double winRate = medianRate([&] { return engineTumbling(Stream{records, 1000, 1000 * 100, 100}, 1); });
     std::printf("\nIn-process latency at %.2f of the maximum throughput (P=1, %.0f s runs, idle spin %lld µs)\n\n", load,
                 latencySeconds, static_cast<long long>(gIdleSpin.count()));
     std::printf("| pipeline | max events/s | run at events/s | results measured | p50 µs | p99 µs | p999 µs |\n|---|---|---|---|---|---|---|\n");

@@ -138,13 +138,17 @@ inline bool readIdSet(std::string_view& in, absl::flat_hash_set<int64_t>& set) {
 
 namespace reka {
 
+/// How much of a stored bid or auction (with its strings, which follow it in the same
+/// allocation) a snapshot requests ahead: three cache lines. More only crowds out the other
+/// requests in flight (measured on q18's snapshots: 256 bytes cost about a fifth more time).
+inline constexpr size_t kStoredPrefetchBytes = 192;
+
 /// A stored bid: u8 present, then auction, bidder, price, channel, url, dateTime, extra.
 /// Read back into a new StoredBid (a null pointer stays null).
 template <>
 struct Serde<std::shared_ptr<const nexmark::StoredBid>> {
-  /// The bid and its strings, which follow it in the same allocation.
   static void prefetch(const std::shared_ptr<const nexmark::StoredBid>& v) {
-    if (v) prefetchBytes(v.get(), 256);
+    if (v) prefetchBytes(v.get(), kStoredPrefetchBytes);
   }
   static void write(const std::shared_ptr<const nexmark::StoredBid>& v, std::string& out) {
     if (!v) {
@@ -186,9 +190,8 @@ struct Serde<std::shared_ptr<const nexmark::StoredBid>> {
 /// Serde<std::string>). Read back into a new StoredAuction (a null pointer stays null).
 template <>
 struct Serde<std::shared_ptr<const nexmark::StoredAuction>> {
-  /// The auction and its strings, which follow it in the same allocation.
   static void prefetch(const std::shared_ptr<const nexmark::StoredAuction>& v) {
-    if (v) prefetchBytes(v.get(), 256);
+    if (v) prefetchBytes(v.get(), kStoredPrefetchBytes);
   }
   static void write(const std::shared_ptr<const nexmark::StoredAuction>& v, std::string& out) {
     Serde<uint8_t>::write(v ? 1 : 0, out);

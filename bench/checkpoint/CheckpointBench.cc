@@ -8,6 +8,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -190,19 +191,22 @@ int main(int argc, char** argv) {
   gen.rate = rate;
   std::printf("Checkpoints (%s), NEXMark generator in-process, N = %lld, R = %.0f/s, P = 1, exactly-once, %ld cores\n\n",
               mode.c_str(), static_cast<long long>(events), rate, sysconf(_SC_NPROCESSORS_ONLN));
-  std::printf("| query | off: events/CPU-s | %d ms: events/CPU-s | on/off | on/off events/s (wall) | checkpoints | task snapshots incr/full "
-              "| largest MB | longest ms | longest copy ms | rows equal |\n",
+  std::printf("| query | off: events/CPU-s | %d ms: events/CPU-s | on/off | on/off per pair: median (min–max) | on/off events/s (wall) | checkpoints "
+              "| task snapshots incr/full | largest MB | longest ms | longest copy ms | rows equal |\n",
               intervalMs);
-  std::printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   bool ok = true;
   for (const auto& q : queries) {
     // Each configuration runs `repeat` times in fresh processes, alternating; the best of each
-    // counts (the machine's noise only ever slows a run down).
+    // counts (the machine's noise only ever slows a run down). On a shared machine the speed of
+    // memory drifts by tens of percent between minutes, so the ratio within each off/on pair
+    // of neighbouring runs is reported too: its median is the steadier figure.
     CheckpointConfig cc;
     cc.stateDir = stateDir;
     cc.interval = std::chrono::milliseconds(intervalMs);
     cc.incremental = mode == "incremental";
     Run off, on;
+    std::vector<double> pairs;
     for (int i = 0; i < repeat; ++i) {
       Run a = runIsolated(q, gen, CheckpointConfig{});
       if (i == 0 || a.perCpu() > off.perCpu()) off = a;
@@ -210,12 +214,17 @@ int main(int argc, char** argv) {
       Run b = runIsolated(q, gen, cc);
       std::filesystem::remove_all(stateDir);
       if (i == 0 || b.perCpu() > on.perCpu()) on = b;
+      ok = ok && a.ok && b.ok && a.rows == b.rows;
+      if (a.perCpu() > 0) pairs.push_back(b.perCpu() / a.perCpu());
     }
+    std::sort(pairs.begin(), pairs.end());
+    const double median = pairs.empty() ? 0 : pairs.size() % 2 == 1 ? pairs[pairs.size() / 2]
+                                                                     : (pairs[pairs.size() / 2 - 1] + pairs[pairs.size() / 2]) / 2;
     ok = ok && off.ok && on.ok && off.rows == on.rows;
     auto perWall = [](const Run& r) { return r.wall > 0 ? static_cast<double>(r.events) / r.wall : 0.0; };
-    std::printf("| %s | %.2f M | %.2f M | %.2f | %.2f | %lld | %lld/%lld | %.2f | %.1f | %.1f | %s |\n", q.c_str(), off.perCpu() / 1e6,
-                on.perCpu() / 1e6, off.perCpu() > 0 ? on.perCpu() / off.perCpu() : 0,
-                perWall(off) > 0 ? perWall(on) / perWall(off) : 0, static_cast<long long>(on.metrics.completedCheckpoints),
+    std::printf("| %s | %.2f M | %.2f M | %.2f | %.2f (%.2f–%.2f) | %.2f | %lld | %lld/%lld | %.2f | %.1f | %.1f | %s |\n", q.c_str(),
+                off.perCpu() / 1e6, on.perCpu() / 1e6, off.perCpu() > 0 ? on.perCpu() / off.perCpu() : 0, median,
+                pairs.empty() ? 0 : pairs.front(), pairs.empty() ? 0 : pairs.back(), perWall(off) > 0 ? perWall(on) / perWall(off) : 0, static_cast<long long>(on.metrics.completedCheckpoints),
                 static_cast<long long>(on.metrics.deltaTaskSnapshots), static_cast<long long>(on.metrics.fullTaskSnapshots),
                 static_cast<double>(on.metrics.largestCheckpointBytes) / 1e6, on.metrics.longestCheckpointMs,
                 on.metrics.longestCheckpointSyncMs, off.rows == on.rows ? "yes" : "NO");

@@ -31,23 +31,28 @@ void WorkerPool::enqueue(Task* task) {
   if (wake) ready_.notify_one();
 }
 
-Task* WorkerPool::tryPop() {
-  std::lock_guard<std::mutex> lock(mutex_);
-  if (stopping_.load(std::memory_order_relaxed) || queue_.empty()) return nullptr;
+Task* WorkerPool::popLocked() {
   Task* task = queue_.front();
   queue_.pop_front();
   queued_.store(queue_.size(), std::memory_order_release);
   return task;
 }
 
-Task* WorkerPool::spinForTask() {
-  if (idleSpin_.count() <= 0) return nullptr;
-  const auto deadline = std::chrono::steady_clock::now() + idleSpin_;
+Task* WorkerPool::tryPop() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (stopping_.load(std::memory_order_relaxed) || queue_.empty()) return nullptr;
+  return popLocked();
+}
+
+Task* WorkerPool::pollForTask() {
+  std::chrono::steady_clock::time_point deadline;
   for (int i = 0;; ++i) {
     if (stopping_.load(std::memory_order_relaxed)) return nullptr;
     if (queued_.load(std::memory_order_acquire) > 0) {
       if (Task* task = tryPop()) return task;
     }
+    if (idleSpin_.count() <= 0) return nullptr;
+    if (i == 0) deadline = std::chrono::steady_clock::now() + idleSpin_;
     cpuRelax();
     if ((i & 63) == 63 && std::chrono::steady_clock::now() >= deadline) return nullptr;
   }
@@ -55,17 +60,14 @@ Task* WorkerPool::spinForTask() {
 
 void WorkerPool::run() {
   for (;;) {
-    Task* task = queued_.load(std::memory_order_acquire) > 0 ? tryPop() : nullptr;
-    if (task == nullptr) task = spinForTask();
+    Task* task = pollForTask();
     if (task == nullptr) {
       std::unique_lock<std::mutex> lock(mutex_);
       ++parked_;
       ready_.wait(lock, [this] { return stopping_.load(std::memory_order_relaxed) || !queue_.empty(); });
       --parked_;
       if (stopping_.load(std::memory_order_relaxed)) return;
-      task = queue_.front();
-      queue_.pop_front();
-      queued_.store(queue_.size(), std::memory_order_release);
+      task = popLocked();
     }
     task->runStep();
   }

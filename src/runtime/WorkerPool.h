@@ -33,10 +33,12 @@ class WorkerPool {
 
  private:
   void run();
+  /// Takes the first queued task; mutex_ held and the queue not empty.
+  Task* popLocked();
   /// Pops a task if one is queued; never waits. Null if none (or stopping).
   Task* tryPop();
-  /// Polls for a task for up to idleSpin_.
-  Task* spinForTask();
+  /// Looks for a queued task, and keeps polling for up to idleSpin_. Null if none (or stopping).
+  Task* pollForTask();
 
   int threadCount_;
   std::chrono::microseconds idleSpin_;

@@ -149,6 +149,7 @@ void CheckpointCoordinator::fillMetrics(JobMetrics& m) const {
   m.fullTaskSnapshots = fullSnapshots_;
   m.longestCheckpointMs = longestMs_;
   m.longestCheckpointSyncMs = longestSyncMs_;
+  m.longestDeltaCheckpointSyncMs = longestDeltaSyncMs_;
 }
 
 void CheckpointCoordinator::run() {
@@ -343,6 +344,7 @@ void CheckpointCoordinator::completePending(std::unique_lock<std::mutex>& lock) 
   largestBytes_ = std::max(largestBytes_, lastBytes_);
   longestMs_ = std::max(longestMs_, lastMs_);
   longestSyncMs_ = std::max(longestSyncMs_, lastSyncMs_);
+  if (p.fulls == 0) longestDeltaSyncMs_ = std::max(longestDeltaSyncMs_, lastSyncMs_);
   deltaSnapshots_ += p.deltas;
   fullSnapshots_ += p.fulls;
   if (p.kind == CheckpointKind::kCheckpoint) {

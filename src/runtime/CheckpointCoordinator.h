@@ -169,6 +169,7 @@ class CheckpointCoordinator {
   int64_t fullSnapshots_ = 0;
   double longestMs_ = 0;
   double longestSyncMs_ = 0;
+  double longestDeltaSyncMs_ = 0;  ///< over checkpoints of deltas only
 };
 
 }  // namespace reka::runtime

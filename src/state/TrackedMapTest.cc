@@ -109,53 +109,6 @@ DeltaContents<K, V> decodeDelta(std::string_view in) {
   return out;
 }
 
-/// A delta's records in the order they are applied: every upsert, then every deletion. From a
-/// change log a key may be upserted more than once, and deleted though the base lacked it.
-template <class K, class V>
-struct DeltaRecords {
-  std::vector<std::pair<K, V>> upserts;
-  std::vector<K> deletes;
-  /// `base` with the records applied, as a restore applies them.
-  std::map<K, V> appliedTo(std::map<K, V> base) const {
-    for (const auto& [k, v] : upserts) base[k] = v;
-    for (const K& k : deletes) base.erase(k);
-    return base;
-  }
-};
-
-template <class K, class V>
-DeltaRecords<K, V> decodeDeltaRecords(std::string_view in) {
-  DeltaRecords<K, V> out;
-  uint64_t n = 0;
-  if (!Serde<uint64_t>::read(in, n)) {
-    ADD_FAILURE() << "delta without an upsert count";
-    return out;
-  }
-  for (uint64_t i = 0; i < n; ++i) {
-    K k{};
-    V v{};
-    if (!Serde<K>::read(in, k) || !Serde<V>::read(in, v)) {
-      ADD_FAILURE() << "delta truncated at upsert " << i << " of " << n;
-      return out;
-    }
-    out.upserts.emplace_back(std::move(k), std::move(v));
-  }
-  if (!Serde<uint64_t>::read(in, n)) {
-    ADD_FAILURE() << "delta without a deletion count";
-    return out;
-  }
-  for (uint64_t i = 0; i < n; ++i) {
-    K k{};
-    if (!Serde<K>::read(in, k)) {
-      ADD_FAILURE() << "delta truncated at deletion " << i << " of " << n;
-      return out;
-    }
-    out.deletes.push_back(std::move(k));
-  }
-  EXPECT_TRUE(in.empty()) << in.size() << " bytes after the delta";
-  return out;
-}
-
 /// The contents of a TrackedMap, through its read-only iteration.
 template <class K, class V, class H, class E>
 std::map<K, V> contentsOf(const TrackedMap<K, V, H, E>& m) {
@@ -249,13 +202,6 @@ struct ReferenceModel {
     base = live;
     touched.clear();
   }
-  /// A delta from a change log: of all records in the chain, one per live key is alive.
-  void tookLoggedDelta(const DeltaRecords<K, std::string>& d) {
-    superseded += d.upserts.size() + d.deletes.size();
-    superseded -= live.size() - base.size();  // modulo 2^64, like the count itself
-    base = live;
-    touched.clear();
-  }
 };
 
 struct Int64Keys {
@@ -278,11 +224,10 @@ struct StringKeys {
 };
 
 template <class Traits>
-void runAgainstModel(uint64_t seed, int ops, uint64_t keySpace, ChangeLog changeLog = ChangeLog::kOff) {
+void runAgainstModel(uint64_t seed, int ops, uint64_t keySpace) {
   using K = typename Traits::K;
   using Map = typename Traits::Map;
-  SCOPED_TRACE("seed " + std::to_string(seed) + ", key space " + std::to_string(keySpace) +
-               ", change log " + std::to_string(static_cast<int>(changeLog)));
+  SCOPED_TRACE("seed " + std::to_string(seed) + ", key space " + std::to_string(keySpace));
   std::mt19937_64 rng(seed);
   auto below = [&rng](uint64_t n) {
     return std::uniform_int_distribution<uint64_t>(0, n - 1)(rng);
@@ -293,17 +238,15 @@ void runAgainstModel(uint64_t seed, int ops, uint64_t keySpace, ChangeLog change
   };
 
   Map map;
-  map.setChangeLog(changeLog);
   ReferenceModel<K> model;
   std::vector<Link> chain;
   std::string scratch;
-  int fulls = 0, deltas = 0, loggedDeltas = 0, restores = 0, adoptions = 0;
+  int fulls = 0, deltas = 0, restores = 0, adoptions = 0;
 
   auto snapshot = [&](bool full) {
     // Snapshots append to what the caller's buffer holds already.
     const std::string prefix = "earlier bytes";
     std::string out = prefix;
-    const bool wasLogging = map.logging();
     if (full) {
       map.writeFull(out);
     } else {
@@ -317,30 +260,12 @@ void runAgainstModel(uint64_t seed, int ops, uint64_t keySpace, ChangeLog change
           << "full snapshot " << chain.size();
       model.tookFull();
       ++fulls;
-    } else if (changeLog == ChangeLog::kOff) {
+    } else {
       const auto actual = decodeDelta<K, std::string>(bytes);
       const auto expected = model.expectedDelta();
       EXPECT_EQ(actual.upserts, expected.upserts) << "delta " << chain.size();
       EXPECT_EQ(actual.deletes, expected.deletes) << "delta " << chain.size();
       model.tookDelta(expected);
-      ++deltas;
-    } else {
-      // From a log: not necessarily minimal, but it turns the last snapshot's contents into
-      // the current ones and names only keys written since.
-      const auto records = decodeDeltaRecords<K, std::string>(bytes);
-      EXPECT_EQ(records.appliedTo(model.base), model.live) << "delta " << chain.size();
-      for (const auto& [k, v] : records.upserts) {
-        EXPECT_EQ(model.touched.count(k), 1u) << "delta " << chain.size() << " upserts an untouched key";
-      }
-      for (const K& k : records.deletes) {
-        EXPECT_EQ(model.touched.count(k), 1u) << "delta " << chain.size() << " deletes an untouched key";
-      }
-      if (wasLogging) {
-        ++loggedDeltas;
-      } else {
-        EXPECT_EQ(records.upserts.size(), model.expectedDelta().upserts.size()) << "looked-up delta " << chain.size();
-      }
-      model.tookLoggedDelta(records);
       ++deltas;
     }
     chain.push_back(Link{full, std::move(bytes)});
@@ -355,7 +280,6 @@ void runAgainstModel(uint64_t seed, int ops, uint64_t keySpace, ChangeLog change
   // map. With `adopt`, the restored map carries on in place of the live one (the chain goes on).
   auto restoreAndCompare = [&](bool adopt) {
     Map restored;
-    restored.setChangeLog(changeLog);
     restored.put(Traits::lookup(Traits::key(keySpace + 7), scratch), "stale, replaced by readFull");
     ASSERT_TRUE(restoreChain(chain, restored));
     EXPECT_EQ(contentsOf(restored), model.live) << "restore after link " << chain.size() - 1;
@@ -434,12 +358,6 @@ void runAgainstModel(uint64_t seed, int ops, uint64_t keySpace, ChangeLog change
   EXPECT_GE(fulls, 3);
   EXPECT_GE(deltas, 20);
   EXPECT_GE(restores, 5);
-  if (changeLog == ChangeLog::kOn) {
-    EXPECT_EQ(loggedDeltas, deltas);
-  }
-  if (changeLog == ChangeLog::kAdaptive && keySpace > 1000) {
-    EXPECT_GT(loggedDeltas, 0);  // mostly new keys: the log is chosen
-  }
 }
 
 TEST(TrackedMapTest, RandomOperationsAndSnapshotChainsMatchReferenceModelWithInt64Keys) {
@@ -456,23 +374,11 @@ TEST(TrackedMapTest,
   runAgainstModel<StringKeys>(13, 4000, 12);
 }
 
-// The same with every delta written from the change log, and with the log chosen per epoch.
-TEST(TrackedMapTest, RandomOperationsWithAChangeLogMatchReferenceModel) {
-  for (ChangeLog mode : {ChangeLog::kOn, ChangeLog::kAdaptive}) {
-    for (uint64_t seed : {1u, 2u}) runAgainstModel<Int64Keys>(seed, 4000, 300, mode);
-    runAgainstModel<Int64Keys>(7, 4000, 12, mode);
-    runAgainstModel<Int64Keys>(8, 8000, 5000, mode);
-    runAgainstModel<StringKeys>(11, 4000, 300, mode);
-    runAgainstModel<StringKeys>(13, 4000, 12, mode);
-  }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Minimal deltas
 
 /// A map of int64 → string with its snapshot chain and a std::map of what it should hold.
 struct ChainedMap {
-  ChainedMap() { map.setChangeLog(ChangeLog::kOff); }  // minimal deltas: each key once
   TrackedMap<int64_t, std::string> map;
   std::map<int64_t, std::string> model;
   std::vector<Link> chain;
@@ -632,85 +538,6 @@ TEST(TrackedMapTest, DeltaHoldsExactlyTheKeysChangedThroughFindMutable) {
   EXPECT_TRUE(c.restoresToModel());
   EXPECT_EQ(c.map.deltaStats().live, static_cast<uint64_t>(kKeys));
   EXPECT_EQ(c.map.deltaStats().superseded, 3u);
-}
-
-// ChangeLog::kAdaptive: an epoch that wrote each key once is followed by one whose changes are
-// logged as they happen; an epoch that writes a few keys again and again gives the log up and
-// writes each key once, and the epoch after it looks keys up again.
-TEST(TrackedMapTest, AdaptiveChangeLogFollowsHowOftenKeysAreWrittenAgain) {
-  ChainedMap c;
-  c.map.setChangeLog(ChangeLog::kAdaptive);
-  for (int64_t k = 0; k < 50; ++k) c.put(k, "before");
-  EXPECT_FALSE(c.map.logging()) << "untracked before the first snapshot";
-  c.full();
-  EXPECT_TRUE(c.map.logging()) << "the first tracked epoch tries the log";
-  for (int64_t k = 0; k < 1000; ++k) c.put(k, "a" + std::to_string(k));
-  auto d = c.delta();
-  EXPECT_EQ(d.upsertRecords, 1000u);
-  EXPECT_TRUE(c.restoresToModel());
-  EXPECT_TRUE(c.map.logging()) << "one record per changed key: the next epoch logs too";
-  c.delta();
-  EXPECT_TRUE(c.map.logging()) << "an epoch without writes changes nothing";
-
-  // Logged: values changed through the returned reference before the next call are in the log,
-  // a key written twice in a row is one record, a key created and erased is deleted.
-  for (int64_t k = 1000; k < 1100; ++k) {
-    std::string& v = c.map.getOrCreate(k, [] { return std::string("new"); });
-    v += "-" + std::to_string(k);
-    c.model[k] = v;
-    *c.map.findMutable(k) += "!";
-    c.model[k] += "!";
-  }
-  c.put(5, "changed");
-  c.put(2000, "gone soon");
-  c.put(2001, "after");
-  EXPECT_TRUE(c.erase(2000));
-  EXPECT_TRUE(c.erase(7));
-  EXPECT_TRUE(c.map.logging());
-  std::string bytes;
-  c.map.writeDelta(bytes);
-  c.chain.push_back(Link{false, bytes});
-  const auto logged = decodeDeltaRecords<int64_t, std::string>(bytes);
-  std::vector<std::pair<int64_t, std::string>> expectedUpserts;
-  for (int64_t k = 1000; k < 1100; ++k) expectedUpserts.emplace_back(k, "new-" + std::to_string(k) + "!");
-  expectedUpserts.emplace_back(5, "changed");
-  expectedUpserts.emplace_back(2000, "gone soon");
-  expectedUpserts.emplace_back(2001, "after");
-  EXPECT_EQ(logged.upserts, expectedUpserts) << "in the order of the writes";
-  EXPECT_EQ(std::set<int64_t>(logged.deletes.begin(), logged.deletes.end()), (std::set<int64_t>{7, 2000}));
-  EXPECT_TRUE(c.restoresToModel());
-  // Dead records: the full snapshot's 50 values the first delta replaced; then 5's old value,
-  // 7's old value and its deletion, 2000's record and its deletion.
-  EXPECT_EQ(c.map.deltaStats().superseded, 50u + 5u);
-  EXPECT_TRUE(c.map.logging());
-
-  // Ten keys written in turn, 100 times each: the log is given up within the epoch.
-  for (int round = 0; round < 100; ++round)
-    for (int64_t k = 0; k < 10; ++k) c.put(k, "r" + std::to_string(round));
-  EXPECT_FALSE(c.map.logging());
-  d = c.delta();
-  EXPECT_EQ(d.upsertRecords, 10u) << "looked up: each changed key once";
-  EXPECT_TRUE(c.restoresToModel());
-  EXPECT_FALSE(c.map.logging()) << "the epoch wrote keys again: the next one looks them up";
-
-  // Written once each again: logging comes back after one epoch.
-  for (int64_t k = 0; k < 500; ++k) c.put(k, "once");
-  c.delta();
-  EXPECT_TRUE(c.map.logging());
-  EXPECT_TRUE(c.restoresToModel());
-}
-
-// ChangeLog::kOff never logs, however the keys are written.
-TEST(TrackedMapTest, ChangeLogOffAlwaysLooksKeysUp) {
-  ChainedMap c;
-  c.map.setChangeLog(ChangeLog::kOff);
-  c.full();
-  for (int epoch = 0; epoch < 3; ++epoch) {
-    for (int64_t k = 0; k < 100; ++k) c.put(k, std::to_string(epoch));
-    EXPECT_FALSE(c.map.logging());
-    EXPECT_EQ(c.delta().upsertRecords, 100u);
-  }
-  EXPECT_TRUE(c.restoresToModel());
 }
 
 TEST(TrackedMapTest, ReadOnlyAccessWritesAnEmptyDelta) {

@@ -119,6 +119,7 @@ struct JobMetrics {
   int64_t fullTaskSnapshots = 0;       ///< and written in full
   double longestCheckpointMs = 0;
   double longestCheckpointSyncMs = 0;
+  double longestDeltaCheckpointSyncMs = 0;  ///< the same over checkpoints whose task snapshots were all deltas
   int64_t restoredCheckpointId = 0;   ///< the checkpoint this run resumed from (0: fresh start)
   double restoreMs = 0;               ///< reading, checking and restoring it
   int restarts = 0;                   ///< in-process restarts after failures

@@ -42,46 +42,13 @@ struct DeltaStats {
 /// job without checkpoints pays nothing and keeps no dirty list), and a writeDelta() writes
 /// every entry, which is exact on top of a base that did not hold this map.
 ///
-/// Change log. Looking every dirty key up again at the snapshot costs a cache miss or two per
-/// key on a large map. Where most keys are written once per epoch (q18: a new bidder/auction
-/// pair per bid), the map instead serialises an entry into a log as soon as a mutable access
-/// moves on to another entry, while that entry is still in cache; the delta then copies the log.
-/// A key written again after others were written is logged again (the later record wins on
-/// restore), so the log pays off only when that is rare: with ChangeLog::kAdaptive (the
-/// default) the map logs in its first tracked epoch and in an epoch after one that would have
-/// logged at most 2 records per changed key, and gives the log up within an epoch that passes 3
-/// (falling back to the lookups). A record logged from cache costs a fraction of a lookup
-/// that misses it (q18 logs about 1.5 records per changed key). Hence the contract of mutable
-/// access: a pointer or reference it returns may be used to change the value only until the
-/// next non-const call on the same map (a rehash could invalidate it then anyway). Keyed state
-/// handles access only the current key, so they keep it.
-///
 /// Formats (little endian, Serde): full = u64 n, n × (key, value), the same bytes as
-/// Serde<absl::flat_hash_map<K, V>>; delta = u64 u, u × (key, value), u64 d, d × key: the
-/// upserts are applied in order (from a log, a key may come more than once: the last record
-/// wins), then the deletions (which may name keys the base did not hold).
+/// Serde<absl::flat_hash_map<K, V>>; delta = u64 u, u × (key, value), u64 d, d × key.
 /// Thread-safety: none; owned by one task.
-/// How a TrackedMap finds what a delta writes (see TrackedMap).
-enum class ChangeLog : uint8_t {
-  kAdaptive,  ///< log in an epoch when the last one would have logged few records per key
-  kOff,       ///< look every changed key up at the snapshot (each key written once)
-  kOn,        ///< always log (tests)
-};
-
 template <class K, class V, class Hash = typename absl::flat_hash_map<K, V>::hasher,
           class Eq = typename absl::flat_hash_map<K, V>::key_equal>
 class TrackedMap {
  public:
-  TrackedMap() = default;
-  TrackedMap(const TrackedMap&) = delete;
-  TrackedMap& operator=(const TrackedMap&) = delete;
-  /// A move takes the entries, the history and the log along (the slots stay where they are).
-  TrackedMap(TrackedMap&& o) noexcept { moveFrom(o); }
-  TrackedMap& operator=(TrackedMap&& o) noexcept {
-    if (this != &o) moveFrom(o);
-    return *this;
-  }
-
   struct Entry {
     /// == epoch_: already in the dirty list; anything else: clean. First, so that it shares
     /// the key's cache line more often than a field after the value would (a slot of a 16-byte
@@ -128,7 +95,7 @@ class TrackedMap {
   V* findMutable(const Q& key) {
     auto it = map_.find(key);
     if (it == map_.end()) return nullptr;
-    mark(*it, true);
+    mark(it->first, it->second, true);
     return &it->second.value;
   }
   /// The entry of `key`, created with `make()` if absent; marked changed either way.
@@ -137,14 +104,12 @@ class TrackedMap {
     auto it = map_.find(key);
     if (it == map_.end()) {
       if (!tracking_) return map_.emplace(K(key), Entry{0, make()}).first->second.value;
-      flushPending();  // the insert may move every entry
       // Marked as it is made: reading the new slot back could wait for its cache line.
       K stored(key);
       dirty_.emplace_back(stored, false);
-      it = map_.emplace(std::move(stored), Entry{epoch_, make()}).first;
-      pending_ = &*it;
+      return map_.emplace(std::move(stored), Entry{epoch_, make()}).first->second.value;
     } else {
-      mark(*it, true);
+      mark(it->first, it->second, true);
     }
     return it->second.value;
   }
@@ -157,9 +122,6 @@ class TrackedMap {
   bool erase(const Q& key) {
     auto it = map_.find(key);
     if (it == map_.end()) return false;
-    // The pending entry need not be logged: a logged key that is gone gets a deletion.
-    if (pending_ == &*it) pending_ = nullptr;
-    else flushPending();
     // A key first changed in this epoch is in the dirty list already; one that is clean
     // existed at the last snapshot and needs a deletion.
     if (tracking_) {
@@ -171,7 +133,6 @@ class TrackedMap {
   }
   /// Removes everything, as deletions of what existed at the last snapshot.
   void clear() {
-    flushPending();
     if (tracking_) {
       for (auto& [k, e] : map_)
         if (e.epoch != epoch_) dirty_.emplace_back(k, true);
@@ -191,11 +152,6 @@ class TrackedMap {
   /// Whether changes are being recorded (after the first snapshot or restore).
   bool tracking() const { return tracking_; }
 
-  /// Sets how deltas find what changed; takes effect at the next snapshot or restore.
-  void setChangeLog(ChangeLog mode) { changeLog_ = mode; }
-  /// Whether this epoch's changes are going into the log (tests, metrics).
-  bool logging() const { return logging_; }
-
   // ---- snapshots ----
 
   /// Writes every entry; the map is the new base (nothing is changed relative to it).
@@ -203,6 +159,7 @@ class TrackedMap {
     if constexpr (HasSerde<K>::value && HasSerde<V>::value) {
       writeAll(out);
     }
+    dirty_.clear();
     superseded_ = 0;
     tracking_ = true;
     nextEpoch();
@@ -218,24 +175,15 @@ class TrackedMap {
         nextEpoch();
         return;
       }
-      flushPending();
-      uint64_t written = 0;
-      if (logging_) {
-        Serde<uint64_t>::write(logged_, out);
-        out.append(log_);
-        written = logged_;
-        // Every key written this epoch has its last value in the log.
-        if (erasedThisEpoch_) written += writeDeletes(out, /*onlyExisted=*/false);
-        else Serde<uint64_t>::write(0, out);  // nothing erased: every listed key is alive
-      } else {
-        written = writeLookedUp(out);
-        if (erasedThisEpoch_) written += writeDeletes(out, /*onlyExisted=*/true);
-        else Serde<uint64_t>::write(0, out);
-      }
+      uint64_t written = writeLookedUp(out);
+      // Without an erase since the last snapshot, every listed key is alive: no lookups needed.
+      if (erasedThisEpoch_) written += writeDeletes(out);
+      else Serde<uint64_t>::write(0, out);
       // Every live key has exactly one live record in the chain; every other record is dead.
       superseded_ += written;
-      superseded_ -= map_.size() - liveAtSnapshot_;  // wraps correctly when the map shrank
+      superseded_ -= map_.size() - liveAtSnapshot_;  // modulo 2^64: right when the map shrank
     }
+    dirty_.clear();
     nextEpoch();
   }
   /// Replaces the contents with what writeFull wrote; the map is the new base.
@@ -243,7 +191,6 @@ class TrackedMap {
     if constexpr (HasSerde<K>::value && HasSerde<V>::value) {
       uint64_t n = 0;
       if (!Serde<uint64_t>::read(in, n) || n > in.size()) return false;
-      pending_ = nullptr;
       map_.clear();
       map_.reserve(n);
       for (uint64_t i = 0; i < n; ++i) {
@@ -264,7 +211,6 @@ class TrackedMap {
   /// Applies what writeDelta wrote (restore replays a chain: full, then each delta in order).
   bool applyDelta(std::string_view& in) {
     if constexpr (HasSerde<K>::value && HasSerde<V>::value) {
-      pending_ = nullptr;
       uint64_t n = 0;
       if (!Serde<uint64_t>::read(in, n) || n > in.size()) return false;
       for (uint64_t i = 0; i < n; ++i) {
@@ -293,60 +239,16 @@ class TrackedMap {
   size_t changedKeys() const { return dirty_.size(); }
 
  private:
-  using Slot = typename Map::value_type;
-
-  void mark(Slot& slot, bool existed) {
-    if (!tracking_) return;
-    if (&slot != pending_) {
-      flushPending();
-      pending_ = &slot;
-    }
-    Entry& e = slot.second;
-    if (e.epoch == epoch_) return;
+  void mark(const K& key, Entry& e, bool existed) {
+    if (e.epoch == epoch_ || !tracking_) return;
     // An entry that is clean but not new existed at the last snapshot (every entry created
     // since is marked when it is created).
     e.epoch = epoch_;
-    dirty_.emplace_back(slot.first, existed);
-  }
-  /// Ends the run of accesses to the pending entry: its value is final for now, so it goes to
-  /// the log (while still in cache). Without a log, only counted: the next epoch's choice.
-  void flushPending() {
-    if (pending_ == nullptr) return;
-    ++records_;
-    if constexpr (HasSerde<K>::value && HasSerde<V>::value) {
-      if (logging_) {
-        Serde<K>::write(pending_->first, log_);
-        Serde<V>::write(pending_->second.value, log_);
-        ++logged_;
-        // Keys written again and again: the log grows past what lookups would write.
-        if (changeLog_ == ChangeLog::kAdaptive && logged_ > 3 * dirty_.size() + kLogSlack) stopLogging();
-      }
-    }
-    pending_ = nullptr;
-  }
-  void stopLogging() {
-    logging_ = false;
-    log_.clear();
-    logged_ = 0;
+    dirty_.emplace_back(key, existed);
   }
   void nextEpoch() {
-    // A log keeps its memory from epoch to epoch (fresh pages cost a fault each); it is freed
-    // only when a logged epoch used less than a quarter of it.
-    if (logging_ && log_.capacity() > 4 * log_.size() + (size_t{4} << 20)) std::string().swap(log_);
-    log_.clear();
-    // This epoch's accesses choose whether the next one logs. The first tracked epoch tries
-    // the log (it gives it up if keys come back); one without writes teaches nothing.
-    if (changeLog_ == ChangeLog::kOn) logging_ = true;
-    else if (changeLog_ == ChangeLog::kOff || !tracking_) logging_ = false;
-    else if (!epochTracked_) logging_ = true;
-    else if (records_ != 0) logging_ = records_ <= 2 * dirty_.size();
-    epochTracked_ = tracking_;
-    logged_ = 0;
-    records_ = 0;
-    pending_ = nullptr;
-    dirty_.clear();
-    liveAtSnapshot_ = map_.size();
     erasedThisEpoch_ = false;
+    liveAtSnapshot_ = map_.size();
     if (++epoch_ != 0) return;
     // Wrapped around (after 2^32 - 1 snapshots of this map): an entry last marked long ago
     // could carry the new epoch and look marked already. Clean every entry first.
@@ -391,19 +293,13 @@ class TrackedMap {
     patchU64(out, countAt, upserts);
     return upserts;
   }
-  /// u64 d, d × key: the listed keys that are gone now; with `onlyExisted`, only those the last
-  /// snapshot held (what the upserts did not write needs no deletion). Returns d.
-  uint64_t writeDeletes(std::string& out, bool onlyExisted) {
+  /// u64 d, d × key: the listed keys the last snapshot held that are gone now. Returns d.
+  uint64_t writeDeletes(std::string& out) {
     const size_t countAt = out.size();
     Serde<uint64_t>::write(0, out);
     uint64_t deletes = 0;
-    // Without `onlyExisted`, a key that existed, was erased and came back and was erased again
-    // is listed twice (the erase, then the new entry's first write).
-    absl::flat_hash_map<K, bool, Hash, Eq> deleted;
     for (const auto& [key, existed] : dirty_) {
-      if (onlyExisted ? !existed || map_.contains(key)
-                      : map_.contains(key) || !deleted.try_emplace(key, true).second)
-        continue;
+      if (!existed || map_.contains(key)) continue;
       Serde<K>::write(key, out);
       ++deletes;
     }
@@ -433,47 +329,13 @@ class TrackedMap {
   /// misses: on q18's snapshots 4 was faster than 8, 12 or 16.
   static constexpr size_t kPrefetchAhead = 4;
 
-  /// Records a log may hold beyond three times the changed keys before it is given up.
-  static constexpr size_t kLogSlack = 64;
-
-  void moveFrom(TrackedMap& o) noexcept {
-    // The slots move with the table's storage, so the pending entry stays where it is.
-    map_ = std::move(o.map_);
-    dirty_ = std::move(o.dirty_);
-    log_ = std::move(o.log_);
-    pending_ = std::exchange(o.pending_, nullptr);
-    epoch_ = o.epoch_;
-    superseded_ = o.superseded_;
-    liveAtSnapshot_ = o.liveAtSnapshot_;
-    logged_ = o.logged_;
-    records_ = o.records_;
-    tracking_ = o.tracking_;
-    erasedThisEpoch_ = o.erasedThisEpoch_;
-    logging_ = o.logging_;
-    epochTracked_ = o.epochTracked_;
-    changeLog_ = o.changeLog_;
-    o.map_.clear();
-    o.dirty_.clear();
-    o.log_.clear();
-    o.tracking_ = false;
-    o.logging_ = false;
-    o.epochTracked_ = false;
-  }
-
   Map map_;
   std::vector<std::pair<K, bool>> dirty_;  ///< key, existed at the last snapshot
-  std::string log_;                         ///< logged (key, value) records of this epoch
-  Slot* pending_ = nullptr;                 ///< the entry mutable accesses are on (tracking only)
   uint32_t epoch_ = 1;
   uint64_t superseded_ = 0;
   size_t liveAtSnapshot_ = 0;  ///< entries at the last snapshot or restore
-  uint64_t logged_ = 0;        ///< records in log_
-  uint64_t records_ = 0;       ///< records a log would hold this epoch (runs of accesses to one entry)
   bool tracking_ = false;  ///< set by the first snapshot or restore
   bool erasedThisEpoch_ = false;  ///< an entry was erased: a key may be listed twice
-  bool logging_ = false;          ///< this epoch's changes go to log_
-  bool epochTracked_ = false;     ///< this epoch's changes are being recorded (tracking_ at its start)
-  ChangeLog changeLog_ = ChangeLog::kAdaptive;
 };
 
 }  // namespace reka

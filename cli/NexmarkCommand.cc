@@ -295,10 +295,11 @@ int runQuery(const GeneratorFlags& gen, const RunFlags& flags) {
   if (!stateDir.empty())
     std::printf(
         "checkpoints: %lld completed, %lld failed, last %lld bytes in %.1f ms, largest %lld bytes, longest copy %.1f ms (of "
-        "deltas only: %.1f ms); task snapshots %lld incremental, %lld full%s\n",
+        "deltas only: %.1f ms); task snapshots %lld incremental, %lld full; CPU %.0f ms copying state, %.0f ms writing%s\n",
         static_cast<long long>(m.completedCheckpoints), static_cast<long long>(m.failedCheckpoints),
         static_cast<long long>(m.lastCheckpointBytes), m.lastCheckpointMs, static_cast<long long>(m.largestCheckpointBytes),
-        m.longestCheckpointSyncMs, m.longestDeltaCheckpointSyncMs, static_cast<long long>(m.deltaTaskSnapshots), static_cast<long long>(m.fullTaskSnapshots),
+        m.longestCheckpointSyncMs, m.longestDeltaCheckpointSyncMs, static_cast<long long>(m.deltaTaskSnapshots),
+        static_cast<long long>(m.fullTaskSnapshots), m.checkpointCopyCpuMs, m.checkpointWriteCpuMs,
         m.restoredCheckpointId > 0 ? (", resumed from " + std::to_string(m.restoredCheckpointId)).c_str() : "");
   return status.isOk() || stoppedWithSavepoint ? 0 : 130;
 }

@@ -74,19 +74,20 @@ Run runIsolated(const std::string& query, const nexmark::GeneratorConfig& gen, c
   const std::string text = bench::runInChild([&] {
     Run r = runQuery(query, gen, checkpoints);
     char buf[512];
-    std::snprintf(buf, sizeof buf, "%d %.6f %.6f %lld %lld %lld %lld %.3f %.3f %.3f %lld %lld", r.ok ? 1 : 0, r.wall, r.cpu,
+    std::snprintf(buf, sizeof buf, "%d %.6f %.6f %lld %lld %lld %lld %.3f %.3f %.3f %.3f %.3f %lld %lld", r.ok ? 1 : 0, r.wall, r.cpu,
                   static_cast<long long>(r.events), static_cast<long long>(r.rows),
                   static_cast<long long>(r.metrics.completedCheckpoints), static_cast<long long>(r.metrics.largestCheckpointBytes),
                   r.metrics.longestCheckpointMs, r.metrics.longestCheckpointSyncMs, r.metrics.longestDeltaCheckpointSyncMs,
-                  static_cast<long long>(r.metrics.deltaTaskSnapshots), static_cast<long long>(r.metrics.fullTaskSnapshots));
+                  r.metrics.checkpointCopyCpuMs, r.metrics.checkpointWriteCpuMs, static_cast<long long>(r.metrics.deltaTaskSnapshots), static_cast<long long>(r.metrics.fullTaskSnapshots));
     return std::string(buf);
   });
   Run r;
   int ok = 0;
   long long events = 0, rows = 0, completed = 0, bytes = 0, deltas = 0, fulls = 0;
-  if (std::sscanf(text.c_str(), "%d %lf %lf %lld %lld %lld %lld %lf %lf %lf %lld %lld", &ok, &r.wall, &r.cpu, &events, &rows, &completed,
-                  &bytes, &r.metrics.longestCheckpointMs, &r.metrics.longestCheckpointSyncMs,
-                  &r.metrics.longestDeltaCheckpointSyncMs, &deltas, &fulls) == 12) {
+  if (std::sscanf(text.c_str(), "%d %lf %lf %lld %lld %lld %lld %lf %lf %lf %lf %lf %lld %lld", &ok, &r.wall, &r.cpu, &events, &rows,
+                  &completed, &bytes, &r.metrics.longestCheckpointMs, &r.metrics.longestCheckpointSyncMs,
+                  &r.metrics.longestDeltaCheckpointSyncMs, &r.metrics.checkpointCopyCpuMs, &r.metrics.checkpointWriteCpuMs, &deltas,
+                  &fulls) == 14) {
     r.metrics.deltaTaskSnapshots = deltas;
     r.metrics.fullTaskSnapshots = fulls;
     r.ok = ok == 1;
@@ -193,9 +194,10 @@ int main(int argc, char** argv) {
   std::printf("Checkpoints (%s), NEXMark generator in-process, N = %lld, R = %.0f/s, P = 1, exactly-once, %ld cores\n\n",
               mode.c_str(), static_cast<long long>(events), rate, sysconf(_SC_NPROCESSORS_ONLN));
   std::printf("| query | off: events/CPU-s | %d ms: events/CPU-s | on/off | on/off per pair: median (min–max) | on/off events/s (wall) | checkpoints "
-              "| task snapshots incr/full | largest MB | longest ms | longest copy ms | longest copy of deltas ms | rows equal |\n",
+              "| task snapshots incr/full | largest MB | longest ms | longest copy ms | longest copy of deltas ms "
+              "| CPU in checkpoints: copy + write | rows equal |\n",
               intervalMs);
-  std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   bool ok = true;
   for (const auto& q : queries) {
     // Each configuration runs `repeat` times in fresh processes, alternating; the best of each
@@ -223,12 +225,14 @@ int main(int argc, char** argv) {
                                                                      : (pairs[pairs.size() / 2 - 1] + pairs[pairs.size() / 2]) / 2;
     ok = ok && off.ok && on.ok && off.rows == on.rows;
     auto perWall = [](const Run& r) { return r.wall > 0 ? static_cast<double>(r.events) / r.wall : 0.0; };
-    std::printf("| %s | %.2f M | %.2f M | %.2f | %.2f (%.2f–%.2f) | %.2f | %lld | %lld/%lld | %.2f | %.1f | %.1f | %.1f | %s |\n", q.c_str(),
+    auto share = [&](double ms) { return on.cpu > 0 ? 100.0 * ms / (1000.0 * on.cpu) : 0.0; };
+    std::printf("| %s | %.2f M | %.2f M | %.2f | %.2f (%.2f–%.2f) | %.2f | %lld | %lld/%lld | %.2f | %.1f | %.1f | %.1f | %.1f %% + %.1f %% | %s |\n", q.c_str(),
                 off.perCpu() / 1e6, on.perCpu() / 1e6, off.perCpu() > 0 ? on.perCpu() / off.perCpu() : 0, median,
                 pairs.empty() ? 0 : pairs.front(), pairs.empty() ? 0 : pairs.back(), perWall(off) > 0 ? perWall(on) / perWall(off) : 0, static_cast<long long>(on.metrics.completedCheckpoints),
                 static_cast<long long>(on.metrics.deltaTaskSnapshots), static_cast<long long>(on.metrics.fullTaskSnapshots),
                 static_cast<double>(on.metrics.largestCheckpointBytes) / 1e6, on.metrics.longestCheckpointMs,
-                on.metrics.longestCheckpointSyncMs, on.metrics.longestDeltaCheckpointSyncMs, off.rows == on.rows ? "yes" : "NO");
+                on.metrics.longestCheckpointSyncMs, on.metrics.longestDeltaCheckpointSyncMs,
+                share(on.metrics.checkpointCopyCpuMs), share(on.metrics.checkpointWriteCpuMs), off.rows == on.rows ? "yes" : "NO");
     std::fflush(stdout);
   }
   if (restartEvents > 0) {

@@ -1,6 +1,7 @@
 #include "reka/base/ProcessStats.h"
 
 #include <sys/resource.h>
+#include <time.h>
 
 namespace reka {
 
@@ -9,6 +10,12 @@ double processCpuSeconds() {
   getrusage(RUSAGE_SELF, &u);
   auto secs = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
   return secs(u.ru_utime) + secs(u.ru_stime);
+}
+
+int64_t threadCpuNanos() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
 }
 
 int64_t peakRssBytes() {

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "reka/base/ProcessStats.h"
 #include "runtime/JobExecution.h"
 #include "runtime/Task.h"
 
@@ -150,6 +151,8 @@ void CheckpointCoordinator::fillMetrics(JobMetrics& m) const {
   m.longestCheckpointMs = longestMs_;
   m.longestCheckpointSyncMs = longestSyncMs_;
   m.longestDeltaCheckpointSyncMs = longestDeltaSyncMs_;
+  m.checkpointCopyCpuMs = static_cast<double>(snapshotCpuNanos_.load(std::memory_order_relaxed)) / 1e6;
+  m.checkpointWriteCpuMs = static_cast<double>(threadCpuNanos_) / 1e6;
 }
 
 void CheckpointCoordinator::run() {
@@ -205,12 +208,14 @@ void CheckpointCoordinator::run() {
     auto until = pending_ ? pending_->started + config_.timeout + std::chrono::milliseconds(1) : nextTrigger_;
     if (stopAfterNotified_ != 0 || allFinished_) until = Clock::time_point::max();
     auto wake = [&] { return wakeup_ || stopping_; };
+    threadCpuNanos_ = threadCpuNanos();
     if (until == Clock::time_point::max()) {
       cv_.wait(lock, wake);
     } else {
       cv_.wait_until(lock, until, wake);
     }
   }
+  threadCpuNanos_ = threadCpuNanos();
 }
 
 void CheckpointCoordinator::trigger(std::unique_lock<std::mutex>& lock, CheckpointKind kind, bool finalCheckpoint) {

@@ -63,6 +63,8 @@ class CheckpointCoordinator {
   std::string takeBuffer();
 
   // Called by tasks.
+  /// CPU time a task's thread spent copying state for a snapshot (metrics).
+  void addSnapshotCpu(int64_t nanos) { snapshotCpuNanos_.fetch_add(nanos, std::memory_order_relaxed); }
   void acknowledge(size_t taskIndex, int64_t id, checkpoint::TaskSnapshot snapshot, int64_t syncNanos);
   void decline(size_t taskIndex, int64_t id, const Status& why);
   /// The task has finished; `snapshot` is its chain's state after finish() (used for every
@@ -170,6 +172,8 @@ class CheckpointCoordinator {
   double longestMs_ = 0;
   double longestSyncMs_ = 0;
   double longestDeltaSyncMs_ = 0;  ///< over checkpoints of deltas only
+  std::atomic<int64_t> snapshotCpuNanos_{0};  ///< task threads, in snapshotChain
+  int64_t threadCpuNanos_ = 0;                ///< the coordinator thread's, as of its last wakeup
 };
 
 }  // namespace reka::runtime

@@ -325,6 +325,10 @@ TEST(CheckpointTest, CheckpointsCompleteWhileTheJobRunsAndOutputIsExact) {
     JobMetrics m = (*job)->metrics();
     EXPECT_GE(m.completedCheckpoints, 3) << "p=" << p;  // periodic ones plus the final one
     EXPECT_GT(m.largestCheckpointBytes, 0);  // the final one may write nothing new
+    // Where checkpoints spent CPU: tasks copying state, the coordinator writing files.
+    EXPECT_GT(m.checkpointCopyCpuMs, 0) << "p=" << p;
+    EXPECT_GT(m.checkpointWriteCpuMs, 0) << "p=" << p;
+    EXPECT_LE(m.longestDeltaCheckpointSyncMs, m.longestCheckpointSyncMs) << "p=" << p;
     EXPECT_EQ(sorted(log->values()), expectedCounts(spec.records)) << "p=" << p;
     // Layout: at most `retained` complete checkpoints, each with a manifest.
     int complete = 0;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <exception>
 
+#include "reka/base/ProcessStats.h"
 #include "runtime/CheckpointCoordinator.h"
 #include "runtime/JobExecution.h"
 #include "runtime/WorkerPool.h"
@@ -331,7 +332,9 @@ void Task::checkpointAndForward(int64_t id) {
   const int64_t baseId = coordinator_->deltaBaseFor(id);
   const bool delta = deltaAllowed(baseId);
   checkpoint::TaskSnapshot snap;
+  const int64_t cpu0 = threadCpuNanos();
   Status s = snapshotChain(id, snap, delta, baseId);
+  coordinator_->addSnapshotCpu(threadCpuNanos() - cpu0);
   const int64_t syncNanos = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count();
   if (s.isOk()) {
     lastSnapshotId_ = id;

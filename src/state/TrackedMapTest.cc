@@ -540,6 +540,46 @@ TEST(TrackedMapTest, DeltaHoldsExactlyTheKeysChangedThroughFindMutable) {
   EXPECT_EQ(c.map.deltaStats().superseded, 3u);
 }
 
+// In an epoch without erasures a delta reaches the entries listed since the map last rehashed
+// through their slots, and looks the earlier ones up: both must give the current values, however
+// often the map grew in between.
+TEST(TrackedMapTest, DeltaFindsEntriesThroughSlotsAndAfterRehashesByKey) {
+  ChainedMap c;
+  for (int64_t k = 0; k < 20; ++k) c.put(k, "base");
+  c.full();
+  for (int64_t k = 100; k < 20000; ++k) {
+    c.put(k, "v" + std::to_string(k));
+    // Changed through the pointer after later inserts moved every slot.
+    if (k % 1000 == 0) {
+      const int64_t old = k / 1000;
+      std::string* v = c.map.findMutable(old);
+      ASSERT_NE(v, nullptr);
+      *v += "+" + std::to_string(k);
+      c.model[old] = *v;
+    }
+  }
+  for (int64_t k = 100; k < 20000; k += 7) {  // listed already: changed again, written once
+    *c.map.findMutable(k) += "!";
+    c.model[k] += "!";
+  }
+  auto d = c.delta();
+  std::map<int64_t, std::string> expected = c.model;
+  expected.erase(0);  // the base's keys 1..19 were changed, 0 was not
+  EXPECT_EQ(d.upserts, expected);
+  EXPECT_EQ(d.deleteRecords, 0u);
+  EXPECT_TRUE(c.restoresToModel());
+
+  // No inserts: no rehash, every entry through its slot.
+  for (int64_t k = 19999; k >= 100; k -= 3) {
+    *c.map.findMutable(k) = "late" + std::to_string(k);
+    c.model[k] = "late" + std::to_string(k);
+  }
+  d = c.delta();
+  EXPECT_EQ(d.upsertRecords, static_cast<uint64_t>((19999 - 100) / 3 + 1));
+  for (const auto& [k, v] : d.upserts) EXPECT_EQ(v, "late" + std::to_string(k));
+  EXPECT_TRUE(c.restoresToModel());
+}
+
 TEST(TrackedMapTest, ReadOnlyAccessWritesAnEmptyDelta) {
   ChainedMap c;
   for (int64_t k = 0; k < 1000; ++k) c.put(k, std::to_string(k * k));

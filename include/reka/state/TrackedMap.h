@@ -58,6 +58,7 @@ class TrackedMap {
     V value{};
   };
   using Map = absl::flat_hash_map<K, Entry, Hash, Eq>;
+  using Slot = typename Map::value_type;
 
   /// Iterates as (key, value) pairs, read-only.
   class const_iterator {
@@ -95,7 +96,7 @@ class TrackedMap {
   V* findMutable(const Q& key) {
     auto it = map_.find(key);
     if (it == map_.end()) return nullptr;
-    mark(it->first, it->second, true);
+    mark(*it, true);
     return &it->second.value;
   }
   /// The entry of `key`, created with `make()` if absent; marked changed either way.
@@ -105,11 +106,13 @@ class TrackedMap {
     if (it == map_.end()) {
       if (!tracking_) return map_.emplace(K(key), Entry{0, make()}).first->second.value;
       // Marked as it is made: reading the new slot back could wait for its cache line.
-      K stored(key);
-      dirty_.emplace_back(stored, false);
-      return map_.emplace(std::move(stored), Entry{epoch_, make()}).first->second.value;
+      const size_t capacity = map_.capacity();
+      it = map_.emplace(K(key), Entry{epoch_, make()}).first;
+      if (map_.capacity() != capacity) slotsFrom_ = dirty_.size();  // rehashed: every slot moved
+      dirty_.push_back(Dirty{K(key), &*it, false});
+      return it->second.value;
     } else {
-      mark(it->first, it->second, true);
+      mark(*it, true);
     }
     return it->second.value;
   }
@@ -125,7 +128,7 @@ class TrackedMap {
     // A key first changed in this epoch is in the dirty list already; one that is clean
     // existed at the last snapshot and needs a deletion.
     if (tracking_) {
-      if (it->second.epoch != epoch_) dirty_.emplace_back(it->first, true);
+      if (it->second.epoch != epoch_) dirty_.push_back(Dirty{it->first, nullptr, true});
       erasedThisEpoch_ = true;  // created again later, the key would be listed twice
     }
     map_.erase(it);
@@ -135,7 +138,7 @@ class TrackedMap {
   void clear() {
     if (tracking_) {
       for (auto& [k, e] : map_)
-        if (e.epoch != epoch_) dirty_.emplace_back(k, true);
+        if (e.epoch != epoch_) dirty_.push_back(Dirty{k, nullptr, true});
       erasedThisEpoch_ = true;
     }
     map_.clear();
@@ -144,6 +147,7 @@ class TrackedMap {
   void reset() {
     map_.clear();
     dirty_.clear();
+    slotsFrom_ = 0;
     superseded_ = 0;
     liveAtSnapshot_ = 0;
     tracking_ = false;
@@ -160,6 +164,7 @@ class TrackedMap {
       writeAll(out);
     }
     dirty_.clear();
+    slotsFrom_ = 0;
     superseded_ = 0;
     tracking_ = true;
     nextEpoch();
@@ -184,6 +189,7 @@ class TrackedMap {
       superseded_ -= map_.size() - liveAtSnapshot_;  // modulo 2^64: right when the map shrank
     }
     dirty_.clear();
+    slotsFrom_ = 0;
     nextEpoch();
   }
   /// Replaces the contents with what writeFull wrote; the map is the new base.
@@ -200,6 +206,7 @@ class TrackedMap {
         map_.insert_or_assign(std::move(k), Entry{0, std::move(v)});
       }
       dirty_.clear();
+    slotsFrom_ = 0;
       superseded_ = 0;
       tracking_ = true;
       nextEpoch();
@@ -226,6 +233,7 @@ class TrackedMap {
         map_.erase(k);
       }
       dirty_.clear();
+    slotsFrom_ = 0;
       tracking_ = true;
       nextEpoch();
       return true;
@@ -239,12 +247,13 @@ class TrackedMap {
   size_t changedKeys() const { return dirty_.size(); }
 
  private:
-  void mark(const K& key, Entry& e, bool existed) {
+  void mark(Slot& slot, bool existed) {
+    Entry& e = slot.second;
     if (e.epoch == epoch_ || !tracking_) return;
     // An entry that is clean but not new existed at the last snapshot (every entry created
     // since is marked when it is created).
     e.epoch = epoch_;
-    dirty_.emplace_back(key, existed);
+    dirty_.push_back(Dirty{slot.first, &slot, existed});
   }
   void nextEpoch() {
     erasedThisEpoch_ = false;
@@ -264,30 +273,44 @@ class TrackedMap {
     const size_t countAt = out.size();
     Serde<uint64_t>::write(0, out);
     uint64_t upserts = 0;
-    // Dirty keys are in no order, so every lookup would miss the cache, and so would the
-    // memory a value points to. A pipeline keeps both in flight: the slot of key i + 2A is
-    // requested, key i + A is looked up (its slot has arrived) and what its value points to
-    // is requested, and entry i is written.
+    // Dirty keys are in no order, so every access misses the cache, and so does the memory a
+    // value points to. A pipeline keeps both in flight: the slot of entry i + 2A is requested,
+    // entry i + A is found (its slot has arrived) and what its value points to is requested,
+    // and entry i is written. An entry listed since the map last rehashed, in an epoch
+    // without erasures, still knows its slot; the others are looked up by key.
     constexpr size_t kAhead = kPrefetchAhead;
     const size_t n = dirty_.size();
-    typename Map::iterator found[kAhead];
-    auto lookup = [&](size_t j) {
-      auto it = map_.find(dirty_[j].first);
-      if (it != map_.end()) serdePrefetch(it->second.value);
-      found[j % kAhead] = it;
+    const size_t slotsFrom = erasedThisEpoch_ ? n : slotsFrom_;
+    Slot* found[kAhead];
+    auto request = [&](size_t j) {
+      if (j >= slotsFrom) {
+        __builtin_prefetch(dirty_[j].slot, 1, 3);
+        __builtin_prefetch(reinterpret_cast<const char*>(dirty_[j].slot + 1) - 1, 1, 3);
+      } else {
+        map_.prefetch(dirty_[j].key);
+      }
     };
-    for (size_t j = kAhead; j < std::min(n, 2 * kAhead); ++j) map_.prefetch(dirty_[j].first);
-    for (size_t j = 0; j < std::min(n, kAhead); ++j) lookup(j);
+    auto find = [&](size_t j) {
+      Slot* slot = dirty_[j].slot;
+      if (j < slotsFrom) {
+        auto it = map_.find(dirty_[j].key);
+        slot = it == map_.end() ? nullptr : &*it;
+      }
+      if (slot != nullptr) serdePrefetch(slot->second.value);
+      found[j % kAhead] = slot;
+    };
+    for (size_t j = kAhead; j < std::min(n, 2 * kAhead); ++j) request(j);
+    for (size_t j = 0; j < std::min(n, kAhead); ++j) find(j);
     for (size_t i = 0; i < n; ++i) {
-      auto it = found[i % kAhead];
-      if (i + 2 * kAhead < n) map_.prefetch(dirty_[i + 2 * kAhead].first);
-      if (i + kAhead < n) lookup(i + kAhead);  // after `it` was taken from its ring slot
-      if (it == map_.end() || it->second.epoch != epoch_) continue;  // gone, or written already
+      Slot* slot = found[i % kAhead];
+      if (i + 2 * kAhead < n) request(i + 2 * kAhead);
+      if (i + kAhead < n) find(i + kAhead);  // after `slot` was taken from its ring slot
+      if (slot == nullptr || slot->second.epoch != epoch_) continue;  // gone, or written already
       // A key is listed twice only if it was erased and created again in this epoch; only
       // then must the entry remember that it was written (sparing a write to every slot).
-      if (erasedThisEpoch_) it->second.epoch = 0;
-      Serde<K>::write(it->first, out);
-      Serde<V>::write(it->second.value, out);
+      if (erasedThisEpoch_) slot->second.epoch = 0;
+      Serde<K>::write(slot->first, out);
+      Serde<V>::write(slot->second.value, out);
       ++upserts;
     }
     patchU64(out, countAt, upserts);
@@ -298,9 +321,9 @@ class TrackedMap {
     const size_t countAt = out.size();
     Serde<uint64_t>::write(0, out);
     uint64_t deletes = 0;
-    for (const auto& [key, existed] : dirty_) {
-      if (!existed || map_.contains(key)) continue;
-      Serde<K>::write(key, out);
+    for (const Dirty& d : dirty_) {
+      if (!d.existed || map_.contains(d.key)) continue;
+      Serde<K>::write(d.key, out);
       ++deletes;
     }
     patchU64(out, countAt, deletes);
@@ -330,7 +353,14 @@ class TrackedMap {
   static constexpr size_t kPrefetchAhead = 4;
 
   Map map_;
-  std::vector<std::pair<K, bool>> dirty_;  ///< key, existed at the last snapshot
+  /// A key changed since the last snapshot.
+  struct Dirty {
+    K key;
+    Slot* slot;    ///< where it was then (only entries from slotsFrom_ on; nullptr for erasures)
+    bool existed;  ///< the last snapshot held it
+  };
+  std::vector<Dirty> dirty_;
+  size_t slotsFrom_ = 0;  ///< dirty_[i].slot is valid for i >= this (the map has not rehashed since)
   uint32_t epoch_ = 1;
   uint64_t superseded_ = 0;
   size_t liveAtSnapshot_ = 0;  ///< entries at the last snapshot or restore

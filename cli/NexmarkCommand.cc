@@ -274,6 +274,8 @@ int runQuery(const GeneratorFlags& gen, const RunFlags& flags) {
       w.field("last_checkpoint_bytes", m.lastCheckpointBytes);
       w.fieldDouble("last_checkpoint_ms", m.lastCheckpointMs);
       w.fieldDouble("last_checkpoint_sync_ms", m.lastCheckpointSyncMs);
+      w.fieldDouble("checkpoint_copy_cpu_ms", m.checkpointCopyCpuMs);
+      w.fieldDouble("checkpoint_write_cpu_ms", m.checkpointWriteCpuMs);
       w.field("restored_checkpoint", m.restoredCheckpointId);
       w.fieldDouble("restore_ms", m.restoreMs);
       w.field("restarts", static_cast<int64_t>(m.restarts));

@@ -31,10 +31,11 @@ struct DeltaStats {
 /// writes only those (an incremental snapshot) instead of the whole map.
 ///
 /// Every entry carries the epoch in which it was last marked; the map's epoch advances at each
-/// snapshot. The first write access to an entry in an epoch marks it and appends its key to a
-/// dirty list (a compare per access, an append per changed key): mutable access (findMutable,
-/// getOrCreate) counts as a write, find() does not. An erased entry that existed at the last
-/// snapshot leaves a deletion. writeDelta() writes, for each dirty key, the entry's value or
+/// snapshot. The first write access to an entry in an epoch marks it and appends its key and
+/// slot to a dirty list (a compare per access, an append per changed key): mutable access
+/// (findMutable, getOrCreate) counts as a write, find() does not. An erased entry that existed
+/// at the last snapshot leaves a deletion. writeDelta() writes, for each dirty key, the entry's
+/// value (read through the slot if the map has not rehashed or erased since, else looked up) or
 /// its deletion; applyDelta() replays that on top of a restored map.
 ///
 /// Tracking starts at the map's first snapshot or restore (writeFull, writeDelta, readFull,
@@ -146,8 +147,7 @@ class TrackedMap {
   /// Forgets entries and history alike (a map reused for something new): untracked again.
   void reset() {
     map_.clear();
-    dirty_.clear();
-    slotsFrom_ = 0;
+    clearDirty();
     superseded_ = 0;
     liveAtSnapshot_ = 0;
     tracking_ = false;
@@ -163,8 +163,7 @@ class TrackedMap {
     if constexpr (HasSerde<K>::value && HasSerde<V>::value) {
       writeAll(out);
     }
-    dirty_.clear();
-    slotsFrom_ = 0;
+    clearDirty();
     superseded_ = 0;
     tracking_ = true;
     nextEpoch();
@@ -180,7 +179,7 @@ class TrackedMap {
         nextEpoch();
         return;
       }
-      uint64_t written = writeLookedUp(out);
+      uint64_t written = writeUpserts(out);
       // Without an erase since the last snapshot, every listed key is alive: no lookups needed.
       if (erasedThisEpoch_) written += writeDeletes(out);
       else Serde<uint64_t>::write(0, out);
@@ -188,8 +187,7 @@ class TrackedMap {
       superseded_ += written;
       superseded_ -= map_.size() - liveAtSnapshot_;  // modulo 2^64: right when the map shrank
     }
-    dirty_.clear();
-    slotsFrom_ = 0;
+    clearDirty();
     nextEpoch();
   }
   /// Replaces the contents with what writeFull wrote; the map is the new base.
@@ -205,8 +203,7 @@ class TrackedMap {
         if (!Serde<K>::read(in, k) || !Serde<V>::read(in, v)) return false;
         map_.insert_or_assign(std::move(k), Entry{0, std::move(v)});
       }
-      dirty_.clear();
-    slotsFrom_ = 0;
+      clearDirty();
       superseded_ = 0;
       tracking_ = true;
       nextEpoch();
@@ -232,8 +229,7 @@ class TrackedMap {
         if (!Serde<K>::read(in, k)) return false;
         map_.erase(k);
       }
-      dirty_.clear();
-    slotsFrom_ = 0;
+      clearDirty();
       tracking_ = true;
       nextEpoch();
       return true;
@@ -255,6 +251,10 @@ class TrackedMap {
     e.epoch = epoch_;
     dirty_.push_back(Dirty{slot.first, &slot, existed});
   }
+  void clearDirty() {
+    dirty_.clear();
+    slotsFrom_ = 0;
+  }
   void nextEpoch() {
     erasedThisEpoch_ = false;
     liveAtSnapshot_ = map_.size();
@@ -268,8 +268,8 @@ class TrackedMap {
     for (int i = 0; i < 8; ++i) out[at + static_cast<size_t>(i)] = static_cast<char>((v >> (8 * i)) & 0xff);
   }
 
-  /// u64 u, u × (key, value): the current value of every listed key, looked up. Returns u.
-  uint64_t writeLookedUp(std::string& out) {
+  /// u64 u, u × (key, value): the current value of every listed key that is alive. Returns u.
+  uint64_t writeUpserts(std::string& out) {
     const size_t countAt = out.size();
     Serde<uint64_t>::write(0, out);
     uint64_t upserts = 0;

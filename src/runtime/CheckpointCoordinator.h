@@ -173,7 +173,7 @@ class CheckpointCoordinator {
   double longestSyncMs_ = 0;
   double longestDeltaSyncMs_ = 0;  ///< over checkpoints of deltas only
   std::atomic<int64_t> snapshotCpuNanos_{0};  ///< task threads, in snapshotChain
-  int64_t threadCpuNanos_ = 0;                ///< the coordinator thread's, as of its last wakeup
+  int64_t threadCpuNanos_ = 0;                ///< the coordinator thread's, as of its last wait
 };
 
 }  // namespace reka::runtime

@@ -120,7 +120,7 @@ struct JobMetrics {
   double longestCheckpointMs = 0;
   double longestCheckpointSyncMs = 0;
   double longestDeltaCheckpointSyncMs = 0;  ///< the same over checkpoints whose task snapshots were all deltas
-  double checkpointCopyCpuMs = 0;   ///< CPU time tasks spent copying state into snapshots (all of them)
+  double checkpointCopyCpuMs = 0;   ///< CPU time tasks spent copying state into snapshots at barriers
   double checkpointWriteCpuMs = 0;  ///< CPU time of the coordinator: writing files and manifests, retention
   int64_t restoredCheckpointId = 0;   ///< the checkpoint this run resumed from (0: fresh start)
   double restoreMs = 0;               ///< reading, checking and restoring it

@@ -62,13 +62,16 @@ struct Q5MaxPerWindow {
 
 struct MaxBidsAgg {
   MaxBids createAccumulator() const { return {}; }
-  void add(const Bid& b, MaxBids& acc) const {
-    if (b.price < acc.price) return;
+  /// False when the bid is below the maximum (most bids): the accumulator is unchanged, so it
+  /// stays out of the next incremental checkpoint.
+  bool add(const Bid& b, MaxBids& acc) const {
+    if (b.price < acc.price) return false;
     if (b.price > acc.price) {
       acc.price = b.price;
       acc.bids.clear();
     }
     acc.bids.push_back(StoredBid::make(b));
+    return true;
   }
   void merge(const MaxBids& from, MaxBids& into) const {
     if (from.price < into.price) return;

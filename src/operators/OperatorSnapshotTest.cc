@@ -1215,6 +1215,106 @@ TEST(OperatorSnapshotTest, DeltaHoldsOnlyTheChangedKeys) {
   EXPECT_EQ(chained.deltas[1].size(), 1u + 3 * 8 + 3 * 8);
 }
 
+/// A maximum whose add() reports whether it changed the accumulator, like NEXMark q7's: the
+/// accumulator is (highest price, records at that price); a lower price leaves it as it was.
+/// Prices repeat and do not rise with the record number: price(v) = 37·v mod 101.
+int64_t priceOf(const Ev& e) { return e.value * 37 % 101; }
+struct MaxPrice {
+  Sums createAccumulator() const { return {-1, 0}; }
+  bool add(const Ev& e, Sums& a) const {
+    const int64_t p = priceOf(e);
+    if (p < a.first) return false;
+    if (p > a.first) a = {p, 0};
+    ++a.second;
+    return true;
+  }
+  void merge(const Sums& from, Sums& into) const {
+    if (from.first > into.first) into = from;
+    else if (from.first == into.first) into.second += from.second;
+  }
+  Sums getResult(const Sums& a) const { return a; }
+};
+using MaxPriceEmit = detail::AggregateEmit<int64_t, MaxPrice, Result>;
+
+template <class Windows>
+Factory alignedMax(Windows windows, WindowOptions options) {
+  return [=] {
+    return std::make_unique<
+        detail::AlignedWindowOperator<Ev, int64_t, KeyOf, TsOf, MaxPrice, Result, MaxPriceEmit>>(
+        KeyOf{}, TsOf{}, MaxPrice{}, MaxPriceEmit{MaxPrice{}}, detail::AlignedSpec::of(windows),
+        options, portsFor(options));
+  };
+}
+
+/// Per key and window: the highest price of the records it keeps and how many have it, from
+/// the list of those prices.
+std::map<WindowKey, Sums> maxPriceReference(const std::vector<Step>& script, int64_t size,
+                                            int64_t slide, int64_t lateness) {
+  std::map<WindowKey, std::vector<int64_t>> prices;
+  for (const auto& [e, watermark] : arrivals(script)) {
+    for (int64_t s = windowStartFor(e.ts, 0, slide); s > e.ts - size; s -= slide) {
+      if (watermark != kMinTime && s + size - 1 + lateness <= watermark) continue;
+      prices[{std::to_string(e.key), s, s + size}].push_back(priceOf(e));
+    }
+  }
+  std::map<WindowKey, Sums> out;
+  for (const auto& [wk, ps] : prices) {
+    const int64_t max = *std::max_element(ps.begin(), ps.end());
+    out[wk] = {max, std::count(ps.begin(), ps.end(), max)};
+  }
+  return out;
+}
+
+TEST(OperatorSnapshotTest, DeltaChainsOfAnAggregateThatReportsUnchangedAccumulators) {
+  const auto script = eventTimeScript(600, 7, 9);
+  const auto whole = expectDeltaChainsChangeNothing<Result>(
+      alignedMax(SlidingWindows::eventTime(100ms, 30ms), withLateness(80)), script);
+  EXPECT_EQ(replay(whole.log), maxPriceReference(script, 100, 30, 80));
+  EXPECT_GT(whole.lateUpdates, 0);
+  // The script really has records that leave their maximum as it was.
+  int unchanged = 0;
+  std::map<std::pair<int64_t, int64_t>, int64_t> maxPerKeyAndPane;
+  for (const auto& [e, wm] : arrivals(script)) {
+    auto [it, fresh] = maxPerKeyAndPane.try_emplace({e.key, windowStartFor(e.ts, 0, 10)}, priceOf(e));
+    if (!fresh && priceOf(e) < it->second) ++unchanged;
+    it->second = std::max(it->second, priceOf(e));
+  }
+  EXPECT_GT(unchanged, 20);
+}
+
+TEST(OperatorSnapshotTest, DeltaLeavesOutKeysWhoseAccumulatorDidNotChange) {
+  // One pane of 2000 keys, key k at price(k); then key 5 gets a lower price (value 5050: 0 <
+  // price(5) = 84) and key 7 a higher one (value 5058: 94 > price(7) = 57).
+  ASSERT_EQ(priceOf({5, 0, 5}), 84);
+  ASSERT_EQ(priceOf({7, 0, 7}), 57);
+  ASSERT_EQ(priceOf({5, 0, 5050}), 0);
+  ASSERT_EQ(priceOf({7, 0, 5058}), 94);
+  std::vector<Step> script;
+  Step big{Step::Kind::kRecords, 0, {}, 0};
+  for (int64_t k = 0; k < 2000; ++k) big.records.push_back({k, 10 + k % 500, k});
+  script.push_back(std::move(big));
+  script.push_back({Step::Kind::kWatermark, 0, {}, 5});
+  script.push_back({Step::Kind::kRecords, 0, {{5, 700, 5050}, {7, 800, 5058}}, 0});
+  script.push_back({Step::Kind::kWatermark, 0, {}, 10});
+  script.push_back({Step::Kind::kWatermark, 0, {}, kMaxTime});
+  const Factory make = alignedMax(TumblingWindows::eventTime(1s), {});
+  RunResult<Result> whole = run<Result>(make, script);
+  ASSERT_EQ(whole.log.results.size(), 2000u);
+  EXPECT_EQ(replay(whole.log), maxPriceReference(script, 1000, 1000, 0));
+  ChainRunResult<Result> chained = runWithChain<Result>(make, script, ChainPlan{{2}, {3, 4}, {4}});
+  EXPECT_EQ(linesOf(chained.run.log), linesOf(whole.log));
+  ASSERT_EQ(chained.deltas.size(), 2u);
+  const std::string& delta = chained.deltas[0];
+  // No drops; one pane; in it one upsert (key 7: price 94, one record) and no deletion.
+  EXPECT_EQ(u64At(delta, kDeltaDroppedCountAt), 0u);
+  EXPECT_EQ(u64At(delta, kDeltaDroppedCountAt + 8), 1u);
+  EXPECT_EQ(u64At(delta, kDeltaDroppedCountAt + 24), 1u);
+  EXPECT_EQ(u64At(delta, kDeltaDroppedCountAt + 32), 7u);
+  EXPECT_EQ(u64At(delta, kDeltaDroppedCountAt + 40), 94u);
+  EXPECT_EQ(u64At(delta, kDeltaDroppedCountAt + 48), 1u);
+  EXPECT_EQ(u64At(delta, kDeltaDroppedCountAt + 56), 0u);
+}
+
 TEST(OperatorSnapshotTest, BadDeltasAreCorruption) {
   const auto script = eventTimeScript(300, 5, 9, 1, 7);
   const Factory make =

@@ -326,6 +326,26 @@ void runAgainstModel(uint64_t seed, int ops, uint64_t keySpace) {
           it->second = *v;
         }
       }
+    } else if (r < 610) {
+      // update(): a change only when created or when the function says so (it then changes
+      // the value; false leaves it exactly as it was).
+      const bool change = below(2) == 0;
+      bool created = false;
+      const bool marked = map.update(
+          q,
+          [&] {
+            created = true;
+            return std::string("new");
+          },
+          [&](std::string& v) {
+            if (change) v.push_back('*');
+            return change;
+          });
+      auto [it, inserted] = model.live.try_emplace(k, "new");
+      EXPECT_EQ(created, inserted) << "op " << op;
+      EXPECT_EQ(marked, inserted || change) << "op " << op;
+      if (change) it->second.push_back('*');
+      if (inserted || change) model.touched.insert(k);
     } else if (r < 690) {
       const std::string* v = map.find(q);
       auto it = model.live.find(k);
@@ -543,6 +563,42 @@ TEST(TrackedMapTest, DeltaHoldsExactlyTheKeysChangedThroughFindMutable) {
 // In an epoch without erasures a delta reaches the entries listed since the map last rehashed
 // through their slots, and looks the earlier ones up: both must give the current values, however
 // often the map grew in between.
+// update() keeps an entry its function did not change out of the delta: a running maximum
+// per key, where most values are below the maximum.
+TEST(TrackedMapTest, UpdateMarksOnlyCreatedEntriesAndReportedChanges) {
+  ChainedMap c;
+  auto raiseTo = [&](int64_t k, int64_t v) {
+    return c.map.update(
+        k, [] { return std::string("0"); },
+        [&](std::string& max) {
+          if (v <= std::stoll(max)) return false;
+          max = std::to_string(v);
+          return true;
+        });
+  };
+  for (int64_t k = 1; k <= 4; ++k) c.put(k, std::to_string(10 * k));  // 10 20 30 40
+  c.full();
+  EXPECT_FALSE(raiseTo(1, 5));    // below: clean
+  EXPECT_FALSE(raiseTo(2, 20));   // equal: clean
+  EXPECT_TRUE(raiseTo(3, 31));    // raised
+  EXPECT_FALSE(raiseTo(3, 30));   // already listed; still unchanged by this call
+  EXPECT_TRUE(raiseTo(9, -1));    // created (the function left "0" as it was): listed
+  c.model[3] = "31";
+  c.model[9] = "0";
+  EXPECT_EQ(c.map.changedKeys(), 2u);
+  auto d = c.delta();
+  EXPECT_EQ(d.upserts, (std::map<int64_t, std::string>{{3, "31"}, {9, "0"}}));
+  EXPECT_TRUE(d.deletes.empty());
+  EXPECT_TRUE(c.restoresToModel());
+
+  // Nothing raised in the next epoch: an empty delta.
+  for (int64_t k = 1; k <= 4; ++k) EXPECT_FALSE(raiseTo(k, k));
+  d = c.delta();
+  EXPECT_TRUE(d.upserts.empty());
+  EXPECT_TRUE(d.deletes.empty());
+  EXPECT_TRUE(c.restoresToModel());
+}
+
 TEST(TrackedMapTest, DeltaFindsEntriesThroughSlotsAndAfterRehashesByKey) {
   ChainedMap c;
   for (int64_t k = 0; k < 20; ++k) c.put(k, "base");
@@ -1327,6 +1383,61 @@ TEST(KeyedTableDeltaTest, RestoreAtTwoSubtasksTakesEachKeyGroupsChainFromTheWhol
       EXPECT_TRUE(merged.emplace(k, v).second) << k;
   }
   EXPECT_EQ(merged, model.value);
+}
+
+/// A running maximum whose add() says whether it raised it.
+struct MaxAgg {
+  int64_t createAccumulator() const { return INT64_MIN; }
+  bool add(const int64_t& v, int64_t& max) const {
+    if (v <= max) return false;
+    max = v;
+    return true;
+  }
+  int64_t getResult(const int64_t& max) const { return max; }
+};
+
+TEST(KeyedTableDeltaTest, AggregatingStateLeavesKeysWhoseAddReportedNoChangeOutOfTheDelta) {
+  HeapStateBackend backend(allKeyGroups(), kMaxParallelism);
+  KeyContext<int64_t> ctx;
+  int64_t key = 0;
+  KeyedStateRegistry<int64_t> registry(&backend, &ctx, "op/");
+  auto max = registry.aggregatingState<int64_t>("max", MaxAgg{});
+  auto at = [&](int64_t k) {
+    key = k;
+    ctx.key = &key;
+    ctx.keyGroup = keyGroupFor(hashKey(key), kMaxParallelism);
+  };
+  std::map<int64_t, int64_t> model;
+  for (int64_t k = 0; k < 100; ++k) {
+    at(k);
+    EXPECT_EQ(max.add(10 * k), 10 * k);
+    model[k] = 10 * k;
+  }
+  const Groups full = snapshotGroups(backend, "op/max", false);
+  // Keys 0..99 get 5·k: lower for every key but 0, where it is equal. Keys 3 and 50 are raised;
+  // key 200 is new.
+  for (int64_t k = 0; k < 100; ++k) {
+    at(k);
+    EXPECT_EQ(max.add(5 * k), 10 * k) << k;
+  }
+  for (auto [k, v] : {std::pair<int64_t, int64_t>{3, 31}, {50, 1000}, {200, -7}}) {
+    at(k);
+    EXPECT_EQ(max.add(v), v);
+    model[k] = v;
+  }
+  const Groups delta = snapshotGroups(backend, "op/max", true);
+  const auto d = decodeGroups<int64_t>(delta);
+  EXPECT_EQ(d.upserts, (std::map<int64_t, int64_t>{{3, 31}, {50, 1000}, {200, -7}}));
+  EXPECT_TRUE(d.deletes.empty());
+
+  HeapStateBackend restored(allKeyGroups(), kMaxParallelism);
+  KeyedStateRegistry<int64_t> registry2(&restored, &ctx, "op/");
+  auto max2 = registry2.aggregatingState<int64_t>("max", MaxAgg{});
+  ASSERT_TRUE(restored.restoreKeyed({{"op/max", full}}).isOk());
+  ASSERT_TRUE(restored.applyKeyedDelta({{"op/max", delta}}).isOk());
+  EXPECT_EQ(contentsOf<int64_t>(restored, "op/max"), model);
+  at(3);
+  EXPECT_EQ(max2.get(), 31);
 }
 
 TEST(KeyedTableDeltaTest, PeekIsNotAChangeButGetIs) {

@@ -275,7 +275,8 @@ class KeyedStream {
   }
 
   /// Rolling aggregate: `agg` has createAccumulator(), add(const T&, Acc&), getResult(const Acc&);
-  /// emits the current result for every record.
+  /// emits the current result for every record. An `add` returning false (the accumulator is
+  /// unchanged) keeps the key out of the next incremental checkpoint.
   template <class Agg>
   auto aggregate(std::string name, Agg agg) const {
     using State = AggregatingState<K, T, Agg>;

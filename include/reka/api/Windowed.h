@@ -50,7 +50,9 @@ class WindowedStream {
 
   /// Incremental aggregation. `agg` has Acc createAccumulator(), add(const T&, Acc&),
   /// merge(const Acc& from, Acc& into) (sliding and session windows), R getResult(const Acc&).
-  /// Emits WindowResult<K, R> per key and window.
+  /// Emits WindowResult<K, R> per key and window. `add` may return bool: false says the record
+  /// left the accumulator exactly as it was (a lower value for a maximum), and tumbling and
+  /// sliding windows then keep that key out of the next incremental checkpoint.
   template <class Agg>
   auto aggregate(std::string name, Agg agg) const {
     using Acc = std::decay_t<decltype(agg.createAccumulator())>;

@@ -85,7 +85,7 @@ class AlignedWindowOperator final : public EmittingOperator<Out> {
         pane = &paneFor(paneStart);
       }
       const K key = keyFn_(r);
-      agg_.add(r, slot(*pane, key));
+      addTo(*pane, key, r);
     }
     emitter_.flushEmitted(&in);
   }
@@ -373,8 +373,11 @@ class AlignedWindowOperator final : public EmittingOperator<Out> {
     return *cached_;
   }
 
-  Acc& slot(Pane& pane, const K& key) {
-    return pane.accs.getOrCreate(key, [this] { return agg_.createAccumulator(); });
+  /// Adds r to its key's accumulator in the pane; an add that leaves the accumulator as it was
+  /// (see addToAccumulator) does not put the key in the next delta.
+  void addTo(Pane& pane, const K& key, const T& r) {
+    pane.accs.update(key, [this] { return agg_.createAccumulator(); },
+                     [&](Acc& acc) { return addToAccumulator(agg_, r, acc); });
   }
 
   /// The first window (by end) that covers pane start p; equally, the smallest window end > p.
@@ -507,7 +510,7 @@ class AlignedWindowOperator final : public EmittingOperator<Out> {
       Acc old = agg_.createAccumulator();
       fired.emplace_back(w, windowAcc(w, stored, old) ? std::optional<Acc>(std::move(old)) : std::nullopt);
     }
-    agg_.add(r, slot(paneFor(paneStart), key));
+    addTo(paneFor(paneStart), key, r);
     cached_ = nullptr;  // only panes of windows that have not fired are cached
     this->ctx_->metrics->lateUpdates.fetch_add(1, std::memory_order_relaxed);
     for (auto& [w, old] : fired) {

@@ -16,6 +16,20 @@ namespace reka {
 template <class K>
 using StoredKeyOf = std::conditional_t<std::is_same_v<K, std::string_view>, std::string, K>;
 
+/// Adds `value` to `acc` with an aggregate function's add(); returns whether the accumulator
+/// may have changed. An `add` that returns bool reports it (false: `acc` is exactly as it was,
+/// e.g. a maximum that a lower value did not raise), which keeps the accumulator out of the
+/// next incremental checkpoint; an `add` that returns void always counts as a change.
+template <class Agg, class In, class Acc>
+bool addToAccumulator(Agg& agg, const In& value, Acc& acc) {
+  if constexpr (std::is_same_v<decltype(agg.add(value, acc)), bool>) {
+    return agg.add(value, acc);
+  } else {
+    agg.add(value, acc);
+    return true;
+  }
+}
+
 /// The key of the record being processed. Set by the keyed operator before each user call;
 /// state handles read it, so they always address the current key.
 template <class K>
@@ -114,7 +128,8 @@ class ReducingState : public detail::KeyedStateBase<K, T> {
 };
 
 /// An accumulator per key, updated by an aggregate function (Flink's AggregatingState).
-/// `Agg` provides `Acc createAccumulator()`, `void add(const In&, Acc&)`, `Out getResult(const Acc&)`.
+/// `Agg` provides `Acc createAccumulator()`, `void add(const In&, Acc&)` (or `bool add`, see
+/// addToAccumulator), `Out getResult(const Acc&)`.
 template <class K, class In, class Agg>
 class AggregatingState
     : public detail::KeyedStateBase<K, decltype(std::declval<Agg&>().createAccumulator())> {
@@ -127,9 +142,12 @@ class AggregatingState
 
   /// Adds `value` to the current key's accumulator; returns the updated accumulator.
   const Acc& add(const In& value) const {
-    Acc& acc = this->map().getOrCreate(this->key(), [&] { return agg_.createAccumulator(); });
-    agg_.add(value, acc);
-    return acc;
+    Acc* acc = nullptr;
+    this->map().update(this->key(), [&] { return agg_.createAccumulator(); }, [&](Acc& a) {
+      acc = &a;
+      return addToAccumulator(agg_, value, a);
+    });
+    return *acc;
   }
   Out get() const {
     const Acc* acc = this->map().find(this->key());

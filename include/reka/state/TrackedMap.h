@@ -33,7 +33,8 @@ struct DeltaStats {
 /// Every entry carries the epoch in which it was last marked; the map's epoch advances at each
 /// snapshot. The first write access to an entry in an epoch marks it and appends its key and
 /// slot to a dirty list (a compare per access, an append per changed key): mutable access
-/// (findMutable, getOrCreate) counts as a write, find() does not. An erased entry that existed
+/// (findMutable, getOrCreate) counts as a write, find() does not, and update() counts only
+/// when its function reports a change. An erased entry that existed
 /// at the last snapshot leaves a deletion. writeDelta() writes, for each dirty key, the entry's
 /// value (read through the slot if the map has not rehashed or erased since, else looked up) or
 /// its deletion; applyDelta() replays that on top of a restored map.
@@ -104,18 +105,25 @@ class TrackedMap {
   template <class Q, class Make>
   V& getOrCreate(const Q& key, Make&& make) {
     auto it = map_.find(key);
-    if (it == map_.end()) {
-      if (!tracking_) return map_.emplace(K(key), Entry{0, make()}).first->second.value;
-      // Marked as it is made: reading the new slot back could wait for its cache line.
-      const size_t capacity = map_.capacity();
-      it = map_.emplace(K(key), Entry{epoch_, make()}).first;
-      if (map_.capacity() != capacity) slotsFrom_ = dirty_.size();  // rehashed: every slot moved
-      dirty_.push_back(Dirty{K(key), &*it, false});
-      return it->second.value;
-    } else {
-      mark(*it, true);
-    }
+    if (it == map_.end()) return create(key, make);
+    mark(*it, true);
     return it->second.value;
+  }
+  /// Applies `fn(V&)` to the entry of `key` (created with `make()` if absent) and marks the
+  /// entry changed only if it was created or `fn` returns true. For updates that often leave
+  /// the value as it was (a maximum that a lower value does not raise): such an entry stays
+  /// out of the next delta. `fn` may return false only if it left the value unchanged, or the
+  /// change is lost at the next incremental snapshot. Returns whether the entry was marked.
+  template <class Q, class Make, class Fn>
+  bool update(const Q& key, Make&& make, Fn&& fn) {
+    auto it = map_.find(key);
+    if (it == map_.end()) {
+      fn(create(key, make));
+      return true;
+    }
+    if (!fn(it->second.value)) return false;
+    mark(*it, true);
+    return true;
   }
   /// Sets the value of `key` (created if absent).
   template <class Q>
@@ -243,6 +251,16 @@ class TrackedMap {
   size_t changedKeys() const { return dirty_.size(); }
 
  private:
+  template <class Q, class Make>
+  V& create(const Q& key, Make& make) {
+    if (!tracking_) return map_.emplace(K(key), Entry{0, make()}).first->second.value;
+    // Marked as it is made: reading the new slot back could wait for its cache line.
+    const size_t capacity = map_.capacity();
+    auto it = map_.emplace(K(key), Entry{epoch_, make()}).first;
+    if (map_.capacity() != capacity) slotsFrom_ = dirty_.size();  // rehashed: every slot moved
+    dirty_.push_back(Dirty{K(key), &*it, false});
+    return it->second.value;
+  }
   void mark(Slot& slot, bool existed) {
     Entry& e = slot.second;
     if (e.epoch == epoch_ || !tracking_) return;

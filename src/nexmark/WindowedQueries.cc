@@ -57,8 +57,14 @@ struct Q5MaxPerWindow {
   }
 };
 
-// ---- q7: highest bids. TUMBLE(10 s): per auction the window's highest price and its bids,
-// then per window the overall maximum and every bid that has it.
+// ---- q7: highest bids. TUMBLE(10 s): the window's highest price and every bid that has it.
+// Two phases, like Flink's local-global aggregation: per window and bucket of auctions the
+// highest price and its bids, then per window the maximum over the buckets. The query groups by
+// window only; keying the first phase by auction (one accumulator per auction, nearly all new:
+// about 90 MB of state a second at R = 10 M/s) bought nothing but state to check and copy.
+// 1024 buckets of consecutive auction ids spread the bids over every key group.
+
+constexpr int64_t kQ7Buckets = 1024;
 
 struct MaxBidsAgg {
   MaxBids createAccumulator() const { return {}; }
@@ -81,12 +87,12 @@ struct MaxBidsAgg {
   const MaxBids& getResult(const MaxBids& acc) const { return acc; }
 };
 
-using AuctionMax = WindowResult<int64_t, MaxBids>;
+using BucketMax = WindowResult<int64_t, MaxBids>;
 
 struct Q7MaxPerWindow {
   ValueState<int64_t, MaxBids> best;
   void open(KeyedStateRegistry<int64_t>& r) { best = r.valueState<MaxBids>("best"); }
-  void processElement(const AuctionMax& m, KeyedContext<int64_t, Q7Row>& ctx) {
+  void processElement(const BucketMax& m, KeyedContext<int64_t, Q7Row>& ctx) {
     MaxBids* b = best.get();
     if (b == nullptr) {
       b = &best.getOrCreate();
@@ -116,10 +122,10 @@ void addQ5(const DataStream<Event>& events, const QueryJobOptions& o, std::share
 
 void addQ7(const DataStream<Event>& events, const QueryJobOptions& o, std::shared_ptr<QueryCounters> c) {
   auto rows = bidsOf(events)
-                  .keyBy([](const Bid& b) { return b.auction; })
+                  .keyBy([](const Bid& b) { return b.auction % kQ7Buckets; })
                   .window(TumblingWindows::eventTime(10s), bidTime)
-                  .aggregate("q7-max-per-auction", MaxBidsAgg{})
-                  .keyBy([](const AuctionMax& r) { return r.window.end; })
+                  .aggregate("q7-max-per-bucket", MaxBidsAgg{})
+                  .keyBy([](const BucketMax& r) { return r.window.end; })
                   .process<Q7Row>("q7-max", Q7MaxPerWindow{});
   attachSink(rows, o, std::move(c));
 }

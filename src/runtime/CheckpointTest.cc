@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
+#include <utility>
 #include <map>
 #include <mutex>
 #include <set>
@@ -33,6 +34,11 @@ struct CommitLog {
   std::mutex mutex;
   std::set<std::tuple<int64_t, int64_t, int64_t>> transactions;  ///< (subtask, run, seq) committed
   std::vector<std::string> rows;
+  std::vector<int64_t> snapshotIds;  ///< every sink snapshot's checkpoint id (0: end of input)
+  std::vector<int64_t> takeSnapshotIds() {
+    std::lock_guard<std::mutex> lock(mutex);
+    return std::exchange(snapshotIds, {});
+  }
   std::vector<std::string> values() {
     std::lock_guard<std::mutex> lock(mutex);
     return rows;
@@ -60,6 +66,10 @@ class TwoPhaseSink {
     }
   }
   Status snapshot(int64_t id, std::string& out) {
+    {
+      std::lock_guard<std::mutex> lock(log_->mutex);
+      log_->snapshotIds.push_back(id);
+    }
     stage(id);
     Serde<int64_t>::write(nextSeq_, out);
     Serde<uint64_t>::write(staged_.size(), out);
@@ -524,8 +534,12 @@ TEST(CheckpointTest, StopWithSavepointThenResume) {
   buildJob(env, spec, log);
   env.config().checkpoints = checkpoints(dir.path, 0);
   env.config().checkpoints.resumeFrom = savepointDir;
+  log->takeSnapshotIds();
   ASSERT_TRUE(testing::runJob(env).isOk());
   EXPECT_EQ(sorted(log->values()), expectedCounts(spec.records));
+  // Without periodic checkpoints the resumed run snapshots only at the end of its input: not
+  // the savepoint's barrier again as it starts.
+  EXPECT_EQ(log->takeSnapshotIds(), std::vector<int64_t>(2, 0));
 }
 
 TEST(CheckpointTest, SavepointWithoutStateDirectoryIsRefused) {
@@ -1010,12 +1024,15 @@ TEST(CheckpointTest, AfterARestoreTheNextCheckpointsContinueTheRestoredChain) {
     StreamEnvironment env;
     buildJob(env, spec, log);
     env.config().checkpoints = checkpoints(dir.path);
+    log->takeSnapshotIds();
     auto job = env.executeAsync();
     ASSERT_TRUE(job.isOk());
     ASSERT_TRUE(awaitCheckpoints(**job, 3));
     JobMetrics m = (*job)->metrics();
     (*job)->cancel();
     (void)(*job)->wait();
+    // Every snapshot is of a checkpoint after the restored one (none of it again).
+    for (int64_t id : log->takeSnapshotIds()) EXPECT_GT(id, restoredFrom);
     if (run == 0) {
       EXPECT_GT(m.fullTaskSnapshots, 0);  // a fresh start: the first checkpoint is full
       restoredFrom = m.lastCheckpointId;

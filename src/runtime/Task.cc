@@ -312,6 +312,17 @@ Status Task::snapshotChain(int64_t id, checkpoint::TaskSnapshot& out, bool delta
   return Status::ok();
 }
 
+void Task::setCheckpointing(size_t index, CheckpointCoordinator* coordinator, std::vector<Member> members, bool align) {
+  index_ = index;
+  coordinator_ = coordinator;
+  members_ = std::move(members);
+  align_ = align;
+  // A restored job's coordinator counts on from the restored checkpoint: that barrier is the
+  // state the task starts from, not one to snapshot again (at every restart, before the first
+  // record: in full after a savepoint).
+  lastBarrier_ = coordinator->triggered();
+}
+
 bool Task::deltaAllowed(int64_t baseId) {
   // A delta needs this task's previous snapshot to be the one the last complete checkpoint
   // holds (not an aborted checkpoint's, a savepoint's, or none since a restore).

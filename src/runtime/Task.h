@@ -71,12 +71,7 @@ class Task {
   void addNetworkOutput(Output* output) { networkOutputs_.push_back(output); }
   /// Checkpointing: the task's index in the job, its coordinator (null: no checkpoints), the
   /// chain's operators in chain order, and whether barriers are aligned (exactly-once).
-  void setCheckpointing(size_t index, CheckpointCoordinator* coordinator, std::vector<Member> members, bool align) {
-    index_ = index;
-    coordinator_ = coordinator;
-    members_ = std::move(members);
-    align_ = align;
-  }
+  void setCheckpointing(size_t index, CheckpointCoordinator* coordinator, std::vector<Member> members, bool align);
   /// The task's state was restored from checkpoint `id`, whose chain for this task has `deltas`
   /// deltas after its full snapshot: the next snapshot may be a delta on it.
   void continueChain(int64_t id, int deltas) {

@@ -233,8 +233,10 @@ struct Histogram {
   }
 };
 
-/// q1-like: the price conversion map, latency from the time a record was due to the sink.
-Measured latencyMap(const Stream& s, double rate, bool measure) {
+/// q1-like: the price conversion map, latency from the time a record was due to the sink. As
+/// q1 runs (source, map and sink chained in one task), or with `exchange` a rebalance between
+/// the map and the sink (a channel to another task: queueing, flushing, waking it).
+Measured latencyMap(const Stream& s, double rate, bool measure, bool exchange) {
   return inChild([&](Measured& m) {
     ExecutionConfig config;
     config.parallelism = 1;
@@ -244,9 +246,9 @@ Measured latencyMap(const Stream& s, double rate, bool measure) {
     StreamEnvironment env(config);
     auto hist = std::make_shared<Histogram>();
     const int64_t warmUpEnd = wallNs() + kWarmUpNs;
-    env.addSource<Rec>("records", [s, rate] { return std::make_unique<SyntheticSource>(s, rate, true); }, 1)
-        .map("euro", [](const Rec& r) { return Rec{r.key, r.ts * 908 / 1000, r.sentNs}; })
-        .rebalance()
+    auto mapped = env.addSource<Rec>("records", [s, rate] { return std::make_unique<SyntheticSource>(s, rate, true); }, 1)
+                      .map("euro", [](const Rec& r) { return Rec{r.key, r.ts * 908 / 1000, r.sentNs}; });
+    (exchange ? mapped.rebalance() : mapped)
         .sink("latency", [hist, measure, warmUpEnd, n = int64_t{0}](const Rec& r) mutable {
           // Every 16th record is timed, in the maximum-throughput run as well (same work).
           if ((++n & 15) == 0) {
@@ -267,8 +269,9 @@ Measured latencyMap(const Stream& s, double rate, bool measure) {
 }
 
 /// Keyed tumbling window on wall-clock event time: latency of a result = when it reaches the
-/// sink minus the window's end (the window length itself is excluded).
-Measured latencyWindow(const Stream& s, double rate, int64_t windowMs) {
+/// sink minus the window's end (the window length itself is excluded). The keyBy is a channel
+/// between tasks; with `exchange` a rebalance between the window and the sink adds another.
+Measured latencyWindow(const Stream& s, double rate, int64_t windowMs, bool exchange) {
   return inChild([&](Measured& m) {
     ExecutionConfig config;
     config.parallelism = 1;
@@ -279,12 +282,12 @@ Measured latencyWindow(const Stream& s, double rate, int64_t windowMs) {
     StreamEnvironment env(config);
     auto hist = std::make_shared<Histogram>();
     const int64_t warmUpEnd = wallNs() + kWarmUpNs;
-    env.fromSource<Rec>("records", [s, rate] { return std::make_unique<SyntheticSource>(s, rate, true); },
-                        watermarks::monotonousTimestamps<Rec>([](const Rec& r) { return r.ts; }), 1)
-        .keyBy([](const Rec& r) { return r.key; })
-        .window(TumblingWindows::eventTime(std::chrono::milliseconds(windowMs)), [](const Rec& r) { return r.ts; })
-        .aggregate("count", CountAgg{})
-        .rebalance()
+    auto counts = env.fromSource<Rec>("records", [s, rate] { return std::make_unique<SyntheticSource>(s, rate, true); },
+                                      watermarks::monotonousTimestamps<Rec>([](const Rec& r) { return r.ts; }), 1)
+                      .keyBy([](const Rec& r) { return r.key; })
+                      .window(TumblingWindows::eventTime(std::chrono::milliseconds(windowMs)), [](const Rec& r) { return r.ts; })
+                      .aggregate("count", CountAgg{});
+    (exchange ? counts.rebalance() : counts)
         .sink("latency", [hist, warmUpEnd](const Result& r) {
           if (r.window.end * 1000000 >= warmUpEnd) hist->add(wallNs() - r.window.end * 1000000);
         })
@@ -313,6 +316,7 @@ int main(int argc, char** argv) {
   double latencySeconds = 4;
   bool latency = true;
   double load = 0.5;
+  int64_t probeRecords = 100'000'000;
   app.add_option("--records", records, "records per tumbling-count run (default 20000000)")->check(CLI::PositiveNumber);
   app.add_option("--latency-seconds", latencySeconds, "length of each latency run (default 4)")->check(CLI::PositiveNumber);
   app.add_flag("!--no-latency", latency, "skip the latency runs");
@@ -324,6 +328,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(int64_t{0}, int64_t{1'000'000}));
   app.add_option("--latency-load", load, "latency runs at this fraction of the maximum throughput (default 0.5)")
       ->check(CLI::Range(0.01, 1.0));
+  app.add_option("--latency-probe-records", probeRecords,
+                 "records per unthrottled run that measures a latency pipeline's maximum throughput (default 100000000)")
+      ->check(CLI::PositiveNumber);
   CLI11_PARSE(app, argc, argv);
   gIdleSpin = std::chrono::microseconds(idleSpinUs);
 
@@ -348,39 +355,47 @@ int main(int argc, char** argv) {
 
   if (latency) {
     // Maximum throughput of each pipeline (unthrottled, wall clock), then half of it.
-    Stream probe{records, 1000, 1000 * 100, 100};
-    // The median of three unthrottled runs: one short run on a shared machine can come out far
-    // above what the pipeline sustains, and half of that would not be half load.
-    auto medianRate = [](const std::function<Measured()>& run) {
+    Stream probe{probeRecords, 1000, 1000 * 100, 100};
+    // The median of three unthrottled runs of about a second or more each: a short run (20 M
+    // records: 0.15 s) on a shared machine can come out far above what the pipeline sustains
+    // (80–170 M/s from run to run), and half of that would not be half load.
+    auto medianRate = [](const char* what, const std::function<Measured()>& run) {
       std::vector<double> rates;
       for (int i = 0; i < 3; ++i) {
         Measured m = run();
         rates.push_back(static_cast<double>(m.events) / m.wall);
       }
+      std::printf("maximum throughput, %s: %s, %s, %s events/s\n", what, rate(rates[0]).c_str(), rate(rates[1]).c_str(),
+                  rate(rates[2]).c_str());
       std::sort(rates.begin(), rates.end());
       return rates[1];
     };
+    std::printf("\n");
     // Unthrottled: sentNs is 0, nothing is recorded.
-    const double mapRate = medianRate([&] { return latencyMap(probe, 0, false); });
-    const double winRate = medianRate([&] { return engineTumbling(Stream{records, 1000, 1000 * 100, 100}, 1); });
+    const double mapRates[2] = {medianRate("map, chained", [&] { return latencyMap(probe, 0, false, false); }),
+                                medianRate("map + rebalance", [&] { return latencyMap(probe, 0, false, true); })};
+    const double winRate = medianRate("window", [&] { return engineTumbling(probe, 1); });
     std::printf("\nIn-process latency at %.2f of the maximum throughput (P=1, %.0f s runs, idle spin %lld µs)\n\n", load,
                 latencySeconds, static_cast<long long>(gIdleSpin.count()));
     std::printf("| pipeline | max events/s | run at events/s | results measured | p50 µs | p99 µs | p999 µs |\n|---|---|---|---|---|---|---|\n");
-    {
+    for (bool exchange : {false, true}) {
+      const double mapRate = mapRates[exchange ? 1 : 0];
       double r = mapRate * load;
       Stream s{static_cast<int64_t>(r * latencySeconds), 1000, 1000, 1000};
-      Measured m = latencyMap(s, r, true);
+      Measured m = latencyMap(s, r, true, exchange);
       ok = ok && m.ok;
-      std::printf("| q1-like map (record → sink, every 16th record timed) | %s | %s | %lld | %.0f | %.0f | %.0f |\n",
-                  rate(mapRate).c_str(), rate(r).c_str(), static_cast<long long>(m.rows), m.p50, m.p99, m.p999);
+      std::printf("| q1-like map%s (record → sink, every 16th record timed) | %s | %s | %lld | %.0f | %.0f | %.0f |\n",
+                  exchange ? " + rebalance before the sink" : ", chained as q1 runs", rate(mapRate).c_str(),
+                  rate(r).c_str(), static_cast<long long>(m.rows), m.p50, m.p99, m.p999);
     }
-    {
+    for (bool exchange : {false, true}) {
       double r = winRate * load;
       Stream s{static_cast<int64_t>(r * latencySeconds), 1000, 1000, 1000};
-      Measured m = latencyWindow(s, r, 100);
+      Measured m = latencyWindow(s, r, 100, exchange);
       ok = ok && m.ok;
-      std::printf("| keyed tumbling count, 1000 keys, 100 ms windows (window end → sink) | %s | %s | %lld | %.0f | %.0f | %.0f |\n",
-                  rate(winRate).c_str(), rate(r).c_str(), static_cast<long long>(m.rows), m.p50, m.p99, m.p999);
+      std::printf("| keyed tumbling count, 1000 keys, 100 ms windows%s (window end → sink) | %s | %s | %lld | %.0f | %.0f | %.0f |\n",
+                  exchange ? " + rebalance before the sink" : ", sink chained", rate(winRate).c_str(), rate(r).c_str(),
+                  static_cast<long long>(m.rows), m.p50, m.p99, m.p999);
     }
   }
   return ok ? 0 : 1;

@@ -578,6 +578,7 @@ JobMetrics JobExecution::metrics() const {
   if (coordinator_) coordinator_->fillMetrics(m);
   m.restoredCheckpointId = restoredId_;
   m.restoreMs = restoreMs_;
+  if (pool_) m.workerWakeups = pool_->wakeups();
   return m;
 }
 

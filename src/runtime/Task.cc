@@ -40,7 +40,7 @@ void Task::runStep() {
     // Notified while running: something changed after we looked, so run again.
   }
   state_.store(kQueued, std::memory_order_release);
-  pool_->enqueue(this);
+  pool_->requeue(this);
 }
 
 void Task::setHead(Operator* head, std::string headName, OperatorMetrics* metrics, SourceOperator* source) {

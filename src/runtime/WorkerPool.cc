@@ -28,7 +28,24 @@ void WorkerPool::enqueue(Task* task) {
     queued_.store(queue_.size(), std::memory_order_release);
     wake = parked_ > 0;  // spinning workers see queued_; parked ones need the signal
   }
-  if (wake) ready_.notify_one();
+  if (wake) {
+    wakeups_.fetch_add(1, std::memory_order_relaxed);
+    ready_.notify_one();
+  }
+}
+
+void WorkerPool::requeue(Task* task) {
+  bool wake;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    queue_.push_back(task);
+    queued_.store(queue_.size(), std::memory_order_release);
+    wake = parked_ > 0 && queue_.size() > 1;  // one queued task is the caller's next
+  }
+  if (wake) {
+    wakeups_.fetch_add(1, std::memory_order_relaxed);
+    ready_.notify_one();
+  }
 }
 
 Task* WorkerPool::popLocked() {

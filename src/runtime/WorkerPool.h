@@ -16,7 +16,11 @@ class Task;
 /// cooperatively; a worker never blocks inside a task.
 ///
 /// An idle worker polls the queue for `idleSpin` before it parks on the condition variable;
-/// `enqueue` only signals when a worker is parked.
+/// `enqueue` only signals when a worker is parked. A task that yields goes back to the queue
+/// through `requeue`, which wakes a parked worker only when another task is waiting as well:
+/// the worker that ran it looks for work next and takes it, so a lone busy task stays on its
+/// worker instead of waking an idle one at every step (a futex wake and, on a VM, an
+/// interrupt to a halted vCPU, which showed as millisecond latency stalls).
 class WorkerPool {
  public:
   explicit WorkerPool(int threads, std::chrono::microseconds idleSpin = std::chrono::microseconds{0})
@@ -30,6 +34,11 @@ class WorkerPool {
   void stop();
   /// Adds a ready task to the run queue. Thread-safe.
   void enqueue(Task* task);
+  /// Puts back the task the calling worker just ran (it yielded): the caller looks for work
+  /// next, so a parked worker is woken only if other tasks are queued too. Worker threads only.
+  void requeue(Task* task);
+  /// How many times a parked worker was signalled (metrics). Thread-safe.
+  int64_t wakeups() const { return wakeups_.load(std::memory_order_relaxed); }
 
  private:
   void run();
@@ -48,6 +57,7 @@ class WorkerPool {
   std::atomic<size_t> queued_{0};  ///< queue_.size(), readable without the lock
   std::atomic<bool> stopping_{false};
   int parked_ = 0;                 ///< workers waiting on ready_ (guarded by mutex_)
+  std::atomic<int64_t> wakeups_{0};
   std::vector<std::thread> threads_;
 };
 

@@ -101,6 +101,7 @@ struct OperatorStats {
 /// A snapshot of a running (or finished) job's counters.
 struct JobMetrics {
   int64_t sourceRecords = 0;       ///< records emitted by all sources
+  int64_t workerWakeups = 0;       ///< times a parked worker thread was signalled to take queued work
   int64_t eventTime = INT64_MIN;   ///< minimum over source subtasks of the event time reached
   int64_t watermark = INT64_MIN;   ///< minimum over sink-side (last) operators of their watermark
   int64_t lateRecords = 0;         ///< sum over operators

@@ -237,13 +237,13 @@ WindowOptions withLateness(int64_t latenessMs, Trigger trigger = {}) {
 
 using Factory = std::function<std::unique_ptr<Operator>()>;
 
-template <class Windows>
+/// Tumbling or sliding windows aggregating with `Agg` (count and sum by default).
+template <class Agg = CountSum, class Windows>
 Factory aligned(Windows windows, WindowOptions options) {
+  using Emit = detail::AggregateEmit<int64_t, Agg, Result>;
   return [=] {
-    return std::make_unique<
-        detail::AlignedWindowOperator<Ev, int64_t, KeyOf, TsOf, CountSum, Result, CountSumEmit>>(
-        KeyOf{}, TsOf{}, CountSum{}, CountSumEmit{CountSum{}}, detail::AlignedSpec::of(windows),
-        options, portsFor(options));
+    return std::make_unique<detail::AlignedWindowOperator<Ev, int64_t, KeyOf, TsOf, Agg, Result, Emit>>(
+        KeyOf{}, TsOf{}, Agg{}, Emit{Agg{}}, detail::AlignedSpec::of(windows), options, portsFor(options));
   };
 }
 
@@ -1234,17 +1234,6 @@ struct MaxPrice {
   }
   Sums getResult(const Sums& a) const { return a; }
 };
-using MaxPriceEmit = detail::AggregateEmit<int64_t, MaxPrice, Result>;
-
-template <class Windows>
-Factory alignedMax(Windows windows, WindowOptions options) {
-  return [=] {
-    return std::make_unique<
-        detail::AlignedWindowOperator<Ev, int64_t, KeyOf, TsOf, MaxPrice, Result, MaxPriceEmit>>(
-        KeyOf{}, TsOf{}, MaxPrice{}, MaxPriceEmit{MaxPrice{}}, detail::AlignedSpec::of(windows),
-        options, portsFor(options));
-  };
-}
 
 /// Per key and window: the highest price of the records it keeps and how many have it, from
 /// the list of those prices.
@@ -1268,7 +1257,7 @@ std::map<WindowKey, Sums> maxPriceReference(const std::vector<Step>& script, int
 TEST(OperatorSnapshotTest, DeltaChainsOfAnAggregateThatReportsUnchangedAccumulators) {
   const auto script = eventTimeScript(600, 7, 9);
   const auto whole = expectDeltaChainsChangeNothing<Result>(
-      alignedMax(SlidingWindows::eventTime(100ms, 30ms), withLateness(80)), script);
+      aligned<MaxPrice>(SlidingWindows::eventTime(100ms, 30ms), withLateness(80)), script);
   EXPECT_EQ(replay(whole.log), maxPriceReference(script, 100, 30, 80));
   EXPECT_GT(whole.lateUpdates, 0);
   // The script really has records that leave their maximum as it was.
@@ -1297,7 +1286,7 @@ TEST(OperatorSnapshotTest, DeltaLeavesOutKeysWhoseAccumulatorDidNotChange) {
   script.push_back({Step::Kind::kRecords, 0, {{5, 700, 5050}, {7, 800, 5058}}, 0});
   script.push_back({Step::Kind::kWatermark, 0, {}, 10});
   script.push_back({Step::Kind::kWatermark, 0, {}, kMaxTime});
-  const Factory make = alignedMax(TumblingWindows::eventTime(1s), {});
+  const Factory make = aligned<MaxPrice>(TumblingWindows::eventTime(1s), {});
   RunResult<Result> whole = run<Result>(make, script);
   ASSERT_EQ(whole.log.results.size(), 2000u);
   EXPECT_EQ(replay(whole.log), maxPriceReference(script, 1000, 1000, 0));

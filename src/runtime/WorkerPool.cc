@@ -20,27 +20,19 @@ void WorkerPool::stop() {
   threads_.clear();
 }
 
-void WorkerPool::enqueue(Task* task) {
-  bool wake;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    queue_.push_back(task);
-    queued_.store(queue_.size(), std::memory_order_release);
-    wake = parked_ > 0;  // spinning workers see queued_; parked ones need the signal
-  }
-  if (wake) {
-    wakeups_.fetch_add(1, std::memory_order_relaxed);
-    ready_.notify_one();
-  }
-}
+void WorkerPool::enqueue(Task* task) { push(task, 0); }
 
-void WorkerPool::requeue(Task* task) {
+void WorkerPool::requeue(Task* task) { push(task, 1); }  // the caller takes one queued task next
+
+void WorkerPool::push(Task* task, size_t takenByCaller) {
   bool wake;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     queue_.push_back(task);
     queued_.store(queue_.size(), std::memory_order_release);
-    wake = parked_ > 0 && queue_.size() > 1;  // one queued task is the caller's next
+    // Spinning workers see queued_; parked ones need the signal, unless the caller will take
+    // what is queued itself.
+    wake = parked_ > 0 && queue_.size() > takenByCaller;
   }
   if (wake) {
     wakeups_.fetch_add(1, std::memory_order_relaxed);

@@ -42,6 +42,9 @@ class WorkerPool {
 
  private:
   void run();
+  /// Queues `task`; wakes a parked worker unless the queue holds no more than the
+  /// `takenByCaller` tasks the calling worker will take itself.
+  void push(Task* task, size_t takenByCaller);
   /// Takes the first queued task; mutex_ held and the queue not empty.
   Task* popLocked();
   /// Pops a task if one is queued; never waits. Null if none (or stopping).

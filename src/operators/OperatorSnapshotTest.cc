@@ -1159,6 +1159,18 @@ TEST(OperatorSnapshotTest, DeltaAfterNoChangeIsSmall) {
   EXPECT_EQ(linesOf(chained.run.log), expected);
 }
 
+/// A window delta that drops no pane and holds one pane with one upsert, (key, acc), and no
+/// deletion.
+void expectOnePaneWithOneUpsert(const std::string& delta, uint64_t key, Sums acc) {
+  EXPECT_EQ(u64At(delta, kDeltaDroppedCountAt), 0u);
+  EXPECT_EQ(u64At(delta, kDeltaDroppedCountAt + 8), 1u);
+  EXPECT_EQ(u64At(delta, kDeltaDroppedCountAt + 24), 1u);
+  EXPECT_EQ(u64At(delta, kDeltaDroppedCountAt + 32), key);
+  EXPECT_EQ(u64At(delta, kDeltaDroppedCountAt + 40), static_cast<uint64_t>(acc.first));
+  EXPECT_EQ(u64At(delta, kDeltaDroppedCountAt + 48), static_cast<uint64_t>(acc.second));
+  EXPECT_EQ(u64At(delta, kDeltaDroppedCountAt + 56), 0u);
+}
+
 TEST(OperatorSnapshotTest, DeltaHoldsOnlyTheChangedKeys) {
   // One big pane of 2000 keys; then one record changes key 5.
   std::vector<Step> script;
@@ -1204,13 +1216,7 @@ TEST(OperatorSnapshotTest, DeltaHoldsOnlyTheChangedKeys) {
   EXPECT_GT(chained.fulls[0].size(), 2000u * 24);
   EXPECT_LT(delta.size() * 100, chained.fulls[0].size());
   // No drops; one pane; in it one upsert (key 5, count 2, sum 5005) and no deletion.
-  EXPECT_EQ(u64At(delta, kDeltaDroppedCountAt), 0u);
-  EXPECT_EQ(u64At(delta, kDeltaDroppedCountAt + 8), 1u);
-  EXPECT_EQ(u64At(delta, kDeltaDroppedCountAt + 24), 1u);
-  EXPECT_EQ(u64At(delta, kDeltaDroppedCountAt + 32), 5u);
-  EXPECT_EQ(u64At(delta, kDeltaDroppedCountAt + 40), 2u);
-  EXPECT_EQ(u64At(delta, kDeltaDroppedCountAt + 48), 5005u);
-  EXPECT_EQ(u64At(delta, kDeltaDroppedCountAt + 56), 0u);
+  expectOnePaneWithOneUpsert(delta, 5, {2, 5005});
   // A watermark that fires nothing changes no pane.
   EXPECT_EQ(chained.deltas[1].size(), 1u + 3 * 8 + 3 * 8);
 }
@@ -1295,13 +1301,7 @@ TEST(OperatorSnapshotTest, DeltaLeavesOutKeysWhoseAccumulatorDidNotChange) {
   ASSERT_EQ(chained.deltas.size(), 2u);
   const std::string& delta = chained.deltas[0];
   // No drops; one pane; in it one upsert (key 7: price 94, one record) and no deletion.
-  EXPECT_EQ(u64At(delta, kDeltaDroppedCountAt), 0u);
-  EXPECT_EQ(u64At(delta, kDeltaDroppedCountAt + 8), 1u);
-  EXPECT_EQ(u64At(delta, kDeltaDroppedCountAt + 24), 1u);
-  EXPECT_EQ(u64At(delta, kDeltaDroppedCountAt + 32), 7u);
-  EXPECT_EQ(u64At(delta, kDeltaDroppedCountAt + 40), 94u);
-  EXPECT_EQ(u64At(delta, kDeltaDroppedCountAt + 48), 1u);
-  EXPECT_EQ(u64At(delta, kDeltaDroppedCountAt + 56), 0u);
+  expectOnePaneWithOneUpsert(delta, 7, {94, 1});
 }
 
 TEST(OperatorSnapshotTest, BadDeltasAreCorruption) {

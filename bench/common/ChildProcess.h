@@ -33,6 +33,8 @@ inline std::string runInChild(const std::function<std::string()>& body) {
   close(fds[0]);
   int status = 0;
   waitpid(pid, &status, 0);
+  if (WIFSIGNALED(status)) std::fprintf(stderr, "benchmark child process died of signal %d\n", WTERMSIG(status));
+  else if (WIFEXITED(status) && WEXITSTATUS(status) != 0) std::fprintf(stderr, "benchmark child process exited with %d\n", WEXITSTATUS(status));
   return text;
 }
 

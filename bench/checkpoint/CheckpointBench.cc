@@ -264,17 +264,19 @@ int main(int argc, char** argv) {
               intervalMs);
   std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   bool ok = true;
+  std::vector<std::string> pendingNotes;  // printed under the table
   for (const auto& q : queries) {
-    // Each configuration runs `repeat` times in fresh processes, alternating; the best of each
-    // counts (the machine's noise only ever slows a run down). On a shared machine the speed of
-    // memory drifts by tens of percent between minutes, so the ratio within each off/on pair
-    // of neighbouring runs is reported too: its median is the steadier figure.
+    // Each configuration runs `repeat` times in fresh processes, in pairs of neighbouring runs
+    // (off, on, on, off, ...); the best of each counts (the machine's noise only ever slows a
+    // run down). On a shared machine the speed of memory drifts by tens of percent between
+    // minutes, so the ratio within each pair is reported too: its median is the steadier figure.
     CheckpointConfig cc;
     cc.stateDir = stateDir;
     cc.interval = std::chrono::milliseconds(intervalMs);
     cc.incremental = mode == "incremental";
     Run off, on;
     std::vector<double> pairs;
+    std::string pairText;  // every pair, in the order run: "off → on (ratio)"
     for (int i = 0; i < repeat; ++i) {
       if (only == "on" || only == "off") {
         Run r = runIsolated(q, gen, only == "on" ? cc : CheckpointConfig{}, prefaultMb);
@@ -284,14 +286,30 @@ int main(int argc, char** argv) {
         ok = ok && r.ok;
         continue;
       }
-      Run a = runIsolated(q, gen, CheckpointConfig{}, prefaultMb);
+      // Off first in even pairs and on first in odd ones (off, on, on, off, ...): a machine
+      // that speeds up or slows down over minutes favours neither configuration.
+      auto runOff = [&] { return runIsolated(q, gen, CheckpointConfig{}, prefaultMb); };
+      auto runOn = [&] {
+        Run r = runIsolated(q, gen, cc, prefaultMb);
+        std::filesystem::remove_all(stateDir);
+        return r;
+      };
+      Run a, b;
+      if (i % 2 == 0) {
+        a = runOff();
+        b = runOn();
+      } else {
+        b = runOn();
+        a = runOff();
+      }
       if (i == 0 || a.perCpu() > off.perCpu()) off = a;
-      std::filesystem::remove_all(stateDir);
-      Run b = runIsolated(q, gen, cc, prefaultMb);
-      std::filesystem::remove_all(stateDir);
       if (i == 0 || b.perCpu() > on.perCpu()) on = b;
       ok = ok && a.ok && b.ok && a.rows == b.rows;
       if (a.perCpu() > 0) pairs.push_back(b.perCpu() / a.perCpu());
+      char pair[96];
+      std::snprintf(pair, sizeof pair, "%s%.2f → %.2f M (%.2f)", pairText.empty() ? "" : ", ", a.perCpu() / 1e6, b.perCpu() / 1e6,
+                    a.perCpu() > 0 ? b.perCpu() / a.perCpu() : 0.0);
+      pairText += pair;
     }
     if (!only.empty()) continue;
     std::sort(pairs.begin(), pairs.end());
@@ -308,9 +326,12 @@ int main(int argc, char** argv) {
                 static_cast<double>(on.metrics.largestCheckpointBytes) / 1e6, on.metrics.longestCheckpointMs,
                 on.metrics.longestCheckpointSyncMs, on.metrics.longestDeltaCheckpointSyncMs,
                 share(on.metrics.checkpointCopyCpuMs), share(on.metrics.checkpointWriteCpuMs), kernel(off), kernel(on),
-                static_cast<double>(off.pageFaults) / 1e6, static_cast<double>(on.pageFaults) / 1e6, off.rows == on.rows ? "yes" : "NO");
+                static_cast<double>(off.pageFaults) / 1e6, static_cast<double>(on.pageFaults) / 1e6, off.ok && on.ok && off.rows == on.rows ? "yes" : "NO");
+    pendingNotes.push_back(q + " pairs, events/CPU-s off → on (ratio): " + pairText);
     std::fflush(stdout);
   }
+  if (!pendingNotes.empty()) std::printf("\n");
+  for (const auto& n : pendingNotes) std::printf("%s\n", n.c_str());
   if (restartEvents > 0) {
     std::printf("\n");
     restartTime(stateDir, restartEvents);

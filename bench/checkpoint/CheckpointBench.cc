@@ -28,7 +28,6 @@
 #include <vector>
 
 #include "../common/ChildProcess.h"
-#include "reka/base/ProcessStats.h"
 #include "reka/checkpoint/CheckpointStorage.h"
 #include "reka/nexmark/QueryJob.h"
 #include "reka/reka.h"

@@ -280,8 +280,10 @@ int main(int argc, char** argv) {
       if (only == "on" || only == "off") {
         Run r = runIsolated(q, gen, only == "on" ? cc : CheckpointConfig{}, prefaultMb);
         std::filesystem::remove_all(stateDir);
-        std::printf("%s %s run %d: %.2f M events/CPU-s, %.1f %% kernel, %lld page faults\n", q.c_str(), only.c_str(), i + 1,
-                    r.perCpu() / 1e6, r.cpu > 0 ? 100.0 * r.sysCpu / r.cpu : 0.0, static_cast<long long>(r.pageFaults));
+        std::printf("%s %s run %d: %.2f M events/CPU-s, %.1f %% kernel, %lld page faults, checkpoints: %lld, copy %.0f ms, write %.0f ms\n",
+                    q.c_str(), only.c_str(), i + 1, r.perCpu() / 1e6, r.cpu > 0 ? 100.0 * r.sysCpu / r.cpu : 0.0,
+                    static_cast<long long>(r.pageFaults), static_cast<long long>(r.metrics.completedCheckpoints),
+                    r.metrics.checkpointCopyCpuMs, r.metrics.checkpointWriteCpuMs);
         ok = ok && r.ok;
         continue;
       }

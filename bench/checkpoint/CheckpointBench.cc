@@ -16,7 +16,6 @@
 #include <CLI/CLI.hpp>
 
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -28,6 +27,7 @@
 #include <vector>
 
 #include "../common/ChildProcess.h"
+#include "reka/base/ProcessStats.h"
 #include "reka/checkpoint/CheckpointStorage.h"
 #include "reka/nexmark/QueryJob.h"
 #include "reka/reka.h"
@@ -52,8 +52,6 @@ struct Run {
   JobMetrics metrics;
   double perCpu() const { return cpu > 0 ? static_cast<double>(events) / cpu : 0; }
 };
-
-double seconds(const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; }
 
 /// Maps `mb` MiB, touches every page and hands the range to the allocator as an arena, so that
 /// the run's allocations find memory the process already has. Returns false with a message if
@@ -98,19 +96,17 @@ Run runQuery(const std::string& query, const nexmark::GeneratorConfig& gen, cons
     return r;
   }
   const auto start = Clock::now();
-  rusage u0{};
-  getrusage(RUSAGE_SELF, &u0);
+  const ProcessUsage u0 = processUsage();
   auto job = env.executeAsync();
   if (!job.isOk()) {
     std::fprintf(stderr, "%s: %s\n", query.c_str(), job.status().toString().c_str());
     return r;
   }
   Status s = (*job)->wait();
-  rusage u1{};
-  getrusage(RUSAGE_SELF, &u1);
-  r.sysCpu = seconds(u1.ru_stime) - seconds(u0.ru_stime);
-  r.cpu = seconds(u1.ru_utime) - seconds(u0.ru_utime) + r.sysCpu;
-  r.pageFaults = u1.ru_minflt - u0.ru_minflt;
+  const ProcessUsage u1 = processUsage();
+  r.sysCpu = u1.systemSeconds - u0.systemSeconds;
+  r.cpu = u1.userSeconds - u0.userSeconds + r.sysCpu;
+  r.pageFaults = u1.minorFaults - u0.minorFaults;
   r.wall = std::chrono::duration<double>(Clock::now() - start).count();
   r.metrics = (*job)->metrics();
   r.ok = s.isOk();

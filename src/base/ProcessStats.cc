@@ -5,11 +5,16 @@
 
 namespace reka {
 
-double processCpuSeconds() {
+ProcessUsage processUsage() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
   auto secs = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
-  return secs(u.ru_utime) + secs(u.ru_stime);
+  return ProcessUsage{secs(u.ru_utime), secs(u.ru_stime), static_cast<int64_t>(u.ru_minflt)};
+}
+
+double processCpuSeconds() {
+  const ProcessUsage u = processUsage();
+  return u.userSeconds + u.systemSeconds;
 }
 
 int64_t threadCpuNanos() {

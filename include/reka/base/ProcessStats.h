@@ -4,6 +4,13 @@
 
 namespace reka {
 
+/// What the whole process has used so far.
+struct ProcessUsage {
+  double userSeconds = 0;
+  double systemSeconds = 0;  ///< CPU time in the kernel on the process's behalf (page faults, I/O)
+  int64_t minorFaults = 0;   ///< page faults served without I/O: first touches of memory, mostly
+};
+ProcessUsage processUsage();
 /// CPU time (user + system) of the whole process so far, in seconds.
 double processCpuSeconds();
 /// CPU time of the calling thread so far, in nanoseconds.

@@ -7,6 +7,7 @@
 #include <map>
 #include <random>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -595,6 +596,25 @@ TEST(TrackedMapTest, UpdateMarksOnlyCreatedEntriesAndReportedChanges) {
   for (int64_t k = 1; k <= 4; ++k) EXPECT_FALSE(raiseTo(k, k));
   d = c.delta();
   EXPECT_TRUE(d.upserts.empty());
+  EXPECT_TRUE(d.deletes.empty());
+  EXPECT_TRUE(c.restoresToModel());
+}
+
+TEST(TrackedMapTest, AMakeThatThrowsAddsNoKey) {
+  ChainedMap c;
+  c.put(1, "one");
+  c.full();
+  auto failingMake = []() -> std::string { throw std::runtime_error("no accumulator"); };
+  EXPECT_THROW(c.map.getOrCreate(int64_t{2}, failingMake), std::runtime_error);
+  EXPECT_THROW(c.map.update(int64_t{3}, failingMake, [](std::string&) { return true; }), std::runtime_error);
+  EXPECT_EQ(c.map.size(), 1u);
+  EXPECT_EQ(c.map.find(int64_t{2}), nullptr);
+  EXPECT_EQ(c.map.changedKeys(), 0u);
+  // An existing key never calls make; getOrCreate is a mutable access, so key 1 is listed.
+  EXPECT_EQ(c.map.getOrCreate(int64_t{1}, failingMake), "one");
+  c.put(4, "four");
+  auto d = c.delta();
+  EXPECT_EQ(d.upserts, (std::map<int64_t, std::string>{{1, "one"}, {4, "four"}}));
   EXPECT_TRUE(d.deletes.empty());
   EXPECT_TRUE(c.restoresToModel());
 }

@@ -104,10 +104,9 @@ class TrackedMap {
   /// The entry of `key`, created with `make()` if absent; marked changed either way.
   template <class Q, class Make>
   V& getOrCreate(const Q& key, Make&& make) {
-    auto it = map_.find(key);
-    if (it == map_.end()) return create(key, make);
-    mark(*it, true);
-    return it->second.value;
+    auto [slot, created] = findOrCreate(key, make);
+    if (!created) mark(*slot, true);
+    return slot->second.value;
   }
   /// Applies `fn(V&)` to the entry of `key` (created with `make()` if absent) and marks the
   /// entry changed only if it was created or `fn` returns true. For updates that often leave
@@ -116,13 +115,13 @@ class TrackedMap {
   /// change is lost at the next incremental snapshot. Returns whether the entry was marked.
   template <class Q, class Make, class Fn>
   bool update(const Q& key, Make&& make, Fn&& fn) {
-    auto it = map_.find(key);
-    if (it == map_.end()) {
-      fn(create(key, make));
+    auto [slot, created] = findOrCreate(key, make);
+    if (created) {
+      fn(slot->second.value);
       return true;
     }
-    if (!fn(it->second.value)) return false;
-    mark(*it, true);
+    if (!fn(slot->second.value)) return false;
+    mark(*slot, true);
     return true;
   }
   /// Sets the value of `key` (created if absent).
@@ -251,15 +250,32 @@ class TrackedMap {
   size_t changedKeys() const { return dirty_.size(); }
 
  private:
+  /// The slot of `key`, and whether it was created now (with `make()`, listed as changed).
+  /// One probe of the table either way (a find and then an emplace would probe twice for a
+  /// new key, the common case of state that grows). If `make()` throws, the key is not added.
   template <class Q, class Make>
-  V& create(const Q& key, Make& make) {
-    if (!tracking_) return map_.emplace(K(key), Entry{0, make()}).first->second.value;
-    // Marked as it is made: reading the new slot back could wait for its cache line.
+  std::pair<Slot*, bool> findOrCreate(const Q& key, Make& make) {
     const size_t capacity = map_.capacity();
-    auto it = map_.emplace(K(key), Entry{epoch_, make()}).first;
-    if (map_.capacity() != capacity) slotsFrom_ = dirty_.size();  // rehashed: every slot moved
-    dirty_.push_back(Dirty{K(key), &*it, false});
-    return it->second.value;
+    auto [it, created] = map_.try_emplace(key);
+    if (created) {
+      try {
+        // GCC 12 at -O3 sees the move into a default-constructed absl container free that
+        // container's static empty group, which absl never frees (its capacity is 0).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wfree-nonheap-object"
+        it->second.value = make();
+#pragma GCC diagnostic pop
+      } catch (...) {
+        map_.erase(it);
+        throw;
+      }
+      if (tracking_) {
+        it->second.epoch = epoch_;
+        if (map_.capacity() != capacity) slotsFrom_ = dirty_.size();  // rehashed: every slot moved
+        dirty_.push_back(Dirty{K(key), &*it, false});
+      }
+    }
+    return {&*it, created};
   }
   void mark(Slot& slot, bool existed) {
     Entry& e = slot.second;

@@ -36,8 +36,11 @@ struct DeltaStats {
 /// (findMutable, getOrCreate) counts as a write, find() does not, and update() counts only
 /// when its function reports a change. An erased entry that existed
 /// at the last snapshot leaves a deletion. writeDelta() writes, for each dirty key, the entry's
-/// value (read through the slot if the map has not rehashed or erased since, else looked up) or
-/// its deletion; applyDelta() replays that on top of a restored map.
+/// value (read through the slot if no insert can have moved it since, else looked up) or its
+/// deletion; applyDelta() replays that on top of a restored map. An insert moves entries when
+/// the table grows, and also, at the same capacity, when absl rehashes in place to reclaim the
+/// tombstones that erasures leave: so once anything was erased, slots recorded before an insert
+/// are not trusted until the table next grows or is emptied.
 ///
 /// Tracking starts at the map's first snapshot or restore (writeFull, writeDelta, readFull,
 /// applyDelta): until then there is no base a delta could refer to, so nothing is recorded (a
@@ -82,6 +85,8 @@ class TrackedMap {
 
   size_t size() const { return map_.size(); }
   bool empty() const { return map_.empty(); }
+  /// Slots in the hash table (tests).
+  size_t capacity() const { return map_.capacity(); }
 
   /// Read-only lookup (not a change).
   template <class Q>
@@ -140,6 +145,7 @@ class TrackedMap {
       erasedThisEpoch_ = true;  // created again later, the key would be listed twice
     }
     map_.erase(it);
+    tombstones_ = true;
     return true;
   }
   /// Removes everything, as deletions of what existed at the last snapshot.
@@ -150,10 +156,12 @@ class TrackedMap {
       erasedThisEpoch_ = true;
     }
     map_.clear();
+    tombstones_ = false;  // absl's clear() empties every slot or frees the table
   }
   /// Forgets entries and history alike (a map reused for something new): untracked again.
   void reset() {
     map_.clear();
+    tombstones_ = false;
     clearDirty();
     superseded_ = 0;
     liveAtSnapshot_ = 0;
@@ -203,6 +211,7 @@ class TrackedMap {
       uint64_t n = 0;
       if (!Serde<uint64_t>::read(in, n) || n > in.size()) return false;
       map_.clear();
+      tombstones_ = false;
       map_.reserve(n);
       for (uint64_t i = 0; i < n; ++i) {
         K k{};
@@ -234,7 +243,7 @@ class TrackedMap {
       for (uint64_t i = 0; i < n; ++i) {
         K k{};
         if (!Serde<K>::read(in, k)) return false;
-        map_.erase(k);
+        if (map_.erase(k) != 0) tombstones_ = true;
       }
       clearDirty();
       tracking_ = true;
@@ -267,11 +276,17 @@ class TrackedMap {
 #pragma GCC diagnostic pop
       } catch (...) {
         map_.erase(it);
+        tombstones_ = true;
         throw;
       }
+      // The insert moved entries if the table grew (every slot, and no tombstone is left), or,
+      // while erasures may have left tombstones, if absl rehashed it in place to reclaim them
+      // (some slots, at the same capacity: nothing tells, so it is assumed).
+      const bool resized = map_.capacity() != capacity;
+      if (resized) tombstones_ = false;
       if (tracking_) {
         it->second.epoch = epoch_;
-        if (map_.capacity() != capacity) slotsFrom_ = dirty_.size();  // rehashed: every slot moved
+        if (resized || tombstones_) slotsFrom_ = dirty_.size();
         dirty_.push_back(Dirty{K(key), &*it, false});
       }
     }
@@ -394,7 +409,10 @@ class TrackedMap {
     bool existed;  ///< the last snapshot held it
   };
   std::vector<Dirty> dirty_;
-  size_t slotsFrom_ = 0;  ///< dirty_[i].slot is valid for i >= this (the map has not rehashed since)
+  size_t slotsFrom_ = 0;  ///< dirty_[i].slot is valid for i >= this (no insert may have moved it since)
+  /// An erasure since the table last grew (or was emptied) may have left a tombstone: absl then
+  /// may rehash in place at an insert, moving entries without a change of capacity.
+  bool tombstones_ = false;
   uint32_t epoch_ = 1;
   uint64_t superseded_ = 0;
   size_t liveAtSnapshot_ = 0;  ///< entries at the last snapshot or restore

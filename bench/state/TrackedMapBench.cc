@@ -1,9 +1,14 @@
 // What change tracking costs on the write path of keyed state, apart from the snapshots.
 //
-//   reka_tracked_map_bench [--ops N] [--epoch-ops E] [--keys K] [--rounds R]
+//   reka_tracked_map_bench [--ops N] [--epoch-ops E] [--keys K] [--rounds R] [--maps M]
+//                          [--value-bytes B]
 //
 // The same stream of upserts (random (i64, i64) keys, i64 values, mostly new keys as in q18)
-// goes into three maps, each in a fresh child process, the three taking turns in every round:
+// goes into three maps, each in a fresh child process, the three taking turns in every round.
+// With --maps M each is M maps, a key going to the map its hash picks (as keyed state has a map
+// per key group: 128 for one subtask at the default maximum parallelism); with --value-bytes B
+// every value is a string of B bytes on the heap instead of an i64 (q18 keeps a bid of about
+// 200 bytes per key):
 //   plain    absl::flat_hash_map: the hand-written baseline;
 //   untracked  TrackedMap before its first snapshot (what a job without checkpoints runs);
 //   tracked  TrackedMap after a first snapshot, with writeDelta every E upserts (a checkpoint).
@@ -16,6 +21,8 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
+#include <type_traits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -40,6 +47,23 @@ struct Stream {
   }
 };
 
+/// What one upsert writes: an i64, or a string of `valueBytes` bytes (the same for every key,
+/// its first bytes the upsert's number).
+struct Values {
+  size_t valueBytes = 0;
+  std::string make(int64_t v) const {
+    std::string s(valueBytes, 'v');
+    std::memcpy(s.data(), &v, std::min(sizeof v, valueBytes));
+    return s;
+  }
+};
+
+/// The map of `k` among `maps` (a hash, so that consecutive keys spread as key groups do).
+size_t mapOf(const Key& k, size_t maps) {
+  const uint64_t h = (static_cast<uint64_t>(k.first) * 0x9E3779B97F4A7C15ull) ^ static_cast<uint64_t>(k.second);
+  return static_cast<size_t>((h * 0xBF58476D1CE4E5B9ull) >> 40) % maps;
+}
+
 struct Costs {
   double upsertNs = 0;
   double deltaNs = 0;
@@ -62,26 +86,46 @@ Costs runEpochs(int64_t ops, int64_t epochOps, int64_t keys, Upsert&& upsert, Af
   return Costs{static_cast<double>(upsertNs) / static_cast<double>(ops), static_cast<double>(deltaNs) / static_cast<double>(ops), 0};
 }
 
-Costs plain(int64_t ops, int64_t epochOps, int64_t keys) {
-  absl::flat_hash_map<Key, int64_t> m;
-  Costs c = runEpochs(ops, epochOps, keys, [&](const Key& k, int64_t v) { m[k] = v; }, [] {});
-  c.size = m.size();
+template <class V>
+Costs plainOf(int64_t ops, int64_t epochOps, int64_t keys, size_t maps, const Values& values) {
+  std::vector<absl::flat_hash_map<Key, V>> m(maps);
+  Costs c = runEpochs(ops, epochOps, keys, [&](const Key& k, int64_t v) {
+    if constexpr (std::is_same_v<V, int64_t>) m[mapOf(k, maps)][k] = v;
+    else m[mapOf(k, maps)][k] = values.make(v);
+  }, [] {});
+  for (const auto& one : m) c.size += one.size();
   return c;
 }
 
-Costs tracked(int64_t ops, int64_t epochOps, int64_t keys, bool track) {
-  reka::TrackedMap<Key, int64_t> m;
+template <class V>
+Costs trackedOf(int64_t ops, int64_t epochOps, int64_t keys, size_t maps, const Values& values, bool track) {
+  std::vector<reka::TrackedMap<Key, V>> m(maps);
   std::string out;
-  if (track) m.writeDelta(out);  // the first snapshot: tracking starts
+  if (track)
+    for (auto& one : m) one.writeDelta(out);  // the first snapshot: tracking starts
   Costs c = runEpochs(
-      ops, epochOps, keys, [&](const Key& k, int64_t v) { m.put(k, v); },
+      ops, epochOps, keys,
+      [&](const Key& k, int64_t v) {
+        if constexpr (std::is_same_v<V, int64_t>) m[mapOf(k, maps)].put(k, v);
+        else m[mapOf(k, maps)].put(k, values.make(v));
+      },
       [&] {
         if (!track) return;
         out.clear();
-        m.writeDelta(out);
+        for (auto& one : m) one.writeDelta(out);
       });
-  c.size = m.size();
+  for (const auto& one : m) c.size += one.size();
   return c;
+}
+
+Costs plain(int64_t ops, int64_t epochOps, int64_t keys, size_t maps, const Values& values) {
+  return values.valueBytes == 0 ? plainOf<int64_t>(ops, epochOps, keys, maps, values)
+                                : plainOf<std::string>(ops, epochOps, keys, maps, values);
+}
+
+Costs tracked(int64_t ops, int64_t epochOps, int64_t keys, size_t maps, const Values& values, bool track) {
+  return values.valueBytes == 0 ? trackedOf<int64_t>(ops, epochOps, keys, maps, values, track)
+                                : trackedOf<std::string>(ops, epochOps, keys, maps, values, track);
 }
 
 double median(std::vector<double> v) {
@@ -101,6 +145,11 @@ int main(int argc, char** argv) {
   app.add_option("--epoch-ops", epochOps, "upserts between deltas (default 2000000)")->check(CLI::PositiveNumber);
   app.add_option("--keys", keys, "distinct keys drawn from (default 1e11: nearly every key new)")->check(CLI::PositiveNumber);
   app.add_option("--rounds", rounds, "rounds; each runs the three maps in turn (default 5)")->check(CLI::Range(1, 50));
+  int maps = 1;
+  app.add_option("--maps", maps, "maps the keys are spread over, as key groups (default 1)")->check(CLI::Range(1, 32768));
+  Values values;
+  app.add_option("--value-bytes", values.valueBytes, "values: strings of this many bytes (default 0: i64 values)")
+      ->check(CLI::Range(0, 1 << 20));
   CLI11_PARSE(app, argc, argv);
 
   const char* names[] = {"plain flat_hash_map", "TrackedMap, untracked", "TrackedMap, tracked"};
@@ -110,7 +159,8 @@ int main(int argc, char** argv) {
     for (int m = 0; m < 3; ++m) {
       const int which = (m + r) % 3;  // a different one first in every round
       const std::string text = reka::bench::runInChild([&] {
-        const Costs c = which == 0 ? plain(ops, epochOps, keys) : tracked(ops, epochOps, keys, which == 2);
+        const size_t n = static_cast<size_t>(maps);
+        const Costs c = which == 0 ? plain(ops, epochOps, keys, n, values) : tracked(ops, epochOps, keys, n, values, which == 2);
         char buf[128];
         std::snprintf(buf, sizeof buf, "%.3f %.3f %zu", c.upsertNs, c.deltaNs, c.size);
         return std::string(buf);
@@ -130,8 +180,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "the maps ended with different sizes: %zu, %zu, %zu\n", sizes[0], sizes[1], sizes[2]);
     return 1;
   }
-  std::printf("%lld upserts, a delta every %lld, %zu keys at the end, median of %d rounds, thread CPU per upsert\n\n",
-              static_cast<long long>(ops), static_cast<long long>(epochOps), sizes[0], rounds);
+  std::printf("%lld upserts into %d map(s), values %s, a delta every %lld, %zu keys at the end, median of %d rounds, thread CPU per upsert\n\n",
+              static_cast<long long>(ops), maps, values.valueBytes == 0 ? "i64" : (std::to_string(values.valueBytes) + "-byte strings").c_str(),
+              static_cast<long long>(epochOps), sizes[0], rounds);
   std::printf("| map | upsert ns | vs plain | deltas ns | every round's upsert ns |\n|---|---|---|---|---|\n");
   for (int m = 0; m < 3; ++m) {
     std::string all;

@@ -51,10 +51,15 @@ struct Stream {
 /// its first bytes the upsert's number).
 struct Values {
   size_t valueBytes = 0;
-  std::string make(int64_t v) const {
-    std::string s(valueBytes, 'v');
-    std::memcpy(s.data(), &v, std::min(sizeof v, valueBytes));
-    return s;
+  template <class V>
+  V make(int64_t v) const {
+    if constexpr (std::is_same_v<V, int64_t>) {
+      return v;
+    } else {
+      std::string s(valueBytes, 'v');
+      std::memcpy(s.data(), &v, std::min(sizeof v, valueBytes));
+      return s;
+    }
   }
 };
 
@@ -89,10 +94,8 @@ Costs runEpochs(int64_t ops, int64_t epochOps, int64_t keys, Upsert&& upsert, Af
 template <class V>
 Costs plainOf(int64_t ops, int64_t epochOps, int64_t keys, size_t maps, const Values& values) {
   std::vector<absl::flat_hash_map<Key, V>> m(maps);
-  Costs c = runEpochs(ops, epochOps, keys, [&](const Key& k, int64_t v) {
-    if constexpr (std::is_same_v<V, int64_t>) m[mapOf(k, maps)][k] = v;
-    else m[mapOf(k, maps)][k] = values.make(v);
-  }, [] {});
+  Costs c = runEpochs(
+      ops, epochOps, keys, [&](const Key& k, int64_t v) { m[mapOf(k, maps)][k] = values.make<V>(v); }, [] {});
   for (const auto& one : m) c.size += one.size();
   return c;
 }
@@ -105,10 +108,7 @@ Costs trackedOf(int64_t ops, int64_t epochOps, int64_t keys, size_t maps, const 
     for (auto& one : m) one.writeDelta(out);  // the first snapshot: tracking starts
   Costs c = runEpochs(
       ops, epochOps, keys,
-      [&](const Key& k, int64_t v) {
-        if constexpr (std::is_same_v<V, int64_t>) m[mapOf(k, maps)].put(k, v);
-        else m[mapOf(k, maps)].put(k, values.make(v));
-      },
+      [&](const Key& k, int64_t v) { m[mapOf(k, maps)].put(k, values.make<V>(v)); },
       [&] {
         if (!track) return;
         out.clear();

@@ -227,7 +227,8 @@ struct StringKeys {
 /// Random operations on a map and a reference model, with snapshots (a full one 1 in 5) about
 /// every 1000 / snapshotPerMille operations, restores compared with the model. Half the epochs
 /// erase nothing: their erasures and clears become inserts of keys never seen before, so that
-/// inserts meet the tombstones earlier epochs left (absl may then rehash in place).
+/// inserts meet the tombstones earlier epochs left (rarely enough of them for absl to rehash in
+/// place: DeltaIsRightAfterAnInPlaceRehashOfTombstones makes it happen).
 template <class Traits>
 void runAgainstModel(uint64_t seed, int ops, uint64_t keySpace, uint64_t snapshotPerMille = 40) {
   using K = typename Traits::K;

@@ -272,10 +272,15 @@ int main(int argc, char** argv) {
     Run off, on;
     std::vector<double> pairs;
     std::string pairText;  // every pair, in the order run: "off → on (ratio)"
+    auto runOff = [&] { return runIsolated(q, gen, CheckpointConfig{}, prefaultMb); };
+    auto runOn = [&] {
+      Run r = runIsolated(q, gen, cc, prefaultMb);
+      std::filesystem::remove_all(stateDir);
+      return r;
+    };
     for (int i = 0; i < repeat; ++i) {
       if (only == "on" || only == "off") {
-        Run r = runIsolated(q, gen, only == "on" ? cc : CheckpointConfig{}, prefaultMb);
-        std::filesystem::remove_all(stateDir);
+        Run r = only == "on" ? runOn() : runOff();
         std::printf("%s %s run %d: %.2f M events/CPU-s, %.1f %% kernel, %lld page faults, checkpoints: %lld, copy %.0f ms, write %.0f ms\n",
                     q.c_str(), only.c_str(), i + 1, r.perCpu() / 1e6, r.cpu > 0 ? 100.0 * r.sysCpu / r.cpu : 0.0,
                     static_cast<long long>(r.pageFaults), static_cast<long long>(r.metrics.completedCheckpoints),
@@ -285,12 +290,6 @@ int main(int argc, char** argv) {
       }
       // Off first in even pairs and on first in odd ones (off, on, on, off, ...): a machine
       // that speeds up or slows down over minutes favours neither configuration.
-      auto runOff = [&] { return runIsolated(q, gen, CheckpointConfig{}, prefaultMb); };
-      auto runOn = [&] {
-        Run r = runIsolated(q, gen, cc, prefaultMb);
-        std::filesystem::remove_all(stateDir);
-        return r;
-      };
       Run a, b;
       if (i % 2 == 0) {
         a = runOff();

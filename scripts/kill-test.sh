@@ -69,9 +69,12 @@ ref_seconds=$(calc "$(date +%s.%N) - $start")
 # Kills come between one checkpoint interval after a start (so that runs make progress) and
 # that plus twice the fault-free time per kill (so that they spread over the whole run).
 interval_s=$(awk -v v="$interval" 'BEGIN { n = v + 0; if (v ~ /ms$/) n /= 1000; else if (v ~ /m$/ && v !~ /s$/) n *= 60; printf "%.3f", n }')
-min_delay=$(calc "$interval_s + 0.05")
+# A job faster than that (a release build on a small test) is killed within the first 80 % of
+# its fault-free time instead, so that at least the first run cannot finish before its kill.
+min_delay=$(awk "BEGIN { d = $interval_s + 0.05; if (d > 0.4 * $ref_seconds) d = 0.4 * $ref_seconds; printf \"%.6f\", d }")
 if [ -z "$max_delay" ]; then
-  max_delay=$(awk "BEGIN { d = $min_delay + 2 * $ref_seconds / $kills; if (d > $min_delay + 2) d = $min_delay + 2; print d }")
+  max_delay=$(awk "BEGIN { d = $min_delay + 2 * $ref_seconds / $kills; if (d > $min_delay + 2) d = $min_delay + 2;
+                           if (d > 0.8 * $ref_seconds) d = 0.8 * $ref_seconds; if (d < $min_delay) d = $min_delay; print d }")
 fi
 echo "kill-test: fault-free run took ${ref_seconds}s; kills come ${min_delay}–${max_delay}s after each start"
 

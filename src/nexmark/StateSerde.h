@@ -153,15 +153,17 @@ struct Serde<std::shared_ptr<const nexmark::StoredBid>> {
     if (v) prefetchBytes(v.get(), kStoredPrefetchBytes);
   }
   static void write(const std::shared_ptr<const nexmark::StoredBid>& v, std::string& out) {
-    if (!v) {
-      Serde<uint8_t>::write(0, out);
-      return;
-    }
-    // u8 1, i64 auction, bidder, price, str channel, url, i64 dateTime, str extra: sized first
-    // and written in one piece (snapshots write millions of these).
+    put(appendBytes(out, size(v)), v);
+  }
+  /// u8 1, i64 auction, bidder, price, str channel, url, i64 dateTime, str extra (u8 0: null).
+  static size_t size(const std::shared_ptr<const nexmark::StoredBid>& v) {
+    if (!v) return 1;
     const nexmark::Bid& b = v->bid;
-    const size_t n = 1 + 4 * 8 + 3 * 8 + b.channel.size() + b.url.size() + b.extra.size();
-    char* p = appendBytes(out, n);
+    return 1 + 4 * 8 + 3 * 8 + b.channel.size() + b.url.size() + b.extra.size();
+  }
+  static char* put(char* p, const std::shared_ptr<const nexmark::StoredBid>& v) {
+    if (!v) return putRaw(p, uint8_t{0});
+    const nexmark::Bid& b = v->bid;
     p = putRaw(p, uint8_t{1});
     p = putRaw(p, b.auction);
     p = putRaw(p, b.bidder);
@@ -169,7 +171,7 @@ struct Serde<std::shared_ptr<const nexmark::StoredBid>> {
     p = putBytes(p, b.channel);
     p = putBytes(p, b.url);
     p = putRaw(p, b.dateTime);
-    putBytes(p, b.extra);
+    return putBytes(p, b.extra);
   }
   static bool read(std::string_view& in, std::shared_ptr<const nexmark::StoredBid>& v) {
     uint8_t present = 0;
@@ -196,19 +198,27 @@ struct Serde<std::shared_ptr<const nexmark::StoredAuction>> {
     if (v) prefetchBytes(v.get(), kStoredPrefetchBytes);
   }
   static void write(const std::shared_ptr<const nexmark::StoredAuction>& v, std::string& out) {
-    Serde<uint8_t>::write(v ? 1 : 0, out);
-    if (!v) return;
+    put(appendBytes(out, size(v)), v);
+  }
+  static size_t size(const std::shared_ptr<const nexmark::StoredAuction>& v) {
+    if (!v) return 1;
     const nexmark::Auction& a = v->auction;
-    Serde<int64_t>::write(a.id, out);
-    nexmark::detail::writeStringView(a.itemName, out);
-    nexmark::detail::writeStringView(a.description, out);
-    Serde<int64_t>::write(a.initialBid, out);
-    Serde<int64_t>::write(a.reserve, out);
-    Serde<int64_t>::write(a.dateTime, out);
-    Serde<int64_t>::write(a.expires, out);
-    Serde<int64_t>::write(a.seller, out);
-    Serde<int64_t>::write(a.category, out);
-    nexmark::detail::writeStringView(a.extra, out);
+    return 1 + 7 * 8 + 3 * 8 + a.itemName.size() + a.description.size() + a.extra.size();
+  }
+  static char* put(char* p, const std::shared_ptr<const nexmark::StoredAuction>& v) {
+    if (!v) return putRaw(p, uint8_t{0});
+    const nexmark::Auction& a = v->auction;
+    p = putRaw(p, uint8_t{1});
+    p = putRaw(p, a.id);
+    p = putBytes(p, a.itemName);
+    p = putBytes(p, a.description);
+    p = putRaw(p, a.initialBid);
+    p = putRaw(p, a.reserve);
+    p = putRaw(p, a.dateTime);
+    p = putRaw(p, a.expires);
+    p = putRaw(p, a.seller);
+    p = putRaw(p, a.category);
+    return putBytes(p, a.extra);
   }
   static bool read(std::string_view& in, std::shared_ptr<const nexmark::StoredAuction>& v) {
     uint8_t present = 0;

@@ -1076,6 +1076,38 @@ TEST(TrackedMapTest, SnapshotsInOneBufferAreReadBackInOrder) {
   EXPECT_EQ(contentsOf(m), model);
 }
 
+// Keys and values whose Serde says its size (integers, pairs of them) are written through a
+// cursor into room made 64 KiB at a time. Snapshots of several chunks, appended after other
+// bytes, must decode to exactly the map's contents and leave the bytes before them alone.
+TEST(TrackedMapTest, SnapshotsOfSizedTypesLargerThanAWriteChunkDecodeExactly) {
+  using Key = std::pair<int64_t, int64_t>;
+  TrackedMap<Key, int64_t> m;
+  std::map<Key, int64_t> model;
+  for (int64_t i = 0; i < 30000; ++i) {  // 30 000 × 24 bytes: about 11 chunks
+    m.put(Key{i, -i}, 7 * i);
+    model[Key{i, -i}] = 7 * i;
+  }
+  std::string full = "before";
+  m.writeFull(full);
+  ASSERT_EQ(full.substr(0, 6), "before");
+  ASSERT_EQ(full.size(), 6 + 8 + 30000 * 24);
+  const auto decoded = decodeFull<Key, int64_t>(std::string_view(full).substr(6));
+  EXPECT_EQ(decoded.entries, model);
+
+  // A delta of 20 000 changed keys, written after other bytes as well.
+  for (int64_t i = 0; i < 40000; i += 2) {
+    m.put(Key{i, -i}, i + 1);
+    model[Key{i, -i}] = i + 1;
+  }
+  std::string delta = "x";
+  m.writeDelta(delta);
+  ASSERT_EQ(delta.size(), 1 + 8 + 20000 * 24 + 8);
+  const auto changes = decodeDelta<Key, int64_t>(std::string_view(delta).substr(1));
+  EXPECT_EQ(changes.upsertRecords, 20000u);
+  EXPECT_TRUE(changes.deletes.empty());
+  for (const auto& [k, v] : changes.upserts) EXPECT_EQ(model.at(k), v);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Corrupt input
 

@@ -18,8 +18,9 @@ namespace reka {
 /// pairs, optionals, vectors and flat hash maps; user types specialise `Serde<T>` with
 /// `static void write(const T&, std::string&)` and `static bool read(std::string_view&, T&)`.
 ///
-/// A type whose value points to memory elsewhere (a shared_ptr to a record, say) may also
-/// provide `static void prefetch(const T&)`: it requests that memory (`__builtin_prefetch`)
+/// A type may also provide `static size_t size(const T&)` and `static char* put(char*, const T&)`
+/// (see HasSerdeSized), and a type whose value points to memory elsewhere (a shared_ptr to a
+/// record, say) `static void prefetch(const T&)`: it requests that memory (`__builtin_prefetch`)
 /// without reading it. Snapshots call it a few entries before write(), so the cache misses of
 /// scattered entries overlap instead of stalling one after another.
 template <class T, class Enable = void>

@@ -338,21 +338,24 @@ TEST(SnapshotTest, StoredBidsAndAuctionsRoundTripIntoOwnedCopies) {
   EXPECT_EQ(roundTrip(std::shared_ptr<const StoredAuction>{}), nullptr);
 }
 
+// Little-endian encodings, written independently of Serde: `bytes` low bytes of v; an i64; a
+// u64-length string.
+std::string le(uint64_t v, int bytes) {
+  std::string s;
+  for (int i = 0; i < bytes; ++i) s.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  return s;
+}
+std::string i64(int64_t v) { return le(static_cast<uint64_t>(v), 8); }
+std::string str(std::string_view v) { return le(v.size(), 8) + std::string(v); }
+
 // The stored-bid writer sizes the record and fills it in one piece; its bytes must be the
 // documented layout, built here field by field: u8 1, i64 auction, bidder, price, u64-length
 // strings channel and url, i64 dateTime, string extra (little endian).
 TEST(SnapshotTest, StoredBidBytesAreTheFieldByFieldLayout) {
-  auto le = [](uint64_t v, int bytes) {
-    std::string s;
-    for (int i = 0; i < bytes; ++i) s.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-    return s;
-  };
-  auto str = [&](std::string_view v) { return le(v.size(), 8) + std::string(v); };
   for (int64_t i : {int64_t{2}, int64_t{3}}) {  // with and without an extra
     const Bid b = sampleBid(i);
-    const std::string expected = le(1, 1) + le(static_cast<uint64_t>(b.auction), 8) + le(static_cast<uint64_t>(b.bidder), 8) +
-                                 le(static_cast<uint64_t>(b.price), 8) + str(b.channel) + str(b.url) +
-                                 le(static_cast<uint64_t>(b.dateTime), 8) + str(b.extra);
+    const std::string expected = le(1, 1) + i64(b.auction) + i64(b.bidder) + i64(b.price) + str(b.channel) + str(b.url) +
+                                 i64(b.dateTime) + str(b.extra);
     std::string bytes = "prefix";
     Serde<StoredBidPtr>::write(StoredBid::make(b), bytes);
     EXPECT_EQ(bytes, "prefix" + expected) << "bid " << i;
@@ -365,13 +368,6 @@ TEST(SnapshotTest, StoredBidBytesAreTheFieldByFieldLayout) {
 // The stored-auction writer sizes the record too: u8 1, i64 id, strings itemName and
 // description, i64 initialBid, reserve, dateTime, expires, seller, category, string extra.
 TEST(SnapshotTest, StoredAuctionBytesAreTheFieldByFieldLayout) {
-  auto le = [](uint64_t v, int bytes) {
-    std::string s;
-    for (int i = 0; i < bytes; ++i) s.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-    return s;
-  };
-  auto str = [&](std::string_view v) { return le(v.size(), 8) + std::string(v); };
-  auto i64 = [&](int64_t v) { return le(static_cast<uint64_t>(v), 8); };
   const Auction a = sampleAuction();
   const std::string expected = le(1, 1) + i64(a.id) + str(a.itemName) + str(a.description) + i64(a.initialBid) +
                                i64(a.reserve) + i64(a.dateTime) + i64(a.expires) + i64(a.seller) + i64(a.category) +

@@ -7,25 +7,13 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <thread>
 
+#include "reka/base/Units.h"
 #include "reka/checkpoint/CheckpointStorage.h"
+#include "reka/checkpoint/StateDirectoryLock.h"
 
 namespace reka::cli {
-
-std::optional<std::chrono::milliseconds> parseDuration(const std::string& text) {
-  if (text.empty()) return std::nullopt;
-  size_t digits = 0;
-  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
-  if (digits == 0 || digits > 12) return std::nullopt;
-  const int64_t n = std::stoll(text.substr(0, digits));
-  const std::string unit = text.substr(digits);
-  if (unit == "ms" || (unit.empty() && n == 0)) return std::chrono::milliseconds(n);
-  if (unit == "s") return std::chrono::milliseconds(n * 1000);
-  if (unit == "m" || unit == "min") return std::chrono::milliseconds(n * 60'000);
-  return std::nullopt;
-}
 
 void CheckpointFlags::add(CLI::App* cmd) {
   cmd->add_option("--state-dir", stateDir,
@@ -45,9 +33,9 @@ void CheckpointFlags::add(CLI::App* cmd) {
 
 std::optional<std::string> CheckpointFlags::apply(ExecutionConfig& config) const {
   auto every = parseDuration(interval);
-  if (!every) return "--checkpoint-interval '" + interval + "' is not a duration; accepted: a number with ms, s or m, e.g. 500ms, 1s, 2m, or 0";
+  if (!every) return "--checkpoint-interval '" + interval + "' is not a duration; accepted: a whole number with ms, s, m, h or d, e.g. 500ms, 1s, 2m, or 0";
   auto delay = parseDuration(restartDelay);
-  if (!delay) return "--restart-delay '" + restartDelay + "' is not a duration; accepted: a number with ms, s or m, e.g. 100ms, 1s";
+  if (!delay) return "--restart-delay '" + restartDelay + "' is not a duration; accepted: a whole number with ms, s, m, h or d, e.g. 100ms, 1s";
   if (stateDir.empty()) {
     if (every->count() > 0) return "--checkpoint-interval needs --state-dir DIR (where checkpoints are written)";
     if (restartAttempts > 0) return "--restart-attempts needs --state-dir DIR (restarts resume from checkpoints)";
@@ -64,33 +52,6 @@ std::optional<std::string> CheckpointFlags::apply(ExecutionConfig& config) const
   config.restart.maxAttempts = restartAttempts;
   config.restart.delay = *delay;
   return std::nullopt;
-}
-
-std::string pidFilePath(const std::string& stateDir) { return stateDir + "/reka.pid"; }
-
-namespace {
-long readPid(const std::string& stateDir) {
-  std::ifstream in(pidFilePath(stateDir));
-  long pid = 0;
-  if (!(in >> pid)) return 0;
-  return pid;
-}
-}  // namespace
-
-std::optional<std::string> claimStateDir(const std::string& stateDir) {
-  Status made = localFileSystem()->makeDirs(stateDir);
-  if (!made.isOk()) return made.message();
-  const long other = readPid(stateDir);
-  if (other > 0 && other != static_cast<long>(::getpid()) && ::kill(static_cast<pid_t>(other), 0) == 0)
-    return "state directory " + stateDir + " is in use by process " + std::to_string(other) + " (" + pidFilePath(stateDir) + ")";
-  std::ofstream out(pidFilePath(stateDir), std::ios::trunc);
-  out << ::getpid() << "\n";
-  if (!out) return "cannot write " + pidFilePath(stateDir);
-  return std::nullopt;
-}
-
-void releaseStateDir(const std::string& stateDir) {
-  if (readPid(stateDir) == static_cast<long>(::getpid())) std::remove(pidFilePath(stateDir).c_str());
 }
 
 namespace {
@@ -119,24 +80,38 @@ int runSavepoint(const SavepointFlags& flags) {
     std::fprintf(stderr, "reka savepoint: --timeout '%s' is not a positive duration (e.g. 30s, 2m)\n", flags.timeout.c_str());
     return 2;
   }
-  const long pid = readPid(flags.stateDir);
-  if (pid <= 0 || ::kill(static_cast<pid_t>(pid), 0) != 0) {
-    std::fprintf(stderr, "reka savepoint: no running reka job uses %s (no live process in %s)\n", flags.stateDir.c_str(),
-                 pidFilePath(flags.stateDir).c_str());
+  // The job is whoever holds the state directory's lock now: the kernel says so, and drops the
+  // lock when the job dies, so no stale or reused process id can be signalled.
+  auto owner = checkpoint::StateDirectoryLock::owner(flags.stateDir);
+  if (!owner.isOk()) {
+    std::fprintf(stderr, "reka savepoint: %s\n", owner.status().message().c_str());
     return 1;
   }
+  if (!owner->has_value()) {
+    std::fprintf(stderr, "reka savepoint: no running reka job uses %s (nobody holds %s)\n", flags.stateDir.c_str(),
+                 checkpoint::StateDirectoryLock::lockPath(flags.stateDir).c_str());
+    return 1;
+  }
+  const pid_t pid = **owner;
   std::string before;
   const int idBefore = newestSavepoint(flags.stateDir, before);
-  if (::kill(static_cast<pid_t>(pid), flags.stop ? SIGTERM : SIGUSR1) != 0) {
-    std::fprintf(stderr, "reka savepoint: cannot signal process %ld: %s\n", pid, std::strerror(errno));
+  if (::kill(pid, flags.stop ? SIGTERM : SIGUSR1) != 0) {
+    std::fprintf(stderr, "reka savepoint: cannot signal the job (process %ld): %s\n", static_cast<long>(pid), std::strerror(errno));
     return 1;
   }
   const auto deadline = std::chrono::steady_clock::now() + *timeout;
   std::string dir;
   while (std::chrono::steady_clock::now() < deadline) {
-    if (newestSavepoint(flags.stateDir, dir) > idBefore && (!flags.stop || ::kill(static_cast<pid_t>(pid), 0) != 0)) {
-      std::printf("%s\n", dir.c_str());
-      return 0;
+    if (newestSavepoint(flags.stateDir, dir) > idBefore) {
+      bool done = !flags.stop;
+      if (flags.stop) {
+        auto still = checkpoint::StateDirectoryLock::owner(flags.stateDir);
+        done = still.isOk() && (!still->has_value() || **still != pid);
+      }
+      if (done) {
+        std::printf("%s\n", dir.c_str());
+        return 0;
+      }
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }

@@ -4,6 +4,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 #include <csignal>
 #include <cstdio>
 #include <ctime>
@@ -11,6 +14,8 @@
 #include <string>
 
 #include "Checkpointing.h"
+#include "RunPaths.h"
+#include "reka/checkpoint/StateDirectoryLock.h"
 #include "reka/base/ProcessStats.h"
 #include "reka/data/StringArena.h"
 #include "reka/nexmark/Generator.h"
@@ -25,8 +30,51 @@ namespace {
 std::atomic<int> gInterrupted{0};
 std::atomic<bool> gSavepointRequested{false};
 
-void onSignal(int) { gInterrupted.fetch_add(1); }
+/// SIGINT/SIGTERM: the first asks the job to stop (with a savepoint where it can), a second
+/// exits at once, like Flink's CLI: a restart resumes from the last complete checkpoint.
+void onSignal(int) {
+  if (gInterrupted.fetch_add(1) == 0) return;
+  static const char kMessage[] =
+      "\nreka: interrupted again: exiting now without waiting for the job (a run with --state-dir resumes from its last "
+      "checkpoint)\n";
+  (void)!::write(STDERR_FILENO, kMessage, sizeof kMessage - 1);
+  ::_exit(130);
+}
 void onSavepointSignal(int) { gSavepointRequested.store(true); }
+
+/// After an interrupt the process ends within kStopTimeout whatever the job does: an operator
+/// stuck in user code or a source that never returns cannot keep it alive.
+class StopWatchdog {
+ public:
+  static constexpr std::chrono::seconds kStopTimeout{25};
+  ~StopWatchdog() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      disarmed_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+  void arm() {
+    if (thread_.joinable()) return;
+    thread_ = std::thread([this] {
+      std::unique_lock<std::mutex> lock(mutex_);
+      if (cv_.wait_for(lock, kStopTimeout, [this] { return disarmed_; })) return;
+      std::fprintf(stderr,
+                   "\nreka: the job did not stop within %lld s of the interrupt (an operator or source does not "
+                   "return); exiting without it (a run with --state-dir resumes from its last checkpoint)\n",
+                   static_cast<long long>(kStopTimeout.count()));
+      std::fflush(stderr);
+      ::_exit(130);
+    });
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool disarmed_ = false;
+  std::thread thread_;
+};
 
 struct GeneratorFlags {
   int64_t events = -1;
@@ -132,6 +180,10 @@ struct RunFlags {
   std::string outputDir;
   std::string report;
   std::string deadLetter;
+  std::string lateOutput;
+  std::string maxAhead = "10m";
+  std::string maxLineBytes = "1MiB";
+  bool overwriteOutput = false;
   std::string onBadInput = "dead-letter";
   int parallelism = ExecutionConfig::defaultParallelism();
   int workers = 0;
@@ -141,7 +193,38 @@ struct RunFlags {
   CheckpointFlags checkpoints;
 };
 
-int runQuery(const GeneratorFlags& gen, const RunFlags& flags) {
+/// Checks every path and flag value of a run before anything starts; fills `options` and
+/// `config`. A message says what is wrong (exit status 2).
+std::optional<std::string> prepareRun(const RunFlags& flags, const CLI::App& cmd, nexmark::QueryJobOptions& options,
+                                      ExecutionConfig& config) {
+  for (const char* flag : {"--output", "--output-dir", "--dead-letter", "--late-output", "--report", "--state-dir"}) {
+    if (cmd.count(flag) == 0) continue;
+    const auto* opt = cmd.get_option(flag);
+    if (opt->as<std::string>().empty()) return std::string(flag) + " needs a path (an empty one would write nowhere)";
+  }
+  auto maxAhead = parseDuration(flags.maxAhead);
+  if (!maxAhead)
+    return "--max-ahead '" + flags.maxAhead + "' is not a duration; accepted: a whole number with ms, s, m, h or d (e.g. 10m), or 0 for no cap";
+  auto maxLine = parseByteSize(flags.maxLineBytes);
+  if (!maxLine || *maxLine < 1 || *maxLine > (int64_t{1} << 30))
+    return "--max-line-bytes '" + flags.maxLineBytes + "' is not a size from 1 byte to 1GiB; accepted: e.g. 65536, 64KiB, 1MiB";
+  options.maxAheadMs = maxAhead->count();
+  options.maxLineBytes = static_cast<size_t>(*maxLine);
+  if (auto bad = flags.checkpoints.apply(config)) return bad;
+  RunPaths paths;
+  paths.input = flags.input;
+  paths.outputDir = flags.outputDir;
+  paths.stateDir = flags.checkpoints.stateDir;
+  for (const auto& [flag, path] : {std::pair<std::string, std::string>{"--output", flags.output},
+                                   {"--dead-letter", flags.deadLetter},
+                                   {"--late-output", flags.lateOutput},
+                                   {"--report", flags.report}}) {
+    if (!path.empty()) paths.outputFiles.emplace_back(flag, path);
+  }
+  return checkRunPaths(paths);
+}
+
+int runQuery(const GeneratorFlags& gen, const RunFlags& flags, const CLI::App& cmd) {
   nexmark::QueryJobOptions options;
   options.query = flags.query;
   options.generator = gen.config();
@@ -149,6 +232,7 @@ int runQuery(const GeneratorFlags& gen, const RunFlags& flags) {
   options.outputPath = flags.output;
   options.outputDir = flags.outputDir;
   options.deadLetterPath = flags.deadLetter;
+  options.lateOutputPath = flags.lateOutput;
   options.badInput = flags.onBadInput == "fail" ? nexmark::BadInputPolicy::kFail : nexmark::BadInputPolicy::kDeadLetter;
 
   ExecutionConfig config;
@@ -156,23 +240,31 @@ int runQuery(const GeneratorFlags& gen, const RunFlags& flags) {
   config.workerThreads = flags.workers;
   config.idleSpin = std::chrono::microseconds(flags.idleSpinUs);
   config.batchSize = flags.batchSize;
-  if (auto bad = flags.checkpoints.apply(config)) {
+  // A file's watermark advances after every batch, not every 200 ms of wall time: which records
+  // are late then depends on the input and --batch-size only (at parallelism 1; see
+  // docs/event-time notes in NEXMARK.md), not on how fast the machine reads.
+  if (!flags.input.empty()) config.watermarkInterval = std::chrono::milliseconds(0);
+  if (auto bad = prepareRun(flags, cmd, options, config)) {
     std::fprintf(stderr, "reka nexmark run: %s\n", bad->c_str());
     return 2;
   }
   const std::string& stateDir = flags.checkpoints.stateDir;
+  // One job per state directory, held until this function returns (the kernel drops the lock
+  // if the process dies).
+  std::optional<checkpoint::StateDirectoryLock> lock;
   if (!stateDir.empty()) {
-    if (auto busy = claimStateDir(stateDir)) {
-      std::fprintf(stderr, "reka nexmark run: %s\n", busy->c_str());
+    auto acquired = checkpoint::StateDirectoryLock::acquire(stateDir);
+    if (!acquired.isOk()) {
+      std::fprintf(stderr, "reka nexmark run: %s\n", acquired.status().message().c_str());
       return 1;
     }
+    lock.emplace(std::move(*acquired));
   }
-  struct Release {
-    const std::string& dir;
-    ~Release() {
-      if (!dir.empty()) releaseStateDir(dir);
-    }
-  } release{stateDir};
+  const bool resuming = !flags.checkpoints.fromSavepoint.empty() || hasCompleteCheckpoint(stateDir);
+  if (auto refused = checkFreshOutputDir(flags.outputDir, stateDir, resuming, flags.overwriteOutput)) {
+    std::fprintf(stderr, "reka nexmark run: %s\n", refused->c_str());
+    return 2;
+  }
   StreamEnvironment env(config);
   auto counters = nexmark::buildQueryJob(env, options);
   if (!counters.isOk()) {
@@ -187,6 +279,7 @@ int runQuery(const GeneratorFlags& gen, const RunFlags& flags) {
     std::fprintf(stderr, "reka nexmark run: %s\n", client.status().message().c_str());
     return 1;
   }
+  StopWatchdog watchdog;
   const bool tty = isatty(STDERR_FILENO) != 0;
   const auto progressEvery = std::chrono::milliseconds(tty ? 500 : 10000);
   auto lastProgress = start;
@@ -200,9 +293,10 @@ int runQuery(const GeneratorFlags& gen, const RunFlags& flags) {
       else std::fprintf(stderr, "\nreka nexmark run: savepoint failed: %s\n", sp.status().message().c_str());
     }
     if (gInterrupted.load() > 0) {
-      if (!stateDir.empty() && config.checkpoints.guarantee != DeliveryGuarantee::kAtMostOnce && gInterrupted.load() == 1) {
-        std::fprintf(stderr, "\nreka nexmark run: stopping with a savepoint (interrupt again to stop at once)\n");
-        auto sp = (*client)->savepoint(true, std::chrono::seconds(60));
+      watchdog.arm();
+      if (!stateDir.empty() && config.checkpoints.guarantee != DeliveryGuarantee::kAtMostOnce) {
+        std::fprintf(stderr, "\nreka nexmark run: stopping with a savepoint (interrupt again to exit at once)\n");
+        auto sp = (*client)->savepoint(true, std::chrono::seconds(15));
         if (sp.isOk()) {
           stoppedWithSavepoint = true;
           std::fprintf(stderr, "reka nexmark run: stopped with savepoint %s; run the same command to resume\n", sp->c_str());
@@ -210,7 +304,7 @@ int runQuery(const GeneratorFlags& gen, const RunFlags& flags) {
         }
         std::fprintf(stderr, "reka nexmark run: savepoint failed (%s); stopping without one\n", sp.status().message().c_str());
       } else {
-        std::fprintf(stderr, "\nreka nexmark run: interrupted, stopping\n");
+        std::fprintf(stderr, "\nreka nexmark run: interrupted, stopping (interrupt again to exit at once)\n");
       }
       (*client)->cancel();
       break;
@@ -219,10 +313,13 @@ int runQuery(const GeneratorFlags& gen, const RunFlags& flags) {
     if (flags.noProgress || now - lastProgress < progressEvery) continue;
     JobMetrics m = (*client)->metrics();
     double dt = std::chrono::duration<double>(now - lastProgress).count();
-    std::fprintf(stderr, "%s[%s] events %s  %s/s  watermark %s  rows %s%s", tty ? "\r" : "", flags.query.c_str(),
+    const int64_t bad = (*counters)->badRecords.load();
+    std::fprintf(stderr, "%s[%s] events %s  %s/s  watermark %s  rows %s%s%s%s", tty ? "\r" : "", flags.query.c_str(),
                  humanCount(static_cast<double>(m.sourceRecords)).c_str(),
                  humanCount(static_cast<double>(m.sourceRecords - lastEvents) / dt).c_str(), formatTime(m.watermark != INT64_MIN ? m.watermark : m.eventTime).c_str(),
-                 humanCount(static_cast<double>((*counters)->outputRows.load())).c_str(), tty ? "   " : "\n");
+                 humanCount(static_cast<double>((*counters)->outputRows.load())).c_str(),
+                 m.lateRecords > 0 ? ("  late " + humanCount(static_cast<double>(m.lateRecords))).c_str() : "",
+                 bad > 0 ? ("  bad " + humanCount(static_cast<double>(bad))).c_str() : "", tty ? "   " : "\n");
     std::fflush(stderr);
     printedProgress = tty;
     lastEvents = m.sourceRecords;
@@ -282,15 +379,18 @@ int runQuery(const GeneratorFlags& gen, const RunFlags& flags) {
     }
     w.end();
   }
+  std::string extra;
+  if (!flags.input.empty()) extra += ", " + std::to_string(c.badRecords.load()) + " bad input lines";
+  if (m.lateRecords > 0)
+    extra += ", " + std::to_string(m.lateRecords) + " late records" +
+             (flags.lateOutput.empty() ? " (counted only; --late-output FILE writes them)" : " (in " + flags.lateOutput + ")");
   std::printf("%s: %lld events in %.3f s wall, %.3f s CPU (%s events/s, %s events/CPU-s), %lld output rows, peak RSS %.1f MiB%s\n",
               flags.query.c_str(), static_cast<long long>(eventCount), wall, cpu,
               humanCount(wall > 0 ? events / wall : 0).c_str(), humanCount(cpu > 0 ? events / cpu : 0).c_str(),
-              static_cast<long long>(c.outputRows.load()), static_cast<double>(peakRssBytes()) / (1 << 20),
-              flags.input.empty() ? "" : (", " + std::to_string(c.badRecords.load()) + " bad input lines").c_str());
+              static_cast<long long>(c.outputRows.load()), static_cast<double>(peakRssBytes()) / (1 << 20), extra.c_str());
   if (!flags.report.empty()) {
-    std::FILE* f = std::fopen(flags.report.c_str(), "w");
-    if (f == nullptr || std::fwrite(json.data(), 1, json.size(), f) != json.size() || std::fclose(f) != 0) {
-      std::fprintf(stderr, "reka nexmark run: cannot write report %s\n", flags.report.c_str());
+    if (auto failed = writeWholeFile(flags.report, json)) {
+      std::fprintf(stderr, "reka nexmark run: %s\n", failed->c_str());
       return 1;
     }
   }
@@ -351,7 +451,15 @@ void addNexmarkCommand(CLI::App& app, int& exitCode) {
   outputOpt->excludes(outputDirOpt);
   outputDirOpt->excludes(outputOpt);
   runCmd->add_option("--report", run->report, "write the run summary as JSON to this file");
-  runCmd->add_option("--dead-letter", run->deadLetter, "write unparseable input lines here as JSON lines (default: stderr)");
+  runCmd->add_option("--dead-letter", run->deadLetter,
+                     "write unparseable input lines here as JSON lines with line, offset and reason (default: stderr, first 20)");
+  runCmd->add_option("--late-output", run->lateOutput,
+                     "write records too late for their windows here, as input events (default: count them only)");
+  runCmd->add_option("--max-ahead", run->maxAhead,
+                     "far-future cap: one event moves event time at most this far past the highest before it (default 10m; 0: no cap)");
+  runCmd->add_option("--max-line-bytes", run->maxLineBytes, "longer input lines are dead letters (default 1MiB; e.g. 64KiB)");
+  runCmd->add_flag("--overwrite-output", run->overwriteOutput,
+                   "start over: delete the committed part files in --output-dir when there is no checkpoint to resume from");
   runCmd->add_option("--on-bad-input", run->onBadInput, "dead-letter (count and continue) or fail")
       ->check(CLI::IsMember({"dead-letter", "fail"}));
   runCmd->add_flag("--no-progress", run->noProgress, "no progress line on stderr");
@@ -363,7 +471,7 @@ void addNexmarkCommand(CLI::App& app, int& exitCode) {
     std::signal(SIGINT, onSignal);
     std::signal(SIGTERM, onSignal);
     std::signal(SIGUSR1, onSavepointSignal);
-    exitCode = runQuery(*runGen, *run);
+    exitCode = runQuery(*runGen, *run, *runCmd);
   });
 }
 

@@ -54,7 +54,7 @@ class LocalFileSystem final : public CheckpointFileSystem {
       partial = path.substr(0, next);
       pos = next + 1;
       if (partial.empty()) continue;
-      if (::mkdir(partial.c_str(), 0755) != 0 && errno != EEXIST) return Status::ioError(sysError("cannot create directory", partial));
+      if (::mkdir(partial.c_str(), 0700) != 0 && errno != EEXIST) return Status::ioError(sysError("cannot create directory", partial));
     }
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return Status::ioError(path + " is not a directory");
@@ -73,13 +73,13 @@ class LocalFileSystem final : public CheckpointFileSystem {
   /// page cache, then fsync. False if O_DIRECT is unavailable or a write fails (the caller
   /// rewrites the file the ordinary way, which reports errors).
   static bool writeDirect(const std::string& path, std::string_view data) {
-    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_DIRECT, 0644);
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW | O_DIRECT, 0600);
     if (fd < 0) return false;
     const size_t bulk = data.size() / kDirectAlign * kDirectAlign;
     bool ok = writeAll(fd, data.data(), bulk, 0);
     ok = ::close(fd) == 0 && ok;
     if (!ok) return false;
-    fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) return false;
     ok = writeAll(fd, data.data() + bulk, data.size() - bulk, static_cast<off_t>(bulk)) && ::fsync(fd) == 0;
     ok = ::close(fd) == 0 && ok;
@@ -97,7 +97,7 @@ class LocalFileSystem final : public CheckpointFileSystem {
   }
 
   Status writeBuffered(const std::string& path, std::string_view data) {
-    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) return Status::ioError(sysError("cannot create", path));
     size_t done = 0;
     while (done < data.size()) {
@@ -578,13 +578,16 @@ void CheckpointStorage::prune(int retained) {
 Result<CheckpointStorage::Manifest> CheckpointStorage::readManifest(const std::string& directory) {
   auto manifest = fs_->readFile(directory + "/" + kManifestName);
   if (!manifest.isOk()) return Status::corruption("manifest missing or unreadable: " + manifest.status().message());
-  const std::string& m = *manifest;
+  return parseManifest(*manifest);
+}
+
+Result<CheckpointStorage::Manifest> CheckpointStorage::parseManifest(std::string_view m) {
   if (m.size() < kManifestMagic.size() + 8) return Status::corruption("manifest is truncated");
   uint64_t stored = 0;
-  Reader tail(std::string_view(m).substr(m.size() - 8));
+  Reader tail(m.substr(m.size() - 8));
   tail.u64(stored);
   if (XXH3_64bits(m.data(), m.size() - 8) != stored) return Status::corruption("manifest checksum mismatch");
-  Reader r(std::string_view(m).substr(0, m.size() - 8));
+  Reader r(m.substr(0, m.size() - 8));
   std::string_view magic;
   uint32_t version = 0, files = 0;
   uint64_t id = 0, wall = 0;

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "reka/base/Check.h"
+#include "reka/time/TimeArithmetic.h"
 
 namespace reka::nexmark {
 
@@ -381,6 +382,8 @@ struct FieldSpec {
   std::string_view name;
   int64_t R::*intMember = nullptr;
   std::string_view R::*stringMember = nullptr;
+  /// An event time (epoch ms): must lie in [kMinEventTimestamp, kMaxEventTimestamp].
+  bool isTime = false;
 };
 
 // clang-format off
@@ -391,7 +394,7 @@ constexpr FieldSpec<Person> kPersonFields[] = {
     {"creditCard", nullptr, &Person::creditCard},
     {"city", nullptr, &Person::city},
     {"state", nullptr, &Person::state},
-    {"dateTime", &Person::dateTime, nullptr},
+    {"dateTime", &Person::dateTime, nullptr, true},
     {"extra", nullptr, &Person::extra},
 };
 
@@ -401,8 +404,8 @@ constexpr FieldSpec<Auction> kAuctionFields[] = {
     {"description", nullptr, &Auction::description},
     {"initialBid", &Auction::initialBid, nullptr},
     {"reserve", &Auction::reserve, nullptr},
-    {"dateTime", &Auction::dateTime, nullptr},
-    {"expires", &Auction::expires, nullptr},
+    {"dateTime", &Auction::dateTime, nullptr, true},
+    {"expires", &Auction::expires, nullptr, true},
     {"seller", &Auction::seller, nullptr},
     {"category", &Auction::category, nullptr},
     {"extra", nullptr, &Auction::extra},
@@ -414,7 +417,7 @@ constexpr FieldSpec<Bid> kBidFields[] = {
     {"price", &Bid::price, nullptr},
     {"channel", nullptr, &Bid::channel},
     {"url", nullptr, &Bid::url},
-    {"dateTime", &Bid::dateTime, nullptr},
+    {"dateTime", &Bid::dateTime, nullptr, true},
     {"extra", nullptr, &Bid::extra},
 };
 // clang-format on
@@ -454,7 +457,7 @@ class DocumentReader {
     if (auto err = v.type().get(type)) return malformed(err, path);
     return true;
   }
-  bool readInt(od::value& v, FieldPath path, int64_t& out);
+  bool readInt(od::value& v, FieldPath path, bool isTime, int64_t& out);
   bool readString(od::value& v, FieldPath path, std::string_view& out);
   bool validateValue(od::value& v, int depth, FieldPath path);
   template <class R, size_t N>
@@ -466,12 +469,24 @@ class DocumentReader {
   Status error_;
 };
 
-bool DocumentReader::readInt(od::value& v, FieldPath path, int64_t& out) {
+bool DocumentReader::readInt(od::value& v, FieldPath path, bool isTime, int64_t& out) {
   od::json_type type{};
   if (!readType(v, path, type)) return false;
   if (type != od::json_type::number) return wrongType(path, "an integer", typeName(type));
   if (v.get_int64().get(out) != simdjson::SUCCESS) {
     return wrongType(path, "an integer", shownToken(v.raw_json_token()));
+  }
+  if (isTime && !isValidEventTimestamp(out)) {
+    return fail(Status::invalidArgument(fmt::format(
+        "field \"{}{}\": {} is not a timestamp this engine accepts (epoch ms from {} to {}: years 0000 to 9999)",
+        path.prefix, path.name, out, kMinEventTimestamp, kMaxEventTimestamp)));
+  }
+  // Beyond ±(2^53 − 1) JSON numbers are not interoperable (RFC 7493): other tools read them
+  // rounded. Refusing them also bounds what the queries compute (price × 908 fits in 64 bits).
+  if (out > EventParser::kMaxJsonSafeInteger || out < -EventParser::kMaxJsonSafeInteger) {
+    return fail(Status::invalidArgument(fmt::format(
+        "field \"{}{}\": {} is outside the integers JSON exchanges exactly (±{}, RFC 7493)", path.prefix,
+        path.name, out, EventParser::kMaxJsonSafeInteger)));
   }
   return true;
 }
@@ -608,7 +623,7 @@ bool DocumentReader::readRecord(od::value& v, std::string_view objectName, std::
           Status::invalidArgument(fmt::format("duplicate field \"{}{}\"", path.prefix, path.name)));
     }
     seen |= uint32_t{1} << index;
-    bool ok = spec.intMember != nullptr ? readInt(field.value(), path, out.*(spec.intMember))
+    bool ok = spec.intMember != nullptr ? readInt(field.value(), path, spec.isTime, out.*(spec.intMember))
                                         : readString(field.value(), path, out.*(spec.stringMember));
     if (!ok) return false;
   }
@@ -648,7 +663,7 @@ bool DocumentReader::readEvent(od::document& doc, od::object& object, Event& eve
     if (key == "event_type") {
       if (haveEventType) return fail(Status::invalidArgument("duplicate field \"event_type\""));
       haveEventType = true;
-      if (!readInt(field.value(), FieldPath{"", "event_type"}, eventType)) return false;
+      if (!readInt(field.value(), FieldPath{"", "event_type"}, false, eventType)) return false;
       continue;
     }
     EventType record;
@@ -917,6 +932,25 @@ void JsonRowWriter::begin() {
 void JsonRowWriter::field(std::string_view name, int64_t value) {
   add(keyBound(name) + kIntBytes,
       [&](char* p) { return writeInt(writeKey(p, firstField_, name), value); });
+}
+
+void JsonRowWriter::fieldInt128(std::string_view name, __int128 value) {
+  if (value >= INT64_MIN && value <= INT64_MAX) return field(name, static_cast<int64_t>(value));
+  // Digits from the least significant; 40 hold any 128-bit value.
+  char digits[40];
+  int n = 0;
+  unsigned __int128 magnitude = value < 0 ? -static_cast<unsigned __int128>(value) : static_cast<unsigned __int128>(value);
+  while (magnitude != 0) {
+    digits[n++] = static_cast<char>('0' + static_cast<int>(magnitude % 10));
+    magnitude /= 10;
+  }
+  std::string text = value < 0 ? "-" : "";
+  while (n > 0) text.push_back(digits[--n]);
+  add(keyBound(name) + text.size(), [&](char* p) {
+    p = writeKey(p, firstField_, name);
+    std::memcpy(p, text.data(), text.size());
+    return p + text.size();
+  });
 }
 
 void JsonRowWriter::field(std::string_view name, std::string_view value) {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "reka/nexmark/JsonCodec.h"
+#include "reka/time/TimeArithmetic.h"
 
 namespace reka::nexmark {
 namespace {
@@ -178,18 +179,6 @@ TEST_F(JsonCodecTest, StringsLiveInTheArenaNotInTheParser) {
   EXPECT_EQ(saved.bid.extra, "xyz");
 }
 
-TEST_F(JsonCodecTest, ParsesExtremeIntegers) {
-  Result<Event> r =
-      parse(R"({"event_type":2,"bid":{"auction":9223372036854775807,"bidder":-9223372036854775808,)"
-            R"("price":0,"channel":"","url":"","dateTime":-1,"extra":""}})");
-  ASSERT_TRUE(r.isOk()) << r.status().toString();
-  EXPECT_EQ(r->bid.auction, std::numeric_limits<int64_t>::max());
-  EXPECT_EQ(r->bid.bidder, std::numeric_limits<int64_t>::min());
-  EXPECT_EQ(r->bid.channel, "");
-}
-
-// ---- errors -----------------------------------------------------------------------------------
-
 std::string replaced(std::string_view line, std::string_view from, std::string_view to) {
   std::string s(line);
   size_t at = s.find(from);
@@ -197,6 +186,50 @@ std::string replaced(std::string_view line, std::string_view from, std::string_v
   if (at != std::string::npos) s.replace(at, from.size(), to);
   return s;
 }
+
+TEST_F(JsonCodecTest, ParsesTheExtremeIntegersJsonExchangesExactly) {
+  Result<Event> r =
+      parse(R"({"event_type":2,"bid":{"auction":9007199254740991,"bidder":-9007199254740991,)"
+            R"("price":0,"channel":"","url":"","dateTime":-1,"extra":""}})");
+  ASSERT_TRUE(r.isOk()) << r.status().toString();
+  EXPECT_EQ(r->bid.auction, (int64_t{1} << 53) - 1);
+  EXPECT_EQ(r->bid.bidder, -((int64_t{1} << 53) - 1));
+  EXPECT_EQ(r->bid.channel, "");
+}
+
+// The hostile tester's bids: 64-bit extremes in dateTime hung q7 and exhausted q5's memory, and
+// a price of 2^63 − 1 made q1 print a negative price. Both are refused with a reason now.
+TEST_F(JsonCodecTest, RefusesIntegersBeyondWhatJsonExchangesExactly) {
+  const std::string bid = R"({"event_type":2,"bid":{"auction":1,"bidder":2,"price":PRICE,"channel":"","url":"","dateTime":0,"extra":""}})";
+  EXPECT_EQ(error(replaced(bid, "PRICE", "9223372036854775807")),
+            "field \"bid.price\": 9223372036854775807 is outside the integers JSON exchanges exactly "
+            "(±9007199254740991, RFC 7493)");
+  EXPECT_THAT(error(replaced(bid, "PRICE", "9007199254740992")), HasSubstr("outside the integers JSON exchanges exactly"));
+  EXPECT_THAT(error(replaced(bid, "PRICE", "-9007199254740992")), HasSubstr("outside the integers JSON exchanges exactly"));
+  EXPECT_TRUE(parse(replaced(bid, "PRICE", "9007199254740991")).isOk());
+}
+
+TEST_F(JsonCodecTest, RefusesTimestampsNoClockMeans) {
+  const std::string bid = R"({"event_type":2,"bid":{"auction":1,"bidder":2,"price":3,"channel":"","url":"","dateTime":TS,"extra":""}})";
+  for (const char* ts : {"9223372036854775807", "-9223372036854775808", "9223372036854771805", "253402300800000",
+                         "-62167219200001"}) {
+    EXPECT_EQ(error(replaced(bid, "TS", ts)),
+              std::string("field \"bid.dateTime\": ") + ts +
+                  " is not a timestamp this engine accepts (epoch ms from -62167219200000 to 253402300799999: years "
+                  "0000 to 9999)");
+  }
+  // The first and last millisecond of years 0000 to 9999 are accepted.
+  EXPECT_TRUE(parse(replaced(bid, "TS", "253402300799999")).isOk());
+  EXPECT_TRUE(parse(replaced(bid, "TS", "-62167219200000")).isOk());
+  // An auction's expiry is a timestamp too; ids are not.
+  const std::string auction =
+      R"({"event_type":1,"auction":{"id":1,"itemName":"","description":"","initialBid":1,"reserve":2,"dateTime":0,)"
+      R"("expires":EXP,"seller":3,"category":4,"extra":""}})";
+  EXPECT_THAT(error(replaced(auction, "EXP", "9223372036854775807")), HasSubstr("field \"auction.expires\": "));
+  EXPECT_TRUE(parse(replaced(auction, "EXP", "253402300799999")).isOk());
+}
+
+// ---- errors -----------------------------------------------------------------------------------
 
 TEST_F(JsonCodecTest, RefusesEmptyLines) {
   EXPECT_EQ(error(""), "empty line");
@@ -486,28 +519,39 @@ TEST_F(JsonCodecTest, RoundTripsEveryShapeWithTrickyStrings) {
                                       std::string(3000, 'x') + "\"\x01"};
   std::mt19937_64 rng(7);
   auto pick = [&]() -> std::string_view { return strings[rng() % strings.size()]; };
+  constexpr int64_t kSafe = EventParser::kMaxJsonSafeInteger;
   auto num = [&]() -> int64_t {
     switch (rng() % 4) {
       case 0:
-        return std::numeric_limits<int64_t>::min();
+        return -kSafe;
       case 1:
-        return std::numeric_limits<int64_t>::max();
+        return kSafe;
       default:
-        return static_cast<int64_t>(rng());
+        return static_cast<int64_t>(rng() % (2 * static_cast<uint64_t>(kSafe) + 1)) - kSafe;
+    }
+  };
+  auto ts = [&]() -> int64_t {
+    switch (rng() % 4) {
+      case 0:
+        return kMinEventTimestamp;
+      case 1:
+        return kMaxEventTimestamp;
+      default:
+        return kMinEventTimestamp + static_cast<int64_t>(rng() % static_cast<uint64_t>(kMaxEventTimestamp - kMinEventTimestamp));
     }
   };
   for (int i = 0; i < 300; ++i) {
     Event e;
     switch (i % 3) {
       case 0:
-        e = Event::of(Person{num(), pick(), pick(), pick(), pick(), pick(), num(), pick()});
+        e = Event::of(Person{num(), pick(), pick(), pick(), pick(), pick(), ts(), pick()});
         break;
       case 1:
         e = Event::of(
-            Auction{num(), pick(), pick(), num(), num(), num(), num(), num(), num(), pick()});
+            Auction{num(), pick(), pick(), num(), num(), ts(), ts(), num(), num(), pick()});
         break;
       default:
-        e = Event::of(Bid{num(), num(), num(), pick(), pick(), num(), pick()});
+        e = Event::of(Bid{num(), num(), num(), pick(), pick(), ts(), pick()});
         break;
     }
     std::string out;

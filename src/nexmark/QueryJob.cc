@@ -53,7 +53,7 @@ Result<std::shared_ptr<QueryCounters>> buildQueryJob(StreamEnvironment& env, con
   auto counters = std::make_shared<QueryCounters>();
   DataStream<Event> events = [&] {
     if (!options.inputPath.empty()) return fileSource(env, options, counters).rebalance();
-    return generatorSource(env, options.generator);
+    return generatorSource(env, options.generator, 0, options.maxAheadMs);
   }();
   REKA_RETURN_IF_ERROR(addQuery(env, events, options, counters));
   return counters;

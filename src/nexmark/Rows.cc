@@ -138,15 +138,15 @@ void Q17Row::write(JsonRowWriter& w) const {
   w.field("min_price", minPrice);
   w.field("max_price", maxPrice);
   w.fieldDouble("avg_price", static_cast<double>(sumPrice) / static_cast<double>(totalBids));
-  w.field("sum_price", sumPrice);
+  w.fieldInt128("sum_price", sumPrice);
 }
 
 uint64_t Q17Row::touch() const {
   const int64_t v[] = {static_cast<int64_t>(kind), auction, day, totalBids, rank1Bids, rank2Bids,
-                       rank3Bids, minPrice, maxPrice, sumPrice};
+                       rank3Bids, minPrice, maxPrice};
   uint64_t h = 0;
   for (int64_t x : v) h = combine(h, touchInt(x));
-  return h;
+  return combine(h, touchInt128(sumPrice));
 }
 
 }  // namespace reka::nexmark

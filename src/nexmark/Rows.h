@@ -18,6 +18,9 @@ namespace reka::nexmark {
 inline uint64_t touchString(std::string_view s) { return XXH3_64bits(s.data(), s.size()); }
 inline uint64_t touchInt(int64_t v) { return mixHash64(static_cast<uint64_t>(v)); }
 inline uint64_t combine(uint64_t a, uint64_t b) { return mixHash64(a * 31 + b); }
+inline uint64_t touchInt128(__int128 v) {
+  return combine(touchInt(static_cast<int64_t>(v)), touchInt(static_cast<int64_t>(v >> 64)));
+}
 
 /// Formats an epoch-millisecond timestamp's UTC day as yyyy-MM-dd.
 std::string formatDay(int64_t epochDay);
@@ -137,7 +140,8 @@ struct Q15Row {
 struct Q17Row {
   RowKind kind;
   int64_t auction, day;
-  int64_t totalBids, rank1Bids, rank2Bids, rank3Bids, minPrice, maxPrice, sumPrice;
+  int64_t totalBids, rank1Bids, rank2Bids, rank3Bids, minPrice, maxPrice;
+  __int128 sumPrice;  ///< exact (see PriceSum)
   void write(JsonRowWriter& w) const;
   uint64_t touch() const;
 };
@@ -188,14 +192,15 @@ struct AveragePriceRow {
   RowKind kind;
   std::string_view keyColumn;  // a string literal
   int64_t key;
-  int64_t sum, count;
+  __int128 sum;  ///< exact (see PriceSum)
+  int64_t count;
   void write(JsonRowWriter& w) const {
     w.field("op", rowKindCode(kind));
     w.field(keyColumn, key);
     w.fieldDouble("avg", static_cast<double>(sum) / static_cast<double>(count));
   }
   uint64_t touch() const {
-    return combine(combine(touchInt(static_cast<int64_t>(kind)), touchInt(key)), combine(touchInt(sum), touchInt(count)));
+    return combine(combine(touchInt(static_cast<int64_t>(kind)), touchInt(key)), combine(touchInt128(sum), touchInt(count)));
   }
 };
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "nexmark/Rows.h"
+#include "reka/connector/AppendFile.h"
 #include "reka/connector/TransactionalFileSink.h"
 #include "reka/nexmark/QueryJob.h"
 
@@ -59,51 +60,80 @@ struct RowPartition {
   }
 };
 
-/// Writes rows as JSON lines to a file (one writer: run it at parallelism 1).
-template <class Row>
+/// Writes rows as lines to one file (one writer: run it at parallelism 1), following the
+/// job's checkpoints through connector::AppendFile: a checkpoint records the file's length and
+/// the rows counted, a restore cuts the file back to that length, a fresh run starts it over.
+/// With exactly-once replay the file then holds every row once after any number of restarts;
+/// a reader of a running job may see rows that a restore cuts and writes again.
+/// Rows are counted in QueryCounters when written (flushed), so a cancelled run reports what it
+/// wrote; `counted` false (the late-data output) counts nothing.
+template <class Row, class Format = JsonLineFormat<Row>>
 class JsonLinesFileSink {
  public:
-  JsonLinesFileSink(std::string path, std::shared_ptr<QueryCounters> counters)
-      : path_(std::move(path)), counters_(std::move(counters)) {}
-  JsonLinesFileSink(const JsonLinesFileSink& o) : path_(o.path_), counters_(o.counters_) {}
-  ~JsonLinesFileSink() {
-    if (file_ != nullptr) std::fclose(file_);
-  }
+  JsonLinesFileSink(std::string path, std::shared_ptr<QueryCounters> counters, bool counted = true)
+      : path_(std::move(path)), counters_(std::move(counters)), counted_(counted) {}
+  JsonLinesFileSink(const JsonLinesFileSink& o) : path_(o.path_), counters_(o.counters_), counted_(o.counted_) {}
 
   Status open(const OperatorContext&) {
-    file_ = std::fopen(path_.c_str(), "w");
-    if (file_ == nullptr) return Status::ioError("cannot open output file " + path_ + ": " + std::strerror(errno));
+    REKA_ASSIGN_OR_RETURN(file_, connector::AppendFile::open(path_));
+    file_->resetTo(0);  // a fresh run starts over; restore() moves back to its checkpoint
+    if (counted_) counters_->outputRows.store(0, std::memory_order_relaxed);
     buffer_.reserve(kFlushBytes + 4096);
     return Status::ok();
   }
   void invoke(const Row& row) {
-    JsonLineFormat<Row>{}(row, buffer_);
-    sum_ += row.touch();
+    Format{}(row, buffer_);
+    if constexpr (requires { row.touch(); }) sum_ += row.touch();
     ++rows_;
     if (buffer_.size() >= kFlushBytes) flushBuffer();
   }
-  void finish() {
+  void finish() { flushBuffer(); }
+  /// On cancel: what was written so far is reported.
+  void close() {
+    if (file_) flushBuffer();
+  }
+  /// i64 the file's length, i64 rows written up to it.
+  Status snapshot(int64_t, std::string& out) {
     flushBuffer();
-    if (std::fflush(file_) != 0) throw std::runtime_error("writing " + path_ + " failed: " + std::strerror(errno));
-    counters_->checksum.fetch_add(sum_, std::memory_order_relaxed);
-    counters_->outputRows.fetch_add(rows_, std::memory_order_relaxed);
-    sum_ = 0;
-    rows_ = 0;
+    REKA_ASSIGN_OR_RETURN(int64_t length, file_->sync());
+    Serde<int64_t>::write(length, out);
+    Serde<int64_t>::write(written_, out);
+    return Status::ok();
+  }
+  Status restore(std::string_view in) {
+    int64_t length = 0, written = 0;
+    if (!Serde<int64_t>::read(in, length) || !Serde<int64_t>::read(in, written) || !in.empty() || length < 0 || written < 0)
+      return Status::corruption("truncated or malformed output file position");
+    file_->resetTo(length);
+    written_ = written;
+    if (counted_) counters_->outputRows.store(written, std::memory_order_relaxed);
+    return Status::ok();
   }
 
  private:
   static constexpr size_t kFlushBytes = 1 << 20;
   void flushBuffer() {
-    if (!buffer_.empty() && std::fwrite(buffer_.data(), 1, buffer_.size(), file_) != buffer_.size())
-      throw std::runtime_error("writing " + path_ + " failed: " + std::strerror(errno));
-    buffer_.clear();
+    if (!buffer_.empty()) {
+      Status s = file_->append(buffer_);
+      if (!s.isOk()) throw std::runtime_error(s.message());
+      buffer_.clear();
+    }
+    written_ += rows_;
+    if (counted_) {
+      counters_->checksum.fetch_add(sum_, std::memory_order_relaxed);
+      counters_->outputRows.fetch_add(rows_, std::memory_order_relaxed);
+    }
+    sum_ = 0;
+    rows_ = 0;
   }
   std::string path_;
   std::shared_ptr<QueryCounters> counters_;
-  std::FILE* file_ = nullptr;
+  bool counted_ = true;
+  std::unique_ptr<connector::AppendFile> file_;
   std::string buffer_;
   uint64_t sum_ = 0;
-  int64_t rows_ = 0;
+  int64_t rows_ = 0;     ///< buffered, not yet written
+  int64_t written_ = 0;  ///< written by this run and the runs it was restored from
 };
 
 /// Writes rows as JSON lines (as JsonLinesFileSink does) into part files under a directory,
@@ -187,6 +217,27 @@ void attachSink(const DataStream<Row>& rows, const QueryJobOptions& options, std
   } else {
     rows.sink("touch-sink", TouchSink<Row>(counters));
   }
+}
+
+/// Writes a late record (a Bid or an Auction) as the input event it came from (NEXMARK.md
+/// section 7), so that a late-data file can be read again as input.
+template <class Row>
+struct LateEventFormat {
+  void operator()(const Row& row, std::string& out) const {
+    appendEventJson(Event::of(row), out);
+    out.push_back('\n');
+  }
+};
+
+/// Ends a stream of late records in the late-data output (`lateOutputPath`, one file at
+/// parallelism 1, following checkpoints like `--output FILE`); without one they are only
+/// counted (the window operators' lateRecords).
+template <class Row>
+void attachLateSink(const DataStream<Row>& late, const QueryJobOptions& options, std::shared_ptr<QueryCounters> counters) {
+  if (options.lateOutputPath.empty()) return;
+  late.rebalance()
+      .sink("late-output", JsonLinesFileSink<Row, LateEventFormat<Row>>(options.lateOutputPath, std::move(counters), false))
+      .parallelism(1);
 }
 
 /// The bids of an event stream.

@@ -436,7 +436,7 @@ TEST(SnapshotTest, JoinAndAggregateStatesRoundTrip) {
   }
 
   const AuctionDayStats s = roundTrip(AuctionDayStats{1, 2, 3, 4, 5, 6, 7});
-  EXPECT_EQ((std::vector<int64_t>{s.totalBids, s.rank1Bids, s.rank2Bids, s.rank3Bids, s.minPrice, s.maxPrice, s.sumPrice}),
+  EXPECT_EQ((std::vector<int64_t>{s.totalBids, s.rank1Bids, s.rank2Bids, s.rank3Bids, s.minPrice, s.maxPrice, static_cast<int64_t>(s.sumPrice)}),
             (std::vector<int64_t>{1, 2, 3, 4, 5, 6, 7}));
 
   const AuctionSlot slot = roundTrip(AuctionSlot{StoredAuction::make(sampleAuction()), true});
@@ -469,7 +469,7 @@ TEST(SnapshotTest, AuctionWinnerStatesRoundTrip) {
 
   const CountSum cs = roundTrip(CountSum{3, 4500});
   EXPECT_EQ(cs.count, 3);
-  EXPECT_EQ(cs.sum, 4500);
+  EXPECT_EQ(static_cast<int64_t>(cs.sum), 4500);
 
   SellerWinners seller;
   seller.pending = {{100, 1001, 50}, {90, 1002, 60}};

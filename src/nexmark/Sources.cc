@@ -4,7 +4,9 @@
 #include <string>
 #include <string_view>
 
+#include "reka/connector/AppendFile.h"
 #include "reka/connector/LineReader.h"
+#include "reka/time/TimeArithmetic.h"
 #include "reka/data/StringArena.h"
 #include "reka/nexmark/Generator.h"
 #include "reka/nexmark/JsonCodec.h"
@@ -55,7 +57,7 @@ class GeneratorSource final : public SourceFunction<Event> {
     return SourceOperator::Poll::kEnd;
   }
 
-  int64_t eventTime() const override { return maxSeen_ == INT64_MIN ? INT64_MIN : maxSeen_ - kWatermarkDelayMs; }
+  int64_t eventTime() const override { return maxSeen_ == INT64_MIN ? INT64_MIN : subSaturating(maxSeen_, kWatermarkDelayMs); }
 
   /// u8 version (1), i64 next block, i64 highest dateTime emitted, then what the blocks are
   /// cut by (parallelism, block size, block count) and the generator config, which a restore
@@ -127,29 +129,46 @@ class GeneratorSource final : public SourceFunction<Event> {
   int64_t maxSeen_ = INT64_MIN;
 };
 
-/// Where unparseable lines go: a JSON-lines file, or stderr (the first 20, then a count).
+/// Where unparseable lines go: a JSON-lines file (connector::AppendFile, so that it follows the
+/// checkpoints: the source records its length and a restore cuts it back), and stderr (the
+/// first 20, then a count).
 class DeadLetterOutput {
  public:
   explicit DeadLetterOutput(std::string path) : path_(std::move(path)) {}
   ~DeadLetterOutput() {
-    if (file_ != nullptr) std::fclose(file_);
     if (reported_ > kStderrLimit)
       std::fprintf(stderr, "reka: %lld more bad input lines not shown%s\n", static_cast<long long>(reported_ - kStderrLimit),
                    path_.empty() ? "" : (" (all are in " + path_ + ")").c_str());
   }
 
-  void write(const std::string& source, const connector::Line& line, const std::string& reason) {
+  /// Opens the file (once per job: every run and restart shares it) without truncating it.
+  Status open() {
     std::lock_guard<std::mutex> lock(mutex_);
-    ++reported_;
-    // Logged on stderr, rate-limited to the first kStderrLimit lines; all of them go to the file.
-    if (reported_ <= kStderrLimit)
-      std::fprintf(stderr, "reka: %s line %lld: %s (sent to dead letters)\n", source.c_str(),
-                   static_cast<long long>(line.number), reason.c_str());
-    if (path_.empty()) return;
-    if (file_ == nullptr) {
-      file_ = std::fopen(path_.c_str(), "w");
-      if (file_ == nullptr) throw std::runtime_error("cannot open dead-letter file " + path_);
+    if (path_.empty() || file_) return Status::ok();
+    REKA_ASSIGN_OR_RETURN(file_, connector::AppendFile::open(path_));
+    return Status::ok();
+  }
+  /// The file is to hold its first `length` bytes: 0 for a fresh run, a checkpoint's for a
+  /// restored one (see AppendFile).
+  void resetTo(int64_t length) {
+    if (file_) file_->resetTo(length);
+  }
+  /// The file's length, for a checkpoint (0 without a file).
+  Result<int64_t> length() {
+    if (!file_) return int64_t{0};
+    return file_->sync();
+  }
+
+  Status write(const std::string& source, const connector::Line& line, const std::string& reason) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      ++reported_;
+      // Logged on stderr, rate-limited to the first kStderrLimit lines; all of them go to the file.
+      if (reported_ <= kStderrLimit)
+        std::fprintf(stderr, "reka: %s line %lld: %s (sent to dead letters)\n", source.c_str(),
+                     static_cast<long long>(line.number), reason.c_str());
     }
+    if (!file_) return Status::ok();
     std::string row;
     JsonRowWriter w(row);
     w.begin();
@@ -159,15 +178,14 @@ class DeadLetterOutput {
     w.field("reason", reason);
     w.field("text", line.text.substr(0, 4096));
     w.end();
-    std::fwrite(row.data(), 1, row.size(), file_);
-    std::fflush(file_);
+    return file_->append(row);
   }
 
  private:
   static constexpr int64_t kStderrLimit = 20;
   std::string path_;
   std::mutex mutex_;
-  std::FILE* file_ = nullptr;
+  std::unique_ptr<connector::AppendFile> file_;
   int64_t reported_ = 0;
 };
 
@@ -178,16 +196,38 @@ class JsonFileSource final : public SourceFunction<Event> {
       : options_(std::move(options)), counters_(std::move(counters)), deadLetters_(std::move(deadLetters)),
         parser_(options_.maxLineBytes) {}
 
-  Status open(const OperatorContext&) override { return openAt(0, 1); }
+  Status open(const OperatorContext& ctx) override {
+    stopRequested_ = ctx.stopRequested;
+    time_ = ctx.time;
+    REKA_RETURN_IF_ERROR(deadLetters_->open());
+    // A fresh run starts the dead letters and counters over; restorePosition() moves them back
+    // to its checkpoint's instead.
+    deadLetters_->resetTo(0);
+    counters_->badRecords.store(0, std::memory_order_relaxed);
+    counters_->inputLines.store(0, std::memory_order_relaxed);
+    return openAt(0, 1);
+  }
 
   SourceOperator::Poll poll(RecordBatch<Event>& out, size_t maxRecords) override {
     auto arena = std::make_shared<StringArena>(64 * 1024);
     int64_t lines = 0;
     while (out.records.size() < maxRecords) {
       auto next = reader_->next();
-      if (!next.isOk()) throw std::runtime_error(next.status().toString());
+      if (!next.isOk()) {
+        if (next.status().code() == StatusCode::kCancelled) {  // the job is stopping
+          finishBatch(out, arena, lines);
+          return SourceOperator::Poll::kNothingNow;
+        }
+        throw std::runtime_error(next.status().toString());
+      }
       if (!next->has_value()) {
         finishBatch(out, arena, lines);
+        if (reader_->waiting()) {
+          // A pipe or FIFO with nothing to read now: hand over what there is and come back
+          // soon, so that the worker, barriers and a stop are not held up by the wait.
+          if (time_ != nullptr) time_->requestCallback(time_->now() + kRetryMs);
+          return SourceOperator::Poll::kNothingNow;
+        }
         return SourceOperator::Poll::kEnd;
       }
       const connector::Line& line = **next;
@@ -209,40 +249,62 @@ class JsonFileSource final : public SourceFunction<Event> {
     return SourceOperator::Poll::kMore;
   }
 
-  int64_t eventTime() const override { return maxSeen_ == INT64_MIN ? INT64_MIN : maxSeen_ - kWatermarkDelayMs; }
+  int64_t eventTime() const override { return maxSeen_ == INT64_MIN ? INT64_MIN : subSaturating(maxSeen_, kWatermarkDelayMs); }
 
-  /// u8 version (1), i64 byte offset of the next line, i64 its line number, i64 highest
-  /// dateTime read. Every line before the offset has been emitted or sent to dead letters.
+  /// u8 version (2), i64 byte offset of the next line, i64 its line number, i64 highest
+  /// dateTime read, i64 bad lines so far, i64 input lines so far, i64 the dead-letter file's
+  /// length (0 without one). Every line before the offset has been emitted or sent to dead
+  /// letters. Version 1 (the first four) is still read: its dead letters are kept as they are.
   Status snapshotPosition(std::string& out) const override {
+    REKA_ASSIGN_OR_RETURN(int64_t deadLetterBytes, deadLetters_->length());
     Serde<uint8_t>::write(kPositionVersion, out);
     Serde<int64_t>::write(reader_->position(), out);
     Serde<int64_t>::write(reader_->nextLineNumber(), out);
     Serde<int64_t>::write(maxSeen_, out);
+    Serde<int64_t>::write(counters_->badRecords.load(std::memory_order_relaxed), out);
+    Serde<int64_t>::write(counters_->inputLines.load(std::memory_order_relaxed), out);
+    Serde<int64_t>::write(deadLetterBytes, out);
     return Status::ok();
   }
-  /// Reopens the file at the checkpoint's offset (failing if the file is now shorter).
+  /// Reopens the file at the checkpoint's offset (failing if the file is now shorter), cuts the
+  /// dead-letter file back to its length then and restores the counters.
   Status restorePosition(std::string_view in) override {
     uint8_t version = 0;
-    int64_t offset = 0, line = 0, maxSeen = INT64_MIN;
+    int64_t offset = 0, line = 0, maxSeen = INT64_MIN, badRecords = 0, inputLines = 0, deadLetterBytes = -1;
     if (!Serde<uint8_t>::read(in, version)) return Status::corruption("empty file source position");
-    if (version != kPositionVersion)
+    if (version != 1 && version != kPositionVersion)
       return Status::corruption("file source position of unknown format version " + std::to_string(version));
-    if (!Serde<int64_t>::read(in, offset) || !Serde<int64_t>::read(in, line) || !Serde<int64_t>::read(in, maxSeen) ||
-        !in.empty() || offset < 0 || line < 1)
+    bool ok = Serde<int64_t>::read(in, offset) && Serde<int64_t>::read(in, line) && Serde<int64_t>::read(in, maxSeen);
+    if (ok && version == kPositionVersion)
+      ok = Serde<int64_t>::read(in, badRecords) && Serde<int64_t>::read(in, inputLines) &&
+           Serde<int64_t>::read(in, deadLetterBytes) && badRecords >= 0 && inputLines >= 0 && deadLetterBytes >= 0;
+    if (!ok || !in.empty() || offset < 0 || line < 1)
       return Status::corruption("truncated or malformed file source position");
     REKA_RETURN_IF_ERROR(openAt(offset, line));
     maxSeen_ = maxSeen;
+    if (version == kPositionVersion) {
+      deadLetters_->resetTo(deadLetterBytes);
+      counters_->badRecords.store(badRecords, std::memory_order_relaxed);
+      counters_->inputLines.store(inputLines, std::memory_order_relaxed);
+    } else {
+      deadLetters_->resetTo(-1);
+    }
     return Status::ok();
   }
 
  private:
-  static constexpr uint8_t kPositionVersion = 1;
+  static constexpr uint8_t kPositionVersion = 2;
+  /// How long a poll of a pipe waits for data, and when the source asks to be polled again.
+  static constexpr int64_t kWaitMs = 20;
+  static constexpr int64_t kRetryMs = 20;
 
   Status openAt(int64_t offset, int64_t line) {
     connector::LineReaderOptions o;
     o.maxLineBytes = options_.maxLineBytes;
     o.startOffset = offset;
     o.startLine = line;
+    o.interrupt = stopRequested_;
+    o.maxWaitMs = kWaitMs;
     REKA_ASSIGN_OR_RETURN(auto reader, connector::LineReader::open(options_.inputPath, o));
     reader_.emplace(std::move(reader));
     return Status::ok();
@@ -255,7 +317,8 @@ class JsonFileSource final : public SourceFunction<Event> {
     if (options_.badInput == BadInputPolicy::kFail)
       throw std::runtime_error(options_.inputPath + " line " + std::to_string(line.number) + ": " + reason);
     counters_->badRecords.fetch_add(1, std::memory_order_relaxed);
-    deadLetters_->write(options_.inputPath, line, reason);
+    Status written = deadLetters_->write(options_.inputPath, line, reason);
+    if (!written.isOk()) throw std::runtime_error("dead letters: " + written.message());
   }
 
   QueryJobOptions options_;
@@ -263,16 +326,19 @@ class JsonFileSource final : public SourceFunction<Event> {
   std::shared_ptr<DeadLetterOutput> deadLetters_;
   EventParser parser_;
   std::optional<connector::LineReader> reader_;
+  const std::atomic<bool>* stopRequested_ = nullptr;
+  ProcessingTimeService* time_ = nullptr;
   int64_t maxSeen_ = INT64_MIN;
 };
 
 }  // namespace
 
-DataStream<Event> generatorSource(StreamEnvironment& env, const GeneratorConfig& config, int parallelism) {
+DataStream<Event> generatorSource(StreamEnvironment& env, const GeneratorConfig& config, int parallelism,
+                                  int64_t maxAheadMs) {
   auto generator = Generator::make(config);
   REKA_CHECK(generator.isOk());  // callers validate the config with Generator::make first
   Generator g = *generator;
-  return env.fromSource<Event>(kEventSourceName, [g] { return std::make_unique<GeneratorSource>(g); }, eventWatermarks(),
+  return env.fromSource<Event>(kEventSourceName, [g] { return std::make_unique<GeneratorSource>(g); }, eventWatermarks(maxAheadMs),
                                parallelism);
 }
 
@@ -282,7 +348,7 @@ DataStream<Event> fileSource(StreamEnvironment& env, const QueryJobOptions& opti
   return env.fromSource<Event>(
       kEventSourceName,
       [options, counters, deadLetters] { return std::make_unique<JsonFileSource>(options, counters, deadLetters); },
-      eventWatermarks(), 1);
+      eventWatermarks(options.maxAheadMs), 1);
 }
 
 }  // namespace reka::nexmark

@@ -37,10 +37,15 @@ struct DayState {
   absl::flat_hash_set<int64_t> auctions[4];
 };
 
+/// An exact sum of prices: 128 bits, so that no number of bids can wrap it (a price is at most
+/// 2^53 − 1, see EventParser::kMaxJsonSafeInteger). Stored as two i64, low half first.
+using PriceSum = __int128;
+
 /// q17: per (auction, day), counts and price statistics.
 struct AuctionDayStats {
   int64_t totalBids = 0, rank1Bids = 0, rank2Bids = 0, rank3Bids = 0;
-  int64_t minPrice = 0, maxPrice = 0, sumPrice = 0;
+  int64_t minPrice = 0, maxPrice = 0;
+  PriceSum sumPrice = 0;
 };
 
 /// q20: the auction side of the join, per auction id.
@@ -60,7 +65,7 @@ struct AuctionBook {
 /// q4: a category's winning prices.
 struct CountSum {
   int64_t count = 0;
-  int64_t sum = 0;
+  PriceSum sum = 0;
 };
 
 /// q6: how many of a seller's last winning prices are averaged.
@@ -239,6 +244,22 @@ struct Serde<std::shared_ptr<const nexmark::StoredAuction>> {
   }
 };
 
+/// An exact price sum: i64 low half (as unsigned bits), i64 high half.
+template <>
+struct Serde<nexmark::PriceSum> {
+  static void write(nexmark::PriceSum v, std::string& out) {
+    Serde<uint64_t>::write(static_cast<uint64_t>(v), out);
+    Serde<int64_t>::write(static_cast<int64_t>(v >> 64), out);
+  }
+  static bool read(std::string_view& in, nexmark::PriceSum& v) {
+    uint64_t low = 0;
+    int64_t high = 0;
+    if (!Serde<uint64_t>::read(in, low) || !Serde<int64_t>::read(in, high)) return false;
+    v = static_cast<nexmark::PriceSum>(static_cast<unsigned __int128>(static_cast<uint64_t>(high)) << 64 | low);
+    return true;
+  }
+};
+
 template <>
 struct Serde<nexmark::PersonInfo> {
   static void write(const nexmark::PersonInfo& v, std::string& out) {
@@ -294,13 +315,14 @@ struct Serde<nexmark::DayState> {
 template <>
 struct Serde<nexmark::AuctionDayStats> {
   static void write(const nexmark::AuctionDayStats& s, std::string& out) {
-    for (int64_t v : {s.totalBids, s.rank1Bids, s.rank2Bids, s.rank3Bids, s.minPrice, s.maxPrice, s.sumPrice})
+    for (int64_t v : {s.totalBids, s.rank1Bids, s.rank2Bids, s.rank3Bids, s.minPrice, s.maxPrice})
       Serde<int64_t>::write(v, out);
+    Serde<nexmark::PriceSum>::write(s.sumPrice, out);
   }
   static bool read(std::string_view& in, nexmark::AuctionDayStats& s) {
-    for (int64_t* v : {&s.totalBids, &s.rank1Bids, &s.rank2Bids, &s.rank3Bids, &s.minPrice, &s.maxPrice, &s.sumPrice})
+    for (int64_t* v : {&s.totalBids, &s.rank1Bids, &s.rank2Bids, &s.rank3Bids, &s.minPrice, &s.maxPrice})
       if (!Serde<int64_t>::read(in, *v)) return false;
-    return true;
+    return Serde<nexmark::PriceSum>::read(in, s.sumPrice);
   }
 };
 
@@ -338,10 +360,10 @@ template <>
 struct Serde<nexmark::CountSum> {
   static void write(const nexmark::CountSum& s, std::string& out) {
     Serde<int64_t>::write(s.count, out);
-    Serde<int64_t>::write(s.sum, out);
+    Serde<nexmark::PriceSum>::write(s.sum, out);
   }
   static bool read(std::string_view& in, nexmark::CountSum& s) {
-    return Serde<int64_t>::read(in, s.count) && Serde<int64_t>::read(in, s.sum);
+    return Serde<int64_t>::read(in, s.count) && Serde<nexmark::PriceSum>::read(in, s.sum);
   }
 };
 

@@ -20,6 +20,18 @@ namespace {
 
 auto bidTime = [](const Bid& b) { return b.dateTime; };
 
+/// `windowed` with its late records sent to `tag` when the job has a late-data output.
+template <class W, class T>
+W lateTo(W windowed, const OutputTag<T>& tag, const QueryJobOptions& o) {
+  return o.lateOutputPath.empty() ? windowed : windowed.sideOutputLateData(tag);
+}
+
+/// The late records of `stream` (tagged by lateTo) into the late-data output.
+template <class S, class T>
+void attachLate(const S& stream, const OutputTag<T>& tag, const QueryJobOptions& o, std::shared_ptr<QueryCounters> c) {
+  if (!o.lateOutputPath.empty()) attachLateSink(stream.sideOutput(tag), o, std::move(c));
+}
+
 /// count(*) as a window aggregate.
 template <class T>
 struct CountAgg {
@@ -111,21 +123,27 @@ struct Q7MaxPerWindow {
 }  // namespace
 
 void addQ5(const DataStream<Event>& events, const QueryJobOptions& o, std::shared_ptr<QueryCounters> c) {
-  auto rows = bidsOf(events)
-                  .keyBy([](const Bid& b) { return b.auction; })
-                  .window(SlidingWindows::eventTime(10s, 2s), bidTime)
-                  .aggregate("q5-count", CountAgg<Bid>{})
-                  .keyBy([](const AuctionCount& r) { return r.window.end; })
+  OutputTag<Bid> late("q5-late-bids");
+  auto counts = lateTo(bidsOf(events)
+                           .keyBy([](const Bid& b) { return b.auction; })
+                           .window(SlidingWindows::eventTime(10s, 2s), bidTime),
+                       late, o)
+                    .aggregate("q5-count", CountAgg<Bid>{});
+  attachLate(counts, late, o, c);
+  auto rows = counts.keyBy([](const AuctionCount& r) { return r.window.end; })
                   .process<Q5Row>("q5-max", Q5MaxPerWindow{});
   attachSink(rows, o, std::move(c));
 }
 
 void addQ7(const DataStream<Event>& events, const QueryJobOptions& o, std::shared_ptr<QueryCounters> c) {
-  auto rows = bidsOf(events)
-                  .keyBy([](const Bid& b) { return b.auction % kQ7Buckets; })
-                  .window(TumblingWindows::eventTime(10s), bidTime)
-                  .aggregate("q7-max-per-bucket", MaxBidsAgg{})
-                  .keyBy([](const BucketMax& r) { return r.window.end; })
+  OutputTag<Bid> late("q7-late-bids");
+  auto maxima = lateTo(bidsOf(events)
+                           .keyBy([](const Bid& b) { return b.auction % kQ7Buckets; })
+                           .window(TumblingWindows::eventTime(10s), bidTime),
+                       late, o)
+                    .aggregate("q7-max-per-bucket", MaxBidsAgg{});
+  attachLate(maxima, late, o, c);
+  auto rows = maxima.keyBy([](const BucketMax& r) { return r.window.end; })
                   .process<Q7Row>("q7-max", Q7MaxPerWindow{});
   attachSink(rows, o, std::move(c));
 }
@@ -137,13 +155,16 @@ void addQ8(const DataStream<Event>& events, const QueryJobOptions& o, std::share
   });
   // Sellers per window (one row per seller and window, like the SQL's GROUP BY), joined with
   // the persons of the same window on id = seller.
-  auto sellers = events
-                     .flatMap<Auction>("auctions", [](const Event& e, Emitter<Auction>& out) {
-                       if (e.isAuction()) out.emit(e.auction);
-                     })
-                     .keyBy([](const Auction& a) { return a.seller; })
-                     .window(TumblingWindows::eventTime(10s), [](const Auction& a) { return a.dateTime; })
+  OutputTag<Auction> late("q8-late-auctions");
+  auto sellers = lateTo(events
+                            .flatMap<Auction>("auctions", [](const Event& e, Emitter<Auction>& out) {
+                              if (e.isAuction()) out.emit(e.auction);
+                            })
+                            .keyBy([](const Auction& a) { return a.seller; })
+                            .window(TumblingWindows::eventTime(10s), [](const Auction& a) { return a.dateTime; }),
+                        late, o)
                      .aggregate("q8-sellers", CountAgg<Auction>{});
+  attachLate(sellers, late, o, c);
   auto rows = windowJoin<Q8Row>(
       "q8-join", persons.keyBy([](const PersonRef& p) { return p.id; }),
       sellers.keyBy([](const AuctionCount& s) { return s.key; }), [](const PersonRef& p) { return p.dateTime; },
@@ -155,11 +176,12 @@ void addQ8(const DataStream<Event>& events, const QueryJobOptions& o, std::share
 }
 
 void addQ11(const DataStream<Event>& events, const QueryJobOptions& o, std::shared_ptr<QueryCounters> c) {
-  auto rows = bidsOf(events)
-                  .keyBy([](const Bid& b) { return b.bidder; })
-                  .window(SessionWindows::withGap(10s), bidTime)
-                  .aggregate("q11-sessions", CountAgg<Bid>{})
-                  .map("q11-rows", [](const AuctionCount& r) {
+  OutputTag<Bid> late("q11-late-bids");
+  auto sessions = lateTo(bidsOf(events).keyBy([](const Bid& b) { return b.bidder; }).window(SessionWindows::withGap(10s), bidTime),
+                         late, o)
+                      .aggregate("q11-sessions", CountAgg<Bid>{});
+  attachLate(sessions, late, o, c);
+  auto rows = sessions.map("q11-rows", [](const AuctionCount& r) {
                     return BidderWindowRow{r.key, r.value, r.window.start, r.window.end};
                   });
   attachSink(rows, o, std::move(c));

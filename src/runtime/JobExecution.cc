@@ -220,6 +220,7 @@ Status JobExecution::build() {
       }
       Task* task = inst.task;
       inst.ctx.wakeup = [task] { task->schedule(); };
+      inst.ctx.stopRequested = &stopping_;
       inst.time = std::make_unique<InstanceTimeService>(&timers_, task);
       inst.ctx.time = inst.time.get();
       inst.ctx.watermarkIntervalMs = config_.watermarkInterval.count();

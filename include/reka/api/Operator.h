@@ -94,6 +94,9 @@ struct OperatorContext {
   /// Thread-safe: asks the runtime to poll this (source) task again. For sources whose data
   /// arrives on a connector thread.
   std::function<void()> wakeup;
+  /// Set once the job is cancelled, failed or stopping (never cleared). A source that waits for
+  /// input in I/O checks it and gives up the wait, so that the job stops in bounded time.
+  const std::atomic<bool>* stopRequested = nullptr;
   /// What the job promises about its output after a failure (sinks choose how they write).
   DeliveryGuarantee guarantee = DeliveryGuarantee::kExactlyOnce;
   /// Whether the job takes checkpoints (sinks that stage output commit it at checkpoints;

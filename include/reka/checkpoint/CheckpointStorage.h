@@ -199,7 +199,7 @@ class CheckpointStorage {
   /// The ids of the complete (manifest present) checkpoints and savepoints, newest first.
   std::vector<std::pair<int64_t, std::string>> listComplete();
 
- private:
+  /// What a checkpoint's MANIFEST says.
   struct Manifest {
     int64_t id = 0;
     CheckpointKind kind = CheckpointKind::kCheckpoint;
@@ -208,6 +208,11 @@ class CheckpointStorage {
     std::string jobFingerprint;
     std::vector<FileEntry> files;
   };
+  /// Parses the bytes of a MANIFEST file (format version 1 or 2, checksum included); fails with
+  /// Corruption on anything else. Pure: no file system access (the fuzz targets call it).
+  static Result<Manifest> parseManifest(std::string_view bytes);
+
+ private:
   Result<Manifest> readManifest(const std::string& directory);
 
   std::string stateDir_;

@@ -32,7 +32,7 @@ class PositionLog {
   /// Opens (creating) `path`. Returns the position logged there before, if any and intact.
   Result<std::string> open(const std::string& path) {
     path_ = path;
-    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd_ < 0) return Status::ioError("cannot open position log " + path + ": " + std::strerror(errno));
     std::string bytes(1 << 16, '\0');
     ssize_t n = ::pread(fd_, bytes.data(), bytes.size(), 0);

@@ -18,13 +18,18 @@ namespace reka::nexmark {
 /// `{"event_type":2,"bid":{...}}`. Fields may come in any order; unknown fields are validated as
 /// JSON and ignored. Every record field is required and must have its type (integers for ids,
 /// prices and timestamps; strings otherwise); duplicates, trailing content after the object,
-/// nesting deeper than kMaxDepth and lines longer than the configured limit are refused.
+/// nesting deeper than kMaxDepth and lines longer than the configured limit are refused, and so
+/// are integers beyond ±kMaxJsonSafeInteger and timestamps (`dateTime`, `expires`) outside
+/// [kMinEventTimestamp, kMaxEventTimestamp] (years 0000 to 9999).
 ///
 /// Reusable: one instance per thread, one line at a time. Not thread-safe.
 class EventParser {
  public:
   /// Lines longer than this are refused without being copied or indexed.
   static constexpr size_t kDefaultMaxLineBytes = size_t{1} << 20;
+  /// Integers beyond ±(2^53 − 1) are refused: JSON tools read them rounded (RFC 7493), and
+  /// the bound keeps the queries' arithmetic (q1's price × 908) within 64 bits.
+  static constexpr int64_t kMaxJsonSafeInteger = (int64_t{1} << 53) - 1;
   /// Deepest object/array nesting accepted anywhere in a line (the line's object is level 1).
   static constexpr int kMaxDepth = 64;
 
@@ -65,6 +70,8 @@ class JsonRowWriter {
   void begin();
   /// Adds `"name":value`.
   void field(std::string_view name, int64_t value);
+  /// A 128-bit integer (exact sums), written in full as a JSON number.
+  void fieldInt128(std::string_view name, __int128 value);
   /// Adds `"name":"value"` with JSON escaping (invalid UTF-8 bytes become U+FFFD).
   void field(std::string_view name, std::string_view value);
   /// Floating-point values go through fieldDouble or fieldDecimal, never silently truncated.

@@ -32,8 +32,14 @@ struct QueryJobOptions {
   /// or at the end without them. Excludes outputPath.
   std::string outputDir;
   std::string deadLetterPath;    ///< empty: dead letters are reported on stderr (rate-limited)
+  /// Records too late for their windows, written as input events (q5, q7, q8, q11; other
+  /// queries have no late data). Empty: they are counted only (JobMetrics::lateRecords).
+  std::string lateOutputPath;
   BadInputPolicy badInput = BadInputPolicy::kDeadLetter;
   size_t maxLineBytes = size_t{1} << 20;
+  /// The far-future cap of the event watermarks (see eventWatermarks); 0: none. The `reka`
+  /// command sets 10 minutes unless told otherwise (--max-ahead).
+  int64_t maxAheadMs = 0;
 };
 
 /// Counters a query job updates while it runs. Thread-safe.
@@ -50,9 +56,12 @@ inline constexpr const char* kEventSourceName = "nexmark-events";
 
 /// Event time of the NEXMark stream: dateTime, with watermarks 4 s behind the highest seen.
 inline constexpr int64_t kWatermarkDelayMs = 4000;
-inline auto eventWatermarks() {
+/// `maxAheadMs` > 0: one event may move event time at most this far beyond the highest
+/// timestamp before it (the far-future cap, WatermarkOptions::maxAheadMs); 0: no cap.
+inline auto eventWatermarks(int64_t maxAheadMs = 0) {
   return watermarks::boundedOutOfOrderness<Event>(std::chrono::milliseconds(kWatermarkDelayMs),
-                                                  [](const Event& e) { return e.dateTime(); });
+                                                  [](const Event& e) { return e.dateTime(); })
+      .withMaxAhead(std::chrono::milliseconds(maxAheadMs));
 }
 
 /// The queries this build implements.
@@ -61,7 +70,8 @@ const std::vector<std::string>& supportedQueries();
 /// The in-process generator as a source: subtask s of P emits the blocks of `batchSize` events
 /// j ≡ s (mod P) of the interleaved generator timelines, so the stream's content does not
 /// depend on P. The reported event time is the bounded-out-of-orderness (4 s) watermark.
-DataStream<Event> generatorSource(StreamEnvironment& env, const GeneratorConfig& config, int parallelism = 0);
+DataStream<Event> generatorSource(StreamEnvironment& env, const GeneratorConfig& config, int parallelism = 0,
+                                  int64_t maxAheadMs = 0);
 
 /// A JSON-lines event file as a source (parallelism 1). Bad lines follow `options.badInput`.
 DataStream<Event> fileSource(StreamEnvironment& env, const QueryJobOptions& options,

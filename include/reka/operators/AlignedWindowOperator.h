@@ -77,6 +77,10 @@ class AlignedWindowOperator final : public EmittingOperator<Out> {
       const int64_t ts = eventTime_ ? tsFn_(r) : arrival;
       Pane* pane = cached_;
       if (pane == nullptr || ts < cachedStart_ || ts >= cachedStart_ + pane_) {
+        if (!isValidEventTimestamp(ts)) {  // no window holds it (see isValidEventTimestamp)
+          countLate(r);
+          continue;
+        }
         const int64_t paneStart = windowStartFor(ts, spec_.offsetMs, pane_);
         if (firstEndCovering(paneStart) - 1 <= current_) {  // a window of this pane has fired
           onLateRecord(r, paneStart);
@@ -109,7 +113,7 @@ class AlignedWindowOperator final : public EmittingOperator<Out> {
     earlyCallbackAt_ = kMaxTime;
     if (!eventTime_) {
       advance(now);
-      requestWindowCallback(firstEndCovering(now + 1) - 1);  // the next window end
+      requestWindowCallback(firstUnfiredEnd(now) - 1);  // the next window end
     }
     if (options_.trigger.kind == Trigger::Kind::kEarlyPeriodic) {
       fireEarly();
@@ -389,13 +393,20 @@ class AlignedWindowOperator final : public EmittingOperator<Out> {
   /// The last window (by end) that covers pane start p.
   int64_t lastEndCovering(int64_t p) const { return windowStartFor(p, spec_.offsetMs, spec_.slideMs) + spec_.sizeMs; }
 
-  static int64_t satAdd(int64_t a, int64_t b) { return a > kMaxTime - b ? kMaxTime : a + b; }
+  static int64_t satAdd(int64_t a, int64_t b) { return addSaturating(a, b); }
+
+  /// The end of the first window that has not fired at time `reached`: panes exist only for
+  /// valid timestamps, so a time outside their range is clamped to it first (no overflow).
+  int64_t firstUnfiredEnd(int64_t reached) const {
+    if (reached < kMinEventTimestamp) return kMinTime;
+    return firstEndCovering(std::min(reached, kMaxEventTimestamp) + 1);
+  }
 
   /// Fires every window whose end − 1 <= time (and was not fired before), in end order, then
   /// drops panes no window can use any more. A window has fired iff end − 1 <= current_.
   void advance(int64_t time) {
     if (time <= current_) return;
-    int64_t end = current_ == kMinTime ? kMinTime : firstEndCovering(current_ + 1);
+    int64_t end = firstUnfiredEnd(current_);
     std::chrono::steady_clock::time_point started{};
     for (;;) {
       auto first = panes_.lower_bound(end == kMinTime ? kMinTime : end - spec_.sizeMs);
@@ -490,11 +501,15 @@ class AlignedWindowOperator final : public EmittingOperator<Out> {
   /// window is within its allowed lateness, late otherwise.
   void onLateRecord(const T& r, int64_t paneStart) {
     if (satAdd(lastEndCovering(paneStart) - 1, options_.allowedLatenessMs) <= current_) {
-      this->ctx_->metrics->lateRecords.fetch_add(1, std::memory_order_relaxed);
-      if (options_.lateTagId != 0) emitter_.template outputById<T>(options_.lateTagId, r);
+      countLate(r);
       return;
     }
     lateUpdate(r, paneStart);
+  }
+
+  void countLate(const T& r) {
+    this->ctx_->metrics->lateRecords.fetch_add(1, std::memory_order_relaxed);
+    if (options_.lateTagId != 0) emitter_.template outputById<T>(options_.lateTagId, r);
   }
 
   /// Adds a record to a pane whose fired windows are within allowed lateness, and re-emits
@@ -530,9 +545,14 @@ class AlignedWindowOperator final : public EmittingOperator<Out> {
   void fireEarly() {
     if (panes_.empty()) return;
     int64_t lastPane = panes_.rbegin()->first;
-    int64_t end = firstEndCovering(panes_.begin()->first);
-    if (current_ != kMinTime) end = std::max(end, firstEndCovering(current_ + 1));  // not fired yet
+    int64_t end = std::max(firstEndCovering(panes_.begin()->first), firstUnfiredEnd(current_));  // not fired yet
     for (; end - spec_.sizeMs <= lastPane; end += spec_.slideMs) {
+      // Jump over stretches without panes: a far-future pane must not mean a loop over every
+      // window between it and the others.
+      auto next = panes_.lower_bound(end - spec_.sizeMs);
+      if (next == panes_.end()) break;
+      end = std::max(end, firstEndCovering(next->first));
+      if (end - spec_.sizeMs > lastPane) break;
       TimeWindow w{end - spec_.sizeMs, end};
       merged_.clear();
       for (auto it = panes_.lower_bound(w.start); it != panes_.end() && it->first < w.end; ++it) {

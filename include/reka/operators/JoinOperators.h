@@ -24,18 +24,6 @@
 
 namespace reka::detail {
 
-/// a + b, clamped to [kMinTime, kMaxTime] instead of overflowing (bounds of extreme timestamps).
-inline int64_t saturatingAdd(int64_t a, int64_t b) {
-  int64_t r = 0;
-  if (__builtin_add_overflow(a, b, &r)) return b > 0 ? kMaxTime : kMinTime;
-  return r;
-}
-/// a - b, clamped to [kMinTime, kMaxTime].
-inline int64_t saturatingSub(int64_t a, int64_t b) {
-  int64_t r = 0;
-  if (__builtin_sub_overflow(a, b, &r)) return b < 0 ? kMaxTime : kMinTime;
-  return r;
-}
 
 /// One side of an interval join: its records per key, ordered by timestamp, plus the times at
 /// which they stop being needed. Owned by one operator instance (one task).
@@ -185,8 +173,8 @@ class IntervalJoinOperator final : public EmittingOperator<Out> {
 
   void processWatermark(int64_t wm) override {
     watermark_ = wm;
-    bufferA_.expire(wm, [this](int64_t ts) { return saturatingAdd(ts, upper_); });
-    bufferB_.expire(wm, [this](int64_t ts) { return saturatingSub(ts, lower_); });
+    bufferA_.expire(wm, [this](int64_t ts) { return addSaturating(ts, upper_); });
+    bufferB_.expire(wm, [this](int64_t ts) { return subSaturating(ts, lower_); });
     this->forwardWatermark(wm);
   }
 
@@ -237,8 +225,8 @@ class IntervalJoinOperator final : public EmittingOperator<Out> {
     const int64_t ts = tsA_(a);
     if (isLate(ts)) return;
     const K key = keyA_(a);
-    const int64_t cleanupAt = saturatingAdd(ts, upper_);
-    bufferB_.forEachBetween(key, saturatingAdd(ts, lower_), cleanupAt,
+    const int64_t cleanupAt = addSaturating(ts, upper_);
+    bufferB_.forEachBetween(key, addSaturating(ts, lower_), cleanupAt,
                             [&](const B& b) { emit(a, b); });
     if (cleanupAt > watermark_) bufferA_.add(key, ts, cleanupAt, a);
   }
@@ -246,8 +234,8 @@ class IntervalJoinOperator final : public EmittingOperator<Out> {
     const int64_t ts = tsB_(b);
     if (isLate(ts)) return;
     const K key = keyB_(b);
-    const int64_t cleanupAt = saturatingSub(ts, lower_);
-    bufferA_.forEachBetween(key, saturatingSub(ts, upper_), cleanupAt,
+    const int64_t cleanupAt = subSaturating(ts, lower_);
+    bufferA_.forEachBetween(key, subSaturating(ts, upper_), cleanupAt,
                             [&](const A& a) { emit(a, b); });
     if (cleanupAt > watermark_) bufferB_.add(key, ts, cleanupAt, b);
   }
@@ -329,9 +317,9 @@ class WindowJoinOperator final : public EmittingOperator<Out> {
   void processWatermark(int64_t wm) override {
     watermark_ = wm;
     while (!windows_.empty() &&
-           windows_.begin()->first <= saturatingAdd(wm, 1)) {  // maxTimestamp <= wm
+           windows_.begin()->first <= addSaturating(wm, 1)) {  // maxTimestamp <= wm
       auto node = windows_.extract(windows_.begin());
-      const TimeWindow window{saturatingSub(node.key(), spec_.sizeMs), node.key()};
+      const TimeWindow window{subSaturating(node.key(), spec_.sizeMs), node.key()};
       for (const auto& [key, sides] : node.mapped()) {
         for (const A& a : sides.a) {
           for (const B& b : sides.b) {
@@ -419,11 +407,15 @@ class WindowJoinOperator final : public EmittingOperator<Out> {
   template <class Append>
   void add(int64_t ts, const K& key, Append&& append) {
     bool added = false;
+    if (!isValidEventTimestamp(ts)) {  // no window holds it: late
+      this->ctx_->metrics->lateRecords.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
     for (int64_t start = windowStartFor(ts, spec_.offsetMs, spec_.slideMs);
          ts - start < spec_.sizeMs; start -= spec_.slideMs) {
-      const int64_t end = saturatingAdd(start, spec_.sizeMs);
+      const int64_t end = addSaturating(start, spec_.sizeMs);
       // Older windows end earlier: once one has fired, all the rest have.
-      if (end <= saturatingAdd(watermark_, 1)) break;
+      if (end <= addSaturating(watermark_, 1)) break;
       auto& byKey = windows_[end];
       auto it = byKey.find(key);
       if (it == byKey.end()) it = byKey.try_emplace(StoredKey(key)).first;

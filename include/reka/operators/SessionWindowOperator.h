@@ -95,7 +95,7 @@ class SessionWindowOperator final : public EmittingOperator<Out> {
     if (eventTime()) return;
     advance(now - 1);  // a session [start, end) fires once the clock reaches `end`
     if (!timers_.empty())
-      this->ctx_->time->requestCallback(saturatingAdd(timers_.begin()->first, 1));
+      this->ctx_->time->requestCallback(addSaturating(timers_.begin()->first, 1));
     emitter_.flushEmitted(nullptr);
   }
 
@@ -183,7 +183,7 @@ class SessionWindowOperator final : public EmittingOperator<Out> {
       keys_ = std::move(keys);
       timers_ = std::move(timers);
       if (!eventTime() && !timers_.empty())
-        this->ctx_->time->requestCallback(saturatingAdd(timers_.begin()->first, 1));
+        this->ctx_->time->requestCallback(addSaturating(timers_.begin()->first, 1));
       return Status::ok();
     }
   }
@@ -206,21 +206,22 @@ class SessionWindowOperator final : public EmittingOperator<Out> {
     std::optional<int64_t> timerAt;  ///< this key's entry in timers_
   };
 
-  static int64_t saturatingAdd(int64_t a, int64_t nonNegative) {
-    return a > kMaxTime - nonNegative ? kMaxTime : a + nonNegative;
-  }
   bool eventTime() const { return assigner_.domain == TimeDomain::kEventTime; }
   int64_t lateness() const { return eventTime() ? options_.allowedLatenessMs : 0; }
   /// When a fired session's state is dropped.
   int64_t cleanupTime(const TimeWindow& w) const {
-    return saturatingAdd(w.maxTimestamp(), lateness());
+    return addSaturating(w.maxTimestamp(), lateness());
   }
   bool isLate(const TimeWindow& w) const { return eventTime() && cleanupTime(w) <= watermark_; }
 
   void add(const T& r) {
     const K key = keyFn_(r);
     const int64_t ts = eventTime() ? static_cast<int64_t>(tsFn_(r)) : this->ctx_->time->now();
-    const TimeWindow fresh{ts, saturatingAdd(ts, assigner_.gapMs)};
+    if (eventTime() && !isValidEventTimestamp(ts)) {  // no session holds it: late
+      dropLate(r);
+      return;
+    }
+    const TimeWindow fresh{ts, addSaturating(ts, assigner_.gapMs)};
     auto it = keys_.find(key);
     if (it == keys_.end()) {
       if (isLate(fresh)) {
@@ -332,7 +333,7 @@ class SessionWindowOperator final : public EmittingOperator<Out> {
     ks.timerAt = next;
     if (!next) return;
     timers_.insert(std::pair<int64_t, Key>(*next, key));
-    if (!eventTime()) this->ctx_->time->requestCallback(saturatingAdd(*next, 1));
+    if (!eventTime()) this->ctx_->time->requestCallback(addSaturating(*next, 1));
   }
 
   Emitter<Out>& emitterRef() override { return emitter_; }

@@ -13,6 +13,7 @@
 #include "reka/base/Status.h"
 #include "reka/data/Batch.h"
 #include "reka/state/Serde.h"
+#include "reka/time/TimeArithmetic.h"
 #include "reka/time/WatermarkValve.h"
 
 namespace reka {
@@ -121,8 +122,9 @@ class SplitWatermarks {
   /// A record with `timestamp` was read from split `split`. Inline: runs per record.
   void observe(size_t split, int64_t timestamp) {
     Split& s = splits_[split];
-    if (options_.maxAheadMs > 0 && s.maxTimestamp != kMinTime && timestamp - s.maxTimestamp > options_.maxAheadMs) {
-      timestamp = s.maxTimestamp + options_.maxAheadMs;
+    if (options_.maxAheadMs > 0 && s.maxTimestamp != kMinTime &&
+        subSaturating(timestamp, s.maxTimestamp) > options_.maxAheadMs) {
+      timestamp = addSaturating(s.maxTimestamp, options_.maxAheadMs);
       ++capped_;
     }
     // The highest timestamp is tracked for custom generators too: the cap above needs it.
@@ -184,7 +186,8 @@ class SplitWatermarks {
   int64_t splitWatermark(const Split& s) const {
     if (s.custom) return s.custom->currentWatermark();
     if (s.maxTimestamp == kMinTime) return kMinTime;
-    return s.maxTimestamp - options_.maxOutOfOrdernessMs - 1;
+    // Saturating: a timestamp near the 64-bit minimum must not wrap the watermark to +∞.
+    return subSaturating(subSaturating(s.maxTimestamp, options_.maxOutOfOrdernessMs), 1);
   }
   struct SplitSnapshot {
     int64_t watermark = kMinTime;

@@ -8,6 +8,7 @@
 #include "reka/api/Functions.h"
 #include "reka/base/Status.h"
 #include "reka/data/Batch.h"
+#include "reka/time/TimeArithmetic.h"
 #include "reka/time/Timers.h"
 
 namespace reka {
@@ -22,12 +23,17 @@ struct TimeWindow {
   friend bool operator==(const TimeWindow&, const TimeWindow&) = default;
 };
 
-/// The start of the window of size `size` (aligned to the epoch plus `offset`) that holds `ts`.
+/// The start of the window of size `size` (aligned to the epoch plus `offset`, 0 ≤ offset <
+/// size) that holds `ts`. Never overflows: a start below the 64-bit range is kMinTime.
 inline int64_t windowStartFor(int64_t ts, int64_t offset, int64_t size) {
-  int64_t r = (ts - offset) % size;
+  int64_t r = (ts % size - offset) % size;  // both terms lie in (−size, size): no overflow
   if (r < 0) r += size;
-  return ts - r;
+  return subSaturating(ts, r);
 }
+
+/// The longest window size, slide, gap or offset a window assigner accepts: the whole range of
+/// event timestamps (10 000 years), so that a window end never leaves 64 bits.
+inline constexpr int64_t kMaxWindowSpanMs = kMaxEventTimestamp - kMinEventTimestamp;
 
 /// Fixed-size, non-overlapping windows aligned to the epoch (plus offset).
 struct TumblingWindows {

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -52,7 +53,8 @@ Result<LineReader> LineReader::open(const std::string& path, LineReaderOptions o
 
   int fd;
   do {
-    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    // O_NONBLOCK: opening a FIFO must not wait for its writer (regular files ignore the flag).
+    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   } while (fd < 0 && errno == EINTR);
   if (fd < 0) {
     int error = errno;
@@ -69,6 +71,12 @@ Result<LineReader> LineReader::open(const std::string& path, LineReaderOptions o
   }
   if (S_ISDIR(info.st_mode)) {
     return Status::invalidArgument(fmt::format("cannot read {}: {}", path, errnoText(EISDIR)));
+  }
+  reader.pollable_ = !S_ISREG(info.st_mode);
+  if (reader.pollable_ && options.startOffset > 0) {
+    return Status::invalidArgument(
+        fmt::format("cannot resume {} at byte {}: it is not a regular file (a pipe or FIFO cannot seek)", path,
+                    options.startOffset));
   }
   if (options.startOffset > 0) {
     if (S_ISREG(info.st_mode) && options.startOffset > info.st_size) {
@@ -92,7 +100,10 @@ LineReader::LineReader(std::string path, int fd, const LineReaderOptions& option
       // Room for a whole line of maxLineBytes plus its '\r', and one more chunk behind it.
       capacity_(options.maxLineBytes + 1 + options.readChunkBytes),
       position_(options.startOffset),
-      nextNumber_(options.startLine) {
+      nextNumber_(options.startLine),
+      interrupt_(options.interrupt) {
+  bomPending_ = options.startOffset == 0;
+  maxWaitMs_ = options.maxWaitMs;
   buffer_ = std::make_unique_for_overwrite<char[]>(capacity_);
 }
 
@@ -107,8 +118,13 @@ LineReader::LineReader(LineReader&& other) noexcept
       scanned_(std::exchange(other.scanned_, 0)),
       end_(std::exchange(other.end_, 0)),
       eof_(other.eof_),
+      pollable_(other.pollable_),
+      bomPending_(other.bomPending_),
+      waiting_(other.waiting_),
+      maxWaitMs_(other.maxWaitMs_),
       position_(other.position_),
       nextNumber_(other.nextNumber_),
+      interrupt_(other.interrupt_),
       error_(std::move(other.error_)) {}
 
 LineReader& LineReader::operator=(LineReader&& other) noexcept {
@@ -124,6 +140,11 @@ LineReader& LineReader::operator=(LineReader&& other) noexcept {
     scanned_ = std::exchange(other.scanned_, 0);
     end_ = std::exchange(other.end_, 0);
     eof_ = other.eof_;
+    pollable_ = other.pollable_;
+    bomPending_ = other.bomPending_;
+    waiting_ = other.waiting_;
+    maxWaitMs_ = other.maxWaitMs_;
+    interrupt_ = other.interrupt_;
     position_ = other.position_;
     nextNumber_ = other.nextNumber_;
     error_ = std::move(other.error_);
@@ -143,10 +164,28 @@ void LineReader::close() {
   }
 }
 
-Result<size_t> LineReader::readSome(char* into, size_t bytes) {
+Result<size_t> LineReader::readSome(char* into, size_t bytes, bool mayGiveUp) {
+  int64_t waitedMs = 0;
   while (true) {
+    if (pollable_) {
+      // Wait for data (or the writer's close) in slices, so that an interrupt is seen. Linux
+      // reports POLLHUP on a FIFO only once a writer has come and gone: before the first
+      // writer, the wait goes on.
+      if (interrupt_ != nullptr && interrupt_->load(std::memory_order_relaxed))
+        return Status::cancelled(fmt::format("reading {} was interrupted", path_));
+      pollfd p{fd_, POLLIN, 0};
+      int ready = ::poll(&p, 1, kPollIntervalMs);
+      if (ready < 0 && errno != EINTR)
+        return Status::ioError(fmt::format("cannot wait for {}: {}", path_, errnoText(errno)));
+      if (ready <= 0) {
+        waitedMs += kPollIntervalMs;
+        if (mayGiveUp && maxWaitMs_ >= 0 && waitedMs >= maxWaitMs_) return kGaveUp;
+        continue;
+      }
+    }
     ssize_t n = ::read(fd_, into, bytes);
     if (n >= 0) return static_cast<size_t>(n);
+    if (errno == EAGAIN || errno == EWOULDBLOCK) continue;  // another reader took it: wait again
     if (errno != EINTR) {
       return Status::ioError(fmt::format("cannot read {}: {}", path_, errnoText(errno)));
     }
@@ -154,6 +193,7 @@ Result<size_t> LineReader::readSome(char* into, size_t bytes) {
 }
 
 Line LineReader::takeLine(size_t lineEnd, size_t consumed) {
+  bomPending_ = false;
   size_t length = lineEnd - begin_;
   if (length > 0 && buffer_[lineEnd - 1] == '\r') --length;
   Line line;
@@ -174,6 +214,7 @@ Line LineReader::takeLine(size_t lineEnd, size_t consumed) {
 Result<std::optional<Line>> LineReader::next() {
   if (!error_.isOk()) return error_;
   if (fd_ < 0) return Status::failedPrecondition("LineReader used after being moved from");
+  waiting_ = false;
   while (true) {
     if (scanned_ < end_) {
       const void* newline = std::memchr(buffer_.get() + scanned_, '\n', end_ - scanned_);
@@ -199,17 +240,32 @@ Result<std::optional<Line>> LineReader::next() {
       begin_ = 0;
       scanned_ = end_ = pending;
     }
-    Result<size_t> n = readSome(buffer_.get() + end_, std::min(readChunkBytes_, capacity_ - end_));
+    Result<size_t> n = readSome(buffer_.get() + end_, std::min(readChunkBytes_, capacity_ - end_), true);
     if (!n.isOk()) {
+      if (n.status().code() == StatusCode::kCancelled) return n.status();  // an interrupt is no I/O error
       error_ = n.status();
       return error_;
+    }
+    if (n.value() == kGaveUp) {
+      waiting_ = true;
+      return std::optional<Line>();
     }
     if (n.value() == 0) {
       eof_ = true;
     } else {
       end_ += n.value();
+      skipByteOrderMark();
     }
   }
+}
+
+void LineReader::skipByteOrderMark() {
+  if (!bomPending_ || end_ - begin_ < 3) return;
+  bomPending_ = false;
+  if (std::memcmp(buffer_.get() + begin_, "\xEF\xBB\xBF", 3) != 0) return;
+  begin_ += 3;
+  scanned_ = std::max(scanned_, begin_);
+  position_ += 3;
 }
 
 Result<std::optional<Line>> LineReader::skipOversized() {
@@ -221,7 +277,7 @@ Result<std::optional<Line>> LineReader::skipOversized() {
   bool lastWasCr = buffer_[end_ - 1] == '\r';
   begin_ = scanned_ = end_ = 0;
   while (!eof_) {
-    Result<size_t> n = readSome(buffer_.get(), std::min(readChunkBytes_, capacity_));
+    Result<size_t> n = readSome(buffer_.get(), std::min(readChunkBytes_, capacity_), false);
     if (!n.isOk()) {
       error_ = n.status();
       return error_;

@@ -399,6 +399,8 @@ concept HasSinkOpen = requires(Fn f, const OperatorContext& c) { f.open(c); };
 template <class Fn>
 concept HasSinkFinish = requires(Fn f) { f.finish(); };
 template <class Fn>
+concept HasSinkClose = requires(Fn f) { f.close(); };
+template <class Fn>
 concept HasSinkSnapshot = requires(Fn f, int64_t id, std::string& out) {
   { f.snapshot(id, out) } -> std::same_as<Status>;
 };
@@ -410,7 +412,7 @@ template <class Fn>
 concept HasSinkCommit = requires(Fn f, int64_t id) { f.commit(id); };
 
 /// Calls F for every record: a callable (const T&) or a class with invoke(const T&) and
-/// optionally open(const OperatorContext&) → Status and finish(). A sink that takes part in
+/// optionally open(const OperatorContext&) → Status, finish() and close() (also after a cancel). A sink that takes part in
 /// checkpoints also has snapshot(int64_t checkpointId, std::string&) → Status (pre-commit),
 /// restore(std::string_view) → Status and commit(int64_t checkpointId).
 template <class T, class F>
@@ -435,6 +437,9 @@ class SinkOperator final : public Operator {
   }
   void finish() override {
     if constexpr (HasSinkFinish<F>) fn_.finish();
+  }
+  void close() override {
+    if constexpr (HasSinkClose<F>) fn_.close();
   }
   Status snapshotState(int64_t checkpointId, std::string& out) override {
     if constexpr (HasSinkSnapshot<F>) {

@@ -1,0 +1,21 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace reka {
+
+/// Parses a duration as the command line and configuration accept it: a whole number followed
+/// by `ms`, `s`, `m`/`min`, `h` or `d` ("500ms", "1s", "2m", "1h"), or a bare "0" (off).
+/// Returns nullopt for anything else: no sign, no fraction, no spaces, and nothing that would
+/// not fit in 64-bit milliseconds.
+std::optional<std::chrono::milliseconds> parseDuration(std::string_view text);
+
+/// Parses a byte size: a whole number with an optional unit `B`, `KiB`/`K`/`KB`, `MiB`/`M`/`MB`,
+/// `GiB`/`G`/`GB`, `TiB`/`T`/`TB` (all binary: K = 1024), e.g. "1048576", "64KiB", "1M", "2GiB".
+/// Returns nullopt for anything else, including values that do not fit in 63 bits.
+std::optional<int64_t> parseByteSize(std::string_view text);
+
+}  // namespace reka

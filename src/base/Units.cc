@@ -1,0 +1,65 @@
+#include "reka/base/Units.h"
+
+#include <array>
+#include <utility>
+
+namespace reka {
+
+namespace {
+
+/// Splits `text` into its leading decimal digits (as a value) and the rest. nullopt when there
+/// are no digits or the number does not fit in int64.
+std::optional<std::pair<int64_t, std::string_view>> splitNumber(std::string_view text) {
+  size_t digits = 0;
+  int64_t value = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') {
+    if (__builtin_mul_overflow(value, int64_t{10}, &value) ||
+        __builtin_add_overflow(value, int64_t{text[digits] - '0'}, &value))
+      return std::nullopt;
+    ++digits;
+  }
+  if (digits == 0) return std::nullopt;
+  return std::make_pair(value, text.substr(digits));
+}
+
+std::optional<int64_t> scaled(int64_t value, int64_t unit) {
+  int64_t out = 0;
+  if (__builtin_mul_overflow(value, unit, &out)) return std::nullopt;
+  return out;
+}
+
+}  // namespace
+
+std::optional<std::chrono::milliseconds> parseDuration(std::string_view text) {
+  auto number = splitNumber(text);
+  if (!number) return std::nullopt;
+  const auto [n, unit] = *number;
+  static constexpr std::array<std::pair<std::string_view, int64_t>, 6> kUnits = {{
+      {"ms", 1}, {"s", 1000}, {"m", 60'000}, {"min", 60'000}, {"h", 3'600'000}, {"d", 86'400'000}}};
+  if (unit.empty()) {
+    if (n == 0) return std::chrono::milliseconds(0);
+    return std::nullopt;  // "5" could mean seconds or milliseconds: say which
+  }
+  for (const auto& [name, ms] : kUnits) {
+    if (unit != name) continue;
+    auto total = scaled(n, ms);
+    if (!total) return std::nullopt;
+    return std::chrono::milliseconds(*total);
+  }
+  return std::nullopt;
+}
+
+std::optional<int64_t> parseByteSize(std::string_view text) {
+  auto number = splitNumber(text);
+  if (!number) return std::nullopt;
+  const auto [n, unit] = *number;
+  static constexpr std::array<std::pair<std::string_view, int>, 14> kUnits = {{
+      {"", 0}, {"B", 0}, {"K", 10}, {"KB", 10}, {"KiB", 10}, {"M", 20}, {"MB", 20}, {"MiB", 20},
+      {"G", 30}, {"GB", 30}, {"GiB", 30}, {"T", 40}, {"TB", 40}, {"TiB", 40}}};
+  for (const auto& [name, shift] : kUnits) {
+    if (unit == name) return scaled(n, int64_t{1} << shift);
+  }
+  return std::nullopt;
+}
+
+}  // namespace reka

@@ -20,12 +20,8 @@ class ChainedOutput final : public Output {
     metrics_->recordsIn.fetch_add(static_cast<int64_t>(batch.size()), std::memory_order_relaxed);
     try {
       next_->processBatch(0, batch);
-    } catch (const OperatorFailure&) {
-      throw;
-    } catch (const std::exception& e) {
-      throw OperatorFailure{*name_, e.what()};
     } catch (...) {
-      throw OperatorFailure{*name_, "unknown exception"};
+      throw currentFailure(*name_);
     }
   }
   void emitWatermark(int64_t watermark) override {
@@ -40,12 +36,8 @@ class ChainedOutput final : public Output {
   void call(Call&& c) {
     try {
       c();
-    } catch (const OperatorFailure&) {
-      throw;
-    } catch (const std::exception& e) {
-      throw OperatorFailure{*name_, e.what()};
     } catch (...) {
-      throw OperatorFailure{*name_, "unknown exception"};
+      throw currentFailure(*name_);
     }
   }
   Operator* next_;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <new>
 
 #include "reka/base/ProcessStats.h"
 #include "runtime/CheckpointCoordinator.h"
@@ -59,16 +60,31 @@ void Task::addInput(Channel* channel, int input) {
   if (openChannelsPerInput_[static_cast<size_t>(input)]++ == 0) ++openInputs_;
 }
 
+OperatorFailure currentFailure(const std::string& name) {
+  try {
+    throw;
+  } catch (const OperatorFailure& f) {
+    return f;
+  } catch (const std::bad_alloc&) {
+    return OperatorFailure{name,
+                           "an allocation failed (std::bad_alloc) with the process at a peak RSS of " +
+                               std::to_string(peakRssBytes() >> 20) +
+                               " MiB; give the job more memory (ulimit -v, the container's limit) or less state "
+                               "(shorter windows, fewer keys)",
+                           true};
+  } catch (const std::exception& e) {
+    return OperatorFailure{name, e.what()};
+  } catch (...) {
+    return OperatorFailure{name, "unknown exception"};
+  }
+}
+
 template <class Call>
 void Task::callNamed(size_t chainIndex, Call&& call) {
   try {
     call();
-  } catch (const OperatorFailure&) {
-    throw;
-  } catch (const std::exception& e) {
-    throw OperatorFailure{chainNames_[chainIndex], e.what()};
   } catch (...) {
-    throw OperatorFailure{chainNames_[chainIndex], "unknown exception"};
+    throw currentFailure(chainNames_[chainIndex]);
   }
 }
 
@@ -98,14 +114,14 @@ Task::StepResult Task::step() {
       notifyCompleted();
       fireProcessingTime();
       return source_ != nullptr ? stepSource() : stepInputs();
-    } catch (const OperatorFailure&) {
-      throw;
-    } catch (const std::exception& e) {
-      throw OperatorFailure{headName_, e.what()};
     } catch (...) {
-      throw OperatorFailure{headName_, "unknown exception"};
+      throw currentFailure(headName_);
     }
   } catch (const OperatorFailure& f) {
+    if (f.outOfMemory) {
+      job_->fail(Status::resourceExhausted("operator '" + f.operatorName + "' ran out of memory: " + f.what));
+      return StepResult::kFinished;
+    }
     job_->fail(Status::userCodeError("operator '" + f.operatorName + "' failed: " + f.what));
     return StepResult::kFinished;
   }

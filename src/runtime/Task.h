@@ -23,7 +23,13 @@ class CheckpointCoordinator;
 struct OperatorFailure {
   std::string operatorName;
   std::string what;
+  bool outOfMemory = false;  ///< an allocation failed (std::bad_alloc)
 };
+
+/// The failure of operator `name` for the exception being handled: call it inside a catch
+/// block. An OperatorFailure passes unchanged (it already names its operator); std::bad_alloc
+/// becomes an out-of-memory failure that says how much the process held.
+OperatorFailure currentFailure(const std::string& name);
 
 /// One parallel instance of a chain of operators: a head (a source, or the operator that reads
 /// the task's input channels) and the operators chained behind it, called directly.

@@ -1,6 +1,9 @@
 #include "reka/time/Watermarks.h"
+#include "reka/time/Windows.h"
 
 #include <gtest/gtest.h>
+
+#include <limits>
 
 #include <algorithm>
 #include <chrono>
@@ -338,6 +341,51 @@ WatermarkOptions withMaxAhead(int64_t boundMs, int64_t capMs) {
   WatermarkOptions o = bounded(boundMs);
   o.maxAheadMs = capMs;
   return o;
+}
+
+// The hostile tester's timestamps: near the 64-bit limits, a watermark of max − bound − 1
+// wrapped around (INT64_MIN + 1 − 4000 − 1 became a huge positive time) and the cap's
+// difference overflowed. Both saturate now.
+TEST(WatermarksTest, TimestampsNearThe64BitLimitsDoNotWrapTheWatermark) {
+  SplitWatermarks low(bounded(4000), 1, 0);
+  low.observe(0, std::numeric_limits<int64_t>::min() + 1);
+  low.poll(1);
+  EXPECT_LE(low.current(), std::numeric_limits<int64_t>::min() + 1);
+
+  SplitWatermarks high(bounded(4000), 1, 0);
+  high.observe(0, std::numeric_limits<int64_t>::max());
+  high.poll(1);
+  EXPECT_EQ(high.current(), std::numeric_limits<int64_t>::max() - 4001);
+
+  // The cap: from a very negative highest timestamp to a very positive one the difference does
+  // not fit in 64 bits; the record is capped, not let through.
+  SplitWatermarks capped(withMaxAhead(0, 1000), 1, 0);
+  capped.observe(0, -9'000'000'000'000'000'000);
+  capped.observe(0, 9'000'000'000'000'000'000);
+  capped.poll(1);
+  EXPECT_EQ(capped.current(), -9'000'000'000'000'000'000 + 1000 - 1);
+  EXPECT_EQ(capped.cappedRecords(), 1);
+}
+
+TEST(WatermarksTest, SaturatingArithmeticClampsInsteadOfWrapping) {
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
+  EXPECT_EQ(addSaturating(kMax, 1), kMax);
+  EXPECT_EQ(addSaturating(kMin, -1), kMin);
+  EXPECT_EQ(addSaturating(5, -7), -2);
+  EXPECT_EQ(subSaturating(kMin, 1), kMin);
+  EXPECT_EQ(subSaturating(kMax, -1), kMax);
+  EXPECT_EQ(subSaturating(-2, 5), -7);
+  // Window starts: aligned, and never below the 64-bit range.
+  EXPECT_EQ(windowStartFor(kMax, 0, 10'000), kMax - kMax % 10'000);
+  EXPECT_EQ(windowStartFor(kMin, 0, 10'000), kMin);  // the true start lies below kMin
+  EXPECT_EQ(windowStartFor(-1, 0, 10), -10);
+  EXPECT_EQ(windowStartFor(7, 3, 10), 3);
+  EXPECT_EQ(windowStartFor(2, 3, 10), -7);
+  EXPECT_TRUE(isValidEventTimestamp(kMaxEventTimestamp));
+  EXPECT_FALSE(isValidEventTimestamp(kMaxEventTimestamp + 1));
+  EXPECT_TRUE(isValidEventTimestamp(kMinEventTimestamp));
+  EXPECT_FALSE(isValidEventTimestamp(kMinEventTimestamp - 1));
 }
 
 TEST(WatermarksTest, FarFutureTimestampMovesTimeAtMostMaxAheadBeyondThePreviousHighest) {

@@ -1,6 +1,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <thread>
 
 #include <cstdio>
 #include <filesystem>
@@ -275,6 +282,104 @@ TEST_F(LineReaderTest, MovedReaderKeepsReading) {
   ASSERT_TRUE(line.isOk() && line->has_value());
   EXPECT_EQ((*line)->text, "b");
   EXPECT_FALSE(reader.next().isOk());  // NOLINT(bugprone-use-after-move): documented failure
+}
+
+// A UTF-8 byte-order mark made line 1 of a file a bad record; it is skipped now.
+TEST_F(LineReaderTest, SkipsAByteOrderMarkAtTheStartOnly) {
+  const std::string bom = "\xEF\xBB\xBF";
+  for (size_t chunk : {size_t{1}, size_t{2}, size_t{4}, size_t{1} << 20}) {
+    LineReaderOptions o;
+    o.readChunkBytes = chunk;
+    Result<LineReader> reader = LineReader::open(write(bom + "{\"a\":1}\n" + bom + "x\n"), o);
+    ASSERT_TRUE(reader.isOk());
+    auto first = reader->next();
+    ASSERT_TRUE(first.isOk() && first->has_value());
+    EXPECT_EQ((*first)->text, "{\"a\":1}") << "chunk " << chunk;
+    EXPECT_EQ((*first)->offset, 3);
+    auto second = reader->next();
+    ASSERT_TRUE(second.isOk() && second->has_value());
+    EXPECT_EQ((*second)->text, bom + "x");  // only at offset 0
+    EXPECT_EQ(reader->position(), static_cast<int64_t>(2 * bom.size() + 10));
+  }
+  // Resuming at a later offset skips nothing.
+  LineReaderOptions o;
+  o.startOffset = 3;
+  Result<LineReader> resumed = LineReader::open(write(bom + "ab\n"), o);
+  ASSERT_TRUE(resumed.isOk());
+  auto line = resumed->next();
+  ASSERT_TRUE(line.isOk() && line->has_value());
+  EXPECT_EQ((*line)->text, "ab");
+}
+
+class FifoTest : public LineReaderTest {
+ protected:
+  std::string makeFifo() {
+    std::string path = (dir_ / "fifo").string();
+    EXPECT_EQ(::mkfifo(path.c_str(), 0600), 0) << std::strerror(errno);
+    return path;
+  }
+};
+
+// A FIFO whose writer never comes (or never writes) hung the job for good: SIGINT and SIGTERM
+// could not stop it. Opening does not wait now, and a wait for data ends at an interrupt.
+TEST_F(FifoTest, AWaitWithoutAWriterEndsAtAnInterrupt) {
+  const std::string path = makeFifo();
+  std::atomic<bool> stop{false};
+  LineReaderOptions o;
+  o.interrupt = &stop;
+  Result<LineReader> reader = LineReader::open(path, o);  // no writer: must not block
+  ASSERT_TRUE(reader.isOk()) << reader.status().toString();
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    stop.store(true);
+  });
+  const auto started = std::chrono::steady_clock::now();
+  auto line = reader->next();
+  stopper.join();
+  EXPECT_EQ(line.status().code(), StatusCode::kCancelled) << line.status().toString();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5));
+}
+
+TEST_F(FifoTest, GivesUpAfterMaxWaitThenReadsWhatTheWriterSendsToItsEnd) {
+  const std::string path = makeFifo();
+  LineReaderOptions o;
+  o.maxWaitMs = 60;
+  Result<LineReader> reader = LineReader::open(path, o);
+  ASSERT_TRUE(reader.isOk());
+  const int writer = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  ASSERT_GE(writer, 0);
+  // The writer is there but silent: nullopt with waiting() true, not the end.
+  auto none = reader->next();
+  ASSERT_TRUE(none.isOk());
+  EXPECT_FALSE(none->has_value());
+  EXPECT_TRUE(reader->waiting());
+  ASSERT_EQ(::write(writer, "one\ntw", 6), 6);
+  auto one = reader->next();
+  ASSERT_TRUE(one.isOk() && one->has_value());
+  EXPECT_EQ((*one)->text, "one");
+  ASSERT_EQ(::write(writer, "o\n", 2), 2);
+  ::close(writer);  // the end of the FIFO
+  std::vector<std::string> rest;
+  for (int i = 0; i < 100; ++i) {
+    auto next = reader->next();
+    ASSERT_TRUE(next.isOk());
+    if (next->has_value()) {
+      rest.emplace_back((*next)->text);
+    } else if (!reader->waiting()) {
+      break;
+    }
+  }
+  EXPECT_EQ(rest, std::vector<std::string>{"two"});
+  EXPECT_FALSE(reader->waiting());
+}
+
+TEST_F(FifoTest, CannotResumeAPipeAtAnOffset) {
+  const std::string path = makeFifo();
+  LineReaderOptions o;
+  o.startOffset = 10;
+  Result<LineReader> reader = LineReader::open(path, o);
+  ASSERT_FALSE(reader.isOk());
+  EXPECT_THAT(reader.status().message(), HasSubstr("not a regular file"));
 }
 
 }  // namespace

@@ -1,0 +1,43 @@
+#include "reka/base/Units.h"
+
+#include <gtest/gtest.h>
+
+namespace reka {
+namespace {
+
+using std::chrono::milliseconds;
+
+TEST(UnitsTest, ParsesDurationsWithEveryUnit) {
+  EXPECT_EQ(parseDuration("0"), milliseconds(0));
+  EXPECT_EQ(parseDuration("500ms"), milliseconds(500));
+  EXPECT_EQ(parseDuration("1s"), milliseconds(1000));
+  EXPECT_EQ(parseDuration("2m"), milliseconds(120'000));
+  EXPECT_EQ(parseDuration("2min"), milliseconds(120'000));
+  EXPECT_EQ(parseDuration("1h"), milliseconds(3'600'000));
+  EXPECT_EQ(parseDuration("1d"), milliseconds(86'400'000));
+}
+
+TEST(UnitsTest, RefusesWhatIsNotADuration) {
+  for (const char* bad : {"", "5", "s", "-1s", "+1s", "1.5s", " 1s", "1s ", "1 s", "1sec", "1S", "0x10s",
+                          "9223372036854775807s", "99999999999999999999ms", "106751991167301d"}) {
+    EXPECT_FALSE(parseDuration(bad).has_value()) << bad;
+  }
+  EXPECT_EQ(parseDuration("9223372036854775807ms"), milliseconds(9223372036854775807));
+}
+
+TEST(UnitsTest, ParsesAndRefusesByteSizes) {
+  EXPECT_EQ(parseByteSize("0"), 0);
+  EXPECT_EQ(parseByteSize("1048576"), 1 << 20);
+  EXPECT_EQ(parseByteSize("64KiB"), 64 << 10);
+  EXPECT_EQ(parseByteSize("64K"), 64 << 10);
+  EXPECT_EQ(parseByteSize("1MiB"), 1 << 20);
+  EXPECT_EQ(parseByteSize("2GB"), int64_t{2} << 30);
+  EXPECT_EQ(parseByteSize("3TiB"), int64_t{3} << 40);
+  EXPECT_EQ(parseByteSize("12B"), 12);
+  for (const char* bad : {"", "KiB", "-1", "1.5MiB", "1 MiB", "1mib", "1PiB", "8388608TiB", "99999999999999999999"}) {
+    EXPECT_FALSE(parseByteSize(bad).has_value()) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace reka

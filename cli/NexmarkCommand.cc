@@ -1,6 +1,10 @@
 #include "NexmarkCommand.h"
 
+#include <fcntl.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <atomic>
 #include <chrono>
@@ -132,9 +136,13 @@ int runGenerate(const GeneratorFlags& flags, const std::string& output) {
   }
   std::FILE* out = stdout;
   if (!output.empty()) {
-    out = std::fopen(output.c_str(), "w");
+    // Never through a symlink planted at the path (O_NOFOLLOW).
+    const int fd = ::open(output.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+    out = fd < 0 ? nullptr : ::fdopen(fd, "w");
     if (out == nullptr) {
-      std::fprintf(stderr, "reka nexmark generate: cannot open %s for writing\n", output.c_str());
+      std::fprintf(stderr, "reka nexmark generate: cannot open %s for writing: %s\n", output.c_str(),
+                   errno == ELOOP ? "it is a symbolic link (Reka does not write through links)" : std::strerror(errno));
+      if (fd >= 0) ::close(fd);
       return 1;
     }
   }
@@ -242,7 +250,7 @@ int runQuery(const GeneratorFlags& gen, const RunFlags& flags, const CLI::App& c
   config.batchSize = flags.batchSize;
   // A file's watermark advances after every batch, not every 200 ms of wall time: which records
   // are late then depends on the input and --batch-size only (at parallelism 1; see
-  // docs/event-time notes in NEXMARK.md), not on how fast the machine reads.
+  // docs/nexmark.md, "Late data"), not on how fast the machine reads.
   if (!flags.input.empty()) config.watermarkInterval = std::chrono::milliseconds(0);
   if (auto bad = prepareRun(flags, cmd, options, config)) {
     std::fprintf(stderr, "reka nexmark run: %s\n", bad->c_str());
@@ -272,6 +280,9 @@ int runQuery(const GeneratorFlags& gen, const RunFlags& flags, const CLI::App& c
     return 2;
   }
 
+  // Declared before the client: destroying the client (which joins the job's threads) is
+  // covered by the watchdog too.
+  StopWatchdog watchdog;
   const auto start = std::chrono::steady_clock::now();
   const double cpuStart = processCpuSeconds();
   auto client = env.executeAsync();
@@ -279,7 +290,6 @@ int runQuery(const GeneratorFlags& gen, const RunFlags& flags, const CLI::App& c
     std::fprintf(stderr, "reka nexmark run: %s\n", client.status().message().c_str());
     return 1;
   }
-  StopWatchdog watchdog;
   const bool tty = isatty(STDERR_FILENO) != 0;
   const auto progressEvery = std::chrono::milliseconds(tty ? 500 : 10000);
   auto lastProgress = start;
@@ -383,7 +393,8 @@ int runQuery(const GeneratorFlags& gen, const RunFlags& flags, const CLI::App& c
   if (!flags.input.empty()) extra += ", " + std::to_string(c.badRecords.load()) + " bad input lines";
   if (m.lateRecords > 0)
     extra += ", " + std::to_string(m.lateRecords) + " late records" +
-             (flags.lateOutput.empty() ? " (counted only; --late-output FILE writes them)" : " (in " + flags.lateOutput + ")");
+             (flags.lateOutput.empty() ? " (counted only; --late-output FILE writes them)"
+                                       : " (late-output " + flags.lateOutput + "; see docs/nexmark.md for which are written)");
   std::printf("%s: %lld events in %.3f s wall, %.3f s CPU (%s events/s, %s events/CPU-s), %lld output rows, peak RSS %.1f MiB%s\n",
               flags.query.c_str(), static_cast<long long>(eventCount), wall, cpu,
               humanCount(wall > 0 ? events / wall : 0).c_str(), humanCount(cpu > 0 ? events / cpu : 0).c_str(),
@@ -434,7 +445,7 @@ void addNexmarkCommand(CLI::App& app, int& exitCode) {
       ->check(CLI::IsMember(nexmark::supportedQueries()));
   runGen->add(runCmd, false);
   auto* eventsOpt = runCmd->get_option("--events");
-  auto* inputOpt = runCmd->add_option("--input", run->input, "JSON-lines event file (NEXMARK.md section 7)")->check(CLI::ExistingFile);
+  auto* inputOpt = runCmd->add_option("--input", run->input, "JSON-lines event file (docs/nexmark.md), or a FIFO")->check(CLI::ExistingFile);
   eventsOpt->excludes(inputOpt);
   inputOpt->excludes(eventsOpt);
   runCmd->add_option("--parallelism", run->parallelism, "parallel subtasks per operator (default: number of cores)")

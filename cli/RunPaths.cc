@@ -81,6 +81,10 @@ std::optional<std::string> checkRunPaths(const RunPaths& paths) {
       return "--output-dir " + paths.outputDir + " and --state-dir " + paths.stateDir + " must not contain one another";
     if (!paths.input.empty() && isInside(paths.input, paths.stateDir))
       return "--state-dir " + paths.stateDir + " contains the input " + paths.input + "; Reka deletes old checkpoints there";
+    for (const auto& [flag, path] : paths.outputFiles) {
+      if (isInside(path, paths.stateDir))
+        return flag + " " + path + " lies inside --state-dir " + paths.stateDir + "; put it elsewhere";
+    }
   }
   // Create every output file now: one that cannot be written fails before the job starts.
   for (const auto& [flag, path] : paths.outputFiles) {

@@ -6,6 +6,11 @@
 #
 #   scripts/kill-test.sh --query q5 [--kills 100] [--events N] [--rate R] [--parallelism P]
 #                        [--checkpoint-interval 100ms] [--reka PATH] [--workdir DIR] [--seed S]
+#                        [--bad-lines B]
+#
+# --bad-lines B: the events are written to a file with B malformed lines spread through it, and
+# read from there (--input) with --dead-letter: the dead letters after the kills must equal the
+# fault-free run's too (every bad line once), and so must the final bad_records count.
 #
 # Exit status: 0 when the outputs are identical and at least one kill landed, 1 otherwise.
 set -euo pipefail
@@ -20,6 +25,7 @@ reka=""
 workdir=""
 seed=$RANDOM
 max_delay=""
+bad_lines=0
 
 usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 while [ $# -gt 0 ]; do
@@ -34,6 +40,7 @@ while [ $# -gt 0 ]; do
     --workdir) workdir=$2; shift 2 ;;
     --seed) seed=$2; shift 2 ;;
     --max-delay) max_delay=$2; shift 2 ;;
+    --bad-lines) bad_lines=$2; shift 2 ;;
     -h|--help) usage ;;
     *) echo "kill-test: unknown argument '$1'" >&2; usage ;;
   esac
@@ -55,14 +62,33 @@ fi
 mkdir -p "$workdir"
 RANDOM=$seed
 
-common=(nexmark run --query "$query" --events "$events" --rate "$rate" --parallelism "$parallelism" --no-progress)
+common=(nexmark run --query "$query" --parallelism "$parallelism" --no-progress)
+if [ "$bad_lines" -gt 0 ]; then
+  # An event file with bad lines spread evenly through it (each kind of mistake in turn).
+  "$reka" nexmark generate --events "$events" --rate "$rate" --seed "$seed" --output "$workdir/input.clean" 2>/dev/null
+  awk -v n="$events" -v b="$bad_lines" 'BEGIN { every = int(n / (b + 1)); if (every < 1) every = 1 }
+    { print }
+    NR % every == 0 && made < b {
+      k = made % 4; made++
+      if (k == 0) print "not json " made
+      else if (k == 1) print "{\"event_type\":2,\"bid\":{\"auction\":1,\"bidder\":2,\"price\":3,\"channel\":\"c\",\"url\":\"u\",\"dateTime\":9223372036854775807,\"extra\":\"" made "\"}}"
+      else if (k == 2) print "{\"event_type\":7,\"n\":" made "}"
+      else print "{\"event_type\":2,\"bid\":{\"auction\":1,\"bidder\":2,\"price\":9223372036854775807,\"channel\":\"c\",\"url\":\"u\",\"dateTime\":1,\"extra\":\"" made "\"}}"
+    }' "$workdir/input.clean" > "$workdir/input.jsonl"
+  common+=(--input "$workdir/input.jsonl")
+else
+  common+=(--events "$events" --rate "$rate")
+fi
+dead_letters() { [ "$bad_lines" -gt 0 ] && echo "--dead-letter $workdir/$1.dead --report $workdir/$1.report"; }
 
 echo "kill-test: $query, $events events at R=$rate, P=$parallelism, checkpoints every $interval, $kills kills, seed $seed, in $workdir"
 
 # 1. The fault-free reference.
 rm -rf "$workdir/ref"
 start=$(date +%s.%N)
-"$reka" "${common[@]}" --output-dir "$workdir/ref" > "$workdir/ref.log" 2>&1 || {
+rm -f "$workdir/ref.dead" "$workdir/faulty.dead"
+# shellcheck disable=SC2046
+"$reka" "${common[@]}" --output-dir "$workdir/ref" $(dead_letters ref) > "$workdir/ref.log" 2>&1 || {
   echo "kill-test: the fault-free run failed:" >&2; cat "$workdir/ref.log" >&2; exit 1; }
 calc() { awk "BEGIN { printf \"%.6f\", $1 }"; }
 ref_seconds=$(calc "$(date +%s.%N) - $start")
@@ -86,8 +112,9 @@ attempts=0
 random_delay() { calc "$min_delay + ($RANDOM / 32767) * ($max_delay - $min_delay)"; }
 while :; do
   attempts=$((attempts + 1))
+  # shellcheck disable=SC2046
   "$reka" "${common[@]}" --output-dir "$workdir/out" --state-dir "$workdir/state" \
-      --checkpoint-interval "$interval" >> "$workdir/faulty.log" 2>&1 &
+      --checkpoint-interval "$interval" $(dead_letters faulty) >> "$workdir/faulty.log" 2>&1 &
   pid=$!
   if [ "$delivered" -lt "$kills" ]; then
     deadline=$(calc "$(date +%s.%N) + $(random_delay)")
@@ -144,4 +171,17 @@ echo "kill-test: reference $rows rows; lost $lost; duplicated or extra $duplicat
 if [ "$rows" = 0 ]; then echo "kill-test: FAILED: the reference has no rows" >&2; exit 1; fi
 if [ "$lost" != 0 ] || [ "$duplicated" != 0 ]; then echo "kill-test: FAILED (outputs kept in $workdir)" >&2; exit 1; fi
 if [ "$delivered" = 0 ]; then echo "kill-test: FAILED: no kill landed before the job finished" >&2; exit 1; fi
+if [ "$bad_lines" -gt 0 ]; then
+  LC_ALL=C sort "$workdir/ref.dead" > "$workdir/ref.dead.sorted"
+  LC_ALL=C sort "$workdir/faulty.dead" > "$workdir/faulty.dead.sorted"
+  dead_lost=$(LC_ALL=C comm -23 "$workdir/ref.dead.sorted" "$workdir/faulty.dead.sorted" | wc -l)
+  dead_extra=$(LC_ALL=C comm -13 "$workdir/ref.dead.sorted" "$workdir/faulty.dead.sorted" | wc -l)
+  ref_bad=$(grep -o '"bad_records":[0-9]*' "$workdir/ref.report" | cut -d: -f2)
+  faulty_bad=$(grep -o '"bad_records":[0-9]*' "$workdir/faulty.report" | cut -d: -f2)
+  echo "kill-test: dead letters: reference $(wc -l < "$workdir/ref.dead.sorted") (bad_records $ref_bad); lost $dead_lost; duplicated or extra $dead_extra; final bad_records $faulty_bad"
+  if [ "$(wc -l < "$workdir/ref.dead.sorted")" != "$bad_lines" ] || [ "$dead_lost" != 0 ] || [ "$dead_extra" != 0 ] ||
+     [ "$ref_bad" != "$bad_lines" ] || [ "$faulty_bad" != "$bad_lines" ]; then
+    echo "kill-test: FAILED: dead letters differ (kept in $workdir)" >&2; exit 1
+  fi
+fi
 echo "kill-test: PASSED: committed output identical to the fault-free run"

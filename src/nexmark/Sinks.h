@@ -74,9 +74,11 @@ class JsonLinesFileSink {
       : path_(std::move(path)), counters_(std::move(counters)), counted_(counted) {}
   JsonLinesFileSink(const JsonLinesFileSink& o) : path_(o.path_), counters_(o.counters_), counted_(o.counted_) {}
 
-  Status open(const OperatorContext&) {
+  Status open(const OperatorContext& ctx) {
     REKA_ASSIGN_OR_RETURN(file_, connector::AppendFile::open(path_));
-    file_->resetTo(0);  // a fresh run starts over; restore() moves back to its checkpoint
+    // A fresh run starts over; restore() moves back to its checkpoint. At most once there is
+    // no replay and no restore: a restarted run appends to what the earlier ones wrote.
+    if (ctx.guarantee != DeliveryGuarantee::kAtMostOnce) file_->resetTo(0);
     if (counted_) counters_->outputRows.store(0, std::memory_order_relaxed);
     buffer_.reserve(kFlushBytes + 4096);
     return Status::ok();
@@ -87,7 +89,12 @@ class JsonLinesFileSink {
     ++rows_;
     if (buffer_.size() >= kFlushBytes) flushBuffer();
   }
-  void finish() { flushBuffer(); }
+  void finish() {
+    flushBuffer();
+    // Applies a pending reset even when this run wrote nothing.
+    Result<int64_t> synced = file_->sync();
+    if (!synced.isOk()) throw std::runtime_error(synced.status().message());
+  }
   /// On cancel: what was written so far is reported.
   void close() {
     if (file_) flushBuffer();

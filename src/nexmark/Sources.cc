@@ -228,6 +228,9 @@ class JsonFileSource final : public SourceFunction<Event> {
           if (time_ != nullptr) time_->requestCallback(time_->now() + kRetryMs);
           return SourceOperator::Poll::kNothingNow;
         }
+        // A fresh run's reset of the dead-letter file applies even if it wrote nothing.
+        Result<int64_t> synced = deadLetters_->length();
+        if (!synced.isOk()) throw std::runtime_error("dead letters: " + synced.status().message());
         return SourceOperator::Poll::kEnd;
       }
       const connector::Line& line = **next;

@@ -14,10 +14,12 @@ Result<std::unique_ptr<AppendFile>> AppendFile::open(const std::string& path) {
   if (path.empty()) return Status::invalidArgument("an output file path must not be empty");
   int fd;
   do {
-    fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0644);
+    // O_NONBLOCK: a FIFO at the path must not block the open (it is refused below).
+    fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0644);
   } while (fd < 0 && errno == EINTR);
   if (fd < 0) {
     const int error = errno;
+    if (error == ENXIO) return Status::invalidArgument("cannot write " + path + ": not a regular file (a FIFO without a reader)");
     if (error == ELOOP)
       return Status::invalidArgument("refusing to write " + path + ": it is a symbolic link (Reka never writes through a link it did not create)");
     return Status::ioError("cannot open " + path + " for writing: " + std::strerror(error));

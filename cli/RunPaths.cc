@@ -64,6 +64,10 @@ std::optional<std::string> checkRunPaths(const RunPaths& paths) {
       return flag + " " + path + " is the input file; writing it would destroy the input";
   }
   std::error_code ec;
+  if (!paths.input.empty() && !paths.stateDir.empty() && fs::exists(paths.input, ec) && !fs::is_regular_file(paths.input, ec))
+    return "--input " + paths.input +
+           " is not a regular file (a FIFO or pipe cannot be read again from a checkpoint's position): --state-dir "
+           "(checkpoints, restarts, savepoints) needs a regular input file";
   if (!paths.outputDir.empty()) {
     if (fs::exists(paths.outputDir, ec) && !fs::is_directory(paths.outputDir, ec))
       return "--output-dir " + paths.outputDir + " is not a directory";

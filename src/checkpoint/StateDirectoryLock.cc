@@ -68,6 +68,11 @@ Result<std::optional<pid_t>> StateDirectoryLock::owner(const std::string& dir) {
   ::close(fd);
   if (rc != 0) return Status::ioError("cannot query the lock on " + path + ": " + std::strerror(error));
   if (request.l_type == F_UNLCK) return std::optional<pid_t>();
+  // An open-file-description lock reports −1, a holder in another pid namespace 0: no process
+  // this one could signal (kill(−1) would reach every process of the user).
+  if (request.l_pid <= 0)
+    return Status::failedPrecondition(path + " is locked by a process the kernel cannot name here (not a reka job of "
+                                      "this system's pid namespace)");
   return std::optional<pid_t>(request.l_pid);
 }
 

@@ -2,6 +2,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -80,6 +81,22 @@ TEST_F(StateDirectoryLockTest, OneHolderAtATimeAndTheKernelNamesIt) {
   EXPECT_FALSE(none->has_value());
   auto mine = StateDirectoryLock::acquire(dir_);
   EXPECT_TRUE(mine.isOk()) << mine.status().toString();
+}
+
+// An open-file-description lock has no pid (F_GETLK says −1): `reka savepoint` must never get
+// it, since kill(−1, …) signals every process of the user.
+TEST_F(StateDirectoryLockTest, AHolderWithoutAPidIsAnErrorNotMinusOne) {
+  std::filesystem::create_directories(dir_);
+  const int fd = ::open(StateDirectoryLock::lockPath(dir_).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  ASSERT_GE(fd, 0);
+  struct flock request {};
+  request.l_type = F_WRLCK;
+  request.l_whence = SEEK_SET;
+  ASSERT_EQ(::fcntl(fd, F_OFD_SETLK, &request), 0);
+  auto owner = StateDirectoryLock::owner(dir_);
+  EXPECT_FALSE(owner.isOk());
+  EXPECT_THAT(owner.status().message(), HasSubstr("cannot name"));
+  ::close(fd);
 }
 
 TEST_F(StateDirectoryLockTest, NoLockFileMeansNoOwner) {

@@ -25,7 +25,9 @@ class StateDirectoryLock {
   /// when another process holds it, or with the system's reason.
   static Result<StateDirectoryLock> acquire(const std::string& dir);
   /// The process that holds the lock of `dir` now, or std::nullopt when none does (no lock
-  /// file, or nobody holds it). Never follows a symlink at the lock file's path.
+  /// file, or nobody holds it). Never follows a symlink at the lock file's path. Fails when the
+  /// holder has no pid here (an open-file-description lock, another pid namespace): the
+  /// result is always a positive pid that can be signalled safely.
   static Result<std::optional<pid_t>> owner(const std::string& dir);
   static std::string lockPath(const std::string& dir) { return dir + "/reka.lock"; }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds with AddressSanitizer + UndefinedBehaviorSanitizer and runs
-# the whole test suite, then builds the runtime, state and operator tests with ThreadSanitizer and runs them.
+# the whole test suite, then builds the runtime, state and operator tests with ThreadSanitizer and runs them,
+# then runs every fuzz target for a few seconds (scripts/fuzz.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -15,3 +16,6 @@ cmake --preset tsan >/dev/null
 cmake --build --preset tsan --target reka_runtime_tests reka_state_tests reka_operators_tests
 # ThreadSanitizer needs a memory layout that high ASLR entropy can break; run without ASLR.
 setarch "$(uname -m)" -R ctest --preset tsan -j2 --timeout 300 -L 'runtime|state|operators'
+
+echo "== fuzz: every libFuzzer target (clang, ASan + UBSan) for 5 s on its seed corpus"
+bash scripts/fuzz.sh --seconds 5 --jobs 2

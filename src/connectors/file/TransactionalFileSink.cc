@@ -437,6 +437,9 @@ Status TransactionalFileWriter::restore(std::string_view in) {
   int64_t nextSeq = 0;
   if (!get(in, version) || version != kBlobVersion) return corrupt("unknown version");
   if (!get(in, subtask) || !get(in, nextSeq) || !get(in, count)) return corrupt("truncated header");
+  // Each file takes at least 16 bytes (i64 checkpoint, two u32 lengths): a larger count is
+  // corrupt, and must not size the vector (up to 2^32 entries).
+  if (count > in.size() / 16) return corrupt("truncated file list");
   std::vector<StagedFile> files(count);
   for (auto& f : files) {
     if (!get(in, f.checkpointId) || !getString(in, f.inProgress) || !getString(in, f.finalName))

@@ -433,6 +433,19 @@ TEST_F(TransactionalFileSinkTest, RestoreRejectsACorruptBlob) {
   EXPECT_THAT(s.message(), HasSubstr("part-0-0.jsonl"));
 }
 
+TEST_F(TransactionalFileSinkTest, RestoreRejectsAFileCountBeyondTheBlob) {
+  // Found by fuzz/state_snapshot_fuzzer: a header claiming 2^32 - 1 files made restore allocate
+  // a vector of that many entries (hundreds of GB) before reading any of them.
+  auto sink = open(context());
+  std::string blob = snapshot(*sink, 1);  // magic, version, subtask, next sequence, count 0
+  ASSERT_GE(blob.size(), 4u);
+  blob.replace(blob.size() - 4, 4, "\xff\xff\xff\xff");
+  blob += std::string(32, '\0');
+  Status s = sink->restore(blob);
+  EXPECT_EQ(s.code(), StatusCode::kCorruption);
+  EXPECT_THAT(s.message(), HasSubstr("truncated file list"));
+}
+
 TEST_F(TransactionalFileSinkTest, LinesThatEndInANewlineKeepIt) {
   struct FormatWithNewline {
     void operator()(const TestRow& row, std::string& out) const {

@@ -9,6 +9,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstring>
+#include <limits>
+
 #include <algorithm>
 #include <array>
 #include <chrono>
@@ -833,6 +836,23 @@ void expectBadBlobsRejected(const Factory& make, const std::vector<Step>& script
   EXPECT_EQ(s.code(), StatusCode::kCorruption);
   EXPECT_THAT(s.message(), HasSubstr("version 2"));
   EXPECT_EQ(restoreFresh<Out>(make, blob + "x").code(), StatusCode::kCorruption);
+}
+
+// Found by the state fuzzer: a checkpointed pane starting at INT64_MIN made the next watermark's
+// window arithmetic overflow. A pane start must be a valid timestamp aligned to the pane.
+TEST(OperatorSnapshotTest, APaneStartNoWindowCanHaveIsCorruption) {
+  const auto make = aligned(SlidingWindows::eventTime(100ms, 30ms), withLateness(50, Trigger{}));
+  const std::string blob = snapshotHalfway<Result>(make, eventTimeScript(300, 5, 9, 1, 7));
+  ASSERT_TRUE(restoreFresh<Result>(make, blob).isOk());
+  // Version 1: u8 version, i64 current, i64 two callbacks, u64 pane count, then the first pane's
+  // start at byte 33.
+  ASSERT_GT(blob.size(), 41u);
+  for (int64_t start : {std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max(), int64_t{7}}) {
+    std::string bad = blob;
+    std::memcpy(bad.data() + 33, &start, sizeof start);
+    Status s = restoreFresh<Result>(make, bad);
+    EXPECT_EQ(s.code(), StatusCode::kCorruption) << start << ": " << s.toString();
+  }
 }
 
 TEST(OperatorSnapshotTest, TruncatedOrForeignBlobsAreCorruption) {

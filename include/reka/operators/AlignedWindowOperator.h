@@ -168,7 +168,7 @@ class AlignedWindowOperator final : public EmittingOperator<Out> {
         int64_t start = 0;
         auto pane = std::make_unique<Pane>();
         pane->snapshotted = true;
-        ok = Serde<int64_t>::read(in, start) && pane->accs.readFull(in) &&
+        ok = Serde<int64_t>::read(in, start) && isPaneStart(start) && pane->accs.readFull(in) &&
              panes.emplace(start, std::move(pane)).second;
       }
       ok = ok && readEarly(in, early);
@@ -252,7 +252,7 @@ class AlignedWindowOperator final : public EmittingOperator<Out> {
       ok = readSnapshotCount(in, n);
       for (uint64_t i = 0; ok && i < n; ++i) {
         int64_t start = 0;
-        ok = Serde<int64_t>::read(in, start) && paneFor(start).accs.applyDelta(in);
+        ok = Serde<int64_t>::read(in, start) && isPaneStart(start) && paneFor(start).accs.applyDelta(in);
       }
       std::map<int64_t, PaneMap> early;
       ok = ok && readEarly(in, early);
@@ -394,6 +394,13 @@ class AlignedWindowOperator final : public EmittingOperator<Out> {
   int64_t lastEndCovering(int64_t p) const { return windowStartFor(p, spec_.offsetMs, spec_.slideMs) + spec_.sizeMs; }
 
   static int64_t satAdd(int64_t a, int64_t b) { return addSaturating(a, b); }
+
+  /// Whether a checkpoint's pane start is one this operator could have made: a valid timestamp
+  /// aligned to the pane size. Anything else is corrupt (and its window arithmetic would leave
+  /// 64 bits).
+  bool isPaneStart(int64_t start) const {
+    return isValidEventTimestamp(start) && windowStartFor(start, spec_.offsetMs, pane_) == start;
+  }
 
   /// The end of the first window that has not fired at time `reached`: panes exist only for
   /// valid timestamps, so a time outside their range is clamped to it first (no overflow).

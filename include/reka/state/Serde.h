@@ -172,9 +172,14 @@ struct Serde<std::vector<T>, std::enable_if_t<HasSerde<T>::value>> {
     uint64_t n = 0;
     if (!Serde<uint64_t>::read(in, n) || n > in.size()) return false;
     v.clear();
-    v.resize(n);
-    for (auto& x : v)
+    // Room for what the input can hold at 8 bytes an element at most: a corrupt count cannot
+    // make a small input reserve sizeof(T) bytes per input byte.
+    v.reserve(static_cast<size_t>(std::min<uint64_t>(n, in.size() / 8 + 1)));
+    for (uint64_t i = 0; i < n; ++i) {
+      T x{};
       if (!Serde<T>::read(in, x)) return false;
+      v.push_back(std::move(x));
+    }
     return true;
   }
 };

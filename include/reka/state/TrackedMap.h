@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -212,7 +213,9 @@ class TrackedMap {
       if (!Serde<uint64_t>::read(in, n) || n > in.size()) return false;
       map_.clear();
       tombstones_ = false;
-      map_.reserve(n);
+      // Capped by what the input can hold at 8 bytes an entry: a corrupt count must not
+      // reserve a table far larger than the snapshot.
+      map_.reserve(static_cast<size_t>(std::min<uint64_t>(n, in.size() / 8 + 1)));
       for (uint64_t i = 0; i < n; ++i) {
         K k{};
         V v{};

@@ -241,11 +241,17 @@ class AlignedWindowOperator final : public EmittingOperator<Out> {
         dropped.push_back(start);
       }
       if (!ok) return finishSnapshotRead(false, in, this->ctx_);
-      for (int64_t start : dropped) {
+      std::sort(dropped.begin(), dropped.end());
+      for (size_t i = 0; i < dropped.size(); ++i) {
+        const int64_t start = dropped[i];
         if (!panes_.contains(start))
           return snapshotCorruption(this->ctx_, "the delta drops pane " + std::to_string(start) +
                                                     ", which the restored state does not hold (a "
                                                     "delta applied out of order?)");
+        // Found by the state fuzzer: a pane listed twice was released twice (the second time
+        // through panes_.end()).
+        if (i > 0 && dropped[i - 1] == start)
+          return snapshotCorruption(this->ctx_, "the delta drops pane " + std::to_string(start) + " twice");
       }
       // Drops first: a pane dropped and created again comes back whole, as a new pane.
       for (int64_t start : dropped) releasePane(panes_.find(start));

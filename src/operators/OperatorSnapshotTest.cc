@@ -855,6 +855,26 @@ TEST(OperatorSnapshotTest, APaneStartNoWindowCanHaveIsCorruption) {
   }
 }
 
+// Found by the state fuzzer: a restored session window ending at INT64_MIN overflowed
+// maxTimestamp() at the next firing. Only windows an operator could have made are read back.
+TEST(OperatorSnapshotTest, AWindowNoOperatorCouldMakeIsNotReadBack) {
+  auto reads = [](TimeWindow w) {
+    std::string blob;
+    detail::writeSnapshotWindow(w, blob);
+    std::string_view in = blob;
+    TimeWindow back;
+    return detail::readSnapshotWindow(in, back) && back == w;
+  };
+  constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
+  EXPECT_TRUE(reads({1000, 1025}));
+  EXPECT_TRUE(reads({kMinEventTimestamp, kMinEventTimestamp + 1}));
+  EXPECT_TRUE(reads({kMaxEventTimestamp, kMaxEventTimestamp + kMaxWindowSpanMs}));
+  EXPECT_FALSE(reads({1000, kMin}));        // the fuzzer's window
+  EXPECT_FALSE(reads({1000, 1000}));        // empty
+  EXPECT_FALSE(reads({kMin, kMin + 10}));   // starts where no timestamp is
+  EXPECT_FALSE(reads({kMaxEventTimestamp, kMaxEventTimestamp + kMaxWindowSpanMs + 1}));
+}
+
 TEST(OperatorSnapshotTest, TruncatedOrForeignBlobsAreCorruption) {
   const auto eventTime = eventTimeScript(300, 5, 9, 1, 7);
   const auto twoInputs = eventTimeScript(300, 5, 9, 2);

@@ -131,8 +131,13 @@ inline void writeSnapshotWindow(const TimeWindow& w, std::string& out) {
   Serde<int64_t>::write(w.start, out);
   Serde<int64_t>::write(w.end, out);
 }
+/// Reads a window and checks that a window operator could have made it: it starts at a valid
+/// timestamp and ends after its start, at most a gap (kMaxWindowSpanMs) past the last valid
+/// timestamp. Anything else is corrupt, and its arithmetic (maxTimestamp, cleanup times) could
+/// leave 64 bits (found by the state fuzzer: a restored session ending at INT64_MIN).
 inline bool readSnapshotWindow(std::string_view& in, TimeWindow& w) {
-  return Serde<int64_t>::read(in, w.start) && Serde<int64_t>::read(in, w.end);
+  return Serde<int64_t>::read(in, w.start) && Serde<int64_t>::read(in, w.end) && isValidEventTimestamp(w.start) &&
+         w.start < w.end && w.end <= kMaxEventTimestamp + kMaxWindowSpanMs;
 }
 
 }  // namespace reka::detail

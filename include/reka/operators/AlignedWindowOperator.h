@@ -399,8 +399,6 @@ class AlignedWindowOperator final : public EmittingOperator<Out> {
   /// The last window (by end) that covers pane start p.
   int64_t lastEndCovering(int64_t p) const { return windowStartFor(p, spec_.offsetMs, spec_.slideMs) + spec_.sizeMs; }
 
-  static int64_t satAdd(int64_t a, int64_t b) { return addSaturating(a, b); }
-
   /// Whether a checkpoint's pane start is one this operator could have made: a valid timestamp
   /// aligned to the pane size. Anything else is corrupt (and its window arithmetic would leave
   /// 64 bits).
@@ -441,7 +439,7 @@ class AlignedWindowOperator final : public EmittingOperator<Out> {
     // A pane is dropped once the last window covering it is past its allowed lateness.
     while (!panes_.empty()) {
       auto it = panes_.begin();
-      int64_t cleanup = satAdd(lastEndCovering(it->first) - 1, options_.allowedLatenessMs);
+      int64_t cleanup = addSaturating(lastEndCovering(it->first) - 1, options_.allowedLatenessMs);
       if (cleanup > time) break;
       releasePane(it);
     }
@@ -513,7 +511,7 @@ class AlignedWindowOperator final : public EmittingOperator<Out> {
   /// A record for a pane covered by a window that has already fired: an update if some such
   /// window is within its allowed lateness, late otherwise.
   void onLateRecord(const T& r, int64_t paneStart) {
-    if (satAdd(lastEndCovering(paneStart) - 1, options_.allowedLatenessMs) <= current_) {
+    if (addSaturating(lastEndCovering(paneStart) - 1, options_.allowedLatenessMs) <= current_) {
       countLate(r);
       return;
     }
@@ -533,7 +531,7 @@ class AlignedWindowOperator final : public EmittingOperator<Out> {
     std::vector<std::pair<TimeWindow, std::optional<Acc>>> fired;
     for (int64_t end = firstEndCovering(paneStart); end <= lastEndCovering(paneStart); end += spec_.slideMs) {
       if (end - 1 > current_) break;  // not fired yet: it will include the record when it fires
-      if (satAdd(end - 1, options_.allowedLatenessMs) <= current_) continue;  // cleaned up
+      if (addSaturating(end - 1, options_.allowedLatenessMs) <= current_) continue;  // cleaned up
       TimeWindow w{end - spec_.sizeMs, end};
       Acc old = agg_.createAccumulator();
       fired.emplace_back(w, windowAcc(w, stored, old) ? std::optional<Acc>(std::move(old)) : std::nullopt);

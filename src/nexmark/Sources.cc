@@ -297,8 +297,8 @@ class JsonFileSource final : public SourceFunction<Event> {
 
  private:
   static constexpr uint8_t kPositionVersion = 2;
-  /// How long a poll of a pipe waits for data, and when the source asks to be polled again.
-  static constexpr int64_t kWaitMs = 20;
+  /// When the source asks to be polled again after a pipe had no data (one poll slice of the
+  /// reader, LineReader::kPollIntervalMs, is what a poll waits).
   static constexpr int64_t kRetryMs = 20;
 
   Status openAt(int64_t offset, int64_t line) {
@@ -307,7 +307,7 @@ class JsonFileSource final : public SourceFunction<Event> {
     o.startOffset = offset;
     o.startLine = line;
     o.interrupt = stopRequested_;
-    o.maxWaitMs = kWaitMs;
+    o.maxWaitMs = connector::LineReader::kPollIntervalMs;  // one slice: the wait it had anyway
     REKA_ASSIGN_OR_RETURN(auto reader, connector::LineReader::open(options_.inputPath, o));
     reader_.emplace(std::move(reader));
     return Status::ok();

@@ -21,6 +21,7 @@
 #include "RunPaths.h"
 #include "reka/checkpoint/StateDirectoryLock.h"
 #include "reka/base/ProcessStats.h"
+#include "reka/connector/Kafka.h"
 #include "reka/data/StringArena.h"
 #include "reka/nexmark/Generator.h"
 #include "reka/nexmark/JsonCodec.h"
@@ -128,12 +129,79 @@ std::string humanCount(double v) {
   return buf;
 }
 
-int runGenerate(const GeneratorFlags& flags, const std::string& output) {
+/// `generate --output kafka://…`: one event per message (JSON), message k to partition k mod
+/// partitions, timestamped with the event's dateTime; creates the topic if it is missing.
+int runGenerateKafka(nexmark::Generator& generator, int generators, const std::string& output, int partitions) {
+  namespace kafka = connector::kafka;
+  auto uri = kafka::parseKafkaUri(output);
+  if (!uri.isOk()) {
+    std::fprintf(stderr, "reka nexmark generate: --output: %s\n", uri.status().message().c_str());
+    return 2;
+  }
+  auto existing = kafka::partitionOffsets(uri->bootstrapServers, uri->topic);
+  if (!existing.isOk() || existing->empty()) {
+    Status created = kafka::createTopic(uri->bootstrapServers, uri->topic, partitions);
+    if (!created.isOk())
+      std::fprintf(stderr, "reka nexmark generate: could not create topic %s (%s); relying on the broker to create it\n",
+                   uri->topic.c_str(), created.message().c_str());
+    existing = kafka::partitionOffsets(uri->bootstrapServers, uri->topic);
+  }
+  if (!existing.isOk()) {
+    std::fprintf(stderr, "reka nexmark generate: %s\n", existing.status().message().c_str());
+    return 1;
+  }
+  const int actual = static_cast<int>(existing->size());
+  if (actual != partitions)
+    std::fprintf(stderr, "reka nexmark generate: topic %s has %d partitions; writing to all of them\n", uri->topic.c_str(), actual);
+  kafka::KafkaSinkOptions o;
+  o.bootstrapServers = uri->bootstrapServers;
+  o.topic = uri->topic;
+  o.properties = uri->properties;
+  auto writer = kafka::SinkWriter::open(o, 0, false);
+  if (!writer.isOk()) {
+    std::fprintf(stderr, "reka nexmark generate: %s\n", writer.status().message().c_str());
+    return 1;
+  }
+  int64_t longest = 0;
+  for (int g = 0; g < generators; ++g) longest = std::max(longest, generator.eventCount(g));
+  StringArena arena;
+  kafka::ProducerRecord record;
+  int64_t written = 0;
+  for (int64_t k = 0; k < longest && gInterrupted.load() == 0; ++k) {
+    for (int g = 0; g < generators; ++g) {
+      if (k >= generator.eventCount(g)) continue;
+      nexmark::Event e = generator.event(g, k, arena);
+      record.clear();
+      nexmark::appendEventJson(e, record.value);
+      record.partition = static_cast<int32_t>(written % actual);
+      record.timestampMs = e.dateTime();
+      Status s = (*writer)->write(record);
+      if (!s.isOk()) {
+        std::fprintf(stderr, "reka nexmark generate: %s\n", s.message().c_str());
+        return 1;
+      }
+      ++written;
+    }
+    if ((k & 4095) == 0) arena = StringArena();
+  }
+  Status s = (*writer)->finish();
+  (*writer)->close();
+  if (!s.isOk()) {
+    std::fprintf(stderr, "reka nexmark generate: %s\n", s.message().c_str());
+    return 1;
+  }
+  std::fprintf(stderr, "reka nexmark generate: wrote %lld events to %s (%d partitions)\n", static_cast<long long>(written),
+               output.c_str(), actual);
+  return gInterrupted.load() > 0 ? 130 : 0;
+}
+
+int runGenerate(const GeneratorFlags& flags, const std::string& output, int partitions) {
   auto generator = nexmark::Generator::make(flags.config());
   if (!generator.isOk()) {
     std::fprintf(stderr, "reka nexmark generate: %s\n", generator.status().message().c_str());
     return 2;
   }
+  if (connector::kafka::isKafkaUri(output)) return runGenerateKafka(*generator, flags.generators, output, partitions);
   std::FILE* out = stdout;
   if (!output.empty()) {
     // Never through a symlink planted at the path (O_NOFOLLOW).
@@ -192,6 +260,7 @@ struct RunFlags {
   std::string maxAhead = "10m";
   std::string maxLineBytes = "1MiB";
   bool overwriteOutput = false;
+  bool unbounded = false;
   std::string onBadInput = "dead-letter";
   int parallelism = ExecutionConfig::defaultParallelism();
   int workers = 0;
@@ -219,11 +288,22 @@ std::optional<std::string> prepareRun(const RunFlags& flags, const CLI::App& cmd
   options.maxAheadMs = maxAhead->count();
   options.maxLineBytes = static_cast<size_t>(*maxLine);
   if (auto bad = flags.checkpoints.apply(config)) return bad;
+  const bool kafkaInput = connector::kafka::isKafkaUri(flags.input);
+  const bool kafkaOutput = connector::kafka::isKafkaUri(flags.output);
+  if (kafkaInput) {
+    auto uri = connector::kafka::parseKafkaUri(flags.input);
+    if (!uri.isOk()) return "--input: " + uri.status().message();
+  }
+  if (kafkaOutput) {
+    auto uri = connector::kafka::parseKafkaUri(flags.output);
+    if (!uri.isOk()) return "--output: " + uri.status().message();
+  }
+  if (flags.unbounded && !kafkaInput) return "--unbounded needs a Kafka --input (kafka://HOST:PORT/TOPIC)";
   RunPaths paths;
-  paths.input = flags.input;
+  paths.input = kafkaInput ? "" : flags.input;
   paths.outputDir = flags.outputDir;
   paths.stateDir = flags.checkpoints.stateDir;
-  for (const auto& [flag, path] : {std::pair<std::string, std::string>{"--output", flags.output},
+  for (const auto& [flag, path] : {std::pair<std::string, std::string>{"--output", kafkaOutput ? "" : flags.output},
                                    {"--dead-letter", flags.deadLetter},
                                    {"--late-output", flags.lateOutput},
                                    {"--report", flags.report}}) {
@@ -242,6 +322,8 @@ int runQuery(const GeneratorFlags& gen, const RunFlags& flags, const CLI::App& c
   options.deadLetterPath = flags.deadLetter;
   options.lateOutputPath = flags.lateOutput;
   options.badInput = flags.onBadInput == "fail" ? nexmark::BadInputPolicy::kFail : nexmark::BadInputPolicy::kDeadLetter;
+  options.kafkaBounded = !flags.unbounded;
+  if (!flags.checkpoints.stateDir.empty()) options.kafkaTransactionLogDir = flags.checkpoints.stateDir + "/kafka-transactions";
 
   ExecutionConfig config;
   config.parallelism = flags.parallelism;
@@ -430,11 +512,14 @@ void addNexmarkCommand(CLI::App& app, int& exitCode) {
   auto genOutput = std::make_shared<std::string>();
   auto* generate = nexmark->add_subcommand("generate", "Write the NEXMark event stream as JSON lines");
   genFlags->add(generate, true);
-  generate->add_option("--output", *genOutput, "file to write (default: stdout)");
-  generate->callback([genFlags, genOutput, &exitCode] {
+  auto genPartitions = std::make_shared<int>(8);
+  generate->add_option("--output", *genOutput, "file to write, or kafka://HOST:PORT/TOPIC (one event per message) (default: stdout)");
+  generate->add_option("--partitions", *genPartitions, "Kafka output: partitions of the topic if it is created (default 8)")
+      ->check(CLI::Range(1, 100000));
+  generate->callback([genFlags, genOutput, genPartitions, &exitCode] {
     std::signal(SIGINT, onSignal);
     std::signal(SIGTERM, onSignal);
-    exitCode = runGenerate(*genFlags, *genOutput);
+    exitCode = runGenerate(*genFlags, *genOutput, *genPartitions);
   });
 
   auto runGen = std::make_shared<GeneratorFlags>();
@@ -445,7 +530,13 @@ void addNexmarkCommand(CLI::App& app, int& exitCode) {
       ->check(CLI::IsMember(nexmark::supportedQueries()));
   runGen->add(runCmd, false);
   auto* eventsOpt = runCmd->get_option("--events");
-  auto* inputOpt = runCmd->add_option("--input", run->input, "JSON-lines event file (docs/nexmark.md), or a FIFO")->check(CLI::ExistingFile);
+  auto* inputOpt =
+      runCmd
+          ->add_option("--input", run->input,
+                       "JSON-lines event file (docs/nexmark.md), a FIFO, or kafka://HOST:PORT/TOPIC (one event per message)")
+          ->check(CLI::Validator(
+              [](std::string& v) { return connector::kafka::isKafkaUri(v) ? std::string() : CLI::ExistingFile(v); },
+              "FILE or kafka://HOST:PORT/TOPIC"));
   eventsOpt->excludes(inputOpt);
   inputOpt->excludes(eventsOpt);
   runCmd->add_option("--parallelism", run->parallelism, "parallel subtasks per operator (default: number of cores)")
@@ -455,7 +546,12 @@ void addNexmarkCommand(CLI::App& app, int& exitCode) {
                      "µs an idle worker polls for work before it sleeps: lower latency for more CPU (default 0)")
       ->check(CLI::Range(int64_t{0}, int64_t{1'000'000}));
   runCmd->add_option("--batch-size", run->batchSize, "records per batch (default 1024)")->check(CLI::Range(1, 1 << 20));
-  auto* outputOpt = runCmd->add_option("--output", run->output, "write result rows as JSON lines to this file (default: discard after touching every field)");
+  auto* outputOpt = runCmd->add_option(
+      "--output", run->output,
+      "write result rows as JSON lines to this file, or as JSON messages to kafka://HOST:PORT/TOPIC (transactions under "
+      "exactly-once with --state-dir) (default: discard after touching every field)");
+  runCmd->add_flag("--unbounded", run->unbounded,
+                   "Kafka input: keep reading new messages until stopped (default: stop at the end offsets present at start)");
   auto* outputDirOpt = runCmd->add_option(
       "--output-dir", run->outputDir,
       "write result rows as JSON lines into part files under this directory, exactly once (each subtask its own files; q10 partitioned by dt/hm)");

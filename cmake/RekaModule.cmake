@@ -1,14 +1,18 @@
-# reka_add_module(NAME <name> SRCS <files...> DEPS <targets...>)
+# reka_add_module(NAME <name> SRCS <files...> DEPS <targets...> [EXCLUDE_DIRS <dirs...>])
 # One src/ folder = one static library `reka_<name>`. Every `*Test.cc` in the folder (and its
-# sub-folders) becomes part of `reka_<name>_tests`, registered with CTest.
+# sub-folders, except EXCLUDE_DIRS: sub-folders that are modules of their own) becomes part of
+# `reka_<name>_tests`, registered with CTest.
 function(reka_add_module)
-  cmake_parse_arguments(M "" "NAME" "SRCS;DEPS" ${ARGN})
+  cmake_parse_arguments(M "" "NAME" "SRCS;DEPS;EXCLUDE_DIRS" ${ARGN})
   set(target reka_${M_NAME})
   add_library(${target} STATIC ${M_SRCS})
   target_include_directories(${target} PUBLIC ${PROJECT_SOURCE_DIR}/include ${PROJECT_SOURCE_DIR}/src)
   target_link_libraries(${target} PUBLIC ${M_DEPS})
   if(REKA_BUILD_TESTS)
     file(GLOB_RECURSE tests CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*Test.cc)
+    foreach(dir ${M_EXCLUDE_DIRS})
+      list(FILTER tests EXCLUDE REGEX "^${CMAKE_CURRENT_SOURCE_DIR}/${dir}/")
+    endforeach()
     if(tests)
       add_executable(${target}_tests ${tests})
       target_link_libraries(${target}_tests PRIVATE ${target} reka_testing GTest::gtest GTest::gtest_main GTest::gmock)

@@ -1,5 +1,9 @@
 #include "reka/nexmark/QueryJob.h"
 
+#include <optional>
+
+#include "reka/connector/Kafka.h"
+
 #include "nexmark/Sinks.h"
 #include "nexmark/WindowedRows.h"
 #include "reka/nexmark/Generator.h"
@@ -46,16 +50,35 @@ Status addQuery(StreamEnvironment& env, DataStream<Event> events, const QueryJob
   return Status::ok();
 }
 
+connector::kafka::KafkaSinkOptions kafkaOutputOptions(const QueryJobOptions& options) {
+  connector::kafka::KafkaSinkOptions o;
+  auto uri = connector::kafka::parseKafkaUri(options.outputPath);  // buildQueryJob checked it
+  if (!uri.isOk()) return o;
+  o.bootstrapServers = uri->bootstrapServers;
+  o.topic = uri->topic;
+  o.properties = uri->properties;
+  o.transactionLogDir = options.kafkaTransactionLogDir;
+  o.transactionalIdPrefix =
+      options.kafkaTransactionalIdPrefix.empty() ? "reka-" + options.query + "-" + uri->topic : options.kafkaTransactionalIdPrefix;
+  return o;
+}
+
 Result<std::shared_ptr<QueryCounters>> buildQueryJob(StreamEnvironment& env, const QueryJobOptions& options) {
   if (options.inputPath.empty()) REKA_RETURN_IF_ERROR(Generator::make(options.generator).status());
   if (!options.outputPath.empty() && !options.outputDir.empty())
     return Status::invalidArgument("give an output file or an output directory, not both");
+  if (connector::kafka::isKafkaUri(options.outputPath))
+    REKA_RETURN_IF_ERROR(connector::kafka::parseKafkaUri(options.outputPath).status());
   auto counters = std::make_shared<QueryCounters>();
-  DataStream<Event> events = [&] {
-    if (!options.inputPath.empty()) return fileSource(env, options, counters).rebalance();
-    return generatorSource(env, options.generator, 0, options.maxAheadMs);
-  }();
-  REKA_RETURN_IF_ERROR(addQuery(env, events, options, counters));
+  std::optional<DataStream<Event>> events;
+  if (connector::kafka::isKafkaUri(options.inputPath)) {
+    REKA_ASSIGN_OR_RETURN(events, kafkaEventSource(env, options, counters));
+  } else if (!options.inputPath.empty()) {
+    events = fileSource(env, options, counters).rebalance();
+  } else {
+    events = generatorSource(env, options.generator, 0, options.maxAheadMs);
+  }
+  REKA_RETURN_IF_ERROR(addQuery(env, *events, options, counters));
   return counters;
 }
 

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -11,6 +12,7 @@
 
 #include "nexmark/Rows.h"
 #include "reka/connector/AppendFile.h"
+#include "reka/connector/Kafka.h"
 #include "reka/connector/TransactionalFileSink.h"
 #include "reka/nexmark/QueryJob.h"
 
@@ -213,11 +215,104 @@ class TransactionalJsonSink {
   std::vector<Counts> staged_;  // rows of snapshots not committed yet
 };
 
+/// A row as a Kafka message: its JSON (NEXMARK.md section 7) as the value, no key (the
+/// partitioner spreads the messages), the row kind in an "op" header for updating queries'
+/// rows (which carry "op" in the JSON too).
+template <class Row>
+struct KafkaRowEncoder {
+  void operator()(const Row& row, connector::kafka::ProducerRecord& out) const {
+    JsonRowWriter w(out.value);
+    w.begin();
+    row.write(w);
+    w.end();
+    if (!out.value.empty() && out.value.back() == '\n') out.value.pop_back();
+  }
+};
+
+/// Writes rows to a Kafka topic at the stream's parallelism (connector::kafka::KafkaSink):
+/// transactions committed with the checkpoints under exactly-once with checkpoints, a flush at
+/// every checkpoint otherwise (and at the end). Rows are counted when they are committed or
+/// flushed, so the summary reports what reached Kafka.
+template <class Row>
+class KafkaRowSink {
+ public:
+  KafkaRowSink(connector::kafka::KafkaSinkOptions options, std::shared_ptr<QueryCounters> counters)
+      : options_(std::move(options)), counters_(std::move(counters)) {}
+  KafkaRowSink(const KafkaRowSink& o) : KafkaRowSink(o.options_, o.counters_) {}
+
+  Status open(const OperatorContext& ctx) {
+    // Exactly-once needs checkpoints to commit at; a run without them flushes at its end
+    // (one transaction for a whole run would outlive the broker's transaction timeout).
+    if (ctx.guarantee == DeliveryGuarantee::kExactlyOnce && ctx.checkpointing) {
+      options_.delivery = connector::kafka::SinkDelivery::kExactlyOnce;
+    } else if (ctx.guarantee == DeliveryGuarantee::kAtMostOnce) {
+      options_.delivery = connector::kafka::SinkDelivery::kNone;
+    } else {
+      options_.delivery = connector::kafka::SinkDelivery::kAtLeastOnce;
+    }
+    transactional_ = options_.delivery == connector::kafka::SinkDelivery::kExactlyOnce;
+    sink_.emplace(options_, KafkaRowEncoder<Row>{});
+    return sink_->open(ctx);
+  }
+  void invoke(const Row& row) {
+    sink_->invoke(row);
+    unpublished_.sum += row.touch();
+    ++unpublished_.rows;
+  }
+  void finish() {
+    sink_->finish();
+    if (!transactional_) publish(std::exchange(unpublished_, {}));
+  }
+  void close() {
+    if (sink_) sink_->close();
+  }
+  Status snapshot(int64_t id, std::string& out) {
+    REKA_RETURN_IF_ERROR(sink_->snapshot(id, out));
+    Counts c = std::exchange(unpublished_, {});
+    c.checkpointId = id;
+    if (transactional_) staged_.push_back(c);
+    else publish(c);
+    return Status::ok();
+  }
+  Status restore(std::string_view in) { return sink_->restore(in); }
+  void commit(int64_t id) {
+    sink_->commit(id);
+    std::erase_if(staged_, [&](const Counts& c) {
+      if (c.checkpointId > id) return false;
+      publish(c);
+      return true;
+    });
+  }
+
+ private:
+  struct Counts {
+    int64_t checkpointId = 0;
+    int64_t rows = 0;
+    uint64_t sum = 0;
+  };
+  void publish(const Counts& c) {
+    counters_->checksum.fetch_add(c.sum, std::memory_order_relaxed);
+    counters_->outputRows.fetch_add(c.rows, std::memory_order_relaxed);
+  }
+  connector::kafka::KafkaSinkOptions options_;
+  std::shared_ptr<QueryCounters> counters_;
+  std::optional<connector::kafka::KafkaSink<Row, KafkaRowEncoder<Row>>> sink_;
+  bool transactional_ = false;
+  Counts unpublished_;
+  std::vector<Counts> staged_;
+};
+
+/// The Kafka sink options of a query's kafka://… output.
+connector::kafka::KafkaSinkOptions kafkaOutputOptions(const QueryJobOptions& options);
+
 /// Ends a query's row stream in the sink that `options` asks for: part files under outputDir
-/// (at the stream's parallelism), one file (outputPath, parallelism 1), or the touching sink.
+/// (at the stream's parallelism), a Kafka topic (at the stream's parallelism), one file
+/// (outputPath, parallelism 1), or the touching sink.
 template <class Row>
 void attachSink(const DataStream<Row>& rows, const QueryJobOptions& options, std::shared_ptr<QueryCounters> counters) {
-  if (!options.outputDir.empty()) {
+  if (connector::kafka::isKafkaUri(options.outputPath)) {
+    rows.sink("kafka-sink", KafkaRowSink<Row>(kafkaOutputOptions(options), counters));
+  } else if (!options.outputDir.empty()) {
     rows.sink("transactional-file-sink", TransactionalJsonSink<Row>(options.outputDir, counters));
   } else if (!options.outputPath.empty()) {
     rows.rebalance().sink("json-file-sink", JsonLinesFileSink<Row>(options.outputPath, counters)).parallelism(1);

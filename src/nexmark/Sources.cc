@@ -5,7 +5,9 @@
 #include <string_view>
 
 #include "reka/connector/AppendFile.h"
+#include "reka/connector/Kafka.h"
 #include "reka/connector/LineReader.h"
+#include "reka/connector/SplitSource.h"
 #include "reka/time/TimeArithmetic.h"
 #include "reka/data/StringArena.h"
 #include "reka/nexmark/Generator.h"
@@ -181,6 +183,30 @@ class DeadLetterOutput {
     return file_->append(row);
   }
 
+  /// A Kafka message that could not be decoded: topic, partition, offset, reason and the value.
+  Status write(const connector::kafka::KafkaMessage& m, const std::string& reason) {
+    REKA_RETURN_IF_ERROR(open());
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      ++reported_;
+      if (reported_ <= kStderrLimit)
+        std::fprintf(stderr, "reka: topic %.*s partition %d offset %lld: %s (sent to dead letters)\n",
+                     static_cast<int>(m.topic.size()), m.topic.data(), m.partition, static_cast<long long>(m.offset),
+                     reason.c_str());
+    }
+    if (!file_) return Status::ok();
+    std::string row;
+    JsonRowWriter w(row);
+    w.begin();
+    w.field("topic", m.topic);
+    w.field("partition", static_cast<int64_t>(m.partition));
+    w.field("offset", m.offset);
+    w.field("reason", reason);
+    w.field("text", m.value.value_or(std::string_view()).substr(0, 4096));
+    w.end();
+    return file_->append(row);
+  }
+
  private:
   static constexpr int64_t kStderrLimit = 20;
   std::string path_;
@@ -334,7 +360,65 @@ class JsonFileSource final : public SourceFunction<Event> {
   int64_t maxSeen_ = INT64_MIN;
 };
 
+/// Counts and forwards the Kafka messages that are not events (NEXMark section 7 JSON).
+class KafkaDeadLetters final : public connector::kafka::DeadLetterHandler {
+ public:
+  KafkaDeadLetters(std::shared_ptr<DeadLetterOutput> out, std::shared_ptr<QueryCounters> counters)
+      : out_(std::move(out)), counters_(std::move(counters)) {}
+  Status deadLetter(const connector::kafka::KafkaMessage& m, const std::string& reason) override {
+    counters_->badRecords.fetch_add(1, std::memory_order_relaxed);
+    return out_->write(m, reason);
+  }
+
+ private:
+  std::shared_ptr<DeadLetterOutput> out_;
+  std::shared_ptr<QueryCounters> counters_;
+};
+
+/// A message's value as an event (one EventParser per reader: it keeps its own buffers).
+struct DecodeEvent {
+  DecodeEvent(size_t maxBytes, std::shared_ptr<QueryCounters> counters)
+      : maxBytes(maxBytes), parser(std::make_shared<EventParser>(maxBytes)), counters(std::move(counters)) {}
+  /// Each reader gets its own parser (readers run on threads of their own).
+  DecodeEvent(const DecodeEvent& o) : maxBytes(o.maxBytes), parser(std::make_shared<EventParser>(o.maxBytes)), counters(o.counters) {}
+  Status operator()(const connector::kafka::KafkaMessage& m, std::vector<Event>& out, StringArena& arena) const {
+    counters->inputLines.fetch_add(1, std::memory_order_relaxed);
+    if (!m.value) return Status::invalidArgument("a null value (tombstone) is not an event");
+    Result<Event> e = parser->parse(*m.value, arena);
+    if (!e.isOk()) return e.status();
+    out.push_back(*e);
+    return Status::ok();
+  }
+  size_t maxBytes;
+  std::shared_ptr<EventParser> parser;
+  std::shared_ptr<QueryCounters> counters;
+};
+
 }  // namespace
+
+Result<DataStream<Event>> kafkaEventSource(StreamEnvironment& env, const QueryJobOptions& options,
+                                           std::shared_ptr<QueryCounters> counters) {
+  REKA_ASSIGN_OR_RETURN(connector::kafka::KafkaUri uri, connector::kafka::parseKafkaUri(options.inputPath));
+  connector::kafka::KafkaSourceOptions o;
+  o.bootstrapServers = uri.bootstrapServers;
+  o.topics = {uri.topic};
+  o.properties = uri.properties;
+  if (auto g = o.properties.find("group.id"); g != o.properties.end()) {
+    o.groupId = g->second;
+    o.properties.erase(g);
+  }
+  o.bounded = options.kafkaBounded;
+  REKA_RETURN_IF_ERROR(o.validate());
+  auto deadLetters =
+      std::make_shared<KafkaDeadLetters>(std::make_shared<DeadLetterOutput>(options.deadLetterPath), counters);
+  const auto policy = options.badInput == BadInputPolicy::kFail ? connector::kafka::BadRecordPolicy::kFail
+                                                                 : connector::kafka::BadRecordPolicy::kDeadLetter;
+  auto spec = connector::kafka::kafkaSource<Event>(o, DecodeEvent(options.maxLineBytes, counters), policy, deadLetters);
+  // Reading unbounded, a partition without new messages for 10 s stops holding event time back.
+  auto strategy = eventWatermarks(options.maxAheadMs);
+  if (!options.kafkaBounded) strategy = strategy.withIdleness(std::chrono::seconds(10));
+  return connector::fromSource(env, kEventSourceName, std::move(spec), strategy);
+}
 
 DataStream<Event> generatorSource(StreamEnvironment& env, const GeneratorConfig& config, int parallelism,
                                   int64_t maxAheadMs) {

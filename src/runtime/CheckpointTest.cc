@@ -654,13 +654,27 @@ TEST(CheckpointTest, CheckpointOfADifferentJobIsRefused) {
   auto log = std::make_shared<CommitLog>();
   JobSpec spec;
   runUntilCheckpoints(dir.path, spec, log, 1);
-  spec.parallelism = 2;  // same operators, other parallelism
+  {
+    // Same operators, other parallelism: the source keeps its position in state of its own,
+    // which cannot be split between subtasks (keyed and operator-list state could be).
+    JobSpec rescaled = spec;
+    rescaled.parallelism = 2;
+    StreamEnvironment env;
+    buildJob(env, rescaled, log);
+    env.config().checkpoints = checkpoints(dir.path);
+    auto job = env.executeAsync();
+    ASSERT_FALSE(job.isOk());
+    EXPECT_NE(job.status().message().find("keeps state of its own (18 bytes) that cannot be redistributed: restore it at parallelism 1"),
+              std::string::npos)
+        << job.status().message();
+  }
+  // Other operators: refused as another job's checkpoint.
   StreamEnvironment env;
-  buildJob(env, spec, log);
+  env.fromCollection("other", std::vector<int>{1, 2, 3}).sink("discard", [](const int&) {});
   env.config().checkpoints = checkpoints(dir.path);
   auto job = env.executeAsync();
   ASSERT_FALSE(job.isOk());
-  EXPECT_NE(job.status().message().find("different job or parallelism"), std::string::npos) << job.status().message();
+  EXPECT_NE(job.status().message().find("was written by a different job"), std::string::npos) << job.status().message();
 }
 
 /// Injects faults into the checkpoint file system: the next `failWrites` state-file writes fail;

@@ -1,6 +1,7 @@
 #include "runtime/JobExecution.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <chrono>
 #include <cstdio>
 #include <exception>
@@ -346,7 +347,7 @@ Status JobExecution::build() {
       restoredId_ = data->id;
       // A checkpoint of this state directory: the next checkpoint's deltas continue its chains
       // (a savepoint, or a checkpoint elsewhere, is followed by a full checkpoint).
-      if (data->kind == checkpoint::CheckpointKind::kCheckpoint &&
+      if (!rescaled_ && data->kind == checkpoint::CheckpointKind::kCheckpoint &&
           data->directory == storage.directoryFor(data->id, checkpoint::CheckpointKind::kCheckpoint)) {
         restoredChains = checkpoint::chainsByTask(*data);
         bool complete = restoredChains.size() == tasks_.size();
@@ -390,33 +391,83 @@ std::string JobExecution::fingerprint() const {
   return f;
 }
 
+namespace {
+/// The (operator name, parallelism) pairs of a job fingerprint ("name/P;name/P;…").
+std::vector<std::pair<std::string, int>> parseFingerprint(const std::string& f) {
+  std::vector<std::pair<std::string, int>> out;
+  size_t start = 0;
+  while (start < f.size()) {
+    size_t end = f.find(';', start);
+    if (end == std::string::npos) end = f.size();
+    const std::string item = f.substr(start, end - start);
+    const size_t slash = item.rfind('/');
+    int p = 0;
+    if (slash != std::string::npos) p = std::atoi(item.c_str() + slash + 1);
+    out.emplace_back(slash == std::string::npos ? item : item.substr(0, slash), p);
+    start = end + 1;
+  }
+  return out;
+}
+}  // namespace
+
 Status JobExecution::restore(const checkpoint::CheckpointData& data) {
   const std::string mine = fingerprint();
-  if (data.jobFingerprint != mine)
+  const auto theirs = parseFingerprint(data.jobFingerprint);
+  const auto ours = parseFingerprint(mine);
+  bool sameOperators = theirs.size() == ours.size();
+  for (size_t i = 0; sameOperators && i < ours.size(); ++i) sameOperators = theirs[i].first == ours[i].first && theirs[i].second >= 1;
+  if (!sameOperators)
     return Status::failedPrecondition("checkpoint " + std::to_string(data.id) + " in " + data.directory +
-                                      " was written by a different job or parallelism (operators/parallelism there: " +
-                                      data.jobFingerprint + "; this job: " + mine +
-                                      "). Run the same job, or use an empty --state-dir to start fresh.");
+                                      " was written by a different job (operators/parallelism there: " + data.jobFingerprint +
+                                      "; this job: " + mine + "). Run the same job, or use an empty --state-dir to start fresh.");
   for (auto& node : graph_.nodes()) {
     auto& perNode = instances_[static_cast<size_t>(node.id)];
+    const int oldParallelism = theirs[static_cast<size_t>(node.id)].second;
+    const bool rescaled = oldParallelism != static_cast<int>(perNode.size());
+    rescaled_ = rescaled_ || rescaled;
     std::vector<std::map<std::string, std::vector<std::string>>> lists;
-    for (size_t s = 0; s < perNode.size(); ++s) {
-      auto it = data.operators.find({node.id, static_cast<int32_t>(s)});
-      lists.push_back(it == data.operators.end() ? std::map<std::string, std::vector<std::string>>{} : it->second.lists);
+    std::vector<const checkpoint::OperatorSnapshot*> old;
+    for (int s = 0; s < oldParallelism; ++s) {
+      auto it = data.operators.find({node.id, s});
+      if (it == data.operators.end())
+        return Status::corruption("checkpoint " + std::to_string(data.id) + " has no state for subtask " + std::to_string(s + 1) +
+                                  " of operator '" + node.name + "'");
+      old.push_back(&it->second);
+      lists.push_back(it->second.lists);
+    }
+    if (rescaled) {
+      // Keyed state moves with its key groups and operator lists are redistributed; state an
+      // operator keeps in its own memory (windows, timers, staged output) cannot be split.
+      for (const auto* snap : old) {
+        size_t own = snap->blob.size();
+        for (const auto& d : snap->blobDeltas) own += d.size();
+        if (own > 0)
+          return Status::failedPrecondition(
+              "checkpoint " + std::to_string(data.id) + " was taken at parallelism " + std::to_string(oldParallelism) +
+              " of operator '" + node.name + "', which keeps state of its own (" + std::to_string(own) +
+              " bytes) that cannot be redistributed: restore it at parallelism " + std::to_string(oldParallelism));
+      }
     }
     for (auto& inst : perNode) {
-      auto it = data.operators.find({node.id, inst.ctx.subtask});
-      if (it == data.operators.end())
-        return Status::corruption("checkpoint " + std::to_string(data.id) + " has no state for operator '" + inst.name + "'");
-      const auto& snap = it->second;
       auto where = [&](const Status& s) {
         return Status(s.code(), "restoring operator '" + inst.name + "' from checkpoint " + std::to_string(data.id) + ": " + s.message());
       };
-      // An incremental chain: the full snapshot, then each delta in order.
-      Status s = inst.state->restoreKeyed(snap.keyed);
-      for (size_t d = 0; s.isOk() && d < snap.keyedDeltas.size(); ++d) s = inst.state->applyKeyedDelta(snap.keyedDeltas[d]);
+      Status s;
+      if (!rescaled) {
+        const auto& snap = *old[static_cast<size_t>(inst.ctx.subtask)];
+        // An incremental chain: the full snapshot, then each delta in order.
+        s = inst.state->restoreKeyed(snap.keyed);
+        for (size_t d = 0; s.isOk() && d < snap.keyedDeltas.size(); ++d) s = inst.state->applyKeyedDelta(snap.keyedDeltas[d]);
+      } else {
+        // Every old subtask's chain; the backend keeps the key groups it owns now.
+        for (size_t o = 0; s.isOk() && o < old.size(); ++o) {
+          s = inst.state->restoreKeyed(old[o]->keyed);
+          for (size_t d = 0; s.isOk() && d < old[o]->keyedDeltas.size(); ++d) s = inst.state->applyKeyedDelta(old[o]->keyedDeltas[d]);
+        }
+      }
       if (s.isOk()) s = inst.state->restoreOperatorLists(lists, inst.ctx.subtask, inst.ctx.parallelism);
-      if (s.isOk()) {
+      if (s.isOk() && !rescaled) {
+        const auto& snap = *old[static_cast<size_t>(inst.ctx.subtask)];
         try {
           s = inst.op->restoreState(snap.blob);
           for (size_t d = 0; s.isOk() && d < snap.blobDeltas.size(); ++d) s = inst.op->restoreDelta(snap.blobDeltas[d]);

@@ -71,6 +71,7 @@ class JobExecution final : public JobClient {
   TimerThread timers_;
   std::unique_ptr<CheckpointCoordinator> coordinator_;
   int64_t restoredId_ = 0;
+  bool rescaled_ = false;  ///< the restored checkpoint was taken at another parallelism
   double restoreMs_ = 0;
 
   std::atomic<bool> stopping_{false};

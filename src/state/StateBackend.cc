@@ -68,8 +68,11 @@ Status StateBackend::restoreOperatorLists(const std::vector<std::map<std::string
   std::map<std::string, size_t> seen;
   for (const auto& old : oldSubtasks) {
     for (const auto& [name, elements] : old) {
+      auto registered = operatorLists_.find(name);
+      const bool all = registered != operatorLists_.end() && registered->second->unionRedistribution;
       for (const auto& e : elements) {
-        if (seen[name]++ % static_cast<size_t>(parallelism) == static_cast<size_t>(subtask)) mine[name].push_back(e);
+        if (all || seen[name] % static_cast<size_t>(parallelism) == static_cast<size_t>(subtask)) mine[name].push_back(e);
+        ++seen[name];
       }
     }
   }

@@ -25,8 +25,14 @@ enum class BadInputPolicy {
 struct QueryJobOptions {
   std::string query;             ///< "q0" … "q22"
   GeneratorConfig generator;     ///< used when inputPath is empty
-  std::string inputPath;         ///< NEXMARK.md section 7 events, one per line
-  std::string outputPath;        ///< empty: discard rows after touching every field
+  /// NEXMARK.md section 7 events, one per line; or kafka://HOST:PORT/TOPIC[?property=value…]:
+  /// one event per message, every partition, from the earliest offset (property group.id: the
+  /// consumer group that checkpoints commit their offsets to).
+  std::string inputPath;
+  /// Empty: discard rows after touching every field; kafka://HOST:PORT/TOPIC[?property=value…]:
+  /// one JSON row per message, transactional under exactly-once with checkpoints, flushed at
+  /// every checkpoint otherwise.
+  std::string outputPath;
   /// Part files under this directory instead, exactly once (connector::TransactionalFileSink):
   /// each sink subtask its own files, q10 partitioned by dt=…/hm=…; committed at checkpoints,
   /// or at the end without them. Excludes outputPath.
@@ -40,6 +46,14 @@ struct QueryJobOptions {
   /// The far-future cap of the event watermarks (see eventWatermarks); 0: none. The `reka`
   /// command sets 10 minutes unless told otherwise (--max-ahead).
   int64_t maxAheadMs = 0;
+  /// Kafka input: stop at the end offsets present when the run started (false: keep reading).
+  bool kafkaBounded = true;
+  /// Kafka output, exactly-once with checkpoints: where open transactions are logged until
+  /// they commit (the `reka` command: STATE_DIR/kafka-transactions).
+  std::string kafkaTransactionLogDir;
+  /// Kafka output, exactly-once: transactional ids are "<prefix>-<subtask>-<n>" (empty:
+  /// "reka-<query>-<topic>").
+  std::string kafkaTransactionalIdPrefix;
 };
 
 /// Counters a query job updates while it runs. Thread-safe.
@@ -72,6 +86,13 @@ const std::vector<std::string>& supportedQueries();
 /// depend on P. The reported event time is the bounded-out-of-orderness (4 s) watermark.
 DataStream<Event> generatorSource(StreamEnvironment& env, const GeneratorConfig& config, int parallelism = 0,
                                   int64_t maxAheadMs = 0);
+
+/// A Kafka topic of events (options.inputPath is kafka://…) as a source: its partitions are
+/// spread over the source's subtasks (the job's parallelism), each with its own watermark.
+/// Messages that are not events follow `options.badInput` (dead letters with topic, partition
+/// and offset).
+Result<DataStream<Event>> kafkaEventSource(StreamEnvironment& env, const QueryJobOptions& options,
+                                           std::shared_ptr<QueryCounters> counters);
 
 /// A JSON-lines event file as a source (parallelism 1). Bad lines follow `options.badInput`.
 DataStream<Event> fileSource(StreamEnvironment& env, const QueryJobOptions& options,

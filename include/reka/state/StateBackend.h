@@ -143,6 +143,9 @@ class OperatorListTable {
   virtual Result<std::vector<std::string>> snapshot() const = 0;
   /// Replaces the list with the given serialised elements.
   virtual Status restore(const std::vector<std::string>& elements) = 0;
+  /// Union redistribution (Flink's union list state): on restore every subtask gets the
+  /// elements of all old subtasks, and keeps what is its own (source splits, for instance).
+  bool unionRedistribution = false;
 };
 
 template <class T>
@@ -213,10 +216,22 @@ class StateBackend {
       return Status::invalidArgument("operator state '" + name + "' is already registered with another type");
     return &static_cast<OperatorList<T>*>(slot.get())->values;
   }
+  /// Returns the union list state registered under `name` (see
+  /// OperatorListTable::unionRedistribution), creating it if absent.
+  template <class T>
+  Result<std::vector<T>*> unionListState(const std::string& name) {
+    REKA_ASSIGN_OR_RETURN(std::vector<T> * values, operatorListState<T>(name));
+    auto& slot = operatorLists_[name];
+    if (slot->unionRedistribution == false && !values->empty())
+      return Status::invalidArgument("operator state '" + name + "' is already registered as an even-split list");
+    slot->unionRedistribution = true;
+    return values;
+  }
   /// Operator list state by name (for snapshots); elements serialised one by one.
   Result<std::map<std::string, std::vector<std::string>>> snapshotOperatorLists() const;
   /// Restores subtask `subtask` of `parallelism` from the lists of all old subtasks: element j
-  /// of the concatenation goes to subtask j mod parallelism. States must be registered first.
+  /// of the concatenation goes to subtask j mod parallelism (a union list: every element to
+  /// every subtask). States must be registered first.
   Status restoreOperatorLists(const std::vector<std::map<std::string, std::vector<std::string>>>& oldSubtasks,
                               int subtask, int parallelism);
 

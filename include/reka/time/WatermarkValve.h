@@ -31,6 +31,13 @@ class WatermarkValve {
     idle_ = false;
   }
   size_t inputs() const { return inputs_.size(); }
+  /// Adds an input (a source split discovered while running) and returns its index. It starts
+  /// with no watermark, so it holds the merged one where it is until it catches up; the merged
+  /// watermark never moves back.
+  size_t addInput() {
+    inputs_.push_back(InputState{});
+    return inputs_.size() - 1;
+  }
 
   /// Input `i` reports watermark `wm` (smaller values than it reported before are ignored).
   Change onWatermark(size_t i, int64_t wm);

@@ -118,6 +118,22 @@ class SplitWatermarks {
     valve_.reset(splits_.size());
   }
   size_t splitCount() const { return splits_.size(); }
+  /// Adds a split (found while running, or restored) and returns its index; it holds the merged
+  /// watermark back until it catches up (or goes idle).
+  size_t addSplit(int64_t nowMs) {
+    Split s;
+    s.lastActivityMs = nowMs;
+    if (options_.kind == WatermarkOptions::Kind::kCustom) s.custom = options_.makeGenerator();
+    splits_.push_back(std::move(s));
+    return valve_.addInput();
+  }
+  /// The highest timestamp observed on split `split` (kMinTime: none).
+  int64_t highestTimestamp(size_t split) const { return splits_[split].maxTimestamp; }
+  /// Split `split` goes idle now, whatever the idle timeout (a source subtask that has no split
+  /// yet, for instance), until records arrive on it.
+  WatermarkValve::Change markIdle(size_t split) { return valve_.onStatus(split, true); }
+  /// Split `split` has ended (a bounded split read to its end): it no longer holds time back.
+  WatermarkValve::Change endSplit(size_t split) { return valve_.onEnd(split); }
 
   /// A record with `timestamp` was read from split `split`. Inline: runs per record.
   void observe(size_t split, int64_t timestamp) {

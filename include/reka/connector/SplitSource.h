@@ -192,8 +192,14 @@ class SplitSourceOperator final : public SourceOperator {
 
   /// The connector thread: discovers splits, reads them, hands batches over, commits.
   void run(std::vector<SplitState> initial) {
+    // Splits not ended yet, by the reader's index; a reader may report an end more than once
+    // (a restored split that had ended), so only the first report counts.
+    std::vector<char> ended;
     size_t open = 0;
-    for (const auto& s : initial) open += s.finished ? 0 : 1;
+    for (const auto& s : initial) {
+      ended.push_back(s.finished ? 1 : 0);
+      open += s.finished ? 0 : 1;
+    }
     Status s = reader_->addSplits(initial);
     bool discovered = false;
     auto nextDiscovery = std::chrono::steady_clock::now();
@@ -213,6 +219,7 @@ class SplitSourceOperator final : public SourceOperator {
             if (enumerator_->owner(split, ctx_->parallelism) != ctx_->subtask) continue;
             if (!known_.insert(split.id).second) continue;
             open += split.finished ? 0 : 1;
+            ended.push_back(split.finished ? 1 : 0);
             added.push_back(std::move(split));
           }
           if (!added.empty()) {
@@ -246,7 +253,10 @@ class SplitSourceOperator final : public SourceOperator {
       s = reader_->fetch(batches, ctx_->batchSize, kFetchTimeoutMs);
       if (!s.isOk()) break;
       for (auto& b : batches) {
-        if (b.finished && open > 0) --open;
+        if (b.finished && b.split < ended.size() && !ended[b.split]) {
+          ended[b.split] = 1;
+          --open;
+        }
         Item item;
         item.kind = Item::kBatch;
         item.batch = std::move(b);

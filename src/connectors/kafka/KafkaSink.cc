@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 #include <deque>
+#include <filesystem>
 
 #include "connectors/kafka/KafkaCommon.h"
 #include "reka/connector/Kafka.h"
@@ -18,8 +19,8 @@ namespace {
 
 constexpr int kFlushTimeoutMs = 60'000;
 constexpr int kTransactionCallTimeoutMs = 60'000;
-/// Transactional ids probed for lingering transactions of an earlier run, per subtask.
-constexpr int kLingeringIds = 8;
+/// Transactions of one sink subtask prepared and not yet committed, at most (one producer each).
+constexpr int kMaxTransactionsInFlight = 8;
 constexpr uint32_t kNull = 0xFFFFFFFFu;
 
 std::string errorString(rd_kafka_error_t* e) {
@@ -267,8 +268,11 @@ class RdKafkaSinkWriter final : public SinkWriter {
     if (transactional_ && checkpointing_) {
       if (options_.transactionLogDir.empty())
         return Status::invalidArgument("exactly-once Kafka output with checkpoints needs a transaction log directory");
-      if (::mkdir(options_.transactionLogDir.c_str(), 0700) != 0 && errno != EEXIST)
-        return Status::ioError("cannot create " + options_.transactionLogDir + ": " + std::strerror(errno));
+      std::error_code ec;
+      std::filesystem::create_directories(options_.transactionLogDir, ec);
+      if (ec) return Status::ioError("cannot create " + options_.transactionLogDir + ": " + ec.message());
+      if (::chmod(options_.transactionLogDir.c_str(), 0700) != 0)
+        return Status::ioError("cannot make " + options_.transactionLogDir + " private: " + std::strerror(errno));
     }
     if (!transactional_) {
       REKA_ASSIGN_OR_RETURN(plain_, Producer::make(options_, ""));
@@ -403,8 +407,8 @@ class RdKafkaSinkWriter final : public SinkWriter {
       t = std::move(free_.back());
       free_.pop_back();
     } else {
-      if (nextId_ >= kLingeringIds)
-        return Status::resourceExhausted("Kafka sink: " + std::to_string(kLingeringIds) +
+      if (nextId_ >= kMaxTransactionsInFlight)
+        return Status::resourceExhausted("Kafka sink: " + std::to_string(kMaxTransactionsInFlight) +
                                          " transactions are waiting for their checkpoints to complete");
       REKA_ASSIGN_OR_RETURN(t->producer, Producer::make(options_, idPrefix() + std::to_string(nextId_++)));
       if (checkpointing_) {
@@ -438,14 +442,24 @@ class RdKafkaSinkWriter final : public SinkWriter {
     std::fclose(f);
     return id;
   }
-  /// Fences the transactional ids an earlier run of this subtask may have left open (their
-  /// transactions abort), so that read_committed consumers are not held up by them.
+  /// Fences the transactional ids an earlier run of this subtask used (their open transactions
+  /// abort), so that read_committed consumers are not held up by them. Every id a run used has
+  /// a log file in the transaction log directory; without checkpoints (no log directory) a run
+  /// is one transaction that is committed or aborted before it ends.
   Status abortLingering() {
-    for (int k = 0; k < kLingeringIds; ++k) {
-      REKA_ASSIGN_OR_RETURN(auto p, Producer::make(options_, idPrefix() + std::to_string(k)));
-    }
-    nextId_ = 0;
     lingeringAborted_ = true;
+    nextId_ = 0;
+    if (!checkpointing_) return Status::ok();
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(options_.transactionLogDir, ec)) {
+      const std::string name = entry.path().filename().string();
+      const std::string prefix = idPrefix();
+      if (name.size() <= prefix.size() + 4 || name.rfind(prefix, 0) != 0 || name.substr(name.size() - 4) != ".log") continue;
+      const std::string k = name.substr(prefix.size(), name.size() - prefix.size() - 4);
+      if (k.empty() || k.find_first_not_of("0123456789") != std::string::npos) continue;
+      REKA_ASSIGN_OR_RETURN(auto p, Producer::make(options_, prefix + k));
+    }
+    if (ec) return Status::ioError("cannot list " + options_.transactionLogDir + ": " + ec.message());
     return Status::ok();
   }
 

@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 
 #include <atomic>
 #include <chrono>
@@ -261,6 +262,7 @@ struct RunFlags {
   std::string maxLineBytes = "1MiB";
   bool overwriteOutput = false;
   bool unbounded = false;
+  bool follow = false;
   std::string onBadInput = "dead-letter";
   int parallelism = ExecutionConfig::defaultParallelism();
   int workers = 0;
@@ -299,8 +301,13 @@ std::optional<std::string> prepareRun(const RunFlags& flags, const CLI::App& cmd
     if (!uri.isOk()) return "--output: " + uri.status().message();
   }
   if (flags.unbounded && !kafkaInput) return "--unbounded needs a Kafka --input (kafka://HOST:PORT/TOPIC)";
+  if (flags.follow && (kafkaInput || flags.input.empty()))
+    return "--follow needs a file --input (a path or a glob pattern such as 'logs/*.jsonl')";
+  const bool pattern = !kafkaInput && flags.input.find_first_of("*?[") != std::string::npos;
+  if (pattern && !flags.follow && !std::filesystem::exists(flags.input))
+    return "--input '" + flags.input + "' is a pattern: give --follow to read the files it matches";
   RunPaths paths;
-  paths.input = kafkaInput ? "" : flags.input;
+  paths.input = kafkaInput || pattern ? "" : flags.input;
   paths.outputDir = flags.outputDir;
   paths.stateDir = flags.checkpoints.stateDir;
   for (const auto& [flag, path] : {std::pair<std::string, std::string>{"--output", kafkaOutput ? "" : flags.output},
@@ -323,6 +330,7 @@ int runQuery(const GeneratorFlags& gen, const RunFlags& flags, const CLI::App& c
   options.lateOutputPath = flags.lateOutput;
   options.badInput = flags.onBadInput == "fail" ? nexmark::BadInputPolicy::kFail : nexmark::BadInputPolicy::kDeadLetter;
   options.kafkaBounded = !flags.unbounded;
+  options.follow = flags.follow;
   if (!flags.checkpoints.stateDir.empty()) options.kafkaTransactionLogDir = flags.checkpoints.stateDir + "/kafka-transactions";
 
   ExecutionConfig config;
@@ -535,8 +543,11 @@ void addNexmarkCommand(CLI::App& app, int& exitCode) {
           ->add_option("--input", run->input,
                        "JSON-lines event file (docs/nexmark.md), a FIFO, or kafka://HOST:PORT/TOPIC (one event per message)")
           ->check(CLI::Validator(
-              [](std::string& v) { return connector::kafka::isKafkaUri(v) ? std::string() : CLI::ExistingFile(v); },
-              "FILE or kafka://HOST:PORT/TOPIC"));
+              [](std::string& v) {
+                if (connector::kafka::isKafkaUri(v) || v.find_first_of("*?[") != std::string::npos) return std::string();
+                return CLI::ExistingFile(v);
+              },
+              "FILE, PATTERN (with --follow) or kafka://HOST:PORT/TOPIC"));
   eventsOpt->excludes(inputOpt);
   inputOpt->excludes(eventsOpt);
   runCmd->add_option("--parallelism", run->parallelism, "parallel subtasks per operator (default: number of cores)")
@@ -550,6 +561,9 @@ void addNexmarkCommand(CLI::App& app, int& exitCode) {
       "--output", run->output,
       "write result rows as JSON lines to this file, or as JSON messages to kafka://HOST:PORT/TOPIC (transactions under "
       "exactly-once with --state-dir) (default: discard after touching every field)");
+  runCmd->add_flag("--follow", run->follow,
+                   "file input: keep reading appended lines and new files matching --input (a glob pattern may be given), "
+                   "through rotation, until SIGTERM/Ctrl-C");
   runCmd->add_flag("--unbounded", run->unbounded,
                    "Kafka input: keep reading new messages until stopped (default: stop at the end offsets present at start)");
   auto* outputDirOpt = runCmd->add_option(

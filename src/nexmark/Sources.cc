@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "reka/connector/AppendFile.h"
+#include "reka/connector/FileSource.h"
 #include "reka/connector/Kafka.h"
 #include "reka/connector/LineReader.h"
 #include "reka/connector/SplitSource.h"
@@ -134,7 +135,7 @@ class GeneratorSource final : public SourceFunction<Event> {
 /// Where unparseable lines go: a JSON-lines file (connector::AppendFile, so that it follows the
 /// checkpoints: the source records its length and a restore cuts it back), and stderr (the
 /// first 20, then a count).
-class DeadLetterOutput {
+class DeadLetterOutput final : public connector::file::LineDeadLetters {
  public:
   explicit DeadLetterOutput(std::string path) : path_(std::move(path)) {}
   ~DeadLetterOutput() {
@@ -152,16 +153,19 @@ class DeadLetterOutput {
   }
   /// The file is to hold its first `length` bytes: 0 for a fresh run, a checkpoint's for a
   /// restored one (see AppendFile).
-  void resetTo(int64_t length) {
-    if (file_) file_->resetTo(length);
+  void resetTo(int64_t length) override {
+    // An error opening the file is reported by the next write or length().
+    if (open().isOk() && file_) file_->resetTo(length);
   }
   /// The file's length, for a checkpoint (0 without a file).
-  Result<int64_t> length() {
+  Result<int64_t> length() override {
+    REKA_RETURN_IF_ERROR(open());
     if (!file_) return int64_t{0};
     return file_->sync();
   }
 
-  Status write(const std::string& source, const connector::Line& line, const std::string& reason) {
+  Status write(const std::string& source, const connector::Line& line, const std::string& reason) override {
+    REKA_RETURN_IF_ERROR(open());
     {
       std::lock_guard<std::mutex> lock(mutex_);
       ++reported_;
@@ -215,151 +219,6 @@ class DeadLetterOutput {
   int64_t reported_ = 0;
 };
 
-class JsonFileSource final : public SourceFunction<Event> {
- public:
-  JsonFileSource(QueryJobOptions options, std::shared_ptr<QueryCounters> counters,
-                 std::shared_ptr<DeadLetterOutput> deadLetters)
-      : options_(std::move(options)), counters_(std::move(counters)), deadLetters_(std::move(deadLetters)),
-        parser_(options_.maxLineBytes) {}
-
-  Status open(const OperatorContext& ctx) override {
-    stopRequested_ = ctx.stopRequested;
-    time_ = ctx.time;
-    REKA_RETURN_IF_ERROR(deadLetters_->open());
-    // A fresh run starts the dead letters and counters over; restorePosition() moves them back
-    // to its checkpoint's instead.
-    deadLetters_->resetTo(0);
-    counters_->badRecords.store(0, std::memory_order_relaxed);
-    counters_->inputLines.store(0, std::memory_order_relaxed);
-    return openAt(0, 1);
-  }
-
-  SourceOperator::Poll poll(RecordBatch<Event>& out, size_t maxRecords) override {
-    auto arena = std::make_shared<StringArena>(64 * 1024);
-    int64_t lines = 0;
-    while (out.records.size() < maxRecords) {
-      auto next = reader_->next();
-      if (!next.isOk()) {
-        if (next.status().code() == StatusCode::kCancelled) {  // the job is stopping
-          finishBatch(out, arena, lines);
-          return SourceOperator::Poll::kNothingNow;
-        }
-        throw std::runtime_error(next.status().toString());
-      }
-      if (!next->has_value()) {
-        finishBatch(out, arena, lines);
-        if (reader_->waiting()) {
-          // A pipe or FIFO with nothing to read now: hand over what there is and come back
-          // soon, so that the worker, barriers and a stop are not held up by the wait.
-          if (time_ != nullptr) time_->requestCallback(time_->now() + kRetryMs);
-          return SourceOperator::Poll::kNothingNow;
-        }
-        // A fresh run's reset of the dead-letter file applies even if it wrote nothing.
-        Result<int64_t> synced = deadLetters_->length();
-        if (!synced.isOk()) throw std::runtime_error("dead letters: " + synced.status().message());
-        return SourceOperator::Poll::kEnd;
-      }
-      const connector::Line& line = **next;
-      ++lines;
-      if (line.oversized) {
-        bad(line, std::to_string(line.length) + " bytes exceeds the " + std::to_string(options_.maxLineBytes) +
-                      "-byte line limit");
-        continue;
-      }
-      Result<Event> e = parser_.parse(line.text, *arena);
-      if (!e.isOk()) {
-        bad(line, e.status().message());
-        continue;
-      }
-      maxSeen_ = std::max(maxSeen_, e->dateTime());
-      out.records.push_back(*e);
-    }
-    finishBatch(out, arena, lines);
-    return SourceOperator::Poll::kMore;
-  }
-
-  int64_t eventTime() const override { return maxSeen_ == INT64_MIN ? INT64_MIN : subSaturating(maxSeen_, kWatermarkDelayMs); }
-
-  /// u8 version (2), i64 byte offset of the next line, i64 its line number, i64 highest
-  /// dateTime read, i64 bad lines so far, i64 input lines so far, i64 the dead-letter file's
-  /// length (0 without one). Every line before the offset has been emitted or sent to dead
-  /// letters. Version 1 (the first four) is still read: its dead letters are kept as they are.
-  Status snapshotPosition(std::string& out) const override {
-    REKA_ASSIGN_OR_RETURN(int64_t deadLetterBytes, deadLetters_->length());
-    Serde<uint8_t>::write(kPositionVersion, out);
-    Serde<int64_t>::write(reader_->position(), out);
-    Serde<int64_t>::write(reader_->nextLineNumber(), out);
-    Serde<int64_t>::write(maxSeen_, out);
-    Serde<int64_t>::write(counters_->badRecords.load(std::memory_order_relaxed), out);
-    Serde<int64_t>::write(counters_->inputLines.load(std::memory_order_relaxed), out);
-    Serde<int64_t>::write(deadLetterBytes, out);
-    return Status::ok();
-  }
-  /// Reopens the file at the checkpoint's offset (failing if the file is now shorter), cuts the
-  /// dead-letter file back to its length then and restores the counters.
-  Status restorePosition(std::string_view in) override {
-    uint8_t version = 0;
-    int64_t offset = 0, line = 0, maxSeen = INT64_MIN, badRecords = 0, inputLines = 0, deadLetterBytes = -1;
-    if (!Serde<uint8_t>::read(in, version)) return Status::corruption("empty file source position");
-    if (version != 1 && version != kPositionVersion)
-      return Status::corruption("file source position of unknown format version " + std::to_string(version));
-    bool ok = Serde<int64_t>::read(in, offset) && Serde<int64_t>::read(in, line) && Serde<int64_t>::read(in, maxSeen);
-    if (ok && version == kPositionVersion)
-      ok = Serde<int64_t>::read(in, badRecords) && Serde<int64_t>::read(in, inputLines) &&
-           Serde<int64_t>::read(in, deadLetterBytes) && badRecords >= 0 && inputLines >= 0 && deadLetterBytes >= 0;
-    if (!ok || !in.empty() || offset < 0 || line < 1)
-      return Status::corruption("truncated or malformed file source position");
-    REKA_RETURN_IF_ERROR(openAt(offset, line));
-    maxSeen_ = maxSeen;
-    if (version == kPositionVersion) {
-      deadLetters_->resetTo(deadLetterBytes);
-      counters_->badRecords.store(badRecords, std::memory_order_relaxed);
-      counters_->inputLines.store(inputLines, std::memory_order_relaxed);
-    } else {
-      deadLetters_->resetTo(-1);
-    }
-    return Status::ok();
-  }
-
- private:
-  static constexpr uint8_t kPositionVersion = 2;
-  /// When the source asks to be polled again after a pipe had no data (one poll slice of the
-  /// reader, LineReader::kPollIntervalMs, is what a poll waits).
-  static constexpr int64_t kRetryMs = 20;
-
-  Status openAt(int64_t offset, int64_t line) {
-    connector::LineReaderOptions o;
-    o.maxLineBytes = options_.maxLineBytes;
-    o.startOffset = offset;
-    o.startLine = line;
-    o.interrupt = stopRequested_;
-    o.maxWaitMs = connector::LineReader::kPollIntervalMs;  // one slice: the wait it had anyway
-    REKA_ASSIGN_OR_RETURN(auto reader, connector::LineReader::open(options_.inputPath, o));
-    reader_.emplace(std::move(reader));
-    return Status::ok();
-  }
-  void finishBatch(RecordBatch<Event>& out, std::shared_ptr<StringArena>& arena, int64_t lines) {
-    counters_->inputLines.fetch_add(lines, std::memory_order_relaxed);
-    if (arena->chunkCount() > 0) out.keepAlive.push_back(std::move(arena));
-  }
-  void bad(const connector::Line& line, const std::string& reason) {
-    if (options_.badInput == BadInputPolicy::kFail)
-      throw std::runtime_error(options_.inputPath + " line " + std::to_string(line.number) + ": " + reason);
-    counters_->badRecords.fetch_add(1, std::memory_order_relaxed);
-    Status written = deadLetters_->write(options_.inputPath, line, reason);
-    if (!written.isOk()) throw std::runtime_error("dead letters: " + written.message());
-  }
-
-  QueryJobOptions options_;
-  std::shared_ptr<QueryCounters> counters_;
-  std::shared_ptr<DeadLetterOutput> deadLetters_;
-  EventParser parser_;
-  std::optional<connector::LineReader> reader_;
-  const std::atomic<bool>* stopRequested_ = nullptr;
-  ProcessingTimeService* time_ = nullptr;
-  int64_t maxSeen_ = INT64_MIN;
-};
-
 /// Counts and forwards the Kafka messages that are not events (NEXMark section 7 JSON).
 class KafkaDeadLetters final : public connector::kafka::DeadLetterHandler {
  public:
@@ -392,6 +251,20 @@ struct DecodeEvent {
   size_t maxBytes;
   std::shared_ptr<EventParser> parser;
   std::shared_ptr<QueryCounters> counters;
+};
+
+/// A line as an event (one EventParser per reader).
+struct DecodeEventLine {
+  explicit DecodeEventLine(size_t maxBytes) : maxBytes(maxBytes), parser(std::make_shared<EventParser>(maxBytes)) {}
+  DecodeEventLine(const DecodeEventLine& o) : maxBytes(o.maxBytes), parser(std::make_shared<EventParser>(o.maxBytes)) {}
+  Status operator()(std::string_view line, std::vector<Event>& out, StringArena& arena) const {
+    Result<Event> e = parser->parse(line, arena);
+    if (!e.isOk()) return e.status();
+    out.push_back(*e);
+    return Status::ok();
+  }
+  size_t maxBytes;
+  std::shared_ptr<EventParser> parser;
 };
 
 }  // namespace
@@ -431,11 +304,19 @@ DataStream<Event> generatorSource(StreamEnvironment& env, const GeneratorConfig&
 
 DataStream<Event> fileSource(StreamEnvironment& env, const QueryJobOptions& options,
                              std::shared_ptr<QueryCounters> counters) {
-  auto deadLetters = std::make_shared<DeadLetterOutput>(options.deadLetterPath);
-  return env.fromSource<Event>(
-      kEventSourceName,
-      [options, counters, deadLetters] { return std::make_unique<JsonFileSource>(options, counters, deadLetters); },
-      eventWatermarks(options.maxAheadMs), 1);
+  connector::file::FileSourceOptions o;
+  o.path = options.inputPath;
+  o.follow = options.follow;
+  o.maxLineBytes = options.maxLineBytes;
+  connector::file::FileSourceCounters c{&counters->inputLines, &counters->badRecords, counters};
+  auto spec = connector::file::fileSource<Event>(o, DecodeEventLine(options.maxLineBytes),
+                                                options.badInput == BadInputPolicy::kFail ? connector::BadRecordPolicy::kFail
+                                                                                          : connector::BadRecordPolicy::kDeadLetter,
+                                                std::make_shared<DeadLetterOutput>(options.deadLetterPath), c);
+  // Following, a file without new lines for 10 s stops holding event time back.
+  auto strategy = eventWatermarks(options.maxAheadMs);
+  if (options.follow) strategy = strategy.withIdleness(std::chrono::seconds(10));
+  return connector::fromSource(env, kEventSourceName, std::move(spec), strategy, 1);
 }
 
 }  // namespace reka::nexmark

@@ -69,6 +69,7 @@ class DiscardingOutput final : public Output {
 struct OperatorCheckpoint {
   std::string operatorState;
   std::map<std::string, std::map<int32_t, std::string>> keyed;
+  std::map<std::string, std::vector<std::string>> lists;  ///< operator list state
   int64_t nowMs = 0;  ///< the clock when it was taken: a restored harness goes on from there
 };
 
@@ -105,6 +106,9 @@ class OperatorHarness {
     auto keyed = backend_.snapshotKeyed();
     EXPECT_TRUE(keyed.isOk()) << keyed.status().toString();
     if (keyed.isOk()) c.keyed = *keyed;
+    auto lists = backend_.snapshotOperatorLists();
+    EXPECT_TRUE(lists.isOk()) << lists.status().toString();
+    if (lists.isOk()) c.lists = *lists;
     c.nowMs = time_.now();
     return c;
   }
@@ -112,6 +116,7 @@ class OperatorHarness {
   Status openAndRestore(const OperatorCheckpoint& c) {
     REKA_RETURN_IF_ERROR(open());
     REKA_RETURN_IF_ERROR(backend_.restoreKeyed(c.keyed));
+    REKA_RETURN_IF_ERROR(backend_.restoreOperatorLists({c.lists}, ctx_.subtask, ctx_.parallelism));
     return op_->restoreState(c.operatorState);
   }
 

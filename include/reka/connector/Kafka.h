@@ -109,8 +109,7 @@ class PartitionConsumer {
 std::string encodePosition(int64_t nextOffset, int64_t stopOffset);
 bool decodePosition(std::string_view in, int64_t& nextOffset, int64_t& stopOffset);
 
-/// What happens to a message the decoder refuses.
-enum class BadRecordPolicy : uint8_t { kDeadLetter, kFail };
+using connector::BadRecordPolicy;
 
 /// Receives refused messages (with topic, partition, offset and reason). Called from the
 /// connector thread; must be thread-safe if shared.

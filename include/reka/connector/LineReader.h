@@ -31,6 +31,10 @@ struct LineReaderOptions {
   /// std::nullopt with waiting() true, so that the caller can do other work and call again.
   /// Negative: wait until data, the end or an interrupt.
   int64_t maxWaitMs = -1;
+  /// Follow a growing regular file: at its end next() returns std::nullopt with waiting() true
+  /// (instead of ending), keeps an unterminated last line back until its newline arrives, and
+  /// reads on from there at the next call. A line is never returned without its newline.
+  bool follow = false;
 };
 
 /// One line of a file, as LineReader::next returns it.
@@ -89,6 +93,10 @@ class LineReader {
   /// The number the next line will get (the startLine to pair with position()).
   int64_t nextLineNumber() const { return nextNumber_; }
   const std::string& path() const { return path_; }
+  /// The open file (for fstat: a follower checks for truncation and rotation).
+  int fd() const { return fd_; }
+  /// Bytes read past position(): an unterminated last line a follower holds back.
+  size_t pendingBytes() const { return end_ - begin_; }
 
  private:
   LineReader(std::string path, int fd, const LineReaderOptions& options);
@@ -117,6 +125,7 @@ class LineReader {
   bool pollable_ = false;  ///< not a regular file: wait in poll(), interruptibly
   bool bomPending_ = false;
   bool waiting_ = false;
+  bool follow_ = false;
   int64_t maxWaitMs_ = -1;  ///< at offset 0 and no line returned yet: a BOM may still be skipped
   int64_t position_ = 0;
   int64_t nextNumber_ = 1;

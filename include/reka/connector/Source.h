@@ -79,6 +79,10 @@ class SplitReader {
   virtual void close() {}
 };
 
+/// What happens to a record a source cannot decode: counted and sent to the dead letters with
+/// its position and reason, or the job fails with them.
+enum class BadRecordPolicy : uint8_t { kDeadLetter, kFail };
+
 /// A connector's source: what the runtime needs to run it. A source is bounded when every split
 /// ends (a bounded Kafka read, a file read once) and discovery runs once; an unbounded one keeps
 /// discovering splits every `discoveryIntervalMs` (0: only at start).

@@ -46,6 +46,9 @@ struct QueryJobOptions {
   /// The far-future cap of the event watermarks (see eventWatermarks); 0: none. The `reka`
   /// command sets 10 minutes unless told otherwise (--max-ahead).
   int64_t maxAheadMs = 0;
+  /// File input: keep reading appended lines and new files matching inputPath (a glob pattern
+  /// then), through rotation, until the job is stopped.
+  bool follow = false;
   /// Kafka input: stop at the end offsets present when the run started (false: keep reading).
   bool kafkaBounded = true;
   /// Kafka output, exactly-once with checkpoints: where open transactions are logged until
@@ -94,7 +97,9 @@ DataStream<Event> generatorSource(StreamEnvironment& env, const GeneratorConfig&
 Result<DataStream<Event>> kafkaEventSource(StreamEnvironment& env, const QueryJobOptions& options,
                                            std::shared_ptr<QueryCounters> counters);
 
-/// A JSON-lines event file as a source (parallelism 1). Bad lines follow `options.badInput`.
+/// JSON-lines event files as a source (parallelism 1, connector::file): inputPath is a file,
+/// FIFO or glob pattern, read once or followed (`options.follow`). Bad lines follow
+/// `options.badInput`.
 DataStream<Event> fileSource(StreamEnvironment& env, const QueryJobOptions& options,
                              std::shared_ptr<QueryCounters> counters);
 

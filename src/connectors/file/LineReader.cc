@@ -73,6 +73,7 @@ Result<LineReader> LineReader::open(const std::string& path, LineReaderOptions o
     return Status::invalidArgument(fmt::format("cannot read {}: {}", path, errnoText(EISDIR)));
   }
   reader.pollable_ = !S_ISREG(info.st_mode);
+  reader.follow_ = options.follow && !reader.pollable_;
   if (reader.pollable_ && options.startOffset > 0) {
     return Status::invalidArgument(
         fmt::format("cannot resume {} at byte {}: it is not a regular file (a pipe or FIFO cannot seek)", path,
@@ -121,6 +122,7 @@ LineReader::LineReader(LineReader&& other) noexcept
       pollable_(other.pollable_),
       bomPending_(other.bomPending_),
       waiting_(other.waiting_),
+      follow_(other.follow_),
       maxWaitMs_(other.maxWaitMs_),
       position_(other.position_),
       nextNumber_(other.nextNumber_),
@@ -143,6 +145,7 @@ LineReader& LineReader::operator=(LineReader&& other) noexcept {
     pollable_ = other.pollable_;
     bomPending_ = other.bomPending_;
     waiting_ = other.waiting_;
+    follow_ = other.follow_;
     maxWaitMs_ = other.maxWaitMs_;
     interrupt_ = other.interrupt_;
     position_ = other.position_;
@@ -251,6 +254,10 @@ Result<std::optional<Line>> LineReader::next() {
       return std::optional<Line>();
     }
     if (n.value() == 0) {
+      if (follow_) {  // the end for now: more may be appended
+        waiting_ = true;
+        return std::optional<Line>();
+      }
       eof_ = true;
     } else {
       end_ += n.value();
@@ -284,7 +291,9 @@ Result<std::optional<Line>> LineReader::skipOversized() {
     }
     size_t got = n.value();
     if (got == 0) {
-      eof_ = true;
+      // Following a file, the oversized line ends here for now; the rest, when it comes, reads
+      // as another line (also oversized or bad).
+      if (!follow_) eof_ = true;
       break;
     }
     const char* data = buffer_.get();

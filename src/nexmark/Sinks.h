@@ -149,43 +149,29 @@ class JsonLinesFileSink {
 /// exactly once, through connector::TransactionalFileSink: each subtask its own files, rows
 /// with a partitionPath() in their partition's directory. Rows are counted in QueryCounters
 /// when they are committed (exactly once) or flushed (at least once).
-template <class Row>
-class TransactionalJsonSink {
+/// Rows a sink has written, published to QueryCounters when they are final: at once, or (a
+/// sink that commits at checkpoints) when the checkpoint that staged them completes.
+class PublishedRows {
  public:
-  TransactionalJsonSink(std::string directory, std::shared_ptr<QueryCounters> counters)
-      : sink_(options(std::move(directory)), JsonLineFormat<Row>{}, RowPartition<Row>{}), counters_(std::move(counters)) {}
-
-  Status open(const OperatorContext& ctx) {
-    countAtCommit_ = ctx.guarantee == DeliveryGuarantee::kExactlyOnce;
-    checkpointing_ = ctx.checkpointing;
-    return sink_.open(ctx);
-  }
-  void invoke(const Row& row) {
-    sink_.invoke(row);
-    unpublished_.sum += row.touch();
+  explicit PublishedRows(std::shared_ptr<QueryCounters> counters) : counters_(std::move(counters)) {}
+  void add(uint64_t touch) {
+    unpublished_.sum += touch;
     ++unpublished_.rows;
   }
-  void finish() {
-    sink_.finish();
-    // With checkpoints, the final checkpoint's snapshot and commit publish the rest.
-    if (!checkpointing_) publish(std::exchange(unpublished_, {}));
+  /// Everything written so far is final.
+  void publishAll() { publish(std::exchange(unpublished_, {})); }
+  /// A snapshot for checkpoint `id`: what was written so far becomes final when that checkpoint
+  /// completes (`atCommit`) or now.
+  void stage(int64_t id, bool atCommit) {
+    Counts c = std::exchange(unpublished_, {});
+    c.checkpointId = id;
+    if (atCommit) staged_.push_back(c);
+    else publish(c);
   }
-  Status snapshot(int64_t checkpointId, std::string& out) {
-    REKA_RETURN_IF_ERROR(sink_.snapshot(checkpointId, out));
-    Counts counts = std::exchange(unpublished_, {});
-    counts.checkpointId = checkpointId;
-    if (countAtCommit_) {
-      staged_.push_back(counts);
-    } else {
-      publish(counts);
-    }
-    return Status::ok();
-  }
-  Status restore(std::string_view in) { return sink_.restore(in); }
-  void commit(int64_t checkpointId) {
-    sink_.commit(checkpointId);
+  /// Checkpoint `id` completed.
+  void commit(int64_t id) {
     std::erase_if(staged_, [&](const Counts& c) {
-      if (c.checkpointId > checkpointId) return false;
+      if (c.checkpointId > id) return false;
       publish(c);
       return true;
     });
@@ -197,22 +183,57 @@ class TransactionalJsonSink {
     int64_t rows = 0;
     uint64_t sum = 0;
   };
+  void publish(const Counts& c) {
+    counters_->checksum.fetch_add(c.sum, std::memory_order_relaxed);
+    counters_->outputRows.fetch_add(c.rows, std::memory_order_relaxed);
+  }
+  std::shared_ptr<QueryCounters> counters_;
+  Counts unpublished_;
+  std::vector<Counts> staged_;  // rows of snapshots not committed yet
+};
+
+template <class Row>
+class TransactionalJsonSink {
+ public:
+  TransactionalJsonSink(std::string directory, std::shared_ptr<QueryCounters> counters)
+      : sink_(options(std::move(directory)), JsonLineFormat<Row>{}, RowPartition<Row>{}), rows_(std::move(counters)) {}
+
+  Status open(const OperatorContext& ctx) {
+    countAtCommit_ = ctx.guarantee == DeliveryGuarantee::kExactlyOnce;
+    checkpointing_ = ctx.checkpointing;
+    return sink_.open(ctx);
+  }
+  void invoke(const Row& row) {
+    sink_.invoke(row);
+    rows_.add(row.touch());
+  }
+  void finish() {
+    sink_.finish();
+    // With checkpoints, the final checkpoint's snapshot and commit publish the rest.
+    if (!checkpointing_) rows_.publishAll();
+  }
+  Status snapshot(int64_t checkpointId, std::string& out) {
+    REKA_RETURN_IF_ERROR(sink_.snapshot(checkpointId, out));
+    rows_.stage(checkpointId, countAtCommit_);
+    return Status::ok();
+  }
+  Status restore(std::string_view in) { return sink_.restore(in); }
+  void commit(int64_t checkpointId) {
+    sink_.commit(checkpointId);
+    rows_.commit(checkpointId);
+  }
+
+ private:
   static connector::TransactionalFileSinkOptions options(std::string directory) {
     connector::TransactionalFileSinkOptions o;
     o.directory = std::move(directory);
     return o;
   }
-  void publish(const Counts& c) {
-    counters_->checksum.fetch_add(c.sum, std::memory_order_relaxed);
-    counters_->outputRows.fetch_add(c.rows, std::memory_order_relaxed);
-  }
 
   connector::TransactionalFileSink<Row, JsonLineFormat<Row>, RowPartition<Row>> sink_;
-  std::shared_ptr<QueryCounters> counters_;
+  PublishedRows rows_;
   bool countAtCommit_ = true;
   bool checkpointing_ = false;
-  Counts unpublished_;
-  std::vector<Counts> staged_;  // rows of snapshots not committed yet
 };
 
 /// A row as a Kafka message: its JSON (NEXMARK.md section 7) as the value, no key (the
@@ -237,7 +258,7 @@ template <class Row>
 class KafkaRowSink {
  public:
   KafkaRowSink(connector::kafka::KafkaSinkOptions options, std::shared_ptr<QueryCounters> counters)
-      : options_(std::move(options)), counters_(std::move(counters)) {}
+      : options_(std::move(options)), counters_(counters), rows_(std::move(counters)) {}
   KafkaRowSink(const KafkaRowSink& o) : KafkaRowSink(o.options_, o.counters_) {}
 
   Status open(const OperatorContext& ctx) {
@@ -256,50 +277,32 @@ class KafkaRowSink {
   }
   void invoke(const Row& row) {
     sink_->invoke(row);
-    unpublished_.sum += row.touch();
-    ++unpublished_.rows;
+    rows_.add(row.touch());
   }
   void finish() {
     sink_->finish();
-    if (!transactional_) publish(std::exchange(unpublished_, {}));
+    if (!transactional_) rows_.publishAll();
   }
   void close() {
     if (sink_) sink_->close();
   }
   Status snapshot(int64_t id, std::string& out) {
     REKA_RETURN_IF_ERROR(sink_->snapshot(id, out));
-    Counts c = std::exchange(unpublished_, {});
-    c.checkpointId = id;
-    if (transactional_) staged_.push_back(c);
-    else publish(c);
+    rows_.stage(id, transactional_);
     return Status::ok();
   }
   Status restore(std::string_view in) { return sink_->restore(in); }
   void commit(int64_t id) {
     sink_->commit(id);
-    std::erase_if(staged_, [&](const Counts& c) {
-      if (c.checkpointId > id) return false;
-      publish(c);
-      return true;
-    });
+    rows_.commit(id);
   }
 
  private:
-  struct Counts {
-    int64_t checkpointId = 0;
-    int64_t rows = 0;
-    uint64_t sum = 0;
-  };
-  void publish(const Counts& c) {
-    counters_->checksum.fetch_add(c.sum, std::memory_order_relaxed);
-    counters_->outputRows.fetch_add(c.rows, std::memory_order_relaxed);
-  }
   connector::kafka::KafkaSinkOptions options_;
   std::shared_ptr<QueryCounters> counters_;
   std::optional<connector::kafka::KafkaSink<Row, KafkaRowEncoder<Row>>> sink_;
+  PublishedRows rows_;
   bool transactional_ = false;
-  Counts unpublished_;
-  std::vector<Counts> staged_;
 };
 
 /// The Kafka sink options of a query's kafka://… output.

@@ -22,28 +22,10 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-struct CommandResult {
-  int exitCode = -1;
-  std::string out;
-  std::string err;
-};
-
 class CliTest : public ::testing::Test {
  protected:
   /// Runs `reka <args>` (args are passed to the shell as written) with a 60 s limit.
-  CommandResult reka(const std::string& args) {
-    const std::string out = dir_.file("stdout-" + std::to_string(calls_));
-    const std::string err = dir_.file("stderr-" + std::to_string(calls_));
-    ++calls_;
-    const std::string command = "timeout 60 '" REKA_CLI_PATH "' " + args + " </dev/null >'" + out + "' 2>'" + err + "'";
-    int status = std::system(command.c_str());
-    CommandResult r;
-    r.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    r.out = readFile(out);
-    r.err = readFile(err);
-    EXPECT_NE(r.exitCode, 124) << "reka " << args << " timed out";
-    return r;
-  }
+  CommandResult reka(const std::string& args) { return runCommand(REKA_CLI_PATH, args, dir_, calls_); }
 
   std::string path(const std::string& name) const { return dir_.file(name); }
 

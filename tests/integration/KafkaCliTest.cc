@@ -28,12 +28,6 @@ namespace {
 
 using ::testing::HasSubstr;
 
-struct Result_ {
-  int exitCode = -1;
-  std::string out;
-  std::string err;
-};
-
 /// Every message value of `topic` (all partitions, from the start to the end offsets now).
 std::vector<std::string> readTopic(const std::string& bootstrap, const std::string& topic) {
   std::vector<std::string> values;
@@ -90,19 +84,7 @@ class KafkaCliTest : public ::testing::Test {
     mock_ = std::move(*m);
   }
 
-  Result_ reka(const std::string& args) {
-    const std::string out = dir_.file("stdout-" + std::to_string(calls_));
-    const std::string err = dir_.file("stderr-" + std::to_string(calls_));
-    ++calls_;
-    const std::string command = "timeout 120 '" REKA_CLI_PATH "' " + args + " </dev/null >'" + out + "' 2>'" + err + "'";
-    int status = std::system(command.c_str());
-    Result_ r;
-    r.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    r.out = readFile(out);
-    r.err = readFile(err);
-    EXPECT_NE(r.exitCode, 124) << "reka " << args << " timed out";
-    return r;
-  }
+  CommandResult reka(const std::string& args) { return runCommand(REKA_CLI_PATH, args, dir_, calls_, 120); }
   std::string uri(const std::string& topic) const { return "kafka://" + mock_->bootstrapServers() + "/" + topic; }
   std::string path(const std::string& name) const { return dir_.file(name); }
 
@@ -110,9 +92,9 @@ class KafkaCliTest : public ::testing::Test {
   std::string generateBoth(int events, const std::string& topic, int partitions) {
     EXPECT_TRUE(mock_->createTopic(topic, partitions).isOk());
     const std::string file = path("events.jsonl");
-    Result_ f = reka("nexmark generate --events " + std::to_string(events) + " --output '" + file + "'");
+    CommandResult f = reka("nexmark generate --events " + std::to_string(events) + " --output '" + file + "'");
     EXPECT_EQ(f.exitCode, 0) << f.err;
-    Result_ k = reka("nexmark generate --events " + std::to_string(events) + " --output '" + uri(topic) + "'");
+    CommandResult k = reka("nexmark generate --events " + std::to_string(events) + " --output '" + uri(topic) + "'");
     EXPECT_EQ(k.exitCode, 0) << k.err;
     EXPECT_THAT(k.err, HasSubstr("wrote " + std::to_string(events) + " events"));
     return file;
@@ -125,7 +107,7 @@ class KafkaCliTest : public ::testing::Test {
 
 TEST_F(KafkaCliTest, GenerateSpreadsEventsOverThePartitions) {
   ASSERT_TRUE(mock_->createTopic("events", 4).isOk());
-  Result_ r = reka("nexmark generate --events 1000 --output '" + uri("events") + "'");
+  CommandResult r = reka("nexmark generate --events 1000 --output '" + uri("events") + "'");
   ASSERT_EQ(r.exitCode, 0) << r.err;
   auto offsets = connector::kafka::partitionOffsets(mock_->bootstrapServers(), "events");
   ASSERT_TRUE(offsets.isOk());
@@ -143,10 +125,10 @@ TEST_F(KafkaCliTest, QueryOverKafkaMatchesTheFileRun) {
   const std::string file = generateBoth(20000, "events", 4);
   for (const char* q : {"q2", "q5"}) {
     const std::string fromFile = path(std::string(q) + "-file.jsonl"), fromKafka = path(std::string(q) + "-kafka.jsonl");
-    Result_ a = reka(std::string("nexmark run --query ") + q + " --input '" + file + "' --output '" + fromFile +
+    CommandResult a = reka(std::string("nexmark run --query ") + q + " --input '" + file + "' --output '" + fromFile +
                      "' --parallelism 1 --no-progress");
     ASSERT_EQ(a.exitCode, 0) << a.err;
-    Result_ b = reka(std::string("nexmark run --query ") + q + " --input '" + uri("events") + "' --output '" + fromKafka +
+    CommandResult b = reka(std::string("nexmark run --query ") + q + " --input '" + uri("events") + "' --output '" + fromKafka +
                      "' --parallelism 2 --no-progress");
     ASSERT_EQ(b.exitCode, 0) << b.err;
     auto expected = readLines(fromFile), actual = readLines(fromKafka);
@@ -163,7 +145,7 @@ TEST_F(KafkaCliTest, KafkaToKafkaWithCheckpointsWritesEveryRow) {
   ASSERT_TRUE(mock_->createTopic("q5-out", 2).isOk());
   const std::string reference = path("q5.jsonl");
   ASSERT_EQ(reka("nexmark run --query q5 --input '" + file + "' --output '" + reference + "' --parallelism 1 --no-progress").exitCode, 0);
-  Result_ r = reka("nexmark run --query q5 --input '" + uri("events") + "' --output '" + uri("q5-out") + "' --parallelism 2 --state-dir '" +
+  CommandResult r = reka("nexmark run --query q5 --input '" + uri("events") + "' --output '" + uri("q5-out") + "' --parallelism 2 --state-dir '" +
                    path("state") + "' --checkpoint-interval 100ms --no-progress");
   ASSERT_EQ(r.exitCode, 0) << r.err;
   auto expected = readLines(reference);
@@ -189,7 +171,7 @@ TEST_F(KafkaCliTest, BadMessagesGoToDeadLettersWithTheirPosition) {
     ASSERT_TRUE((*w)->finish().isOk());
   }
   const std::string dead = path("dead.jsonl"), report = path("report.json");
-  Result_ r = reka("nexmark run --query q0 --input '" + uri("events") + "' --dead-letter '" + dead + "' --report '" + report +
+  CommandResult r = reka("nexmark run --query q0 --input '" + uri("events") + "' --dead-letter '" + dead + "' --report '" + report +
                    "' --parallelism 1 --no-progress");
   ASSERT_EQ(r.exitCode, 0) << r.err;
   auto lines = readLines(dead);
@@ -210,19 +192,19 @@ TEST_F(KafkaCliTest, BadMessagesGoToDeadLettersWithTheirPosition) {
   for (const auto& line : readLines(file)) bids += nlohmann::json::parse(line)["event_type"] == 2 ? 1 : 0;
   EXPECT_EQ(rep["output_rows"], bids);
 
-  Result_ failed = reka("nexmark run --query q0 --input '" + uri("events") + "' --on-bad-input fail --parallelism 1 --no-progress");
+  CommandResult failed = reka("nexmark run --query q0 --input '" + uri("events") + "' --on-bad-input fail --parallelism 1 --no-progress");
   EXPECT_NE(failed.exitCode, 0);
   EXPECT_THAT(failed.err, HasSubstr("topic events partition 0 offset 100"));
 }
 
 TEST_F(KafkaCliTest, BadKafkaFlagsSayWhatIsExpected) {
-  Result_ a = reka("nexmark run --query q0 --events 10 --unbounded --no-progress");
+  CommandResult a = reka("nexmark run --query q0 --events 10 --unbounded --no-progress");
   EXPECT_EQ(a.exitCode, 2);
   EXPECT_THAT(a.err, HasSubstr("--unbounded needs a Kafka --input"));
-  Result_ b = reka("nexmark run --query q0 --input kafka://nohost/events --no-progress");
+  CommandResult b = reka("nexmark run --query q0 --input kafka://nohost/events --no-progress");
   EXPECT_EQ(b.exitCode, 2);
   EXPECT_THAT(b.err, HasSubstr("has no port"));
-  Result_ c = reka("nexmark run --query q0 --input '" + uri("absent") + "' --no-progress");
+  CommandResult c = reka("nexmark run --query q0 --input '" + uri("absent") + "' --no-progress");
   EXPECT_NE(c.exitCode, 0);
   EXPECT_THAT(c.err, HasSubstr("'absent' does not exist"));
 }

@@ -5,6 +5,7 @@
 // flat JSON-lines output that keeps every value's text, and changelog application.
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -712,6 +713,31 @@ inline Row bidValues(const BidRec& b) {
 inline const std::vector<std::string>& bidColumns() {
   static const std::vector<std::string> kColumns = {"auction", "bidder", "price", "channel", "url", "dateTime", "extra"};
   return kColumns;
+}
+
+/// How a `reka` command ended: its exit status (128 + signal when killed) and what it printed.
+struct CommandResult {
+  int exitCode = -1;
+  std::string out;
+  std::string err;
+};
+
+/// Runs `reka <args>` (`binary`; args go to the shell as written) under `timeout`, stdin from
+/// /dev/null, stdout and stderr captured in files of `dir` numbered by `calls`.
+inline CommandResult runCommand(const std::string& binary, const std::string& args, const ScratchDir& dir, int& calls,
+                                int timeoutSeconds = 60) {
+  const std::string out = dir.file("stdout-" + std::to_string(calls));
+  const std::string err = dir.file("stderr-" + std::to_string(calls));
+  ++calls;
+  const std::string command = "timeout " + std::to_string(timeoutSeconds) + " '" + binary + "' " + args + " </dev/null >'" +
+                              out + "' 2>'" + err + "'";
+  int status = std::system(command.c_str());
+  CommandResult r;
+  r.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.out = readFile(out);
+  r.err = readFile(err);
+  EXPECT_NE(r.exitCode, 124) << "reka " << args << " timed out";
+  return r;
 }
 
 }  // namespace reka::nexmark::it

@@ -1,4 +1,7 @@
+#include <xxhash.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -19,117 +22,125 @@ namespace reka::nexmark {
 
 namespace {
 
-/// Subtask s of P generates the blocks j ≡ s (mod P); block j is events
-/// [b·B, (b+1)·B) of generator g = j mod n, b = j div n.
-class GeneratorSource final : public SourceFunction<Event> {
- public:
-  explicit GeneratorSource(Generator generator) : generator_(std::move(generator)) {}
+/// The generator's event stream in blocks of B (the batch size) events: block j is events
+/// [b·B, (b+1)·B) of generator g = j mod n, b = j div n. Block j belongs to lane j mod
+/// kGeneratorLanes; a lane is a split, so the stream's content does not depend on the
+/// parallelism and a checkpoint restores at any parallelism. Lane k is read by subtask
+/// k mod P, its blocks in order; a subtask reads its lanes round-robin, one block each, so at
+/// a parallelism that divides kGeneratorLanes subtask s emits blocks j ≡ s (mod P) in order.
+constexpr int64_t kGeneratorLanes = 128;
 
-  Status open(const OperatorContext& ctx) override {
-    stride_ = ctx.parallelism;
-    subtask_ = ctx.subtask;
-    nextBlock_ = ctx.subtask;
-    blockSize_ = static_cast<int64_t>(ctx.batchSize);
+/// The layout a lane's block numbers mean something in: the block size and count and the
+/// generator's configuration (a restore must match them).
+uint64_t generatorLayout(const GeneratorConfig& c, int64_t blockSize, int64_t blocks) {
+  std::string out;
+  Serde<int64_t>::write(blockSize, out);
+  Serde<int64_t>::write(blocks, out);
+  Serde<uint64_t>::write(c.seed, out);
+  Serde<int64_t>::write(c.events, out);
+  Serde<double>::write(c.rate, out);
+  Serde<int32_t>::write(c.generators, out);
+  Serde<int64_t>::write(c.outOfOrderGroupSize, out);
+  Serde<int64_t>::write(c.firstEventId, out);
+  Serde<int64_t>::write(c.firstEventNumber, out);
+  return XXH3_64bits(out.data(), out.size());
+}
+
+/// A lane's position: i64 next block, u64 layout.
+std::string lanePosition(int64_t nextBlock, uint64_t layout) {
+  std::string out;
+  Serde<int64_t>::write(nextBlock, out);
+  Serde<uint64_t>::write(layout, out);
+  return out;
+}
+
+int64_t laneOf(const std::string& id) { return id.rfind("lane-", 0) == 0 ? std::atoll(id.c_str() + 5) : -1; }
+
+class GeneratorEnumerator final : public connector::SplitEnumerator {
+ public:
+  Result<std::vector<connector::SplitState>> discover() override {
+    std::vector<connector::SplitState> lanes;
+    for (int64_t k = 0; k < kGeneratorLanes; ++k) lanes.push_back({"lane-" + std::to_string(k), "", INT64_MIN, false});
+    return lanes;
+  }
+  int owner(const connector::SplitState& split, int parallelism) const override {
+    const int64_t k = laneOf(split.id);
+    return k < 0 ? 0 : static_cast<int>(k % parallelism);
+  }
+};
+
+class GeneratorReader final : public connector::SplitReader<Event> {
+ public:
+  GeneratorReader(Generator generator, size_t blockSize) : generator_(std::move(generator)), blockSize_(static_cast<int64_t>(blockSize)) {
     generators_ = generator_.config().generators;
     int64_t longest = 0;
     for (int g = 0; g < generators_; ++g) longest = std::max(longest, generator_.eventCount(g));
     blocks_ = ((longest + blockSize_ - 1) / blockSize_) * generators_;
-    return Status::ok();
+    layout_ = generatorLayout(generator_.config(), blockSize_, blocks_);
   }
 
-  SourceOperator::Poll poll(RecordBatch<Event>& out, size_t) override {
-    while (nextBlock_ < blocks_) {
-      const int g = static_cast<int>(nextBlock_ % generators_);
-      const int64_t first = (nextBlock_ / generators_) * blockSize_;
-      const int64_t last = std::min(first + blockSize_, generator_.eventCount(g));
-      nextBlock_ += stride_;
-      if (first >= last) continue;
-      auto arena = std::make_shared<StringArena>();
-      out.records.resize(static_cast<size_t>(last - first));
-      Event* dst = out.records.data();
-      int64_t maxTime = INT64_MIN;
-      for (int64_t k = first; k < last; ++k) {
-        *dst = generator_.event(g, k, *arena);
-        maxTime = std::max(maxTime, dst->dateTime());
-        ++dst;
+  Status addSplits(const std::vector<connector::SplitState>& splits) override {
+    for (const auto& s : splits) {
+      const int64_t k = laneOf(s.id);
+      if (k < 0 || k >= kGeneratorLanes) return Status::corruption("'" + s.id + "' is not a generator lane");
+      int64_t next = k;
+      if (!s.position.empty()) {
+        std::string_view in = s.position;
+        uint64_t layout = 0;
+        if (!Serde<int64_t>::read(in, next) || !Serde<uint64_t>::read(in, layout) || !in.empty())
+          return Status::corruption("truncated generator lane position");
+        if (layout != layout_)
+          return Status::invalidArgument(
+              "the generator source's checkpoint was taken with another generator configuration or batch size (blocks are "
+              "batches: both must be the same)");
+        if (next < k || (next - k) % kGeneratorLanes != 0 || next >= blocks_ + kGeneratorLanes)
+          return Status::corruption("generator lane position " + std::to_string(next) + " is not one of lane " + std::to_string(k));
       }
-      maxSeen_ = std::max(maxSeen_, maxTime);
-      out.keepAlive.push_back(std::move(arena));
-      return nextBlock_ < blocks_ ? SourceOperator::Poll::kMore : SourceOperator::Poll::kEnd;
+      lanes_.push_back({next, s.finished});
     }
-    return SourceOperator::Poll::kEnd;
-  }
-
-  int64_t eventTime() const override { return maxSeen_ == INT64_MIN ? INT64_MIN : subSaturating(maxSeen_, kWatermarkDelayMs); }
-
-  /// u8 version (1), i64 next block, i64 highest dateTime emitted, then what the blocks are
-  /// cut by (parallelism, block size, block count) and the generator config, which a restore
-  /// must match: the same block number means other events otherwise.
-  Status snapshotPosition(std::string& out) const override {
-    Serde<uint8_t>::write(kPositionVersion, out);
-    Serde<int64_t>::write(nextBlock_, out);
-    Serde<int64_t>::write(maxSeen_, out);
-    writeLayout(out);
     return Status::ok();
   }
-  Status restorePosition(std::string_view in) override {
-    uint8_t version = 0;
-    int64_t nextBlock = 0, maxSeen = INT64_MIN;
-    if (!Serde<uint8_t>::read(in, version)) return Status::corruption("empty generator source position");
-    if (version != kPositionVersion)
-      return Status::corruption("generator source position of unknown format version " + std::to_string(version));
-    if (!Serde<int64_t>::read(in, nextBlock) || !Serde<int64_t>::read(in, maxSeen))
-      return Status::corruption("truncated generator source position");
-    int64_t stride = 0, blockSize = 0, blocks = 0;
-    if (!Serde<int64_t>::read(in, stride) || !Serde<int64_t>::read(in, blockSize) || !Serde<int64_t>::read(in, blocks))
-      return Status::corruption("truncated generator source position");
-    if (stride != stride_)
-      return Status::invalidArgument("the generator source's checkpoint was taken at parallelism " + std::to_string(stride) +
-                                     ", it is restored at " + std::to_string(stride_) + " (it must be the same)");
-    if (blockSize != blockSize_)
-      return Status::invalidArgument("the generator source's checkpoint was taken with batch size " + std::to_string(blockSize) +
-                                     ", it is restored with " + std::to_string(blockSize_) +
-                                     " (blocks are batches: it must be the same)");
-    std::string layout;
-    writeLayout(layout);
-    std::string_view expected = std::string_view(layout).substr(3 * sizeof(int64_t));
-    if (in.size() != expected.size()) return Status::corruption("truncated or overlong generator source position");
-    if (blocks != blocks_ || in != expected)
-      return Status::invalidArgument("the generator source's checkpoint was taken with another generator configuration");
-    if (nextBlock < subtask_ || (nextBlock - subtask_) % stride_ != 0 || nextBlock >= blocks_ + stride_)
-      return Status::corruption("generator source position " + std::to_string(nextBlock) + " is not one of subtask " +
-                                std::to_string(subtask_));
-    nextBlock_ = nextBlock;
-    maxSeen_ = maxSeen;
+
+  /// One block of the lane whose next block comes first: blocks go out in stream order, also
+  /// after a restore (which order the records of an updating query such as q18 depend on).
+  Status fetch(std::vector<connector::SplitBatch<Event>>& out, size_t, int) override {
+    size_t pick = lanes_.size();
+    for (size_t i = 0; i < lanes_.size(); ++i)
+      if (!lanes_[i].ended && (pick == lanes_.size() || lanes_[i].next < lanes_[pick].next)) pick = i;
+    if (pick == lanes_.size()) return Status::ok();
+    Lane& lane = lanes_[pick];
+    connector::SplitBatch<Event> b;
+    b.split = pick;
+    const int64_t j = lane.next;
+    lane.next += kGeneratorLanes;
+    const int g = static_cast<int>(j % generators_);
+    const int64_t first = (j / generators_) * blockSize_;
+    const int64_t last = std::min(first + blockSize_, generator_.eventCount(g));
+    if (first < last) {  // (past the end of a shorter generator's timeline a block is empty)
+      auto arena = std::make_shared<StringArena>();
+      b.records.records.resize(static_cast<size_t>(last - first));
+      Event* dst = b.records.records.data();
+      for (int64_t k = first; k < last; ++k) *dst++ = generator_.event(g, k, *arena);
+      b.records.keepAlive.push_back(std::move(arena));
+    }
+    lane.ended = lane.next >= blocks_;
+    b.finished = lane.ended;
+    b.position = lanePosition(lane.next, layout_);
+    out.push_back(std::move(b));
     return Status::ok();
   }
 
  private:
-  static constexpr uint8_t kPositionVersion = 1;
-
-  /// i64 parallelism, block size, block count, then the generator config field by field.
-  void writeLayout(std::string& out) const {
-    Serde<int64_t>::write(stride_, out);
-    Serde<int64_t>::write(blockSize_, out);
-    Serde<int64_t>::write(blocks_, out);
-    const GeneratorConfig& c = generator_.config();
-    Serde<uint64_t>::write(c.seed, out);
-    Serde<int64_t>::write(c.events, out);
-    Serde<double>::write(c.rate, out);
-    Serde<int32_t>::write(c.generators, out);
-    Serde<int64_t>::write(c.outOfOrderGroupSize, out);
-    Serde<int64_t>::write(c.firstEventId, out);
-    Serde<int64_t>::write(c.firstEventNumber, out);
-  }
-
+  struct Lane {
+    int64_t next;
+    bool ended;
+  };
   Generator generator_;
-  int64_t subtask_ = 0;
-  int64_t stride_ = 1;
-  int64_t nextBlock_ = 0;
-  int64_t blocks_ = 0;
-  int64_t blockSize_ = 1024;
+  int64_t blockSize_;
   int generators_ = 1;
-  int64_t maxSeen_ = INT64_MIN;
+  int64_t blocks_ = 0;
+  uint64_t layout_ = 0;
+  std::vector<Lane> lanes_;
 };
 
 /// Where unparseable lines go: a JSON-lines file (connector::AppendFile, so that it follows the
@@ -298,8 +309,14 @@ DataStream<Event> generatorSource(StreamEnvironment& env, const GeneratorConfig&
   auto generator = Generator::make(config);
   REKA_CHECK(generator.isOk());  // callers validate the config with Generator::make first
   Generator g = *generator;
-  return env.fromSource<Event>(kEventSourceName, [g] { return std::make_unique<GeneratorSource>(g); }, eventWatermarks(maxAheadMs),
-                               parallelism);
+  connector::SourceSpec<Event> spec;
+  spec.bounded = true;
+  spec.runOnTask = true;  // generating never waits: no connector thread
+  spec.makeEnumerator = [] { return std::make_unique<GeneratorEnumerator>(); };
+  spec.makeReader = [g](const connector::SourceReaderContext& ctx) -> std::unique_ptr<connector::SplitReader<Event>> {
+    return std::make_unique<GeneratorReader>(g, ctx.batchSize);
+  };
+  return connector::fromSource(env, kEventSourceName, std::move(spec), eventWatermarks(maxAheadMs), parallelism);
 }
 
 DataStream<Event> fileSource(StreamEnvironment& env, const QueryJobOptions& options,

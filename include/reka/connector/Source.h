@@ -94,6 +94,10 @@ struct SourceSpec {
   int64_t discoveryIntervalMs = 0;
   /// Fetched batches the connector thread may hold ahead of the task (backpressure).
   size_t queueCapacity = 8;
+  /// The enumerator and reader never block and always have data until their splits end (a
+  /// generator, data in memory): they run on the source's task, one fetch per poll, without a
+  /// connector thread. Bounded sources only (an idle one would keep its task polling).
+  bool runOnTask = false;
 };
 
 }  // namespace reka::connector

@@ -60,9 +60,11 @@ class SplitSourceOperator final : public SourceOperator {
     if (!started_) start();
     for (;;) {
       Item item;
+      // A reader that never blocks runs on the task: one round of its loop when it is needed.
+      if (spec_.runOnTask && !loopDone_ && queue_.empty()) loopDone_ = !iterate(0);
       {
         std::lock_guard<std::mutex> lock(mutex_);
-        if (queue_.empty()) return Poll::kNothingNow;
+        if (queue_.empty()) return spec_.runOnTask && !loopDone_ ? Poll::kMore : Poll::kNothingNow;
         item = std::move(queue_.front());
         queue_.pop_front();
       }
@@ -82,7 +84,7 @@ class SplitSourceOperator final : public SourceOperator {
         case Item::kBatch: {
           emit(item.batch);
           std::lock_guard<std::mutex> lock(mutex_);
-          return queue_.empty() ? Poll::kNothingNow : Poll::kMore;
+          return queue_.empty() && !(spec_.runOnTask && !loopDone_) ? Poll::kNothingNow : Poll::kMore;
         }
       }
     }
@@ -145,6 +147,10 @@ class SplitSourceOperator final : public SourceOperator {
       track(std::move(s));
     }
     known_ = std::move(seen);
+    if (spec_.runOnTask) {
+      loopDone_ = !begin(std::move(mine));
+      return;
+    }
     thread_ = std::thread([this, mine = std::move(mine)]() mutable { run(std::move(mine)); });
   }
 
@@ -192,83 +198,91 @@ class SplitSourceOperator final : public SourceOperator {
 
   /// The connector thread: discovers splits, reads them, hands batches over, commits.
   void run(std::vector<SplitState> initial) {
+    if (!begin(std::move(initial))) return;
+    while (!stop_.load(std::memory_order_acquire) && iterate(kFetchTimeoutMs)) {
+    }
+  }
+
+  /// Hands the restored splits to the reader; false (after queueing the error) if it fails.
+  bool begin(std::vector<SplitState> initial) {
     // Splits not ended yet, by the reader's index; a reader may report an end more than once
     // (a restored split that had ended), so only the first report counts.
-    std::vector<char> ended;
-    size_t open = 0;
     for (const auto& s : initial) {
-      ended.push_back(s.finished ? 1 : 0);
-      open += s.finished ? 0 : 1;
+      ended_.push_back(s.finished ? 1 : 0);
+      open_ += s.finished ? 0 : 1;
     }
-    Status s = reader_->addSplits(initial);
-    bool discovered = false;
-    auto nextDiscovery = std::chrono::steady_clock::now();
-    while (s.isOk() && !stop_.load(std::memory_order_acquire)) {
-      const auto now = std::chrono::steady_clock::now();
-      if ((!discovered || (!spec_.bounded && spec_.discoveryIntervalMs > 0)) && now >= nextDiscovery) {
-        auto found = enumerator_->discover();
-        // The first discovery must work; later, NotFound (a topic or directory that vanished)
-        // fails the job and other errors (a broker away for a moment) are retried.
-        if (!found.isOk() && (!discovered || found.status().code() == StatusCode::kNotFound)) {
-          s = Status(found.status().code(), "source '" + ctx_->name + "': " + found.status().message());
-          break;
+    nextDiscovery_ = std::chrono::steady_clock::now();
+    return report(reader_->addSplits(initial));
+  }
+
+  /// One round of the reading loop: discovery when due, the end of a bounded read, commits, one
+  /// fetch. False when the loop is over (the end, an error or a stop).
+  bool iterate(int fetchTimeoutMs) {
+    const auto now = std::chrono::steady_clock::now();
+    if ((!discovered_ || (!spec_.bounded && spec_.discoveryIntervalMs > 0)) && now >= nextDiscovery_) {
+      auto found = enumerator_->discover();
+      // The first discovery must work; later, NotFound (a topic or directory that vanished)
+      // fails the job and other errors (a broker away for a moment) are retried.
+      if (!found.isOk() && (!discovered_ || found.status().code() == StatusCode::kNotFound))
+        return report(Status(found.status().code(), "source '" + ctx_->name + "': " + found.status().message()));
+      if (found.isOk()) {
+        std::vector<SplitState> added;
+        for (auto& split : *found) {
+          if (enumerator_->owner(split, ctx_->parallelism) != ctx_->subtask) continue;
+          if (!known_.insert(split.id).second) continue;
+          open_ += split.finished ? 0 : 1;
+          ended_.push_back(split.finished ? 1 : 0);
+          added.push_back(std::move(split));
         }
-        if (found.isOk()) {
-          std::vector<SplitState> added;
-          for (auto& split : *found) {
-            if (enumerator_->owner(split, ctx_->parallelism) != ctx_->subtask) continue;
-            if (!known_.insert(split.id).second) continue;
-            open += split.finished ? 0 : 1;
-            ended.push_back(split.finished ? 1 : 0);
-            added.push_back(std::move(split));
-          }
-          if (!added.empty()) {
-            s = reader_->addSplits(added);
-            if (!s.isOk()) break;
-            Item item;
-            item.kind = Item::kAdded;
-            item.added = std::move(added);
-            if (!post(std::move(item))) break;
-          }
-        } else {
-          std::fprintf(stderr, "reka: source '%s': split discovery failed (%s); retrying\n", ctx_->name.c_str(),
-                       found.status().message().c_str());
-        }
-        if (!discovered) {
+        if (!added.empty()) {
+          if (!report(reader_->addSplits(added))) return false;
           Item item;
-          item.kind = Item::kDiscovered;
-          if (!post(std::move(item))) break;
+          item.kind = Item::kAdded;
+          item.added = std::move(added);
+          if (!post(std::move(item))) return false;
         }
-        discovered = true;
-        nextDiscovery = now + std::chrono::milliseconds(std::max<int64_t>(spec_.discoveryIntervalMs, 1));
+      } else {
+        std::fprintf(stderr, "reka: source '%s': split discovery failed (%s); retrying\n", ctx_->name.c_str(),
+                     found.status().message().c_str());
       }
-      if (spec_.bounded && discovered && open == 0) {
+      if (!discovered_) {
         Item item;
-        item.kind = Item::kEnd;
-        post(std::move(item));
-        return;
+        item.kind = Item::kDiscovered;
+        if (!post(std::move(item))) return false;
       }
-      commitIfRequested();
-      std::vector<SplitBatch<T>> batches;
-      s = reader_->fetch(batches, ctx_->batchSize, kFetchTimeoutMs);
-      if (!s.isOk()) break;
-      for (auto& b : batches) {
-        if (b.finished && b.split < ended.size() && !ended[b.split]) {
-          ended[b.split] = 1;
-          --open;
-        }
-        Item item;
-        item.kind = Item::kBatch;
-        item.batch = std::move(b);
-        if (!post(std::move(item))) return;
-      }
+      discovered_ = true;
+      nextDiscovery_ = now + std::chrono::milliseconds(std::max<int64_t>(spec_.discoveryIntervalMs, 1));
     }
-    if (!s.isOk()) {
+    if (spec_.bounded && discovered_ && open_ == 0) {
       Item item;
-      item.kind = Item::kError;
-      item.error = s;
+      item.kind = Item::kEnd;
       post(std::move(item));
+      return false;
     }
+    commitIfRequested();
+    std::vector<SplitBatch<T>> batches;
+    if (!report(reader_->fetch(batches, ctx_->batchSize, fetchTimeoutMs))) return false;
+    for (auto& b : batches) {
+      if (b.finished && b.split < ended_.size() && !ended_[b.split]) {
+        ended_[b.split] = 1;
+        --open_;
+      }
+      Item item;
+      item.kind = Item::kBatch;
+      item.batch = std::move(b);
+      if (!post(std::move(item))) return false;
+    }
+    return true;
+  }
+
+  /// Queues a reader's or enumerator's error for the task; whether `s` was ok.
+  bool report(const Status& s) {
+    if (s.isOk()) return true;
+    Item item;
+    item.kind = Item::kError;
+    item.error = s;
+    post(std::move(item));
+    return false;
   }
 
   void commitIfRequested() {
@@ -287,7 +301,8 @@ class SplitSourceOperator final : public SourceOperator {
   bool post(Item item) {
     {
       std::unique_lock<std::mutex> lock(mutex_);
-      while (queue_.size() >= std::max<size_t>(1, spec_.queueCapacity) && !stop_.load(std::memory_order_acquire)) {
+      while (!spec_.runOnTask && queue_.size() >= std::max<size_t>(1, spec_.queueCapacity) &&
+             !stop_.load(std::memory_order_acquire)) {
         notFull_.wait_for(lock, std::chrono::milliseconds(kFetchTimeoutMs));
         if (commit_.first != 0) {
           lock.unlock();
@@ -298,7 +313,7 @@ class SplitSourceOperator final : public SourceOperator {
       if (stop_.load(std::memory_order_acquire)) return false;
       queue_.push_back(std::move(item));
     }
-    if (ctx_->wakeup) ctx_->wakeup();
+    if (ctx_->wakeup && !spec_.runOnTask) ctx_->wakeup();
     return true;
   }
 
@@ -321,6 +336,12 @@ class SplitSourceOperator final : public SourceOperator {
   std::string positionBuffer_;
 
   std::set<std::string> known_;  ///< connector thread (after start): ids of every split seen
+  // The reading loop's state (connector thread, or the task with SourceSpec::runOnTask).
+  std::vector<char> ended_;
+  size_t open_ = 0;
+  bool discovered_ = false;
+  std::chrono::steady_clock::time_point nextDiscovery_;
+  bool loopDone_ = false;  ///< runOnTask: the loop ended
   std::thread thread_;
   std::atomic<bool> stop_{false};
   std::mutex mutex_;

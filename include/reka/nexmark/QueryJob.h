@@ -84,9 +84,10 @@ inline auto eventWatermarks(int64_t maxAheadMs = 0) {
 /// The queries this build implements.
 const std::vector<std::string>& supportedQueries();
 
-/// The in-process generator as a source: subtask s of P emits the blocks of `batchSize` events
-/// j ≡ s (mod P) of the interleaved generator timelines, so the stream's content does not
-/// depend on P. The reported event time is the bounded-out-of-orderness (4 s) watermark.
+/// The in-process generator as a split source: the interleaved generator timelines in blocks of
+/// `batchSize` events, block j in lane j mod 128 (a split, with its own watermark); subtask s of
+/// P reads lanes k ≡ s (mod P) round-robin, a block at a time, on its task (no connector
+/// thread). The stream's content does not depend on P, and a checkpoint restores at any P.
 DataStream<Event> generatorSource(StreamEnvironment& env, const GeneratorConfig& config, int parallelism = 0,
                                   int64_t maxAheadMs = 0);
 

@@ -300,6 +300,11 @@ std::optional<std::string> prepareRun(const RunFlags& flags, const CLI::App& cmd
     auto uri = connector::kafka::parseKafkaUri(flags.output);
     if (!uri.isOk()) return "--output: " + uri.status().message();
   }
+  const bool kafkaDeadLetters = connector::kafka::isKafkaUri(flags.deadLetter);
+  if (kafkaDeadLetters) {
+    auto uri = connector::kafka::parseKafkaUri(flags.deadLetter);
+    if (!uri.isOk()) return "--dead-letter: " + uri.status().message();
+  }
   if (flags.unbounded && !kafkaInput) return "--unbounded needs a Kafka --input (kafka://HOST:PORT/TOPIC)";
   if (flags.follow && (kafkaInput || flags.input.empty()))
     return "--follow needs a file --input (a path or a glob pattern such as 'logs/*.jsonl')";
@@ -311,7 +316,7 @@ std::optional<std::string> prepareRun(const RunFlags& flags, const CLI::App& cmd
   paths.outputDir = flags.outputDir;
   paths.stateDir = flags.checkpoints.stateDir;
   for (const auto& [flag, path] : {std::pair<std::string, std::string>{"--output", kafkaOutput ? "" : flags.output},
-                                   {"--dead-letter", flags.deadLetter},
+                                   {"--dead-letter", kafkaDeadLetters ? "" : flags.deadLetter},
                                    {"--late-output", flags.lateOutput},
                                    {"--report", flags.report}}) {
     if (!path.empty()) paths.outputFiles.emplace_back(flag, path);
@@ -573,7 +578,8 @@ void addNexmarkCommand(CLI::App& app, int& exitCode) {
   outputDirOpt->excludes(outputOpt);
   runCmd->add_option("--report", run->report, "write the run summary as JSON to this file");
   runCmd->add_option("--dead-letter", run->deadLetter,
-                     "write unparseable input lines here as JSON lines with line, offset and reason (default: stderr, first 20)");
+                     "write unparseable input lines here as JSON lines with their position and reason, or as JSON messages to "
+                     "kafka://HOST:PORT/TOPIC (default: stderr, first 20)");
   runCmd->add_option("--late-output", run->lateOutput,
                      "write records too late for their windows here, as input events (default: count them only)");
   runCmd->add_option("--max-ahead", run->maxAhead,

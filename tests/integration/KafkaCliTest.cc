@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <cstdlib>
 #include <string>
 #include <thread>
@@ -195,6 +196,33 @@ TEST_F(KafkaCliTest, BadMessagesGoToDeadLettersWithTheirPosition) {
   CommandResult failed = reka("nexmark run --query q0 --input '" + uri("events") + "' --on-bad-input fail --parallelism 1 --no-progress");
   EXPECT_NE(failed.exitCode, 0);
   EXPECT_THAT(failed.err, HasSubstr("topic events partition 0 offset 100"));
+}
+
+TEST_F(KafkaCliTest, DeadLettersCanGoToAKafkaTopic) {
+  ASSERT_TRUE(mock_->createTopic("dead", 1).isOk());
+  // A file with two bad lines among 50 events.
+  const std::string file = path("events.jsonl");
+  ASSERT_EQ(reka("nexmark generate --events 50 --output '" + file + "'").exitCode, 0);
+  std::vector<std::string> lines = readLines(file);
+  lines.insert(lines.begin() + 10, "not json");
+  lines.insert(lines.begin() + 30, "{\"event_type\": 9}");
+  {
+    std::ofstream f(file, std::ios::trunc);
+    for (const auto& l : lines) f << l << "\n";
+  }
+  CommandResult r = reka("nexmark run --query q0 --input '" + file + "' --dead-letter '" + uri("dead") + "' --parallelism 1 --no-progress");
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  auto dead = readTopic(mock_->bootstrapServers(), "dead");
+  ASSERT_EQ(dead.size(), 2u);
+  std::vector<int64_t> numbers;
+  for (const auto& d : dead) {
+    nlohmann::json j = nlohmann::json::parse(d);
+    numbers.push_back(j["line"].get<int64_t>());
+    EXPECT_EQ(j["source"], file);
+    EXPECT_FALSE(j["reason"].get<std::string>().empty());
+  }
+  std::sort(numbers.begin(), numbers.end());
+  EXPECT_EQ(numbers, (std::vector<int64_t>{11, 31}));
 }
 
 TEST_F(KafkaCliTest, BadKafkaFlagsSayWhatIsExpected) {

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "reka/api/Functions.h"
 #include "reka/api/Operator.h"
 #include "reka/base/Status.h"
 #include "reka/connector/Source.h"
@@ -225,7 +226,9 @@ struct ProducerRecord {
   std::vector<std::pair<std::string, std::string>> headers;
   int32_t partition = -1;    ///< -1: the partitioner chooses
   int64_t timestampMs = 0;   ///< 0: now
+  bool skip = false;         ///< the encoder writes no message for this record
   void clear() {
+    skip = false;
     key.clear();
     hasKey = false;
     value.clear();
@@ -301,6 +304,7 @@ class KafkaSink {
   void invoke(const T& row) {
     record_.clear();
     encode_(row, record_);
+    if (record_.skip) return;
     Status s = writer_->write(record_);
     if (!s.isOk()) throw std::runtime_error(s.message());
   }
@@ -324,6 +328,35 @@ class KafkaSink {
   ProducerRecord record_;
   std::unique_ptr<SinkWriter> writer_;
 };
+
+/// Flink's upsert-kafka encoding of a changelog (Change<T>, e.g. an updating query's result):
+/// every message's key is the row's primary key (`key(row, out)` appends it); an insert or an
+/// update-after writes the row as the value (`value(row, out)`), a delete writes a tombstone
+/// (null value), and an update-before writes nothing (the update-after that follows replaces
+/// the row). A compacted topic then holds the latest row per key.
+template <class T, class KeyFn, class ValueFn>
+struct UpsertEncoder {
+  KeyFn key;
+  ValueFn value;
+  void operator()(const Change<T>& change, ProducerRecord& out) const {
+    if (change.kind == RowKind::kUpdateBefore) {
+      out.skip = true;
+      return;
+    }
+    key(change.row, out.key);
+    out.hasKey = true;
+    if (change.kind == RowKind::kDelete) {
+      out.hasValue = false;
+    } else {
+      value(change.row, out.value);
+    }
+  }
+};
+
+template <class T, class KeyFn, class ValueFn>
+UpsertEncoder<T, KeyFn, ValueFn> upsertEncoder(KeyFn key, ValueFn value) {
+  return UpsertEncoder<T, KeyFn, ValueFn>{std::move(key), std::move(value)};
+}
 
 /// Creates `topic` with `partitions` partitions (replication 1) through the admin API, or
 /// does nothing if it exists. For tools and tests.

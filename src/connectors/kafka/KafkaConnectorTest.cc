@@ -43,7 +43,7 @@ struct DecodeMsg {
     r.offset = m.offset;
     r.timestampMs = m.timestampMs;
     if (m.key) r.key = std::string(*m.key);
-    if (m.value) r.value = std::string(*m.value);
+    r.value = m.value ? std::string(*m.value) : "<null>";
     for (const auto& [k, v] : m.headers()) r.headers += std::string(k) + "=" + std::string(v.value_or("")) + ";";
     out.push_back(std::move(r));
     return Status::ok();
@@ -335,7 +335,33 @@ TEST_F(KafkaConnectorTest, SinkWritesKeysHeadersPartitionsAndTombstones) {
   EXPECT_EQ(got[0].value, "1");
   EXPECT_EQ(got[0].headers, "op=+I;");
   EXPECT_EQ(got[1].key, "a");
-  EXPECT_EQ(got[1].value, "");  // the tombstone's null value
+  EXPECT_EQ(got[1].value, "<null>");  // the tombstone's null value
+}
+
+/// Upsert output of a changelog: keys, rows, tombstones; update-before writes nothing.
+TEST_F(KafkaConnectorTest, UpsertEncoderWritesKeysRowsAndTombstones) {
+  ASSERT_TRUE(mock_->createTopic("upserts", 1).isOk());
+  using Row = std::pair<std::string, int64_t>;  // (key, count)
+  std::vector<Change<Row>> changes = {{RowKind::kInsert, {"a", 1}},      {RowKind::kInsert, {"b", 1}},
+                                      {RowKind::kUpdateBefore, {"a", 1}}, {RowKind::kUpdateAfter, {"a", 2}},
+                                      {RowKind::kDelete, {"b", 1}}};
+  KafkaSinkOptions o;
+  o.bootstrapServers = mock_->bootstrapServers();
+  o.topic = "upserts";
+  auto encoder = upsertEncoder<Row>([](const Row& r, std::string& out) { out += r.first; },
+                                    [](const Row& r, std::string& out) { out += r.first + "=" + std::to_string(r.second); });
+  ExecutionConfig config;
+  config.parallelism = 1;
+  StreamEnvironment env(config);
+  env.fromCollection("changes", changes).sink("upsert-kafka", KafkaSink<Change<Row>, decltype(encoder)>(o, encoder));
+  ASSERT_TRUE(testing::runJob(env).isOk());
+  std::vector<Msg> got;
+  ASSERT_TRUE(read(sourceOptions("upserts"), 1, got).isOk());
+  std::vector<std::pair<std::string, std::string>> keyValue;
+  for (const Msg& m : got) keyValue.emplace_back(m.key, m.value);
+  // A tombstone has a null value; the update-before is not written.
+  EXPECT_EQ(keyValue,
+            (std::vector<std::pair<std::string, std::string>>{{"a", "a=1"}, {"b", "b=1"}, {"a", "a=2"}, {"b", "<null>"}}));
 }
 
 /// Exactly-once, at the protocol level: a transaction per checkpoint, committed when the

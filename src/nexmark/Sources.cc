@@ -12,7 +12,6 @@
 #include "reka/connector/Kafka.h"
 #include "reka/connector/LineReader.h"
 #include "reka/connector/SplitSource.h"
-#include "reka/time/TimeArithmetic.h"
 #include "reka/data/StringArena.h"
 #include "reka/nexmark/Generator.h"
 #include "reka/nexmark/JsonCodec.h"
@@ -282,25 +281,6 @@ class KafkaDeadLetters final : public connector::kafka::DeadLetterHandler {
   std::shared_ptr<QueryCounters> counters_;
 };
 
-/// A message's value as an event (one EventParser per reader: it keeps its own buffers).
-struct DecodeEvent {
-  DecodeEvent(size_t maxBytes, std::shared_ptr<QueryCounters> counters)
-      : maxBytes(maxBytes), parser(std::make_shared<EventParser>(maxBytes)), counters(std::move(counters)) {}
-  /// Each reader gets its own parser (readers run on threads of their own).
-  DecodeEvent(const DecodeEvent& o) : maxBytes(o.maxBytes), parser(std::make_shared<EventParser>(o.maxBytes)), counters(o.counters) {}
-  Status operator()(const connector::kafka::KafkaMessage& m, std::vector<Event>& out, StringArena& arena) const {
-    counters->inputLines.fetch_add(1, std::memory_order_relaxed);
-    if (!m.value) return Status::invalidArgument("a null value (tombstone) is not an event");
-    Result<Event> e = parser->parse(*m.value, arena);
-    if (!e.isOk()) return e.status();
-    out.push_back(*e);
-    return Status::ok();
-  }
-  size_t maxBytes;
-  std::shared_ptr<EventParser> parser;
-  std::shared_ptr<QueryCounters> counters;
-};
-
 /// A line as an event (one EventParser per reader).
 struct DecodeEventLine {
   explicit DecodeEventLine(size_t maxBytes) : maxBytes(maxBytes), parser(std::make_shared<EventParser>(maxBytes)) {}
@@ -313,6 +293,18 @@ struct DecodeEventLine {
   }
   size_t maxBytes;
   std::shared_ptr<EventParser> parser;
+};
+
+/// A message's value as an event, counted as an input record.
+struct DecodeEvent {
+  DecodeEvent(size_t maxBytes, std::shared_ptr<QueryCounters> counters) : line(maxBytes), counters(std::move(counters)) {}
+  Status operator()(const connector::kafka::KafkaMessage& m, std::vector<Event>& out, StringArena& arena) const {
+    counters->inputLines.fetch_add(1, std::memory_order_relaxed);
+    if (!m.value) return Status::invalidArgument("a null value (tombstone) is not an event");
+    return line(*m.value, out, arena);
+  }
+  DecodeEventLine line;
+  std::shared_ptr<QueryCounters> counters;
 };
 
 }  // namespace

@@ -201,6 +201,7 @@ class FileSplitReader final : public SplitReader<T> {
       }
     }
     auto arena = std::make_shared<StringArena>(64 * 1024);
+    const int64_t linesBefore = s.pos.lines, badBefore = s.pos.bad;
     size_t before = 0;
     while (b.records.records.size() < maxRecords) {
       auto next = s.reader->next();
@@ -220,7 +221,6 @@ class FileSplitReader final : public SplitReader<T> {
       const Line& line = **next;
       s.rotatedAtMs = -1;
       ++s.pos.lines;
-      if (counters_.lines) counters_.lines->fetch_add(1, std::memory_order_relaxed);
       before = b.records.records.size();
       Status decoded = line.oversized
                            ? Status::invalidArgument(std::to_string(line.length) + " bytes exceeds the " +
@@ -231,10 +231,12 @@ class FileSplitReader final : public SplitReader<T> {
         if (policy_ == BadRecordPolicy::kFail)
           return Status::invalidArgument(s.pos.path + " line " + std::to_string(line.number) + ": " + decoded.message());
         ++s.pos.bad;
-        if (counters_.bad) counters_.bad->fetch_add(1, std::memory_order_relaxed);
         if (deadLetters_) REKA_RETURN_IF_ERROR(deadLetters_->write(s.pos.path, line, decoded.message()));
       }
     }
+    // The job's counters move once per batch (the split's own counts are in its position).
+    if (counters_.lines) counters_.lines->fetch_add(s.pos.lines - linesBefore, std::memory_order_relaxed);
+    if (counters_.bad) counters_.bad->fetch_add(s.pos.bad - badBefore, std::memory_order_relaxed);
     if (s.reader) {
       s.pos.offset = s.reader->position();
       s.pos.nextLine = s.reader->nextLineNumber();

@@ -70,11 +70,6 @@ struct KafkaMessage {
   std::vector<std::pair<std::string_view, std::optional<std::string_view>>> headers() const;
 };
 
-/// What a decoder reports for a message it cannot turn into a record (the reason).
-using DecodeError = Status;
-
-class PartitionConsumer;
-
 /// Reads the partitions assigned to one source subtask and decodes each message with `Decode`,
 /// called as `Status decode(const KafkaMessage&, std::vector<T>& out, StringArena& arena)`:
 /// it appends zero or more records (strings copied into `arena`), or returns an error, which
@@ -105,6 +100,9 @@ class PartitionConsumer {
   virtual void commit(const std::vector<SplitState>& splits) = 0;
   virtual void close() = 0;
 };
+
+/// The position of a partition found after the source started: read it from its start.
+inline constexpr std::string_view kFromEarliestPosition = "earliest";
 
 /// A split position: i64 next offset, i64 stop offset (-1: none; a bounded read ends there).
 std::string encodePosition(int64_t nextOffset, int64_t stopOffset);
@@ -171,7 +169,6 @@ class KafkaSplitReader final : public SplitReader<T> {
           return Status::invalidArgument("topic " + std::string(m.topic) + " partition " + std::to_string(m.partition) +
                                          " offset " + std::to_string(m.offset) + ": " + reason);
         if (deadLetters_) REKA_RETURN_IF_ERROR(deadLetters_->deadLetter(m, reason));
-        ++badRecords_;
       }
       positions_[split].first = std::max(positions_[split].first, m.offset + 1);
     }
@@ -182,7 +179,6 @@ class KafkaSplitReader final : public SplitReader<T> {
   void wakeUp() override { consumer_->wakeUp(); }
   void checkpointComplete(int64_t, const std::vector<SplitState>& splits) override { consumer_->commit(splits); }
   void close() override { consumer_->close(); }
-  int64_t badRecords() const { return badRecords_; }
 
  private:
   std::unique_ptr<PartitionConsumer> consumer_;
@@ -195,7 +191,6 @@ class KafkaSplitReader final : public SplitReader<T> {
   std::vector<PartitionConsumer::Progress> progress_;
   std::vector<size_t> index_;
   std::vector<std::shared_ptr<StringArena>> arenas_;
-  int64_t badRecords_ = 0;
 };
 
 /// The partitions of the topics (or pattern) of `options`, as splits "topic-partition".

@@ -170,10 +170,8 @@ Result<KafkaUri> parseKafkaUri(std::string_view s) {
       query = query.substr(amp + 1);
     }
   }
-  for (const std::string& host : {uri.bootstrapServers}) {
-    if (host.find(':') == std::string::npos)
-      return Status::invalidArgument("broker '" + host + "' in " + std::string(s) + " has no port" + expected);
-  }
+  if (uri.bootstrapServers.find(':') == std::string::npos)
+    return Status::invalidArgument("broker '" + uri.bootstrapServers + "' in " + std::string(s) + " has no port" + expected);
   return uri;
 }
 

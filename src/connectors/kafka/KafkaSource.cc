@@ -44,7 +44,7 @@ class KafkaEnumerator final : public SplitEnumerator {
         SplitState s;
         s.id = splitId(name, topic.partitions[p].id);
         // A partition found after the first discovery is read from its start (it is new).
-        if (discoveredOnce_) s.position = kFromEarliest;
+        if (discoveredOnce_) s.position = kFromEarliestPosition;
         splits.push_back(std::move(s));
       }
     }
@@ -73,9 +73,6 @@ class KafkaEnumerator final : public SplitEnumerator {
     const int start = static_cast<int>(((h * 31u) & 0x7FFFFFFFu) % static_cast<uint32_t>(parallelism));
     return (start + partition) % parallelism;
   }
-
-  /// The position of a partition found after start: read it from the beginning.
-  static inline const std::string kFromEarliest = "earliest";
 
  private:
   KafkaConf metadataConf() {
@@ -135,7 +132,7 @@ class RdKafkaPartitionConsumer final : public PartitionConsumer {
         return Status::corruption("'" + s.id + "' is not a Kafka split (topic-partition)");
       const size_t index = splits_.size();
       int64_t next = -1, stop = -1;
-      if (s.position.empty() || s.position == "earliest") {
+      if (s.position.empty() || s.position == kFromEarliestPosition) {
         REKA_RETURN_IF_ERROR(resolveStart(split, s.position.empty() ? options_.startup : StartupMode::kEarliest, next));
       } else if (!decodePosition(s.position, next, stop)) {
         return Status::corruption("malformed position of Kafka split " + s.id);

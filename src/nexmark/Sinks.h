@@ -245,8 +245,7 @@ struct KafkaRowEncoder {
     JsonRowWriter w(out.value);
     w.begin();
     row.write(w);
-    w.end();
-    if (!out.value.empty() && out.value.back() == '\n') out.value.pop_back();
+    w.end(false);
   }
 };
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "reka/connector/AppendFile.h"
+#include "reka/connector/DeadLetters.h"
 #include "reka/connector/FileSource.h"
 #include "reka/connector/Kafka.h"
 #include "reka/connector/LineReader.h"
@@ -142,145 +142,6 @@ class GeneratorReader final : public connector::SplitReader<Event> {
   std::vector<Lane> lanes_;
 };
 
-/// Where unparseable lines and messages go: a JSON-lines file (connector::AppendFile, so that it
-/// follows the checkpoints: the source records its length and a restore cuts it back), or a
-/// Kafka topic (kafka://HOST:PORT/TOPIC: one JSON message each, acknowledged before the batch
-/// they came with is emitted, so at least once); and stderr (the first 20, then a count).
-class DeadLetterOutput final : public connector::file::LineDeadLetters {
- public:
-  explicit DeadLetterOutput(std::string path) : path_(std::move(path)) {}
-  ~DeadLetterOutput() {
-    if (reported_ > kStderrLimit)
-      std::fprintf(stderr, "reka: %lld more bad input lines not shown%s\n", static_cast<long long>(reported_ - kStderrLimit),
-                   path_.empty() ? "" : (" (all are in " + path_ + ")").c_str());
-    if (kafka_) kafka_->close();
-  }
-
-  /// Opens the file (once per job: every run and restart shares it) without truncating it, or
-  /// the Kafka producer.
-  Status open() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (path_.empty() || file_ || kafka_) return Status::ok();
-    if (connector::kafka::isKafkaUri(path_)) {
-      REKA_ASSIGN_OR_RETURN(connector::kafka::KafkaUri uri, connector::kafka::parseKafkaUri(path_));
-      connector::kafka::KafkaSinkOptions o;
-      o.bootstrapServers = uri.bootstrapServers;
-      o.topic = uri.topic;
-      o.properties = uri.properties;
-      REKA_ASSIGN_OR_RETURN(kafka_, connector::kafka::SinkWriter::open(o, 0, false));
-      return Status::ok();
-    }
-    REKA_ASSIGN_OR_RETURN(file_, connector::AppendFile::open(path_));
-    return Status::ok();
-  }
-  /// The file is to hold its first `length` bytes: 0 for a fresh run, a checkpoint's for a
-  /// restored one (see AppendFile). A topic cannot be cut back.
-  void resetTo(int64_t length) override {
-    // An error opening the file is reported by the next write or length().
-    if (open().isOk() && file_) file_->resetTo(length);
-  }
-  /// The file's length, for a checkpoint (0 without a file). For a topic: waits until every
-  /// dead letter sent is acknowledged (only when there are new ones), then 0.
-  Result<int64_t> length() override {
-    REKA_RETURN_IF_ERROR(open());
-    if (kafka_) {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (unflushed_ > 0) {
-        REKA_RETURN_IF_ERROR(kafka_->finish());
-        unflushed_ = 0;
-      }
-      return int64_t{0};
-    }
-    if (!file_) return int64_t{0};
-    return file_->sync();
-  }
-
-  Status write(const std::string& source, const connector::Line& line, const std::string& reason) override {
-    REKA_RETURN_IF_ERROR(open());
-    log("%s line %lld: %s", source.c_str(), static_cast<long long>(line.number), reason.c_str());
-    if (!file_ && !kafka_) return Status::ok();
-    std::string row;
-    JsonRowWriter w(row);
-    w.begin();
-    w.field("source", source);
-    w.field("line", line.number);
-    w.field("offset", line.offset);
-    w.field("reason", reason);
-    w.field("text", line.text.substr(0, 4096));
-    w.end();
-    return append(std::move(row));
-  }
-
-  /// A Kafka message that could not be decoded: topic, partition, offset, reason and the value.
-  Status write(const connector::kafka::KafkaMessage& m, const std::string& reason) {
-    REKA_RETURN_IF_ERROR(open());
-    log("topic %.*s partition %d offset %lld: %s", static_cast<int>(m.topic.size()), m.topic.data(), m.partition,
-        static_cast<long long>(m.offset), reason.c_str());
-    if (!file_ && !kafka_) return Status::ok();
-    std::string row;
-    JsonRowWriter w(row);
-    w.begin();
-    w.field("topic", m.topic);
-    w.field("partition", static_cast<int64_t>(m.partition));
-    w.field("offset", m.offset);
-    w.field("reason", reason);
-    w.field("text", m.value.value_or(std::string_view()).substr(0, 4096));
-    w.end();
-    REKA_RETURN_IF_ERROR(append(std::move(row)));
-    // A Kafka source has no position that includes its dead letters: acknowledge them now.
-    if (kafka_) return length().status();
-    return Status::ok();
-  }
-
- private:
-  static constexpr int64_t kStderrLimit = 20;
-
-  /// Logged on stderr, rate-limited to the first kStderrLimit; all of them go to the output.
-  template <class... Args>
-  void log(const char* format, Args... args) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (++reported_ > kStderrLimit) return;
-    std::string text = "reka: ";
-    char buf[1024];
-    std::snprintf(buf, sizeof buf, format, args...);
-    text += buf;
-    text += " (sent to dead letters)\n";
-    std::fputs(text.c_str(), stderr);
-  }
-  Status append(std::string row) {
-    if (file_) return file_->append(row);
-    std::lock_guard<std::mutex> lock(mutex_);
-    record_.clear();
-    record_.value = std::move(row);
-    if (!record_.value.empty() && record_.value.back() == '\n') record_.value.pop_back();
-    ++unflushed_;
-    return kafka_->write(record_);
-  }
-
-  std::string path_;
-  std::mutex mutex_;
-  std::unique_ptr<connector::AppendFile> file_;
-  std::unique_ptr<connector::kafka::SinkWriter> kafka_;
-  connector::kafka::ProducerRecord record_;
-  int64_t unflushed_ = 0;
-  int64_t reported_ = 0;
-};
-
-/// Counts and forwards the Kafka messages that are not events (NEXMark section 7 JSON).
-class KafkaDeadLetters final : public connector::kafka::DeadLetterHandler {
- public:
-  KafkaDeadLetters(std::shared_ptr<DeadLetterOutput> out, std::shared_ptr<QueryCounters> counters)
-      : out_(std::move(out)), counters_(std::move(counters)) {}
-  Status deadLetter(const connector::kafka::KafkaMessage& m, const std::string& reason) override {
-    counters_->badRecords.fetch_add(1, std::memory_order_relaxed);
-    return out_->write(m, reason);
-  }
-
- private:
-  std::shared_ptr<DeadLetterOutput> out_;
-  std::shared_ptr<QueryCounters> counters_;
-};
-
 /// A line as an event (one EventParser per reader).
 struct DecodeEventLine {
   explicit DecodeEventLine(size_t maxBytes) : maxBytes(maxBytes), parser(std::make_shared<EventParser>(maxBytes)) {}
@@ -322,8 +183,9 @@ Result<DataStream<Event>> kafkaEventSource(StreamEnvironment& env, const QueryJo
   }
   o.bounded = options.kafkaBounded;
   REKA_RETURN_IF_ERROR(o.validate());
-  auto deadLetters =
-      std::make_shared<KafkaDeadLetters>(std::make_shared<DeadLetterOutput>(options.deadLetterPath), counters);
+  // The dead-letter output counts the bad messages (a file source counts its own bad lines).
+  auto deadLetters = std::make_shared<connector::KafkaDeadLetters>(
+      std::make_shared<connector::DeadLetterOutput>(options.deadLetterPath, &counters->badRecords));
   const auto policy = options.badInput == BadInputPolicy::kFail ? connector::kafka::BadRecordPolicy::kFail
                                                                  : connector::kafka::BadRecordPolicy::kDeadLetter;
   auto spec = connector::kafka::kafkaSource<Event>(o, DecodeEvent(options.maxLineBytes, counters), policy, deadLetters);
@@ -358,7 +220,7 @@ DataStream<Event> fileSource(StreamEnvironment& env, const QueryJobOptions& opti
   auto spec = connector::file::fileSource<Event>(o, DecodeEventLine(options.maxLineBytes),
                                                 options.badInput == BadInputPolicy::kFail ? connector::BadRecordPolicy::kFail
                                                                                           : connector::BadRecordPolicy::kDeadLetter,
-                                                std::make_shared<DeadLetterOutput>(options.deadLetterPath), c);
+                                                std::make_shared<connector::DeadLetterOutput>(options.deadLetterPath), c);
   // Following, a file without new lines for 10 s stops holding event time back.
   auto strategy = eventWatermarks(options.maxAheadMs);
   if (options.follow) strategy = strategy.withIdleness(std::chrono::seconds(10));

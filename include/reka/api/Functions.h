@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "reka/api/Operator.h"
+#include "reka/data/Row.h"
 #include "reka/state/KeyedState.h"
 #include "reka/time/Timers.h"
 
@@ -195,19 +196,6 @@ class SourceFunction {
     return Status::notSupported("this source cannot be restored (it does not implement restorePosition)");
   }
 };
-
-/// Row kinds of a changelog (Flink's RowKind): how an updating result changes.
-enum class RowKind : uint8_t { kInsert, kUpdateBefore, kUpdateAfter, kDelete };
-
-inline const char* rowKindCode(RowKind k) {
-  switch (k) {
-    case RowKind::kInsert: return "+I";
-    case RowKind::kUpdateBefore: return "-U";
-    case RowKind::kUpdateAfter: return "+U";
-    case RowKind::kDelete: return "-D";
-  }
-  return "?";
-}
 
 /// A row of an updating result together with its kind.
 template <class T>

@@ -125,7 +125,7 @@ class FileSplitReader final : public SplitReader<T> {
       SplitBatch<T> b;
       b.split = i;
       REKA_RETURN_IF_ERROR(read(s, b, maxRecords));
-      if (!b.records.records.empty() || b.finished || s.moved) {
+      if (b.records.size() != 0 || b.finished || s.moved) {
         s.moved = false;
         b.position = s.pos.encode();
         out.push_back(std::move(b));
@@ -203,7 +203,7 @@ class FileSplitReader final : public SplitReader<T> {
     auto arena = std::make_shared<StringArena>(64 * 1024);
     const int64_t linesBefore = s.pos.lines, badBefore = s.pos.bad;
     size_t before = 0;
-    while (b.records.records.size() < maxRecords) {
+    while (b.records.size() < maxRecords) {
       auto next = s.reader->next();
       if (!next.isOk()) {
         if (next.status().code() == StatusCode::kCancelled) break;
@@ -221,13 +221,13 @@ class FileSplitReader final : public SplitReader<T> {
       const Line& line = **next;
       s.rotatedAtMs = -1;
       ++s.pos.lines;
-      before = b.records.records.size();
+      before = b.records.size();
       Status decoded = line.oversized
                            ? Status::invalidArgument(std::to_string(line.length) + " bytes exceeds the " +
                                                      std::to_string(options_.maxLineBytes) + "-byte line limit")
-                           : decode_(line.text, b.records.records, *arena);
+                           : decode_(line.text, BatchTraits<T>::records(b.records), *arena);
       if (!decoded.isOk()) {
-        b.records.records.resize(before);
+        BatchTraits<T>::records(b.records).resize(before);
         if (policy_ == BadRecordPolicy::kFail)
           return Status::invalidArgument(s.pos.path + " line " + std::to_string(line.number) + ": " + decoded.message());
         ++s.pos.bad;

@@ -162,7 +162,7 @@ class KafkaSplitReader final : public SplitReader<T> {
       const size_t split = splitOf_[i];
       SplitBatch<T>& b = batchFor(split);
       StringArena& arena = *arenas_[index_[split] - first];
-      Status s = decode_(m, b.records.records, arena);
+      Status s = decode_(m, BatchTraits<T>::records(b.records), arena);
       if (!s.isOk()) {
         const std::string reason = s.message();
         if (policy_ == BadRecordPolicy::kFail)

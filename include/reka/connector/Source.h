@@ -9,6 +9,7 @@
 
 #include "reka/base/Status.h"
 #include "reka/data/Batch.h"
+#include "reka/data/Row.h"
 #include "reka/state/Serde.h"
 
 namespace reka::connector {
@@ -46,7 +47,7 @@ class SplitEnumerator {
 template <class T>
 struct SplitBatch {
   size_t split = 0;  ///< index into the reader's splits, in the order addSplits() added them
-  RecordBatch<T> records;
+  BatchOf<T> records;     ///< RecordBatch<T>, or RowBatch for Row
   std::string position;   ///< the split's position after these records
   bool finished = false;  ///< the split has ended: no more batches come from it
 };

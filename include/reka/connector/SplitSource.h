@@ -170,7 +170,7 @@ class SplitSourceOperator final : public SourceOperator {
     if (b.split >= splits_->size()) throw std::runtime_error("source '" + ctx_->name + "': a reader returned an unknown split");
     SplitState& s = (*splits_)[b.split];
     s.position = std::move(b.position);
-    const bool any = !b.records.records.empty();
+    const bool any = b.records.size() != 0;
     if (timestamper_ && any) {
       SplitWatermarks& w = emitter_.splits();
       timestamper_->observe(b.split + 1, b.records, w);
@@ -187,7 +187,7 @@ class SplitSourceOperator final : public SourceOperator {
       if (!logged.isOk()) throw std::runtime_error(logged.message());
     }
     if (any) {
-      ctx_->metrics->recordsOut.fetch_add(static_cast<int64_t>(b.records.records.size()), std::memory_order_relaxed);
+      ctx_->metrics->recordsOut.fetch_add(static_cast<int64_t>(b.records.size()), std::memory_order_relaxed);
       ctx_->outputs[0]->push(b.records);
     }
     if (timestamper_) {

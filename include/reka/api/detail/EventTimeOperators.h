@@ -97,7 +97,7 @@ template <class T>
 class SourceTimestamper {
  public:
   virtual ~SourceTimestamper() = default;
-  virtual void observe(size_t split, const RecordBatch<T>& batch, SplitWatermarks& splits) = 0;
+  virtual void observe(size_t split, const BatchOf<T>& batch, SplitWatermarks& splits) = 0;
   virtual const WatermarkOptions& options() const = 0;
 };
 
@@ -105,8 +105,13 @@ template <class T, class Strategy>
 class StrategyTimestamper final : public SourceTimestamper<T> {
  public:
   explicit StrategyTimestamper(Strategy s) : strategy_(std::move(s)) {}
-  void observe(size_t split, const RecordBatch<T>& batch, SplitWatermarks& splits) override {
-    for (const T& r : batch.records) splits.observe(split, strategy_.timestampOf(r));
+  void observe(size_t split, const BatchOf<T>& batch, SplitWatermarks& splits) override {
+    if constexpr (std::is_same_v<T, Row>) {
+      // A row strategy reads a row of a batch (see connector::RowTimestamps).
+      for (size_t i = 0; i < batch.size(); ++i) splits.observe(split, strategy_.timestampOf(batch, i));
+    } else {
+      for (const T& r : batch.records) splits.observe(split, strategy_.timestampOf(r));
+    }
   }
   const WatermarkOptions& options() const override { return strategy_.options(); }
 

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "reka/api/Operator.h"
+#include "reka/data/Row.h"
 #include "reka/graph/JobGraph.h"
 #include "reka/state/KeyGroup.h"
 
@@ -55,6 +56,11 @@ class TargetBuffers {
   void flushAll() {
     for (size_t t = 0; t < targets_.size(); ++t) send(t);
   }
+  /// Sends `batch` as it is to target t, after what is pending there.
+  void sendBatch(size_t t, std::unique_ptr<Batch> batch) {
+    send(t);
+    targets_[t]->send(std::move(batch));
+  }
   /// Flushes every target, then sends `element` to each (control elements go to all subtasks).
   void sendToAll(const StreamElement& element) {
     flushAll();
@@ -76,6 +82,16 @@ class RoundRobinWriter final : public Output {
       : buffers_(std::move(targets), batchSize), next_(start % buffers_.targetCount()) {}
 
   void push(Batch& batch) override {
+    if constexpr (std::is_same_v<T, Row>) {
+      // Row batches travel whole: a fresh batch of the same schema takes the rows.
+      auto& in = static_cast<RowBatch&>(batch);
+      if (in.size() == 0) return;
+      auto out = std::make_unique<RowBatch>(in.schemaPtr());
+      std::swap(*out, in);
+      buffers_.sendBatch(next_, std::move(out));
+      if (buffers_.targetCount() > 1) next_ = (next_ + 1) % buffers_.targetCount();
+      return;
+    }
     auto& in = static_cast<RecordBatch<T>&>(batch);
     if (in.records.empty()) return;
     size_t t = next_;

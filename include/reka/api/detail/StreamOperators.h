@@ -427,11 +427,20 @@ class SinkOperator final : public Operator {
     }
   }
   void processBatch(int, Batch& batch) override {
-    for (const auto& r : static_cast<RecordBatch<T>&>(batch).records) {
-      if constexpr (std::is_invocable_v<F&, const T&>) {
-        fn_(r);
+    if constexpr (std::is_same_v<T, Row>) {
+      // A sink of rows takes whole batches (formats encode column by column).
+      if constexpr (std::is_invocable_v<F&, const RowBatch&>) {
+        fn_(static_cast<const RowBatch&>(batch));
       } else {
-        fn_.invoke(r);
+        fn_.invoke(static_cast<const RowBatch&>(batch));
+      }
+    } else {
+      for (const auto& r : static_cast<RecordBatch<T>&>(batch).records) {
+        if constexpr (std::is_invocable_v<F&, const T&>) {
+          fn_(r);
+        } else {
+          fn_.invoke(r);
+        }
       }
     }
   }

@@ -7,6 +7,7 @@
 #include <new>
 
 #include "Checkpointing.h"
+#include "ConnectorsCommand.h"
 #include "NexmarkCommand.h"
 #include "reka/base/ProcessStats.h"
 #include "reka/reka.h"
@@ -50,6 +51,7 @@ int main(int argc, char** argv) {
   int exitCode = 0;
   reka::cli::addNexmarkCommand(app, exitCode);
   reka::cli::addSavepointCommand(app, exitCode);
+  reka::cli::addConnectorsCommands(app, exitCode);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -19,6 +19,7 @@
 #include <string>
 
 #include "Checkpointing.h"
+#include "JobControl.h"
 #include "RunPaths.h"
 #include "reka/checkpoint/StateDirectoryLock.h"
 #include "reka/base/ProcessStats.h"
@@ -32,55 +33,6 @@
 namespace reka::cli {
 
 namespace {
-
-std::atomic<int> gInterrupted{0};
-std::atomic<bool> gSavepointRequested{false};
-
-/// SIGINT/SIGTERM: the first asks the job to stop (with a savepoint where it can), a second
-/// exits at once, like Flink's CLI: a restart resumes from the last complete checkpoint.
-void onSignal(int) {
-  if (gInterrupted.fetch_add(1) == 0) return;
-  static const char kMessage[] =
-      "\nreka: interrupted again: exiting now without waiting for the job (a run with --state-dir resumes from its last "
-      "checkpoint)\n";
-  (void)!::write(STDERR_FILENO, kMessage, sizeof kMessage - 1);
-  ::_exit(130);
-}
-void onSavepointSignal(int) { gSavepointRequested.store(true); }
-
-/// After an interrupt the process ends within kStopTimeout whatever the job does: an operator
-/// stuck in user code or a source that never returns cannot keep it alive.
-class StopWatchdog {
- public:
-  static constexpr std::chrono::seconds kStopTimeout{25};
-  ~StopWatchdog() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      disarmed_ = true;
-    }
-    cv_.notify_all();
-    if (thread_.joinable()) thread_.join();
-  }
-  void arm() {
-    if (thread_.joinable()) return;
-    thread_ = std::thread([this] {
-      std::unique_lock<std::mutex> lock(mutex_);
-      if (cv_.wait_for(lock, kStopTimeout, [this] { return disarmed_; })) return;
-      std::fprintf(stderr,
-                   "\nreka: the job did not stop within %lld s of the interrupt (an operator or source does not "
-                   "return); exiting without it (a run with --state-dir resumes from its last checkpoint)\n",
-                   static_cast<long long>(kStopTimeout.count()));
-      std::fflush(stderr);
-      ::_exit(130);
-    });
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  bool disarmed_ = false;
-  std::thread thread_;
-};
 
 struct GeneratorFlags {
   int64_t events = -1;
@@ -530,8 +482,7 @@ void addNexmarkCommand(CLI::App& app, int& exitCode) {
   generate->add_option("--partitions", *genPartitions, "Kafka output: partitions of the topic if it is created (default 8)")
       ->check(CLI::Range(1, 100000));
   generate->callback([genFlags, genOutput, genPartitions, &exitCode] {
-    std::signal(SIGINT, onSignal);
-    std::signal(SIGTERM, onSignal);
+    installStopSignals(false);
     exitCode = runGenerate(*genFlags, *genOutput, *genPartitions);
   });
 
@@ -595,9 +546,7 @@ void addNexmarkCommand(CLI::App& app, int& exitCode) {
     if (runCmd->count("--events") == 0 && runCmd->count("--input") == 0) {
       throw CLI::RequiredError("reka nexmark run needs --events N (in-process generator) or --input FILE");
     }
-    std::signal(SIGINT, onSignal);
-    std::signal(SIGTERM, onSignal);
-    std::signal(SIGUSR1, onSavepointSignal);
+    installStopSignals(true);
     exitCode = runQuery(*runGen, *run, *runCmd);
   });
 }

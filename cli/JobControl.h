@@ -1,0 +1,38 @@
+#pragma once
+
+// What every command that runs a job shares: signals (SIGINT/SIGTERM stop, SIGUSR1 savepoint)
+// and the watchdog that ends the process if a stop does not finish.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+namespace reka::cli {
+
+/// Interrupts received (SIGINT/SIGTERM); the second one exits at once.
+extern std::atomic<int> gInterrupted;
+/// SIGUSR1 asks for a savepoint (the run keeps going).
+extern std::atomic<bool> gSavepointRequested;
+
+/// Installs the handlers: SIGINT and SIGTERM count into gInterrupted (a second exits with 130),
+/// and, with `savepointSignal`, SIGUSR1 sets gSavepointRequested.
+void installStopSignals(bool savepointSignal);
+
+/// After an interrupt the process ends within kStopTimeout whatever the job does: an operator
+/// stuck in user code or a source that never returns cannot keep it alive.
+class StopWatchdog {
+ public:
+  static constexpr std::chrono::seconds kStopTimeout{25};
+  ~StopWatchdog();
+  void arm();
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool disarmed_ = false;
+  std::thread thread_;
+};
+
+}  // namespace reka::cli

@@ -5,6 +5,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstring>
 
 #include "connectors/format/Formats.h"
 
@@ -129,13 +130,11 @@ class CsvDecoder final : public Decoder {
     size_t i = 0;
     for (;;) {
       const size_t start = scratch_.size();
-      bool quoted = false;
       if (o_.quoting && i < s.size() && s[i] == o_.quote) {
-        quoted = true;
         ++i;
         for (;;) {
           if (i >= s.size()) return Status::invalidArgument(fmt::format("field {}: a quoted field is not closed", fields_.size() + 1));
-          char c = s[i];
+          const char c = s[i];
           if (o_.escape != 0 && c == o_.escape && i + 1 < s.size()) {
             scratch_ += s[i + 1];
             i += 2;
@@ -154,13 +153,20 @@ class CsvDecoder final : public Decoder {
         }
         if (i < s.size() && s[i] != o_.delimiter)
           return Status::invalidArgument(fmt::format("field {}: text after a closing quote", fields_.size() + 1));
+        fields_.push_back({std::string_view(scratch_).substr(start), true});
+      } else if (o_.escape == 0) {
+        // The common case: the field is a slice of the record, no copy.
+        const void* hit = i < s.size() ? std::memchr(s.data() + i, o_.delimiter, s.size() - i) : nullptr;
+        const size_t end = hit == nullptr ? s.size() : static_cast<size_t>(static_cast<const char*>(hit) - s.data());
+        fields_.push_back({s.substr(i, end - i), false});
+        i = end;
       } else {
         while (i < s.size() && s[i] != o_.delimiter) {
-          if (o_.escape != 0 && s[i] == o_.escape && i + 1 < s.size()) ++i;
+          if (s[i] == o_.escape && i + 1 < s.size()) ++i;
           scratch_ += s[i++];
         }
+        fields_.push_back({std::string_view(scratch_).substr(start), false});
       }
-      fields_.push_back({std::string_view(scratch_).substr(start), quoted});
       if (i >= s.size()) break;
       ++i;  // the delimiter
     }

@@ -28,8 +28,9 @@ Result<JsonOptions> jsonOptions(const Options& o) {
   JsonOptions j;
   REKA_ASSIGN_OR_RETURN(j.failOnMissingField, o.getBool("fail-on-missing-field", false));
   REKA_ASSIGN_OR_RETURN(j.ignoreParseErrors, o.getBool("ignore-parse-errors", false));
-  REKA_ASSIGN_OR_RETURN(std::string standard, o.getEnum("timestamp-format.standard", "SQL", {"SQL", "ISO-8601"}));
-  j.isoTimestamps = standard == "ISO-8601";
+  Result<std::string> standard = o.getEnum("timestamp-format.standard", "SQL", {"SQL", "ISO-8601"});
+  if (!standard.isOk()) return standard.status();
+  j.isoTimestamps = *standard == "ISO-8601";
   return j;
 }
 
@@ -82,7 +83,17 @@ class JsonRowReader {
   }
   Status readFields(od::object& obj, const Schema& schema, std::vector<Column>& cols, RowBatch& out, size_t row,
                     const std::string& path) {
-    std::vector<uint8_t> seen(schema.size(), 0);
+    // Which fields were given: a bit each (no allocation per record) up to 64 fields.
+    uint64_t seenBits = 0;
+    std::vector<uint8_t> seenMore(schema.size() > 64 ? schema.size() : 0, 0);
+    auto seen = [&](size_t i) { return i < 64 ? (seenBits >> i & 1) != 0 : seenMore[i] != 0; };
+    auto markSeen = [&](size_t i) {
+      if (i < 64) {
+        seenBits |= uint64_t{1} << i;
+      } else {
+        seenMore[i] = 1;
+      }
+    };
     size_t hint = 0;
     for (auto f : obj) {
       if (auto err = f.error()) return malformed(err, path);
@@ -99,12 +110,12 @@ class JsonRowReader {
       }
       hint = static_cast<size_t>(index) + 1;
       const Field& def = schema.field(static_cast<size_t>(index));
-      if (seen[static_cast<size_t>(index)]) return Status::invalidArgument("duplicate field \"" + path + def.name + "\"");
-      seen[static_cast<size_t>(index)] = 1;
+      if (seen(static_cast<size_t>(index))) return Status::invalidArgument("duplicate field \"" + path + def.name + "\"");
+      markSeen(static_cast<size_t>(index));
       REKA_RETURN_IF_ERROR(readValue(f.value(), def, cols[static_cast<size_t>(index)], out, row, path));
     }
     for (size_t i = 0; i < schema.size(); ++i) {
-      if (seen[i]) continue;
+      if (seen(i)) continue;
       const Field& def = schema.field(i);
       if (options_.failOnMissingField) return Status::invalidArgument("missing field \"" + path + def.name + "\"");
       if (!def.type.nullable) return Status::invalidArgument("missing field \"" + path + def.name + "\" (NOT NULL)");
@@ -142,20 +153,21 @@ class JsonRowReader {
 
   Status convert(od::value v, od::json_type type, const Field& def, Column& col, RowBatch& out, size_t row,
                  const std::string& path) {
-    const std::string name = path + def.name;
+    // The field's path, only built for a message.
+    auto name = [&] { return path + def.name; };
     auto bad = [&](const Status& why) {
-      return Status::invalidArgument(fmt::format("field \"{}\" ({}): {}", name, def.type.toString(), why.message()));
+      return Status::invalidArgument(fmt::format("field \"{}\" ({}): {}", name(), def.type.toString(), why.message()));
     };
     std::string_view text;
     const bool isString = type == od::json_type::string;
     if (isString && def.type.kind != TypeKind::kRow) {
-      if (auto err = v.get_string().get(text)) return malformed(err, name + ".");
+      if (auto err = v.get_string().get(text)) return malformed(err, name() + ".");
     }
     switch (def.type.kind) {
       case TypeKind::kBoolean: {
         if (type == od::json_type::boolean) {
           bool b = false;
-          if (auto err = v.get_bool().get(b)) return malformed(err, name + ".");
+          if (auto err = v.get_bool().get(b)) return malformed(err, name() + ".");
           RowBatch::setInt(col, row, b ? 1 : 0);
           return Status::ok();
         }
@@ -171,7 +183,7 @@ class JsonRowReader {
         if (type == od::json_type::number) {
           if (v.get_int64().get(n) != simdjson::SUCCESS) {
             std::string_view token = trim(v.raw_json_token());
-            return Status::invalidArgument(fmt::format("field \"{}\" ({}): {} is not an integer in range", name,
+            return Status::invalidArgument(fmt::format("field \"{}\" ({}): {} is not an integer in range", name(),
                                                        def.type.toString(), token.substr(0, 40)));
           }
         } else if (isString) {
@@ -183,14 +195,14 @@ class JsonRowReader {
           return wrongType(def, path, type);
         }
         if (def.type.kind == TypeKind::kInt && (n < INT32_MIN || n > INT32_MAX))
-          return Status::invalidArgument(fmt::format("field \"{}\" (INT): {} is out of range", name, n));
+          return Status::invalidArgument(fmt::format("field \"{}\" (INT): {} is out of range", name(), n));
         RowBatch::setInt(col, row, n);
         return Status::ok();
       }
       case TypeKind::kDouble: {
         double d = 0;
         if (type == od::json_type::number) {
-          if (auto err = v.get_double().get(d)) return malformed(err, name + ".");
+          if (auto err = v.get_double().get(d)) return malformed(err, name() + ".");
         } else if (isString) {
           std::string_view t = trim(text);
           auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), d);
@@ -229,7 +241,7 @@ class JsonRowReader {
           } else {
             raw = v.raw_json_token();
           }
-          if (err) return malformed(err, name + ".");
+          if (err) return malformed(err, name() + ".");
           text = trim(raw);
         }
         out.setString(col, row, text);
@@ -261,7 +273,7 @@ class JsonRowReader {
       case TypeKind::kRow: {
         if (type != od::json_type::object) return wrongType(def, path, type);
         RowBatch::setPresent(col, row);
-        return readObject(v, *def.type.fields, col.children, out, row, name + ".");
+        return readObject(v, *def.type.fields, col.children, out, row, name() + ".");
       }
     }
     return Status::internal("unhandled type");

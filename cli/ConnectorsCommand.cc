@@ -8,7 +8,6 @@
 
 #include "Checkpointing.h"
 #include "JobControl.h"
-#include "reka/base/ProcessStats.h"
 #include "reka/checkpoint/StateDirectoryLock.h"
 #include "reka/connector/Registry.h"
 #include "reka/reka.h"
@@ -100,45 +99,7 @@ int runCopy(const CopyFlags& flags) {
     std::fprintf(stderr, "reka copy: --to: %s\n", s.message().c_str());
     return 2;
   }
-  StopWatchdog watchdog;
-  const double cpuStart = processCpuSeconds();
-  auto client = env.executeAsync();
-  if (!client.isOk()) {
-    std::fprintf(stderr, "reka copy: %s\n", client.status().message().c_str());
-    return 1;
-  }
-  bool stoppedWithSavepoint = false;
-  while (!(*client)->waitFor(std::chrono::milliseconds(100))) {
-    if (gSavepointRequested.exchange(false)) {
-      auto sp = (*client)->savepoint(false, std::chrono::seconds(60));
-      if (sp.isOk()) std::fprintf(stderr, "reka copy: savepoint written to %s\n", sp->c_str());
-      else std::fprintf(stderr, "reka copy: savepoint failed: %s\n", sp.status().message().c_str());
-    }
-    if (gInterrupted.load() == 0) continue;
-    watchdog.arm();
-    if (!stateDir.empty()) {
-      std::fprintf(stderr, "reka copy: stopping with a savepoint (interrupt again to exit at once)\n");
-      auto sp = (*client)->savepoint(true, std::chrono::seconds(15));
-      if (sp.isOk()) {
-        stoppedWithSavepoint = true;
-        std::fprintf(stderr, "reka copy: stopped with savepoint %s; run the same command to resume\n", sp->c_str());
-        break;
-      }
-      std::fprintf(stderr, "reka copy: savepoint failed (%s); stopping without one\n", sp.status().message().c_str());
-    }
-    (*client)->cancel();
-    break;
-  }
-  Status status = (*client)->wait();
-  JobMetrics m = (*client)->metrics();
-  const double cpu = processCpuSeconds() - cpuStart;
-  if (!status.isOk() && status.code() != StatusCode::kCancelled) {
-    std::fprintf(stderr, "reka copy: job failed: %s\n", status.message().c_str());
-    return 1;
-  }
-  std::fprintf(stderr, "reka copy: %lld rows, %.2f CPU-s%s\n", static_cast<long long>(m.sourceRecords), cpu,
-               stoppedWithSavepoint ? " (stopped with a savepoint)" : status.isOk() ? "" : " (interrupted)");
-  return status.isOk() || stoppedWithSavepoint ? 0 : 130;
+  return superviseJob(env, "reka copy", stateDir);
 }
 
 }  // namespace

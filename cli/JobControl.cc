@@ -5,6 +5,8 @@
 #include <csignal>
 #include <cstdio>
 
+#include "reka/base/ProcessStats.h"
+
 namespace reka::cli {
 
 std::atomic<int> gInterrupted{0};
@@ -52,6 +54,48 @@ void StopWatchdog::arm() {
     std::fflush(stderr);
     ::_exit(130);
   });
+}
+
+int superviseJob(StreamEnvironment& env, const char* who, const std::string& stateDir) {
+  StopWatchdog watchdog;
+  const double cpuStart = processCpuSeconds();
+  auto client = env.executeAsync();
+  if (!client.isOk()) {
+    std::fprintf(stderr, "%s: %s\n", who, client.status().message().c_str());
+    return 1;
+  }
+  bool stoppedWithSavepoint = false;
+  while (!(*client)->waitFor(std::chrono::milliseconds(100))) {
+    if (gSavepointRequested.exchange(false)) {
+      auto sp = (*client)->savepoint(false, std::chrono::seconds(60));
+      if (sp.isOk()) std::fprintf(stderr, "%s: savepoint written to %s\n", who, sp->c_str());
+      else std::fprintf(stderr, "%s: savepoint failed: %s\n", who, sp.status().message().c_str());
+    }
+    if (gInterrupted.load() == 0) continue;
+    watchdog.arm();
+    if (!stateDir.empty()) {
+      std::fprintf(stderr, "%s: stopping with a savepoint (interrupt again to exit at once)\n", who);
+      auto sp = (*client)->savepoint(true, std::chrono::seconds(15));
+      if (sp.isOk()) {
+        stoppedWithSavepoint = true;
+        std::fprintf(stderr, "%s: stopped with savepoint %s; run the same command to resume\n", who, sp->c_str());
+        break;
+      }
+      std::fprintf(stderr, "%s: savepoint failed (%s); stopping without one\n", who, sp.status().message().c_str());
+    }
+    (*client)->cancel();
+    break;
+  }
+  Status status = (*client)->wait();
+  JobMetrics m = (*client)->metrics();
+  const double cpu = processCpuSeconds() - cpuStart;
+  if (!status.isOk() && status.code() != StatusCode::kCancelled) {
+    std::fprintf(stderr, "%s: job failed: %s\n", who, status.message().c_str());
+    return 1;
+  }
+  std::fprintf(stderr, "%s: %lld rows read, %.2f CPU-s%s\n", who, static_cast<long long>(m.sourceRecords), cpu,
+               stoppedWithSavepoint ? " (stopped with a savepoint)" : status.isOk() ? "" : " (interrupted)");
+  return status.isOk() || stoppedWithSavepoint ? 0 : 130;
 }
 
 }  // namespace reka::cli

@@ -7,7 +7,10 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <string>
 #include <thread>
+
+#include "reka/reka.h"
 
 namespace reka::cli {
 
@@ -34,5 +37,11 @@ class StopWatchdog {
   bool disarmed_ = false;
   std::thread thread_;
 };
+
+/// Runs the job of `env` to its end on this thread: SIGUSR1 takes a savepoint; an interrupt
+/// stops the job (with a savepoint when `stateDir` is set) within the watchdog's time. Prints a
+/// summary and problems prefixed with `who`; returns the exit status (0, 1 failed, 130
+/// interrupted without a savepoint).
+int superviseJob(StreamEnvironment& env, const char* who, const std::string& stateDir);
 
 }  // namespace reka::cli

@@ -8,6 +8,7 @@
 
 #include "Checkpointing.h"
 #include "ConnectorsCommand.h"
+#include "SqlCommand.h"
 #include "NexmarkCommand.h"
 #include "reka/base/ProcessStats.h"
 #include "reka/reka.h"
@@ -52,6 +53,7 @@ int main(int argc, char** argv) {
   reka::cli::addNexmarkCommand(app, exitCode);
   reka::cli::addSavepointCommand(app, exitCode);
   reka::cli::addConnectorsCommands(app, exitCode);
+  reka::cli::addSqlCommands(app, exitCode);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -45,7 +45,7 @@ TEST(CopyCliTest, CsvFileToJsonFilesWithDeadLetters) {
                            " --to connector=filesystem --to path='" + dir.file("out") + "' --to format=json";
   CommandResult r = runCommand(REKA_CLI_PATH, args, dir, calls);
   ASSERT_EQ(r.exitCode, 0) << r.err;
-  EXPECT_THAT(r.err, HasSubstr("2 rows"));
+  EXPECT_THAT(r.err, HasSubstr("2 rows read"));
   EXPECT_EQ(linesUnder(dir.file("out")),
             (std::vector<std::string>{R"({"id":1,"name":"alice","price":2.50,"ts":"2026-12-06 08:00:00.000"})",
                                       R"({"id":3,"name":"c, d","price":4.00,"ts":"2026-12-06 08:00:02.000"})"}));

@@ -101,6 +101,14 @@ class DataStream {
     return s;
   }
 
+  /// A node whose operator `makeOperator` makes (one per subtask): for operators written
+  /// against the Operator interface, such as SQL's row operators. It reads this stream and
+  /// emits records of type Out.
+  template <class Out>
+  DataStream<Out> transform(std::string name, std::function<std::unique_ptr<Operator>()> makeOperator) const {
+    return DataStream<Out>(env_, addUnary(std::move(name), std::move(makeOperator)));
+  }
+
   /// out = fn(in) for every record.
   template <class F>
   auto map(std::string name, F fn) const {

@@ -1,0 +1,139 @@
+#include "SqlCommand.h"
+
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "Checkpointing.h"
+#include "JobControl.h"
+#include "reka/base/Units.h"
+#include "reka/checkpoint/StateDirectoryLock.h"
+#include "reka/reka.h"
+#include "reka/sql/Sql.h"
+
+namespace reka::cli {
+
+namespace {
+
+struct SqlFlags {
+  std::string file;
+  int parallelism = -1;
+  std::vector<std::string> defines;
+  CheckpointFlags checkpoints;
+};
+
+std::optional<std::string> readScript(const std::string& path, std::string& out) {
+  std::ifstream in(path);
+  if (!in) return "cannot read " + path;
+  std::stringstream s;
+  s << in.rdbuf();
+  out = s.str();
+  return std::nullopt;
+}
+
+/// The settings a script can change (SET or -D), with Flink's keys.
+const std::vector<std::string> kSettings = {"parallelism.default", "pipeline.name", "execution.checkpointing.interval"};
+
+/// Applies SET statements, then -D flags, to `config`; a message names a bad key or value.
+std::optional<std::string> applySettings(const std::map<std::string, std::string>& set, const std::vector<std::string>& defines,
+                                         ExecutionConfig& config, SqlFlags& flags) {
+  std::map<std::string, std::string> all = set;
+  for (const auto& d : defines) {
+    const size_t eq = d.find('=');
+    if (eq == std::string::npos || eq == 0) return "-D '" + d + "' is not KEY=VALUE";
+    all[d.substr(0, eq)] = d.substr(eq + 1);
+  }
+  for (const auto& [k, v] : all) {
+    if (k == "parallelism.default") {
+      int p = 0;
+      try {
+        p = std::stoi(v);
+      } catch (...) {
+        p = 0;
+      }
+      if (p < 1 || p > 1024) return "'parallelism.default' = '" + v + "': expected a number from 1 to 1024";
+      if (flags.parallelism < 0) config.parallelism = p;  // --parallelism wins
+    } else if (k == "execution.checkpointing.interval") {
+      if (!parseDuration(v)) return "'execution.checkpointing.interval' = '" + v + "': expected a duration such as 10s";
+      if (flags.checkpoints.interval == "0") flags.checkpoints.interval = v;
+    } else if (k == "pipeline.name") {
+      // The job's name: shown in messages only (no job manager keeps it).
+    } else {
+      std::string accepted;
+      for (const auto& s : kSettings) accepted += (accepted.empty() ? "" : ", ") + s;
+      return "unknown setting '" + k + "'; accepted: " + accepted;
+    }
+  }
+  return std::nullopt;
+}
+
+int runSql(SqlFlags flags, bool explainOnly) {
+  const char* who = explainOnly ? "reka explain" : "reka run";
+  std::string text;
+  if (auto bad = readScript(flags.file, text)) {
+    std::fprintf(stderr, "%s: %s\n", who, bad->c_str());
+    return 2;
+  }
+  auto script = sql::SqlScript::compile(text);
+  if (!script.isOk()) {
+    std::fprintf(stderr, "%s: %s: %s\n", who, flags.file.c_str(), script.status().message().c_str());
+    return 2;
+  }
+  if (explainOnly) {
+    std::fputs(script->explain().c_str(), stdout);
+    return 0;
+  }
+  ExecutionConfig config;
+  if (flags.parallelism >= 0) config.parallelism = flags.parallelism;
+  if (auto bad = applySettings(script->settings(), flags.defines, config, flags)) {
+    std::fprintf(stderr, "%s: %s\n", who, bad->c_str());
+    return 2;
+  }
+  if (auto bad = flags.checkpoints.apply(config)) {
+    std::fprintf(stderr, "%s: %s\n", who, bad->c_str());
+    return 2;
+  }
+  const std::string& stateDir = flags.checkpoints.stateDir;
+  std::optional<checkpoint::StateDirectoryLock> lock;
+  if (!stateDir.empty()) {
+    auto acquired = checkpoint::StateDirectoryLock::acquire(stateDir);
+    if (!acquired.isOk()) {
+      std::fprintf(stderr, "%s: %s\n", who, acquired.status().message().c_str());
+      return 1;
+    }
+    lock.emplace(std::move(*acquired));
+  }
+  StreamEnvironment env(config);
+  if (Status s = script->addTo(env); !s.isOk()) {
+    std::fprintf(stderr, "%s: %s\n", who, s.message().c_str());
+    return 2;
+  }
+  return superviseJob(env, who, stateDir);
+}
+
+}  // namespace
+
+void addSqlCommands(CLI::App& app, int& exitCode) {
+  auto flags = std::make_shared<SqlFlags>();
+  auto* run = app.add_subcommand("run", "run the INSERT statements of a SQL file (Flink's dialect) as one job");
+  run->add_option("file", flags->file, "the SQL file")->required();
+  run->add_option("--parallelism", flags->parallelism, "parallel subtasks (default: 'parallelism.default', else the number of cores)")
+      ->check(CLI::Range(0, 1024));
+  run->add_option("-D", flags->defines, "a setting KEY=VALUE (repeat), as SET 'KEY' = 'VALUE' in the script");
+  flags->checkpoints.add(run);
+  run->callback([flags, &exitCode] {
+    installStopSignals(true);
+    exitCode = runSql(*flags, false);
+  });
+
+  auto explainFlags = std::make_shared<SqlFlags>();
+  auto* explain = app.add_subcommand("explain", "print the plan of the INSERT statements of a SQL file");
+  explain->add_option("file", explainFlags->file, "the SQL file")->required();
+  explain->callback([explainFlags, &exitCode] { exitCode = runSql(*explainFlags, true); });
+}
+
+}  // namespace reka::cli

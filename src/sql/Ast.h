@@ -1,0 +1,121 @@
+#pragma once
+
+// The syntax tree of Reka's SQL (Flink's dialect): what the parser produces and the planner
+// binds against the catalog. Private to the sql module.
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "reka/data/Row.h"
+
+namespace reka::sql {
+
+/// Where a piece of text starts, for messages ("line 3, column 14").
+struct Position {
+  int line = 1;
+  int column = 1;
+  std::string toString() const { return "line " + std::to_string(line) + ", column " + std::to_string(column); }
+};
+
+struct Expr;
+using ExprPtr = std::shared_ptr<Expr>;
+
+/// An expression as written.
+struct Expr {
+  enum class Kind {
+    kColumn,    ///< name (possibly qualified: qualifier.name)
+    kLiteral,   ///< text + literalType (NULL: literalType kind kString and isNull)
+    kUnary,     ///< op ("-", "NOT") and args[0]
+    kBinary,    ///< op ("+", "-", "*", "/", "%", "||", "=", "<>", "<", "<=", ">", ">=", "AND", "OR") and args[0..1]
+    kIsNull,    ///< args[0] IS [NOT] NULL (negated)
+    kCase,      ///< args: when, then, when, then, …, [else] (hasElse)
+    kCast,      ///< CAST(args[0] AS castType)
+    kCall,      ///< name(args…)
+    kInterval,  ///< INTERVAL 'n' unit: literal milliseconds in `millis`
+    kStar,      ///< * in a select list
+  };
+  Kind kind = Kind::kLiteral;
+  Position pos;
+  std::string name;       ///< column or function name
+  std::string qualifier;  ///< table alias of a column
+  std::string op;
+  std::string text;       ///< literal text (unescaped string, or number as written)
+  DataType literalType;
+  bool isNull = false;
+  bool negated = false;
+  bool hasElse = false;
+  DataType castType;
+  int64_t millis = 0;
+  std::vector<ExprPtr> args;
+};
+
+struct SelectItem {
+  ExprPtr expr;
+  std::string alias;  ///< empty: derived from the expression
+};
+
+/// SELECT … FROM table [alias] [WHERE …].
+struct Query {
+  Position pos;
+  std::vector<SelectItem> items;
+  std::string from;
+  Position fromPos;
+  std::string alias;
+  ExprPtr where;
+};
+
+struct ColumnDef {
+  std::string name;
+  DataType type;
+  Position pos;
+};
+
+struct CreateTable {
+  std::string name;
+  Position pos;
+  std::vector<ColumnDef> columns;
+  std::optional<std::string> watermarkColumn;
+  ExprPtr watermarkExpr;  ///< c - INTERVAL … (or c)
+  std::vector<std::string> primaryKey;
+  std::vector<std::pair<std::string, std::string>> options;
+};
+
+struct CreateView {
+  std::string name;
+  Position pos;
+  Query query;
+};
+
+struct Set {
+  std::string key;
+  std::string value;
+  Position pos;
+};
+
+struct Insert {
+  std::string table;
+  Position pos;
+  Query query;
+};
+
+struct Statement {
+  enum class Kind { kCreateTable, kCreateView, kSet, kInsert, kExplain };
+  Kind kind = Kind::kCreateTable;
+  Position pos;
+  CreateTable createTable;
+  CreateView createView;
+  Set set;
+  Insert insert;  ///< kInsert, and the statement kExplain explains
+};
+
+/// Parses a script of statements separated by ';'. Errors name the position and what was
+/// expected.
+Result<std::vector<Statement>> parseScript(std::string_view text);
+/// Parses one expression (for tests).
+Result<ExprPtr> parseExpression(std::string_view text);
+
+}  // namespace reka::sql

@@ -1,0 +1,830 @@
+#include "sql/Expression.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+
+namespace reka::sql {
+
+namespace {
+
+bool isNumeric(const DataType& t) {
+  return t.kind == TypeKind::kInt || t.kind == TypeKind::kBigint || t.kind == TypeKind::kDouble || t.kind == TypeKind::kDecimal;
+}
+bool isInteger(const DataType& t) { return t.kind == TypeKind::kInt || t.kind == TypeKind::kBigint; }
+bool isTime(const DataType& t) { return t.kind == TypeKind::kTimestamp || t.kind == TypeKind::kTimestampLtz; }
+bool isText(const DataType& t) { return t.kind == TypeKind::kString || t.kind == TypeKind::kBytes; }
+
+Decimal pow10(int n) {
+  Decimal v = 1;
+  for (int i = 0; i < n; ++i) v *= 10;
+  return v;
+}
+
+/// `v` at scale `from` as scale `to` (rounding half up, away from zero, when the scale drops).
+Decimal rescale(Decimal v, int from, int to) {
+  if (to >= from) return v * pow10(to - from);
+  const Decimal d = pow10(from - to);
+  Decimal q = v / d, r = v % d;
+  if (r < 0) r = -r;
+  if (r * 2 >= d) q += v < 0 ? -1 : 1;
+  return q;
+}
+
+/// The DECIMAL an integer type widens to (Flink: INT → DECIMAL(10, 0), BIGINT → DECIMAL(19, 0)).
+DataType asDecimal(const DataType& t) {
+  if (t.kind == TypeKind::kDecimal) return t;
+  return DataType::decimal(t.kind == TypeKind::kInt ? 10 : 19, 0);
+}
+
+double doubleAt(const Column& c, const DataType& t, size_t i) {
+  switch (t.kind) {
+    case TypeKind::kDouble: return c.doubles[i];
+    case TypeKind::kDecimal: return static_cast<double>(c.decimals[i]) / std::pow(10.0, t.scale);
+    default: return static_cast<double>(c.ints[i]);
+  }
+}
+
+Decimal decimalAt(const Column& c, const DataType& t, int scale, size_t i) {
+  if (t.kind == TypeKind::kDecimal) return rescale(c.decimals[i], t.scale, scale);
+  return static_cast<Decimal>(c.ints[i]) * pow10(scale);
+}
+
+}  // namespace
+
+void resetColumn(Column& c, const DataType& type, size_t n) {
+  c.nulls.assign(n, 1);
+  c.ints.clear();
+  c.doubles.clear();
+  c.decimals.clear();
+  c.strings.clear();
+  switch (type.kind) {
+    case TypeKind::kDouble: c.doubles.assign(n, 0); break;
+    case TypeKind::kDecimal: c.decimals.assign(n, 0); break;
+    case TypeKind::kString:
+    case TypeKind::kBytes: c.strings.assign(n, {}); break;
+    case TypeKind::kRow:
+      c.children.resize(type.fields->size());
+      for (size_t k = 0; k < type.fields->size(); ++k) resetColumn(c.children[k], type.fields->field(k).type, n);
+      break;
+    default: c.ints.assign(n, 0); break;
+  }
+}
+
+namespace {
+
+std::string where(const Position& p) { return " (at " + p.toString() + ")"; }
+
+class ColumnRef final : public BoundExpr {
+ public:
+  ColumnRef(DataType t, size_t index) : BoundExpr(std::move(t)), index_(index) {}
+  Status evaluate(const RowBatch& in, Column& out, StringArena&) const override {
+    out = in.columns[index_];
+    return Status::ok();
+  }
+  size_t index() const { return index_; }
+
+ private:
+  size_t index_;
+};
+
+class Literal final : public BoundExpr {
+ public:
+  Literal(DataType t, Column value, std::string text = {}) : BoundExpr(std::move(t)), value_(std::move(value)), text_(std::move(text)) {}
+  Status evaluate(const RowBatch& in, Column& out, StringArena& arena) const override {
+    const size_t n = in.size();
+    resetColumn(out, type, n);
+    std::fill(out.nulls.begin(), out.nulls.end(), value_.nulls[0]);
+    if (!value_.ints.empty()) std::fill(out.ints.begin(), out.ints.end(), value_.ints[0]);
+    if (!value_.doubles.empty()) std::fill(out.doubles.begin(), out.doubles.end(), value_.doubles[0]);
+    if (!value_.decimals.empty()) std::fill(out.decimals.begin(), out.decimals.end(), value_.decimals[0]);
+    // A string goes into the batch's arena once per batch, so that rows never point into the plan.
+    if (!value_.strings.empty() && !value_.nulls[0]) std::fill(out.strings.begin(), out.strings.end(), arena.copy(text_));
+    return Status::ok();
+  }
+
+ private:
+  Column value_;      ///< one row
+  std::string text_;  ///< a string literal's value
+};
+
+/// Evaluates the arguments of a node into columns.
+class Node : public BoundExpr {
+ public:
+  Node(DataType t, std::vector<BoundPtr> args, Position pos) : BoundExpr(std::move(t)), args_(std::move(args)), pos_(pos) {}
+
+ protected:
+  Status evalArgs(const RowBatch& in, StringArena& arena, std::vector<Column>& cols) const {
+    cols.resize(args_.size());
+    for (size_t i = 0; i < args_.size(); ++i) REKA_RETURN_IF_ERROR(args_[i]->evaluate(in, cols[i], arena));
+    return Status::ok();
+  }
+  const DataType& argType(size_t i) const { return args_[i]->type; }
+  std::vector<BoundPtr> args_;
+  Position pos_;
+};
+
+class Arithmetic final : public Node {
+ public:
+  Arithmetic(DataType t, char op, BoundPtr a, BoundPtr b, Position pos) : Node(std::move(t), {std::move(a), std::move(b)}, pos), op_(op) {}
+  Status evaluate(const RowBatch& in, Column& out, StringArena& arena) const override {
+    std::vector<Column> c;
+    REKA_RETURN_IF_ERROR(evalArgs(in, arena, c));
+    const size_t n = in.size();
+    resetColumn(out, type, n);
+    const DataType &ta = argType(0), &tb = argType(1);
+    for (size_t i = 0; i < n; ++i) {
+      if (c[0].nulls[i] || c[1].nulls[i]) continue;
+      out.nulls[i] = 0;
+      switch (type.kind) {
+        case TypeKind::kDouble: {
+          const double x = doubleAt(c[0], ta, i), y = doubleAt(c[1], tb, i);
+          out.doubles[i] = op_ == '+' ? x + y : op_ == '-' ? x - y : op_ == '*' ? x * y : op_ == '/' ? x / y : std::fmod(x, y);
+          break;
+        }
+        case TypeKind::kDecimal: {
+          Decimal r = 0;
+          if (op_ == '+' || op_ == '-') {
+            const Decimal x = decimalAt(c[0], ta, type.scale, i), y = decimalAt(c[1], tb, type.scale, i);
+            r = op_ == '+' ? x + y : x - y;
+          } else if (op_ == '*') {
+            const DataType da = asDecimal(ta), db = asDecimal(tb);
+            const Decimal x = decimalAt(c[0], ta, da.scale, i), y = decimalAt(c[1], tb, db.scale, i);
+            r = rescale(x * y, da.scale + db.scale, type.scale);
+          } else {
+            const DataType da = asDecimal(ta), db = asDecimal(tb);
+            const Decimal y = decimalAt(c[1], tb, db.scale, i);
+            if (y == 0) return Status::invalidArgument("SQL: division by zero" + where(pos_));
+            // x / y at the result's scale: x scaled up by scale + s_b - s_a, then divided, rounded.
+            const Decimal x = decimalAt(c[0], ta, da.scale, i);
+            const int shift = type.scale + db.scale - da.scale + 1;  // one extra digit to round
+            Decimal q = (shift >= 0 ? x * pow10(shift) : x / pow10(-shift)) / y;
+            q = rescale(q, 1, 0);
+            r = q;
+          }
+          // Flink: a DECIMAL result that does not fit its precision is null.
+          if (r > decimalLimit(type.precision) || r < -decimalLimit(type.precision)) {
+            out.nulls[i] = 1;
+          } else {
+            out.decimals[i] = r;
+          }
+          break;
+        }
+        case TypeKind::kTimestamp:
+        case TypeKind::kTimestampLtz: {
+          const int64_t x = c[0].ints[i], y = c[1].ints[i];
+          out.ints[i] = op_ == '+' ? x + y : x - y;
+          break;
+        }
+        default: {
+          const int64_t x = c[0].ints[i], y = c[1].ints[i];
+          int64_t r = 0;
+          if ((op_ == '/' || op_ == '%') && y == 0) return Status::invalidArgument("SQL: division by zero" + where(pos_));
+          switch (op_) {
+            case '+': r = static_cast<int64_t>(static_cast<uint64_t>(x) + static_cast<uint64_t>(y)); break;
+            case '-': r = static_cast<int64_t>(static_cast<uint64_t>(x) - static_cast<uint64_t>(y)); break;
+            case '*': r = static_cast<int64_t>(static_cast<uint64_t>(x) * static_cast<uint64_t>(y)); break;
+            case '/': r = (x == INT64_MIN && y == -1) ? x : x / y; break;
+            default: r = (y == -1) ? 0 : x % y; break;
+          }
+          // INT arithmetic wraps at 32 bits, as in Flink (Java ints).
+          out.ints[i] = type.kind == TypeKind::kInt ? static_cast<int32_t>(r) : r;
+        }
+      }
+    }
+    return Status::ok();
+  }
+
+ private:
+  char op_;
+};
+
+class Negate final : public Node {
+ public:
+  Negate(DataType t, BoundPtr a, Position pos) : Node(std::move(t), {std::move(a)}, pos) {}
+  Status evaluate(const RowBatch& in, Column& out, StringArena& arena) const override {
+    REKA_RETURN_IF_ERROR(args_[0]->evaluate(in, out, arena));
+    for (size_t i = 0; i < in.size(); ++i) {
+      if (out.nulls[i]) continue;
+      if (type.kind == TypeKind::kDouble) out.doubles[i] = -out.doubles[i];
+      else if (type.kind == TypeKind::kDecimal) out.decimals[i] = -out.decimals[i];
+      else out.ints[i] = static_cast<int64_t>(0 - static_cast<uint64_t>(out.ints[i]));
+    }
+    return Status::ok();
+  }
+};
+
+/// How two values are compared.
+enum class CompareAs { kInt, kDouble, kDecimal, kString };
+
+class Compare final : public Node {
+ public:
+  Compare(std::string op, CompareAs as, int scale, BoundPtr a, BoundPtr b, Position pos)
+      : Node(DataType::boolean(), {std::move(a), std::move(b)}, pos), op_(std::move(op)), as_(as), scale_(scale) {}
+  Status evaluate(const RowBatch& in, Column& out, StringArena& arena) const override {
+    std::vector<Column> c;
+    REKA_RETURN_IF_ERROR(evalArgs(in, arena, c));
+    const size_t n = in.size();
+    resetColumn(out, type, n);
+    for (size_t i = 0; i < n; ++i) {
+      if (c[0].nulls[i] || c[1].nulls[i]) continue;
+      int cmp = 0;
+      switch (as_) {
+        case CompareAs::kInt: cmp = c[0].ints[i] < c[1].ints[i] ? -1 : c[0].ints[i] > c[1].ints[i]; break;
+        case CompareAs::kDouble: {
+          const double x = doubleAt(c[0], argType(0), i), y = doubleAt(c[1], argType(1), i);
+          cmp = x < y ? -1 : x > y;
+          break;
+        }
+        case CompareAs::kDecimal: {
+          const Decimal x = decimalAt(c[0], argType(0), scale_, i), y = decimalAt(c[1], argType(1), scale_, i);
+          cmp = x < y ? -1 : x > y;
+          break;
+        }
+        case CompareAs::kString: {
+          const int r = c[0].strings[i].compare(c[1].strings[i]);
+          cmp = r < 0 ? -1 : r > 0;
+          break;
+        }
+      }
+      bool v = false;
+      if (op_ == "=") v = cmp == 0;
+      else if (op_ == "<>") v = cmp != 0;
+      else if (op_ == "<") v = cmp < 0;
+      else if (op_ == "<=") v = cmp <= 0;
+      else if (op_ == ">") v = cmp > 0;
+      else v = cmp >= 0;
+      out.nulls[i] = 0;
+      out.ints[i] = v ? 1 : 0;
+    }
+    return Status::ok();
+  }
+
+ private:
+  std::string op_;
+  CompareAs as_;
+  int scale_;
+};
+
+/// AND / OR with SQL's three-valued logic; NOT.
+class Logic final : public Node {
+ public:
+  Logic(char op, std::vector<BoundPtr> args, Position pos) : Node(DataType::boolean(), std::move(args), pos), op_(op) {}
+  Status evaluate(const RowBatch& in, Column& out, StringArena& arena) const override {
+    std::vector<Column> c;
+    REKA_RETURN_IF_ERROR(evalArgs(in, arena, c));
+    const size_t n = in.size();
+    resetColumn(out, type, n);
+    for (size_t i = 0; i < n; ++i) {
+      if (op_ == '!') {
+        out.nulls[i] = c[0].nulls[i];
+        out.ints[i] = c[0].ints[i] == 0;
+        continue;
+      }
+      const bool an = c[0].nulls[i], bn = c[1].nulls[i];
+      const bool a = !an && c[0].ints[i] != 0, b = !bn && c[1].ints[i] != 0;
+      if (op_ == '&') {
+        if ((!an && !a) || (!bn && !b)) {
+          out.nulls[i] = 0;  // false AND anything is false
+        } else if (!an && !bn) {
+          out.nulls[i] = 0;
+          out.ints[i] = 1;
+        }
+      } else {
+        if (a || b) {
+          out.nulls[i] = 0;  // true OR anything is true
+          out.ints[i] = 1;
+        } else if (!an && !bn) {
+          out.nulls[i] = 0;
+        }
+      }
+    }
+    return Status::ok();
+  }
+
+ private:
+  char op_;  ///< '&', '|', '!'
+};
+
+class IsNull final : public Node {
+ public:
+  IsNull(bool negated, BoundPtr a, Position pos) : Node(DataType::boolean().notNull(), {std::move(a)}, pos), negated_(negated) {}
+  Status evaluate(const RowBatch& in, Column& out, StringArena& arena) const override {
+    std::vector<Column> c;
+    REKA_RETURN_IF_ERROR(evalArgs(in, arena, c));
+    resetColumn(out, type, in.size());
+    for (size_t i = 0; i < in.size(); ++i) {
+      out.nulls[i] = 0;
+      out.ints[i] = (c[0].nulls[i] != 0) != negated_;
+    }
+    return Status::ok();
+  }
+
+ private:
+  bool negated_;
+};
+
+/// Converts a value of `from` into `to` (same value vectors as Column).
+Status convertValue(const Column& src, const DataType& from, size_t i, Column& dst, const DataType& to, StringArena& arena,
+                    std::string& scratch, const Position& pos) {
+  if (src.nulls[i]) return Status::ok();
+  auto fail = [&](const std::string& why) {
+    return Status::invalidArgument(fmt::format("SQL: CAST to {}: {}{}", to.toString(), why, where(pos)));
+  };
+  dst.nulls[i] = 0;
+  if (isText(to)) {
+    scratch.clear();
+    appendValueText(src, from, i, scratch);
+    dst.strings[i] = arena.copy(scratch);
+    return Status::ok();
+  }
+  if (isText(from)) {
+    std::string_view s = src.strings[i];
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+    switch (to.kind) {
+      case TypeKind::kBoolean: {
+        std::string u(s);
+        for (char& ch : u) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        if (u != "true" && u != "false") return fail("'" + std::string(s) + "' is not a BOOLEAN");
+        dst.ints[i] = u == "true";
+        return Status::ok();
+      }
+      case TypeKind::kInt:
+      case TypeKind::kBigint: {
+        int64_t v = 0;
+        auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+        if (ec != std::errc() || p != s.data() + s.size() || s.empty() || (to.kind == TypeKind::kInt && (v < INT32_MIN || v > INT32_MAX)))
+          return fail("'" + std::string(s) + "' is not an " + to.toString());
+        dst.ints[i] = v;
+        return Status::ok();
+      }
+      case TypeKind::kDouble: {
+        double v = 0;
+        auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+        if (ec != std::errc() || p != s.data() + s.size() || s.empty()) return fail("'" + std::string(s) + "' is not a DOUBLE");
+        dst.doubles[i] = v;
+        return Status::ok();
+      }
+      case TypeKind::kDecimal: {
+        auto d = parseDecimal(s, to.precision, to.scale);
+        if (!d.isOk()) return fail(d.status().message());
+        dst.decimals[i] = *d;
+        return Status::ok();
+      }
+      case TypeKind::kTimestamp:
+      case TypeKind::kTimestampLtz: {
+        auto t = parseTimestamp(s);
+        if (!t.isOk()) return fail(t.status().message());
+        dst.ints[i] = *t;
+        return Status::ok();
+      }
+      default: return fail("unsupported conversion from " + from.toString());
+    }
+  }
+  if (isNumeric(from) || from.kind == TypeKind::kBoolean) {
+    switch (to.kind) {
+      case TypeKind::kBoolean:
+        dst.ints[i] = from.kind == TypeKind::kDouble ? src.doubles[i] != 0 : from.kind == TypeKind::kDecimal ? src.decimals[i] != 0 : src.ints[i] != 0;
+        return Status::ok();
+      case TypeKind::kInt:
+      case TypeKind::kBigint: {
+        int64_t v = 0;
+        if (from.kind == TypeKind::kDouble) {
+          const double d = src.doubles[i];
+          if (!std::isfinite(d) || d >= 9.2233720368547758e18 || d < -9.2233720368547758e18) return fail(fmt::format("{} is out of range", d));
+          v = static_cast<int64_t>(d);  // toward zero, as Flink
+        } else if (from.kind == TypeKind::kDecimal) {
+          const Decimal q = src.decimals[i] / pow10(from.scale);
+          if (q > INT64_MAX || q < INT64_MIN) return fail("the value is out of range");
+          v = static_cast<int64_t>(q);
+        } else {
+          v = src.ints[i];
+        }
+        dst.ints[i] = to.kind == TypeKind::kInt ? static_cast<int32_t>(v) : v;
+        return Status::ok();
+      }
+      case TypeKind::kDouble: dst.doubles[i] = doubleAt(src, from, i); return Status::ok();
+      case TypeKind::kDecimal: {
+        Decimal d = 0;
+        if (from.kind == TypeKind::kDouble) {
+          auto parsed = parseDecimal(fmt::format("{}", src.doubles[i]), to.precision, to.scale);
+          if (!parsed.isOk()) {
+            dst.nulls[i] = 1;  // Flink: a value that does not fit is null
+            return Status::ok();
+          }
+          d = *parsed;
+        } else {
+          d = decimalAt(src, from, to.scale, i);
+        }
+        if (d > decimalLimit(to.precision) || d < -decimalLimit(to.precision)) {
+          dst.nulls[i] = 1;
+        } else {
+          dst.decimals[i] = d;
+        }
+        return Status::ok();
+      }
+      case TypeKind::kTimestamp:
+      case TypeKind::kTimestampLtz:
+        if (!isInteger(from)) return fail("only an integer (epoch milliseconds) converts to a timestamp");
+        dst.ints[i] = src.ints[i];
+        return Status::ok();
+      default: break;
+    }
+  }
+  if (isTime(from)) {
+    if (isTime(to)) {
+      dst.ints[i] = src.ints[i];
+      return Status::ok();
+    }
+    if (to.kind == TypeKind::kBigint) {
+      dst.ints[i] = src.ints[i];
+      return Status::ok();
+    }
+  }
+  return fail("unsupported conversion from " + from.toString());
+}
+
+bool castable(const DataType& from, const DataType& to) {
+  if (from.kind == TypeKind::kRow || to.kind == TypeKind::kRow) return false;
+  if (isText(from) || isText(to)) return true;
+  if (isNumeric(from) || from.kind == TypeKind::kBoolean) return !isTime(to) || isInteger(from);
+  if (isTime(from)) return isTime(to) || to.kind == TypeKind::kBigint;
+  return false;
+}
+
+class Cast final : public Node {
+ public:
+  Cast(DataType t, BoundPtr a, Position pos) : Node(std::move(t), {std::move(a)}, pos) {}
+  Status evaluate(const RowBatch& in, Column& out, StringArena& arena) const override {
+    std::vector<Column> c;
+    REKA_RETURN_IF_ERROR(evalArgs(in, arena, c));
+    resetColumn(out, type, in.size());
+    std::string scratch;
+    for (size_t i = 0; i < in.size(); ++i) REKA_RETURN_IF_ERROR(convertValue(c[0], argType(0), i, out, type, arena, scratch, pos_));
+    return Status::ok();
+  }
+};
+
+/// CASE WHEN … THEN … [ELSE …] END and COALESCE: each branch converted to the result type.
+class Case final : public Node {
+ public:
+  Case(DataType t, std::vector<BoundPtr> args, bool hasElse, bool coalesce, Position pos)
+      : Node(std::move(t), std::move(args), pos), hasElse_(hasElse), coalesce_(coalesce) {}
+  Status evaluate(const RowBatch& in, Column& out, StringArena& arena) const override {
+    std::vector<Column> c;
+    REKA_RETURN_IF_ERROR(evalArgs(in, arena, c));
+    resetColumn(out, type, in.size());
+    std::string scratch;
+    for (size_t i = 0; i < in.size(); ++i) {
+      if (coalesce_) {
+        for (size_t k = 0; k < c.size(); ++k) {
+          if (c[k].nulls[i]) continue;
+          REKA_RETURN_IF_ERROR(convertValue(c[k], argType(k), i, out, type, arena, scratch, pos_));
+          break;
+        }
+        continue;
+      }
+      const size_t pairs = (c.size() - (hasElse_ ? 1 : 0)) / 2;
+      size_t chosen = SIZE_MAX;
+      for (size_t k = 0; k < pairs; ++k) {
+        if (!c[2 * k].nulls[i] && c[2 * k].ints[i] != 0) {
+          chosen = 2 * k + 1;
+          break;
+        }
+      }
+      if (chosen == SIZE_MAX && hasElse_) chosen = c.size() - 1;
+      if (chosen != SIZE_MAX) REKA_RETURN_IF_ERROR(convertValue(c[chosen], argType(chosen), i, out, type, arena, scratch, pos_));
+    }
+    return Status::ok();
+  }
+
+ private:
+  bool hasElse_;
+  bool coalesce_;
+};
+
+/// String functions and ABS.
+class Function final : public Node {
+ public:
+  Function(DataType t, std::string name, std::vector<BoundPtr> args, Position pos)
+      : Node(std::move(t), std::move(args), pos), name_(std::move(name)) {}
+  Status evaluate(const RowBatch& in, Column& out, StringArena& arena) const override {
+    std::vector<Column> c;
+    REKA_RETURN_IF_ERROR(evalArgs(in, arena, c));
+    const size_t n = in.size();
+    resetColumn(out, type, n);
+    std::string s;
+    for (size_t i = 0; i < n; ++i) {
+      bool anyNull = false;
+      for (const auto& col : c) anyNull = anyNull || col.nulls[i];
+      if (anyNull) continue;  // every one of these functions is null on a null argument
+      out.nulls[i] = 0;
+      if (name_ == "UPPER" || name_ == "LOWER") {
+        s.assign(c[0].strings[i]);
+        for (char& ch : s)
+          ch = static_cast<char>(name_ == "UPPER" ? std::toupper(static_cast<unsigned char>(ch)) : std::tolower(static_cast<unsigned char>(ch)));
+        out.strings[i] = arena.copy(s);
+      } else if (name_ == "CHAR_LENGTH") {
+        int64_t count = 0;
+        for (char ch : c[0].strings[i]) count += (static_cast<unsigned char>(ch) & 0xC0) != 0x80;  // UTF-8 code points
+        out.ints[i] = count;
+      } else if (name_ == "CONCAT") {
+        s.clear();
+        for (size_t k = 0; k < c.size(); ++k) appendValueText(c[k], argType(k), i, s);
+        out.strings[i] = arena.copy(s);
+      } else if (name_ == "ABS") {
+        if (type.kind == TypeKind::kDouble) out.doubles[i] = std::fabs(c[0].doubles[i]);
+        else if (type.kind == TypeKind::kDecimal) out.decimals[i] = c[0].decimals[i] < 0 ? -c[0].decimals[i] : c[0].decimals[i];
+        else out.ints[i] = c[0].ints[i] < 0 ? static_cast<int64_t>(0 - static_cast<uint64_t>(c[0].ints[i])) : c[0].ints[i];
+      }
+    }
+    return Status::ok();
+  }
+
+ private:
+  std::string name_;
+};
+
+// ---- Binding --------------------------------------------------------------------------------
+
+Status typeError(const Position& pos, const std::string& what) { return Status::invalidArgument("SQL: " + what + where(pos)); }
+
+/// The numeric type both sides are computed in.
+DataType arithmeticType(char op, const DataType& a, const DataType& b) {
+  if (a.kind == TypeKind::kDouble || b.kind == TypeKind::kDouble) return DataType::float64();
+  if (a.kind == TypeKind::kDecimal || b.kind == TypeKind::kDecimal) {
+    const DataType da = asDecimal(a), db = asDecimal(b);
+    int p = 0, s = 0;
+    if (op == '+' || op == '-') {
+      s = std::max(da.scale, db.scale);
+      p = std::max(da.precision - da.scale, db.precision - db.scale) + s + 1;
+    } else if (op == '*') {
+      p = da.precision + db.precision;
+      s = da.scale + db.scale;
+    } else {
+      s = std::max(6, da.scale + db.precision + 1);
+      p = da.precision - da.scale + db.scale + s;
+    }
+    if (p > 38) {
+      // Keep the integer digits; give up fraction digits, but keep at least min(s, 6).
+      s = std::max(std::min(s, 6), s - (p - 38));
+      p = 38;
+    }
+    return DataType::decimal(p, std::min(s, p));
+  }
+  if (a.kind == TypeKind::kBigint || b.kind == TypeKind::kBigint) return DataType::bigint();
+  return DataType::integer();
+}
+
+/// The common type of CASE branches and COALESCE arguments.
+Result<DataType> commonType(const std::vector<const DataType*>& types, const Position& pos) {
+  const DataType* first = nullptr;
+  for (const auto* t : types)
+    if (t != nullptr) first = first == nullptr ? t : first;
+  if (first == nullptr) return DataType::string();
+  DataType out = *first;
+  for (const auto* t : types) {
+    if (t == nullptr) continue;
+    if (isNumeric(out) && isNumeric(*t)) {
+      out = arithmeticType('+', out, *t);
+      if (out.kind == TypeKind::kDecimal) out = DataType::decimal(std::min(38, out.precision - 1), out.scale);
+    } else if (isText(out) && isText(*t)) {
+      out = DataType::string();
+    } else if (isTime(out) && isTime(*t)) {
+      out = *t;
+    } else if (out.kind != t->kind) {
+      return typeError(pos, "the branches have types " + out.toString() + " and " + t->toString() + " that do not mix");
+    }
+  }
+  out.nullable = true;
+  return out;
+}
+
+class Binder {
+ public:
+  explicit Binder(const Scope& scope) : scope_(scope) {}
+
+  Result<BoundPtr> bindExpr(const Expr& e) {
+    switch (e.kind) {
+      case Expr::Kind::kColumn: return column(e);
+      case Expr::Kind::kLiteral: return literal(e);
+      case Expr::Kind::kInterval: {
+        Column v;
+        resetColumn(v, DataType::bigint(), 1);
+        v.nulls[0] = 0;
+        v.ints[0] = e.millis;
+        auto lit = std::make_shared<Literal>(DataType::bigint().notNull(), std::move(v));
+        intervalNodes_.push_back(lit.get());
+        return BoundPtr(lit);
+      }
+      case Expr::Kind::kUnary: {
+        REKA_ASSIGN_OR_RETURN(BoundPtr a, bindExpr(*e.args[0]));
+        if (e.op == "NOT") {
+          if (a->type.kind != TypeKind::kBoolean) return typeError(e.pos, "NOT needs a BOOLEAN, not " + a->type.toString());
+          return BoundPtr(std::make_shared<Logic>('!', std::vector<BoundPtr>{a}, e.pos));
+        }
+        if (!isNumeric(a->type)) return typeError(e.pos, "unary - needs a number, not " + a->type.toString());
+        DataType t = a->type;
+        return BoundPtr(std::make_shared<Negate>(t, a, e.pos));
+      }
+      case Expr::Kind::kBinary: return binary(e);
+      case Expr::Kind::kIsNull: {
+        REKA_ASSIGN_OR_RETURN(BoundPtr a, bindExpr(*e.args[0]));
+        return BoundPtr(std::make_shared<IsNull>(e.negated, a, e.pos));
+      }
+      case Expr::Kind::kCase: {
+        std::vector<BoundPtr> args;
+        std::vector<const DataType*> results;
+        for (size_t i = 0; i < e.args.size(); ++i) {
+          REKA_ASSIGN_OR_RETURN(BoundPtr a, bindExpr(*e.args[i]));
+          const bool isWhen = !(e.hasElse && i + 1 == e.args.size()) && i % 2 == 0;
+          if (isWhen && a->type.kind != TypeKind::kBoolean)
+            return typeError(e.args[i]->pos, "WHEN needs a BOOLEAN condition, not " + a->type.toString());
+          args.push_back(a);
+        }
+        for (size_t i = 0; i < args.size(); ++i) {
+          const bool isWhen = !(e.hasElse && i + 1 == args.size()) && i % 2 == 0;
+          if (!isWhen) results.push_back(isNullLiteral(*e.args[i]) ? nullptr : &args[i]->type);
+        }
+        REKA_ASSIGN_OR_RETURN(DataType t, commonType(results, e.pos));
+        return BoundPtr(std::make_shared<Case>(t, std::move(args), e.hasElse, false, e.pos));
+      }
+      case Expr::Kind::kCast: {
+        REKA_ASSIGN_OR_RETURN(BoundPtr a, bindExpr(*e.args[0]));
+        if (!castable(a->type, e.castType))
+          return typeError(e.pos, "CAST from " + a->type.toString() + " to " + e.castType.toString() + " is not supported");
+        DataType t = e.castType;
+        t.nullable = true;
+        return BoundPtr(std::make_shared<Cast>(t, a, e.pos));
+      }
+      case Expr::Kind::kCall: return call(e);
+      case Expr::Kind::kStar: return typeError(e.pos, "* is only allowed alone in a select list");
+    }
+    return typeError(e.pos, "unsupported expression");
+  }
+
+  bool isInterval(const BoundExpr* b) const {
+    return std::find(intervalNodes_.begin(), intervalNodes_.end(), b) != intervalNodes_.end();
+  }
+
+ private:
+  static bool isNullLiteral(const Expr& e) { return e.kind == Expr::Kind::kLiteral && e.isNull; }
+
+  Result<BoundPtr> column(const Expr& e) {
+    if (!e.qualifier.empty() && e.qualifier != scope_.table && e.qualifier != scope_.alias)
+      return typeError(e.pos, "unknown table or alias '" + e.qualifier + "' (the query reads '" +
+                                  (scope_.alias.empty() ? scope_.table : scope_.alias) + "')");
+    const int i = scope_.schema->indexOf(e.name);
+    if (i < 0) {
+      std::string names;
+      for (const auto& f : scope_.schema->fields()) names += (names.empty() ? "" : ", ") + f.name;
+      return typeError(e.pos, "column '" + e.name + "' not found; the columns are " + names);
+    }
+    return BoundPtr(std::make_shared<ColumnRef>(scope_.schema->field(static_cast<size_t>(i)).type, static_cast<size_t>(i)));
+  }
+
+  Result<BoundPtr> literal(const Expr& e) {
+    Column v;
+    resetColumn(v, e.literalType, 1);
+    if (!e.isNull) {
+      v.nulls[0] = 0;
+      switch (e.literalType.kind) {
+        case TypeKind::kBoolean: v.ints[0] = e.text == "true"; break;
+        case TypeKind::kInt:
+        case TypeKind::kBigint: std::from_chars(e.text.data(), e.text.data() + e.text.size(), v.ints[0]); break;
+        case TypeKind::kDouble: std::from_chars(e.text.data(), e.text.data() + e.text.size(), v.doubles[0]); break;
+        case TypeKind::kDecimal: {
+          auto d = parseDecimal(e.text, e.literalType.precision, e.literalType.scale);
+          if (!d.isOk()) return typeError(e.pos, d.status().message());
+          v.decimals[0] = *d;
+          break;
+        }
+        case TypeKind::kTimestamp: {
+          auto t = parseTimestamp(e.text);
+          if (!t.isOk()) return typeError(e.pos, t.status().message());
+          v.ints[0] = *t;
+          break;
+        }
+        default: break;  // a string: Literal keeps the text
+      }
+    }
+    return BoundPtr(std::make_shared<Literal>(e.literalType, std::move(v), e.text));
+  }
+
+  Result<BoundPtr> binary(const Expr& e) {
+    REKA_ASSIGN_OR_RETURN(BoundPtr a, bindExpr(*e.args[0]));
+    REKA_ASSIGN_OR_RETURN(BoundPtr b, bindExpr(*e.args[1]));
+    const std::string& op = e.op;
+    if (op == "AND" || op == "OR") {
+      for (const auto* x : {a.get(), b.get()})
+        if (x->type.kind != TypeKind::kBoolean) return typeError(e.pos, op + " needs BOOLEAN operands, not " + x->type.toString());
+      return BoundPtr(std::make_shared<Logic>(op == "AND" ? '&' : '|', std::vector<BoundPtr>{a, b}, e.pos));
+    }
+    if (op == "||") {
+      if (!isText(a->type) || !isText(b->type)) return typeError(e.pos, "|| needs strings; use CONCAT or CAST(… AS STRING)");
+      return BoundPtr(std::make_shared<Function>(DataType::string(), "CONCAT", std::vector<BoundPtr>{a, b}, e.pos));
+    }
+    if (op == "+" || op == "-" || op == "*" || op == "/" || op == "%") {
+      const char o = op[0];
+      if (isTime(a->type) && isInterval(b.get()) && (o == '+' || o == '-')) {
+        DataType t = a->type;
+        return BoundPtr(std::make_shared<Arithmetic>(t, o, a, b, e.pos));
+      }
+      if (!isNumeric(a->type) || !isNumeric(b->type))
+        return typeError(e.pos, fmt::format("{} needs numbers (or a timestamp ± an INTERVAL), not {} and {}", op, a->type.toString(),
+                                            b->type.toString()));
+      if (o == '%' && (!isInteger(a->type) || !isInteger(b->type))) return typeError(e.pos, "% needs integers");
+      DataType t = arithmeticType(o, a->type, b->type);
+      return BoundPtr(std::make_shared<Arithmetic>(t, o, a, b, e.pos));
+    }
+    // Comparisons.
+    const DataType &ta = a->type, &tb = b->type;
+    CompareAs as = CompareAs::kInt;
+    int scale = 0;
+    if (isNumeric(ta) && isNumeric(tb)) {
+      if (ta.kind == TypeKind::kDouble || tb.kind == TypeKind::kDouble) {
+        as = CompareAs::kDouble;
+      } else if (ta.kind == TypeKind::kDecimal || tb.kind == TypeKind::kDecimal) {
+        as = CompareAs::kDecimal;
+        scale = std::max(asDecimal(ta).scale, asDecimal(tb).scale);
+      }
+    } else if (isText(ta) && isText(tb)) {
+      as = CompareAs::kString;
+    } else if ((isTime(ta) && isTime(tb)) || (ta.kind == TypeKind::kBoolean && tb.kind == TypeKind::kBoolean)) {
+      as = CompareAs::kInt;
+    } else if (isTime(ta) && isText(tb)) {
+      REKA_ASSIGN_OR_RETURN(b, castTo(b, ta, e.pos));
+    } else if (isText(ta) && isTime(tb)) {
+      REKA_ASSIGN_OR_RETURN(a, castTo(a, tb, e.pos));
+    } else {
+      return typeError(e.pos, "cannot compare " + ta.toString() + " with " + tb.toString());
+    }
+    return BoundPtr(std::make_shared<Compare>(op, as, scale, a, b, e.pos));
+  }
+
+  Result<BoundPtr> castTo(BoundPtr a, const DataType& t, const Position& pos) {
+    DataType nt = t;
+    nt.nullable = true;
+    return BoundPtr(std::make_shared<Cast>(nt, a, pos));
+  }
+
+  Result<BoundPtr> call(const Expr& e) {
+    std::vector<BoundPtr> args;
+    for (const auto& a : e.args) {
+      REKA_ASSIGN_OR_RETURN(BoundPtr b, bindExpr(*a));
+      args.push_back(b);
+    }
+    auto arity = [&](size_t n) -> Status {
+      if (args.size() == n) return Status::ok();
+      return typeError(e.pos, fmt::format("{} takes {} argument{}, not {}", e.name, n, n == 1 ? "" : "s", args.size()));
+    };
+    if (e.name == "UPPER" || e.name == "LOWER" || e.name == "CHAR_LENGTH" || e.name == "CHARACTER_LENGTH") {
+      REKA_RETURN_IF_ERROR(arity(1));
+      if (!isText(args[0]->type)) return typeError(e.pos, e.name + " needs a STRING, not " + args[0]->type.toString());
+      const bool length = e.name == "CHAR_LENGTH" || e.name == "CHARACTER_LENGTH";
+      return BoundPtr(std::make_shared<Function>(length ? DataType::integer() : DataType::string(), length ? "CHAR_LENGTH" : e.name,
+                                                 std::move(args), e.pos));
+    }
+    if (e.name == "CONCAT") {
+      if (args.empty()) return typeError(e.pos, "CONCAT takes at least one argument");
+      return BoundPtr(std::make_shared<Function>(DataType::string(), "CONCAT", std::move(args), e.pos));
+    }
+    if (e.name == "ABS") {
+      REKA_RETURN_IF_ERROR(arity(1));
+      if (!isNumeric(args[0]->type)) return typeError(e.pos, "ABS needs a number, not " + args[0]->type.toString());
+      DataType t = args[0]->type;
+      t.nullable = true;
+      return BoundPtr(std::make_shared<Function>(t, "ABS", std::move(args), e.pos));
+    }
+    if (e.name == "COALESCE") {
+      if (args.empty()) return typeError(e.pos, "COALESCE takes at least one argument");
+      std::vector<const DataType*> types;
+      for (size_t i = 0; i < args.size(); ++i) types.push_back(isNullLiteral(*e.args[i]) ? nullptr : &args[i]->type);
+      REKA_ASSIGN_OR_RETURN(DataType t, commonType(types, e.pos));
+      return BoundPtr(std::make_shared<Case>(t, std::move(args), false, true, e.pos));
+    }
+    return typeError(e.pos, "unknown function " + e.name +
+                                "; this version has UPPER, LOWER, CHAR_LENGTH, CONCAT, ABS, COALESCE, CAST and CASE");
+  }
+
+  const Scope& scope_;
+  std::vector<const BoundExpr*> intervalNodes_;
+};
+
+}  // namespace
+
+Result<BoundPtr> bind(const Expr& e, const Scope& scope) {
+  Binder b(scope);
+  return b.bindExpr(e);
+}
+
+std::string derivedName(const Expr& e, size_t index) {
+  if (e.kind == Expr::Kind::kColumn) return e.name;
+  return "EXPR$" + std::to_string(index);
+}
+
+}  // namespace reka::sql

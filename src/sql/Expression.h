@@ -1,0 +1,43 @@
+#pragma once
+
+// Bound SQL expressions: typed against a schema and evaluated a batch (a column) at a time.
+
+#include <memory>
+#include <string>
+
+#include "reka/data/Row.h"
+#include "sql/Ast.h"
+
+namespace reka::sql {
+
+/// An expression bound to a schema: its type is known and it evaluates every row of a batch
+/// into a column. Thread-compatible: evaluate() is const.
+class BoundExpr {
+ public:
+  explicit BoundExpr(DataType t) : type(std::move(t)) {}
+  virtual ~BoundExpr() = default;
+  /// Fills `out` (cleared first) with the value of every row of `in`. Strings it makes go into
+  /// `arena`. Errors (a division by zero, a CAST that cannot convert) name the expression.
+  virtual Status evaluate(const RowBatch& in, Column& out, StringArena& arena) const = 0;
+  DataType type;
+};
+using BoundPtr = std::shared_ptr<const BoundExpr>;
+
+/// What column names mean while binding: the input's schema, reachable by the table's name or
+/// its alias as qualifier.
+struct Scope {
+  const Schema* schema = nullptr;
+  std::string table;
+  std::string alias;
+};
+
+/// Binds `e`: names resolved, types checked (messages name the position and what is accepted).
+Result<BoundPtr> bind(const Expr& e, const Scope& scope);
+
+/// The name of a select item without an alias: the column's name, or EXPR$<index>.
+std::string derivedName(const Expr& e, size_t index);
+
+/// Clears `c` and sizes it for `n` rows of `type` (every value null).
+void resetColumn(Column& c, const DataType& type, size_t n);
+
+}  // namespace reka::sql

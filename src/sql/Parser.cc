@@ -1,0 +1,675 @@
+// Lexer and recursive-descent parser for Reka's SQL (Flink's dialect, the subset in
+// docs/sql.md).
+
+#include <fmt/format.h>
+
+#include <cctype>
+#include <charconv>
+
+#include "sql/Ast.h"
+
+namespace reka::sql {
+
+namespace {
+
+struct Token {
+  enum class Kind { kIdent, kQuotedIdent, kString, kNumber, kSymbol, kEnd };
+  Kind kind = Kind::kEnd;
+  std::string text;  ///< identifiers as written; strings unescaped; symbols as written
+  Position pos;
+  size_t offset = 0;  ///< in the script
+  size_t end = 0;
+};
+
+Result<std::vector<Token>> lex(std::string_view s) {
+  std::vector<Token> out;
+  size_t i = 0;
+  int line = 1;
+  size_t lineStart = 0;
+  auto position = [&](size_t at) { return Position{line, static_cast<int>(at - lineStart) + 1}; };
+  while (i < s.size()) {
+    const char c = s[i];
+    if (c == '\n') {
+      ++i;
+      ++line;
+      lineStart = i;
+      continue;
+    }
+    if (std::isspace(static_cast<unsigned char>(c))) {
+      ++i;
+      continue;
+    }
+    if (c == '-' && i + 1 < s.size() && s[i + 1] == '-') {
+      while (i < s.size() && s[i] != '\n') ++i;
+      continue;
+    }
+    if (c == '/' && i + 1 < s.size() && s[i + 1] == '*') {
+      const Position start = position(i);
+      i += 2;
+      while (i + 1 < s.size() && !(s[i] == '*' && s[i + 1] == '/')) {
+        if (s[i] == '\n') {
+          ++line;
+          lineStart = i + 1;
+        }
+        ++i;
+      }
+      if (i + 1 >= s.size()) return Status::invalidArgument("SQL: a /* comment at " + start.toString() + " is not closed");
+      i += 2;
+      continue;
+    }
+    Token t;
+    t.pos = position(i);
+    t.offset = i;
+    if (std::isalpha(static_cast<unsigned char>(c)) || c == '_') {
+      size_t j = i;
+      while (j < s.size() && (std::isalnum(static_cast<unsigned char>(s[j])) || s[j] == '_' || s[j] == '$')) ++j;
+      t.kind = Token::Kind::kIdent;
+      t.text = std::string(s.substr(i, j - i));
+      i = j;
+    } else if (c == '`') {
+      size_t j = i + 1;
+      for (;; ++j) {
+        if (j >= s.size()) return Status::invalidArgument("SQL: a `quoted name` at " + t.pos.toString() + " is not closed");
+        if (s[j] == '`') {
+          if (j + 1 < s.size() && s[j + 1] == '`') {
+            t.text += '`';
+            ++j;
+            continue;
+          }
+          break;
+        }
+        t.text += s[j];
+      }
+      t.kind = Token::Kind::kQuotedIdent;
+      i = j + 1;
+    } else if (c == '\'') {
+      size_t j = i + 1;
+      for (;; ++j) {
+        if (j >= s.size()) return Status::invalidArgument("SQL: a 'string' at " + t.pos.toString() + " is not closed");
+        if (s[j] == '\'') {
+          if (j + 1 < s.size() && s[j + 1] == '\'') {
+            t.text += '\'';
+            ++j;
+            continue;
+          }
+          break;
+        }
+        if (s[j] == '\n') {
+          ++line;
+          lineStart = j + 1;
+        }
+        t.text += s[j];
+      }
+      t.kind = Token::Kind::kString;
+      i = j + 1;
+    } else if (std::isdigit(static_cast<unsigned char>(c)) || (c == '.' && i + 1 < s.size() && std::isdigit(static_cast<unsigned char>(s[i + 1])))) {
+      size_t j = i;
+      while (j < s.size() && (std::isdigit(static_cast<unsigned char>(s[j])) || s[j] == '.')) ++j;
+      if (j < s.size() && (s[j] == 'e' || s[j] == 'E')) {
+        size_t k = j + 1;
+        if (k < s.size() && (s[k] == '+' || s[k] == '-')) ++k;
+        if (k < s.size() && std::isdigit(static_cast<unsigned char>(s[k]))) {
+          j = k;
+          while (j < s.size() && std::isdigit(static_cast<unsigned char>(s[j]))) ++j;
+        }
+      }
+      t.kind = Token::Kind::kNumber;
+      t.text = std::string(s.substr(i, j - i));
+      i = j;
+    } else {
+      static const char* kTwo[] = {"<>", "!=", "<=", ">=", "||"};
+      t.kind = Token::Kind::kSymbol;
+      for (const char* two : kTwo)
+        if (s.substr(i, 2) == two) t.text = two;
+      if (t.text.empty()) {
+        if (std::string_view("+-*/%=<>(),.;").find(c) == std::string_view::npos)
+          return Status::invalidArgument(fmt::format("SQL: unexpected character '{}' at {}", c, t.pos.toString()));
+        t.text = std::string(1, c);
+      }
+      i += t.text.size();
+    }
+    t.end = i;
+    out.push_back(std::move(t));
+  }
+  Token end;
+  end.kind = Token::Kind::kEnd;
+  end.pos = position(i);
+  end.offset = end.end = i;
+  out.push_back(end);
+  return out;
+}
+
+std::string upper(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
+/// Words that end an expression or a select item where an alias could otherwise follow.
+bool isReserved(const std::string& u) {
+  static const char* kWords[] = {"SELECT", "FROM",  "WHERE", "AND",  "OR",   "NOT",  "AS",    "CASE", "WHEN", "THEN",
+                                 "ELSE",   "END",   "IS",    "NULL", "CAST", "INSERT", "INTO", "CREATE", "TABLE",
+                                 "WITH",   "GROUP", "ORDER", "BY",   "UNION", "JOIN", "ON",   "HAVING", "LIMIT"};
+  for (const char* w : kWords)
+    if (u == w) return true;
+  return false;
+}
+
+class Parser {
+ public:
+  Parser(std::string_view text, std::vector<Token> tokens) : text_(text), t_(std::move(tokens)) {}
+
+  Result<std::vector<Statement>> script() {
+    std::vector<Statement> out;
+    for (;;) {
+      while (symbol(";")) {
+      }
+      if (peek().kind == Token::Kind::kEnd) break;
+      REKA_ASSIGN_OR_RETURN(Statement s, statement());
+      out.push_back(std::move(s));
+      if (peek().kind != Token::Kind::kEnd && !symbol(";")) return error("';' after the statement");
+    }
+    if (out.empty()) return Status::invalidArgument("SQL: the script holds no statement");
+    return out;
+  }
+
+  Result<ExprPtr> wholeExpression() {
+    REKA_ASSIGN_OR_RETURN(ExprPtr e, expression());
+    if (peek().kind != Token::Kind::kEnd) return error("the end of the expression");
+    return e;
+  }
+
+ private:
+  const Token& peek(size_t ahead = 0) const { return t_[std::min(p_ + ahead, t_.size() - 1)]; }
+  const Token& next() { return t_[std::min(p_++, t_.size() - 1)]; }
+  bool isWord(const Token& t, const char* w) const { return t.kind == Token::Kind::kIdent && upper(t.text) == w; }
+  bool word(const char* w) {
+    if (!isWord(peek(), w)) return false;
+    ++p_;
+    return true;
+  }
+  bool symbol(const char* s) {
+    if (peek().kind != Token::Kind::kSymbol || peek().text != s) return false;
+    ++p_;
+    return true;
+  }
+  Status error(const std::string& expected) const {
+    const Token& t = peek();
+    std::string got = t.kind == Token::Kind::kEnd ? "the end of the script" : "'" + t.text + "'";
+    return Status::invalidArgument(fmt::format("SQL: expected {} at {}, got {}", expected, t.pos.toString(), got));
+  }
+  Status expectWord(const char* w) { return word(w) ? Status::ok() : error(w); }
+  Status expectSymbol(const char* s) { return symbol(s) ? Status::ok() : error(std::string("'") + s + "'"); }
+
+  Result<std::string> identifier(const char* what) {
+    const Token& t = peek();
+    if (t.kind == Token::Kind::kQuotedIdent || (t.kind == Token::Kind::kIdent && !isReserved(upper(t.text)))) {
+      ++p_;
+      return t.text;
+    }
+    return error(what);
+  }
+  /// A table name, possibly qualified (catalog.db.table): the last part names it.
+  Result<std::string> tableName() {
+    REKA_ASSIGN_OR_RETURN(std::string n, identifier("a table name"));
+    while (symbol(".")) {
+      REKA_ASSIGN_OR_RETURN(n, identifier("a table name"));
+    }
+    return n;
+  }
+  Result<std::string> stringLiteral(const char* what) {
+    if (peek().kind != Token::Kind::kString) return error(what);
+    return next().text;
+  }
+
+  /// The text of a type: tokens up to a ',' or ')' at depth 0, or a word that ends it.
+  Result<DataType> type() {
+    const Token& first = peek();
+    int depth = 0;
+    size_t end = first.offset;
+    for (;;) {
+      const Token& t = peek();
+      if (t.kind == Token::Kind::kEnd) break;
+      if (t.kind == Token::Kind::kSymbol && (t.text == "(" || t.text == "<")) ++depth;
+      if (t.kind == Token::Kind::kSymbol && (t.text == ")" || t.text == ">")) {
+        if (depth == 0) break;
+        --depth;
+      }
+      if (depth == 0 && t.kind == Token::Kind::kSymbol && (t.text == "," || t.text == ";")) break;
+      if (depth == 0 && t.kind == Token::Kind::kIdent && (upper(t.text) == "PRIMARY" || upper(t.text) == "METADATA" ||
+                                                          upper(t.text) == "COMMENT"))
+        break;
+      end = t.end;
+      ++p_;
+    }
+    auto parsed = parseDataType(text_.substr(first.offset, end - first.offset));
+    if (!parsed.isOk()) return Status::invalidArgument("SQL: at " + first.pos.toString() + ": " + parsed.status().message());
+    return *parsed;
+  }
+
+  Result<Statement> statement() {
+    Statement s;
+    s.pos = peek().pos;
+    if (word("CREATE")) {
+      word("TEMPORARY");
+      if (word("TABLE")) {
+        s.kind = Statement::Kind::kCreateTable;
+        REKA_ASSIGN_OR_RETURN(s.createTable, createTable(s.pos));
+        return s;
+      }
+      if (word("VIEW")) {
+        s.kind = Statement::Kind::kCreateView;
+        s.createView.pos = s.pos;
+        REKA_ASSIGN_OR_RETURN(s.createView.name, tableName());
+        REKA_RETURN_IF_ERROR(expectWord("AS"));
+        REKA_ASSIGN_OR_RETURN(s.createView.query, query());
+        return s;
+      }
+      if (word("FUNCTION")) return Status::notSupported("SQL: CREATE FUNCTION at " + s.pos.toString() + " is not supported yet");
+      return error("TABLE or VIEW after CREATE");
+    }
+    if (word("SET")) {
+      s.kind = Statement::Kind::kSet;
+      s.set.pos = s.pos;
+      REKA_ASSIGN_OR_RETURN(s.set.key, stringLiteral("'key' after SET"));
+      REKA_RETURN_IF_ERROR(expectSymbol("="));
+      REKA_ASSIGN_OR_RETURN(s.set.value, stringLiteral("a 'value'"));
+      return s;
+    }
+    if (word("INSERT")) {
+      s.kind = Statement::Kind::kInsert;
+      REKA_ASSIGN_OR_RETURN(s.insert, insert(s.pos));
+      return s;
+    }
+    if (word("EXPLAIN")) {
+      s.kind = Statement::Kind::kExplain;
+      if (word("INSERT")) {
+        REKA_ASSIGN_OR_RETURN(s.insert, insert(s.pos));
+        return s;
+      }
+      return error("INSERT after EXPLAIN");
+    }
+    if (isWord(peek(), "SELECT"))
+      return Status::notSupported("SQL: a SELECT at " + s.pos.toString() +
+                                  " needs a destination: write INSERT INTO table SELECT … (results go to a table)");
+    return error("a statement (CREATE TABLE, CREATE VIEW, SET, INSERT INTO, EXPLAIN)");
+  }
+
+  Result<Insert> insert(Position pos) {
+    Insert in;
+    in.pos = pos;
+    REKA_RETURN_IF_ERROR(expectWord("INTO"));
+    REKA_ASSIGN_OR_RETURN(in.table, tableName());
+    REKA_ASSIGN_OR_RETURN(in.query, query());
+    return in;
+  }
+
+  Result<CreateTable> createTable(Position pos) {
+    CreateTable t;
+    t.pos = pos;
+    REKA_ASSIGN_OR_RETURN(t.name, tableName());
+    REKA_RETURN_IF_ERROR(expectSymbol("("));
+    for (;;) {
+      if (word("WATERMARK")) {
+        REKA_RETURN_IF_ERROR(expectWord("FOR"));
+        REKA_ASSIGN_OR_RETURN(std::string c, identifier("the watermark's column"));
+        t.watermarkColumn = c;
+        REKA_RETURN_IF_ERROR(expectWord("AS"));
+        REKA_ASSIGN_OR_RETURN(t.watermarkExpr, expression());
+      } else if (word("PRIMARY")) {
+        REKA_RETURN_IF_ERROR(expectWord("KEY"));
+        REKA_RETURN_IF_ERROR(expectSymbol("("));
+        do {
+          REKA_ASSIGN_OR_RETURN(std::string k, identifier("a primary key column"));
+          t.primaryKey.push_back(std::move(k));
+        } while (symbol(","));
+        REKA_RETURN_IF_ERROR(expectSymbol(")"));
+        REKA_RETURN_IF_ERROR(expectWord("NOT"));
+        REKA_RETURN_IF_ERROR(expectWord("ENFORCED"));
+      } else {
+        ColumnDef c;
+        c.pos = peek().pos;
+        REKA_ASSIGN_OR_RETURN(c.name, identifier("a column name"));
+        if (isWord(peek(), "AS"))
+          return Status::notSupported("SQL: computed column '" + c.name + "' at " + c.pos.toString() + " is not supported yet");
+        REKA_ASSIGN_OR_RETURN(c.type, type());
+        if (isWord(peek(), "METADATA"))
+          return Status::notSupported("SQL: metadata column '" + c.name + "' at " + c.pos.toString() + " is not supported yet");
+        if (word("PRIMARY")) {
+          REKA_RETURN_IF_ERROR(expectWord("KEY"));
+          REKA_RETURN_IF_ERROR(expectWord("NOT"));
+          REKA_RETURN_IF_ERROR(expectWord("ENFORCED"));
+          t.primaryKey.push_back(c.name);
+        }
+        for (const auto& other : t.columns)
+          if (other.name == c.name)
+            return Status::invalidArgument("SQL: column '" + c.name + "' at " + c.pos.toString() + " is defined twice");
+        t.columns.push_back(std::move(c));
+      }
+      if (symbol(")")) break;
+      REKA_RETURN_IF_ERROR(expectSymbol(","));
+    }
+    if (word("PARTITIONED")) return Status::notSupported("SQL: PARTITIONED BY is not supported yet");
+    if (word("WITH")) {
+      REKA_RETURN_IF_ERROR(expectSymbol("("));
+      do {
+        REKA_ASSIGN_OR_RETURN(std::string k, stringLiteral("an option 'key'"));
+        REKA_RETURN_IF_ERROR(expectSymbol("="));
+        REKA_ASSIGN_OR_RETURN(std::string v, stringLiteral("an option 'value'"));
+        t.options.emplace_back(std::move(k), std::move(v));
+      } while (symbol(","));
+      REKA_RETURN_IF_ERROR(expectSymbol(")"));
+    }
+    return t;
+  }
+
+  Result<Query> query() {
+    Query q;
+    q.pos = peek().pos;
+    REKA_RETURN_IF_ERROR(expectWord("SELECT"));
+    if (word("DISTINCT")) return Status::notSupported("SQL: SELECT DISTINCT at " + q.pos.toString() + " is not supported yet");
+    do {
+      SelectItem item;
+      if (symbol("*")) {
+        item.expr = std::make_shared<Expr>();
+        item.expr->kind = Expr::Kind::kStar;
+      } else {
+        REKA_ASSIGN_OR_RETURN(item.expr, expression());
+        if (word("AS")) {
+          REKA_ASSIGN_OR_RETURN(item.alias, identifier("an alias"));
+        } else if (peek().kind == Token::Kind::kQuotedIdent || (peek().kind == Token::Kind::kIdent && !isReserved(upper(peek().text)))) {
+          item.alias = next().text;
+        }
+      }
+      q.items.push_back(std::move(item));
+    } while (symbol(","));
+    REKA_RETURN_IF_ERROR(expectWord("FROM"));
+    q.fromPos = peek().pos;
+    if (symbol("(")) return Status::notSupported("SQL: a subquery in FROM at " + q.fromPos.toString() + " is not supported yet");
+    REKA_ASSIGN_OR_RETURN(q.from, tableName());
+    if (word("AS")) {
+      REKA_ASSIGN_OR_RETURN(q.alias, identifier("an alias"));
+    } else if (peek().kind == Token::Kind::kQuotedIdent || (peek().kind == Token::Kind::kIdent && !isReserved(upper(peek().text)))) {
+      q.alias = next().text;
+    }
+    if (word("WHERE")) {
+      REKA_ASSIGN_OR_RETURN(q.where, expression());
+    }
+    for (const char* unsupported : {"GROUP", "ORDER", "UNION", "JOIN", "LEFT", "RIGHT", "FULL", "INNER", "HAVING", "LIMIT"})
+      if (isWord(peek(), unsupported))
+        return Status::notSupported(fmt::format("SQL: {} at {} is not supported yet (this version runs projections and filters)",
+                                                unsupported, peek().pos.toString()));
+    if (symbol(",")) return Status::notSupported("SQL: a join (FROM a, b) is not supported yet");
+    return q;
+  }
+
+  // expression := or
+  Result<ExprPtr> expression() { return orExpr(); }
+
+  ExprPtr make(Expr::Kind kind, Position pos) {
+    auto e = std::make_shared<Expr>();
+    e->kind = kind;
+    e->pos = pos;
+    return e;
+  }
+  ExprPtr binary(const std::string& op, ExprPtr l, ExprPtr r, Position pos) {
+    auto e = make(Expr::Kind::kBinary, pos);
+    e->op = op;
+    e->args = {std::move(l), std::move(r)};
+    return e;
+  }
+
+  Result<ExprPtr> orExpr() {
+    REKA_ASSIGN_OR_RETURN(ExprPtr l, andExpr());
+    while (isWord(peek(), "OR")) {
+      Position pos = next().pos;
+      REKA_ASSIGN_OR_RETURN(ExprPtr r, andExpr());
+      l = binary("OR", l, r, pos);
+    }
+    return l;
+  }
+  Result<ExprPtr> andExpr() {
+    REKA_ASSIGN_OR_RETURN(ExprPtr l, notExpr());
+    while (isWord(peek(), "AND")) {
+      Position pos = next().pos;
+      REKA_ASSIGN_OR_RETURN(ExprPtr r, notExpr());
+      l = binary("AND", l, r, pos);
+    }
+    return l;
+  }
+  Result<ExprPtr> notExpr() {
+    if (isWord(peek(), "NOT")) {
+      Position pos = next().pos;
+      REKA_ASSIGN_OR_RETURN(ExprPtr a, notExpr());
+      auto e = make(Expr::Kind::kUnary, pos);
+      e->op = "NOT";
+      e->args = {a};
+      return e;
+    }
+    return comparison();
+  }
+  Result<ExprPtr> comparison() {
+    REKA_ASSIGN_OR_RETURN(ExprPtr l, additive());
+    for (;;) {
+      const Token& t = peek();
+      if (t.kind == Token::Kind::kSymbol &&
+          (t.text == "=" || t.text == "<>" || t.text == "!=" || t.text == "<" || t.text == "<=" || t.text == ">" || t.text == ">=")) {
+        Position pos = t.pos;
+        std::string op = next().text == "!=" ? "<>" : t_[p_ - 1].text;
+        REKA_ASSIGN_OR_RETURN(ExprPtr r, additive());
+        l = binary(op, l, r, pos);
+        continue;
+      }
+      if (isWord(t, "IS")) {
+        Position pos = next().pos;
+        auto e = make(Expr::Kind::kIsNull, pos);
+        e->negated = word("NOT");
+        REKA_RETURN_IF_ERROR(expectWord("NULL"));
+        e->args = {l};
+        l = e;
+        continue;
+      }
+      if (isWord(t, "BETWEEN") || isWord(t, "LIKE") || isWord(t, "IN") || (isWord(t, "NOT") && (isWord(peek(1), "LIKE") || isWord(peek(1), "IN") || isWord(peek(1), "BETWEEN"))))
+        return Status::notSupported("SQL: " + upper(t.text) + " at " + t.pos.toString() + " is not supported yet");
+      return l;
+    }
+  }
+  Result<ExprPtr> additive() {
+    REKA_ASSIGN_OR_RETURN(ExprPtr l, multiplicative());
+    for (;;) {
+      const Token& t = peek();
+      if (t.kind == Token::Kind::kSymbol && (t.text == "+" || t.text == "-" || t.text == "||")) {
+        Position pos = t.pos;
+        std::string op = next().text;
+        REKA_ASSIGN_OR_RETURN(ExprPtr r, multiplicative());
+        l = binary(op, l, r, pos);
+        continue;
+      }
+      return l;
+    }
+  }
+  Result<ExprPtr> multiplicative() {
+    REKA_ASSIGN_OR_RETURN(ExprPtr l, unary());
+    for (;;) {
+      const Token& t = peek();
+      if (t.kind == Token::Kind::kSymbol && (t.text == "*" || t.text == "/" || t.text == "%")) {
+        Position pos = t.pos;
+        std::string op = next().text;
+        REKA_ASSIGN_OR_RETURN(ExprPtr r, unary());
+        l = binary(op, l, r, pos);
+        continue;
+      }
+      return l;
+    }
+  }
+  Result<ExprPtr> unary() {
+    if (peek().kind == Token::Kind::kSymbol && (peek().text == "-" || peek().text == "+")) {
+      Position pos = peek().pos;
+      const bool minus = next().text == "-";
+      REKA_ASSIGN_OR_RETURN(ExprPtr a, unary());
+      if (!minus) return a;
+      auto e = make(Expr::Kind::kUnary, pos);
+      e->op = "-";
+      e->args = {a};
+      return e;
+    }
+    return primary();
+  }
+
+  Result<ExprPtr> primary() {
+    const Token& t = peek();
+    Position pos = t.pos;
+    if (symbol("(")) {
+      REKA_ASSIGN_OR_RETURN(ExprPtr e, expression());
+      REKA_RETURN_IF_ERROR(expectSymbol(")"));
+      return e;
+    }
+    if (t.kind == Token::Kind::kNumber) {
+      auto e = make(Expr::Kind::kLiteral, pos);
+      e->text = next().text;
+      const bool exact = e->text.find_first_of("eE") == std::string::npos;
+      const size_t point = e->text.find('.');
+      if (!exact) {
+        e->literalType = DataType::float64().notNull();
+      } else if (point == std::string::npos) {
+        int64_t v = 0;
+        auto [p, ec] = std::from_chars(e->text.data(), e->text.data() + e->text.size(), v);
+        if (ec != std::errc()) {
+          e->literalType = DataType::decimal(std::min<int>(38, static_cast<int>(e->text.size())), 0).notNull();
+        } else {
+          e->literalType = (v <= INT32_MAX ? DataType::integer() : DataType::bigint()).notNull();
+        }
+      } else {
+        const int scale = static_cast<int>(e->text.size() - point - 1);
+        int digits = 0;
+        for (char c : e->text)
+          if (std::isdigit(static_cast<unsigned char>(c))) ++digits;
+        e->literalType = DataType::decimal(std::min(38, std::max(digits, 1)), std::min(scale, 38)).notNull();
+      }
+      return e;
+    }
+    if (t.kind == Token::Kind::kString) {
+      auto e = make(Expr::Kind::kLiteral, pos);
+      e->text = next().text;
+      e->literalType = DataType::string().notNull();
+      return e;
+    }
+    if (isWord(t, "NULL")) {
+      ++p_;
+      auto e = make(Expr::Kind::kLiteral, pos);
+      e->isNull = true;
+      e->literalType = DataType::string();
+      return e;
+    }
+    if (isWord(t, "TRUE") || isWord(t, "FALSE")) {
+      auto e = make(Expr::Kind::kLiteral, pos);
+      e->text = upper(next().text) == "TRUE" ? "true" : "false";
+      e->literalType = DataType::boolean().notNull();
+      return e;
+    }
+    if (isWord(t, "TIMESTAMP") && peek(1).kind == Token::Kind::kString) {
+      ++p_;
+      auto e = make(Expr::Kind::kLiteral, pos);
+      e->text = next().text;
+      e->literalType = DataType::timestamp(3).notNull();
+      return e;
+    }
+    if (isWord(t, "INTERVAL")) {
+      ++p_;
+      REKA_ASSIGN_OR_RETURN(std::string amount, stringLiteral("'n' after INTERVAL"));
+      const Token& unitToken = peek();
+      std::string unit = upper(unitToken.text);
+      ++p_;
+      int64_t per = 0;
+      if (unit == "MILLISECOND") per = 1;
+      else if (unit == "SECOND") per = 1000;
+      else if (unit == "MINUTE") per = 60'000;
+      else if (unit == "HOUR") per = 3'600'000;
+      else if (unit == "DAY") per = 86'400'000;
+      else
+        return Status::invalidArgument("SQL: unknown interval unit '" + unitToken.text + "' at " + unitToken.pos.toString() +
+                                       "; accepted: MILLISECOND, SECOND, MINUTE, HOUR, DAY");
+      double n = 0;
+      auto [p, ec] = std::from_chars(amount.data(), amount.data() + amount.size(), n);
+      if (ec != std::errc() || p != amount.data() + amount.size())
+        return Status::invalidArgument("SQL: INTERVAL '" + amount + "' at " + pos.toString() + " is not a number");
+      auto e = make(Expr::Kind::kInterval, pos);
+      e->millis = static_cast<int64_t>(n * static_cast<double>(per));
+      return e;
+    }
+    if (isWord(t, "CASE")) {
+      ++p_;
+      auto e = make(Expr::Kind::kCase, pos);
+      if (!isWord(peek(), "WHEN")) return Status::notSupported("SQL: CASE x WHEN … at " + pos.toString() + " is not supported yet; write CASE WHEN x = … THEN");
+      while (word("WHEN")) {
+        REKA_ASSIGN_OR_RETURN(ExprPtr when, expression());
+        REKA_RETURN_IF_ERROR(expectWord("THEN"));
+        REKA_ASSIGN_OR_RETURN(ExprPtr then, expression());
+        e->args.push_back(when);
+        e->args.push_back(then);
+      }
+      if (word("ELSE")) {
+        REKA_ASSIGN_OR_RETURN(ExprPtr otherwise, expression());
+        e->args.push_back(otherwise);
+        e->hasElse = true;
+      }
+      REKA_RETURN_IF_ERROR(expectWord("END"));
+      return e;
+    }
+    if (isWord(t, "CAST")) {
+      ++p_;
+      REKA_RETURN_IF_ERROR(expectSymbol("("));
+      auto e = make(Expr::Kind::kCast, pos);
+      REKA_ASSIGN_OR_RETURN(ExprPtr a, expression());
+      REKA_RETURN_IF_ERROR(expectWord("AS"));
+      REKA_ASSIGN_OR_RETURN(e->castType, type());
+      REKA_RETURN_IF_ERROR(expectSymbol(")"));
+      e->args = {a};
+      return e;
+    }
+    if (t.kind == Token::Kind::kIdent || t.kind == Token::Kind::kQuotedIdent) {
+      if (t.kind == Token::Kind::kIdent && isReserved(upper(t.text))) return error("an expression");
+      std::string first = next().text;
+      if (t_[p_ - 1].kind == Token::Kind::kIdent && symbol("(")) {
+        auto e = make(Expr::Kind::kCall, pos);
+        e->name = upper(first);
+        if (!symbol(")")) {
+          do {
+            REKA_ASSIGN_OR_RETURN(ExprPtr a, expression());
+            e->args.push_back(a);
+          } while (symbol(","));
+          REKA_RETURN_IF_ERROR(expectSymbol(")"));
+        }
+        return e;
+      }
+      auto e = make(Expr::Kind::kColumn, pos);
+      if (symbol(".")) {
+        e->qualifier = first;
+        REKA_ASSIGN_OR_RETURN(e->name, identifier("a column name after '.'"));
+      } else {
+        e->name = first;
+      }
+      return e;
+    }
+    return error("an expression");
+  }
+
+  std::string_view text_;
+  std::vector<Token> t_;
+  size_t p_ = 0;
+};
+
+}  // namespace
+
+Result<std::vector<Statement>> parseScript(std::string_view text) {
+  REKA_ASSIGN_OR_RETURN(std::vector<Token> tokens, lex(text));
+  Parser p(text, std::move(tokens));
+  return p.script();
+}
+
+Result<ExprPtr> parseExpression(std::string_view text) {
+  REKA_ASSIGN_OR_RETURN(std::vector<Token> tokens, lex(text));
+  Parser p(text, std::move(tokens));
+  return p.wholeExpression();
+}
+
+}  // namespace reka::sql

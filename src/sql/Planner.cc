@@ -1,0 +1,427 @@
+// Plans a SQL script onto the runtime: tables through the connector registry, SELECT lists
+// and WHERE clauses as a row operator (Calc) that evaluates bound expressions a column at a
+// time, INSERT INTO as a sink. Every INSERT of a script is one job.
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+
+#include "reka/connector/Registry.h"
+#include "reka/sql/Sql.h"
+#include "sql/Ast.h"
+#include "sql/Expression.h"
+
+namespace reka::sql {
+
+namespace {
+
+/// An expression as SQL text (for plans and messages).
+std::string exprText(const Expr& e) {
+  switch (e.kind) {
+    case Expr::Kind::kColumn: return e.qualifier.empty() ? e.name : e.qualifier + "." + e.name;
+    case Expr::Kind::kLiteral:
+      if (e.isNull) return "NULL";
+      if (e.literalType.kind == TypeKind::kString) return "'" + e.text + "'";
+      if (e.literalType.kind == TypeKind::kTimestamp) return "TIMESTAMP '" + e.text + "'";
+      return e.text;
+    case Expr::Kind::kUnary: return e.op == "NOT" ? "NOT " + exprText(*e.args[0]) : "-" + exprText(*e.args[0]);
+    case Expr::Kind::kBinary: return "(" + exprText(*e.args[0]) + " " + e.op + " " + exprText(*e.args[1]) + ")";
+    case Expr::Kind::kIsNull: return exprText(*e.args[0]) + (e.negated ? " IS NOT NULL" : " IS NULL");
+    case Expr::Kind::kCase: {
+      std::string s = "CASE";
+      const size_t pairs = (e.args.size() - (e.hasElse ? 1 : 0)) / 2;
+      for (size_t i = 0; i < pairs; ++i) s += " WHEN " + exprText(*e.args[2 * i]) + " THEN " + exprText(*e.args[2 * i + 1]);
+      if (e.hasElse) s += " ELSE " + exprText(*e.args.back());
+      return s + " END";
+    }
+    case Expr::Kind::kCast: return "CAST(" + exprText(*e.args[0]) + " AS " + e.castType.toString() + ")";
+    case Expr::Kind::kCall: {
+      std::string s = e.name + "(";
+      for (size_t i = 0; i < e.args.size(); ++i) s += (i > 0 ? ", " : "") + exprText(*e.args[i]);
+      return s + ")";
+    }
+    case Expr::Kind::kInterval: return "INTERVAL '" + std::to_string(e.millis) + "' MILLISECOND";
+    case Expr::Kind::kStar: return "*";
+  }
+  return "?";
+}
+
+struct TableDef {
+  std::string name;
+  Position pos;
+  Schema schema;
+  connector::Options options;
+  std::optional<connector::RowWatermarks> watermarks;
+  std::string watermarkText;
+};
+
+/// A planned query: where its rows come from and what the Calc does to them.
+struct PlannedQuery {
+  std::string sourceTable;  ///< the table read
+  std::vector<std::string> viewPath;  ///< views expanded on the way, outermost first
+  std::vector<BoundPtr> projections;  ///< empty: every column as it is
+  BoundPtr filter;
+  std::vector<std::string> projectionText;
+  std::string filterText;
+  Schema schema;  ///< the rows it gives
+};
+
+struct PlannedInsert {
+  std::string table;
+  Position pos;
+  PlannedQuery query;
+};
+
+/// Evaluates a WHERE clause and a SELECT list on each batch of rows.
+class CalcOperator final : public Operator {
+ public:
+  CalcOperator(std::shared_ptr<const Schema> out, std::vector<BoundPtr> projections, BoundPtr filter)
+      : schema_(std::move(out)), projections_(std::move(projections)), filter_(std::move(filter)) {}
+
+  Status open(OperatorContext& ctx) override {
+    ctx_ = &ctx;
+    return Status::ok();
+  }
+
+  void processBatch(int, Batch& batch) override {
+    auto& in = static_cast<RowBatch&>(batch);
+    if (in.size() == 0) return;
+    const RowBatch* rows = &in;
+    if (filter_) {
+      check(filter_->evaluate(in, mask_, scratchArena()));
+      size_t kept = 0;
+      for (size_t i = 0; i < in.size(); ++i) kept += !mask_.nulls[i] && mask_.ints[i] != 0;
+      if (kept == 0) return;
+      if (kept < in.size()) {
+        selected_.setSchema(in.schemaPtr());
+        for (size_t i = 0; i < in.size(); ++i)
+          if (!mask_.nulls[i] && mask_.ints[i] != 0) selected_.appendFrom(in, i);
+        rows = &selected_;
+      }
+    }
+    RowBatch out(schema_);
+    if (projections_.empty()) {
+      out = *rows;
+    } else {
+      out.columns.resize(projections_.size());
+      for (size_t k = 0; k < projections_.size(); ++k) check(projections_[k]->evaluate(*rows, out.columns[k], out.arena()));
+      out.kinds = rows->kinds;
+      out.retain(*rows);
+    }
+    ctx_->metrics->recordsOut.fetch_add(static_cast<int64_t>(out.size()), std::memory_order_relaxed);
+    ctx_->outputs[0]->push(out);
+    selected_.clear();
+  }
+
+ private:
+  static void check(const Status& s) {
+    if (!s.isOk()) throw std::runtime_error(s.message());
+  }
+  StringArena& scratchArena() {
+    if (!scratch_ || scratch_->chunkCount() > 16) scratch_ = std::make_shared<StringArena>();
+    return *scratch_;
+  }
+
+  std::shared_ptr<const Schema> schema_;
+  std::vector<BoundPtr> projections_;
+  BoundPtr filter_;
+  OperatorContext* ctx_ = nullptr;
+  Column mask_;
+  RowBatch selected_;
+  std::shared_ptr<StringArena> scratch_;
+};
+
+}  // namespace
+
+struct SqlScript::Impl {
+  std::map<std::string, std::string> settings;
+  std::map<std::string, TableDef> tables;
+  std::map<std::string, Query> views;
+  std::vector<PlannedInsert> inserts;
+
+  Status run(const std::vector<Statement>& statements) {
+    for (const auto& s : statements) {
+      switch (s.kind) {
+        case Statement::Kind::kCreateTable: REKA_RETURN_IF_ERROR(createTable(s.createTable)); break;
+        case Statement::Kind::kCreateView: {
+          if (tables.count(s.createView.name) || views.count(s.createView.name))
+            return Status::invalidArgument("SQL: '" + s.createView.name + "' at " + s.pos.toString() + " already exists");
+          REKA_RETURN_IF_ERROR(planQuery(s.createView.query, 0).status());  // checked now
+          views[s.createView.name] = s.createView.query;
+          break;
+        }
+        case Statement::Kind::kSet: settings[s.set.key] = s.set.value; break;
+        case Statement::Kind::kInsert:
+        case Statement::Kind::kExplain: {
+          REKA_ASSIGN_OR_RETURN(PlannedInsert p, planInsert(s.insert));
+          inserts.push_back(std::move(p));
+          break;
+        }
+      }
+    }
+    if (inserts.empty()) return Status::invalidArgument("SQL: the script has no INSERT INTO: nothing would run");
+    return Status::ok();
+  }
+
+  Status createTable(const CreateTable& t) {
+    if (tables.count(t.name) || views.count(t.name))
+      return Status::invalidArgument("SQL: table '" + t.name + "' at " + t.pos.toString() + " already exists");
+    TableDef def;
+    def.name = t.name;
+    def.pos = t.pos;
+    std::vector<Field> fields;
+    for (const auto& c : t.columns) fields.push_back({c.name, c.type});
+    def.schema = Schema(std::move(fields));
+    for (const auto& [k, v] : t.options) def.options.set(k, v);
+    for (const auto& k : t.primaryKey)
+      if (def.schema.indexOf(k) < 0) return Status::invalidArgument("SQL: primary key column '" + k + "' of table '" + t.name + "' is not a column");
+    if (!t.primaryKey.empty() && !def.options.has("key.fields") && def.options.get("connector") == "upsert-kafka") {
+      std::string keys;
+      for (const auto& k : t.primaryKey) keys += (keys.empty() ? "" : ";") + k;
+      def.options.set("key.fields", keys);
+    }
+    if (t.watermarkColumn) {
+      // WATERMARK FOR c AS c [- INTERVAL 'n' unit]: bounded out-of-orderness of n.
+      const Expr& w = *t.watermarkExpr;
+      int64_t delay = 0;
+      const Expr* col = &w;
+      if (w.kind == Expr::Kind::kBinary && w.op == "-" && w.args[1]->kind == Expr::Kind::kInterval) {
+        col = w.args[0].get();
+        delay = w.args[1]->millis;
+      }
+      if (col->kind != Expr::Kind::kColumn || col->name != *t.watermarkColumn)
+        return Status::notSupported("SQL: WATERMARK FOR " + *t.watermarkColumn + " AS " + exprText(w) + " of table '" + t.name +
+                                    "': this version takes '" + *t.watermarkColumn + "' or '" + *t.watermarkColumn +
+                                    " - INTERVAL ...'");
+      auto wm = connector::RowWatermarks::forColumn(def.schema, *t.watermarkColumn, delay);
+      if (!wm.isOk()) return Status::invalidArgument("SQL: table '" + t.name + "': " + wm.status().message());
+      def.watermarks = *wm;
+      def.watermarkText = exprText(w);
+    }
+    // The connector checks its options now, so that a mistake is reported before anything runs.
+    if (!def.options.has("connector"))
+      return Status::invalidArgument("SQL: table '" + t.name + "' at " + t.pos.toString() + " has no 'connector' option");
+    REKA_RETURN_IF_ERROR(connector::findConnector(def.options.get("connector")).status());
+    tables[t.name] = std::move(def);
+    return Status::ok();
+  }
+
+  Result<PlannedQuery> planQuery(const Query& q, int depth) {
+    if (depth > 16) return Status::invalidArgument("SQL: views nest too deeply (a view that reads itself?)");
+    PlannedQuery p;
+    Schema input;
+    if (auto v = views.find(q.from); v != views.end()) {
+      // A view: its query's rows are the input; only a view that selects columns as they are
+      // (SELECT … FROM t [WHERE …] with plain columns) merges into this query.
+      REKA_ASSIGN_OR_RETURN(PlannedQuery inner, planQuery(v->second, depth + 1));
+      if (!inner.projections.empty() || inner.filter) {
+        return Status::notSupported("SQL: reading view '" + q.from + "' at " + q.fromPos.toString() +
+                                    " that computes columns or filters is not supported yet; select from its table");
+      }
+      p.sourceTable = inner.sourceTable;
+      p.viewPath = inner.viewPath;
+      p.viewPath.insert(p.viewPath.begin(), q.from);
+      input = inner.schema;
+    } else if (auto t = tables.find(q.from); t != tables.end()) {
+      p.sourceTable = q.from;
+      input = t->second.schema;
+    } else {
+      std::string names;
+      for (const auto& [n, _] : tables) names += (names.empty() ? "" : ", ") + n;
+      for (const auto& [n, _] : views) names += (names.empty() ? "" : ", ") + n;
+      return Status::invalidArgument("SQL: table '" + q.from + "' at " + q.fromPos.toString() + " is not defined" +
+                                     (names.empty() ? std::string(" (no table is)") : "; defined: " + names));
+    }
+    Scope scope{&input, q.from, q.alias};
+    if (q.where) {
+      REKA_ASSIGN_OR_RETURN(p.filter, bind(*q.where, scope));
+      if (p.filter->type.kind != TypeKind::kBoolean)
+        return Status::invalidArgument("SQL: WHERE at " + q.where->pos.toString() + " needs a BOOLEAN, not " + p.filter->type.toString());
+      p.filterText = exprText(*q.where);
+    }
+    std::vector<Field> fields;
+    bool identity = true;
+    for (size_t i = 0; i < q.items.size(); ++i) {
+      const SelectItem& item = q.items[i];
+      if (item.expr->kind == Expr::Kind::kStar) {
+        if (q.items.size() != 1) return Status::notSupported("SQL: * with other select items is not supported yet");
+        fields = input.fields();
+        break;
+      }
+      REKA_ASSIGN_OR_RETURN(BoundPtr b, bind(*item.expr, scope));
+      std::string name = item.alias.empty() ? derivedName(*item.expr, i) : item.alias;
+      for (const auto& f : fields)
+        if (f.name == name) return Status::invalidArgument("SQL: the select list names '" + name + "' twice (at " + item.expr->pos.toString() + "); give one an alias");
+      identity = identity && item.expr->kind == Expr::Kind::kColumn && static_cast<size_t>(input.indexOf(item.expr->name)) == i &&
+                 item.alias.empty();
+      fields.push_back({name, b->type});
+      p.projectionText.push_back(exprText(*item.expr) + (item.alias.empty() ? "" : " AS " + item.alias));
+      p.projections.push_back(std::move(b));
+    }
+    if (identity && fields.size() == input.size()) {
+      p.projections.clear();
+      p.projectionText.clear();
+    }
+    p.schema = Schema(std::move(fields));
+    return p;
+  }
+
+  Result<PlannedInsert> planInsert(const Insert& in) {
+    auto t = tables.find(in.table);
+    if (t == tables.end())
+      return Status::invalidArgument("SQL: INSERT INTO '" + in.table + "' at " + in.pos.toString() + ": the table is not defined");
+    REKA_ASSIGN_OR_RETURN(PlannedQuery q, planQuery(in.query, 0));
+    const Schema& sink = t->second.schema;
+    if (q.schema.size() != sink.size())
+      return Status::invalidArgument(fmt::format("SQL: INSERT INTO {} at {}: the query gives {} columns, the table has {} ({})", in.table,
+                                                 in.pos.toString(), q.schema.size(), sink.size(), sink.toString()));
+    // Columns go by position; a type that differs is converted where CAST could.
+    bool converts = false;
+    for (size_t i = 0; i < sink.size(); ++i) {
+      DataType want = sink.field(i).type, got = q.schema.field(i).type;
+      want.nullable = got.nullable = true;
+      if (!(want == got)) converts = true;
+    }
+    if (converts) {
+      std::vector<BoundPtr> casts;
+      Scope scope{&q.schema, "", ""};
+      std::vector<std::string> texts;
+      for (size_t i = 0; i < sink.size(); ++i) {
+        Expr col;
+        col.kind = Expr::Kind::kColumn;
+        col.name = q.schema.field(i).name;
+        col.pos = in.pos;
+        DataType want = sink.field(i).type, got = q.schema.field(i).type;
+        want.nullable = got.nullable = true;
+        if (want == got) {
+          // The same type: the column as it is.
+          auto b = bind(col, scope);
+          if (!b.isOk()) return b.status();
+          casts.push_back(*b);
+          continue;
+        }
+        // Implicit conversions stay within a family (numbers, times, strings), as in Flink.
+        auto family = [](const DataType& t) {
+          switch (t.kind) {
+            case TypeKind::kInt:
+            case TypeKind::kBigint:
+            case TypeKind::kDouble:
+            case TypeKind::kDecimal: return 0;
+            case TypeKind::kTimestamp:
+            case TypeKind::kTimestampLtz: return 1;
+            case TypeKind::kString:
+            case TypeKind::kBytes: return 2;
+            default: return 3 + static_cast<int>(t.kind);
+          }
+        };
+        if (family(want) != family(got))
+          return Status::invalidArgument(fmt::format("SQL: INSERT INTO {}: column {} '{}' is {} but the query gives {}; convert it with CAST",
+                                                     in.table, i + 1, sink.field(i).name, sink.field(i).type.toString(),
+                                                     q.schema.field(i).type.toString()));
+        Expr cast;
+        cast.kind = Expr::Kind::kCast;
+        cast.pos = in.pos;
+        cast.castType = sink.field(i).type;
+        cast.args = {std::make_shared<Expr>(col)};
+        auto b = bind(cast, scope);
+        if (!b.isOk())
+          return Status::invalidArgument(fmt::format("SQL: INSERT INTO {}: column {} '{}' is {} but the query gives {}", in.table, i + 1,
+                                                     sink.field(i).name, sink.field(i).type.toString(), q.schema.field(i).type.toString()));
+        texts.push_back(exprText(cast));
+        casts.push_back(*b);
+      }
+      // Fold the casts into the query's projections when it has none, else stack a second Calc
+      // by keeping them apart (the planner builds two operators then).
+      q.projectionText.push_back("-> " + [&] {
+        std::string s;
+        for (const auto& x : texts) s += (s.empty() ? "" : ", ") + x;
+        return s;
+      }());
+      conversions[inserts.size()] = std::move(casts);
+    }
+    PlannedInsert p;
+    p.table = in.table;
+    p.pos = in.pos;
+    p.query = std::move(q);
+    return p;
+  }
+
+  std::map<size_t, std::vector<BoundPtr>> conversions;  ///< by insert: casts to the sink's types
+};
+
+SqlScript::SqlScript(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+SqlScript::~SqlScript() = default;
+SqlScript::SqlScript(SqlScript&&) noexcept = default;
+SqlScript& SqlScript::operator=(SqlScript&&) noexcept = default;
+
+Result<SqlScript> SqlScript::compile(std::string_view text) {
+  REKA_ASSIGN_OR_RETURN(std::vector<Statement> statements, parseScript(text));
+  auto impl = std::make_unique<Impl>();
+  REKA_RETURN_IF_ERROR(impl->run(statements));
+  return SqlScript(std::move(impl));
+}
+
+const std::map<std::string, std::string>& SqlScript::settings() const { return impl_->settings; }
+
+std::string SqlScript::explain() const {
+  std::string out;
+  for (size_t i = 0; i < impl_->inserts.size(); ++i) {
+    const PlannedInsert& p = impl_->inserts[i];
+    const TableDef& sink = impl_->tables.at(p.table);
+    const TableDef& source = impl_->tables.at(p.query.sourceTable);
+    auto describe = [](const TableDef& t) {
+      std::string s;
+      for (const auto& [k, v] : t.options.values())
+        if (k == "connector" || k == "format" || k == "topic" || k == "path") s += (s.empty() ? "" : ", ") + k + "=" + v;
+      return s;
+    };
+    out += fmt::format("== INSERT INTO {} ({}) ==\n", p.table, p.pos.toString());
+    out += fmt::format("Sink: {} [{}] ({})\n", p.table, describe(sink), sink.schema.toString());
+    std::string indent = "+- ";
+    if (!p.query.projections.empty() || p.query.filter || impl_->conversions.count(i)) {
+      std::string calc = "Calc:";
+      if (!p.query.projectionText.empty()) {
+        calc += " select=[";
+        for (size_t k = 0; k < p.query.projectionText.size(); ++k) calc += (k > 0 ? ", " : "") + p.query.projectionText[k];
+        calc += "]";
+      }
+      if (p.query.filter) calc += " where=[" + p.query.filterText + "]";
+      out += indent + calc + "\n";
+      indent = "   " + indent;
+    }
+    for (const auto& v : p.query.viewPath) {
+      out += indent + "View: " + v + "\n";
+      indent = "   " + indent;
+    }
+    out += fmt::format("{}Source: {} [{}] ({}){}\n", indent, source.name, describe(source), source.schema.toString(),
+                       source.watermarks ? " watermark=" + source.watermarkText : "");
+  }
+  return out;
+}
+
+Status SqlScript::addTo(StreamEnvironment& env) const {
+  for (size_t i = 0; i < impl_->inserts.size(); ++i) {
+    const PlannedInsert& p = impl_->inserts[i];
+    const TableDef& source = impl_->tables.at(p.query.sourceTable);
+    REKA_ASSIGN_OR_RETURN(DataStream<Row> rows, connector::readTable(env, source.name, source.schema, source.options, source.watermarks));
+    if (!p.query.projections.empty() || p.query.filter) {
+      auto schema = std::make_shared<const Schema>(p.query.schema);
+      auto projections = p.query.projections;
+      auto filter = p.query.filter;
+      rows = rows.transform<Row>("Calc", [schema, projections, filter] {
+        return std::make_unique<CalcOperator>(schema, projections, filter);
+      });
+    }
+    const TableDef& sink = impl_->tables.at(p.table);
+    if (auto c = impl_->conversions.find(i); c != impl_->conversions.end()) {
+      auto schema = std::make_shared<const Schema>(sink.schema);
+      auto casts = c->second;
+      rows = rows.transform<Row>("Convert", [schema, casts] { return std::make_unique<CalcOperator>(schema, casts, nullptr); });
+    }
+    REKA_RETURN_IF_ERROR(connector::writeTable(rows, p.table, sink.schema, sink.options));
+  }
+  return Status::ok();
+}
+
+}  // namespace reka::sql

@@ -1,0 +1,131 @@
+// SQL scripts run as jobs: tables through the registry (files), projections, filters, views,
+// conversions to the sink's types, and the messages a wrong script gets. Expected rows are
+// worked out by hand.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "reka/sql/Sql.h"
+#include "testing/JobTesting.h"
+
+namespace reka::sql {
+namespace {
+
+namespace fs = std::filesystem;
+
+class SqlJobTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("reka-sql-test-" + std::to_string(::getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    std::ofstream(dir_ / "orders.csv") << "1,alice,2.5,2026-12-06 08:00:00\n"
+                                          "2,bob,12.25,2026-12-06 08:00:01\n"
+                                          "3,,40,2026-12-06 08:00:02\n"
+                                          "4,dave,-7.125,2026-12-06 08:00:03\n";  // DECIMAL(10, 2) rounds half up: -7.13
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string ordersTable() const {
+    return "CREATE TABLE orders (id BIGINT, name STRING, price DECIMAL(10, 2), ts TIMESTAMP(3),\n"
+           "  WATERMARK FOR ts AS ts - INTERVAL '5' SECOND)\n"
+           "WITH ('connector' = 'filesystem', 'path' = '" + (dir_ / "orders.csv").string() + "', 'format' = 'csv');\n";
+  }
+  std::string outTable(const std::string& columns, const std::string& name = "out") const {
+    return "CREATE TABLE " + name + " (" + columns + ") WITH ('connector' = 'filesystem', 'path' = '" + (dir_ / name).string() +
+           "', 'format' = 'json');\n";
+  }
+  /// Runs the script at parallelism 1 and returns the sorted lines written under `out`.
+  std::vector<std::string> run(const std::string& script, const std::string& out = "out") {
+    auto compiled = SqlScript::compile(script);
+    EXPECT_TRUE(compiled.isOk()) << compiled.status().toString();
+    if (!compiled.isOk()) return {};
+    ExecutionConfig config;
+    config.parallelism = 1;
+    StreamEnvironment env(config);
+    Status added = compiled->addTo(env);
+    EXPECT_TRUE(added.isOk()) << added.toString();
+    Status ran = testing::runJob(env);
+    EXPECT_TRUE(ran.isOk()) << ran.toString();
+    std::vector<std::string> lines;
+    if (!fs::exists(dir_ / out)) return lines;
+    for (const auto& e : fs::recursive_directory_iterator(dir_ / out)) {
+      if (!e.is_regular_file() || e.path().filename().string().front() == '.') continue;
+      std::ifstream in(e.path());
+      for (std::string l; std::getline(in, l);) lines.push_back(l);
+    }
+    std::sort(lines.begin(), lines.end());
+    return lines;
+  }
+  std::string error(const std::string& script) {
+    auto compiled = SqlScript::compile(script);
+    return compiled.isOk() ? std::string("(compiled)") : compiled.status().message();
+  }
+  fs::path dir_;
+};
+
+TEST_F(SqlJobTest, ProjectsAndFilters) {
+  const auto lines = run(ordersTable() + outTable("id BIGINT, who STRING, doubled DECIMAL(12, 2), size STRING") +
+                         "INSERT INTO out SELECT id, UPPER(name), price * 2,\n"
+                         "  CASE WHEN price >= 20 THEN 'large' WHEN price > 0 THEN 'small' ELSE 'refund' END\n"
+                         "FROM orders WHERE id > 1;");
+  // id 1 is filtered out; id 3 has an empty name, which CSV reads as the empty string.
+  EXPECT_EQ(lines, (std::vector<std::string>{
+                       R"({"id":2,"who":"BOB","doubled":24.50,"size":"small"})",
+                       R"({"id":3,"who":"","doubled":80.00,"size":"large"})",
+                       R"({"id":4,"who":"DAVE","doubled":-14.26,"size":"refund"})",
+                   }));
+}
+
+TEST_F(SqlJobTest, SelectStarViewsAndConversions) {
+  const auto lines = run(ordersTable() + outTable("id INT, price DOUBLE, ts TIMESTAMP(3)") +
+                         "CREATE VIEW recent AS SELECT * FROM orders;\n"
+                         "-- DECIMAL goes into a DOUBLE column, BIGINT into INT: converted like CAST.\n"
+                         "INSERT INTO out SELECT id, price, ts + INTERVAL '1' MINUTE FROM recent WHERE price < 10;");
+  EXPECT_EQ(lines, (std::vector<std::string>{
+                       R"({"id":1,"price":2.5,"ts":"2026-12-06 08:01:00.000"})",
+                       R"({"id":4,"price":-7.13,"ts":"2026-12-06 08:01:03.000"})",
+                   }));
+}
+
+TEST_F(SqlJobTest, SeveralInsertsRunAsOneJob) {
+  run(ordersTable() + outTable("id BIGINT", "a") + outTable("name STRING", "b") +
+          "INSERT INTO a SELECT id FROM orders WHERE price > 10;\n"
+          "INSERT INTO b SELECT name FROM orders WHERE id = 1;",
+      "a");
+  EXPECT_EQ(run(ordersTable() + outTable("id BIGINT", "a2") + "INSERT INTO a2 SELECT id FROM orders WHERE price > 10;", "a2"),
+            (std::vector<std::string>{R"({"id":2})", R"({"id":3})"}));
+}
+
+TEST_F(SqlJobTest, ScriptMistakesSayWhereAndWhat) {
+  const std::string t = ordersTable() + outTable("id BIGINT");
+  EXPECT_NE(error(t + "INSERT INTO out SELECT idd FROM orders;").find("column 'idd' not found"), std::string::npos);
+  EXPECT_NE(error(t + "INSERT INTO out SELECT idd FROM orders;").find("line 5"), std::string::npos);
+  EXPECT_NE(error(t + "INSERT INTO out SELECT id FROM nowhere;").find("table 'nowhere'"), std::string::npos);
+  EXPECT_NE(error(t + "INSERT INTO out SELECT id, name FROM orders;").find("the query gives 2 columns, the table has 1"),
+            std::string::npos);
+  EXPECT_NE(error(t + "INSERT INTO out SELECT id FROM orders WHERE price;").find("needs a BOOLEAN"), std::string::npos);
+  EXPECT_NE(error(t + "INSERT INTO out SELECT id FROM orders GROUP BY name;").find("not supported yet"), std::string::npos);
+  EXPECT_NE(error(t).find("no INSERT INTO"), std::string::npos);
+  EXPECT_NE(error("CREATE TABLE x (a INT) WITH ('connector' = 'nope'); ").find("unknown connector 'nope'"), std::string::npos);
+  EXPECT_NE(error("CREATE TABLE x (a INTT) WITH ('connector' = 'print');").find("unknown type 'INTT'"), std::string::npos);
+  EXPECT_NE(error(t + "INSERT INTO out SELECT name FROM orders;").find("is BIGINT but the query gives STRING"), std::string::npos)
+      << error(t + "INSERT INTO out SELECT name FROM orders;");
+}
+
+TEST_F(SqlJobTest, ExplainShowsSinkCalcAndSource) {
+  auto compiled = SqlScript::compile(ordersTable() + outTable("id BIGINT") + "INSERT INTO out SELECT id FROM orders WHERE price > 10;");
+  ASSERT_TRUE(compiled.isOk()) << compiled.status().toString();
+  const std::string plan = compiled->explain();
+  EXPECT_NE(plan.find("Sink: out [connector=filesystem, format=json"), std::string::npos) << plan;
+  EXPECT_NE(plan.find("Calc: select=[id] where=[(price > 10)]"), std::string::npos) << plan;
+  EXPECT_NE(plan.find("Source: orders [connector=filesystem, format=csv"), std::string::npos) << plan;
+  EXPECT_NE(plan.find("watermark=(ts - INTERVAL '5000' MILLISECOND)"), std::string::npos) << plan;
+}
+
+}  // namespace
+}  // namespace reka::sql

@@ -588,7 +588,13 @@ void appendValueText(const Column& col, const DataType& type, size_t row, std::s
     case TypeKind::kBoolean: out += col.ints[row] != 0 ? "true" : "false"; break;
     case TypeKind::kInt:
     case TypeKind::kBigint: fmt::format_to(std::back_inserter(out), "{}", col.ints[row]); break;
-    case TypeKind::kDouble: fmt::format_to(std::back_inserter(out), "{}", col.doubles[row]); break;
+    case TypeKind::kDouble: {
+      // As Java (Flink) prints a double: a whole number keeps ".0".
+      const size_t start = out.size();
+      fmt::format_to(std::back_inserter(out), "{}", col.doubles[row]);
+      if (out.find_first_of(".eEn", start) == std::string::npos) out += ".0";
+      break;
+    }
     case TypeKind::kDecimal: appendDecimal(col.decimals[row], type.scale, out); break;
     case TypeKind::kString:
     case TypeKind::kBytes: out += col.strings[row]; break;

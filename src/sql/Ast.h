@@ -72,6 +72,7 @@ struct ColumnDef {
   std::string name;
   DataType type;
   Position pos;
+  ExprPtr computed;  ///< name AS expression: computed from the physical columns
 };
 
 struct CreateTable {

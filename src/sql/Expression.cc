@@ -91,6 +91,22 @@ class ColumnRef final : public BoundExpr {
   size_t index_;
 };
 
+/// row.field: a ROW column's child (null where the row is null).
+class FieldAccess final : public BoundExpr {
+ public:
+  FieldAccess(DataType t, size_t column, size_t field) : BoundExpr(std::move(t)), column_(column), field_(field) {}
+  Status evaluate(const RowBatch& in, Column& out, StringArena&) const override {
+    const Column& parent = in.columns[column_];
+    out = parent.children[field_];
+    for (size_t i = 0; i < in.size(); ++i) out.nulls[i] = out.nulls[i] | parent.nulls[i];
+    return Status::ok();
+  }
+
+ private:
+  size_t column_;
+  size_t field_;
+};
+
 class Literal final : public BoundExpr {
  public:
   Literal(DataType t, Column value, std::string text = {}) : BoundExpr(std::move(t)), value_(std::move(value)), text_(std::move(text)) {}
@@ -211,7 +227,10 @@ class Negate final : public Node {
       if (out.nulls[i]) continue;
       if (type.kind == TypeKind::kDouble) out.doubles[i] = -out.doubles[i];
       else if (type.kind == TypeKind::kDecimal) out.decimals[i] = -out.decimals[i];
-      else out.ints[i] = static_cast<int64_t>(0 - static_cast<uint64_t>(out.ints[i]));
+      else {
+        const int64_t v = static_cast<int64_t>(0 - static_cast<uint64_t>(out.ints[i]));
+        out.ints[i] = type.kind == TypeKind::kInt ? static_cast<int32_t>(v) : v;  // INT wraps at 32 bits
+      }
     }
     return Status::ok();
   }
@@ -329,28 +348,30 @@ class IsNull final : public Node {
 
 /// Converts a value of `from` into `to` (same value vectors as Column).
 Status convertValue(const Column& src, const DataType& from, size_t i, Column& dst, const DataType& to, StringArena& arena,
-                    std::string& scratch, const Position& pos) {
+                    std::string& scratch, const Position& pos, size_t at = SIZE_MAX) {
+  if (at == SIZE_MAX) at = i;  // value i of src goes to row `at` of dst
   if (src.nulls[i]) return Status::ok();
   auto fail = [&](const std::string& why) {
     return Status::invalidArgument(fmt::format("SQL: CAST to {}: {}{}", to.toString(), why, where(pos)));
   };
-  dst.nulls[i] = 0;
+  dst.nulls[at] = 0;
   if (isText(to)) {
     scratch.clear();
     appendValueText(src, from, i, scratch);
-    dst.strings[i] = arena.copy(scratch);
+    dst.strings[at] = arena.copy(scratch);
     return Status::ok();
   }
   if (isText(from)) {
     std::string_view s = src.strings[i];
     while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
     while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+    if ((isNumeric(to)) && s.size() > 1 && s[0] == '+') s.remove_prefix(1);  // from_chars takes no '+'
     switch (to.kind) {
       case TypeKind::kBoolean: {
         std::string u(s);
         for (char& ch : u) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
         if (u != "true" && u != "false") return fail("'" + std::string(s) + "' is not a BOOLEAN");
-        dst.ints[i] = u == "true";
+        dst.ints[at] = u == "true";
         return Status::ok();
       }
       case TypeKind::kInt:
@@ -359,27 +380,27 @@ Status convertValue(const Column& src, const DataType& from, size_t i, Column& d
         auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
         if (ec != std::errc() || p != s.data() + s.size() || s.empty() || (to.kind == TypeKind::kInt && (v < INT32_MIN || v > INT32_MAX)))
           return fail("'" + std::string(s) + "' is not an " + to.toString());
-        dst.ints[i] = v;
+        dst.ints[at] = v;
         return Status::ok();
       }
       case TypeKind::kDouble: {
         double v = 0;
         auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
         if (ec != std::errc() || p != s.data() + s.size() || s.empty()) return fail("'" + std::string(s) + "' is not a DOUBLE");
-        dst.doubles[i] = v;
+        dst.doubles[at] = v;
         return Status::ok();
       }
       case TypeKind::kDecimal: {
         auto d = parseDecimal(s, to.precision, to.scale);
         if (!d.isOk()) return fail(d.status().message());
-        dst.decimals[i] = *d;
+        dst.decimals[at] = *d;
         return Status::ok();
       }
       case TypeKind::kTimestamp:
       case TypeKind::kTimestampLtz: {
         auto t = parseTimestamp(s);
         if (!t.isOk()) return fail(t.status().message());
-        dst.ints[i] = *t;
+        dst.ints[at] = *t;
         return Status::ok();
       }
       default: return fail("unsupported conversion from " + from.toString());
@@ -388,7 +409,7 @@ Status convertValue(const Column& src, const DataType& from, size_t i, Column& d
   if (isNumeric(from) || from.kind == TypeKind::kBoolean) {
     switch (to.kind) {
       case TypeKind::kBoolean:
-        dst.ints[i] = from.kind == TypeKind::kDouble ? src.doubles[i] != 0 : from.kind == TypeKind::kDecimal ? src.decimals[i] != 0 : src.ints[i] != 0;
+        dst.ints[at] = from.kind == TypeKind::kDouble ? src.doubles[i] != 0 : from.kind == TypeKind::kDecimal ? src.decimals[i] != 0 : src.ints[i] != 0;
         return Status::ok();
       case TypeKind::kInt:
       case TypeKind::kBigint: {
@@ -404,16 +425,16 @@ Status convertValue(const Column& src, const DataType& from, size_t i, Column& d
         } else {
           v = src.ints[i];
         }
-        dst.ints[i] = to.kind == TypeKind::kInt ? static_cast<int32_t>(v) : v;
+        dst.ints[at] = to.kind == TypeKind::kInt ? static_cast<int32_t>(v) : v;
         return Status::ok();
       }
-      case TypeKind::kDouble: dst.doubles[i] = doubleAt(src, from, i); return Status::ok();
+      case TypeKind::kDouble: dst.doubles[at] = doubleAt(src, from, i); return Status::ok();
       case TypeKind::kDecimal: {
         Decimal d = 0;
         if (from.kind == TypeKind::kDouble) {
           auto parsed = parseDecimal(fmt::format("{}", src.doubles[i]), to.precision, to.scale);
           if (!parsed.isOk()) {
-            dst.nulls[i] = 1;  // Flink: a value that does not fit is null
+            dst.nulls[at] = 1;  // Flink: a value that does not fit is null
             return Status::ok();
           }
           d = *parsed;
@@ -421,27 +442,27 @@ Status convertValue(const Column& src, const DataType& from, size_t i, Column& d
           d = decimalAt(src, from, to.scale, i);
         }
         if (d > decimalLimit(to.precision) || d < -decimalLimit(to.precision)) {
-          dst.nulls[i] = 1;
+          dst.nulls[at] = 1;
         } else {
-          dst.decimals[i] = d;
+          dst.decimals[at] = d;
         }
         return Status::ok();
       }
       case TypeKind::kTimestamp:
       case TypeKind::kTimestampLtz:
         if (!isInteger(from)) return fail("only an integer (epoch milliseconds) converts to a timestamp");
-        dst.ints[i] = src.ints[i];
+        dst.ints[at] = src.ints[i];
         return Status::ok();
       default: break;
     }
   }
   if (isTime(from)) {
     if (isTime(to)) {
-      dst.ints[i] = src.ints[i];
+      dst.ints[at] = src.ints[i];
       return Status::ok();
     }
     if (to.kind == TypeKind::kBigint) {
-      dst.ints[i] = src.ints[i];
+      dst.ints[at] = src.ints[i];
       return Status::ok();
     }
   }
@@ -474,35 +495,68 @@ class Case final : public Node {
  public:
   Case(DataType t, std::vector<BoundPtr> args, bool hasElse, bool coalesce, Position pos)
       : Node(std::move(t), std::move(args), pos), hasElse_(hasElse), coalesce_(coalesce) {}
+  // Each argument is evaluated only on the rows that reach it (a branch not taken cannot fail
+  // the job, as in Flink): on a batch of those rows when they are not all of them.
   Status evaluate(const RowBatch& in, Column& out, StringArena& arena) const override {
-    std::vector<Column> c;
-    REKA_RETURN_IF_ERROR(evalArgs(in, arena, c));
-    resetColumn(out, type, in.size());
+    const size_t n = in.size();
+    resetColumn(out, type, n);
+    std::vector<size_t> pending(n);
+    for (size_t i = 0; i < n; ++i) pending[i] = i;
     std::string scratch;
-    for (size_t i = 0; i < in.size(); ++i) {
-      if (coalesce_) {
-        for (size_t k = 0; k < c.size(); ++k) {
-          if (c[k].nulls[i]) continue;
-          REKA_RETURN_IF_ERROR(convertValue(c[k], argType(k), i, out, type, arena, scratch, pos_));
-          break;
+    Column value;
+    RowBatch subset;
+    if (coalesce_) {
+      for (size_t k = 0; k < args_.size() && !pending.empty(); ++k) {
+        REKA_RETURN_IF_ERROR(evalOn(k, in, pending, subset, value, arena));
+        std::vector<size_t> still;
+        for (size_t j = 0; j < pending.size(); ++j) {
+          if (value.nulls[j]) {
+            still.push_back(pending[j]);
+            continue;
+          }
+          REKA_RETURN_IF_ERROR(place(value, argType(k), j, pending[j], out, arena, scratch));
         }
-        continue;
+        pending.swap(still);
       }
-      const size_t pairs = (c.size() - (hasElse_ ? 1 : 0)) / 2;
-      size_t chosen = SIZE_MAX;
-      for (size_t k = 0; k < pairs; ++k) {
-        if (!c[2 * k].nulls[i] && c[2 * k].ints[i] != 0) {
-          chosen = 2 * k + 1;
-          break;
-        }
+      return Status::ok();
+    }
+    const size_t pairs = (args_.size() - (hasElse_ ? 1 : 0)) / 2;
+    for (size_t k = 0; k <= pairs && !pending.empty(); ++k) {
+      std::vector<size_t> chosen, still;
+      if (k < pairs) {
+        REKA_RETURN_IF_ERROR(evalOn(2 * k, in, pending, subset, value, arena));
+        for (size_t j = 0; j < pending.size(); ++j) (!value.nulls[j] && value.ints[j] != 0 ? chosen : still).push_back(pending[j]);
+      } else if (hasElse_) {
+        chosen = pending;
+      } else {
+        break;  // no branch: null
       }
-      if (chosen == SIZE_MAX && hasElse_) chosen = c.size() - 1;
-      if (chosen != SIZE_MAX) REKA_RETURN_IF_ERROR(convertValue(c[chosen], argType(chosen), i, out, type, arena, scratch, pos_));
+      if (!chosen.empty()) {
+        const size_t arg = k < pairs ? 2 * k + 1 : args_.size() - 1;
+        REKA_RETURN_IF_ERROR(evalOn(arg, in, chosen, subset, value, arena));
+        for (size_t j = 0; j < chosen.size(); ++j) REKA_RETURN_IF_ERROR(place(value, argType(arg), j, chosen[j], out, arena, scratch));
+      }
+      pending.swap(still);
     }
     return Status::ok();
   }
 
  private:
+  /// Evaluates argument `k` on rows `rows` of `in` (value j is row rows[j]).
+  Status evalOn(size_t k, const RowBatch& in, const std::vector<size_t>& rows, RowBatch& subset, Column& value,
+                StringArena& arena) const {
+    if (rows.size() == in.size()) return args_[k]->evaluate(in, value, arena);
+    subset.setSchema(in.schemaPtr());
+    for (size_t r : rows) subset.appendFrom(in, r);
+    Status s = args_[k]->evaluate(subset, value, arena);
+    subset.clear();
+    return s;
+  }
+  Status place(const Column& value, const DataType& from, size_t j, size_t row, Column& out, StringArena& arena,
+               std::string& scratch) const {
+    return convertValue(value, from, j, out, type, arena, scratch, pos_, row);
+  }
+
   bool hasElse_;
   bool coalesce_;
 };
@@ -590,8 +644,18 @@ Result<DataType> commonType(const std::vector<const DataType*>& types, const Pos
   for (const auto* t : types) {
     if (t == nullptr) continue;
     if (isNumeric(out) && isNumeric(*t)) {
-      out = arithmeticType('+', out, *t);
-      if (out.kind == TypeKind::kDecimal) out = DataType::decimal(std::min(38, out.precision - 1), out.scale);
+      if (out.kind == TypeKind::kDecimal || t->kind == TypeKind::kDecimal) {
+        if (out.kind == TypeKind::kDouble || t->kind == TypeKind::kDouble) {
+          out = DataType::float64();
+        } else {
+          // Room for the larger integer part and the larger scale.
+          const DataType a = asDecimal(out), b = asDecimal(*t);
+          const int scale = std::max(a.scale, b.scale);
+          out = DataType::decimal(std::min(38, std::max(a.precision - a.scale, b.precision - b.scale) + scale), scale);
+        }
+      } else {
+        out = arithmeticType('+', out, *t);
+      }
     } else if (isText(out) && isText(*t)) {
       out = DataType::string();
     } else if (isTime(out) && isTime(*t)) {
@@ -675,6 +739,18 @@ class Binder {
   static bool isNullLiteral(const Expr& e) { return e.kind == Expr::Kind::kLiteral && e.isNull; }
 
   Result<BoundPtr> column(const Expr& e) {
+    if (!e.qualifier.empty() && e.qualifier != scope_.table && e.qualifier != scope_.alias) {
+      // row.field of a ROW column.
+      const int r = scope_.schema->indexOf(e.qualifier);
+      if (r >= 0 && scope_.schema->field(static_cast<size_t>(r)).type.kind == TypeKind::kRow) {
+        const Schema& fields = *scope_.schema->field(static_cast<size_t>(r)).type.fields;
+        const int f = fields.indexOf(e.name);
+        if (f < 0) return typeError(e.pos, "ROW column '" + e.qualifier + "' has no field '" + e.name + "'; its fields are " + fields.toString());
+        DataType t = fields.field(static_cast<size_t>(f)).type;
+        t.nullable = true;
+        return BoundPtr(std::make_shared<FieldAccess>(t, static_cast<size_t>(r), static_cast<size_t>(f)));
+      }
+    }
     if (!e.qualifier.empty() && e.qualifier != scope_.table && e.qualifier != scope_.alias)
       return typeError(e.pos, "unknown table or alias '" + e.qualifier + "' (the query reads '" +
                                   (scope_.alias.empty() ? scope_.table : scope_.alias) + "')");
@@ -715,9 +791,20 @@ class Binder {
     return BoundPtr(std::make_shared<Literal>(e.literalType, std::move(v), e.text));
   }
 
+  /// A NULL literal of type `t` (an untyped NULL takes the type of the other operand).
+  static BoundPtr nullOf(const DataType& t) {
+    Column v;
+    DataType nt = t;
+    nt.nullable = true;
+    resetColumn(v, nt, 1);
+    return BoundPtr(std::make_shared<Literal>(nt, std::move(v)));
+  }
+
   Result<BoundPtr> binary(const Expr& e) {
     REKA_ASSIGN_OR_RETURN(BoundPtr a, bindExpr(*e.args[0]));
     REKA_ASSIGN_OR_RETURN(BoundPtr b, bindExpr(*e.args[1]));
+    if (isNullLiteral(*e.args[0]) && !isNullLiteral(*e.args[1])) a = nullOf(b->type);
+    if (isNullLiteral(*e.args[1]) && !isNullLiteral(*e.args[0])) b = nullOf(a->type);
     const std::string& op = e.op;
     if (op == "AND" || op == "OR") {
       for (const auto* x : {a.get(), b.get()})
@@ -734,6 +821,12 @@ class Binder {
         DataType t = a->type;
         return BoundPtr(std::make_shared<Arithmetic>(t, o, a, b, e.pos));
       }
+      if (isInterval(a.get()) && isTime(b->type) && o == '+') {
+        DataType t = b->type;
+        return BoundPtr(std::make_shared<Arithmetic>(t, o, b, a, e.pos));
+      }
+      if (isInterval(a.get()) || isInterval(b.get()))
+        return typeError(e.pos, "an INTERVAL can only be added to or subtracted from a timestamp");
       if (!isNumeric(a->type) || !isNumeric(b->type))
         return typeError(e.pos, fmt::format("{} needs numbers (or a timestamp ± an INTERVAL), not {} and {}", op, a->type.toString(),
                                             b->type.toString()));

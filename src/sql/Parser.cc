@@ -5,6 +5,7 @@
 
 #include <cctype>
 #include <charconv>
+#include <cmath>
 
 #include "sql/Ast.h"
 
@@ -148,7 +149,8 @@ std::string upper(std::string s) {
 bool isReserved(const std::string& u) {
   static const char* kWords[] = {"SELECT", "FROM",  "WHERE", "AND",  "OR",   "NOT",  "AS",    "CASE", "WHEN", "THEN",
                                  "ELSE",   "END",   "IS",    "NULL", "CAST", "INSERT", "INTO", "CREATE", "TABLE",
-                                 "WITH",   "GROUP", "ORDER", "BY",   "UNION", "JOIN", "ON",   "HAVING", "LIMIT"};
+                                 "WITH",   "GROUP", "ORDER", "BY",   "UNION", "JOIN", "ON",   "HAVING", "LIMIT",
+                                 "LEFT",   "RIGHT", "FULL",  "INNER", "CROSS", "OUTER"};
   for (const char* w : kWords)
     if (u == w) return true;
   return false;
@@ -329,9 +331,11 @@ class Parser {
         ColumnDef c;
         c.pos = peek().pos;
         REKA_ASSIGN_OR_RETURN(c.name, identifier("a column name"));
-        if (isWord(peek(), "AS"))
-          return Status::notSupported("SQL: computed column '" + c.name + "' at " + c.pos.toString() + " is not supported yet");
-        REKA_ASSIGN_OR_RETURN(c.type, type());
+        if (word("AS")) {
+          REKA_ASSIGN_OR_RETURN(c.computed, expression());
+        } else {
+          REKA_ASSIGN_OR_RETURN(c.type, type());
+        }
         if (isWord(peek(), "METADATA"))
           return Status::notSupported("SQL: metadata column '" + c.name + "' at " + c.pos.toString() + " is not supported yet");
         if (word("PRIMARY")) {
@@ -593,7 +597,7 @@ class Parser {
       if (ec != std::errc() || p != amount.data() + amount.size())
         return Status::invalidArgument("SQL: INTERVAL '" + amount + "' at " + pos.toString() + " is not a number");
       auto e = make(Expr::Kind::kInterval, pos);
-      e->millis = static_cast<int64_t>(n * static_cast<double>(per));
+      e->millis = std::llround(n * static_cast<double>(per));
       return e;
     }
     if (isWord(t, "CASE")) {

@@ -47,23 +47,34 @@ std::string exprText(const Expr& e) {
   return "?";
 }
 
-struct TableDef {
-  std::string name;
-  Position pos;
-  Schema schema;
-  connector::Options options;
+/// A row operator of a plan: a filter, then a select list (empty: the rows as they are).
+struct Stage {
+  std::string label;  ///< "Calc", "Computed columns", "Convert", "View: v"
+  std::vector<BoundPtr> projections;
+  BoundPtr filter;
+  std::vector<std::string> projectionText;
+  std::string filterText;
+  Schema schema;  ///< the rows it gives
+  /// Event time assigned to its output (a WATERMARK on a computed column).
   std::optional<connector::RowWatermarks> watermarks;
   std::string watermarkText;
 };
 
-/// A planned query: where its rows come from and what the Calc does to them.
+struct TableDef {
+  std::string name;
+  Position pos;
+  Schema physical;  ///< what the connector reads and writes
+  Schema schema;    ///< physical plus computed columns
+  connector::Options options;
+  std::optional<connector::RowWatermarks> watermarks;  ///< on a physical column: in the source
+  std::string watermarkText;
+  std::optional<Stage> computed;  ///< computed columns (and a watermark on one of them)
+};
+
+/// A planned query: the table its rows come from and the stages they go through, in order.
 struct PlannedQuery {
-  std::string sourceTable;  ///< the table read
-  std::vector<std::string> viewPath;  ///< views expanded on the way, outermost first
-  std::vector<BoundPtr> projections;  ///< empty: every column as it is
-  BoundPtr filter;
-  std::vector<std::string> projectionText;
-  std::string filterText;
+  std::string sourceTable;
+  std::vector<Stage> stages;
   Schema schema;  ///< the rows it gives
 };
 
@@ -170,10 +181,35 @@ struct SqlScript::Impl {
     TableDef def;
     def.name = t.name;
     def.pos = t.pos;
-    std::vector<Field> fields;
-    for (const auto& c : t.columns) fields.push_back({c.name, c.type});
-    def.schema = Schema(std::move(fields));
+    std::vector<Field> physical;
+    for (const auto& c : t.columns)
+      if (!c.computed) physical.push_back({c.name, c.type});
+    def.physical = Schema(std::move(physical));
     for (const auto& [k, v] : t.options) def.options.set(k, v);
+    // Computed columns: a stage after the source gives every column in declaration order.
+    const bool anyComputed = std::any_of(t.columns.begin(), t.columns.end(), [](const ColumnDef& c) { return c.computed != nullptr; });
+    if (anyComputed) {
+      Stage st;
+      st.label = "Computed columns";
+      Scope scope{&def.physical, t.name, ""};
+      std::vector<Field> all;
+      for (const auto& c : t.columns) {
+        Expr col;
+        col.kind = Expr::Kind::kColumn;
+        col.name = c.name;
+        col.pos = c.pos;
+        const Expr& e = c.computed ? *c.computed : col;
+        REKA_ASSIGN_OR_RETURN(BoundPtr b, bind(e, scope));
+        all.push_back({c.name, b->type});
+        st.projectionText.push_back(c.computed ? exprText(e) + " AS " + c.name : c.name);
+        st.projections.push_back(std::move(b));
+      }
+      st.schema = Schema(std::move(all));
+      def.schema = st.schema;
+      def.computed = std::move(st);
+    } else {
+      def.schema = def.physical;
+    }
     for (const auto& k : t.primaryKey)
       if (def.schema.indexOf(k) < 0) return Status::invalidArgument("SQL: primary key column '" + k + "' of table '" + t.name + "' is not a column");
     if (!t.primaryKey.empty() && !def.options.has("key.fields") && def.options.get("connector") == "upsert-kafka") {
@@ -194,10 +230,16 @@ struct SqlScript::Impl {
         return Status::notSupported("SQL: WATERMARK FOR " + *t.watermarkColumn + " AS " + exprText(w) + " of table '" + t.name +
                                     "': this version takes '" + *t.watermarkColumn + "' or '" + *t.watermarkColumn +
                                     " - INTERVAL ...'");
-      auto wm = connector::RowWatermarks::forColumn(def.schema, *t.watermarkColumn, delay);
+      const bool onPhysical = def.physical.indexOf(*t.watermarkColumn) >= 0;
+      auto wm = connector::RowWatermarks::forColumn(onPhysical ? def.physical : def.schema, *t.watermarkColumn, delay);
       if (!wm.isOk()) return Status::invalidArgument("SQL: table '" + t.name + "': " + wm.status().message());
-      def.watermarks = *wm;
-      def.watermarkText = exprText(w);
+      if (onPhysical) {
+        def.watermarks = *wm;  // per split, in the source
+        def.watermarkText = exprText(w);
+      } else {
+        def.computed->watermarks = *wm;  // after the computed columns
+        def.computed->watermarkText = exprText(w);
+      }
     }
     // The connector checks its options now, so that a mistake is reported before anything runs.
     if (!def.options.has("connector"))
@@ -210,22 +252,13 @@ struct SqlScript::Impl {
   Result<PlannedQuery> planQuery(const Query& q, int depth) {
     if (depth > 16) return Status::invalidArgument("SQL: views nest too deeply (a view that reads itself?)");
     PlannedQuery p;
-    Schema input;
     if (auto v = views.find(q.from); v != views.end()) {
-      // A view: its query's rows are the input; only a view that selects columns as they are
-      // (SELECT … FROM t [WHERE …] with plain columns) merges into this query.
-      REKA_ASSIGN_OR_RETURN(PlannedQuery inner, planQuery(v->second, depth + 1));
-      if (!inner.projections.empty() || inner.filter) {
-        return Status::notSupported("SQL: reading view '" + q.from + "' at " + q.fromPos.toString() +
-                                    " that computes columns or filters is not supported yet; select from its table");
-      }
-      p.sourceTable = inner.sourceTable;
-      p.viewPath = inner.viewPath;
-      p.viewPath.insert(p.viewPath.begin(), q.from);
-      input = inner.schema;
+      REKA_ASSIGN_OR_RETURN(p, planQuery(v->second, depth + 1));
+      if (!p.stages.empty() && p.stages.back().label == "Calc") p.stages.back().label = "View " + q.from;
     } else if (auto t = tables.find(q.from); t != tables.end()) {
       p.sourceTable = q.from;
-      input = t->second.schema;
+      if (t->second.computed) p.stages.push_back(*t->second.computed);
+      p.schema = t->second.schema;
     } else {
       std::string names;
       for (const auto& [n, _] : tables) names += (names.empty() ? "" : ", ") + n;
@@ -233,12 +266,15 @@ struct SqlScript::Impl {
       return Status::invalidArgument("SQL: table '" + q.from + "' at " + q.fromPos.toString() + " is not defined" +
                                      (names.empty() ? std::string(" (no table is)") : "; defined: " + names));
     }
+    const Schema input = p.schema;
+    Stage st;
+    st.label = "Calc";
     Scope scope{&input, q.from, q.alias};
     if (q.where) {
-      REKA_ASSIGN_OR_RETURN(p.filter, bind(*q.where, scope));
-      if (p.filter->type.kind != TypeKind::kBoolean)
-        return Status::invalidArgument("SQL: WHERE at " + q.where->pos.toString() + " needs a BOOLEAN, not " + p.filter->type.toString());
-      p.filterText = exprText(*q.where);
+      REKA_ASSIGN_OR_RETURN(st.filter, bind(*q.where, scope));
+      if (st.filter->type.kind != TypeKind::kBoolean)
+        return Status::invalidArgument("SQL: WHERE at " + q.where->pos.toString() + " needs a BOOLEAN, not " + st.filter->type.toString());
+      st.filterText = exprText(*q.where);
     }
     std::vector<Field> fields;
     bool identity = true;
@@ -252,18 +288,21 @@ struct SqlScript::Impl {
       REKA_ASSIGN_OR_RETURN(BoundPtr b, bind(*item.expr, scope));
       std::string name = item.alias.empty() ? derivedName(*item.expr, i) : item.alias;
       for (const auto& f : fields)
-        if (f.name == name) return Status::invalidArgument("SQL: the select list names '" + name + "' twice (at " + item.expr->pos.toString() + "); give one an alias");
-      identity = identity && item.expr->kind == Expr::Kind::kColumn && static_cast<size_t>(input.indexOf(item.expr->name)) == i &&
-                 item.alias.empty();
+        if (f.name == name)
+          return Status::invalidArgument("SQL: the select list names '" + name + "' twice (at " + item.expr->pos.toString() + "); give one an alias");
+      identity = identity && item.expr->kind == Expr::Kind::kColumn && item.expr->qualifier.empty() &&
+                 input.indexOf(item.expr->name) == static_cast<int>(i) && item.alias.empty();
       fields.push_back({name, b->type});
-      p.projectionText.push_back(exprText(*item.expr) + (item.alias.empty() ? "" : " AS " + item.alias));
-      p.projections.push_back(std::move(b));
+      st.projectionText.push_back(exprText(*item.expr) + (item.alias.empty() ? "" : " AS " + item.alias));
+      st.projections.push_back(std::move(b));
     }
     if (identity && fields.size() == input.size()) {
-      p.projections.clear();
-      p.projectionText.clear();
+      st.projections.clear();
+      st.projectionText.clear();
     }
-    p.schema = Schema(std::move(fields));
+    st.schema = Schema(std::move(fields));
+    p.schema = st.schema;
+    if (!st.projections.empty() || st.filter) p.stages.push_back(std::move(st));
     return p;
   }
 
@@ -271,12 +310,14 @@ struct SqlScript::Impl {
     auto t = tables.find(in.table);
     if (t == tables.end())
       return Status::invalidArgument("SQL: INSERT INTO '" + in.table + "' at " + in.pos.toString() + ": the table is not defined");
+    if (t->second.computed)
+      return Status::notSupported("SQL: INSERT INTO '" + in.table + "': writing a table with computed columns is not supported yet");
     REKA_ASSIGN_OR_RETURN(PlannedQuery q, planQuery(in.query, 0));
     const Schema& sink = t->second.schema;
     if (q.schema.size() != sink.size())
       return Status::invalidArgument(fmt::format("SQL: INSERT INTO {} at {}: the query gives {} columns, the table has {} ({})", in.table,
                                                  in.pos.toString(), q.schema.size(), sink.size(), sink.toString()));
-    // Columns go by position; a type that differs is converted where CAST could.
+    // Columns go by position; a type that differs within its family is converted as CAST does.
     bool converts = false;
     for (size_t i = 0; i < sink.size(); ++i) {
       DataType want = sink.field(i).type, got = q.schema.field(i).type;
@@ -284,9 +325,9 @@ struct SqlScript::Impl {
       if (!(want == got)) converts = true;
     }
     if (converts) {
-      std::vector<BoundPtr> casts;
+      Stage st;
+      st.label = "Convert";
       Scope scope{&q.schema, "", ""};
-      std::vector<std::string> texts;
       for (size_t i = 0; i < sink.size(); ++i) {
         Expr col;
         col.kind = Expr::Kind::kColumn;
@@ -295,15 +336,14 @@ struct SqlScript::Impl {
         DataType want = sink.field(i).type, got = q.schema.field(i).type;
         want.nullable = got.nullable = true;
         if (want == got) {
-          // The same type: the column as it is.
-          auto b = bind(col, scope);
-          if (!b.isOk()) return b.status();
-          casts.push_back(*b);
+          REKA_ASSIGN_OR_RETURN(BoundPtr b, bind(col, scope));
+          st.projectionText.push_back(col.name);
+          st.projections.push_back(std::move(b));
           continue;
         }
         // Implicit conversions stay within a family (numbers, times, strings), as in Flink.
-        auto family = [](const DataType& t) {
-          switch (t.kind) {
+        auto family = [](const DataType& x) {
+          switch (x.kind) {
             case TypeKind::kInt:
             case TypeKind::kBigint:
             case TypeKind::kDouble:
@@ -312,7 +352,7 @@ struct SqlScript::Impl {
             case TypeKind::kTimestampLtz: return 1;
             case TypeKind::kString:
             case TypeKind::kBytes: return 2;
-            default: return 3 + static_cast<int>(t.kind);
+            default: return 3 + static_cast<int>(x.kind);
           }
         };
         if (family(want) != family(got))
@@ -324,21 +364,13 @@ struct SqlScript::Impl {
         cast.pos = in.pos;
         cast.castType = sink.field(i).type;
         cast.args = {std::make_shared<Expr>(col)};
-        auto b = bind(cast, scope);
-        if (!b.isOk())
-          return Status::invalidArgument(fmt::format("SQL: INSERT INTO {}: column {} '{}' is {} but the query gives {}", in.table, i + 1,
-                                                     sink.field(i).name, sink.field(i).type.toString(), q.schema.field(i).type.toString()));
-        texts.push_back(exprText(cast));
-        casts.push_back(*b);
+        REKA_ASSIGN_OR_RETURN(BoundPtr b, bind(cast, scope));
+        st.projectionText.push_back(exprText(cast));
+        st.projections.push_back(std::move(b));
       }
-      // Fold the casts into the query's projections when it has none, else stack a second Calc
-      // by keeping them apart (the planner builds two operators then).
-      q.projectionText.push_back("-> " + [&] {
-        std::string s;
-        for (const auto& x : texts) s += (s.empty() ? "" : ", ") + x;
-        return s;
-      }());
-      conversions[inserts.size()] = std::move(casts);
+      st.schema = sink;
+      q.schema = sink;
+      q.stages.push_back(std::move(st));
     }
     PlannedInsert p;
     p.table = in.table;
@@ -346,8 +378,6 @@ struct SqlScript::Impl {
     p.query = std::move(q);
     return p;
   }
-
-  std::map<size_t, std::vector<BoundPtr>> conversions;  ///< by insert: casts to the sink's types
 };
 
 SqlScript::SqlScript(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -365,61 +395,52 @@ Result<SqlScript> SqlScript::compile(std::string_view text) {
 const std::map<std::string, std::string>& SqlScript::settings() const { return impl_->settings; }
 
 std::string SqlScript::explain() const {
+  auto describe = [](const TableDef& t) {
+    std::string s;
+    for (const auto& [k, v] : t.options.values())
+      if (k == "connector" || k == "format" || k == "topic" || k == "path") s += (s.empty() ? "" : ", ") + k + "=" + v;
+    return s;
+  };
   std::string out;
-  for (size_t i = 0; i < impl_->inserts.size(); ++i) {
-    const PlannedInsert& p = impl_->inserts[i];
+  for (const PlannedInsert& p : impl_->inserts) {
     const TableDef& sink = impl_->tables.at(p.table);
     const TableDef& source = impl_->tables.at(p.query.sourceTable);
-    auto describe = [](const TableDef& t) {
-      std::string s;
-      for (const auto& [k, v] : t.options.values())
-        if (k == "connector" || k == "format" || k == "topic" || k == "path") s += (s.empty() ? "" : ", ") + k + "=" + v;
-      return s;
-    };
     out += fmt::format("== INSERT INTO {} ({}) ==\n", p.table, p.pos.toString());
     out += fmt::format("Sink: {} [{}] ({})\n", p.table, describe(sink), sink.schema.toString());
     std::string indent = "+- ";
-    if (!p.query.projections.empty() || p.query.filter || impl_->conversions.count(i)) {
-      std::string calc = "Calc:";
-      if (!p.query.projectionText.empty()) {
-        calc += " select=[";
-        for (size_t k = 0; k < p.query.projectionText.size(); ++k) calc += (k > 0 ? ", " : "") + p.query.projectionText[k];
-        calc += "]";
+    for (auto st = p.query.stages.rbegin(); st != p.query.stages.rend(); ++st) {
+      std::string line = st->label + ":";
+      if (!st->projectionText.empty()) {
+        line += " select=[";
+        for (size_t k = 0; k < st->projectionText.size(); ++k) line += (k > 0 ? ", " : "") + st->projectionText[k];
+        line += "]";
       }
-      if (p.query.filter) calc += " where=[" + p.query.filterText + "]";
-      out += indent + calc + "\n";
+      if (st->filter) line += " where=[" + st->filterText + "]";
+      if (st->watermarks) line += " watermark=" + st->watermarkText;
+      out += indent + line + "\n";
       indent = "   " + indent;
     }
-    for (const auto& v : p.query.viewPath) {
-      out += indent + "View: " + v + "\n";
-      indent = "   " + indent;
-    }
-    out += fmt::format("{}Source: {} [{}] ({}){}\n", indent, source.name, describe(source), source.schema.toString(),
+    out += fmt::format("{}Source: {} [{}] ({}){}\n", indent, source.name, describe(source), source.physical.toString(),
                        source.watermarks ? " watermark=" + source.watermarkText : "");
   }
   return out;
 }
 
 Status SqlScript::addTo(StreamEnvironment& env) const {
-  for (size_t i = 0; i < impl_->inserts.size(); ++i) {
-    const PlannedInsert& p = impl_->inserts[i];
+  for (const PlannedInsert& p : impl_->inserts) {
     const TableDef& source = impl_->tables.at(p.query.sourceTable);
-    REKA_ASSIGN_OR_RETURN(DataStream<Row> rows, connector::readTable(env, source.name, source.schema, source.options, source.watermarks));
-    if (!p.query.projections.empty() || p.query.filter) {
-      auto schema = std::make_shared<const Schema>(p.query.schema);
-      auto projections = p.query.projections;
-      auto filter = p.query.filter;
-      rows = rows.transform<Row>("Calc", [schema, projections, filter] {
+    REKA_ASSIGN_OR_RETURN(DataStream<Row> rows, connector::readTable(env, source.name, source.physical, source.options, source.watermarks));
+    for (const Stage& st : p.query.stages) {
+      auto schema = std::make_shared<const Schema>(st.schema);
+      auto projections = st.projections;
+      auto filter = st.filter;
+      rows = rows.transform<Row>(st.label, [schema, projections, filter] {
         return std::make_unique<CalcOperator>(schema, projections, filter);
       });
+      if (st.watermarks) rows = rows.assignTimestampsAndWatermarks(*st.watermarks);
     }
     const TableDef& sink = impl_->tables.at(p.table);
-    if (auto c = impl_->conversions.find(i); c != impl_->conversions.end()) {
-      auto schema = std::make_shared<const Schema>(sink.schema);
-      auto casts = c->second;
-      rows = rows.transform<Row>("Convert", [schema, casts] { return std::make_unique<CalcOperator>(schema, casts, nullptr); });
-    }
-    REKA_RETURN_IF_ERROR(connector::writeTable(rows, p.table, sink.schema, sink.options));
+    REKA_RETURN_IF_ERROR(connector::writeTable(rows, p.table, sink.physical, sink.options));
   }
   return Status::ok();
 }

@@ -132,10 +132,14 @@ class TimestampsAndWatermarksOperator final : public Operator {
     return Status::ok();
   }
   void processBatch(int, Batch& batch) override {
-    auto& in = static_cast<RecordBatch<T>&>(batch);
+    auto& in = static_cast<BatchOf<T>&>(batch);
     auto& splits = emitter_.splits();
-    for (const T& r : in.records) splits.observe(0, strategy_.timestampOf(r));
-    ctx_->metrics->recordsOut.fetch_add(static_cast<int64_t>(in.records.size()), std::memory_order_relaxed);
+    if constexpr (std::is_same_v<T, Row>) {
+      for (size_t i = 0; i < in.size(); ++i) splits.observe(0, strategy_.timestampOf(in, i));
+    } else {
+      for (const T& r : in.records) splits.observe(0, strategy_.timestampOf(r));
+    }
+    ctx_->metrics->recordsOut.fetch_add(static_cast<int64_t>(in.size()), std::memory_order_relaxed);
     ctx_->outputs[0]->push(in);
     emitter_.afterBatch();
   }

@@ -1,0 +1,335 @@
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "reka/data/Row.h"
+#include "sql/Ast.h"
+#include "sql/Expression.h"
+
+namespace reka::sql {
+namespace {
+
+using ::testing::HasSubstr;
+using V = std::vector<std::string>;
+
+std::shared_ptr<const Schema> parseSchema(std::string_view text) {
+  Result<Schema> r = Schema::parse(text);
+  EXPECT_TRUE(r.isOk()) << text << ": " << r.status().message();
+  return std::make_shared<const Schema>(r.isOk() ? *r : Schema());
+}
+
+// Row 0: every field set; row 1: negative numbers and b null; row 2: only b set.
+RowBatch makeSample() {
+  RowBatch b(parseSchema("a INT, b BIGINT, d DECIMAL(10, 2), x DOUBLE, s STRING, t TIMESTAMP(3)"));
+  size_t r = b.appendRow();
+  RowBatch::setInt(b.columns[0], r, 7);
+  RowBatch::setInt(b.columns[1], r, 10);
+  RowBatch::setDecimal(b.columns[2], r, 250);  // 2.50
+  RowBatch::setDouble(b.columns[3], r, 1.25);
+  b.setString(b.columns[4], r, "x");
+  RowBatch::setInt(b.columns[5], r, 1796544000000);  // 2026-12-06 08:00:00.000 (20793 days + 8 h)
+  r = b.appendRow();
+  RowBatch::setInt(b.columns[0], r, -7);
+  RowBatch::setNull(b.columns[1], r);
+  RowBatch::setDecimal(b.columns[2], r, -250);  // -2.50
+  RowBatch::setDouble(b.columns[3], r, -0.25);
+  b.setString(b.columns[4], r, "abc");
+  RowBatch::setInt(b.columns[5], r, 1748781000500);  // 2025-06-01 12:30:00.500
+  r = b.appendRow();
+  RowBatch::setInt(b.columns[1], r, 3);
+  return b;
+}
+
+const RowBatch& sample() {
+  static const RowBatch b = makeSample();
+  return b;
+}
+
+Result<BoundPtr> bindText(const std::string& text, const Schema& schema) {
+  Result<ExprPtr> e = parseExpression(text);
+  if (!e.isOk()) return e.status();
+  return bind(**e, Scope{&schema, "t1", "o"});
+}
+
+std::vector<std::string> eval(const std::string& text, const RowBatch& batch) {
+  Result<BoundPtr> bound = bindText(text, batch.schema());
+  EXPECT_TRUE(bound.isOk()) << text << ": " << bound.status().message();
+  if (!bound.isOk()) return {"<bind error>"};
+  Column col;
+  StringArena arena;
+  Status st = (*bound)->evaluate(batch, col, arena);
+  EXPECT_TRUE(st.isOk()) << text << ": " << st.message();
+  if (!st.isOk()) return {"<evaluation error>"};
+  std::vector<std::string> out;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    std::string v;
+    appendValueText(col, (*bound)->type, i, v);
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+std::vector<std::string> eval(const std::string& text) { return eval(text, sample()); }
+
+std::string typeOf(const std::string& text) {
+  Result<BoundPtr> bound = bindText(text, sample().schema());
+  EXPECT_TRUE(bound.isOk()) << text << ": " << bound.status().message();
+  return bound.isOk() ? (*bound)->type.toString() : "<bind error>";
+}
+
+/// The message of a parse or bind failure ("" when both succeed).
+std::string bindError(const std::string& text) {
+  Result<BoundPtr> bound = bindText(text, sample().schema());
+  EXPECT_FALSE(bound.isOk()) << text << " was expected to fail";
+  return bound.isOk() ? "" : bound.status().message();
+}
+
+/// The message of an evaluation failure (binding must succeed).
+std::string evalError(const std::string& text) {
+  Result<BoundPtr> bound = bindText(text, sample().schema());
+  EXPECT_TRUE(bound.isOk()) << text << ": " << bound.status().message();
+  if (!bound.isOk()) return "<bind error>";
+  Column col;
+  StringArena arena;
+  Status st = (*bound)->evaluate(sample(), col, arena);
+  EXPECT_FALSE(st.isOk()) << text << " was expected to fail";
+  return st.message();
+}
+
+std::string scriptError(const std::string& script) {
+  Result<std::vector<Statement>> r = parseScript(script);
+  EXPECT_FALSE(r.isOk()) << script << " was expected to fail";
+  return r.isOk() ? "" : r.status().message();
+}
+
+// ---- Arithmetic -----------------------------------------------------------------------------
+
+TEST(ExpressionTest, IntegerArithmetic) {
+  EXPECT_EQ(eval("a + b"), (V{"17", "null", "null"}));
+  EXPECT_EQ(typeOf("a + b"), "BIGINT");
+  EXPECT_EQ(eval("a / 2"), (V{"3", "-3", "null"}));  // truncates toward zero
+  EXPECT_EQ(typeOf("a / 2"), "INT");
+  EXPECT_EQ(eval("a % 3"), (V{"1", "-1", "null"}));
+  EXPECT_EQ(eval("-a"), (V{"-7", "7", "null"}));
+  EXPECT_EQ(eval("`a` * 2"), (V{"14", "-14", "null"}));
+  EXPECT_EQ(eval("a /* two */ + -- to the end of the line\n 1"), (V{"8", "-6", "null"}));
+}
+
+TEST(ExpressionTest, DecimalArithmeticFollowsFlinkTypes) {
+  EXPECT_EQ(eval("d + 1"), (V{"3.50", "-1.50", "null"}));
+  EXPECT_EQ(typeOf("d + 1"), "DECIMAL(13, 2)");
+  EXPECT_EQ(eval("d * d"), (V{"6.2500", "6.2500", "null"}));
+  EXPECT_EQ(typeOf("d * d"), "DECIMAL(20, 4)");
+  // Scale max(6, 2 + 10 + 1) = 13; precision 10 - 2 + 0 + 13 = 21.
+  EXPECT_EQ(eval("d / 4"), (V{"0.6250000000000", "-0.6250000000000", "null"}));
+  EXPECT_EQ(typeOf("d / 4"), "DECIMAL(21, 13)");
+}
+
+TEST(ExpressionTest, DoubleArithmetic) {
+  EXPECT_EQ(eval("x * 2"), (V{"2.5", "-0.5", "null"}));
+  EXPECT_EQ(typeOf("x * 2"), "DOUBLE");
+}
+
+TEST(ExpressionTest, DivisionByZeroIsAnErrorNamingThePosition) {
+  EXPECT_THAT(evalError("a / 0"), HasSubstr("division by zero"));
+  EXPECT_THAT(evalError("a / 0"), HasSubstr("line 1, column 3"));
+  EXPECT_THAT(evalError("a % 0"), HasSubstr("division by zero"));
+  EXPECT_THAT(evalError("d / 0"), HasSubstr("division by zero"));
+}
+
+// ---- Comparisons and logic ------------------------------------------------------------------
+
+TEST(ExpressionTest, ThreeValuedLogic) {
+  EXPECT_EQ(eval("a > 1 AND s = 'x'"), (V{"true", "false", "null"}));
+  EXPECT_EQ(eval("(a > 1) OR (b IS NULL)"), (V{"true", "true", "null"}));
+  EXPECT_EQ(eval("(a > 1) AND (b > 5)"), (V{"true", "false", "false"}));  // false AND null is false
+  EXPECT_EQ(eval("(a < 0) OR (b > 5)"), (V{"true", "true", "null"}));     // true OR null is true
+  EXPECT_EQ(eval("NOT (a > 1)"), (V{"false", "true", "null"}));
+  EXPECT_EQ(eval("a IS NULL"), (V{"false", "false", "true"}));
+  EXPECT_EQ(typeOf("a IS NULL"), "BOOLEAN NOT NULL");
+  EXPECT_EQ(eval("s IS NOT NULL"), (V{"true", "true", "false"}));
+}
+
+TEST(ExpressionTest, ComparisonsAcrossTypes) {
+  EXPECT_EQ(eval("d > x"), (V{"true", "false", "null"}));  // DECIMAL with DOUBLE
+  EXPECT_EQ(eval("d > 2"), (V{"true", "false", "null"}));  // DECIMAL with INT
+  EXPECT_EQ(eval("d = 2.5"), (V{"true", "false", "null"}));
+  EXPECT_EQ(eval("a <> b"), (V{"true", "null", "null"}));
+  EXPECT_EQ(eval("s < 'b'"), (V{"false", "true", "null"}));
+  EXPECT_EQ(eval("t > '2026-01-01 00:00:00'"), (V{"true", "false", "null"}));
+}
+
+// ---- CASE, COALESCE, CAST, functions --------------------------------------------------------
+
+TEST(ExpressionTest, CaseAndCoalesce) {
+  EXPECT_EQ(eval("CASE WHEN a > 0 THEN 'pos' WHEN a < 0 THEN 'neg' ELSE 'none' END"), (V{"pos", "neg", "none"}));
+  EXPECT_EQ(eval("CASE WHEN a > 0 THEN a END"), (V{"7", "null", "null"}));
+  EXPECT_EQ(eval("CASE WHEN a > 0 THEN d ELSE 0 END"), (V{"2.50", "0.00", "0.00"}));
+  EXPECT_EQ(typeOf("CASE WHEN a > 0 THEN d ELSE 0 END"), "DECIMAL(12, 2)");
+  EXPECT_EQ(eval("COALESCE(s, 'none')"), (V{"x", "abc", "none"}));
+}
+
+// The usual guard against a division by zero: the THEN branch must not be evaluated (nor fail)
+// for rows whose condition is not true, as in Flink.
+TEST(ExpressionTest, CaseDoesNotFailInBranchesItDoesNotTake) {
+  RowBatch b(parseSchema("a INT"));
+  RowBatch::setInt(b.columns[0], b.appendRow(), 5);
+  RowBatch::setInt(b.columns[0], b.appendRow(), 0);
+  b.appendRow();
+  EXPECT_EQ(eval("CASE WHEN a <> 0 THEN 100 / a ELSE 0 END", b), (V{"20", "0", "0"}));
+}
+
+TEST(ExpressionTest, Casts) {
+  EXPECT_EQ(eval("CAST(d AS BIGINT)"), (V{"2", "-2", "null"}));  // toward zero
+  EXPECT_EQ(typeOf("CAST(d AS BIGINT)"), "BIGINT");
+  EXPECT_EQ(eval("CAST(a AS STRING)"), (V{"7", "-7", "null"}));
+  EXPECT_EQ(eval("CAST('2.345' AS DECIMAL(5, 2))"), (V{"2.35", "2.35", "2.35"}));  // half up
+  EXPECT_EQ(eval("CAST('-2.345' AS DECIMAL(5, 2))"), (V{"-2.35", "-2.35", "-2.35"}));
+  EXPECT_EQ(typeOf("CAST('2.345' AS DECIMAL(5, 2))"), "DECIMAL(5, 2)");
+  EXPECT_EQ(eval("CAST(x AS DECIMAL(5, 1))"), (V{"1.3", "-0.3", "null"}));
+  EXPECT_EQ(eval("CAST(' 42 ' AS INT)"), (V{"42", "42", "42"}));
+  EXPECT_THAT(evalError("CAST(s AS INT)"), HasSubstr("'x' is not an INT"));
+}
+
+TEST(ExpressionTest, StringFunctions) {
+  EXPECT_EQ(eval("UPPER(s)"), (V{"X", "ABC", "null"}));
+  EXPECT_EQ(eval("LOWER('HeLLo')"), (V{"hello", "hello", "hello"}));
+  EXPECT_EQ(eval("CHAR_LENGTH(s)"), (V{"1", "3", "null"}));
+  EXPECT_EQ(eval("CHAR_LENGTH('h\xC3\xA9llo')"), (V{"5", "5", "5"}));  // code points, not bytes
+  EXPECT_EQ(eval("CONCAT(s, '-', a)"), (V{"x-7", "abc--7", "null"}));
+  EXPECT_EQ(eval("s || '!'"), (V{"x!", "abc!", "null"}));
+}
+
+TEST(ExpressionTest, TimestampsAndIntervals) {
+  EXPECT_EQ(eval("t"), (V{"2026-12-06 08:00:00.000", "2025-06-01 12:30:00.500", "null"}));
+  EXPECT_EQ(eval("t + INTERVAL '1' SECOND"), (V{"2026-12-06 08:00:01.000", "2025-06-01 12:30:01.500", "null"}));
+  EXPECT_EQ(typeOf("t + INTERVAL '1' SECOND"), "TIMESTAMP(3)");
+  EXPECT_EQ(eval("t - INTERVAL '1' DAY"), (V{"2026-12-05 08:00:00.000", "2025-05-31 12:30:00.500", "null"}));
+}
+
+// ---- Binding errors -------------------------------------------------------------------------
+
+TEST(ExpressionTest, BindErrorsNameWhatIsWrong) {
+  const std::string unknownColumn = bindError("a + nope");
+  EXPECT_THAT(unknownColumn, HasSubstr("'nope'"));
+  EXPECT_THAT(unknownColumn, HasSubstr("a, b, d, x, s, t"));
+  EXPECT_THAT(unknownColumn, HasSubstr("line 1, column 5"));
+  const std::string unknownFunction = bindError("FOO(a)");
+  EXPECT_THAT(unknownFunction, HasSubstr("FOO"));
+  EXPECT_THAT(unknownFunction, HasSubstr("UPPER, LOWER, CHAR_LENGTH, CONCAT, ABS, COALESCE"));
+  EXPECT_THAT(bindError("'abc' + 1"), HasSubstr("needs numbers"));
+  EXPECT_THAT(bindError("'abc' + 1"), HasSubstr("line 1, column 7"));
+  EXPECT_THAT(bindError("a AND s = 'x'"), HasSubstr("AND needs BOOLEAN operands, not INT"));
+  EXPECT_THAT(bindError("CASE WHEN a THEN 1 END"), HasSubstr("WHEN needs a BOOLEAN"));
+}
+
+TEST(ExpressionTest, QualifiersNameTheTableOrItsAlias) {
+  EXPECT_EQ(eval("o.a"), (V{"7", "-7", "null"}));
+  EXPECT_EQ(eval("t1.a + 1"), (V{"8", "-6", "null"}));
+  EXPECT_THAT(bindError("z.a"), HasSubstr("'z'"));
+}
+
+// ---- Parser ---------------------------------------------------------------------------------
+
+constexpr const char* kScript = R"(-- a source table
+CREATE TABLE bids (
+  id BIGINT,
+  `select` STRING, /* a reserved word,
+                      quoted */
+  price DECIMAL(10, 2),
+  ts TIMESTAMP(3),
+  WATERMARK FOR ts AS ts - INTERVAL '5' SECOND,
+  PRIMARY KEY (id) NOT ENFORCED
+) WITH ('connector' = 'filesystem', 'path' = 'x');
+CREATE VIEW cheap AS SELECT id, `select` AS s FROM bids;
+SET 'a' = 'b';
+INSERT INTO out SELECT id, price * 2 AS doubled FROM bids b WHERE price > 10 AND b.id IS NOT NULL;
+)";
+
+TEST(ParserTest, ParsesAScript) {
+  Result<std::vector<Statement>> r = parseScript(kScript);
+  ASSERT_TRUE(r.isOk()) << r.status().message();
+  const std::vector<Statement>& s = *r;
+  ASSERT_EQ(s.size(), 4u);
+  EXPECT_EQ(s[0].kind, Statement::Kind::kCreateTable);
+  EXPECT_EQ(s[1].kind, Statement::Kind::kCreateView);
+  EXPECT_EQ(s[2].kind, Statement::Kind::kSet);
+  EXPECT_EQ(s[3].kind, Statement::Kind::kInsert);
+  EXPECT_EQ(s[0].pos.line, 2);
+  EXPECT_EQ(s[3].pos.line, 13);  // the /* */ comment spans two lines
+
+  const CreateTable& ct = s[0].createTable;
+  EXPECT_EQ(ct.name, "bids");
+  ASSERT_EQ(ct.columns.size(), 4u);
+  EXPECT_EQ(ct.columns[0].name, "id");
+  EXPECT_EQ(ct.columns[0].type.toString(), "BIGINT");
+  EXPECT_EQ(ct.columns[1].name, "select");
+  EXPECT_EQ(ct.columns[1].type.toString(), "STRING");
+  EXPECT_EQ(ct.columns[2].name, "price");
+  EXPECT_EQ(ct.columns[2].type.toString(), "DECIMAL(10, 2)");
+  EXPECT_EQ(ct.columns[2].pos.toString(), "line 6, column 3");
+  EXPECT_EQ(ct.columns[3].name, "ts");
+  EXPECT_EQ(ct.columns[3].type.toString(), "TIMESTAMP(3)");
+  ASSERT_TRUE(ct.watermarkColumn.has_value());
+  EXPECT_EQ(*ct.watermarkColumn, "ts");
+  ASSERT_TRUE(ct.watermarkExpr != nullptr);
+  EXPECT_EQ(ct.watermarkExpr->kind, Expr::Kind::kBinary);
+  EXPECT_EQ(ct.watermarkExpr->op, "-");
+  ASSERT_EQ(ct.watermarkExpr->args.size(), 2u);
+  EXPECT_EQ(ct.watermarkExpr->args[0]->name, "ts");
+  EXPECT_EQ(ct.watermarkExpr->args[1]->kind, Expr::Kind::kInterval);
+  EXPECT_EQ(ct.watermarkExpr->args[1]->millis, 5000);
+  EXPECT_EQ(ct.primaryKey, (std::vector<std::string>{"id"}));
+  EXPECT_EQ(ct.options, (std::vector<std::pair<std::string, std::string>>{{"connector", "filesystem"}, {"path", "x"}}));
+
+  const CreateView& view = s[1].createView;
+  EXPECT_EQ(view.name, "cheap");
+  EXPECT_EQ(view.query.from, "bids");
+  ASSERT_EQ(view.query.items.size(), 2u);
+  EXPECT_EQ(view.query.items[1].expr->kind, Expr::Kind::kColumn);
+  EXPECT_EQ(view.query.items[1].expr->name, "select");
+  EXPECT_EQ(view.query.items[1].alias, "s");
+
+  EXPECT_EQ(s[2].set.key, "a");
+  EXPECT_EQ(s[2].set.value, "b");
+
+  const Insert& insert = s[3].insert;
+  EXPECT_EQ(insert.table, "out");
+  EXPECT_EQ(insert.query.from, "bids");
+  EXPECT_EQ(insert.query.alias, "b");
+  ASSERT_EQ(insert.query.items.size(), 2u);
+  EXPECT_EQ(insert.query.items[0].expr->name, "id");
+  EXPECT_EQ(insert.query.items[1].alias, "doubled");
+  ASSERT_TRUE(insert.query.where != nullptr);
+  EXPECT_EQ(insert.query.where->op, "AND");
+}
+
+// 1.005 × 1000 in doubles is 1004.99999…: the milliseconds must be rounded, not truncated.
+TEST(ParserTest, IntervalsWithAFraction) {
+  Result<ExprPtr> e = parseExpression("INTERVAL '1.005' SECOND");
+  ASSERT_TRUE(e.isOk()) << e.status().message();
+  EXPECT_EQ((*e)->millis, 1005);
+}
+
+TEST(ParserTest, ErrorsSayWhatWasExpectedAndWhere) {
+  const std::string missingParen = scriptError("INSERT INTO o\nSELECT UPPER(s\nFROM t");
+  EXPECT_THAT(missingParen, HasSubstr("expected ')'"));
+  EXPECT_THAT(missingParen, HasSubstr("line 3, column 1"));
+  EXPECT_THAT(scriptError("SET 'a' = 'b"), HasSubstr("'string' at line 1, column 11 is not closed"));
+  EXPECT_THAT(scriptError("SELECT a FROM t"), HasSubstr("INSERT INTO"));
+  const std::string groupBy = scriptError("INSERT INTO o SELECT a FROM t GROUP BY a");
+  EXPECT_THAT(groupBy, HasSubstr("GROUP at line 1, column 31"));
+  EXPECT_THAT(groupBy, HasSubstr("not supported yet"));
+  const std::string unit = bindError("t + INTERVAL '1' WEEK");
+  EXPECT_THAT(unit, HasSubstr("'WEEK'"));
+  EXPECT_THAT(unit, HasSubstr("MILLISECOND, SECOND, MINUTE, HOUR, DAY"));
+}
+
+}  // namespace
+}  // namespace reka::sql

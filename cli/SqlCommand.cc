@@ -12,6 +12,7 @@
 #include "JobControl.h"
 #include "reka/base/Units.h"
 #include "reka/checkpoint/StateDirectoryLock.h"
+#include "reka/nexmark/QueryJob.h"
 #include "reka/reka.h"
 #include "reka/sql/Sql.h"
 
@@ -78,6 +79,7 @@ int runSql(SqlFlags flags, bool explainOnly) {
     std::fprintf(stderr, "%s: %s\n", who, bad->c_str());
     return 2;
   }
+  nexmark::registerNexmarkConnector();
   auto script = sql::SqlScript::compile(text);
   if (!script.isOk()) {
     std::fprintf(stderr, "%s: %s: %s\n", who, flags.file.c_str(), script.status().message().c_str());

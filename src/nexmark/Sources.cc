@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "reka/connector/DeadLetters.h"
+#include "reka/connector/Registry.h"
 #include "reka/connector/FileSource.h"
 #include "reka/connector/Kafka.h"
 #include "reka/connector/LineReader.h"
@@ -142,6 +143,79 @@ class GeneratorReader final : public connector::SplitReader<Event> {
   std::vector<Lane> lanes_;
 };
 
+/// The generator's events as rows of Flink's nexmark table (event_type, person, auction, bid):
+/// the same lanes and positions as the typed generator source.
+class GeneratorRowReader final : public connector::SplitReader<Row> {
+ public:
+  GeneratorRowReader(Generator generator, size_t blockSize, std::shared_ptr<const Schema> schema)
+      : events_(std::move(generator), blockSize), schema_(std::move(schema)) {}
+  Status addSplits(const std::vector<connector::SplitState>& splits) override { return events_.addSplits(splits); }
+  Status fetch(std::vector<connector::SplitBatch<Row>>& out, size_t maxRecords, int timeoutMs) override {
+    fetched_.clear();
+    REKA_RETURN_IF_ERROR(events_.fetch(fetched_, maxRecords, timeoutMs));
+    for (auto& b : fetched_) {
+      connector::SplitBatch<Row> r;
+      r.split = b.split;
+      r.position = std::move(b.position);
+      r.finished = b.finished;
+      r.records.setSchema(schema_);
+      r.records.retain(b.records);  // the events' strings live in the generator's arena
+      for (const Event& e : b.records.records) append(e, r.records);
+      out.push_back(std::move(r));
+    }
+    return Status::ok();
+  }
+
+ private:
+  static void append(const Event& e, RowBatch& rows) {
+    const size_t row = rows.appendRow(RowKind::kInsert);
+    RowBatch::setInt(rows.columns[0], row, static_cast<int64_t>(e.type));
+    auto str = [&](Column& c, std::string_view v) {
+      c.nulls[row] = 0;
+      c.strings[row] = v;
+    };
+    if (e.isPerson()) {
+      Column& p = rows.columns[1];
+      RowBatch::setPresent(p, row);
+      RowBatch::setInt(p.children[0], row, e.person.id);
+      str(p.children[1], e.person.name);
+      str(p.children[2], e.person.emailAddress);
+      str(p.children[3], e.person.creditCard);
+      str(p.children[4], e.person.city);
+      str(p.children[5], e.person.state);
+      RowBatch::setInt(p.children[6], row, e.person.dateTime);
+      str(p.children[7], e.person.extra);
+    } else if (e.isAuction()) {
+      Column& a = rows.columns[2];
+      RowBatch::setPresent(a, row);
+      RowBatch::setInt(a.children[0], row, e.auction.id);
+      str(a.children[1], e.auction.itemName);
+      str(a.children[2], e.auction.description);
+      RowBatch::setInt(a.children[3], row, e.auction.initialBid);
+      RowBatch::setInt(a.children[4], row, e.auction.reserve);
+      RowBatch::setInt(a.children[5], row, e.auction.dateTime);
+      RowBatch::setInt(a.children[6], row, e.auction.expires);
+      RowBatch::setInt(a.children[7], row, e.auction.seller);
+      RowBatch::setInt(a.children[8], row, e.auction.category);
+      str(a.children[9], e.auction.extra);
+    } else {
+      Column& b = rows.columns[3];
+      RowBatch::setPresent(b, row);
+      RowBatch::setInt(b.children[0], row, e.bid.auction);
+      RowBatch::setInt(b.children[1], row, e.bid.bidder);
+      RowBatch::setInt(b.children[2], row, e.bid.price);
+      str(b.children[3], e.bid.channel);
+      str(b.children[4], e.bid.url);
+      RowBatch::setInt(b.children[5], row, e.bid.dateTime);
+      str(b.children[6], e.bid.extra);
+    }
+  }
+
+  GeneratorReader events_;
+  std::shared_ptr<const Schema> schema_;
+  std::vector<connector::SplitBatch<Event>> fetched_;
+};
+
 /// A line as an event (one EventParser per reader).
 struct DecodeEventLine {
   explicit DecodeEventLine(size_t maxBytes) : maxBytes(maxBytes), parser(std::make_shared<EventParser>(maxBytes)) {}
@@ -169,6 +243,64 @@ struct DecodeEvent {
 };
 
 }  // namespace
+
+const char* nexmarkTableColumns() {
+  return "event_type INT, "
+         "person ROW<id BIGINT, name STRING, emailAddress STRING, creditCard STRING, city STRING, state STRING, "
+         "dateTime TIMESTAMP(3), extra STRING>, "
+         "auction ROW<id BIGINT, itemName STRING, description STRING, initialBid BIGINT, reserve BIGINT, "
+         "dateTime TIMESTAMP(3), expires TIMESTAMP(3), seller BIGINT, category BIGINT, extra STRING>, "
+         "bid ROW<auction BIGINT, bidder BIGINT, price BIGINT, channel STRING, url STRING, dateTime TIMESTAMP(3), extra STRING>";
+}
+
+void registerNexmarkConnector() {
+  connector::ConnectorFactory f;
+  f.name = "nexmark";
+  f.description = "the NEXMark event generator as Flink's nexmark table (event_type, person, auction, bid)";
+  f.sourceOptions = {"events.num", "first-event.rate", "next-event.rate", "person.proportion", "auction.proportion",
+                     "bid.proportion", "seed"};
+  f.makeSource = [](const connector::TableContext& t) -> Result<connector::SourceSpec<Row>> {
+    REKA_ASSIGN_OR_RETURN(Schema expected, Schema::parse(nexmarkTableColumns()));
+    // Names and types must be the generator's (nullability aside).
+    bool same = expected.size() == t.schema->size();
+    for (size_t i = 0; same && i < expected.size(); ++i) {
+      DataType a = expected.field(i).type, b = t.schema->field(i).type;
+      a.nullable = b.nullable = true;
+      same = expected.field(i).name == t.schema->field(i).name && a.toString() == b.toString();
+    }
+    if (!same)
+      return Status::invalidArgument("the nexmark connector's physical columns are (" + expected.toString() + "), not (" +
+                                     t.schema->toString() + ")");
+    GeneratorConfig config;
+    REKA_ASSIGN_OR_RETURN(config.events, t.options.getInt("events.num", 0));
+    if (config.events <= 0) return Status::invalidArgument("option 'events.num' must be a positive number of events (an unbounded generator is not supported)");
+    REKA_ASSIGN_OR_RETURN(int64_t first, t.options.getInt("first-event.rate", 10'000'000));
+    REKA_ASSIGN_OR_RETURN(int64_t next, t.options.getInt("next-event.rate", first));
+    if (first <= 0 || next != first)
+      return Status::invalidArgument("options 'first-event.rate' and 'next-event.rate' must be the same positive rate (events per second)");
+    config.rate = static_cast<double>(first);
+    REKA_ASSIGN_OR_RETURN(int64_t person, t.options.getInt("person.proportion", 1));
+    REKA_ASSIGN_OR_RETURN(int64_t auction, t.options.getInt("auction.proportion", 3));
+    REKA_ASSIGN_OR_RETURN(int64_t bid, t.options.getInt("bid.proportion", 46));
+    if (person != 1 || auction != 3 || bid != 46)
+      return Status::invalidArgument("the generator's proportions are person 1, auction 3, bid 46 (NEXMark's); other values are not supported");
+    REKA_ASSIGN_OR_RETURN(int64_t seed, t.options.getInt("seed", 0));
+    config.seed = static_cast<uint64_t>(seed);
+    auto generator = Generator::make(config);
+    if (!generator.isOk()) return generator.status();
+    Generator g = *generator;
+    auto schema = t.schema;
+    connector::SourceSpec<Row> spec;
+    spec.bounded = true;
+    spec.runOnTask = true;
+    spec.makeEnumerator = [] { return std::make_unique<GeneratorEnumerator>(); };
+    spec.makeReader = [g, schema](const connector::SourceReaderContext& ctx) -> std::unique_ptr<connector::SplitReader<Row>> {
+      return std::make_unique<GeneratorRowReader>(g, ctx.batchSize, schema);
+    };
+    return spec;
+  };
+  connector::registerConnector(std::move(f));
+}
 
 Result<DataStream<Event>> kafkaEventSource(StreamEnvironment& env, const QueryJobOptions& options,
                                            std::shared_ptr<QueryCounters> counters) {

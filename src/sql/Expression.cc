@@ -893,6 +893,12 @@ class Binder {
       t.nullable = true;
       return BoundPtr(std::make_shared<Function>(t, "ABS", std::move(args), e.pos));
     }
+    if (e.name == "MOD") {
+      REKA_RETURN_IF_ERROR(arity(2));
+      if (!isInteger(args[0]->type) || !isInteger(args[1]->type)) return typeError(e.pos, "MOD needs integers");
+      DataType t = arithmeticType('%', args[0]->type, args[1]->type);
+      return BoundPtr(std::make_shared<Arithmetic>(t, '%', args[0], args[1], e.pos));
+    }
     if (e.name == "COALESCE") {
       if (args.empty()) return typeError(e.pos, "COALESCE takes at least one argument");
       std::vector<const DataType*> types;
@@ -901,7 +907,7 @@ class Binder {
       return BoundPtr(std::make_shared<Case>(t, std::move(args), false, true, e.pos));
     }
     return typeError(e.pos, "unknown function " + e.name +
-                                "; this version has UPPER, LOWER, CHAR_LENGTH, CONCAT, ABS, COALESCE, CAST and CASE");
+                                "; this version has UPPER, LOWER, CHAR_LENGTH, CONCAT, ABS, MOD, COALESCE, CAST and CASE");
   }
 
   const Scope& scope_;

@@ -222,7 +222,7 @@ TEST(ExpressionTest, BindErrorsNameWhatIsWrong) {
   EXPECT_THAT(unknownColumn, HasSubstr("line 1, column 5"));
   const std::string unknownFunction = bindError("FOO(a)");
   EXPECT_THAT(unknownFunction, HasSubstr("FOO"));
-  EXPECT_THAT(unknownFunction, HasSubstr("UPPER, LOWER, CHAR_LENGTH, CONCAT, ABS, COALESCE"));
+  EXPECT_THAT(unknownFunction, HasSubstr("UPPER, LOWER, CHAR_LENGTH, CONCAT, ABS, MOD, COALESCE"));
   EXPECT_THAT(bindError("'abc' + 1"), HasSubstr("needs numbers"));
   EXPECT_THAT(bindError("'abc' + 1"), HasSubstr("line 1, column 7"));
   EXPECT_THAT(bindError("a AND s = 'x'"), HasSubstr("AND needs BOOLEAN operands, not INT"));

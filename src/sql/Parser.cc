@@ -543,11 +543,21 @@ class Parser {
           e->literalType = (v <= INT32_MAX ? DataType::integer() : DataType::bigint()).notNull();
         }
       } else {
+        // As Flink types it: 0.908 is DECIMAL(3, 3), 12.50 is DECIMAL(4, 2).
         const int scale = static_cast<int>(e->text.size() - point - 1);
         int digits = 0;
-        for (char c : e->text)
-          if (std::isdigit(static_cast<unsigned char>(c))) ++digits;
-        e->literalType = DataType::decimal(std::min(38, std::max(digits, 1)), std::min(scale, 38)).notNull();
+        bool leading = true;
+        for (char c : e->text) {
+          if (!std::isdigit(static_cast<unsigned char>(c))) {
+            if (c == '.') leading = false;
+            continue;
+          }
+          if (leading && c == '0') continue;
+          leading = false;
+          ++digits;
+        }
+        const int precision = std::max({digits, scale, 1});
+        e->literalType = DataType::decimal(std::min(38, precision), std::min(scale, 38)).notNull();
       }
       return e;
     }

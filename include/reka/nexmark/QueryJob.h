@@ -112,4 +112,11 @@ Status addQuery(StreamEnvironment& env, DataStream<Event> events, const QueryJob
 /// Source + query + sink for `options`: what `reka nexmark run` executes.
 Result<std::shared_ptr<QueryCounters>> buildQueryJob(StreamEnvironment& env, const QueryJobOptions& options);
 
+/// Registers the `nexmark` connector (Flink's nexmark table: the generator's events as rows of
+/// nexmarkTableColumns(), with options events.num, first-event.rate, next-event.rate, the
+/// proportions and seed), so that SQL reaches it. Idempotent.
+void registerNexmarkConnector();
+/// The physical columns of the nexmark table, as Flink's NEXMark DDL declares them.
+const char* nexmarkTableColumns();
+
 }  // namespace reka::nexmark

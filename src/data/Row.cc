@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <array>
 #include <cctype>
 #include <charconv>
 #include <cmath>
@@ -283,9 +285,16 @@ Result<DataType> parseDataType(std::string_view text) {
 // ---- Decimals -----------------------------------------------------------------------------
 
 Decimal decimalLimit(int precision) {
-  Decimal v = 1;
-  for (int i = 0; i < precision; ++i) v *= 10;
-  return v - 1;
+  static const auto limits = [] {
+    std::array<Decimal, 39> t{};
+    Decimal v = 1;  // 10^i; 10^39 does not fit, so stop multiplying after 10^38
+    for (size_t i = 0; i < t.size(); ++i) {
+      t[i] = v - 1;
+      if (i + 1 < t.size()) v *= 10;
+    }
+    return t;
+  }();
+  return limits[static_cast<size_t>(std::clamp(precision, 0, 38))];
 }
 
 Result<Decimal> parseDecimal(std::string_view text, int precision, int scale) {
@@ -482,7 +491,7 @@ void appendNullValue(Column& c, const DataType& t) {
 }
 
 void resizeColumn(Column& c, const DataType& t, size_t n) {
-  c.nulls.resize(n);
+  c.nulls.resize(n, 1);  // rows added are null
   switch (t.kind) {
     case TypeKind::kDouble: c.doubles.resize(n); break;
     case TypeKind::kDecimal: c.decimals.resize(n); break;
@@ -532,6 +541,13 @@ void RowBatch::clear() {
   kinds.clear();
   keepAlive.clear();
   arena_.reset();
+}
+
+size_t RowBatch::appendRows(size_t n, RowKind kind) {
+  const size_t first = kinds.size();
+  for (size_t i = 0; i < columns.size(); ++i) resizeColumn(columns[i], schema_->field(i).type, first + n);
+  kinds.resize(first + n, kind);
+  return first;
 }
 
 size_t RowBatch::appendRow(RowKind kind) {

@@ -160,15 +160,15 @@ class GeneratorRowReader final : public connector::SplitReader<Row> {
       r.finished = b.finished;
       r.records.setSchema(schema_);
       r.records.retain(b.records);  // the events' strings live in the generator's arena
-      for (const Event& e : b.records.records) append(e, r.records);
+      size_t row = r.records.appendRows(b.records.records.size());
+      for (const Event& e : b.records.records) append(e, r.records, row++);
       out.push_back(std::move(r));
     }
     return Status::ok();
   }
 
  private:
-  static void append(const Event& e, RowBatch& rows) {
-    const size_t row = rows.appendRow(RowKind::kInsert);
+  static void append(const Event& e, RowBatch& rows, size_t row) {
     RowBatch::setInt(rows.columns[0], row, static_cast<int64_t>(e.type));
     auto str = [&](Column& c, std::string_view v) {
       c.nulls[row] = 0;

@@ -74,6 +74,26 @@ void resetColumn(Column& c, const DataType& type, size_t n) {
   }
 }
 
+void compactColumn(Column& c, const DataType& type, const std::vector<uint8_t>& keep) {
+  auto compact = [&](auto& v) {
+    size_t w = 0;
+    for (size_t i = 0; i < keep.size(); ++i)
+      if (keep[i]) v[w++] = v[i];
+    v.resize(w);
+  };
+  compact(c.nulls);
+  switch (type.kind) {
+    case TypeKind::kDouble: compact(c.doubles); break;
+    case TypeKind::kDecimal: compact(c.decimals); break;
+    case TypeKind::kString:
+    case TypeKind::kBytes: compact(c.strings); break;
+    case TypeKind::kRow:
+      for (size_t k = 0; k < type.fields->size(); ++k) compactColumn(c.children[k], type.fields->field(k).type, keep);
+      break;
+    default: compact(c.ints); break;
+  }
+}
+
 namespace {
 
 std::string where(const Position& p) { return " (at " + p.toString() + ")"; }
@@ -131,6 +151,11 @@ class Literal final : public BoundExpr {
 class Node : public BoundExpr {
  public:
   Node(DataType t, std::vector<BoundPtr> args, Position pos) : BoundExpr(std::move(t)), args_(std::move(args)), pos_(pos) {}
+  bool canFail() const override {
+    for (const auto& a : args_)
+      if (a->canFail()) return true;
+    return false;
+  }
 
  protected:
   Status evalArgs(const RowBatch& in, StringArena& arena, std::vector<Column>& cols) const {
@@ -146,6 +171,7 @@ class Node : public BoundExpr {
 class Arithmetic final : public Node {
  public:
   Arithmetic(DataType t, char op, BoundPtr a, BoundPtr b, Position pos) : Node(std::move(t), {std::move(a), std::move(b)}, pos), op_(op) {}
+  bool canFail() const override { return ((op_ == '/' || op_ == '%') && type.kind != TypeKind::kDouble) || Node::canFail(); }
   Status evaluate(const RowBatch& in, Column& out, StringArena& arena) const override {
     std::vector<Column> c;
     REKA_RETURN_IF_ERROR(evalArgs(in, arena, c));
@@ -480,6 +506,13 @@ bool castable(const DataType& from, const DataType& to) {
 class Cast final : public Node {
  public:
   Cast(DataType t, BoundPtr a, Position pos) : Node(std::move(t), {std::move(a)}, pos) {}
+  bool canFail() const override {
+    const DataType& from = argType(0);
+    const bool fromText = from.kind == TypeKind::kString || from.kind == TypeKind::kBytes;
+    const bool toText = type.kind == TypeKind::kString || type.kind == TypeKind::kBytes;
+    return (fromText && !toText) || (from.kind == TypeKind::kDouble && (type.kind == TypeKind::kInt || type.kind == TypeKind::kBigint)) ||
+           (from.kind == TypeKind::kDecimal && (type.kind == TypeKind::kInt || type.kind == TypeKind::kBigint)) || Node::canFail();
+  }
   Status evaluate(const RowBatch& in, Column& out, StringArena& arena) const override {
     std::vector<Column> c;
     REKA_RETURN_IF_ERROR(evalArgs(in, arena, c));
@@ -498,6 +531,7 @@ class Case final : public Node {
   // Each argument is evaluated only on the rows that reach it (a branch not taken cannot fail
   // the job, as in Flink): on a batch of those rows when they are not all of them.
   Status evaluate(const RowBatch& in, Column& out, StringArena& arena) const override {
+    if (!Node::canFail()) return evaluateAll(in, out, arena);
     const size_t n = in.size();
     resetColumn(out, type, n);
     std::vector<size_t> pending(n);
@@ -542,6 +576,36 @@ class Case final : public Node {
   }
 
  private:
+  /// Every argument on every row, then a pick per row: when none of them can fail.
+  Status evaluateAll(const RowBatch& in, Column& out, StringArena& arena) const {
+    std::vector<Column> c;
+    REKA_RETURN_IF_ERROR(evalArgs(in, arena, c));
+    resetColumn(out, type, in.size());
+    std::string scratch;
+    const size_t pairs = (c.size() - (hasElse_ ? 1 : 0)) / 2;
+    for (size_t i = 0; i < in.size(); ++i) {
+      size_t chosen = SIZE_MAX;
+      if (coalesce_) {
+        for (size_t k = 0; k < c.size() && chosen == SIZE_MAX; ++k)
+          if (!c[k].nulls[i]) chosen = k;
+      } else {
+        for (size_t k = 0; k < pairs && chosen == SIZE_MAX; ++k)
+          if (!c[2 * k].nulls[i] && c[2 * k].ints[i] != 0) chosen = 2 * k + 1;
+        if (chosen == SIZE_MAX && hasElse_) chosen = c.size() - 1;
+      }
+      if (chosen == SIZE_MAX) continue;
+      if (argType(chosen) == type && !isText(type)) {
+        // The same type: copy the value (no conversion).
+        out.nulls[i] = c[chosen].nulls[i];
+        if (!c[chosen].ints.empty()) out.ints[i] = c[chosen].ints[i];
+        if (!c[chosen].doubles.empty()) out.doubles[i] = c[chosen].doubles[i];
+        if (!c[chosen].decimals.empty()) out.decimals[i] = c[chosen].decimals[i];
+        continue;
+      }
+      REKA_RETURN_IF_ERROR(convertValue(c[chosen], argType(chosen), i, out, type, arena, scratch, pos_));
+    }
+    return Status::ok();
+  }
   /// Evaluates argument `k` on rows `rows` of `in` (value j is row rows[j]).
   Status evalOn(size_t k, const RowBatch& in, const std::vector<size_t>& rows, RowBatch& subset, Column& value,
                 StringArena& arena) const {

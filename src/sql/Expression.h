@@ -19,6 +19,9 @@ class BoundExpr {
   /// Fills `out` (cleared first) with the value of every row of `in`. Strings it makes go into
   /// `arena`. Errors (a division by zero, a CAST that cannot convert) name the expression.
   virtual Status evaluate(const RowBatch& in, Column& out, StringArena& arena) const = 0;
+  /// Whether evaluating it can fail on some row (a division, a CAST from a string): such an
+  /// expression is evaluated only on the rows that reach it (after the WHERE, in its CASE branch).
+  virtual bool canFail() const { return false; }
   DataType type;
 };
 using BoundPtr = std::shared_ptr<const BoundExpr>;
@@ -39,5 +42,8 @@ std::string derivedName(const Expr& e, size_t index);
 
 /// Clears `c` and sizes it for `n` rows of `type` (every value null).
 void resetColumn(Column& c, const DataType& type, size_t n);
+
+/// Keeps the values of `c` (of `type`) whose `keep` is set, in order.
+void compactColumn(Column& c, const DataType& type, const std::vector<uint8_t>& keep);
 
 }  // namespace reka::sql

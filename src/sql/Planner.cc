@@ -88,7 +88,9 @@ struct PlannedInsert {
 class CalcOperator final : public Operator {
  public:
   CalcOperator(std::shared_ptr<const Schema> out, std::vector<BoundPtr> projections, BoundPtr filter)
-      : schema_(std::move(out)), projections_(std::move(projections)), filter_(std::move(filter)) {}
+      : schema_(std::move(out)), projections_(std::move(projections)), filter_(std::move(filter)) {
+    for (const auto& p : projections_) projectionsCanFail_ = projectionsCanFail_ || p->canFail();
+  }
 
   Status open(OperatorContext& ctx) override {
     ctx_ = &ctx;
@@ -99,16 +101,24 @@ class CalcOperator final : public Operator {
     auto& in = static_cast<RowBatch&>(batch);
     if (in.size() == 0) return;
     const RowBatch* rows = &in;
+    bool compactAfter = false;
     if (filter_) {
       check(filter_->evaluate(in, mask_, scratchArena()));
+      keep_.assign(in.size(), 0);
       size_t kept = 0;
-      for (size_t i = 0; i < in.size(); ++i) kept += !mask_.nulls[i] && mask_.ints[i] != 0;
+      for (size_t i = 0; i < in.size(); ++i) kept += keep_[i] = !mask_.nulls[i] && mask_.ints[i] != 0;
       if (kept == 0) return;
       if (kept < in.size()) {
-        selected_.setSchema(in.schemaPtr());
-        for (size_t i = 0; i < in.size(); ++i)
-          if (!mask_.nulls[i] && mask_.ints[i] != 0) selected_.appendFrom(in, i);
-        rows = &selected_;
+        if (projectionsCanFail_ || projections_.empty()) {
+          // The select list runs only on the rows the filter kept (a division there must not see
+          // the others).
+          selected_.setSchema(in.schemaPtr());
+          for (size_t i = 0; i < in.size(); ++i)
+            if (keep_[i]) selected_.appendFrom(in, i);
+          rows = &selected_;
+        } else {
+          compactAfter = true;  // cheaper: compute the (fewer) output columns, then drop rows
+        }
       }
     }
     RowBatch out(schema_);
@@ -119,6 +129,13 @@ class CalcOperator final : public Operator {
       for (size_t k = 0; k < projections_.size(); ++k) check(projections_[k]->evaluate(*rows, out.columns[k], out.arena()));
       out.kinds = rows->kinds;
       out.retain(*rows);
+      if (compactAfter) {
+        for (size_t k = 0; k < projections_.size(); ++k) compactColumn(out.columns[k], schema_->field(k).type, keep_);
+        size_t w = 0;
+        for (size_t i = 0; i < keep_.size(); ++i)
+          if (keep_[i]) out.kinds[w++] = out.kinds[i];
+        out.kinds.resize(w);
+      }
     }
     ctx_->metrics->recordsOut.fetch_add(static_cast<int64_t>(out.size()), std::memory_order_relaxed);
     ctx_->outputs[0]->push(out);
@@ -139,6 +156,8 @@ class CalcOperator final : public Operator {
   BoundPtr filter_;
   OperatorContext* ctx_ = nullptr;
   Column mask_;
+  std::vector<uint8_t> keep_;
+  bool projectionsCanFail_ = false;
   RowBatch selected_;
   std::shared_ptr<StringArena> scratch_;
 };

@@ -161,6 +161,8 @@ class RowBatch final : public Batch {
   /// Appends a row of `kind` whose fields are all null (zero values); returns its index. Set
   /// its fields through the set…() calls.
   size_t appendRow(RowKind kind = RowKind::kInsert);
+  /// Appends `n` such rows at once (cheaper than n appendRow calls); returns the first index.
+  size_t appendRows(size_t n, RowKind kind = RowKind::kInsert);
   /// Keeps the first `n` rows (n ≤ size()): how a decoder takes back a row it could not finish.
   void resize(size_t n);
   /// Appends a copy of row `row` of `other` (same schema), retaining its buffers.

@@ -77,13 +77,9 @@ int runCopy(const CopyFlags& flags) {
   }
   const std::string& stateDir = flags.checkpoints.stateDir;
   std::optional<checkpoint::StateDirectoryLock> lock;
-  if (!stateDir.empty()) {
-    auto acquired = checkpoint::StateDirectoryLock::acquire(stateDir);
-    if (!acquired.isOk()) {
-      std::fprintf(stderr, "reka copy: %s\n", acquired.status().message().c_str());
-      return 1;
-    }
-    lock.emplace(std::move(*acquired));
+  if (auto locked = lockStateDir(stateDir, lock)) {
+    std::fprintf(stderr, "reka copy: %s\n", locked->c_str());
+    return 1;
   }
   // Exactly-once into Kafka logs open transactions in the state directory unless told otherwise.
   const std::string sink = to.get("connector");

@@ -56,6 +56,14 @@ void StopWatchdog::arm() {
   });
 }
 
+std::optional<std::string> lockStateDir(const std::string& stateDir, std::optional<checkpoint::StateDirectoryLock>& lock) {
+  if (stateDir.empty()) return std::nullopt;
+  auto acquired = checkpoint::StateDirectoryLock::acquire(stateDir);
+  if (!acquired.isOk()) return acquired.status().message();
+  lock.emplace(std::move(*acquired));
+  return std::nullopt;
+}
+
 int superviseJob(StreamEnvironment& env, const char* who, const std::string& stateDir) {
   StopWatchdog watchdog;
   const double cpuStart = processCpuSeconds();

@@ -7,9 +7,11 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
+#include "reka/checkpoint/StateDirectoryLock.h"
 #include "reka/reka.h"
 
 namespace reka::cli {
@@ -37,6 +39,10 @@ class StopWatchdog {
   bool disarmed_ = false;
   std::thread thread_;
 };
+
+/// One job per state directory: takes its lock into `lock` (held until the caller drops it;
+/// the kernel drops it if the process dies). Empty `stateDir`: nothing. Returns why it could not.
+std::optional<std::string> lockStateDir(const std::string& stateDir, std::optional<checkpoint::StateDirectoryLock>& lock);
 
 /// Runs the job of `env` to its end on this thread: SIGUSR1 takes a savepoint; an interrupt
 /// stops the job (with a savepoint when `stateDir` is set) within the watchdog's time. Prints a

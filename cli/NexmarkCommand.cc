@@ -307,13 +307,9 @@ int runQuery(const GeneratorFlags& gen, const RunFlags& flags, const CLI::App& c
   // One job per state directory, held until this function returns (the kernel drops the lock
   // if the process dies).
   std::optional<checkpoint::StateDirectoryLock> lock;
-  if (!stateDir.empty()) {
-    auto acquired = checkpoint::StateDirectoryLock::acquire(stateDir);
-    if (!acquired.isOk()) {
-      std::fprintf(stderr, "reka nexmark run: %s\n", acquired.status().message().c_str());
-      return 1;
-    }
-    lock.emplace(std::move(*acquired));
+  if (auto locked = lockStateDir(stateDir, lock)) {
+    std::fprintf(stderr, "reka nexmark run: %s\n", locked->c_str());
+    return 1;
   }
   const bool resuming = !flags.checkpoints.fromSavepoint.empty() || hasCompleteCheckpoint(stateDir);
   if (auto refused = checkFreshOutputDir(flags.outputDir, stateDir, resuming, flags.overwriteOutput)) {

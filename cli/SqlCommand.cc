@@ -101,13 +101,9 @@ int runSql(SqlFlags flags, bool explainOnly) {
   }
   const std::string& stateDir = flags.checkpoints.stateDir;
   std::optional<checkpoint::StateDirectoryLock> lock;
-  if (!stateDir.empty()) {
-    auto acquired = checkpoint::StateDirectoryLock::acquire(stateDir);
-    if (!acquired.isOk()) {
-      std::fprintf(stderr, "%s: %s\n", who, acquired.status().message().c_str());
-      return 1;
-    }
-    lock.emplace(std::move(*acquired));
+  if (auto locked = lockStateDir(stateDir, lock)) {
+    std::fprintf(stderr, "%s: %s\n", who, locked->c_str());
+    return 1;
   }
   StreamEnvironment env(config);
   if (Status s = script->addTo(env); !s.isOk()) {

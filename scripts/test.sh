@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds with AddressSanitizer + UndefinedBehaviorSanitizer and runs
-# the whole test suite, then builds the runtime, state, operator and connector tests with ThreadSanitizer
-# and runs them,
+# the whole test suite, then builds the runtime, state, operator, connector, row and SQL tests with
+# ThreadSanitizer and runs them,
 # then runs every fuzz target for a few seconds (scripts/fuzz.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,13 +12,13 @@ cmake --preset debug >/dev/null
 cmake --build --preset debug
 ctest --preset debug -j2 --timeout 300
 
-echo "== tsan: runtime, state, operator (event time, windows, joins) and connector (split sources, files) tests"
+echo "== tsan: runtime, state, operator (event time, windows, joins), connector (split sources, files, formats), row and SQL tests"
 cmake --preset tsan >/dev/null
-cmake --build --preset tsan --target reka_runtime_tests reka_state_tests reka_operators_tests reka_connectors_tests
+cmake --build --preset tsan --target reka_runtime_tests reka_state_tests reka_operators_tests reka_connectors_tests reka_data_tests reka_sql_tests
 # ThreadSanitizer needs a memory layout that high ASLR entropy can break; run without ASLR.
 # (Not the Kafka tests: ThreadSanitizer's runtime crashes inside librdkafka's own threads, as
 # seen with Debian's librdkafka 2.0.2, before any test code runs there.)
-setarch "$(uname -m)" -R ctest --preset tsan -j2 --timeout 300 -L 'runtime|state|operators|connectors'
+setarch "$(uname -m)" -R ctest --preset tsan -j2 --timeout 300 -L 'runtime|state|operators|connectors|data|sql'
 
 echo "== fuzz: every libFuzzer target (clang, ASan + UBSan) for 5 s on its seed corpus"
 bash scripts/fuzz.sh --seconds 5 --jobs 2

@@ -6,6 +6,7 @@
 #include <charconv>
 #include <mutex>
 
+#include "connectors/NamedRegistry.h"
 #include "connectors/format/Formats.h"
 #include "reka/base/Units.h"
 
@@ -105,52 +106,16 @@ Status Options::checkKeys(const std::string& owner, const std::vector<std::strin
 // ---- The format registry ------------------------------------------------------------------
 
 namespace {
-struct FormatRegistry {
-  std::mutex mutex;
-  std::vector<std::unique_ptr<FormatFactory>> formats;
-};
-
-FormatRegistry& registry() {
-  static FormatRegistry* r = [] {
-    auto* reg = new FormatRegistry;  // never destroyed: formats outlive static destruction
-    for (auto f : {builtin::json(), builtin::csv(), builtin::raw(), builtin::debeziumJson()})
-      reg->formats.push_back(std::make_unique<FormatFactory>(std::move(f)));
-    return reg;
-  }();
+NamedRegistry<FormatFactory>& registry() {
+  // Never destroyed: formats outlive static destruction.
+  static auto* r = new NamedRegistry<FormatFactory>("format", {builtin::json(), builtin::csv(), builtin::raw(), builtin::debeziumJson()});
   return *r;
 }
 }  // namespace
 
-void registerFormat(FormatFactory factory) {
-  FormatRegistry& r = registry();
-  std::lock_guard<std::mutex> lock(r.mutex);
-  for (auto& f : r.formats) {
-    if (f->name == factory.name) {
-      *f = std::move(factory);
-      return;
-    }
-  }
-  r.formats.push_back(std::make_unique<FormatFactory>(std::move(factory)));
-}
-
-Result<const FormatFactory*> findFormat(std::string_view name) {
-  FormatRegistry& r = registry();
-  std::lock_guard<std::mutex> lock(r.mutex);
-  std::vector<std::string> names;
-  for (const auto& f : r.formats) {
-    if (f->name == name) return static_cast<const FormatFactory*>(f.get());
-    names.push_back(f->name);
-  }
-  return Status::invalidArgument(fmt::format("unknown format '{}'; registered formats: {}", name, joined(names)));
-}
-
-std::vector<const FormatFactory*> formats() {
-  FormatRegistry& r = registry();
-  std::lock_guard<std::mutex> lock(r.mutex);
-  std::vector<const FormatFactory*> out;
-  for (const auto& f : r.formats) out.push_back(f.get());
-  return out;
-}
+void registerFormat(FormatFactory factory) { registry().add(std::move(factory)); }
+Result<const FormatFactory*> findFormat(std::string_view name) { return registry().find(name); }
+std::vector<const FormatFactory*> formats() { return registry().all(); }
 
 namespace {
 Result<Options> formatOptions(const FormatFactory& f, const Options& connectorOptions, std::string_view prefix) {

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <mutex>
 
+#include "connectors/NamedRegistry.h"
 #include "reka/base/Check.h"
 #include "reka/base/Units.h"
 #include "reka/connector/DeadLetters.h"
@@ -19,12 +20,6 @@
 namespace reka::connector {
 
 namespace {
-
-std::string joined(const std::vector<std::string>& items) {
-  std::string s;
-  for (size_t i = 0; i < items.size(); ++i) s += (i > 0 ? ", " : "") + items[i];
-  return s;
-}
 
 // ---- Shared pieces --------------------------------------------------------------------------
 
@@ -651,53 +646,17 @@ ConnectorFactory upsertKafkaConnector() {
 
 // ---- The registry -----------------------------------------------------------------------------
 
-struct ConnectorRegistry {
-  std::mutex mutex;
-  std::vector<std::unique_ptr<ConnectorFactory>> connectors;
-};
-
-ConnectorRegistry& registry() {
-  static ConnectorRegistry* r = [] {
-    auto* reg = new ConnectorRegistry;  // never destroyed: connectors outlive static destruction
-    for (auto f : {filesystem(), kafkaConnector(), upsertKafkaConnector(), print(), blackhole()})
-      reg->connectors.push_back(std::make_unique<ConnectorFactory>(std::move(f)));
-    return reg;
-  }();
+NamedRegistry<ConnectorFactory>& registry() {
+  // Never destroyed: connectors outlive static destruction.
+  static auto* r = new NamedRegistry<ConnectorFactory>("connector", {filesystem(), kafkaConnector(), upsertKafkaConnector(), print(), blackhole()});
   return *r;
 }
 
 }  // namespace
 
-void registerConnector(ConnectorFactory factory) {
-  ConnectorRegistry& r = registry();
-  std::lock_guard<std::mutex> lock(r.mutex);
-  for (auto& f : r.connectors) {
-    if (f->name == factory.name) {
-      *f = std::move(factory);
-      return;
-    }
-  }
-  r.connectors.push_back(std::make_unique<ConnectorFactory>(std::move(factory)));
-}
-
-Result<const ConnectorFactory*> findConnector(std::string_view name) {
-  ConnectorRegistry& r = registry();
-  std::lock_guard<std::mutex> lock(r.mutex);
-  std::vector<std::string> names;
-  for (const auto& f : r.connectors) {
-    if (f->name == name) return static_cast<const ConnectorFactory*>(f.get());
-    names.push_back(f->name);
-  }
-  return Status::invalidArgument(fmt::format("unknown connector '{}'; registered connectors: {}", name, joined(names)));
-}
-
-std::vector<const ConnectorFactory*> connectors() {
-  ConnectorRegistry& r = registry();
-  std::lock_guard<std::mutex> lock(r.mutex);
-  std::vector<const ConnectorFactory*> out;
-  for (const auto& f : r.connectors) out.push_back(f.get());
-  return out;
-}
+void registerConnector(ConnectorFactory factory) { registry().add(std::move(factory)); }
+Result<const ConnectorFactory*> findConnector(std::string_view name) { return registry().find(name); }
+std::vector<const ConnectorFactory*> connectors() { return registry().all(); }
 
 Result<RowWatermarks> RowWatermarks::forColumn(const Schema& schema, std::string_view name, int64_t maxOutOfOrdernessMs,
                                                int64_t idleTimeoutMs) {

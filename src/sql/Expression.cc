@@ -7,6 +7,8 @@
 #include <charconv>
 #include <cmath>
 
+#include "reka/base/Regex.h"
+
 namespace reka::sql {
 
 namespace {
@@ -667,6 +669,84 @@ class Function final : public Node {
   std::string name_;
 };
 
+/// SQL LIKE: '%' any run of characters, '_' one character (bytes), the rest literally.
+bool likeMatch(std::string_view text, std::string_view pattern) {
+  size_t t = 0, p = 0, star = std::string_view::npos, mark = 0;
+  while (t < text.size()) {
+    if (p < pattern.size() && (pattern[p] == '_' || pattern[p] == text[t])) {
+      ++t;
+      ++p;
+    } else if (p < pattern.size() && pattern[p] == '%') {
+      star = p++;
+      mark = t;
+    } else if (star != std::string_view::npos) {
+      p = star + 1;
+      t = ++mark;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '%') ++p;
+  return p == pattern.size();
+}
+
+/// LIKE, SPLIT_INDEX and REGEXP_EXTRACT: string functions with a pattern, null on a null argument.
+class PatternFunction final : public Node {
+ public:
+  PatternFunction(DataType t, std::string name, std::vector<BoundPtr> args, std::shared_ptr<const Regex> regex, Position pos)
+      : Node(std::move(t), std::move(args), pos), name_(std::move(name)), regex_(std::move(regex)) {}
+  bool canFail() const override { return (name_ == "REGEXP_EXTRACT" && !regex_) || Node::canFail(); }
+  Status evaluate(const RowBatch& in, Column& out, StringArena& arena) const override {
+    std::vector<Column> c;
+    REKA_RETURN_IF_ERROR(evalArgs(in, arena, c));
+    resetColumn(out, type, in.size());
+    for (size_t i = 0; i < in.size(); ++i) {
+      bool anyNull = false;
+      for (const auto& col : c) anyNull = anyNull || col.nulls[i];
+      if (anyNull) continue;
+      const std::string_view text = c[0].strings[i];
+      if (name_ == "LIKE") {
+        out.nulls[i] = 0;
+        out.ints[i] = likeMatch(text, c[1].strings[i]);
+      } else if (name_ == "SPLIT_INDEX") {
+        // The index-th (from 0) piece of text split at each separator; null past the last.
+        const std::string_view sep = c[1].strings[i];
+        const int64_t index = c[2].ints[i];
+        if (sep.empty() || index < 0) continue;
+        size_t start = 0;
+        for (int64_t k = 0;; ++k) {
+          const size_t end = text.find(sep, start);
+          if (k == index) {
+            out.nulls[i] = 0;
+            out.strings[i] = arena.copy(text.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start));
+            break;
+          }
+          if (end == std::string_view::npos) break;
+          start = end + sep.size();
+        }
+      } else {
+        // REGEXP_EXTRACT(text, regex[, group]): the group (default 1) of the first match, null if none.
+        std::shared_ptr<const Regex> re = regex_;
+        if (!re) {
+          auto compiled = Regex::compile(std::string(c[1].strings[i]));
+          if (!compiled.isOk()) return Status::invalidArgument("SQL: REGEXP_EXTRACT: " + compiled.status().message() + where(pos_));
+          re = *compiled;
+        }
+        const int64_t group = c.size() > 2 ? c[2].ints[i] : 1;
+        const auto groups = re->searchGroups(text);
+        if (group < 0 || static_cast<size_t>(group) >= groups.size() || !groups[static_cast<size_t>(group)]) continue;
+        out.nulls[i] = 0;
+        out.strings[i] = arena.copy(*groups[static_cast<size_t>(group)]);
+      }
+    }
+    return Status::ok();
+  }
+
+ private:
+  std::string name_;
+  std::shared_ptr<const Regex> regex_;  ///< compiled once when the pattern is a literal
+};
+
 // ---- Binding --------------------------------------------------------------------------------
 
 Status typeError(const Position& pos, const std::string& what) { return Status::invalidArgument("SQL: " + what + where(pos)); }
@@ -957,6 +1037,28 @@ class Binder {
       t.nullable = true;
       return BoundPtr(std::make_shared<Function>(t, "ABS", std::move(args), e.pos));
     }
+    if (e.name == "LIKE") {
+      if (!isText(args[0]->type) || !isText(args[1]->type)) return typeError(e.pos, "LIKE needs strings");
+      return BoundPtr(std::make_shared<PatternFunction>(DataType::boolean(), "LIKE", std::move(args), nullptr, e.pos));
+    }
+    if (e.name == "SPLIT_INDEX") {
+      REKA_RETURN_IF_ERROR(arity(3));
+      if (!isText(args[0]->type) || !isText(args[1]->type) || !isInteger(args[2]->type))
+        return typeError(e.pos, "SPLIT_INDEX takes (STRING, STRING separator, INT index)");
+      return BoundPtr(std::make_shared<PatternFunction>(DataType::string(), "SPLIT_INDEX", std::move(args), nullptr, e.pos));
+    }
+    if (e.name == "REGEXP_EXTRACT") {
+      if (args.size() != 2 && args.size() != 3) return typeError(e.pos, "REGEXP_EXTRACT takes (STRING, STRING regex[, INT group])");
+      if (!isText(args[0]->type) || !isText(args[1]->type) || (args.size() == 3 && !isInteger(args[2]->type)))
+        return typeError(e.pos, "REGEXP_EXTRACT takes (STRING, STRING regex[, INT group])");
+      std::shared_ptr<const Regex> re;
+      if (e.args[1]->kind == Expr::Kind::kLiteral && !e.args[1]->isNull) {
+        auto compiled = Regex::compile(e.args[1]->text);
+        if (!compiled.isOk()) return typeError(e.args[1]->pos, compiled.status().message());
+        re = *compiled;
+      }
+      return BoundPtr(std::make_shared<PatternFunction>(DataType::string(), "REGEXP_EXTRACT", std::move(args), std::move(re), e.pos));
+    }
     if (e.name == "MOD") {
       REKA_RETURN_IF_ERROR(arity(2));
       if (!isInteger(args[0]->type) || !isInteger(args[1]->type)) return typeError(e.pos, "MOD needs integers");
@@ -971,7 +1073,7 @@ class Binder {
       return BoundPtr(std::make_shared<Case>(t, std::move(args), false, true, e.pos));
     }
     return typeError(e.pos, "unknown function " + e.name +
-                                "; this version has UPPER, LOWER, CHAR_LENGTH, CONCAT, ABS, MOD, COALESCE, CAST and CASE");
+                                "; this version has UPPER, LOWER, CHAR_LENGTH, CONCAT, ABS, MOD, COALESCE, SPLIT_INDEX, REGEXP_EXTRACT, CAST and CASE");
   }
 
   const Scope& scope_;

@@ -206,6 +206,26 @@ TEST(ExpressionTest, StringFunctions) {
   EXPECT_EQ(eval("s || '!'"), (V{"x!", "abc!", "null"}));
 }
 
+TEST(ExpressionTest, InBetweenAndLike) {
+  // Rows: a = 7, -7, null; s = "x", "abc", null.
+  EXPECT_EQ(eval("a IN (1, 7, 9)"), (std::vector<std::string>{"true", "false", "null"}));
+  EXPECT_EQ(eval("a NOT IN (7)"), (std::vector<std::string>{"false", "true", "null"}));
+  EXPECT_EQ(eval("a BETWEEN -7 AND 0"), (std::vector<std::string>{"false", "true", "null"}));
+  EXPECT_EQ(eval("a NOT BETWEEN -7 AND 0"), (std::vector<std::string>{"true", "false", "null"}));
+  EXPECT_EQ(eval("s LIKE 'a%'"), (std::vector<std::string>{"false", "true", "null"}));
+  EXPECT_EQ(eval("s LIKE '_b_'"), (std::vector<std::string>{"false", "true", "null"}));
+  EXPECT_EQ(eval("s NOT LIKE '%c'"), (std::vector<std::string>{"true", "false", "null"}));
+}
+
+TEST(ExpressionTest, SplitIndexAndRegexpExtract) {
+  EXPECT_EQ(eval("SPLIT_INDEX('a/b/c', '/', 1)"), (std::vector<std::string>{"b", "b", "b"}));
+  EXPECT_EQ(eval("SPLIT_INDEX('a/b/c', '/', 3)"), (std::vector<std::string>{"null", "null", "null"}));
+  EXPECT_EQ(eval("SPLIT_INDEX(s, 'b', 0)"), (std::vector<std::string>{"x", "a", "null"}));
+  EXPECT_EQ(eval("REGEXP_EXTRACT('k=1&channel_id=42&z', '(&|^)channel_id=([^&]*)', 2)"), (std::vector<std::string>{"42", "42", "42"}));
+  EXPECT_EQ(eval("REGEXP_EXTRACT(s, '([a-c]+)')"), (std::vector<std::string>{"null", "abc", "null"}));
+  EXPECT_EQ(eval("REGEXP_EXTRACT(s, '(b)(c)', 5)"), (std::vector<std::string>{"null", "null", "null"}));
+}
+
 TEST(ExpressionTest, TimestampsAndIntervals) {
   EXPECT_EQ(eval("t"), (V{"2026-12-06 08:00:00.000", "2025-06-01 12:30:00.500", "null"}));
   EXPECT_EQ(eval("t + INTERVAL '1' SECOND"), (V{"2026-12-06 08:00:01.000", "2025-06-01 12:30:01.500", "null"}));
@@ -222,7 +242,7 @@ TEST(ExpressionTest, BindErrorsNameWhatIsWrong) {
   EXPECT_THAT(unknownColumn, HasSubstr("line 1, column 5"));
   const std::string unknownFunction = bindError("FOO(a)");
   EXPECT_THAT(unknownFunction, HasSubstr("FOO"));
-  EXPECT_THAT(unknownFunction, HasSubstr("UPPER, LOWER, CHAR_LENGTH, CONCAT, ABS, MOD, COALESCE"));
+  EXPECT_THAT(unknownFunction, HasSubstr("UPPER, LOWER, CHAR_LENGTH, CONCAT, ABS, MOD, COALESCE, SPLIT_INDEX"));
   EXPECT_THAT(bindError("'abc' + 1"), HasSubstr("needs numbers"));
   EXPECT_THAT(bindError("'abc' + 1"), HasSubstr("line 1, column 7"));
   EXPECT_THAT(bindError("a AND s = 'x'"), HasSubstr("AND needs BOOLEAN operands, not INT"));

@@ -472,8 +472,44 @@ class Parser {
         l = e;
         continue;
       }
-      if (isWord(t, "BETWEEN") || isWord(t, "LIKE") || isWord(t, "IN") || (isWord(t, "NOT") && (isWord(peek(1), "LIKE") || isWord(peek(1), "IN") || isWord(peek(1), "BETWEEN"))))
-        return Status::notSupported("SQL: " + upper(t.text) + " at " + t.pos.toString() + " is not supported yet");
+      const bool notWord = isWord(t, "NOT") && (isWord(peek(1), "LIKE") || isWord(peek(1), "IN") || isWord(peek(1), "BETWEEN"));
+      if (notWord || isWord(t, "BETWEEN") || isWord(t, "LIKE") || isWord(t, "IN")) {
+        Position pos = t.pos;
+        if (notWord) ++p_;
+        const std::string what = upper(next().text);
+        ExprPtr e;
+        if (what == "IN") {
+          // x IN (a, b) is x = a OR x = b (the same three-valued result).
+          REKA_RETURN_IF_ERROR(expectSymbol("("));
+          do {
+            REKA_ASSIGN_OR_RETURN(ExprPtr item, additive());
+            ExprPtr eq = binary("=", l, item, pos);
+            e = e ? binary("OR", e, eq, pos) : eq;
+          } while (symbol(","));
+          REKA_RETURN_IF_ERROR(expectSymbol(")"));
+        } else if (what == "BETWEEN") {
+          if (word("SYMMETRIC")) return Status::notSupported("SQL: BETWEEN SYMMETRIC at " + pos.toString() + " is not supported yet");
+          word("ASYMMETRIC");
+          REKA_ASSIGN_OR_RETURN(ExprPtr low, additive());
+          REKA_RETURN_IF_ERROR(expectWord("AND"));
+          REKA_ASSIGN_OR_RETURN(ExprPtr high, additive());
+          e = binary("AND", binary(">=", l, low, pos), binary("<=", l, high, pos), pos);
+        } else {
+          REKA_ASSIGN_OR_RETURN(ExprPtr pattern, additive());
+          e = make(Expr::Kind::kCall, pos);
+          e->name = "LIKE";
+          e->args = {l, pattern};
+          if (word("ESCAPE")) return Status::notSupported("SQL: LIKE … ESCAPE at " + pos.toString() + " is not supported yet");
+        }
+        if (notWord) {
+          auto n = make(Expr::Kind::kUnary, pos);
+          n->op = "NOT";
+          n->args = {e};
+          e = n;
+        }
+        l = e;
+        continue;
+      }
       return l;
     }
   }

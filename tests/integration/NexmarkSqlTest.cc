@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <sstream>
 
@@ -121,6 +122,51 @@ TEST(NexmarkSqlTest, Q0Q1Q2GiveTheRowsOfALoopOverTheGenerator) {
     EXPECT_EQ(runQuery("q1", p, dir), q1) << "q1 at parallelism " << p;
     EXPECT_EQ(runQuery("q2", p, dir), q2) << "q2 at parallelism " << p;
   }
+}
+
+std::string orNull(const std::optional<std::string>& v) { return v ? jsonString(*v) : "null"; }
+
+TEST(NexmarkSqlTest, Q21Q22GiveTheRowsOfALoopOverTheGenerator) {
+  ScratchDir dir;
+  StringArena arena;
+  std::optional<Generator> generator;
+  const std::vector<Bid> all = bids(arena, generator);
+  std::vector<std::string> q21, q22;
+  for (const Bid& b : all) {
+    const std::string head = "{\"auction\":" + std::to_string(b.auction) + ",\"bidder\":" + std::to_string(b.bidder) +
+                             ",\"price\":" + std::to_string(b.price) + ",\"channel\":" + jsonString(b.channel);
+    // q22: the URL's pieces between '/' number 3, 4 and 5 (from 0), null where there are fewer.
+    std::vector<std::string> pieces;
+    std::string url(b.url);
+    for (size_t start = 0;;) {
+      const size_t slash = url.find('/', start);
+      pieces.push_back(url.substr(start, slash == std::string::npos ? std::string::npos : slash - start));
+      if (slash == std::string::npos) break;
+      start = slash + 1;
+    }
+    auto piece = [&](size_t k) { return k < pieces.size() ? std::optional<std::string>(pieces[k]) : std::nullopt; };
+    q22.push_back(head + ",\"dir1\":" + orNull(piece(3)) + ",\"dir2\":" + orNull(piece(4)) + ",\"dir3\":" + orNull(piece(5)) + "}");
+    // q21: a known channel's number, else the URL's channel_id; rows with neither are dropped.
+    std::string lower(b.channel);
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    // (&|^)channel_id=([^&]*): the first "channel_id=" at the start or after '&', up to the next '&'.
+    std::optional<std::string> fromUrl;
+    for (size_t at = url.find("channel_id="); at != std::string::npos; at = url.find("channel_id=", at + 1)) {
+      if (at != 0 && url[at - 1] != '&') continue;
+      const size_t from = at + 11;
+      fromUrl = url.substr(from, url.find('&', from) == std::string::npos ? std::string::npos : url.find('&', from) - from);
+      break;
+    }
+    const std::map<std::string, std::string> known = {{"apple", "0"}, {"google", "1"}, {"facebook", "2"}, {"baidu", "3"}};
+    auto k = known.find(lower);
+    if (k == known.end() && !fromUrl) continue;
+    q21.push_back(head + ",\"channel_id\":" + orNull(k != known.end() ? std::optional<std::string>(k->second) : fromUrl) + "}");
+  }
+  std::sort(q21.begin(), q21.end());
+  std::sort(q22.begin(), q22.end());
+  ASSERT_FALSE(q21.empty());
+  EXPECT_EQ(runQuery("q21", 2, dir), q21);
+  EXPECT_EQ(runQuery("q22", 2, dir), q22);
 }
 
 }  // namespace

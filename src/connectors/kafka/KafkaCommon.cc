@@ -44,22 +44,15 @@ Status kafkaError(const std::string& what, rd_kafka_resp_err_t err) {
 Result<std::shared_ptr<TopicPattern>> TopicPattern::compile(const std::string& pattern) {
   auto p = std::shared_ptr<TopicPattern>(new TopicPattern());
   // The whole name must match, as with Java's Pattern.matcher(topic).matches().
-  const std::string anchored = "^(" + pattern + ")$";
-  int rc = regcomp(&p->re_, anchored.c_str(), REG_EXTENDED | REG_NOSUB);
-  if (rc != 0) {
-    char err[256];
-    regerror(rc, &p->re_, err, sizeof err);
-    return Status::invalidArgument("Kafka source: topic pattern '" + pattern + "' is not a regular expression (POSIX extended): " + err);
-  }
-  p->compiled_ = true;
+  auto re = Regex::compile("^(" + pattern + ")$");
+  if (!re.isOk()) return Status::invalidArgument("Kafka source: topic pattern '" + pattern + "' is not a regular expression (POSIX extended)");
+  p->re_ = std::move(*re);
   return p;
 }
 
-TopicPattern::~TopicPattern() {
-  if (compiled_) regfree(&re_);
-}
+TopicPattern::~TopicPattern() = default;
 
-bool TopicPattern::matches(const std::string& topic) const { return regexec(&re_, topic.c_str(), 0, nullptr, 0) == 0; }
+bool TopicPattern::matches(const std::string& topic) const { return re_->search(topic); }
 
 std::string splitId(const std::string& topic, int32_t partition) { return topic + "-" + std::to_string(partition); }
 

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "reka/base/Regex.h"
 #include "reka/base/Status.h"
 
 namespace reka::connector::kafka {
@@ -46,8 +47,7 @@ class TopicPattern {
 
  private:
   TopicPattern() = default;
-  regex_t re_{};
-  bool compiled_ = false;
+  std::shared_ptr<const Regex> re_;
 };
 
 /// "topic-partition" ids of splits: the partition is after the last '-'.

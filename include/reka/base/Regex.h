@@ -1,0 +1,36 @@
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "reka/base/Status.h"
+
+namespace reka {
+
+/// A POSIX extended regular expression (glibc's regcomp): Kafka topic patterns, SQL's
+/// REGEXP_EXTRACT. Immutable once compiled; search() is thread-safe.
+class Regex {
+ public:
+  static Result<std::shared_ptr<const Regex>> compile(const std::string& pattern);
+  ~Regex();
+  Regex(const Regex&) = delete;
+  Regex& operator=(const Regex&) = delete;
+
+  /// Whether the pattern matches somewhere in `text`.
+  bool search(const std::string& text) const;
+  /// The first match in `text`: group 0 (the match) and every group, nullopt for a group that
+  /// did not take part; empty if nothing matches.
+  std::vector<std::optional<std::string_view>> searchGroups(std::string_view text) const;
+  const std::string& pattern() const { return pattern_; }
+
+ private:
+  Regex() = default;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::string pattern_;
+};
+
+}  // namespace reka

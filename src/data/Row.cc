@@ -476,20 +476,6 @@ void initColumns(const Schema& schema, std::vector<Column>& columns) {
     if (schema.field(i).type.kind == TypeKind::kRow) initColumns(*schema.field(i).type.fields, columns[i].children);
 }
 
-void appendNullValue(Column& c, const DataType& t) {
-  c.nulls.push_back(1);
-  switch (t.kind) {
-    case TypeKind::kDouble: c.doubles.push_back(0); break;
-    case TypeKind::kDecimal: c.decimals.push_back(0); break;
-    case TypeKind::kString:
-    case TypeKind::kBytes: c.strings.emplace_back(); break;
-    case TypeKind::kRow:
-      for (size_t i = 0; i < t.fields->size(); ++i) appendNullValue(c.children[i], t.fields->field(i).type);
-      break;
-    default: c.ints.push_back(0); break;
-  }
-}
-
 void resizeColumn(Column& c, const DataType& t, size_t n) {
   c.nulls.resize(n, 1);  // rows added are null
   switch (t.kind) {
@@ -550,11 +536,7 @@ size_t RowBatch::appendRows(size_t n, RowKind kind) {
   return first;
 }
 
-size_t RowBatch::appendRow(RowKind kind) {
-  for (size_t i = 0; i < columns.size(); ++i) appendNullValue(columns[i], schema_->field(i).type);
-  kinds.push_back(kind);
-  return kinds.size() - 1;
-}
+size_t RowBatch::appendRow(RowKind kind) { return appendRows(1, kind); }
 
 void RowBatch::resize(size_t n) {
   if (n >= kinds.size()) return;

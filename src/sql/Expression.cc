@@ -20,11 +20,7 @@ bool isInteger(const DataType& t) { return t.kind == TypeKind::kInt || t.kind ==
 bool isTime(const DataType& t) { return t.kind == TypeKind::kTimestamp || t.kind == TypeKind::kTimestampLtz; }
 bool isText(const DataType& t) { return t.kind == TypeKind::kString || t.kind == TypeKind::kBytes; }
 
-Decimal pow10(int n) {
-  Decimal v = 1;
-  for (int i = 0; i < n; ++i) v *= 10;
-  return v;
-}
+Decimal pow10(int n) { return decimalLimit(n) + 1; }  // decimalLimit is a table of 10^n - 1
 
 /// `v` at scale `from` as scale `to` (rounding half up, away from zero, when the scale drops).
 Decimal rescale(Decimal v, int from, int to) {
@@ -180,6 +176,8 @@ class Arithmetic final : public Node {
     const size_t n = in.size();
     resetColumn(out, type, n);
     const DataType &ta = argType(0), &tb = argType(1);
+    // * and / of decimals work at the operands' own scales (INT and BIGINT as DECIMAL(p, 0)).
+    const int sa = ta.kind == TypeKind::kDecimal ? ta.scale : 0, sb = tb.kind == TypeKind::kDecimal ? tb.scale : 0;
     for (size_t i = 0; i < n; ++i) {
       if (c[0].nulls[i] || c[1].nulls[i]) continue;
       out.nulls[i] = 0;
@@ -195,16 +193,14 @@ class Arithmetic final : public Node {
             const Decimal x = decimalAt(c[0], ta, type.scale, i), y = decimalAt(c[1], tb, type.scale, i);
             r = op_ == '+' ? x + y : x - y;
           } else if (op_ == '*') {
-            const DataType da = asDecimal(ta), db = asDecimal(tb);
-            const Decimal x = decimalAt(c[0], ta, da.scale, i), y = decimalAt(c[1], tb, db.scale, i);
-            r = rescale(x * y, da.scale + db.scale, type.scale);
+            const Decimal x = decimalAt(c[0], ta, sa, i), y = decimalAt(c[1], tb, sb, i);
+            r = rescale(x * y, sa + sb, type.scale);
           } else {
-            const DataType da = asDecimal(ta), db = asDecimal(tb);
-            const Decimal y = decimalAt(c[1], tb, db.scale, i);
+            const Decimal y = decimalAt(c[1], tb, sb, i);
             if (y == 0) return Status::invalidArgument("SQL: division by zero" + where(pos_));
             // x / y at the result's scale: x scaled up by scale + s_b - s_a, then divided, rounded.
-            const Decimal x = decimalAt(c[0], ta, da.scale, i);
-            const int shift = type.scale + db.scale - da.scale + 1;  // one extra digit to round
+            const Decimal x = decimalAt(c[0], ta, sa, i);
+            const int shift = type.scale + sb - sa + 1;  // one extra digit to round
             Decimal q = (shift >= 0 ? x * pow10(shift) : x / pow10(-shift)) / y;
             q = rescale(q, 1, 0);
             r = q;
@@ -269,8 +265,8 @@ enum class CompareAs { kInt, kDouble, kDecimal, kString };
 
 class Compare final : public Node {
  public:
-  Compare(std::string op, CompareAs as, int scale, BoundPtr a, BoundPtr b, Position pos)
-      : Node(DataType::boolean(), {std::move(a), std::move(b)}, pos), op_(std::move(op)), as_(as), scale_(scale) {}
+  Compare(const std::string& op, CompareAs as, int scale, BoundPtr a, BoundPtr b, Position pos)
+      : Node(DataType::boolean(), {std::move(a), std::move(b)}, pos), op_(opOf(op)), as_(as), scale_(scale) {}
   Status evaluate(const RowBatch& in, Column& out, StringArena& arena) const override {
     std::vector<Column> c;
     REKA_RETURN_IF_ERROR(evalArgs(in, arena, c));
@@ -298,12 +294,14 @@ class Compare final : public Node {
         }
       }
       bool v = false;
-      if (op_ == "=") v = cmp == 0;
-      else if (op_ == "<>") v = cmp != 0;
-      else if (op_ == "<") v = cmp < 0;
-      else if (op_ == "<=") v = cmp <= 0;
-      else if (op_ == ">") v = cmp > 0;
-      else v = cmp >= 0;
+      switch (op_) {
+        case Op::kEq: v = cmp == 0; break;
+        case Op::kNe: v = cmp != 0; break;
+        case Op::kLt: v = cmp < 0; break;
+        case Op::kLe: v = cmp <= 0; break;
+        case Op::kGt: v = cmp > 0; break;
+        case Op::kGe: v = cmp >= 0; break;
+      }
       out.nulls[i] = 0;
       out.ints[i] = v ? 1 : 0;
     }
@@ -311,7 +309,11 @@ class Compare final : public Node {
   }
 
  private:
-  std::string op_;
+  enum class Op { kEq, kNe, kLt, kLe, kGt, kGe };
+  static Op opOf(const std::string& op) {
+    return op == "=" ? Op::kEq : op == "<>" ? Op::kNe : op == "<" ? Op::kLt : op == "<=" ? Op::kLe : op == ">" ? Op::kGt : Op::kGe;
+  }
+  Op op_;
   CompareAs as_;
   int scale_;
 };
@@ -630,8 +632,8 @@ class Case final : public Node {
 /// String functions and ABS.
 class Function final : public Node {
  public:
-  Function(DataType t, std::string name, std::vector<BoundPtr> args, Position pos)
-      : Node(std::move(t), std::move(args), pos), name_(std::move(name)) {}
+  enum class Kind { kUpper, kLower, kCharLength, kConcat, kAbs };
+  Function(DataType t, Kind kind, std::vector<BoundPtr> args, Position pos) : Node(std::move(t), std::move(args), pos), kind_(kind) {}
   Status evaluate(const RowBatch& in, Column& out, StringArena& arena) const override {
     std::vector<Column> c;
     REKA_RETURN_IF_ERROR(evalArgs(in, arena, c));
@@ -643,20 +645,20 @@ class Function final : public Node {
       for (const auto& col : c) anyNull = anyNull || col.nulls[i];
       if (anyNull) continue;  // every one of these functions is null on a null argument
       out.nulls[i] = 0;
-      if (name_ == "UPPER" || name_ == "LOWER") {
+      if (kind_ == Kind::kUpper || kind_ == Kind::kLower) {
         s.assign(c[0].strings[i]);
         for (char& ch : s)
-          ch = static_cast<char>(name_ == "UPPER" ? std::toupper(static_cast<unsigned char>(ch)) : std::tolower(static_cast<unsigned char>(ch)));
+          ch = static_cast<char>(kind_ == Kind::kUpper ? std::toupper(static_cast<unsigned char>(ch)) : std::tolower(static_cast<unsigned char>(ch)));
         out.strings[i] = arena.copy(s);
-      } else if (name_ == "CHAR_LENGTH") {
+      } else if (kind_ == Kind::kCharLength) {
         int64_t count = 0;
         for (char ch : c[0].strings[i]) count += (static_cast<unsigned char>(ch) & 0xC0) != 0x80;  // UTF-8 code points
         out.ints[i] = count;
-      } else if (name_ == "CONCAT") {
+      } else if (kind_ == Kind::kConcat) {
         s.clear();
         for (size_t k = 0; k < c.size(); ++k) appendValueText(c[k], argType(k), i, s);
         out.strings[i] = arena.copy(s);
-      } else if (name_ == "ABS") {
+      } else if (kind_ == Kind::kAbs) {
         if (type.kind == TypeKind::kDouble) out.doubles[i] = std::fabs(c[0].doubles[i]);
         else if (type.kind == TypeKind::kDecimal) out.decimals[i] = c[0].decimals[i] < 0 ? -c[0].decimals[i] : c[0].decimals[i];
         else out.ints[i] = c[0].ints[i] < 0 ? static_cast<int64_t>(0 - static_cast<uint64_t>(c[0].ints[i])) : c[0].ints[i];
@@ -666,7 +668,7 @@ class Function final : public Node {
   }
 
  private:
-  std::string name_;
+  Kind kind_;
 };
 
 /// SQL LIKE: '%' any run of characters, '_' one character (bytes), the rest literally.
@@ -693,9 +695,10 @@ bool likeMatch(std::string_view text, std::string_view pattern) {
 /// LIKE, SPLIT_INDEX and REGEXP_EXTRACT: string functions with a pattern, null on a null argument.
 class PatternFunction final : public Node {
  public:
-  PatternFunction(DataType t, std::string name, std::vector<BoundPtr> args, std::shared_ptr<const Regex> regex, Position pos)
-      : Node(std::move(t), std::move(args), pos), name_(std::move(name)), regex_(std::move(regex)) {}
-  bool canFail() const override { return (name_ == "REGEXP_EXTRACT" && !regex_) || Node::canFail(); }
+  enum class Kind { kLike, kSplitIndex, kRegexpExtract };
+  PatternFunction(DataType t, Kind kind, std::vector<BoundPtr> args, std::shared_ptr<const Regex> regex, Position pos)
+      : Node(std::move(t), std::move(args), pos), kind_(kind), regex_(std::move(regex)) {}
+  bool canFail() const override { return (kind_ == Kind::kRegexpExtract && !regex_) || Node::canFail(); }
   Status evaluate(const RowBatch& in, Column& out, StringArena& arena) const override {
     std::vector<Column> c;
     REKA_RETURN_IF_ERROR(evalArgs(in, arena, c));
@@ -705,10 +708,10 @@ class PatternFunction final : public Node {
       for (const auto& col : c) anyNull = anyNull || col.nulls[i];
       if (anyNull) continue;
       const std::string_view text = c[0].strings[i];
-      if (name_ == "LIKE") {
+      if (kind_ == Kind::kLike) {
         out.nulls[i] = 0;
         out.ints[i] = likeMatch(text, c[1].strings[i]);
-      } else if (name_ == "SPLIT_INDEX") {
+      } else if (kind_ == Kind::kSplitIndex) {
         // The index-th (from 0) piece of text split at each separator; null past the last.
         const std::string_view sep = c[1].strings[i];
         const int64_t index = c[2].ints[i];
@@ -743,7 +746,7 @@ class PatternFunction final : public Node {
   }
 
  private:
-  std::string name_;
+  Kind kind_;
   std::shared_ptr<const Regex> regex_;  ///< compiled once when the pattern is a literal
 };
 
@@ -957,7 +960,7 @@ class Binder {
     }
     if (op == "||") {
       if (!isText(a->type) || !isText(b->type)) return typeError(e.pos, "|| needs strings; use CONCAT or CAST(… AS STRING)");
-      return BoundPtr(std::make_shared<Function>(DataType::string(), "CONCAT", std::vector<BoundPtr>{a, b}, e.pos));
+      return BoundPtr(std::make_shared<Function>(DataType::string(), Function::Kind::kConcat, std::vector<BoundPtr>{a, b}, e.pos));
     }
     if (op == "+" || op == "-" || op == "*" || op == "/" || op == "%") {
       const char o = op[0];
@@ -1023,29 +1026,29 @@ class Binder {
       REKA_RETURN_IF_ERROR(arity(1));
       if (!isText(args[0]->type)) return typeError(e.pos, e.name + " needs a STRING, not " + args[0]->type.toString());
       const bool length = e.name == "CHAR_LENGTH" || e.name == "CHARACTER_LENGTH";
-      return BoundPtr(std::make_shared<Function>(length ? DataType::integer() : DataType::string(), length ? "CHAR_LENGTH" : e.name,
-                                                 std::move(args), e.pos));
+      const auto kind = length ? Function::Kind::kCharLength : e.name == "UPPER" ? Function::Kind::kUpper : Function::Kind::kLower;
+      return BoundPtr(std::make_shared<Function>(length ? DataType::integer() : DataType::string(), kind, std::move(args), e.pos));
     }
     if (e.name == "CONCAT") {
       if (args.empty()) return typeError(e.pos, "CONCAT takes at least one argument");
-      return BoundPtr(std::make_shared<Function>(DataType::string(), "CONCAT", std::move(args), e.pos));
+      return BoundPtr(std::make_shared<Function>(DataType::string(), Function::Kind::kConcat, std::move(args), e.pos));
     }
     if (e.name == "ABS") {
       REKA_RETURN_IF_ERROR(arity(1));
       if (!isNumeric(args[0]->type)) return typeError(e.pos, "ABS needs a number, not " + args[0]->type.toString());
       DataType t = args[0]->type;
       t.nullable = true;
-      return BoundPtr(std::make_shared<Function>(t, "ABS", std::move(args), e.pos));
+      return BoundPtr(std::make_shared<Function>(t, Function::Kind::kAbs, std::move(args), e.pos));
     }
     if (e.name == "LIKE") {
       if (!isText(args[0]->type) || !isText(args[1]->type)) return typeError(e.pos, "LIKE needs strings");
-      return BoundPtr(std::make_shared<PatternFunction>(DataType::boolean(), "LIKE", std::move(args), nullptr, e.pos));
+      return BoundPtr(std::make_shared<PatternFunction>(DataType::boolean(), PatternFunction::Kind::kLike, std::move(args), nullptr, e.pos));
     }
     if (e.name == "SPLIT_INDEX") {
       REKA_RETURN_IF_ERROR(arity(3));
       if (!isText(args[0]->type) || !isText(args[1]->type) || !isInteger(args[2]->type))
         return typeError(e.pos, "SPLIT_INDEX takes (STRING, STRING separator, INT index)");
-      return BoundPtr(std::make_shared<PatternFunction>(DataType::string(), "SPLIT_INDEX", std::move(args), nullptr, e.pos));
+      return BoundPtr(std::make_shared<PatternFunction>(DataType::string(), PatternFunction::Kind::kSplitIndex, std::move(args), nullptr, e.pos));
     }
     if (e.name == "REGEXP_EXTRACT") {
       if (args.size() != 2 && args.size() != 3) return typeError(e.pos, "REGEXP_EXTRACT takes (STRING, STRING regex[, INT group])");
@@ -1057,7 +1060,7 @@ class Binder {
         if (!compiled.isOk()) return typeError(e.args[1]->pos, compiled.status().message());
         re = *compiled;
       }
-      return BoundPtr(std::make_shared<PatternFunction>(DataType::string(), "REGEXP_EXTRACT", std::move(args), std::move(re), e.pos));
+      return BoundPtr(std::make_shared<PatternFunction>(DataType::string(), PatternFunction::Kind::kRegexpExtract, std::move(args), std::move(re), e.pos));
     }
     if (e.name == "MOD") {
       REKA_RETURN_IF_ERROR(arity(2));

@@ -51,15 +51,7 @@ class SqlJobTest : public ::testing::Test {
     EXPECT_TRUE(added.isOk()) << added.toString();
     Status ran = testing::runJob(env);
     EXPECT_TRUE(ran.isOk()) << ran.toString();
-    std::vector<std::string> lines;
-    if (!fs::exists(dir_ / out)) return lines;
-    for (const auto& e : fs::recursive_directory_iterator(dir_ / out)) {
-      if (!e.is_regular_file() || e.path().filename().string().front() == '.') continue;
-      std::ifstream in(e.path());
-      for (std::string l; std::getline(in, l);) lines.push_back(l);
-    }
-    std::sort(lines.begin(), lines.end());
-    return lines;
+    return testing::linesUnder(dir_ / out);
   }
   std::string error(const std::string& script) {
     auto compiled = SqlScript::compile(script);

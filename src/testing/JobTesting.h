@@ -4,7 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <string>
 #include <memory>
 #include <mutex>
 #include <utility>
@@ -62,6 +66,20 @@ inline Status runJob(StreamEnvironment& env, std::chrono::milliseconds timeout =
   auto client = env.executeAsync();
   if (!client.isOk()) return client.status();
   return awaitJob(**client, timeout);
+}
+
+/// The lines of every visible file under `dir` (a sink's committed part files), sorted; none
+/// if `dir` does not exist.
+inline std::vector<std::string> linesUnder(const std::filesystem::path& dir) {
+  std::vector<std::string> lines;
+  if (!std::filesystem::exists(dir)) return lines;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+    if (!e.is_regular_file() || e.path().filename().string().front() == '.') continue;
+    std::ifstream in(e.path());
+    for (std::string l; std::getline(in, l);) lines.push_back(l);
+  }
+  std::sort(lines.begin(), lines.end());
+  return lines;
 }
 
 }  // namespace reka::testing

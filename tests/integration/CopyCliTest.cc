@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "NexmarkTestKit.h"
+#include "testing/JobTesting.h"
 
 #ifndef REKA_CLI_PATH
 #error "REKA_CLI_PATH must name the reka binary"
@@ -21,17 +22,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-/// The lines of every visible file under `dir`, sorted.
-std::vector<std::string> linesUnder(const std::string& dir) {
-  std::vector<std::string> lines;
-  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
-    if (!e.is_regular_file() || e.path().filename().string().front() == '.') continue;
-    std::ifstream in(e.path());
-    for (std::string l; std::getline(in, l);) lines.push_back(l);
-  }
-  std::sort(lines.begin(), lines.end());
-  return lines;
-}
+using reka::testing::linesUnder;
 
 TEST(CopyCliTest, CsvFileToJsonFilesWithDeadLetters) {
   ScratchDir dir;

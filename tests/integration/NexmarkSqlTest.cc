@@ -55,15 +55,7 @@ std::vector<std::string> runQuery(const std::string& query, int parallelism, con
   EXPECT_TRUE(added.isOk()) << added.toString();
   Status ran = testing::runJob(env);
   EXPECT_TRUE(ran.isOk()) << ran.toString();
-  std::vector<std::string> lines;
-  if (!std::filesystem::exists(out)) return lines;
-  for (const auto& e : std::filesystem::recursive_directory_iterator(out)) {
-    if (!e.is_regular_file() || e.path().filename().string().front() == '.') continue;
-    std::istringstream in(readFile(e.path().string()));
-    for (std::string l; std::getline(in, l);) lines.push_back(l);
-  }
-  std::sort(lines.begin(), lines.end());
-  return lines;
+  return reka::testing::linesUnder(out);
 }
 
 /// The bids of the stream, in order, from the generator itself (their strings live in `g`).

@@ -15,7 +15,7 @@ namespace reka::connector {
 /// (AppendFile, so that it follows the checkpoints: a file source records its length and a
 /// restore cuts it back), or a Kafka topic (kafka://HOST:PORT/TOPIC: one JSON message each,
 /// acknowledged before the batch they came with is emitted, so at least once); and stderr
-/// (the first 20, then a count). Every bad record is counted. Shared by a source's subtasks.
+/// (the first 20, then a count). Every bad record is counted (in `counter` when given). Shared by a source's subtasks.
 ///
 /// A dead letter from a file: {"source":PATH,"line":N,"offset":BYTES,"reason":…,"text":…};
 /// from Kafka: {"topic":…,"partition":P,"offset":O,"reason":…,"text":VALUE}. Texts are cut at
@@ -37,7 +37,6 @@ class DeadLetterOutput final : public file::LineDeadLetters {
   Status write(const std::string& source, const Line& line, const std::string& reason) override;
   /// A Kafka message that could not be decoded.
   Status write(const kafka::KafkaMessage& m, const std::string& reason);
-  int64_t count() const { return count_.load(std::memory_order_relaxed); }
 
  private:
   static constexpr int64_t kStderrLimit = 20;
@@ -46,7 +45,6 @@ class DeadLetterOutput final : public file::LineDeadLetters {
 
   std::string target_;
   std::atomic<int64_t>* counter_;
-  std::atomic<int64_t> count_{0};
   std::mutex mutex_;
   std::unique_ptr<AppendFile> file_;
   std::unique_ptr<kafka::SinkWriter> kafka_;

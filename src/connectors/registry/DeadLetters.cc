@@ -85,7 +85,6 @@ Status DeadLetterOutput::write(const kafka::KafkaMessage& m, const std::string& 
 }
 
 void DeadLetterOutput::log(const std::string& what) {
-  count_.fetch_add(1, std::memory_order_relaxed);
   if (counter_) counter_->fetch_add(1, std::memory_order_relaxed);
   std::lock_guard<std::mutex> lock(mutex_);
   if (++reported_ > kStderrLimit) return;

@@ -382,6 +382,9 @@ struct DecodeMessage {
 
   void init() {
     value = made(makeDecoder(layout.valueFormat, layout.valueSchema, options));
+    // Only a changelog format reads a tombstone (as nothing: it follows a delete).
+    auto format = findFormat(layout.valueFormat);
+    changelog = format.isOk() && (*format)->changelog;
     if (!layout.keyFormat.empty()) key = made(makeDecoder(layout.keyFormat, layout.keySchema, options, "key."));
     values = std::make_shared<RowBatch>(layout.valueSchema);
     keys = std::make_shared<RowBatch>(layout.keySchema);
@@ -390,9 +393,7 @@ struct DecodeMessage {
   Status operator()(const kafka::KafkaMessage& m, RowBatch& out, StringArena&) const {
     if (out.schemaPtr() != layout.schema) out.setSchema(layout.schema);
     if (!m.value && !upsert) {
-      // Only a changelog format reads a tombstone (as nothing: it follows a delete).
-      REKA_ASSIGN_OR_RETURN(const FormatFactory* f, findFormat(layout.valueFormat));
-      if (!f->changelog) return Status::invalidArgument("a null value (tombstone) holds no row for format '" + layout.valueFormat + "'");
+      if (!changelog) return Status::invalidArgument("a null value (tombstone) holds no row for format '" + layout.valueFormat + "'");
       return Status::ok();
     }
     if (layout.valueIsWhole && !key && m.value) return value->decode(*m.value, out);
@@ -416,40 +417,28 @@ struct DecodeMessage {
       if (upsert && kind == RowKind::kInsert) kind = RowKind::kUpdateAfter;
       const size_t row = out.appendRow(kind);
       for (size_t i = 0; i < layout.valueColumns.size(); ++i)
-        copyCell(*values, i, r, out, static_cast<size_t>(layout.valueColumns[i]), row);
+        copyValue(values->columns[i], r, out.columns[static_cast<size_t>(layout.valueColumns[i])], row, out.arena());
       for (size_t i = 0; i < layout.keyColumns.size(); ++i)
-        copyCell(*keys, i, 0, out, static_cast<size_t>(layout.keyColumns[i]), row);
+        copyValue(keys->columns[i], 0, out.columns[static_cast<size_t>(layout.keyColumns[i])], row, out.arena());
     }
-    out.retain(*values);
-    out.retain(*keys);
     return Status::ok();
   }
 
-  static void copyCell(const RowBatch& from, size_t col, size_t row, RowBatch& to, size_t toCol, size_t toRow) {
-    // One value: append it to a one-row scratch then move it in place (types are equal).
-    const Column& c = from.columns[col];
-    Column& d = to.columns[toCol];
+  /// Value `row` of `c` into row `toRow` of `d` (the same type), strings into `arena` (the
+  /// scratch batches are cleared for the next message).
+  static void copyValue(const Column& c, size_t row, Column& d, size_t toRow, StringArena& arena) {
     d.nulls[toRow] = c.nulls[row];
     if (!c.ints.empty()) d.ints[toRow] = c.ints[row];
     if (!c.doubles.empty()) d.doubles[toRow] = c.doubles[row];
     if (!c.decimals.empty()) d.decimals[toRow] = c.decimals[row];
-    if (!c.strings.empty()) d.strings[toRow] = to.arena().copy(c.strings[row]);
-    for (size_t k = 0; k < c.children.size(); ++k) copyCell(c, k, row, d, toRow);
-  }
-  static void copyCell(const Column& parent, size_t k, size_t row, Column& dparent, size_t toRow) {
-    const Column& c = parent.children[k];
-    Column& d = dparent.children[k];
-    d.nulls[toRow] = c.nulls[row];
-    if (!c.ints.empty()) d.ints[toRow] = c.ints[row];
-    if (!c.doubles.empty()) d.doubles[toRow] = c.doubles[row];
-    if (!c.decimals.empty()) d.decimals[toRow] = c.decimals[row];
-    if (!c.strings.empty()) d.strings[toRow] = c.strings[row];  // retained with the batch
-    for (size_t j = 0; j < c.children.size(); ++j) copyCell(c, j, row, d, toRow);
+    if (!c.strings.empty()) d.strings[toRow] = arena.copy(c.strings[row]);
+    for (size_t k = 0; k < c.children.size(); ++k) copyValue(c.children[k], row, d.children[k], toRow, arena);
   }
 
   KafkaLayout layout;
   Options options;
   bool upsert;
+  bool changelog = false;
   std::shared_ptr<Decoder> value, key;
   std::shared_ptr<RowBatch> values, keys;
 };
@@ -582,8 +571,6 @@ Result<SourceSpec<Row>> kafkaTableSource(const TableContext& t, bool upsert) {
   REKA_ASSIGN_OR_RETURN(o.discoveryIntervalMs, t.options.getDurationMs("scan.topic-partition-discovery.interval", o.discoveryIntervalMs));
   REKA_RETURN_IF_ERROR(o.validate());
   REKA_ASSIGN_OR_RETURN(KafkaLayout layout, kafkaLayout(t, upsert));
-  DecodeMessage decode(layout, t.options, upsert);  // makes the decoders: the formats are checked now
-  (void)decode;
   REKA_RETURN_IF_ERROR(makeDecoder(layout.valueFormat, layout.valueSchema, t.options).status());
   if (!layout.keyFormat.empty()) REKA_RETURN_IF_ERROR(makeDecoder(layout.keyFormat, layout.keySchema, t.options, "key.").status());
   REKA_ASSIGN_OR_RETURN(BadRecords bad, badRecords(t.options));

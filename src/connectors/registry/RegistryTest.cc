@@ -50,17 +50,7 @@ std::string readFile(const fs::path& p) {
   return s.str();
 }
 
-/// The lines of every visible file under `dir`, sorted.
-std::vector<std::string> linesUnder(const fs::path& dir) {
-  std::vector<std::string> lines;
-  for (const auto& e : fs::recursive_directory_iterator(dir)) {
-    if (!e.is_regular_file() || e.path().filename().string().front() == '.') continue;
-    std::istringstream in(readFile(e.path()));
-    for (std::string l; std::getline(in, l);) lines.push_back(l);
-  }
-  std::sort(lines.begin(), lines.end());
-  return lines;
-}
+using testing::linesUnder;
 
 class TableTest : public ::testing::Test {
  protected:
@@ -143,6 +133,9 @@ TEST_F(TableTest, WrongOptionsSayWhatIsAccepted) {
               {"json.fail-on-missing-field"});
   expectError({{"connector", "print"}}, {"cannot be read"});
   expectError({{"connector", "kafka"}, {"topic", "t"}, {"format", "json"}}, {"properties.bootstrap.servers"});
+  expectError({{"connector", "kafka"}, {"topic", "t"}, {"format", "csv"}, {"properties.bootstrap.servers", "127.0.0.1:1"},
+               {"csv.field-delimiter", "ab"}},
+              {"csv.field-delimiter", "single character"});
   expectError({{"connector", "kafka"}, {"topic", "t"}, {"format", "json"}, {"properties.bootstrap.servers", "127.0.0.1:1"},
                {"scan.startup.mode", "earliest"}},
               {"scan.startup.mode", "earliest-offset"});

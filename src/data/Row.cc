@@ -1,5 +1,7 @@
 #include "reka/data/Row.h"
 
+#include <cstring>
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -368,7 +370,6 @@ void appendDecimal(Decimal unscaled, int scale, std::string& out) {
 
 // ---- Timestamps ---------------------------------------------------------------------------
 
-namespace {
 // Civil dates from and to days since 1970-01-01 (Howard Hinnant's algorithms).
 void civilFromDays(int64_t z, int64_t& y, unsigned& m, unsigned& d) {
   z += 719468;
@@ -392,6 +393,7 @@ int64_t daysFromCivil(int64_t y, unsigned m, unsigned d) {
   return era * 146097 + doe - 719468;
 }
 
+namespace {
 int64_t floorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 }  // namespace
 
@@ -617,6 +619,85 @@ void RowBatch::appendText(size_t row, std::string& out) const {
     appendValueText(columns[i], schema_->field(i).type, row, out);
   }
   out += ']';
+}
+
+// ---- Keys ----------------------------------------------------------------------------------
+
+void appendRowKey(const RowBatch& rows, size_t row, const std::vector<int>& columns, std::string& out) {
+  for (int k : columns) {
+    const Column& c = rows.columns[static_cast<size_t>(k)];
+    if (c.nulls[row] != 0) {
+      out += '\0';
+      continue;
+    }
+    out += '\1';
+    switch (rows.schema().field(static_cast<size_t>(k)).type.kind) {
+      case TypeKind::kDouble: {
+        double d = c.doubles[row];
+        if (d == 0) d = 0;  // -0.0 and 0.0 are one key
+        out.append(reinterpret_cast<const char*>(&d), sizeof d);
+        break;
+      }
+      case TypeKind::kDecimal: out.append(reinterpret_cast<const char*>(&c.decimals[row]), sizeof(Decimal)); break;
+      case TypeKind::kString:
+      case TypeKind::kBytes: {
+        const auto n = static_cast<uint32_t>(c.strings[row].size());
+        out.append(reinterpret_cast<const char*>(&n), sizeof n);
+        out.append(c.strings[row]);
+        break;
+      }
+      case TypeKind::kRow: break;  // not a key type (the planner refuses it)
+      default: out.append(reinterpret_cast<const char*>(&c.ints[row]), sizeof(int64_t)); break;
+    }
+  }
+}
+
+bool readRowKey(std::string_view& key, const Schema& schema, size_t first, size_t count, RowBatch& out, size_t row) {
+  auto take = [&](void* to, size_t n) {
+    if (key.size() < n) return false;
+    std::memcpy(to, key.data(), n);
+    key.remove_prefix(n);
+    return true;
+  };
+  for (size_t k = first; k < first + count; ++k) {
+    Column& c = out.columns[k];
+    char present = 0;
+    if (!take(&present, 1)) return false;
+    if (present == 0) {
+      RowBatch::setNull(c, row);
+      continue;
+    }
+    switch (schema.field(k).type.kind) {
+      case TypeKind::kDouble: {
+        double d;
+        if (!take(&d, sizeof d)) return false;
+        RowBatch::setDouble(c, row, d);
+        break;
+      }
+      case TypeKind::kDecimal: {
+        Decimal d;
+        if (!take(&d, sizeof d)) return false;
+        RowBatch::setDecimal(c, row, d);
+        break;
+      }
+      case TypeKind::kString:
+      case TypeKind::kBytes: {
+        uint32_t n;
+        if (!take(&n, sizeof n) || key.size() < n) return false;
+        out.setString(c, row, key.substr(0, n));
+        key.remove_prefix(n);
+        break;
+      }
+      case TypeKind::kRow: return false;
+      default: {
+        int64_t v;
+        if (!take(&v, sizeof v)) return false;
+        RowBatch::setInt(c, row, v);
+        break;
+      }
+    }
+  }
+  return true;
 }
 
 }  // namespace reka

@@ -50,7 +50,9 @@ struct Expr {
   bool hasElse = false;
   DataType castType;
   int64_t millis = 0;
-  std::vector<ExprPtr> args;
+  std::vector<ExprPtr> args;  ///< COUNT(*): one kStar argument
+  bool distinct = false;      ///< an aggregate call's DISTINCT
+  ExprPtr filter;             ///< an aggregate call's FILTER (WHERE …)
 };
 
 struct SelectItem {
@@ -58,14 +60,36 @@ struct SelectItem {
   std::string alias;  ///< empty: derived from the expression
 };
 
-/// SELECT … FROM table [alias] [WHERE …].
+struct Query;
+
+/// A windowing table function in FROM: TABLE(TUMBLE(TABLE t, DESCRIPTOR(c), size [, offset])),
+/// HOP(…, slide, size [, offset]) or CUMULATE(…, step, size [, offset]). Its rows are those of t
+/// with window_start, window_end and window_time added (HOP and CUMULATE: one per window).
+struct WindowTvf {
+  std::string function;  ///< TUMBLE, HOP, CUMULATE
+  Position pos;
+  std::string timeColumn;
+  Position timePos;
+  int64_t size = 0;
+  int64_t step = 0;  ///< HOP's slide, CUMULATE's step (TUMBLE: the size)
+  int64_t offset = 0;
+};
+
+/// SELECT [DISTINCT] … FROM source [alias] [WHERE …] [GROUP BY …] [HAVING …]. The source is a
+/// table or view (`from`), a subquery, or a windowing function over a table or view.
 struct Query {
   Position pos;
+  bool distinct = false;
   std::vector<SelectItem> items;
-  std::string from;
+  std::string from;  ///< a table or view (also the input of `window`); empty for a subquery
   Position fromPos;
+  std::shared_ptr<Query> subquery;
+  std::optional<WindowTvf> window;
   std::string alias;
   ExprPtr where;
+  std::vector<ExprPtr> groupBy;
+  Position groupByPos;
+  ExprPtr having;
 };
 
 struct ColumnDef {

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <optional>
 
 #include "reka/base/Regex.h"
 
@@ -750,6 +751,274 @@ class PatternFunction final : public Node {
   std::shared_ptr<const Regex> regex_;  ///< compiled once when the pattern is a literal
 };
 
+// ---- Date and time ---------------------------------------------------------------------------
+
+int64_t floorDivMs(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+
+/// The fields of epoch milliseconds (UTC).
+struct CivilTime {
+  int64_t year;
+  unsigned month, day;
+  int64_t hour, minute, second, millis, epochDay;
+};
+CivilTime civilOf(int64_t ms) {
+  CivilTime t{};
+  t.epochDay = floorDivMs(ms, 86'400'000);
+  const int64_t inDay = ms - t.epochDay * 86'400'000;
+  civilFromDays(t.epochDay, t.year, t.month, t.day);
+  t.hour = inDay / 3'600'000;
+  t.minute = inDay / 60'000 % 60;
+  t.second = inDay / 1000 % 60;
+  t.millis = inDay % 1000;
+  return t;
+}
+
+/// A Java date pattern (as Flink's DATE_FORMAT and TO_TIMESTAMP take it): runs of y, M, d, H,
+/// m, s, S and literal text ('quoted' or any other character).
+struct DatePattern {
+  struct Part {
+    char letter = 0;  ///< 0: literal text
+    int width = 0;
+    std::string text;
+  };
+  std::vector<Part> parts;
+
+  static Result<DatePattern> parse(std::string_view p) {
+    DatePattern out;
+    for (size_t i = 0; i < p.size();) {
+      const char c = p[i];
+      if (c == '\'') {
+        const size_t end = p.find('\'', i + 1);
+        if (end == std::string_view::npos) return Status::invalidArgument("unterminated quote in date pattern '" + std::string(p) + "'");
+        out.parts.push_back({0, 0, end == i + 1 ? "'" : std::string(p.substr(i + 1, end - i - 1))});
+        i = end + 1;
+      } else if (std::isalpha(static_cast<unsigned char>(c))) {
+        if (std::string_view("yMdHmsS").find(c) == std::string_view::npos)
+          return Status::invalidArgument(fmt::format("date pattern letter '{}' in '{}' is not supported; accepted: y, M, d, H, m, s, S", c, p));
+        size_t j = i;
+        while (j < p.size() && p[j] == c) ++j;
+        out.parts.push_back({c, static_cast<int>(j - i), {}});
+        i = j;
+      } else {
+        out.parts.push_back({0, 0, std::string(1, c)});
+        ++i;
+      }
+    }
+    return out;
+  }
+
+  void format(int64_t ms, std::string& out) const {
+    const CivilTime t = civilOf(ms);
+    for (const Part& part : parts) {
+      int64_t v = 0;
+      switch (part.letter) {
+        case 0: out += part.text; continue;
+        case 'y': v = part.width == 2 ? t.year % 100 : t.year; break;
+        case 'M': v = t.month; break;
+        case 'd': v = t.day; break;
+        case 'H': v = t.hour; break;
+        case 'm': v = t.minute; break;
+        case 's': v = t.second; break;
+        case 'S': v = t.millis; break;
+      }
+      fmt::format_to(std::back_inserter(out), "{:0{}}", v, part.width);
+    }
+  }
+
+  /// Reads `text` in this pattern as epoch milliseconds (UTC); false if it does not match.
+  bool parseTime(std::string_view text, int64_t& ms) const {
+    int64_t year = 1970, month = 1, day = 1, hour = 0, minute = 0, second = 0, millis = 0;
+    size_t i = 0;
+    for (size_t k = 0; k < parts.size(); ++k) {
+      const Part& part = parts[k];
+      if (part.letter == 0) {
+        if (text.substr(i, part.text.size()) != part.text) return false;
+        i += part.text.size();
+        continue;
+      }
+      // A field takes its width in digits, or every digit when the next part is not a number.
+      const bool greedy = k + 1 == parts.size() || parts[k + 1].letter == 0;
+      size_t j = i;
+      while (j < text.size() && std::isdigit(static_cast<unsigned char>(text[j])) && (greedy || j - i < static_cast<size_t>(part.width))) ++j;
+      if (j == i) return false;
+      int64_t v = 0;
+      std::from_chars(text.data() + i, text.data() + j, v);
+      if (part.letter == 'S') {
+        for (size_t n = j - i; n < 3; ++n) v *= 10;
+        for (size_t n = j - i; n > 3; --n) v /= 10;
+      }
+      i = j;
+      switch (part.letter) {
+        case 'y': year = v; break;
+        case 'M': month = v; break;
+        case 'd': day = v; break;
+        case 'H': hour = v; break;
+        case 'm': minute = v; break;
+        case 's': second = v; break;
+        case 'S': millis = v; break;
+      }
+    }
+    if (i != text.size() || month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 59) return false;
+    ms = daysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day)) * 86'400'000 + hour * 3'600'000 +
+         minute * 60'000 + second * 1000 + millis;
+    return true;
+  }
+};
+
+/// Time units of EXTRACT, FLOOR/CEIL … TO and the field functions (HOUR(ts) …).
+enum class TimeUnit { kYear, kQuarter, kMonth, kWeek, kDay, kHour, kMinute, kSecond, kMillisecond, kDayOfWeek, kDayOfYear, kEpoch };
+
+Result<TimeUnit> timeUnit(std::string_view u, const Position& pos) {
+  static const std::pair<const char*, TimeUnit> kUnits[] = {
+      {"YEAR", TimeUnit::kYear},     {"QUARTER", TimeUnit::kQuarter}, {"MONTH", TimeUnit::kMonth},
+      {"WEEK", TimeUnit::kWeek},     {"DAY", TimeUnit::kDay},         {"DAYOFMONTH", TimeUnit::kDay},
+      {"HOUR", TimeUnit::kHour},     {"MINUTE", TimeUnit::kMinute},   {"SECOND", TimeUnit::kSecond},
+      {"MILLISECOND", TimeUnit::kMillisecond}, {"DOW", TimeUnit::kDayOfWeek}, {"DAYOFWEEK", TimeUnit::kDayOfWeek},
+      {"DOY", TimeUnit::kDayOfYear}, {"DAYOFYEAR", TimeUnit::kDayOfYear}, {"EPOCH", TimeUnit::kEpoch}};
+  for (const auto& [name, unit] : kUnits)
+    if (u == name) return unit;
+  return Status::invalidArgument("SQL: unknown time unit '" + std::string(u) + "'" + where(pos) +
+                                 "; accepted: YEAR, QUARTER, MONTH, WEEK, DAY, HOUR, MINUTE, SECOND, MILLISECOND, DOW, DOY, EPOCH");
+}
+
+int64_t extractField(int64_t ms, TimeUnit unit) {
+  const CivilTime t = civilOf(ms);
+  switch (unit) {
+    case TimeUnit::kYear: return t.year;
+    case TimeUnit::kQuarter: return (t.month - 1) / 3 + 1;
+    case TimeUnit::kMonth: return t.month;
+    case TimeUnit::kWeek: {
+      // ISO week of the year.
+      const int64_t dow = ((t.epochDay % 7) + 7 + 3) % 7;  // Monday = 0 (1970-01-01 was a Thursday)
+      const int64_t thursday = t.epochDay - dow + 3;
+      int64_t y;
+      unsigned m, d;
+      civilFromDays(thursday, y, m, d);
+      return (thursday - daysFromCivil(y, 1, 1)) / 7 + 1;
+    }
+    case TimeUnit::kDay: return t.day;
+    case TimeUnit::kHour: return t.hour;
+    case TimeUnit::kMinute: return t.minute;
+    case TimeUnit::kSecond: return t.second;
+    case TimeUnit::kMillisecond: return t.second * 1000 + t.millis;
+    case TimeUnit::kDayOfWeek: return ((t.epochDay % 7) + 7 + 4) % 7 + 1;  // Sunday = 1
+    case TimeUnit::kDayOfYear: return t.epochDay - daysFromCivil(t.year, 1, 1) + 1;
+    case TimeUnit::kEpoch: return floorDivMs(ms, 1000);
+  }
+  return 0;
+}
+
+/// FLOOR (or CEIL) of epoch milliseconds to a unit.
+int64_t floorTime(int64_t ms, TimeUnit unit, bool ceil) {
+  int64_t step = 0;
+  switch (unit) {
+    case TimeUnit::kMillisecond: return ms;
+    case TimeUnit::kSecond: step = 1000; break;
+    case TimeUnit::kMinute: step = 60'000; break;
+    case TimeUnit::kHour: step = 3'600'000; break;
+    case TimeUnit::kDay: step = 86'400'000; break;
+    case TimeUnit::kWeek: {
+      const int64_t day = floorDivMs(ms, 86'400'000);
+      const int64_t monday = day - (((day % 7) + 7 + 3) % 7);
+      const int64_t f = monday * 86'400'000;
+      return ceil && f != ms ? f + 7 * 86'400'000LL : f;
+    }
+    default: {
+      const CivilTime t = civilOf(ms);
+      const unsigned month = unit == TimeUnit::kYear ? 1 : unit == TimeUnit::kQuarter ? (t.month - 1) / 3 * 3 + 1 : t.month;
+      const int64_t f = daysFromCivil(t.year, month, 1) * 86'400'000;
+      if (!ceil || f == ms) return f;
+      const unsigned add = unit == TimeUnit::kYear ? 12 : unit == TimeUnit::kQuarter ? 3 : 1;
+      const unsigned m = month + add;
+      return daysFromCivil(t.year + (m - 1) / 12, (m - 1) % 12 + 1, 1) * 86'400'000;
+    }
+  }
+  const int64_t f = floorDivMs(ms, step) * step;
+  return ceil && f != ms ? f + step : f;
+}
+
+/// DATE_FORMAT, EXTRACT and the field functions, FLOOR/CEIL … TO, TO_TIMESTAMP, REPLACE: null
+/// on a null argument.
+class TimeFunction final : public Node {
+ public:
+  enum class Kind { kDateFormat, kExtract, kFloor, kCeil, kToTimestamp, kReplace };
+  TimeFunction(DataType t, Kind kind, std::vector<BoundPtr> args, TimeUnit unit, std::optional<DatePattern> pattern, Position pos)
+      : Node(std::move(t), std::move(args), pos), kind_(kind), unit_(unit), pattern_(std::move(pattern)) {}
+  Status evaluate(const RowBatch& in, Column& out, StringArena& arena) const override {
+    std::vector<Column> c;
+    REKA_RETURN_IF_ERROR(evalArgs(in, arena, c));
+    resetColumn(out, type, in.size());
+    std::string s;
+    for (size_t i = 0; i < in.size(); ++i) {
+      bool anyNull = false;
+      for (const auto& col : c) anyNull = anyNull || col.nulls[i];
+      if (anyNull) continue;
+      switch (kind_) {
+        case Kind::kDateFormat: {
+          s.clear();
+          if (pattern_) {
+            pattern_->format(c[0].ints[i], s);
+          } else {
+            auto p = DatePattern::parse(c[1].strings[i]);
+            if (!p.isOk()) continue;  // a bad pattern computed per row gives null
+            p->format(c[0].ints[i], s);
+          }
+          out.nulls[i] = 0;
+          out.strings[i] = arena.copy(s);
+          break;
+        }
+        case Kind::kExtract:
+          out.nulls[i] = 0;
+          out.ints[i] = extractField(c[0].ints[i], unit_);
+          break;
+        case Kind::kFloor:
+        case Kind::kCeil:
+          out.nulls[i] = 0;
+          out.ints[i] = floorTime(c[0].ints[i], unit_, kind_ == Kind::kCeil);
+          break;
+        case Kind::kToTimestamp: {
+          int64_t ms = 0;
+          bool ok = false;
+          if (pattern_) {
+            ok = pattern_->parseTime(c[0].strings[i], ms);
+          } else if (c.size() > 1) {
+            auto p = DatePattern::parse(c[1].strings[i]);
+            ok = p.isOk() && p->parseTime(c[0].strings[i], ms);
+          }
+          if (ok) {  // text that does not match gives null, as in Flink
+            out.nulls[i] = 0;
+            out.ints[i] = ms;
+          }
+          break;
+        }
+        case Kind::kReplace: {
+          const std::string_view text = c[0].strings[i], from = c[1].strings[i], to = c[2].strings[i];
+          s.clear();
+          if (from.empty()) {
+            s.assign(text);
+          } else {
+            size_t at = 0;
+            for (size_t hit; (hit = text.find(from, at)) != std::string_view::npos; at = hit + from.size()) {
+              s.append(text.substr(at, hit - at));
+              s.append(to);
+            }
+            s.append(text.substr(at));
+          }
+          out.nulls[i] = 0;
+          out.strings[i] = arena.copy(s);
+          break;
+        }
+      }
+    }
+    return Status::ok();
+  }
+
+ private:
+  Kind kind_;
+  TimeUnit unit_;
+  std::optional<DatePattern> pattern_;  ///< parsed once when the pattern is a literal
+};
+
 // ---- Binding --------------------------------------------------------------------------------
 
 Status typeError(const Position& pos, const std::string& what) { return Status::invalidArgument("SQL: " + what + where(pos)); }
@@ -1068,6 +1337,55 @@ class Binder {
       DataType t = arithmeticType('%', args[0]->type, args[1]->type);
       return BoundPtr(std::make_shared<Arithmetic>(t, '%', args[0], args[1], e.pos));
     }
+    if (e.name == "DATE_FORMAT" || e.name == "TO_TIMESTAMP") {
+      const bool format = e.name == "DATE_FORMAT";
+      if (args.size() != (format ? 2u : 1u) && args.size() != 2)
+        return typeError(e.pos, format ? "DATE_FORMAT takes (TIMESTAMP, STRING pattern)" : "TO_TIMESTAMP takes (STRING[, STRING pattern])");
+      if (format ? !isTime(args[0]->type) : !isText(args[0]->type))
+        return typeError(e.pos, e.name + " needs a " + (format ? "TIMESTAMP" : "STRING") + " first, not " + args[0]->type.toString());
+      if (args.size() == 2 && !isText(args[1]->type)) return typeError(e.pos, e.name + " needs a STRING pattern, not " + args[1]->type.toString());
+      std::optional<DatePattern> pattern;
+      if (args.size() == 1) {
+        auto standard = DatePattern::parse("yyyy-MM-dd HH:mm:ss");
+        pattern = std::move(*standard);
+      } else if (e.args[1]->kind == Expr::Kind::kLiteral && !e.args[1]->isNull) {
+        auto p = DatePattern::parse(e.args[1]->text);
+        if (!p.isOk()) return typeError(e.args[1]->pos, p.status().message());
+        pattern = std::move(*p);
+      }
+      return BoundPtr(std::make_shared<TimeFunction>(format ? DataType::string() : DataType::timestamp(3),
+                                                     format ? TimeFunction::Kind::kDateFormat : TimeFunction::Kind::kToTimestamp,
+                                                     std::move(args), TimeUnit::kSecond, std::move(pattern), e.pos));
+    }
+    if (e.name == "EXTRACT" || e.name == "YEAR" || e.name == "QUARTER" || e.name == "MONTH" || e.name == "WEEK" ||
+        e.name == "DAYOFMONTH" || e.name == "DAYOFWEEK" || e.name == "DAYOFYEAR" || e.name == "HOUR" || e.name == "MINUTE" ||
+        e.name == "SECOND") {
+      const bool extract = e.name == "EXTRACT";
+      REKA_RETURN_IF_ERROR(arity(extract ? 2 : 1));
+      BoundPtr ts = args[extract ? 1 : 0];
+      if (!isTime(ts->type)) return typeError(e.pos, e.name + " needs a TIMESTAMP, not " + ts->type.toString());
+      REKA_ASSIGN_OR_RETURN(TimeUnit unit, timeUnit(extract ? e.args[0]->text : e.name, e.pos));
+      return BoundPtr(std::make_shared<TimeFunction>(DataType::bigint(), TimeFunction::Kind::kExtract, std::vector<BoundPtr>{ts}, unit,
+                                                     std::nullopt, e.pos));
+    }
+    if ((e.name == "FLOOR" || e.name == "CEIL" || e.name == "CEILING") && args.size() == 2 && isTime(args[0]->type)) {
+      REKA_ASSIGN_OR_RETURN(TimeUnit unit, timeUnit(e.args[1]->text, e.args[1]->pos));
+      if (unit == TimeUnit::kEpoch || unit == TimeUnit::kDayOfWeek || unit == TimeUnit::kDayOfYear)
+        return typeError(e.args[1]->pos, e.name + " … TO takes YEAR, QUARTER, MONTH, WEEK, DAY, HOUR, MINUTE, SECOND or MILLISECOND");
+      DataType t = args[0]->type;
+      t.nullable = true;
+      return BoundPtr(std::make_shared<TimeFunction>(t, e.name == "FLOOR" ? TimeFunction::Kind::kFloor : TimeFunction::Kind::kCeil,
+                                                     std::vector<BoundPtr>{args[0]}, unit, std::nullopt, e.pos));
+    }
+    if (e.name == "REPLACE") {
+      REKA_RETURN_IF_ERROR(arity(3));
+      for (const auto& a : args)
+        if (!isText(a->type)) return typeError(e.pos, "REPLACE takes (STRING, STRING search, STRING replacement), not " + a->type.toString());
+      return BoundPtr(std::make_shared<TimeFunction>(DataType::string(), TimeFunction::Kind::kReplace, std::move(args), TimeUnit::kSecond,
+                                                     std::nullopt, e.pos));
+    }
+    if (isAggregateFunction(e.name))
+      return typeError(e.pos, "aggregate " + e.name + " is only allowed in the select list or HAVING of a query (GROUP BY)");
     if (e.name == "COALESCE") {
       if (args.empty()) return typeError(e.pos, "COALESCE takes at least one argument");
       std::vector<const DataType*> types;
@@ -1076,7 +1394,9 @@ class Binder {
       return BoundPtr(std::make_shared<Case>(t, std::move(args), false, true, e.pos));
     }
     return typeError(e.pos, "unknown function " + e.name +
-                                "; this version has UPPER, LOWER, CHAR_LENGTH, CONCAT, ABS, MOD, COALESCE, SPLIT_INDEX, REGEXP_EXTRACT, CAST and CASE");
+                                "; this version has UPPER, LOWER, CHAR_LENGTH, CONCAT, REPLACE, ABS, MOD, COALESCE, SPLIT_INDEX, REGEXP_EXTRACT, "
+                                "DATE_FORMAT, TO_TIMESTAMP, EXTRACT, YEAR, QUARTER, MONTH, WEEK, DAYOFMONTH, DAYOFWEEK, DAYOFYEAR, HOUR, "
+                                "MINUTE, SECOND, FLOOR/CEIL(… TO unit), CAST and CASE; aggregates COUNT, SUM, AVG, MIN, MAX");
   }
 
   const Scope& scope_;
@@ -1088,6 +1408,10 @@ class Binder {
 Result<BoundPtr> bind(const Expr& e, const Scope& scope) {
   Binder b(scope);
   return b.bindExpr(e);
+}
+
+bool isAggregateFunction(std::string_view name) {
+  return name == "COUNT" || name == "SUM" || name == "AVG" || name == "MIN" || name == "MAX";
 }
 
 std::string derivedName(const Expr& e, size_t index) {

@@ -37,6 +37,9 @@ struct Scope {
 /// Binds `e`: names resolved, types checked (messages name the position and what is accepted).
 Result<BoundPtr> bind(const Expr& e, const Scope& scope);
 
+/// Whether `name` (upper case) is an aggregate function: COUNT, SUM, AVG, MIN, MAX.
+bool isAggregateFunction(std::string_view name);
+
 /// The name of a select item without an alias: the column's name, or EXPR$<index>.
 std::string derivedName(const Expr& e, size_t index);
 

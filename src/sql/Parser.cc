@@ -370,7 +370,8 @@ class Parser {
     Query q;
     q.pos = peek().pos;
     REKA_RETURN_IF_ERROR(expectWord("SELECT"));
-    if (word("DISTINCT")) return Status::notSupported("SQL: SELECT DISTINCT at " + q.pos.toString() + " is not supported yet");
+    q.distinct = word("DISTINCT");
+    if (!q.distinct) word("ALL");
     do {
       SelectItem item;
       if (symbol("*")) {
@@ -388,8 +389,18 @@ class Parser {
     } while (symbol(","));
     REKA_RETURN_IF_ERROR(expectWord("FROM"));
     q.fromPos = peek().pos;
-    if (symbol("(")) return Status::notSupported("SQL: a subquery in FROM at " + q.fromPos.toString() + " is not supported yet");
-    REKA_ASSIGN_OR_RETURN(q.from, tableName());
+    if (symbol("(")) {
+      REKA_ASSIGN_OR_RETURN(Query sub, query());
+      REKA_RETURN_IF_ERROR(expectSymbol(")"));
+      q.subquery = std::make_shared<Query>(std::move(sub));
+    } else if (isWord(peek(), "TABLE") && peek(1).kind == Token::Kind::kSymbol && peek(1).text == "(") {
+      p_ += 2;
+      REKA_ASSIGN_OR_RETURN(WindowTvf w, windowFunction(q));
+      q.window = std::move(w);
+      REKA_RETURN_IF_ERROR(expectSymbol(")"));
+    } else {
+      REKA_ASSIGN_OR_RETURN(q.from, tableName());
+    }
     if (word("AS")) {
       REKA_ASSIGN_OR_RETURN(q.alias, identifier("an alias"));
     } else if (peek().kind == Token::Kind::kQuotedIdent || (peek().kind == Token::Kind::kIdent && !isReserved(upper(peek().text)))) {
@@ -398,12 +409,71 @@ class Parser {
     if (word("WHERE")) {
       REKA_ASSIGN_OR_RETURN(q.where, expression());
     }
-    for (const char* unsupported : {"GROUP", "ORDER", "UNION", "JOIN", "LEFT", "RIGHT", "FULL", "INNER", "HAVING", "LIMIT"})
+    if (isWord(peek(), "GROUP")) {
+      q.groupByPos = next().pos;
+      REKA_RETURN_IF_ERROR(expectWord("BY"));
+      do {
+        REKA_ASSIGN_OR_RETURN(ExprPtr g, expression());
+        q.groupBy.push_back(std::move(g));
+      } while (symbol(","));
+    }
+    if (word("HAVING")) {
+      REKA_ASSIGN_OR_RETURN(q.having, expression());
+    }
+    for (const char* unsupported : {"ORDER", "UNION", "JOIN", "LEFT", "RIGHT", "FULL", "INNER", "CROSS", "LIMIT"})
       if (isWord(peek(), unsupported))
-        return Status::notSupported(fmt::format("SQL: {} at {} is not supported yet (this version runs projections and filters)",
+        return Status::notSupported(fmt::format("SQL: {} at {} is not supported yet (this version runs projections, filters, "
+                                                "GROUP BY and window aggregation)",
                                                 unsupported, peek().pos.toString()));
     if (symbol(",")) return Status::notSupported("SQL: a join (FROM a, b) is not supported yet");
     return q;
+  }
+
+  /// TUMBLE(TABLE t, DESCRIPTOR(c), size [, offset]), HOP(TABLE t, DESCRIPTOR(c), slide, size
+  /// [, offset]) or CUMULATE(TABLE t, DESCRIPTOR(c), step, size [, offset]), after "TABLE(".
+  Result<WindowTvf> windowFunction(Query& q) {
+    WindowTvf w;
+    w.pos = peek().pos;
+    REKA_ASSIGN_OR_RETURN(std::string fn, identifier("TUMBLE, HOP or CUMULATE"));
+    w.function = upper(fn);
+    if (w.function != "TUMBLE" && w.function != "HOP" && w.function != "CUMULATE")
+      return Status::notSupported("SQL: table function " + fn + " at " + w.pos.toString() +
+                                  " is not supported; accepted: TUMBLE, HOP, CUMULATE (SESSION windows: GROUP BY SESSION(...))");
+    REKA_RETURN_IF_ERROR(expectSymbol("("));
+    REKA_RETURN_IF_ERROR(expectWord("TABLE"));
+    q.fromPos = peek().pos;
+    REKA_ASSIGN_OR_RETURN(q.from, tableName());
+    REKA_RETURN_IF_ERROR(expectSymbol(","));
+    REKA_RETURN_IF_ERROR(expectWord("DESCRIPTOR"));
+    REKA_RETURN_IF_ERROR(expectSymbol("("));
+    w.timePos = peek().pos;
+    REKA_ASSIGN_OR_RETURN(w.timeColumn, identifier("the time column"));
+    REKA_RETURN_IF_ERROR(expectSymbol(")"));
+    std::vector<int64_t> intervals;
+    while (symbol(",")) {
+      const Position at = peek().pos;
+      REKA_ASSIGN_OR_RETURN(ExprPtr e, expression());
+      if (e->kind != Expr::Kind::kInterval || e->millis < 0)
+        return Status::invalidArgument("SQL: " + w.function + " at " + at.toString() + " takes INTERVAL arguments after the DESCRIPTOR");
+      intervals.push_back(e->millis);
+    }
+    REKA_RETURN_IF_ERROR(expectSymbol(")"));
+    const size_t need = w.function == "TUMBLE" ? 1 : 2;
+    if (intervals.size() != need && intervals.size() != need + 1)
+      return Status::invalidArgument(fmt::format("SQL: {} at {} takes {} after the DESCRIPTOR (and an optional offset), not {} intervals",
+                                                 w.function, w.pos.toString(), need == 1 ? "a size" : w.function == "HOP" ? "a slide and a size" : "a step and a size",
+                                                 intervals.size()));
+    if (need == 1) {
+      w.size = w.step = intervals[0];
+    } else {
+      w.step = intervals[0];
+      w.size = intervals[1];
+    }
+    if (intervals.size() > need) w.offset = intervals[need];
+    if (w.size <= 0 || w.step <= 0) return Status::invalidArgument("SQL: " + w.function + " at " + w.pos.toString() + ": window sizes must be positive");
+    if (w.function == "CUMULATE" && w.size % w.step != 0)
+      return Status::invalidArgument("SQL: CUMULATE at " + w.pos.toString() + ": the size must be a multiple of the step");
+    return w;
   }
 
   // expression := or
@@ -682,13 +752,45 @@ class Parser {
       if (t_[p_ - 1].kind == Token::Kind::kIdent && symbol("(")) {
         auto e = make(Expr::Kind::kCall, pos);
         e->name = upper(first);
-        if (!symbol(")")) {
+        if (e->name == "EXTRACT") {
+          // EXTRACT(unit FROM x): the unit as a string argument first.
+          auto unit = make(Expr::Kind::kLiteral, peek().pos);
+          REKA_ASSIGN_OR_RETURN(std::string u, identifier("a time unit (YEAR, MONTH, DAY, HOUR, MINUTE, SECOND …)"));
+          unit->text = upper(u);
+          unit->literalType = DataType::string().notNull();
+          REKA_RETURN_IF_ERROR(expectWord("FROM"));
+          REKA_ASSIGN_OR_RETURN(ExprPtr a, expression());
+          e->args = {unit, a};
+          REKA_RETURN_IF_ERROR(expectSymbol(")"));
+          return e;
+        }
+        if (symbol("*")) {
+          e->args.push_back(make(Expr::Kind::kStar, t_[p_ - 1].pos));
+          REKA_RETURN_IF_ERROR(expectSymbol(")"));
+        } else if (!symbol(")")) {
+          e->distinct = word("DISTINCT");
+          if (!e->distinct) word("ALL");
           do {
             REKA_ASSIGN_OR_RETURN(ExprPtr a, expression());
             e->args.push_back(a);
           } while (symbol(","));
+          if ((e->name == "FLOOR" || e->name == "CEIL") && word("TO")) {
+            // FLOOR(x TO unit): the unit as a string argument second.
+            auto unit = make(Expr::Kind::kLiteral, peek().pos);
+            REKA_ASSIGN_OR_RETURN(std::string u, identifier("a time unit (DAY, HOUR, MINUTE, SECOND …)"));
+            unit->text = upper(u);
+            unit->literalType = DataType::string().notNull();
+            e->args.push_back(unit);
+          }
           REKA_RETURN_IF_ERROR(expectSymbol(")"));
         }
+        if (isWord(peek(), "FILTER") && peek(1).kind == Token::Kind::kSymbol && peek(1).text == "(") {
+          p_ += 2;
+          REKA_RETURN_IF_ERROR(expectWord("WHERE"));
+          REKA_ASSIGN_OR_RETURN(e->filter, expression());
+          REKA_RETURN_IF_ERROR(expectSymbol(")"));
+        }
+        if (isWord(peek(), "OVER")) return Status::notSupported("SQL: OVER at " + peek().pos.toString() + " is not supported yet");
         return e;
       }
       auto e = make(Expr::Kind::kColumn, pos);

@@ -5,10 +5,12 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <functional>
 #include <map>
 
 #include "reka/connector/Registry.h"
 #include "reka/sql/Sql.h"
+#include "sql/Aggregate.h"
 #include "sql/Ast.h"
 #include "sql/Expression.h"
 
@@ -37,9 +39,11 @@ std::string exprText(const Expr& e) {
     }
     case Expr::Kind::kCast: return "CAST(" + exprText(*e.args[0]) + " AS " + e.castType.toString() + ")";
     case Expr::Kind::kCall: {
-      std::string s = e.name + "(";
+      std::string s = e.name + "(" + (e.distinct ? "DISTINCT " : "");
       for (size_t i = 0; i < e.args.size(); ++i) s += (i > 0 ? ", " : "") + exprText(*e.args[i]);
-      return s + ")";
+      s += ")";
+      if (e.filter) s += " FILTER (WHERE " + exprText(*e.filter) + ")";
+      return s;
     }
     case Expr::Kind::kInterval: return "INTERVAL '" + std::to_string(e.millis) + "' MILLISECOND";
     case Expr::Kind::kStar: return "*";
@@ -47,13 +51,20 @@ std::string exprText(const Expr& e) {
   return "?";
 }
 
-/// A row operator of a plan: a filter, then a select list (empty: the rows as they are).
+/// A step of a plan. kCalc: a filter, then a select list (empty: the rows as they are).
+/// kWindow: a windowing table function. kAggregate: a keyed exchange on the first keyCount
+/// columns, then a GROUP BY aggregation (a window aggregation when it groups by a window).
 struct Stage {
-  std::string label;  ///< "Calc", "Computed columns", "Convert", "View: v"
+  enum class Kind { kCalc, kWindow, kAggregate };
+  Kind kind = Kind::kCalc;
+  std::string label;  ///< "Calc", "Computed columns", "Convert", "View: v", "GroupAggregate", …
   std::vector<BoundPtr> projections;
   BoundPtr filter;
   std::vector<std::string> projectionText;
   std::string filterText;
+  std::shared_ptr<const WindowSpec> window;
+  std::shared_ptr<const AggregateSpec> aggregate;
+  std::string detailText;  ///< windows and aggregates: what explain prints
   Schema schema;  ///< the rows it gives
   /// Event time assigned to its output (a WATERMARK on a computed column).
   std::optional<connector::RowWatermarks> watermarks;
@@ -76,7 +87,42 @@ struct PlannedQuery {
   std::string sourceTable;
   std::vector<Stage> stages;
   Schema schema;  ///< the rows it gives
+  /// Whether its result updates (-U, +U, -D rows): a GROUP BY that is not a window aggregation.
+  bool updating = false;
 };
+
+/// `e` with the qualifiers that name the query's own table or alias removed: the text by which
+/// a select item is matched against GROUP BY expressions and aggregate calls.
+std::string matchText(const Expr& e, const std::string& table, const std::string& alias) {
+  Expr copy = e;
+  if (copy.kind == Expr::Kind::kColumn && (copy.qualifier == table || copy.qualifier == alias)) copy.qualifier.clear();
+  auto leaf = [&](const Expr& x) {
+    auto l = std::make_shared<Expr>();
+    l->kind = Expr::Kind::kColumn;
+    l->name = matchText(x, table, alias);
+    return l;
+  };
+  for (size_t i = 0; i < e.args.size(); ++i) copy.args[i] = leaf(*e.args[i]);
+  if (e.filter) copy.filter = leaf(*e.filter);
+  return exprText(copy);
+}
+
+bool isAggregateCall(const Expr& e) { return e.kind == Expr::Kind::kCall && isAggregateFunction(e.name); }
+
+bool containsAggregate(const Expr& e) {
+  if (isAggregateCall(e)) return true;
+  for (const auto& a : e.args)
+    if (containsAggregate(*a)) return true;
+  return false;
+}
+
+ExprPtr columnExpr(const std::string& name, Position pos) {
+  auto c = std::make_shared<Expr>();
+  c->kind = Expr::Kind::kColumn;
+  c->name = name;
+  c->pos = pos;
+  return c;
+}
 
 struct PlannedInsert {
   std::string table;
@@ -269,9 +315,11 @@ struct SqlScript::Impl {
   }
 
   Result<PlannedQuery> planQuery(const Query& q, int depth) {
-    if (depth > 16) return Status::invalidArgument("SQL: views nest too deeply (a view that reads itself?)");
+    if (depth > 16) return Status::invalidArgument("SQL: views and subqueries nest too deeply (a view that reads itself?)");
     PlannedQuery p;
-    if (auto v = views.find(q.from); v != views.end()) {
+    if (q.subquery) {
+      REKA_ASSIGN_OR_RETURN(p, planQuery(*q.subquery, depth + 1));
+    } else if (auto v = views.find(q.from); v != views.end()) {
       REKA_ASSIGN_OR_RETURN(p, planQuery(v->second, depth + 1));
       if (!p.stages.empty() && p.stages.back().label == "Calc") p.stages.back().label = "View " + q.from;
     } else if (auto t = tables.find(q.from); t != tables.end()) {
@@ -285,6 +333,12 @@ struct SqlScript::Impl {
       return Status::invalidArgument("SQL: table '" + q.from + "' at " + q.fromPos.toString() + " is not defined" +
                                      (names.empty() ? std::string(" (no table is)") : "; defined: " + names));
     }
+    if (q.window) REKA_RETURN_IF_ERROR(planWindow(*q.window, p));
+    bool aggregates = !q.groupBy.empty() || q.distinct || q.having != nullptr;
+    for (const auto& item : q.items) aggregates = aggregates || (item.expr->kind != Expr::Kind::kStar && containsAggregate(*item.expr));
+    if (q.where && containsAggregate(*q.where))
+      return Status::invalidArgument("SQL: an aggregate in WHERE at " + q.where->pos.toString() + "; filter aggregates with HAVING");
+    if (aggregates) return planAggregate(q, std::move(p));
     const Schema input = p.schema;
     Stage st;
     st.label = "Calc";
@@ -295,12 +349,21 @@ struct SqlScript::Impl {
         return Status::invalidArgument("SQL: WHERE at " + q.where->pos.toString() + " needs a BOOLEAN, not " + st.filter->type.toString());
       st.filterText = exprText(*q.where);
     }
+    REKA_RETURN_IF_ERROR(selectList(q.items, scope, input, st));
+    p.schema = st.schema;
+    if (!st.projections.empty() || st.filter) p.stages.push_back(std::move(st));
+    return p;
+  }
+
+  /// Binds a select list into `st` (projections, their text, the schema); a list that passes
+  /// every input column through unchanged gives no projections.
+  static Status selectList(const std::vector<SelectItem>& items, const Scope& scope, const Schema& input, Stage& st) {
     std::vector<Field> fields;
     bool identity = true;
-    for (size_t i = 0; i < q.items.size(); ++i) {
-      const SelectItem& item = q.items[i];
+    for (size_t i = 0; i < items.size(); ++i) {
+      const SelectItem& item = items[i];
       if (item.expr->kind == Expr::Kind::kStar) {
-        if (q.items.size() != 1) return Status::notSupported("SQL: * with other select items is not supported yet");
+        if (items.size() != 1) return Status::notSupported("SQL: * with other select items is not supported yet");
         fields = input.fields();
         break;
       }
@@ -320,8 +383,230 @@ struct SqlScript::Impl {
       st.projectionText.clear();
     }
     st.schema = Schema(std::move(fields));
+    return Status::ok();
+  }
+
+  /// TUMBLE, HOP or CUMULATE over the rows planned so far.
+  static Status planWindow(const WindowTvf& w, PlannedQuery& p) {
+    if (p.updating)
+      return Status::invalidArgument("SQL: " + w.function + " at " + w.pos.toString() + " reads an updating result; windows need an append-only input");
+    const int time = p.schema.indexOf(w.timeColumn);
+    if (time < 0)
+      return Status::invalidArgument("SQL: DESCRIPTOR(" + w.timeColumn + ") at " + w.timePos.toString() + ": no such column; the columns are " +
+                                     p.schema.toString());
+    const DataType& tt = p.schema.field(static_cast<size_t>(time)).type;
+    if (tt.kind != TypeKind::kTimestamp && tt.kind != TypeKind::kTimestampLtz)
+      return Status::invalidArgument("SQL: DESCRIPTOR(" + w.timeColumn + ") at " + w.timePos.toString() + " must be a TIMESTAMP(3) time attribute, not " +
+                                     tt.toString());
+    auto spec = std::make_shared<WindowSpec>();
+    spec->kind = w.function == "TUMBLE" ? WindowSpec::Kind::kTumble : w.function == "HOP" ? WindowSpec::Kind::kHop : WindowSpec::Kind::kCumulate;
+    spec->timeColumn = time;
+    spec->size = w.size;
+    spec->step = w.step;
+    spec->offset = w.offset;
+    std::vector<Field> fields = p.schema.fields();
+    for (const char* name : {"window_start", "window_end", "window_time"}) {
+      if (p.schema.indexOf(name) >= 0)
+        return Status::invalidArgument(std::string("SQL: ") + w.function + " at " + w.pos.toString() + ": the input already has a column " + name);
+      DataType t = DataType::timestamp(3).notNull();
+      t.kind = tt.kind;
+      fields.push_back({name, t});
+    }
+    spec->output = std::make_shared<const Schema>(Schema(fields));
+    Stage st;
+    st.kind = Stage::Kind::kWindow;
+    st.label = "Window";
+    st.detailText = fmt::format("{}(time={}, {}={} ms{}{})", w.function, w.timeColumn, w.function == "CUMULATE" ? "step" : "slide", w.step,
+                                w.function == "TUMBLE" ? "" : fmt::format(", size={} ms", w.size),
+                                w.offset != 0 ? fmt::format(", offset={} ms", w.offset) : "");
+    if (w.function == "TUMBLE") st.detailText = fmt::format("TUMBLE(time={}, size={} ms{})", w.timeColumn, w.size, w.offset != 0 ? fmt::format(", offset={} ms", w.offset) : "");
+    st.schema = *spec->output;
+    st.window = std::move(spec);
     p.schema = st.schema;
-    if (!st.projections.empty() || st.filter) p.stages.push_back(std::move(st));
+    p.stages.push_back(std::move(st));
+    return Status::ok();
+  }
+
+  /// GROUP BY (or SELECT DISTINCT, or aggregates without GROUP BY): a Calc that computes the
+  /// keys, the aggregates' arguments and filters; a keyed exchange and the aggregation; a Calc
+  /// for the select list and HAVING over the keys and the aggregates' results.
+  Result<PlannedQuery> planAggregate(const Query& q, PlannedQuery p) {
+    const Schema input = p.schema;
+    Scope scope{&input, q.from, q.alias};
+    std::vector<ExprPtr> groupBy = q.groupBy;
+    if (q.distinct) {
+      if (!groupBy.empty()) return Status::notSupported("SQL: SELECT DISTINCT with GROUP BY at " + q.pos.toString() + " is not supported");
+      for (const auto& item : q.items) {
+        if (item.expr->kind == Expr::Kind::kStar) {
+          for (const auto& f : input.fields()) groupBy.push_back(columnExpr(f.name, item.expr->pos));
+        } else {
+          if (containsAggregate(*item.expr)) return Status::notSupported("SQL: SELECT DISTINCT with aggregates at " + q.pos.toString() + " is not supported");
+          groupBy.push_back(item.expr);
+        }
+      }
+    }
+    Stage pre;
+    pre.label = "Calc";
+    if (q.where) {
+      REKA_ASSIGN_OR_RETURN(pre.filter, bind(*q.where, scope));
+      if (pre.filter->type.kind != TypeKind::kBoolean)
+        return Status::invalidArgument("SQL: WHERE at " + q.where->pos.toString() + " needs a BOOLEAN, not " + pre.filter->type.toString());
+      pre.filterText = exprText(*q.where);
+    }
+    std::vector<Field> preFields;
+    std::vector<std::string> keyMatch;
+    auto spec = std::make_shared<AggregateSpec>();
+    std::vector<Field> outFields;
+    for (size_t k = 0; k < groupBy.size(); ++k) {
+      const Expr& g = *groupBy[k];
+      if (containsAggregate(g)) return Status::invalidArgument("SQL: GROUP BY at " + g.pos.toString() + " cannot hold an aggregate");
+      REKA_ASSIGN_OR_RETURN(BoundPtr b, bind(g, scope));
+      if (b->type.kind == TypeKind::kRow) return Status::notSupported("SQL: GROUP BY a ROW value at " + g.pos.toString() + " is not supported");
+      std::string name = g.kind == Expr::Kind::kColumn ? g.name : "$g" + std::to_string(k);
+      for (const auto& f : preFields)
+        if (f.name == name) name = "$g" + std::to_string(k);
+      preFields.push_back({name, b->type});
+      outFields.push_back({name, b->type});
+      keyMatch.push_back(matchText(g, q.from, q.alias));
+      pre.projectionText.push_back(exprText(g));
+      pre.projections.push_back(std::move(b));
+    }
+    spec->keyCount = groupBy.size();
+    // The aggregate calls of the select list and HAVING, each once.
+    std::vector<const Expr*> calls;
+    std::vector<std::string> callMatch;
+    std::function<Status(const Expr&)> collect = [&](const Expr& e) -> Status {
+      if (isAggregateCall(e)) {
+        const std::string m = matchText(e, q.from, q.alias);
+        if (std::find(callMatch.begin(), callMatch.end(), m) == callMatch.end()) {
+          calls.push_back(&e);
+          callMatch.push_back(m);
+        }
+        return Status::ok();
+      }
+      for (const auto& a : e.args) REKA_RETURN_IF_ERROR(collect(*a));
+      return Status::ok();
+    };
+    for (const auto& item : q.items)
+      if (item.expr->kind != Expr::Kind::kStar) REKA_RETURN_IF_ERROR(collect(*item.expr));
+    if (q.having) REKA_RETURN_IF_ERROR(collect(*q.having));
+    std::vector<std::string> callText;
+    for (size_t j = 0; j < calls.size(); ++j) {
+      const Expr& c = *calls[j];
+      AggregateCall call;
+      call.distinct = c.distinct;
+      const bool star = c.args.size() == 1 && c.args[0]->kind == Expr::Kind::kStar;
+      if (c.name == "COUNT") {
+        call.kind = star ? AggregateCall::Kind::kCountStar : AggregateCall::Kind::kCount;
+        if (star && c.distinct) return Status::invalidArgument("SQL: COUNT(DISTINCT *) at " + c.pos.toString() + " is not valid; name a column");
+      } else {
+        if (star) return Status::invalidArgument("SQL: " + c.name + "(*) at " + c.pos.toString() + " is not valid; only COUNT takes *");
+        call.kind = c.name == "SUM" ? AggregateCall::Kind::kSum : c.name == "AVG" ? AggregateCall::Kind::kAvg
+                  : c.name == "MIN" ? AggregateCall::Kind::kMin : AggregateCall::Kind::kMax;
+      }
+      if (c.args.size() != 1)
+        return Status::invalidArgument(fmt::format("SQL: {} at {} takes one argument, not {}", c.name, c.pos.toString(), c.args.size()));
+      for (const auto& a : c.args)
+        if (containsAggregate(*a)) return Status::invalidArgument("SQL: aggregates cannot nest (at " + a->pos.toString() + ")");
+      if (!star) {
+        REKA_ASSIGN_OR_RETURN(BoundPtr arg, bind(*c.args[0], scope));
+        call.argType = arg->type;
+        call.argColumn = static_cast<int>(preFields.size());
+        preFields.push_back({"$a" + std::to_string(j), arg->type});
+        pre.projectionText.push_back(exprText(*c.args[0]));
+        pre.projections.push_back(std::move(arg));
+      } else {
+        call.argType = DataType::bigint();
+      }
+      if ((call.kind == AggregateCall::Kind::kMin || call.kind == AggregateCall::Kind::kMax) && p.updating)
+        return Status::notSupported("SQL: " + c.name + " at " + c.pos.toString() + " over an updating input is not supported yet");
+      if (c.filter) {
+        REKA_ASSIGN_OR_RETURN(BoundPtr f, bind(*c.filter, scope));
+        if (f->type.kind != TypeKind::kBoolean)
+          return Status::invalidArgument("SQL: FILTER (WHERE …) at " + c.filter->pos.toString() + " needs a BOOLEAN, not " + f->type.toString());
+        call.filterColumn = static_cast<int>(preFields.size());
+        preFields.push_back({"$f" + std::to_string(j), f->type});
+        pre.projectionText.push_back(exprText(*c.filter));
+        pre.projections.push_back(std::move(f));
+      }
+      auto rt = aggregateResultType(call.kind, call.argType, c.name);
+      if (!rt.isOk()) return Status::invalidArgument("SQL: " + rt.status().message() + " (at " + c.pos.toString() + ")");
+      call.resultType = *rt;
+      outFields.push_back({"$agg" + std::to_string(j), call.resultType});
+      callText.push_back(exprText(c));
+      spec->calls.push_back(call);
+    }
+    pre.schema = Schema(std::move(preFields));
+    // A window aggregation groups by the window_start and window_end of a windowing function.
+    int windowStart = -1;
+    if (q.window) {
+      for (size_t k = 0; k < groupBy.size(); ++k) {
+        const Expr& g = *groupBy[k];
+        if (g.kind != Expr::Kind::kColumn) continue;
+        if (g.name == "window_start") windowStart = static_cast<int>(k);
+        if (g.name == "window_end") spec->windowEndKey = static_cast<int>(k);
+      }
+      if (windowStart < 0) spec->windowEndKey = -1;
+    }
+    spec->output = std::make_shared<const Schema>(Schema(outFields));
+    Stage agg;
+    agg.kind = Stage::Kind::kAggregate;
+    agg.label = spec->windowEndKey >= 0 ? "WindowAggregate" : "GroupAggregate";
+    std::string keys, aggs;
+    for (size_t k = 0; k < spec->keyCount; ++k) keys += (k > 0 ? ", " : "") + outFields[k].name;
+    for (const auto& t : callText) aggs += (aggs.empty() ? "" : ", ") + t;
+    agg.detailText = "groupBy=[" + keys + "] select=[" + aggs + "]" + (spec->windowEndKey >= 0 ? " emit=window end" : " emit=updates");
+    agg.schema = *spec->output;
+    agg.aggregate = spec;
+    const Schema aggOut = agg.schema;
+    p.stages.push_back(std::move(pre));
+    p.stages.push_back(std::move(agg));
+    p.updating = p.updating || spec->windowEndKey < 0;
+    // The select list and HAVING over the keys and the results.
+    std::function<Result<ExprPtr>(const Expr&)> rewrite = [&](const Expr& e) -> Result<ExprPtr> {
+      const std::string m = matchText(e, q.from, q.alias);
+      for (size_t k = 0; k < keyMatch.size(); ++k)
+        if (keyMatch[k] == m) return columnExpr(outFields[k].name, e.pos);
+      if (isAggregateCall(e)) {
+        const auto at = std::find(callMatch.begin(), callMatch.end(), m) - callMatch.begin();
+        return columnExpr(outFields[spec->keyCount + static_cast<size_t>(at)].name, e.pos);
+      }
+      if (e.kind == Expr::Kind::kColumn)
+        return Status::invalidArgument("SQL: column '" + exprText(e) + "' at " + e.pos.toString() +
+                                       " is neither in GROUP BY nor inside an aggregate; add it to GROUP BY or aggregate it (MIN, MAX …)");
+      if (e.kind == Expr::Kind::kStar) return Status::invalidArgument("SQL: * at " + e.pos.toString() + " cannot be selected with GROUP BY");
+      auto copy = std::make_shared<Expr>(e);
+      for (auto& a : copy->args) {
+        REKA_ASSIGN_OR_RETURN(a, rewrite(*a));
+      }
+      return copy;
+    };
+    Stage post;
+    post.label = "Calc";
+    Scope outScope{&aggOut, q.from, q.alias};
+    if (q.having) {
+      REKA_ASSIGN_OR_RETURN(ExprPtr h, rewrite(*q.having));
+      REKA_ASSIGN_OR_RETURN(post.filter, bind(*h, outScope));
+      if (post.filter->type.kind != TypeKind::kBoolean)
+        return Status::invalidArgument("SQL: HAVING at " + q.having->pos.toString() + " needs a BOOLEAN, not " + post.filter->type.toString());
+      post.filterText = exprText(*q.having);
+    }
+    std::vector<SelectItem> items;
+    for (size_t i = 0; i < q.items.size(); ++i) {
+      const SelectItem& item = q.items[i];
+      if (item.expr->kind == Expr::Kind::kStar) {
+        for (size_t k = 0; k < spec->keyCount; ++k) items.push_back({columnExpr(outFields[k].name, item.expr->pos), ""});
+        continue;
+      }
+      REKA_ASSIGN_OR_RETURN(ExprPtr e, rewrite(*item.expr));
+      items.push_back({e, item.alias.empty() ? derivedName(*item.expr, i) : item.alias});
+    }
+    REKA_RETURN_IF_ERROR(selectList(items, outScope, aggOut, post));
+    for (size_t i = 0; i < post.projectionText.size() && i < q.items.size(); ++i)
+      if (q.items[i].expr->kind != Expr::Kind::kStar)
+        post.projectionText[i] = exprText(*q.items[i].expr) + (q.items[i].alias.empty() ? "" : " AS " + q.items[i].alias);
+    p.schema = post.schema;
+    if (!post.projections.empty() || post.filter) p.stages.push_back(std::move(post));
     return p;
   }
 
@@ -333,6 +618,12 @@ struct SqlScript::Impl {
       return Status::notSupported("SQL: INSERT INTO '" + in.table + "': writing a table with computed columns is not supported yet");
     REKA_ASSIGN_OR_RETURN(PlannedQuery q, planQuery(in.query, 0));
     const Schema& sink = t->second.schema;
+    if (q.updating && !connector::sinkAcceptsChangelog(t->second.options))
+      return Status::invalidArgument(fmt::format(
+          "SQL: INSERT INTO {} at {}: the query's result is updating (GROUP BY gives -U/+U rows), but the table ({}) writes inserts "
+          "only; write it with format 'changelog-json' or 'debezium-json', connector 'upsert-kafka', or aggregate over a window",
+          in.table, in.pos.toString(),
+          t->second.options.has("format") ? "format '" + t->second.options.get("format") + "'" : "connector '" + t->second.options.get("connector") + "'"));
     if (q.schema.size() != sink.size())
       return Status::invalidArgument(fmt::format("SQL: INSERT INTO {} at {}: the query gives {} columns, the table has {} ({})", in.table,
                                                  in.pos.toString(), q.schema.size(), sink.size(), sink.toString()));
@@ -429,6 +720,7 @@ std::string SqlScript::explain() const {
     std::string indent = "+- ";
     for (auto st = p.query.stages.rbegin(); st != p.query.stages.rend(); ++st) {
       std::string line = st->label + ":";
+      if (!st->detailText.empty()) line += " " + st->detailText;
       if (!st->projectionText.empty()) {
         line += " select=[";
         for (size_t k = 0; k < st->projectionText.size(); ++k) line += (k > 0 ? ", " : "") + st->projectionText[k];
@@ -449,13 +741,28 @@ Status SqlScript::addTo(StreamEnvironment& env) const {
   for (const PlannedInsert& p : impl_->inserts) {
     const TableDef& source = impl_->tables.at(p.query.sourceTable);
     REKA_ASSIGN_OR_RETURN(DataStream<Row> rows, connector::readTable(env, source.name, source.physical, source.options, source.watermarks));
-    for (const Stage& st : p.query.stages) {
-      auto schema = std::make_shared<const Schema>(st.schema);
-      auto projections = st.projections;
-      auto filter = st.filter;
-      rows = rows.transform<Row>(st.label, [schema, projections, filter] {
-        return std::make_unique<CalcOperator>(schema, projections, filter);
-      });
+    for (size_t k = 0; k < p.query.stages.size(); ++k) {
+      const Stage& st = p.query.stages[k];
+      switch (st.kind) {
+        case Stage::Kind::kCalc: {
+          auto schema = std::make_shared<const Schema>(st.schema);
+          auto projections = st.projections;
+          auto filter = st.filter;
+          rows = rows.transform<Row>(st.label, [schema, projections, filter] {
+            return std::make_unique<CalcOperator>(schema, projections, filter);
+          });
+          break;
+        }
+        case Stage::Kind::kWindow: rows = rows.transform<Row>(st.label, makeWindowOperator(st.window)); break;
+        case Stage::Kind::kAggregate: {
+          std::vector<int> keys;
+          for (size_t c = 0; c < st.aggregate->keyCount; ++c) keys.push_back(static_cast<int>(c));
+          // The name keys the operator's state: stable for a given script (savepoints).
+          rows = rows.keyByColumns(std::move(keys))
+                     .transform<Row>(fmt::format("{} {}.{}", st.label, p.table, k), makeAggregateOperator(st.aggregate));
+          break;
+        }
+      }
       if (st.watermarks) rows = rows.assignTimestampsAndWatermarks(*st.watermarks);
     }
     const TableDef& sink = impl_->tables.at(p.table);

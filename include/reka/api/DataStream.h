@@ -94,6 +94,16 @@ class DataStream {
     }));
   }
 
+  /// Partitions rows by the values of `keyColumns` (a keyed exchange of runtime-typed rows, as
+  /// SQL's GROUP BY needs): rows with equal keys go to the subtask that owns their key group.
+  DataStream keyByColumns(std::vector<int> keyColumns) const {
+    static_assert(std::is_same_v<T, Row>, "keyByColumns partitions rows; use keyBy for typed records");
+    DataStream s = *this;
+    s.kind_ = graph::PartitionKind::kHash;
+    s.writer_ = detail::rowHashWriterFactory(std::move(keyColumns));
+    return s;
+  }
+
   /// Spreads whole batches round-robin over the next operator's subtasks.
   DataStream rebalance() const {
     DataStream s = *this;
@@ -206,8 +216,12 @@ class DataStream {
     e.from = node_;
     e.fromPort = port_;
     e.kind = kind;
-    e.makeWriter = kind == graph::PartitionKind::kBroadcast ? detail::broadcastWriterFactory<T>()
-                                                             : detail::roundRobinWriterFactory<T>();
+    if (kind == graph::PartitionKind::kHash && writer_) {
+      e.makeWriter = writer_;
+    } else {
+      e.makeWriter = kind == graph::PartitionKind::kBroadcast ? detail::broadcastWriterFactory<T>()
+                                                               : detail::roundRobinWriterFactory<T>();
+    }
     return e;
   }
   StreamEnvironment* env() const { return env_; }
@@ -226,6 +240,7 @@ class DataStream {
   graph::NodeId node_;
   int port_;
   graph::PartitionKind kind_ = graph::PartitionKind::kForward;
+  graph::WriterFactory writer_;  ///< kHash of rows (keyByColumns)
   std::shared_ptr<detail::SidePorts> sidePorts_;
 };
 

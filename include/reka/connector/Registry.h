@@ -119,6 +119,10 @@ struct RowWatermarks {
 /// checked here, so a mistake fails before the job runs.
 Result<DataStream<Row>> readTable(StreamEnvironment& env, std::string name, Schema schema, Options options,
                                   std::optional<RowWatermarks> watermarks = std::nullopt, int parallelism = 0);
+/// Whether a table with these options can take an updating result (+I, -U, +U, -D): connectors
+/// print, blackhole and upsert-kafka, and any connector whose format is a changelog format
+/// (debezium-json, changelog-json).
+bool sinkAcceptsChangelog(const Options& options);
 /// Writes `rows` (of `schema`) to a table through the connector its options name.
 Status writeTable(const DataStream<Row>& rows, std::string name, Schema schema, Options options);
 

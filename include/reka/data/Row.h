@@ -117,6 +117,9 @@ Result<Decimal> parseDecimal(std::string_view text, int precision, int scale);
 /// "-12.30" for unscaled -1230 at scale 2.
 void appendDecimal(Decimal unscaled, int scale, std::string& out);
 
+/// The year, month (1..12) and day (1..31) of a day counted from 1970-01-01, and back.
+void civilFromDays(int64_t epochDay, int64_t& year, unsigned& month, unsigned& day);
+int64_t daysFromCivil(int64_t year, unsigned month, unsigned day);
 /// "2026-12-06" for days since 1970-01-01.
 void appendDate(int64_t epochDay, std::string& out);
 /// "2026-12-06 08:33:18.123" (SQL format) or "2026-12-06T08:33:18.123" (ISO-8601) for epoch
@@ -208,5 +211,12 @@ struct BatchTraits<Row> {
 };
 template <class T>
 using BatchOf = typename BatchTraits<T>::type;
+
+/// Appends the values of `columns` of row `row` as one binary key (what GROUP BY and keyed
+/// exchanges of rows hash and store): equal values give equal bytes. ROW columns are not keys.
+void appendRowKey(const RowBatch& rows, size_t row, const std::vector<int>& columns, std::string& out);
+/// Reads `count` values that appendRowKey wrote into columns [first, first + count) of row `row`
+/// of `out` (whose schema is `schema`), consuming them from `key`; false if `key` is malformed.
+bool readRowKey(std::string_view& key, const Schema& schema, size_t first, size_t count, RowBatch& out, size_t row);
 
 }  // namespace reka

@@ -108,7 +108,7 @@ Status Options::checkKeys(const std::string& owner, const std::vector<std::strin
 namespace {
 NamedRegistry<FormatFactory>& registry() {
   // Never destroyed: formats outlive static destruction.
-  static auto* r = new NamedRegistry<FormatFactory>("format", {builtin::json(), builtin::csv(), builtin::raw(), builtin::debeziumJson()});
+  static auto* r = new NamedRegistry<FormatFactory>("format", {builtin::json(), builtin::csv(), builtin::raw(), builtin::debeziumJson(), builtin::changelogJson()});
   return *r;
 }
 }  // namespace

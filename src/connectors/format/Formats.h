@@ -8,6 +8,7 @@ namespace reka::connector::builtin {
 
 FormatFactory json();
 FormatFactory debeziumJson();
+FormatFactory changelogJson();
 FormatFactory csv();
 FormatFactory raw();
 

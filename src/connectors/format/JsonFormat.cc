@@ -367,6 +367,67 @@ class JsonEncoder final : public Encoder {
   std::string scratch_;
 };
 
+// ---- changelog JSON -------------------------------------------------------------------------
+
+/// A row as the json format writes it plus an "op" field holding its row kind ("+I", "-U",
+/// "+U", "-D"), as Flink's changelog-json format and the NEXMark result files write an updating
+/// result: applying the rows in order gives the table. Reading: a row without "op" is an insert.
+class ChangelogJsonDecoder final : public Decoder {
+ public:
+  ChangelogJsonDecoder(std::shared_ptr<const Schema> schema, JsonOptions options) : schema_(std::move(schema)), reader_(options) {}
+  Status decode(std::string_view bytes, RowBatch& out) override {
+    od::document doc;
+    REKA_RETURN_IF_ERROR(reader_.iterate(bytes, doc));
+    od::object obj;
+    if (auto err = doc.get_object().get(obj))
+      return Status::invalidArgument(fmt::format("malformed JSON: a row must be a JSON object ({})", simdjson::error_message(err)));
+    const size_t row = out.appendRow(RowKind::kInsert);
+    Status s = reader_.readFields(obj, *schema_, out.columns, out, row, "");
+    if (s.isOk()) {
+      std::string_view op;
+      auto err = obj.reset().error();
+      if (!err) err = obj.find_field_unordered("op").get_string().get(op);
+      if (err == simdjson::NO_SUCH_FIELD) {
+        op = "+I";
+      } else if (err) {
+        s = Status::invalidArgument(fmt::format("field \"op\" must be a string: {}", simdjson::error_message(err)));
+      }
+      if (s.isOk()) {
+        if (op == "+I") out.kinds[row] = RowKind::kInsert;
+        else if (op == "-U") out.kinds[row] = RowKind::kUpdateBefore;
+        else if (op == "+U") out.kinds[row] = RowKind::kUpdateAfter;
+        else if (op == "-D") out.kinds[row] = RowKind::kDelete;
+        else s = Status::invalidArgument(fmt::format("field \"op\" is '{}'; accepted: +I, -U, +U, -D", op));
+      }
+    }
+    if (s.isOk()) s = reader_.checkEnd(doc);
+    if (!s.isOk()) out.resize(row);
+    return s;
+  }
+
+ private:
+  std::shared_ptr<const Schema> schema_;
+  JsonRowReader reader_;
+};
+
+class ChangelogJsonEncoder final : public Encoder {
+ public:
+  ChangelogJsonEncoder(std::shared_ptr<const Schema> schema, JsonOptions options) : schema_(std::move(schema)), options_(options) {}
+  Status encode(const RowBatch& rows, size_t row, std::string& out) override {
+    JsonRowWriter w(out);
+    w.begin();
+    writeFields(w, *schema_, rows.columns, row, options_.isoTimestamps, scratch_);
+    w.field("op", std::string_view(rowKindCode(rows.kinds[row])));
+    w.end(false);
+    return Status::ok();
+  }
+
+ private:
+  std::shared_ptr<const Schema> schema_;
+  JsonOptions options_;
+  std::string scratch_;
+};
+
 // ---- Debezium JSON --------------------------------------------------------------------------
 
 /// {"before": {…} | null, "after": {…} | null, "op": "c" | "r" | "u" | "d", …} (or the same under
@@ -523,6 +584,25 @@ FormatFactory debeziumJson() {
     REKA_ASSIGN_OR_RETURN(bool schemaInclude, o.getBool("schema-include", false));
     if (schemaInclude) return Status::notSupported("debezium-json.schema-include is not supported when writing");
     return std::unique_ptr<Encoder>(std::make_unique<DebeziumEncoder>(std::move(schema), j));
+  };
+  return f;
+}
+
+FormatFactory changelogJson() {
+  FormatFactory f;
+  f.name = "changelog-json";
+  f.description = "a JSON object per row with an \"op\" field (+I, -U, +U, -D): an updating result as rows";
+  f.options = {"fail-on-missing-field", "timestamp-format.standard"};
+  f.changelog = true;
+  f.makeDecoder = [](std::shared_ptr<const Schema> schema, const Options& o) -> Result<std::unique_ptr<Decoder>> {
+    REKA_ASSIGN_OR_RETURN(JsonOptions j, jsonOptions(o));
+    if (schema->indexOf("op") >= 0) return Status::invalidArgument("changelog-json: the table has a column 'op', which the format uses for the row kind");
+    return std::unique_ptr<Decoder>(std::make_unique<ChangelogJsonDecoder>(std::move(schema), j));
+  };
+  f.makeEncoder = [](std::shared_ptr<const Schema> schema, const Options& o) -> Result<std::unique_ptr<Encoder>> {
+    REKA_ASSIGN_OR_RETURN(JsonOptions j, jsonOptions(o));
+    if (schema->indexOf("op") >= 0) return Status::invalidArgument("changelog-json: the table has a column 'op', which the format uses for the row kind");
+    return std::unique_ptr<Encoder>(std::make_unique<ChangelogJsonEncoder>(std::move(schema), j));
   };
   return f;
 }

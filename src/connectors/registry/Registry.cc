@@ -673,6 +673,14 @@ Result<DataStream<Row>> readTable(StreamEnvironment& env, std::string name, Sche
   return fromSource(env, std::move(name), std::move(*spec), parallelism);
 }
 
+bool sinkAcceptsChangelog(const Options& options) {
+  const std::string connector = options.get("connector");
+  if (connector == "print" || connector == "blackhole" || connector == "upsert-kafka") return true;
+  const std::string format = options.has("value.format") ? options.get("value.format") : options.get("format");
+  auto f = findFormat(format);
+  return f.isOk() && (*f)->changelog;
+}
+
 Status writeTable(const DataStream<Row>& rows, std::string name, Schema schema, Options options) {
   REKA_ASSIGN_OR_RETURN(std::string connector, options.required("connector"));
   REKA_ASSIGN_OR_RETURN(const ConnectorFactory* f, findConnector(connector));

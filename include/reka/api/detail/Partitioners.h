@@ -143,6 +143,67 @@ class HashWriter final : public Output {
   uint64_t epoch_ = 0;
 };
 
+/// Hash partitioning of rows by the values of key columns (appendRowKey): key → key group →
+/// the subtask that owns it. A batch per target is filled and sent when full or on flush().
+class RowHashWriter final : public Output {
+ public:
+  RowHashWriter(std::vector<BatchSender*> targets, size_t batchSize, int maxParallelism, std::vector<int> keyColumns)
+      : targets_(std::move(targets)), pending_(targets_.size()), batchSize_(batchSize), maxParallelism_(maxParallelism),
+        keyColumns_(std::move(keyColumns)) {}
+
+  void push(Batch& batch) override {
+    auto& in = static_cast<RowBatch&>(batch);
+    const int parallelism = static_cast<int>(targets_.size());
+    if (parallelism == 1 && in.size() > 0) {
+      // One target: the batch travels whole.
+      send(0);
+      auto out = std::make_unique<RowBatch>(in.schemaPtr());
+      std::swap(*out, in);
+      targets_[0]->send(std::move(out));
+      return;
+    }
+    for (size_t i = 0; i < in.size(); ++i) {
+      size_t t = 0;
+      {
+        key_.clear();
+        appendRowKey(in, i, keyColumns_, key_);
+        t = static_cast<size_t>(subtaskFor(keyGroupFor(hashKey(key_), maxParallelism_), maxParallelism_, parallelism));
+      }
+      if (!pending_[t]) pending_[t] = std::make_unique<RowBatch>(in.schemaPtr());
+      pending_[t]->appendFrom(in, i);
+      if (pending_[t]->size() >= batchSize_) send(t);
+    }
+  }
+  void flush() override {
+    for (size_t t = 0; t < targets_.size(); ++t) send(t);
+  }
+  void emitWatermark(int64_t watermark) override { sendToAll(StreamElement::watermark(watermark)); }
+  void emitWatermarkStatus(bool idle) override { sendToAll(StreamElement::watermarkStatus(idle)); }
+
+ private:
+  void send(size_t t) {
+    if (!pending_[t] || pending_[t]->size() == 0) return;
+    targets_[t]->send(std::move(pending_[t]));
+  }
+  void sendToAll(const StreamElement& element) {
+    flush();
+    for (BatchSender* target : targets_) target->sendElement(StreamElement{element.kind, nullptr, element.value});
+  }
+
+  std::vector<BatchSender*> targets_;
+  std::vector<std::unique_ptr<RowBatch>> pending_;
+  size_t batchSize_;
+  int maxParallelism_;
+  std::vector<int> keyColumns_;
+  std::string key_;
+};
+
+inline graph::WriterFactory rowHashWriterFactory(std::vector<int> keyColumns) {
+  return [keyColumns](std::vector<BatchSender*> targets, int, size_t batchSize, int maxParallelism) -> std::unique_ptr<Output> {
+    return std::make_unique<RowHashWriter>(std::move(targets), batchSize, maxParallelism, keyColumns);
+  };
+}
+
 /// Every record to every target.
 template <class T>
 class BroadcastWriter final : public Output {

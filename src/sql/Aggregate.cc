@@ -1,0 +1,527 @@
+#include "sql/Aggregate.h"
+
+#include <absl/container/flat_hash_map.h>
+#include <fmt/format.h>
+
+#include <cstring>
+#include <map>
+#include <stdexcept>
+
+#include "reka/state/KeyedState.h"
+
+namespace reka::sql {
+
+// ---- Accumulators and their state ------------------------------------------------------------
+
+/// The accumulator of one aggregate call: how many values it counted and their sum, minimum or
+/// maximum (a 128-bit integer holds INT, BIGINT, TIMESTAMP and DECIMAL sums without overflow;
+/// a DOUBLE is kept in its bits). Strings (MIN/MAX) and DISTINCT sets live beside it.
+struct Accumulator {
+  int64_t count = 0;
+  __int128 value = 0;
+};
+
+/// The state of one group: its net row count (inserts minus retractions) and an accumulator
+/// per call; `texts` and `distinct` have an entry per call too (empty where unused).
+struct GroupState {
+  int64_t rows = 0;
+  std::vector<Accumulator> accs;
+  std::vector<std::string> texts;
+  std::vector<absl::flat_hash_map<std::string, int64_t>> distinct;
+};
+
+}  // namespace reka::sql
+
+namespace reka {
+template <>
+struct Serde<sql::GroupState> {
+  static void write(const sql::GroupState& s, std::string& out) {
+    Serde<int64_t>::write(s.rows, out);
+    Serde<uint64_t>::write(s.accs.size(), out);
+    for (const auto& a : s.accs) {
+      Serde<int64_t>::write(a.count, out);
+      out.append(reinterpret_cast<const char*>(&a.value), sizeof a.value);
+    }
+    Serde<std::vector<std::string>>::write(s.texts, out);
+    Serde<std::vector<absl::flat_hash_map<std::string, int64_t>>>::write(s.distinct, out);
+  }
+  static bool read(std::string_view& in, sql::GroupState& s) {
+    uint64_t n = 0;
+    if (!Serde<int64_t>::read(in, s.rows) || !Serde<uint64_t>::read(in, n) || n > in.size()) return false;
+    s.accs.resize(n);
+    for (auto& a : s.accs) {
+      if (!Serde<int64_t>::read(in, a.count) || in.size() < sizeof a.value) return false;
+      std::memcpy(&a.value, in.data(), sizeof a.value);
+      in.remove_prefix(sizeof a.value);
+    }
+    return Serde<std::vector<std::string>>::read(in, s.texts) &&
+           Serde<std::vector<absl::flat_hash_map<std::string, int64_t>>>::read(in, s.distinct);
+  }
+};
+}  // namespace reka
+
+namespace reka::sql {
+
+namespace {
+
+bool isIntegerKind(TypeKind k) { return k == TypeKind::kInt || k == TypeKind::kBigint; }
+
+double asDouble(__int128 v) {
+  double d;
+  const auto bits = static_cast<uint64_t>(v);
+  std::memcpy(&d, &bits, sizeof d);
+  return d;
+}
+__int128 fromDouble(double d) {
+  uint64_t bits;
+  std::memcpy(&bits, &d, sizeof d);
+  return static_cast<__int128>(bits);
+}
+
+Decimal pow10(int n) { return decimalLimit(n) + 1; }
+
+/// The value of row `row` of `c` (of `type`) as an accumulator value.
+__int128 valueOf(const Column& c, const DataType& type, size_t row) {
+  switch (type.kind) {
+    case TypeKind::kDouble: return fromDouble(c.doubles[row]);
+    case TypeKind::kDecimal: return c.decimals[row];
+    default: return c.ints[row];
+  }
+}
+
+/// a < b for values of `type` as accumulators hold them.
+bool lessThan(__int128 a, __int128 b, TypeKind kind) { return kind == TypeKind::kDouble ? asDouble(a) < asDouble(b) : a < b; }
+
+class AggregateOperator final : public Operator {
+ public:
+  explicit AggregateOperator(std::shared_ptr<const AggregateSpec> spec) : spec_(std::move(spec)) {
+    for (size_t k = 0; k < spec_->keyCount; ++k) keyColumns_.push_back(static_cast<int>(k));
+  }
+
+  Status open(OperatorContext& ctx) override {
+    ctx_ = &ctx;
+    auto table = ctx.state->keyedTable<std::string, GroupState>(ctx.name + "/groups");
+    if (!table.isOk()) return table.status();
+    table_ = *table;
+    out_.setSchema(spec_->output);
+    return Status::ok();
+  }
+
+  void processBatch(int, Batch& batch) override {
+    auto& in = static_cast<RowBatch&>(batch);
+    const bool windowed = spec_->windowEndKey >= 0;
+    for (size_t i = 0; i < in.size(); ++i) {
+      const RowKind kind = in.kinds[i];
+      const bool retract = kind == RowKind::kUpdateBefore || kind == RowKind::kDelete;
+      int64_t windowEnd = 0;
+      if (windowed) {
+        windowEnd = in.columns[static_cast<size_t>(spec_->windowEndKey)].ints[i];
+        if (windowEnd - 1 <= watermark_) {
+          ctx_->metrics->lateRecords.fetch_add(1, std::memory_order_relaxed);
+          continue;
+        }
+      }
+      key_.clear();
+      appendRowKey(in, i, keyColumns_, key_);
+      const KeyGroup kg = keyGroupFor(hashKey(key_), ctx_->maxParallelism);
+      auto& map = table_->mapOf(kg);
+      GroupState* st = map.findMutable(key_);
+      const bool existed = st != nullptr;
+      if (!existed) {
+        if (retract) continue;  // retracts a row of a group this operator never saw: nothing to undo
+        st = &map.getOrCreate(key_, [this] { return newState(); });
+        if (windowed) pending_[windowEnd].push_back({kg, key_});
+      }
+      size_t before = SIZE_MAX;
+      if (!windowed && existed) {
+        before = out_.appendRow(RowKind::kUpdateBefore);
+        fill(before, key_, *st);
+      }
+      accumulate(*st, in, i, retract ? -1 : 1);
+      if (windowed) continue;
+      if (st->rows <= 0) {
+        if (before != SIZE_MAX) out_.kinds[before] = RowKind::kDelete;
+        map.erase(key_);
+        continue;
+      }
+      const size_t after = out_.appendRow(existed ? RowKind::kUpdateAfter : RowKind::kInsert);
+      fill(after, key_, *st);
+      if (before != SIZE_MAX && sameResult(before, after)) out_.resize(before);  // unchanged: no update, as in Flink
+      if (out_.size() >= ctx_->batchSize) emit();
+    }
+    emit();
+  }
+
+  void processWatermark(int64_t watermark) override {
+    watermark_ = watermark;
+    if (spec_->windowEndKey >= 0) fire(watermark);
+    forwardWatermark(watermark);
+  }
+
+  void finish() override { emit(); }
+
+  Status snapshotState(int64_t, std::string& out) override {
+    // The groups are in the state backend; the windows waiting to fire are found from them on
+    // restore. The watermark reached decides which rows are late.
+    Serde<int64_t>::write(watermark_, out);
+    return Status::ok();
+  }
+  Status restoreState(std::string_view in) override {
+    if (!Serde<int64_t>::read(in, watermark_)) return Status::corruption("SQL aggregate: truncated snapshot");
+    if (spec_->windowEndKey < 0) return Status::ok();
+    pending_.clear();
+    RowBatch scratch(spec_->output);
+    scratch.appendRow();
+    const KeyGroupRange range = table_->range();
+    for (int32_t g = range.first; g <= range.last; ++g) {
+      const KeyGroup kg{g};
+      for (const auto& [key, state] : table_->mapOf(kg)) {
+        std::string_view k = key;
+        if (!readRowKey(k, *spec_->output, 0, spec_->keyCount, scratch, 0))
+          return Status::corruption("SQL aggregate: a stored group key does not match the query's keys");
+        pending_[scratch.columns[static_cast<size_t>(spec_->windowEndKey)].ints[0]].push_back({kg, key});
+      }
+    }
+    return Status::ok();
+  }
+
+ private:
+  struct PendingGroup {
+    KeyGroup keyGroup;
+    std::string key;
+  };
+
+  GroupState newState() const {
+    GroupState s;
+    s.accs.resize(spec_->calls.size());
+    bool texts = false, distinct = false;
+    for (const auto& c : spec_->calls) {
+      texts = texts || (c.argType.kind == TypeKind::kString || c.argType.kind == TypeKind::kBytes);
+      distinct = distinct || c.distinct;
+    }
+    if (texts) s.texts.resize(spec_->calls.size());
+    if (distinct) s.distinct.resize(spec_->calls.size());
+    return s;
+  }
+
+  void accumulate(GroupState& st, const RowBatch& in, size_t row, int sign) {
+    st.rows += sign;
+    for (size_t j = 0; j < spec_->calls.size(); ++j) {
+      const AggregateCall& call = spec_->calls[j];
+      if (call.filterColumn >= 0) {
+        const Column& f = in.columns[static_cast<size_t>(call.filterColumn)];
+        if (f.nulls[row] != 0 || f.ints[row] == 0) continue;
+      }
+      Accumulator& acc = st.accs[j];
+      if (call.kind == AggregateCall::Kind::kCountStar) {
+        acc.count += sign;
+        continue;
+      }
+      const Column& c = in.columns[static_cast<size_t>(call.argColumn)];
+      if (c.nulls[row] != 0) continue;
+      const bool text = call.argType.kind == TypeKind::kString || call.argType.kind == TypeKind::kBytes;
+      if (call.distinct) {
+        // Only the first occurrence of a value (and the retraction of its last) counts.
+        valueKey_.clear();
+        if (text) {
+          valueKey_.assign(c.strings[row]);
+        } else {
+          const __int128 v = valueOf(c, call.argType, row);
+          valueKey_.assign(reinterpret_cast<const char*>(&v), sizeof v);
+        }
+        auto& seen = st.distinct[j];
+        if (sign > 0) {
+          if (++seen[valueKey_] != 1) continue;
+        } else {
+          auto it = seen.find(valueKey_);
+          if (it == seen.end()) continue;
+          if (--it->second > 0) continue;
+          seen.erase(it);
+        }
+      }
+      switch (call.kind) {
+        case AggregateCall::Kind::kCountStar:
+        case AggregateCall::Kind::kCount: acc.count += sign; break;
+        case AggregateCall::Kind::kSum:
+        case AggregateCall::Kind::kAvg:
+          acc.count += sign;
+          if (call.argType.kind == TypeKind::kDouble) {
+            acc.value = fromDouble(asDouble(acc.value) + sign * c.doubles[row]);
+          } else {
+            acc.value += sign * valueOf(c, call.argType, row);
+          }
+          break;
+        case AggregateCall::Kind::kMin:
+        case AggregateCall::Kind::kMax: {
+          // Insert-only input (the planner refuses MIN/MAX over an updating input).
+          const bool isMin = call.kind == AggregateCall::Kind::kMin;
+          if (text) {
+            const std::string_view v = c.strings[row];
+            std::string& cur = st.texts[j];
+            if (acc.count == 0 || (isMin ? v < cur : v > cur)) cur.assign(v);
+          } else {
+            const __int128 v = valueOf(c, call.argType, row);
+            if (acc.count == 0 || (isMin ? lessThan(v, acc.value, call.argType.kind) : lessThan(acc.value, v, call.argType.kind)))
+              acc.value = v;
+          }
+          ++acc.count;
+          break;
+        }
+      }
+    }
+  }
+
+  /// Writes the group's keys and results into row `row` of the output.
+  void fill(size_t row, std::string_view key, const GroupState& st) {
+    if (!readRowKey(key, *spec_->output, 0, spec_->keyCount, out_, row)) throw std::runtime_error("SQL aggregate: a malformed group key");
+    for (size_t j = 0; j < spec_->calls.size(); ++j) {
+      const AggregateCall& call = spec_->calls[j];
+      Column& c = out_.columns[spec_->keyCount + j];
+      const Accumulator& acc = st.accs[j];
+      switch (call.kind) {
+        case AggregateCall::Kind::kCountStar:
+        case AggregateCall::Kind::kCount:
+          RowBatch::setInt(c, row, call.distinct ? static_cast<int64_t>(st.distinct[j].size()) : acc.count);
+          break;
+        case AggregateCall::Kind::kSum:
+          if (acc.count <= 0) break;  // null: no value summed
+          setValue(c, row, call.resultType, acc.value);
+          break;
+        case AggregateCall::Kind::kAvg: {
+          if (acc.count <= 0) break;
+          const TypeKind k = call.resultType.kind;
+          if (k == TypeKind::kDouble) {
+            RowBatch::setDouble(c, row, asDouble(acc.value) / static_cast<double>(acc.count));
+          } else if (k == TypeKind::kDecimal) {
+            // sum at the result's scale, divided by the count, rounded half up.
+            const Decimal scaled = acc.value * pow10(call.resultType.scale - call.argType.scale);
+            Decimal q = scaled / acc.count, r = scaled % acc.count;
+            if (r < 0) r = -r;
+            if (r * 2 >= acc.count) q += scaled < 0 ? -1 : 1;
+            RowBatch::setDecimal(c, row, q);
+          } else {
+            RowBatch::setInt(c, row, static_cast<int64_t>(acc.value / acc.count));  // truncated, as Flink's AVG of integers
+          }
+          break;
+        }
+        case AggregateCall::Kind::kMin:
+        case AggregateCall::Kind::kMax:
+          if (acc.count <= 0) break;
+          if (call.resultType.kind == TypeKind::kString || call.resultType.kind == TypeKind::kBytes) {
+            out_.setString(c, row, st.texts[j]);
+          } else {
+            setValue(c, row, call.resultType, acc.value);
+          }
+          break;
+      }
+    }
+  }
+
+  static void setValue(Column& c, size_t row, const DataType& type, __int128 v) {
+    switch (type.kind) {
+      case TypeKind::kDouble: RowBatch::setDouble(c, row, asDouble(v)); break;
+      case TypeKind::kDecimal: RowBatch::setDecimal(c, row, v); break;
+      case TypeKind::kInt: RowBatch::setInt(c, row, static_cast<int32_t>(v)); break;  // wraps as Java's int does
+      default: RowBatch::setInt(c, row, static_cast<int64_t>(v)); break;
+    }
+  }
+
+  /// Whether the results (not the keys) of rows a and b of the output are equal.
+  bool sameResult(size_t a, size_t b) const {
+    for (size_t j = 0; j < spec_->calls.size(); ++j) {
+      const Column& c = out_.columns[spec_->keyCount + j];
+      if (c.nulls[a] != c.nulls[b]) return false;
+      if (c.nulls[a] != 0) continue;
+      switch (spec_->calls[j].resultType.kind) {
+        case TypeKind::kDouble:
+          if (c.doubles[a] != c.doubles[b]) return false;
+          break;
+        case TypeKind::kDecimal:
+          if (c.decimals[a] != c.decimals[b]) return false;
+          break;
+        case TypeKind::kString:
+        case TypeKind::kBytes:
+          if (c.strings[a] != c.strings[b]) return false;
+          break;
+        default:
+          if (c.ints[a] != c.ints[b]) return false;
+          break;
+      }
+    }
+    return true;
+  }
+
+  /// Emits every window that ends at or before watermark + 1, in order of their ends.
+  void fire(int64_t watermark) {
+    while (!pending_.empty() && pending_.begin()->first - 1 <= watermark) {
+      for (const PendingGroup& g : pending_.begin()->second) {
+        auto& map = table_->mapOf(g.keyGroup);
+        const GroupState* st = map.find(g.key);
+        if (st == nullptr) continue;
+        fill(out_.appendRow(RowKind::kInsert), g.key, *st);
+        map.erase(g.key);
+        ctx_->metrics->firedResults.fetch_add(1, std::memory_order_relaxed);
+        if (out_.size() >= ctx_->batchSize) emit();
+      }
+      pending_.erase(pending_.begin());
+    }
+    emit();
+  }
+
+  void emit() {
+    if (out_.size() == 0) return;
+    ctx_->metrics->recordsOut.fetch_add(static_cast<int64_t>(out_.size()), std::memory_order_relaxed);
+    RowBatch batch(spec_->output);
+    std::swap(batch, out_);
+    ctx_->outputs[0]->push(batch);
+    out_.setSchema(spec_->output);
+  }
+
+  std::shared_ptr<const AggregateSpec> spec_;
+  std::vector<int> keyColumns_;
+  OperatorContext* ctx_ = nullptr;
+  KeyedTable<std::string, GroupState>* table_ = nullptr;
+  RowBatch out_;
+  std::string key_, valueKey_;
+  int64_t watermark_ = INT64_MIN;
+  /// Window aggregation: the groups of each window, by window end, until it fires.
+  std::map<int64_t, std::vector<PendingGroup>> pending_;
+};
+
+int64_t floorTo(int64_t t, int64_t size, int64_t offset) {
+  const int64_t x = t - offset;
+  return x / size * size - ((x % size != 0 && x < 0) ? size : 0) + offset;
+}
+
+class WindowOperator final : public Operator {
+ public:
+  explicit WindowOperator(std::shared_ptr<const WindowSpec> spec) : spec_(std::move(spec)) {}
+  Status open(OperatorContext& ctx) override {
+    ctx_ = &ctx;
+    return Status::ok();
+  }
+  void processBatch(int, Batch& batch) override {
+    auto& in = static_cast<RowBatch&>(batch);
+    rows_.clear();
+    starts_.clear();
+    ends_.clear();
+    const Column& time = in.columns[static_cast<size_t>(spec_->timeColumn)];
+    const int64_t size = spec_->size, step = spec_->step, offset = spec_->offset;
+    for (size_t i = 0; i < in.size(); ++i) {
+      if (time.nulls[i] != 0) {
+        // No time, no window: counted where late rows are, as Flink drops such rows.
+        ctx_->metrics->lateRecords.fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
+      const int64_t t = time.ints[i];
+      auto add = [&](int64_t start, int64_t end) {
+        rows_.push_back(static_cast<uint32_t>(i));
+        starts_.push_back(start);
+        ends_.push_back(end);
+      };
+      switch (spec_->kind) {
+        case WindowSpec::Kind::kTumble: {
+          const int64_t start = floorTo(t, size, offset);
+          add(start, start + size);
+          break;
+        }
+        case WindowSpec::Kind::kHop: {
+          // Every window [start, start + size) with start ≡ offset (mod slide) that holds t.
+          std::vector<int64_t> hops;
+          for (int64_t start = floorTo(t, step, offset); start > t - size; start -= step) hops.push_back(start);
+          for (auto it = hops.rbegin(); it != hops.rend(); ++it) add(*it, *it + size);
+          break;
+        }
+        case WindowSpec::Kind::kCumulate: {
+          const int64_t start = floorTo(t, size, offset);
+          for (int64_t end = start + step; end <= start + size; end += step)
+            if (t < end) add(start, end);
+          break;
+        }
+      }
+    }
+    if (rows_.empty()) return;
+    RowBatch out(spec_->output);
+    const size_t n = in.schema().size();
+    for (size_t k = 0; k < n; ++k) gatherColumn(in.columns[k], in.schema().field(k).type, rows_, out.columns[k]);
+    out.kinds.resize(rows_.size());
+    for (size_t r = 0; r < rows_.size(); ++r) out.kinds[r] = in.kinds[rows_[r]];
+    auto fillTime = [&](Column& c, const std::vector<int64_t>& v, int64_t minus) {
+      c.nulls.assign(v.size(), 0);
+      c.ints.resize(v.size());
+      for (size_t r = 0; r < v.size(); ++r) c.ints[r] = v[r] - minus;
+    };
+    fillTime(out.columns[n], starts_, 0);
+    fillTime(out.columns[n + 1], ends_, 0);
+    fillTime(out.columns[n + 2], ends_, 1);
+    out.retain(in);
+    ctx_->metrics->recordsOut.fetch_add(static_cast<int64_t>(out.size()), std::memory_order_relaxed);
+    ctx_->outputs[0]->push(out);
+  }
+
+ private:
+  std::shared_ptr<const WindowSpec> spec_;
+  OperatorContext* ctx_ = nullptr;
+  std::vector<uint32_t> rows_;
+  std::vector<int64_t> starts_, ends_;
+};
+
+}  // namespace
+
+void gatherColumn(const Column& from, const DataType& type, const std::vector<uint32_t>& rows, Column& to) {
+  auto gather = [&](const auto& src, auto& dst) {
+    dst.resize(rows.size());
+    for (size_t r = 0; r < rows.size(); ++r) dst[r] = src[rows[r]];
+  };
+  to.ints.clear();
+  to.doubles.clear();
+  to.decimals.clear();
+  to.strings.clear();
+  gather(from.nulls, to.nulls);
+  switch (type.kind) {
+    case TypeKind::kDouble: gather(from.doubles, to.doubles); break;
+    case TypeKind::kDecimal: gather(from.decimals, to.decimals); break;
+    case TypeKind::kString:
+    case TypeKind::kBytes: gather(from.strings, to.strings); break;
+    case TypeKind::kRow:
+      to.children.resize(type.fields->size());
+      for (size_t k = 0; k < type.fields->size(); ++k) gatherColumn(from.children[k], type.fields->field(k).type, rows, to.children[k]);
+      break;
+    default: gather(from.ints, to.ints); break;
+  }
+}
+
+Result<DataType> aggregateResultType(AggregateCall::Kind kind, const DataType& arg, const std::string& name) {
+  const TypeKind k = arg.kind;
+  const bool numeric = isIntegerKind(k) || k == TypeKind::kDouble || k == TypeKind::kDecimal;
+  switch (kind) {
+    case AggregateCall::Kind::kCountStar:
+    case AggregateCall::Kind::kCount: return DataType::bigint().notNull();
+    case AggregateCall::Kind::kSum:
+      if (!numeric) return Status::invalidArgument(name + " needs a number, not " + arg.toString());
+      if (k == TypeKind::kDecimal) return DataType::decimal(38, arg.scale);
+      return k == TypeKind::kInt ? DataType::integer() : k == TypeKind::kDouble ? DataType::float64() : DataType::bigint();
+    case AggregateCall::Kind::kAvg:
+      if (!numeric) return Status::invalidArgument(name + " needs a number, not " + arg.toString());
+      if (k == TypeKind::kDecimal) return DataType::decimal(38, std::max(arg.scale, 6));
+      return k == TypeKind::kInt ? DataType::integer() : k == TypeKind::kDouble ? DataType::float64() : DataType::bigint();
+    case AggregateCall::Kind::kMin:
+    case AggregateCall::Kind::kMax: {
+      if (k == TypeKind::kRow) return Status::invalidArgument(name + " cannot compare ROW values");
+      DataType t = arg;
+      t.nullable = true;
+      return t;
+    }
+  }
+  return Status::invalidArgument("unknown aggregate " + name);
+}
+
+std::function<std::unique_ptr<Operator>()> makeAggregateOperator(std::shared_ptr<const AggregateSpec> spec) {
+  return [spec] { return std::make_unique<AggregateOperator>(spec); };
+}
+
+std::function<std::unique_ptr<Operator>()> makeWindowOperator(std::shared_ptr<const WindowSpec> spec) {
+  return [spec] { return std::make_unique<WindowOperator>(spec); };
+}
+
+}  // namespace reka::sql

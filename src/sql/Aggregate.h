@@ -1,0 +1,66 @@
+#pragma once
+
+// SQL's stateful row operators: GROUP BY aggregation (an updating result, or a window
+// aggregation that emits each window once when the watermark passes its end) and the windowing
+// table functions TUMBLE, HOP and CUMULATE. Private to the sql module.
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "reka/api/Operator.h"
+#include "reka/data/Row.h"
+
+namespace reka::sql {
+
+/// One aggregate call of a GROUP BY.
+struct AggregateCall {
+  enum class Kind { kCountStar, kCount, kSum, kAvg, kMin, kMax };
+  Kind kind = Kind::kCountStar;
+  bool distinct = false;
+  int argColumn = -1;     ///< the argument's column in the operator's input (-1: COUNT(*))
+  int filterColumn = -1;  ///< a BOOLEAN column: the row counts only where it is true (FILTER (WHERE …))
+  DataType argType;
+  DataType resultType;
+};
+
+/// The result type of `kind` over `arg` (Flink's rules: SUM of INT is INT, of DECIMAL(p, s)
+/// DECIMAL(38, s); AVG of an integer type is that type, truncated; of DECIMAL(p, s)
+/// DECIMAL(38, max(s, 6)); COUNT is BIGINT NOT NULL), or an error naming what is accepted.
+Result<DataType> aggregateResultType(AggregateCall::Kind kind, const DataType& arg, const std::string& name);
+
+/// A GROUP BY: the input's first `keyCount` columns are the group keys; the output has the keys,
+/// then one column per call.
+struct AggregateSpec {
+  size_t keyCount = 0;
+  std::vector<AggregateCall> calls;
+  std::shared_ptr<const Schema> output;
+  /// A window aggregation (GROUP BY window_start, window_end, … over a windowing function):
+  /// the key that holds window_end. Each window's rows are emitted once (inserts) when the
+  /// watermark reaches window_end - 1; a row of a window that has fired is late (counted, not
+  /// applied). -1: a group aggregation, whose result updates (+I, -U, +U, -D) with every row.
+  int windowEndKey = -1;
+};
+
+/// Makes the aggregation operator (one per subtask; its input is partitioned by the keys).
+std::function<std::unique_ptr<Operator>()> makeAggregateOperator(std::shared_ptr<const AggregateSpec> spec);
+
+/// A windowing table function: the input's rows with window_start, window_end and window_time
+/// (window_end - 1 ms) appended, one row per window a row belongs to.
+struct WindowSpec {
+  enum class Kind { kTumble, kHop, kCumulate };
+  Kind kind = Kind::kTumble;
+  int timeColumn = 0;
+  int64_t size = 0;
+  int64_t step = 0;  ///< HOP's slide, CUMULATE's step
+  int64_t offset = 0;
+  std::shared_ptr<const Schema> output;
+};
+
+std::function<std::unique_ptr<Operator>()> makeWindowOperator(std::shared_ptr<const WindowSpec> spec);
+
+/// Copies rows `rows` of `from` (of `type`), in that order, into `to` (cleared first).
+void gatherColumn(const Column& from, const DataType& type, const std::vector<uint32_t>& rows, Column& to);
+
+}  // namespace reka::sql

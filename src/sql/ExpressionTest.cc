@@ -233,6 +233,34 @@ TEST(ExpressionTest, TimestampsAndIntervals) {
   EXPECT_EQ(eval("t - INTERVAL '1' DAY"), (V{"2026-12-05 08:00:00.000", "2025-05-31 12:30:00.500", "null"}));
 }
 
+TEST(ExpressionTest, DateAndTimeFunctions) {
+  // t: 2026-12-06 08:00:00.000 (a Sunday), 2025-06-01 12:30:00.500 (a Sunday), null.
+  EXPECT_EQ(eval("DATE_FORMAT(t, 'yyyy-MM-dd HH:mm')"), (V{"2026-12-06 08:00", "2025-06-01 12:30", "null"}));
+  EXPECT_EQ(eval("DATE_FORMAT(t, 'dd.MM.yy ''at'' HH:mm:ss.SSS')"), (V{"06.12.26 at 08:00:00.000", "01.06.25 at 12:30:00.500", "null"}));
+  EXPECT_EQ(eval("HOUR(t)"), (V{"8", "12", "null"}));
+  EXPECT_EQ(eval("MINUTE(t)"), (V{"0", "30", "null"}));
+  EXPECT_EQ(typeOf("HOUR(t)"), "BIGINT");
+  EXPECT_EQ(eval("EXTRACT(YEAR FROM t)"), (V{"2026", "2025", "null"}));
+  EXPECT_EQ(eval("EXTRACT(QUARTER FROM t)"), (V{"4", "2", "null"}));
+  EXPECT_EQ(eval("EXTRACT(DOW FROM t)"), (V{"1", "1", "null"}));    // Sunday is 1
+  EXPECT_EQ(eval("EXTRACT(DOY FROM t)"), (V{"340", "152", "null"}));  // 334 + 6; 151 + 1
+  EXPECT_EQ(eval("EXTRACT(WEEK FROM t)"), (V{"49", "22", "null"}));   // ISO weeks from Mon 2025-12-29 and Mon 2024-12-30
+  EXPECT_EQ(eval("EXTRACT(MILLISECOND FROM t)"), (V{"0", "500", "null"}));
+  EXPECT_EQ(eval("FLOOR(t TO HOUR)"), (V{"2026-12-06 08:00:00.000", "2025-06-01 12:00:00.000", "null"}));
+  EXPECT_EQ(eval("CEIL(t TO HOUR)"), (V{"2026-12-06 08:00:00.000", "2025-06-01 13:00:00.000", "null"}));
+  EXPECT_EQ(eval("FLOOR(t TO MONTH)"), (V{"2026-12-01 00:00:00.000", "2025-06-01 00:00:00.000", "null"}));
+  EXPECT_EQ(eval("CEIL(t TO MONTH)"), (V{"2027-01-01 00:00:00.000", "2025-07-01 00:00:00.000", "null"}));
+  EXPECT_EQ(eval("FLOOR(t TO WEEK)"), (V{"2026-11-30 00:00:00.000", "2025-05-26 00:00:00.000", "null"}));
+  EXPECT_EQ(eval("TO_TIMESTAMP('2026-12-06 08:00:00')"), (V{"2026-12-06 08:00:00.000", "2026-12-06 08:00:00.000", "2026-12-06 08:00:00.000"}));
+  EXPECT_EQ(eval("TO_TIMESTAMP('06/12/2026 08', 'dd/MM/yyyy HH')"), (V{"2026-12-06 08:00:00.000", "2026-12-06 08:00:00.000", "2026-12-06 08:00:00.000"}));
+  EXPECT_EQ(eval("TO_TIMESTAMP(s)"), (V{"null", "null", "null"}));  // text that is no timestamp gives null, as in Flink
+  EXPECT_EQ(eval("REPLACE(s, 'b', 'XY')"), (V{"x", "aXYc", "null"}));
+  EXPECT_THAT(bindError("DATE_FORMAT(t, 'yyyy-QQ')"), HasSubstr("'Q'"));
+  EXPECT_THAT(bindError("EXTRACT(FORTNIGHT FROM t)"), HasSubstr("accepted: YEAR"));
+  EXPECT_THAT(bindError("HOUR(s)"), HasSubstr("needs a TIMESTAMP"));
+  EXPECT_THAT(bindError("COUNT(a) + 1"), HasSubstr("aggregate COUNT is only allowed"));
+}
+
 // ---- Binding errors -------------------------------------------------------------------------
 
 TEST(ExpressionTest, BindErrorsNameWhatIsWrong) {
@@ -242,7 +270,7 @@ TEST(ExpressionTest, BindErrorsNameWhatIsWrong) {
   EXPECT_THAT(unknownColumn, HasSubstr("line 1, column 5"));
   const std::string unknownFunction = bindError("FOO(a)");
   EXPECT_THAT(unknownFunction, HasSubstr("FOO"));
-  EXPECT_THAT(unknownFunction, HasSubstr("UPPER, LOWER, CHAR_LENGTH, CONCAT, ABS, MOD, COALESCE, SPLIT_INDEX"));
+  EXPECT_THAT(unknownFunction, HasSubstr("UPPER, LOWER, CHAR_LENGTH, CONCAT, REPLACE, ABS, MOD, COALESCE, SPLIT_INDEX"));
   EXPECT_THAT(bindError("'abc' + 1"), HasSubstr("needs numbers"));
   EXPECT_THAT(bindError("'abc' + 1"), HasSubstr("line 1, column 7"));
   EXPECT_THAT(bindError("a AND s = 'x'"), HasSubstr("AND needs BOOLEAN operands, not INT"));
@@ -343,9 +371,9 @@ TEST(ParserTest, ErrorsSayWhatWasExpectedAndWhere) {
   EXPECT_THAT(missingParen, HasSubstr("line 3, column 1"));
   EXPECT_THAT(scriptError("SET 'a' = 'b"), HasSubstr("'string' at line 1, column 11 is not closed"));
   EXPECT_THAT(scriptError("SELECT a FROM t"), HasSubstr("INSERT INTO"));
-  const std::string groupBy = scriptError("INSERT INTO o SELECT a FROM t GROUP BY a");
-  EXPECT_THAT(groupBy, HasSubstr("GROUP at line 1, column 31"));
-  EXPECT_THAT(groupBy, HasSubstr("not supported yet"));
+  const std::string orderBy = scriptError("INSERT INTO o SELECT a FROM t ORDER BY a");
+  EXPECT_THAT(orderBy, HasSubstr("ORDER at line 1, column 31"));
+  EXPECT_THAT(orderBy, HasSubstr("not supported yet"));
   const std::string unit = bindError("t + INTERVAL '1' WEEK");
   EXPECT_THAT(unit, HasSubstr("'WEEK'"));
   EXPECT_THAT(unit, HasSubstr("MILLISECOND, SECOND, MINUTE, HOUR, DAY"));

@@ -770,10 +770,14 @@ class Parser {
         } else if (!symbol(")")) {
           e->distinct = word("DISTINCT");
           if (!e->distinct) word("ALL");
-          do {
-            REKA_ASSIGN_OR_RETURN(ExprPtr a, expression());
-            e->args.push_back(a);
-          } while (symbol(","));
+          if (peek().kind == Token::Kind::kSymbol && peek().text == "*" && peek(1).kind == Token::Kind::kSymbol && peek(1).text == ")")
+            e->args.push_back(make(Expr::Kind::kStar, next().pos));
+          while (e->args.empty()) {
+            do {
+              REKA_ASSIGN_OR_RETURN(ExprPtr a, expression());
+              e->args.push_back(a);
+            } while (symbol(","));
+          }
           if ((e->name == "FLOOR" || e->name == "CEIL") && word("TO")) {
             // FLOOR(x TO unit): the unit as a string argument second.
             auto unit = make(Expr::Kind::kLiteral, peek().pos);

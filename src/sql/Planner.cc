@@ -324,6 +324,7 @@ struct SqlScript::Impl {
       if (!p.stages.empty() && p.stages.back().label == "Calc") p.stages.back().label = "View " + q.from;
     } else if (auto t = tables.find(q.from); t != tables.end()) {
       p.sourceTable = q.from;
+      p.updating = connector::sinkAcceptsChangelog(t->second.options);  // a changelog format or upsert-kafka: its rows update
       if (t->second.computed) p.stages.push_back(*t->second.computed);
       p.schema = t->second.schema;
     } else {

@@ -1,5 +1,6 @@
 // NEXMark in SQL: Flink's DDL and queries (sql/nexmark/) run by the SQL planner on the nexmark
 // connector; the rows must be what a plain loop over the generator's events gives.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -7,6 +8,7 @@
 #include <fstream>
 #include <map>
 #include <optional>
+#include <set>
 #include <sstream>
 
 #include "NexmarkTestKit.h"
@@ -38,13 +40,14 @@ std::string replaceAll(std::string s, const std::string& from, const std::string
 }
 
 /// Runs sql/nexmark/<query>.sql at `parallelism` with its sink turned into JSON files; the lines.
-std::vector<std::string> runQuery(const std::string& query, int parallelism, const ScratchDir& dir) {
+std::vector<std::string> runQuery(const std::string& query, int parallelism, const ScratchDir& dir,
+                                  const std::string& format = "json") {
   registerNexmarkConnector();
   const std::string root = std::string(REKA_SOURCE_DIR) + "/sql/nexmark/";
   std::string script = readFile(root + "ddl.sql") + readFile(root + query + ".sql");
   script = replaceAll(script, "${EVENTS_NUM}", std::to_string(kEvents));
   const std::string out = dir.file(query + "-p" + std::to_string(parallelism));
-  script = replaceAll(script, "'connector' = 'blackhole'", "'connector' = 'filesystem', 'path' = '" + out + "', 'format' = 'json'");
+  script = replaceAll(script, "'connector' = 'blackhole'", "'connector' = 'filesystem', 'path' = '" + out + "', 'format' = '" + format + "'");
   auto compiled = sql::SqlScript::compile(script);
   EXPECT_TRUE(compiled.isOk()) << compiled.status().toString();
   if (!compiled.isOk()) return {};
@@ -159,6 +162,106 @@ TEST(NexmarkSqlTest, Q21Q22GiveTheRowsOfALoopOverTheGenerator) {
   ASSERT_FALSE(q21.empty());
   EXPECT_EQ(runQuery("q21", 2, dir), q21);
   EXPECT_EQ(runQuery("q22", 2, dir), q22);
+}
+
+/// The table an updating result's rows (changelog-json lines) give when applied in order: each
+/// row's fields as JSON text, sorted. A retraction of a row that is not in the table fails.
+std::vector<std::string> applyChangelog(const std::vector<std::string>& lines) {
+  // Lines come from several part files: apply each file's rows in order. linesUnder sorts
+  // lines, so rows are applied by kind: every insert first, then the retractions.
+  std::multiset<std::string> table;
+  std::vector<std::string> retracted;
+  for (const std::string& line : lines) {
+    const size_t op = line.rfind(",\"op\":\"");
+    EXPECT_NE(op, std::string::npos) << line;
+    if (op == std::string::npos) continue;
+    const std::string kind = line.substr(op + 7, 2);
+    const std::string row = line.substr(0, op) + "}";
+    if (kind == "+I" || kind == "+U") {
+      table.insert(row);
+    } else {
+      retracted.push_back(row);
+    }
+  }
+  for (const std::string& row : retracted) {
+    auto it = table.find(row);
+    EXPECT_NE(it, table.end()) << "a retraction of a row the result never held: " << row;
+    if (it != table.end()) table.erase(it);
+  }
+  return {table.begin(), table.end()};
+}
+
+std::string day(int64_t ms) {
+  std::string out;
+  appendDate(ms >= 0 ? ms / 86'400'000 : (ms - 86'399'999) / 86'400'000, out);
+  return out;
+}
+
+/// q15's twelve counts over a set of bids: total and per tier, of bids, distinct bidders and
+/// distinct auctions.
+struct TierCounts {
+  int64_t bids[4] = {0, 0, 0, 0};
+  std::set<int64_t> bidders[4], auctions[4];
+  void add(const Bid& b) {
+    const int tier = b.price < 10000 ? 1 : b.price < 1000000 ? 2 : 3;
+    for (int t : {0, tier}) {
+      ++bids[t];
+      bidders[t].insert(b.bidder);
+      auctions[t].insert(b.auction);
+    }
+  }
+  std::string json() const {
+    static const char* kTier[] = {"total", "rank1", "rank2", "rank3"};
+    std::string out;
+    for (int t = 0; t < 4; ++t) out += fmt::format(",\"{}_bids\":{}", kTier[t], bids[t]);
+    for (int t = 0; t < 4; ++t) out += fmt::format(",\"{}_bidders\":{}", kTier[t], bidders[t].size());
+    for (int t = 0; t < 4; ++t) out += fmt::format(",\"{}_auctions\":{}", kTier[t], auctions[t].size());
+    return out;
+  }
+};
+
+TEST(NexmarkSqlTest, Q15Q16Q17UpdatingResultsGiveTheTablesOfALoopOverTheGenerator) {
+  ScratchDir dir;
+  StringArena arena;
+  std::optional<Generator> generator;
+  const std::vector<Bid> all = bids(arena, generator);
+  std::map<std::string, TierCounts> q15;
+  std::map<std::pair<std::string, std::string>, std::pair<std::string, TierCounts>> q16;
+  struct Stats {
+    int64_t n = 0, tiers[3] = {0, 0, 0}, min = INT64_MAX, max = INT64_MIN, sum = 0;
+  };
+  std::map<std::pair<int64_t, std::string>, Stats> q17;
+  for (const Bid& b : all) {
+    const std::string d = day(b.dateTime);
+    q15[d].add(b);
+    auto& c = q16[{std::string(b.channel), d}];
+    std::string minute;
+    appendTimestamp(b.dateTime, 0, false, false, minute);
+    minute = minute.substr(11, 5);  // HH:mm
+    c.first = std::max(c.first, minute);
+    c.second.add(b);
+    Stats& s = q17[{b.auction, d}];
+    ++s.n;
+    ++s.tiers[b.price < 10000 ? 0 : b.price < 1000000 ? 1 : 2];
+    s.min = std::min(s.min, b.price);
+    s.max = std::max(s.max, b.price);
+    s.sum += b.price;
+  }
+  std::vector<std::string> want15, want16, want17;
+  for (const auto& [d, c] : q15) want15.push_back("{\"day\":\"" + d + "\"" + c.json() + "}");
+  for (const auto& [k, c] : q16)
+    want16.push_back("{\"channel\":" + jsonString(k.first) + ",\"day\":\"" + k.second + "\",\"minute\":\"" + c.first + "\"" + c.second.json() + "}");
+  for (const auto& [k, s] : q17)
+    want17.push_back(fmt::format("{{\"auction\":{},\"day\":\"{}\",\"total_bids\":{},\"rank1_bids\":{},\"rank2_bids\":{},\"rank3_bids\":{},"
+                                 "\"min_price\":{},\"max_price\":{},\"avg_price\":{},\"sum_price\":{}}}",
+                                 k.first, k.second, s.n, s.tiers[0], s.tiers[1], s.tiers[2], s.min, s.max, s.sum / s.n, s.sum));
+  for (auto* v : {&want15, &want16, &want17}) std::sort(v->begin(), v->end());
+  ASSERT_GT(want17.size(), 100u);
+  for (int p : {1, 4}) {
+    EXPECT_EQ(applyChangelog(runQuery("q15", p, dir, "changelog-json")), want15) << "q15 at parallelism " << p;
+    EXPECT_EQ(applyChangelog(runQuery("q16", p, dir, "changelog-json")), want16) << "q16 at parallelism " << p;
+    EXPECT_EQ(applyChangelog(runQuery("q17", p, dir, "changelog-json")), want17) << "q17 at parallelism " << p;
+  }
 }
 
 }  // namespace

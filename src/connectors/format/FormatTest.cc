@@ -296,6 +296,23 @@ TEST(DebeziumJsonFormatTest, Encodes) {
   EXPECT_FALSE(makeEncoder("debezium-json", rows.schemaPtr(), Options{{"debezium-json.schema-include", "true"}}).isOk());
 }
 
+// ---- changelog-json ---------------------------------------------------------------------------
+
+TEST(ChangelogJsonFormatTest, WritesAndReadsRowKinds) {
+  const std::string a = R"({"id":1,"name":"a"})";
+  RowBatch rows = jsonRows(kIdName, {a, a, a, a});
+  rows.kinds = {RowKind::kInsert, RowKind::kUpdateBefore, RowKind::kUpdateAfter, RowKind::kDelete};
+  const Rows encoded = encodeAll("changelog-json", rows);
+  EXPECT_THAT(encoded, ElementsAre(R"({"id":1,"name":"a","op":"+I"})", R"({"id":1,"name":"a","op":"-U"})",
+                                   R"({"id":1,"name":"a","op":"+U"})", R"({"id":1,"name":"a","op":"-D"})"));
+  EXPECT_THAT(rowsOf("changelog-json", kIdName, encoded), ElementsAre("+I[1, a]", "-U[1, a]", "+U[1, a]", "-D[1, a]"));
+  // "op" may come first; without one a row is an insert.
+  EXPECT_THAT(rowsOf("changelog-json", kIdName, {R"({"op":"-D","id":2,"name":"b"})", R"({"id":3})"}), ElementsAre("-D[2, b]", "+I[3, null]"));
+  EXPECT_THAT(errorOf("changelog-json", kIdName, {R"({"id":1,"op":"x"})"}), HasSubstr("accepted: +I, -U, +U, -D"));
+  EXPECT_THAT(errorOf("changelog-json", kIdName, {R"({"id":1,"op":7})"}), HasSubstr("\"op\" must be a string"));
+  EXPECT_FALSE(makeEncoder("changelog-json", schemaOf("op STRING"), Options{}).isOk());
+}
+
 // ---- Registry and options -------------------------------------------------------------------
 
 TEST(FormatRegistryTest, FindsFormatsAndChecksTheirOptions) {

@@ -381,25 +381,22 @@ class ChangelogJsonDecoder final : public Decoder {
     od::object obj;
     if (auto err = doc.get_object().get(obj))
       return Status::invalidArgument(fmt::format("malformed JSON: a row must be a JSON object ({})", simdjson::error_message(err)));
-    const size_t row = out.appendRow(RowKind::kInsert);
-    Status s = reader_.readFields(obj, *schema_, out.columns, out, row, "");
-    if (s.isOk()) {
-      std::string_view op;
-      auto err = obj.reset().error();
-      if (!err) err = obj.find_field_unordered("op").get_string().get(op);
-      if (err == simdjson::NO_SUCH_FIELD) {
-        op = "+I";
-      } else if (err) {
-        s = Status::invalidArgument(fmt::format("field \"op\" must be a string: {}", simdjson::error_message(err)));
-      }
-      if (s.isOk()) {
-        if (op == "+I") out.kinds[row] = RowKind::kInsert;
-        else if (op == "-U") out.kinds[row] = RowKind::kUpdateBefore;
-        else if (op == "+U") out.kinds[row] = RowKind::kUpdateAfter;
-        else if (op == "-D") out.kinds[row] = RowKind::kDelete;
-        else s = Status::invalidArgument(fmt::format("field \"op\" is '{}'; accepted: +I, -U, +U, -D", op));
-      }
+    // "op" first (wherever it is), then the fields from the start: the object is read to its end.
+    std::string_view op;
+    RowKind kind = RowKind::kInsert;
+    auto err = obj.find_field_unordered("op").get_string().get(op);
+    if (err && err != simdjson::NO_SUCH_FIELD)
+      return Status::invalidArgument(fmt::format("field \"op\" must be a string: {}", simdjson::error_message(err)));
+    if (!err) {
+      if (op == "+I") kind = RowKind::kInsert;
+      else if (op == "-U") kind = RowKind::kUpdateBefore;
+      else if (op == "+U") kind = RowKind::kUpdateAfter;
+      else if (op == "-D") kind = RowKind::kDelete;
+      else return Status::invalidArgument(fmt::format("field \"op\" is '{}'; accepted: +I, -U, +U, -D", op));
     }
+    if (auto e = obj.reset().error()) return Status::invalidArgument(fmt::format("malformed JSON: {}", simdjson::error_message(e)));
+    const size_t row = out.appendRow(kind);
+    Status s = reader_.readFields(obj, *schema_, out.columns, out, row, "");
     if (s.isOk()) s = reader_.checkEnd(doc);
     if (!s.isOk()) out.resize(row);
     return s;

@@ -1,0 +1,229 @@
+// GROUP BY and window aggregation run as jobs on files: the changelog of an updating result in
+// order, window results of TUMBLE, HOP and CUMULATE, HAVING, DISTINCT, a changelog input, the
+// result at parallelism 2, and the messages of queries that cannot run. Expected rows are worked
+// out by hand.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "reka/sql/Sql.h"
+#include "testing/JobTesting.h"
+
+namespace reka::sql {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using V = std::vector<std::string>;
+
+class AggregateTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("reka-sql-agg-" + std::to_string(::getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    // Bids in time order; windows of 10 s: [0, 10) holds the first two, [10, 20) the next two.
+    std::ofstream(dir_ / "bids.json") << R"({"auction":1,"price":5,"channel":"a","ts":"2026-01-01 00:00:01"})" "\n"
+                                         R"({"auction":2,"price":50,"channel":"a","ts":"2026-01-01 00:00:02"})" "\n"
+                                         R"({"auction":1,"price":15,"channel":"b","ts":"2026-01-01 00:00:12"})" "\n"
+                                         R"({"auction":1,"price":15,"channel":"b","ts":"2026-01-01 00:00:13"})" "\n"
+                                         R"({"auction":2,"price":7,"channel":"c","ts":"2026-01-01 00:00:25"})" "\n";
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string bids() const {
+    return "CREATE TABLE bids (auction BIGINT, price BIGINT, channel STRING, ts TIMESTAMP(3),\n"
+           "  WATERMARK FOR ts AS ts - INTERVAL '1' SECOND)\n"
+           "WITH ('connector' = 'filesystem', 'path' = '" + (dir_ / "bids.json").string() + "', 'format' = 'json');\n";
+  }
+  std::string out(const std::string& columns, const std::string& format = "json") const {
+    return "CREATE TABLE out (" + columns + ") WITH ('connector' = 'filesystem', 'path' = '" + (dir_ / "out").string() +
+           "', 'format' = '" + format + "');\n";
+  }
+  /// Runs the script and returns the lines written under out/: in the order written (one
+  /// subtask writes one file), or sorted when `sorted`.
+  V run(const std::string& script, int parallelism = 1, bool sorted = true) {
+    auto compiled = SqlScript::compile(script);
+    EXPECT_TRUE(compiled.isOk()) << compiled.status().toString();
+    if (!compiled.isOk()) return {};
+    ExecutionConfig config;
+    config.parallelism = parallelism;
+    StreamEnvironment env(config);
+    Status added = compiled->addTo(env);
+    EXPECT_TRUE(added.isOk()) << added.toString();
+    Status ran = testing::runJob(env);
+    EXPECT_TRUE(ran.isOk()) << ran.toString();
+    if (sorted) return testing::linesUnder(dir_ / "out");
+    V lines;
+    size_t files = 0;
+    for (const auto& e : fs::recursive_directory_iterator(dir_ / "out")) {
+      if (!e.is_regular_file() || e.path().filename().string()[0] == '.') continue;
+      ++files;
+      std::ifstream in(e.path());
+      for (std::string line; std::getline(in, line);) lines.push_back(line);
+    }
+    EXPECT_EQ(files, 1u) << "one subtask should write one file";
+    return lines;
+  }
+  std::string error(const std::string& script) {
+    auto compiled = SqlScript::compile(script);
+    return compiled.isOk() ? std::string("(compiled)") : compiled.status().message();
+  }
+  fs::path dir_;
+};
+
+TEST_F(AggregateTest, GroupByEmitsAnUpdatingResultInOrder) {
+  const V lines = run(bids() + out("auction BIGINT, n BIGINT, total BIGINT, hi BIGINT, lo BIGINT, av BIGINT, chans BIGINT, big BIGINT",
+                                   "changelog-json") +
+                          "INSERT INTO out SELECT auction, COUNT(*), SUM(price), MAX(price), MIN(price), AVG(price),\n"
+                          "  COUNT(DISTINCT channel), COUNT(*) FILTER (WHERE price > 10) FROM bids GROUP BY auction;",
+                      1, false);
+  EXPECT_EQ(lines, (V{
+                       R"({"auction":1,"n":1,"total":5,"hi":5,"lo":5,"av":5,"chans":1,"big":0,"op":"+I"})",
+                       R"({"auction":2,"n":1,"total":50,"hi":50,"lo":50,"av":50,"chans":1,"big":1,"op":"+I"})",
+                       R"({"auction":1,"n":1,"total":5,"hi":5,"lo":5,"av":5,"chans":1,"big":0,"op":"-U"})",
+                       R"({"auction":1,"n":2,"total":20,"hi":15,"lo":5,"av":10,"chans":2,"big":1,"op":"+U"})",
+                       R"({"auction":1,"n":2,"total":20,"hi":15,"lo":5,"av":10,"chans":2,"big":1,"op":"-U"})",
+                       R"({"auction":1,"n":3,"total":35,"hi":15,"lo":5,"av":11,"chans":2,"big":2,"op":"+U"})",  // AVG of BIGINT truncates
+                       R"({"auction":2,"n":1,"total":50,"hi":50,"lo":50,"av":50,"chans":1,"big":1,"op":"-U"})",
+                       R"({"auction":2,"n":2,"total":57,"hi":50,"lo":7,"av":28,"chans":2,"big":1,"op":"+U"})",
+                   }));
+}
+
+TEST_F(AggregateTest, AnUnchangedResultEmitsNothing) {
+  // The second bid of channel b at price 15 leaves MAX(price) of channel b unchanged.
+  const V lines = run(bids() + out("channel STRING, hi BIGINT", "changelog-json") +
+                          "INSERT INTO out SELECT channel, MAX(price) FROM bids GROUP BY channel;",
+                      1, false);
+  EXPECT_EQ(lines, (V{R"({"channel":"a","hi":5,"op":"+I"})", R"({"channel":"a","hi":5,"op":"-U"})", R"({"channel":"a","hi":50,"op":"+U"})",
+                      R"({"channel":"b","hi":15,"op":"+I"})", R"({"channel":"c","hi":7,"op":"+I"})"}));
+}
+
+TEST_F(AggregateTest, TumbleHopAndCumulateWindows) {
+  EXPECT_EQ(run(bids() + out("ws TIMESTAMP(3), we TIMESTAMP(3), n BIGINT, mx BIGINT") +
+                "INSERT INTO out SELECT window_start, window_end, COUNT(*), MAX(price)\n"
+                "FROM TABLE(TUMBLE(TABLE bids, DESCRIPTOR(ts), INTERVAL '10' SECOND)) GROUP BY window_start, window_end;"),
+            (V{R"({"ws":"2026-01-01 00:00:00.000","we":"2026-01-01 00:00:10.000","n":2,"mx":50})",
+               R"({"ws":"2026-01-01 00:00:10.000","we":"2026-01-01 00:00:20.000","n":2,"mx":15})",
+               R"({"ws":"2026-01-01 00:00:20.000","we":"2026-01-01 00:00:30.000","n":1,"mx":7})"}));
+  fs::remove_all(dir_ / "out");
+  // Windows of 20 s every 10 s: [-10, 10) 2 bids, [0, 20) 4, [10, 30) 3, [20, 40) 1; per auction.
+  EXPECT_EQ(run(bids() + out("auction BIGINT, we TIMESTAMP(3), n BIGINT") +
+                "INSERT INTO out SELECT auction, window_end, COUNT(*)\n"
+                "FROM TABLE(HOP(TABLE bids, DESCRIPTOR(ts), INTERVAL '10' SECOND, INTERVAL '20' SECOND))\n"
+                "GROUP BY auction, window_start, window_end;", 2),
+            (V{R"({"auction":1,"we":"2026-01-01 00:00:10.000","n":1})", R"({"auction":1,"we":"2026-01-01 00:00:20.000","n":3})",
+               R"({"auction":1,"we":"2026-01-01 00:00:30.000","n":2})", R"({"auction":2,"we":"2026-01-01 00:00:10.000","n":1})",
+               R"({"auction":2,"we":"2026-01-01 00:00:20.000","n":1})", R"({"auction":2,"we":"2026-01-01 00:00:30.000","n":1})",
+               R"({"auction":2,"we":"2026-01-01 00:00:40.000","n":1})"}));
+  fs::remove_all(dir_ / "out");
+  // Windows growing by 10 s up to 30 s from 0: [0, 10) 2 bids, [0, 20) 4, [0, 30) 5.
+  EXPECT_EQ(run(bids() + out("ws TIMESTAMP(3), we TIMESTAMP(3), total BIGINT") +
+                "INSERT INTO out SELECT window_start, window_end, SUM(price)\n"
+                "FROM TABLE(CUMULATE(TABLE bids, DESCRIPTOR(ts), INTERVAL '10' SECOND, INTERVAL '30' SECOND))\n"
+                "GROUP BY window_start, window_end;"),
+            (V{R"({"ws":"2026-01-01 00:00:00.000","we":"2026-01-01 00:00:10.000","total":55})",
+               R"({"ws":"2026-01-01 00:00:00.000","we":"2026-01-01 00:00:20.000","total":85})",
+               R"({"ws":"2026-01-01 00:00:00.000","we":"2026-01-01 00:00:30.000","total":92})"}));
+}
+
+TEST_F(AggregateTest, HavingDistinctAndAWholeTableAggregate) {
+  EXPECT_EQ(run(bids() + out("auction BIGINT, n BIGINT", "changelog-json") +
+                "INSERT INTO out SELECT auction, COUNT(*) AS n FROM bids GROUP BY auction HAVING SUM(price) > 20;", 1, false),
+            (V{R"({"auction":2,"n":1,"op":"+I"})", R"({"auction":1,"n":3,"op":"+U"})", R"({"auction":2,"n":1,"op":"-U"})",
+               R"({"auction":2,"n":2,"op":"+U"})"}))
+      << "HAVING filters the changelog's rows: those of auction 1 with SUM(price) 5 and 20 do not pass";
+  fs::remove_all(dir_ / "out");
+  // DISTINCT: a GROUP BY of every selected column; each distinct row once.
+  const V distinct = run(bids() + out("channel STRING, auction BIGINT", "changelog-json") +
+                         "INSERT INTO out SELECT DISTINCT channel, auction FROM bids;", 2);
+  EXPECT_EQ(distinct, (V{R"({"channel":"a","auction":1,"op":"+I"})", R"({"channel":"a","auction":2,"op":"+I"})",
+                         R"({"channel":"b","auction":1,"op":"+I"})", R"({"channel":"c","auction":2,"op":"+I"})"}));
+  fs::remove_all(dir_ / "out");
+  const V whole = run(bids() + out("n BIGINT, total BIGINT", "changelog-json") + "INSERT INTO out SELECT COUNT(*), SUM(price) FROM bids;", 2);
+  ASSERT_FALSE(whole.empty());
+  EXPECT_EQ(std::count_if(whole.begin(), whole.end(), [](const std::string& l) { return l.find("+I") != std::string::npos; }), 1);
+  EXPECT_NE(std::find(whole.begin(), whole.end(), R"({"n":5,"total":92,"op":"+U"})"), whole.end());
+}
+
+TEST_F(AggregateTest, AChangelogInputIsRetracted) {
+  // Debezium changes: a=1 and b=2 inserted, a updated 1 → 5, b deleted, c=3 inserted.
+  std::ofstream(dir_ / "changes.json") << R"({"before":null,"after":{"k":"a","v":1},"op":"c"})" "\n"
+                                          R"({"before":null,"after":{"k":"b","v":2},"op":"c"})" "\n"
+                                          R"({"before":{"k":"a","v":1},"after":{"k":"a","v":5},"op":"u"})" "\n"
+                                          R"({"before":{"k":"b","v":2},"after":null,"op":"d"})" "\n"
+                                          R"({"before":null,"after":{"k":"c","v":3},"op":"c"})" "\n";
+  const std::string changes = "CREATE TABLE changes (k STRING, v BIGINT) WITH ('connector' = 'filesystem', 'path' = '" +
+                              (dir_ / "changes.json").string() + "', 'format' = 'debezium-json');\n";
+  EXPECT_EQ(run(changes + out("n BIGINT, total BIGINT, keys BIGINT", "changelog-json") +
+                    "INSERT INTO out SELECT COUNT(*), SUM(v), COUNT(DISTINCT k) FROM changes;",
+                1, false),
+            (V{R"({"n":1,"total":1,"keys":1,"op":"+I"})", R"({"n":1,"total":1,"keys":1,"op":"-U"})",
+               R"({"n":2,"total":3,"keys":2,"op":"+U"})",  // b inserted
+               R"({"n":2,"total":3,"keys":2,"op":"-U"})", R"({"n":1,"total":2,"keys":1,"op":"+U"})",  // a's old row retracted
+               R"({"n":1,"total":2,"keys":1,"op":"-U"})", R"({"n":2,"total":7,"keys":2,"op":"+U"})",  // a's new row
+               R"({"n":2,"total":7,"keys":2,"op":"-U"})", R"({"n":1,"total":5,"keys":1,"op":"+U"})",  // b deleted
+               R"({"n":1,"total":5,"keys":1,"op":"-U"})", R"({"n":2,"total":8,"keys":2,"op":"+U"})"}));  // c inserted
+  fs::remove_all(dir_ / "out");
+  // A group whose every row is retracted is deleted.
+  EXPECT_EQ(run(changes + out("k STRING, n BIGINT", "changelog-json") + "INSERT INTO out SELECT k, COUNT(*) FROM changes GROUP BY k;", 1, false),
+            (V{R"({"k":"a","n":1,"op":"+I"})", R"({"k":"b","n":1,"op":"+I"})", R"({"k":"a","n":1,"op":"-D"})",
+               R"({"k":"a","n":1,"op":"+I"})", R"({"k":"b","n":1,"op":"-D"})", R"({"k":"c","n":1,"op":"+I"})"}));
+}
+
+TEST_F(AggregateTest, ParallelGroupsGiveTheSameTable) {
+  const std::string script = bids() + out("channel STRING, n BIGINT, total BIGINT", "changelog-json") +
+                             "INSERT INTO out SELECT channel, COUNT(*), SUM(price) FROM bids GROUP BY channel;";
+  // The final rows: the last +I/+U of each channel.
+  for (int p : {1, 2}) {
+    fs::remove_all(dir_ / "out");
+    const V lines = run(script, p);
+    for (const char* last : {R"({"channel":"a","n":2,"total":55,"op":"+U"})", R"({"channel":"b","n":2,"total":30,"op":"+U"})",
+                             R"({"channel":"c","n":1,"total":7,"op":"+I"})"})
+      EXPECT_NE(std::find(lines.begin(), lines.end(), last), lines.end()) << last << " at parallelism " << p;
+    EXPECT_EQ(lines.size(), 7u) << "3 inserts and 2 updates of 2 rows each, at parallelism " << p;
+  }
+}
+
+TEST_F(AggregateTest, QueriesThatCannotRunSayWhy) {
+  EXPECT_THAT(error(bids() + out("auction BIGINT, n BIGINT", "changelog-json") +
+                    "INSERT INTO out SELECT auction, price FROM bids GROUP BY auction;"),
+              HasSubstr("column 'price' at line 5, column 33 is neither in GROUP BY nor inside an aggregate"));
+  EXPECT_THAT(error(bids() + out("auction BIGINT, n BIGINT") + "INSERT INTO out SELECT auction, COUNT(*) FROM bids GROUP BY auction;"),
+              HasSubstr("the query's result is updating"));
+  EXPECT_THAT(error(bids() + out("n BIGINT") + "INSERT INTO out SELECT COUNT(*) FROM bids WHERE COUNT(*) > 1;"),
+              HasSubstr("filter aggregates with HAVING"));
+  EXPECT_THAT(error(bids() + out("n BIGINT", "changelog-json") + "INSERT INTO out SELECT SUM(channel) FROM bids;"),
+              HasSubstr("SUM needs a number, not STRING"));
+  EXPECT_THAT(error(bids() + out("n BIGINT", "changelog-json") + "INSERT INTO out SELECT COUNT(DISTINCT *) FROM bids;"),
+              HasSubstr("name a column"));
+  EXPECT_THAT(error(bids() + out("n BIGINT", "changelog-json") +
+                    "INSERT INTO out SELECT COUNT(*) FROM TABLE(TUMBLE(TABLE bids, DESCRIPTOR(price), INTERVAL '1' SECOND)) GROUP BY window_start, window_end;"),
+              HasSubstr("must be a TIMESTAMP(3) time attribute, not BIGINT"));
+  EXPECT_THAT(error(bids() + out("n BIGINT") +
+                    "INSERT INTO out SELECT COUNT(*) FROM TABLE(HOP(TABLE bids, DESCRIPTOR(ts), INTERVAL '1' SECOND)) GROUP BY window_start, window_end;"),
+              HasSubstr("takes a slide and a size"));
+  const std::string changes = "CREATE TABLE changes (k STRING, v BIGINT) WITH ('connector' = 'filesystem', 'path' = '/nonexistent', "
+                              "'format' = 'debezium-json');\n";
+  EXPECT_THAT(error(changes + out("m BIGINT", "changelog-json") + "INSERT INTO out SELECT MAX(v) FROM (SELECT k, COUNT(*) AS v FROM changes GROUP BY k);"),
+              HasSubstr("over an updating input is not supported yet"));
+}
+
+TEST_F(AggregateTest, ExplainShowsTheAggregationPlan) {
+  auto compiled = SqlScript::compile(bids() + out("auction BIGINT, we TIMESTAMP(3), n BIGINT") +
+                                     "INSERT INTO out SELECT auction, window_end, COUNT(*) FROM TABLE(\n"
+                                     "  HOP(TABLE bids, DESCRIPTOR(ts), INTERVAL '10' SECOND, INTERVAL '20' SECOND))\n"
+                                     "GROUP BY auction, window_start, window_end;");
+  ASSERT_TRUE(compiled.isOk()) << compiled.status().toString();
+  const std::string plan = compiled->explain();
+  EXPECT_THAT(plan, HasSubstr("WindowAggregate: groupBy=[auction, window_start, window_end] select=[COUNT(*)] emit=window end"));
+  EXPECT_THAT(plan, HasSubstr("Window: HOP(time=ts, slide=10000 ms, size=20000 ms)"));
+}
+
+}  // namespace
+}  // namespace reka::sql

@@ -115,6 +115,13 @@ struct CreateView {
   Query query;
 };
 
+/// CREATE FUNCTION name AS 'registered-name' (a C++ function registered under that name).
+struct CreateFunction {
+  std::string name;
+  std::string registeredName;
+  Position pos;
+};
+
 struct Set {
   std::string key;
   std::string value;
@@ -128,11 +135,12 @@ struct Insert {
 };
 
 struct Statement {
-  enum class Kind { kCreateTable, kCreateView, kSet, kInsert, kExplain };
+  enum class Kind { kCreateTable, kCreateView, kCreateFunction, kSet, kInsert, kExplain };
   Kind kind = Kind::kCreateTable;
   Position pos;
   CreateTable createTable;
   CreateView createView;
+  CreateFunction createFunction;
   Set set;
   Insert insert;  ///< kInsert, and the statement kExplain explains
 };

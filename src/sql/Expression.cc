@@ -1019,6 +1019,32 @@ class TimeFunction final : public Node {
   std::optional<DatePattern> pattern_;  ///< parsed once when the pattern is a literal
 };
 
+/// A C++ function declared with CREATE FUNCTION: its arguments converted to its types.
+class UserFunction final : public Node {
+ public:
+  UserFunction(const ScalarFunction* fn, std::string name, std::vector<BoundPtr> args, Position pos)
+      : Node(withNull(fn->resultType), std::move(args), pos), fn_(fn), name_(std::move(name)) {}
+  Status evaluate(const RowBatch& in, Column& out, StringArena& arena) const override {
+    std::vector<Column> c;
+    REKA_RETURN_IF_ERROR(evalArgs(in, arena, c));
+    std::vector<const Column*> args;
+    for (const auto& col : c) args.push_back(&col);
+    resetColumn(out, type, in.size());
+    Status s = fn_->eval(args, in.size(), out, arena);
+    if (!s.isOk()) return Status::invalidArgument("SQL: function " + name_ + ": " + s.message() + where(pos_));
+    return Status::ok();
+  }
+  bool canFail() const override { return true; }
+
+ private:
+  static DataType withNull(DataType t) {
+    t.nullable = true;
+    return t;
+  }
+  const ScalarFunction* fn_;
+  std::string name_;
+};
+
 // ---- Binding --------------------------------------------------------------------------------
 
 Status typeError(const Position& pos, const std::string& what) { return Status::invalidArgument("SQL: " + what + where(pos)); }
@@ -1383,6 +1409,23 @@ class Binder {
         if (!isText(a->type)) return typeError(e.pos, "REPLACE takes (STRING, STRING search, STRING replacement), not " + a->type.toString());
       return BoundPtr(std::make_shared<TimeFunction>(DataType::string(), TimeFunction::Kind::kReplace, std::move(args), TimeUnit::kSecond,
                                                      std::nullopt, e.pos));
+    }
+    if (scope_.functions != nullptr) {
+      if (auto f = scope_.functions->find(e.name); f != scope_.functions->end()) {
+        const ScalarFunction* fn = f->second;
+        if (args.size() != fn->argTypes.size())
+          return typeError(e.pos, fmt::format("{} takes {} arguments, not {}", e.name, fn->argTypes.size(), args.size()));
+        for (size_t i = 0; i < args.size(); ++i) {
+          DataType want = fn->argTypes[i], got = args[i]->type;
+          want.nullable = got.nullable = true;
+          if (want == got) continue;
+          if (!castable(got, want))
+            return typeError(e.args[i]->pos, fmt::format("argument {} of {} is {}, which does not convert to {}", i + 1, e.name,
+                                                         got.toString(), want.toString()));
+          REKA_ASSIGN_OR_RETURN(args[i], castTo(args[i], want, e.args[i]->pos));
+        }
+        return BoundPtr(std::make_shared<UserFunction>(fn, e.name, std::move(args), e.pos));
+      }
     }
     if (isAggregateFunction(e.name))
       return typeError(e.pos, "aggregate " + e.name + " is only allowed in the select list or HAVING of a query (GROUP BY)");

@@ -2,10 +2,12 @@
 
 // Bound SQL expressions: typed against a schema and evaluated a batch (a column) at a time.
 
+#include <map>
 #include <memory>
 #include <string>
 
 #include "reka/data/Row.h"
+#include "reka/sql/Functions.h"
 #include "sql/Ast.h"
 
 namespace reka::sql {
@@ -32,6 +34,8 @@ struct Scope {
   const Schema* schema = nullptr;
   std::string table;
   std::string alias;
+  /// The script's CREATE FUNCTION declarations, by upper-case name (null: none).
+  const std::map<std::string, const ScalarFunction*>* functions = nullptr;
 };
 
 /// Binds `e`: names resolved, types checked (messages name the position and what is accepted).

@@ -266,8 +266,25 @@ class Parser {
         REKA_ASSIGN_OR_RETURN(s.createView.query, query());
         return s;
       }
-      if (word("FUNCTION")) return Status::notSupported("SQL: CREATE FUNCTION at " + s.pos.toString() + " is not supported yet");
-      return error("TABLE or VIEW after CREATE");
+      word("SYSTEM");
+      if (word("FUNCTION")) {
+        // CREATE [TEMPORARY [SYSTEM]] FUNCTION [IF NOT EXISTS] name AS 'registered-name' [LANGUAGE …]
+        s.kind = Statement::Kind::kCreateFunction;
+        s.createFunction.pos = s.pos;
+        if (word("IF")) {
+          REKA_RETURN_IF_ERROR(expectWord("NOT"));
+          REKA_RETURN_IF_ERROR(expectWord("EXISTS"));
+        }
+        REKA_ASSIGN_OR_RETURN(s.createFunction.name, identifier("a function name"));
+        REKA_RETURN_IF_ERROR(expectWord("AS"));
+        REKA_ASSIGN_OR_RETURN(s.createFunction.registeredName, stringLiteral("the function's registered 'name'"));
+        if (word("LANGUAGE")) {
+          REKA_ASSIGN_OR_RETURN(std::string language, identifier("a language"));
+          (void)language;  // Flink's JAVA / SCALA / PYTHON name where the class lives; here functions are C++
+        }
+        return s;
+      }
+      return error("TABLE, VIEW or FUNCTION after CREATE");
     }
     if (word("SET")) {
       s.kind = Statement::Kind::kSet;

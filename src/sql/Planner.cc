@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <functional>
 #include <map>
 
@@ -214,6 +215,7 @@ struct SqlScript::Impl {
   std::map<std::string, std::string> settings;
   std::map<std::string, TableDef> tables;
   std::map<std::string, Query> views;
+  std::map<std::string, const ScalarFunction*> functions;  ///< CREATE FUNCTION, by upper-case name
   std::vector<PlannedInsert> inserts;
 
   Status run(const std::vector<Statement>& statements) {
@@ -225,6 +227,17 @@ struct SqlScript::Impl {
             return Status::invalidArgument("SQL: '" + s.createView.name + "' at " + s.pos.toString() + " already exists");
           REKA_RETURN_IF_ERROR(planQuery(s.createView.query, 0).status());  // checked now
           views[s.createView.name] = s.createView.query;
+          break;
+        }
+        case Statement::Kind::kCreateFunction: {
+          const CreateFunction& f = s.createFunction;
+          auto fn = findScalarFunction(f.registeredName);
+          if (!fn.isOk())
+            return Status::invalidArgument("SQL: CREATE FUNCTION " + f.name + " at " + f.pos.toString() + ": " + fn.status().message() +
+                                           " (C++ functions are registered with reka::sql::registerScalarFunction)");
+          std::string key = f.name;
+          for (char& c : key) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+          functions[key] = *fn;
           break;
         }
         case Statement::Kind::kSet: settings[s.set.key] = s.set.value; break;
@@ -256,7 +269,7 @@ struct SqlScript::Impl {
     if (anyComputed) {
       Stage st;
       st.label = "Computed columns";
-      Scope scope{&def.physical, t.name, ""};
+      Scope scope{&def.physical, t.name, "", &functions};
       std::vector<Field> all;
       for (const auto& c : t.columns) {
         Expr col;
@@ -343,7 +356,7 @@ struct SqlScript::Impl {
     const Schema input = p.schema;
     Stage st;
     st.label = "Calc";
-    Scope scope{&input, q.from, q.alias};
+    Scope scope{&input, q.from, q.alias, &functions};
     if (q.where) {
       REKA_ASSIGN_OR_RETURN(st.filter, bind(*q.where, scope));
       if (st.filter->type.kind != TypeKind::kBoolean)
@@ -433,7 +446,7 @@ struct SqlScript::Impl {
   /// for the select list and HAVING over the keys and the aggregates' results.
   Result<PlannedQuery> planAggregate(const Query& q, PlannedQuery p) {
     const Schema input = p.schema;
-    Scope scope{&input, q.from, q.alias};
+    Scope scope{&input, q.from, q.alias, &functions};
     std::vector<ExprPtr> groupBy = q.groupBy;
     if (q.distinct) {
       if (!groupBy.empty()) return Status::notSupported("SQL: SELECT DISTINCT with GROUP BY at " + q.pos.toString() + " is not supported");
@@ -584,7 +597,7 @@ struct SqlScript::Impl {
     };
     Stage post;
     post.label = "Calc";
-    Scope outScope{&aggOut, q.from, q.alias};
+    Scope outScope{&aggOut, q.from, q.alias, &functions};
     if (q.having) {
       REKA_ASSIGN_OR_RETURN(ExprPtr h, rewrite(*q.having));
       REKA_ASSIGN_OR_RETURN(post.filter, bind(*h, outScope));
@@ -638,7 +651,7 @@ struct SqlScript::Impl {
     if (converts) {
       Stage st;
       st.label = "Convert";
-      Scope scope{&q.schema, "", ""};
+      Scope scope{&q.schema, "", "", &functions};
       for (size_t i = 0; i < sink.size(); ++i) {
         Expr col;
         col.kind = Expr::Kind::kColumn;

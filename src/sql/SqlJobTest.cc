@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "reka/sql/Functions.h"
 #include "reka/sql/Sql.h"
 #include "testing/JobTesting.h"
 
@@ -107,6 +108,24 @@ TEST_F(SqlJobTest, ScriptMistakesSayWhereAndWhat) {
   EXPECT_NE(error("CREATE TABLE x (a INTT) WITH ('connector' = 'print');").find("unknown type 'INTT'"), std::string::npos);
   EXPECT_NE(error(t + "INSERT INTO out SELECT name FROM orders;").find("is BIGINT but the query gives STRING"), std::string::npos)
       << error(t + "INSERT INTO out SELECT name FROM orders;");
+}
+
+TEST_F(SqlJobTest, UserFunctionsRegisteredInCpp) {
+  registerScalarFunction(rowFunction<int64_t, int64_t>("test.Twice", "2 × x", [](int64_t x) { return 2 * x; }));
+  registerScalarFunction(rowFunction<std::string, std::string_view, int32_t>("test.Repeat", "s repeated n times", [](std::string_view v, int32_t n) {
+    std::string out;
+    for (int32_t i = 0; i < n; ++i) out += v;
+    return out;
+  }));
+  const std::string t = ordersTable() + outTable("a BIGINT, b STRING") +
+                        "CREATE FUNCTION twice AS 'test.Twice';\nCREATE TEMPORARY FUNCTION IF NOT EXISTS rep AS 'test.Repeat' LANGUAGE JAVA;\n";
+  // The INT literal 2 is the function's INT; id 3's empty name (CSV) repeats as empty.
+  EXPECT_EQ(run(t + "INSERT INTO out SELECT twice(id), rep(name, 2) FROM orders WHERE id < 4;"),
+            (std::vector<std::string>{R"({"a":2,"b":"alicealice"})", R"({"a":4,"b":"bobbob"})", R"({"a":6,"b":""})"}));
+  EXPECT_NE(error(ordersTable() + outTable("a BIGINT") + "CREATE FUNCTION f AS 'no.Such';\nINSERT INTO out SELECT id FROM orders;")
+                .find("unknown function 'no.Such'; registered functions: "),
+            std::string::npos);
+  EXPECT_NE(error(t + "INSERT INTO out SELECT twice(id, id), name FROM orders;").find("TWICE takes 1 arguments, not 2"), std::string::npos);
 }
 
 TEST_F(SqlJobTest, ExplainShowsSinkCalcAndSource) {

@@ -119,6 +119,27 @@ TEST(NexmarkSqlTest, Q0Q1Q2GiveTheRowsOfALoopOverTheGenerator) {
   }
 }
 
+TEST(NexmarkSqlTest, Q14WithAUserFunctionGivesTheRowsOfALoopOverTheGenerator) {
+  ScratchDir dir;
+  StringArena arena;
+  std::optional<Generator> generator;
+  const std::vector<Bid> all = bids(arena, generator);
+  std::vector<std::string> want;
+  for (const Bid& b : all) {
+    const int64_t milli = b.price * 908;  // 0.908 × price in thousandths
+    if (milli <= 1'000'000'000 || milli >= 50'000'000'000) continue;
+    const int64_t hour = (b.dateTime % 86'400'000) / 3'600'000;
+    const char* type = hour >= 8 && hour <= 18 ? "dayTime" : hour <= 6 || hour >= 20 ? "nightTime" : "otherTime";
+    const auto cs = std::count(b.extra.begin(), b.extra.end(), 'c');
+    want.push_back(fmt::format("{{\"auction\":{},\"bidder\":{},\"price\":{}.{:03},\"bidTimeType\":\"{}\",\"dateTime\":{},\"extra\":{},"
+                               "\"c_counts\":{}}}",
+                               b.auction, b.bidder, milli / 1000, milli % 1000, type, timestamp(b.dateTime), jsonString(b.extra), cs));
+  }
+  std::sort(want.begin(), want.end());
+  ASSERT_FALSE(want.empty());
+  EXPECT_EQ(runQuery("q14", 2, dir), want);
+}
+
 std::string orNull(const std::optional<std::string>& v) { return v ? jsonString(*v) : "null"; }
 
 TEST(NexmarkSqlTest, Q21Q22GiveTheRowsOfALoopOverTheGenerator) {

@@ -114,7 +114,8 @@ Result<std::shared_ptr<QueryCounters>> buildQueryJob(StreamEnvironment& env, con
 
 /// Registers the `nexmark` connector (Flink's nexmark table: the generator's events as rows of
 /// nexmarkTableColumns(), with options events.num, first-event.rate, next-event.rate, the
-/// proportions and seed), so that SQL reaches it. Idempotent.
+/// proportions and seed), so that SQL reaches it, and the function NEXMark's q14 declares
+/// ('com.github.nexmark.flink.udf.CountChar'). Idempotent.
 void registerNexmarkConnector();
 /// The physical columns of the nexmark table, as Flink's NEXMark DDL declares them.
 const char* nexmarkTableColumns();

@@ -75,8 +75,26 @@ struct WindowTvf {
   int64_t offset = 0;
 };
 
-/// SELECT [DISTINCT] … FROM source [alias] [WHERE …] [GROUP BY …] [HAVING …]. The source is a
-/// table or view (`from`), a subquery, or a windowing function over a table or view.
+/// What a FROM clause reads: a table or view, a subquery or a windowing function, and its alias.
+struct FromItem {
+  std::string table;  ///< a table or view (also the input of `window`); empty for a subquery
+  Position pos;
+  std::shared_ptr<Query> subquery;
+  std::optional<WindowTvf> window;
+  std::string alias;
+};
+
+/// A join in FROM: `a JOIN b ON …` (inner, left, right, full) or `a, b` (inner, conditions in WHERE).
+struct JoinClause {
+  enum class Kind { kInner, kLeft, kRight, kFull };
+  Kind kind = Kind::kInner;
+  Position pos;
+  FromItem right;
+  ExprPtr on;  ///< null: a comma join (or CROSS JOIN)
+};
+
+/// SELECT [DISTINCT] … FROM source [alias] [JOIN …] [WHERE …] [GROUP BY …] [HAVING …]. The source
+/// is a table or view (`from`), a subquery, or a windowing function over a table or view.
 struct Query {
   Position pos;
   bool distinct = false;
@@ -86,6 +104,7 @@ struct Query {
   std::shared_ptr<Query> subquery;
   std::optional<WindowTvf> window;
   std::string alias;
+  std::vector<JoinClause> joins;
   ExprPtr where;
   std::vector<ExprPtr> groupBy;
   Position groupByPos;

@@ -1181,6 +1181,7 @@ class Binder {
   static bool isNullLiteral(const Expr& e) { return e.kind == Expr::Kind::kLiteral && e.isNull; }
 
   Result<BoundPtr> column(const Expr& e) {
+    if (scope_.parts.size() > 1) return joinColumn(e);
     if (!e.qualifier.empty() && e.qualifier != scope_.table && e.qualifier != scope_.alias) {
       // row.field of a ROW column.
       const int r = scope_.schema->indexOf(e.qualifier);
@@ -1203,6 +1204,41 @@ class Binder {
       return typeError(e.pos, "column '" + e.name + "' not found; the columns are " + names);
     }
     return BoundPtr(std::make_shared<ColumnRef>(scope_.schema->field(static_cast<size_t>(i)).type, static_cast<size_t>(i)));
+  }
+
+  /// A column of a join's input: qualified by its table's name or alias, or unqualified when
+  /// only one table has it.
+  Result<BoundPtr> joinColumn(const Expr& e) {
+    auto ref = [&](size_t i) { return BoundPtr(std::make_shared<ColumnRef>(scope_.schema->field(i).type, i)); };
+    auto findIn = [&](const Scope::Part& part) -> int {
+      for (size_t i = part.offset; i < part.offset + part.count; ++i)
+        if (scope_.schema->field(i).name == e.name) return static_cast<int>(i);
+      return -1;
+    };
+    std::string names;
+    for (const auto& part : scope_.parts) names += (names.empty() ? "" : ", ") + (part.alias.empty() ? part.table : part.alias);
+    if (!e.qualifier.empty()) {
+      for (const auto& part : scope_.parts) {
+        if (e.qualifier != part.alias && e.qualifier != part.table) continue;
+        const int i = findIn(part);
+        if (i < 0) {
+          std::string cols;
+          for (size_t k = part.offset; k < part.offset + part.count; ++k) cols += (cols.empty() ? "" : ", ") + scope_.schema->field(k).name;
+          return typeError(e.pos, "'" + e.qualifier + "' has no column '" + e.name + "'; its columns are " + cols);
+        }
+        return ref(static_cast<size_t>(i));
+      }
+      return typeError(e.pos, "unknown table or alias '" + e.qualifier + "'; the query reads " + names);
+    }
+    int found = -1;
+    for (const auto& part : scope_.parts) {
+      const int i = findIn(part);
+      if (i < 0) continue;
+      if (found >= 0) return typeError(e.pos, "column '" + e.name + "' is ambiguous: more than one of " + names + " has it; qualify it");
+      found = i;
+    }
+    if (found < 0) return typeError(e.pos, "column '" + e.name + "' not found in " + names);
+    return ref(static_cast<size_t>(found));
   }
 
   Result<BoundPtr> literal(const Expr& e) {

@@ -36,6 +36,15 @@ struct Scope {
   std::string alias;
   /// The script's CREATE FUNCTION declarations, by upper-case name (null: none).
   const std::map<std::string, const ScalarFunction*>* functions = nullptr;
+  /// A join's input: which columns of `schema` come from which table (by name or alias). Empty:
+  /// every column is the one table's.
+  struct Part {
+    std::string table;
+    std::string alias;
+    size_t offset = 0;
+    size_t count = 0;
+  };
+  std::vector<Part> parts;
 };
 
 /// Binds `e`: names resolved, types checked (messages name the position and what is accepted).

@@ -54,7 +54,7 @@ const RowBatch& sample() {
 Result<BoundPtr> bindText(const std::string& text, const Schema& schema) {
   Result<ExprPtr> e = parseExpression(text);
   if (!e.isOk()) return e.status();
-  return bind(**e, Scope{&schema, "t1", "o"});
+  return bind(**e, Scope{&schema, "t1", "o", nullptr, {}});
 }
 
 std::vector<std::string> eval(const std::string& text, const RowBatch& batch) {

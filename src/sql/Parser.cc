@@ -405,23 +405,42 @@ class Parser {
       q.items.push_back(std::move(item));
     } while (symbol(","));
     REKA_RETURN_IF_ERROR(expectWord("FROM"));
-    q.fromPos = peek().pos;
-    if (symbol("(")) {
-      REKA_ASSIGN_OR_RETURN(Query sub, query());
-      REKA_RETURN_IF_ERROR(expectSymbol(")"));
-      q.subquery = std::make_shared<Query>(std::move(sub));
-    } else if (isWord(peek(), "TABLE") && peek(1).kind == Token::Kind::kSymbol && peek(1).text == "(") {
-      p_ += 2;
-      REKA_ASSIGN_OR_RETURN(WindowTvf w, windowFunction(q));
-      q.window = std::move(w);
-      REKA_RETURN_IF_ERROR(expectSymbol(")"));
-    } else {
-      REKA_ASSIGN_OR_RETURN(q.from, tableName());
-    }
-    if (word("AS")) {
-      REKA_ASSIGN_OR_RETURN(q.alias, identifier("an alias"));
-    } else if (peek().kind == Token::Kind::kQuotedIdent || (peek().kind == Token::Kind::kIdent && !isReserved(upper(peek().text)))) {
-      q.alias = next().text;
+    REKA_ASSIGN_OR_RETURN(FromItem first, fromItem());
+    q.from = first.table;
+    q.fromPos = first.pos;
+    q.subquery = first.subquery;
+    q.window = first.window;
+    q.alias = first.alias;
+    for (;;) {
+      JoinClause j;
+      j.pos = peek().pos;
+      if (symbol(",")) {
+        REKA_ASSIGN_OR_RETURN(j.right, fromItem());
+        q.joins.push_back(std::move(j));
+        continue;
+      }
+      bool cross = false;
+      if (word("CROSS")) {
+        cross = true;
+      } else if (word("LEFT")) {
+        j.kind = JoinClause::Kind::kLeft;
+        word("OUTER");
+      } else if (word("RIGHT")) {
+        j.kind = JoinClause::Kind::kRight;
+        word("OUTER");
+      } else if (word("FULL")) {
+        j.kind = JoinClause::Kind::kFull;
+        word("OUTER");
+      } else if (!word("INNER") && !isWord(peek(), "JOIN")) {
+        break;
+      }
+      REKA_RETURN_IF_ERROR(expectWord("JOIN"));
+      REKA_ASSIGN_OR_RETURN(j.right, fromItem());
+      if (!cross) {
+        REKA_RETURN_IF_ERROR(expectWord("ON"));
+        REKA_ASSIGN_OR_RETURN(j.on, expression());
+      }
+      q.joins.push_back(std::move(j));
     }
     if (word("WHERE")) {
       REKA_ASSIGN_OR_RETURN(q.where, expression());
@@ -437,13 +456,38 @@ class Parser {
     if (word("HAVING")) {
       REKA_ASSIGN_OR_RETURN(q.having, expression());
     }
-    for (const char* unsupported : {"ORDER", "UNION", "JOIN", "LEFT", "RIGHT", "FULL", "INNER", "CROSS", "LIMIT"})
+    for (const char* unsupported : {"ORDER", "UNION", "LIMIT"})
       if (isWord(peek(), unsupported))
         return Status::notSupported(fmt::format("SQL: {} at {} is not supported yet (this version runs projections, filters, "
                                                 "GROUP BY and window aggregation)",
                                                 unsupported, peek().pos.toString()));
-    if (symbol(",")) return Status::notSupported("SQL: a join (FROM a, b) is not supported yet");
     return q;
+  }
+
+  /// A table or view, (subquery) or TABLE(window function), and its alias.
+  Result<FromItem> fromItem() {
+    FromItem f;
+    f.pos = peek().pos;
+    if (symbol("(")) {
+      REKA_ASSIGN_OR_RETURN(Query sub, query());
+      REKA_RETURN_IF_ERROR(expectSymbol(")"));
+      f.subquery = std::make_shared<Query>(std::move(sub));
+    } else if (isWord(peek(), "TABLE") && peek(1).kind == Token::Kind::kSymbol && peek(1).text == "(") {
+      p_ += 2;
+      Query holder;
+      REKA_ASSIGN_OR_RETURN(WindowTvf w, windowFunction(holder));
+      f.window = std::move(w);
+      f.table = holder.from;
+      REKA_RETURN_IF_ERROR(expectSymbol(")"));
+    } else {
+      REKA_ASSIGN_OR_RETURN(f.table, tableName());
+    }
+    if (word("AS")) {
+      REKA_ASSIGN_OR_RETURN(f.alias, identifier("an alias"));
+    } else if (peek().kind == Token::Kind::kQuotedIdent || (peek().kind == Token::Kind::kIdent && !isReserved(upper(peek().text)))) {
+      f.alias = next().text;
+    }
+    return f;
   }
 
   /// TUMBLE(TABLE t, DESCRIPTOR(c), size [, offset]), HOP(TABLE t, DESCRIPTOR(c), slide, size

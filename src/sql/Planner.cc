@@ -14,6 +14,7 @@
 #include "sql/Aggregate.h"
 #include "sql/Ast.h"
 #include "sql/Expression.h"
+#include "sql/Join.h"
 
 namespace reka::sql {
 
@@ -83,14 +84,82 @@ struct TableDef {
   std::optional<Stage> computed;  ///< computed columns (and a watermark on one of them)
 };
 
-/// A planned query: the table its rows come from and the stages they go through, in order.
+struct PlannedJoin;
+
+/// A planned query: where its rows come from (a table, or a join of two planned queries) and the
+/// stages they go through, in order.
 struct PlannedQuery {
   std::string sourceTable;
+  std::shared_ptr<const PlannedJoin> join;
   std::vector<Stage> stages;
   Schema schema;  ///< the rows it gives
-  /// Whether its result updates (-U, +U, -D rows): a GROUP BY that is not a window aggregation.
+  /// Which of its columns come from which table or alias (one part unless it is a join).
+  std::vector<Scope::Part> parts;
+  /// Whether its result updates (-U, +U, -D rows): a GROUP BY that is not a window aggregation,
+  /// an outer join, or anything over a changelog.
   bool updating = false;
 };
+
+struct PlannedJoin {
+  PlannedQuery left, right;
+  std::shared_ptr<const JoinSpec> spec;
+  std::string text;  ///< what explain prints
+};
+
+/// The conjuncts of `e` (a AND b AND c → a, b, c).
+void conjuncts(const ExprPtr& e, std::vector<ExprPtr>& out) {
+  if (e && e->kind == Expr::Kind::kBinary && e->op == "AND") {
+    conjuncts(e->args[0], out);
+    conjuncts(e->args[1], out);
+  } else if (e) {
+    out.push_back(e);
+  }
+}
+
+ExprPtr andOf(const std::vector<ExprPtr>& parts) {
+  ExprPtr out;
+  for (const auto& p : parts) {
+    if (!out) {
+      out = p;
+      continue;
+    }
+    auto a = std::make_shared<Expr>();
+    a->kind = Expr::Kind::kBinary;
+    a->op = "AND";
+    a->pos = out->pos;
+    a->args = {out, p};
+    out = a;
+  }
+  return out;
+}
+
+/// The column of `schema` that `col` names among `parts` (as the binder resolves it), or -1.
+int resolveColumn(const Expr& col, const Schema& schema, const std::vector<Scope::Part>& parts) {
+  int found = -1;
+  for (const auto& part : parts) {
+    if (!col.qualifier.empty() && col.qualifier != part.alias && col.qualifier != part.table) continue;
+    for (size_t i = part.offset; i < part.offset + part.count; ++i) {
+      if (schema.field(i).name != col.name) continue;
+      if (found >= 0) return -1;  // ambiguous
+      found = static_cast<int>(i);
+    }
+  }
+  return found;
+}
+
+/// Which sides of a join (of `leftCount` left columns) `e` reads: bit 1 left, bit 2 right; 3 as
+/// well for a column it cannot place.
+int sidesOf(const Expr& e, const Schema& schema, const std::vector<Scope::Part>& parts, size_t leftCount) {
+  if (e.kind == Expr::Kind::kColumn) {
+    const int i = resolveColumn(e, schema, parts);
+    if (i < 0) return 3;
+    return static_cast<size_t>(i) < leftCount ? 1 : 2;
+  }
+  int sides = 0;
+  for (const auto& a : e.args) sides |= sidesOf(*a, schema, parts, leftCount);
+  if (e.filter) sides |= sidesOf(*e.filter, schema, parts, leftCount);
+  return sides;
+}
 
 /// `e` with the qualifiers that name the query's own table or alias removed: the text by which
 /// a select item is matched against GROUP BY expressions and aggregate calls.
@@ -269,7 +338,7 @@ struct SqlScript::Impl {
     if (anyComputed) {
       Stage st;
       st.label = "Computed columns";
-      Scope scope{&def.physical, t.name, "", &functions};
+      Scope scope{&def.physical, t.name, "", &functions, {}};
       std::vector<Field> all;
       for (const auto& c : t.columns) {
         Expr col;
@@ -329,14 +398,62 @@ struct SqlScript::Impl {
 
   Result<PlannedQuery> planQuery(const Query& q, int depth) {
     if (depth > 16) return Status::invalidArgument("SQL: views and subqueries nest too deeply (a view that reads itself?)");
+    FromItem first;
+    first.table = q.from;
+    first.pos = q.fromPos;
+    first.subquery = q.subquery;
+    first.window = q.window;
+    first.alias = q.alias;
+    REKA_ASSIGN_OR_RETURN(PlannedQuery p, planFrom(first, depth));
+    ExprPtr where = q.where;
+    for (const JoinClause& j : q.joins) {
+      REKA_ASSIGN_OR_RETURN(PlannedQuery right, planFrom(j.right, depth));
+      REKA_ASSIGN_OR_RETURN(p, planJoin(std::move(p), std::move(right), j, where));
+    }
+    bool aggregates = !q.groupBy.empty() || q.distinct || q.having != nullptr;
+    for (const auto& item : q.items) aggregates = aggregates || (item.expr->kind != Expr::Kind::kStar && containsAggregate(*item.expr));
+    if (where && containsAggregate(*where))
+      return Status::invalidArgument("SQL: an aggregate in WHERE at " + where->pos.toString() + "; filter aggregates with HAVING");
+    if (aggregates) return planAggregate(q, where, std::move(p));
+    const Schema input = p.schema;
+    Stage st;
+    st.label = "Calc";
+    Scope scope = scopeOf(p, input);
+    if (where) {
+      REKA_ASSIGN_OR_RETURN(st.filter, bind(*where, scope));
+      if (st.filter->type.kind != TypeKind::kBoolean)
+        return Status::invalidArgument("SQL: WHERE at " + where->pos.toString() + " needs a BOOLEAN, not " + st.filter->type.toString());
+      st.filterText = exprText(*where);
+    }
+    REKA_RETURN_IF_ERROR(selectList(q.items, scope, input, st));
+    p.schema = st.schema;
+    p.parts = {{"", "", 0, p.schema.size()}};
+    if (!st.projections.empty() || st.filter) p.stages.push_back(std::move(st));
+    return p;
+  }
+
+  /// How expressions over `p`'s rows (of `schema`) name its columns.
+  Scope scopeOf(const PlannedQuery& p, const Schema& schema) const {
+    Scope scope{&schema, "", "", &functions, {}};
+    if (p.parts.size() == 1) {
+      scope.table = p.parts[0].table;
+      scope.alias = p.parts[0].alias;
+    } else {
+      scope.parts = p.parts;
+    }
+    return scope;
+  }
+
+  /// A table or view, a subquery, or a windowing function over one of them.
+  Result<PlannedQuery> planFrom(const FromItem& f, int depth) {
     PlannedQuery p;
-    if (q.subquery) {
-      REKA_ASSIGN_OR_RETURN(p, planQuery(*q.subquery, depth + 1));
-    } else if (auto v = views.find(q.from); v != views.end()) {
+    if (f.subquery) {
+      REKA_ASSIGN_OR_RETURN(p, planQuery(*f.subquery, depth + 1));
+    } else if (auto v = views.find(f.table); v != views.end()) {
       REKA_ASSIGN_OR_RETURN(p, planQuery(v->second, depth + 1));
-      if (!p.stages.empty() && p.stages.back().label == "Calc") p.stages.back().label = "View " + q.from;
-    } else if (auto t = tables.find(q.from); t != tables.end()) {
-      p.sourceTable = q.from;
+      if (!p.stages.empty() && p.stages.back().label == "Calc") p.stages.back().label = "View " + f.table;
+    } else if (auto t = tables.find(f.table); t != tables.end()) {
+      p.sourceTable = f.table;
       p.updating = connector::sinkAcceptsChangelog(t->second.options);  // a changelog format or upsert-kafka: its rows update
       if (t->second.computed) p.stages.push_back(*t->second.computed);
       p.schema = t->second.schema;
@@ -344,29 +461,121 @@ struct SqlScript::Impl {
       std::string names;
       for (const auto& [n, _] : tables) names += (names.empty() ? "" : ", ") + n;
       for (const auto& [n, _] : views) names += (names.empty() ? "" : ", ") + n;
-      return Status::invalidArgument("SQL: table '" + q.from + "' at " + q.fromPos.toString() + " is not defined" +
+      return Status::invalidArgument("SQL: table '" + f.table + "' at " + f.pos.toString() + " is not defined" +
                                      (names.empty() ? std::string(" (no table is)") : "; defined: " + names));
     }
-    if (q.window) REKA_RETURN_IF_ERROR(planWindow(*q.window, p));
-    bool aggregates = !q.groupBy.empty() || q.distinct || q.having != nullptr;
-    for (const auto& item : q.items) aggregates = aggregates || (item.expr->kind != Expr::Kind::kStar && containsAggregate(*item.expr));
-    if (q.where && containsAggregate(*q.where))
-      return Status::invalidArgument("SQL: an aggregate in WHERE at " + q.where->pos.toString() + "; filter aggregates with HAVING");
-    if (aggregates) return planAggregate(q, std::move(p));
-    const Schema input = p.schema;
-    Stage st;
-    st.label = "Calc";
-    Scope scope{&input, q.from, q.alias, &functions};
-    if (q.where) {
-      REKA_ASSIGN_OR_RETURN(st.filter, bind(*q.where, scope));
-      if (st.filter->type.kind != TypeKind::kBoolean)
-        return Status::invalidArgument("SQL: WHERE at " + q.where->pos.toString() + " needs a BOOLEAN, not " + st.filter->type.toString());
-      st.filterText = exprText(*q.where);
-    }
-    REKA_RETURN_IF_ERROR(selectList(q.items, scope, input, st));
-    p.schema = st.schema;
-    if (!st.projections.empty() || st.filter) p.stages.push_back(std::move(st));
+    if (f.window) REKA_RETURN_IF_ERROR(planWindow(*f.window, p));
+    p.parts = {{f.table, f.alias, 0, p.schema.size()}};
     return p;
+  }
+
+  /// `left` JOIN `right`: equalities between the sides become the keys; for inner joins, the
+  /// conditions on one side filter it before the join and the rest filter the joined rows. A
+  /// comma join takes its conditions from `where` (what it does not use stays there).
+  Result<PlannedQuery> planJoin(PlannedQuery left, PlannedQuery right, const JoinClause& j, ExprPtr& where) {
+    const size_t nl = left.schema.size();
+    std::vector<Field> fields;
+    for (const auto& s : {&left.schema, &right.schema})
+      for (auto f : s->fields()) {
+        f.type.nullable = true;
+        fields.push_back(f);
+      }
+    const Schema combined(fields);
+    std::vector<Scope::Part> parts = left.parts;
+    for (auto part : right.parts) {
+      part.offset += nl;
+      parts.push_back(part);
+    }
+    const bool inner = j.kind == JoinClause::Kind::kInner;
+    std::vector<ExprPtr> conditions, rest;
+    conjuncts(j.on ? j.on : where, conditions);
+    auto spec = std::make_shared<JoinSpec>();
+    spec->kind = j.kind == JoinClause::Kind::kInner ? JoinSpec::Kind::kInner : j.kind == JoinClause::Kind::kLeft ? JoinSpec::Kind::kLeft
+               : j.kind == JoinClause::Kind::kRight ? JoinSpec::Kind::kRight : JoinSpec::Kind::kFull;
+    std::vector<ExprPtr> leftFilters, rightFilters, residual;
+    std::string keyText;
+    for (const ExprPtr& c : conditions) {
+      if (c->kind == Expr::Kind::kBinary && c->op == "=" && c->args[0]->kind == Expr::Kind::kColumn && c->args[1]->kind == Expr::Kind::kColumn) {
+        int a = resolveColumn(*c->args[0], combined, parts), b = resolveColumn(*c->args[1], combined, parts);
+        if (a >= 0 && b >= 0 && (static_cast<size_t>(a) < nl) != (static_cast<size_t>(b) < nl)) {
+          if (static_cast<size_t>(a) >= nl) std::swap(a, b);
+          const DataType &ta = combined.field(static_cast<size_t>(a)).type, &tb = combined.field(static_cast<size_t>(b)).type;
+          const auto family = [](TypeKind k) { return k == TypeKind::kInt || k == TypeKind::kBigint ? TypeKind::kBigint : k; };
+          if (family(ta.kind) != family(tb.kind) || ta.kind == TypeKind::kRow)
+            return Status::invalidArgument(fmt::format("SQL: the join condition {} at {} compares {} with {}; CAST one side in a subquery",
+                                                       exprText(*c), c->pos.toString(), ta.toString(), tb.toString()));
+          if (ta.kind == TypeKind::kDecimal && ta.scale != tb.scale)
+            return Status::invalidArgument("SQL: the join condition " + exprText(*c) + " at " + c->pos.toString() +
+                                           " compares DECIMALs of different scales; CAST one side in a subquery");
+          spec->leftKeys.push_back(a);
+          spec->rightKeys.push_back(b - static_cast<int>(nl));
+          keyText += (keyText.empty() ? "" : ", ") + exprText(*c);
+          continue;
+        }
+      }
+      const int sides = sidesOf(*c, combined, parts, nl);
+      if (!j.on) {
+        // A comma join: conditions on one side, or on neither, stay in WHERE.
+        if (sides == 3) residual.push_back(c);
+        else rest.push_back(c);
+        continue;
+      }
+      if (!inner)
+        return Status::notSupported("SQL: the condition " + exprText(*c) + " at " + c->pos.toString() +
+                                    " in the ON of an outer join is not supported yet; an outer join takes equalities between its sides");
+      (sides == 1 ? leftFilters : sides == 2 ? rightFilters : residual).push_back(c);
+    }
+    if (!j.on) {
+      // Conditions of a comma join that read one side filter that side before the join.
+      for (const ExprPtr& c : rest) (sidesOf(*c, combined, parts, nl) == 1 ? leftFilters : rightFilters).push_back(c);
+      where = andOf(residual);
+      residual.clear();
+    } else if (inner && where) {
+      // WHERE conditions on one side of an inner join filter that side before it (Flink pushes
+      // them down too): fewer rows kept in the join's state.
+      std::vector<ExprPtr> whereParts, kept;
+      conjuncts(where, whereParts);
+      for (const ExprPtr& c : whereParts) {
+        const int sides = containsAggregate(*c) ? 3 : sidesOf(*c, combined, parts, nl);
+        (sides == 1 ? leftFilters : sides == 2 ? rightFilters : kept).push_back(c);
+      }
+      where = andOf(kept);
+    }
+    if (spec->leftKeys.empty())
+      return Status::notSupported("SQL: the join at " + j.pos.toString() +
+                                  " has no equality between its sides (a cross join); this version joins on equal keys");
+    auto filterSide = [&](PlannedQuery& side, const std::vector<ExprPtr>& filters) -> Status {
+      if (filters.empty()) return Status::ok();
+      Stage st;
+      st.label = "Calc";
+      const ExprPtr f = andOf(filters);
+      Scope scope = scopeOf(side, side.schema);
+      REKA_ASSIGN_OR_RETURN(st.filter, bind(*f, scope));
+      if (st.filter->type.kind != TypeKind::kBoolean)
+        return Status::invalidArgument("SQL: the condition at " + f->pos.toString() + " needs a BOOLEAN, not " + st.filter->type.toString());
+      st.filterText = exprText(*f);
+      st.schema = side.schema;
+      side.stages.push_back(std::move(st));
+      return Status::ok();
+    };
+    REKA_RETURN_IF_ERROR(filterSide(left, leftFilters));
+    REKA_RETURN_IF_ERROR(filterSide(right, rightFilters));
+    if (!residual.empty()) where = where ? andOf({andOf(residual), where}) : andOf(residual);
+    spec->left = std::make_shared<const Schema>(left.schema);
+    spec->right = std::make_shared<const Schema>(right.schema);
+    spec->output = std::make_shared<const Schema>(combined);
+    static const char* kKinds[] = {"InnerJoin", "LeftOuterJoin", "RightOuterJoin", "FullOuterJoin"};
+    PlannedQuery out;
+    out.updating = left.updating || right.updating || !inner;
+    auto joined = std::make_shared<PlannedJoin>();
+    joined->text = std::string(kKinds[static_cast<int>(spec->kind)]) + ": on=[" + keyText + "]";
+    joined->spec = spec;
+    joined->left = std::move(left);
+    joined->right = std::move(right);
+    out.join = std::move(joined);
+    out.schema = combined;
+    out.parts = std::move(parts);
+    return out;
   }
 
   /// Binds a select list into `st` (projections, their text, the schema); a list that passes
@@ -383,9 +592,9 @@ struct SqlScript::Impl {
       }
       REKA_ASSIGN_OR_RETURN(BoundPtr b, bind(*item.expr, scope));
       std::string name = item.alias.empty() ? derivedName(*item.expr, i) : item.alias;
-      for (const auto& f : fields)
-        if (f.name == name)
-          return Status::invalidArgument("SQL: the select list names '" + name + "' twice (at " + item.expr->pos.toString() + "); give one an alias");
+      // A name taken twice (B.dateTime, A.dateTime) gets a number, as Flink names it: dateTime0.
+      for (int n = 0; std::any_of(fields.begin(), fields.end(), [&](const Field& f) { return f.name == name; }); ++n)
+        name = (item.alias.empty() ? derivedName(*item.expr, i) : item.alias) + std::to_string(n);
       identity = identity && item.expr->kind == Expr::Kind::kColumn && item.expr->qualifier.empty() &&
                  input.indexOf(item.expr->name) == static_cast<int>(i) && item.alias.empty();
       fields.push_back({name, b->type});
@@ -444,9 +653,9 @@ struct SqlScript::Impl {
   /// GROUP BY (or SELECT DISTINCT, or aggregates without GROUP BY): a Calc that computes the
   /// keys, the aggregates' arguments and filters; a keyed exchange and the aggregation; a Calc
   /// for the select list and HAVING over the keys and the aggregates' results.
-  Result<PlannedQuery> planAggregate(const Query& q, PlannedQuery p) {
+  Result<PlannedQuery> planAggregate(const Query& q, const ExprPtr& where, PlannedQuery p) {
     const Schema input = p.schema;
-    Scope scope{&input, q.from, q.alias, &functions};
+    Scope scope = scopeOf(p, input);
     std::vector<ExprPtr> groupBy = q.groupBy;
     if (q.distinct) {
       if (!groupBy.empty()) return Status::notSupported("SQL: SELECT DISTINCT with GROUP BY at " + q.pos.toString() + " is not supported");
@@ -461,11 +670,11 @@ struct SqlScript::Impl {
     }
     Stage pre;
     pre.label = "Calc";
-    if (q.where) {
-      REKA_ASSIGN_OR_RETURN(pre.filter, bind(*q.where, scope));
+    if (where) {
+      REKA_ASSIGN_OR_RETURN(pre.filter, bind(*where, scope));
       if (pre.filter->type.kind != TypeKind::kBoolean)
-        return Status::invalidArgument("SQL: WHERE at " + q.where->pos.toString() + " needs a BOOLEAN, not " + pre.filter->type.toString());
-      pre.filterText = exprText(*q.where);
+        return Status::invalidArgument("SQL: WHERE at " + where->pos.toString() + " needs a BOOLEAN, not " + pre.filter->type.toString());
+      pre.filterText = exprText(*where);
     }
     std::vector<Field> preFields;
     std::vector<std::string> keyMatch;
@@ -597,7 +806,8 @@ struct SqlScript::Impl {
     };
     Stage post;
     post.label = "Calc";
-    Scope outScope{&aggOut, q.from, q.alias, &functions};
+    Scope outScope{&aggOut, q.from, q.alias, &functions, {}};
+    if (p.parts.size() > 1) outScope.table = outScope.alias = "";
     if (q.having) {
       REKA_ASSIGN_OR_RETURN(ExprPtr h, rewrite(*q.having));
       REKA_ASSIGN_OR_RETURN(post.filter, bind(*h, outScope));
@@ -620,6 +830,7 @@ struct SqlScript::Impl {
       if (q.items[i].expr->kind != Expr::Kind::kStar)
         post.projectionText[i] = exprText(*q.items[i].expr) + (q.items[i].alias.empty() ? "" : " AS " + q.items[i].alias);
     p.schema = post.schema;
+    p.parts = {{"", "", 0, p.schema.size()}};
     if (!post.projections.empty() || post.filter) p.stages.push_back(std::move(post));
     return p;
   }
@@ -651,7 +862,7 @@ struct SqlScript::Impl {
     if (converts) {
       Stage st;
       st.label = "Convert";
-      Scope scope{&q.schema, "", "", &functions};
+      Scope scope{&q.schema, "", "", &functions, {}};
       for (size_t i = 0; i < sink.size(); ++i) {
         Expr col;
         col.kind = Expr::Kind::kColumn;
@@ -718,67 +929,97 @@ Result<SqlScript> SqlScript::compile(std::string_view text) {
 
 const std::map<std::string, std::string>& SqlScript::settings() const { return impl_->settings; }
 
+namespace {
+
+std::string describeOptions(const TableDef& t) {
+  std::string s;
+  for (const auto& [k, v] : t.options.values())
+    if (k == "connector" || k == "format" || k == "topic" || k == "path") s += (s.empty() ? "" : ", ") + k + "=" + v;
+  return s;
+}
+
+/// The plan of `q` as lines, its last stage first, each input one level deeper.
+void describe(const std::map<std::string, TableDef>& tables, const PlannedQuery& q, std::string indent, std::string& out) {
+  for (auto st = q.stages.rbegin(); st != q.stages.rend(); ++st) {
+    std::string line = st->label + ":";
+    if (!st->detailText.empty()) line += " " + st->detailText;
+    if (!st->projectionText.empty()) {
+      line += " select=[";
+      for (size_t k = 0; k < st->projectionText.size(); ++k) line += (k > 0 ? ", " : "") + st->projectionText[k];
+      line += "]";
+    }
+    if (st->filter) line += " where=[" + st->filterText + "]";
+    if (st->watermarks) line += " watermark=" + st->watermarkText;
+    out += indent + line + "\n";
+    indent = "   " + indent;
+  }
+  if (q.join) {
+    out += indent + q.join->text + "\n";
+    describe(tables, q.join->left, "   " + indent, out);
+    describe(tables, q.join->right, "   " + indent, out);
+    return;
+  }
+  const TableDef& source = tables.at(q.sourceTable);
+  out += fmt::format("{}Source: {} [{}] ({}){}\n", indent, source.name, describeOptions(source), source.physical.toString(),
+                     source.watermarks ? " watermark=" + source.watermarkText : "");
+}
+
+/// Adds the sources, joins and stages of `q` to `env`; `name` makes its operators' names (which
+/// key their state) unique and stable for a given script.
+Result<DataStream<Row>> build(StreamEnvironment& env, const std::map<std::string, TableDef>& tables, const PlannedQuery& q,
+                              const std::string& name) {
+  std::optional<DataStream<Row>> rows;
+  if (q.join) {
+    REKA_ASSIGN_OR_RETURN(DataStream<Row> left, build(env, tables, q.join->left, name + ".l"));
+    REKA_ASSIGN_OR_RETURN(DataStream<Row> right, build(env, tables, q.join->right, name + ".r"));
+    const auto& spec = q.join->spec;
+    rows = left.keyByColumns(spec->leftKeys).transform2<Row>("Join " + name, right.keyByColumns(spec->rightKeys), makeJoinOperator(spec));
+  } else {
+    const TableDef& source = tables.at(q.sourceTable);
+    REKA_ASSIGN_OR_RETURN(DataStream<Row> read, connector::readTable(env, source.name, source.physical, source.options, source.watermarks));
+    rows = read;
+  }
+  for (size_t k = 0; k < q.stages.size(); ++k) {
+    const Stage& st = q.stages[k];
+    switch (st.kind) {
+      case Stage::Kind::kCalc: {
+        auto schema = std::make_shared<const Schema>(st.schema);
+        auto projections = st.projections;
+        auto filter = st.filter;
+        rows = rows->transform<Row>(st.label, [schema, projections, filter] {
+          return std::make_unique<CalcOperator>(schema, projections, filter);
+        });
+        break;
+      }
+      case Stage::Kind::kWindow: rows = rows->transform<Row>(st.label, makeWindowOperator(st.window)); break;
+      case Stage::Kind::kAggregate: {
+        std::vector<int> keys;
+        for (size_t c = 0; c < st.aggregate->keyCount; ++c) keys.push_back(static_cast<int>(c));
+        rows = rows->keyByColumns(std::move(keys)).transform<Row>(fmt::format("{} {}.{}", st.label, name, k), makeAggregateOperator(st.aggregate));
+        break;
+      }
+    }
+    if (st.watermarks) rows = rows->assignTimestampsAndWatermarks(*st.watermarks);
+  }
+  return *rows;
+}
+
+}  // namespace
+
 std::string SqlScript::explain() const {
-  auto describe = [](const TableDef& t) {
-    std::string s;
-    for (const auto& [k, v] : t.options.values())
-      if (k == "connector" || k == "format" || k == "topic" || k == "path") s += (s.empty() ? "" : ", ") + k + "=" + v;
-    return s;
-  };
   std::string out;
   for (const PlannedInsert& p : impl_->inserts) {
     const TableDef& sink = impl_->tables.at(p.table);
-    const TableDef& source = impl_->tables.at(p.query.sourceTable);
     out += fmt::format("== INSERT INTO {} ({}) ==\n", p.table, p.pos.toString());
-    out += fmt::format("Sink: {} [{}] ({})\n", p.table, describe(sink), sink.schema.toString());
-    std::string indent = "+- ";
-    for (auto st = p.query.stages.rbegin(); st != p.query.stages.rend(); ++st) {
-      std::string line = st->label + ":";
-      if (!st->detailText.empty()) line += " " + st->detailText;
-      if (!st->projectionText.empty()) {
-        line += " select=[";
-        for (size_t k = 0; k < st->projectionText.size(); ++k) line += (k > 0 ? ", " : "") + st->projectionText[k];
-        line += "]";
-      }
-      if (st->filter) line += " where=[" + st->filterText + "]";
-      if (st->watermarks) line += " watermark=" + st->watermarkText;
-      out += indent + line + "\n";
-      indent = "   " + indent;
-    }
-    out += fmt::format("{}Source: {} [{}] ({}){}\n", indent, source.name, describe(source), source.physical.toString(),
-                       source.watermarks ? " watermark=" + source.watermarkText : "");
+    out += fmt::format("Sink: {} [{}] ({})\n", p.table, describeOptions(sink), sink.schema.toString());
+    describe(impl_->tables, p.query, "+- ", out);
   }
   return out;
 }
 
 Status SqlScript::addTo(StreamEnvironment& env) const {
   for (const PlannedInsert& p : impl_->inserts) {
-    const TableDef& source = impl_->tables.at(p.query.sourceTable);
-    REKA_ASSIGN_OR_RETURN(DataStream<Row> rows, connector::readTable(env, source.name, source.physical, source.options, source.watermarks));
-    for (size_t k = 0; k < p.query.stages.size(); ++k) {
-      const Stage& st = p.query.stages[k];
-      switch (st.kind) {
-        case Stage::Kind::kCalc: {
-          auto schema = std::make_shared<const Schema>(st.schema);
-          auto projections = st.projections;
-          auto filter = st.filter;
-          rows = rows.transform<Row>(st.label, [schema, projections, filter] {
-            return std::make_unique<CalcOperator>(schema, projections, filter);
-          });
-          break;
-        }
-        case Stage::Kind::kWindow: rows = rows.transform<Row>(st.label, makeWindowOperator(st.window)); break;
-        case Stage::Kind::kAggregate: {
-          std::vector<int> keys;
-          for (size_t c = 0; c < st.aggregate->keyCount; ++c) keys.push_back(static_cast<int>(c));
-          // The name keys the operator's state: stable for a given script (savepoints).
-          rows = rows.keyByColumns(std::move(keys))
-                     .transform<Row>(fmt::format("{} {}.{}", st.label, p.table, k), makeAggregateOperator(st.aggregate));
-          break;
-        }
-      }
-      if (st.watermarks) rows = rows.assignTimestampsAndWatermarks(*st.watermarks);
-    }
+    REKA_ASSIGN_OR_RETURN(DataStream<Row> rows, build(env, impl_->tables, p.query, p.table));
     const TableDef& sink = impl_->tables.at(p.table);
     REKA_RETURN_IF_ERROR(connector::writeTable(rows, p.table, sink.physical, sink.options));
   }

@@ -41,11 +41,12 @@ std::string replaceAll(std::string s, const std::string& from, const std::string
 
 /// Runs sql/nexmark/<query>.sql at `parallelism` with its sink turned into JSON files; the lines.
 std::vector<std::string> runQuery(const std::string& query, int parallelism, const ScratchDir& dir,
-                                  const std::string& format = "json") {
+                                  const std::string& format = "json", int64_t rate = 10'000'000) {
   registerNexmarkConnector();
   const std::string root = std::string(REKA_SOURCE_DIR) + "/sql/nexmark/";
   std::string script = readFile(root + "ddl.sql") + readFile(root + query + ".sql");
   script = replaceAll(script, "${EVENTS_NUM}", std::to_string(kEvents));
+  script = replaceAll(script, "'10000000'", "'" + std::to_string(rate) + "'");
   const std::string out = dir.file(query + "-p" + std::to_string(parallelism));
   script = replaceAll(script, "'connector' = 'blackhole'", "'connector' = 'filesystem', 'path' = '" + out + "', 'format' = '" + format + "'");
   auto compiled = sql::SqlScript::compile(script);
@@ -283,6 +284,114 @@ TEST(NexmarkSqlTest, Q15Q16Q17UpdatingResultsGiveTheTablesOfALoopOverTheGenerato
     EXPECT_EQ(applyChangelog(runQuery("q16", p, dir, "changelog-json")), want16) << "q16 at parallelism " << p;
     EXPECT_EQ(applyChangelog(runQuery("q17", p, dir, "changelog-json")), want17) << "q17 at parallelism " << p;
   }
+}
+
+/// Every event of the stream at `rate` events per second (strings in `g`'s arena).
+std::vector<Event> eventsAt(int64_t rate, StringArena& arena, std::optional<Generator>& g) {
+  GeneratorConfig config;
+  config.events = kEvents;
+  config.rate = rate;
+  auto made = Generator::make(config);
+  EXPECT_TRUE(made.isOk());
+  g.emplace(*made);
+  std::vector<Event> out;
+  for (int64_t k = 0; k < g->eventCount(0); ++k) out.push_back(g->event(0, k, arena));
+  return out;
+}
+
+std::string auctionJson(const Auction& a, const std::string& dateName, const std::string& extraName) {
+  return fmt::format("\"itemName\":{},\"description\":{},\"initialBid\":{},\"reserve\":{},\"{}\":{},\"expires\":{},\"seller\":{},"
+                     "\"category\":{},\"{}\":{}",
+                     jsonString(a.itemName), jsonString(a.description), a.initialBid, a.reserve, dateName, timestamp(a.dateTime),
+                     timestamp(a.expires), a.seller, a.category, extraName, jsonString(a.extra));
+}
+
+TEST(NexmarkSqlTest, Q3Q4Q20JoinsGiveTheRowsOfALoopOverTheGenerator) {
+  ScratchDir dir;
+  StringArena arena;
+  std::optional<Generator> generator;
+  const std::vector<Event> all = eventsAt(10'000'000, arena, generator);
+  std::vector<Person> persons;
+  std::vector<Auction> auctions;
+  std::vector<Bid> bidList;
+  for (const Event& e : all) {
+    if (e.isPerson()) persons.push_back(e.person);
+    if (e.isAuction()) auctions.push_back(e.auction);
+    if (e.isBid()) bidList.push_back(e.bid);
+  }
+  // q3: auctions of category 10 ⋈ sellers in OR, ID, CA.
+  std::vector<std::string> q3;
+  for (const Auction& a : auctions) {
+    if (a.category != 10) continue;
+    for (const Person& p : persons)
+      if (p.id == a.seller && (p.state == "OR" || p.state == "ID" || p.state == "CA"))
+        q3.push_back(fmt::format("{{\"name\":{},\"city\":{},\"state\":{},\"id\":{}}}", jsonString(p.name), jsonString(p.city), jsonString(p.state), a.id));
+  }
+  // q20: bids ⋈ auctions of category 10.
+  std::vector<std::string> q20;
+  std::map<int64_t, const Auction*> byId;
+  for (const Auction& a : auctions) byId[a.id] = &a;
+  for (const Bid& b : bidList) {
+    auto a = byId.find(b.auction);
+    if (a == byId.end() || a->second->category != 10) continue;
+    q20.push_back(fmt::format("{{\"auction\":{},\"bidder\":{},\"price\":{},\"channel\":{},\"url\":{},\"bid_dateTime\":{},\"bid_extra\":{},{}}}", b.auction,
+                              b.bidder, b.price, jsonString(b.channel), jsonString(b.url), timestamp(b.dateTime), jsonString(b.extra),
+                              auctionJson(*a->second, "auction_dateTime", "auction_extra")));
+  }
+  // q4: per auction the highest bid within its time; per category the (truncated) mean of those.
+  std::map<int64_t, int64_t> winning;
+  for (const Bid& b : bidList) {
+    auto a = byId.find(b.auction);
+    if (a == byId.end() || b.dateTime < a->second->dateTime || b.dateTime > a->second->expires) continue;
+    auto [it, fresh] = winning.emplace(b.auction, b.price);
+    if (!fresh) it->second = std::max(it->second, b.price);
+  }
+  std::map<int64_t, std::pair<int64_t, int64_t>> perCategory;  // sum, count
+  for (const auto& [id, price] : winning) {
+    auto& c = perCategory[byId[id]->category];
+    c.first += price;
+    ++c.second;
+  }
+  std::vector<std::string> q4;
+  for (const auto& [category, c] : perCategory) q4.push_back(fmt::format("{{\"id\":{},\"final\":{}}}", category, c.first / c.second));
+  for (auto* v : {&q3, &q4, &q20}) std::sort(v->begin(), v->end());
+  ASSERT_FALSE(q3.empty());
+  ASSERT_GT(q20.size(), 100u);
+  ASSERT_GT(q4.size(), 2u);
+  for (int p : {1, 4}) {
+    EXPECT_EQ(runQuery("q3", p, dir), q3) << "q3 at parallelism " << p;
+    EXPECT_EQ(runQuery("q20", p, dir), q20) << "q20 at parallelism " << p;
+    EXPECT_EQ(applyChangelog(runQuery("q4", p, dir, "changelog-json")), q4) << "q4 at parallelism " << p;
+  }
+}
+
+TEST(NexmarkSqlTest, Q7JoinsBidsWithTheMaximumOfTheirWindow) {
+  // At 1000 events per second, 20 000 events span 20 s: windows [0, 10 s), [10 s, 20 s), …
+  ScratchDir dir;
+  StringArena arena;
+  std::optional<Generator> generator;
+  const std::vector<Event> all = eventsAt(1000, arena, generator);
+  std::map<int64_t, int64_t> maxOf;  // window end → highest price
+  for (const Event& e : all) {
+    if (!e.isBid()) continue;
+    const int64_t end = (e.bid.dateTime / 10000 + 1) * 10000;
+    auto [it, fresh] = maxOf.emplace(end, e.bid.price);
+    if (!fresh) it->second = std::max(it->second, e.bid.price);
+  }
+  ASSERT_GE(maxOf.size(), 2u);
+  std::vector<std::string> want;
+  for (const Event& e : all) {
+    if (!e.isBid()) continue;
+    const Bid& b = e.bid;
+    // Joined on price with every window whose [end - 10 s, end] holds the bid (both ends included).
+    for (const auto& [end, price] : maxOf)
+      if (b.price == price && b.dateTime >= end - 10000 && b.dateTime <= end)
+        // Flink's q7 selects auction, price, bidder into the columns auction, bidder, price.
+        want.push_back(fmt::format("{{\"auction\":{},\"bidder\":{},\"price\":{},\"dateTime\":{},\"extra\":{}}}", b.auction, b.price, b.bidder,
+                                   timestamp(b.dateTime), jsonString(b.extra)));
+  }
+  std::sort(want.begin(), want.end());
+  for (int p : {1, 4}) EXPECT_EQ(runQuery("q7", p, dir, "json", 1000), want) << "q7 at parallelism " << p;
 }
 
 }  // namespace

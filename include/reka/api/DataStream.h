@@ -119,6 +119,22 @@ class DataStream {
     return DataStream<Out>(env_, addUnary(std::move(name), std::move(makeOperator)));
   }
 
+  /// A node with two inputs, this stream (input 0) and `other` (input 1), whose operator
+  /// `makeOperator` makes (one per subtask): for two-input operators written against the
+  /// Operator interface, such as SQL's joins. Each input keeps its partitioning (keyByColumns).
+  template <class Out, class T2>
+  DataStream<Out> transform2(std::string name, const DataStream<T2>& other, std::function<std::unique_ptr<Operator>()> makeOperator) const {
+    graph::Node n;
+    n.name = std::move(name);
+    n.chainable = false;
+    n.inputs.push_back(edge(kind_ == graph::PartitionKind::kForward ? graph::PartitionKind::kRebalance : kind_));
+    n.inputs.push_back(other.edge(other.partitionKind() == graph::PartitionKind::kForward ? graph::PartitionKind::kRebalance
+                                                                                            : other.partitionKind()));
+    n.makeOperator = std::move(makeOperator);
+    return DataStream<Out>(env_, env_->graph_.addNode(std::move(n)));
+  }
+  graph::PartitionKind partitionKind() const { return kind_; }
+
   /// out = fn(in) for every record.
   template <class F>
   auto map(std::string name, F fn) const {

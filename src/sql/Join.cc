@@ -1,0 +1,179 @@
+#include "sql/Join.h"
+
+#include <numeric>
+#include <stdexcept>
+
+#include "reka/state/KeyedState.h"
+
+namespace reka::sql {
+
+/// A stored row of one side: its values (appendRowKey of every column), how many times it is
+/// there, and (outer sides) how many rows of the other side it matches.
+struct JoinRow {
+  std::string values;
+  int64_t count = 0;
+  int64_t matches = 0;
+};
+/// The rows of one side with one key.
+struct JoinRows {
+  std::vector<JoinRow> rows;
+};
+
+}  // namespace reka::sql
+
+namespace reka {
+template <>
+struct Serde<sql::JoinRows> {
+  static void write(const sql::JoinRows& s, std::string& out) {
+    Serde<uint64_t>::write(s.rows.size(), out);
+    for (const auto& r : s.rows) {
+      Serde<std::string>::write(r.values, out);
+      Serde<int64_t>::write(r.count, out);
+      Serde<int64_t>::write(r.matches, out);
+    }
+  }
+  static bool read(std::string_view& in, sql::JoinRows& s) {
+    uint64_t n = 0;
+    if (!Serde<uint64_t>::read(in, n) || n > in.size()) return false;
+    s.rows.resize(n);
+    for (auto& r : s.rows)
+      if (!Serde<std::string>::read(in, r.values) || !Serde<int64_t>::read(in, r.count) || !Serde<int64_t>::read(in, r.matches)) return false;
+    return true;
+  }
+};
+}  // namespace reka
+
+namespace reka::sql {
+
+namespace {
+
+class JoinOperator final : public Operator {
+ public:
+  explicit JoinOperator(std::shared_ptr<const JoinSpec> spec) : spec_(std::move(spec)) {
+    all_[0].resize(spec_->left->size());
+    std::iota(all_[0].begin(), all_[0].end(), 0);
+    all_[1].resize(spec_->right->size());
+    std::iota(all_[1].begin(), all_[1].end(), 0);
+    keys_[0] = spec_->leftKeys;
+    keys_[1] = spec_->rightKeys;
+    outer_[0] = spec_->kind == JoinSpec::Kind::kLeft || spec_->kind == JoinSpec::Kind::kFull;
+    outer_[1] = spec_->kind == JoinSpec::Kind::kRight || spec_->kind == JoinSpec::Kind::kFull;
+  }
+
+  Status open(OperatorContext& ctx) override {
+    ctx_ = &ctx;
+    for (int side = 0; side < 2; ++side) {
+      auto t = ctx.state->keyedTable<std::string, JoinRows>(ctx.name + (side == 0 ? "/left" : "/right"));
+      if (!t.isOk()) return t.status();
+      tables_[side] = *t;
+    }
+    out_.setSchema(spec_->output);
+    return Status::ok();
+  }
+
+  void processBatch(int input, Batch& batch) override {
+    auto& in = static_cast<RowBatch&>(batch);
+    const int side = input == 0 ? 0 : 1, other = 1 - side;
+    for (size_t i = 0; i < in.size(); ++i) {
+      const bool retract = in.kinds[i] == RowKind::kUpdateBefore || in.kinds[i] == RowKind::kDelete;
+      bool nullKey = false;
+      for (int k : keys_[side]) nullKey = nullKey || in.columns[static_cast<size_t>(k)].nulls[i] != 0;
+      values_.clear();
+      appendRowKey(in, i, all_[side], values_);
+      if (nullKey) {
+        // NULL equals nothing: such a row never joins; an outer side keeps it, padded.
+        if (outer_[side]) emitPadded(side, values_, 1, retract ? RowKind::kDelete : RowKind::kInsert);
+        continue;
+      }
+      key_.clear();
+      appendRowKey(in, i, keys_[side], key_);
+      const KeyGroup kg = keyGroupFor(hashKey(key_), ctx_->maxParallelism);
+      auto& mine = tables_[side]->mapOf(kg);
+      auto& theirs = tables_[other]->mapOf(kg);
+      // The other side's rows with this key: written to only when it is an outer side (counts).
+      JoinRows* matches = outer_[other] ? theirs.findMutable(key_) : const_cast<JoinRows*>(theirs.find(key_));
+      int64_t matchCount = 0;
+      if (matches != nullptr)
+        for (const auto& r : matches->rows) matchCount += r.count;
+      if (!retract) {
+        JoinRows& stored = mine.getOrCreate(key_, [] { return JoinRows{}; });
+        bool found = false;
+        for (auto& r : stored.rows) {
+          if (r.values == values_) {
+            ++r.count;
+            found = true;
+            break;
+          }
+        }
+        if (!found) stored.rows.push_back({values_, 1, matchCount});
+        if (matches != nullptr) {
+          for (auto& r : matches->rows) {
+            if (outer_[other] && r.matches++ == 0) emitPadded(other, r.values, r.count, RowKind::kDelete);
+            emitJoined(side, values_, r.values, r.count, RowKind::kInsert);
+          }
+        }
+        if (matchCount == 0 && outer_[side]) emitPadded(side, values_, 1, RowKind::kInsert);
+      } else {
+        JoinRows* stored = mine.findMutable(key_);
+        if (stored == nullptr) continue;  // retracts a row this side never held
+        auto it = std::find_if(stored->rows.begin(), stored->rows.end(), [&](const JoinRow& r) { return r.values == values_; });
+        if (it == stored->rows.end()) continue;
+        if (--it->count == 0) stored->rows.erase(it);
+        if (stored->rows.empty()) mine.erase(key_);
+        if (matches != nullptr) {
+          for (auto& r : matches->rows) {
+            emitJoined(side, values_, r.values, r.count, RowKind::kDelete);
+            if (outer_[other] && --r.matches == 0) emitPadded(other, r.values, r.count, RowKind::kInsert);
+          }
+        }
+        if (matchCount == 0 && outer_[side]) emitPadded(side, values_, 1, RowKind::kDelete);
+      }
+      if (out_.size() >= ctx_->batchSize) emit();
+    }
+    emit();
+  }
+
+  void finish() override { emit(); }
+
+ private:
+  /// `times` rows of `mine` (of `side`) joined with `theirs`.
+  void emitJoined(int side, std::string_view mine, std::string_view theirs, int64_t times, RowKind kind) {
+    for (int64_t n = 0; n < times; ++n) {
+      const size_t row = out_.appendRow(kind);
+      readSide(side, mine, row);
+      readSide(1 - side, theirs, row);
+    }
+  }
+  /// `times` rows of `values` (of `side`) with the other side's columns null.
+  void emitPadded(int side, std::string_view values, int64_t times, RowKind kind) {
+    for (int64_t n = 0; n < times; ++n) readSide(side, values, out_.appendRow(kind));
+  }
+  void readSide(int side, std::string_view values, size_t row) {
+    const size_t first = side == 0 ? 0 : spec_->left->size();
+    if (!readRowKey(values, *spec_->output, first, all_[side].size(), out_, row)) throw std::runtime_error("SQL join: a malformed stored row");
+  }
+  void emit() {
+    if (out_.size() == 0) return;
+    ctx_->metrics->recordsOut.fetch_add(static_cast<int64_t>(out_.size()), std::memory_order_relaxed);
+    RowBatch batch(spec_->output);
+    std::swap(batch, out_);
+    ctx_->outputs[0]->push(batch);
+    out_.setSchema(spec_->output);
+  }
+
+  std::shared_ptr<const JoinSpec> spec_;
+  std::vector<int> all_[2], keys_[2];
+  bool outer_[2] = {false, false};
+  OperatorContext* ctx_ = nullptr;
+  KeyedTable<std::string, JoinRows>* tables_[2] = {nullptr, nullptr};
+  RowBatch out_;
+  std::string key_, values_;
+};
+
+}  // namespace
+
+std::function<std::unique_ptr<Operator>()> makeJoinOperator(std::shared_ptr<const JoinSpec> spec) {
+  return [spec] { return std::make_unique<JoinOperator>(spec); };
+}
+
+}  // namespace reka::sql

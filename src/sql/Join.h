@@ -1,0 +1,29 @@
+#pragma once
+
+// SQL's regular joins (inner, left, right, full) of two row streams on equal keys: both inputs
+// are kept in keyed state; a row joins every stored row of the other side with its key. Inputs
+// and results may be changelogs. Private to the sql module.
+
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "reka/api/Operator.h"
+#include "reka/data/Row.h"
+
+namespace reka::sql {
+
+struct JoinSpec {
+  enum class Kind { kInner, kLeft, kRight, kFull };
+  Kind kind = Kind::kInner;
+  std::vector<int> leftKeys, rightKeys;  ///< equal positions are compared (types agree)
+  std::shared_ptr<const Schema> left, right;
+  std::shared_ptr<const Schema> output;  ///< the left columns, then the right ones (nullable)
+};
+
+/// Makes the join operator: input 0 is the left side, input 1 the right, each partitioned by its
+/// keys. An inner join of two append-only inputs gives inserts only; an outer join retracts a
+/// row padded with nulls when its first match arrives (and gives it back when the last goes).
+std::function<std::unique_ptr<Operator>()> makeJoinOperator(std::shared_ptr<const JoinSpec> spec);
+
+}  // namespace reka::sql

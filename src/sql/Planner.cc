@@ -494,7 +494,10 @@ struct SqlScript::Impl {
                : j.kind == JoinClause::Kind::kRight ? JoinSpec::Kind::kRight : JoinSpec::Kind::kFull;
     std::vector<ExprPtr> leftFilters, rightFilters, residual;
     std::string keyText;
+    Scope joinedScope{&combined, "", "", &functions, parts};
     for (const ExprPtr& c : conditions) {
+      // Names and types are checked on the joined rows first (unknown or ambiguous columns).
+      if (auto bound = bind(*c, joinedScope); !bound.isOk()) return bound.status();
       if (c->kind == Expr::Kind::kBinary && c->op == "=" && c->args[0]->kind == Expr::Kind::kColumn && c->args[1]->kind == Expr::Kind::kColumn) {
         int a = resolveColumn(*c->args[0], combined, parts), b = resolveColumn(*c->args[1], combined, parts);
         if (a >= 0 && b >= 0 && (static_cast<size_t>(a) < nl) != (static_cast<size_t>(b) < nl)) {

@@ -30,6 +30,16 @@ struct GroupState {
   std::vector<absl::flat_hash_map<std::string, int64_t>> distinct;
 };
 
+/// A session of one key: [start, end) and its accumulators.
+struct Session {
+  int64_t start = 0;
+  int64_t end = 0;
+  GroupState state;
+};
+struct Sessions {
+  std::vector<Session> sessions;
+};
+
 }  // namespace reka::sql
 
 namespace reka {
@@ -56,6 +66,25 @@ struct Serde<sql::GroupState> {
     }
     return Serde<std::vector<std::string>>::read(in, s.texts) &&
            Serde<std::vector<absl::flat_hash_map<std::string, int64_t>>>::read(in, s.distinct);
+  }
+};
+template <>
+struct Serde<sql::Sessions> {
+  static void write(const sql::Sessions& s, std::string& out) {
+    Serde<uint64_t>::write(s.sessions.size(), out);
+    for (const auto& x : s.sessions) {
+      Serde<int64_t>::write(x.start, out);
+      Serde<int64_t>::write(x.end, out);
+      Serde<sql::GroupState>::write(x.state, out);
+    }
+  }
+  static bool read(std::string_view& in, sql::Sessions& s) {
+    uint64_t n = 0;
+    if (!Serde<uint64_t>::read(in, n) || n > in.size()) return false;
+    s.sessions.resize(n);
+    for (auto& x : s.sessions)
+      if (!Serde<int64_t>::read(in, x.start) || !Serde<int64_t>::read(in, x.end) || !Serde<sql::GroupState>::read(in, x.state)) return false;
+    return true;
   }
 };
 }  // namespace reka
@@ -103,12 +132,19 @@ class AggregateOperator final : public Operator {
     auto table = ctx.state->keyedTable<std::string, GroupState>(ctx.name + "/groups");
     if (!table.isOk()) return table.status();
     table_ = *table;
+    if (spec_->sessionGap > 0) {
+      auto sessions = ctx.state->keyedTable<std::string, Sessions>(ctx.name + "/sessions");
+      if (!sessions.isOk()) return sessions.status();
+      sessions_ = *sessions;
+    }
+    aggOffset_ = spec_->keyCount + (spec_->sessionGap > 0 ? 2 : 0);
     out_.setSchema(spec_->output);
     return Status::ok();
   }
 
   void processBatch(int, Batch& batch) override {
     auto& in = static_cast<RowBatch&>(batch);
+    if (spec_->sessionGap > 0) return processSessions(in);
     const bool windowed = spec_->windowEndKey >= 0;
     for (size_t i = 0; i < in.size(); ++i) {
       const RowKind kind = in.kinds[i];
@@ -154,6 +190,7 @@ class AggregateOperator final : public Operator {
 
   void processWatermark(int64_t watermark) override {
     watermark_ = watermark;
+    if (spec_->sessionGap > 0) fireSessions(watermark);
     if (spec_->windowEndKey >= 0) fire(watermark);
     forwardWatermark(watermark);
   }
@@ -168,6 +205,14 @@ class AggregateOperator final : public Operator {
   }
   Status restoreState(std::string_view in) override {
     if (!Serde<int64_t>::read(in, watermark_)) return Status::corruption("SQL aggregate: truncated snapshot");
+    if (spec_->sessionGap > 0) {
+      pending_.clear();
+      const KeyGroupRange range = sessions_->range();
+      for (int32_t g = range.first; g <= range.last; ++g)
+        for (const auto& [key, list] : sessions_->mapOf(KeyGroup{g}))
+          for (const Session& x : list.sessions) pending_[x.end].push_back({KeyGroup{g}, key});
+      return Status::ok();
+    }
     if (spec_->windowEndKey < 0) return Status::ok();
     pending_.clear();
     RowBatch scratch(spec_->output);
@@ -276,7 +321,7 @@ class AggregateOperator final : public Operator {
     if (!readRowKey(key, *spec_->output, 0, spec_->keyCount, out_, row)) throw std::runtime_error("SQL aggregate: a malformed group key");
     for (size_t j = 0; j < spec_->calls.size(); ++j) {
       const AggregateCall& call = spec_->calls[j];
-      Column& c = out_.columns[spec_->keyCount + j];
+      Column& c = out_.columns[aggOffset_ + j];
       const Accumulator& acc = st.accs[j];
       switch (call.kind) {
         case AggregateCall::Kind::kCountStar:
@@ -329,7 +374,7 @@ class AggregateOperator final : public Operator {
   /// Whether the results (not the keys) of rows a and b of the output are equal.
   bool sameResult(size_t a, size_t b) const {
     for (size_t j = 0; j < spec_->calls.size(); ++j) {
-      const Column& c = out_.columns[spec_->keyCount + j];
+      const Column& c = out_.columns[aggOffset_ + j];
       if (c.nulls[a] != c.nulls[b]) return false;
       if (c.nulls[a] != 0) continue;
       switch (spec_->calls[j].resultType.kind) {
@@ -349,6 +394,112 @@ class AggregateOperator final : public Operator {
       }
     }
     return true;
+  }
+
+  /// Session windows: the row joins (and merges) the sessions of its key it falls into.
+  void processSessions(RowBatch& in) {
+    const int64_t gap = spec_->sessionGap;
+    const Column& time = in.columns[static_cast<size_t>(spec_->sessionTimeColumn)];
+    for (size_t i = 0; i < in.size(); ++i) {
+      if (time.nulls[i] != 0 || time.ints[i] + gap - 1 <= watermark_) {
+        ctx_->metrics->lateRecords.fetch_add(1, std::memory_order_relaxed);  // no time, or its session has closed
+        continue;
+      }
+      const int64_t t = time.ints[i];
+      key_.clear();
+      appendRowKey(in, i, keyColumns_, key_);
+      const KeyGroup kg = keyGroupFor(hashKey(key_), ctx_->maxParallelism);
+      Sessions& list = sessions_->mapOf(kg).getOrCreate(key_, [] { return Sessions{}; });
+      Session merged{t, t + gap, newState()};
+      std::vector<Session> kept;
+      for (Session& x : list.sessions) {
+        if (x.start < merged.end && merged.start < x.end) {
+          merged.start = std::min(merged.start, x.start);
+          merged.end = std::max(merged.end, x.end);
+          mergeInto(merged.state, x.state);
+        } else {
+          kept.push_back(std::move(x));
+        }
+      }
+      accumulate(merged.state, in, i, 1);
+      pending_[merged.end].push_back({kg, key_});
+      kept.push_back(std::move(merged));
+      list.sessions = std::move(kept);
+    }
+  }
+
+  void mergeInto(GroupState& into, const GroupState& from) const {
+    into.rows += from.rows;
+    for (size_t j = 0; j < spec_->calls.size(); ++j) {
+      const AggregateCall& call = spec_->calls[j];
+      Accumulator& a = into.accs[j];
+      const Accumulator& b = from.accs[j];
+      if (call.distinct) {
+        for (const auto& [v, n] : from.distinct[j]) {
+          int64_t& m = into.distinct[j][v];
+          if (m == 0 && (call.kind == AggregateCall::Kind::kSum || call.kind == AggregateCall::Kind::kAvg)) {
+            __int128 x;
+            std::memcpy(&x, v.data(), sizeof x);
+            a.value = call.argType.kind == TypeKind::kDouble ? fromDouble(asDouble(a.value) + asDouble(x)) : a.value + x;
+            ++a.count;
+          }
+          m += n;
+        }
+        continue;
+      }
+      switch (call.kind) {
+        case AggregateCall::Kind::kCountStar:
+        case AggregateCall::Kind::kCount: a.count += b.count; break;
+        case AggregateCall::Kind::kSum:
+        case AggregateCall::Kind::kAvg:
+          a.value = call.argType.kind == TypeKind::kDouble ? fromDouble(asDouble(a.value) + asDouble(b.value)) : a.value + b.value;
+          a.count += b.count;
+          break;
+        case AggregateCall::Kind::kMin:
+        case AggregateCall::Kind::kMax: {
+          if (b.count == 0) break;
+          const bool isMin = call.kind == AggregateCall::Kind::kMin;
+          if (call.argType.kind == TypeKind::kString || call.argType.kind == TypeKind::kBytes) {
+            if (a.count == 0 || (isMin ? from.texts[j] < into.texts[j] : from.texts[j] > into.texts[j])) into.texts[j] = from.texts[j];
+          } else if (a.count == 0 || (isMin ? lessThan(b.value, a.value, call.argType.kind) : lessThan(a.value, b.value, call.argType.kind))) {
+            a.value = b.value;
+          }
+          a.count += b.count;
+          break;
+        }
+      }
+    }
+  }
+
+  /// Emits every session that ends at or before watermark + 1.
+  void fireSessions(int64_t watermark) {
+    while (!pending_.empty() && pending_.begin()->first - 1 <= watermark) {
+      for (const PendingGroup& g : pending_.begin()->second) {
+        auto& map = sessions_->mapOf(g.keyGroup);
+        Sessions* list = map.findMutable(g.key);
+        if (list == nullptr) continue;
+        std::vector<Session> open;
+        for (Session& x : list->sessions) {
+          if (x.end - 1 > watermark) {
+            open.push_back(std::move(x));
+            continue;
+          }
+          const size_t row = out_.appendRow(RowKind::kInsert);
+          fill(row, g.key, x.state);
+          RowBatch::setInt(out_.columns[spec_->keyCount], row, x.start);
+          RowBatch::setInt(out_.columns[spec_->keyCount + 1], row, x.end);
+          ctx_->metrics->firedResults.fetch_add(1, std::memory_order_relaxed);
+        }
+        if (open.empty()) {
+          map.erase(g.key);
+        } else {
+          list->sessions = std::move(open);
+        }
+        if (out_.size() >= ctx_->batchSize) emit();
+      }
+      pending_.erase(pending_.begin());
+    }
+    emit();
   }
 
   /// Emits every window that ends at or before watermark + 1, in order of their ends.
@@ -381,6 +532,8 @@ class AggregateOperator final : public Operator {
   std::vector<int> keyColumns_;
   OperatorContext* ctx_ = nullptr;
   KeyedTable<std::string, GroupState>* table_ = nullptr;
+  KeyedTable<std::string, Sessions>* sessions_ = nullptr;
+  size_t aggOffset_ = 0;  ///< the output column of the first call
   RowBatch out_;
   std::string key_, valueKey_;
   int64_t watermark_ = INT64_MIN;

@@ -41,6 +41,12 @@ struct AggregateSpec {
   /// watermark reaches window_end - 1; a row of a window that has fired is late (counted, not
   /// applied). -1: a group aggregation, whose result updates (+I, -U, +U, -D) with every row.
   int windowEndKey = -1;
+  /// A session window aggregation (GROUP BY …, SESSION(time, gap)): rows of a key whose times
+  /// are less than `sessionGap` apart form one session [first time, last time + gap), emitted
+  /// once when the watermark passes its end. The output has the keys, window_start, window_end,
+  /// then the calls. `sessionTimeColumn` is the input's time column.
+  int64_t sessionGap = 0;
+  int sessionTimeColumn = -1;
 };
 
 /// Makes the aggregation operator (one per subtask; its input is partitioned by the keys).

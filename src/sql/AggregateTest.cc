@@ -132,6 +132,35 @@ TEST_F(AggregateTest, TumbleHopAndCumulateWindows) {
                R"({"ws":"2026-01-01 00:00:00.000","we":"2026-01-01 00:00:30.000","total":92})"}));
 }
 
+TEST_F(AggregateTest, GroupWindowsTumbleAndSession) {
+  EXPECT_EQ(run(bids() + out("ws TIMESTAMP(3), wt TIMESTAMP(3), n BIGINT") +
+                "INSERT INTO out SELECT TUMBLE_START(ts, INTERVAL '10' SECOND), TUMBLE_ROWTIME(ts, INTERVAL '10' SECOND), COUNT(*)\n"
+                "FROM bids GROUP BY TUMBLE(ts, INTERVAL '10' SECOND);"),
+            (V{R"({"ws":"2026-01-01 00:00:00.000","wt":"2026-01-01 00:00:09.999","n":2})",
+               R"({"ws":"2026-01-01 00:00:10.000","wt":"2026-01-01 00:00:19.999","n":2})",
+               R"({"ws":"2026-01-01 00:00:20.000","wt":"2026-01-01 00:00:29.999","n":1})"}));
+  fs::remove_all(dir_ / "out");
+  // Bids at 1, 2, 12, 13 and 25 s: sessions with a 5 s gap are [1, 7), [12, 18) and [25, 30).
+  for (int p : {1, 2}) {
+    fs::remove_all(dir_ / "out");
+    EXPECT_EQ(run(bids() + out("s TIMESTAMP(3), e TIMESTAMP(3), n BIGINT, total BIGINT, chans BIGINT") +
+                      "INSERT INTO out SELECT SESSION_START(ts, INTERVAL '5' SECOND), SESSION_END(ts, INTERVAL '5' SECOND), COUNT(*),\n"
+                      "  SUM(price), COUNT(DISTINCT channel) FROM bids GROUP BY SESSION(ts, INTERVAL '5' SECOND);", p),
+              (V{R"({"s":"2026-01-01 00:00:01.000","e":"2026-01-01 00:00:07.000","n":2,"total":55,"chans":1})",
+                 R"({"s":"2026-01-01 00:00:12.000","e":"2026-01-01 00:00:18.000","n":2,"total":30,"chans":1})",
+                 R"({"s":"2026-01-01 00:00:25.000","e":"2026-01-01 00:00:30.000","n":1,"total":7,"chans":1})"}))
+        << "parallelism " << p;
+  }
+  fs::remove_all(dir_ / "out");
+  // Per auction, a 12 s gap: auction 1 at 1, 12, 13 s is one session [1, 25); auction 2 at 2 and
+  // 25 s two. (With an 11 s gap, [1, 12) and [12, 23) would only touch: two sessions.)
+  EXPECT_EQ(run(bids() + out("auction BIGINT, e TIMESTAMP(3), n BIGINT") +
+                "INSERT INTO out SELECT auction, SESSION_END(ts, INTERVAL '12' SECOND), COUNT(*) FROM bids\n"
+                "GROUP BY auction, SESSION(ts, INTERVAL '12' SECOND);"),
+            (V{R"({"auction":1,"e":"2026-01-01 00:00:25.000","n":3})", R"({"auction":2,"e":"2026-01-01 00:00:14.000","n":1})",
+               R"({"auction":2,"e":"2026-01-01 00:00:37.000","n":1})"}));
+}
+
 TEST_F(AggregateTest, HavingDistinctAndAWholeTableAggregate) {
   EXPECT_EQ(run(bids() + out("auction BIGINT, n BIGINT", "changelog-json") +
                 "INSERT INTO out SELECT auction, COUNT(*) AS n FROM bids GROUP BY auction HAVING SUM(price) > 20;", 1, false),

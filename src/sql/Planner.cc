@@ -657,9 +657,48 @@ struct SqlScript::Impl {
   /// keys, the aggregates' arguments and filters; a keyed exchange and the aggregation; a Calc
   /// for the select list and HAVING over the keys and the aggregates' results.
   Result<PlannedQuery> planAggregate(const Query& q, const ExprPtr& where, PlannedQuery p) {
+    // Flink's group windows: GROUP BY …, TUMBLE(t, size) | HOP(t, slide, size) | SESSION(t, gap),
+    // with TUMBLE_START(…), TUMBLE_END(…) … in the select list. TUMBLE and HOP become the windowing
+    // function and GROUP BY window_start, window_end; SESSION a session window aggregation.
+    std::vector<ExprPtr> groupBy;
+    bool legacyWindow = false;
+    int64_t sessionGap = 0;
+    std::string sessionTime;
+    for (const ExprPtr& g : q.groupBy) {
+      if (g->kind != Expr::Kind::kCall || (g->name != "TUMBLE" && g->name != "HOP" && g->name != "SESSION")) {
+        groupBy.push_back(g);
+        continue;
+      }
+      if (legacyWindow) return Status::invalidArgument("SQL: GROUP BY at " + g->pos.toString() + " holds more than one window");
+      legacyWindow = true;
+      const size_t need = g->name == "HOP" ? 3 : 2;
+      bool ok = g->args.size() == need && g->args[0]->kind == Expr::Kind::kColumn;
+      for (size_t k = 1; ok && k < g->args.size(); ++k) ok = g->args[k]->kind == Expr::Kind::kInterval && g->args[k]->millis > 0;
+      if (!ok)
+        return Status::invalidArgument("SQL: " + g->name + " at " + g->pos.toString() + " takes (time column, " +
+                                       (g->name == "HOP" ? "INTERVAL slide, INTERVAL size)" : g->name == "SESSION" ? "INTERVAL gap)" : "INTERVAL size)"));
+      if (g->name == "SESSION") {
+        if (p.updating) return Status::invalidArgument("SQL: SESSION at " + g->pos.toString() + " reads an updating result; windows need an append-only input");
+        sessionGap = g->args[1]->millis;
+        sessionTime = g->args[0]->name;
+        continue;
+      }
+      WindowTvf w;
+      w.function = g->name;
+      w.pos = g->pos;
+      w.timeColumn = g->args[0]->name;
+      w.timePos = g->args[0]->pos;
+      w.size = g->args.back()->millis;
+      w.step = g->args[1]->millis;
+      const size_t before = p.schema.size();
+      REKA_RETURN_IF_ERROR(planWindow(w, p));
+      if (p.parts.size() == 1) p.parts[0].count = p.schema.size();
+      else p.parts.push_back({"", "", before, p.schema.size() - before});
+      groupBy.push_back(columnExpr("window_start", g->pos));
+      groupBy.push_back(columnExpr("window_end", g->pos));
+    }
     const Schema input = p.schema;
     Scope scope = scopeOf(p, input);
-    std::vector<ExprPtr> groupBy = q.groupBy;
     if (q.distinct) {
       if (!groupBy.empty()) return Status::notSupported("SQL: SELECT DISTINCT with GROUP BY at " + q.pos.toString() + " is not supported");
       for (const auto& item : q.items) {
@@ -762,10 +801,25 @@ struct SqlScript::Impl {
       callText.push_back(exprText(c));
       spec->calls.push_back(call);
     }
+    if (sessionGap > 0) {
+      // The session's time, after the keys, arguments and filters; window_start and window_end
+      // come after the keys in the output.
+      REKA_ASSIGN_OR_RETURN(BoundPtr t, bind(*columnExpr(sessionTime, q.pos), scope));
+      if (t->type.kind != TypeKind::kTimestamp && t->type.kind != TypeKind::kTimestampLtz)
+        return Status::invalidArgument("SQL: SESSION(" + sessionTime + ", …) needs a TIMESTAMP(3) time attribute, not " + t->type.toString());
+      spec->sessionGap = sessionGap;
+      spec->sessionTimeColumn = static_cast<int>(preFields.size());
+      preFields.push_back({"$t", t->type});
+      pre.projectionText.push_back(sessionTime);
+      pre.projections.push_back(t);
+      DataType wt = t->type;
+      wt.nullable = false;
+      outFields.insert(outFields.begin() + static_cast<std::ptrdiff_t>(spec->keyCount), {{"window_start", wt}, {"window_end", wt}});
+    }
     pre.schema = Schema(std::move(preFields));
     // A window aggregation groups by the window_start and window_end of a windowing function.
     int windowStart = -1;
-    if (q.window) {
+    if (q.window || legacyWindow) {
       for (size_t k = 0; k < groupBy.size(); ++k) {
         const Expr& g = *groupBy[k];
         if (g.kind != Expr::Kind::kColumn) continue;
@@ -777,25 +831,47 @@ struct SqlScript::Impl {
     spec->output = std::make_shared<const Schema>(Schema(outFields));
     Stage agg;
     agg.kind = Stage::Kind::kAggregate;
-    agg.label = spec->windowEndKey >= 0 ? "WindowAggregate" : "GroupAggregate";
+    agg.label = spec->sessionGap > 0 ? "SessionWindowAggregate" : spec->windowEndKey >= 0 ? "WindowAggregate" : "GroupAggregate";
     std::string keys, aggs;
     for (size_t k = 0; k < spec->keyCount; ++k) keys += (k > 0 ? ", " : "") + outFields[k].name;
     for (const auto& t : callText) aggs += (aggs.empty() ? "" : ", ") + t;
-    agg.detailText = "groupBy=[" + keys + "] select=[" + aggs + "]" + (spec->windowEndKey >= 0 ? " emit=window end" : " emit=updates");
+    agg.detailText = "groupBy=[" + keys + "]" + (spec->sessionGap > 0 ? fmt::format(" session=({}, gap={} ms)", sessionTime, sessionGap) : "") +
+                     " select=[" + aggs + "]" + (spec->windowEndKey >= 0 || spec->sessionGap > 0 ? " emit=window end" : " emit=updates");
     agg.schema = *spec->output;
     agg.aggregate = spec;
     const Schema aggOut = agg.schema;
     p.stages.push_back(std::move(pre));
     p.stages.push_back(std::move(agg));
-    p.updating = p.updating || spec->windowEndKey < 0;
+    p.updating = p.updating || (spec->windowEndKey < 0 && spec->sessionGap == 0);
     // The select list and HAVING over the keys and the results.
     std::function<Result<ExprPtr>(const Expr&)> rewrite = [&](const Expr& e) -> Result<ExprPtr> {
+      if (e.kind == Expr::Kind::kCall && legacyWindow) {
+        // TUMBLE_START(t, size), HOP_END(t, slide, size), SESSION_ROWTIME(t, gap) …
+        for (const char* fn : {"TUMBLE_", "HOP_", "SESSION_"}) {
+          if (e.name.rfind(fn, 0) != 0) continue;
+          const std::string part = e.name.substr(std::string(fn).size());
+          if (part == "START") return columnExpr("window_start", e.pos);
+          if (part == "END") return columnExpr("window_end", e.pos);
+          if (part == "ROWTIME") {
+            auto minus = std::make_shared<Expr>();
+            minus->kind = Expr::Kind::kBinary;
+            minus->op = "-";
+            minus->pos = e.pos;
+            auto ms = std::make_shared<Expr>();
+            ms->kind = Expr::Kind::kInterval;
+            ms->millis = 1;
+            minus->args = {columnExpr("window_end", e.pos), ms};
+            return minus;
+          }
+          return Status::notSupported("SQL: " + e.name + " at " + e.pos.toString() + " is not supported; accepted: " + fn + "START, " + fn + "END, " + fn + "ROWTIME");
+        }
+      }
       const std::string m = matchText(e, q.from, q.alias);
       for (size_t k = 0; k < keyMatch.size(); ++k)
         if (keyMatch[k] == m) return columnExpr(outFields[k].name, e.pos);
       if (isAggregateCall(e)) {
         const auto at = std::find(callMatch.begin(), callMatch.end(), m) - callMatch.begin();
-        return columnExpr(outFields[spec->keyCount + static_cast<size_t>(at)].name, e.pos);
+        return columnExpr(outFields[spec->keyCount + (spec->sessionGap > 0 ? 2 : 0) + static_cast<size_t>(at)].name, e.pos);
       }
       if (e.kind == Expr::Kind::kColumn)
         return Status::invalidArgument("SQL: column '" + exprText(e) + "' at " + e.pos.toString() +

@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <tuple>
 #include <sstream>
 
 #include "NexmarkTestKit.h"
@@ -392,6 +393,45 @@ TEST(NexmarkSqlTest, Q7JoinsBidsWithTheMaximumOfTheirWindow) {
   }
   std::sort(want.begin(), want.end());
   for (int p : {1, 4}) EXPECT_EQ(runQuery("q7", p, dir, "json", 1000), want) << "q7 at parallelism " << p;
+}
+
+TEST(NexmarkSqlTest, Q8Q11GroupWindowsGiveTheRowsOfALoopOverTheGenerator) {
+  // At 1000 events per second: 20 s of events, so several windows and sessions.
+  ScratchDir dir;
+  StringArena arena;
+  std::optional<Generator> generator;
+  const std::vector<Event> all = eventsAt(1000, arena, generator);
+  // q8: a person's (id, name, 10 s window) with an auction of that seller in the same window.
+  std::set<std::tuple<int64_t, std::string, int64_t>> people;
+  std::set<std::pair<int64_t, int64_t>> sellers;
+  std::map<int64_t, std::vector<int64_t>> bidTimes;
+  for (const Event& e : all) {
+    if (e.isPerson()) people.insert({e.person.id, std::string(e.person.name), e.person.dateTime / 10000 * 10000});
+    if (e.isAuction()) sellers.insert({e.auction.seller, e.auction.dateTime / 10000 * 10000});
+    if (e.isBid()) bidTimes[e.bid.bidder].push_back(e.bid.dateTime);
+  }
+  std::vector<std::string> q8, q11;
+  for (const auto& [id, name, start] : people)
+    if (sellers.count({id, start})) q8.push_back(fmt::format("{{\"id\":{},\"name\":{},\"stime\":{}}}", id, jsonString(name), timestamp(start)));
+  // q11: a bidder's bids split into sessions where two bids are 10 s apart or more.
+  for (auto& [bidder, times] : bidTimes) {
+    std::sort(times.begin(), times.end());
+    size_t first = 0;
+    for (size_t k = 1; k <= times.size(); ++k) {
+      if (k < times.size() && times[k] < times[k - 1] + 10000) continue;
+      q11.push_back(fmt::format("{{\"bidder\":{},\"bid_count\":{},\"starttime\":{},\"endtime\":{}}}", bidder, k - first, timestamp(times[first]),
+                                timestamp(times[k - 1] + 10000)));
+      first = k;
+    }
+  }
+  std::sort(q8.begin(), q8.end());
+  std::sort(q11.begin(), q11.end());
+  ASSERT_FALSE(q8.empty());
+  ASSERT_GT(q11.size(), 10u);
+  for (int p : {1, 4}) {
+    EXPECT_EQ(runQuery("q8", p, dir, "json", 1000), q8) << "q8 at parallelism " << p;
+    EXPECT_EQ(runQuery("q11", p, dir, "json", 1000), q11) << "q11 at parallelism " << p;
+  }
 }
 
 }  // namespace

@@ -161,6 +161,31 @@ TEST_F(AggregateTest, GroupWindowsTumbleAndSession) {
                R"({"auction":2,"e":"2026-01-01 00:00:37.000","n":1})"}));
 }
 
+TEST_F(AggregateTest, TopNAndDeduplication) {
+  EXPECT_EQ(run(bids() + out("auction BIGINT, price BIGINT, rn BIGINT", "changelog-json") +
+                    "INSERT INTO out SELECT auction, price, rn FROM (\n"
+                    "  SELECT auction, price, ROW_NUMBER() OVER (PARTITION BY auction ORDER BY price DESC) AS rn FROM bids)\n"
+                    "WHERE rn <= 2;",
+                1, false),
+            (V{R"({"auction":1,"price":5,"rn":1,"op":"+I"})", R"({"auction":2,"price":50,"rn":1,"op":"+I"})",
+               R"({"auction":1,"price":5,"rn":1,"op":"-U"})", R"({"auction":1,"price":5,"rn":2,"op":"+U"})",  // 15 pushes 5 down
+               R"({"auction":1,"price":15,"rn":1,"op":"+I"})",
+               R"({"auction":1,"price":5,"rn":2,"op":"-D"})", R"({"auction":1,"price":15,"rn":2,"op":"+I"})",  // the second 15 ties: after the first
+               R"({"auction":2,"price":7,"rn":2,"op":"+I"})"}));
+  fs::remove_all(dir_ / "out");
+  // The first row of each channel (ORDER BY time ascending, rn = 1): a deduplication.
+  EXPECT_EQ(run(bids() + out("channel STRING, auction BIGINT", "changelog-json") +
+                "INSERT INTO out SELECT channel, auction FROM (\n"
+                "  SELECT *, ROW_NUMBER() OVER (PARTITION BY channel ORDER BY ts) AS rn FROM bids) WHERE rn = 1;"),
+            (V{R"({"channel":"a","auction":1,"op":"+I"})", R"({"channel":"b","auction":1,"op":"+I"})", R"({"channel":"c","auction":2,"op":"+I"})"}));
+  EXPECT_THAT(error(bids() + out("auction BIGINT, rn BIGINT", "changelog-json") +
+                    "INSERT INTO out SELECT auction, ROW_NUMBER() OVER (PARTITION BY auction ORDER BY price) FROM bids;"),
+              HasSubstr("must be filtered by the enclosing query"));
+  EXPECT_THAT(error(bids() + out("auction BIGINT", "changelog-json") +
+                    "INSERT INTO out SELECT auction FROM (SELECT auction, ROW_NUMBER() OVER (ORDER BY price) AS rn FROM bids) WHERE rn > 3;"),
+              HasSubstr("needs a filter in the enclosing query: WHERE rn <= N"));
+}
+
 TEST_F(AggregateTest, HavingDistinctAndAWholeTableAggregate) {
   EXPECT_EQ(run(bids() + out("auction BIGINT, n BIGINT", "changelog-json") +
                 "INSERT INTO out SELECT auction, COUNT(*) AS n FROM bids GROUP BY auction HAVING SUM(price) > 20;", 1, false),

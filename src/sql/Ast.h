@@ -36,7 +36,7 @@ struct Expr {
     kCast,      ///< CAST(args[0] AS castType)
     kCall,      ///< name(args…)
     kInterval,  ///< INTERVAL 'n' unit: literal milliseconds in `millis`
-    kStar,      ///< * in a select list
+    kStar,      ///< * (or qualifier.*) in a select list
   };
   Kind kind = Kind::kLiteral;
   Position pos;
@@ -53,6 +53,13 @@ struct Expr {
   std::vector<ExprPtr> args;  ///< COUNT(*): one kStar argument
   bool distinct = false;      ///< an aggregate call's DISTINCT
   ExprPtr filter;             ///< an aggregate call's FILTER (WHERE …)
+  /// ROW_NUMBER() OVER (PARTITION BY … ORDER BY …): the window of the call (null: none).
+  struct Over {
+    std::vector<ExprPtr> partitionBy;
+    std::vector<ExprPtr> orderBy;
+    std::vector<bool> descending;
+  };
+  std::shared_ptr<Over> over;
 };
 
 struct SelectItem {

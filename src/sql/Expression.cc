@@ -1484,6 +1484,10 @@ class Binder {
 
 }  // namespace
 
+BoundPtr bindColumn(const Schema& schema, size_t index) {
+  return std::make_shared<ColumnRef>(schema.field(index).type, index);
+}
+
 Result<BoundPtr> bind(const Expr& e, const Scope& scope) {
   Binder b(scope);
   return b.bindExpr(e);

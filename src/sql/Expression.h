@@ -47,6 +47,9 @@ struct Scope {
   std::vector<Part> parts;
 };
 
+/// Column `index` of `schema`, as an expression.
+BoundPtr bindColumn(const Schema& schema, size_t index);
+
 /// Binds `e`: names resolved, types checked (messages name the position and what is accepted).
 Result<BoundPtr> bind(const Expr& e, const Scope& scope);
 

@@ -855,12 +855,40 @@ class Parser {
           REKA_ASSIGN_OR_RETURN(e->filter, expression());
           REKA_RETURN_IF_ERROR(expectSymbol(")"));
         }
-        if (isWord(peek(), "OVER")) return Status::notSupported("SQL: OVER at " + peek().pos.toString() + " is not supported yet");
+        if (word("OVER")) {
+          // OVER (PARTITION BY … ORDER BY … [ASC|DESC], …)
+          e->over = std::make_shared<Expr::Over>();
+          REKA_RETURN_IF_ERROR(expectSymbol("("));
+          if (word("PARTITION")) {
+            REKA_RETURN_IF_ERROR(expectWord("BY"));
+            do {
+              REKA_ASSIGN_OR_RETURN(ExprPtr p, expression());
+              e->over->partitionBy.push_back(p);
+            } while (symbol(","));
+          }
+          if (word("ORDER")) {
+            REKA_RETURN_IF_ERROR(expectWord("BY"));
+            do {
+              REKA_ASSIGN_OR_RETURN(ExprPtr o, expression());
+              e->over->orderBy.push_back(o);
+              const bool desc = word("DESC");
+              if (!desc) word("ASC");
+              e->over->descending.push_back(desc);
+            } while (symbol(","));
+          }
+          if (isWord(peek(), "ROWS") || isWord(peek(), "RANGE"))
+            return Status::notSupported("SQL: window frames (ROWS/RANGE) at " + peek().pos.toString() + " are not supported yet");
+          REKA_RETURN_IF_ERROR(expectSymbol(")"));
+        }
         return e;
       }
       auto e = make(Expr::Kind::kColumn, pos);
       if (symbol(".")) {
         e->qualifier = first;
+        if (symbol("*")) {
+          e->kind = Expr::Kind::kStar;  // qualifier.*
+          return e;
+        }
         REKA_ASSIGN_OR_RETURN(e->name, identifier("a column name after '.'"));
       } else {
         e->name = first;

@@ -15,6 +15,7 @@
 #include "sql/Ast.h"
 #include "sql/Expression.h"
 #include "sql/Join.h"
+#include "sql/Rank.h"
 
 namespace reka::sql {
 
@@ -45,10 +46,17 @@ std::string exprText(const Expr& e) {
       for (size_t i = 0; i < e.args.size(); ++i) s += (i > 0 ? ", " : "") + exprText(*e.args[i]);
       s += ")";
       if (e.filter) s += " FILTER (WHERE " + exprText(*e.filter) + ")";
+      if (e.over) {
+        s += " OVER (";
+        for (size_t i = 0; i < e.over->partitionBy.size(); ++i) s += (i > 0 ? ", " : "PARTITION BY ") + exprText(*e.over->partitionBy[i]);
+        for (size_t i = 0; i < e.over->orderBy.size(); ++i)
+          s += (i > 0 ? ", " : " ORDER BY ") + exprText(*e.over->orderBy[i]) + (e.over->descending[i] ? " DESC" : "");
+        s += ")";
+      }
       return s;
     }
     case Expr::Kind::kInterval: return "INTERVAL '" + std::to_string(e.millis) + "' MILLISECOND";
-    case Expr::Kind::kStar: return "*";
+    case Expr::Kind::kStar: return e.qualifier.empty() ? "*" : e.qualifier + ".*";
   }
   return "?";
 }
@@ -57,7 +65,7 @@ std::string exprText(const Expr& e) {
 /// kWindow: a windowing table function. kAggregate: a keyed exchange on the first keyCount
 /// columns, then a GROUP BY aggregation (a window aggregation when it groups by a window).
 struct Stage {
-  enum class Kind { kCalc, kWindow, kAggregate };
+  enum class Kind { kCalc, kWindow, kAggregate, kRank };
   Kind kind = Kind::kCalc;
   std::string label;  ///< "Calc", "Computed columns", "Convert", "View: v", "GroupAggregate", …
   std::vector<BoundPtr> projections;
@@ -66,6 +74,7 @@ struct Stage {
   std::string filterText;
   std::shared_ptr<const WindowSpec> window;
   std::shared_ptr<const AggregateSpec> aggregate;
+  std::shared_ptr<const RankSpec> rank;
   std::string detailText;  ///< windows and aggregates: what explain prints
   Schema schema;  ///< the rows it gives
   /// Event time assigned to its output (a WATERMARK on a computed column).
@@ -398,18 +407,13 @@ struct SqlScript::Impl {
 
   Result<PlannedQuery> planQuery(const Query& q, int depth) {
     if (depth > 16) return Status::invalidArgument("SQL: views and subqueries nest too deeply (a view that reads itself?)");
-    FromItem first;
-    first.table = q.from;
-    first.pos = q.fromPos;
-    first.subquery = q.subquery;
-    first.window = q.window;
-    first.alias = q.alias;
-    REKA_ASSIGN_OR_RETURN(PlannedQuery p, planFrom(first, depth));
     ExprPtr where = q.where;
-    for (const JoinClause& j : q.joins) {
-      REKA_ASSIGN_OR_RETURN(PlannedQuery right, planFrom(j.right, depth));
-      REKA_ASSIGN_OR_RETURN(p, planJoin(std::move(p), std::move(right), j, where));
-    }
+    REKA_ASSIGN_OR_RETURN(PlannedQuery p, planSource(q, where, depth));
+    for (const auto& item : q.items)
+      if (hasRowNumber(*item.expr))
+        return Status::notSupported("SQL: ROW_NUMBER() OVER at " + item.expr->pos.toString() +
+                                    " must be filtered by the enclosing query (SELECT … FROM (SELECT …, ROW_NUMBER() OVER (…) AS rn FROM …) "
+                                    "WHERE rn <= N): top-N and deduplication");
     bool aggregates = !q.groupBy.empty() || q.distinct || q.having != nullptr;
     for (const auto& item : q.items) aggregates = aggregates || (item.expr->kind != Expr::Kind::kStar && containsAggregate(*item.expr));
     if (where && containsAggregate(*where))
@@ -429,6 +433,150 @@ struct SqlScript::Impl {
     p.schema = st.schema;
     p.parts = {{"", "", 0, p.schema.size()}};
     if (!st.projections.empty() || st.filter) p.stages.push_back(std::move(st));
+    return p;
+  }
+
+  static bool hasRowNumber(const Expr& e) {
+    if (e.kind == Expr::Kind::kCall && e.over) return true;
+    for (const auto& a : e.args)
+      if (hasRowNumber(*a)) return true;
+    return false;
+  }
+
+  /// What a query reads: its first FROM item joined with the others. Conditions a join uses
+  /// are taken out of `where`.
+  Result<PlannedQuery> planSource(const Query& q, ExprPtr& where, int depth) {
+    FromItem first;
+    first.table = q.from;
+    first.pos = q.fromPos;
+    first.subquery = q.subquery;
+    first.window = q.window;
+    first.alias = q.alias;
+    // FROM (SELECT …, ROW_NUMBER() OVER (…) AS rn …) WHERE rn <= N: a top-N.
+    if (q.subquery && q.joins.empty()) {
+      const Query& sub = *q.subquery;
+      for (size_t i = 0; i < sub.items.size(); ++i) {
+        const Expr& e = *sub.items[i].expr;
+        if (!(e.kind == Expr::Kind::kCall && e.over)) continue;
+        const std::string rn = sub.items[i].alias.empty() ? derivedName(e, i) : sub.items[i].alias;
+        std::vector<ExprPtr> parts, kept;
+        conjuncts(where, parts);
+        int64_t limit = -1;
+        for (const ExprPtr& c : parts) {
+          int64_t n = -1;
+          if (c->kind == Expr::Kind::kBinary && c->args[0]->kind == Expr::Kind::kColumn && c->args[0]->name == rn &&
+              c->args[1]->kind == Expr::Kind::kLiteral && isInteger(c->args[1]->literalType)) {
+            const int64_t v = std::stoll(c->args[1]->text);
+            n = c->op == "<=" ? v : c->op == "<" ? v - 1 : (c->op == "=" && v == 1) ? 1 : -1;
+          }
+          if (n >= 1 && limit < 0) {
+            limit = n;
+          } else {
+            kept.push_back(c);
+          }
+        }
+        if (limit < 0)
+          return Status::notSupported("SQL: ROW_NUMBER() at " + e.pos.toString() + " needs a filter in the enclosing query: WHERE " + rn +
+                                      " <= N (or < N, or = 1)");
+        where = andOf(kept);
+        REKA_ASSIGN_OR_RETURN(PlannedQuery p, planRank(sub, i, limit, depth + 1));
+        p.parts = {{"", q.alias, 0, p.schema.size()}};
+        return p;
+      }
+    }
+    REKA_ASSIGN_OR_RETURN(PlannedQuery p, planFrom(first, depth));
+    for (const JoinClause& j : q.joins) {
+      REKA_ASSIGN_OR_RETURN(PlannedQuery right, planFrom(j.right, depth));
+      REKA_ASSIGN_OR_RETURN(p, planJoin(std::move(p), std::move(right), j, where));
+    }
+    return p;
+  }
+
+  static bool isInteger(const DataType& t) { return t.kind == TypeKind::kInt || t.kind == TypeKind::kBigint; }
+
+  /// `q` whose item `rnItem` is ROW_NUMBER() OVER (PARTITION BY … ORDER BY …), keeping `limit`
+  /// rows per partition.
+  Result<PlannedQuery> planRank(const Query& q, size_t rnItem, int64_t limit, int depth) {
+    const Expr& rn = *q.items[rnItem].expr;
+    if (rn.name != "ROW_NUMBER" || !rn.args.empty())
+      return Status::notSupported("SQL: " + rn.name + "(…) OVER at " + rn.pos.toString() + " is not supported; accepted: ROW_NUMBER() OVER (PARTITION BY … ORDER BY …)");
+    if (rn.over->orderBy.empty()) return Status::invalidArgument("SQL: ROW_NUMBER() at " + rn.pos.toString() + " needs an ORDER BY");
+    if (!q.groupBy.empty() || q.distinct || q.having) return Status::notSupported("SQL: ROW_NUMBER() with GROUP BY at " + rn.pos.toString() + " is not supported");
+    ExprPtr where = q.where;
+    REKA_ASSIGN_OR_RETURN(PlannedQuery p, planSource(q, where, depth));
+    if (p.updating) return Status::notSupported("SQL: ROW_NUMBER() at " + rn.pos.toString() + " over an updating input is not supported yet");
+    const Schema input = p.schema;
+    Scope scope = scopeOf(p, input);
+    Stage pre;
+    pre.label = "Calc";
+    if (where) {
+      REKA_ASSIGN_OR_RETURN(pre.filter, bind(*where, scope));
+      if (pre.filter->type.kind != TypeKind::kBoolean)
+        return Status::invalidArgument("SQL: WHERE at " + where->pos.toString() + " needs a BOOLEAN, not " + pre.filter->type.toString());
+      pre.filterText = exprText(*where);
+    }
+    std::vector<SelectItem> values;
+    for (size_t i = 0; i < q.items.size(); ++i)
+      if (i != rnItem) values.push_back(q.items[i]);
+    REKA_RETURN_IF_ERROR(selectList(values, scope, input, pre));
+    if (pre.projections.empty())  // an identity list: project every column anyway (more follow)
+      for (size_t c = 0; c < input.size(); ++c) {
+        pre.projections.push_back(bindColumn(input, c));
+        pre.projectionText.push_back(input.field(c).name);
+      }
+    auto spec = std::make_shared<RankSpec>();
+    spec->valueCount = pre.schema.size();
+    spec->limit = limit;
+    std::vector<Field> fields = pre.schema.fields();
+    std::vector<Field> outFields = fields;
+    auto add = [&](const ExprPtr& e, const std::string& name, std::vector<int>& into) -> Status {
+      REKA_ASSIGN_OR_RETURN(BoundPtr b, bind(*e, scope));
+      if (b->type.kind == TypeKind::kRow) return Status::notSupported("SQL: ROW values at " + e->pos.toString() + " cannot partition or order rows");
+      into.push_back(static_cast<int>(fields.size()));
+      fields.push_back({name, b->type});
+      pre.projectionText.push_back(exprText(*e));
+      pre.projections.push_back(std::move(b));
+      return Status::ok();
+    };
+    std::string partitionText, orderText;
+    for (size_t k = 0; k < rn.over->partitionBy.size(); ++k) {
+      REKA_RETURN_IF_ERROR(add(rn.over->partitionBy[k], "$p" + std::to_string(k), spec->partitionColumns));
+      partitionText += (k > 0 ? ", " : "") + exprText(*rn.over->partitionBy[k]);
+    }
+    for (size_t k = 0; k < rn.over->orderBy.size(); ++k) {
+      REKA_RETURN_IF_ERROR(add(rn.over->orderBy[k], "$o" + std::to_string(k), spec->orderColumns));
+      spec->descending.push_back(rn.over->descending[k]);
+      orderText += (k > 0 ? ", " : "") + exprText(*rn.over->orderBy[k]) + (rn.over->descending[k] ? " DESC" : "");
+    }
+    pre.schema = Schema(fields);
+    const std::string rnName = q.items[rnItem].alias.empty() ? derivedName(rn, rnItem) : q.items[rnItem].alias;
+    outFields.push_back({rnName, DataType::bigint().notNull()});
+    spec->output = std::make_shared<const Schema>(Schema(outFields));
+    Stage rank;
+    rank.kind = Stage::Kind::kRank;
+    rank.label = limit == 1 ? "Deduplicate" : "Rank";
+    rank.detailText = fmt::format("partitionBy=[{}] orderBy=[{}] rows<={}", partitionText, orderText, limit);
+    rank.schema = *spec->output;
+    rank.rank = spec;
+    p.stages.push_back(std::move(pre));
+    p.stages.push_back(std::move(rank));
+    p.schema = *spec->output;
+    p.updating = true;
+    // The row number where the select list has it.
+    if (rnItem + 1 != q.items.size()) {
+      Stage order;
+      order.label = "Calc";
+      std::vector<Field> reordered;
+      for (size_t i = 0, v = 0; i < q.items.size(); ++i) {
+        const size_t c = i == rnItem ? spec->valueCount : v++;
+        reordered.push_back(p.schema.field(c));
+        order.projections.push_back(bindColumn(p.schema, c));
+        order.projectionText.push_back(p.schema.field(c).name);
+      }
+      order.schema = Schema(reordered);
+      p.schema = order.schema;
+      p.stages.push_back(std::move(order));
+    }
     return p;
   }
 
@@ -589,9 +737,28 @@ struct SqlScript::Impl {
     for (size_t i = 0; i < items.size(); ++i) {
       const SelectItem& item = items[i];
       if (item.expr->kind == Expr::Kind::kStar) {
-        if (items.size() != 1) return Status::notSupported("SQL: * with other select items is not supported yet");
-        fields = input.fields();
-        break;
+        // * (every column) or t.* (those of table or alias t), in order.
+        size_t from = 0, count = input.size();
+        if (!item.expr->qualifier.empty()) {
+          auto part = std::find_if(scope.parts.begin(), scope.parts.end(),
+                                   [&](const Scope::Part& x) { return x.alias == item.expr->qualifier || x.table == item.expr->qualifier; });
+          if (part != scope.parts.end()) {
+            from = part->offset;
+            count = part->count;
+          } else if (item.expr->qualifier != scope.table && item.expr->qualifier != scope.alias) {
+            return Status::invalidArgument("SQL: " + item.expr->qualifier + ".* at " + item.expr->pos.toString() + ": no such table or alias");
+          }
+        }
+        for (size_t c = from; c < from + count; ++c) {
+          std::string name = input.field(c).name;
+          for (int n = 0; std::any_of(fields.begin(), fields.end(), [&](const Field& f) { return f.name == name; }); ++n)
+            name = input.field(c).name + std::to_string(n);
+          identity = identity && c == fields.size();
+          fields.push_back({name, input.field(c).type});
+          st.projectionText.push_back(input.field(c).name);
+          st.projections.push_back(bindColumn(input, c));
+        }
+        continue;
       }
       REKA_ASSIGN_OR_RETURN(BoundPtr b, bind(*item.expr, scope));
       std::string name = item.alias.empty() ? derivedName(*item.expr, i) : item.alias;
@@ -1071,6 +1238,9 @@ Result<DataStream<Row>> build(StreamEnvironment& env, const std::map<std::string
         break;
       }
       case Stage::Kind::kWindow: rows = rows->transform<Row>(st.label, makeWindowOperator(st.window)); break;
+      case Stage::Kind::kRank:
+        rows = rows->keyByColumns(st.rank->partitionColumns).transform<Row>(fmt::format("{} {}.{}", st.label, name, k), makeRankOperator(st.rank));
+        break;
       case Stage::Kind::kAggregate: {
         std::vector<int> keys;
         for (size_t c = 0; c < st.aggregate->keyCount; ++c) keys.push_back(static_cast<int>(c));

@@ -434,5 +434,101 @@ TEST(NexmarkSqlTest, Q8Q11GroupWindowsGiveTheRowsOfALoopOverTheGenerator) {
   }
 }
 
+std::string bidJson(const Bid& b) {
+  return fmt::format("\"auction\":{},\"bidder\":{},\"price\":{},\"channel\":{},\"url\":{},\"dateTime\":{},\"extra\":{}", b.auction, b.bidder,
+                     b.price, jsonString(b.channel), jsonString(b.url), timestamp(b.dateTime), jsonString(b.extra));
+}
+
+/// The value of `"field":` in a JSON line (up to the next ',' or '}').
+std::string fieldOf(const std::string& line, const std::string& field) {
+  const size_t at = line.find("\"" + field + "\":");
+  if (at == std::string::npos) return "?";
+  const size_t from = at + field.size() + 3;
+  return line.substr(from, line.find_first_of(",}", from) - from);
+}
+
+std::vector<std::string> project(const std::vector<std::string>& lines, const std::vector<std::string>& fields) {
+  std::vector<std::string> out;
+  for (const auto& l : lines) {
+    std::string p;
+    for (const auto& f : fields) p += fieldOf(l, f) + "|";
+    out.push_back(p);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+TEST(NexmarkSqlTest, Q9Q18Q19TopNGiveTheTablesOfALoopOverTheGenerator) {
+  // Ties go to the row that came first. At parallelism 1 the rows arrive in the generator's
+  // order; at 4 they interleave, so only what ties cannot change is compared.
+  ScratchDir dir;
+  StringArena arena;
+  std::optional<Generator> generator;
+  const std::vector<Event> all = eventsAt(10'000'000, arena, generator);
+  std::map<int64_t, const Auction*> auctions;
+  std::map<std::pair<int64_t, int64_t>, const Bid*> last;  // q18: (bidder, auction) → latest bid
+  std::map<int64_t, std::vector<const Bid*>> byAuction;    // q19: bids per auction, in order
+  std::map<int64_t, const Bid*> winner;                    // q9: auction → winning bid
+  for (const Event& e : all)
+    if (e.isAuction()) auctions[e.auction.id] = &e.auction;  // a bid joins its auction whichever comes first
+  for (const Event& e : all) {
+    if (!e.isBid()) continue;
+    const Bid& b = e.bid;
+    auto& l = last[{b.bidder, b.auction}];
+    if (l == nullptr || b.dateTime > l->dateTime) l = &b;
+    byAuction[b.auction].push_back(&b);
+    auto a = auctions.find(b.auction);
+    if (a != auctions.end() && b.dateTime >= a->second->dateTime && b.dateTime <= a->second->expires) {
+      auto& w = winner[b.auction];
+      if (w == nullptr || b.price > w->price || (b.price == w->price && b.dateTime < w->dateTime)) w = &b;
+    }
+  }
+  std::vector<std::string> q9, q18, q19;
+  for (const auto& [key, b] : last) q18.push_back("{" + bidJson(*b) + "}");
+  for (auto& [auction, list] : byAuction) {
+    std::stable_sort(list.begin(), list.end(), [](const Bid* x, const Bid* y) { return x->price > y->price; });
+    for (size_t r = 0; r < list.size() && r < 10; ++r) q19.push_back("{" + bidJson(*list[r]) + ",\"rank_number\":" + std::to_string(r + 1) + "}");
+  }
+  for (const auto& [id, b] : winner) {
+    const Auction& a = *auctions[id];
+    q9.push_back(fmt::format("{{\"id\":{},{},\"auction\":{},\"bidder\":{},\"price\":{},\"bid_dateTime\":{},\"bid_extra\":{}}}", a.id,
+                             auctionJson(a, "dateTime", "extra"), b->auction, b->bidder, b->price, timestamp(b->dateTime), jsonString(b->extra)));
+  }
+  for (auto* v : {&q9, &q18, &q19}) std::sort(v->begin(), v->end());
+  ASSERT_GT(q9.size(), 10u);
+  EXPECT_EQ(applyChangelog(runQuery("q9", 1, dir, "changelog-json")), q9);
+  EXPECT_EQ(applyChangelog(runQuery("q18", 1, dir, "changelog-json")), q18);
+  EXPECT_EQ(applyChangelog(runQuery("q19", 1, dir, "changelog-json")), q19);
+  EXPECT_EQ(project(applyChangelog(runQuery("q9", 4, dir, "changelog-json")), {"id", "price", "bid_dateTime"}),
+            project(q9, {"id", "price", "bid_dateTime"}));
+  EXPECT_EQ(project(applyChangelog(runQuery("q18", 4, dir, "changelog-json")), {"bidder", "auction", "dateTime"}),
+            project(q18, {"bidder", "auction", "dateTime"}));
+  EXPECT_EQ(project(applyChangelog(runQuery("q19", 4, dir, "changelog-json")), {"auction", "price", "rank_number"}),
+            project(q19, {"auction", "price", "rank_number"}));
+}
+
+TEST(NexmarkSqlTest, Q5HotItemsGiveTheTableOfALoopOverTheGenerator) {
+  ScratchDir dir;
+  StringArena arena;
+  std::optional<Generator> generator;
+  const std::vector<Event> all = eventsAt(1000, arena, generator);
+  // Windows of 10 s every 2 s: a bid at t is in the windows starting at the multiples of 2 s in (t - 10 s, t].
+  std::map<int64_t, std::map<int64_t, int64_t>> counts;  // window start → auction → bids
+  for (const Event& e : all) {
+    if (!e.isBid()) continue;
+    for (int64_t start = e.bid.dateTime / 2000 * 2000; start > e.bid.dateTime - 10000; start -= 2000) ++counts[start][e.bid.auction];
+  }
+  std::vector<std::string> want;
+  for (const auto& [start, perAuction] : counts) {
+    int64_t max = 0;
+    for (const auto& [a, n] : perAuction) max = std::max(max, n);
+    for (const auto& [a, n] : perAuction)
+      if (n == max) want.push_back(fmt::format("{{\"auction\":{},\"num\":{}}}", a, n));
+  }
+  std::sort(want.begin(), want.end());
+  ASSERT_GT(counts.size(), 5u);
+  for (int p : {1, 4}) EXPECT_EQ(applyChangelog(runQuery("q5", p, dir, "changelog-json", 1000)), want) << "q5 at parallelism " << p;
+}
+
 }  // namespace
 }  // namespace reka::nexmark::it

@@ -1,0 +1,170 @@
+#include "sql/Rank.h"
+
+#include <algorithm>
+#include <cstring>
+#include <numeric>
+#include <stdexcept>
+
+#include "reka/state/KeyedState.h"
+
+namespace reka::sql {
+
+struct RankedRow {
+  std::string order;
+  std::string values;
+};
+/// The top rows of one partition, in rank order.
+struct TopRows {
+  std::vector<RankedRow> rows;
+};
+
+}  // namespace reka::sql
+
+namespace reka {
+template <>
+struct Serde<sql::TopRows> {
+  static void write(const sql::TopRows& s, std::string& out) {
+    Serde<uint64_t>::write(s.rows.size(), out);
+    for (const auto& r : s.rows) {
+      Serde<std::string>::write(r.order, out);
+      Serde<std::string>::write(r.values, out);
+    }
+  }
+  static bool read(std::string_view& in, sql::TopRows& s) {
+    uint64_t n = 0;
+    if (!Serde<uint64_t>::read(in, n) || n > in.size()) return false;
+    s.rows.resize(n);
+    for (auto& r : s.rows)
+      if (!Serde<std::string>::read(in, r.order) || !Serde<std::string>::read(in, r.values)) return false;
+    return true;
+  }
+};
+}  // namespace reka
+
+namespace reka::sql {
+
+namespace {
+
+void putBigEndian(uint64_t v, std::string& out) {
+  for (int shift = 56; shift >= 0; shift -= 8) out += static_cast<char>((v >> shift) & 0xFF);
+}
+
+class RankOperator final : public Operator {
+ public:
+  explicit RankOperator(std::shared_ptr<const RankSpec> spec) : spec_(std::move(spec)) {
+    values_.resize(spec_->valueCount);
+    std::iota(values_.begin(), values_.end(), 0);
+  }
+  Status open(OperatorContext& ctx) override {
+    ctx_ = &ctx;
+    auto t = ctx.state->keyedTable<std::string, TopRows>(ctx.name + "/top");
+    if (!t.isOk()) return t.status();
+    table_ = *t;
+    out_.setSchema(spec_->output);
+    return Status::ok();
+  }
+  void processBatch(int, Batch& batch) override {
+    auto& in = static_cast<RowBatch&>(batch);
+    const auto limit = static_cast<size_t>(spec_->limit);
+    for (size_t i = 0; i < in.size(); ++i) {
+      if (in.kinds[i] == RowKind::kUpdateBefore || in.kinds[i] == RowKind::kDelete)
+        throw std::runtime_error("SQL top-N: the input retracts a row; ROW_NUMBER needs an append-only input");
+      key_.clear();
+      appendRowKey(in, i, spec_->partitionColumns, key_);
+      order_.clear();
+      appendOrderKey(in, i, spec_->orderColumns, spec_->descending, order_);
+      const KeyGroup kg = keyGroupFor(hashKey(key_), ctx_->maxParallelism);
+      auto& map = table_->mapOf(kg);
+      if (const TopRows* top = map.find(key_); top != nullptr && top->rows.size() >= limit && !(order_ < top->rows.back().order))
+        continue;  // below the last of a full top N (ties keep the earlier row): no change
+      TopRows& top = map.getOrCreate(key_, [] { return TopRows{}; });
+      const auto at = std::upper_bound(top.rows.begin(), top.rows.end(), order_,
+                                       [](const std::string& o, const RankedRow& r) { return o < r.order; });
+      const auto pos = static_cast<size_t>(at - top.rows.begin());
+      if (pos >= limit) continue;
+      // The rows after it move down one rank; the one pushed past N leaves.
+      for (size_t j = pos; j < top.rows.size(); ++j) {
+        if (j + 1 >= limit) {
+          emitRow(top.rows[j].values, j + 1, RowKind::kDelete);
+        } else {
+          emitRow(top.rows[j].values, j + 1, RowKind::kUpdateBefore);
+          emitRow(top.rows[j].values, j + 2, RowKind::kUpdateAfter);
+        }
+      }
+      values.clear();
+      appendRowKey(in, i, values_, values);
+      emitRow(values, pos + 1, RowKind::kInsert);
+      top.rows.insert(at, RankedRow{order_, values});
+      if (top.rows.size() > limit) top.rows.resize(limit);
+      if (out_.size() >= ctx_->batchSize) emit();
+    }
+    emit();
+  }
+  void finish() override { emit(); }
+
+ private:
+  void emitRow(std::string_view stored, size_t rank, RowKind kind) {
+    const size_t row = out_.appendRow(kind);
+    if (!readRowKey(stored, *spec_->output, 0, spec_->valueCount, out_, row)) throw std::runtime_error("SQL top-N: a malformed stored row");
+    RowBatch::setInt(out_.columns[spec_->valueCount], row, static_cast<int64_t>(rank));
+  }
+  void emit() {
+    if (out_.size() == 0) return;
+    ctx_->metrics->recordsOut.fetch_add(static_cast<int64_t>(out_.size()), std::memory_order_relaxed);
+    RowBatch batch(spec_->output);
+    std::swap(batch, out_);
+    ctx_->outputs[0]->push(batch);
+    out_.setSchema(spec_->output);
+  }
+
+  std::shared_ptr<const RankSpec> spec_;
+  std::vector<int> values_;
+  OperatorContext* ctx_ = nullptr;
+  KeyedTable<std::string, TopRows>* table_ = nullptr;
+  RowBatch out_;
+  std::string key_, order_, values;
+};
+
+}  // namespace
+
+void appendOrderKey(const RowBatch& rows, size_t row, const std::vector<int>& columns, const std::vector<bool>& descending,
+                    std::string& out) {
+  for (size_t k = 0; k < columns.size(); ++k) {
+    const size_t start = out.size();
+    const Column& c = rows.columns[static_cast<size_t>(columns[k])];
+    if (c.nulls[row] != 0) {
+      out += '\0';
+    } else {
+      out += '\1';
+      switch (rows.schema().field(static_cast<size_t>(columns[k])).type.kind) {
+        case TypeKind::kDouble: {
+          uint64_t bits;
+          const double d = c.doubles[row] == 0 ? 0.0 : c.doubles[row];
+          std::memcpy(&bits, &d, sizeof bits);
+          putBigEndian((bits >> 63) != 0 ? ~bits : bits ^ (uint64_t{1} << 63), out);
+          break;
+        }
+        case TypeKind::kDecimal: {
+          const auto v = static_cast<unsigned __int128>(c.decimals[row]) ^ (static_cast<unsigned __int128>(1) << 127);
+          putBigEndian(static_cast<uint64_t>(v >> 64), out);
+          putBigEndian(static_cast<uint64_t>(v), out);
+          break;
+        }
+        case TypeKind::kString:
+        case TypeKind::kBytes:
+          out.append(c.strings[row]);
+          out += '\0';
+          break;
+        default: putBigEndian(static_cast<uint64_t>(c.ints[row]) ^ (uint64_t{1} << 63), out); break;
+      }
+    }
+    if (descending[k])
+      for (size_t b = start; b < out.size(); ++b) out[b] = static_cast<char>(~static_cast<unsigned char>(out[b]));
+  }
+}
+
+std::function<std::unique_ptr<Operator>()> makeRankOperator(std::shared_ptr<const RankSpec> spec) {
+  return [spec] { return std::make_unique<RankOperator>(spec); };
+}
+
+}  // namespace reka::sql

@@ -5,5 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 cmake --preset release >/dev/null
-cmake --build --preset release --target reka_nexmark_bench reka_window_bench reka_checkpoint_bench reka_cli
+cmake --build --preset release --target reka_nexmark_bench reka_window_bench reka_checkpoint_bench reka_sql_bench reka_cli
 exec ./build/release/bench/reka_nexmark_bench "$@"

@@ -1,5 +1,6 @@
 #include "sql/Join.h"
 
+#include <map>
 #include <numeric>
 #include <stdexcept>
 
@@ -71,6 +72,42 @@ class JoinOperator final : public Operator {
     return Status::ok();
   }
 
+  void processWatermark(int64_t watermark) override {
+    watermark_ = watermark;
+    // A window join: the windows that have ended leave the state.
+    while (!pending_.empty() && pending_.begin()->first - 1 <= watermark) {
+      for (const Pending& e : pending_.begin()->second) tables_[e.side]->mapOf(e.keyGroup).erase(e.key);
+      pending_.erase(pending_.begin());
+    }
+    forwardWatermark(watermark);
+  }
+
+  Status snapshotState(int64_t, std::string& out) override {
+    Serde<int64_t>::write(watermark_, out);
+    return Status::ok();
+  }
+  Status restoreState(std::string_view in) override {
+    if (!Serde<int64_t>::read(in, watermark_)) return Status::corruption("SQL join: truncated snapshot");
+    if (spec_->windowEndKey < 0) return Status::ok();
+    pending_.clear();
+    for (int side = 0; side < 2; ++side) {
+      // The window end is the windowEndKey-th value of each stored key.
+      std::vector<Field> keyFields;
+      for (int k : keys_[side]) keyFields.push_back((side == 0 ? spec_->left : spec_->right)->field(static_cast<size_t>(k)));
+      RowBatch scratch(std::make_shared<const Schema>(keyFields));
+      scratch.appendRow();
+      const KeyGroupRange range = tables_[side]->range();
+      for (int32_t g = range.first; g <= range.last; ++g) {
+        for (const auto& [key, rows] : tables_[side]->mapOf(KeyGroup{g})) {
+          std::string_view k = key;
+          if (!readRowKey(k, scratch.schema(), 0, keyFields.size(), scratch, 0)) return Status::corruption("SQL join: a malformed stored key");
+          pending_[scratch.columns[static_cast<size_t>(spec_->windowEndKey)].ints[0]].push_back({side, KeyGroup{g}, key});
+        }
+      }
+    }
+    return Status::ok();
+  }
+
   void processBatch(int input, Batch& batch) override {
     auto& in = static_cast<RowBatch&>(batch);
     const int side = input == 0 ? 0 : 1, other = 1 - side;
@@ -85,6 +122,14 @@ class JoinOperator final : public Operator {
         if (outer_[side]) emitPadded(side, values_, 1, retract ? RowKind::kDelete : RowKind::kInsert);
         continue;
       }
+      int64_t windowEnd = 0;
+      if (spec_->windowEndKey >= 0) {
+        windowEnd = in.columns[static_cast<size_t>(keys_[side][static_cast<size_t>(spec_->windowEndKey)])].ints[i];
+        if (windowEnd - 1 <= watermark_) {
+          ctx_->metrics->lateRecords.fetch_add(1, std::memory_order_relaxed);  // its window has left the state
+          continue;
+        }
+      }
       key_.clear();
       appendRowKey(in, i, keys_[side], key_);
       const KeyGroup kg = keyGroupFor(hashKey(key_), ctx_->maxParallelism);
@@ -96,6 +141,7 @@ class JoinOperator final : public Operator {
       if (matches != nullptr)
         for (const auto& r : matches->rows) matchCount += r.count;
       if (!retract) {
+        if (spec_->windowEndKey >= 0 && !mine.contains(key_)) pending_[windowEnd].push_back({side, kg, key_});
         JoinRows& stored = mine.getOrCreate(key_, [] { return JoinRows{}; });
         bool found = false;
         for (auto& r : stored.rows) {
@@ -168,6 +214,13 @@ class JoinOperator final : public Operator {
   KeyedTable<std::string, JoinRows>* tables_[2] = {nullptr, nullptr};
   RowBatch out_;
   std::string key_, values_;
+  int64_t watermark_ = INT64_MIN;
+  struct Pending {
+    int side;
+    KeyGroup keyGroup;
+    std::string key;
+  };
+  std::map<int64_t, std::vector<Pending>> pending_;  ///< a window join's keys, by window end
 };
 
 }  // namespace

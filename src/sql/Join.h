@@ -19,6 +19,10 @@ struct JoinSpec {
   std::vector<int> leftKeys, rightKeys;  ///< equal positions are compared (types agree)
   std::shared_ptr<const Schema> left, right;
   std::shared_ptr<const Schema> output;  ///< the left columns, then the right ones (nullable)
+  /// A window join (both sides' window_end are equal keys): the key that holds window_end. A
+  /// window's rows are dropped from state once the watermark passes its end; a row of a window
+  /// that has passed is late (counted, not joined). -1: rows are kept for good.
+  int windowEndKey = -1;
 };
 
 /// Makes the join operator: input 0 is the left side, input 1 the right, each partitioned by its

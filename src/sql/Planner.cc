@@ -106,7 +106,10 @@ struct PlannedQuery {
   std::vector<Scope::Part> parts;
   /// Whether its result updates (-U, +U, -D rows): a GROUP BY that is not a window aggregation,
   /// an outer join, or anything over a changelog.
-  bool updating = false;
+  bool updating = false;  /// The columns that hold the window_start and window_end of a windowing function (renamed or
+  /// not), -1 if none: grouping by both is a window aggregation.
+  int windowStart = -1;
+  int windowEnd = -1;
 };
 
 struct PlannedJoin {
@@ -430,10 +433,45 @@ struct SqlScript::Impl {
       st.filterText = exprText(*where);
     }
     REKA_RETURN_IF_ERROR(selectList(q.items, scope, input, st));
+    const PlannedQuery before = p;
+    followWindow(before, q.items, p);
     p.schema = st.schema;
     p.parts = {{"", "", 0, p.schema.size()}};
     if (!st.projections.empty() || st.filter) p.stages.push_back(std::move(st));
     return p;
+  }
+
+  /// The column of `p` that a plain column reference names, or -1.
+  static int columnIndex(const Expr& e, const PlannedQuery& p) {
+    if (e.kind != Expr::Kind::kColumn) return -1;
+    if (p.parts.size() > 1) return resolveColumn(e, p.schema, p.parts);
+    if (!e.qualifier.empty() && !p.parts.empty() && e.qualifier != p.parts[0].table && e.qualifier != p.parts[0].alias) return -1;
+    return p.schema.indexOf(e.name);
+  }
+
+  /// Where the window columns of `in` are among `items` (a select list over it), into `out`.
+  static void followWindow(const PlannedQuery& in, const std::vector<SelectItem>& items, PlannedQuery& out) {
+    int start = -1, end = -1;
+    if (in.windowStart >= 0) {
+      size_t position = 0;
+      for (const auto& item : items) {
+        if (item.expr->kind == Expr::Kind::kStar) {
+          if (item.expr->qualifier.empty()) {
+            if (start < 0) start = static_cast<int>(position) + in.windowStart;
+            if (end < 0) end = static_cast<int>(position) + in.windowEnd;
+            position += in.schema.size();
+            continue;
+          }
+          break;  // t.*: positions past it are not followed
+        }
+        const int c = columnIndex(*item.expr, in);
+        if (c == in.windowStart && start < 0) start = static_cast<int>(position);
+        if (c == in.windowEnd && end < 0) end = static_cast<int>(position);
+        ++position;
+      }
+    }
+    out.windowStart = start >= 0 && end >= 0 ? start : -1;
+    out.windowEnd = start >= 0 && end >= 0 ? end : -1;
   }
 
   static bool hasRowNumber(const Expr& e) {
@@ -562,6 +600,7 @@ struct SqlScript::Impl {
     p.stages.push_back(std::move(rank));
     p.schema = *spec->output;
     p.updating = true;
+    p.windowStart = p.windowEnd = -1;
     // The row number where the select list has it.
     if (rnItem + 1 != q.items.size()) {
       Stage order;
@@ -712,6 +751,13 @@ struct SqlScript::Impl {
     REKA_RETURN_IF_ERROR(filterSide(left, leftFilters));
     REKA_RETURN_IF_ERROR(filterSide(right, rightFilters));
     if (!residual.empty()) where = where ? andOf({andOf(residual), where}) : andOf(residual);
+    // A window join: both sides' window_end (after window aggregations) are equal keys.
+    bool windowJoin = false;
+    if (left.windowEnd >= 0 && right.windowEnd >= 0 && !left.updating && !right.updating) {
+      for (size_t k = 0; k < spec->leftKeys.size(); ++k)
+        if (spec->leftKeys[k] == left.windowEnd && spec->rightKeys[k] == right.windowEnd) spec->windowEndKey = static_cast<int>(k);
+      windowJoin = spec->windowEndKey >= 0;
+    }
     spec->left = std::make_shared<const Schema>(left.schema);
     spec->right = std::make_shared<const Schema>(right.schema);
     spec->output = std::make_shared<const Schema>(combined);
@@ -719,7 +765,11 @@ struct SqlScript::Impl {
     PlannedQuery out;
     out.updating = left.updating || right.updating || !inner;
     auto joined = std::make_shared<PlannedJoin>();
-    joined->text = std::string(kKinds[static_cast<int>(spec->kind)]) + ": on=[" + keyText + "]";
+    joined->text = std::string(kKinds[static_cast<int>(spec->kind)]) + ": on=[" + keyText + "]" + (windowJoin ? " window join" : "");
+    if (windowJoin) {
+      out.windowStart = left.windowStart;
+      out.windowEnd = left.windowEnd;
+    }
     joined->spec = spec;
     joined->left = std::move(left);
     joined->right = std::move(right);
@@ -815,6 +865,8 @@ struct SqlScript::Impl {
     if (w.function == "TUMBLE") st.detailText = fmt::format("TUMBLE(time={}, size={} ms{})", w.timeColumn, w.size, w.offset != 0 ? fmt::format(", offset={} ms", w.offset) : "");
     st.schema = *spec->output;
     st.window = std::move(spec);
+    p.windowStart = static_cast<int>(p.schema.size());
+    p.windowEnd = p.windowStart + 1;
     p.schema = st.schema;
     p.stages.push_back(std::move(st));
     return Status::ok();
@@ -985,13 +1037,13 @@ struct SqlScript::Impl {
     }
     pre.schema = Schema(std::move(preFields));
     // A window aggregation groups by the window_start and window_end of a windowing function.
+    // (window_start and window_end of a windowing function, however a subquery renamed them).
     int windowStart = -1;
-    if (q.window || legacyWindow) {
+    if (p.windowStart >= 0 && !p.updating) {
       for (size_t k = 0; k < groupBy.size(); ++k) {
-        const Expr& g = *groupBy[k];
-        if (g.kind != Expr::Kind::kColumn) continue;
-        if (g.name == "window_start") windowStart = static_cast<int>(k);
-        if (g.name == "window_end") spec->windowEndKey = static_cast<int>(k);
+        const int c = columnIndex(*groupBy[k], p);
+        if (c == p.windowStart) windowStart = static_cast<int>(k);
+        if (c == p.windowEnd) spec->windowEndKey = static_cast<int>(k);
       }
       if (windowStart < 0) spec->windowEndKey = -1;
     }
@@ -1072,6 +1124,20 @@ struct SqlScript::Impl {
       items.push_back({e, item.alias.empty() ? derivedName(*item.expr, i) : item.alias});
     }
     REKA_RETURN_IF_ERROR(selectList(items, outScope, aggOut, post));
+    {
+      // The window aggregation's window_start and window_end keys, where the select list puts them.
+      PlannedQuery keyed;
+      keyed.schema = aggOut;
+      keyed.parts = {{"", "", 0, aggOut.size()}};
+      if (spec->windowEndKey >= 0) {
+        keyed.windowStart = windowStart;
+        keyed.windowEnd = spec->windowEndKey;
+      } else if (spec->sessionGap > 0) {
+        keyed.windowStart = static_cast<int>(spec->keyCount);
+        keyed.windowEnd = static_cast<int>(spec->keyCount) + 1;
+      }
+      followWindow(keyed, items, p);
+    }
     for (size_t i = 0; i < post.projectionText.size() && i < q.items.size(); ++i)
       if (q.items[i].expr->kind != Expr::Kind::kStar)
         post.projectionText[i] = exprText(*q.items[i].expr) + (q.items[i].alias.empty() ? "" : " AS " + q.items[i].alias);

@@ -4,20 +4,21 @@
 #include <numeric>
 #include <stdexcept>
 
+#include <absl/container/flat_hash_map.h>
+
 #include "reka/state/KeyedState.h"
 
 namespace reka::sql {
 
-/// A stored row of one side: its values (appendRowKey of every column), how many times it is
-/// there, and (outer sides) how many rows of the other side it matches.
-struct JoinRow {
-  std::string values;
+/// How many times a row is stored on one side, and (outer sides) how many rows of the other
+/// side it matches.
+struct JoinCounts {
   int64_t count = 0;
   int64_t matches = 0;
 };
-/// The rows of one side with one key.
+/// The rows of one side with one key, by their values (appendRowKey of every column).
 struct JoinRows {
-  std::vector<JoinRow> rows;
+  absl::flat_hash_map<std::string, JoinCounts> rows;
 };
 
 }  // namespace reka::sql
@@ -27,18 +28,23 @@ template <>
 struct Serde<sql::JoinRows> {
   static void write(const sql::JoinRows& s, std::string& out) {
     Serde<uint64_t>::write(s.rows.size(), out);
-    for (const auto& r : s.rows) {
-      Serde<std::string>::write(r.values, out);
-      Serde<int64_t>::write(r.count, out);
-      Serde<int64_t>::write(r.matches, out);
+    for (const auto& [values, c] : s.rows) {
+      Serde<std::string>::write(values, out);
+      Serde<int64_t>::write(c.count, out);
+      Serde<int64_t>::write(c.matches, out);
     }
   }
   static bool read(std::string_view& in, sql::JoinRows& s) {
     uint64_t n = 0;
     if (!Serde<uint64_t>::read(in, n) || n > in.size()) return false;
-    s.rows.resize(n);
-    for (auto& r : s.rows)
-      if (!Serde<std::string>::read(in, r.values) || !Serde<int64_t>::read(in, r.count) || !Serde<int64_t>::read(in, r.matches)) return false;
+    s.rows.clear();
+    s.rows.reserve(n);
+    for (uint64_t i = 0; i < n; ++i) {
+      std::string values;
+      sql::JoinCounts c;
+      if (!Serde<std::string>::read(in, values) || !Serde<int64_t>::read(in, c.count) || !Serde<int64_t>::read(in, c.matches)) return false;
+      s.rows.emplace(std::move(values), c);
+    }
     return true;
   }
 };
@@ -139,37 +145,30 @@ class JoinOperator final : public Operator {
       JoinRows* matches = outer_[other] ? theirs.findMutable(key_) : const_cast<JoinRows*>(theirs.find(key_));
       int64_t matchCount = 0;
       if (matches != nullptr)
-        for (const auto& r : matches->rows) matchCount += r.count;
+        for (const auto& [values, c] : matches->rows) matchCount += c.count;
       if (!retract) {
         if (spec_->windowEndKey >= 0 && !mine.contains(key_)) pending_[windowEnd].push_back({side, kg, key_});
         JoinRows& stored = mine.getOrCreate(key_, [] { return JoinRows{}; });
-        bool found = false;
-        for (auto& r : stored.rows) {
-          if (r.values == values_) {
-            ++r.count;
-            found = true;
-            break;
-          }
-        }
-        if (!found) stored.rows.push_back({values_, 1, matchCount});
+        auto [it, fresh] = stored.rows.try_emplace(values_, JoinCounts{0, matchCount});
+        ++it->second.count;
         if (matches != nullptr) {
-          for (auto& r : matches->rows) {
-            if (outer_[other] && r.matches++ == 0) emitPadded(other, r.values, r.count, RowKind::kDelete);
-            emitJoined(side, values_, r.values, r.count, RowKind::kInsert);
+          for (auto& [values, c] : matches->rows) {
+            if (outer_[other] && c.matches++ == 0) emitPadded(other, values, c.count, RowKind::kDelete);
+            emitJoined(side, values_, values, c.count, RowKind::kInsert);
           }
         }
         if (matchCount == 0 && outer_[side]) emitPadded(side, values_, 1, RowKind::kInsert);
       } else {
         JoinRows* stored = mine.findMutable(key_);
         if (stored == nullptr) continue;  // retracts a row this side never held
-        auto it = std::find_if(stored->rows.begin(), stored->rows.end(), [&](const JoinRow& r) { return r.values == values_; });
+        auto it = stored->rows.find(values_);
         if (it == stored->rows.end()) continue;
-        if (--it->count == 0) stored->rows.erase(it);
+        if (--it->second.count == 0) stored->rows.erase(it);
         if (stored->rows.empty()) mine.erase(key_);
         if (matches != nullptr) {
-          for (auto& r : matches->rows) {
-            emitJoined(side, values_, r.values, r.count, RowKind::kDelete);
-            if (outer_[other] && --r.matches == 0) emitPadded(other, r.values, r.count, RowKind::kInsert);
+          for (auto& [values, c] : matches->rows) {
+            emitJoined(side, values_, values, c.count, RowKind::kDelete);
+            if (outer_[other] && --c.matches == 0) emitPadded(other, values, c.count, RowKind::kInsert);
           }
         }
         if (matchCount == 0 && outer_[side]) emitPadded(side, values_, 1, RowKind::kDelete);

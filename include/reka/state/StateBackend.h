@@ -44,7 +44,10 @@ class StateTable {
 /// strings is looked up with the view a key function returns, without a copy.
 struct StringKeyHash {
   using is_transparent = void;
-  size_t operator()(std::string_view s) const { return static_cast<size_t>(XXH3_64bits(s.data(), s.size())); }
+  /// Seeded differently from KeyHash<std::string>: the key group is that hash modulo the maximum
+  /// parallelism, so within one key group's map its low bits are all equal, and a hash table that
+  /// takes its control bytes from the low bits would compare every key it probes.
+  size_t operator()(std::string_view s) const { return static_cast<size_t>(XXH3_64bits_withSeed(s.data(), s.size(), 0x9E3779B97F4A7C15ULL)); }
 };
 struct StringKeyEq {
   using is_transparent = void;

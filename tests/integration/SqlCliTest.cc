@@ -3,14 +3,28 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <filesystem>
 #include <fstream>
+#include <set>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "NexmarkTestKit.h"
+#include "testing/JobTesting.h"
 
 #ifndef REKA_CLI_PATH
 #error "REKA_CLI_PATH must name the reka binary"
 #endif
+
+extern char** environ;
 
 namespace reka::nexmark::it {
 namespace {
@@ -62,6 +76,97 @@ TEST(SqlCliTest, MistakesGetPositionsAndWhatIsAccepted) {
   r = runCommand(REKA_CLI_PATH, "run '" + dir.file("missing.sql") + "'", dir, calls);
   EXPECT_EQ(r.exitCode, 2);
   EXPECT_THAT(r.err, HasSubstr("cannot read"));
+}
+
+pid_t startReka(const std::vector<std::string>& args, const ScratchDir& dir) {
+  std::vector<std::string> all = {REKA_CLI_PATH};
+  all.insert(all.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : all) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 2, dir.file("stderr.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_addopen(&actions, 1, dir.file("stdout.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  pid_t pid = -1;
+  EXPECT_EQ(posix_spawn(&pid, REKA_CLI_PATH, &actions, nullptr, argv.data(), environ), 0);
+  posix_spawn_file_actions_destroy(&actions);
+  return pid;
+}
+
+int stopReka(pid_t pid) {
+  kill(pid, SIGTERM);
+  int status = 0;
+  for (int i = 0; i < 300; ++i) {
+    if (waitpid(pid, &status, WNOHANG) == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, &status, 0);
+  return -1;
+}
+
+/// The table the committed changelog-json rows under `dir` give (+I/+U add a row, -U/-D remove one).
+std::multiset<std::string> appliedTable(const std::string& dir) {
+  std::multiset<std::string> table;
+  std::vector<std::string> removed;
+  if (!std::filesystem::exists(dir)) return table;
+  for (const auto& line : reka::testing::linesUnder(dir)) {
+    const size_t op = line.rfind(",\"op\":\"");
+    if (op == std::string::npos) continue;
+    (line[op + 7] == '+' ? static_cast<void>(table.insert(line.substr(0, op) + "}")) : removed.push_back(line.substr(0, op) + "}"));
+  }
+  for (const auto& r : removed)
+    if (auto it = table.find(r); it != table.end()) table.erase(it);
+  return table;
+}
+
+TEST(SqlCliTest, AnUpdatingJobStopsWithASavepointAndResumesExactlyOnce) {
+  // A GROUP BY over a followed file into exactly-once part files: stopped with a savepoint after
+  // the first readings, resumed after more were appended; the committed changelog must give the
+  // counts of every reading once.
+  ScratchDir dir;
+  const std::string in = dir.file("in.json");
+  auto append = [&](int from, int to) {
+    std::ofstream f(in, std::ios::app);
+    for (int i = from; i < to; ++i) f << R"({"sensor":"s)" << i % 3 << R"(","celsius":)" << i << "}\n";
+  };
+  auto expected = [](int n) {
+    std::multiset<std::string> t;
+    for (int s = 0; s < 3; ++s) {
+      int64_t count = 0, sum = 0;
+      for (int i = s; i < n; i += 3) {
+        ++count;
+        sum += i;
+      }
+      t.insert(fmt::format("{{\"sensor\":\"s{}\",\"readings\":{},\"total\":{}}}", s, count, sum));
+    }
+    return t;
+  };
+  std::ofstream(dir.file("job.sql")) << "CREATE TABLE readings (sensor STRING, celsius BIGINT) WITH ('connector' = 'filesystem', 'path' = '" << in
+                                     << "', 'format' = 'json', 'source.monitor-interval' = '50ms');\n"
+                                        "CREATE TABLE totals (sensor STRING, readings BIGINT, total BIGINT) WITH ('connector' = 'filesystem', 'path' = '"
+                                     << dir.file("out") << "', 'format' = 'changelog-json');\n"
+                                        "INSERT INTO totals SELECT sensor, COUNT(*), SUM(celsius) FROM readings GROUP BY sensor;\n";
+  const std::vector<std::string> args = {"run", dir.file("job.sql"), "--state-dir", dir.file("state"), "--checkpoint-interval", "100ms",
+                                         "--parallelism", "2"};
+  auto waitFor = [&](const std::multiset<std::string>& want) {
+    for (int i = 0; i < 600; ++i) {
+      if (appliedTable(dir.file("out")) == want) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  };
+  append(0, 300);
+  pid_t pid = startReka(args, dir);
+  ASSERT_TRUE(waitFor(expected(300))) << readFile(dir.file("stderr.log"));
+  EXPECT_EQ(stopReka(pid), 0) << readFile(dir.file("stderr.log"));
+  EXPECT_THAT(readFile(dir.file("stderr.log")), HasSubstr("stopped with savepoint"));
+  append(300, 700);  // while the job is down
+  pid = startReka(args, dir);
+  const bool done = waitFor(expected(700));
+  EXPECT_EQ(stopReka(pid), 0);
+  ASSERT_TRUE(done) << readFile(dir.file("stderr.log"));
 }
 
 }  // namespace

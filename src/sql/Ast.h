@@ -116,6 +116,8 @@ struct Query {
   std::vector<ExprPtr> groupBy;
   Position groupByPos;
   ExprPtr having;
+  /// UNION ALL: the queries after this one, whose rows follow (same number of columns).
+  std::vector<std::shared_ptr<Query>> unionAll;
 };
 
 struct ColumnDef {

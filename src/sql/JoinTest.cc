@@ -149,6 +149,22 @@ TEST_F(JoinTest, DuplicateRowsJoinOncePerCopy) {
             (V(4, R"({"id":1,"name":"ann"})")));
 }
 
+TEST_F(JoinTest, UnionAll) {
+  EXPECT_EQ(run(tables() + out("id BIGINT, n INT") +
+                "INSERT INTO out SELECT id, amount FROM orders WHERE id < 3 UNION ALL SELECT cid, 0 FROM customers UNION ALL SELECT 7, 7 FROM customers WHERE cid = 20;", 2),
+            (V{R"({"id":1,"n":5})", R"({"id":10,"n":0})", R"({"id":2,"n":7})", R"({"id":20,"n":0})", R"({"id":7,"n":7})"}));
+  EXPECT_EQ(run(tables() + out("name STRING, n BIGINT", "changelog-json") +
+                "INSERT INTO out SELECT k, COUNT(*) FROM (SELECT name AS k FROM customers UNION ALL SELECT name FROM customers) GROUP BY k;"),
+            (V{R"({"name":"ann","n":1,"op":"+I"})", R"({"name":"ann","n":1,"op":"-U"})", R"({"name":"ann","n":2,"op":"+U"})",
+               R"({"name":"bob","n":1,"op":"+I"})", R"({"name":"bob","n":1,"op":"-U"})", R"({"name":"bob","n":2,"op":"+U"})"}));
+  EXPECT_THAT(error(tables() + out("id BIGINT") + "INSERT INTO out SELECT id FROM orders UNION ALL SELECT cid, name FROM customers;"),
+              HasSubstr("the query gives 2 columns, the first gives 1"));
+  EXPECT_THAT(error(tables() + out("id BIGINT") + "INSERT INTO out SELECT id FROM orders UNION ALL SELECT name FROM customers;"),
+              HasSubstr("column 1 is STRING here and BIGINT in the first query"));
+  EXPECT_THAT(error(tables() + out("id BIGINT") + "INSERT INTO out SELECT id FROM orders UNION SELECT cid FROM customers;"),
+              HasSubstr("write UNION ALL"));
+}
+
 TEST_F(JoinTest, JoinsThatCannotRunSayWhy) {
   EXPECT_THAT(error(tables() + out("id BIGINT") + "INSERT INTO out SELECT id FROM orders JOIN customers ON amount > 1;"),
               HasSubstr("no equality between its sides"));

@@ -456,10 +456,22 @@ class Parser {
     if (word("HAVING")) {
       REKA_ASSIGN_OR_RETURN(q.having, expression());
     }
-    for (const char* unsupported : {"ORDER", "UNION", "LIMIT"})
+    while (isWord(peek(), "UNION")) {
+      const Position at = next().pos;
+      if (!word("ALL"))
+        return Status::notSupported("SQL: UNION at " + at.toString() + " (without ALL, which removes duplicates) is not supported yet; "
+                                    "write UNION ALL, or SELECT DISTINCT over it");
+      REKA_ASSIGN_OR_RETURN(Query more, query());
+      q.unionAll.push_back(std::make_shared<Query>(std::move(more)));
+      // query() took the unions after `more` too: keep them flat, in order.
+      auto& last = *q.unionAll.back();
+      for (auto& u : last.unionAll) q.unionAll.push_back(std::move(u));
+      last.unionAll.clear();
+    }
+    for (const char* unsupported : {"ORDER", "LIMIT", "INTERSECT", "EXCEPT", "MINUS"})
       if (isWord(peek(), unsupported))
         return Status::notSupported(fmt::format("SQL: {} at {} is not supported yet (this version runs projections, filters, "
-                                                "GROUP BY and window aggregation)",
+                                                "GROUP BY, windows, joins, top-N and UNION ALL)",
                                                 unsupported, peek().pos.toString()));
     return q;
   }

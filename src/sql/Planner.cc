@@ -94,12 +94,14 @@ struct TableDef {
 };
 
 struct PlannedJoin;
+struct PlannedUnion;
 
 /// A planned query: where its rows come from (a table, or a join of two planned queries) and the
 /// stages they go through, in order.
 struct PlannedQuery {
   std::string sourceTable;
   std::shared_ptr<const PlannedJoin> join;
+  std::shared_ptr<const PlannedUnion> unionAll;  ///< UNION ALL of these (then the stages)
   std::vector<Stage> stages;
   Schema schema;  ///< the rows it gives
   /// Which of its columns come from which table or alias (one part unless it is a join).
@@ -110,6 +112,10 @@ struct PlannedQuery {
   /// not), -1 if none: grouping by both is a window aggregation.
   int windowStart = -1;
   int windowEnd = -1;
+};
+
+struct PlannedUnion {
+  std::vector<PlannedQuery> inputs;
 };
 
 struct PlannedJoin {
@@ -410,6 +416,46 @@ struct SqlScript::Impl {
 
   Result<PlannedQuery> planQuery(const Query& q, int depth) {
     if (depth > 16) return Status::invalidArgument("SQL: views and subqueries nest too deeply (a view that reads itself?)");
+    if (!q.unionAll.empty()) {
+      // UNION ALL: every query's rows, with the first one's column names; types must agree.
+      Query first = q;
+      first.unionAll.clear();
+      auto u = std::make_shared<PlannedUnion>();
+      REKA_ASSIGN_OR_RETURN(PlannedQuery head, planQuery(first, depth + 1));
+      PlannedQuery out;
+      out.schema = head.schema;
+      out.updating = head.updating;
+      u->inputs.push_back(std::move(head));
+      for (const auto& more : q.unionAll) {
+        REKA_ASSIGN_OR_RETURN(PlannedQuery next, planQuery(*more, depth + 1));
+        if (next.schema.size() != out.schema.size())
+          return Status::invalidArgument(fmt::format("SQL: UNION ALL at {}: the query gives {} columns, the first gives {}", more->pos.toString(),
+                                                     next.schema.size(), out.schema.size()));
+        std::vector<Field> widened = out.schema.fields();
+        for (size_t c = 0; c < out.schema.size(); ++c) {
+          DataType a = out.schema.field(c).type, b = next.schema.field(c).type;
+          a.nullable = b.nullable = true;
+          if (a == b) continue;
+          const auto integer = [](const DataType& t) { return t.kind == TypeKind::kInt || t.kind == TypeKind::kBigint; };
+          if (integer(a) && integer(b)) {
+            widened[c].type = DataType::bigint();  // INT with BIGINT is BIGINT, as in Flink
+            continue;
+          }
+          return Status::invalidArgument(fmt::format("SQL: UNION ALL at {}: column {} is {} here and {} in the first query; CAST one of them",
+                                                     more->pos.toString(), c + 1, next.schema.field(c).type.toString(),
+                                                     out.schema.field(c).type.toString()));
+        }
+        out.schema = Schema(widened);
+        out.updating = out.updating || next.updating;
+        u->inputs.push_back(std::move(next));
+      }
+      std::vector<Field> fields = out.schema.fields();
+      for (auto& f : fields) f.type.nullable = true;
+      out.schema = Schema(fields);
+      out.unionAll = std::move(u);
+      out.parts = {{"", "", 0, out.schema.size()}};
+      return out;
+    }
     ExprPtr where = q.where;
     REKA_ASSIGN_OR_RETURN(PlannedQuery p, planSource(q, where, depth));
     for (const auto& item : q.items)
@@ -1265,6 +1311,11 @@ void describe(const std::map<std::string, TableDef>& tables, const PlannedQuery&
     out += indent + line + "\n";
     indent = "   " + indent;
   }
+  if (q.unionAll) {
+    out += indent + "UnionAll\n";
+    for (const auto& in : q.unionAll->inputs) describe(tables, in, "   " + indent, out);
+    return;
+  }
   if (q.join) {
     out += indent + q.join->text + "\n";
     describe(tables, q.join->left, "   " + indent, out);
@@ -1276,12 +1327,42 @@ void describe(const std::map<std::string, TableDef>& tables, const PlannedQuery&
                      source.watermarks ? " watermark=" + source.watermarkText : "");
 }
 
+/// The columns of rows of `from` as `to`'s types (a CAST where they differ).
+Result<std::vector<BoundPtr>> convertColumns(const Schema& from, const Schema& to) {
+  std::vector<BoundPtr> out;
+  Scope scope{&from, "", "", nullptr, {}};
+  for (size_t c = 0; c < from.size(); ++c) {
+    DataType a = from.field(c).type, b = to.field(c).type;
+    a.nullable = b.nullable = true;
+    if (a == b) {
+      out.push_back(bindColumn(from, c));
+      continue;
+    }
+    Expr cast;
+    cast.kind = Expr::Kind::kCast;
+    cast.castType = b;
+    cast.args = {columnExpr(from.field(c).name, Position{})};
+    REKA_ASSIGN_OR_RETURN(BoundPtr bound, bind(cast, scope));
+    out.push_back(std::move(bound));
+  }
+  return out;
+}
+
 /// Adds the sources, joins and stages of `q` to `env`; `name` makes its operators' names (which
 /// key their state) unique and stable for a given script.
 Result<DataStream<Row>> build(StreamEnvironment& env, const std::map<std::string, TableDef>& tables, const PlannedQuery& q,
                               const std::string& name) {
   std::optional<DataStream<Row>> rows;
-  if (q.join) {
+  if (q.unionAll) {
+    const auto schema = std::make_shared<const Schema>(q.schema);
+    for (size_t k = 0; k < q.unionAll->inputs.size(); ++k) {
+      REKA_ASSIGN_OR_RETURN(DataStream<Row> in, build(env, tables, q.unionAll->inputs[k], name + ".u" + std::to_string(k)));
+      // The union's schema on every batch (names of the first query, nullable types, INT widened).
+      REKA_ASSIGN_OR_RETURN(std::vector<BoundPtr> columns, convertColumns(q.unionAll->inputs[k].schema, *schema));
+      in = in.transform<Row>("Calc", [schema, columns] { return std::make_unique<CalcOperator>(schema, columns, nullptr); });
+      rows = rows ? rows->unionWith(in) : in;
+    }
+  } else if (q.join) {
     REKA_ASSIGN_OR_RETURN(DataStream<Row> left, build(env, tables, q.join->left, name + ".l"));
     REKA_ASSIGN_OR_RETURN(DataStream<Row> right, build(env, tables, q.join->right, name + ".r"));
     const auto& spec = q.join->spec;

@@ -152,7 +152,7 @@ class AggregateOperator final : public Operator {
       int64_t windowEnd = 0;
       if (windowed) {
         windowEnd = in.columns[static_cast<size_t>(spec_->windowEndKey)].ints[i];
-        if (windowEnd - 1 <= watermark_) {
+        if (!spec_->processingTime && windowEnd - 1 <= watermark_) {
           ctx_->metrics->lateRecords.fetch_add(1, std::memory_order_relaxed);
           continue;
         }
@@ -166,7 +166,11 @@ class AggregateOperator final : public Operator {
       if (!existed) {
         if (retract) continue;  // retracts a row of a group this operator never saw: nothing to undo
         st = &map.getOrCreate(key_, [this] { return newState(); });
-        if (windowed) pending_[windowEnd].push_back({kg, key_});
+        if (windowed) {
+          auto& list = pending_[windowEnd];
+          if (list.empty() && spec_->processingTime) ctx_->time->requestCallback(windowEnd);
+          list.push_back({kg, key_});
+        }
       }
       size_t before = SIZE_MAX;
       if (!windowed && existed) {
@@ -191,11 +195,18 @@ class AggregateOperator final : public Operator {
   void processWatermark(int64_t watermark) override {
     watermark_ = watermark;
     if (spec_->sessionGap > 0) fireSessions(watermark);
-    if (spec_->windowEndKey >= 0) fire(watermark);
+    if (spec_->windowEndKey >= 0 && !spec_->processingTime) fire(watermark);
     forwardWatermark(watermark);
   }
 
-  void finish() override { emit(); }
+  void onProcessingTime(int64_t now) override {
+    if (spec_->processingTime) fire(now - 1);  // the windows that end at or before now
+  }
+
+  void finish() override {
+    if (spec_->processingTime) fire(INT64_MAX);  // at the end of the input every window fires
+    emit();
+  }
 
   Status snapshotState(int64_t, std::string& out) override {
     // The groups are in the state backend; the windows waiting to fire are found from them on
@@ -227,6 +238,8 @@ class AggregateOperator final : public Operator {
         pending_[scratch.columns[static_cast<size_t>(spec_->windowEndKey)].ints[0]].push_back({kg, key});
       }
     }
+    if (spec_->processingTime)
+      for (const auto& [end, groups] : pending_) ctx_->time->requestCallback(end);
     return Status::ok();
   }
 

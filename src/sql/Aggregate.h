@@ -47,6 +47,9 @@ struct AggregateSpec {
   /// then the calls. `sessionTimeColumn` is the input's time column.
   int64_t sessionGap = 0;
   int sessionTimeColumn = -1;
+  /// A window aggregation over processing time (windows of PROCTIME()): a window fires when the
+  /// wall clock passes its end (and every window at the end of the input), not by watermarks.
+  bool processingTime = false;
 };
 
 /// Makes the aggregation operator (one per subtask; its input is partitioned by the keys).

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <chrono>
 #include <cmath>
 #include <optional>
 
@@ -1045,6 +1046,21 @@ class UserFunction final : public Node {
   std::string name_;
 };
 
+/// PROCTIME(): the wall clock when the row is computed (a processing-time attribute).
+class ProcTime final : public BoundExpr {
+ public:
+  ProcTime() : BoundExpr(DataType::timestampLtz(3).notNull()) {}
+  Status evaluate(const RowBatch& in, Column& out, StringArena&) const override {
+    const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    out.nulls.assign(in.size(), 0);
+    out.ints.assign(in.size(), now);
+    out.doubles.clear();
+    out.decimals.clear();
+    out.strings.clear();
+    return Status::ok();
+  }
+};
+
 // ---- Binding --------------------------------------------------------------------------------
 
 Status typeError(const Position& pos, const std::string& what) { return Status::invalidArgument("SQL: " + what + where(pos)); }
@@ -1399,6 +1415,10 @@ class Binder {
       DataType t = arithmeticType('%', args[0]->type, args[1]->type);
       return BoundPtr(std::make_shared<Arithmetic>(t, '%', args[0], args[1], e.pos));
     }
+    if (e.name == "PROCTIME") {
+      REKA_RETURN_IF_ERROR(arity(0));
+      return BoundPtr(std::make_shared<ProcTime>());
+    }
     if (e.name == "DATE_FORMAT" || e.name == "TO_TIMESTAMP") {
       const bool format = e.name == "DATE_FORMAT";
       if (args.size() != (format ? 2u : 1u) && args.size() != 2)
@@ -1475,7 +1495,7 @@ class Binder {
     return typeError(e.pos, "unknown function " + e.name +
                                 "; this version has UPPER, LOWER, CHAR_LENGTH, CONCAT, REPLACE, ABS, MOD, COALESCE, SPLIT_INDEX, REGEXP_EXTRACT, "
                                 "DATE_FORMAT, TO_TIMESTAMP, EXTRACT, YEAR, QUARTER, MONTH, WEEK, DAYOFMONTH, DAYOFWEEK, DAYOFYEAR, HOUR, "
-                                "MINUTE, SECOND, FLOOR/CEIL(… TO unit), CAST and CASE; aggregates COUNT, SUM, AVG, MIN, MAX");
+                                "MINUTE, SECOND, FLOOR/CEIL(… TO unit), PROCTIME(), CAST and CASE; aggregates COUNT, SUM, AVG, MIN, MAX");
   }
 
   const Scope& scope_;

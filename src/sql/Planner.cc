@@ -112,6 +112,10 @@ struct PlannedQuery {
   /// not), -1 if none: grouping by both is a window aggregation.
   int windowStart = -1;
   int windowEnd = -1;
+  /// The column that holds PROCTIME() (a processing-time attribute), -1 if none.
+  int proctime = -1;
+  /// Its window columns come from a windowing function over processing time.
+  bool processingTimeWindow = false;
 };
 
 struct PlannedUnion {
@@ -497,7 +501,25 @@ struct SqlScript::Impl {
 
   /// Where the window columns of `in` are among `items` (a select list over it), into `out`.
   static void followWindow(const PlannedQuery& in, const std::vector<SelectItem>& items, PlannedQuery& out) {
-    int start = -1, end = -1;
+    int start = -1, end = -1, proc = -1;
+    {
+      // A processing-time attribute: PROCTIME() itself, or a column that holds it.
+      size_t position = 0;
+      for (const auto& item : items) {
+        if (item.expr->kind == Expr::Kind::kStar) {
+          if (!item.expr->qualifier.empty()) break;
+          if (in.proctime >= 0 && proc < 0) proc = static_cast<int>(position) + in.proctime;
+          position += in.schema.size();
+          continue;
+        }
+        const bool isProc = (item.expr->kind == Expr::Kind::kCall && item.expr->name == "PROCTIME") ||
+                            (in.proctime >= 0 && columnIndex(*item.expr, in) == in.proctime);
+        if (isProc && proc < 0) proc = static_cast<int>(position);
+        ++position;
+      }
+    }
+    out.proctime = proc;
+    out.processingTimeWindow = in.processingTimeWindow;
     if (in.windowStart >= 0) {
       size_t position = 0;
       for (const auto& item : items) {
@@ -889,6 +911,7 @@ struct SqlScript::Impl {
                                      tt.toString());
     auto spec = std::make_shared<WindowSpec>();
     spec->kind = w.function == "TUMBLE" ? WindowSpec::Kind::kTumble : w.function == "HOP" ? WindowSpec::Kind::kHop : WindowSpec::Kind::kCumulate;
+    const bool processingTime = time == p.proctime;
     spec->timeColumn = time;
     spec->size = w.size;
     spec->step = w.step;
@@ -911,8 +934,10 @@ struct SqlScript::Impl {
     if (w.function == "TUMBLE") st.detailText = fmt::format("TUMBLE(time={}, size={} ms{})", w.timeColumn, w.size, w.offset != 0 ? fmt::format(", offset={} ms", w.offset) : "");
     st.schema = *spec->output;
     st.window = std::move(spec);
+    if (processingTime) st.detailText += " on processing time";
     p.windowStart = static_cast<int>(p.schema.size());
     p.windowEnd = p.windowStart + 1;
+    p.processingTimeWindow = processingTime;
     p.schema = st.schema;
     p.stages.push_back(std::move(st));
     return Status::ok();
@@ -1093,6 +1118,7 @@ struct SqlScript::Impl {
       }
       if (windowStart < 0) spec->windowEndKey = -1;
     }
+    spec->processingTime = spec->windowEndKey >= 0 && p.processingTimeWindow;
     spec->output = std::make_shared<const Schema>(Schema(outFields));
     Stage agg;
     agg.kind = Stage::Kind::kAggregate;
@@ -1101,7 +1127,8 @@ struct SqlScript::Impl {
     for (size_t k = 0; k < spec->keyCount; ++k) keys += (k > 0 ? ", " : "") + outFields[k].name;
     for (const auto& t : callText) aggs += (aggs.empty() ? "" : ", ") + t;
     agg.detailText = "groupBy=[" + keys + "]" + (spec->sessionGap > 0 ? fmt::format(" session=({}, gap={} ms)", sessionTime, sessionGap) : "") +
-                     " select=[" + aggs + "]" + (spec->windowEndKey >= 0 || spec->sessionGap > 0 ? " emit=window end" : " emit=updates");
+                     " select=[" + aggs + "]" +
+                     (spec->processingTime ? " emit=window end (processing time)" : spec->windowEndKey >= 0 || spec->sessionGap > 0 ? " emit=window end" : " emit=updates");
     agg.schema = *spec->output;
     agg.aggregate = spec;
     const Schema aggOut = agg.schema;

@@ -33,9 +33,15 @@ std::optional<int64_t> scaled(int64_t value, int64_t unit) {
 std::optional<std::chrono::milliseconds> parseDuration(std::string_view text) {
   auto number = splitNumber(text);
   if (!number) return std::nullopt;
-  const auto [n, unit] = *number;
-  static constexpr std::array<std::pair<std::string_view, int64_t>, 6> kUnits = {{
-      {"ms", 1}, {"s", 1000}, {"m", 60'000}, {"min", 60'000}, {"h", 3'600'000}, {"d", 86'400'000}}};
+  auto [n, unit] = *number;
+  while (!unit.empty() && unit.front() == ' ') unit.remove_prefix(1);  // "1 min", as Flink writes it
+  // Flink's names too (TimeUtils): "1 min", "10 s", "2 hours", "500 milliseconds".
+  static constexpr std::array<std::pair<std::string_view, int64_t>, 21> kUnits = {{
+      {"ms", 1},          {"milli", 1},        {"millis", 1},       {"millisecond", 1}, {"milliseconds", 1},
+      {"s", 1000},        {"sec", 1000},       {"secs", 1000},      {"second", 1000},   {"seconds", 1000},
+      {"m", 60'000},      {"min", 60'000},     {"mins", 60'000},    {"minute", 60'000}, {"minutes", 60'000},
+      {"h", 3'600'000},   {"hour", 3'600'000}, {"hours", 3'600'000},
+      {"d", 86'400'000},  {"day", 86'400'000}, {"days", 86'400'000}}};
   if (unit.empty()) {
     if (n == 0) return std::chrono::milliseconds(0);
     return std::nullopt;  // "5" could mean seconds or milliseconds: say which

@@ -15,10 +15,16 @@ TEST(UnitsTest, ParsesDurationsWithEveryUnit) {
   EXPECT_EQ(parseDuration("2min"), milliseconds(120'000));
   EXPECT_EQ(parseDuration("1h"), milliseconds(3'600'000));
   EXPECT_EQ(parseDuration("1d"), milliseconds(86'400'000));
+  // Flink's spellings: a space and long names.
+  EXPECT_EQ(parseDuration("1 min"), milliseconds(60'000));
+  EXPECT_EQ(parseDuration("10 s"), milliseconds(10'000));
+  EXPECT_EQ(parseDuration("2 hours"), milliseconds(7'200'000));
+  EXPECT_EQ(parseDuration("500 milliseconds"), milliseconds(500));
+  EXPECT_FALSE(parseDuration("1 fortnight").has_value());
 }
 
 TEST(UnitsTest, RefusesWhatIsNotADuration) {
-  for (const char* bad : {"", "5", "s", "-1s", "+1s", "1.5s", " 1s", "1s ", "1 s", "1sec", "1S", "0x10s",
+  for (const char* bad : {"", "5", "s", "-1s", "+1s", "1.5s", " 1s", "1s ", "1 S", "1S", "0x10s", "1 s ",
                           "9223372036854775807s", "99999999999999999999ms", "106751991167301d"}) {
     EXPECT_FALSE(parseDuration(bad).has_value()) << bad;
   }

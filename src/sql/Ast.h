@@ -134,6 +134,7 @@ struct CreateTable {
   std::optional<std::string> watermarkColumn;
   ExprPtr watermarkExpr;  ///< c - INTERVAL … (or c)
   std::vector<std::string> primaryKey;
+  std::vector<std::string> partitionedBy;  ///< PARTITIONED BY (…): directories col=value/…
   std::vector<std::pair<std::string, std::string>> options;
 };
 

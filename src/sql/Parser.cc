@@ -369,7 +369,19 @@ class Parser {
       if (symbol(")")) break;
       REKA_RETURN_IF_ERROR(expectSymbol(","));
     }
-    if (word("PARTITIONED")) return Status::notSupported("SQL: PARTITIONED BY is not supported yet");
+    if (word("COMMENT")) {
+      REKA_ASSIGN_OR_RETURN(std::string comment, stringLiteral("a 'comment'"));
+      (void)comment;
+    }
+    if (word("PARTITIONED")) {
+      REKA_RETURN_IF_ERROR(expectWord("BY"));
+      REKA_RETURN_IF_ERROR(expectSymbol("("));
+      do {
+        REKA_ASSIGN_OR_RETURN(std::string c, identifier("a partition column"));
+        t.partitionedBy.push_back(std::move(c));
+      } while (symbol(","));
+      REKA_RETURN_IF_ERROR(expectSymbol(")"));
+    }
     if (word("WITH")) {
       REKA_RETURN_IF_ERROR(expectSymbol("("));
       do {

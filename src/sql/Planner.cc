@@ -381,6 +381,19 @@ struct SqlScript::Impl {
     }
     for (const auto& k : t.primaryKey)
       if (def.schema.indexOf(k) < 0) return Status::invalidArgument("SQL: primary key column '" + k + "' of table '" + t.name + "' is not a column");
+    if (!t.partitionedBy.empty()) {
+      // The filesystem connector writes a row under DIR/col=value/…; the columns are named in
+      // the table's options for it (Flink keeps them out of the files too).
+      std::string cols;
+      for (const auto& c : t.partitionedBy) {
+        if (def.physical.indexOf(c) < 0)
+          return Status::invalidArgument("SQL: PARTITIONED BY column '" + c + "' of table '" + t.name + "' is not a physical column");
+        cols += (cols.empty() ? "" : ";") + c;
+      }
+      if (def.options.get("connector") != "filesystem")
+        return Status::notSupported("SQL: PARTITIONED BY of table '" + t.name + "': only the filesystem connector writes partitions");
+      def.options.set("partition.columns", cols);
+    }
     if (!t.primaryKey.empty() && !def.options.has("key.fields") && def.options.get("connector") == "upsert-kafka") {
       std::string keys;
       for (const auto& k : t.primaryKey) keys += (keys.empty() ? "" : ";") + k;

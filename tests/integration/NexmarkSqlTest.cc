@@ -555,6 +555,47 @@ TEST(NexmarkSqlTest, Q12ProcessingTimeWindowsCountEveryBidOnce) {
   EXPECT_EQ(counted, perBidder);
 }
 
+TEST(NexmarkSqlTest, Q10WritesPartitionDirectoriesWithSuccessFiles) {
+  // At 1000 events per second the bids span 20 s: partitions of minute 00:00 (and maybe 00:01).
+  registerNexmarkConnector();
+  ScratchDir dir;
+  StringArena arena;
+  std::optional<Generator> generator;
+  const std::vector<Event> all = eventsAt(1000, arena, generator);
+  std::map<std::string, std::vector<std::string>> want;  // partition directory → CSV lines
+  for (const Event& e : all) {
+    if (!e.isBid()) continue;
+    const Bid& b = e.bid;
+    std::string ts;
+    appendTimestamp(b.dateTime, 3, false, false, ts);
+    want["dt=" + ts.substr(0, 10) + "/hm=" + ts.substr(11, 2) + "%3A" + ts.substr(14, 2)].push_back(
+        fmt::format("{},{},{},{},{}", b.auction, b.bidder, b.price, ts, b.extra));
+  }
+  const std::string root = std::string(REKA_SOURCE_DIR) + "/sql/nexmark/";
+  std::string script = readFile(root + "ddl.sql") + readFile(root + "q10.sql");
+  script = replaceAll(script, "${EVENTS_NUM}", std::to_string(kEvents));
+  script = replaceAll(script, "'10000000'", "'1000'");
+  script = replaceAll(script, "file://${NEXMARK_DIR}/data/output/${SUBMIT_TIME}/bid/", "file://" + dir.file("q10"));
+  auto compiled = sql::SqlScript::compile(script);
+  ASSERT_TRUE(compiled.isOk()) << compiled.status().toString();
+  ExecutionConfig config;
+  config.parallelism = 2;
+  StreamEnvironment env(config);
+  Status added = compiled->addTo(env);
+  ASSERT_TRUE(added.isOk()) << added.toString();
+  Status ran = testing::runJob(env);
+  ASSERT_TRUE(ran.isOk()) << ran.toString();
+  for (auto& [partition, lines] : want) {
+    std::sort(lines.begin(), lines.end());
+    EXPECT_EQ(reka::testing::linesUnder(dir.file("q10") + "/" + partition), lines) << partition;
+    EXPECT_TRUE(std::filesystem::exists(dir.file("q10") + "/" + partition + "/_SUCCESS")) << partition;
+  }
+  size_t partitions = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir.file("q10")))
+    partitions += e.is_directory() && e.path().filename().string().rfind("hm=", 0) == 0;
+  EXPECT_EQ(partitions, want.size());
+}
+
 TEST(NexmarkSqlTest, TheExampleJobsRun) {
   // examples/sql/*.sql with their paths made absolute, print made blackhole (and the generator
   // made small); each must compile and run. enrich.sql's join is checked against its inputs.

@@ -65,6 +65,8 @@ class TransactionalFileWriter {
   /// Ends the line appended since beginLine() (adds '\n' if it does not end with one), writes
   /// the buffer when it is full and rolls the file when it reached maxFileBytes.
   void endLine();
+  /// Whether finish() commits (a job without checkpoints).
+  bool commitsAtFinish() const { return commitAtFinish_; }
   /// End of input: closes every file (flushed and synced); commits them when commitAtFinish.
   void finish();
   /// Pre-commit for checkpoint `checkpointId`: closes every open file (flushed and synced),

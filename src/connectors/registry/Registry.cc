@@ -5,8 +5,13 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <map>
 #include <mutex>
+#include <set>
 
 #include "connectors/NamedRegistry.h"
 #include "reka/base/Check.h"
@@ -187,11 +192,60 @@ ConnectorFactory print() {
 
 /// Rows encoded one per line into part files (TransactionalFileWriter: exactly once with
 /// checkpoints, staged files committed when the checkpoint completes).
+/// A partition directory's name for a value: Flink's escaping (%XX for '/', ':', '=', '%' and
+/// the other characters a path or Hive treats specially), "__DEFAULT_PARTITION__" for NULL.
+void appendPartitionValue(const RowBatch& rows, size_t column, size_t row, std::string& out) {
+  const Column& c = rows.columns[column];
+  if (c.nulls[row] != 0) {
+    out += "__DEFAULT_PARTITION__";
+    return;
+  }
+  std::string text;
+  const DataType& t = rows.schema().field(column).type;
+  switch (t.kind) {
+    case TypeKind::kString:
+    case TypeKind::kBytes: text.assign(c.strings[row]); break;
+    case TypeKind::kDouble: text = fmt::format("{}", c.doubles[row]); break;
+    case TypeKind::kDecimal: appendDecimal(c.decimals[row], t.scale, text); break;
+    case TypeKind::kBoolean: text = c.ints[row] != 0 ? "true" : "false"; break;
+    case TypeKind::kTimestamp:
+    case TypeKind::kTimestampLtz: appendTimestamp(c.ints[row], t.precision, false, false, text); break;
+    default: text = std::to_string(c.ints[row]); break;
+  }
+  if (text.empty() || text == "." || text == "..") {
+    out += text.empty() ? "__DEFAULT_PARTITION__" : (text == "." ? "%2E" : "%2E%2E");
+    return;
+  }
+  for (char ch : text) {
+    const auto u = static_cast<unsigned char>(ch);
+    if (u < 0x20 || u == 0x7F || std::string_view("\"#%'*/:=?\\{[]^").find(ch) != std::string_view::npos) {
+      fmt::format_to(std::back_inserter(out), "%{:02X}", u);
+    } else {
+      out += ch;
+    }
+  }
+}
+
 class FileRowWriter final : public RowSinkWriter {
  public:
+  /// `partitionColumns`: columns of `schema` that choose the directory (col=value/…) and are
+  /// left out of the rows written (`encoder` encodes the other columns); `successFile`: the
+  /// file written in a partition when files of it are committed (empty: none).
   FileRowWriter(TransactionalFileSinkOptions options, std::unique_ptr<Encoder> encoder, const FormatFactory* format,
-                std::shared_ptr<const Schema> schema, std::string name)
-      : options_(std::move(options)), encoder_(std::move(encoder)), format_(format), schema_(std::move(schema)), name_(std::move(name)) {}
+                std::shared_ptr<const Schema> schema, std::string name, std::vector<int> partitionColumns = {},
+                std::string successFile = "")
+      : options_(std::move(options)), encoder_(std::move(encoder)), format_(format), schema_(std::move(schema)), name_(std::move(name)),
+        partitionColumns_(std::move(partitionColumns)), successFile_(std::move(successFile)) {
+    if (!partitionColumns_.empty()) {
+      std::vector<Field> data;
+      for (size_t c = 0; c < schema_->size(); ++c)
+        if (std::find(partitionColumns_.begin(), partitionColumns_.end(), static_cast<int>(c)) == partitionColumns_.end()) {
+          dataColumns_.push_back(c);
+          data.push_back(schema_->field(c));
+        }
+      dataSchema_ = std::make_shared<const Schema>(std::move(data));
+    }
+  }
   Status open(const OperatorContext& ctx) override {
     writer_ = std::make_unique<TransactionalFileWriter>(options_, ctx.subtask, ctx.guarantee == DeliveryGuarantee::kExactlyOnce,
                                                         !ctx.checkpointing);
@@ -199,11 +253,29 @@ class FileRowWriter final : public RowSinkWriter {
   }
   Status write(const RowBatch& rows) override {
     REKA_RETURN_IF_ERROR(checkSchema(rows, *schema_, name_));
+    const RowBatch* data = &rows;
+    RowBatch projected;
+    if (!partitionColumns_.empty()) {
+      // The rows without their partition columns (the same values, retained).
+      projected.setSchema(dataSchema_);
+      for (size_t k = 0; k < dataColumns_.size(); ++k) projected.columns[k] = rows.columns[dataColumns_[k]];
+      projected.kinds = rows.kinds;
+      projected.retain(rows);
+      data = &projected;
+    }
     for (size_t i = 0; i < rows.size(); ++i) {
       REKA_RETURN_IF_ERROR(checkKind(rows, i, *format_));
-      std::string& out = writer_->beginLine("");
+      partition_.clear();
+      for (size_t k = 0; k < partitionColumns_.size(); ++k) {
+        if (k > 0) partition_ += '/';
+        partition_ += schema_->field(static_cast<size_t>(partitionColumns_[k])).name;
+        partition_ += '=';
+        appendPartitionValue(rows, static_cast<size_t>(partitionColumns_[k]), i, partition_);
+      }
+      if (!successFile_.empty() && !partition_.empty()) touched_.insert(partition_);
+      std::string& out = writer_->beginLine(partition_);
       const size_t before = out.size();
-      Status s = encoder_->encode(rows, i, out);
+      Status s = encoder_->encode(*data, i, out);
       if (!s.isOk()) {
         out.resize(before);
         return s;
@@ -212,23 +284,56 @@ class FileRowWriter final : public RowSinkWriter {
     }
     return Status::ok();
   }
-  Status prepare(int64_t id, std::string& out) override { return writer_->snapshot(id, out); }
+  Status prepare(int64_t id, std::string& out) override {
+    staged_[id].insert(touched_.begin(), touched_.end());
+    touched_.clear();
+    return writer_->snapshot(id, out);
+  }
   Status commit(int64_t id) override {
     writer_->commit(id);
-    return Status::ok();
+    // The partitions whose files this checkpoint (and those before it) committed get their
+    // success file.
+    std::set<std::string> done;
+    for (auto it = staged_.begin(); it != staged_.end() && it->first <= id;) {
+      done.insert(it->second.begin(), it->second.end());
+      it = staged_.erase(it);
+    }
+    return writeSuccessFiles(done);
   }
   Status recover(std::string_view in) override { return writer_->restore(in); }
   Status finish() override {
     writer_->finish();
-    return Status::ok();
+    if (!writer_->commitsAtFinish()) return Status::ok();
+    for (auto& [id, parts] : staged_) touched_.insert(parts.begin(), parts.end());
+    staged_.clear();
+    Status s = writeSuccessFiles(touched_);
+    touched_.clear();
+    return s;
   }
 
  private:
+  Status writeSuccessFiles(const std::set<std::string>& partitions) {
+    for (const auto& partition : partitions) {
+      const std::string path = options_.directory + "/" + partition + "/" + successFile_;
+      std::FILE* f = std::fopen(path.c_str(), "a");
+      if (f == nullptr) return Status::ioError("cannot write the success file " + path + ": " + std::strerror(errno));
+      std::fclose(f);
+    }
+    return Status::ok();
+  }
+
   TransactionalFileSinkOptions options_;
   std::unique_ptr<Encoder> encoder_;
   const FormatFactory* format_;
   std::shared_ptr<const Schema> schema_;
   std::string name_;
+  std::vector<int> partitionColumns_;
+  std::string successFile_;
+  std::vector<size_t> dataColumns_;
+  std::shared_ptr<const Schema> dataSchema_;
+  std::string partition_;
+  std::set<std::string> touched_;                   ///< partitions written since the last checkpoint
+  std::map<int64_t, std::set<std::string>> staged_;  ///< by the checkpoint that commits their files
   std::unique_ptr<TransactionalFileWriter> writer_;
 };
 
@@ -245,10 +350,14 @@ ConnectorFactory filesystem() {
                   "writes part files in a directory, exactly once with checkpoints";
   f.sourceOptions = {"path", "format", "source.monitor-interval", "source.max-line-bytes"};
   f.sourceOptions.insert(f.sourceOptions.end(), kBadRecordOptions.begin(), kBadRecordOptions.end());
-  f.sinkOptions = {"path", "format", "sink.rolling-policy.file-size", "sink.part-prefix", "sink.part-suffix"};
+  f.sinkOptions = {"path", "format", "sink.rolling-policy.file-size", "sink.part-prefix", "sink.part-suffix", "partition.columns",
+                   "sink.partition-commit.policy.kind", "sink.partition-commit.success-file.name", "sink.partition-commit.trigger",
+                   "sink.partition-commit.delay", "partition.time-extractor.timestamp-pattern", "sink.rolling-policy.rollover-interval",
+                   "sink.rolling-policy.check-interval"};
   f.makeSource = [](const TableContext& t) -> Result<SourceSpec<Row>> {
     file::FileSourceOptions o;
     REKA_ASSIGN_OR_RETURN(o.path, t.options.required("path"));
+    if (o.path.rfind("file://", 0) == 0) o.path.erase(0, 7);
     REKA_ASSIGN_OR_RETURN(std::string format, t.options.required("format"));
     if (t.options.has("source.monitor-interval")) {
       REKA_ASSIGN_OR_RETURN(o.discoveryIntervalMs, t.options.getDurationMs("source.monitor-interval", 0));
@@ -265,6 +374,7 @@ ConnectorFactory filesystem() {
   f.makeSink = [](const TableContext& t) -> Result<RowSink::MakeWriter> {
     TransactionalFileSinkOptions o;
     REKA_ASSIGN_OR_RETURN(o.directory, t.options.required("path"));
+    if (o.directory.rfind("file://", 0) == 0) o.directory.erase(0, 7);  // Flink's file:// URIs name local paths
     REKA_ASSIGN_OR_RETURN(std::string format, t.options.required("format"));
     REKA_ASSIGN_OR_RETURN(const FormatFactory* factory, findFormat(format));
     if (t.options.has("sink.rolling-policy.file-size")) {
@@ -276,13 +386,45 @@ ConnectorFactory filesystem() {
     }
     o.prefix = t.options.get("sink.part-prefix", "part");
     o.suffix = t.options.get("sink.part-suffix", defaultSuffix(format));
-    REKA_RETURN_IF_ERROR(makeEncoder(format, t.schema, t.options).status());
+    // PARTITIONED BY (SQL sets 'partition.columns'): DIR/col=value/… directories, the columns left
+    // out of the rows; partition commit as Flink's options name it.
+    std::vector<int> partitionColumns;
+    std::vector<Field> dataFields = t.schema->fields();
+    if (t.options.has("partition.columns")) {
+      std::string list = t.options.get("partition.columns");
+      for (size_t from = 0; from <= list.size();) {
+        const size_t end = std::min(list.find(';', from), list.size());
+        const std::string name = list.substr(from, end - from);
+        const int c = t.schema->indexOf(name);
+        if (c < 0) return Status::invalidArgument("option 'partition.columns': '" + name + "' is not a column");
+        partitionColumns.push_back(c);
+        from = end + 1;
+      }
+      dataFields.clear();
+      for (size_t c = 0; c < t.schema->size(); ++c)
+        if (std::find(partitionColumns.begin(), partitionColumns.end(), static_cast<int>(c)) == partitionColumns.end())
+          dataFields.push_back(t.schema->field(c));
+    }
+    std::string successFile;
+    if (t.options.has("sink.partition-commit.policy.kind")) {
+      REKA_ASSIGN_OR_RETURN(std::string policy, t.options.getEnum("sink.partition-commit.policy.kind", "success-file", {"success-file"}));
+      (void)policy;
+      if (partitionColumns.empty()) return Status::invalidArgument("option 'sink.partition-commit.policy.kind' needs a table with PARTITIONED BY");
+      successFile = t.options.get("sink.partition-commit.success-file.name", "_SUCCESS");
+    }
+    if (t.options.has("sink.partition-commit.trigger"))
+      REKA_RETURN_IF_ERROR(t.options.getEnum("sink.partition-commit.trigger", "process-time", {"process-time", "partition-time"}).status());
+    for (const char* duration : {"sink.partition-commit.delay", "sink.rolling-policy.rollover-interval", "sink.rolling-policy.check-interval"})
+      if (t.options.has(duration)) REKA_RETURN_IF_ERROR(t.options.getDurationMs(duration, 0).status());
+    auto dataSchema = std::make_shared<const Schema>(dataFields);
+    REKA_RETURN_IF_ERROR(makeEncoder(format, dataSchema, t.options).status());
     auto schema = t.schema;
     auto options = t.options;
     std::string name = t.name;
     return RowSink::MakeWriter([=]() -> Result<std::unique_ptr<RowSinkWriter>> {
-      REKA_ASSIGN_OR_RETURN(std::unique_ptr<Encoder> encoder, makeEncoder(format, schema, options));
-      return std::unique_ptr<RowSinkWriter>(std::make_unique<FileRowWriter>(o, std::move(encoder), factory, schema, name));
+      REKA_ASSIGN_OR_RETURN(std::unique_ptr<Encoder> encoder, makeEncoder(format, dataSchema, options));
+      return std::unique_ptr<RowSinkWriter>(
+          std::make_unique<FileRowWriter>(o, std::move(encoder), factory, schema, name, partitionColumns, successFile));
     });
   };
   return f;

@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "reka/state/KeyedState.h"
+#include "sql/RowOutput.h"
 
 namespace reka::sql {
 
@@ -532,14 +533,7 @@ class AggregateOperator final : public Operator {
     emit();
   }
 
-  void emit() {
-    if (out_.size() == 0) return;
-    ctx_->metrics->recordsOut.fetch_add(static_cast<int64_t>(out_.size()), std::memory_order_relaxed);
-    RowBatch batch(spec_->output);
-    std::swap(batch, out_);
-    ctx_->outputs[0]->push(batch);
-    out_.setSchema(spec_->output);
-  }
+  void emit() { emitRows(*ctx_, out_); }
 
   std::shared_ptr<const AggregateSpec> spec_;
   std::vector<int> keyColumns_;

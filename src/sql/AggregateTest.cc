@@ -10,8 +10,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "reka/sql/Sql.h"
-#include "testing/JobTesting.h"
+#include "sql/SqlTesting.h"
 
 namespace reka::sql {
 namespace {
@@ -20,13 +19,10 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using V = std::vector<std::string>;
 
-class AggregateTest : public ::testing::Test {
+class AggregateTest : public testing::SqlFileTest {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("reka-sql-agg-" + std::to_string(::getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    SqlFileTest::SetUp();
     // Bids in time order; windows of 10 s: [0, 10) holds the first two, [10, 20) the next two.
     std::ofstream(dir_ / "bids.json") << R"({"auction":1,"price":5,"channel":"a","ts":"2026-01-01 00:00:01"})" "\n"
                                          R"({"auction":2,"price":50,"channel":"a","ts":"2026-01-01 00:00:02"})" "\n"
@@ -34,47 +30,12 @@ class AggregateTest : public ::testing::Test {
                                          R"({"auction":1,"price":15,"channel":"b","ts":"2026-01-01 00:00:13"})" "\n"
                                          R"({"auction":2,"price":7,"channel":"c","ts":"2026-01-01 00:00:25"})" "\n";
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
   std::string bids() const {
     return "CREATE TABLE bids (auction BIGINT, price BIGINT, channel STRING, ts TIMESTAMP(3),\n"
            "  WATERMARK FOR ts AS ts - INTERVAL '1' SECOND)\n"
            "WITH ('connector' = 'filesystem', 'path' = '" + (dir_ / "bids.json").string() + "', 'format' = 'json');\n";
   }
-  std::string out(const std::string& columns, const std::string& format = "json") const {
-    return "CREATE TABLE out (" + columns + ") WITH ('connector' = 'filesystem', 'path' = '" + (dir_ / "out").string() +
-           "', 'format' = '" + format + "');\n";
-  }
-  /// Runs the script and returns the lines written under out/: in the order written (one
-  /// subtask writes one file), or sorted when `sorted`.
-  V run(const std::string& script, int parallelism = 1, bool sorted = true) {
-    auto compiled = SqlScript::compile(script);
-    EXPECT_TRUE(compiled.isOk()) << compiled.status().toString();
-    if (!compiled.isOk()) return {};
-    ExecutionConfig config;
-    config.parallelism = parallelism;
-    StreamEnvironment env(config);
-    Status added = compiled->addTo(env);
-    EXPECT_TRUE(added.isOk()) << added.toString();
-    Status ran = testing::runJob(env);
-    EXPECT_TRUE(ran.isOk()) << ran.toString();
-    if (sorted) return testing::linesUnder(dir_ / "out");
-    V lines;
-    size_t files = 0;
-    for (const auto& e : fs::recursive_directory_iterator(dir_ / "out")) {
-      if (!e.is_regular_file() || e.path().filename().string()[0] == '.') continue;
-      ++files;
-      std::ifstream in(e.path());
-      for (std::string line; std::getline(in, line);) lines.push_back(line);
-    }
-    EXPECT_EQ(files, 1u) << "one subtask should write one file";
-    return lines;
-  }
-  std::string error(const std::string& script) {
-    auto compiled = SqlScript::compile(script);
-    return compiled.isOk() ? std::string("(compiled)") : compiled.status().message();
-  }
-  fs::path dir_;
 };
 
 TEST_F(AggregateTest, GroupByEmitsAnUpdatingResultInOrder) {

@@ -7,6 +7,7 @@
 #include <absl/container/flat_hash_map.h>
 
 #include "reka/state/KeyedState.h"
+#include "sql/RowOutput.h"
 
 namespace reka::sql {
 
@@ -197,14 +198,7 @@ class JoinOperator final : public Operator {
     const size_t first = side == 0 ? 0 : spec_->left->size();
     if (!readRowKey(values, *spec_->output, first, all_[side].size(), out_, row)) throw std::runtime_error("SQL join: a malformed stored row");
   }
-  void emit() {
-    if (out_.size() == 0) return;
-    ctx_->metrics->recordsOut.fetch_add(static_cast<int64_t>(out_.size()), std::memory_order_relaxed);
-    RowBatch batch(spec_->output);
-    std::swap(batch, out_);
-    ctx_->outputs[0]->push(batch);
-    out_.setSchema(spec_->output);
-  }
+  void emit() { emitRows(*ctx_, out_); }
 
   std::shared_ptr<const JoinSpec> spec_;
   std::vector<int> all_[2], keys_[2];

@@ -8,8 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "reka/sql/Sql.h"
-#include "testing/JobTesting.h"
+#include "sql/SqlTesting.h"
 
 namespace reka::sql {
 namespace {
@@ -18,13 +17,10 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using V = std::vector<std::string>;
 
-class JoinTest : public ::testing::Test {
+class JoinTest : public testing::SqlFileTest {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("reka-sql-join-" + std::to_string(::getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    SqlFileTest::SetUp();
     // Orders 1 and 2 of customer 10, order 3 of customer 30 (no such customer), order 4 with none.
     std::ofstream(dir_ / "orders.json") << R"({"id":1,"customer":10,"amount":5})" "\n"
                                            R"({"id":2,"customer":10,"amount":7})" "\n"
@@ -33,7 +29,6 @@ class JoinTest : public ::testing::Test {
     std::ofstream(dir_ / "customers.json") << R"({"cid":10,"name":"ann"})" "\n"
                                               R"({"cid":20,"name":"bob"})" "\n";
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
   std::string tables() const {
     return "CREATE TABLE orders (id BIGINT, customer BIGINT, amount INT) WITH ('connector' = 'filesystem', 'path' = '" +
@@ -41,46 +36,6 @@ class JoinTest : public ::testing::Test {
            "CREATE TABLE customers (cid BIGINT, name STRING) WITH ('connector' = 'filesystem', 'path' = '" +
            (dir_ / "customers.json").string() + "', 'format' = 'json');\n";
   }
-  std::string out(const std::string& columns, const std::string& format = "json") const {
-    return "CREATE TABLE out (" + columns + ") WITH ('connector' = 'filesystem', 'path' = '" + (dir_ / "out").string() +
-           "', 'format' = '" + format + "');\n";
-  }
-  V run(const std::string& script, int parallelism = 1) {
-    fs::remove_all(dir_ / "out");
-    auto compiled = SqlScript::compile(script);
-    EXPECT_TRUE(compiled.isOk()) << compiled.status().toString();
-    if (!compiled.isOk()) return {};
-    ExecutionConfig config;
-    config.parallelism = parallelism;
-    StreamEnvironment env(config);
-    Status added = compiled->addTo(env);
-    EXPECT_TRUE(added.isOk()) << added.toString();
-    Status ran = testing::runJob(env);
-    EXPECT_TRUE(ran.isOk()) << ran.toString();
-    return testing::linesUnder(dir_ / "out");
-  }
-  /// The table an outer join's changelog gives: +I/+U rows added, -U/-D rows removed.
-  static V applied(const V& lines) {
-    std::multiset<std::string> table;
-    V removed;
-    for (const auto& l : lines) {
-      const size_t op = l.rfind(",\"op\":\"");
-      const std::string row = l.substr(0, op) + "}", kind = l.substr(op + 7, 2);
-      if (kind[0] == '+') table.insert(row);
-      else removed.push_back(row);
-    }
-    for (const auto& r : removed) {
-      auto it = table.find(r);
-      EXPECT_NE(it, table.end()) << "retracts a row never added: " << r;
-      if (it != table.end()) table.erase(it);
-    }
-    return {table.begin(), table.end()};
-  }
-  std::string error(const std::string& script) {
-    auto compiled = SqlScript::compile(script);
-    return compiled.isOk() ? std::string("(compiled)") : compiled.status().message();
-  }
-  fs::path dir_;
 };
 
 TEST_F(JoinTest, InnerJoinsOfAppendOnlyInputs) {

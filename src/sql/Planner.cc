@@ -21,6 +21,14 @@ namespace reka::sql {
 
 namespace {
 
+/// A condition (WHERE, HAVING, ON …) bound and checked to be BOOLEAN.
+Result<BoundPtr> bindCondition(const Expr& e, const Scope& scope, const char* what) {
+  REKA_ASSIGN_OR_RETURN(BoundPtr b, bind(e, scope));
+  if (b->type.kind != TypeKind::kBoolean)
+    return Status::invalidArgument(std::string("SQL: ") + what + " at " + e.pos.toString() + " needs a BOOLEAN, not " + b->type.toString());
+  return b;
+}
+
 /// An expression as SQL text (for plans and messages).
 std::string exprText(const Expr& e) {
   switch (e.kind) {
@@ -490,9 +498,7 @@ struct SqlScript::Impl {
     st.label = "Calc";
     Scope scope = scopeOf(p, input);
     if (where) {
-      REKA_ASSIGN_OR_RETURN(st.filter, bind(*where, scope));
-      if (st.filter->type.kind != TypeKind::kBoolean)
-        return Status::invalidArgument("SQL: WHERE at " + where->pos.toString() + " needs a BOOLEAN, not " + st.filter->type.toString());
+      REKA_ASSIGN_OR_RETURN(st.filter, bindCondition(*where, scope, "WHERE"));
       st.filterText = exprText(*where);
     }
     REKA_RETURN_IF_ERROR(selectList(q.items, scope, input, st));
@@ -629,9 +635,7 @@ struct SqlScript::Impl {
     Stage pre;
     pre.label = "Calc";
     if (where) {
-      REKA_ASSIGN_OR_RETURN(pre.filter, bind(*where, scope));
-      if (pre.filter->type.kind != TypeKind::kBoolean)
-        return Status::invalidArgument("SQL: WHERE at " + where->pos.toString() + " needs a BOOLEAN, not " + pre.filter->type.toString());
+      REKA_ASSIGN_OR_RETURN(pre.filter, bindCondition(*where, scope, "WHERE"));
       pre.filterText = exprText(*where);
     }
     std::vector<SelectItem> values;
@@ -821,9 +825,7 @@ struct SqlScript::Impl {
       st.label = "Calc";
       const ExprPtr f = andOf(filters);
       Scope scope = scopeOf(side, side.schema);
-      REKA_ASSIGN_OR_RETURN(st.filter, bind(*f, scope));
-      if (st.filter->type.kind != TypeKind::kBoolean)
-        return Status::invalidArgument("SQL: the condition at " + f->pos.toString() + " needs a BOOLEAN, not " + st.filter->type.toString());
+      REKA_ASSIGN_OR_RETURN(st.filter, bindCondition(*f, scope, "the condition"));
       st.filterText = exprText(*f);
       st.schema = side.schema;
       side.stages.push_back(std::move(st));
@@ -1016,9 +1018,7 @@ struct SqlScript::Impl {
     Stage pre;
     pre.label = "Calc";
     if (where) {
-      REKA_ASSIGN_OR_RETURN(pre.filter, bind(*where, scope));
-      if (pre.filter->type.kind != TypeKind::kBoolean)
-        return Status::invalidArgument("SQL: WHERE at " + where->pos.toString() + " needs a BOOLEAN, not " + pre.filter->type.toString());
+      REKA_ASSIGN_OR_RETURN(pre.filter, bindCondition(*where, scope, "WHERE"));
       pre.filterText = exprText(*where);
     }
     std::vector<Field> preFields;
@@ -1089,9 +1089,7 @@ struct SqlScript::Impl {
       if ((call.kind == AggregateCall::Kind::kMin || call.kind == AggregateCall::Kind::kMax) && p.updating)
         return Status::notSupported("SQL: " + c.name + " at " + c.pos.toString() + " over an updating input is not supported yet");
       if (c.filter) {
-        REKA_ASSIGN_OR_RETURN(BoundPtr f, bind(*c.filter, scope));
-        if (f->type.kind != TypeKind::kBoolean)
-          return Status::invalidArgument("SQL: FILTER (WHERE …) at " + c.filter->pos.toString() + " needs a BOOLEAN, not " + f->type.toString());
+        REKA_ASSIGN_OR_RETURN(BoundPtr f, bindCondition(*c.filter, scope, "FILTER (WHERE …)"));
         call.filterColumn = static_cast<int>(preFields.size());
         preFields.push_back({"$f" + std::to_string(j), f->type});
         pre.projectionText.push_back(exprText(*c.filter));
@@ -1194,9 +1192,7 @@ struct SqlScript::Impl {
     if (p.parts.size() > 1) outScope.table = outScope.alias = "";
     if (q.having) {
       REKA_ASSIGN_OR_RETURN(ExprPtr h, rewrite(*q.having));
-      REKA_ASSIGN_OR_RETURN(post.filter, bind(*h, outScope));
-      if (post.filter->type.kind != TypeKind::kBoolean)
-        return Status::invalidArgument("SQL: HAVING at " + q.having->pos.toString() + " needs a BOOLEAN, not " + post.filter->type.toString());
+      REKA_ASSIGN_OR_RETURN(post.filter, bindCondition(*h, outScope, "HAVING"));
       post.filterText = exprText(*q.having);
     }
     std::vector<SelectItem> items;

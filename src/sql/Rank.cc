@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "reka/state/KeyedState.h"
+#include "sql/RowOutput.h"
 
 namespace reka::sql {
 
@@ -108,14 +109,7 @@ class RankOperator final : public Operator {
     if (!readRowKey(stored, *spec_->output, 0, spec_->valueCount, out_, row)) throw std::runtime_error("SQL top-N: a malformed stored row");
     RowBatch::setInt(out_.columns[spec_->valueCount], row, static_cast<int64_t>(rank));
   }
-  void emit() {
-    if (out_.size() == 0) return;
-    ctx_->metrics->recordsOut.fetch_add(static_cast<int64_t>(out_.size()), std::memory_order_relaxed);
-    RowBatch batch(spec_->output);
-    std::swap(batch, out_);
-    ctx_->outputs[0]->push(batch);
-    out_.setSchema(spec_->output);
-  }
+  void emit() { emitRows(*ctx_, out_); }
 
   std::shared_ptr<const RankSpec> spec_;
   std::vector<int> values_;

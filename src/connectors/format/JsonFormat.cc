@@ -350,13 +350,17 @@ class JsonDecoder final : public Decoder {
   JsonRowReader reader_;
 };
 
+/// The json format's encoder; with `writeKind`, changelog-json's: an "op" field after the
+/// fields holds the row kind.
 class JsonEncoder final : public Encoder {
  public:
-  JsonEncoder(std::shared_ptr<const Schema> schema, JsonOptions options) : schema_(std::move(schema)), options_(options) {}
+  JsonEncoder(std::shared_ptr<const Schema> schema, JsonOptions options, bool writeKind = false)
+      : schema_(std::move(schema)), options_(options), writeKind_(writeKind) {}
   Status encode(const RowBatch& rows, size_t row, std::string& out) override {
     JsonRowWriter w(out);
     w.begin();
     writeFields(w, *schema_, rows.columns, row, options_.isoTimestamps, scratch_);
+    if (writeKind_) w.field("op", std::string_view(rowKindCode(rows.kinds[row])));
     w.end(false);
     return Status::ok();
   }
@@ -364,6 +368,7 @@ class JsonEncoder final : public Encoder {
  private:
   std::shared_ptr<const Schema> schema_;
   JsonOptions options_;
+  bool writeKind_;
   std::string scratch_;
 };
 
@@ -405,24 +410,6 @@ class ChangelogJsonDecoder final : public Decoder {
  private:
   std::shared_ptr<const Schema> schema_;
   JsonRowReader reader_;
-};
-
-class ChangelogJsonEncoder final : public Encoder {
- public:
-  ChangelogJsonEncoder(std::shared_ptr<const Schema> schema, JsonOptions options) : schema_(std::move(schema)), options_(options) {}
-  Status encode(const RowBatch& rows, size_t row, std::string& out) override {
-    JsonRowWriter w(out);
-    w.begin();
-    writeFields(w, *schema_, rows.columns, row, options_.isoTimestamps, scratch_);
-    w.field("op", std::string_view(rowKindCode(rows.kinds[row])));
-    w.end(false);
-    return Status::ok();
-  }
-
- private:
-  std::shared_ptr<const Schema> schema_;
-  JsonOptions options_;
-  std::string scratch_;
 };
 
 // ---- Debezium JSON --------------------------------------------------------------------------
@@ -599,7 +586,7 @@ FormatFactory changelogJson() {
   f.makeEncoder = [](std::shared_ptr<const Schema> schema, const Options& o) -> Result<std::unique_ptr<Encoder>> {
     REKA_ASSIGN_OR_RETURN(JsonOptions j, jsonOptions(o));
     if (schema->indexOf("op") >= 0) return Status::invalidArgument("changelog-json: the table has a column 'op', which the format uses for the row kind");
-    return std::unique_ptr<Encoder>(std::make_unique<ChangelogJsonEncoder>(std::move(schema), j));
+    return std::unique_ptr<Encoder>(std::make_unique<JsonEncoder>(std::move(schema), j, true));
   };
   return f;
 }

@@ -1387,26 +1387,32 @@ Result<std::vector<BoundPtr>> convertColumns(const Schema& from, const Schema& t
 /// Adds the sources, joins and stages of `q` to `env`; `name` makes its operators' names (which
 /// key their state) unique and stable for a given script.
 Result<DataStream<Row>> build(StreamEnvironment& env, const std::map<std::string, TableDef>& tables, const PlannedQuery& q,
-                              const std::string& name) {
+                              const std::string& name, std::map<std::string, DataStream<Row>>& sources) {
   std::optional<DataStream<Row>> rows;
   if (q.unionAll) {
     const auto schema = std::make_shared<const Schema>(q.schema);
     for (size_t k = 0; k < q.unionAll->inputs.size(); ++k) {
-      REKA_ASSIGN_OR_RETURN(DataStream<Row> in, build(env, tables, q.unionAll->inputs[k], name + ".u" + std::to_string(k)));
+      REKA_ASSIGN_OR_RETURN(DataStream<Row> in, build(env, tables, q.unionAll->inputs[k], name + ".u" + std::to_string(k), sources));
       // The union's schema on every batch (names of the first query, nullable types, INT widened).
       REKA_ASSIGN_OR_RETURN(std::vector<BoundPtr> columns, convertColumns(q.unionAll->inputs[k].schema, *schema));
       in = in.transform<Row>("Calc", [schema, columns] { return std::make_unique<CalcOperator>(schema, columns, nullptr); });
       rows = rows ? rows->unionWith(in) : in;
     }
   } else if (q.join) {
-    REKA_ASSIGN_OR_RETURN(DataStream<Row> left, build(env, tables, q.join->left, name + ".l"));
-    REKA_ASSIGN_OR_RETURN(DataStream<Row> right, build(env, tables, q.join->right, name + ".r"));
+    REKA_ASSIGN_OR_RETURN(DataStream<Row> left, build(env, tables, q.join->left, name + ".l", sources));
+    REKA_ASSIGN_OR_RETURN(DataStream<Row> right, build(env, tables, q.join->right, name + ".r", sources));
     const auto& spec = q.join->spec;
     rows = left.keyByColumns(spec->leftKeys).transform2<Row>("Join " + name, right.keyByColumns(spec->rightKeys), makeJoinOperator(spec));
   } else {
-    const TableDef& source = tables.at(q.sourceTable);
-    REKA_ASSIGN_OR_RETURN(DataStream<Row> read, connector::readTable(env, source.name, source.physical, source.options, source.watermarks));
-    rows = read;
+    // A table read more than once in a job (two views of it, a self-join, several INSERTs) is
+    // read by one source whose rows go to every reader, as Flink reuses sources.
+    auto shared = sources.find(q.sourceTable);
+    if (shared == sources.end()) {
+      const TableDef& source = tables.at(q.sourceTable);
+      REKA_ASSIGN_OR_RETURN(DataStream<Row> read, connector::readTable(env, source.name, source.physical, source.options, source.watermarks));
+      shared = sources.emplace(q.sourceTable, read).first;
+    }
+    rows = shared->second;
   }
   for (size_t k = 0; k < q.stages.size(); ++k) {
     const Stage& st = q.stages[k];
@@ -1450,8 +1456,9 @@ std::string SqlScript::explain() const {
 }
 
 Status SqlScript::addTo(StreamEnvironment& env) const {
+  std::map<std::string, DataStream<Row>> sources;
   for (const PlannedInsert& p : impl_->inserts) {
-    REKA_ASSIGN_OR_RETURN(DataStream<Row> rows, build(env, impl_->tables, p.query, p.table));
+    REKA_ASSIGN_OR_RETURN(DataStream<Row> rows, build(env, impl_->tables, p.query, p.table, sources));
     const TableDef& sink = impl_->tables.at(p.table);
     REKA_RETURN_IF_ERROR(connector::writeTable(rows, p.table, sink.physical, sink.options));
   }

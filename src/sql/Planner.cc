@@ -6,9 +6,11 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <functional>
 #include <map>
 
+#include "reka/base/Units.h"
 #include "reka/connector/Registry.h"
 #include "reka/sql/Sql.h"
 #include "sql/Aggregate.h"
@@ -1463,6 +1465,25 @@ Status SqlScript::addTo(StreamEnvironment& env) const {
     REKA_RETURN_IF_ERROR(connector::writeTable(rows, p.table, sink.physical, sink.options));
   }
   return Status::ok();
+}
+
+Result<std::unique_ptr<JobClient>> executeSql(StreamEnvironment& env, std::string_view text) {
+  REKA_ASSIGN_OR_RETURN(SqlScript script, SqlScript::compile(text));
+  const auto& settings = script.settings();
+  if (auto p = settings.find("parallelism.default"); p != settings.end() && env.config().parallelism == ExecutionConfig{}.parallelism) {
+    int parallelism = 0;
+    auto [end, ec] = std::from_chars(p->second.data(), p->second.data() + p->second.size(), parallelism);
+    if (ec != std::errc() || end != p->second.data() + p->second.size() || parallelism <= 0)
+      return Status::invalidArgument("SQL: SET 'parallelism.default' = '" + p->second + "': expected a positive integer");
+    env.config().parallelism = parallelism;
+  }
+  if (auto c = settings.find("execution.checkpointing.interval"); c != settings.end() && env.config().checkpoints.interval.count() == 0) {
+    auto ms = parseDuration(c->second);
+    if (!ms) return Status::invalidArgument("SQL: SET 'execution.checkpointing.interval' = '" + c->second + "': expected a duration such as 10s");
+    env.config().checkpoints.interval = *ms;  // takes effect with a state directory (checkpoints.stateDir)
+  }
+  REKA_RETURN_IF_ERROR(script.addTo(env));
+  return env.executeAsync();
 }
 
 }  // namespace reka::sql

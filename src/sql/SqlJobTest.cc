@@ -128,6 +128,19 @@ TEST_F(SqlJobTest, UserFunctionsRegisteredInCpp) {
   EXPECT_NE(error(t + "INSERT INTO out SELECT twice(id, id), name FROM orders;").find("TWICE takes 1 arguments, not 2"), std::string::npos);
 }
 
+TEST_F(SqlJobTest, ExecuteSqlStartsTheJob) {
+  StreamEnvironment env;
+  auto client = executeSql(env, "SET 'parallelism.default' = '2';\n" + ordersTable() + outTable("id BIGINT") +
+                                    "INSERT INTO out SELECT id FROM orders WHERE id > 2;");
+  ASSERT_TRUE(client.isOk()) << client.status().toString();
+  ASSERT_TRUE((*client)->waitFor(std::chrono::seconds(60)));
+  EXPECT_TRUE((*client)->wait().isOk());
+  EXPECT_EQ(env.config().parallelism, 2);
+  EXPECT_EQ(testing::linesUnder(dir_ / "out"), (std::vector<std::string>{R"({"id":3})", R"({"id":4})"}));
+  StreamEnvironment other;
+  EXPECT_FALSE(executeSql(other, "INSERT INTO nowhere SELECT 1 FROM nothing;").isOk());
+}
+
 TEST_F(SqlJobTest, ExplainShowsSinkCalcAndSource) {
   auto compiled = SqlScript::compile(ordersTable() + outTable("id BIGINT") + "INSERT INTO out SELECT id FROM orders WHERE price > 10;");
   ASSERT_TRUE(compiled.isOk()) << compiled.status().toString();

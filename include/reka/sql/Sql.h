@@ -34,4 +34,10 @@ class SqlScript {
   std::unique_ptr<Impl> impl_;
 };
 
+/// Compiles `text` and starts its INSERTs as one job on `env` (its SET parallelism.default and
+/// execution.checkpointing.interval apply where `env`'s configuration has the default parallelism
+/// and no checkpoint interval; checkpoints need `env.config().checkpoints.stateDir`):
+/// Flink's `tableEnv.executeSql(…)` for a script. Returns the running job.
+Result<std::unique_ptr<JobClient>> executeSql(StreamEnvironment& env, std::string_view text);
+
 }  // namespace reka::sql

@@ -16,10 +16,12 @@ void check(bool ok) {
   if (!ok) __builtin_trap();
 }
 
-/// The documented grammar: one or more decimal digits (the value must fit in int64), then a
-/// unit from `units` (multipliers). nullopt for anything else or on overflow.
+/// The documented grammar: one or more decimal digits (the value must fit in int64), then (for
+/// durations, after optional spaces) a unit from `units` (multipliers). nullopt for anything
+/// else or on overflow.
 template <size_t N>
-std::optional<int64_t> reference(std::string_view text, const std::pair<std::string_view, int64_t> (&units)[N]) {
+std::optional<int64_t> reference(std::string_view text, const std::pair<std::string_view, int64_t> (&units)[N],
+                                 bool spaceBeforeUnit = false) {
   size_t digits = 0;
   __int128 value = 0;
   constexpr __int128 kMax = INT64_MAX;
@@ -29,7 +31,8 @@ std::optional<int64_t> reference(std::string_view text, const std::pair<std::str
     ++digits;
   }
   if (digits == 0) return std::nullopt;
-  const std::string_view unit = text.substr(digits);
+  std::string_view unit = text.substr(digits);
+  while (spaceBeforeUnit && !unit.empty() && unit.front() == ' ') unit.remove_prefix(1);
   for (const auto& [name, multiplier] : units) {
     if (unit != name) continue;
     const __int128 total = value * multiplier;
@@ -39,8 +42,13 @@ std::optional<int64_t> reference(std::string_view text, const std::pair<std::str
   return std::nullopt;
 }
 
+// Reka's short units and Flink's long names, after optional spaces ("1 min").
 constexpr std::pair<std::string_view, int64_t> kDurationUnits[] = {
-    {"ms", 1}, {"s", 1000}, {"m", 60'000}, {"min", 60'000}, {"h", 3'600'000}, {"d", 86'400'000}};
+    {"ms", 1},        {"milli", 1},        {"millis", 1},       {"millisecond", 1}, {"milliseconds", 1},
+    {"s", 1000},      {"sec", 1000},       {"secs", 1000},      {"second", 1000},   {"seconds", 1000},
+    {"m", 60'000},    {"min", 60'000},     {"mins", 60'000},    {"minute", 60'000}, {"minutes", 60'000},
+    {"h", 3'600'000}, {"hour", 3'600'000}, {"hours", 3'600'000},
+    {"d", 86'400'000}, {"day", 86'400'000}, {"days", 86'400'000}};
 
 constexpr std::pair<std::string_view, int64_t> kByteUnits[] = {
     {"", 1},           {"B", 1},           {"K", int64_t{1} << 10}, {"KB", int64_t{1} << 10},
@@ -50,7 +58,7 @@ constexpr std::pair<std::string_view, int64_t> kByteUnits[] = {
 
 void fuzzDuration(std::string_view text) {
   const auto parsed = reka::parseDuration(text);
-  std::optional<int64_t> expected = reference(text, kDurationUnits);
+  std::optional<int64_t> expected = reference(text, kDurationUnits, true);
   // A bare number is refused (seconds or milliseconds?), except zero ("0", "00", ...: off).
   if (!text.empty() && text.find_first_not_of('0') == std::string_view::npos) expected = 0;
   check(parsed.has_value() == expected.has_value());

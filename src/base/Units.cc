@@ -34,7 +34,9 @@ std::optional<std::chrono::milliseconds> parseDuration(std::string_view text) {
   auto number = splitNumber(text);
   if (!number) return std::nullopt;
   auto [n, unit] = *number;
+  const bool spaced = !unit.empty() && unit.front() == ' ';
   while (!unit.empty() && unit.front() == ' ') unit.remove_prefix(1);  // "1 min", as Flink writes it
+  if (spaced && unit.empty()) return std::nullopt;                    // "0 ": a space and no unit
   // Flink's names too (TimeUtils): "1 min", "10 s", "2 hours", "500 milliseconds".
   static constexpr std::array<std::pair<std::string_view, int64_t>, 21> kUnits = {{
       {"ms", 1},          {"milli", 1},        {"millis", 1},       {"millisecond", 1}, {"milliseconds", 1},

@@ -298,6 +298,14 @@ TEST(DebeziumJsonFormatTest, Encodes) {
 
 // ---- changelog-json ---------------------------------------------------------------------------
 
+TEST(JsonFormatTest, TimestampsOutsideYears0To9999AreRefused) {
+  // Epoch milliseconds of year 670 000, and a time that an offset moves before year 0000: their
+  // text could not be read back.
+  EXPECT_THAT(errorOf("json", "t TIMESTAMP(3)", {R"({"t":21111111111111111})"}), HasSubstr("outside years 0000 to 9999"));
+  EXPECT_THAT(errorOf("json", "t TIMESTAMP(3)", {R"({"t":"0000-01-01T00:00:00+01:00"})"}), HasSubstr("outside years 0000 to 9999"));
+  EXPECT_THAT(rowsOf("json", "t TIMESTAMP(3)", {R"({"t":253402300799999})"}), ElementsAre("+I[9999-12-31 23:59:59.999]"));
+}
+
 TEST(ChangelogJsonFormatTest, WritesAndReadsRowKinds) {
   const std::string a = R"({"id":1,"name":"a"})";
   RowBatch rows = jsonRows(kIdName, {a, a, a, a});

@@ -267,6 +267,10 @@ class JsonRowReader {
         } else {
           return wrongType(def, path, type);
         }
+        // SQL's TIMESTAMP holds years 0000 to 9999 (what a timestamp's text can say).
+        constexpr int64_t kFirst = -62'167'219'200'000, kLast = 253'402'300'799'999;
+        if (ms < kFirst || ms > kLast)
+          return Status::invalidArgument(fmt::format("field \"{}\" ({}): {} ms is outside years 0000 to 9999", name(), def.type.toString(), ms));
         RowBatch::setInt(col, row, ms);
         return Status::ok();
       }

@@ -329,9 +329,12 @@ void writeFields(JsonRowWriter& w, const Schema& schema, const std::vector<Colum
   }
 }
 
+/// The json format's decoder; with `readKind`, changelog-json's: an "op" field ("+I", "-U",
+/// "+U", "-D"; absent: an insert) gives the row kind.
 class JsonDecoder final : public Decoder {
  public:
-  JsonDecoder(std::shared_ptr<const Schema> schema, JsonOptions options) : schema_(std::move(schema)), reader_(options) {}
+  JsonDecoder(std::shared_ptr<const Schema> schema, JsonOptions options, bool readKind = false)
+      : schema_(std::move(schema)), reader_(options), readKind_(readKind) {}
   Status decode(std::string_view bytes, RowBatch& out) override {
     od::document doc;
     REKA_RETURN_IF_ERROR(reader_.iterate(bytes, doc));
@@ -342,7 +345,23 @@ class JsonDecoder final : public Decoder {
                                                        trim(bytes).substr(0, 20))
                                          : fmt::format("malformed JSON: {}", simdjson::error_message(err)));
     }
-    const size_t row = out.appendRow(RowKind::kInsert);
+    RowKind kind = RowKind::kInsert;
+    if (readKind_) {
+      // "op" first (wherever it is), then the fields from the start: the object is read to its end.
+      std::string_view op;
+      auto err = obj.find_field_unordered("op").get_string().get(op);
+      if (err && err != simdjson::NO_SUCH_FIELD)
+        return Status::invalidArgument(fmt::format("field \"op\" must be a string: {}", simdjson::error_message(err)));
+      if (!err) {
+        if (op == "+I") kind = RowKind::kInsert;
+        else if (op == "-U") kind = RowKind::kUpdateBefore;
+        else if (op == "+U") kind = RowKind::kUpdateAfter;
+        else if (op == "-D") kind = RowKind::kDelete;
+        else return Status::invalidArgument(fmt::format("field \"op\" is '{}'; accepted: +I, -U, +U, -D", op));
+      }
+      if (auto e = obj.reset().error()) return Status::invalidArgument(fmt::format("malformed JSON: {}", simdjson::error_message(e)));
+    }
+    const size_t row = out.appendRow(kind);
     Status s = reader_.readFields(obj, *schema_, out.columns, out, row, "");
     if (s.isOk()) s = reader_.checkEnd(doc);
     if (!s.isOk()) out.resize(row);
@@ -352,6 +371,7 @@ class JsonDecoder final : public Decoder {
  private:
   std::shared_ptr<const Schema> schema_;
   JsonRowReader reader_;
+  bool readKind_;
 };
 
 /// The json format's encoder; with `writeKind`, changelog-json's: an "op" field after the
@@ -374,46 +394,6 @@ class JsonEncoder final : public Encoder {
   JsonOptions options_;
   bool writeKind_;
   std::string scratch_;
-};
-
-// ---- changelog JSON -------------------------------------------------------------------------
-
-/// A row as the json format writes it plus an "op" field holding its row kind ("+I", "-U",
-/// "+U", "-D"), as Flink's changelog-json format and the NEXMark result files write an updating
-/// result: applying the rows in order gives the table. Reading: a row without "op" is an insert.
-class ChangelogJsonDecoder final : public Decoder {
- public:
-  ChangelogJsonDecoder(std::shared_ptr<const Schema> schema, JsonOptions options) : schema_(std::move(schema)), reader_(options) {}
-  Status decode(std::string_view bytes, RowBatch& out) override {
-    od::document doc;
-    REKA_RETURN_IF_ERROR(reader_.iterate(bytes, doc));
-    od::object obj;
-    if (auto err = doc.get_object().get(obj))
-      return Status::invalidArgument(fmt::format("malformed JSON: a row must be a JSON object ({})", simdjson::error_message(err)));
-    // "op" first (wherever it is), then the fields from the start: the object is read to its end.
-    std::string_view op;
-    RowKind kind = RowKind::kInsert;
-    auto err = obj.find_field_unordered("op").get_string().get(op);
-    if (err && err != simdjson::NO_SUCH_FIELD)
-      return Status::invalidArgument(fmt::format("field \"op\" must be a string: {}", simdjson::error_message(err)));
-    if (!err) {
-      if (op == "+I") kind = RowKind::kInsert;
-      else if (op == "-U") kind = RowKind::kUpdateBefore;
-      else if (op == "+U") kind = RowKind::kUpdateAfter;
-      else if (op == "-D") kind = RowKind::kDelete;
-      else return Status::invalidArgument(fmt::format("field \"op\" is '{}'; accepted: +I, -U, +U, -D", op));
-    }
-    if (auto e = obj.reset().error()) return Status::invalidArgument(fmt::format("malformed JSON: {}", simdjson::error_message(e)));
-    const size_t row = out.appendRow(kind);
-    Status s = reader_.readFields(obj, *schema_, out.columns, out, row, "");
-    if (s.isOk()) s = reader_.checkEnd(doc);
-    if (!s.isOk()) out.resize(row);
-    return s;
-  }
-
- private:
-  std::shared_ptr<const Schema> schema_;
-  JsonRowReader reader_;
 };
 
 // ---- Debezium JSON --------------------------------------------------------------------------
@@ -576,6 +556,9 @@ FormatFactory debeziumJson() {
   return f;
 }
 
+/// changelog-json: a row as json writes it plus an "op" field holding its row kind, as Flink's
+/// changelog-json format and the NEXMark result files write an updating result (applying the
+/// rows in order gives the table); the json decoder and encoder with the row kind.
 FormatFactory changelogJson() {
   FormatFactory f;
   f.name = "changelog-json";
@@ -585,7 +568,7 @@ FormatFactory changelogJson() {
   f.makeDecoder = [](std::shared_ptr<const Schema> schema, const Options& o) -> Result<std::unique_ptr<Decoder>> {
     REKA_ASSIGN_OR_RETURN(JsonOptions j, jsonOptions(o));
     if (schema->indexOf("op") >= 0) return Status::invalidArgument("changelog-json: the table has a column 'op', which the format uses for the row kind");
-    return std::unique_ptr<Decoder>(std::make_unique<ChangelogJsonDecoder>(std::move(schema), j));
+    return std::unique_ptr<Decoder>(std::make_unique<JsonDecoder>(std::move(schema), j, true));
   };
   f.makeEncoder = [](std::shared_ptr<const Schema> schema, const Options& o) -> Result<std::unique_ptr<Encoder>> {
     REKA_ASSIGN_OR_RETURN(JsonOptions j, jsonOptions(o));

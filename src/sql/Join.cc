@@ -21,6 +21,16 @@ struct JoinCounts {
 struct JoinRows {
   absl::flat_hash_map<std::string, JoinCounts> rows;
 };
+/// An interval join's rows of one side with one key: their time, how many rows of the other
+/// side they matched (outer sides) and their values (appendRowKey of every column).
+struct IntervalRow {
+  int64_t time = 0;
+  int64_t matches = 0;
+  std::string values;
+};
+struct IntervalRows {
+  std::vector<IntervalRow> rows;
+};
 
 }  // namespace reka::sql
 
@@ -46,6 +56,25 @@ struct Serde<sql::JoinRows> {
       if (!Serde<std::string>::read(in, values) || !Serde<int64_t>::read(in, c.count) || !Serde<int64_t>::read(in, c.matches)) return false;
       s.rows.emplace(std::move(values), c);
     }
+    return true;
+  }
+};
+template <>
+struct Serde<sql::IntervalRows> {
+  static void write(const sql::IntervalRows& s, std::string& out) {
+    Serde<uint64_t>::write(s.rows.size(), out);
+    for (const auto& r : s.rows) {
+      Serde<int64_t>::write(r.time, out);
+      Serde<int64_t>::write(r.matches, out);
+      Serde<std::string>::write(r.values, out);
+    }
+  }
+  static bool read(std::string_view& in, sql::IntervalRows& s) {
+    uint64_t n = 0;
+    if (!Serde<uint64_t>::read(in, n) || n > in.size()) return false;
+    s.rows.assign(n, {});
+    for (auto& r : s.rows)
+      if (!Serde<int64_t>::read(in, r.time) || !Serde<int64_t>::read(in, r.matches) || !Serde<std::string>::read(in, r.values)) return false;
     return true;
   }
 };
@@ -216,9 +245,171 @@ class JoinOperator final : public Operator {
   std::map<int64_t, std::vector<Pending>> pending_;  ///< a window join's keys, by window end
 };
 
+/// An interval join (JoinSpec::interval): each row is kept, under its key, until the watermark
+/// passes the last time a row of the other side could match it; a timer map by that time drops
+/// it (and gives an unmatched outer row padded with nulls).
+class IntervalJoinOperator final : public Operator {
+ public:
+  struct Pending {
+    int side;
+    KeyGroup keyGroup;
+    std::string key;
+  };
+
+  explicit IntervalJoinOperator(std::shared_ptr<const JoinSpec> spec) : spec_(std::move(spec)), iv_(*spec_->interval) {
+    all_[0].resize(spec_->left->size());
+    std::iota(all_[0].begin(), all_[0].end(), 0);
+    all_[1].resize(spec_->right->size());
+    std::iota(all_[1].begin(), all_[1].end(), 0);
+    keys_[0] = spec_->leftKeys;
+    keys_[1] = spec_->rightKeys;
+    time_[0] = iv_.leftTime;
+    time_[1] = iv_.rightTime;
+    outer_[0] = spec_->kind == JoinSpec::Kind::kLeft || spec_->kind == JoinSpec::Kind::kFull;
+    outer_[1] = spec_->kind == JoinSpec::Kind::kRight || spec_->kind == JoinSpec::Kind::kFull;
+    // A stored left row can meet right rows up to `-lower` older than itself, a right row left
+    // rows up to `upper` older: the output's time attributes trail the watermark by as much.
+    holdBack_ = std::max<int64_t>({0, -iv_.lower, iv_.upper});
+  }
+
+  Status open(OperatorContext& ctx) override {
+    ctx_ = &ctx;
+    for (int side = 0; side < 2; ++side) {
+      auto t = ctx.state->keyedTable<std::string, IntervalRows>(ctx.name + (side == 0 ? "/left" : "/right"));
+      if (!t.isOk()) return t.status();
+      tables_[side] = *t;
+    }
+    out_.setSchema(spec_->output);
+    return Status::ok();
+  }
+
+  void processWatermark(int64_t watermark) override {
+    watermark_ = watermark;
+    while (!pending_.empty() && pending_.begin()->first <= watermark) {
+      for (const Pending& e : pending_.begin()->second) expire(e);
+      pending_.erase(pending_.begin());
+      if (out_.size() >= ctx_->batchSize) emit();
+    }
+    emit();
+    forwardWatermark(watermark == INT64_MAX || watermark == INT64_MIN ? watermark : std::max(INT64_MIN + holdBack_, watermark) - holdBack_);
+  }
+
+  Status snapshotState(int64_t, std::string& out) override {
+    Serde<int64_t>::write(watermark_, out);
+    return Status::ok();
+  }
+  Status restoreState(std::string_view in) override {
+    if (!Serde<int64_t>::read(in, watermark_)) return Status::corruption("SQL interval join: truncated snapshot");
+    pending_.clear();
+    for (int side = 0; side < 2; ++side) {
+      const KeyGroupRange range = tables_[side]->range();
+      for (int32_t g = range.first; g <= range.last; ++g)
+        for (const auto& [key, rows] : tables_[side]->mapOf(KeyGroup{g}))
+          for (const IntervalRow& r : rows.rows) pending_[expiry(side, r.time)].push_back({side, KeyGroup{g}, key});
+    }
+    return Status::ok();
+  }
+
+  void processBatch(int input, Batch& batch) override {
+    auto& in = static_cast<RowBatch&>(batch);
+    const int side = input == 0 ? 0 : 1, other = 1 - side;
+    const Column& times = in.columns[static_cast<size_t>(time_[side])];
+    for (size_t i = 0; i < in.size(); ++i) {
+      if (in.kinds[i] != RowKind::kInsert) continue;  // the planner gives it append-only inputs
+      bool nullKey = times.nulls[i] != 0;
+      for (int k : keys_[side]) nullKey = nullKey || in.columns[static_cast<size_t>(k)].nulls[i] != 0;
+      values_.clear();
+      appendRowKey(in, i, all_[side], values_);
+      if (nullKey) {
+        // NULL equals nothing and has no time: such a row never joins; an outer side gives it padded.
+        if (outer_[side]) emitPadded(side, values_);
+        continue;
+      }
+      const int64_t t = times.ints[i];
+      key_.clear();
+      appendRowKey(in, i, keys_[side], key_);
+      const KeyGroup kg = keyGroupFor(hashKey(key_), ctx_->maxParallelism);
+      int64_t matched = 0;
+      if (IntervalRows* theirs = tables_[other]->mapOf(kg).findMutable(key_); theirs != nullptr) {
+        for (IntervalRow& r : theirs->rows) {
+          const int64_t diff = side == 0 ? t - r.time : r.time - t;
+          if (diff < iv_.lower || diff > iv_.upper) continue;
+          ++matched;
+          ++r.matches;
+          const size_t row = out_.appendRow(RowKind::kInsert);
+          readSide(side, values_, row);
+          readSide(other, r.values, row);
+        }
+      }
+      const int64_t until = expiry(side, t);
+      if (until > watermark_) {
+        // Rows of the other side that arrive later may still match it.
+        IntervalRows& mine = tables_[side]->mapOf(kg).getOrCreate(key_, [] { return IntervalRows{}; });
+        mine.rows.push_back({t, matched, values_});
+        pending_[until].push_back({side, kg, key_});
+      } else if (matched == 0 && outer_[side]) {
+        emitPadded(side, values_);
+      }
+      if (out_.size() >= ctx_->batchSize) emit();
+    }
+    emit();
+  }
+
+  void finish() override { emit(); }
+
+ private:
+  /// The watermark after which no row of the other side can match a row of `side` at `t`.
+  int64_t expiry(int side, int64_t t) const {
+    const int64_t d = side == 0 ? -iv_.lower : iv_.upper;
+    if (d > 0 && t > INT64_MAX - d) return INT64_MAX;
+    if (d < 0 && t < INT64_MIN - d) return INT64_MIN;
+    return t + d;
+  }
+
+  /// Drops the rows of one key whose time has passed.
+  void expire(const Pending& e) {
+    auto& map = tables_[e.side]->mapOf(e.keyGroup);
+    IntervalRows* rows = map.findMutable(e.key);
+    if (rows == nullptr) return;
+    auto& v = rows->rows;
+    size_t kept = 0;
+    for (size_t r = 0; r < v.size(); ++r) {
+      if (expiry(e.side, v[r].time) <= watermark_) {
+        if (v[r].matches == 0 && outer_[e.side]) emitPadded(e.side, v[r].values);
+        continue;
+      }
+      if (kept != r) v[kept] = std::move(v[r]);
+      ++kept;
+    }
+    v.resize(kept);
+    if (v.empty()) map.erase(e.key);
+  }
+
+  void emitPadded(int side, std::string_view values) { readSide(side, values, out_.appendRow(RowKind::kInsert)); }
+  void readSide(int side, std::string_view values, size_t row) {
+    const size_t first = side == 0 ? 0 : spec_->left->size();
+    if (!readRowKey(values, *spec_->output, first, all_[side].size(), out_, row)) throw std::runtime_error("SQL join: a malformed stored row");
+  }
+  void emit() { emitRows(*ctx_, out_); }
+
+  std::shared_ptr<const JoinSpec> spec_;
+  JoinSpec::Interval iv_;
+  std::vector<int> all_[2], keys_[2];
+  int time_[2] = {-1, -1};
+  bool outer_[2] = {false, false};
+  int64_t holdBack_ = 0;
+  OperatorContext* ctx_ = nullptr;
+  KeyedTable<std::string, IntervalRows>* tables_[2] = {nullptr, nullptr};
+  RowBatch out_;
+  std::string key_, values_;
+  int64_t watermark_ = INT64_MIN;
+  std::map<int64_t, std::vector<Pending>> pending_;  ///< keys with rows to drop, by the watermark that drops them
+};
+
 }  // namespace
 
 std::function<std::unique_ptr<Operator>()> makeJoinOperator(std::shared_ptr<const JoinSpec> spec) {
+  if (spec->interval) return [spec] { return std::make_unique<IntervalJoinOperator>(spec); };
   return [spec] { return std::make_unique<JoinOperator>(spec); };
 }
 

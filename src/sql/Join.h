@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "reka/api/Operator.h"
@@ -23,6 +24,16 @@ struct JoinSpec {
   /// window's rows are dropped from state once the watermark passes its end; a row of a window
   /// that has passed is late (counted, not joined). -1: rows are kept for good.
   int windowEndKey = -1;
+  /// An interval join: rows join when, besides equal keys, lower <= left time - right time <=
+  /// upper (milliseconds; the time columns are event-time attributes). A row is kept until the
+  /// watermark shows that no row of the other side can still match it; an outer side's row that
+  /// never matched is given padded with nulls then. The result is append-only, and its watermark
+  /// is held back by the bounds so that its time attributes are not late downstream.
+  struct Interval {
+    int leftTime = -1, rightTime = -1;
+    int64_t lower = 0, upper = 0;
+  };
+  std::optional<Interval> interval;
 };
 
 /// Makes the join operator: input 0 is the left side, input 1 the right, each partitioned by its

@@ -101,6 +101,7 @@ struct TableDef {
   std::optional<connector::RowWatermarks> watermarks;  ///< on a physical column: in the source
   std::string watermarkText;
   std::optional<Stage> computed;  ///< computed columns (and a watermark on one of them)
+  int rowtime = -1;  ///< the WATERMARK column in `schema`, -1 if none
 };
 
 struct PlannedJoin;
@@ -124,6 +125,9 @@ struct PlannedQuery {
   int windowEnd = -1;
   /// The column that holds PROCTIME() (a processing-time attribute), -1 if none.
   int proctime = -1;
+  /// The column that holds its event time (the table's WATERMARK column, or a window
+  /// aggregation's window_end), -1 if none: an interval join bounds two of them.
+  int rowtime = -1;
   /// Its window columns come from a windowing function over processing time.
   bool processingTimeWindow = false;
 };
@@ -423,6 +427,7 @@ struct SqlScript::Impl {
                                     "': this version takes '" + *t.watermarkColumn + "' or '" + *t.watermarkColumn +
                                     " - INTERVAL ...'");
       const bool onPhysical = def.physical.indexOf(*t.watermarkColumn) >= 0;
+      def.rowtime = def.schema.indexOf(*t.watermarkColumn);
       auto wm = connector::RowWatermarks::forColumn(onPhysical ? def.physical : def.schema, *t.watermarkColumn, delay);
       if (!wm.isOk()) return Status::invalidArgument("SQL: table '" + t.name + "': " + wm.status().message());
       if (onPhysical) {
@@ -522,24 +527,28 @@ struct SqlScript::Impl {
 
   /// Where the window columns of `in` are among `items` (a select list over it), into `out`.
   static void followWindow(const PlannedQuery& in, const std::vector<SelectItem>& items, PlannedQuery& out) {
-    int start = -1, end = -1, proc = -1;
+    int start = -1, end = -1, proc = -1, rowtime = -1;
     {
-      // A processing-time attribute: PROCTIME() itself, or a column that holds it.
+      // A processing-time attribute: PROCTIME() itself, or a column that holds it; the event
+      // time attribute: a column that holds it.
       size_t position = 0;
       for (const auto& item : items) {
         if (item.expr->kind == Expr::Kind::kStar) {
           if (!item.expr->qualifier.empty()) break;
           if (in.proctime >= 0 && proc < 0) proc = static_cast<int>(position) + in.proctime;
+          if (in.rowtime >= 0 && rowtime < 0) rowtime = static_cast<int>(position) + in.rowtime;
           position += in.schema.size();
           continue;
         }
         const bool isProc = (item.expr->kind == Expr::Kind::kCall && item.expr->name == "PROCTIME") ||
                             (in.proctime >= 0 && columnIndex(*item.expr, in) == in.proctime);
         if (isProc && proc < 0) proc = static_cast<int>(position);
+        if (in.rowtime >= 0 && rowtime < 0 && columnIndex(*item.expr, in) == in.rowtime) rowtime = static_cast<int>(position);
         ++position;
       }
     }
     out.proctime = proc;
+    out.rowtime = rowtime;
     out.processingTimeWindow = in.processingTimeWindow;
     if (in.windowStart >= 0) {
       size_t position = 0;
@@ -687,7 +696,7 @@ struct SqlScript::Impl {
     p.stages.push_back(std::move(rank));
     p.schema = *spec->output;
     p.updating = true;
-    p.windowStart = p.windowEnd = -1;
+    p.windowStart = p.windowEnd = p.rowtime = -1;
     // The row number where the select list has it.
     if (rnItem + 1 != q.items.size()) {
       Stage order;
@@ -731,6 +740,7 @@ struct SqlScript::Impl {
       p.updating = connector::sinkAcceptsChangelog(t->second.options);  // a changelog format or upsert-kafka: its rows update
       if (t->second.computed) p.stages.push_back(*t->second.computed);
       p.schema = t->second.schema;
+      p.rowtime = t->second.rowtime;
     } else {
       std::string names;
       for (const auto& [n, _] : tables) names += (names.empty() ? "" : ", ") + n;
@@ -766,7 +776,7 @@ struct SqlScript::Impl {
     auto spec = std::make_shared<JoinSpec>();
     spec->kind = j.kind == JoinClause::Kind::kInner ? JoinSpec::Kind::kInner : j.kind == JoinClause::Kind::kLeft ? JoinSpec::Kind::kLeft
                : j.kind == JoinClause::Kind::kRight ? JoinSpec::Kind::kRight : JoinSpec::Kind::kFull;
-    std::vector<ExprPtr> leftFilters, rightFilters, residual;
+    std::vector<ExprPtr> leftFilters, rightFilters, residual, outerConditions;
     std::string keyText;
     Scope joinedScope{&combined, "", "", &functions, parts};
     for (const ExprPtr& c : conditions) {
@@ -797,9 +807,10 @@ struct SqlScript::Impl {
         else rest.push_back(c);
         continue;
       }
-      if (!inner)
-        return Status::notSupported("SQL: the condition " + exprText(*c) + " at " + c->pos.toString() +
-                                    " in the ON of an outer join is not supported yet; an outer join takes equalities between its sides");
+      if (!inner) {
+        outerConditions.push_back(c);  // time bounds of an interval join, or an error below
+        continue;
+      }
       (sides == 1 ? leftFilters : sides == 2 ? rightFilters : residual).push_back(c);
     }
     if (!j.on) {
@@ -818,6 +829,69 @@ struct SqlScript::Impl {
       }
       where = andOf(kept);
     }
+    // An interval join: both inputs append-only, and conditions that bound one side's time
+    // attribute by the other's from below and from above (Flink's interval join).
+    std::string intervalText;
+    if (!left.updating && !right.updating && left.rowtime >= 0 && right.rowtime >= 0) {
+      JoinSpec::Interval iv;
+      iv.leftTime = left.rowtime;
+      iv.rightTime = right.rowtime;
+      bool hasLower = false, hasUpper = false;
+      const int rightTime = right.rowtime + static_cast<int>(nl);
+      auto take = [&](std::vector<ExprPtr>& list) {
+        std::vector<ExprPtr> kept;
+        for (const ExprPtr& c : list) {
+          std::optional<std::pair<int64_t, bool>> b;  // L.t - R.t op k: {k, is an upper bound}
+          if (c->kind == Expr::Kind::kBinary && (c->op == "<" || c->op == "<=" || c->op == ">" || c->op == ">=")) {
+            auto a = timeOperand(*c->args[0], combined, parts), z = timeOperand(*c->args[1], combined, parts);
+            if (a && z) {
+              std::string op = c->op;
+              if (a->first == rightTime && z->first == left.rowtime) {
+                std::swap(a, z);  // R + ka op L + kz  ⇔  L + kz flipped-op R + ka
+                op = op == "<" ? ">" : op == "<=" ? ">=" : op == ">" ? "<" : "<=";
+              }
+              if (a->first == left.rowtime && z->first == rightTime) {
+                const int64_t k = z->second - a->second;  // L + ka op R + kz  ⇔  L - R op kz - ka
+                b = op == "<=" ? std::pair{k, true} : op == "<" ? std::pair{k - 1, true} : op == ">=" ? std::pair{k, false} : std::pair{k + 1, false};
+              }
+            }
+          }
+          if (!b) {
+            kept.push_back(c);
+            continue;
+          }
+          if (b->second) {
+            iv.upper = hasUpper ? std::min(iv.upper, b->first) : b->first;
+            hasUpper = true;
+          } else {
+            iv.lower = hasLower ? std::max(iv.lower, b->first) : b->first;
+            hasLower = true;
+          }
+          intervalText += (intervalText.empty() ? "" : " AND ") + exprText(*c);
+        }
+        list = std::move(kept);
+      };
+      std::vector<ExprPtr> whereParts;
+      if (inner) conjuncts(where, whereParts);
+      const std::vector<ExprPtr> residualBefore = residual, outerBefore = outerConditions, whereBefore = whereParts;
+      take(residual);
+      take(outerConditions);
+      take(whereParts);
+      if (hasLower && hasUpper) {
+        spec->interval = iv;
+        if (inner) where = andOf(whereParts);
+      } else {
+        residual = residualBefore;
+        outerConditions = outerBefore;
+        intervalText.clear();
+      }
+    }
+    if (!outerConditions.empty())
+      return Status::notSupported("SQL: the condition " + exprText(*outerConditions[0]) + " at " + outerConditions[0]->pos.toString() +
+                                  " in the ON of an outer join is not supported; an outer join takes equalities between its sides, and "
+                                  "time bounds between their time attributes (an interval join)");
+    if (spec->interval && spec->interval->lower > spec->interval->upper)
+      return Status::invalidArgument(fmt::format("SQL: the time bounds of the join at {} ({}) admit no rows", j.pos.toString(), intervalText));
     if (spec->leftKeys.empty())
       return Status::notSupported("SQL: the join at " + j.pos.toString() +
                                   " has no equality between its sides (a cross join); this version joins on equal keys");
@@ -848,9 +922,13 @@ struct SqlScript::Impl {
     spec->output = std::make_shared<const Schema>(combined);
     static const char* kKinds[] = {"InnerJoin", "LeftOuterJoin", "RightOuterJoin", "FullOuterJoin"};
     PlannedQuery out;
-    out.updating = left.updating || right.updating || !inner;
+    out.updating = left.updating || right.updating || (!inner && !spec->interval);
     auto joined = std::make_shared<PlannedJoin>();
-    joined->text = std::string(kKinds[static_cast<int>(spec->kind)]) + ": on=[" + keyText + "]" + (windowJoin ? " window join" : "");
+    joined->text = std::string(spec->interval ? "Interval" : "") + kKinds[static_cast<int>(spec->kind)] + ": on=[" + keyText + "]" +
+                   (windowJoin ? " window join" : "") +
+                   (spec->interval ? fmt::format(" time=[{}] ({} ms <= left - right <= {} ms)", intervalText, spec->interval->lower, spec->interval->upper)
+                                   : "");
+    if (spec->interval) out.rowtime = spec->interval->leftTime;  // both time attributes stay; the left's is the row's
     if (windowJoin) {
       out.windowStart = left.windowStart;
       out.windowEnd = left.windowEnd;
@@ -862,6 +940,26 @@ struct SqlScript::Impl {
     out.schema = combined;
     out.parts = std::move(parts);
     return out;
+  }
+
+  /// `e` as a column of `schema` plus a constant: c, c + INTERVAL …, c - INTERVAL …
+  static std::optional<std::pair<int, int64_t>> timeOperand(const Expr& e, const Schema& schema, const std::vector<Scope::Part>& parts) {
+    if (e.kind == Expr::Kind::kColumn) {
+      const int c = resolveColumn(e, schema, parts);
+      if (c < 0) return std::nullopt;
+      return std::pair{c, int64_t{0}};
+    }
+    if (e.kind == Expr::Kind::kBinary && (e.op == "+" || e.op == "-") && e.args[1]->kind == Expr::Kind::kInterval) {
+      auto inner = timeOperand(*e.args[0], schema, parts);
+      if (inner) inner->second += e.op == "+" ? e.args[1]->millis : -e.args[1]->millis;
+      return inner;
+    }
+    if (e.kind == Expr::Kind::kBinary && e.op == "+" && e.args[0]->kind == Expr::Kind::kInterval) {
+      auto inner = timeOperand(*e.args[1], schema, parts);
+      if (inner) inner->second += e.args[0]->millis;
+      return inner;
+    }
+    return std::nullopt;
   }
 
   /// Binds a select list into `st` (projections, their text, the schema); a list that passes
@@ -1220,6 +1318,8 @@ struct SqlScript::Impl {
         keyed.windowStart = static_cast<int>(spec->keyCount);
         keyed.windowEnd = static_cast<int>(spec->keyCount) + 1;
       }
+      // A window's row is given when the watermark reaches its end: window_end is its time.
+      if (!spec->processingTime) keyed.rowtime = keyed.windowEnd;
       followWindow(keyed, items, p);
     }
     for (size_t i = 0; i < post.projectionText.size() && i < q.items.size(); ++i)

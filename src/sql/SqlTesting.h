@@ -65,6 +65,11 @@ class SqlFileTest : public ::testing::Test {
     auto compiled = SqlScript::compile(script);
     return compiled.isOk() ? std::string("(compiled)") : compiled.status().message();
   }
+  /// The plan `explain` prints for a script (or its error).
+  static std::string explain(const std::string& script) {
+    auto compiled = SqlScript::compile(script);
+    return compiled.isOk() ? compiled->explain() : compiled.status().toString();
+  }
   /// The table changelog-json lines give: +I/+U add a row, -U/-D remove one (which must be there).
   static Lines applied(const Lines& lines) {
     std::multiset<std::string> table;

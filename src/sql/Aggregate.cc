@@ -31,6 +31,15 @@ struct GroupState {
   std::vector<absl::flat_hash_map<std::string, int64_t>> distinct;
 };
 
+/// An OVER aggregation's partition: the rows of a bounded frame that later rows may still need,
+/// the running accumulators of an unbounded one, and the rows waiting for the watermark (each
+/// with its time and values).
+struct OverPartition {
+  GroupState running;
+  std::vector<std::pair<int64_t, std::string>> frame;
+  std::vector<std::pair<int64_t, std::string>> waiting;
+};
+
 /// A session of one key: [start, end) and its accumulators.
 struct Session {
   int64_t start = 0;
@@ -67,6 +76,30 @@ struct Serde<sql::GroupState> {
     }
     return Serde<std::vector<std::string>>::read(in, s.texts) &&
            Serde<std::vector<absl::flat_hash_map<std::string, int64_t>>>::read(in, s.distinct);
+  }
+};
+template <>
+struct Serde<sql::OverPartition> {
+  static void write(const sql::OverPartition& s, std::string& out) {
+    Serde<sql::GroupState>::write(s.running, out);
+    for (const auto* rows : {&s.frame, &s.waiting}) {
+      Serde<uint64_t>::write(rows->size(), out);
+      for (const auto& [t, v] : *rows) {
+        Serde<int64_t>::write(t, out);
+        Serde<std::string>::write(v, out);
+      }
+    }
+  }
+  static bool read(std::string_view& in, sql::OverPartition& s) {
+    if (!Serde<sql::GroupState>::read(in, s.running)) return false;
+    for (auto* rows : {&s.frame, &s.waiting}) {
+      uint64_t n = 0;
+      if (!Serde<uint64_t>::read(in, n) || n > in.size()) return false;
+      rows->assign(n, {});
+      for (auto& [t, v] : *rows)
+        if (!Serde<int64_t>::read(in, t) || !Serde<std::string>::read(in, v)) return false;
+    }
+    return true;
   }
 };
 template <>
@@ -121,6 +154,143 @@ __int128 valueOf(const Column& c, const DataType& type, size_t row) {
 
 /// a < b for values of `type` as accumulators hold them.
 bool lessThan(__int128 a, __int128 b, TypeKind kind) { return kind == TypeKind::kDouble ? asDouble(a) < asDouble(b) : a < b; }
+
+/// A group's state with no rows, for `calls`.
+GroupState newGroupState(const std::vector<AggregateCall>& calls) {
+  GroupState s;
+  s.accs.resize(calls.size());
+  bool texts = false, distinct = false;
+  for (const auto& c : calls) {
+    texts = texts || (c.argType.kind == TypeKind::kString || c.argType.kind == TypeKind::kBytes);
+    distinct = distinct || c.distinct;
+  }
+  if (texts) s.texts.resize(calls.size());
+  if (distinct) s.distinct.resize(calls.size());
+  return s;
+}
+
+/// Adds (sign 1) or retracts (sign -1) row `row` of `in` to the accumulators of `calls`;
+/// `valueKey_` is scratch space.
+void accumulateRow(const std::vector<AggregateCall>& calls, GroupState& st, const RowBatch& in, size_t row, int sign, std::string& valueKey_) {
+  st.rows += sign;
+  for (size_t j = 0; j < calls.size(); ++j) {
+    const AggregateCall& call = calls[j];
+    if (call.filterColumn >= 0) {
+      const Column& f = in.columns[static_cast<size_t>(call.filterColumn)];
+      if (f.nulls[row] != 0 || f.ints[row] == 0) continue;
+    }
+    Accumulator& acc = st.accs[j];
+    if (call.kind == AggregateCall::Kind::kCountStar) {
+      acc.count += sign;
+      continue;
+    }
+    const Column& c = in.columns[static_cast<size_t>(call.argColumn)];
+    if (c.nulls[row] != 0) continue;
+    const bool text = call.argType.kind == TypeKind::kString || call.argType.kind == TypeKind::kBytes;
+    if (call.distinct) {
+      // Only the first occurrence of a value (and the retraction of its last) counts.
+      valueKey_.clear();
+      if (text) {
+        valueKey_.assign(c.strings[row]);
+      } else {
+        const __int128 v = valueOf(c, call.argType, row);
+        valueKey_.assign(reinterpret_cast<const char*>(&v), sizeof v);
+      }
+      auto& seen = st.distinct[j];
+      if (sign > 0) {
+        if (++seen[valueKey_] != 1) continue;
+      } else {
+        auto it = seen.find(valueKey_);
+        if (it == seen.end()) continue;
+        if (--it->second > 0) continue;
+        seen.erase(it);
+      }
+    }
+    switch (call.kind) {
+      case AggregateCall::Kind::kCountStar:
+      case AggregateCall::Kind::kCount: acc.count += sign; break;
+      case AggregateCall::Kind::kSum:
+      case AggregateCall::Kind::kAvg:
+        acc.count += sign;
+        if (call.argType.kind == TypeKind::kDouble) {
+          acc.value = fromDouble(asDouble(acc.value) + sign * c.doubles[row]);
+        } else {
+          acc.value += sign * valueOf(c, call.argType, row);
+        }
+        break;
+      case AggregateCall::Kind::kMin:
+      case AggregateCall::Kind::kMax: {
+        // Insert-only input (the planner refuses MIN/MAX over an updating input).
+        const bool isMin = call.kind == AggregateCall::Kind::kMin;
+        if (text) {
+          const std::string_view v = c.strings[row];
+          std::string& cur = st.texts[j];
+          if (acc.count == 0 || (isMin ? v < cur : v > cur)) cur.assign(v);
+        } else {
+          const __int128 v = valueOf(c, call.argType, row);
+          if (acc.count == 0 || (isMin ? lessThan(v, acc.value, call.argType.kind) : lessThan(acc.value, v, call.argType.kind)))
+            acc.value = v;
+        }
+        ++acc.count;
+        break;
+      }
+    }
+  }
+}
+
+void setValue(Column& c, size_t row, const DataType& type, __int128 v) {
+  switch (type.kind) {
+    case TypeKind::kDouble: RowBatch::setDouble(c, row, asDouble(v)); break;
+    case TypeKind::kDecimal: RowBatch::setDecimal(c, row, v); break;
+    case TypeKind::kInt: RowBatch::setInt(c, row, static_cast<int32_t>(v)); break;  // wraps as Java's int does
+    default: RowBatch::setInt(c, row, static_cast<int64_t>(v)); break;
+  }
+}
+
+/// Writes the results of `calls` over `st` into row `row` of `out`, from column `offset` on.
+void writeResults(const std::vector<AggregateCall>& calls, const GroupState& st, RowBatch& out_, size_t row, size_t offset) {
+  for (size_t j = 0; j < calls.size(); ++j) {
+    const AggregateCall& call = calls[j];
+    Column& c = out_.columns[offset + j];
+    const Accumulator& acc = st.accs[j];
+    switch (call.kind) {
+      case AggregateCall::Kind::kCountStar:
+      case AggregateCall::Kind::kCount:
+        RowBatch::setInt(c, row, call.distinct ? static_cast<int64_t>(st.distinct[j].size()) : acc.count);
+        break;
+      case AggregateCall::Kind::kSum:
+        if (acc.count <= 0) break;  // null: no value summed
+        setValue(c, row, call.resultType, acc.value);
+        break;
+      case AggregateCall::Kind::kAvg: {
+        if (acc.count <= 0) break;
+        const TypeKind k = call.resultType.kind;
+        if (k == TypeKind::kDouble) {
+          RowBatch::setDouble(c, row, asDouble(acc.value) / static_cast<double>(acc.count));
+        } else if (k == TypeKind::kDecimal) {
+          // sum at the result's scale, divided by the count, rounded half up.
+          const Decimal scaled = acc.value * pow10(call.resultType.scale - call.argType.scale);
+          Decimal q = scaled / acc.count, r = scaled % acc.count;
+          if (r < 0) r = -r;
+          if (r * 2 >= acc.count) q += scaled < 0 ? -1 : 1;
+          RowBatch::setDecimal(c, row, q);
+        } else {
+          RowBatch::setInt(c, row, static_cast<int64_t>(acc.value / acc.count));  // truncated, as Flink's AVG of integers
+        }
+        break;
+      }
+      case AggregateCall::Kind::kMin:
+      case AggregateCall::Kind::kMax:
+        if (acc.count <= 0) break;
+        if (call.resultType.kind == TypeKind::kString || call.resultType.kind == TypeKind::kBytes) {
+          out_.setString(c, row, st.texts[j]);
+        } else {
+          setValue(c, row, call.resultType, acc.value);
+        }
+        break;
+    }
+  }
+}
 
 class AggregateOperator final : public Operator {
  public:
@@ -250,139 +420,14 @@ class AggregateOperator final : public Operator {
     std::string key;
   };
 
-  GroupState newState() const {
-    GroupState s;
-    s.accs.resize(spec_->calls.size());
-    bool texts = false, distinct = false;
-    for (const auto& c : spec_->calls) {
-      texts = texts || (c.argType.kind == TypeKind::kString || c.argType.kind == TypeKind::kBytes);
-      distinct = distinct || c.distinct;
-    }
-    if (texts) s.texts.resize(spec_->calls.size());
-    if (distinct) s.distinct.resize(spec_->calls.size());
-    return s;
-  }
+  GroupState newState() const { return newGroupState(spec_->calls); }
 
-  void accumulate(GroupState& st, const RowBatch& in, size_t row, int sign) {
-    st.rows += sign;
-    for (size_t j = 0; j < spec_->calls.size(); ++j) {
-      const AggregateCall& call = spec_->calls[j];
-      if (call.filterColumn >= 0) {
-        const Column& f = in.columns[static_cast<size_t>(call.filterColumn)];
-        if (f.nulls[row] != 0 || f.ints[row] == 0) continue;
-      }
-      Accumulator& acc = st.accs[j];
-      if (call.kind == AggregateCall::Kind::kCountStar) {
-        acc.count += sign;
-        continue;
-      }
-      const Column& c = in.columns[static_cast<size_t>(call.argColumn)];
-      if (c.nulls[row] != 0) continue;
-      const bool text = call.argType.kind == TypeKind::kString || call.argType.kind == TypeKind::kBytes;
-      if (call.distinct) {
-        // Only the first occurrence of a value (and the retraction of its last) counts.
-        valueKey_.clear();
-        if (text) {
-          valueKey_.assign(c.strings[row]);
-        } else {
-          const __int128 v = valueOf(c, call.argType, row);
-          valueKey_.assign(reinterpret_cast<const char*>(&v), sizeof v);
-        }
-        auto& seen = st.distinct[j];
-        if (sign > 0) {
-          if (++seen[valueKey_] != 1) continue;
-        } else {
-          auto it = seen.find(valueKey_);
-          if (it == seen.end()) continue;
-          if (--it->second > 0) continue;
-          seen.erase(it);
-        }
-      }
-      switch (call.kind) {
-        case AggregateCall::Kind::kCountStar:
-        case AggregateCall::Kind::kCount: acc.count += sign; break;
-        case AggregateCall::Kind::kSum:
-        case AggregateCall::Kind::kAvg:
-          acc.count += sign;
-          if (call.argType.kind == TypeKind::kDouble) {
-            acc.value = fromDouble(asDouble(acc.value) + sign * c.doubles[row]);
-          } else {
-            acc.value += sign * valueOf(c, call.argType, row);
-          }
-          break;
-        case AggregateCall::Kind::kMin:
-        case AggregateCall::Kind::kMax: {
-          // Insert-only input (the planner refuses MIN/MAX over an updating input).
-          const bool isMin = call.kind == AggregateCall::Kind::kMin;
-          if (text) {
-            const std::string_view v = c.strings[row];
-            std::string& cur = st.texts[j];
-            if (acc.count == 0 || (isMin ? v < cur : v > cur)) cur.assign(v);
-          } else {
-            const __int128 v = valueOf(c, call.argType, row);
-            if (acc.count == 0 || (isMin ? lessThan(v, acc.value, call.argType.kind) : lessThan(acc.value, v, call.argType.kind)))
-              acc.value = v;
-          }
-          ++acc.count;
-          break;
-        }
-      }
-    }
-  }
+  void accumulate(GroupState& st, const RowBatch& in, size_t row, int sign) { accumulateRow(spec_->calls, st, in, row, sign, valueKey_); }
 
   /// Writes the group's keys and results into row `row` of the output.
   void fill(size_t row, std::string_view key, const GroupState& st) {
     if (!readRowKey(key, *spec_->output, 0, spec_->keyCount, out_, row)) throw std::runtime_error("SQL aggregate: a malformed group key");
-    for (size_t j = 0; j < spec_->calls.size(); ++j) {
-      const AggregateCall& call = spec_->calls[j];
-      Column& c = out_.columns[aggOffset_ + j];
-      const Accumulator& acc = st.accs[j];
-      switch (call.kind) {
-        case AggregateCall::Kind::kCountStar:
-        case AggregateCall::Kind::kCount:
-          RowBatch::setInt(c, row, call.distinct ? static_cast<int64_t>(st.distinct[j].size()) : acc.count);
-          break;
-        case AggregateCall::Kind::kSum:
-          if (acc.count <= 0) break;  // null: no value summed
-          setValue(c, row, call.resultType, acc.value);
-          break;
-        case AggregateCall::Kind::kAvg: {
-          if (acc.count <= 0) break;
-          const TypeKind k = call.resultType.kind;
-          if (k == TypeKind::kDouble) {
-            RowBatch::setDouble(c, row, asDouble(acc.value) / static_cast<double>(acc.count));
-          } else if (k == TypeKind::kDecimal) {
-            // sum at the result's scale, divided by the count, rounded half up.
-            const Decimal scaled = acc.value * pow10(call.resultType.scale - call.argType.scale);
-            Decimal q = scaled / acc.count, r = scaled % acc.count;
-            if (r < 0) r = -r;
-            if (r * 2 >= acc.count) q += scaled < 0 ? -1 : 1;
-            RowBatch::setDecimal(c, row, q);
-          } else {
-            RowBatch::setInt(c, row, static_cast<int64_t>(acc.value / acc.count));  // truncated, as Flink's AVG of integers
-          }
-          break;
-        }
-        case AggregateCall::Kind::kMin:
-        case AggregateCall::Kind::kMax:
-          if (acc.count <= 0) break;
-          if (call.resultType.kind == TypeKind::kString || call.resultType.kind == TypeKind::kBytes) {
-            out_.setString(c, row, st.texts[j]);
-          } else {
-            setValue(c, row, call.resultType, acc.value);
-          }
-          break;
-      }
-    }
-  }
-
-  static void setValue(Column& c, size_t row, const DataType& type, __int128 v) {
-    switch (type.kind) {
-      case TypeKind::kDouble: RowBatch::setDouble(c, row, asDouble(v)); break;
-      case TypeKind::kDecimal: RowBatch::setDecimal(c, row, v); break;
-      case TypeKind::kInt: RowBatch::setInt(c, row, static_cast<int32_t>(v)); break;  // wraps as Java's int does
-      default: RowBatch::setInt(c, row, static_cast<int64_t>(v)); break;
-    }
+    writeResults(spec_->calls, st, out_, row, aggOffset_);
   }
 
   /// Whether the results (not the keys) of rows a and b of the output are equal.
@@ -626,7 +671,161 @@ class WindowOperator final : public Operator {
   std::vector<int64_t> starts_, ends_;
 };
 
+class OverOperator final : public Operator {
+ public:
+  explicit OverOperator(std::shared_ptr<const OverSpec> spec) : spec_(std::move(spec)) {
+    for (size_t k = 0; k < spec_->keyCount; ++k) keyColumns_.push_back(static_cast<int>(k));
+    all_.resize(spec_->input->size());
+    for (size_t c = 0; c < all_.size(); ++c) all_[c] = static_cast<int>(c);
+  }
+
+  Status open(OperatorContext& ctx) override {
+    ctx_ = &ctx;
+    auto table = ctx.state->keyedTable<std::string, OverPartition>(ctx.name + "/partitions");
+    if (!table.isOk()) return table.status();
+    table_ = *table;
+    out_.setSchema(spec_->output);
+    scratch_.setSchema(spec_->input);
+    return Status::ok();
+  }
+
+  void processBatch(int, Batch& batch) override {
+    auto& in = static_cast<RowBatch&>(batch);
+    const Column& time = in.columns[static_cast<size_t>(spec_->timeColumn)];
+    for (size_t i = 0; i < in.size(); ++i) {
+      if (in.kinds[i] != RowKind::kInsert) continue;  // the planner gives it an append-only input
+      const int64_t t = spec_->processingTime ? ctx_->time->now() : time.ints[i];
+      if (!spec_->processingTime && (time.nulls[i] != 0 || t <= watermark_)) {
+        ctx_->metrics->lateRecords.fetch_add(1, std::memory_order_relaxed);  // behind the watermark: its frame has been given
+        continue;
+      }
+      key_.clear();
+      appendRowKey(in, i, keyColumns_, key_);
+      values_.clear();
+      appendRowKey(in, i, all_, values_);
+      const KeyGroup kg = keyGroupFor(hashKey(key_), ctx_->maxParallelism);
+      OverPartition& part = table_->mapOf(kg).getOrCreate(key_, [this] { return OverPartition{newGroupState(spec_->calls), {}, {}}; });
+      if (spec_->processingTime) {
+        take(part, t, {values_});
+        if (out_.size() >= ctx_->batchSize) emit();
+        continue;
+      }
+      if (part.waiting.empty() || t < minWaiting(part)) pending_[t].push_back({kg, key_});
+      part.waiting.emplace_back(t, values_);
+    }
+    emit();
+  }
+
+  void processWatermark(int64_t watermark) override {
+    watermark_ = watermark;
+    while (!pending_.empty() && pending_.begin()->first <= watermark) {
+      auto node = pending_.extract(pending_.begin());
+      for (const Pending& p : node.mapped()) {
+        OverPartition* part = table_->mapOf(p.keyGroup).findMutable(p.key);
+        if (part == nullptr || part->waiting.empty() || minWaiting(*part) > watermark) continue;  // taken already
+        // Its rows the watermark has passed, in time order (rows of equal time in arrival order).
+        std::stable_sort(part->waiting.begin(), part->waiting.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+        size_t n = 0;
+        while (n < part->waiting.size() && part->waiting[n].first <= watermark) ++n;
+        for (size_t r = 0; r < n;) {
+          size_t peers = r + 1;
+          if (!spec_->rows)
+            while (peers < n && part->waiting[peers].first == part->waiting[r].first) ++peers;
+          std::vector<std::string> rows;
+          for (size_t k = r; k < peers; ++k) rows.push_back(std::move(part->waiting[k].second));
+          take(*part, part->waiting[r].first, rows);
+          r = peers;
+          if (out_.size() >= ctx_->batchSize) emit();
+        }
+        part->waiting.erase(part->waiting.begin(), part->waiting.begin() + static_cast<std::ptrdiff_t>(n));
+        if (!part->waiting.empty()) pending_[minWaiting(*part)].push_back(p);
+      }
+    }
+    emit();
+    forwardWatermark(watermark);
+  }
+
+  void finish() override { emit(); }
+
+  Status snapshotState(int64_t, std::string& out) override {
+    Serde<int64_t>::write(watermark_, out);
+    return Status::ok();
+  }
+  Status restoreState(std::string_view in) override {
+    if (!Serde<int64_t>::read(in, watermark_)) return Status::corruption("SQL OVER aggregation: truncated snapshot");
+    pending_.clear();
+    const KeyGroupRange range = table_->range();
+    for (int32_t g = range.first; g <= range.last; ++g)
+      for (const auto& [key, part] : table_->mapOf(KeyGroup{g}))
+        if (!part.waiting.empty()) pending_[minWaiting(part)].push_back({KeyGroup{g}, key});
+    return Status::ok();
+  }
+
+ private:
+  struct Pending {
+    KeyGroup keyGroup;
+    std::string key;
+  };
+
+  static int64_t minWaiting(const OverPartition& part) {
+    int64_t m = INT64_MAX;
+    for (const auto& w : part.waiting) m = std::min(m, w.first);
+    return m;
+  }
+
+  /// Rows of one time (peers; one row for a ROWS frame) enter the frame and are given with the
+  /// frame's aggregates.
+  void take(OverPartition& part, int64_t t, const std::vector<std::string>& rows) {
+    const GroupState* results = &part.running;
+    if (spec_->preceding < 0) {
+      for (const std::string& v : rows) accumulateRow(spec_->calls, part.running, decode(v), 0, 1, valueKey_);
+    } else {
+      for (const std::string& v : rows) part.frame.emplace_back(t, v);
+      size_t drop = 0;
+      if (spec_->rows) {
+        if (part.frame.size() > static_cast<size_t>(spec_->preceding) + 1) drop = part.frame.size() - static_cast<size_t>(spec_->preceding) - 1;
+      } else {
+        while (drop < part.frame.size() && part.frame[drop].first < t - spec_->preceding) ++drop;
+      }
+      part.frame.erase(part.frame.begin(), part.frame.begin() + static_cast<std::ptrdiff_t>(drop));
+      frameState_ = newGroupState(spec_->calls);
+      for (const auto& [ft, v] : part.frame) accumulateRow(spec_->calls, frameState_, decode(v), 0, 1, valueKey_);
+      results = &frameState_;
+    }
+    for (const std::string& v : rows) {
+      const size_t row = out_.appendRow(RowKind::kInsert);
+      std::string_view view = v;
+      if (!readRowKey(view, *spec_->output, 0, all_.size(), out_, row)) throw std::runtime_error("SQL OVER aggregation: a malformed stored row");
+      writeResults(spec_->calls, *results, out_, row, all_.size());
+    }
+  }
+
+  /// `values` read into the scratch batch's only row.
+  const RowBatch& decode(std::string_view values) {
+    scratch_.clear();
+    scratch_.appendRow();
+    if (!readRowKey(values, *spec_->input, 0, all_.size(), scratch_, 0)) throw std::runtime_error("SQL OVER aggregation: a malformed stored row");
+    return scratch_;
+  }
+
+  void emit() { emitRows(*ctx_, out_); }
+
+  std::shared_ptr<const OverSpec> spec_;
+  std::vector<int> keyColumns_, all_;
+  OperatorContext* ctx_ = nullptr;
+  KeyedTable<std::string, OverPartition>* table_ = nullptr;
+  RowBatch out_, scratch_;
+  GroupState frameState_;
+  std::string key_, values_, valueKey_;
+  int64_t watermark_ = INT64_MIN;
+  std::map<int64_t, std::vector<Pending>> pending_;  ///< partitions with waiting rows, by their earliest time
+};
+
 }  // namespace
+
+std::function<std::unique_ptr<Operator>()> makeOverOperator(std::shared_ptr<const OverSpec> spec) {
+  return [spec] { return std::make_unique<OverOperator>(spec); };
+}
 
 void gatherColumn(const Column& from, const DataType& type, const std::vector<uint32_t>& rows, Column& to) {
   auto gather = [&](const auto& src, auto& dst) {

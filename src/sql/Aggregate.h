@@ -55,6 +55,25 @@ struct AggregateSpec {
 /// Makes the aggregation operator (one per subtask; its input is partitioned by the keys).
 std::function<std::unique_ptr<Operator>()> makeAggregateOperator(std::shared_ptr<const AggregateSpec> spec);
 
+/// An OVER aggregation: every row, with aggregates over a frame of the rows of its partition
+/// ordered by time: ROWS BETWEEN n PRECEDING AND CURRENT ROW (the row and the n before it),
+/// RANGE BETWEEN INTERVAL PRECEDING AND CURRENT ROW (rows up to that much older, and its peers:
+/// rows with the same time), or UNBOUNDED PRECEDING. The input's first `keyCount` columns are the
+/// partition keys; the output is the input's columns, then one per call. On event time a row
+/// waits until the watermark passes its time (rows are taken in time order; a late row is
+/// counted and dropped, as in Flink); on processing time it is taken when it arrives.
+struct OverSpec {
+  size_t keyCount = 0;
+  std::vector<AggregateCall> calls;
+  int timeColumn = -1;
+  bool processingTime = false;
+  bool rows = false;        ///< a ROWS frame (else RANGE)
+  int64_t preceding = -1;   ///< rows, or milliseconds; -1: UNBOUNDED PRECEDING
+  std::shared_ptr<const Schema> input, output;
+};
+
+std::function<std::unique_ptr<Operator>()> makeOverOperator(std::shared_ptr<const OverSpec> spec);
+
 /// A windowing table function: the input's rows with window_start, window_end and window_time
 /// (window_end - 1 ms) appended, one row per window a row belongs to.
 struct WindowSpec {

@@ -58,6 +58,13 @@ struct Expr {
     std::vector<ExprPtr> partitionBy;
     std::vector<ExprPtr> orderBy;
     std::vector<bool> descending;
+    /// The frame: ROWS or RANGE BETWEEN `preceding` PRECEDING AND CURRENT ROW (rows, or
+    /// milliseconds of a RANGE; -1: UNBOUNDED). Without one, RANGE UNBOUNDED PRECEDING.
+    std::string name;  ///< OVER w: the window of the query's WINDOW clause (resolved when parsed)
+    bool hasFrame = false;
+    bool rows = false;
+    int64_t preceding = -1;
+    Position framePos;
   };
   std::shared_ptr<Over> over;
 };

@@ -6,6 +6,8 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <functional>
+#include <map>
 
 #include "sql/Ast.h"
 
@@ -150,7 +152,7 @@ bool isReserved(const std::string& u) {
   static const char* kWords[] = {"SELECT", "FROM",  "WHERE", "AND",  "OR",   "NOT",  "AS",    "CASE", "WHEN", "THEN",
                                  "ELSE",   "END",   "IS",    "NULL", "CAST", "INSERT", "INTO", "CREATE", "TABLE",
                                  "WITH",   "GROUP", "ORDER", "BY",   "UNION", "JOIN", "ON",   "HAVING", "LIMIT",
-                                 "LEFT",   "RIGHT", "FULL",  "INNER", "CROSS", "OUTER"};
+                                 "LEFT",   "RIGHT", "FULL",  "INNER", "CROSS", "OUTER", "WINDOW"};
   for (const char* w : kWords)
     if (u == w) return true;
   return false;
@@ -395,6 +397,70 @@ class Parser {
     return t;
   }
 
+  /// A window: (PARTITION BY … ORDER BY … [ASC|DESC], … [frame]).
+  Status windowSpec(Expr::Over& o) {
+    REKA_RETURN_IF_ERROR(expectSymbol("("));
+    if (word("PARTITION")) {
+      REKA_RETURN_IF_ERROR(expectWord("BY"));
+      do {
+        REKA_ASSIGN_OR_RETURN(ExprPtr p, expression());
+        o.partitionBy.push_back(p);
+      } while (symbol(","));
+    }
+    if (word("ORDER")) {
+      REKA_RETURN_IF_ERROR(expectWord("BY"));
+      do {
+        REKA_ASSIGN_OR_RETURN(ExprPtr key, expression());
+        o.orderBy.push_back(key);
+        const bool desc = word("DESC");
+        if (!desc) word("ASC");
+        o.descending.push_back(desc);
+      } while (symbol(","));
+    }
+    if (isWord(peek(), "ROWS") || isWord(peek(), "RANGE")) {
+      // ROWS|RANGE [BETWEEN] bound [AND CURRENT ROW]; bound: UNBOUNDED PRECEDING, n PRECEDING
+      // (ROWS), INTERVAL '…' unit PRECEDING (RANGE) or CURRENT ROW.
+            o.hasFrame = true;
+      o.framePos = peek().pos;
+      o.rows = upper(next().text) == "ROWS";
+      const bool between = word("BETWEEN");
+      const Position boundPos = peek().pos;
+      if (word("UNBOUNDED")) {
+        REKA_RETURN_IF_ERROR(expectWord("PRECEDING"));
+        o.preceding = -1;
+      } else if (word("CURRENT")) {
+        REKA_RETURN_IF_ERROR(expectWord("ROW"));
+        o.preceding = 0;
+      } else {
+        REKA_ASSIGN_OR_RETURN(ExprPtr n, primary());
+        if (o.rows && n->kind == Expr::Kind::kLiteral && n->literalType.kind != TypeKind::kString && n->text.find_first_not_of("0123456789") == std::string::npos) {
+          o.preceding = std::stoll(n->text.substr(0, 18));
+        } else if (!o.rows && n->kind == Expr::Kind::kInterval && n->millis >= 0) {
+          o.preceding = n->millis;
+        } else {
+          return Status::invalidArgument("SQL: the frame bound at " + boundPos.toString() + " is not valid; a " + (o.rows ? "ROWS" : "RANGE") +
+                                         " frame starts at UNBOUNDED PRECEDING, CURRENT ROW or " +
+                                         (o.rows ? "n PRECEDING (a number of rows)" : "INTERVAL '…' unit PRECEDING"));
+        }
+        REKA_RETURN_IF_ERROR(expectWord("PRECEDING"));
+      }
+      if (between) {
+        REKA_RETURN_IF_ERROR(expectWord("AND"));
+        const Position endPos = peek().pos;
+        if (!word("CURRENT") || !word("ROW"))
+          return Status::notSupported("SQL: the frame at " + endPos.toString() + " must end at CURRENT ROW (as in Flink)");
+      }
+    }
+    return expectSymbol(")");
+  }
+
+  /// An error for OVER w where no WINDOW clause defines w.
+  static Status undefinedWindow(const Expr& e) {
+    if (e.over && !e.over->name.empty()) return Status::invalidArgument("SQL: window '" + e.over->name + "' at " + e.pos.toString() + " is not defined");
+    for (const auto& a : e.args) REKA_RETURN_IF_ERROR(undefinedWindow(*a));
+    return Status::ok();
+  }
+
   Result<Query> query() {
     Query q;
     q.pos = peek().pos;
@@ -468,6 +534,28 @@ class Parser {
     if (word("HAVING")) {
       REKA_ASSIGN_OR_RETURN(q.having, expression());
     }
+    if (word("WINDOW")) {
+      // WINDOW w AS (…), …: windows that OVER w names.
+      std::map<std::string, std::shared_ptr<Expr::Over>> windows;
+      do {
+        const Token name = next();
+        REKA_RETURN_IF_ERROR(expectWord("AS"));
+        auto w = std::make_shared<Expr::Over>();
+        REKA_RETURN_IF_ERROR(windowSpec(*w));
+        windows[name.text] = w;
+      } while (symbol(","));
+      std::function<Status(const ExprPtr&)> resolve = [&](const ExprPtr& e) -> Status {
+        if (e->over && !e->over->name.empty()) {
+          auto w = windows.find(e->over->name);
+          if (w == windows.end()) return Status::invalidArgument("SQL: window '" + e->over->name + "' at " + e->pos.toString() + " is not defined");
+          e->over = w->second;
+        }
+        for (const auto& a : e->args) REKA_RETURN_IF_ERROR(resolve(a));
+        return Status::ok();
+      };
+      for (const auto& item : q.items) REKA_RETURN_IF_ERROR(resolve(item.expr));
+    }
+    for (const auto& item : q.items) REKA_RETURN_IF_ERROR(undefinedWindow(*item.expr));
     while (isWord(peek(), "UNION")) {
       const Position at = next().pos;
       if (!word("ALL"))
@@ -880,29 +968,14 @@ class Parser {
           REKA_RETURN_IF_ERROR(expectSymbol(")"));
         }
         if (word("OVER")) {
-          // OVER (PARTITION BY … ORDER BY … [ASC|DESC], …)
+          // OVER (PARTITION BY … ORDER BY … [frame]), or OVER w: a window of the WINDOW clause.
           e->over = std::make_shared<Expr::Over>();
-          REKA_RETURN_IF_ERROR(expectSymbol("("));
-          if (word("PARTITION")) {
-            REKA_RETURN_IF_ERROR(expectWord("BY"));
-            do {
-              REKA_ASSIGN_OR_RETURN(ExprPtr p, expression());
-              e->over->partitionBy.push_back(p);
-            } while (symbol(","));
+          if (peek().kind == Token::Kind::kIdent || peek().kind == Token::Kind::kQuotedIdent) {
+            e->over->name = next().text;
+            e->over->framePos = e->pos;
+          } else {
+            REKA_RETURN_IF_ERROR(windowSpec(*e->over));
           }
-          if (word("ORDER")) {
-            REKA_RETURN_IF_ERROR(expectWord("BY"));
-            do {
-              REKA_ASSIGN_OR_RETURN(ExprPtr o, expression());
-              e->over->orderBy.push_back(o);
-              const bool desc = word("DESC");
-              if (!desc) word("ASC");
-              e->over->descending.push_back(desc);
-            } while (symbol(","));
-          }
-          if (isWord(peek(), "ROWS") || isWord(peek(), "RANGE"))
-            return Status::notSupported("SQL: window frames (ROWS/RANGE) at " + peek().pos.toString() + " are not supported yet");
-          REKA_RETURN_IF_ERROR(expectSymbol(")"));
         }
         return e;
       }

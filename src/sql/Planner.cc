@@ -75,7 +75,7 @@ std::string exprText(const Expr& e) {
 /// kWindow: a windowing table function. kAggregate: a keyed exchange on the first keyCount
 /// columns, then a GROUP BY aggregation (a window aggregation when it groups by a window).
 struct Stage {
-  enum class Kind { kCalc, kWindow, kAggregate, kRank };
+  enum class Kind { kCalc, kWindow, kAggregate, kRank, kOver };
   Kind kind = Kind::kCalc;
   std::string label;  ///< "Calc", "Computed columns", "Convert", "View: v", "GroupAggregate", …
   std::vector<BoundPtr> projections;
@@ -85,6 +85,7 @@ struct Stage {
   std::shared_ptr<const WindowSpec> window;
   std::shared_ptr<const AggregateSpec> aggregate;
   std::shared_ptr<const RankSpec> rank;
+  std::shared_ptr<const OverSpec> over;
   std::string detailText;  ///< windows and aggregates: what explain prints
   Schema schema;  ///< the rows it gives
   /// Event time assigned to its output (a WATERMARK on a computed column).
@@ -213,7 +214,18 @@ std::string matchText(const Expr& e, const std::string& table, const std::string
   return exprText(copy);
 }
 
-bool isAggregateCall(const Expr& e) { return e.kind == Expr::Kind::kCall && isAggregateFunction(e.name); }
+/// A GROUP BY aggregate (COUNT, SUM … without OVER).
+bool isAggregateCall(const Expr& e) { return e.kind == Expr::Kind::kCall && isAggregateFunction(e.name) && !e.over; }
+
+/// An OVER aggregation's call: COUNT, SUM … OVER (…).
+bool isOverAggregate(const Expr& e) { return e.kind == Expr::Kind::kCall && isAggregateFunction(e.name) && e.over; }
+
+bool containsOverAggregate(const Expr& e) {
+  if (isOverAggregate(e)) return true;
+  for (const auto& a : e.args)
+    if (containsOverAggregate(*a)) return true;
+  return false;
+}
 
 bool containsAggregate(const Expr& e) {
   if (isAggregateCall(e)) return true;
@@ -490,6 +502,9 @@ struct SqlScript::Impl {
     }
     ExprPtr where = q.where;
     REKA_ASSIGN_OR_RETURN(PlannedQuery p, planSource(q, where, depth));
+    bool over = false;
+    for (const auto& item : q.items) over = over || containsOverAggregate(*item.expr);
+    if (over) return planOver(q, where, std::move(p));
     for (const auto& item : q.items)
       if (hasRowNumber(*item.expr))
         return Status::notSupported("SQL: ROW_NUMBER() OVER at " + item.expr->pos.toString() +
@@ -1058,6 +1073,203 @@ struct SqlScript::Impl {
     return Status::ok();
   }
 
+  /// The aggregate call `c` (the j-th of its query): its argument and FILTER are computed by
+  /// `pre` (columns added to `preFields`).
+  Result<AggregateCall> aggregateCall(const Expr& c, size_t j, const Scope& scope, bool updating, Stage& pre, std::vector<Field>& preFields) {
+    AggregateCall call;
+    call.distinct = c.distinct;
+    const bool star = c.args.size() == 1 && c.args[0]->kind == Expr::Kind::kStar;
+    if (c.name == "COUNT") {
+      call.kind = star ? AggregateCall::Kind::kCountStar : AggregateCall::Kind::kCount;
+      if (star && c.distinct) return Status::invalidArgument("SQL: COUNT(DISTINCT *) at " + c.pos.toString() + " is not valid; name a column");
+    } else {
+      if (star) return Status::invalidArgument("SQL: " + c.name + "(*) at " + c.pos.toString() + " is not valid; only COUNT takes *");
+      call.kind = c.name == "SUM" ? AggregateCall::Kind::kSum : c.name == "AVG" ? AggregateCall::Kind::kAvg
+                : c.name == "MIN" ? AggregateCall::Kind::kMin : AggregateCall::Kind::kMax;
+    }
+    if (c.args.size() != 1)
+      return Status::invalidArgument(fmt::format("SQL: {} at {} takes one argument, not {}", c.name, c.pos.toString(), c.args.size()));
+    for (const auto& a : c.args)
+      if (containsAggregate(*a)) return Status::invalidArgument("SQL: aggregates cannot nest (at " + a->pos.toString() + ")");
+    if (!star) {
+      REKA_ASSIGN_OR_RETURN(BoundPtr arg, bind(*c.args[0], scope));
+      call.argType = arg->type;
+      call.argColumn = static_cast<int>(preFields.size());
+      preFields.push_back({"$a" + std::to_string(j), arg->type});
+      pre.projectionText.push_back(exprText(*c.args[0]));
+      pre.projections.push_back(std::move(arg));
+    } else {
+      call.argType = DataType::bigint();
+    }
+    if ((call.kind == AggregateCall::Kind::kMin || call.kind == AggregateCall::Kind::kMax) && updating)
+      return Status::notSupported("SQL: " + c.name + " at " + c.pos.toString() + " over an updating input is not supported yet");
+    if (c.filter) {
+      REKA_ASSIGN_OR_RETURN(BoundPtr f, bindCondition(*c.filter, scope, "FILTER (WHERE …)"));
+      call.filterColumn = static_cast<int>(preFields.size());
+      preFields.push_back({"$f" + std::to_string(j), f->type});
+      pre.projectionText.push_back(exprText(*c.filter));
+      pre.projections.push_back(std::move(f));
+    }
+    auto rt = aggregateResultType(call.kind, call.argType, c.name);
+    if (!rt.isOk()) return Status::invalidArgument("SQL: " + rt.status().message() + " (at " + c.pos.toString() + ")");
+    call.resultType = *rt;
+    return call;
+  }
+
+  /// A select list with aggregates OVER (PARTITION BY … ORDER BY time [frame]): a Calc that
+  /// computes the partition keys, the input's columns and the calls' arguments and filters; a
+  /// keyed exchange and the OVER aggregation; a Calc for the select list.
+  Result<PlannedQuery> planOver(const Query& q, const ExprPtr& where, PlannedQuery p) {
+    if (!q.groupBy.empty() || q.distinct || q.having)
+      return Status::notSupported("SQL: aggregates OVER a window with GROUP BY, DISTINCT or HAVING at " + q.pos.toString() + " are not supported");
+    std::vector<const Expr*> calls;
+    std::vector<std::string> callMatch;
+    std::function<void(const Expr&)> collect = [&](const Expr& e) {
+      if (isOverAggregate(e)) {
+        const std::string m = exprText(e);
+        if (std::find(callMatch.begin(), callMatch.end(), m) == callMatch.end()) {
+          calls.push_back(&e);
+          callMatch.push_back(m);
+        }
+        return;
+      }
+      for (const auto& a : e.args) collect(*a);
+    };
+    for (const auto& item : q.items) {
+      if (item.expr->kind == Expr::Kind::kStar) continue;
+      if (containsAggregate(*item.expr))
+        return Status::invalidArgument("SQL: the aggregate at " + item.expr->pos.toString() + " has no OVER, but others in the select list do; "
+                                       "a query either groups rows (GROUP BY) or aggregates OVER windows");
+      collect(*item.expr);
+    }
+    // One window for every call, as Flink requires.
+    const Expr::Over& w = *calls[0]->over;
+    const auto windowText = [](const Expr::Over& o) {
+      std::string t;
+      for (const auto& e : o.partitionBy) t += exprText(*e) + ",";
+      t += "|";
+      for (size_t i = 0; i < o.orderBy.size(); ++i) t += exprText(*o.orderBy[i]) + (o.descending[i] ? " DESC," : ",");
+      return t + fmt::format("|{}{}{}", o.hasFrame, o.rows, o.preceding);
+    };
+    for (const Expr* c : calls)
+      if (windowText(*c->over) != windowText(w))
+        return Status::notSupported("SQL: the OVER window at " + c->pos.toString() + " differs from the one at " + calls[0]->pos.toString() +
+                                    "; all aggregates of a query must use the same window");
+    if (p.updating) return Status::notSupported("SQL: OVER at " + calls[0]->pos.toString() + " reads an updating result; OVER aggregations need an append-only input (as in Flink)");
+    const int order = w.orderBy.size() == 1 ? columnIndex(*w.orderBy[0], p) : -1;
+    const bool eventTime = order >= 0 && order == p.rowtime, processingTime = order >= 0 && order == p.proctime;
+    if ((!eventTime && !processingTime) || w.descending[0])
+      return Status::invalidArgument("SQL: OVER at " + calls[0]->pos.toString() +
+                                     " must be ORDER BY one time attribute, ascending: the column of the table's WATERMARK, or PROCTIME()" +
+                                     (p.rowtime >= 0 ? " (here " + p.schema.field(static_cast<size_t>(p.rowtime)).name + ")" : std::string()));
+    const Schema input = p.schema;
+    Scope scope = scopeOf(p, input);
+    Stage pre;
+    pre.label = "Calc";
+    if (where) {
+      REKA_ASSIGN_OR_RETURN(pre.filter, bindCondition(*where, scope, "WHERE"));
+      pre.filterText = exprText(*where);
+    }
+    std::vector<Field> preFields;
+    auto spec = std::make_shared<OverSpec>();
+    std::string partitionText;
+    for (size_t k = 0; k < w.partitionBy.size(); ++k) {
+      REKA_ASSIGN_OR_RETURN(BoundPtr b, bind(*w.partitionBy[k], scope));
+      if (b->type.kind == TypeKind::kRow) return Status::notSupported("SQL: PARTITION BY a ROW value at " + w.partitionBy[k]->pos.toString() + " is not supported");
+      preFields.push_back({"$p" + std::to_string(k), b->type});
+      pre.projectionText.push_back(exprText(*w.partitionBy[k]));
+      pre.projections.push_back(std::move(b));
+      partitionText += (k > 0 ? ", " : "") + exprText(*w.partitionBy[k]);
+    }
+    spec->keyCount = preFields.size();
+    for (size_t c = 0; c < input.size(); ++c) {
+      preFields.push_back(input.field(c));
+      pre.projectionText.push_back(input.field(c).name);
+      pre.projections.push_back(bindColumn(input, c));
+    }
+    std::vector<Field> outFields;
+    std::string callText;
+    for (size_t j = 0; j < calls.size(); ++j) {
+      REKA_ASSIGN_OR_RETURN(AggregateCall call, aggregateCall(*calls[j], j, scope, false, pre, preFields));
+      outFields.push_back({"$over" + std::to_string(j), call.resultType});
+      spec->calls.push_back(call);
+      std::string t = calls[j]->name + "(" + (calls[j]->distinct ? "DISTINCT " : "");
+      for (const auto& a : calls[j]->args) t += exprText(*a);
+      callText += (j > 0 ? ", " : "") + t + ")";
+    }
+    pre.schema = Schema(preFields);
+    spec->timeColumn = static_cast<int>(spec->keyCount) + order;
+    spec->processingTime = processingTime;
+    spec->rows = w.hasFrame && w.rows;
+    spec->preceding = w.hasFrame ? w.preceding : -1;
+    spec->input = std::make_shared<const Schema>(pre.schema);
+    std::vector<Field> all = preFields;
+    all.insert(all.end(), outFields.begin(), outFields.end());
+    spec->output = std::make_shared<const Schema>(Schema(all));
+    Stage agg;
+    agg.kind = Stage::Kind::kOver;
+    agg.label = "OverAggregate";
+    const std::string frame = spec->preceding < 0 ? "UNBOUNDED PRECEDING"
+                            : spec->rows ? fmt::format("{} PRECEDING", spec->preceding) : fmt::format("{} ms PRECEDING", spec->preceding);
+    agg.detailText = fmt::format("partitionBy=[{}] orderBy=[{}{}] {} BETWEEN {} AND CURRENT ROW select=[{}]", partitionText, exprText(*w.orderBy[0]),
+                                 processingTime ? " (processing time)" : "", spec->rows ? "ROWS" : "RANGE", frame, callText);
+    agg.schema = *spec->output;
+    agg.over = spec;
+    p.stages.push_back(std::move(pre));
+    p.stages.push_back(std::move(agg));
+    // The select list over the input's columns (where they were, after the keys) and the results.
+    PlannedQuery out;
+    out.schema = *spec->output;
+    for (auto part : p.parts) {
+      part.offset += spec->keyCount;
+      out.parts.push_back(part);
+    }
+    out.parts.push_back({"", "", spec->keyCount + input.size(), out.schema.size() - spec->keyCount - input.size()});
+    if (p.rowtime >= 0) out.rowtime = p.rowtime + static_cast<int>(spec->keyCount);
+    if (p.proctime >= 0) out.proctime = p.proctime + static_cast<int>(spec->keyCount);
+    std::function<ExprPtr(const ExprPtr&)> rewrite = [&](const ExprPtr& e) -> ExprPtr {
+      if (isOverAggregate(*e)) {
+        const auto at = std::find(callMatch.begin(), callMatch.end(), exprText(*e)) - callMatch.begin();
+        return columnExpr("$over" + std::to_string(at), e->pos);
+      }
+      if (e->args.empty()) return e;
+      auto copy = std::make_shared<Expr>(*e);
+      for (auto& a : copy->args) a = rewrite(a);
+      return copy;
+    };
+    std::vector<SelectItem> items;
+    for (size_t i = 0; i < q.items.size(); ++i) {
+      const SelectItem& item = q.items[i];
+      if (item.expr->kind == Expr::Kind::kStar && item.expr->qualifier.empty()) {
+        // * is the input's columns (not the partition keys or results), each named by its part.
+        for (const auto& part : p.parts)
+          for (size_t c = part.offset; c < part.offset + part.count; ++c) {
+            auto col = columnExpr(input.field(c).name, item.expr->pos);
+            col->qualifier = part.alias.empty() ? part.table : part.alias;
+            items.push_back({col, ""});
+          }
+        continue;
+      }
+      if (item.expr->kind == Expr::Kind::kStar) {
+        items.push_back(item);
+        continue;
+      }
+      items.push_back({rewrite(item.expr), item.alias.empty() ? derivedName(*item.expr, i) : item.alias});
+    }
+    Stage post;
+    post.label = "Calc";
+    Scope outScope{&out.schema, "", "", &functions, out.parts};
+    REKA_RETURN_IF_ERROR(selectList(items, outScope, out.schema, post));
+    for (size_t i = 0; i < post.projectionText.size() && items.size() == q.items.size(); ++i)
+      if (q.items[i].expr->kind != Expr::Kind::kStar)
+        post.projectionText[i] = exprText(*q.items[i].expr) + (q.items[i].alias.empty() ? "" : " AS " + q.items[i].alias);
+    followWindow(out, items, p);
+    p.schema = post.schema;
+    p.parts = {{"", "", 0, p.schema.size()}};
+    p.stages.push_back(std::move(post));
+    return p;
+  }
+
   /// GROUP BY (or SELECT DISTINCT, or aggregates without GROUP BY): a Calc that computes the
   /// keys, the aggregates' arguments and filters; a keyed exchange and the aggregation; a Calc
   /// for the select list and HAVING over the keys and the aggregates' results.
@@ -1161,43 +1373,7 @@ struct SqlScript::Impl {
     std::vector<std::string> callText;
     for (size_t j = 0; j < calls.size(); ++j) {
       const Expr& c = *calls[j];
-      AggregateCall call;
-      call.distinct = c.distinct;
-      const bool star = c.args.size() == 1 && c.args[0]->kind == Expr::Kind::kStar;
-      if (c.name == "COUNT") {
-        call.kind = star ? AggregateCall::Kind::kCountStar : AggregateCall::Kind::kCount;
-        if (star && c.distinct) return Status::invalidArgument("SQL: COUNT(DISTINCT *) at " + c.pos.toString() + " is not valid; name a column");
-      } else {
-        if (star) return Status::invalidArgument("SQL: " + c.name + "(*) at " + c.pos.toString() + " is not valid; only COUNT takes *");
-        call.kind = c.name == "SUM" ? AggregateCall::Kind::kSum : c.name == "AVG" ? AggregateCall::Kind::kAvg
-                  : c.name == "MIN" ? AggregateCall::Kind::kMin : AggregateCall::Kind::kMax;
-      }
-      if (c.args.size() != 1)
-        return Status::invalidArgument(fmt::format("SQL: {} at {} takes one argument, not {}", c.name, c.pos.toString(), c.args.size()));
-      for (const auto& a : c.args)
-        if (containsAggregate(*a)) return Status::invalidArgument("SQL: aggregates cannot nest (at " + a->pos.toString() + ")");
-      if (!star) {
-        REKA_ASSIGN_OR_RETURN(BoundPtr arg, bind(*c.args[0], scope));
-        call.argType = arg->type;
-        call.argColumn = static_cast<int>(preFields.size());
-        preFields.push_back({"$a" + std::to_string(j), arg->type});
-        pre.projectionText.push_back(exprText(*c.args[0]));
-        pre.projections.push_back(std::move(arg));
-      } else {
-        call.argType = DataType::bigint();
-      }
-      if ((call.kind == AggregateCall::Kind::kMin || call.kind == AggregateCall::Kind::kMax) && p.updating)
-        return Status::notSupported("SQL: " + c.name + " at " + c.pos.toString() + " over an updating input is not supported yet");
-      if (c.filter) {
-        REKA_ASSIGN_OR_RETURN(BoundPtr f, bindCondition(*c.filter, scope, "FILTER (WHERE …)"));
-        call.filterColumn = static_cast<int>(preFields.size());
-        preFields.push_back({"$f" + std::to_string(j), f->type});
-        pre.projectionText.push_back(exprText(*c.filter));
-        pre.projections.push_back(std::move(f));
-      }
-      auto rt = aggregateResultType(call.kind, call.argType, c.name);
-      if (!rt.isOk()) return Status::invalidArgument("SQL: " + rt.status().message() + " (at " + c.pos.toString() + ")");
-      call.resultType = *rt;
+      REKA_ASSIGN_OR_RETURN(AggregateCall call, aggregateCall(c, j, scope, p.updating, pre, preFields));
       outFields.push_back({"$agg" + std::to_string(j), call.resultType});
       callText.push_back(exprText(c));
       spec->calls.push_back(call);
@@ -1532,6 +1708,12 @@ Result<DataStream<Row>> build(StreamEnvironment& env, const std::map<std::string
       case Stage::Kind::kRank:
         rows = rows->keyByColumns(st.rank->partitionColumns).transform<Row>(fmt::format("{} {}.{}", st.label, name, k), makeRankOperator(st.rank));
         break;
+      case Stage::Kind::kOver: {
+        std::vector<int> keys;
+        for (size_t c = 0; c < st.over->keyCount; ++c) keys.push_back(static_cast<int>(c));
+        rows = rows->keyByColumns(std::move(keys)).transform<Row>(fmt::format("{} {}.{}", st.label, name, k), makeOverOperator(st.over));
+        break;
+      }
       case Stage::Kind::kAggregate: {
         std::vector<int> keys;
         for (size_t c = 0; c < st.aggregate->keyCount; ++c) keys.push_back(static_cast<int>(c));

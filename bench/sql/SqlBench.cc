@@ -133,7 +133,7 @@ std::string rate(double v) {
 
 int main(int argc, char** argv) {
   CLI::App app{"NEXMark in SQL against the C++ queries (events per CPU-second, same run)"};
-  std::vector<std::string> queries = {"q0",  "q1",  "q2",  "q3",  "q4",  "q5",  "q7",  "q8",  "q9",  "q10", "q11",
+  std::vector<std::string> queries = {"q0",  "q1",  "q2",  "q3",  "q4",  "q5",  "q6",  "q7",  "q8",  "q9",  "q10", "q11",
                                       "q12", "q14", "q15", "q17", "q18", "q19", "q20", "q21", "q22"};
   int64_t events = 10'000'000;
   int pairs = 3, parallelism = 1;

@@ -147,6 +147,27 @@ TEST_F(AggregateTest, TopNAndDeduplication) {
               HasSubstr("needs a filter in the enclosing query: WHERE rn <= N"));
 }
 
+TEST_F(AggregateTest, TopNOverAChangelogMovesTheNextRowUp) {
+  // Per-auction sums of channel x: 1 → 10, 2 → 20, then 1 → 25 (-U 10, +U 25).
+  std::ofstream(dir_ / "bids.json") << R"({"auction":1,"price":10,"channel":"x","ts":"2026-01-01 00:00:01"})" "\n"
+                                       R"({"auction":2,"price":20,"channel":"x","ts":"2026-01-01 00:00:02"})" "\n"
+                                       R"({"auction":1,"price":15,"channel":"x","ts":"2026-01-01 00:00:03"})" "\n";
+  const std::string query = "INSERT INTO out SELECT auction, total, rn FROM (\n"
+                            "  SELECT auction, total, ROW_NUMBER() OVER (PARTITION BY channel ORDER BY total) AS rn FROM (\n"
+                            "    SELECT channel, auction, SUM(price) AS total FROM bids GROUP BY channel, auction))\n";
+  const std::string cols = "auction BIGINT, total BIGINT, rn BIGINT";
+  // Top 2: when 1's 10 leaves, 2 moves up to rank 1; 1's 25 enters at rank 2.
+  EXPECT_EQ(run(bids() + out(cols, "changelog-json") + query + "WHERE rn <= 2;", 1, false),
+            (V{R"({"auction":1,"total":10,"rn":1,"op":"+I"})", R"({"auction":2,"total":20,"rn":2,"op":"+I"})",
+               R"({"auction":1,"total":10,"rn":1,"op":"-D"})", R"({"auction":2,"total":20,"rn":2,"op":"-U"})",
+               R"({"auction":2,"total":20,"rn":1,"op":"+U"})", R"({"auction":1,"total":25,"rn":2,"op":"+I"})"}));
+  // Top 1: 2 was kept outside the top and enters it when 1's 10 leaves; 25 stays outside.
+  EXPECT_EQ(run(bids() + out(cols, "changelog-json") + query + "WHERE rn = 1;", 1, false),
+            (V{R"({"auction":1,"total":10,"rn":1,"op":"+I"})", R"({"auction":1,"total":10,"rn":1,"op":"-D"})",
+               R"({"auction":2,"total":20,"rn":1,"op":"+I"})"}));
+  EXPECT_THAT(explain(bids() + out(cols, "changelog-json") + query + "WHERE rn = 1;"), HasSubstr("Deduplicate (retracting)"));
+}
+
 TEST_F(AggregateTest, HavingDistinctAndAWholeTableAggregate) {
   EXPECT_EQ(run(bids() + out("auction BIGINT, n BIGINT", "changelog-json") +
                 "INSERT INTO out SELECT auction, COUNT(*) AS n FROM bids GROUP BY auction HAVING SUM(price) > 20;", 1, false),

@@ -655,7 +655,6 @@ struct SqlScript::Impl {
     if (!q.groupBy.empty() || q.distinct || q.having) return Status::notSupported("SQL: ROW_NUMBER() with GROUP BY at " + rn.pos.toString() + " is not supported");
     ExprPtr where = q.where;
     REKA_ASSIGN_OR_RETURN(PlannedQuery p, planSource(q, where, depth));
-    if (p.updating) return Status::notSupported("SQL: ROW_NUMBER() at " + rn.pos.toString() + " over an updating input is not supported yet");
     const Schema input = p.schema;
     Scope scope = scopeOf(p, input);
     Stage pre;
@@ -676,6 +675,7 @@ struct SqlScript::Impl {
     auto spec = std::make_shared<RankSpec>();
     spec->valueCount = pre.schema.size();
     spec->limit = limit;
+    spec->retract = p.updating;  // a changelog: every row is kept, so that the next moves up when one leaves
     std::vector<Field> fields = pre.schema.fields();
     std::vector<Field> outFields = fields;
     auto add = [&](const ExprPtr& e, const std::string& name, std::vector<int>& into) -> Status {
@@ -704,6 +704,7 @@ struct SqlScript::Impl {
     Stage rank;
     rank.kind = Stage::Kind::kRank;
     rank.label = limit == 1 ? "Deduplicate" : "Rank";
+    if (spec->retract) rank.label += " (retracting)";
     rank.detailText = fmt::format("partitionBy=[{}] orderBy=[{}] rows<={}", partitionText, orderText, limit);
     rank.schema = *spec->output;
     rank.rank = spec;

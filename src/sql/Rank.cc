@@ -68,23 +68,36 @@ class RankOperator final : public Operator {
     auto& in = static_cast<RowBatch&>(batch);
     const auto limit = static_cast<size_t>(spec_->limit);
     for (size_t i = 0; i < in.size(); ++i) {
-      if (in.kinds[i] == RowKind::kUpdateBefore || in.kinds[i] == RowKind::kDelete)
-        throw std::runtime_error("SQL top-N: the input retracts a row; ROW_NUMBER needs an append-only input");
+      const bool retraction = in.kinds[i] == RowKind::kUpdateBefore || in.kinds[i] == RowKind::kDelete;
+      if (retraction && !spec_->retract) throw std::runtime_error("SQL top-N: the input retracts a row; the planner gave it an append-only input");
       key_.clear();
       appendRowKey(in, i, spec_->partitionColumns, key_);
       order_.clear();
       appendOrderKey(in, i, spec_->orderColumns, spec_->descending, order_);
       const KeyGroup kg = keyGroupFor(hashKey(key_), ctx_->maxParallelism);
       auto& map = table_->mapOf(kg);
-      if (const TopRows* top = map.find(key_); top != nullptr && top->rows.size() >= limit && !(order_ < top->rows.back().order))
+      if (retraction) {
+        values.clear();
+        appendRowKey(in, i, values_, values);
+        retract(map, limit);
+        if (out_.size() >= ctx_->batchSize) emit();
+        continue;
+      }
+      if (const TopRows* top = map.find(key_);
+          !spec_->retract && top != nullptr && top->rows.size() >= limit && !(order_ < top->rows.back().order))
         continue;  // below the last of a full top N (ties keep the earlier row): no change
       TopRows& top = map.getOrCreate(key_, [] { return TopRows{}; });
       const auto at = std::upper_bound(top.rows.begin(), top.rows.end(), order_,
                                        [](const std::string& o, const RankedRow& r) { return o < r.order; });
       const auto pos = static_cast<size_t>(at - top.rows.begin());
-      if (pos >= limit) continue;
+      values.clear();
+      appendRowKey(in, i, values_, values);
+      if (pos >= limit) {
+        if (spec_->retract) top.rows.insert(at, RankedRow{order_, values});  // kept: it may move up later
+        continue;
+      }
       // The rows after it move down one rank; the one pushed past N leaves.
-      for (size_t j = pos; j < top.rows.size(); ++j) {
+      for (size_t j = pos; j < std::min(top.rows.size(), limit); ++j) {
         if (j + 1 >= limit) {
           emitRow(top.rows[j].values, j + 1, RowKind::kDelete);
         } else {
@@ -92,11 +105,9 @@ class RankOperator final : public Operator {
           emitRow(top.rows[j].values, j + 2, RowKind::kUpdateAfter);
         }
       }
-      values.clear();
-      appendRowKey(in, i, values_, values);
       emitRow(values, pos + 1, RowKind::kInsert);
       top.rows.insert(at, RankedRow{order_, values});
-      if (top.rows.size() > limit) top.rows.resize(limit);
+      if (!spec_->retract && top.rows.size() > limit) top.rows.resize(limit);
       if (out_.size() >= ctx_->batchSize) emit();
     }
     emit();
@@ -104,6 +115,35 @@ class RankOperator final : public Operator {
   void finish() override { emit(); }
 
  private:
+  /// Removes the row (order_, values) of partition key_; if it was in the top N, it is deleted
+  /// and the rows after it move up one rank (the first one past N enters).
+  template <typename Map>
+  void retract(Map& map, size_t limit) {
+    TopRows* top = map.findMutable(key_);
+    if (top == nullptr) return;  // retracts a row never seen: nothing to undo
+    auto [first, last] = std::equal_range(top->rows.begin(), top->rows.end(), order_, OrderLess{});
+    auto it = std::find_if(first, last, [&](const RankedRow& r) { return r.values == values; });
+    if (it == last) return;
+    const auto pos = static_cast<size_t>(it - top->rows.begin());
+    top->rows.erase(it);
+    if (pos < limit) {
+      emitRow(values, pos + 1, RowKind::kDelete);
+      for (size_t j = pos; j < std::min(top->rows.size(), limit); ++j) {
+        if (j + 1 < limit) {
+          emitRow(top->rows[j].values, j + 2, RowKind::kUpdateBefore);
+          emitRow(top->rows[j].values, j + 1, RowKind::kUpdateAfter);
+        } else {
+          emitRow(top->rows[j].values, j + 1, RowKind::kInsert);
+        }
+      }
+    }
+    if (top->rows.empty()) map.erase(key_);
+  }
+  struct OrderLess {
+    bool operator()(const RankedRow& r, const std::string& o) const { return r.order < o; }
+    bool operator()(const std::string& o, const RankedRow& r) const { return o < r.order; }
+  };
+
   void emitRow(std::string_view stored, size_t rank, RowKind kind) {
     const size_t row = out_.appendRow(kind);
     if (!readRowKey(stored, *spec_->output, 0, spec_->valueCount, out_, row)) throw std::runtime_error("SQL top-N: a malformed stored row");

@@ -307,7 +307,7 @@ std::string auctionJson(const Auction& a, const std::string& dateName, const std
                      timestamp(a.expires), a.seller, a.category, extraName, jsonString(a.extra));
 }
 
-TEST(NexmarkSqlTest, Q3Q4Q20JoinsGiveTheRowsOfALoopOverTheGenerator) {
+TEST(NexmarkSqlTest, Q3Q4Q6Q20JoinsGiveTheRowsOfALoopOverTheGenerator) {
   ScratchDir dir;
   StringArena arena;
   std::optional<Generator> generator;
@@ -355,7 +355,18 @@ TEST(NexmarkSqlTest, Q3Q4Q20JoinsGiveTheRowsOfALoopOverTheGenerator) {
   }
   std::vector<std::string> q4;
   for (const auto& [category, c] : perCategory) q4.push_back(fmt::format("{{\"id\":{},\"final\":{}}}", category, c.first / c.second));
-  for (auto* v : {&q3, &q4, &q20}) std::sort(v->begin(), v->end());
+  // q6: per seller, the (truncated) mean of the winning prices of the 10 auctions that close
+  // last (by expiry, then id).
+  std::map<int64_t, std::vector<std::tuple<int64_t, int64_t, int64_t>>> perSeller;  // expires, id, price
+  for (const auto& [id, price] : winning) perSeller[byId[id]->seller].emplace_back(byId[id]->expires, id, price);
+  std::vector<std::string> q6;
+  for (auto& [seller, closed] : perSeller) {
+    std::sort(closed.begin(), closed.end());
+    int64_t sum = 0, n = 0;
+    for (size_t k = closed.size() > 10 ? closed.size() - 10 : 0; k < closed.size(); ++k, ++n) sum += std::get<2>(closed[k]);
+    q6.push_back(fmt::format("{{\"seller\":{},\"avg_price\":{}}}", seller, sum / n));
+  }
+  for (auto* v : {&q3, &q4, &q6, &q20}) std::sort(v->begin(), v->end());
   ASSERT_FALSE(q3.empty());
   ASSERT_GT(q20.size(), 100u);
   ASSERT_GT(q4.size(), 2u);
@@ -363,6 +374,7 @@ TEST(NexmarkSqlTest, Q3Q4Q20JoinsGiveTheRowsOfALoopOverTheGenerator) {
     EXPECT_EQ(runQuery("q3", p, dir), q3) << "q3 at parallelism " << p;
     EXPECT_EQ(runQuery("q20", p, dir), q20) << "q20 at parallelism " << p;
     EXPECT_EQ(applyChangelog(runQuery("q4", p, dir, "changelog-json")), q4) << "q4 at parallelism " << p;
+    EXPECT_EQ(applyChangelog(runQuery("q6", p, dir, "changelog-json")), q6) << "q6 at parallelism " << p;
   }
 }
 

@@ -96,6 +96,8 @@ struct FromItem {
   std::shared_ptr<Query> subquery;
   std::optional<WindowTvf> window;
   std::string alias;
+  /// `t FOR SYSTEM_TIME AS OF x`: a temporal (lookup) join of table t at time x; null if none.
+  std::shared_ptr<Expr> systemTime;
 };
 
 /// A join in FROM: `a JOIN b ON …` (inner, left, right, full) or `a, b` (inner, conditions in WHERE).

@@ -406,9 +406,113 @@ class IntervalJoinOperator final : public Operator {
   std::map<int64_t, std::vector<Pending>> pending_;  ///< keys with rows to drop, by the watermark that drops them
 };
 
+/// A lookup join (JoinSpec::lookup): the table (input 1) is held in memory by key, whole, in
+/// every subtask; rows of input 0 wait until it has been read.
+class LookupJoinOperator final : public Operator {
+ public:
+  explicit LookupJoinOperator(std::shared_ptr<const JoinSpec> spec) : spec_(std::move(spec)) {
+    all_[0].resize(spec_->left->size());
+    std::iota(all_[0].begin(), all_[0].end(), 0);
+    all_[1].resize(spec_->right->size());
+    std::iota(all_[1].begin(), all_[1].end(), 0);
+  }
+
+  Status open(OperatorContext& ctx) override {
+    ctx_ = &ctx;
+    out_.setSchema(spec_->output);
+    return Status::ok();
+  }
+  bool acceptsInput(int input) const override { return input == 1 || tableRead_; }
+  void endInput(int input) override {
+    if (input == 1) tableRead_ = true;
+  }
+
+  void processBatch(int input, Batch& batch) override {
+    auto& in = static_cast<RowBatch&>(batch);
+    if (input == 1) {
+      for (size_t i = 0; i < in.size(); ++i) {
+        key_.clear();
+        appendRowKey(in, i, spec_->rightKeys, key_);
+        values_.clear();
+        appendRowKey(in, i, all_[1], values_);
+        auto& rows = table_[key_];
+        if (in.kinds[i] == RowKind::kInsert || in.kinds[i] == RowKind::kUpdateAfter) {
+          rows.push_back(values_);
+        } else if (auto it = std::find(rows.begin(), rows.end(), values_); it != rows.end()) {
+          rows.erase(it);
+        }
+        if (rows.empty()) table_.erase(key_);
+      }
+      return;
+    }
+    const bool outer = spec_->kind == JoinSpec::Kind::kLeft;
+    for (size_t i = 0; i < in.size(); ++i) {
+      bool nullKey = false;
+      for (int k : spec_->leftKeys) nullKey = nullKey || in.columns[static_cast<size_t>(k)].nulls[i] != 0;
+      const std::vector<std::string>* matches = nullptr;
+      if (!nullKey) {
+        key_.clear();
+        appendRowKey(in, i, spec_->leftKeys, key_);
+        if (auto it = table_.find(key_); it != table_.end()) matches = &it->second;
+      }
+      if (matches == nullptr && !outer) continue;
+      values_.clear();
+      appendRowKey(in, i, all_[0], values_);
+      const size_t n = matches == nullptr ? 1 : matches->size();
+      for (size_t m = 0; m < n; ++m) {
+        const size_t row = out_.appendRow(in.kinds[i]);
+        std::string_view v = values_;
+        bool ok = readRowKey(v, *spec_->output, 0, all_[0].size(), out_, row);
+        if (matches != nullptr) {
+          std::string_view r = (*matches)[m];
+          ok = ok && readRowKey(r, *spec_->output, all_[0].size(), all_[1].size(), out_, row);
+        }
+        if (!ok) throw std::runtime_error("SQL lookup join: a malformed stored row");
+      }
+      if (out_.size() >= ctx_->batchSize) emitRows(*ctx_, out_);
+    }
+    emitRows(*ctx_, out_);
+  }
+
+  /// Whether the table has been read, then the table (a restored job does not read it again).
+  Status snapshotState(int64_t, std::string& out) override {
+    Serde<uint8_t>::write(tableRead_ ? 1 : 0, out);
+    Serde<uint64_t>::write(table_.size(), out);
+    for (const auto& [key, rows] : table_) {
+      Serde<std::string>::write(key, out);
+      Serde<std::vector<std::string>>::write(rows, out);
+    }
+    return Status::ok();
+  }
+  Status restoreState(std::string_view in) override {
+    uint8_t read = 0;
+    uint64_t n = 0;
+    if (!Serde<uint8_t>::read(in, read) || !Serde<uint64_t>::read(in, n) || n > in.size()) return Status::corruption("SQL lookup join: truncated snapshot");
+    tableRead_ = read != 0;
+    table_.clear();
+    for (uint64_t k = 0; k < n; ++k) {
+      std::string key;
+      std::vector<std::string> rows;
+      if (!Serde<std::string>::read(in, key) || !Serde<std::vector<std::string>>::read(in, rows)) return Status::corruption("SQL lookup join: truncated snapshot");
+      table_.emplace(std::move(key), std::move(rows));
+    }
+    return Status::ok();
+  }
+
+ private:
+  std::shared_ptr<const JoinSpec> spec_;
+  std::vector<int> all_[2];
+  OperatorContext* ctx_ = nullptr;
+  bool tableRead_ = false;
+  absl::flat_hash_map<std::string, std::vector<std::string>> table_;
+  RowBatch out_;
+  std::string key_, values_;
+};
+
 }  // namespace
 
 std::function<std::unique_ptr<Operator>()> makeJoinOperator(std::shared_ptr<const JoinSpec> spec) {
+  if (spec->lookup) return [spec] { return std::make_unique<LookupJoinOperator>(spec); };
   if (spec->interval) return [spec] { return std::make_unique<IntervalJoinOperator>(spec); };
   return [spec] { return std::make_unique<JoinOperator>(spec); };
 }

@@ -34,6 +34,10 @@ struct JoinSpec {
     int64_t lower = 0, upper = 0;
   };
   std::optional<Interval> interval;
+  /// A lookup join (FOR SYSTEM_TIME AS OF a processing time): input 1 is the table, broadcast
+  /// to every subtask and read to its end before the first row of input 0; each row of input 0
+  /// then joins the table's rows with its key (inner or left; its row kind is kept).
+  bool lookup = false;
 };
 
 /// Makes the join operator: input 0 is the left side, input 1 the right, each partitioned by its

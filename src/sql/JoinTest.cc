@@ -187,6 +187,40 @@ TEST_F(IntervalJoinTest, OuterRowsThatNeverMatchArePaddedWhenTheyExpire) {
               HasSubstr("admit no rows"));
 }
 
+TEST_F(JoinTest, LookupJoinsReadTheTableFirst) {
+  const std::string orders = "(SELECT *, PROCTIME() AS pt FROM orders) o";
+  const std::string asOf = " FOR SYSTEM_TIME AS OF o.pt AS c ON ";
+  const std::string cols = "id BIGINT, name STRING";
+  for (int p : {1, 2}) {
+    EXPECT_EQ(run(tables() + out(cols) + "INSERT INTO out SELECT o.id, c.name FROM " + orders + " JOIN customers" + asOf + "o.customer = c.cid;", p),
+              (V{R"({"id":1,"name":"ann"})", R"({"id":2,"name":"ann"})"})) << "parallelism " << p;
+    // A left lookup join is append-only: orders 3 and 4 find no customer.
+    EXPECT_EQ(run(tables() + out(cols) + "INSERT INTO out SELECT o.id, c.name FROM " + orders + " LEFT JOIN customers" + asOf + "o.customer = c.cid;", p),
+              (V{R"({"id":1,"name":"ann"})", R"({"id":2,"name":"ann"})", R"({"id":3,"name":null})", R"({"id":4,"name":null})"}))
+        << "parallelism " << p;
+  }
+  // The key may be an expression of the other side (an INT one is compared as the table's BIGINT).
+  EXPECT_EQ(run(tables() + out(cols) + "INSERT INTO out SELECT o.id, c.name FROM " + orders + " JOIN customers" + asOf + "o.customer * 2 = c.cid;"),
+            (V{R"({"id":1,"name":"bob"})", R"({"id":2,"name":"bob"})"}));
+  EXPECT_EQ(run(tables() + out(cols) + "INSERT INTO out SELECT o.id, c.name FROM " + orders + " JOIN customers" + asOf + "c.cid = o.amount + 3;"),
+            (V{R"({"id":2,"name":"ann"})"}));
+  // A condition on the table filters it; one on both sides filters the joined rows.
+  EXPECT_EQ(run(tables() + out(cols) + "INSERT INTO out SELECT o.id, c.name FROM " + orders + " JOIN customers" + asOf + "o.customer = c.cid AND c.name <> 'ann';"),
+            V{});
+  EXPECT_EQ(run(tables() + out(cols) + "INSERT INTO out SELECT o.id, c.name FROM " + orders + " JOIN customers" + asOf + "o.customer = c.cid AND o.amount > c.cid - 4;"),
+            (V{R"({"id":2,"name":"ann"})"}));
+  EXPECT_THAT(explain(tables() + out(cols) + "INSERT INTO out SELECT o.id, c.name FROM " + orders + " JOIN customers" + asOf + "o.customer = c.cid;"),
+              HasSubstr("LookupJoin: table=customers on=[(o.customer = c.cid)] as of=o.pt"));
+  EXPECT_THAT(error(tables() + out(cols) + "INSERT INTO out SELECT o.id, c.name FROM orders o JOIN customers FOR SYSTEM_TIME AS OF o.id AS c ON o.customer = c.cid;"),
+              HasSubstr("joins a table as of a processing time"));
+  EXPECT_THAT(error(tables() + out(cols) + "INSERT INTO out SELECT o.id, c.name FROM " + orders + " JOIN customers" + asOf + "o.customer > c.cid;"),
+              HasSubstr("needs an equality between a column of 'customers' and an expression of the other side"));
+  EXPECT_THAT(error(tables() + "CREATE TABLE live (cid BIGINT, name STRING) WITH ('connector' = 'filesystem', 'path' = '" + (dir_ / "customers.json").string() +
+                    "', 'format' = 'json', 'source.monitor-interval' = '1s');\n" + out(cols) +
+                    "INSERT INTO out SELECT o.id, c.name FROM " + orders + " JOIN live FOR SYSTEM_TIME AS OF o.pt AS c ON o.customer = c.cid;"),
+              HasSubstr("must be a bounded 'filesystem' table"));
+}
+
 TEST_F(JoinTest, JoinsThatCannotRunSayWhy) {
   EXPECT_THAT(error(tables() + out("id BIGINT") + "INSERT INTO out SELECT id FROM orders JOIN customers ON amount > 1;"),
               HasSubstr("no equality between its sides"));

@@ -152,7 +152,7 @@ bool isReserved(const std::string& u) {
   static const char* kWords[] = {"SELECT", "FROM",  "WHERE", "AND",  "OR",   "NOT",  "AS",    "CASE", "WHEN", "THEN",
                                  "ELSE",   "END",   "IS",    "NULL", "CAST", "INSERT", "INTO", "CREATE", "TABLE",
                                  "WITH",   "GROUP", "ORDER", "BY",   "UNION", "JOIN", "ON",   "HAVING", "LIMIT",
-                                 "LEFT",   "RIGHT", "FULL",  "INNER", "CROSS", "OUTER", "WINDOW"};
+                                 "LEFT",   "RIGHT", "FULL",  "INNER", "CROSS", "OUTER", "WINDOW", "FOR"};
   for (const char* w : kWords)
     if (u == w) return true;
   return false;
@@ -593,6 +593,12 @@ class Parser {
       REKA_RETURN_IF_ERROR(expectSymbol(")"));
     } else {
       REKA_ASSIGN_OR_RETURN(f.table, tableName());
+      if (isWord(peek(), "FOR") && isWord(peek(1), "SYSTEM_TIME")) {
+        p_ += 2;
+        REKA_RETURN_IF_ERROR(expectWord("AS"));
+        REKA_RETURN_IF_ERROR(expectWord("OF"));
+        REKA_ASSIGN_OR_RETURN(f.systemTime, additive());
+      }
     }
     if (word("AS")) {
       REKA_ASSIGN_OR_RETURN(f.alias, identifier("an alias"));

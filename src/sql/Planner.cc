@@ -380,7 +380,17 @@ struct SqlScript::Impl {
     for (const auto& c : t.columns)
       if (!c.computed) physical.push_back({c.name, c.type});
     def.physical = Schema(std::move(physical));
-    for (const auto& [k, v] : t.options) def.options.set(k, v);
+    for (const auto& [k, v] : t.options) {
+      // Flink's legacy descriptor keys, as older scripts (Flink's NEXMark q13) write them.
+      static const std::map<std::string, std::string> kLegacy = {
+          {"connector.type", "connector"}, {"connector.path", "path"}, {"format.type", "format"}, {"format.field-delimiter", "csv.field-delimiter"}};
+      auto legacy = kLegacy.find(k);
+      if (legacy != kLegacy.end()) {
+        def.options.set(legacy->second, v);
+      } else if (k != "connector.property-version" && k != "format.property-version") {
+        def.options.set(k, v);
+      }
+    }
     // Computed columns: a stage after the source gives every column in declaration order.
     const bool anyComputed = std::any_of(t.columns.begin(), t.columns.end(), [](const ColumnDef& c) { return c.computed != nullptr; });
     if (anyComputed) {
@@ -635,10 +645,15 @@ struct SqlScript::Impl {
         return p;
       }
     }
+    if (first.systemTime) return Status::invalidArgument("SQL: FOR SYSTEM_TIME AS OF at " + first.systemTime->pos.toString() + " must follow the right side of a JOIN");
     REKA_ASSIGN_OR_RETURN(PlannedQuery p, planFrom(first, depth));
     for (const JoinClause& j : q.joins) {
       REKA_ASSIGN_OR_RETURN(PlannedQuery right, planFrom(j.right, depth));
-      REKA_ASSIGN_OR_RETURN(p, planJoin(std::move(p), std::move(right), j, where));
+      if (j.right.systemTime) {
+        REKA_ASSIGN_OR_RETURN(p, planLookupJoin(std::move(p), std::move(right), j));
+      } else {
+        REKA_ASSIGN_OR_RETURN(p, planJoin(std::move(p), std::move(right), j, where));
+      }
     }
     return p;
   }
@@ -955,6 +970,158 @@ struct SqlScript::Impl {
     out.join = std::move(joined);
     out.schema = combined;
     out.parts = std::move(parts);
+    return out;
+  }
+
+  /// `left` JOIN `right` FOR SYSTEM_TIME AS OF left's processing time: a lookup join. The table
+  /// is read whole when the job starts (a bounded table); equalities between an expression of
+  /// the left side and a column of the table are the keys (the expressions are computed by a
+  /// Calc on the left); other conditions on the table filter it, the rest the joined rows.
+  Result<PlannedQuery> planLookupJoin(PlannedQuery left, PlannedQuery right, const JoinClause& j) {
+    const Expr& at = *j.right.systemTime;
+    const int time = columnIndex(at, left);
+    if (time < 0 || time != left.proctime)
+      return Status::notSupported("SQL: FOR SYSTEM_TIME AS OF " + exprText(at) + " at " + at.pos.toString() +
+                                  ": this version joins a table as of a processing time (a column that holds PROCTIME()); "
+                                  "joins as of an event time (versioned tables) are not supported");
+    if (j.kind != JoinClause::Kind::kInner && j.kind != JoinClause::Kind::kLeft)
+      return Status::notSupported("SQL: the lookup join at " + j.pos.toString() + " must be a JOIN or a LEFT JOIN (as in Flink)");
+    if (!j.on) return Status::invalidArgument("SQL: the lookup join at " + j.pos.toString() + " needs ON with the key equalities");
+    const auto t = tables.find(right.sourceTable);
+    if (right.sourceTable.empty() || right.join || right.unionAll || right.updating || t == tables.end() ||
+        t->second.options.get("connector") != "filesystem" || t->second.options.has("source.monitor-interval"))
+      return Status::notSupported("SQL: the lookup join at " + j.pos.toString() + " reads '" + j.right.table +
+                                  "' whole when the job starts: it must be a bounded 'filesystem' table (without 'source.monitor-interval')");
+    const size_t nl = left.schema.size();
+    std::vector<Field> fields;
+    for (const auto& sc : {&left.schema, &right.schema})
+      for (auto f : sc->fields()) {
+        f.type.nullable = true;
+        fields.push_back(f);
+      }
+    const Schema combined(fields);
+    std::vector<Scope::Part> parts = left.parts;
+    for (auto part : right.parts) {
+      part.offset += nl;
+      parts.push_back(part);
+    }
+    Scope joinedScope{&combined, "", "", &functions, parts};
+    std::vector<ExprPtr> conditions, rightFilters, residual;
+    conjuncts(j.on, conditions);
+    std::vector<ExprPtr> keyExprs;
+    auto spec = std::make_shared<JoinSpec>();
+    spec->kind = j.kind == JoinClause::Kind::kLeft ? JoinSpec::Kind::kLeft : JoinSpec::Kind::kInner;
+    spec->lookup = true;
+    std::string keyText;
+    Scope leftScope = scopeOf(left, left.schema);
+    Stage keys;
+    keys.label = "Calc";
+    for (size_t c = 0; c < nl; ++c) {
+      keys.projections.push_back(bindColumn(left.schema, c));
+      keys.projectionText.push_back(left.schema.field(c).name);
+    }
+    std::vector<Field> leftFields = left.schema.fields();
+    for (const ExprPtr& c : conditions) {
+      if (auto bound = bind(*c, joinedScope); !bound.isOk()) return bound.status();
+      const int sides = sidesOf(*c, combined, parts, nl);
+      if (c->kind == Expr::Kind::kBinary && c->op == "=") {
+        bool isKey = false;
+        for (int r = 0; r < 2 && !isKey; ++r) {
+          const Expr& col = *c->args[static_cast<size_t>(r)];
+          const Expr& other = *c->args[static_cast<size_t>(1 - r)];
+          const int rc = col.kind == Expr::Kind::kColumn ? resolveColumn(col, combined, parts) : -1;
+          if (rc < static_cast<int>(nl) || sidesOf(other, combined, parts, nl) != 1) continue;
+          const DataType& want = combined.field(static_cast<size_t>(rc)).type;
+          REKA_ASSIGN_OR_RETURN(BoundPtr k, bind(other, leftScope));
+          const auto family = [](TypeKind x) { return x == TypeKind::kInt || x == TypeKind::kBigint ? TypeKind::kBigint : x; };
+          if (family(k->type.kind) != family(want.kind) || (want.kind == TypeKind::kDecimal && want.scale != k->type.scale))
+            return Status::invalidArgument(fmt::format("SQL: the lookup key {} at {} compares {} with {}; CAST one side", exprText(*c),
+                                                       c->pos.toString(), k->type.toString(), want.toString()));
+          if (k->type.kind != want.kind) {
+            // INT with BIGINT: the key is computed as the table's type (equal values, equal bytes).
+            Expr cast;
+            cast.kind = Expr::Kind::kCast;
+            DataType ct = want;
+            ct.nullable = true;
+            cast.castType = ct;
+            cast.args = {std::make_shared<Expr>(other)};
+            REKA_ASSIGN_OR_RETURN(k, bind(cast, leftScope));
+          }
+          spec->leftKeys.push_back(static_cast<int>(leftFields.size()));
+          spec->rightKeys.push_back(rc - static_cast<int>(nl));
+          leftFields.push_back({"$k" + std::to_string(spec->rightKeys.size() - 1), k->type});
+          keys.projections.push_back(std::move(k));
+          keys.projectionText.push_back(exprText(other));
+          keyText += (keyText.empty() ? "" : ", ") + exprText(*c);
+          isKey = true;
+        }
+        if (isKey) continue;
+      }
+      if (sides == 2) {
+        rightFilters.push_back(c);
+      } else if (spec->kind == JoinSpec::Kind::kInner) {
+        residual.push_back(c);
+      } else {
+        return Status::notSupported("SQL: the condition " + exprText(*c) + " at " + c->pos.toString() +
+                                    " in the ON of a left lookup join is not supported; it takes key equalities and conditions on the table");
+      }
+    }
+    if (spec->leftKeys.empty())
+      return Status::invalidArgument("SQL: the lookup join at " + j.pos.toString() + " needs an equality between a column of '" + j.right.table +
+                                     "' and an expression of the other side");
+    if (!rightFilters.empty()) {
+      Stage st;
+      st.label = "Calc";
+      const ExprPtr f = andOf(rightFilters);
+      Scope scope = scopeOf(right, right.schema);
+      REKA_ASSIGN_OR_RETURN(st.filter, bindCondition(*f, scope, "the condition"));
+      st.filterText = exprText(*f);
+      st.schema = right.schema;
+      right.stages.push_back(std::move(st));
+    }
+    keys.schema = Schema(leftFields);
+    left.stages.push_back(std::move(keys));
+    left.schema = Schema(leftFields);
+    const size_t extra = left.schema.size() - nl;
+    // The joined rows: the left columns, the keys, the table's columns (the keys have no name
+    // a query can use).
+    std::vector<Field> outFields;
+    for (const auto& sc : {&left.schema, &right.schema})
+      for (auto f : sc->fields()) {
+        f.type.nullable = f.type.nullable || sc == &right.schema;
+        outFields.push_back(f);
+      }
+    spec->left = std::make_shared<const Schema>(left.schema);
+    spec->right = std::make_shared<const Schema>(right.schema);
+    spec->output = std::make_shared<const Schema>(Schema(outFields));
+    PlannedQuery out;
+    out.updating = left.updating;
+    out.proctime = left.proctime;
+    out.rowtime = left.rowtime;
+    out.schema = *spec->output;
+    out.parts = left.parts;
+    out.parts.push_back({"", "", nl, extra});
+    for (auto part : right.parts) {
+      part.offset += nl + extra;
+      out.parts.push_back(part);
+    }
+    auto joined = std::make_shared<PlannedJoin>();
+    joined->text = std::string(spec->kind == JoinSpec::Kind::kLeft ? "LookupLeftJoin" : "LookupJoin") + ": table=" + j.right.table + " on=[" + keyText +
+                   "] as of=" + exprText(at);
+    joined->spec = spec;
+    joined->left = std::move(left);
+    joined->right = std::move(right);
+    out.join = std::move(joined);
+    if (!residual.empty()) {
+      Stage st;
+      st.label = "Calc";
+      const ExprPtr f = andOf(residual);
+      Scope scope = scopeOf(out, out.schema);
+      REKA_ASSIGN_OR_RETURN(st.filter, bindCondition(*f, scope, "the condition"));
+      st.filterText = exprText(*f);
+      st.schema = out.schema;
+      out.stages.push_back(std::move(st));
+    }
     return out;
   }
 
@@ -1681,7 +1848,11 @@ Result<DataStream<Row>> build(StreamEnvironment& env, const std::map<std::string
     REKA_ASSIGN_OR_RETURN(DataStream<Row> left, build(env, tables, q.join->left, name + ".l", sources));
     REKA_ASSIGN_OR_RETURN(DataStream<Row> right, build(env, tables, q.join->right, name + ".r", sources));
     const auto& spec = q.join->spec;
-    rows = left.keyByColumns(spec->leftKeys).transform2<Row>("Join " + name, right.keyByColumns(spec->rightKeys), makeJoinOperator(spec));
+    if (spec->lookup) {
+      rows = left.transform2<Row>("LookupJoin " + name, right.broadcast(), makeJoinOperator(spec), BroadcastMode::kSideInputFirst);
+    } else {
+      rows = left.keyByColumns(spec->leftKeys).transform2<Row>("Join " + name, right.keyByColumns(spec->rightKeys), makeJoinOperator(spec));
+    }
   } else {
     // A table read more than once in a job (two views of it, a self-join, several INSERTs) is
     // read by one source whose rows go to every reader, as Flink reuses sources.

@@ -40,6 +40,16 @@ std::string replaceAll(std::string s, const std::string& from, const std::string
   return s;
 }
 
+/// q13's side table, "k,value-k" for k = 0 … 9999 (the C++ q13's), written under `dir` once.
+std::string sideInput(const ScratchDir& dir) {
+  const std::string path = dir.file("side_input.txt");
+  if (!std::filesystem::exists(path)) {
+    std::ofstream out(path);
+    for (int k = 0; k < 10000; ++k) out << k << ",value-" << k << "\n";
+  }
+  return path;
+}
+
 /// Runs sql/nexmark/<query>.sql at `parallelism` with its sink turned into JSON files; the lines.
 std::vector<std::string> runQuery(const std::string& query, int parallelism, const ScratchDir& dir,
                                   const std::string& format = "json", int64_t rate = 10'000'000) {
@@ -47,6 +57,7 @@ std::vector<std::string> runQuery(const std::string& query, int parallelism, con
   const std::string root = std::string(REKA_SOURCE_DIR) + "/sql/nexmark/";
   std::string script = readFile(root + "ddl.sql") + readFile(root + query + ".sql");
   script = replaceAll(script, "${EVENTS_NUM}", std::to_string(kEvents));
+  script = replaceAll(script, "${FLINK_HOME}/data/side_input.txt", sideInput(dir));
   script = replaceAll(script, "'10000000'", "'" + std::to_string(rate) + "'");
   const std::string out = dir.file(query + "-p" + std::to_string(parallelism));
   script = replaceAll(script, "'connector' = 'blackhole'", "'connector' = 'filesystem', 'path' = '" + out + "', 'format' = '" + format + "'");
@@ -119,6 +130,19 @@ TEST(NexmarkSqlTest, Q0Q1Q2GiveTheRowsOfALoopOverTheGenerator) {
     EXPECT_EQ(runQuery("q1", p, dir), q1) << "q1 at parallelism " << p;
     EXPECT_EQ(runQuery("q2", p, dir), q2) << "q2 at parallelism " << p;
   }
+}
+
+TEST(NexmarkSqlTest, Q13JoinsEveryBidWithItsRowOfTheSideTable) {
+  ScratchDir dir;
+  StringArena arena;
+  std::optional<Generator> generator;
+  std::vector<std::string> q13;
+  for (const Bid& b : bids(arena, generator))
+    q13.push_back(fmt::format("{{\"auction\":{},\"bidder\":{},\"price\":{},\"dateTime\":{},\"value\":\"value-{}\"}}", b.auction, b.bidder,
+                              b.price, timestamp(b.dateTime), b.auction % 10000));
+  std::sort(q13.begin(), q13.end());
+  ASSERT_GT(q13.size(), 10000u);
+  for (int p : {1, 4}) EXPECT_EQ(runQuery("q13", p, dir), q13) << "q13 at parallelism " << p;
 }
 
 TEST(NexmarkSqlTest, Q14WithAUserFunctionGivesTheRowsOfALoopOverTheGenerator) {

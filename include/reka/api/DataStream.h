@@ -133,6 +133,21 @@ class DataStream {
     n.makeOperator = std::move(makeOperator);
     return DataStream<Out>(env_, env_->graph_.addNode(std::move(n)));
   }
+  /// A two-input operator of the runtime's own (SQL's row operators) whose input 1 is `side`,
+  /// broadcast to every subtask; with BroadcastMode::kSideInputFirst the operator reads it to its
+  /// end before input 0 (its acceptsInput(0) says when).
+  template <class Out, class T2>
+  DataStream<Out> transform2(std::string name, const BroadcastStream<T2>& side, std::function<std::unique_ptr<Operator>()> makeOperator,
+                             BroadcastMode mode) const {
+    graph::Node n;
+    n.name = std::move(name);
+    n.chainable = false;
+    n.inputs.push_back(edge(kind_ == graph::PartitionKind::kForward ? graph::PartitionKind::kRebalance : kind_));
+    n.inputs.push_back(side.edge());
+    if (mode == BroadcastMode::kSideInputFirst) n.readsToEndFirst = 1;
+    n.makeOperator = std::move(makeOperator);
+    return DataStream<Out>(env_, env_->graph_.addNode(std::move(n)));
+  }
   graph::PartitionKind partitionKind() const { return kind_; }
 
   /// out = fn(in) for every record.

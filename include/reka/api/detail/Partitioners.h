@@ -212,6 +212,13 @@ class BroadcastWriter final : public Output {
       : buffers_(std::move(targets), batchSize) {}
 
   void push(Batch& batch) override {
+    if constexpr (std::is_same_v<T, Row>) {
+      // Row batches travel whole: each target gets a copy (sharing the batch's string arena).
+      auto& rows = static_cast<RowBatch&>(batch);
+      if (rows.size() == 0) return;
+      for (size_t t = 0; t < buffers_.targetCount(); ++t) buffers_.sendBatch(t, std::make_unique<RowBatch>(rows));
+      return;
+    }
     auto& in = static_cast<RecordBatch<T>&>(batch);
     ++epoch_;
     for (size_t t = 0; t < buffers_.targetCount(); ++t) {

@@ -1466,9 +1466,18 @@ class Binder {
       return BoundPtr(std::make_shared<TimeFunction>(DataType::string(), TimeFunction::Kind::kReplace, std::move(args), TimeUnit::kSecond,
                                                      std::nullopt, e.pos));
     }
-    if (scope_.functions != nullptr) {
-      if (auto f = scope_.functions->find(e.name); f != scope_.functions->end()) {
-        const ScalarFunction* fn = f->second;
+    const ScalarFunction* builtin = builtinFunction(e.name);
+    if (builtin != nullptr && e.args.size() == 2 && e.args[1]->kind == Expr::Kind::kLiteral && !e.args[1]->isNull) {
+      // A literal JSON path is checked now, not on the first row.
+      if (Status s = checkJsonPath(e.args[1]->text); !s.isOk()) return typeError(e.args[1]->pos, s.message());
+    }
+    std::optional<std::pair<const std::string, const ScalarFunction*>> found;
+    if (scope_.functions != nullptr)
+      if (auto f = scope_.functions->find(e.name); f != scope_.functions->end()) found.emplace(*f);
+    if (!found && builtin != nullptr) found.emplace(e.name, builtin);
+    if (found) {
+      {
+        const ScalarFunction* fn = found->second;
         if (args.size() != fn->argTypes.size())
           return typeError(e.pos, fmt::format("{} takes {} arguments, not {}", e.name, fn->argTypes.size(), args.size()));
         for (size_t i = 0; i < args.size(); ++i) {
@@ -1494,6 +1503,7 @@ class Binder {
     }
     return typeError(e.pos, "unknown function " + e.name +
                                 "; this version has UPPER, LOWER, CHAR_LENGTH, CONCAT, REPLACE, ABS, MOD, COALESCE, SPLIT_INDEX, REGEXP_EXTRACT, "
+                                "JSON_VALUE, JSON_QUERY, JSON_EXISTS, "
                                 "DATE_FORMAT, TO_TIMESTAMP, EXTRACT, YEAR, QUARTER, MONTH, WEEK, DAYOFMONTH, DAYOFWEEK, DAYOFYEAR, HOUR, "
                                 "MINUTE, SECOND, FLOOR/CEIL(… TO unit), PROCTIME(), CAST and CASE; aggregates COUNT, SUM, AVG, MIN, MAX");
   }

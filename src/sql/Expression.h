@@ -47,6 +47,12 @@ struct Scope {
   std::vector<Part> parts;
 };
 
+/// A built-in function implemented as a ScalarFunction (JSON_VALUE, JSON_QUERY, JSON_EXISTS),
+/// or null.
+const ScalarFunction* builtinFunction(std::string_view name);
+/// Whether `path` is a JSON path these functions accept (an error says what is accepted).
+Status checkJsonPath(std::string_view path);
+
 /// Column `index` of `schema`, as an expression.
 BoundPtr bindColumn(const Schema& schema, size_t index);
 

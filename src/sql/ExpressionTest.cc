@@ -226,6 +226,29 @@ TEST(ExpressionTest, SplitIndexAndRegexpExtract) {
   EXPECT_EQ(eval("REGEXP_EXTRACT(s, '(b)(c)', 5)"), (std::vector<std::string>{"null", "null", "null"}));
 }
 
+TEST(ExpressionTest, JsonFunctions) {
+  using S = std::vector<std::string>;
+  const std::string doc = R"('{"a":{"b":[10,{"c":"x y"}],"f":1.5,"t":true,"n":null},"k.q":7}')";
+  EXPECT_EQ(eval("JSON_VALUE(" + doc + ", '$.a.b[0]')"), (S{"10", "10", "10"}));
+  EXPECT_EQ(eval("JSON_VALUE(" + doc + ", '$.a.b[1].c')"), (S{"x y", "x y", "x y"}));
+  EXPECT_EQ(eval("JSON_VALUE(" + doc + ", 'lax $.a.f')"), (S{"1.5", "1.5", "1.5"}));
+  EXPECT_EQ(eval("JSON_VALUE(" + doc + ", '$.a.t')"), (S{"true", "true", "true"}));
+  EXPECT_EQ(eval("JSON_VALUE(" + doc + ", '$[''k.q'']')"), (S{"7", "7", "7"}));
+  // Missing, JSON null, not a scalar, not JSON: NULL (Flink's defaults).
+  EXPECT_EQ(eval("JSON_VALUE(" + doc + ", '$.a.zz')"), (S{"null", "null", "null"}));
+  EXPECT_EQ(eval("JSON_VALUE(" + doc + ", '$.a.n')"), (S{"null", "null", "null"}));
+  EXPECT_EQ(eval("JSON_VALUE(" + doc + ", '$.a.b')"), (S{"null", "null", "null"}));
+  EXPECT_EQ(eval("JSON_VALUE(s, '$.a')"), (S{"null", "null", "null"}));
+  EXPECT_EQ(eval("CAST(JSON_VALUE(" + doc + ", '$.a.b[0]') AS INT) + 1"), (S{"11", "11", "11"}));
+  EXPECT_EQ(eval("JSON_QUERY(" + doc + ", '$.a.b')"), (S{R"([10,{"c":"x y"}])", R"([10,{"c":"x y"}])", R"([10,{"c":"x y"}])"}));
+  EXPECT_EQ(eval("JSON_QUERY(" + doc + ", '$.a.f')"), (S{"null", "null", "null"}));
+  EXPECT_EQ(eval("JSON_EXISTS(" + doc + ", '$.a.n')"), (S{"true", "true", "true"}));
+  EXPECT_EQ(eval("JSON_EXISTS(s, '$.a')"), (S{"false", "false", "null"}));
+  EXPECT_EQ(typeOf("JSON_VALUE(s, '$.a')"), "STRING");
+  EXPECT_THAT(bindError("JSON_VALUE(s, 'a.b')"), HasSubstr("JSON path 'a.b': a path starts with $"));
+  EXPECT_THAT(bindError("JSON_VALUE(s, '$.a[x]')"), HasSubstr("an array index is [n]"));
+}
+
 TEST(ExpressionTest, TimestampsAndIntervals) {
   EXPECT_EQ(eval("t"), (V{"2026-12-06 08:00:00.000", "2025-06-01 12:30:00.500", "null"}));
   EXPECT_EQ(eval("t + INTERVAL '1' SECOND"), (V{"2026-12-06 08:00:01.000", "2025-06-01 12:30:01.500", "null"}));

@@ -65,6 +65,15 @@ class SqlFileTest : public ::testing::Test {
     auto compiled = SqlScript::compile(script);
     return compiled.isOk() ? std::string("(compiled)") : compiled.status().message();
   }
+  /// The message a script gets when it compiles but its job cannot be built (a connector's
+  /// options are checked then, before anything runs).
+  static std::string buildError(const std::string& script) {
+    auto compiled = SqlScript::compile(script);
+    if (!compiled.isOk()) return compiled.status().message();
+    StreamEnvironment env;
+    Status added = compiled->addTo(env);
+    return added.isOk() ? std::string("(built)") : added.message();
+  }
   /// The plan `explain` prints for a script (or its error).
   static std::string explain(const std::string& script) {
     auto compiled = SqlScript::compile(script);

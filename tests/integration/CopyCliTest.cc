@@ -63,7 +63,7 @@ TEST(CopyCliTest, MistakesSayWhatIsAccepted) {
   r = runCommand(REKA_CLI_PATH, "copy --schema 'id BIGINT' --from connector=filesystem --from path=x --from format=csv --to connector=kafka2",
                  dir, calls);
   EXPECT_EQ(r.exitCode, 2);
-  EXPECT_THAT(r.err, HasSubstr("unknown connector 'kafka2'; registered connectors: filesystem, kafka, upsert-kafka, print, blackhole"));
+  EXPECT_THAT(r.err, HasSubstr("unknown connector 'kafka2'; registered connectors: filesystem, kafka, upsert-kafka, datagen, print, blackhole"));
 }
 
 TEST(CopyCliTest, ConnectorsListsConnectorsFormatsAndOptions) {

@@ -92,7 +92,7 @@ struct ConnectorFactory {
 /// Adds a connector, replacing one of the same name. Thread-safe.
 void registerConnector(ConnectorFactory factory);
 /// The connector called `name`, or an error that lists the registered ones. Built in:
-/// filesystem, kafka, upsert-kafka, print, blackhole.
+/// filesystem, kafka, upsert-kafka, datagen, print, blackhole.
 Result<const ConnectorFactory*> findConnector(std::string_view name);
 std::vector<const ConnectorFactory*> connectors();
 

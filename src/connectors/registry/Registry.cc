@@ -2,6 +2,7 @@
 // blackhole, each reading or writing rows through the formats.
 
 #include "reka/connector/Registry.h"
+#include "reka/connector/Datagen.h"
 
 #include <fmt/format.h>
 
@@ -777,7 +778,7 @@ ConnectorFactory upsertKafkaConnector() {
 
 NamedRegistry<ConnectorFactory>& registry() {
   // Never destroyed: connectors outlive static destruction.
-  static auto* r = new NamedRegistry<ConnectorFactory>("connector", {filesystem(), kafkaConnector(), upsertKafkaConnector(), print(), blackhole()});
+  static auto* r = new NamedRegistry<ConnectorFactory>("connector", {filesystem(), kafkaConnector(), upsertKafkaConnector(), datagenConnector(), print(), blackhole()});
   return *r;
 }
 

@@ -134,6 +134,9 @@ struct ColumnDef {
   DataType type;
   Position pos;
   ExprPtr computed;  ///< name AS expression: computed from the physical columns
+  /// name TYPE METADATA [FROM 'key'] [VIRTUAL]: filled by the connector from what it knows of
+  /// the record (Kafka's partition, offset, timestamp …); read-only.
+  std::optional<std::string> metadata;
 };
 
 struct CreateTable {

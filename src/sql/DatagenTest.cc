@@ -65,5 +65,20 @@ TEST_F(DatagenTest, OptionsItDoesNotTakeSayWhatItTakes) {
   EXPECT_THAT(buildError(table(", 'rows-per-second' = 'fast'") + q), HasSubstr("'rows-per-second' = 'fast' is not a number"));
 }
 
+TEST_F(DatagenTest, MetadataColumnsAreDeclaredAndChecked) {
+  // Kafka has the metadata; the plan shows the columns it fills (no broker is reached to plan).
+  const std::string kafka =
+      "CREATE TABLE k (id BIGINT, p INT METADATA FROM 'partition', `offset` BIGINT METADATA VIRTUAL, ts TIMESTAMP_LTZ(3) METADATA FROM 'timestamp') "
+      "WITH ('connector' = 'kafka', 'topic' = 't', 'properties.bootstrap.servers' = '127.0.0.1:9', 'format' = 'json');\n";
+  const std::string plan = explain(kafka + out("id BIGINT, p INT, o BIGINT") + "INSERT INTO out SELECT id, p, `offset` FROM k;");
+  EXPECT_THAT(plan, HasSubstr("metadata.offset=offset"));
+  EXPECT_THAT(plan, HasSubstr("metadata.p=partition"));
+  EXPECT_THAT(error(kafka + "INSERT INTO k SELECT id, 1, 2, ts FROM k;"), HasSubstr("writing a table with metadata columns is not supported"));
+  // datagen has no metadata.
+  EXPECT_THAT(buildError("CREATE TABLE g (id BIGINT, p INT METADATA FROM 'partition') WITH ('connector' = 'datagen', 'number-of-rows' = '1');\n" +
+                         out("id BIGINT") + "INSERT INTO out SELECT id FROM g;"),
+              HasSubstr("connector 'datagen' has no metadata 'partition'; it has none"));
+}
+
 }  // namespace
 }  // namespace reka::sql

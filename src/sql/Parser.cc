@@ -355,8 +355,14 @@ class Parser {
         } else {
           REKA_ASSIGN_OR_RETURN(c.type, type());
         }
-        if (isWord(peek(), "METADATA"))
-          return Status::notSupported("SQL: metadata column '" + c.name + "' at " + c.pos.toString() + " is not supported yet");
+        if (!c.computed && word("METADATA")) {
+          c.metadata = c.name;
+          if (word("FROM")) {
+            if (peek().kind != Token::Kind::kString) return Status::invalidArgument("SQL: METADATA FROM at " + peek().pos.toString() + " takes a quoted key");
+            c.metadata = next().text;
+          }
+          word("VIRTUAL");  // every metadata column is read-only here
+        }
         if (word("PRIMARY")) {
           REKA_RETURN_IF_ERROR(expectWord("KEY"));
           REKA_RETURN_IF_ERROR(expectWord("NOT"));

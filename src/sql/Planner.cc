@@ -96,7 +96,8 @@ struct Stage {
 struct TableDef {
   std::string name;
   Position pos;
-  Schema physical;  ///< what the connector reads and writes
+  Schema physical;  ///< what the connector reads (metadata columns too)
+  Schema writable;  ///< what a sink writes: the physical columns but the metadata ones
   Schema schema;    ///< physical plus computed columns
   connector::Options options;
   std::optional<connector::RowWatermarks> watermarks;  ///< on a physical column: in the source
@@ -380,6 +381,12 @@ struct SqlScript::Impl {
     for (const auto& c : t.columns)
       if (!c.computed) physical.push_back({c.name, c.type});
     def.physical = Schema(std::move(physical));
+    {
+      std::vector<Field> writable;
+      for (const auto& c : t.columns)
+        if (!c.computed && !c.metadata) writable.push_back({c.name, c.type});
+      def.writable = Schema(std::move(writable));
+    }
     for (const auto& [k, v] : t.options) {
       // Flink's legacy descriptor keys, as older scripts (Flink's NEXMark q13) write them.
       static const std::map<std::string, std::string> kLegacy = {
@@ -460,6 +467,9 @@ struct SqlScript::Impl {
         def.computed->watermarkText = exprText(w);
       }
     }
+    // Metadata columns: the connector fills them (readTable checks that it knows each key).
+    for (const auto& c : t.columns)
+      if (c.metadata) def.options.set("metadata." + c.name, *c.metadata);
     // The connector checks its options now, so that a mistake is reported before anything runs.
     if (!def.options.has("connector"))
       return Status::invalidArgument("SQL: table '" + t.name + "' at " + t.pos.toString() + " has no 'connector' option");
@@ -1681,6 +1691,9 @@ struct SqlScript::Impl {
       return Status::invalidArgument("SQL: INSERT INTO '" + in.table + "' at " + in.pos.toString() + ": the table is not defined");
     if (t->second.computed)
       return Status::notSupported("SQL: INSERT INTO '" + in.table + "': writing a table with computed columns is not supported yet");
+    if (t->second.writable.size() != t->second.physical.size())
+      return Status::notSupported("SQL: INSERT INTO '" + in.table + "': writing a table with metadata columns is not supported; "
+                                  "declare a table without them for writing");
     REKA_ASSIGN_OR_RETURN(PlannedQuery q, planQuery(in.query, 0));
     const Schema& sink = t->second.schema;
     if (q.updating && !connector::sinkAcceptsChangelog(t->second.options))
@@ -1774,7 +1787,7 @@ namespace {
 std::string describeOptions(const TableDef& t) {
   std::string s;
   for (const auto& [k, v] : t.options.values())
-    if (k == "connector" || k == "format" || k == "topic" || k == "path") s += (s.empty() ? "" : ", ") + k + "=" + v;
+    if (k == "connector" || k == "format" || k == "topic" || k == "path" || k.rfind("metadata.", 0) == 0) s += (s.empty() ? "" : ", ") + k + "=" + v;
   return s;
 }
 

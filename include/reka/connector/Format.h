@@ -34,6 +34,12 @@ class Options {
   /// One of `accepted`.
   Result<std::string> getEnum(std::string_view key, std::string_view fallback, const std::vector<std::string>& accepted) const;
   void set(std::string key, std::string value) { values_[std::move(key)] = std::move(value); }
+  /// These options but `key`.
+  Options without(std::string_view key) const {
+    Options o = *this;
+    if (auto it = o.values_.find(key); it != o.values_.end()) o.values_.erase(it);
+    return o;
+  }
   /// The keys under "prefix." with the prefix taken off (messages still name the whole key).
   Options withPrefix(std::string_view prefix) const;
   const std::map<std::string, std::string, std::less<>>& values() const { return values_; }

@@ -22,6 +22,9 @@ struct TableContext {
   std::string name;
   std::shared_ptr<const Schema> schema;
   Options options;
+  /// Metadata columns (SQL's `c TYPE METADATA FROM 'key'`): column index and key, for the
+  /// source to fill; checked against ConnectorFactory::metadata. The other columns are data.
+  std::vector<std::pair<int, std::string>> metadata;
 };
 
 /// Writes the rows of one sink subtask: the writer half of a sink (the committer half is
@@ -83,6 +86,8 @@ struct ConnectorFactory {
   /// names ('format' = 'csv' accepts 'csv.…').
   std::vector<std::string> sourceOptions;
   std::vector<std::string> sinkOptions;
+  /// The metadata a source fills in (key, type), e.g. Kafka's {"offset", BIGINT}.
+  std::vector<std::pair<std::string, DataType>> metadata;
   /// Makes the source (null: not a source). Errors name the option that is wrong.
   std::function<Result<SourceSpec<Row>>(const TableContext&)> makeSource;
   /// Checks the options and returns how to make each subtask's writer (null: not a sink).

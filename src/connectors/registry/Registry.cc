@@ -436,6 +436,10 @@ ConnectorFactory filesystem() {
 const std::vector<std::string> kKafkaCommon = {"properties.*", "format", "key.format", "key.fields", "value.format",
                                                "value.fields-include"};
 
+/// What a Kafka source fills into metadata columns (as Flink's Kafka connector names them).
+const std::vector<std::pair<std::string, DataType>> kKafkaMetadata = {
+    {"topic", DataType::string()}, {"partition", DataType::integer()}, {"offset", DataType::bigint()}, {"timestamp", DataType::timestampLtz(3)}};
+
 /// How a Kafka table's columns map onto message keys and values.
 struct KafkaLayout {
   std::shared_ptr<const Schema> schema;
@@ -446,6 +450,7 @@ struct KafkaLayout {
   std::shared_ptr<const Schema> keySchema;   ///< the key columns
   std::shared_ptr<const Schema> valueSchema; ///< the value columns
   bool valueIsWhole = true;                  ///< valueColumns is every column in order
+  std::vector<std::pair<int, std::string>> metadata;  ///< columns filled from the message
 };
 
 Result<KafkaLayout> kafkaLayout(const TableContext& t, bool upsert) {
@@ -478,10 +483,12 @@ Result<KafkaLayout> kafkaLayout(const TableContext& t, bool upsert) {
   for (size_t i = 0; i < t.schema->size(); ++i) {
     const bool isKey = std::find(l.keyColumns.begin(), l.keyColumns.end(), static_cast<int>(i)) != l.keyColumns.end();
     if (include == "EXCEPT_KEY" && isKey) continue;
+    if (std::any_of(t.metadata.begin(), t.metadata.end(), [&](const auto& m) { return m.first == static_cast<int>(i); })) continue;
     l.valueColumns.push_back(static_cast<int>(i));
     valueFields.push_back(t.schema->field(i));
   }
   l.valueIsWhole = l.valueColumns.size() == t.schema->size();
+  l.metadata = t.metadata;
   l.keySchema = std::make_shared<const Schema>(std::move(keyFields));
   l.valueSchema = l.valueIsWhole ? t.schema : std::make_shared<const Schema>(std::move(valueFields));
   return l;
@@ -540,6 +547,24 @@ struct DecodeMessage {
       return Status::ok();
     }
     if (layout.valueIsWhole && !key && m.value) return value->decode(*m.value, out);
+    const size_t first = out.size();
+    REKA_RETURN_IF_ERROR(decodeColumns(m, out));
+    for (size_t row = first; row < out.size(); ++row) fillMetadata(m, out, row);
+    return Status::ok();
+  }
+
+  /// The topic, partition, offset and timestamp of `m` into the metadata columns of `row`.
+  void fillMetadata(const kafka::KafkaMessage& m, RowBatch& out, size_t row) const {
+    for (const auto& [column, name] : layout.metadata) {
+      Column& c = out.columns[static_cast<size_t>(column)];
+      if (name == "topic") out.setString(c, row, m.topic);
+      else if (name == "partition") RowBatch::setInt(c, row, m.partition);
+      else if (name == "offset") RowBatch::setInt(c, row, m.offset);
+      else if (name == "timestamp" && m.timestampMs >= 0) RowBatch::setInt(c, row, m.timestampMs);
+    }
+  }
+
+  Status decodeColumns(const kafka::KafkaMessage& m, RowBatch& out) const {
     // Decode the key and the value apart, then put the columns together.
     keys->clear();
     values->clear();
@@ -747,6 +772,7 @@ ConnectorFactory kafkaConnector() {
   f.description = "Kafka topics (librdkafka): partitions as splits, offsets in checkpoints; at-least-once or "
                   "exactly-once (transactions) output";
   f.sourceOptions = kKafkaCommon;
+  f.metadata = kKafkaMetadata;
   for (const char* k : {"topic", "topic-pattern", "scan.startup.mode", "scan.startup.timestamp-millis", "scan.startup.specific-offsets",
                         "scan.bounded.mode", "scan.topic-partition-discovery.interval"})
     f.sourceOptions.push_back(k);
@@ -766,6 +792,7 @@ ConnectorFactory upsertKafkaConnector() {
                   "a delete a tombstone";
   f.sourceOptions = {"properties.*", "key.format", "key.fields", "value.format", "value.fields-include", "topic",
                      "scan.bounded.mode", "scan.topic-partition-discovery.interval"};
+  f.metadata = kKafkaMetadata;
   f.sourceOptions.insert(f.sourceOptions.end(), kBadRecordOptions.begin(), kBadRecordOptions.end());
   f.sinkOptions = {"properties.*", "key.format", "key.fields", "value.format", "value.fields-include", "topic",
                    "sink.delivery-guarantee", "sink.transactional-id-prefix", "sink.transaction-log-dir"};
@@ -808,8 +835,30 @@ Result<DataStream<Row>> readTable(StreamEnvironment& env, std::string name, Sche
   REKA_ASSIGN_OR_RETURN(std::string connector, options.required("connector"));
   REKA_ASSIGN_OR_RETURN(const ConnectorFactory* f, findConnector(connector));
   if (!f->makeSource) return Status::invalidArgument("connector '" + f->name + "' cannot be read (it is a sink only)");
+  // 'metadata.<column>' = key: a metadata column the connector fills.
+  std::vector<std::pair<int, std::string>> metadata;
+  const Options metadataOptions = options.withPrefix("metadata");
+  for (const auto& [key, value] : metadataOptions.values()) {
+    const int column = schema.indexOf(key);
+    if (column < 0) return Status::invalidArgument("table '" + name + "': metadata column '" + key + "' is not a column");
+    auto known = std::find_if(f->metadata.begin(), f->metadata.end(), [&](const auto& m) { return m.first == value; });
+    if (known == f->metadata.end()) {
+      std::string keys;
+      for (const auto& m : f->metadata) keys += (keys.empty() ? "" : ", ") + m.first + " " + m.second.toString();
+      return Status::invalidArgument("table '" + name + "': connector '" + f->name + "' has no metadata '" + value + "'" +
+                                     (keys.empty() ? std::string("; it has none") : "; it has: " + keys));
+    }
+    DataType want = known->second, got = schema.field(static_cast<size_t>(column)).type;
+    want.nullable = got.nullable = true;
+    const auto time = [](TypeKind k) { return k == TypeKind::kTimestamp || k == TypeKind::kTimestampLtz; };
+    if (!(want == got) && !(time(want.kind) && time(got.kind)))
+      return Status::invalidArgument("table '" + name + "': metadata column '" + key + "' is " + got.toString() + ", but '" + value + "' is " +
+                                     want.toString());
+    metadata.emplace_back(column, value);
+  }
+  for (const auto& [column, key] : metadata) options = options.without("metadata." + schema.field(static_cast<size_t>(column)).name);
   REKA_RETURN_IF_ERROR(checkOptions(*f, options, true));
-  TableContext t{name, std::make_shared<const Schema>(std::move(schema)), std::move(options)};
+  TableContext t{name, std::make_shared<const Schema>(std::move(schema)), std::move(options), std::move(metadata)};
   Result<SourceSpec<Row>> spec = f->makeSource(t);
   if (!spec.isOk()) return Status::invalidArgument("table '" + name + "': " + spec.status().message());
   if (watermarks) return fromSource(env, std::move(name), std::move(*spec), *watermarks, parallelism);
@@ -829,7 +878,7 @@ Status writeTable(const DataStream<Row>& rows, std::string name, Schema schema, 
   REKA_ASSIGN_OR_RETURN(const ConnectorFactory* f, findConnector(connector));
   if (!f->makeSink) return Status::invalidArgument("connector '" + f->name + "' cannot be written (it is a source only)");
   REKA_RETURN_IF_ERROR(checkOptions(*f, options, false));
-  TableContext t{name, std::make_shared<const Schema>(std::move(schema)), std::move(options)};
+  TableContext t{name, std::make_shared<const Schema>(std::move(schema)), std::move(options), {}};
   Result<RowSink::MakeWriter> make = f->makeSink(t);
   if (!make.isOk()) return Status::invalidArgument("table '" + name + "': " + make.status().message());
   rows.sink(std::move(name), RowSink(std::move(*make)));

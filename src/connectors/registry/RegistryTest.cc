@@ -1,6 +1,7 @@
 // Tables through the connector registry: files and Kafka (librdkafka's mock cluster on
 // 127.0.0.1) read and written through the formats, bad records, changelogs, and the messages a
 // wrong option gets.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -17,6 +18,8 @@
 
 namespace reka::connector {
 namespace {
+
+using ::testing::HasSubstr;
 
 namespace fs = std::filesystem;
 
@@ -263,6 +266,42 @@ TEST_F(KafkaTableTest, JsonTopicToCsvTopicWithKeyFields) {
   EXPECT_NE(bad.find("\"topic\":\"orders\""), std::string::npos) << bad;
   EXPECT_NE(bad.find("\"partition\":2,\"offset\":0"), std::string::npos) << bad;
   EXPECT_NE(bad.find("malformed JSON"), std::string::npos) << bad;
+}
+
+TEST_F(KafkaTableTest, MetadataColumnsHoldTopicPartitionAndOffset) {
+  produce("events", 2, {R"({"id":1})", R"({"id":2})", R"({"id":3})"});  // partitions 0, 1, 0
+  const Schema s = schema("id BIGINT, p INT, o BIGINT, t STRING, ts TIMESTAMP_LTZ(3)");
+  StreamEnvironment env;
+  Options in = kafkaOptions("events");
+  in.set("format", "json");
+  in.set("metadata.p", "partition");
+  in.set("metadata.o", "offset");
+  in.set("metadata.t", "topic");
+  in.set("metadata.ts", "timestamp");
+  auto rows = readTable(env, "events", s, in);
+  ASSERT_TRUE(rows.isOk()) << rows.status().toString();
+  auto texts = std::make_shared<RowTexts>();
+  collectRows(*rows, texts);
+  ASSERT_TRUE(testing::runJob(env).isOk());
+  std::vector<std::string> got = texts->sorted();
+  ASSERT_EQ(got.size(), 3u);
+  // The timestamp is the producer's (now): only its presence is checked.
+  for (auto& r : got) {
+    EXPECT_EQ(r.find("null"), std::string::npos) << r;
+    r = r.substr(0, r.rfind(','));
+  }
+  EXPECT_EQ(got, (std::vector<std::string>{"+I[1, 0, 0, events", "+I[2, 1, 0, events", "+I[3, 0, 1, events"}));
+  // A key the connector does not have, and a type that is not the key's.
+  StreamEnvironment env2;
+  Options bad = kafkaOptions("events");
+  bad.set("format", "json");
+  bad.set("metadata.p", "leader");
+  EXPECT_THAT(readTable(env2, "events", s, bad).status().message(),
+              HasSubstr("connector 'kafka' has no metadata 'leader'; it has: topic STRING, partition INT, offset BIGINT, timestamp TIMESTAMP_LTZ(3)"));
+  bad.set("metadata.p", "offset");
+  EXPECT_THAT(readTable(env2, "events", s, bad).status().message(), HasSubstr("metadata column 'p' is INT, but 'offset' is BIGINT"));
+  Options file{{"connector", "filesystem"}, {"path", "/nonexistent"}, {"format", "json"}, {"metadata.p", "partition"}};
+  EXPECT_THAT(readTable(env2, "f", s, file).status().message(), HasSubstr("connector 'filesystem' has no metadata 'partition'; it has none"));
 }
 
 TEST_F(KafkaTableTest, DebeziumChangelogInUpsertKafkaOut) {

@@ -162,7 +162,7 @@ GroupState newGroupState(const std::vector<AggregateCall>& calls) {
   bool texts = false, distinct = false;
   for (const auto& c : calls) {
     texts = texts || (c.argType.kind == TypeKind::kString || c.argType.kind == TypeKind::kBytes);
-    distinct = distinct || c.distinct;
+    distinct = distinct || c.distinct || c.retractable;
   }
   if (texts) s.texts.resize(calls.size());
   if (distinct) s.distinct.resize(calls.size());
@@ -220,8 +220,39 @@ void accumulateRow(const std::vector<AggregateCall>& calls, GroupState& st, cons
         break;
       case AggregateCall::Kind::kMin:
       case AggregateCall::Kind::kMax: {
-        // Insert-only input (the planner refuses MIN/MAX over an updating input).
         const bool isMin = call.kind == AggregateCall::Kind::kMin;
+        if (call.retractable) {
+          // Over a changelog every value is counted (st.distinct[j]); retracting the last copy
+          // of the current minimum or maximum finds the next one among those left.
+          valueKey_.clear();
+          if (text) {
+            valueKey_.assign(c.strings[row]);
+          } else {
+            const __int128 v = valueOf(c, call.argType, row);
+            valueKey_.assign(reinterpret_cast<const char*>(&v), sizeof v);
+          }
+          auto& values = st.distinct[j];
+          if (sign < 0) {
+            auto it = values.find(valueKey_);
+            if (it == values.end()) break;  // retracts a value never added
+            --acc.count;
+            if (--it->second > 0) break;
+            values.erase(it);
+            bool first = true;
+            for (const auto& [k, n] : values) {
+              if (text) {
+                if (first || (isMin ? k < st.texts[j] : k > st.texts[j])) st.texts[j] = k;
+              } else {
+                __int128 v;
+                std::memcpy(&v, k.data(), sizeof v);
+                if (first || (isMin ? lessThan(v, acc.value, call.argType.kind) : lessThan(acc.value, v, call.argType.kind))) acc.value = v;
+              }
+              first = false;
+            }
+            break;
+          }
+          ++values[valueKey_];
+        }
         if (text) {
           const std::string_view v = c.strings[row];
           std::string& cur = st.texts[j];

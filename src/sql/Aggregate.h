@@ -23,6 +23,9 @@ struct AggregateCall {
   int filterColumn = -1;  ///< a BOOLEAN column: the row counts only where it is true (FILTER (WHERE …))
   DataType argType;
   DataType resultType;
+  /// MIN or MAX over a changelog: every value is kept with its count, so that retracting the
+  /// minimum or maximum finds the next one.
+  bool retractable = false;
 };
 
 /// The result type of `kind` over `arg` (Flink's rules: SUM of INT is INT, of DECIMAL(p, s)

@@ -1279,8 +1279,10 @@ struct SqlScript::Impl {
     } else {
       call.argType = DataType::bigint();
     }
-    if ((call.kind == AggregateCall::Kind::kMin || call.kind == AggregateCall::Kind::kMax) && updating)
-      return Status::notSupported("SQL: " + c.name + " at " + c.pos.toString() + " over an updating input is not supported yet");
+    if (call.kind == AggregateCall::Kind::kMin || call.kind == AggregateCall::Kind::kMax) {
+      call.distinct = false;  // MIN(DISTINCT x) is MIN(x)
+      call.retractable = updating;
+    }
     if (c.filter) {
       REKA_ASSIGN_OR_RETURN(BoundPtr f, bindCondition(*c.filter, scope, "FILTER (WHERE …)"));
       call.filterColumn = static_cast<int>(preFields.size());

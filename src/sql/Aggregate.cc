@@ -161,13 +161,17 @@ GroupState newGroupState(const std::vector<AggregateCall>& calls) {
   s.accs.resize(calls.size());
   bool texts = false, distinct = false;
   for (const auto& c : calls) {
-    texts = texts || (c.argType.kind == TypeKind::kString || c.argType.kind == TypeKind::kBytes);
+    texts = texts || (c.argType.kind == TypeKind::kString || c.argType.kind == TypeKind::kBytes) || c.user != nullptr;
     distinct = distinct || c.distinct || c.retractable;
   }
   if (texts) s.texts.resize(calls.size());
+  for (size_t j = 0; j < calls.size(); ++j)
+    if (calls[j].user != nullptr) s.texts[j] = calls[j].user->initial;  // a user function's accumulator
   if (distinct) s.distinct.resize(calls.size());
   return s;
 }
+
+thread_local std::vector<const Column*> userArgs_;  ///< scratch: a user function's argument columns
 
 /// Adds (sign 1) or retracts (sign -1) row `row` of `in` to the accumulators of `calls`;
 /// `valueKey_` is scratch space.
@@ -182,6 +186,19 @@ void accumulateRow(const std::vector<AggregateCall>& calls, GroupState& st, cons
     Accumulator& acc = st.accs[j];
     if (call.kind == AggregateCall::Kind::kCountStar) {
       acc.count += sign;
+      continue;
+    }
+    if (call.kind == AggregateCall::Kind::kUser) {
+      userArgs_.clear();
+      bool null = false;
+      for (int a : call.argColumns) {
+        userArgs_.push_back(&in.columns[static_cast<size_t>(a)]);
+        null = null || in.columns[static_cast<size_t>(a)].nulls[row] != 0;
+      }
+      if (null) continue;  // rows with a null argument are not passed to it
+      acc.count += sign;
+      if (sign > 0) call.user->accumulate(st.texts[j], userArgs_, row);
+      else call.user->retract(st.texts[j], userArgs_, row);
       continue;
     }
     const Column& c = in.columns[static_cast<size_t>(call.argColumn)];
@@ -207,6 +224,7 @@ void accumulateRow(const std::vector<AggregateCall>& calls, GroupState& st, cons
       }
     }
     switch (call.kind) {
+      case AggregateCall::Kind::kUser: break;  // handled above
       case AggregateCall::Kind::kCountStar:
       case AggregateCall::Kind::kCount: acc.count += sign; break;
       case AggregateCall::Kind::kSum:
@@ -310,6 +328,9 @@ void writeResults(const std::vector<AggregateCall>& calls, const GroupState& st,
         }
         break;
       }
+      case AggregateCall::Kind::kUser:
+        call.user->result(st.texts[j], c, row, out_.arena());
+        break;
       case AggregateCall::Kind::kMin:
       case AggregateCall::Kind::kMax:
         if (acc.count <= 0) break;
@@ -538,6 +559,7 @@ class AggregateOperator final : public Operator {
         continue;
       }
       switch (call.kind) {
+        case AggregateCall::Kind::kUser: break;  // the planner keeps user functions out of session windows
         case AggregateCall::Kind::kCountStar:
         case AggregateCall::Kind::kCount: a.count += b.count; break;
         case AggregateCall::Kind::kSum:
@@ -895,6 +917,7 @@ Result<DataType> aggregateResultType(AggregateCall::Kind kind, const DataType& a
       if (!numeric) return Status::invalidArgument(name + " needs a number, not " + arg.toString());
       if (k == TypeKind::kDecimal) return DataType::decimal(38, std::max(arg.scale, 6));
       return k == TypeKind::kInt ? DataType::integer() : k == TypeKind::kDouble ? DataType::float64() : DataType::bigint();
+    case AggregateCall::Kind::kUser: return Status::invalidArgument(name + ": a user function has its own result type");
     case AggregateCall::Kind::kMin:
     case AggregateCall::Kind::kMax: {
       if (k == TypeKind::kRow) return Status::invalidArgument(name + " cannot compare ROW values");

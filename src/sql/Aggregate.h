@@ -11,12 +11,13 @@
 
 #include "reka/api/Operator.h"
 #include "reka/data/Row.h"
+#include "reka/sql/Functions.h"
 
 namespace reka::sql {
 
 /// One aggregate call of a GROUP BY.
 struct AggregateCall {
-  enum class Kind { kCountStar, kCount, kSum, kAvg, kMin, kMax };
+  enum class Kind { kCountStar, kCount, kSum, kAvg, kMin, kMax, kUser };
   Kind kind = Kind::kCountStar;
   bool distinct = false;
   int argColumn = -1;     ///< the argument's column in the operator's input (-1: COUNT(*))
@@ -26,6 +27,9 @@ struct AggregateCall {
   /// MIN or MAX over a changelog: every value is kept with its count, so that retracting the
   /// minimum or maximum finds the next one.
   bool retractable = false;
+  /// kUser: the function, and its arguments' columns (argColumn is the first).
+  const AggregateFunction* user = nullptr;
+  std::vector<int> argColumns;
 };
 
 /// The result type of `kind` over `arg` (Flink's rules: SUM of INT is INT, of DECIMAL(p, s)

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "reka/sql/Functions.h"
 #include "sql/SqlTesting.h"
 
 namespace reka::sql {
@@ -166,6 +167,46 @@ TEST_F(AggregateTest, TopNOverAChangelogMovesTheNextRowUp) {
             (V{R"({"auction":1,"total":10,"rn":1,"op":"+I"})", R"({"auction":1,"total":10,"rn":1,"op":"-D"})",
                R"({"auction":2,"total":20,"rn":1,"op":"+I"})"}));
   EXPECT_THAT(explain(bids() + out(cols, "changelog-json") + query + "WHERE rn = 1;"), HasSubstr("Deduplicate (retracting)"));
+}
+
+struct ProductAcc {
+  int64_t product;
+  int64_t rows;
+};
+
+TEST_F(AggregateTest, UserAggregateFunctionsRegisteredInCpp) {
+  // The product of a group's values (retract divides), and the sum of the products of two.
+  registerAggregateFunction(aggregateFunction<ProductAcc, int64_t, int64_t>(
+      "test.Product", "the product of the values",
+      [](ProductAcc& a, int64_t v) { a.product = (a.rows++ == 0 ? 1 : a.product) * v; },
+      [](const ProductAcc& a) { return a.rows == 0 ? int64_t{0} : a.product; },
+      std::function<void(ProductAcc&, int64_t)>([](ProductAcc& a, int64_t v) {
+        a.product /= v;
+        --a.rows;
+      })));
+  registerAggregateFunction(aggregateFunction<int64_t, int64_t, int64_t, int64_t>(
+      "test.Dot", "the sum of a × b", [](int64_t& a, int64_t x, int64_t y) { a += x * y; }, [](const int64_t& a) { return a; }));
+  const std::string t = bids() + "CREATE FUNCTION prod AS 'test.Product';\nCREATE FUNCTION dot AS 'test.Dot';\n";
+  // Auction 1: 5 × 15 × 15 and 5·1 + 15·1 + 15·1; auction 2: 50 × 7 and 50·2 + 7·2 (an INT
+  // argument is converted to the function's BIGINT).
+  for (int p : {1, 2})
+    EXPECT_EQ(applied(run(t + out("auction BIGINT, p BIGINT, d BIGINT", "changelog-json") +
+                              "INSERT INTO out SELECT auction, prod(price), dot(price, CAST(auction AS INT)) FROM bids GROUP BY auction;", p)),
+              (V{R"({"auction":1,"p":1125,"d":35})", R"({"auction":2,"p":350,"d":114})"})) << "parallelism " << p;
+  // In an OVER aggregation: the running product per auction.
+  EXPECT_EQ(run(t + out("auction BIGINT, p BIGINT") + "INSERT INTO out SELECT auction, prod(price) OVER (PARTITION BY auction ORDER BY ts) FROM bids;"),
+            (V{R"({"auction":1,"p":1125})", R"({"auction":1,"p":5})", R"({"auction":1,"p":75})", R"({"auction":2,"p":350})", R"({"auction":2,"p":50})"}));
+  // Over a changelog: the bid counts per auction end at 3 and 2; each update retracts the
+  // count before it, so the product ends at 6.
+  const std::string counts = "(SELECT auction, COUNT(*) AS c FROM bids GROUP BY auction)";
+  EXPECT_EQ(applied(run(t + out("p BIGINT", "changelog-json") + "INSERT INTO out SELECT prod(c) FROM " + counts + ";")), (V{R"({"p":6})"}));
+  // Without a retract function it cannot read a changelog.
+  EXPECT_THAT(error(t + out("p BIGINT", "changelog-json") + "INSERT INTO out SELECT dot(c, c) FROM " + counts + ";"),
+              HasSubstr("reads an updating result, but it has no retract function"));
+  EXPECT_THAT(error(t + out("p BIGINT", "changelog-json") + "INSERT INTO out SELECT prod(price, price) FROM bids;"), HasSubstr("takes 1 arguments, not 2"));
+  EXPECT_THAT(error(t + out("p BIGINT") + "INSERT INTO out SELECT prod(price) FROM bids GROUP BY auction, SESSION(ts, INTERVAL '1' SECOND);"),
+              HasSubstr("cannot be used in a SESSION window"));
+  EXPECT_THAT(error(bids() + "CREATE FUNCTION f AS 'no.Such';\n"), HasSubstr("registerAggregateFunction"));
 }
 
 TEST_F(AggregateTest, HavingDistinctAndAWholeTableAggregate) {

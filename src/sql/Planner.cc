@@ -215,11 +215,26 @@ std::string matchText(const Expr& e, const std::string& table, const std::string
   return exprText(copy);
 }
 
+/// The user aggregate functions the script being planned declares (CREATE FUNCTION), by
+/// upper-case name; set while a script compiles (the planner runs on one thread).
+thread_local const std::map<std::string, const AggregateFunction*>* tUserAggregates = nullptr;
+
+const AggregateFunction* userAggregate(const std::string& name) {
+  if (tUserAggregates == nullptr) return nullptr;
+  std::string key = name;
+  for (char& c : key) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  auto it = tUserAggregates->find(key);
+  return it == tUserAggregates->end() ? nullptr : it->second;
+}
+
+/// A built-in or user aggregate function's name.
+bool isAggregateName(const std::string& name) { return isAggregateFunction(name) || userAggregate(name) != nullptr; }
+
 /// A GROUP BY aggregate (COUNT, SUM … without OVER).
-bool isAggregateCall(const Expr& e) { return e.kind == Expr::Kind::kCall && isAggregateFunction(e.name) && !e.over; }
+bool isAggregateCall(const Expr& e) { return e.kind == Expr::Kind::kCall && isAggregateName(e.name) && !e.over; }
 
 /// An OVER aggregation's call: COUNT, SUM … OVER (…).
-bool isOverAggregate(const Expr& e) { return e.kind == Expr::Kind::kCall && isAggregateFunction(e.name) && e.over; }
+bool isOverAggregate(const Expr& e) { return e.kind == Expr::Kind::kCall && isAggregateName(e.name) && e.over; }
 
 bool containsOverAggregate(const Expr& e) {
   if (isOverAggregate(e)) return true;
@@ -334,9 +349,15 @@ struct SqlScript::Impl {
   std::map<std::string, TableDef> tables;
   std::map<std::string, Query> views;
   std::map<std::string, const ScalarFunction*> functions;  ///< CREATE FUNCTION, by upper-case name
+  std::map<std::string, const AggregateFunction*> aggregates;  ///< CREATE FUNCTION of aggregate functions
   std::vector<PlannedInsert> inserts;
 
   Status run(const std::vector<Statement>& statements) {
+    // Calls to the script's user aggregates are aggregates while it compiles.
+    tUserAggregates = &aggregates;
+    struct Reset {
+      ~Reset() { tUserAggregates = nullptr; }
+    } reset;
     for (const auto& s : statements) {
       switch (s.kind) {
         case Statement::Kind::kCreateTable: REKA_RETURN_IF_ERROR(createTable(s.createTable)); break;
@@ -349,13 +370,23 @@ struct SqlScript::Impl {
         }
         case Statement::Kind::kCreateFunction: {
           const CreateFunction& f = s.createFunction;
-          auto fn = findScalarFunction(f.registeredName);
-          if (!fn.isOk())
-            return Status::invalidArgument("SQL: CREATE FUNCTION " + f.name + " at " + f.pos.toString() + ": " + fn.status().message() +
-                                           " (C++ functions are registered with reka::sql::registerScalarFunction)");
           std::string key = f.name;
           for (char& c : key) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-          functions[key] = *fn;
+          if (isAggregateFunction(key))
+            return Status::invalidArgument("SQL: CREATE FUNCTION " + f.name + " at " + f.pos.toString() + ": " + key + " is a built-in aggregate");
+          auto fn = findScalarFunction(f.registeredName);
+          if (fn.isOk()) {
+            functions[key] = *fn;
+            aggregates.erase(key);
+            break;
+          }
+          auto agg = findAggregateFunction(f.registeredName);
+          if (!agg.isOk())
+            return Status::invalidArgument("SQL: CREATE FUNCTION " + f.name + " at " + f.pos.toString() + ": " + fn.status().message() +
+                                           " (C++ functions are registered with reka::sql::registerScalarFunction, aggregate functions "
+                                           "with registerAggregateFunction)");
+          aggregates[key] = *agg;
+          functions.erase(key);
           break;
         }
         case Statement::Kind::kSet: settings[s.set.key] = s.set.value; break;
@@ -1256,6 +1287,35 @@ struct SqlScript::Impl {
   Result<AggregateCall> aggregateCall(const Expr& c, size_t j, const Scope& scope, bool updating, Stage& pre, std::vector<Field>& preFields) {
     AggregateCall call;
     call.distinct = c.distinct;
+    if (const AggregateFunction* user = userAggregate(c.name)) {
+      // A user aggregate: its arguments converted to its types (as for a scalar function).
+      if (c.distinct || c.filter) return Status::notSupported("SQL: DISTINCT or FILTER on the user aggregate " + c.name + " at " + c.pos.toString() + " is not supported");
+      if (c.args.size() != user->argTypes.size())
+        return Status::invalidArgument(fmt::format("SQL: {} at {} takes {} arguments, not {}", c.name, c.pos.toString(), user->argTypes.size(), c.args.size()));
+      if (updating && !user->retract)
+        return Status::notSupported("SQL: the user aggregate " + c.name + " at " + c.pos.toString() + " reads an updating result, but it has no retract function");
+      call.kind = AggregateCall::Kind::kUser;
+      call.user = user;
+      for (size_t a = 0; a < c.args.size(); ++a) {
+        if (containsAggregate(*c.args[a])) return Status::invalidArgument("SQL: aggregates cannot nest (at " + c.args[a]->pos.toString() + ")");
+        Expr cast;
+        cast.kind = Expr::Kind::kCast;
+        cast.castType = user->argTypes[a];
+        cast.castType.nullable = true;
+        cast.args = {c.args[a]};
+        cast.pos = c.args[a]->pos;
+        REKA_ASSIGN_OR_RETURN(BoundPtr arg, bind(cast, scope));
+        call.argColumns.push_back(static_cast<int>(preFields.size()));
+        preFields.push_back({"$a" + std::to_string(j) + "_" + std::to_string(a), arg->type});
+        pre.projectionText.push_back(exprText(*c.args[a]));
+        pre.projections.push_back(std::move(arg));
+      }
+      call.argColumn = call.argColumns.empty() ? -1 : call.argColumns[0];
+      call.argType = user->argTypes.empty() ? DataType::bigint() : user->argTypes[0];
+      call.resultType = user->resultType;
+      call.resultType.nullable = true;
+      return call;
+    }
     const bool star = c.args.size() == 1 && c.args[0]->kind == Expr::Kind::kStar;
     if (c.name == "COUNT") {
       call.kind = star ? AggregateCall::Kind::kCountStar : AggregateCall::Kind::kCount;
@@ -1558,6 +1618,10 @@ struct SqlScript::Impl {
       callText.push_back(exprText(c));
       spec->calls.push_back(call);
     }
+    if (sessionGap > 0)
+      for (const auto& call : spec->calls)
+        if (call.kind == AggregateCall::Kind::kUser)
+          return Status::notSupported("SQL: the user aggregate " + call.user->name + " cannot be used in a SESSION window (sessions merge their accumulators)");
     if (sessionGap > 0) {
       // The session's time, after the keys, arguments and filters; window_start and window_end
       // come after the keys in the output.

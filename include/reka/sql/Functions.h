@@ -4,6 +4,7 @@
 // script with CREATE FUNCTION name AS 'registered-name' (as Flink declares a Java class).
 
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <string>
@@ -29,6 +30,27 @@ struct ScalarFunction {
 
 /// Adds a function, replacing one of the same name. Thread-safe.
 void registerScalarFunction(ScalarFunction f);
+
+/// A user-defined aggregate function: its accumulator is bytes (kept in keyed state and in
+/// checkpoints as they are). `accumulate` adds row `row` of the argument columns (none null),
+/// `retract` takes one back (null: the function cannot read a changelog), `result` writes the
+/// result of an accumulator into row `row` of `out` (strings into `arena`; leaving it null is
+/// allowed). Declared in SQL with CREATE FUNCTION name AS '<name>', like a scalar function.
+struct AggregateFunction {
+  std::string name;
+  std::string description;
+  std::vector<DataType> argTypes;  ///< arguments are converted to these (as CAST does)
+  DataType resultType;
+  std::string initial;  ///< the accumulator of no rows
+  std::function<void(std::string& acc, const std::vector<const Column*>& args, size_t row)> accumulate;
+  std::function<void(std::string& acc, const std::vector<const Column*>& args, size_t row)> retract;
+  std::function<void(const std::string& acc, Column& out, size_t row, StringArena& arena)> result;
+};
+
+/// Adds an aggregate function, replacing one of the same name. Thread-safe.
+void registerAggregateFunction(AggregateFunction f);
+/// The aggregate function registered as `name`, or an error that lists the registered ones.
+Result<const AggregateFunction*> findAggregateFunction(std::string_view name);
 /// The function registered as `name`, or an error that lists the registered ones.
 Result<const ScalarFunction*> findScalarFunction(std::string_view name);
 std::vector<const ScalarFunction*> scalarFunctions();
@@ -81,6 +103,39 @@ ScalarFunction rowFunction(std::string name, std::string description, F fn, std:
 template <class R, class... A, class F>
 ScalarFunction rowFunction(std::string name, std::string description, F fn) {
   return detail::rowFunction<R, A...>(std::move(name), std::move(description), std::move(fn), std::index_sequence_for<A...>{});
+}
+
+/// An aggregate function over a trivially copyable accumulator `Acc`, e.g. a weighted average:
+///   aggregateFunction<Acc, double, double, int64_t>("wavg", "…", [](Acc& a, double v, int64_t w) {…},
+///                                                  [](const Acc& a) { return a.sum / a.weight; });
+/// `add(acc, args…)` for each row without a null argument; `result(acc)` gives the value (types
+/// as for rowFunction). A retract function (same signature as add) lets it read changelogs.
+template <class Acc, class R, class... A, class Add, class Res>
+AggregateFunction aggregateFunction(std::string name, std::string description, Add add, Res result, std::function<void(Acc&, A...)> retract = {}) {
+  static_assert(std::is_trivially_copyable_v<Acc>, "the accumulator is kept as bytes: it must be trivially copyable");
+  AggregateFunction f;
+  f.name = std::move(name);
+  f.description = std::move(description);
+  f.argTypes = {detail::sqlTypeOf<A>()...};
+  f.resultType = detail::sqlTypeOf<R>();
+  Acc zero{};
+  f.initial.assign(reinterpret_cast<const char*>(&zero), sizeof zero);
+  auto apply = [](auto fn) {
+    return [fn](std::string& acc, const std::vector<const Column*>& args, size_t row) {
+      Acc a;
+      std::memcpy(&a, acc.data(), sizeof a);
+      [&]<size_t... I>(std::index_sequence<I...>) { fn(a, detail::valueAt<A>(*args[I], row)...); }(std::index_sequence_for<A...>{});
+      std::memcpy(acc.data(), &a, sizeof a);
+    };
+  };
+  f.accumulate = apply(add);
+  if (retract) f.retract = apply(retract);
+  f.result = [result](const std::string& acc, Column& out, size_t row, StringArena& arena) {
+    Acc a;
+    std::memcpy(&a, acc.data(), sizeof a);
+    detail::setValue<R>(out, row, result(static_cast<const Acc&>(a)), arena);
+  };
+  return f;
 }
 
 }  // namespace reka::sql

@@ -1514,6 +1514,11 @@ class Binder {
 
 }  // namespace
 
+int columnRefIndex(const BoundExpr& e) {
+  const auto* ref = dynamic_cast<const ColumnRef*>(&e);
+  return ref == nullptr ? -1 : static_cast<int>(ref->index());
+}
+
 BoundPtr bindColumn(const Schema& schema, size_t index) {
   return std::make_shared<ColumnRef>(schema.field(index).type, index);
 }

@@ -53,6 +53,9 @@ const ScalarFunction* builtinFunction(std::string_view name);
 /// Whether `path` is a JSON path these functions accept (an error says what is accepted).
 Status checkJsonPath(std::string_view path);
 
+/// The column a plain column reference reads, or -1 for any other expression.
+int columnRefIndex(const BoundExpr& e);
+
 /// Column `index` of `schema`, as an expression.
 BoundPtr bindColumn(const Schema& schema, size_t index);
 

@@ -270,6 +270,17 @@ class CalcOperator final : public Operator {
   CalcOperator(std::shared_ptr<const Schema> out, std::vector<BoundPtr> projections, BoundPtr filter)
       : schema_(std::move(out)), projections_(std::move(projections)), filter_(std::move(filter)) {
     for (const auto& p : projections_) projectionsCanFail_ = projectionsCanFail_ || p->canFail();
+    // A column the select list only passes on (one plain reference to it) is moved from the
+    // input batch, which is this operator's, instead of copied; it is moved after every other
+    // projection has read the input.
+    moveFrom_.assign(projections_.size(), -1);
+    for (size_t k = 0; k < projections_.size(); ++k) {
+      const int c = columnRefIndex(*projections_[k]);
+      if (c < 0) continue;
+      size_t refs = 0;
+      for (const auto& p : projections_) refs += columnRefIndex(*p) == c ? 1 : 0;
+      if (refs == 1) moveFrom_[k] = c;
+    }
   }
 
   Status open(OperatorContext& ctx) override {
@@ -280,7 +291,7 @@ class CalcOperator final : public Operator {
   void processBatch(int, Batch& batch) override {
     auto& in = static_cast<RowBatch&>(batch);
     if (in.size() == 0) return;
-    const RowBatch* rows = &in;
+    RowBatch* rows = &in;
     bool compactAfter = false;
     if (filter_) {
       check(filter_->evaluate(in, mask_, scratchArena()));
@@ -306,7 +317,10 @@ class CalcOperator final : public Operator {
       out = *rows;
     } else {
       out.columns.resize(projections_.size());
-      for (size_t k = 0; k < projections_.size(); ++k) check(projections_[k]->evaluate(*rows, out.columns[k], out.arena()));
+      for (size_t k = 0; k < projections_.size(); ++k)
+        if (moveFrom_[k] < 0) check(projections_[k]->evaluate(*rows, out.columns[k], out.arena()));
+      for (size_t k = 0; k < projections_.size(); ++k)
+        if (moveFrom_[k] >= 0) out.columns[k] = std::move(rows->columns[static_cast<size_t>(moveFrom_[k])]);
       out.kinds = rows->kinds;
       out.retain(*rows);
       if (compactAfter) {
@@ -338,6 +352,7 @@ class CalcOperator final : public Operator {
   Column mask_;
   std::vector<uint8_t> keep_;
   bool projectionsCanFail_ = false;
+  std::vector<int> moveFrom_;  ///< per projection: the input column it moves, or -1
   RowBatch selected_;
   std::shared_ptr<StringArena> scratch_;
 };

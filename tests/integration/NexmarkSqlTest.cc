@@ -638,7 +638,7 @@ TEST(NexmarkSqlTest, TheExampleJobsRun) {
   registerNexmarkConnector();
   ScratchDir dir;
   const std::string root = std::string(REKA_SOURCE_DIR) + "/examples/sql/";
-  for (const char* name : {"main", "top-auctions", "sessions", "enrich"}) {
+  for (const char* name : {"main", "top-auctions", "sessions", "enrich", "moving-average"}) {
     std::string script = readFile(root + name + ".sql");
     ASSERT_FALSE(script.empty()) << name;
     script = replaceAll(script, "'examples/sql/data/", "'" + root + "data/");

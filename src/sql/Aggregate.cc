@@ -204,15 +204,19 @@ void accumulateRow(const std::vector<AggregateCall>& calls, GroupState& st, cons
     const Column& c = in.columns[static_cast<size_t>(call.argColumn)];
     if (c.nulls[row] != 0) continue;
     const bool text = call.argType.kind == TypeKind::kString || call.argType.kind == TypeKind::kBytes;
-    if (call.distinct) {
-      // Only the first occurrence of a value (and the retraction of its last) counts.
-      valueKey_.clear();
+    // A value as the key of its count (DISTINCT, and MIN/MAX over a changelog): the string, or
+    // the accumulator's 16 bytes.
+    const auto valueKey = [&] {
       if (text) {
         valueKey_.assign(c.strings[row]);
       } else {
         const __int128 v = valueOf(c, call.argType, row);
         valueKey_.assign(reinterpret_cast<const char*>(&v), sizeof v);
       }
+    };
+    if (call.distinct) {
+      // Only the first occurrence of a value (and the retraction of its last) counts.
+      valueKey();
       auto& seen = st.distinct[j];
       if (sign > 0) {
         if (++seen[valueKey_] != 1) continue;
@@ -242,13 +246,7 @@ void accumulateRow(const std::vector<AggregateCall>& calls, GroupState& st, cons
         if (call.retractable) {
           // Over a changelog every value is counted (st.distinct[j]); retracting the last copy
           // of the current minimum or maximum finds the next one among those left.
-          valueKey_.clear();
-          if (text) {
-            valueKey_.assign(c.strings[row]);
-          } else {
-            const __int128 v = valueOf(c, call.argType, row);
-            valueKey_.assign(reinterpret_cast<const char*>(&v), sizeof v);
-          }
+          valueKey();
           auto& values = st.distinct[j];
           if (sign < 0) {
             auto it = values.find(valueKey_);

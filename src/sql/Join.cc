@@ -84,9 +84,12 @@ namespace reka::sql {
 
 namespace {
 
-class JoinOperator final : public Operator {
+/// What the keyed joins share: the spec, each side's columns and keys, whether a side is outer,
+/// a keyed state table per side of `Rows`, and the output batch.
+template <class Rows>
+class KeyedJoinBase : public Operator {
  public:
-  explicit JoinOperator(std::shared_ptr<const JoinSpec> spec) : spec_(std::move(spec)) {
+  explicit KeyedJoinBase(std::shared_ptr<const JoinSpec> spec) : spec_(std::move(spec)) {
     all_[0].resize(spec_->left->size());
     std::iota(all_[0].begin(), all_[0].end(), 0);
     all_[1].resize(spec_->right->size());
@@ -100,13 +103,36 @@ class JoinOperator final : public Operator {
   Status open(OperatorContext& ctx) override {
     ctx_ = &ctx;
     for (int side = 0; side < 2; ++side) {
-      auto t = ctx.state->keyedTable<std::string, JoinRows>(ctx.name + (side == 0 ? "/left" : "/right"));
+      auto t = ctx.state->keyedTable<std::string, Rows>(ctx.name + (side == 0 ? "/left" : "/right"));
       if (!t.isOk()) return t.status();
       tables_[side] = *t;
     }
     out_.setSchema(spec_->output);
     return Status::ok();
   }
+  void finish() override { emit(); }
+
+ protected:
+  /// Stored values of `side` into that side's columns of output row `row`.
+  void readSide(int side, std::string_view values, size_t row) {
+    const size_t first = side == 0 ? 0 : spec_->left->size();
+    if (!readRowKey(values, *spec_->output, first, all_[side].size(), out_, row)) throw std::runtime_error("SQL join: a malformed stored row");
+  }
+  void emit() { emitRows(*ctx_, out_); }
+
+  std::shared_ptr<const JoinSpec> spec_;
+  std::vector<int> all_[2], keys_[2];
+  bool outer_[2] = {false, false};
+  OperatorContext* ctx_ = nullptr;
+  KeyedTable<std::string, Rows>* tables_[2] = {nullptr, nullptr};
+  RowBatch out_;
+  std::string key_, values_;
+  int64_t watermark_ = INT64_MIN;
+};
+
+class JoinOperator final : public KeyedJoinBase<JoinRows> {
+ public:
+  using KeyedJoinBase::KeyedJoinBase;
 
   void processWatermark(int64_t watermark) override {
     watermark_ = watermark;
@@ -208,8 +234,6 @@ class JoinOperator final : public Operator {
     emit();
   }
 
-  void finish() override { emit(); }
-
  private:
   /// `times` rows of `mine` (of `side`) joined with `theirs`.
   void emitJoined(int side, std::string_view mine, std::string_view theirs, int64_t times, RowKind kind) {
@@ -223,20 +247,6 @@ class JoinOperator final : public Operator {
   void emitPadded(int side, std::string_view values, int64_t times, RowKind kind) {
     for (int64_t n = 0; n < times; ++n) readSide(side, values, out_.appendRow(kind));
   }
-  void readSide(int side, std::string_view values, size_t row) {
-    const size_t first = side == 0 ? 0 : spec_->left->size();
-    if (!readRowKey(values, *spec_->output, first, all_[side].size(), out_, row)) throw std::runtime_error("SQL join: a malformed stored row");
-  }
-  void emit() { emitRows(*ctx_, out_); }
-
-  std::shared_ptr<const JoinSpec> spec_;
-  std::vector<int> all_[2], keys_[2];
-  bool outer_[2] = {false, false};
-  OperatorContext* ctx_ = nullptr;
-  KeyedTable<std::string, JoinRows>* tables_[2] = {nullptr, nullptr};
-  RowBatch out_;
-  std::string key_, values_;
-  int64_t watermark_ = INT64_MIN;
   struct Pending {
     int side;
     KeyGroup keyGroup;
@@ -248,7 +258,7 @@ class JoinOperator final : public Operator {
 /// An interval join (JoinSpec::interval): each row is kept, under its key, until the watermark
 /// passes the last time a row of the other side could match it; a timer map by that time drops
 /// it (and gives an unmatched outer row padded with nulls).
-class IntervalJoinOperator final : public Operator {
+class IntervalJoinOperator final : public KeyedJoinBase<IntervalRows> {
  public:
   struct Pending {
     int side;
@@ -256,31 +266,12 @@ class IntervalJoinOperator final : public Operator {
     std::string key;
   };
 
-  explicit IntervalJoinOperator(std::shared_ptr<const JoinSpec> spec) : spec_(std::move(spec)), iv_(*spec_->interval) {
-    all_[0].resize(spec_->left->size());
-    std::iota(all_[0].begin(), all_[0].end(), 0);
-    all_[1].resize(spec_->right->size());
-    std::iota(all_[1].begin(), all_[1].end(), 0);
-    keys_[0] = spec_->leftKeys;
-    keys_[1] = spec_->rightKeys;
+  explicit IntervalJoinOperator(std::shared_ptr<const JoinSpec> spec) : KeyedJoinBase(std::move(spec)), iv_(*spec_->interval) {
     time_[0] = iv_.leftTime;
     time_[1] = iv_.rightTime;
-    outer_[0] = spec_->kind == JoinSpec::Kind::kLeft || spec_->kind == JoinSpec::Kind::kFull;
-    outer_[1] = spec_->kind == JoinSpec::Kind::kRight || spec_->kind == JoinSpec::Kind::kFull;
     // A stored left row can meet right rows up to `-lower` older than itself, a right row left
     // rows up to `upper` older: the output's time attributes trail the watermark by as much.
     holdBack_ = std::max<int64_t>({0, -iv_.lower, iv_.upper});
-  }
-
-  Status open(OperatorContext& ctx) override {
-    ctx_ = &ctx;
-    for (int side = 0; side < 2; ++side) {
-      auto t = ctx.state->keyedTable<std::string, IntervalRows>(ctx.name + (side == 0 ? "/left" : "/right"));
-      if (!t.isOk()) return t.status();
-      tables_[side] = *t;
-    }
-    out_.setSchema(spec_->output);
-    return Status::ok();
   }
 
   void processWatermark(int64_t watermark) override {
@@ -355,8 +346,6 @@ class IntervalJoinOperator final : public Operator {
     emit();
   }
 
-  void finish() override { emit(); }
-
  private:
   /// The watermark after which no row of the other side can match a row of `side` at `t`.
   int64_t expiry(int side, int64_t t) const {
@@ -386,23 +375,10 @@ class IntervalJoinOperator final : public Operator {
   }
 
   void emitPadded(int side, std::string_view values) { readSide(side, values, out_.appendRow(RowKind::kInsert)); }
-  void readSide(int side, std::string_view values, size_t row) {
-    const size_t first = side == 0 ? 0 : spec_->left->size();
-    if (!readRowKey(values, *spec_->output, first, all_[side].size(), out_, row)) throw std::runtime_error("SQL join: a malformed stored row");
-  }
-  void emit() { emitRows(*ctx_, out_); }
 
-  std::shared_ptr<const JoinSpec> spec_;
   JoinSpec::Interval iv_;
-  std::vector<int> all_[2], keys_[2];
   int time_[2] = {-1, -1};
-  bool outer_[2] = {false, false};
   int64_t holdBack_ = 0;
-  OperatorContext* ctx_ = nullptr;
-  KeyedTable<std::string, IntervalRows>* tables_[2] = {nullptr, nullptr};
-  RowBatch out_;
-  std::string key_, values_;
-  int64_t watermark_ = INT64_MIN;
   std::map<int64_t, std::vector<Pending>> pending_;  ///< keys with rows to drop, by the watermark that drops them
 };
 

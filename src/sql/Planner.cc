@@ -843,20 +843,27 @@ struct SqlScript::Impl {
   /// `left` JOIN `right`: equalities between the sides become the keys; for inner joins, the
   /// conditions on one side filter it before the join and the rest filter the joined rows. A
   /// comma join takes its conditions from `where` (what it does not use stays there).
-  Result<PlannedQuery> planJoin(PlannedQuery left, PlannedQuery right, const JoinClause& j, ExprPtr& where) {
-    const size_t nl = left.schema.size();
+  /// The rows of `left` joined with `right`: the columns of both (nullable), and which columns
+  /// of them each table or alias holds.
+  static Schema joinedSchema(const PlannedQuery& left, const PlannedQuery& right, std::vector<Scope::Part>& parts) {
     std::vector<Field> fields;
     for (const auto& s : {&left.schema, &right.schema})
       for (auto f : s->fields()) {
         f.type.nullable = true;
         fields.push_back(f);
       }
-    const Schema combined(fields);
-    std::vector<Scope::Part> parts = left.parts;
+    parts = left.parts;
     for (auto part : right.parts) {
-      part.offset += nl;
+      part.offset += left.schema.size();
       parts.push_back(part);
     }
+    return Schema(fields);
+  }
+
+  Result<PlannedQuery> planJoin(PlannedQuery left, PlannedQuery right, const JoinClause& j, ExprPtr& where) {
+    const size_t nl = left.schema.size();
+    std::vector<Scope::Part> parts;
+    const Schema combined = joinedSchema(left, right, parts);
     const bool inner = j.kind == JoinClause::Kind::kInner;
     std::vector<ExprPtr> conditions, rest;
     conjuncts(j.on ? j.on : where, conditions);
@@ -1049,18 +1056,8 @@ struct SqlScript::Impl {
       return Status::notSupported("SQL: the lookup join at " + j.pos.toString() + " reads '" + j.right.table +
                                   "' whole when the job starts: it must be a bounded 'filesystem' table (without 'source.monitor-interval')");
     const size_t nl = left.schema.size();
-    std::vector<Field> fields;
-    for (const auto& sc : {&left.schema, &right.schema})
-      for (auto f : sc->fields()) {
-        f.type.nullable = true;
-        fields.push_back(f);
-      }
-    const Schema combined(fields);
-    std::vector<Scope::Part> parts = left.parts;
-    for (auto part : right.parts) {
-      part.offset += nl;
-      parts.push_back(part);
-    }
+    std::vector<Scope::Part> parts;
+    const Schema combined = joinedSchema(left, right, parts);
     Scope joinedScope{&combined, "", "", &functions, parts};
     std::vector<ExprPtr> conditions, rightFilters, residual;
     conjuncts(j.on, conditions);

@@ -7,6 +7,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config git
   libabsl-dev libxxhash-dev libfmt-dev libcli11-dev nlohmann-json3-dev
   libsimdjson-dev libmimalloc-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libre2-dev  # regular expressions (REGEXP_EXTRACT, Kafka topic patterns)
   librdkafka-dev kcat  # the Kafka connector; its tests use librdkafka's mock cluster on 127.0.0.1
   clang libclang-rt-14-dev  # the `fuzz` preset: clang with libFuzzer (scripts/fuzz.sh)
 )

@@ -1,47 +1,50 @@
 #include "reka/base/Regex.h"
 
-#include <regex.h>
+#include <re2/re2.h>
 
 namespace reka {
 
 struct Regex::Impl {
-  regex_t re{};
-  size_t groups = 0;
+  explicit Impl(const std::string& pattern) : re(pattern, options()) {}
+  static RE2::Options options() {
+    RE2::Options o;
+    o.set_log_errors(false);
+    return o;
+  }
+  RE2 re;
 };
 
 Result<std::shared_ptr<const Regex>> Regex::compile(const std::string& pattern) {
   auto r = std::shared_ptr<Regex>(new Regex());
-  r->impl_ = std::make_unique<Impl>();
+  r->impl_ = std::make_unique<Impl>(pattern);
   r->pattern_ = pattern;
-  const int rc = regcomp(&r->impl_->re, pattern.c_str(), REG_EXTENDED);
-  if (rc != 0) {
-    char err[256];
-    regerror(rc, &r->impl_->re, err, sizeof err);
-    r->impl_.reset();
-    return Status::invalidArgument("'" + pattern + "' is not a regular expression (POSIX extended): " + err);
-  }
-  r->impl_->groups = r->impl_->re.re_nsub;
+  if (!r->impl_->re.ok())
+    return Status::invalidArgument("'" + pattern + "' is not a regular expression: " + r->impl_->re.error() +
+                                   " (RE2 syntax: Java's and Perl's without backreferences or lookaround)");
   return std::shared_ptr<const Regex>(std::move(r));
 }
 
-Regex::~Regex() {
-  if (impl_) regfree(&impl_->re);
-}
+Regex::~Regex() = default;
 
-bool Regex::search(const std::string& text) const { return regexec(&impl_->re, text.c_str(), 0, nullptr, 0) == 0; }
+bool Regex::search(const std::string& text) const { return RE2::PartialMatch(text, impl_->re); }
 
 std::vector<std::optional<std::string_view>> Regex::searchGroups(std::string_view text) const {
   std::vector<std::optional<std::string_view>> out;
-  std::vector<regmatch_t> m(impl_->groups + 1);
-  // REG_STARTEND: the text need not end with a NUL.
-  m[0].rm_so = 0;
-  m[0].rm_eo = static_cast<regoff_t>(text.size());
-  if (regexec(&impl_->re, text.data(), m.size(), m.data(), REG_STARTEND) != 0) return out;
-  for (const auto& g : m) {
-    if (g.rm_so < 0) {
-      out.emplace_back(std::nullopt);
+  const int groups = impl_->re.NumberOfCapturingGroups() + 1;
+  re2::StringPiece m[16];
+  std::vector<re2::StringPiece> more;
+  re2::StringPiece* match = m;
+  if (groups > 16) {
+    more.resize(static_cast<size_t>(groups));
+    match = more.data();
+  }
+  if (!impl_->re.Match(re2::StringPiece(text.data(), text.size()), 0, text.size(), RE2::UNANCHORED, match, groups)) return out;
+  out.reserve(static_cast<size_t>(groups));
+  for (int g = 0; g < groups; ++g) {
+    if (match[g].data() == nullptr) {
+      out.emplace_back(std::nullopt);  // the group did not take part in the match
     } else {
-      out.emplace_back(text.substr(static_cast<size_t>(g.rm_so), static_cast<size_t>(g.rm_eo - g.rm_so)));
+      out.emplace_back(std::string_view(match[g].data(), match[g].size()));
     }
   }
   return out;

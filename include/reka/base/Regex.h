@@ -10,8 +10,9 @@
 
 namespace reka {
 
-/// A POSIX extended regular expression (glibc's regcomp): Kafka topic patterns, SQL's
-/// REGEXP_EXTRACT. Immutable once compiled; search() is thread-safe.
+/// A regular expression in RE2's syntax (Java's and Perl's, without backreferences or
+/// lookaround; linear time): Kafka topic patterns, SQL's REGEXP_EXTRACT. Immutable once
+/// compiled; search() is thread-safe.
 class Regex {
  public:
   static Result<std::shared_ptr<const Regex>> compile(const std::string& pattern);

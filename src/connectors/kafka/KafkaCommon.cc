@@ -45,7 +45,7 @@ Result<std::shared_ptr<TopicPattern>> TopicPattern::compile(const std::string& p
   auto p = std::shared_ptr<TopicPattern>(new TopicPattern());
   // The whole name must match, as with Java's Pattern.matcher(topic).matches().
   auto re = Regex::compile("^(" + pattern + ")$");
-  if (!re.isOk()) return Status::invalidArgument("Kafka source: topic pattern '" + pattern + "' is not a regular expression (POSIX extended)");
+  if (!re.isOk()) return Status::invalidArgument("Kafka source: topic pattern '" + pattern + "' is not a regular expression: " + re.status().message());
   p->re_ = std::move(*re);
   return p;
 }

@@ -36,7 +36,8 @@ Result<KafkaHandle> makeClient(rd_kafka_type_t type, KafkaConf conf);
 /// Status for a librdkafka error code, with `what` in front.
 Status kafkaError(const std::string& what, rd_kafka_resp_err_t err);
 
-/// A topic name pattern: a POSIX extended regular expression that must match the whole name.
+/// A topic name pattern: a regular expression (RE2: Java's syntax without backreferences or
+/// lookaround) that must match the whole name.
 class TopicPattern {
  public:
   static Result<std::shared_ptr<TopicPattern>> compile(const std::string& pattern);

@@ -55,6 +55,13 @@ TEST_F(DatagenTest, NumberOfRowsAndNullRate) {
   for (const auto& l : lines) EXPECT_THAT(l, HasSubstr(R"("v":null)"));
 }
 
+TEST_F(DatagenTest, FewerRowsThanSplitsEndTheTable) {
+  // 3 rows over 16 lanes: the lanes without a row end too, so the bounded job ends.
+  EXPECT_EQ(run(table(", 'number-of-rows' = '3'") + out("id BIGINT") + "INSERT INTO out SELECT id FROM g;", 2),
+            (V{R"({"id":1})", R"({"id":2})", R"({"id":3})"}));
+  EXPECT_EQ(run(table(", 'number-of-rows' = '0'") + out("id BIGINT") + "INSERT INTO out SELECT id FROM g;"), V{});
+}
+
 TEST_F(DatagenTest, OptionsItDoesNotTakeSayWhatItTakes) {
   const std::string q = out("id BIGINT") + "INSERT INTO out SELECT id FROM g;";
   EXPECT_THAT(buildError(table(", 'fields.nope.kind' = 'random'") + q), HasSubstr("the table has no column 'nope'"));

@@ -118,7 +118,7 @@ class DatagenReader final : public SplitReader<Row> {
         if (!Serde<int64_t>::read(in, next) || !in.empty() || next < k || (next - k) % kLanes != 0)
           return Status::corruption("datagen lane " + s.id + ": a malformed position");
       }
-      lanes_.push_back({next, s.finished || (plan_->rows >= 0 && next >= plan_->rows), 0});
+      lanes_.push_back({next, s.finished || (plan_->rows >= 0 && next >= plan_->rows), 0, s.finished});
     }
     if (!started_) {
       started_ = true;
@@ -128,6 +128,18 @@ class DatagenReader final : public SplitReader<Row> {
   }
 
   Status fetch(std::vector<SplitBatch<Row>>& out, size_t maxRecords, int timeoutMs) override {
+    // A lane with no rows at all (fewer rows than lanes) ends without a row.
+    for (size_t i = 0; i < lanes_.size(); ++i) {
+      Lane& l = lanes_[i];
+      if (!l.ended || l.reported) continue;
+      SplitBatch<Row> b;
+      b.split = i;
+      b.records.setSchema(plan_->schema);
+      b.finished = true;
+      Serde<int64_t>::write(l.next, b.position);
+      l.reported = true;
+      out.push_back(std::move(b));
+    }
     size_t open = 0;
     for (const Lane& l : lanes_) open += l.ended ? 0 : 1;
     if (open == 0) return Status::ok();
@@ -155,6 +167,7 @@ class DatagenReader final : public SplitReader<Row> {
       budget -= static_cast<size_t>(n);
       l.ended = plan_->rows >= 0 && l.next >= plan_->rows;
       b.finished = l.ended;
+      l.reported = l.ended;
       Serde<int64_t>::write(l.next, b.position);
       out.push_back(std::move(b));
       any = true;
@@ -168,7 +181,8 @@ class DatagenReader final : public SplitReader<Row> {
   struct Lane {
     int64_t next;
     bool ended;
-    int64_t made;  ///< rows made in this run (for the rate)
+    int64_t made;   ///< rows made in this run (for the rate)
+    bool reported;  ///< its end was given to the source (a batch with `finished`)
   };
   std::shared_ptr<const Plan> plan_;
   size_t batchSize_;

@@ -838,7 +838,8 @@ Result<DataStream<Row>> readTable(StreamEnvironment& env, std::string name, Sche
   // 'metadata.<column>' = key: a metadata column the connector fills.
   std::vector<std::pair<int, std::string>> metadata;
   const Options metadataOptions = options.withPrefix("metadata");
-  for (const auto& [key, value] : metadataOptions.values()) {
+  for (const auto& [key, entry] : metadataOptions.values()) {
+    const std::string& value = entry;  // (a structured binding cannot be captured below with clang 14)
     const int column = schema.indexOf(key);
     if (column < 0) return Status::invalidArgument("table '" + name + "': metadata column '" + key + "' is not a column");
     auto known = std::find_if(f->metadata.begin(), f->metadata.end(), [&](const auto& m) { return m.first == value; });

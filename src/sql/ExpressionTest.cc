@@ -388,6 +388,24 @@ TEST(ParserTest, IntervalsWithAFraction) {
   EXPECT_EQ((*e)->millis, 1005);
 }
 
+TEST(ParserTest, DeepNestingIsAnErrorNotAStackOverflow) {
+  const auto nested = [](const std::string& open, const std::string& inner, const std::string& close, int n) {
+    std::string s;
+    for (int i = 0; i < n; ++i) s += open;
+    s += inner;
+    for (int i = 0; i < n; ++i) s += close;
+    return s;
+  };
+  const std::string head = "CREATE TABLE t (a INT) WITH ('connector' = 'blackhole');\nINSERT INTO t SELECT ";
+  EXPECT_THAT(scriptError(head + nested("(", "1", ")", 5000) + " FROM t;"), HasSubstr("nests too deeply (parentheses, calls"));
+  EXPECT_THAT(scriptError(head + nested("f(", "1", ")", 5000) + " FROM t;"), HasSubstr("nests too deeply"));
+  EXPECT_THAT(scriptError(head + nested("NOT ", "TRUE", "", 5000) + " FROM t;"), HasSubstr("nests too deeply"));
+  EXPECT_THAT(scriptError(head + nested("- ", "1", "", 5000) + " FROM t;"), HasSubstr("nests too deeply"));
+  EXPECT_THAT(scriptError(head + "a FROM " + nested("(SELECT a FROM ", "t", ")", 5000) + ";"), HasSubstr("nests too deeply"));
+  // 50 levels are fine.
+  EXPECT_EQ(eval(nested("(", "1", ")", 50)), (V{"1", "1", "1"}));
+}
+
 TEST(ParserTest, ErrorsSayWhatWasExpectedAndWhere) {
   const std::string missingParen = scriptError("INSERT INTO o\nSELECT UPPER(s\nFROM t");
   EXPECT_THAT(missingParen, HasSubstr("expected ')'"));

@@ -843,6 +843,20 @@ struct SqlScript::Impl {
   /// `left` JOIN `right`: equalities between the sides become the keys; for inner joins, the
   /// conditions on one side filter it before the join and the rest filter the joined rows. A
   /// comma join takes its conditions from `where` (what it does not use stays there).
+  /// A Calc after `q`'s stages that keeps the rows meeting every one of `filters` (none: nothing).
+  Status addFilter(PlannedQuery& q, const std::vector<ExprPtr>& filters) {
+    if (filters.empty()) return Status::ok();
+    Stage st;
+    st.label = "Calc";
+    const ExprPtr f = andOf(filters);
+    Scope scope = scopeOf(q, q.schema);
+    REKA_ASSIGN_OR_RETURN(st.filter, bindCondition(*f, scope, "the condition"));
+    st.filterText = exprText(*f);
+    st.schema = q.schema;
+    q.stages.push_back(std::move(st));
+    return Status::ok();
+  }
+
   /// The rows of `left` joined with `right`: the columns of both (nullable), and which columns
   /// of them each table or alias holds.
   static Schema joinedSchema(const PlannedQuery& left, const PlannedQuery& right, std::vector<Scope::Part>& parts) {
@@ -989,20 +1003,8 @@ struct SqlScript::Impl {
     if (spec->leftKeys.empty())
       return Status::notSupported("SQL: the join at " + j.pos.toString() +
                                   " has no equality between its sides (a cross join); this version joins on equal keys");
-    auto filterSide = [&](PlannedQuery& side, const std::vector<ExprPtr>& filters) -> Status {
-      if (filters.empty()) return Status::ok();
-      Stage st;
-      st.label = "Calc";
-      const ExprPtr f = andOf(filters);
-      Scope scope = scopeOf(side, side.schema);
-      REKA_ASSIGN_OR_RETURN(st.filter, bindCondition(*f, scope, "the condition"));
-      st.filterText = exprText(*f);
-      st.schema = side.schema;
-      side.stages.push_back(std::move(st));
-      return Status::ok();
-    };
-    REKA_RETURN_IF_ERROR(filterSide(left, leftFilters));
-    REKA_RETURN_IF_ERROR(filterSide(right, rightFilters));
+    REKA_RETURN_IF_ERROR(addFilter(left, leftFilters));
+    REKA_RETURN_IF_ERROR(addFilter(right, rightFilters));
     if (!residual.empty()) where = where ? andOf({andOf(residual), where}) : andOf(residual);
     // A window join: both sides' window_end (after window aggregations) are equal keys.
     bool windowJoin = false;
@@ -1122,16 +1124,7 @@ struct SqlScript::Impl {
     if (spec->leftKeys.empty())
       return Status::invalidArgument("SQL: the lookup join at " + j.pos.toString() + " needs an equality between a column of '" + j.right.table +
                                      "' and an expression of the other side");
-    if (!rightFilters.empty()) {
-      Stage st;
-      st.label = "Calc";
-      const ExprPtr f = andOf(rightFilters);
-      Scope scope = scopeOf(right, right.schema);
-      REKA_ASSIGN_OR_RETURN(st.filter, bindCondition(*f, scope, "the condition"));
-      st.filterText = exprText(*f);
-      st.schema = right.schema;
-      right.stages.push_back(std::move(st));
-    }
+    REKA_RETURN_IF_ERROR(addFilter(right, rightFilters));
     keys.schema = Schema(leftFields);
     left.stages.push_back(std::move(keys));
     left.schema = Schema(leftFields);
@@ -1165,16 +1158,7 @@ struct SqlScript::Impl {
     joined->left = std::move(left);
     joined->right = std::move(right);
     out.join = std::move(joined);
-    if (!residual.empty()) {
-      Stage st;
-      st.label = "Calc";
-      const ExprPtr f = andOf(residual);
-      Scope scope = scopeOf(out, out.schema);
-      REKA_ASSIGN_OR_RETURN(st.filter, bindCondition(*f, scope, "the condition"));
-      st.filterText = exprText(*f);
-      st.schema = out.schema;
-      out.stages.push_back(std::move(st));
-    }
+    REKA_RETURN_IF_ERROR(addFilter(out, residual));
     return out;
   }
 

@@ -38,6 +38,7 @@ struct OverPartition {
   GroupState running;
   std::vector<std::pair<int64_t, std::string>> frame;
   std::vector<std::pair<int64_t, std::string>> waiting;
+  int64_t earliest = INT64_MAX;  ///< the earliest time in `waiting` (kept, not scanned per row)
 };
 
 /// A session of one key: [start, end) and its accumulators.
@@ -82,6 +83,7 @@ template <>
 struct Serde<sql::OverPartition> {
   static void write(const sql::OverPartition& s, std::string& out) {
     Serde<sql::GroupState>::write(s.running, out);
+    Serde<int64_t>::write(s.earliest, out);
     for (const auto* rows : {&s.frame, &s.waiting}) {
       Serde<uint64_t>::write(rows->size(), out);
       for (const auto& [t, v] : *rows) {
@@ -91,7 +93,7 @@ struct Serde<sql::OverPartition> {
     }
   }
   static bool read(std::string_view& in, sql::OverPartition& s) {
-    if (!Serde<sql::GroupState>::read(in, s.running)) return false;
+    if (!Serde<sql::GroupState>::read(in, s.running) || !Serde<int64_t>::read(in, s.earliest)) return false;
     for (auto* rows : {&s.frame, &s.waiting}) {
       uint64_t n = 0;
       if (!Serde<uint64_t>::read(in, n) || n > in.size()) return false;
@@ -755,13 +757,16 @@ class OverOperator final : public Operator {
       values_.clear();
       appendRowKey(in, i, all_, values_);
       const KeyGroup kg = keyGroupFor(hashKey(key_), ctx_->maxParallelism);
-      OverPartition& part = table_->mapOf(kg).getOrCreate(key_, [this] { return OverPartition{newGroupState(spec_->calls), {}, {}}; });
+      OverPartition& part = table_->mapOf(kg).getOrCreate(key_, [this] { return OverPartition{newGroupState(spec_->calls), {}, {}, INT64_MAX}; });
       if (spec_->processingTime) {
         take(part, t, {values_});
         if (out_.size() >= ctx_->batchSize) emit();
         continue;
       }
-      if (part.waiting.empty() || t < minWaiting(part)) pending_[t].push_back({kg, key_});
+      if (t < part.earliest) {
+        pending_[t].push_back({kg, key_});
+        part.earliest = t;
+      }
       part.waiting.emplace_back(t, values_);
     }
     emit();
@@ -773,7 +778,7 @@ class OverOperator final : public Operator {
       auto node = pending_.extract(pending_.begin());
       for (const Pending& p : node.mapped()) {
         OverPartition* part = table_->mapOf(p.keyGroup).findMutable(p.key);
-        if (part == nullptr || part->waiting.empty() || minWaiting(*part) > watermark) continue;  // taken already
+        if (part == nullptr || part->waiting.empty() || part->earliest > watermark) continue;  // taken already
         // Its rows the watermark has passed, in time order (rows of equal time in arrival order).
         std::stable_sort(part->waiting.begin(), part->waiting.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
         size_t n = 0;
@@ -789,7 +794,8 @@ class OverOperator final : public Operator {
           if (out_.size() >= ctx_->batchSize) emit();
         }
         part->waiting.erase(part->waiting.begin(), part->waiting.begin() + static_cast<std::ptrdiff_t>(n));
-        if (!part->waiting.empty()) pending_[minWaiting(*part)].push_back(p);
+        part->earliest = part->waiting.empty() ? INT64_MAX : part->waiting.front().first;  // sorted above
+        if (!part->waiting.empty()) pending_[part->earliest].push_back(p);
       }
     }
     emit();
@@ -808,7 +814,7 @@ class OverOperator final : public Operator {
     const KeyGroupRange range = table_->range();
     for (int32_t g = range.first; g <= range.last; ++g)
       for (const auto& [key, part] : table_->mapOf(KeyGroup{g}))
-        if (!part.waiting.empty()) pending_[minWaiting(part)].push_back({KeyGroup{g}, key});
+        if (!part.waiting.empty()) pending_[part.earliest].push_back({KeyGroup{g}, key});
     return Status::ok();
   }
 
@@ -817,12 +823,6 @@ class OverOperator final : public Operator {
     KeyGroup keyGroup;
     std::string key;
   };
-
-  static int64_t minWaiting(const OverPartition& part) {
-    int64_t m = INT64_MAX;
-    for (const auto& w : part.waiting) m = std::min(m, w.first);
-    return m;
-  }
 
   /// Rows of one time (peers; one row for a ROWS frame) enter the frame and are given with the
   /// frame's aggregates.

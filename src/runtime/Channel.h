@@ -33,6 +33,8 @@ class Channel final : public BatchSender {
   /// Takes the oldest element, if any; wakes a waiting producer when space frees up.
   std::optional<StreamElement> pop();
   size_t size() const;
+  /// How full the channel is, 0–1 of its capacity (more while a batch overshoots it).
+  double usage() const { return static_cast<double>(size()) / static_cast<double>(capacity_); }
 
  private:
   const size_t capacity_;

@@ -60,12 +60,19 @@ void CheckpointCoordinator::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-void CheckpointCoordinator::log(const std::string& line) const { std::fprintf(stderr, "reka: %s\n", line.c_str()); }
+void CheckpointCoordinator::log(LogLevel level, const std::string& line) const { job_->logEvent(level, line); }
 
-void CheckpointCoordinator::acknowledge(size_t taskIndex, int64_t id, checkpoint::TaskSnapshot snapshot, int64_t syncNanos) {
+CheckpointRecord* CheckpointCoordinator::record(int64_t id) {
+  for (auto it = history_.rbegin(); it != history_.rend(); ++it)
+    if (it->id == id) return &*it;
+  return nullptr;
+}
+
+void CheckpointCoordinator::acknowledge(size_t taskIndex, int64_t id, checkpoint::TaskSnapshot snapshot, int64_t syncNanos,
+                                        int64_t alignmentNanos) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    acks_.push_back(Ack{taskIndex, id, std::move(snapshot), Status::ok(), syncNanos});
+    acks_.push_back(Ack{taskIndex, id, std::move(snapshot), Status::ok(), syncNanos, alignmentNanos});
     wakeup_ = true;
   }
   cv_.notify_all();
@@ -74,7 +81,7 @@ void CheckpointCoordinator::acknowledge(size_t taskIndex, int64_t id, checkpoint
 void CheckpointCoordinator::decline(size_t taskIndex, int64_t id, const Status& why) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    acks_.push_back(Ack{taskIndex, id, std::nullopt, why, 0});
+    acks_.push_back(Ack{taskIndex, id, std::nullopt, why, 0, 0});
     wakeup_ = true;
   }
   cv_.notify_all();
@@ -153,6 +160,11 @@ void CheckpointCoordinator::fillMetrics(JobMetrics& m) const {
   m.longestDeltaCheckpointSyncMs = longestDeltaSyncMs_;
   m.checkpointCopyCpuMs = static_cast<double>(snapshotCpuNanos_.load(std::memory_order_relaxed)) / 1e6;
   m.checkpointWriteCpuMs = static_cast<double>(threadCpuNanos_) / 1e6;
+  m.checkpointHistory.assign(history_.begin(), history_.end());
+  if (pending_ && !m.checkpointHistory.empty() && m.checkpointHistory.back().id == pending_->id) {
+    m.checkpointHistory.back().durationMs = std::chrono::duration<double, std::milli>(Clock::now() - pending_->started).count();
+    m.checkpointHistory.back().bytes = pending_->bytes;
+  }
 }
 
 void CheckpointCoordinator::run() {
@@ -233,6 +245,12 @@ void CheckpointCoordinator::trigger(std::unique_lock<std::mutex>& lock, Checkpoi
   p.fromFinished.assign(tasks_.size(), false);
   p.remaining = tasks_.size();
   pending_ = std::move(p);
+  CheckpointRecord rec;
+  rec.id = id;
+  rec.savepoint = kind == CheckpointKind::kSavepoint;
+  rec.triggerTimeMs = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  history_.push_back(std::move(rec));
+  if (history_.size() > kHistory) history_.pop_front();
   if (!begun.isOk()) {
     abortPending(lock, begun.message());
     return;
@@ -291,6 +309,7 @@ void CheckpointCoordinator::handleAck(std::unique_lock<std::mutex>& lock, Ack ac
   pending_->answered[ack.task] = true;
   --pending_->remaining;
   pending_->maxSyncNanos = std::max(pending_->maxSyncNanos, ack.syncNanos);
+  pending_->maxAlignmentNanos = std::max(pending_->maxAlignmentNanos, ack.alignmentNanos);
   writeTaskFile(lock, ack.task, *ack.snapshot);
   if (spareBuffers_.size() < tasks_.size()) {
     ack.snapshot->bytes.clear();
@@ -361,10 +380,26 @@ void CheckpointCoordinator::completePending(std::unique_lock<std::mutex>& lock) 
     for (size_t t = 0; t < tasks_.size(); ++t)
       if (p.fromFinished[t]) finishedInChain_[t] = true;
   }
-  if (config_.interval.count() > 0) nextTrigger_ = p.started + config_.interval;
+  if (config_.interval.count() > 0) nextTrigger_ = std::max(p.started + config_.interval, Clock::now() + config_.minPause);
   if (nextTrigger_ < Clock::now()) nextTrigger_ = Clock::now();
   const std::string dir = storage_.directoryFor(p.id, p.kind);
-  if (p.kind == CheckpointKind::kSavepoint) log("savepoint " + std::to_string(p.id) + " written to " + dir);
+  if (CheckpointRecord* r = record(p.id)) {
+    r->outcome = CheckpointRecord::Outcome::kCompleted;
+    r->durationMs = lastMs_;
+    r->syncMs = lastSyncMs_;
+    r->alignmentMs = static_cast<double>(p.maxAlignmentNanos) / 1e6;
+    r->bytes = p.bytes;
+    r->incremental = p.deltas > 0;
+    r->path = dir;
+  }
+  if (p.kind == CheckpointKind::kSavepoint) {
+    log(LogLevel::kInfo, "savepoint " + std::to_string(p.id) + " written to " + dir);
+  } else {
+    char line[160];
+    std::snprintf(line, sizeof line, "checkpoint %lld completed (%.1f MB%s, %.0f ms)", static_cast<long long>(p.id),
+                  static_cast<double>(p.bytes) / 1e6, p.deltas > 0 ? " incremental" : "", lastMs_);
+    log(LogLevel::kDebug, line);
+  }
 
   // Commit: running tasks are told on their own threads, finished ones here.
   std::vector<size_t> finishedTasks;
@@ -416,7 +451,12 @@ void CheckpointCoordinator::abortPending(std::unique_lock<std::mutex>& lock, con
   pending_.reset();
   ++failed_;
   const char* what = p.kind == CheckpointKind::kSavepoint ? "savepoint" : "checkpoint";
-  log(std::string(what) + " " + std::to_string(p.id) + " failed: " + why);
+  log(LogLevel::kWarn, std::string(what) + " " + std::to_string(p.id) + " failed: " + why);
+  if (CheckpointRecord* r = record(p.id)) {
+    r->outcome = CheckpointRecord::Outcome::kFailed;
+    r->durationMs = std::chrono::duration<double, std::milli>(Clock::now() - p.started).count();
+    r->failure = why;
+  }
   lock.unlock();
   storage_.abort(p.id, p.kind);
   lock.lock();

@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "reka/base/Log.h"
 #include "reka/api/Environment.h"
 #include "reka/checkpoint/CheckpointStorage.h"
 
@@ -65,7 +66,7 @@ class CheckpointCoordinator {
   // Called by tasks.
   /// CPU time a task's thread spent copying state for a snapshot (metrics).
   void addSnapshotCpu(int64_t nanos) { snapshotCpuNanos_.fetch_add(nanos, std::memory_order_relaxed); }
-  void acknowledge(size_t taskIndex, int64_t id, checkpoint::TaskSnapshot snapshot, int64_t syncNanos);
+  void acknowledge(size_t taskIndex, int64_t id, checkpoint::TaskSnapshot snapshot, int64_t syncNanos, int64_t alignmentNanos);
   void decline(size_t taskIndex, int64_t id, const Status& why);
   /// The task has finished; `snapshot` is its chain's state after finish() (used for every
   /// checkpoint from now on). Called on the task's thread.
@@ -97,6 +98,7 @@ class CheckpointCoordinator {
     int deltas = 0;  ///< task snapshots written as deltas
     int fulls = 0;   ///< and in full (a finished task whose chain is reused writes neither)
     int64_t maxSyncNanos = 0;
+    int64_t maxAlignmentNanos = 0;
     Status failure;
   };
   struct Ack {
@@ -105,6 +107,7 @@ class CheckpointCoordinator {
     std::optional<checkpoint::TaskSnapshot> snapshot;  ///< nullopt: declined
     Status why;
     int64_t syncNanos = 0;
+    int64_t alignmentNanos = 0;
   };
   struct SavepointRequest {
     bool stop = false;
@@ -119,11 +122,15 @@ class CheckpointCoordinator {
   void completePending(std::unique_lock<std::mutex>& lock);
   void abortPending(std::unique_lock<std::mutex>& lock, const std::string& why);
   void writeTaskFile(std::unique_lock<std::mutex>& lock, size_t task, const checkpoint::TaskSnapshot& snapshot);
-  void log(const std::string& line) const;
+  void log(LogLevel level, const std::string& line) const;
+  /// The history's record of checkpoint `id` (null if it has left the history).
+  CheckpointRecord* record(int64_t id);
 
   JobExecution* job_;
   CheckpointConfig config_;
   std::string fingerprint_;
+  std::deque<CheckpointRecord> history_;  ///< the newest last, at most kHistory
+  static constexpr size_t kHistory = 100;
   checkpoint::CheckpointStorage storage_;
   std::vector<Task*> tasks_;
   std::vector<bool> isSource_;

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 #include <exception>
+#include <random>
 
 #include "reka/state/StateBackend.h"
 
@@ -27,6 +28,7 @@ class ChainedOutput final : public Output {
   }
   void emitWatermark(int64_t watermark) override {
     call([&] { next_->processWatermark(watermark); });
+    metrics_->nextEventTimer.store(next_->nextEventTimer(), std::memory_order_relaxed);
   }
   void emitWatermarkStatus(bool idle) override {
     call([&] { next_->processWatermarkStatus(idle); });
@@ -83,10 +85,35 @@ std::string instanceName(const graph::Node& node, int subtask, int parallelism) 
   return node.name + " (" + std::to_string(subtask + 1) + "/" + std::to_string(parallelism) + ")";
 }
 
+int64_t wallMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+std::string newJobId() {
+  std::random_device rd;
+  std::string id;
+  for (int i = 0; i < 4; ++i) {
+    char buf[9];
+    std::snprintf(buf, sizeof buf, "%08x", static_cast<unsigned>(rd()));
+    id += buf;
+  }
+  return id;
+}
+
+namespace {
+
 }  // namespace
 
 JobExecution::JobExecution(graph::JobGraph graph, const ExecutionConfig& config)
-    : graph_(std::move(graph)), config_(config) {}
+    : graph_(std::move(graph)), config_(config), startTimeMs_(wallMs()) {
+  if (config_.jobId.empty()) config_.jobId = newJobId();
+}
+
+void JobExecution::logEvent(LogLevel level, const std::string& message) const {
+  log(level, message, {{"job", config_.jobName}, {"job_id", config_.jobId}});
+}
 
 JobExecution::~JobExecution() {
   cancel();
@@ -103,6 +130,11 @@ Result<std::unique_ptr<JobExecution>> JobExecution::make(graph::JobGraph graph, 
     return s;
   }
   job->start();
+  job->state_.store(JobState::kRunning);
+  size_t subtasks = 0;
+  for (const auto& inst : job->instances_) subtasks += inst.size();
+  job->logEvent(LogLevel::kInfo, "job running: " + std::to_string(job->graph_.nodes().size()) + " operators, " +
+                                     std::to_string(subtasks) + " subtasks in " + std::to_string(job->tasks_.size()) + " tasks");
   return job;
 }
 
@@ -259,6 +291,7 @@ Status JobExecution::build() {
           Task* producer = instances_[a][static_cast<size_t>(sa)].task;
           Task* consumer = instances_[b][static_cast<size_t>(sb)].task;
           ch->connect(producer, consumer);
+          channelFrom_[ch] = {static_cast<int>(a), sa};
           producer->addOutputChannel(ch);
           consumer->addInput(ch, static_cast<int>(inputIndex));
           targets[static_cast<size_t>(sa)].push_back(ch);
@@ -340,7 +373,7 @@ Status JobExecution::build() {
       if (!loaded.isOk()) return Status(loaded.status().code(), "cannot resume from " + cc.resumeFrom + ": " + loaded.status().message());
       data = std::move(*loaded);
     } else {
-      REKA_ASSIGN_OR_RETURN(data, storage.loadLatest([](const std::string& line) { std::fprintf(stderr, "reka: %s\n", line.c_str()); }));
+      REKA_ASSIGN_OR_RETURN(data, storage.loadLatest([this](const std::string& line) { logEvent(LogLevel::kWarn, line); }));
     }
     if (data) {
       REKA_RETURN_IF_ERROR(restore(*data));
@@ -356,9 +389,11 @@ Status JobExecution::build() {
       }
       lastId = std::max(lastId, data->id);
       restoreMs_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
-      std::fprintf(stderr, "reka: resumed from %s %lld (%s, %.1f MB) in %.0f ms\n",
-                   data->kind == checkpoint::CheckpointKind::kSavepoint ? "savepoint" : "checkpoint",
-                   static_cast<long long>(data->id), data->directory.c_str(), static_cast<double>(data->bytes) / 1e6, restoreMs_);
+      char line[96];
+      std::snprintf(line, sizeof line, " (%.1f MB) in %.0f ms", static_cast<double>(data->bytes) / 1e6, restoreMs_);
+      logEvent(LogLevel::kInfo, std::string("resumed from ") +
+                                    (data->kind == checkpoint::CheckpointKind::kSavepoint ? "savepoint " : "checkpoint ") +
+                                    std::to_string(data->id) + " " + data->directory + line);
     }
   }
   std::vector<Task*> tasks;
@@ -517,6 +552,7 @@ Result<std::string> JobExecution::savepoint(bool stop, std::chrono::milliseconds
 void JobExecution::fail(Status status) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
+    if (exceptions_.size() < 100) exceptions_.push_back(JobException{wallMs(), status.message()});
     if (status_.isOk()) status_ = std::move(status);
   }
   stopping_.store(true, std::memory_order_release);
@@ -534,9 +570,22 @@ void JobExecution::cancel() {
 }
 
 void JobExecution::signalDone() {
+  JobState end = JobState::kFinished;
+  std::string why;
   {
     std::lock_guard<std::mutex> lock(mutex_);
+    if (done_) return;
     done_ = true;
+    endTimeMs_ = wallMs();
+    if (status_.code() == StatusCode::kCancelled) end = JobState::kCancelled;
+    else if (!status_.isOk()) end = JobState::kFailed;
+    why = status_.message();
+  }
+  if (state_.exchange(end) != end) {
+    if (end == JobState::kFinished) logEvent(LogLevel::kInfo, "job finished");
+    else if (end == JobState::kCancelled) logEvent(LogLevel::kInfo, "job cancelled");
+    // Under a restart policy the supervisor says whether this ends the job.
+    else logEvent(config_.restart.maxAttempts > 0 ? LogLevel::kWarn : LogLevel::kError, "job failed: " + why);
   }
   doneCv_.notify_all();
 }
@@ -578,8 +627,53 @@ void JobExecution::shutdown() {
   }
 }
 
+void JobExecution::fillVertices(JobMetrics& m) const {
+  for (const auto& node : graph_.nodes()) {
+    VertexInfo v;
+    v.id = node.id;
+    v.name = node.name;
+    v.parallelism = parallelism_[static_cast<size_t>(node.id)];
+    v.source = node.isSource;
+    v.chained = chained_[static_cast<size_t>(node.id)];
+    for (const auto& e : node.inputs) v.inputs.push_back({e.from, partitionKindName(e.kind)});
+    m.vertices.push_back(std::move(v));
+  }
+}
+
+void JobExecution::fillTaskFigures(const Instance& inst, OperatorStats& st) const {
+  const Task* task = inst.task;
+  if (task == nullptr) return;
+  const Task::Timing t = task->timing();
+  st.busyMs = static_cast<double>(t.busyNanos) / 1e6;
+  st.backpressuredMs = static_cast<double>(t.backpressuredNanos) / 1e6;
+  st.inputWatermark = task->inputWatermark();
+  const std::vector<int64_t> wms = task->channelWatermarks();
+  const auto& inputs = task->inputs();
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    OperatorStats::Channel c;
+    if (auto it = channelFrom_.find(inputs[i].channel); it != channelFrom_.end()) {
+      c.node = it->second.first;
+      c.subtask = it->second.second;
+    }
+    c.watermark = wms[i];
+    st.inputChannels.push_back(c);
+    st.inputQueueUsage = std::max(st.inputQueueUsage, inputs[i].channel->usage());
+  }
+  for (const Channel* ch : task->outputChannels()) st.outputQueueUsage = std::max(st.outputQueueUsage, ch->usage());
+}
+
 JobMetrics JobExecution::metrics() const {
   JobMetrics m;
+  m.jobId = config_.jobId;
+  m.jobName = config_.jobName;
+  m.state = state_.load();
+  m.startTimeMs = startTimeMs_;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    m.endTimeMs = endTimeMs_;
+    m.exceptions = exceptions_;
+  }
+  fillVertices(m);
   int64_t minTime = INT64_MAX;
   bool any = false;
   std::vector<bool> consumed(graph_.nodes().size(), false);
@@ -600,6 +694,14 @@ JobMetrics JobExecution::metrics() const {
       st.lateUpdates = inst.metrics->lateUpdates.load(std::memory_order_relaxed);
       st.firedResults = inst.metrics->firedResults.load(std::memory_order_relaxed);
       st.firingNanos = inst.metrics->firingNanos.load(std::memory_order_relaxed);
+      st.node = node.id;
+      st.parallelism = parallelism_[static_cast<size_t>(node.id)];
+      st.nextEventTimer = inst.metrics->nextEventTimer.load(std::memory_order_relaxed);
+      st.bytesIn = inst.metrics->bytesIn.load(std::memory_order_relaxed);
+      st.bytesOut = inst.metrics->bytesOut.load(std::memory_order_relaxed);
+      st.deadLetters = inst.metrics->deadLetters.load(std::memory_order_relaxed);
+      st.lag = inst.metrics->lag.load(std::memory_order_relaxed);
+      fillTaskFigures(inst, st);
       m.lateRecords += st.lateRecords;
       m.lateUpdates += st.lateUpdates;
       if (!consumed[static_cast<size_t>(node.id)]) {
@@ -629,6 +731,30 @@ JobMetrics JobExecution::metrics() const {
 }  // namespace reka::runtime
 
 namespace reka {
+
+namespace graph {
+const char* partitionKindName(PartitionKind kind) {
+  switch (kind) {
+    case PartitionKind::kForward: return "forward";
+    case PartitionKind::kRebalance: return "rebalance";
+    case PartitionKind::kHash: return "hash";
+    case PartitionKind::kBroadcast: return "broadcast";
+  }
+  return "?";
+}
+}  // namespace graph
+
+const char* jobStateName(JobState s) {
+  switch (s) {
+    case JobState::kCreated: return "CREATED";
+    case JobState::kRunning: return "RUNNING";
+    case JobState::kRestarting: return "RESTARTING";
+    case JobState::kFinished: return "FINISHED";
+    case JobState::kFailed: return "FAILED";
+    case JobState::kCancelled: return "CANCELED";
+  }
+  return "?";
+}
 
 const char* deliveryGuaranteeName(DeliveryGuarantee g) {
   switch (g) {
@@ -661,6 +787,7 @@ Status ExecutionConfig::validate() const {
   if (checkpoints.maxDeltaChain < 1)
     return Status::invalidArgument("checkpoints.maxDeltaChain must be at least 1, got " + std::to_string(checkpoints.maxDeltaChain));
   if (checkpoints.timeout.count() <= 0) return Status::invalidArgument("the checkpoint timeout must be positive");
+  if (checkpoints.minPause.count() < 0) return Status::invalidArgument("the minimum pause between checkpoints must not be negative");
   if (restart.maxAttempts < 0) return Status::invalidArgument("restart.maxAttempts must not be negative");
   if (restart.delay.count() < 0) return Status::invalidArgument("restart.delay must not be negative");
   if (restart.maxAttempts > 0 && checkpoints.stateDir.empty())

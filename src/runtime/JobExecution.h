@@ -4,9 +4,11 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <unordered_map>
 #include <vector>
 
 #include "reka/api/Environment.h"
+#include "reka/base/Log.h"
 #include "reka/graph/JobGraph.h"
 #include "runtime/Channel.h"
 #include "runtime/CheckpointCoordinator.h"
@@ -15,6 +17,9 @@
 #include "runtime/WorkerPool.h"
 
 namespace reka::runtime {
+
+/// 128 random bits in hex, like Flink's JobID.
+std::string newJobId();
 
 /// A running job: the physical instances made from a JobGraph (operators, state backends,
 /// channels, tasks) and the worker pool that runs them.
@@ -35,6 +40,8 @@ class JobExecution final : public JobClient {
   bool stopping() const { return stopping_.load(std::memory_order_acquire); }
   void taskFinished(Task* task);
   void fail(Status status);
+  /// Writes a line about this job (its name and id as fields).
+  void logEvent(LogLevel level, const std::string& message) const;
   // Called by the checkpoint coordinator.
   void finishedAfterFinalCheckpoint() { signalDone(); }
   void stopAfterSavepoint();
@@ -55,6 +62,8 @@ class JobExecution final : public JobClient {
   Status build();
   Status restore(const checkpoint::CheckpointData& data);
   std::string fingerprint() const;
+  void fillVertices(JobMetrics& m) const;
+  void fillTaskFigures(const Instance& inst, OperatorStats& st) const;
   void start();
   void signalDone();
   void shutdown();
@@ -66,6 +75,7 @@ class JobExecution final : public JobClient {
   std::vector<std::vector<Instance>> instances_;  // by node, by subtask
   std::vector<std::unique_ptr<Task>> tasks_;
   std::vector<std::unique_ptr<Channel>> channels_;
+  std::unordered_map<const Channel*, std::pair<int, int>> channelFrom_;  ///< channel → (node, subtask) it comes from
   std::vector<std::unique_ptr<Output>> outputs_;
   std::unique_ptr<WorkerPool> pool_;
   TimerThread timers_;
@@ -74,6 +84,10 @@ class JobExecution final : public JobClient {
   bool rescaled_ = false;  ///< the restored checkpoint was taken at another parallelism
   double restoreMs_ = 0;
 
+  std::atomic<JobState> state_{JobState::kCreated};
+  int64_t startTimeMs_ = 0;
+  int64_t endTimeMs_ = 0;  ///< guarded by mutex_
+  std::vector<JobException> exceptions_;  ///< guarded by mutex_
   std::atomic<bool> stopping_{false};
   std::atomic<size_t> remainingTasks_{0};
   mutable std::mutex mutex_;

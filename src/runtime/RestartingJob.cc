@@ -3,6 +3,7 @@
 #include <mutex>
 #include <thread>
 
+#include "reka/base/Log.h"
 #include "runtime/JobExecution.h"
 
 namespace reka::runtime {
@@ -15,7 +16,8 @@ namespace {
 class RestartingJob final : public JobClient {
  public:
   RestartingJob(graph::JobGraph graph, ExecutionConfig config, std::unique_ptr<JobExecution> first)
-      : graph_(std::move(graph)), config_(std::move(config)), current_(std::move(first)) {
+      : graph_(std::move(graph)), config_(std::move(config)), current_(std::move(first)),
+        startTimeMs_(current_->metrics().startTimeMs) {
     thread_ = std::thread([this] { supervise(); });
   }
   ~RestartingJob() override {
@@ -42,6 +44,13 @@ class RestartingJob final : public JobClient {
     std::lock_guard<std::mutex> lock(mutex_);
     JobMetrics m = current_ ? current_->metrics() : last_;
     m.restarts = restarts_;
+    m.startTimeMs = startTimeMs_;
+    // The figures of earlier runs come first; a run between a failure and its restart shows
+    // as RESTARTING.
+    m.exceptions.insert(m.exceptions.begin(), exceptions_.begin(), exceptions_.end());
+    m.checkpointHistory.insert(m.checkpointHistory.begin(), history_.begin(), history_.end());
+    if (m.checkpointHistory.size() > 100) m.checkpointHistory.erase(m.checkpointHistory.begin(), m.checkpointHistory.end() - 100);
+    if (restarting_) m.state = JobState::kRestarting;
     return m;
   }
   Result<std::string> savepoint(bool stop, std::chrono::milliseconds timeout) override {
@@ -69,14 +78,23 @@ class RestartingJob final : public JobClient {
       last_ = current_->metrics();
       const bool retry = !s.isOk() && s.code() != StatusCode::kCancelled && !cancelled_ && restarts_ < config_.restart.maxAttempts;
       if (!retry) {
+        if (!s.isOk() && s.code() != StatusCode::kCancelled)
+          logEvent(LogLevel::kError, "job failed after " + std::to_string(restarts_) + " restarts: " + s.message());
         status_ = s;
         done_ = true;
         cv_.notify_all();
         return;
       }
       ++restarts_;
-      std::fprintf(stderr, "reka: job failed: %s; restart %d of %d in %lld ms from the last checkpoint\n", s.message().c_str(),
-                   restarts_, config_.restart.maxAttempts, static_cast<long long>(config_.restart.delay.count()));
+      restarting_ = true;
+      // Keep the run's history: the next run starts its own.
+      exceptions_.insert(exceptions_.end(), last_.exceptions.begin(), last_.exceptions.end());
+      history_.insert(history_.end(), last_.checkpointHistory.begin(), last_.checkpointHistory.end());
+      if (history_.size() > 100) history_.erase(history_.begin(), history_.end() - 100);
+      if (exceptions_.size() > 100) exceptions_.erase(exceptions_.begin(), exceptions_.end() - 100);
+      logEvent(LogLevel::kWarn, "job restarting (" + std::to_string(restarts_) + " of " + std::to_string(config_.restart.maxAttempts) +
+                                    " in " + std::to_string(config_.restart.delay.count()) + " ms, from the last checkpoint): " +
+                                    s.message());
       cv_.wait_for(lock, config_.restart.delay, [this] { return cancelled_; });
       if (cancelled_) {
         status_ = Status::cancelled("job cancelled");
@@ -97,6 +115,7 @@ class RestartingJob final : public JobClient {
         return;
       }
       current_ = std::move(*next);
+      restarting_ = false;
       if (cancelled_) current_->cancel();
     }
   }
@@ -106,7 +125,15 @@ class RestartingJob final : public JobClient {
   mutable std::mutex mutex_;
   std::condition_variable cv_;
   std::unique_ptr<JobExecution> current_;
+  void logEvent(LogLevel level, const std::string& message) const {
+    log(level, message, {{"job", config_.jobName}, {"job_id", config_.jobId}});
+  }
+
   JobMetrics last_;
+  int64_t startTimeMs_ = 0;
+  std::vector<JobException> exceptions_;       ///< of earlier runs
+  std::vector<CheckpointRecord> history_;      ///< of earlier runs
+  bool restarting_ = false;
   int restarts_ = 0;
   bool cancelled_ = false;
   bool done_ = false;
@@ -120,7 +147,9 @@ class RestartingJob final : public JobClient {
 
 namespace reka {
 
-Result<std::unique_ptr<JobClient>> startJob(graph::JobGraph graph, const ExecutionConfig& config) {
+Result<std::unique_ptr<JobClient>> startJob(graph::JobGraph graph, const ExecutionConfig& givenConfig) {
+  ExecutionConfig config = givenConfig;
+  if (config.jobId.empty()) config.jobId = runtime::newJobId();  // one id for every run under a restart policy
   if (config.restart.maxAttempts == 0) {
     REKA_ASSIGN_OR_RETURN(auto job, runtime::JobExecution::make(std::move(graph), config));
     return std::unique_ptr<JobClient>(std::move(job));

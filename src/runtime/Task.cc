@@ -29,7 +29,16 @@ void Task::schedule() {
 
 void Task::runStep() {
   state_.store(kRunning, std::memory_order_release);
+  const auto started = std::chrono::steady_clock::now();
+  if (blockedOnOutput_) {
+    backpressuredNanos_.fetch_add(std::chrono::duration_cast<std::chrono::nanoseconds>(started - stepEnded_).count(),
+                                  std::memory_order_relaxed);
+    blockedOnOutput_ = false;
+  }
   StepResult r = step();
+  stepEnded_ = std::chrono::steady_clock::now();
+  busyNanos_.fetch_add(std::chrono::duration_cast<std::chrono::nanoseconds>(stepEnded_ - started).count(),
+                       std::memory_order_relaxed);
   if (r == StepResult::kFinished) {
     state_.store(kDone, std::memory_order_release);
     job_->taskFinished(this);
@@ -56,6 +65,8 @@ void Task::setHead(Operator* head, std::string headName, OperatorMetrics* metric
 void Task::addInput(Channel* channel, int input) {
   inputs_.push_back({channel, input, false});
   valve_.reset(inputs_.size());
+  channelWatermarks_ = std::make_unique<std::atomic<int64_t>[]>(inputs_.size());
+  for (size_t i = 0; i < inputs_.size(); ++i) channelWatermarks_[i].store(INT64_MIN, std::memory_order_relaxed);
   if (static_cast<int>(openChannelsPerInput_.size()) <= input) openChannelsPerInput_.resize(static_cast<size_t>(input) + 1, 0);
   if (openChannelsPerInput_[static_cast<size_t>(input)]++ == 0) ++openInputs_;
 }
@@ -103,7 +114,10 @@ void Task::fireProcessingTime() {
 
 void Task::advanceWatermark(const WatermarkValve::Change& change) {
   if (change.statusChanged && !change.idle) head_->processWatermarkStatus(false);
-  if (change.advanced) head_->processWatermark(change.watermark);
+  if (change.advanced) {
+    head_->processWatermark(change.watermark);
+    headMetrics_->nextEventTimer.store(head_->nextEventTimer(), std::memory_order_relaxed);
+  }
   if (change.statusChanged && change.idle) head_->processWatermarkStatus(true);
 }
 
@@ -207,6 +221,7 @@ void Task::handleElement(size_t index, StreamElement& element) {
       // An input that ends before its barrier came has nothing more to send before it.
       if (aligning_ != 0 && !in.barrierSeen) barrierArrived(index);
       advanceWatermark(valve_.onEnd(index));
+      publishChannelWatermark(index);
       if (--openChannelsPerInput_[static_cast<size_t>(in.input)] == 0) {
         head_->endInput(in.input);
         if (--openInputs_ == 0) {
@@ -217,9 +232,11 @@ void Task::handleElement(size_t index, StreamElement& element) {
       break;
     case StreamElement::Kind::kWatermark:
       advanceWatermark(valve_.onWatermark(index, element.value));
+      publishChannelWatermark(index);
       break;
     case StreamElement::Kind::kWatermarkStatus:
       advanceWatermark(valve_.onStatus(index, element.value != 0));
+      publishChannelWatermark(index);
       break;
     case StreamElement::Kind::kBarrier:
       onBarrier(index, element.value);
@@ -233,6 +250,7 @@ void Task::onBarrier(size_t index, int64_t id) {
     // The first barrier of a new checkpoint. One checkpoint is in flight at a time, so an older
     // alignment can only be left over from an aborted checkpoint: it is abandoned.
     aligning_ = id;
+    alignStarted_ = std::chrono::steady_clock::now();
     barriersMissing_ = 0;
     for (Input& in : inputs_) {
       in.blocked = false;
@@ -256,7 +274,9 @@ void Task::barrierArrived(size_t index) {
     in.blocked = false;
     in.barrierSeen = false;
   }
+  alignmentNanos_ = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - alignStarted_).count();
   checkpointAndForward(id);
+  alignmentNanos_ = 0;
 }
 
 namespace {
@@ -366,7 +386,7 @@ void Task::checkpointAndForward(int64_t id) {
   if (s.isOk()) {
     lastSnapshotId_ = id;
     deltaChain_ = delta ? deltaChain_ + 1 : 0;
-    coordinator_->acknowledge(index_, id, std::move(snap), syncNanos);
+    coordinator_->acknowledge(index_, id, std::move(snap), syncNanos, alignmentNanos_);
   } else {
     lastSnapshotId_ = 0;  // change tracking may be half reset: the next snapshot is full
     coordinator_->decline(index_, id, s);
@@ -426,9 +446,24 @@ void Task::finishChain() {
 
 bool Task::outputsFull() {
   for (Channel* ch : outChannels_) {
-    if (ch->isFullOrRegister()) return true;
+    if (ch->isFullOrRegister()) {
+      blockedOnOutput_ = true;  // the step ends here: the time until the next counts as backpressure
+      return true;
+    }
   }
   return false;
+}
+
+std::vector<int64_t> Task::channelWatermarks() const {
+  std::vector<int64_t> out(inputs_.size());
+  for (size_t i = 0; i < out.size(); ++i) out[i] = channelWatermarks_[i].load(std::memory_order_relaxed);
+  return out;
+}
+
+void Task::publishChannelWatermark(size_t index) {
+  const int64_t wm = inputs_[index].ended || valve_.inputIdle(index) ? INT64_MAX : valve_.inputWatermark(index);
+  channelWatermarks_[index].store(wm, std::memory_order_relaxed);
+  inputWatermark_.store(valve_.current(), std::memory_order_relaxed);
 }
 
 void Task::flushOutputs() {

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -95,6 +96,21 @@ class Task {
   Status snapshotChain(int64_t id, checkpoint::TaskSnapshot& out, bool delta = false, int64_t baseId = 0);
   const std::string& name() const { return name_; }
 
+  /// Figures for metrics, readable from any thread (relaxed).
+  struct Timing {
+    int64_t busyNanos = 0;           ///< inside step()
+    int64_t backpressuredNanos = 0;  ///< from a step that stopped at a full output to the next step
+  };
+  Timing timing() const {
+    return {busyNanos_.load(std::memory_order_relaxed), backpressuredNanos_.load(std::memory_order_relaxed)};
+  }
+  /// The watermark of the task's input (the minimum over its channels), and of each channel
+  /// (INT64_MAX for an idle or ended channel, which holds nothing back).
+  int64_t inputWatermark() const { return inputWatermark_.load(std::memory_order_relaxed); }
+  std::vector<int64_t> channelWatermarks() const;
+  const std::vector<Input>& inputs() const { return inputs_; }
+  const std::vector<Channel*>& outputChannels() const { return outChannels_; }
+
  private:
   enum State : int { kIdle, kQueued, kRunning, kRunningNotified, kDone };
 
@@ -104,6 +120,7 @@ class Task {
   void handleElement(size_t index, StreamElement& element);
   void fireProcessingTime();
   void advanceWatermark(const WatermarkValve::Change& change);
+  void publishChannelWatermark(size_t index);
   template <class Call>
   void callNamed(size_t chainIndex, Call&& call);
   void finishChain();
@@ -136,6 +153,14 @@ class Task {
   std::vector<Output*> networkOutputs_;
   std::vector<InstanceTimeService*> timeServices_;
   WatermarkValve valve_;
+  std::unique_ptr<std::atomic<int64_t>[]> channelWatermarks_;  ///< mirrors the valve for metrics
+  std::atomic<int64_t> inputWatermark_{INT64_MIN};
+  std::atomic<int64_t> busyNanos_{0};
+  std::atomic<int64_t> backpressuredNanos_{0};
+  bool blockedOnOutput_ = false;  ///< the last step stopped at a full output channel
+  std::chrono::steady_clock::time_point stepEnded_{};
+  std::chrono::steady_clock::time_point alignStarted_{};  ///< the first barrier of aligning_ came
+  int64_t alignmentNanos_ = 0;  ///< for the checkpoint being acknowledged
   std::chrono::steady_clock::time_point lastFlush_{};
   bool finished_ = false;
 

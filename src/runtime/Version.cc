@@ -1,5 +1,7 @@
+#include "reka/Version.h"
+
 #include "reka/reka.h"
 
 namespace reka {
-const char* version() { return "0.1.0"; }
+const char* version() { return REKA_VERSION_STRING; }
 }  // namespace reka

@@ -422,6 +422,12 @@ class AggregateOperator final : public Operator {
     forwardWatermark(watermark);
   }
 
+  int64_t nextEventTimer() const override {
+    // A window fires when the watermark reaches its last millisecond.
+    if (spec_->processingTime || pending_.empty() || (spec_->sessionGap <= 0 && spec_->windowEndKey < 0)) return INT64_MAX;
+    return pending_.begin()->first - 1;
+  }
+
   void onProcessingTime(int64_t now) override {
     if (spec_->processingTime) fire(now - 1);  // the windows that end at or before now
   }

@@ -29,6 +29,9 @@ struct CheckpointConfig {
   int retained = 3;
   /// A checkpoint not complete after this long is aborted (and the job goes on).
   std::chrono::milliseconds timeout{60'000};
+  /// The least time between the end of one checkpoint and the trigger of the next (Flink's
+  /// execution.checkpointing.min-pause), so that slow checkpoints leave the job time to work.
+  std::chrono::milliseconds minPause{0};
   /// Resume from the newest complete checkpoint or savepoint in stateDir, if there is one.
   bool resume = true;
   /// Resume from this checkpoint or savepoint directory instead (empty: the newest in stateDir).
@@ -61,6 +64,10 @@ struct ExecutionConfig {
     return n == 0 ? 1 : static_cast<int>(n);
   }
 
+  /// The job's name (Flink's `pipeline.name`), in logs, metrics and the REST API.
+  std::string jobName = "reka job";
+  /// The job's id (32 hex digits); empty: a random one is made when the job starts.
+  std::string jobId;
   int parallelism = defaultParallelism();  ///< default operator parallelism
   int workerThreads = 0;                   ///< 0: one per core
   int maxParallelism = 128;                ///< number of key groups
@@ -96,10 +103,80 @@ struct OperatorStats {
   int64_t lateUpdates = 0;        ///< late records within allowed lateness (updated results)
   int64_t firedResults = 0;       ///< window results emitted by firings
   int64_t firingNanos = 0;        ///< time spent firing windows
+  int node = 0;                   ///< the operator's vertex (JobMetrics::vertices)
+  int parallelism = 1;
+  int64_t inputWatermark = INT64_MIN;  ///< the minimum over the subtask's input channels
+  /// Per input channel: the upstream vertex and subtask it comes from, and its watermark
+  /// (INT64_MAX for an idle or ended channel, which does not hold the minimum back).
+  struct Channel {
+    int node = 0;
+    int subtask = 0;
+    int64_t watermark = INT64_MIN;
+  };
+  std::vector<Channel> inputChannels;
+  int64_t nextEventTimer = INT64_MAX;  ///< the earliest pending event-time timer (INT64_MAX: none)
+  int64_t bytesIn = 0;
+  int64_t bytesOut = 0;
+  int64_t deadLetters = 0;
+  int64_t lag = -1;                ///< sources: records behind the end of their input (-1: unknown)
+  /// Time the subtask's task (its chain) spent working, and waiting for room in a full output
+  /// channel (backpressure), since it started; the rest of the wall time it was idle.
+  double busyMs = 0;
+  double backpressuredMs = 0;
+  double inputQueueUsage = 0;   ///< the fullest input channel, 0–1 of its capacity
+  double outputQueueUsage = 0;  ///< the fullest output channel
+};
+
+/// An operator of the running job's graph (the physical vertex; chained operators are
+/// separate vertices).
+struct VertexInfo {
+  int id = 0;
+  std::string name;
+  int parallelism = 1;
+  bool source = false;
+  bool chained = false;  ///< runs in its input's task (a direct call)
+  struct Input {
+    int from = 0;
+    std::string partitioning;  ///< forward, hash, rebalance, broadcast
+  };
+  std::vector<Input> inputs;
+};
+
+/// The lifecycle of a job, as Flink names it.
+enum class JobState : uint8_t { kCreated, kRunning, kRestarting, kFinished, kFailed, kCancelled };
+const char* jobStateName(JobState s);  ///< "CREATED", "RUNNING", … (Flink's names)
+
+/// One checkpoint or savepoint of this run, in the history the REST API and dashboard show.
+struct CheckpointRecord {
+  int64_t id = 0;
+  bool savepoint = false;
+  enum class Outcome : uint8_t { kInProgress, kCompleted, kFailed } outcome = Outcome::kInProgress;
+  int64_t triggerTimeMs = 0;  ///< wall clock, epoch milliseconds
+  double durationMs = 0;      ///< trigger to manifest written (or to the failure)
+  double syncMs = 0;          ///< the longest time one task spent copying its state
+  double alignmentMs = 0;     ///< the longest time one task held inputs back for barrier alignment
+  int64_t bytes = 0;
+  bool incremental = false;   ///< some task snapshots were deltas
+  std::string path;           ///< its directory (completed ones)
+  std::string failure;        ///< why it failed
+};
+
+/// A failure the job saw (it failed, or restarted after it).
+struct JobException {
+  int64_t timeMs = 0;  ///< wall clock, epoch milliseconds
+  std::string message;
 };
 
 /// A snapshot of a running (or finished) job's counters.
 struct JobMetrics {
+  std::string jobId;
+  std::string jobName;
+  JobState state = JobState::kCreated;
+  int64_t startTimeMs = 0;  ///< wall clock, epoch milliseconds
+  int64_t endTimeMs = 0;    ///< 0 while it runs
+  std::vector<VertexInfo> vertices;
+  std::vector<CheckpointRecord> checkpointHistory;  ///< the newest last, at most 100
+  std::vector<JobException> exceptions;             ///< the newest last, at most 100
   int64_t sourceRecords = 0;       ///< records emitted by all sources
   int64_t workerWakeups = 0;       ///< times a parked worker thread was signalled to take queued work
   int64_t eventTime = INT64_MIN;   ///< minimum over source subtasks of the event time reached

@@ -75,6 +75,18 @@ struct OperatorMetrics {
   /// included), for the cost of a window result.
   std::atomic<int64_t> firedResults{0};
   std::atomic<int64_t> firingNanos{0};
+  /// Sources: bytes read from outside (files, Kafka messages); sinks: bytes written out.
+  std::atomic<int64_t> bytesIn{0};
+  std::atomic<int64_t> bytesOut{0};
+  /// Records that could not be decoded and went to the dead-letter output.
+  std::atomic<int64_t> deadLetters{0};
+  /// Sources that know it: records between their position and the end of their input (Kafka:
+  /// the partitions' high watermarks minus the positions); -1: unknown.
+  std::atomic<int64_t> lag{-1};
+  /// Event-time operators: the earliest event-time timer still pending (a window's end, a
+  /// join's cleanup), INT64_MAX: none. Published when the watermark moves; for "why has this
+  /// window not fired".
+  std::atomic<int64_t> nextEventTimer{INT64_MAX};
 };
 
 /// What an operator subtask gets at open().
@@ -137,6 +149,10 @@ class Operator {
   }
   /// A processing-time callback requested through ctx.time->requestCallback() is due.
   virtual void onProcessingTime(int64_t /*nowMs*/) {}
+  /// The earliest event-time timer still pending (a window's end), INT64_MAX if none or not
+  /// known. Read by the runtime after each watermark, for metrics ("why has this window not
+  /// fired"); called on the operator's task.
+  virtual int64_t nextEventTimer() const { return INT64_MAX; }
 
   // Checkpoints. The runtime snapshots the state backend (keyed tables, operator lists) itself.
   // An operator that keeps state in its own memory (window contents, timers, join buffers, a

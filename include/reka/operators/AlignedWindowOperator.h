@@ -99,6 +99,14 @@ class AlignedWindowOperator final : public EmittingOperator<Out> {
     this->forwardWatermark(wm);
   }
 
+  int64_t nextEventTimer() const override {
+    if (!eventTime_) return INT64_MAX;
+    const int64_t end = firstUnfiredEnd(current_);
+    auto first = panes_.lower_bound(end == kMinTime ? kMinTime : end - spec_.sizeMs);
+    if (first == panes_.end()) return INT64_MAX;
+    return std::max(end, firstEndCovering(first->first)) - 1;  // a window fires at its last millisecond
+  }
+
   void onProcessingTime(int64_t now) override {
     // A call before anything pending answers a request the state no longer holds: restoring a
     // delta chain asks for the base's callbacks first, then for the last delta's. Ask again for

@@ -91,6 +91,10 @@ class SessionWindowOperator final : public EmittingOperator<Out> {
     this->forwardWatermark(watermark);
   }
 
+  int64_t nextEventTimer() const override {
+    return eventTime() && !timers_.empty() ? timers_.begin()->first : INT64_MAX;
+  }
+
   void onProcessingTime(int64_t now) override {
     if (eventTime()) return;
     advance(now - 1);  // a session [start, end) fires once the clock reaches `end`

@@ -45,6 +45,8 @@ class KeyedTimers {
   int64_t currentWatermark() const { return watermark_; }
   int64_t currentProcessingTime() const { return ctx_->time->now(); }
   size_t eventTimerCount() const { return eventTimers_.size(); }
+  /// The earliest event-time timer (INT64_MAX: none).
+  int64_t nextEventTime() const { return eventTimers_.empty() ? INT64_MAX : eventTimers_.begin()->first; }
   size_t processingTimerCount() const { return processingTimers_.size(); }
 
   /// Fires every event-time timer at or before `watermark`, in timestamp order, including

@@ -1,5 +1,7 @@
 #include "Checkpointing.h"
 
+#include "JobsCommand.h"
+
 #include <signal.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -21,6 +23,8 @@ void CheckpointFlags::add(CLI::App* cmd) {
   cmd->add_option("--checkpoint-interval", interval, "time between checkpoints, e.g. 500ms, 1s, 2m (default 0: none)");
   cmd->add_option("--delivery", delivery, "exactly-once (default), at-least-once or at-most-once")
       ->check(CLI::IsMember({"exactly-once", "at-least-once", "at-most-once"}));
+  cmd->add_option("--checkpoint-timeout", timeout, "abort a checkpoint not complete after this long (default 60s)");
+  cmd->add_option("--checkpoint-min-pause", minPause, "least time from the end of a checkpoint to the next (default 0)");
   cmd->add_option("--retain-checkpoints", retained, "complete checkpoints kept (default 3)")->check(CLI::Range(1, 1000));
   cmd->add_option("--checkpoint-mode", checkpointMode,
                   "incremental (default: write only what changed since the last checkpoint) or full (write all state every time)")
@@ -34,6 +38,11 @@ void CheckpointFlags::add(CLI::App* cmd) {
 std::optional<std::string> CheckpointFlags::apply(ExecutionConfig& config) const {
   auto every = parseDuration(interval);
   if (!every) return "--checkpoint-interval '" + interval + "' is not a duration; accepted: a whole number with ms, s, m, h or d, e.g. 500ms, 1s, 2m, or 0";
+  auto timeoutValue = parseDuration(timeout);
+  if (!timeoutValue || timeoutValue->count() <= 0)
+    return "--checkpoint-timeout '" + timeout + "' is not a positive duration; accepted: e.g. 30s, 10m";
+  auto pause = parseDuration(minPause);
+  if (!pause) return "--checkpoint-min-pause '" + minPause + "' is not a duration; accepted: e.g. 0, 500ms, 5s";
   auto delay = parseDuration(restartDelay);
   if (!delay) return "--restart-delay '" + restartDelay + "' is not a duration; accepted: a whole number with ms, s, m, h or d, e.g. 100ms, 1s";
   if (stateDir.empty()) {
@@ -43,6 +52,8 @@ std::optional<std::string> CheckpointFlags::apply(ExecutionConfig& config) const
   }
   config.checkpoints.stateDir = stateDir;
   config.checkpoints.interval = *every;
+  config.checkpoints.timeout = *timeoutValue;
+  config.checkpoints.minPause = *pause;
   config.checkpoints.retained = retained;
   config.checkpoints.incremental = checkpointMode != "full";
   config.checkpoints.resumeFrom = fromSavepoint;
@@ -57,6 +68,9 @@ std::optional<std::string> CheckpointFlags::apply(ExecutionConfig& config) const
 namespace {
 
 struct SavepointFlags {
+  std::string job;
+  std::string address;
+  std::string token;
   std::string stateDir;
   bool stop = false;
   std::string timeout = "60s";
@@ -123,11 +137,23 @@ int runSavepoint(const SavepointFlags& flags) {
 
 void addSavepointCommand(CLI::App& app, int& exitCode) {
   auto flags = std::make_shared<SavepointFlags>();
-  auto* cmd = app.add_subcommand("savepoint", "Take a savepoint of the job running with a state directory");
-  cmd->add_option("--state-dir", flags->stateDir, "the running job's --state-dir")->required()->check(CLI::ExistingDirectory);
+  auto* cmd = app.add_subcommand("savepoint", "Take a savepoint of a running job (through its REST API, or by signal with --state-dir)");
+  cmd->add_option("job", flags->job, "the job: its id (or its first characters) or its name, as `reka list` shows");
+  cmd->add_option("--state-dir", flags->stateDir, "the running job's --state-dir (works without the REST API: signals the job)")
+      ->check(CLI::ExistingDirectory);
+  cmd->add_option("--address", flags->address, "HOST:PORT of the job's REST API");
+  cmd->add_option("--token", flags->token, "the REST API's bearer token (default: the one the job registered)");
   cmd->add_flag("--stop", flags->stop, "stop the job once the savepoint is complete (stop-with-savepoint)");
   cmd->add_option("--timeout", flags->timeout, "how long to wait for the savepoint (default 60s)");
-  cmd->callback([flags, &exitCode] { exitCode = runSavepoint(*flags); });
+  cmd->callback([flags, &exitCode] {
+    if (flags->job.empty() == flags->stateDir.empty()) {
+      std::fprintf(stderr, "reka savepoint: give the job (an id or name, as `reka list` shows) or --state-dir DIR, not both\n");
+      exitCode = 2;
+      return;
+    }
+    exitCode = flags->job.empty() ? runSavepoint(*flags)
+                                  : *savepointThroughRest(flags->job, flags->address, flags->token, flags->stop, flags->timeout);
+  });
 }
 
 }  // namespace reka::cli

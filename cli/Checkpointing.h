@@ -17,6 +17,8 @@ namespace reka::cli {
 struct CheckpointFlags {
   std::string stateDir;
   std::string interval = "0";
+  std::string timeout = "60s";
+  std::string minPause = "0";
   std::string delivery = "exactly-once";
   int retained = 3;
   std::string checkpointMode = "incremental";

@@ -54,6 +54,7 @@ struct CopyFlags {
   std::vector<std::string> to;
   int parallelism = 0;
   CheckpointFlags checkpoints;
+  OperationFlags ops;
 };
 
 int runCopy(const CopyFlags& flags) {
@@ -70,7 +71,8 @@ int runCopy(const CopyFlags& flags) {
     }
   }
   ExecutionConfig config;
-  config.parallelism = flags.parallelism;
+  config.jobName = flags.ops.name;
+  if (flags.parallelism > 0) config.parallelism = flags.parallelism;
   if (auto bad = flags.checkpoints.apply(config)) {
     std::fprintf(stderr, "reka copy: %s\n", bad->c_str());
     return 2;
@@ -95,7 +97,7 @@ int runCopy(const CopyFlags& flags) {
     std::fprintf(stderr, "reka copy: --to: %s\n", s.message().c_str());
     return 2;
   }
-  return superviseJob(env, "reka copy", stateDir);
+  return superviseJob(env, "reka copy", stateDir, flags.ops);
 }
 
 }  // namespace
@@ -108,15 +110,21 @@ void addConnectorsCommands(CLI::App& app, int& exitCode) {
   auto* copy = app.add_subcommand(
       "copy",
       "read a table through one connector and write it through another (e.g. a Kafka topic of JSON into CSV files)");
-  copy->add_option("--schema", flags->schema, "the columns, in Flink SQL: 'id BIGINT, name STRING, ts TIMESTAMP(3)'")
-      ->required();
-  copy->add_option("--from", flags->from, "a source option KEY=VALUE (repeat): connector=kafka, topic=…, format=json, …")
-      ->required();
-  copy->add_option("--to", flags->to, "a sink option KEY=VALUE (repeat): connector=filesystem, path=…, format=csv, …")
-      ->required();
+  copy->add_option("--schema", flags->schema, "the columns, in Flink SQL: 'id BIGINT, name STRING, ts TIMESTAMP(3)' (required)");
+  copy->add_option("--from", flags->from, "a source option KEY=VALUE (repeat; required): connector=kafka, topic=…, format=json, …");
+  copy->add_option("--to", flags->to, "a sink option KEY=VALUE (repeat; required): connector=filesystem, path=…, format=csv, …");
   copy->add_option("--parallelism", flags->parallelism, "parallel subtasks (default: number of cores)")->check(CLI::Range(0, 1024));
   flags->checkpoints.add(copy);
-  copy->callback([flags, &exitCode] {
+  flags->ops.add(copy, "copy");
+  copy->callback([flags, copy, &exitCode] {
+    if (auto bad = flags->ops.prepare(copy)) {
+      std::fprintf(stderr, "reka copy: %s\n", bad->c_str());
+      exitCode = 2;
+      return;
+    }
+    if (flags->schema.empty()) throw CLI::RequiredError("--schema (or the configuration key reka.schema)");
+    if (flags->from.empty()) throw CLI::RequiredError("--from (or the configuration key reka.from)");
+    if (flags->to.empty()) throw CLI::RequiredError("--to (or the configuration key reka.to)");
     installStopSignals(true);
     exitCode = runCopy(*flags);
   });

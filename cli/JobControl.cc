@@ -1,10 +1,18 @@
 #include "JobControl.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <nlohmann/json.hpp>
+
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 
+#include "reka/base/Log.h"
 #include "reka/base/ProcessStats.h"
 
 namespace reka::cli {
@@ -64,12 +72,175 @@ std::optional<std::string> lockStateDir(const std::string& stateDir, std::option
   return std::nullopt;
 }
 
-int superviseJob(StreamEnvironment& env, const char* who, const std::string& stateDir) {
+void OperationFlags::add(CLI::App* cmd, const std::string& defaultName) {
+  name = defaultName;
+  addConfigOptions(cmd, config);
+  cmd->add_option("--name", name, "the job's name, in logs, metrics and the REST API");
+  cmd->add_option("--rest-address", restAddress, "address of the REST API and dashboard (default 127.0.0.1; others need the token for every call)");
+  cmd->add_option("--rest-port", restPort, "port of the REST API and dashboard, or a range to try (default 8081-8099; 0: off)");
+  cmd->add_option("--rest-token", restToken, "bearer token for the REST API (default: a random one, written to the job registry)");
+  cmd->add_option("--log-level", logLevel, "trace, debug, info (default), warn, error or off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "warning", "error", "off"}));
+  cmd->add_option("--log-format", logFormat, "text (default) or json (one object per line)")->check(CLI::IsMember({"text", "json"}));
+  cmd->add_option("--state-backend", stateBackend, "where keyed state lives: heap (default; Flink's hashmap)")
+      ->check(CLI::IsMember({"heap", "hashmap"}));
+}
+
+std::optional<std::string> OperationFlags::prepare(CLI::App* cmd) {
+  if (auto bad = applyConfiguration(cmd, config, effective)) return bad;
+  auto level = parseLogLevel(logLevel);
+  auto format = parseLogFormat(logFormat);
+  if (!level.isOk()) return level.status().message();
+  if (!format.isOk()) return format.status().message();
+  setLogLevel(*level);
+  setLogFormat(*format);
+  return std::nullopt;
+}
+
+namespace {
+
+struct PortRange {
+  int first = 0;
+  int last = 0;
+};
+
+/// "0" (off), "8081", or "8081-8099".
+std::optional<PortRange> parsePorts(const std::string& text) {
+  auto number = [](const std::string& t) -> int {
+    if (t.empty() || t.size() > 5 || t.find_first_not_of("0123456789") != std::string::npos) return -1;
+    return std::atoi(t.c_str());
+  };
+  const size_t dash = text.find('-');
+  PortRange r;
+  r.first = number(text.substr(0, dash));
+  r.last = dash == std::string::npos ? r.first : number(text.substr(dash + 1));
+  if (r.first < 0 || r.last < r.first || r.last > 65535 || (r.first == 0 && r.last != 0)) return std::nullopt;
+  return r;
+}
+
+/// Writes `content` to `path` with mode 0600, replacing it atomically.
+std::optional<std::string> writePrivateFile(const std::string& path, const std::string& content) {
+  const std::string tmp = path + ".tmp";
+  ::unlink(tmp.c_str());
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return "cannot write " + tmp + ": " + std::strerror(errno);
+  const bool ok = ::write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size());
+  ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    ::unlink(tmp.c_str());
+    return "cannot write " + path + ": " + std::strerror(errno);
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+Result<std::string> jobRegistryDir() {
+  const char* runtime = std::getenv("XDG_RUNTIME_DIR");
+  const std::string dir = runtime != nullptr && runtime[0] == '/' ? std::string(runtime) + "/reka" : "/tmp/reka-" + std::to_string(::getuid());
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return Status::ioError("cannot create " + dir + ": " + std::strerror(errno));
+  struct stat st{};
+  if (::lstat(dir.c_str(), &st) != 0) return Status::ioError("cannot inspect " + dir + ": " + std::strerror(errno));
+  if (!S_ISDIR(st.st_mode) || st.st_uid != ::getuid() || (st.st_mode & 077) != 0)
+    return Status::failedPrecondition(dir + " is not a private directory of this user (another user's, a link, or open to others); "
+                                            "remove it or set XDG_RUNTIME_DIR");
+  return dir;
+}
+
+Result<std::unique_ptr<RestSession>> RestSession::start(const char* who, const OperationFlags& ops, const std::string& stateDir,
+                                                        JobClient& client) {
+  auto ports = parsePorts(ops.restPort);
+  if (!ports) {
+    return Status::invalidArgument("rest.port '" + ops.restPort + "': expected a port (1-65535), a range such as 8081-8099, or 0 (off)");
+  }
+  std::unique_ptr<RestSession> session(new RestSession());
+  if (ports->first == 0) return session;
+  web::RestOptions options;
+  options.address = ops.restAddress;
+  options.port = ports->first;
+  options.lastPort = ports->last;
+  options.token = ops.restToken;
+  auto server = web::RestServer::start(options);
+  if (!server.isOk()) {
+    if (ops.effective.source("rest.port") != "default") return server.status();
+    log(LogLevel::kWarn, std::string("no REST API for this job: ") + server.status().message());
+    return session;
+  }
+  session->server_ = std::move(*server);
+  const JobMetrics m = client.metrics();
+  session->jobId_ = m.jobId;
+  web::JobRegistration registration;
+  registration.client = &client;
+  registration.config = ops.effective.entries;
+  std::weak_ptr<Shared> shared = session->shared_;
+  registration.stopped = [shared](const std::string& savepoint) {
+    if (auto s = shared.lock()) {
+      std::lock_guard<std::mutex> lock(s->mutex);
+      s->stopped = true;
+      s->savepoint = savepoint;
+    }
+  };
+  session->server_->addJob(std::move(registration));
+
+  nlohmann::json entry = {{"id", m.jobId},
+                          {"name", m.jobName},
+                          {"pid", static_cast<int64_t>(::getpid())},
+                          {"url", session->server_->url()},
+                          {"address", session->server_->address()},
+                          {"port", session->server_->port()},
+                          {"token", session->server_->token()},
+                          {"state_dir", stateDir},
+                          {"start_time", m.startTimeMs}};
+  auto dir = jobRegistryDir();
+  if (dir.isOk()) {
+    const std::string path = *dir + "/" + m.jobId + ".json";
+    if (auto bad = writePrivateFile(path, entry.dump() + "\n")) log(LogLevel::kWarn, *bad);
+    else session->files_.push_back(path);
+  } else {
+    log(LogLevel::kWarn, "the job is not listed by `reka list`: " + dir.status().message());
+  }
+  if (!stateDir.empty()) {
+    const std::string path = stateDir + "/rest.json";
+    if (auto bad = writePrivateFile(path, entry.dump() + "\n")) log(LogLevel::kWarn, *bad);
+    else session->files_.push_back(path);
+  }
+  std::fprintf(stderr, "%s: dashboard and REST API at %s (job %s)\n", who, session->server_->url().c_str(), m.jobId.c_str());
+  return session;
+}
+
+void RestSession::close() {
+  if (server_ && !closed_) server_->removeJob(jobId_);
+  closed_ = true;
+}
+
+RestSession::~RestSession() {
+  close();
+  for (const auto& f : files_) ::unlink(f.c_str());
+}
+
+bool RestSession::stopped() const {
+  std::lock_guard<std::mutex> lock(shared_->mutex);
+  return shared_->stopped;
+}
+
+std::string RestSession::savepoint() const {
+  std::lock_guard<std::mutex> lock(shared_->mutex);
+  return shared_->savepoint;
+}
+
+int superviseJob(StreamEnvironment& env, const char* who, const std::string& stateDir, const OperationFlags& ops) {
   StopWatchdog watchdog;
   const double cpuStart = processCpuSeconds();
   auto client = env.executeAsync();
   if (!client.isOk()) {
     std::fprintf(stderr, "%s: %s\n", who, client.status().message().c_str());
+    return 1;
+  }
+  auto rest = RestSession::start(who, ops, stateDir, **client);
+  if (!rest.isOk()) {
+    std::fprintf(stderr, "%s: %s\n", who, rest.status().message().c_str());
+    (*client)->cancel();
+    (void)(*client)->wait();
     return 1;
   }
   bool stoppedWithSavepoint = false;
@@ -97,13 +268,21 @@ int superviseJob(StreamEnvironment& env, const char* who, const std::string& sta
   Status status = (*client)->wait();
   JobMetrics m = (*client)->metrics();
   const double cpu = processCpuSeconds() - cpuStart;
+  (*rest)->close();  // waits for a REST stop in flight, so that stopped() is final
+  const bool stoppedByRest = (*rest)->stopped();
+  if (stoppedByRest) {
+    stoppedWithSavepoint = !(*rest)->savepoint().empty();
+    if (stoppedWithSavepoint) std::fprintf(stderr, "%s: stopped through the REST API with savepoint %s\n", who, (*rest)->savepoint().c_str());
+    else std::fprintf(stderr, "%s: cancelled through the REST API\n", who);
+  }
+  rest->reset();
   if (!status.isOk() && status.code() != StatusCode::kCancelled) {
     std::fprintf(stderr, "%s: job failed: %s\n", who, status.message().c_str());
     return 1;
   }
   std::fprintf(stderr, "%s: %lld rows read, %.2f CPU-s%s\n", who, static_cast<long long>(m.sourceRecords), cpu,
                stoppedWithSavepoint ? " (stopped with a savepoint)" : status.isOk() ? "" : " (interrupted)");
-  return status.isOk() || stoppedWithSavepoint ? 0 : 130;
+  return status.isOk() || stoppedWithSavepoint || stoppedByRest ? 0 : 130;
 }
 
 }  // namespace reka::cli

@@ -7,7 +7,9 @@
 #include <new>
 
 #include "Checkpointing.h"
+#include "Config.h"
 #include "ConnectorsCommand.h"
+#include "JobsCommand.h"
 #include "SqlCommand.h"
 #include "NexmarkCommand.h"
 #include "reka/base/ProcessStats.h"
@@ -54,10 +56,15 @@ int main(int argc, char** argv) {
   reka::cli::addSavepointCommand(app, exitCode);
   reka::cli::addConnectorsCommands(app, exitCode);
   reka::cli::addSqlCommands(app, exitCode);
+  reka::cli::addJobsCommands(app, exitCode);
+  reka::cli::addConfigCommands(app, exitCode);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version end well; every usage error exits with 2, as in every command
+    // (docs/operations.md, "Exit codes").
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;
   }
   return exitCode;
 }

@@ -222,6 +222,7 @@ struct RunFlags {
   size_t batchSize = 1024;
   bool noProgress = false;
   CheckpointFlags checkpoints;
+  OperationFlags ops;
 };
 
 /// Checks every path and flag value of a run before anything starts; fills `options` and
@@ -291,6 +292,7 @@ int runQuery(const GeneratorFlags& gen, const RunFlags& flags, const CLI::App& c
   if (!flags.checkpoints.stateDir.empty()) options.kafkaTransactionLogDir = flags.checkpoints.stateDir + "/kafka-transactions";
 
   ExecutionConfig config;
+  config.jobName = flags.ops.name.empty() ? "nexmark " + flags.query : flags.ops.name;
   config.parallelism = flags.parallelism;
   config.workerThreads = flags.workers;
   config.idleSpin = std::chrono::microseconds(flags.idleSpinUs);
@@ -331,6 +333,13 @@ int runQuery(const GeneratorFlags& gen, const RunFlags& flags, const CLI::App& c
   auto client = env.executeAsync();
   if (!client.isOk()) {
     std::fprintf(stderr, "reka nexmark run: %s\n", client.status().message().c_str());
+    return 1;
+  }
+  auto rest = RestSession::start("reka nexmark run", flags.ops, stateDir, **client);
+  if (!rest.isOk()) {
+    std::fprintf(stderr, "reka nexmark run: %s\n", rest.status().message().c_str());
+    (*client)->cancel();
+    (void)(*client)->wait();
     return 1;
   }
   const bool tty = isatty(STDERR_FILENO) != 0;
@@ -383,6 +392,15 @@ int runQuery(const GeneratorFlags& gen, const RunFlags& flags, const CLI::App& c
   const double cpu = processCpuSeconds() - cpuStart;
   JobMetrics m = (*client)->metrics();
   if (printedProgress) std::fprintf(stderr, "\n");
+  (*rest)->close();  // waits for a REST stop in flight, so that stopped() is final
+  const bool stoppedByRest = (*rest)->stopped();
+  if (stoppedByRest) {
+    stoppedWithSavepoint = !(*rest)->savepoint().empty();
+    if (stoppedWithSavepoint)
+      std::fprintf(stderr, "reka nexmark run: stopped through the REST API with savepoint %s\n", (*rest)->savepoint().c_str());
+    else
+      std::fprintf(stderr, "reka nexmark run: cancelled through the REST API\n");
+  }
   if (!status.isOk() && status.code() != StatusCode::kCancelled) {
     std::fprintf(stderr, "reka nexmark run: job failed: %s\n", status.message().c_str());
     return 1;
@@ -457,7 +475,7 @@ int runQuery(const GeneratorFlags& gen, const RunFlags& flags, const CLI::App& c
         m.longestCheckpointSyncMs, m.longestDeltaCheckpointSyncMs, static_cast<long long>(m.deltaTaskSnapshots),
         static_cast<long long>(m.fullTaskSnapshots), m.checkpointCopyCpuMs, m.checkpointWriteCpuMs,
         m.restoredCheckpointId > 0 ? (", resumed from " + std::to_string(m.restoredCheckpointId)).c_str() : "");
-  return status.isOk() || stoppedWithSavepoint ? 0 : 130;
+  return status.isOk() || stoppedWithSavepoint || stoppedByRest ? 0 : 130;
 }
 
 }  // namespace
@@ -485,8 +503,7 @@ void addNexmarkCommand(CLI::App& app, int& exitCode) {
   auto runGen = std::make_shared<GeneratorFlags>();
   auto run = std::make_shared<RunFlags>();
   auto* runCmd = nexmark->add_subcommand("run", "Run a NEXMark query on generated events or an event file");
-  runCmd->add_option("--query", run->query, "the query to run")
-      ->required()
+  runCmd->add_option("--query", run->query, "the query to run (required)")
       ->check(CLI::IsMember(nexmark::supportedQueries()));
   runGen->add(runCmd, false);
   auto* eventsOpt = runCmd->get_option("--events");
@@ -538,7 +555,14 @@ void addNexmarkCommand(CLI::App& app, int& exitCode) {
       ->check(CLI::IsMember({"dead-letter", "fail"}));
   runCmd->add_flag("--no-progress", run->noProgress, "no progress line on stderr");
   run->checkpoints.add(runCmd);
+  run->ops.add(runCmd, "");
   runCmd->callback([runGen, run, runCmd, &exitCode] {
+    if (auto bad = run->ops.prepare(runCmd)) {
+      std::fprintf(stderr, "reka nexmark run: %s\n", bad->c_str());
+      exitCode = 2;
+      return;
+    }
+    if (run->query.empty()) throw CLI::RequiredError("--query (or the configuration key reka.query)");
     if (runCmd->count("--events") == 0 && runCmd->count("--input") == 0) {
       throw CLI::RequiredError("reka nexmark run needs --events N (in-process generator) or --input FILE");
     }

@@ -23,8 +23,8 @@ namespace {
 struct SqlFlags {
   std::string file;
   int parallelism = -1;
-  std::vector<std::string> defines;
   CheckpointFlags checkpoints;
+  OperationFlags ops;
 };
 
 std::optional<std::string> readScript(const std::string& path, std::string& out) {
@@ -39,16 +39,16 @@ std::optional<std::string> readScript(const std::string& path, std::string& out)
 /// The settings a script can change (SET or -D), with Flink's keys.
 const std::vector<std::string> kSettings = {"parallelism.default", "pipeline.name", "execution.checkpointing.interval"};
 
-/// Applies SET statements, then -D flags, to `config`; a message names a bad key or value.
-std::optional<std::string> applySettings(const std::map<std::string, std::string>& set, const std::vector<std::string>& defines,
-                                         ExecutionConfig& config, SqlFlags& flags) {
-  std::map<std::string, std::string> all = set;
-  for (const auto& d : defines) {
-    const size_t eq = d.find('=');
-    if (eq == std::string::npos || eq == 0) return "-D '" + d + "' is not KEY=VALUE";
-    all[d.substr(0, eq)] = d.substr(eq + 1);
-  }
-  for (const auto& [k, v] : all) {
+/// Applies the script's SET statements to `config` where the command line (a flag or -D) did
+/// not set the key; a message names a bad key or value.
+std::optional<std::string> applySettings(const std::map<std::string, std::string>& set, ExecutionConfig& config, SqlFlags& flags) {
+  for (const auto& [k, v] : set) {
+    const std::string source = flags.ops.effective.source(k);
+    if (source.rfind("flag", 0) == 0 || source == "-D") continue;  // the command line wins over SET
+    if (k == "pipeline.name") {
+      config.jobName = v;
+      continue;
+    }
     if (k == "parallelism.default") {
       int p = 0;
       try {
@@ -57,12 +57,10 @@ std::optional<std::string> applySettings(const std::map<std::string, std::string
         p = 0;
       }
       if (p < 1 || p > 1024) return "'parallelism.default' = '" + v + "': expected a number from 1 to 1024";
-      if (flags.parallelism < 0) config.parallelism = p;  // --parallelism wins
+      config.parallelism = p;
     } else if (k == "execution.checkpointing.interval") {
       if (!parseDuration(v)) return "'execution.checkpointing.interval' = '" + v + "': expected a duration such as 10s";
-      if (flags.checkpoints.interval == "0") flags.checkpoints.interval = v;
-    } else if (k == "pipeline.name") {
-      // The job's name: shown in messages only (no job manager keeps it).
+      flags.checkpoints.interval = v;
     } else {
       std::string accepted;
       for (const auto& s : kSettings) accepted += (accepted.empty() ? "" : ", ") + s;
@@ -72,7 +70,7 @@ std::optional<std::string> applySettings(const std::map<std::string, std::string
   return std::nullopt;
 }
 
-int runSql(SqlFlags flags, bool explainOnly) {
+int runSql(SqlFlags flags, bool explainOnly, CLI::App* cmd) {
   const char* who = explainOnly ? "reka explain" : "reka run";
   std::string text;
   if (auto bad = readScript(flags.file, text)) {
@@ -90,8 +88,13 @@ int runSql(SqlFlags flags, bool explainOnly) {
     return 0;
   }
   ExecutionConfig config;
-  if (flags.parallelism >= 0) config.parallelism = flags.parallelism;
-  if (auto bad = applySettings(script->settings(), flags.defines, config, flags)) {
+  if (auto bad = flags.ops.prepare(cmd)) {
+    std::fprintf(stderr, "%s: %s\n", who, bad->c_str());
+    return 2;
+  }
+  config.jobName = flags.ops.name;
+  if (flags.parallelism > 0) config.parallelism = flags.parallelism;
+  if (auto bad = applySettings(script->settings(), config, flags)) {
     std::fprintf(stderr, "%s: %s\n", who, bad->c_str());
     return 2;
   }
@@ -110,7 +113,7 @@ int runSql(SqlFlags flags, bool explainOnly) {
     std::fprintf(stderr, "%s: %s\n", who, s.message().c_str());
     return 2;
   }
-  return superviseJob(env, who, stateDir);
+  return superviseJob(env, who, stateDir, flags.ops);
 }
 
 }  // namespace
@@ -121,17 +124,21 @@ void addSqlCommands(CLI::App& app, int& exitCode) {
   run->add_option("file", flags->file, "the SQL file")->required();
   run->add_option("--parallelism", flags->parallelism, "parallel subtasks (default: 'parallelism.default', else the number of cores)")
       ->check(CLI::Range(0, 1024));
-  run->add_option("-D", flags->defines, "a setting KEY=VALUE (repeat), as SET 'KEY' = 'VALUE' in the script");
   flags->checkpoints.add(run);
-  run->callback([flags, &exitCode] {
+  flags->ops.add(run, "");
+  run->callback([flags, run, &exitCode] {
+    if (flags->ops.name.empty()) {  // the script's name, unless pipeline.name or --name says otherwise
+      const size_t slash = flags->file.find_last_of('/');
+      flags->ops.name = flags->file.substr(slash == std::string::npos ? 0 : slash + 1);
+    }
     installStopSignals(true);
-    exitCode = runSql(*flags, false);
+    exitCode = runSql(*flags, false, run);
   });
 
   auto explainFlags = std::make_shared<SqlFlags>();
   auto* explain = app.add_subcommand("explain", "print the plan of the INSERT statements of a SQL file");
   explain->add_option("file", explainFlags->file, "the SQL file")->required();
-  explain->callback([explainFlags, &exitCode] { exitCode = runSql(*explainFlags, true); });
+  explain->callback([explainFlags, explain, &exitCode] { exitCode = runSql(*explainFlags, true, explain); });
 }
 
 }  // namespace reka::cli

@@ -31,17 +31,7 @@ using ::testing::Not;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-struct Exit {
-  int code = -1;  ///< exit status, 128 + signal, or -1 when it had to be killed at the deadline
-  std::string out;
-  std::string err;
-};
-
-/// A `reka` process started in the background (sh -c "exec reka …", so the pid is reka's).
-struct Running {
-  pid_t pid = -1;
-  std::string out, err;
-};
+using Exit = CommandResult;
 
 class HardeningTest : public ::testing::Test {
  protected:
@@ -54,45 +44,10 @@ class HardeningTest : public ::testing::Test {
 
   std::string path(const std::string& name) const { return dir_.file(name); }
 
-  Running start(const std::string& args) {
-    Running r;
-    r.out = path("out-" + std::to_string(calls_));
-    r.err = path("err-" + std::to_string(calls_));
-    ++calls_;
-    const std::string command = "exec '" REKA_CLI_PATH "' " + args + " </dev/null >'" + r.out + "' 2>'" + r.err + "'";
-    r.pid = ::fork();
-    if (r.pid == 0) {
-      ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-    children_.push_back(r.pid);
-    return r;
-  }
+  Running start(const std::string& args) { return background_.start(REKA_CLI_PATH, args); }
 
   /// Waits for `r` at most `limit`; kills it (code -1) past that.
-  Exit finish(const Running& r, std::chrono::milliseconds limit = 60s) {
-    Exit e;
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    int status = 0;
-    for (;;) {
-      pid_t done = ::waitpid(r.pid, &status, WNOHANG);
-      if (done == r.pid) {
-        e.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        break;
-      }
-      if (std::chrono::steady_clock::now() > deadline) {
-        ::kill(r.pid, SIGKILL);
-        ::waitpid(r.pid, &status, 0);
-        ADD_FAILURE() << "reka did not end within " << limit.count() << " ms";
-        break;
-      }
-      std::this_thread::sleep_for(10ms);
-    }
-    std::erase(children_, r.pid);
-    e.out = readFile(r.out);
-    e.err = readFile(r.err);
-    return e;
-  }
+  Exit finish(const Running& r, std::chrono::milliseconds limit = 60s) { return background_.finish(r, limit); }
 
   Exit reka(const std::string& args, std::chrono::milliseconds limit = 60s) { return finish(start(args), limit); }
 
@@ -100,7 +55,7 @@ class HardeningTest : public ::testing::Test {
   std::string events(const std::string& name, int n, const std::vector<std::string>& insert = {}, size_t at = 0) {
     const std::string clean = path(name + ".clean");
     Exit g = reka("nexmark generate --events " + std::to_string(n) + " --rate 1000 --output '" + clean + "'");
-    EXPECT_EQ(g.code, 0) << g.err;
+    EXPECT_EQ(g.exitCode, 0) << g.err;
     std::vector<std::string> lines = readLines(clean);
     lines.insert(lines.begin() + static_cast<std::ptrdiff_t>(std::min(at, lines.size())), insert.begin(), insert.end());
     std::string content;
@@ -128,8 +83,8 @@ class HardeningTest : public ::testing::Test {
   }
 
   ScratchDir dir_;
-  int calls_ = 0;
-  std::vector<pid_t> children_;
+  BackgroundCommands background_{dir_};
+  std::vector<pid_t> children_;  ///< other processes a test starts
 };
 
 // ---- 1. Extreme timestamps -----------------------------------------------------------------------
@@ -144,9 +99,9 @@ TEST_F(HardeningTest, ExtremeTimestampsAreDeadLetteredAndQ5AndQ7FinishWithTheCle
     Exit run = reka("nexmark run --query " + q + " --input '" + input + "' --no-progress --output '" + path(q + ".out") +
                         "' --dead-letter '" + path(q + ".dl") + "'",
                     30s);
-    ASSERT_EQ(run.code, 0) << run.err;
+    ASSERT_EQ(run.exitCode, 0) << run.err;
     Exit ref = reka("nexmark run --query " + q + " --input '" + clean + "' --no-progress --output '" + path(q + ".ref") + "'", 30s);
-    ASSERT_EQ(ref.code, 0) << ref.err;
+    ASSERT_EQ(ref.exitCode, 0) << ref.err;
     EXPECT_EQ(sortedLines(path(q + ".out")), sortedLines(path(q + ".ref")));
     const auto dead = readLines(path(q + ".dl"));
     ASSERT_EQ(dead.size(), 3u);
@@ -172,7 +127,7 @@ TEST_F(HardeningTest, SigtermStopsAJobWhoseFifoWriterStaysSilent) {
   ::kill(job.pid, SIGTERM);
   Exit e = finish(job, 30s);
   EXPECT_LT(std::chrono::steady_clock::now() - signalled, 10s);
-  EXPECT_EQ(e.code, 130) << e.err;
+  EXPECT_EQ(e.exitCode, 130) << e.err;
   EXPECT_THAT(e.err, HasSubstr("interrupted, stopping"));
   EXPECT_THAT(e.out, HasSubstr("q0: 200 events"));
   ::close(writer);
@@ -184,7 +139,7 @@ TEST_F(HardeningTest, SigintStopsAJobWaitingForAFifoWriterThatNeverComes) {
   std::this_thread::sleep_for(500ms);
   ::kill(job.pid, SIGINT);
   Exit e = finish(job, 30s);
-  EXPECT_EQ(e.code, 130) << e.err;
+  EXPECT_EQ(e.exitCode, 130) << e.err;
 }
 
 TEST_F(HardeningTest, ASecondInterruptExitsAtOnceWithAMessage) {
@@ -198,7 +153,7 @@ TEST_F(HardeningTest, ASecondInterruptExitsAtOnceWithAMessage) {
   std::this_thread::sleep_for(20ms);
   ::kill(job.pid, SIGINT);
   Exit e = finish(job, 10s);
-  EXPECT_EQ(e.code, 130);
+  EXPECT_EQ(e.exitCode, 130);
   EXPECT_THAT(e.err, HasSubstr("interrupted again: exiting now"));
 }
 
@@ -218,7 +173,7 @@ TEST_F(HardeningTest, SavepointNeverSignalsAProcessThatIsNotTheJob) {
   writeFile(state + "/reka.lock", std::to_string(bystander) + "\n");
   for (const char* stop : {"", " --stop"}) {
     Exit e = reka("savepoint --state-dir '" + state + "' --timeout 2s" + stop, 20s);
-    EXPECT_EQ(e.code, 1);
+    EXPECT_EQ(e.exitCode, 1);
     EXPECT_THAT(e.err, HasSubstr("no running reka job uses"));
   }
   std::this_thread::sleep_for(200ms);
@@ -233,14 +188,14 @@ TEST_F(HardeningTest, TwoRunsCannotShareAStateDirectoryAndSavepointReachesTheOwn
   // Wait until it holds the lock (its pid is in the file once it does).
   for (int i = 0; i < 500 && readFile(state + "/reka.lock") != std::to_string(first.pid) + "\n"; ++i) std::this_thread::sleep_for(10ms);
   Exit second = reka("nexmark run --query q0 --events 1000 --no-progress --state-dir '" + state + "'", 20s);
-  EXPECT_EQ(second.code, 1);
+  EXPECT_EQ(second.exitCode, 1);
   EXPECT_THAT(second.err, HasSubstr("in use by process " + std::to_string(first.pid)));
   // `reka savepoint --stop` reaches the job through the lock and stops it with a savepoint.
   Exit sp = reka("savepoint --state-dir '" + state + "' --stop --timeout 20s", 30s);
-  EXPECT_EQ(sp.code, 0) << sp.err;
+  EXPECT_EQ(sp.exitCode, 0) << sp.err;
   EXPECT_THAT(sp.out, HasSubstr("/savepoints/"));
   Exit e = finish(first, 30s);
-  EXPECT_EQ(e.code, 0) << e.err;
+  EXPECT_EQ(e.exitCode, 0) << e.err;
 }
 
 // ---- 5. Symlinks and path mistakes ---------------------------------------------------------------
@@ -277,7 +232,7 @@ TEST_F(HardeningTest, PathMistakesAreRefusedBeforeAnythingRuns) {
   for (const Case& c : cases) {
     SCOPED_TRACE(c.flags);
     Exit e = reka(run + c.flags, 20s);
-    EXPECT_NE(e.code, 0);
+    EXPECT_NE(e.exitCode, 0);
     EXPECT_THAT(e.err, HasSubstr(c.message));
     EXPECT_THAT(e.out, Not(HasSubstr("events in")));  // nothing ran
   }
@@ -285,7 +240,7 @@ TEST_F(HardeningTest, PathMistakesAreRefusedBeforeAnythingRuns) {
   EXPECT_EQ(readFile(path("victim")), "precious\n");
   // A FIFO cannot be read again from a checkpoint's position: no checkpoints on one.
   Exit fifoState = reka("nexmark run --query q1 --no-progress --input '" + fifo + "' --state-dir '" + path("fifo-state") + "'", 20s);
-  EXPECT_EQ(fifoState.code, 2);
+  EXPECT_EQ(fifoState.exitCode, 2);
   EXPECT_THAT(fifoState.err, HasSubstr("is not a regular file"));
 }
 
@@ -297,7 +252,7 @@ TEST_F(HardeningTest, LateRecordsAreShownAndWrittenToTheLateOutputAsInputEvents)
   Exit e = reka("nexmark run --query q7 --parallelism 1 --input '" + input + "' --no-progress --max-ahead 0 --late-output '" +
                     path("late.out") + "' --report '" + path("late.json") + "'",
                 30s);
-  ASSERT_EQ(e.code, 0) << e.err;
+  ASSERT_EQ(e.exitCode, 0) << e.err;
   const auto report = nlohmann::json::parse(readFile(path("late.json")));
   const int64_t late = report["late_records"].get<int64_t>();
   EXPECT_GT(late, 1000);
@@ -306,12 +261,12 @@ TEST_F(HardeningTest, LateRecordsAreShownAndWrittenToTheLateOutputAsInputEvents)
   EXPECT_EQ(static_cast<int64_t>(lines.size()), late);
   // The late file is input again: read back, it gives the same bids (no bad lines).
   Exit again = reka("nexmark run --query q0 --input '" + path("late.out") + "' --no-progress", 30s);
-  EXPECT_EQ(again.code, 0) << again.err;
+  EXPECT_EQ(again.exitCode, 0) << again.err;
   EXPECT_THAT(again.out, HasSubstr(", 0 bad input lines"));
   // With the default far-future cap (10 minutes) the same bid moves time 10 minutes only: the
   // file's 4 s of events stay late all the same, and they are counted, not silently dropped.
   Exit capped = reka("nexmark run --query q7 --parallelism 1 --input '" + input + "' --no-progress", 30s);
-  EXPECT_EQ(capped.code, 0);
+  EXPECT_EQ(capped.exitCode, 0);
   EXPECT_THAT(capped.out, HasSubstr("late records (counted only; --late-output FILE writes them)"));
 }
 
@@ -328,7 +283,7 @@ TEST_F(HardeningTest, Q17SumsBeyond64BitsAreExactAndAHugePriceIsADeadLetter) {
   Exit e = reka("nexmark run --query q17 --input '" + path("sums.jsonl") + "' --no-progress --output '" + path("q17.out") +
                     "' --dead-letter '" + path("q17.dl") + "'",
                 30s);
-  ASSERT_EQ(e.code, 0) << e.err;
+  ASSERT_EQ(e.exitCode, 0) << e.err;
   const auto rows = readLines(path("q17.out"));
   ASSERT_FALSE(rows.empty());
   // 1025 × 9007199254740991 = 9232379236109515775 > 2^63 − 1.
@@ -347,7 +302,7 @@ TEST_F(HardeningTest, ARunWithoutACheckpointRefusesCommittedOutputUnlessToldToSt
   const std::string run = "nexmark run --query q5 --events 20000 --rate 10000 --parallelism 2 --no-progress --output-dir '" +
                           out + "' --state-dir '" + state + "' --checkpoint-interval 100ms";
   Exit first = reka(run, 60s);
-  ASSERT_EQ(first.code, 0) << first.err;
+  ASSERT_EQ(first.exitCode, 0) << first.err;
   auto committed = [&] {
     std::vector<std::string> rows;
     for (const auto& f : fs::recursive_directory_iterator(out))
@@ -362,18 +317,18 @@ TEST_F(HardeningTest, ARunWithoutACheckpointRefusesCommittedOutputUnlessToldToSt
   for (const auto& f : fs::recursive_directory_iterator(state))
     if (f.path().filename() == "MANIFEST") fs::remove(f.path());
   Exit refused = reka(run, 30s);
-  EXPECT_EQ(refused.code, 2);
+  EXPECT_EQ(refused.exitCode, 2);
   EXPECT_THAT(refused.err, HasSubstr("already holds"));
   EXPECT_THAT(refused.err, HasSubstr("was rejected: it has no MANIFEST"));
   EXPECT_THAT(refused.err, HasSubstr("--overwrite-output"));
   EXPECT_EQ(committed(), reference);
   // Told to start over: the old files go, the new run writes the same rows once.
   Exit over = reka(run + " --overwrite-output", 60s);
-  EXPECT_EQ(over.code, 0) << over.err;
+  EXPECT_EQ(over.exitCode, 0) << over.err;
   EXPECT_EQ(committed(), reference);
   // Without a state directory a second run into the same directory is refused too.
   Exit again = reka("nexmark run --query q5 --events 20000 --rate 10000 --no-progress --output-dir '" + out + "'", 30s);
-  EXPECT_EQ(again.code, 2);
+  EXPECT_EQ(again.exitCode, 2);
   EXPECT_THAT(again.err, HasSubstr("the run has no --state-dir"));
 }
 
@@ -390,7 +345,7 @@ TEST_F(HardeningTest, ACancelledRunReportsTheRowsItWrote) {
   std::this_thread::sleep_for(1500ms);  // all 3000 are read; the writer stays silent
   ::kill(job.pid, SIGINT);
   Exit e = finish(job, 30s);
-  EXPECT_EQ(e.code, 130) << e.err;
+  EXPECT_EQ(e.exitCode, 130) << e.err;
   const auto written = readLines(path("rows.out"));
   EXPECT_EQ(written.size(), 2760u);  // the bids among the 3000 events (q0 passes bids through)
   EXPECT_THAT(e.out, HasSubstr(std::to_string(written.size()) + " output rows"));
@@ -401,7 +356,7 @@ TEST_F(HardeningTest, AByteOrderMarkIsNotABadRecord) {
   const std::string input = events("bom.jsonl", 100);
   writeFile(path("bom2.jsonl"), "\xEF\xBB\xBF" + readFile(input));
   Exit e = reka("nexmark run --query q0 --input '" + path("bom2.jsonl") + "' --no-progress", 30s);
-  EXPECT_EQ(e.code, 0);
+  EXPECT_EQ(e.exitCode, 0);
   EXPECT_THAT(e.out, HasSubstr("q0: 100 events"));
   EXPECT_THAT(e.out, HasSubstr(", 0 bad input lines"));
 }
@@ -411,7 +366,7 @@ TEST_F(HardeningTest, StateFilesArePrivate) {
   Exit e = reka("nexmark run --query q5 --events 20000 --rate 10000 --no-progress --state-dir '" + state +
                     "' --checkpoint-interval 50ms",
                 60s);
-  ASSERT_EQ(e.code, 0) << e.err;
+  ASSERT_EQ(e.exitCode, 0) << e.err;
   int files = 0;
   for (const auto& f : fs::recursive_directory_iterator(state)) {
     struct stat st {};

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <csignal>
 #include <unistd.h>
 
 #include <algorithm>
@@ -24,6 +25,7 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -739,5 +741,85 @@ inline CommandResult runCommand(const std::string& binary, const std::string& ar
   EXPECT_NE(r.exitCode, 124) << "reka " << args << " timed out";
   return r;
 }
+
+/// A command started in the background (sh -c "exec …", so the pid is the command's own).
+struct Running {
+  pid_t pid = -1;
+  std::string out, err;  ///< files that receive its stdout and stderr
+};
+
+/// Commands in the background, each with its output in files of `dir`; whatever still runs when
+/// this is destroyed is killed.
+class BackgroundCommands {
+ public:
+  explicit BackgroundCommands(const ScratchDir& dir) : dir_(dir) {}
+  ~BackgroundCommands() {
+    for (pid_t p : children_) {
+      ::kill(p, SIGKILL);
+      ::waitpid(p, nullptr, 0);
+    }
+  }
+  BackgroundCommands(const BackgroundCommands&) = delete;
+  BackgroundCommands& operator=(const BackgroundCommands&) = delete;
+
+  /// Starts `binary args` (args go to the shell as written) with stdin from /dev/null;
+  /// `environment` is prepended as `NAME=value …` assignments.
+  Running start(const std::string& binary, const std::string& args, const std::string& environment = "") {
+    Running r;
+    r.out = dir_.file("out-" + std::to_string(calls_));
+    r.err = dir_.file("err-" + std::to_string(calls_));
+    ++calls_;
+    const std::string command = (environment.empty() ? "" : "export " + environment + "; ") + "exec '" + binary + "' " + args +
+                                " </dev/null >'" + r.out + "' 2>'" + r.err + "'";
+    r.pid = ::fork();
+    if (r.pid == 0) {
+      ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    children_.push_back(r.pid);
+    return r;
+  }
+
+  /// Waits for `r` at most `limit`; kills it (exit code -1 and a test failure) past that.
+  CommandResult finish(const Running& r, std::chrono::milliseconds limit = std::chrono::seconds(60)) {
+    CommandResult e;
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    int status = 0;
+    for (;;) {
+      pid_t done = ::waitpid(r.pid, &status, WNOHANG);
+      if (done == r.pid) {
+        e.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        break;
+      }
+      if (std::chrono::steady_clock::now() > deadline) {
+        ::kill(r.pid, SIGKILL);
+        ::waitpid(r.pid, &status, 0);
+        ADD_FAILURE() << "the command did not end within " << limit.count() << " ms";
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    std::erase(children_, r.pid);
+    e.out = readFile(r.out);
+    e.err = readFile(r.err);
+    return e;
+  }
+
+  /// Waits at most `limit` for `file` to contain `text`; false if it never does.
+  static bool awaitText(const std::string& file, const std::string& text,
+                        std::chrono::milliseconds limit = std::chrono::seconds(30)) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (readFile(file).find(text) != std::string::npos) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
+  }
+
+ private:
+  const ScratchDir& dir_;
+  int calls_ = 0;
+  std::vector<pid_t> children_;
+};
 
 }  // namespace reka::nexmark::it

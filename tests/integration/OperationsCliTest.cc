@@ -1,0 +1,237 @@
+// Operating a running `reka` job from outside: the configuration (file, environment, -D,
+// flags), JSON logs, the job registry, and `reka list / status / savepoint / stop / cancel`
+// against the REST API of a job running in the background on 127.0.0.1.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <sstream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "NexmarkTestKit.h"
+
+#ifndef REKA_CLI_PATH
+#error "REKA_CLI_PATH must name the reka binary"
+#endif
+
+namespace reka::nexmark::it {
+namespace {
+
+using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+class OperationsCliTest : public ::testing::Test {
+ protected:
+  OperationsCliTest() {
+    ::mkdir(runtimeDir_.c_str(), 0700);
+    env_ = "XDG_RUNTIME_DIR='" + runtimeDir_ + "'";
+  }
+
+  /// Runs `reka args` to its end (a private job registry for this test).
+  CommandResult reka(const std::string& args, const std::string& extraEnv = "", std::chrono::seconds limit = 60s) {
+    return background_.finish(background_.start(REKA_CLI_PATH, args, env_ + (extraEnv.empty() ? "" : " " + extraEnv)), limit);
+  }
+  Running start(const std::string& args) { return background_.start(REKA_CLI_PATH, args, env_); }
+
+  /// Starts an endless q5 with checkpoints and waits for its REST address line; the job's id.
+  std::string startJob(Running& job, const std::string& extra = "") {
+    // The default port range: the first free port of 8081-8099.
+    job = start("nexmark run --query q5 --events 1000000000 --rate 20000 --no-progress --name ops-test --state-dir '" +
+                dir_.file("state") + "' --checkpoint-interval 100ms " + extra);
+    EXPECT_TRUE(BackgroundCommands::awaitText(job.err, "dashboard and REST API at")) << readFile(job.err);
+    // "… at http://127.0.0.1:PORT/ (job ID)"
+    const std::string err = readFile(job.err);
+    const size_t at = err.find("at http://127.0.0.1:");
+    const size_t id = err.find("(job ", at);
+    if (at == std::string::npos || id == std::string::npos || id + 5 + 32 > err.size()) {
+      ADD_FAILURE() << "no REST address in: " << err;
+      return "";
+    }
+    url_ = err.substr(at + 3, id - 1 - (at + 3));
+    EXPECT_THAT(err.substr(id + 5, 33), ::testing::MatchesRegex("[0-9a-f]{32}\\)"));
+    return err.substr(id + 5, 32);
+  }
+
+  ScratchDir dir_;
+  std::string runtimeDir_ = dir_.file("runtime");
+  std::string env_;
+  BackgroundCommands background_{dir_};
+  std::string url_;
+};
+
+TEST_F(OperationsCliTest, ConfigShowSaysWhereEveryValueComesFrom) {
+  const std::string file = dir_.file("reka.yaml");
+  writeFile(file,
+            "parallelism.default: 3\n"
+            "execution:\n"
+            "  checkpointing:\n"
+            "    interval: 10s\n"
+            "    mode: AT_LEAST_ONCE\n"
+            "rest:\n"
+            "  port: 9100\n"
+            "reka.events: 5000\n");
+  CommandResult r = reka("config show --command 'nexmark run' --config '" + file + "' -D rest.port=9200 --rest-port 9300",
+                         "REKA_EXECUTION_CHECKPOINTING_INTERVAL=20s REKA_BATCH_SIZE=512");
+  // `config show` takes no --rest-port: the flag is refused, naming it.
+  EXPECT_EQ(r.exitCode, 2) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("--rest-port"));
+  r = reka("config show --command 'nexmark run' --config '" + file + "' -D rest.port=9200",
+           "REKA_EXECUTION_CHECKPOINTING_INTERVAL=20s REKA_BATCH_SIZE=512");
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  // "key  value  # source" per line.
+  auto line = [&](const std::string& key) {
+    std::istringstream lines(r.out);
+    for (std::string l; std::getline(lines, l);) {
+      std::istringstream words(l);
+      std::string k, v, hash;
+      words >> k >> v >> hash;
+      if (k != key || hash != "#") continue;
+      std::string source;
+      std::getline(words >> std::ws, source);
+      return std::make_pair(v, source);
+    }
+    ADD_FAILURE() << key << " is not in\n" << r.out;
+    return std::make_pair(std::string(), std::string());
+  };
+  EXPECT_EQ(line("parallelism.default"), std::make_pair(std::string("3"), "file " + file));
+  EXPECT_EQ(line("execution.checkpointing.interval"), std::make_pair(std::string("20s"), std::string("env REKA_EXECUTION_CHECKPOINTING_INTERVAL")));
+  EXPECT_EQ(line("execution.checkpointing.mode"), std::make_pair(std::string("at-least-once"), "file " + file));
+  EXPECT_EQ(line("rest.port"), std::make_pair(std::string("9200"), std::string("-D")));
+  EXPECT_EQ(line("reka.batch-size"), std::make_pair(std::string("512"), std::string("env REKA_BATCH_SIZE")));
+  EXPECT_EQ(line("reka.events"), std::make_pair(std::string("5000"), "file " + file));
+  EXPECT_EQ(line("state.checkpoints.num-retained"), std::make_pair(std::string("3"), std::string("default")));
+
+  // `reka config keys` lists every key with its flag and variable.
+  r = reka("config keys");
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_THAT(r.out, ::testing::ContainsRegex("execution.checkpointing.min-pause +--checkpoint-min-pause +REKA_EXECUTION_CHECKPOINTING_MIN_PAUSE"));
+  EXPECT_THAT(r.out, ::testing::ContainsRegex("reka.events +--events +REKA_EVENTS"));
+}
+
+TEST_F(OperationsCliTest, BadKeysAndValuesAreErrorsThatNameThem) {
+  const std::string file = dir_.file("bad.yaml");
+  writeFile(file, "parallelism.defualt: 3\n");
+  CommandResult r = reka("nexmark run --query q1 --events 10 --config '" + file + "'");
+  EXPECT_EQ(r.exitCode, 2);
+  EXPECT_THAT(r.err, HasSubstr("unknown configuration key 'parallelism.defualt'"));
+  EXPECT_THAT(r.err, HasSubstr("parallelism.default"));
+
+  r = reka("nexmark run --query q1 --events 10 -D parallelism.default=many");
+  EXPECT_EQ(r.exitCode, 2);
+  EXPECT_THAT(r.err, HasSubstr("'parallelism.default' = 'many' (-D)"));
+
+  r = reka("nexmark run --query q1 --events 10", "REKA_PARALELISM=2");
+  EXPECT_EQ(r.exitCode, 2);
+  EXPECT_THAT(r.err, HasSubstr("unknown configuration variable REKA_PARALELISM"));
+
+  r = reka("nexmark run --query q1 --events 10 -D execution.checkpointing.mode=sometimes");
+  EXPECT_EQ(r.exitCode, 2);
+  EXPECT_THAT(r.err, HasSubstr("execution.checkpointing.mode"));
+  EXPECT_THAT(r.err, HasSubstr("exactly-once"));
+
+  r = reka("nexmark run --query q1 --events 10 -D state.backend.type=rocksdb");
+  EXPECT_EQ(r.exitCode, 2);
+  EXPECT_THAT(r.err, HasSubstr("state.backend.type"));
+
+  writeFile(file, "rest: [1, 2]\n");
+  r = reka("nexmark run --query q1 --events 10 --config '" + file + "'");
+  EXPECT_EQ(r.exitCode, 2);
+  EXPECT_THAT(r.err, HasSubstr("'rest' has a list"));
+
+  r = reka("nexmark run --events 10");
+  EXPECT_EQ(r.exitCode, 2) << "a usage error: " << r.err;
+  EXPECT_THAT(r.err, HasSubstr("--query"));
+
+  // The configuration gives the query and the events as well as flags do.
+  writeFile(file, "reka:\n  query: q1\n  events: 2000\nrest.port: 0\n");
+  r = reka("nexmark run --no-progress --config '" + file + "'");
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("q1: 2000 events"));
+}
+
+TEST_F(OperationsCliTest, JsonLogsCarryTheJobAndItsStateChanges) {
+  CommandResult r = reka("nexmark run --query q1 --events 2000 --no-progress --rest-port 0 --log-format json --name json-logs");
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  std::vector<std::string> messages;
+  std::string jobId;
+  std::istringstream lines(r.err);
+  for (std::string l; std::getline(lines, l);) {
+    if (l.empty() || l[0] != '{') continue;
+    nlohmann::json j = nlohmann::json::parse(l, nullptr, false);
+    ASSERT_FALSE(j.is_discarded()) << l;
+    EXPECT_TRUE(j.contains("time") && j.contains("level")) << l;
+    if (j.value("job", "") != "json-logs") continue;
+    messages.push_back(j.value("message", ""));
+    jobId = j.value("job_id", "");
+  }
+  EXPECT_THAT(jobId, ::testing::MatchesRegex("[0-9a-f]{32}"));
+  ASSERT_GE(messages.size(), 2u) << r.err;
+  EXPECT_THAT(messages.front(), HasSubstr("job running"));
+  EXPECT_EQ(messages.back(), "job finished");
+}
+
+TEST_F(OperationsCliTest, ListStatusSavepointAndStopARunningJob) {
+  Running job;
+  const std::string id = startJob(job);
+  ASSERT_FALSE(id.empty());
+
+  // The registry entry and the state directory's rest.json are private to the user.
+  for (const std::string& f : {runtimeDir_ + "/reka/" + id + ".json", dir_.file("state") + "/rest.json"}) {
+    struct stat st{};
+    ASSERT_EQ(::stat(f.c_str(), &st), 0) << f;
+    EXPECT_EQ(st.st_mode & 0777, 0600u) << f;
+  }
+
+  CommandResult list = reka("list");
+  ASSERT_EQ(list.exitCode, 0) << list.err;
+  EXPECT_THAT(list.out, ::testing::ContainsRegex(id + " +RUNNING .*ops-test"));
+
+  CommandResult status = reka("status " + id.substr(0, 8));
+  ASSERT_EQ(status.exitCode, 0) << status.err;
+  EXPECT_THAT(status.out, HasSubstr("job ops-test (" + id + ")"));
+  EXPECT_THAT(status.out, HasSubstr("state RUNNING"));
+  EXPECT_THAT(status.out, HasSubstr("q5-count"));
+
+  CommandResult sp = reka("savepoint ops-test");
+  ASSERT_EQ(sp.exitCode, 0) << sp.err;
+  const std::string savepoint = sp.out.substr(0, sp.out.find('\n'));
+  struct stat st{};
+  EXPECT_EQ(::stat(savepoint.c_str(), &st), 0) << savepoint;
+  EXPECT_THAT(savepoint, HasSubstr("/savepoints/"));
+
+  // A wrong token is refused; the job keeps running.
+  CommandResult refused = reka("cancel " + id + " --token wrong");
+  EXPECT_EQ(refused.exitCode, 1);
+  EXPECT_THAT(refused.err, HasSubstr("HTTP 401"));
+  EXPECT_EQ(reka("status " + id).exitCode, 0);
+
+  CommandResult stop = reka("stop '" + dir_.file("state") + "' --savepoint");
+  ASSERT_EQ(stop.exitCode, 0) << stop.err;
+  EXPECT_THAT(stop.out, HasSubstr("/savepoints/"));
+  CommandResult ended = background_.finish(job, 30s);
+  EXPECT_EQ(ended.exitCode, 0) << ended.err;
+  EXPECT_THAT(ended.err, HasSubstr("stopped through the REST API with savepoint"));
+
+  list = reka("list");
+  EXPECT_THAT(list.out, Not(HasSubstr(id))) << "the registry entry is gone with the job";
+  CommandResult gone = reka("status " + id);
+  EXPECT_EQ(gone.exitCode, 1);
+  EXPECT_THAT(gone.err, HasSubstr("no running job"));
+
+  // The run resumes from the savepoint the stop took.
+  Running again;
+  const std::string id2 = startJob(again);
+  CommandResult cancel = reka("cancel " + id2);
+  ASSERT_EQ(cancel.exitCode, 0) << cancel.err;
+  CommandResult ended2 = background_.finish(again, 30s);
+  EXPECT_EQ(ended2.exitCode, 0) << ended2.err;
+  EXPECT_THAT(ended2.err, HasSubstr("resumed from savepoint"));
+  EXPECT_THAT(ended2.err, HasSubstr("cancelled through the REST API"));
+}
+
+}  // namespace
+}  // namespace reka::nexmark::it

@@ -6,8 +6,17 @@ function(reka_add_module)
   cmake_parse_arguments(M "" "NAME" "SRCS;DEPS;EXCLUDE_DIRS" ${ARGN})
   set(target reka_${M_NAME})
   add_library(${target} STATIC ${M_SRCS})
-  target_include_directories(${target} PUBLIC ${PROJECT_SOURCE_DIR}/include ${PROJECT_SOURCE_DIR}/src)
+  # src/ is an include path inside this tree only: an installed Reka offers include/ alone.
+  target_include_directories(${target} PUBLIC $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/include>
+                                              $<BUILD_INTERFACE:${PROJECT_BINARY_DIR}/include>
+                                              $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/src>
+                                              $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
   target_link_libraries(${target} PUBLIC ${M_DEPS})
+  if(REKA_SANITIZE)
+    # A sanitized library needs its runtime wherever it is linked, installed copies included.
+    target_link_options(${target} INTERFACE -fsanitize=${REKA_SANITIZE})
+  endif()
+  set_property(GLOBAL APPEND PROPERTY REKA_MODULES ${target})
   if(REKA_BUILD_TESTS)
     file(GLOB_RECURSE tests CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*Test.cc)
     foreach(dir ${M_EXCLUDE_DIRS})

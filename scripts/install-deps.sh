@@ -9,6 +9,9 @@ packages=(
   libsimdjson-dev libmimalloc-dev libgtest-dev libgmock-dev libbenchmark-dev
   libre2-dev  # regular expressions (REGEXP_EXTRACT, Kafka topic patterns)
   librdkafka-dev kcat  # the Kafka connector; its tests use librdkafka's mock cluster on 127.0.0.1
+  libspdlog-dev libyaml-cpp-dev libcpp-httplib-dev  # logging, the configuration file, the REST server
+  prometheus  # promtool checks the /metrics exposition in the tests
+  chromium chromium-driver python3-selenium  # the dashboard's tests in headless Chromium
   clang libclang-rt-14-dev  # the `fuzz` preset: clang with libFuzzer (scripts/fuzz.sh)
 )
 

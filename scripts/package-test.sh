@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs a built Reka into a scratch prefix, then builds and runs a project outside the tree
+# against it (tests/package: every example, and a check of the installed headers), and checks
+# reka.pc. Usage: package-test.sh BUILD_DIR WORK_DIR
+set -euo pipefail
+build=$1
+work=$2
+root=$(cd "$(dirname "$0")/.." && pwd)
+rm -rf "$work"
+mkdir -p "$work"
+cmake --install "$build" --prefix "$work/prefix" >"$work/install.log"
+test -f "$work/prefix/include/reka/reka.h"
+test -f "$work/prefix/include/reka/Version.h"
+test -f "$work/prefix/lib/cmake/Reka/RekaConfig.cmake"
+test -x "$work/prefix/bin/reka"
+if [ -d "$work/prefix/include/runtime" ] || find "$work/prefix/include/reka" -name '*.cc' | grep -q .; then
+  echo "package-test: private sources were installed" >&2
+  exit 1
+fi
+launcher=()
+if command -v ccache >/dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
+cmake -S "$root/tests/package" -B "$work/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$work/prefix" \
+  -DREKA_EXAMPLES_DIR="$root/examples" "${launcher[@]}" >"$work/configure.log"
+cmake --build "$work/build" -j2 >"$work/build.log" || { cat "$work/build.log" >&2; exit 1; }
+"$work/build/installed_headers"
+"$work/build/WordCount" | tee "$work/word_count.out"
+grep -qx "to 4" "$work/word_count.out"
+libs=$(PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig" pkg-config --libs reka)
+libdir=$(PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig" pkg-config --variable=libdir reka)
+test -f "$libdir/libreka_base.a" || { echo "package-test: reka.pc's libdir $libdir has no libreka_base.a" >&2; exit 1; }
+case "$libs" in
+  *-lreka_runtime*-lreka_base*) echo "reka.pc: $libs" ;;
+  *) echo "package-test: reka.pc gives '$libs'" >&2; exit 1 ;;
+esac
+echo "package-test: ok"

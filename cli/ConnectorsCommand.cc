@@ -125,7 +125,7 @@ void addConnectorsCommands(CLI::App& app, int& exitCode) {
     if (flags->schema.empty()) throw CLI::RequiredError("--schema (or the configuration key reka.schema)");
     if (flags->from.empty()) throw CLI::RequiredError("--from (or the configuration key reka.from)");
     if (flags->to.empty()) throw CLI::RequiredError("--to (or the configuration key reka.to)");
-    installStopSignals(true);
+    reka::installStopSignals(true);
     exitCode = runCopy(*flags);
   });
 }

@@ -120,7 +120,7 @@ int runGenerateKafka(nexmark::Generator& generator, int generators, const std::s
   StringArena arena;
   kafka::ProducerRecord record;
   int64_t written = 0;
-  for (int64_t k = 0; k < longest && gInterrupted.load() == 0; ++k) {
+  for (int64_t k = 0; k < longest && reka::interruptCount() == 0; ++k) {
     for (int g = 0; g < generators; ++g) {
       if (k >= generator.eventCount(g)) continue;
       nexmark::Event e = generator.event(g, k, arena);
@@ -145,7 +145,7 @@ int runGenerateKafka(nexmark::Generator& generator, int generators, const std::s
   }
   std::fprintf(stderr, "reka nexmark generate: wrote %lld events to %s (%d partitions)\n", static_cast<long long>(written),
                output.c_str(), actual);
-  return gInterrupted.load() > 0 ? 130 : 0;
+  return reka::interruptCount() > 0 ? 130 : 0;
 }
 
 int runGenerate(const GeneratorFlags& flags, const std::string& output, int partitions) {
@@ -175,7 +175,7 @@ int runGenerate(const GeneratorFlags& flags, const std::string& output, int part
   StringArena arena;
   int64_t written = 0;
   // Generators interleave event by event, as their timestamps do.
-  for (int64_t k = 0; k < longest && gInterrupted.load() == 0; ++k) {
+  for (int64_t k = 0; k < longest && reka::interruptCount() == 0; ++k) {
     for (int g = 0; g < n; ++g) {
       if (k >= generator->eventCount(g)) continue;
       nexmark::appendEventJson(generator->event(g, k, arena), buffer);
@@ -199,7 +199,7 @@ int runGenerate(const GeneratorFlags& flags, const std::string& output, int part
     return 1;
   }
   if (!output.empty()) std::fprintf(stderr, "reka nexmark generate: wrote %lld events to %s\n", static_cast<long long>(written), output.c_str());
-  return gInterrupted.load() > 0 ? 130 : 0;
+  return reka::interruptCount() > 0 ? 130 : 0;
 }
 
 struct RunFlags {
@@ -325,9 +325,6 @@ int runQuery(const GeneratorFlags& gen, const RunFlags& flags, const CLI::App& c
     return 2;
   }
 
-  // Declared before the client: destroying the client (which joins the job's threads) is
-  // covered by the watchdog too.
-  StopWatchdog watchdog;
   const auto start = std::chrono::steady_clock::now();
   const double cpuStart = processCpuSeconds();
   auto client = env.executeAsync();
@@ -347,33 +344,13 @@ int runQuery(const GeneratorFlags& gen, const RunFlags& flags, const CLI::App& c
   auto lastProgress = start;
   int64_t lastEvents = 0;
   bool printedProgress = false;
-  bool stoppedWithSavepoint = false;
-  while (!(*client)->waitFor(std::chrono::milliseconds(100))) {
-    if (gSavepointRequested.exchange(false)) {
-      auto sp = (*client)->savepoint(false, std::chrono::seconds(60));
-      if (sp.isOk()) std::fprintf(stderr, "\nreka nexmark run: savepoint written to %s\n", sp->c_str());
-      else std::fprintf(stderr, "\nreka nexmark run: savepoint failed: %s\n", sp.status().message().c_str());
-    }
-    if (gInterrupted.load() > 0) {
-      watchdog.arm();
-      if (!stateDir.empty() && config.checkpoints.guarantee != DeliveryGuarantee::kAtMostOnce) {
-        std::fprintf(stderr, "\nreka nexmark run: stopping with a savepoint (interrupt again to exit at once)\n");
-        auto sp = (*client)->savepoint(true, std::chrono::seconds(15));
-        if (sp.isOk()) {
-          stoppedWithSavepoint = true;
-          std::fprintf(stderr, "reka nexmark run: stopped with savepoint %s; run the same command to resume\n", sp->c_str());
-          break;
-        }
-        std::fprintf(stderr, "reka nexmark run: savepoint failed (%s); stopping without one\n", sp.status().message().c_str());
-      } else {
-        std::fprintf(stderr, "\nreka nexmark run: interrupted, stopping (interrupt again to exit at once)\n");
-      }
-      (*client)->cancel();
-      break;
-    }
+  SupervisorOptions supervision;
+  supervision.who = "reka nexmark run";
+  supervision.savepointOnStop = !stateDir.empty() && config.checkpoints.guarantee != DeliveryGuarantee::kAtMostOnce;
+  supervision.onTick = [&](JobClient& job) {
     auto now = std::chrono::steady_clock::now();
-    if (flags.noProgress || now - lastProgress < progressEvery) continue;
-    JobMetrics m = (*client)->metrics();
+    if (flags.noProgress || now - lastProgress < progressEvery) return;
+    JobMetrics m = job.metrics();
     double dt = std::chrono::duration<double>(now - lastProgress).count();
     const int64_t bad = (*counters)->badRecords.load();
     std::fprintf(stderr, "%s[%s] events %s  %s/s  watermark %s  rows %s%s%s%s", tty ? "\r" : "", flags.query.c_str(),
@@ -386,8 +363,10 @@ int runQuery(const GeneratorFlags& gen, const RunFlags& flags, const CLI::App& c
     printedProgress = tty;
     lastEvents = m.sourceRecords;
     lastProgress = now;
-  }
-  Status status = (*client)->wait();
+  };
+  const SupervisedRun run = reka::superviseJob(**client, supervision);
+  bool stoppedWithSavepoint = !run.savepoint.empty();
+  const Status& status = run.status;
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const double cpu = processCpuSeconds() - cpuStart;
   JobMetrics m = (*client)->metrics();
@@ -496,7 +475,7 @@ void addNexmarkCommand(CLI::App& app, int& exitCode) {
   generate->add_option("--partitions", *genPartitions, "Kafka output: partitions of the topic if it is created (default 8)")
       ->check(CLI::Range(1, 100000));
   generate->callback([genFlags, genOutput, genPartitions, &exitCode] {
-    installStopSignals(false);
+    reka::installStopSignals(false);
     exitCode = runGenerate(*genFlags, *genOutput, *genPartitions);
   });
 
@@ -566,7 +545,7 @@ void addNexmarkCommand(CLI::App& app, int& exitCode) {
     if (runCmd->count("--events") == 0 && runCmd->count("--input") == 0) {
       throw CLI::RequiredError("reka nexmark run needs --events N (in-process generator) or --input FILE");
     }
-    installStopSignals(true);
+    reka::installStopSignals(true);
     exitCode = runQuery(*runGen, *run, *runCmd);
   });
 }

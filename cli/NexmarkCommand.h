@@ -4,7 +4,7 @@
 
 namespace reka::cli {
 
-/// Adds `reka nexmark generate` and `reka nexmark run` (NEXMARK.md section 8) to `app`.
+/// Adds `reka nexmark generate` and `reka nexmark run` (docs/nexmark.md, The command) to `app`.
 /// The chosen command runs from the callback; `exitCode` receives its result.
 void addNexmarkCommand(CLI::App& app, int& exitCode);
 

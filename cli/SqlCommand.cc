@@ -131,7 +131,7 @@ void addSqlCommands(CLI::App& app, int& exitCode) {
       const size_t slash = flags->file.find_last_of('/');
       flags->ops.name = flags->file.substr(slash == std::string::npos ? 0 : slash + 1);
     }
-    installStopSignals(true);
+    reka::installStopSignals(true);
     exitCode = runSql(*flags, false, run);
   });
 

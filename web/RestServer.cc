@@ -167,6 +167,7 @@ struct RestServer::Impl {
   std::mutex mutex;
   std::condition_variable cv;
   bool stopping = false;
+  std::atomic<bool> listenerDone{false};
   int port = 0;
 
   void routes();
@@ -383,7 +384,13 @@ Result<std::unique_ptr<RestServer>> RestServer::start(RestOptions options) {
   }
   impl->port = bound;
   Impl* raw = impl.get();
-  impl->listener = std::thread([raw] { raw->server.listen_after_bind(); });
+  impl->listener = std::thread([raw] {
+    raw->server.listen_after_bind();
+    raw->listenerDone.store(true);
+  });
+  // stop() is ignored until the server runs: wait for it (a job may end at once).
+  for (int i = 0; i < 5000 && !impl->server.is_running() && !impl->listenerDone.load(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   impl->sampler = std::thread([raw] {
     std::unique_lock<std::mutex> lock(raw->mutex);
     while (!raw->stopping) {
@@ -405,7 +412,11 @@ RestServer::~RestServer() {
     impl_->stopping = true;
   }
   impl_->cv.notify_all();
-  impl_->server.stop();
+  // httplib's stop() does nothing until its accept loop runs; repeat it until the loop has ended.
+  while (!impl_->listenerDone.load()) {
+    impl_->server.stop();
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
   if (impl_->listener.joinable()) impl_->listener.join();
   if (impl_->sampler.joinable()) impl_->sampler.join();
 }

@@ -29,7 +29,7 @@ namespace {
 
 using namespace reka;
 
-// Flink's published per-core throughput (NEXMARK.md §9, events per CPU-second).
+// Flink's published per-core throughput (docs/nexmark.md, Benchmark protocol: Published figures, events per CPU-second).
 const std::map<std::string, double> kFlink = {
     {"q0", 378e3}, {"q1", 396e3}, {"q2", 414e3}, {"q3", 219e3},  {"q4", 34e3},   {"q5", 75e3},   {"q7", 23e3},
     {"q8", 162e3}, {"q9", 14e3},  {"q11", 46e3}, {"q12", 194e3}, {"q13", 188e3}, {"q14", 259e3}, {"q15", 168e3}, {"q16", 45e3},  {"q17", 161e3},

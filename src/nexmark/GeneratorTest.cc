@@ -17,7 +17,7 @@
 namespace reka::nexmark {
 namespace {
 
-// Reference formulas, written out from NEXMARK.md independently of the implementation.
+// Reference formulas, written out from docs/nexmark.md (Events) independently of the implementation.
 constexpr int64_t kBase = 1436918400000;
 
 int64_t refLastPerson(int64_t e) {

@@ -11,7 +11,7 @@
 #include "reka/state/KeyGroup.h"
 
 // Result rows of the NEXMark queries. Each row type has `write(JsonRowWriter&)` (the columns of
-// NEXMARK.md section 6) and `touch()` (a hash of every field: what the discarding sink computes,
+// docs/nexmark.md, Queries) and `touch()` (a hash of every field: what the discarding sink computes,
 // so that no field is optimised away and runs can be compared by checksum).
 namespace reka::nexmark {
 

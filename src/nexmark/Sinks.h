@@ -42,7 +42,7 @@ class TouchSink {
   int64_t rows_ = 0;
 };
 
-/// Appends a row as one JSON line (NEXMARK.md section 7), newline included.
+/// Appends a row as one JSON line (docs/nexmark.md, Events: Output rows), newline included.
 template <class Row>
 struct JsonLineFormat {
   void operator()(const Row& row, std::string& out) const {
@@ -236,7 +236,7 @@ class TransactionalJsonSink {
   bool checkpointing_ = false;
 };
 
-/// A row as a Kafka message: its JSON (NEXMARK.md section 7) as the value, no key (the
+/// A row as a Kafka message: its JSON (docs/nexmark.md, Events: Output rows) as the value, no key (the
 /// partitioner spreads the messages), the row kind in an "op" header for updating queries'
 /// rows (which carry "op" in the JSON too).
 template <class Row>
@@ -323,8 +323,8 @@ void attachSink(const DataStream<Row>& rows, const QueryJobOptions& options, std
   }
 }
 
-/// Writes a late record (a Bid or an Auction) as the input event it came from (NEXMARK.md
-/// section 7), so that a late-data file can be read again as input.
+/// Writes a late record (a Bid or an Auction) as the input event it came from (docs/nexmark.md,
+/// Events: Event files), so that a late-data file can be read again as input.
 template <class Row>
 struct LateEventFormat {
   void operator()(const Row& row, std::string& out) const {

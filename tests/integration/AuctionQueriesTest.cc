@@ -1,6 +1,6 @@
 // q4, q6 and q9 (auction winners closed by event-time timers) run end to end through
 // buildQueryJob at parallelism 1 and 4, against references computed here from the same events
-// with plain loops (NEXMARK.md section 6); a hand-worked case for the window bounds and the tie
+// with plain loops (docs/nexmark.md, Queries); a hand-worked case for the window bounds and the tie
 // rules; and a check that the winner operator's state stays bounded by the watermark.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -60,7 +60,7 @@ int64_t timeOf(const EventRec& e) {
 
 // ---- Running ------------------------------------------------------------------------------------
 
-// ---- References (NEXMARK.md section 6, written from the spec) ----------------------------------
+// ---- References (docs/nexmark.md, Queries: Query details; written from the spec) ----------------------------------
 
 const std::vector<std::string> kAuctionColumns = {
     "auction_id",       "auction_itemName", "auction_description", "auction_initialBid",

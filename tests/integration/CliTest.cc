@@ -1,4 +1,4 @@
-// The `reka` command (NEXMARK.md section 8), run as a separate process under `timeout`.
+// The `reka` command (docs/nexmark.md, The command), run as a separate process under `timeout`.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>

@@ -1,6 +1,6 @@
 // Every NEXMark query Reka implements, run end to end through buildQueryJob (JSON-lines file in,
 // JSON-lines file out) at parallelism 1 and 4, against reference results computed here from the
-// same events with plain loops and maps (NEXMARK.md sections 6 and 7). Then hand-written inputs
+// same events with plain loops and maps (docs/nexmark.md: Queries, and Events: Output rows). Then hand-written inputs
 // for the cases a generated stream rarely or never shows.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -48,7 +48,7 @@ const Dataset& dataset(const std::string& name) {
   return cache.get(name);
 }
 
-// ---- References (NEXMARK.md section 6, written from the spec) ----------------------------------
+// ---- References (docs/nexmark.md, Queries: Query details; written from the spec) ----------------------------------
 
 std::vector<std::string> withOp(std::vector<std::string> columns) {
   columns.insert(columns.begin(), "op");

@@ -1,4 +1,4 @@
-// q10 (bids with their UTC day and minute, NEXMARK.md section 6) end to end: with an output
+// q10 (bids with their UTC day and minute, docs/nexmark.md, Queries) end to end: with an output
 // directory every row must land, exactly once, in the part files of its own dt=…/hm=…
 // partition, and the rows must equal a reference computed with a plain loop over the bids. Also
 // the single-file and touching sinks, and the `reka` command's --output-dir flag.

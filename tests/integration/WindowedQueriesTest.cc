@@ -1,7 +1,7 @@
 // The windowed NEXMark queries q5, q7, q8, q11 (event time) and q12 (processing time) run end
 // to end through buildQueryJob at parallelism 1 and 4, with a watermark after every source batch
 // (so windows fire while the input is still read), against references computed here from the
-// same events with plain loops over epoch-aligned half-open windows (NEXMARK.md section 6; no
+// same events with plain loops over epoch-aligned half-open windows (docs/nexmark.md, Queries; no
 // windows API). Then hand-worked inputs for window bounds, ties and session merging, and one run
 // of each query through `reka nexmark run`.
 #include <gmock/gmock.h>
@@ -61,7 +61,7 @@ int64_t timeOf(const EventRec& e) {
   return std::visit([](const auto& r) { return r.dateTime; }, e);
 }
 
-// ---- References (NEXMARK.md section 6, written from the spec) ----------------------------------
+// ---- References (docs/nexmark.md, Queries: Query details; written from the spec) ----------------------------------
 
 /// The start of the epoch-aligned window of length `size` holding `t` (t may be negative).
 int64_t alignDown(int64_t t, int64_t size) {
@@ -144,7 +144,7 @@ std::vector<Row> referenceFor(const std::string& q, const std::vector<EventRec>&
   return {};
 }
 
-/// NEXMARK.md section 6's output columns.
+/// docs/nexmark.md's output columns (Queries).
 std::vector<std::string> columnsOf(const std::string& q) {
   if (q == "q5") return {"auction", "num", "window_start", "window_end"};
   if (q == "q7") return {"auction", "bidder", "price", "dateTime", "window_end"};

@@ -10,7 +10,7 @@
 
 namespace reka::nexmark {
 
-/// The deterministic NEXMark event generator (NEXMARK.md sections 1-5).
+/// The deterministic NEXMark event generator (docs/nexmark.md, Events).
 ///
 /// A stream is split among `config.generators` parallel generators with disjoint id ranges; the
 /// k-th event of generator g is a pure function of (config, g, k), so a generator's whole state

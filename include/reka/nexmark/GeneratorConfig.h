@@ -4,7 +4,7 @@
 
 namespace reka::nexmark {
 
-/// Everything that determines a NEXMark stream (NEXMARK.md sections 1-3). A stream is a pure
+/// Everything that determines a NEXMark stream (docs/nexmark.md, Events: Stream structure, Schemas, Time and rate). A stream is a pure
 /// function of this configuration: same config, same events, whatever the parallelism.
 struct GeneratorConfig {
   static constexpr int64_t kBaseTime = 1436918400000;  // 2015-07-15T00:00:00Z

@@ -13,7 +13,7 @@
 
 namespace reka::nexmark {
 
-/// Parses NEXMark events from JSON lines in the three shapes of NEXMARK.md section 7:
+/// Parses NEXMark events from JSON lines in the three shapes of docs/nexmark.md (Events: Event files):
 /// `{"event_type":0,"person":{...}}`, `{"event_type":1,"auction":{...}}` and
 /// `{"event_type":2,"bid":{...}}`. Fields may come in any order; unknown fields are validated as
 /// JSON and ignored. Every record field is required and must have its type (integers for ids,

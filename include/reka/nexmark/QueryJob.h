@@ -25,7 +25,7 @@ enum class BadInputPolicy {
 struct QueryJobOptions {
   std::string query;             ///< "q0" … "q22"
   GeneratorConfig generator;     ///< used when inputPath is empty
-  /// NEXMARK.md section 7 events, one per line; or kafka://HOST:PORT/TOPIC[?property=value…]:
+  /// events in the shapes of docs/nexmark.md (Events: Event files), one per line; or kafka://HOST:PORT/TOPIC[?property=value…]:
   /// one event per message, every partition, from the earliest offset (property group.id: the
   /// consumer group that checkpoints commit their offsets to).
   std::string inputPath;

@@ -1,0 +1,47 @@
+#pragma once
+
+// Running a job the way the `reka` command does, in one call: Ctrl-C (SIGINT) or SIGTERM stops
+// the job with a savepoint (or cancels it when it keeps no checkpoints), a second one exits at
+// once, SIGUSR1 takes a savepoint and goes on, and the process ends within a deadline even if
+// an operator never returns.
+
+#include <chrono>
+#include <functional>
+#include <string>
+
+#include "reka/api/Environment.h"
+
+namespace reka {
+
+struct SupervisorOptions {
+  /// The prefix of the messages written to stderr ("reka run", "my-app").
+  std::string who = "reka";
+  /// Whether an interrupt stops the job at a savepoint (it needs a state directory); false:
+  /// an interrupt cancels it.
+  bool savepointOnStop = true;
+  std::chrono::milliseconds savepointTimeout{15000};
+  /// After an interrupt the process exits (status 130) if the job has not stopped by then.
+  std::chrono::seconds exitDeadline{25};
+  /// Called every `tick` while the job runs (a progress line, a REST check).
+  std::chrono::milliseconds tick{100};
+  std::function<void(JobClient&)> onTick;
+};
+
+/// How a supervised run ended.
+struct SupervisedRun {
+  Status status;             ///< the job's own ending (Cancelled when it was stopped)
+  bool interrupted = false;  ///< a signal stopped it
+  std::string savepoint;     ///< the savepoint it stopped at (empty: none)
+};
+
+/// Installs the process's handlers for SIGINT, SIGTERM (and, with `savepointSignal`, SIGUSR1).
+/// Idempotent. superviseJob() installs them itself; call this earlier to cover work done
+/// before the job starts.
+void installStopSignals(bool savepointSignal = true);
+/// The number of interrupts (SIGINT, SIGTERM) received so far.
+int interruptCount();
+
+/// Runs `client`'s job to its end on this thread, handling the signals as described above.
+SupervisedRun superviseJob(JobClient& client, const SupervisorOptions& options = {});
+
+}  // namespace reka

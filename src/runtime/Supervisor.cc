@@ -1,0 +1,112 @@
+#include "reka/api/Supervisor.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <csignal>
+#include <cstdio>
+#include <mutex>
+#include <thread>
+
+namespace reka {
+
+namespace {
+
+std::atomic<int> gInterrupted{0};
+std::atomic<bool> gSavepointRequested{false};
+
+/// SIGINT/SIGTERM: the first asks the job to stop (with a savepoint where it can), a second
+/// exits at once, like Flink's CLI: a restart resumes from the last complete checkpoint.
+void onSignal(int) {
+  if (gInterrupted.fetch_add(1) == 0) return;
+  static const char kMessage[] =
+      "\nreka: interrupted again: exiting now without waiting for the job (a run with --state-dir resumes from its last "
+      "checkpoint)\n";
+  (void)!::write(STDERR_FILENO, kMessage, sizeof kMessage - 1);
+  ::_exit(130);
+}
+void onSavepointSignal(int) { gSavepointRequested.store(true); }
+
+/// After an interrupt the process ends within the deadline whatever the job does: an operator
+/// stuck in user code or a source that never returns cannot keep it alive.
+class ExitWatchdog {
+ public:
+  explicit ExitWatchdog(std::chrono::seconds deadline) : deadline_(deadline) {}
+  ~ExitWatchdog() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      disarmed_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+  void arm() {
+    if (thread_.joinable()) return;
+    thread_ = std::thread([this] {
+      std::unique_lock<std::mutex> lock(mutex_);
+      if (cv_.wait_for(lock, deadline_, [this] { return disarmed_; })) return;
+      std::fprintf(stderr,
+                   "\nreka: the job did not stop within %lld s of the interrupt (an operator or source does not "
+                   "return); exiting without it (a run with --state-dir resumes from its last checkpoint)\n",
+                   static_cast<long long>(deadline_.count()));
+      std::fflush(stderr);
+      ::_exit(130);
+    });
+  }
+
+ private:
+  std::chrono::seconds deadline_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool disarmed_ = false;
+  std::thread thread_;
+};
+
+}  // namespace
+
+void installStopSignals(bool savepointSignal) {
+  std::signal(SIGINT, onSignal);
+  std::signal(SIGTERM, onSignal);
+  if (savepointSignal) std::signal(SIGUSR1, onSavepointSignal);
+}
+
+int interruptCount() { return gInterrupted.load(); }
+
+SupervisedRun superviseJob(JobClient& client, const SupervisorOptions& options) {
+  installStopSignals(true);
+  SupervisedRun run;
+  ExitWatchdog watchdog(options.exitDeadline);  // outlives the wait below
+  const char* who = options.who.c_str();
+  while (!client.waitFor(options.tick)) {
+    if (gSavepointRequested.exchange(false)) {
+      auto sp = client.savepoint(false, std::chrono::seconds(60));
+      if (sp.isOk()) std::fprintf(stderr, "\n%s: savepoint written to %s\n", who, sp->c_str());
+      else std::fprintf(stderr, "\n%s: savepoint failed: %s\n", who, sp.status().message().c_str());
+    }
+    if (gInterrupted.load() == 0) {
+      if (options.onTick) options.onTick(client);
+      continue;
+    }
+    run.interrupted = true;
+    watchdog.arm();
+    if (options.savepointOnStop) {
+      std::fprintf(stderr, "\n%s: stopping with a savepoint (interrupt again to exit at once)\n", who);
+      auto sp = client.savepoint(true, options.savepointTimeout);
+      if (sp.isOk()) {
+        run.savepoint = *sp;
+        std::fprintf(stderr, "%s: stopped with savepoint %s; run the same command to resume\n", who, sp->c_str());
+        break;
+      }
+      std::fprintf(stderr, "%s: savepoint failed (%s); stopping without one\n", who, sp.status().message().c_str());
+    } else {
+      std::fprintf(stderr, "\n%s: interrupted, stopping (interrupt again to exit at once)\n", who);
+    }
+    client.cancel();
+    break;
+  }
+  run.status = client.wait();
+  return run;
+}
+
+}  // namespace reka

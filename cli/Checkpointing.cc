@@ -1,5 +1,6 @@
 #include "Checkpointing.h"
 
+#include "Config.h"
 #include "JobsCommand.h"
 
 #include <signal.h>
@@ -25,12 +26,12 @@ void CheckpointFlags::add(CLI::App* cmd) {
       ->check(CLI::IsMember({"exactly-once", "at-least-once", "at-most-once"}));
   cmd->add_option("--checkpoint-timeout", timeout, "abort a checkpoint not complete after this long (default 60s)");
   cmd->add_option("--checkpoint-min-pause", minPause, "least time from the end of a checkpoint to the next (default 0)");
-  cmd->add_option("--retain-checkpoints", retained, "complete checkpoints kept (default 3)")->check(CLI::Range(1, 1000));
+  cmd->add_option("--retain-checkpoints", retained, "complete checkpoints kept (default 3)")->check(numberIn(1, 1000));
   cmd->add_option("--checkpoint-mode", checkpointMode,
                   "incremental (default: write only what changed since the last checkpoint) or full (write all state every time)")
       ->check(CLI::IsMember({"incremental", "full"}));
   cmd->add_option("--restart-attempts", restartAttempts, "restart a failed job in-process this many times (default 0)")
-      ->check(CLI::Range(0, 1000000));
+      ->check(numberIn(0, 1000000));
   cmd->add_option("--restart-delay", restartDelay, "wait before a restart, e.g. 100ms, 1s (default 1s)");
   cmd->add_option("--from-savepoint", fromSavepoint, "resume from this savepoint or checkpoint directory")->check(CLI::ExistingDirectory);
 }

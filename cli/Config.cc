@@ -147,6 +147,32 @@ std::string EffectiveConfig::source(const std::string& key) const {
   return "default";
 }
 
+CLI::Validator numberIn(double lo, double hi, bool whole) {
+  auto bound = [](double v) {
+    if (v >= 1e18) return std::string("any size");
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.15g", v);
+    return std::string(buf);
+  };
+  const std::string range = hi >= 1e18 ? "at least " + bound(lo) : "from " + bound(lo) + " to " + bound(hi);
+  const std::string kind = whole ? "a whole number" : "a number";
+  return CLI::Validator(
+      [=](std::string& value) -> std::string {
+        size_t used = 0;
+        double v = 0;
+        try {
+          v = std::stod(value, &used);
+        } catch (...) {
+          used = 0;
+        }
+        if (used == 0 || used != value.size()) return "'" + value + "' is not a number: expected " + kind + " " + range;
+        if (whole && v != static_cast<double>(static_cast<int64_t>(v))) return "'" + value + "' is not a whole number: expected " + kind + " " + range;
+        if (v < lo || v > hi) return value + " is out of range: expected " + kind + " " + range;
+        return std::string();
+      },
+      kind + " " + range);
+}
+
 void addConfigOptions(CLI::App* cmd, ConfigFlags& flags) {
   cmd->add_option("--config", flags.file, "a YAML configuration file (Flink's keys; docs/operations.md)")->check(CLI::ExistingFile);
   cmd->add_option("-D", flags.defines, "a configuration value KEY=VALUE (repeat); wins over the file and REKA_… variables");

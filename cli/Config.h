@@ -43,6 +43,11 @@ std::optional<std::string> applyConfiguration(CLI::App* cmd, const ConfigFlags& 
 /// The key of flag `flag` ("--parallelism" → "parallelism.default", "--events" → "reka.events").
 std::string keyOfFlag(const std::string& flag);
 
+/// A validator for a numeric flag: a value that is not a number, or lies outside [lo, hi], gets
+/// a message that says so in plain words ("'abc' is not a number: expected a whole number from 1
+/// to 128"). `whole`: integers only.
+CLI::Validator numberIn(double lo, double hi, bool whole = true);
+
 /// Adds `reka config show [--command C] [--config FILE] [-D KEY=VALUE]…` and `reka config keys`.
 void addConfigCommands(CLI::App& app, int& exitCode);
 

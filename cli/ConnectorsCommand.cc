@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "Checkpointing.h"
+#include "Config.h"
 #include "JobControl.h"
 #include "reka/checkpoint/StateDirectoryLock.h"
 #include "reka/connector/Registry.h"
@@ -113,7 +114,7 @@ void addConnectorsCommands(CLI::App& app, int& exitCode) {
   copy->add_option("--schema", flags->schema, "the columns, in Flink SQL: 'id BIGINT, name STRING, ts TIMESTAMP(3)' (required)");
   copy->add_option("--from", flags->from, "a source option KEY=VALUE (repeat; required): connector=kafka, topic=…, format=json, …");
   copy->add_option("--to", flags->to, "a sink option KEY=VALUE (repeat; required): connector=filesystem, path=…, format=csv, …");
-  copy->add_option("--parallelism", flags->parallelism, "parallel subtasks (default: number of cores)")->check(CLI::Range(0, 1024));
+  copy->add_option("--parallelism", flags->parallelism, "parallel subtasks (default: number of cores)")->check(numberIn(0, 1024));
   flags->checkpoints.add(copy);
   flags->ops.add(copy, "copy");
   copy->callback([flags, copy, &exitCode] {

@@ -173,17 +173,7 @@ Result<JobEndpoint> resolve(const ControlFlags& f) {
   return Status::invalidArgument("'" + f.job + "' matches " + std::to_string(matches.size()) + " jobs; give more of its id");
 }
 
-std::string formatWatermark(const json& v) {
-  if (!v.is_number_integer()) return "-";
-  const int64_t ms = v.get<int64_t>();
-  const std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02d %02d:%02d:%02d.%03d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
-  return buf;
-}
+std::string formatWatermark(const json& v) { return v.is_number_integer() ? formatUtcMillis(v.get<int64_t>()) : "-"; }
 
 int fail(const char* who, const Status& s) {
   std::fprintf(stderr, "%s: %s\n", who, s.message().c_str());

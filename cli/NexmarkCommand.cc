@@ -19,6 +19,7 @@
 #include <string>
 
 #include "Checkpointing.h"
+#include "Config.h"
 #include "JobControl.h"
 #include "RunPaths.h"
 #include "reka/checkpoint/StateDirectoryLock.h"
@@ -42,13 +43,13 @@ struct GeneratorFlags {
   int64_t outOfOrder = 1;
 
   void add(CLI::App* cmd, bool eventsRequired) {
-    auto* e = cmd->add_option("--events", events, "number of events to generate")->check(CLI::NonNegativeNumber);
+    auto* e = cmd->add_option("--events", events, "number of events to generate")->check(numberIn(0, 1e18));
     if (eventsRequired) e->required();
-    cmd->add_option("--rate", rate, "aggregate event-time rate R in events/s (default 10000000)")->check(CLI::PositiveNumber);
+    cmd->add_option("--rate", rate, "aggregate event-time rate R in events/s (default 10000000)")->check(numberIn(1e-9, 1e18, false));
     cmd->add_option("--generators", generators, "parallel generators n with disjoint id ranges (default 1)")
-        ->check(CLI::Range(1, 1024));
+        ->check(numberIn(1, 1024));
     cmd->add_option("--seed", seed, "random seed (default 0)");
-    cmd->add_option("--out-of-order", outOfOrder, "disorder group size g (default 1: in order)")->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
+    cmd->add_option("--out-of-order", outOfOrder, "disorder group size g (default 1: in order)")->check(numberIn(1, 1099511627776.0));
   }
   nexmark::GeneratorConfig config() const {
     nexmark::GeneratorConfig c;
@@ -60,18 +61,6 @@ struct GeneratorFlags {
     return c;
   }
 };
-
-std::string formatTime(int64_t ms) {
-  if (ms == INT64_MIN) return "-";
-  if (ms == INT64_MAX) return "end";
-  std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
-  return buf;
-}
 
 std::string humanCount(double v) {
   char buf[32];
@@ -355,7 +344,7 @@ int runQuery(const GeneratorFlags& gen, const RunFlags& flags, const CLI::App& c
     const int64_t bad = (*counters)->badRecords.load();
     std::fprintf(stderr, "%s[%s] events %s  %s/s  watermark %s  rows %s%s%s%s", tty ? "\r" : "", flags.query.c_str(),
                  humanCount(static_cast<double>(m.sourceRecords)).c_str(),
-                 humanCount(static_cast<double>(m.sourceRecords - lastEvents) / dt).c_str(), formatTime(m.watermark != INT64_MIN ? m.watermark : m.eventTime).c_str(),
+                 humanCount(static_cast<double>(m.sourceRecords - lastEvents) / dt).c_str(), formatUtcMillis(m.watermark != INT64_MIN ? m.watermark : m.eventTime).c_str(),
                  humanCount(static_cast<double>((*counters)->outputRows.load())).c_str(),
                  m.lateRecords > 0 ? ("  late " + humanCount(static_cast<double>(m.lateRecords))).c_str() : "",
                  bad > 0 ? ("  bad " + humanCount(static_cast<double>(bad))).c_str() : "", tty ? "   " : "\n");
@@ -473,7 +462,7 @@ void addNexmarkCommand(CLI::App& app, int& exitCode) {
   auto genPartitions = std::make_shared<int>(8);
   generate->add_option("--output", *genOutput, "file to write, or kafka://HOST:PORT/TOPIC (one event per message) (default: stdout)");
   generate->add_option("--partitions", *genPartitions, "Kafka output: partitions of the topic if it is created (default 8)")
-      ->check(CLI::Range(1, 100000));
+      ->check(numberIn(1, 100000));
   generate->callback([genFlags, genOutput, genPartitions, &exitCode] {
     reka::installStopSignals(false);
     exitCode = runGenerate(*genFlags, *genOutput, *genPartitions);
@@ -499,12 +488,12 @@ void addNexmarkCommand(CLI::App& app, int& exitCode) {
   eventsOpt->excludes(inputOpt);
   inputOpt->excludes(eventsOpt);
   runCmd->add_option("--parallelism", run->parallelism, "parallel subtasks per operator (default: number of cores)")
-      ->check(CLI::Range(1, 128));
-  runCmd->add_option("--workers", run->workers, "worker threads (default: number of cores)")->check(CLI::Range(0, 1024));
+      ->check(numberIn(1, 128));
+  runCmd->add_option("--workers", run->workers, "worker threads (default: number of cores)")->check(numberIn(0, 1024));
   runCmd->add_option("--idle-spin-us", run->idleSpinUs,
                      "µs an idle worker polls for work before it sleeps: lower latency for more CPU (default 0)")
-      ->check(CLI::Range(int64_t{0}, int64_t{1'000'000}));
-  runCmd->add_option("--batch-size", run->batchSize, "records per batch (default 1024)")->check(CLI::Range(1, 1 << 20));
+      ->check(numberIn(0, 1000000));
+  runCmd->add_option("--batch-size", run->batchSize, "records per batch (default 1024)")->check(numberIn(1, 1 << 20));
   auto* outputOpt = runCmd->add_option(
       "--output", run->output,
       "write result rows as JSON lines to this file, or as JSON messages to kafka://HOST:PORT/TOPIC (transactions under "

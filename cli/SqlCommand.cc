@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "Checkpointing.h"
+#include "Config.h"
 #include "JobControl.h"
 #include "reka/base/Units.h"
 #include "reka/checkpoint/StateDirectoryLock.h"
@@ -123,7 +124,7 @@ void addSqlCommands(CLI::App& app, int& exitCode) {
   auto* run = app.add_subcommand("run", "run the INSERT statements of a SQL file (Flink's dialect) as one job");
   run->add_option("file", flags->file, "the SQL file")->required();
   run->add_option("--parallelism", flags->parallelism, "parallel subtasks (default: 'parallelism.default', else the number of cores)")
-      ->check(CLI::Range(0, 1024));
+      ->check(numberIn(0, 1024));
   flags->checkpoints.add(run);
   flags->ops.add(run, "");
   run->callback([flags, run, &exitCode] {

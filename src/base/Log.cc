@@ -1,5 +1,7 @@
 #include "reka/base/Log.h"
 
+#include "reka/base/Units.h"
+
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -49,16 +51,6 @@ void appendJsonString(std::string& out, std::string_view s) {
     }
   }
   out += '"';
-}
-
-std::string isoTime(int64_t ms) {
-  const std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
-  return buf;
 }
 
 /// A value is quoted in text lines when it has spaces or quotes, so that lines stay parseable.
@@ -114,7 +106,7 @@ std::string formatLogRecord(const LogRecord& r, LogFormat format) {
   out.reserve(128 + r.message.size());
   if (format == LogFormat::kJson) {
     out += "{\"time\":";
-    appendJsonString(out, isoTime(r.timeMs));
+    appendJsonString(out, formatUtcMillis(r.timeMs));
     out += ",\"level\":";
     appendJsonString(out, logLevelName(r.level));
     out += ",\"message\":";
@@ -128,7 +120,7 @@ std::string formatLogRecord(const LogRecord& r, LogFormat format) {
     out += '}';
     return out;
   }
-  out += isoTime(r.timeMs);
+  out += formatUtcMillis(r.timeMs);
   out += ' ';
   std::string level = logLevelName(r.level);
   for (char& c : level) c = static_cast<char>(c - 'a' + 'A');

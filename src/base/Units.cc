@@ -1,6 +1,9 @@
 #include "reka/base/Units.h"
 
 #include <array>
+#include <cstdio>
+#include <ctime>
+#include <random>
 #include <utility>
 
 namespace reka {
@@ -68,6 +71,34 @@ std::optional<int64_t> parseByteSize(std::string_view text) {
     if (unit == name) return scaled(n, int64_t{1} << shift);
   }
   return std::nullopt;
+}
+
+std::string formatUtcMillis(int64_t ms) {
+  if (ms == INT64_MIN) return "-";
+  if (ms == INT64_MAX) return "end";
+  const int64_t secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;  // floor, for times before 1970
+  const std::time_t t = static_cast<std::time_t>(secs);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                tm.tm_min, tm.tm_sec, static_cast<int>(ms - secs * 1000));
+  return buf;
+}
+
+std::string randomHex(size_t bytes) {
+  std::random_device rd;
+  static const char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes * 2);
+  for (size_t i = 0; i < bytes; i += 4) {
+    uint32_t r = rd();
+    for (size_t j = 0; j < 4 && i + j < bytes; ++j, r >>= 8) {
+      out += kDigits[(r >> 4) & 0xf];
+      out += kDigits[r & 0xf];
+    }
+  }
+  return out;
 }
 
 }  // namespace reka

@@ -45,5 +45,21 @@ TEST(UnitsTest, ParsesAndRefusesByteSizes) {
   }
 }
 
+TEST(UnitsTest, FormatsEpochMillisecondsAsUtc) {
+  EXPECT_EQ(formatUtcMillis(0), "1970-01-01T00:00:00.000Z");
+  EXPECT_EQ(formatUtcMillis(1436918400123), "2015-07-15T00:00:00.123Z");
+  EXPECT_EQ(formatUtcMillis(-1), "1969-12-31T23:59:59.999Z");
+  EXPECT_EQ(formatUtcMillis(INT64_MIN), "-");
+  EXPECT_EQ(formatUtcMillis(INT64_MAX), "end");
+}
+
+TEST(UnitsTest, RandomHexHasTheLengthAndDiffers) {
+  const std::string a = randomHex(16), b = randomHex(16);
+  EXPECT_EQ(a.size(), 32u);
+  EXPECT_EQ(randomHex(3).size(), 6u);
+  EXPECT_EQ(a.find_first_not_of("0123456789abcdef"), std::string::npos) << a;
+  EXPECT_NE(a, b);
+}
+
 }  // namespace
 }  // namespace reka

@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include <fmt/format.h>
+
 #include "reka/base/ProcessStats.h"
 #include "runtime/JobExecution.h"
 #include "runtime/Task.h"
@@ -395,10 +397,8 @@ void CheckpointCoordinator::completePending(std::unique_lock<std::mutex>& lock) 
   if (p.kind == CheckpointKind::kSavepoint) {
     log(LogLevel::kInfo, "savepoint " + std::to_string(p.id) + " written to " + dir);
   } else {
-    char line[160];
-    std::snprintf(line, sizeof line, "checkpoint %lld completed (%.1f MB%s, %.0f ms)", static_cast<long long>(p.id),
-                  static_cast<double>(p.bytes) / 1e6, p.deltas > 0 ? " incremental" : "", lastMs_);
-    log(LogLevel::kDebug, line);
+    log(LogLevel::kDebug, fmt::format("checkpoint {} completed ({:.1f} MB{}, {:.0f} ms)", p.id, static_cast<double>(p.bytes) / 1e6,
+                                      p.deltas > 0 ? " incremental" : "", lastMs_));
   }
 
   // Commit: running tasks are told on their own threads, finished ones here.

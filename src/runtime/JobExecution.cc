@@ -7,6 +7,9 @@
 #include <exception>
 #include <random>
 
+#include <fmt/format.h>
+
+#include "reka/base/Units.h"
 #include "reka/state/StateBackend.h"
 
 namespace reka::runtime {
@@ -91,16 +94,7 @@ int64_t wallMs() {
 
 }  // namespace
 
-std::string newJobId() {
-  std::random_device rd;
-  std::string id;
-  for (int i = 0; i < 4; ++i) {
-    char buf[9];
-    std::snprintf(buf, sizeof buf, "%08x", static_cast<unsigned>(rd()));
-    id += buf;
-  }
-  return id;
-}
+std::string newJobId() { return randomHex(16); }
 
 namespace {
 
@@ -389,11 +383,9 @@ Status JobExecution::build() {
       }
       lastId = std::max(lastId, data->id);
       restoreMs_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
-      char line[96];
-      std::snprintf(line, sizeof line, " (%.1f MB) in %.0f ms", static_cast<double>(data->bytes) / 1e6, restoreMs_);
-      logEvent(LogLevel::kInfo, std::string("resumed from ") +
-                                    (data->kind == checkpoint::CheckpointKind::kSavepoint ? "savepoint " : "checkpoint ") +
-                                    std::to_string(data->id) + " " + data->directory + line);
+      logEvent(LogLevel::kInfo, fmt::format("resumed from {} {} {} ({:.1f} MB) in {:.0f} ms",
+                                            data->kind == checkpoint::CheckpointKind::kSavepoint ? "savepoint" : "checkpoint",
+                                            data->id, data->directory, static_cast<double>(data->bytes) / 1e6, restoreMs_));
     }
   }
   std::vector<Task*> tasks;

@@ -123,6 +123,15 @@ TEST_F(OperationsCliTest, BadKeysAndValuesAreErrorsThatNameThem) {
   r = reka("nexmark run --query q1 --events 10 -D parallelism.default=many");
   EXPECT_EQ(r.exitCode, 2);
   EXPECT_THAT(r.err, HasSubstr("'parallelism.default' = 'many' (-D)"));
+  EXPECT_THAT(r.err, HasSubstr("'many' is not a number: expected a whole number from 1 to 128"));
+
+  // A numeric flag that gets text says so in plain words.
+  r = reka("nexmark run --query q1 --events lots");
+  EXPECT_EQ(r.exitCode, 2);
+  EXPECT_THAT(r.err, HasSubstr("'lots' is not a number: expected a whole number at least 0"));
+  r = reka("nexmark run --query q1 --events 10 --batch-size 0");
+  EXPECT_EQ(r.exitCode, 2);
+  EXPECT_THAT(r.err, HasSubstr("0 is out of range: expected a whole number from 1 to 1048576"));
 
   r = reka("nexmark run --query q1 --events 10", "REKA_PARALELISM=2");
   EXPECT_EQ(r.exitCode, 2);

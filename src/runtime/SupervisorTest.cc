@@ -1,0 +1,98 @@
+// reka::superviseJob: Ctrl-C (SIGINT) stops a job at a savepoint; SIGUSR1 takes one and goes on.
+// Each case runs in a child process, which the test signals from outside as a user would.
+#include "reka/api/Supervisor.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "reka/reka.h"
+
+namespace reka {
+namespace {
+
+using namespace std::chrono_literals;
+
+/// 0, 1, 2, … until stopped; checkpointable.
+class Counter final : public SourceFunction<int64_t> {
+ public:
+  SourceOperator::Poll poll(RecordBatch<int64_t>& out, size_t) override {
+    std::this_thread::sleep_for(1ms);
+    out.records.push_back(next_++);
+    return SourceOperator::Poll::kMore;
+  }
+  Status snapshotPosition(std::string& out) const override {
+    Serde<int64_t>::write(next_, out);
+    return Status::ok();
+  }
+  Status restorePosition(std::string_view in) override {
+    return Serde<int64_t>::read(in, next_) ? Status::ok() : Status::corruption("bad position");
+  }
+
+ private:
+  int64_t next_ = 0;
+};
+
+/// In a child: runs an endless job under superviseJob and exits with what happened:
+/// 10 + (interrupted) + 2 × (stopped at a savepoint) + 4 × (a SIGUSR1 savepoint exists).
+[[noreturn]] void runChild(const std::string& stateDir, const std::string& ready) {
+  ExecutionConfig config;
+  config.parallelism = 1;
+  config.checkpoints.stateDir = stateDir;
+  StreamEnvironment env(config);
+  env.addSource<int64_t>("counter", [] { return std::make_unique<Counter>(); }, 1).sink("discard", [](int64_t) {});
+  auto client = env.executeAsync();
+  if (!client.isOk()) ::_exit(1);
+  SupervisorOptions options;
+  options.who = "supervisor-test";
+  bool announced = false;
+  options.onTick = [&](JobClient&) {
+    if (!announced) {
+      announced = true;
+      std::filesystem::create_directories(ready);  // the parent may signal now
+    }
+  };
+  SupervisedRun run = superviseJob(**client, options);
+  int savepoints = 0;
+  for (const auto& e : std::filesystem::directory_iterator(stateDir + "/savepoints")) savepoints += e.is_directory() ? 1 : 0;
+  ::_exit(10 + (run.interrupted ? 1 : 0) + (!run.savepoint.empty() && run.status.code() == StatusCode::kCancelled ? 2 : 0) +
+          (savepoints >= 2 ? 4 : 0));
+}
+
+TEST(SupervisorTest, SavepointOnSigusr1ThenStopAtASavepointOnCtrlC) {
+  const std::string dir = ::testing::TempDir() + "supervisor-" + std::to_string(::getpid());
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::string ready = dir + "/ready";
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) runChild(dir + "/state", ready);
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (!std::filesystem::exists(ready) && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
+  ASSERT_TRUE(std::filesystem::exists(ready)) << "the job did not start";
+  ::kill(child, SIGUSR1);
+  // The SIGUSR1 savepoint is written before the interrupt is looked at: wait for its directory.
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (std::filesystem::exists(dir + "/state/savepoints") && !std::filesystem::is_empty(dir + "/state/savepoints")) break;
+    std::this_thread::sleep_for(10ms);
+  }
+  ::kill(child, SIGINT);
+  int status = 0;
+  while (::waitpid(child, &status, WNOHANG) == 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
+  if (std::chrono::steady_clock::now() >= deadline) {
+    ::kill(child, SIGKILL);
+    ::waitpid(child, &status, 0);
+    FAIL() << "the supervised job did not stop";
+  }
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 10 + 1 + 2 + 4) << "interrupted (+1), stopped at a savepoint (+2), two savepoints (+4)";
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace reka

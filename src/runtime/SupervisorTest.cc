@@ -65,6 +65,11 @@ class Counter final : public SourceFunction<int64_t> {
 }
 
 TEST(SupervisorTest, SavepointOnSigusr1ThenStopAtASavepointOnCtrlC) {
+#if defined(__SANITIZE_THREAD__)
+  // ThreadSanitizer does not support a child that starts threads after a fork (the job's
+  // workers); the debug (ASan + UBSan) build runs this test.
+  GTEST_SKIP() << "fork + threads under ThreadSanitizer";
+#endif
   const std::string dir = ::testing::TempDir() + "supervisor-" + std::to_string(::getpid());
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);

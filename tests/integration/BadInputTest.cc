@@ -116,6 +116,14 @@ TEST_F(BadInputTest, DeadLetterPolicyReportsEveryBadLineAndProcessesTheRest) {
   EXPECT_EQ(run.counters->badRecords.load(), static_cast<int64_t>(bad.size()));
   EXPECT_EQ(run.counters->inputLines.load(), lineNumber);
   EXPECT_EQ(run.counters->outputRows.load(), static_cast<int64_t>(expected.size()));
+  // The source operator's metrics: every byte of the file read, every bad line a dead letter.
+  int64_t bytesIn = 0, deadLetters = 0;
+  for (const OperatorStats& op : run.metrics.operators) {
+    bytesIn += op.bytesIn;
+    deadLetters += op.deadLetters;
+  }
+  EXPECT_EQ(bytesIn, static_cast<int64_t>(content.size()));
+  EXPECT_EQ(deadLetters, static_cast<int64_t>(bad.size()));
 
   std::vector<FlatRow> dead = readRows(o.deadLetterPath);
   ASSERT_EQ(dead.size(), bad.size());

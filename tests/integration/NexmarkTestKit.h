@@ -547,7 +547,9 @@ inline void expectSameRows(std::vector<Row> actual, std::vector<Row> expected, c
 // ---- Running jobs ------------------------------------------------------------------------------
 
 /// Runs the job in `env`, waiting at most `timeout`; on timeout cancels it and returns an error.
-inline Status runJob(StreamEnvironment& env, std::chrono::seconds timeout = std::chrono::seconds(60)) {
+/// With `metrics`, the job's figures at its end go there.
+inline Status runJob(StreamEnvironment& env, std::chrono::seconds timeout = std::chrono::seconds(60),
+                     JobMetrics* metrics = nullptr) {
   auto client = env.executeAsync();
   if (!client.isOk()) return client.status();
   if (!(*client)->waitFor(timeout)) {
@@ -555,7 +557,9 @@ inline Status runJob(StreamEnvironment& env, std::chrono::seconds timeout = std:
     (*client)->waitFor(std::chrono::seconds(10));
     return Status::internal("job did not finish within " + std::to_string(timeout.count()) + " s");
   }
-  return (*client)->wait();
+  Status s = (*client)->wait();
+  if (metrics != nullptr) *metrics = (*client)->metrics();
+  return s;
 }
 
 /// Generated events and the same events as a JSON-lines file.
@@ -590,6 +594,7 @@ class DatasetCache {
 /// The result of running one query over an event file.
 struct QueryRun {
   Status status;
+  JobMetrics metrics;  ///< the job's figures at its end
   std::shared_ptr<QueryCounters> counters;
   std::vector<FlatRow> rows;  ///< the output file's rows, in file order
 };
@@ -613,7 +618,7 @@ inline QueryRun runQueryJob(const QueryJobOptions& options, int parallelism, siz
     return run;
   }
   run.counters = *counters;
-  run.status = runJob(env);
+  run.status = runJob(env, std::chrono::seconds(60), &run.metrics);
   if (run.status.isOk()) run.rows = readRows(options.outputPath);
   return run;
 }

@@ -202,6 +202,7 @@ class FileSplitReader final : public SplitReader<T> {
     }
     auto arena = std::make_shared<StringArena>(64 * 1024);
     const int64_t linesBefore = s.pos.lines, badBefore = s.pos.bad;
+    const int64_t offsetBefore = s.reader ? s.reader->position() : s.pos.offset;
     size_t before = 0;
     while (b.records.size() < maxRecords) {
       auto next = s.reader->next();
@@ -240,7 +241,9 @@ class FileSplitReader final : public SplitReader<T> {
     if (s.reader) {
       s.pos.offset = s.reader->position();
       s.pos.nextLine = s.reader->nextLineNumber();
+      b.bytes = std::max<int64_t>(0, s.pos.offset - offsetBefore);  // (a rotation starts a new file at 0)
     }
+    b.badRecords = s.pos.bad - badBefore;
     if (deadLetters_) {
       REKA_ASSIGN_OR_RETURN(s.pos.deadLetterBytes, deadLetters_->length());
     }

@@ -162,8 +162,10 @@ class KafkaSplitReader final : public SplitReader<T> {
       const size_t split = splitOf_[i];
       SplitBatch<T>& b = batchFor(split);
       StringArena& arena = *arenas_[index_[split] - first];
+      b.bytes += static_cast<int64_t>((m.key ? m.key->size() : 0) + (m.value ? m.value->size() : 0));
       Status s = decode_(m, BatchTraits<T>::records(b.records), arena);
       if (!s.isOk()) {
+        ++b.badRecords;
         const std::string reason = s.message();
         if (policy_ == BadRecordPolicy::kFail)
           return Status::invalidArgument("topic " + std::string(m.topic) + " partition " + std::to_string(m.partition) +

@@ -50,6 +50,8 @@ struct SplitBatch {
   BatchOf<T> records;     ///< RecordBatch<T>, or RowBatch for Row
   std::string position;   ///< the split's position after these records
   bool finished = false;  ///< the split has ended: no more batches come from it
+  int64_t bytes = 0;       ///< bytes read from outside for these records (metrics: bytes in)
+  int64_t badRecords = 0;  ///< records that could not be decoded (metrics: dead letters)
 };
 
 /// What a reader and a format know about the subtask they serve.

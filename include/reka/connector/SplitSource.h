@@ -186,6 +186,8 @@ class SplitSourceOperator final : public SourceOperator {
       Status logged = positionLog_.write(positionBuffer_);
       if (!logged.isOk()) throw std::runtime_error(logged.message());
     }
+    if (b.bytes != 0) ctx_->metrics->bytesIn.fetch_add(b.bytes, std::memory_order_relaxed);
+    if (b.badRecords != 0) ctx_->metrics->deadLetters.fetch_add(b.badRecords, std::memory_order_relaxed);
     if (any) {
       ctx_->metrics->recordsOut.fetch_add(static_cast<int64_t>(b.records.size()), std::memory_order_relaxed);
       ctx_->outputs[0]->push(b.records);

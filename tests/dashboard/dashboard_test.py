@@ -75,7 +75,13 @@ def browser(workdir):
 
 
 def text_of(driver, css):
-    return driver.find_element(By.CSS_SELECTOR, css).text
+    # Read in the page in one step: the page redraws every second, and an element reference held
+    # across two WebDriver calls can go stale in between.
+    return driver.execute_script("const e = document.querySelector(arguments[0]); return e ? e.innerText : '';", css)
+
+
+def texts_of(driver, css):
+    return driver.execute_script("return Array.from(document.querySelectorAll(arguments[0])).map(e => e.textContent);", css)
 
 
 def functional_test(reka, workdir):
@@ -92,10 +98,10 @@ def functional_test(reka, workdir):
 
         job = get_json(url + "jobs/" + job_id)
         vertices = job["vertices"]
-        nodes = driver.find_elements(By.CSS_SELECTOR, "#graph g.node")
+        nodes = texts_of(driver, "#graph g.node")
         if len(nodes) != len(vertices):
             fail("the graph shows %d operators, the job has %d" % (len(nodes), len(vertices)))
-        names = " ".join(n.text for n in nodes)
+        names = " ".join(nodes)
         for v in vertices:
             if v["name"][:20] not in names:
                 fail("operator %r is not in the graph (%s)" % (v["name"], names))
@@ -113,7 +119,7 @@ def functional_test(reka, workdir):
         wait_for("a non-zero throughput", throughput, timeout=30)
         wait_for("completed checkpoints in the history",
                  lambda: "COMPLETED" in text_of(driver, "#checkpoints tbody"), timeout=30)
-        wait_for("watermarks per subtask", lambda: len(driver.find_elements(By.CSS_SELECTOR, "#watermarks tbody tr")) >= len(vertices))
+        wait_for("watermarks per subtask", lambda: len(texts_of(driver, "#watermarks tbody tr")) >= len(vertices))
         wait_for("the windows waiting to fire", lambda: "earliest pending window" in text_of(driver, "#why"), timeout=30)
         why = text_of(driver, "#why")
         if "held back by" not in why or "(source)" not in why:

@@ -13,8 +13,8 @@
 #include <thread>
 
 #include "reka/base/Units.h"
-#include "reka/checkpoint/CheckpointStorage.h"
-#include "reka/checkpoint/StateDirectoryLock.h"
+#include "checkpoint/CheckpointStorage.h"
+#include "checkpoint/StateDirectoryLock.h"
 
 namespace reka::cli {
 

@@ -9,7 +9,7 @@
 #include "Checkpointing.h"
 #include "Config.h"
 #include "JobControl.h"
-#include "reka/checkpoint/StateDirectoryLock.h"
+#include "checkpoint/StateDirectoryLock.h"
 #include "reka/connector/Registry.h"
 #include "reka/reka.h"
 

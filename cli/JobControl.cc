@@ -13,7 +13,7 @@
 #include <cstring>
 
 #include "reka/base/Log.h"
-#include "reka/base/ProcessStats.h"
+#include "base/ProcessStats.h"
 
 namespace reka::cli {
 

@@ -13,7 +13,7 @@
 #include <thread>
 
 #include "Config.h"
-#include "reka/checkpoint/StateDirectoryLock.h"
+#include "checkpoint/StateDirectoryLock.h"
 #include "reka/web/RestServer.h"
 #include "reka/api/Supervisor.h"
 #include "reka/reka.h"

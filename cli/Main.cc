@@ -12,7 +12,7 @@
 #include "JobsCommand.h"
 #include "SqlCommand.h"
 #include "NexmarkCommand.h"
-#include "reka/base/ProcessStats.h"
+#include "base/ProcessStats.h"
 #include "reka/reka.h"
 
 namespace {

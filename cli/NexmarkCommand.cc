@@ -22,13 +22,13 @@
 #include "Config.h"
 #include "JobControl.h"
 #include "RunPaths.h"
-#include "reka/checkpoint/StateDirectoryLock.h"
-#include "reka/base/ProcessStats.h"
+#include "checkpoint/StateDirectoryLock.h"
+#include "base/ProcessStats.h"
 #include "reka/connector/Kafka.h"
 #include "reka/data/StringArena.h"
-#include "reka/nexmark/Generator.h"
-#include "reka/nexmark/JsonCodec.h"
-#include "reka/nexmark/QueryJob.h"
+#include "nexmark/Generator.h"
+#include "nexmark/JsonCodec.h"
+#include "nexmark/QueryJob.h"
 #include "reka/reka.h"
 
 namespace reka::cli {

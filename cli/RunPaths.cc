@@ -10,7 +10,7 @@
 #include <filesystem>
 #include <system_error>
 
-#include "reka/checkpoint/CheckpointStorage.h"
+#include "checkpoint/CheckpointStorage.h"
 #include "reka/connector/AppendFile.h"
 
 namespace reka::cli {

@@ -12,8 +12,8 @@
 #include "Config.h"
 #include "JobControl.h"
 #include "reka/base/Units.h"
-#include "reka/checkpoint/StateDirectoryLock.h"
-#include "reka/nexmark/QueryJob.h"
+#include "checkpoint/StateDirectoryLock.h"
+#include "nexmark/QueryJob.h"
 #include "reka/reka.h"
 #include "reka/sql/Sql.h"
 

@@ -24,7 +24,7 @@
 
 #include <xxhash.h>
 
-#include "reka/checkpoint/CheckpointStorage.h"
+#include "checkpoint/CheckpointStorage.h"
 
 namespace {
 

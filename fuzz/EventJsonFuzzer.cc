@@ -10,8 +10,8 @@
 #include <string_view>
 
 #include "reka/data/StringArena.h"
-#include "reka/nexmark/JsonCodec.h"
-#include "reka/nexmark/Model.h"
+#include "nexmark/JsonCodec.h"
+#include "nexmark/Model.h"
 
 namespace {
 

@@ -38,7 +38,7 @@
 #include <absl/container/flat_hash_map.h>
 
 #include "nexmark/StateSerde.h"
-#include "reka/checkpoint/CheckpointStorage.h"
+#include "checkpoint/CheckpointStorage.h"
 #include "reka/connector/TransactionalFileSink.h"
 #include "reka/reka.h"
 #include "reka/time/Timers.h"

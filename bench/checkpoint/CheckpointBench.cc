@@ -27,9 +27,9 @@
 #include <vector>
 
 #include "../common/ChildProcess.h"
-#include "reka/base/ProcessStats.h"
-#include "reka/checkpoint/CheckpointStorage.h"
-#include "reka/nexmark/QueryJob.h"
+#include "base/ProcessStats.h"
+#include "checkpoint/CheckpointStorage.h"
+#include "nexmark/QueryJob.h"
 #include "reka/reka.h"
 
 #if REKA_WITH_MIMALLOC

@@ -19,11 +19,11 @@
 #include <vector>
 
 #include "../common/ChildProcess.h"
-#include "reka/base/ProcessStats.h"
+#include "base/ProcessStats.h"
 #include "reka/connector/LineReader.h"
-#include "reka/nexmark/Generator.h"
-#include "reka/nexmark/JsonCodec.h"
-#include "reka/nexmark/QueryJob.h"
+#include "nexmark/Generator.h"
+#include "nexmark/JsonCodec.h"
+#include "nexmark/QueryJob.h"
 #include "reka/reka.h"
 
 namespace {

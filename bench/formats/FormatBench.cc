@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "../common/ChildProcess.h"
-#include "reka/base/ProcessStats.h"
+#include "base/ProcessStats.h"
 #include "reka/connector/LineReader.h"
 #include "reka/connector/Registry.h"
 #include "reka/reka.h"

@@ -29,11 +29,11 @@
 #include "../common/ChildProcess.h"
 #include "connectors/kafka/MockCluster.h"
 #include "nexmark/Rows.h"
-#include "reka/base/ProcessStats.h"
+#include "base/ProcessStats.h"
 #include "reka/connector/Kafka.h"
-#include "reka/nexmark/Generator.h"
-#include "reka/nexmark/JsonCodec.h"
-#include "reka/nexmark/QueryJob.h"
+#include "nexmark/Generator.h"
+#include "nexmark/JsonCodec.h"
+#include "nexmark/QueryJob.h"
 #include "reka/reka.h"
 
 namespace {

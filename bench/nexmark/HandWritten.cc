@@ -6,7 +6,7 @@
 
 #include "nexmark/Rows.h"
 #include "reka/data/StringArena.h"
-#include "reka/nexmark/Generator.h"
+#include "nexmark/Generator.h"
 
 namespace reka::bench {
 

@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <string>
 
-#include "reka/nexmark/GeneratorConfig.h"
+#include "nexmark/GeneratorConfig.h"
 
 namespace reka::bench {
 

@@ -15,9 +15,9 @@
 
 #include "HandWritten.h"
 #include "../common/ChildProcess.h"
-#include "reka/base/ProcessStats.h"
+#include "base/ProcessStats.h"
 #include "nexmark/Sinks.h"
-#include "reka/nexmark/QueryJob.h"
+#include "nexmark/QueryJob.h"
 #include "reka/reka.h"
 
 namespace {

@@ -17,8 +17,8 @@
 #include <string>
 #include <vector>
 
-#include "reka/base/ProcessStats.h"
-#include "reka/nexmark/QueryJob.h"
+#include "base/ProcessStats.h"
+#include "nexmark/QueryJob.h"
 #include "reka/sql/Sql.h"
 
 #ifndef REKA_SOURCE_DIR

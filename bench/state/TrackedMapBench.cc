@@ -28,7 +28,7 @@
 #include <vector>
 
 #include "../common/ChildProcess.h"
-#include "reka/base/ProcessStats.h"
+#include "base/ProcessStats.h"
 #include "reka/state/TrackedMap.h"
 
 namespace {

@@ -18,8 +18,8 @@
 #include <vector>
 
 #include "nexmark/Rows.h"
-#include "reka/base/CpuRelax.h"
-#include "reka/base/ProcessStats.h"
+#include "base/CpuRelax.h"
+#include "base/ProcessStats.h"
 #include "reka/reka.h"
 
 namespace {

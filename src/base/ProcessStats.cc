@@ -1,4 +1,4 @@
-#include "reka/base/ProcessStats.h"
+#include "base/ProcessStats.h"
 
 #include <sys/resource.h>
 #include <time.h>

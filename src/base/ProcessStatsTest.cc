@@ -1,4 +1,4 @@
-#include "reka/base/ProcessStats.h"
+#include "base/ProcessStats.h"
 
 #include <gtest/gtest.h>
 #include <sys/mman.h>

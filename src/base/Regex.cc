@@ -1,4 +1,4 @@
-#include "reka/base/Regex.h"
+#include "base/Regex.h"
 
 #include <re2/re2.h>
 

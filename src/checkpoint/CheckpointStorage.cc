@@ -1,4 +1,4 @@
-#include "reka/checkpoint/CheckpointStorage.h"
+#include "checkpoint/CheckpointStorage.h"
 
 #include <dirent.h>
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-#include "reka/checkpoint/StateDirectoryLock.h"
+#include "checkpoint/StateDirectoryLock.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -8,7 +8,7 @@
 #include <cstring>
 #include <utility>
 
-#include "reka/checkpoint/CheckpointStorage.h"
+#include "checkpoint/CheckpointStorage.h"
 
 namespace reka::checkpoint {
 

@@ -1,4 +1,4 @@
-#include "reka/checkpoint/StateDirectoryLock.h"
+#include "checkpoint/StateDirectoryLock.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

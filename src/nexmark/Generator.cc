@@ -1,4 +1,4 @@
-#include "reka/nexmark/Generator.h"
+#include "nexmark/Generator.h"
 
 #include <fmt/format.h>
 

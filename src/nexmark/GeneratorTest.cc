@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "reka/nexmark/Generator.h"
+#include "nexmark/Generator.h"
 
 namespace reka::nexmark {
 namespace {

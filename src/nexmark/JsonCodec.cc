@@ -1,4 +1,4 @@
-#include "reka/nexmark/JsonCodec.h"
+#include "nexmark/JsonCodec.h"
 
 #include <fmt/format.h>
 #include <simdjson.h>

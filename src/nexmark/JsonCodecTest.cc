@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "reka/nexmark/JsonCodec.h"
+#include "nexmark/JsonCodec.h"
 #include "reka/time/TimeArithmetic.h"
 
 namespace reka::nexmark {

@@ -1,4 +1,4 @@
-#include "reka/nexmark/QueryJob.h"
+#include "nexmark/QueryJob.h"
 
 #include <optional>
 
@@ -6,7 +6,7 @@
 
 #include "nexmark/Sinks.h"
 #include "nexmark/WindowedRows.h"
-#include "reka/nexmark/Generator.h"
+#include "nexmark/Generator.h"
 
 namespace reka::nexmark {
 

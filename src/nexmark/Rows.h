@@ -6,8 +6,8 @@
 #include <string_view>
 
 #include "reka/api/Functions.h"
-#include "reka/nexmark/JsonCodec.h"
-#include "reka/nexmark/Model.h"
+#include "nexmark/JsonCodec.h"
+#include "nexmark/Model.h"
 #include "reka/state/KeyGroup.h"
 
 // Result rows of the NEXMark queries. Each row type has `write(JsonRowWriter&)` (the columns of

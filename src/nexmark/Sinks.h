@@ -14,7 +14,7 @@
 #include "reka/connector/AppendFile.h"
 #include "reka/connector/Kafka.h"
 #include "reka/connector/TransactionalFileSink.h"
-#include "reka/nexmark/QueryJob.h"
+#include "nexmark/QueryJob.h"
 
 namespace reka::nexmark {
 

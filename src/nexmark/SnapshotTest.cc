@@ -23,9 +23,9 @@
 
 #include "nexmark/StateSerde.h"
 #include "reka/data/StringArena.h"
-#include "reka/nexmark/Generator.h"
-#include "reka/nexmark/JsonCodec.h"
-#include "reka/nexmark/QueryJob.h"
+#include "nexmark/Generator.h"
+#include "nexmark/JsonCodec.h"
+#include "nexmark/QueryJob.h"
 #include "testing/OperatorHarness.h"
 
 namespace reka::nexmark {

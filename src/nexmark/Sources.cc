@@ -15,9 +15,9 @@
 #include "reka/connector/LineReader.h"
 #include "reka/connector/SplitSource.h"
 #include "reka/data/StringArena.h"
-#include "reka/nexmark/Generator.h"
-#include "reka/nexmark/JsonCodec.h"
-#include "reka/nexmark/QueryJob.h"
+#include "nexmark/Generator.h"
+#include "nexmark/JsonCodec.h"
+#include "nexmark/QueryJob.h"
 
 namespace reka::nexmark {
 

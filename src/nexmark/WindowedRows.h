@@ -5,7 +5,7 @@
 #include <memory>
 
 #include "nexmark/Rows.h"
-#include "reka/nexmark/QueryJob.h"
+#include "nexmark/QueryJob.h"
 
 namespace reka::nexmark {
 

@@ -4,7 +4,7 @@
 
 #include <fmt/format.h>
 
-#include "reka/base/ProcessStats.h"
+#include "base/ProcessStats.h"
 #include "runtime/JobExecution.h"
 #include "runtime/Task.h"
 

@@ -14,7 +14,7 @@
 
 #include "reka/base/Log.h"
 #include "reka/api/Environment.h"
-#include "reka/checkpoint/CheckpointStorage.h"
+#include "checkpoint/CheckpointStorage.h"
 
 namespace reka::runtime {
 

@@ -19,7 +19,7 @@
 #define XXH_INLINE_ALL  // the reference checksum, independent of the library storage links
 #include <xxhash.h>
 
-#include "reka/checkpoint/CheckpointStorage.h"
+#include "checkpoint/CheckpointStorage.h"
 #include "reka/reka.h"
 #include "testing/JobTesting.h"
 

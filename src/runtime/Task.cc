@@ -4,7 +4,7 @@
 #include <exception>
 #include <new>
 
-#include "reka/base/ProcessStats.h"
+#include "base/ProcessStats.h"
 #include "runtime/CheckpointCoordinator.h"
 #include "runtime/JobExecution.h"
 #include "runtime/WorkerPool.h"

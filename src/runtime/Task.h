@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "reka/api/Operator.h"
-#include "reka/checkpoint/CheckpointStorage.h"
+#include "checkpoint/CheckpointStorage.h"
 #include "runtime/Channel.h"
 #include "runtime/TimerThread.h"
 #include "reka/time/WatermarkValve.h"

@@ -1,6 +1,6 @@
 #include "runtime/WorkerPool.h"
 
-#include "reka/base/CpuRelax.h"
+#include "base/CpuRelax.h"
 #include "runtime/Task.h"
 
 namespace reka::runtime {

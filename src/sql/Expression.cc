@@ -9,7 +9,7 @@
 #include <cmath>
 #include <optional>
 
-#include "reka/base/Regex.h"
+#include "base/Regex.h"
 
 namespace reka::sql {
 

@@ -14,8 +14,8 @@
 
 #include "NexmarkTestKit.h"
 #include "reka/data/Row.h"
-#include "reka/nexmark/Generator.h"
-#include "reka/nexmark/QueryJob.h"
+#include "nexmark/Generator.h"
+#include "nexmark/QueryJob.h"
 #include "reka/sql/Sql.h"
 #include "testing/JobTesting.h"
 

@@ -34,10 +34,10 @@
 
 #include "reka/api/DataStream.h"
 #include "reka/data/StringArena.h"
-#include "reka/nexmark/Generator.h"
-#include "reka/nexmark/JsonCodec.h"
-#include "reka/nexmark/Model.h"
-#include "reka/nexmark/QueryJob.h"
+#include "nexmark/Generator.h"
+#include "nexmark/JsonCodec.h"
+#include "nexmark/Model.h"
+#include "nexmark/QueryJob.h"
 
 namespace reka::nexmark::it {
 

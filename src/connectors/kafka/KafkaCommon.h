@@ -7,7 +7,7 @@
 #include <memory>
 #include <string>
 
-#include "reka/base/Regex.h"
+#include "base/Regex.h"
 #include "reka/base/Status.h"
 
 namespace reka::connector::kafka {

@@ -8,8 +8,8 @@
 
 #include "reka/api/DataStream.h"
 #include "reka/time/Watermarks.h"
-#include "reka/nexmark/GeneratorConfig.h"
-#include "reka/nexmark/Model.h"
+#include "nexmark/GeneratorConfig.h"
+#include "nexmark/Model.h"
 
 namespace reka::nexmark {
 

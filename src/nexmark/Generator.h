@@ -5,8 +5,8 @@
 
 #include "reka/base/Status.h"
 #include "reka/data/StringArena.h"
-#include "reka/nexmark/GeneratorConfig.h"
-#include "reka/nexmark/Model.h"
+#include "nexmark/GeneratorConfig.h"
+#include "nexmark/Model.h"
 
 namespace reka::nexmark {
 

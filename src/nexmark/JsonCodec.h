@@ -9,7 +9,7 @@
 #include "reka/base/Status.h"
 #include "reka/connector/JsonWriter.h"
 #include "reka/data/StringArena.h"
-#include "reka/nexmark/Model.h"
+#include "nexmark/Model.h"
 
 namespace reka::nexmark {
 

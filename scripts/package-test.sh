@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs a built Reka into a scratch prefix, then builds and runs a project outside the tree
-# against it (tests/package: every example, and a check of the installed headers), and checks
-# reka.pc. Usage: package-test.sh BUILD_DIR WORK_DIR
+# against it (tests/package: an example and a check of the installed headers), and checks
+# reka.pc; then configures a project that embeds the source tree with add_subdirectory
+# (tests/embed) and checks that it gets the library alone. Usage: package-test.sh BUILD_DIR WORK_DIR
 set -euo pipefail
 build=$1
 work=$2
@@ -19,7 +20,9 @@ if [ -d "$work/prefix/include/runtime" ] || find "$work/prefix/include/reka" -na
 fi
 launcher=()
 if command -v ccache >/dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
-cmake -S "$root/tests/package" -B "$work/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$work/prefix" \
+# No build type: the consumer's own code unoptimised (it only has to build and run; the
+# library's code is what was installed).
+cmake -S "$root/tests/package" -B "$work/build" -G Ninja -DCMAKE_PREFIX_PATH="$work/prefix" \
   -DREKA_EXAMPLES_DIR="$root/examples" "${launcher[@]}" >"$work/configure.log"
 cmake --build "$work/build" -j2 >"$work/build.log" || { cat "$work/build.log" >&2; exit 1; }
 "$work/build/installed_headers"
@@ -32,4 +35,21 @@ case "$libs" in
   *-lreka_runtime*-lreka_base*) echo "reka.pc: $libs" ;;
   *) echo "package-test: reka.pc gives '$libs'" >&2; exit 1 ;;
 esac
+
+# add_subdirectory: the library and what it needs, nothing of Reka's own tree. Configured only
+# (building would compile the whole library again); the target list is the check.
+cmake -S "$root/tests/embed" -B "$work/embed" -G Ninja -DREKA_SOURCE_DIR="$root" "${launcher[@]}" >"$work/embed-configure.log" 2>&1 ||
+  { cat "$work/embed-configure.log" >&2; exit 1; }
+targets=$(ninja -C "$work/embed" -t targets all | sed 's/:.*//')
+for wanted in reka/src/runtime/libreka_runtime.a reka/web/libreka_web.a embedded_word_count; do
+  grep -qx "$wanted" <<<"$targets" || { echo "package-test: add_subdirectory lacks $wanted" >&2; exit 1; }
+done
+if grep -E '(_tests|_bench|/reka$|event_time_windows|_fuzzer)$' <<<"$targets"; then
+  echo "package-test: add_subdirectory builds more than the library (above)" >&2
+  exit 1
+fi
+if grep -qE '^(GTest_DIR|benchmark_DIR)' "$work/embed/CMakeCache.txt"; then
+  echo "package-test: add_subdirectory looked for test or benchmark packages" >&2
+  exit 1
+fi
 echo "package-test: ok"

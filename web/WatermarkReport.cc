@@ -13,16 +13,50 @@ json optionalTime(int64_t t) { return t == INT64_MIN || t == INT64_MAX ? json(nu
 
 using Index = std::map<std::pair<int, int>, const OperatorStats*>;
 
+/// The split of a source subtask that holds its watermark back: the active (not idle, not
+/// ended) split with the smallest watermark; null when it has no splits or none is active.
+json slowestSplit(const OperatorStats& source) {
+  const SplitProgress* slowest = nullptr;
+  for (const auto& s : source.splits)
+    if (!s.idle && !s.ended && (slowest == nullptr || s.watermark < slowest->watermark)) slowest = &s;
+  if (slowest == nullptr) return nullptr;
+  return {{"split", slowest->id}, {"split-watermark", optionalTime(slowest->watermark)}};
+}
+
+json splitList(const OperatorStats& source) {
+  json out = json::array();
+  for (const auto& s : source.splits)
+    out.push_back({{"id", s.id}, {"watermark", optionalTime(s.watermark)}, {"idle", s.idle}, {"ended", s.ended}});
+  return out;
+}
+
 /// From subtask `at`, the upstream subtasks that hold its input watermark back: at each step the
 /// input channel with the smallest watermark (idle and ended channels hold nothing back), until
-/// a subtask without input channels (a source).
+/// a subtask without input channels (a source), and there the split that holds it back.
 json holdBackChain(const JobMetrics& m, const Index& index, const OperatorStats* at) {
   json chain = json::array();
   for (int guard = 0; at != nullptr && guard < 64; ++guard) {
+    if (!at->splits.empty()) {
+      // A source subtask: the chain ends at its slowest split.
+      json split = slowestSplit(*at);
+      if (!split.is_null()) chain.push_back(split);
+      break;
+    }
     const OperatorStats::Channel* slowest = nullptr;
     for (const auto& c : at->inputChannels)
       if (c.watermark != INT64_MAX && (slowest == nullptr || c.watermark < slowest->watermark)) slowest = &c;
-    if (slowest == nullptr) break;
+    if (slowest == nullptr) {
+      // No channel of its own: an operator chained to its input runs in that operator's task
+      // (the same subtask index); go on from there.
+      const VertexInfo* v = nullptr;
+      for (const auto& vi : m.vertices)
+        if (vi.id == at->node) v = &vi;
+      if (v == nullptr || !v->chained || v->inputs.size() != 1) break;
+      auto it = index.find({v->inputs[0].from, at->subtask});
+      if (it == index.end()) break;
+      at = it->second;
+      continue;
+    }
     auto it = index.find({slowest->node, slowest->subtask});
     const OperatorStats* up = it == index.end() ? nullptr : it->second;
     json step = {{"vertex", slowest->node},
@@ -38,7 +72,6 @@ json holdBackChain(const JobMetrics& m, const Index& index, const OperatorStats*
     // same subtask of the vertex that produced into the channel.
     at = up;
   }
-  (void)m;
   return chain;
 }
 
@@ -63,6 +96,7 @@ json watermarkReport(const JobMetrics& m) {
                         {"output-watermark", optionalTime(op.watermark)},
                         {"next-event-timer", optionalTime(op.nextEventTimer)},
                         {"channels", channels}});
+    if (!op.splits.empty()) subtasks.back()["splits"] = splitList(op);
     if (op.nextEventTimer == INT64_MAX) continue;
     json why = {{"vertex", op.node},
                 {"name", op.name},

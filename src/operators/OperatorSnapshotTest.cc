@@ -792,6 +792,42 @@ TEST(OperatorSnapshotTest, WindowJoin) {
   EXPECT_GT(whole.lateRecords, 0);
 }
 
+TEST(OperatorSnapshotTest, JoinsPublishTheirEarliestPendingTimer) {
+  auto records = [](int input, std::vector<Ev> r) { return Step{Step::Kind::kRecords, input, std::move(r), 0}; };
+  auto watermark = [](int64_t wm) { return Step{Step::Kind::kWatermark, 0, {}, wm}; };
+  {
+    // Interval join [-20, 30]: an a at ts is kept until ts + 30, a b until ts + 20.
+    Log<Joined> log;
+    Instance<Joined> join(intervalJoin(-20, 30)(), &log, 0);
+    ASSERT_TRUE(join.open().isOk());
+    EXPECT_TRUE(join.op().checkSnapshottable().isOk());
+    EXPECT_EQ(join.op().nextEventTimer(), kMaxTime);
+    join.apply(records(0, {{1, 100, 1}}));
+    EXPECT_EQ(join.op().nextEventTimer(), 130);
+    join.apply(records(1, {{1, 50, 2}}));
+    EXPECT_EQ(join.op().nextEventTimer(), 70);
+    join.apply(watermark(80));  // the b is dropped
+    EXPECT_EQ(join.op().nextEventTimer(), 130);
+    join.apply(watermark(200));
+    EXPECT_EQ(join.op().nextEventTimer(), kMaxTime);
+  }
+  {
+    // Tumbling 60 ms windows fire at their last millisecond: [60, 120) at 119, [0, 60) at 59.
+    Log<Joined> log;
+    Instance<Joined> join(windowJoin(TumblingWindows::eventTime(60ms))(), &log, 0);
+    ASSERT_TRUE(join.open().isOk());
+    EXPECT_EQ(join.op().nextEventTimer(), kMaxTime);
+    join.apply(records(0, {{1, 100, 1}}));
+    EXPECT_EQ(join.op().nextEventTimer(), 119);
+    join.apply(records(1, {{2, 10, 2}}));
+    EXPECT_EQ(join.op().nextEventTimer(), 59);
+    join.apply(watermark(59));
+    EXPECT_EQ(join.op().nextEventTimer(), 119);
+    join.apply(watermark(119));
+    EXPECT_EQ(join.op().nextEventTimer(), kMaxTime);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Bad snapshots and types that cannot be snapshotted.
 
@@ -942,6 +978,10 @@ void expectNotSupported(std::unique_ptr<Operator> op, const std::string& what) {
   Log<Out> log;
   Instance<Out> instance(std::move(op), &log, kStartClock);
   ASSERT_TRUE(instance.open().isOk());
+  // Asked before any checkpoint (at a job's start), the operator gives the snapshot's answer.
+  Status early = instance.op().checkSnapshottable();
+  EXPECT_EQ(early.code(), StatusCode::kNotSupported) << early.toString();
+  EXPECT_THAT(early.message(), HasSubstr("operator 'windows': " + what + " type has no Serde specialisation"));
   std::string blob;
   Status s = instance.op().snapshotState(1, blob);
   EXPECT_EQ(s.code(), StatusCode::kNotSupported) << s.toString();

@@ -178,6 +178,20 @@ TEST(TimerSnapshotTest, RestoredKeyedProcessFiresTheSameTimersAtEveryCut) { expe
 
 TEST(TimerSnapshotTest, StringKeysAreStoredOwnedAndRestored) { expectRestoredRunsMatch<std::string_view, NameKey>(); }
 
+TEST(TimerSnapshotTest, NextEventTimerIsTheEarliestPendingOne) {
+  // Worked out by hand from script(): the earliest event-time timer after each step.
+  const std::vector<int64_t> expected = {110, 113, 113, 113, 113, 113, 135, 135, kMaxTime};
+  const std::vector<Step> steps = script();
+  ASSERT_EQ(steps.size(), expected.size());
+  Harness<Fired> h(makeTimerOperator<int64_t, IntKey>(), kStartTime);
+  ASSERT_TRUE(h.open().isOk());
+  EXPECT_EQ(h.op().nextEventTimer(), kMaxTime);
+  for (size_t i = 0; i < steps.size(); ++i) {
+    run(h, steps, i, i + 1);
+    EXPECT_EQ(h.op().nextEventTimer(), expected[i]) << "after step " << i;
+  }
+}
+
 TEST(TimerSnapshotTest, RestoreRejectsTruncatedUnknownAndForeignSnapshots) {
   const std::vector<Step> steps = script();
   Harness<Fired> before(makeTimerOperator<int64_t, IntKey>(), kStartTime);
@@ -247,12 +261,15 @@ TEST(TimerSnapshotTest, TimersOfAKeyTypeWithoutSerdeAreNotSupported) {
   Status s = h.op().snapshotState(1, out);
   EXPECT_EQ(s.code(), StatusCode::kNotSupported);
   EXPECT_NE(s.message().find("Serde"), std::string::npos) << s.message();
+  // The same answer before any checkpoint: a job with checkpoints asks at its start.
+  EXPECT_EQ(h.op().checkSnapshottable().code(), StatusCode::kNotSupported);
 
   // Without onTimer there are no timers to lose: the watermark is written and restored.
   Harness<Fired> plain(std::make_unique<detail::KeyedProcessOperator<Rec, OpaqueKey, Fired, OpaqueKeyOf, NoTimers>>(
                            OpaqueKeyOf{}, NoTimers{}, nullptr),
                        kStartTime);
   ASSERT_TRUE(plain.open().isOk());
+  EXPECT_TRUE(plain.op().checkSnapshottable().isOk());
   plain.op().processWatermark(42);
   std::string blob;
   ASSERT_TRUE(plain.op().snapshotState(1, blob).isOk());

@@ -469,6 +469,49 @@ TEST(CheckpointTest, WithoutRestartPolicyTheFailureIsFinalAndNamesTheOperator) {
   EXPECT_EQ(sorted(log->values()), expectedCounts(spec.records));
 }
 
+/// State of a type without a Serde specialisation.
+struct Opaque {
+  int64_t n = 0;
+};
+struct OpaqueCount {
+  ValueState<int64_t, Opaque> n;
+  void open(KeyedStateRegistry<int64_t>& r) { n = r.valueState<Opaque>("opaque"); }
+  void processElement(const int64_t&, KeyedContext<int64_t, std::string>& ctx) {
+    ctx.emit(std::to_string(ctx.currentKey()) + "#" + std::to_string(++n.getOrCreate().n));
+  }
+};
+
+TEST(CheckpointTest, StateWithoutSerdeStopsAJobWithCheckpointsAtItsStart) {
+  auto build = [](StreamEnvironment& env, std::shared_ptr<testing::Collector<std::string>> out) {
+    env.addSource<int64_t>("paced", [] { return std::make_unique<PacedSource>(0, 1000, std::chrono::microseconds(0), std::make_shared<Gate>()); })
+        .keyBy([](int64_t x) { return x % 7; })
+        .process<std::string>("opaque-count", OpaqueCount{})
+        .sink("collect", testing::collectInto(out));
+  };
+  {
+    // Without checkpoints the state needs no serializer.
+    StreamEnvironment env;
+    auto out = std::make_shared<testing::Collector<std::string>>();
+    build(env, out);
+    ASSERT_TRUE(testing::runJob(env).isOk());
+    EXPECT_EQ(sorted(out->values()), expectedCounts(1000));
+  }
+  TempDir dir;
+  StreamEnvironment env;
+  auto out = std::make_shared<testing::Collector<std::string>>();
+  build(env, out);
+  env.config().checkpoints = checkpoints(dir.path, 1000);
+  // The job does not start: executeAsync() returns the error.
+  auto job = env.executeAsync();
+  ASSERT_FALSE(job.isOk());
+  const Status& s = job.status();
+  EXPECT_EQ(s.code(), StatusCode::kNotSupported) << s.toString();
+  EXPECT_NE(s.message().find("opening operator 'opaque-count (1/2)' failed: keyed state 'opaque-count/opaque' has a key or value type without a Serde"),
+            std::string::npos)
+      << s.message();
+  EXPECT_TRUE(out->values().empty());
+}
+
 TEST(CheckpointTest, CancelledJobResumesFromItsLatestCheckpoint) {
   TempDir dir;
   auto log = std::make_shared<CommitLog>();

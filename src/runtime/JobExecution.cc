@@ -332,6 +332,10 @@ Status JobExecution::build() {
       Status s;
       try {
         s = inst.op->open(inst.ctx);
+        // A state type without a Serde stops a job with checkpoints here, not at its first
+        // checkpoint.
+        if (s.isOk() && inst.ctx.checkpointing) s = inst.op->checkSnapshottable();
+        if (s.isOk() && inst.ctx.checkpointing && inst.ctx.state != nullptr) s = inst.ctx.state->checkSerialisable();
       } catch (const std::exception& e) {
         s = Status::userCodeError(e.what());
       } catch (...) {
@@ -692,6 +696,7 @@ JobMetrics JobExecution::metrics() const {
       st.bytesOut = inst.metrics->bytesOut.load(std::memory_order_relaxed);
       st.deadLetters = inst.metrics->deadLetters.load(std::memory_order_relaxed);
       st.lag = inst.metrics->lag.load(std::memory_order_relaxed);
+      if (node.isSource) st.splits = inst.metrics->splits();
       fillTaskFigures(inst, st);
       m.lateRecords += st.lateRecords;
       m.lateUpdates += st.lateUpdates;

@@ -52,6 +52,16 @@ DeltaStats StateBackend::keyedDeltaStats() {
   return s;
 }
 
+Status StateBackend::checkSerialisable() {
+  constexpr const char* kHow = "; specialise reka::Serde<T> for it (reka/state/Serde.h) or run the job without checkpoints";
+  for (const auto& name : tableNames())
+    if (!findTable(name)->serialisable())
+      return Status::notSupported("keyed state '" + name + "' has a key or value type without a Serde" + kHow);
+  for (const auto& [name, list] : operatorLists_)
+    if (!list->serialisable()) return Status::notSupported("operator state '" + name + "' has an element type without a Serde" + kHow);
+  return Status::ok();
+}
+
 Result<std::map<std::string, std::vector<std::string>>> StateBackend::snapshotOperatorLists() const {
   std::map<std::string, std::vector<std::string>> out;
   for (const auto& [name, list] : operatorLists_) {

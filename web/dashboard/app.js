@@ -144,6 +144,10 @@ function drawWatermarks(w, job) {
       const label = `${names.get(c.vertex) || c.vertex}#${c.subtask}: ${c['idle-or-ended'] ? 'idle/ended' : time(c.watermark)}`;
       channels.append(el('div', c['idle-or-ended'] ? { class: 'idle' } : {}, label));
     }
+    for (const sp of s.splits || []) {
+      const state = sp.ended ? 'ended' : sp.idle ? 'idle' : time(sp.watermark);
+      channels.append(el('div', sp.ended || sp.idle ? { class: 'idle' } : {}, `split ${sp.id}: ${state}`));
+    }
     return [s.name, s.subtask, time(s['input-watermark']), time(s['output-watermark']), channels];
   }));
   const why = document.getElementById('why');
@@ -152,7 +156,9 @@ function drawWatermarks(w, job) {
     return;
   }
   why.replaceChildren(...w['pending-windows'].map((p) => {
-    const chain = p['held-back-by'].map((s) => `${s.name || s.vertex} #${s.subtask} at ${time(s['channel-watermark'])}${s.source ? ' (source)' : ''}`).join(' ← ');
+    const chain = p['held-back-by'].map((s) => (s.split !== undefined
+      ? `split ${s.split} at ${time(s['split-watermark'])}`
+      : `${s.name || s.vertex} #${s.subtask} at ${time(s['channel-watermark'])}${s.source ? ' (source)' : ''}`)).join(' ← ');
     return el('div', { class: 'why' },
       el('div', {}, el('b', {}, `${p.name} #${p.subtask}`), `: earliest pending window fires at ${time(p['earliest-pending-timer'])}`),
       el('div', {}, `input watermark ${time(p['input-watermark'])}; ${p.reason}`),

@@ -132,6 +132,7 @@ class KeyedContext : public Emitter<Out> {
   // Runtime side.
   KeyContext<K>& keyContext() { return keyCtx_; }
   KeyedTimers<K>& timers() { return timers_; }
+  const KeyedTimers<K>& timers() const { return timers_; }
   void setTimeDomain(TimeDomain d) { domain_ = d; }
 
  private:

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -58,6 +59,15 @@ class ProcessingTimeService {
   virtual void requestCallback(int64_t atMs) = 0;
 };
 
+/// Where one split of a source subtask is (a Kafka partition, a file): for "why has this window
+/// not fired" down to the split.
+struct SplitProgress {
+  std::string id;
+  int64_t watermark = INT64_MIN;  ///< the split's own watermark (INT64_MIN: none yet)
+  bool idle = false;              ///< idle: it does not hold the subtask's watermark back
+  bool ended = false;             ///< read to its end
+};
+
 /// Counters a task publishes for progress displays and metrics. Written by the owning task
 /// only, read by anyone (relaxed atomics: monotone counters).
 struct OperatorMetrics {
@@ -87,6 +97,19 @@ struct OperatorMetrics {
   /// join's cleanup), INT64_MAX: none. Published when the watermark moves; for "why has this
   /// window not fired".
   std::atomic<int64_t> nextEventTimer{INT64_MAX};
+  /// Sources with splits: each split's watermark, published at the watermark interval.
+  void publishSplits(std::vector<SplitProgress> splits) {
+    std::lock_guard<std::mutex> lock(splitsMutex_);
+    splits_ = std::move(splits);
+  }
+  std::vector<SplitProgress> splits() const {
+    std::lock_guard<std::mutex> lock(splitsMutex_);
+    return splits_;
+  }
+
+ private:
+  mutable std::mutex splitsMutex_;
+  std::vector<SplitProgress> splits_;
 };
 
 /// What an operator subtask gets at open().
@@ -174,6 +197,10 @@ class Operator {
 
   /// Whether snapshotDelta/restoreDelta are implemented.
   virtual bool supportsDeltaSnapshots() const { return false; }
+  /// Whether the operator's own state can be written to a checkpoint: an error that names the
+  /// type without a Serde otherwise. A job with checkpoints asks every operator after open(), so
+  /// that a missing serializer stops the job at its start, not at its first checkpoint.
+  virtual Status checkSnapshottable() const { return Status::ok(); }
   /// Appends what changed since the last snapshotState, snapshotDelta or restore.
   virtual Status snapshotDelta(int64_t /*checkpointId*/, std::string& /*out*/) {
     return Status::notSupported("this operator does not write incremental snapshots");

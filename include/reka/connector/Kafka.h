@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <algorithm>
 #include <cstdint>
 #include <map>
@@ -96,6 +97,9 @@ class PartitionConsumer {
   virtual Status poll(std::vector<KafkaMessage>& messages, std::vector<size_t>& splits, std::vector<Progress>& progress,
                       size_t maxMessages, int timeoutMs) = 0;
   virtual void wakeUp() = 0;
+  /// Records between the positions of the unfinished splits and their partitions' high
+  /// watermarks as last seen in fetch responses (no request is sent), -1: none known yet.
+  virtual int64_t lag() const { return -1; }
   /// Commits the positions to the consumer group (asynchronously; no group: nothing).
   virtual void commit(const std::vector<SplitState>& splits) = 0;
   virtual void close() = 0;
@@ -180,6 +184,7 @@ class KafkaSplitReader final : public SplitReader<T> {
 
   void wakeUp() override { consumer_->wakeUp(); }
   void checkpointComplete(int64_t, const std::vector<SplitState>& splits) override { consumer_->commit(splits); }
+  int64_t lag() const override { return consumer_->lag(); }
   void close() override { consumer_->close(); }
 
  private:
@@ -283,6 +288,12 @@ class SinkWriter {
   virtual Status finish() = 0;
   virtual void close() = 0;
   virtual int64_t messagesWritten() const = 0;
+  /// Adds the key and value bytes of every message written from here on to `counter` (an
+  /// operator's bytesOut metric); nullptr: none.
+  void countBytesInto(std::atomic<int64_t>* counter) { bytesOut_ = counter; }
+
+ protected:
+  std::atomic<int64_t>* bytesOut_ = nullptr;
 };
 
 /// A sink function (for DataStream::sink) that encodes each record with `Encode`, called as
@@ -296,6 +307,7 @@ class KafkaSink {
   Status open(const OperatorContext& ctx) {
     REKA_RETURN_IF_ERROR(options_.validate());
     REKA_ASSIGN_OR_RETURN(writer_, SinkWriter::open(options_, ctx.subtask, ctx.checkpointing));
+    if (ctx.metrics != nullptr) writer_->countBytesInto(&ctx.metrics->bytesOut);
     return Status::ok();
   }
   void invoke(const T& row) {

@@ -79,6 +79,10 @@ class SplitReader {
   /// A checkpoint that holds these positions of the reader's splits is complete (a Kafka reader
   /// commits them to its consumer group, so that lag tools see them).
   virtual void checkpointComplete(int64_t /*checkpointId*/, const std::vector<SplitState>& /*splits*/) {}
+  /// Records between the reader's positions and the end of its splits' input as far as it
+  /// knows (Kafka: the partitions' high watermarks minus the positions), -1: unknown. Called
+  /// after each fetch(), from the same thread; must not block (metrics: source lag).
+  virtual int64_t lag() const { return -1; }
   virtual void close() {}
 };
 

@@ -79,7 +79,10 @@ class SplitSourceOperator final : public SourceOperator {
         case Item::kError:
           throw std::runtime_error(item.error.message());
         case Item::kEnd:
-          if (timestamper_) emitter_.flushFinal();
+          if (timestamper_) {
+            emitter_.flushFinal();
+            publishSplits();
+          }
           return Poll::kEnd;
         case Item::kBatch: {
           emit(item.batch);
@@ -91,7 +94,10 @@ class SplitSourceOperator final : public SourceOperator {
   }
 
   void onProcessingTime(int64_t now) override {
-    if (timestamper_) emitter_.onTick(now);
+    if (timestamper_) {
+      emitter_.onTick(now);
+      publishSplits();
+    }
   }
 
   void close() override {
@@ -198,6 +204,20 @@ class SplitSourceOperator final : public SourceOperator {
     }
   }
 
+  /// Each split's watermark for the metrics ("why has this window not fired"); on the task, at
+  /// the watermark tick.
+  void publishSplits() {
+    if (ctx_->metrics == nullptr) return;
+    const SplitWatermarks& w = emitter_.splits();
+    std::vector<SplitProgress> out;
+    out.reserve(splits_->size());
+    for (size_t i = 0; i < splits_->size() && i + 1 < w.splitCount(); ++i) {
+      const SplitState& s = (*splits_)[i];
+      out.push_back({s.id, w.splitWatermarkAt(i + 1), w.splitIdle(i + 1), s.finished});
+    }
+    ctx_->metrics->publishSplits(std::move(out));
+  }
+
   /// The connector thread: discovers splits, reads them, hands batches over, commits.
   void run(std::vector<SplitState> initial) {
     if (!begin(std::move(initial))) return;
@@ -264,6 +284,7 @@ class SplitSourceOperator final : public SourceOperator {
     commitIfRequested();
     std::vector<SplitBatch<T>> batches;
     if (!report(reader_->fetch(batches, ctx_->batchSize, fetchTimeoutMs))) return false;
+    if (const int64_t lag = reader_->lag(); lag >= 0) ctx_->metrics->lag.store(lag, std::memory_order_relaxed);
     for (auto& b : batches) {
       if (b.finished && b.split < ended_.size() && !ended_[b.split]) {
         ended_[b.split] = 1;

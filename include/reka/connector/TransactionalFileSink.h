@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -58,6 +59,9 @@ class TransactionalFileWriter {
 
   /// Checks the options and creates the directory.
   Status open();
+  /// Adds the bytes written to files from here on to `counter` (an operator's bytesOut
+  /// metric); nullptr: none.
+  void countBytesInto(std::atomic<int64_t>* counter) { bytesOut_ = counter; }
   /// The buffer of `partition`'s open file, opening a new file (and the partition's
   /// directories) if there is none: append one line to it, then call endLine(). `partition` is
   /// "" (the directory itself) or a relative path of non-empty names other than "." and "..".
@@ -142,6 +146,7 @@ class TransactionalFileWriter {
   std::vector<StagedFile> staged_;
   std::unordered_set<std::string> knownDirs_;   // partitions whose directories exist
   std::unordered_set<std::string> dirsToSync_;  // absolute; entries changed since the last sync
+  std::atomic<int64_t>* bytesOut_ = nullptr;
 };
 
 /// No partitions: every row goes to the directory itself.
@@ -194,6 +199,7 @@ class TransactionalFileSink {
     writer_ = std::make_unique<TransactionalFileWriter>(
         options_, ctx.subtask, ctx.guarantee == DeliveryGuarantee::kExactlyOnce,
         !ctx.checkpointing);
+    if (ctx.metrics != nullptr) writer_->countBytesInto(&ctx.metrics->bytesOut);
     return writer_->open();
   }
   void invoke(const Row& row) {

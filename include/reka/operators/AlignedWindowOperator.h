@@ -134,15 +134,26 @@ class AlignedWindowOperator final : public EmittingOperator<Out> {
     emitter_.flushEmitted(nullptr);
   }
 
+  static constexpr bool kSnapshottable = HasSerde<StoredKey>::value && HasSerde<Acc>::value;
+  /// Whether this operator's state types can be checkpointed (each has a Serde): the runtime
+  /// asks before a job with checkpoints starts.
+  Status checkSnapshottable() const override {
+    if constexpr (!HasSerde<StoredKey>::value) {
+      return snapshotNotSupported(this->ctx_, "key");
+    } else if constexpr (!HasSerde<Acc>::value) {
+      return snapshotNotSupported(this->ctx_, "accumulator");
+    } else {
+      return Status::ok();
+    }
+  }
+
   /// Writes the time reached, the pending callbacks, every pane's accumulators per key and the
   /// results emitted early (what a later firing retracts). Version 1:
   ///   u8 version, i64 current, i64 windowCallbackAt, i64 earlyCallbackAt,
   ///   u64 n, n × (i64 paneStart, map key → acc), u64 m, m × (i64 windowEnd, map key → acc).
   Status snapshotState(int64_t, std::string& out) override {
-    if constexpr (!HasSerde<StoredKey>::value) {
-      return snapshotNotSupported(this->ctx_, "key");
-    } else if constexpr (!HasSerde<Acc>::value) {
-      return snapshotNotSupported(this->ctx_, "accumulator");
+    if constexpr (!kSnapshottable) {
+      return checkSnapshottable();
     } else {
       writeHeader(out);
       Serde<uint64_t>::write(panes_.size(), out);
@@ -161,10 +172,8 @@ class AlignedWindowOperator final : public EmittingOperator<Out> {
   /// Restores what snapshotState wrote into a freshly opened operator and asks again for the
   /// processing-time callbacks it was waiting for (window ends, early firings).
   Status restoreState(std::string_view in) override {
-    if constexpr (!HasSerde<StoredKey>::value) {
-      return snapshotNotSupported(this->ctx_, "key");
-    } else if constexpr (!HasSerde<Acc>::value) {
-      return snapshotNotSupported(this->ctx_, "accumulator");
+    if constexpr (!kSnapshottable) {
+      return checkSnapshottable();
     } else {
       REKA_RETURN_IF_ERROR(readSnapshotVersion(in, this->ctx_));
       int64_t current = kMinTime, windowCallbackAt = kMaxTime, earlyCallbackAt = kMaxTime;
@@ -193,7 +202,7 @@ class AlignedWindowOperator final : public EmittingOperator<Out> {
   }
 
   bool supportsDeltaSnapshots() const override {
-    return HasSerde<StoredKey>::value && HasSerde<Acc>::value;
+    return kSnapshottable;
   }
 
   /// Writes what changed since the last snapshot (full or delta) or restore: the time reached and
@@ -205,10 +214,8 @@ class AlignedWindowOperator final : public EmittingOperator<Out> {
   ///   u64 n, n × (i64 paneStart, u64 u, u × (key, acc), u64 e, e × key),
   ///   u64 m, m × (i64 windowEnd, map key → acc).
   Status snapshotDelta(int64_t, std::string& out) override {
-    if constexpr (!HasSerde<StoredKey>::value) {
-      return snapshotNotSupported(this->ctx_, "key");
-    } else if constexpr (!HasSerde<Acc>::value) {
-      return snapshotNotSupported(this->ctx_, "accumulator");
+    if constexpr (!kSnapshottable) {
+      return checkSnapshottable();
     } else {
       writeHeader(out);
       Serde<uint64_t>::write(droppedPanes_.size(), out);
@@ -233,10 +240,8 @@ class AlignedWindowOperator final : public EmittingOperator<Out> {
   /// the delta was waiting for. A delta that cannot be read fails the restore and may leave the
   /// panes half-applied: the operator must then be discarded.
   Status restoreDelta(std::string_view in) override {
-    if constexpr (!HasSerde<StoredKey>::value) {
-      return snapshotNotSupported(this->ctx_, "key");
-    } else if constexpr (!HasSerde<Acc>::value) {
-      return snapshotNotSupported(this->ctx_, "accumulator");
+    if constexpr (!kSnapshottable) {
+      return checkSnapshottable();
     } else {
       REKA_RETURN_IF_ERROR(readSnapshotVersion(in, this->ctx_));
       int64_t current = kMinTime, windowCallbackAt = kMaxTime, earlyCallbackAt = kMaxTime;

@@ -67,13 +67,24 @@ class CountWindowOperator final : public EmittingOperator<Out> {
     emitter_.flushEmitted(&in);
   }
 
-  /// Writes every key's record count, complete panes and open pane. Version 1:
-  ///   u8 version, u64 keys, keys × (key, i64 count, vector<acc> panes, optional<acc> open).
-  Status snapshotState(int64_t, std::string& out) override {
+  static constexpr bool kSnapshottable = HasSerde<Key>::value && HasSerde<Acc>::value;
+  /// Whether this operator's state types can be checkpointed (each has a Serde): the runtime
+  /// asks before a job with checkpoints starts.
+  Status checkSnapshottable() const override {
     if constexpr (!HasSerde<Key>::value) {
       return snapshotNotSupported(this->ctx_, "key");
     } else if constexpr (!HasSerde<Acc>::value) {
       return snapshotNotSupported(this->ctx_, "accumulator");
+    } else {
+      return Status::ok();
+    }
+  }
+
+  /// Writes every key's record count, complete panes and open pane. Version 1:
+  ///   u8 version, u64 keys, keys × (key, i64 count, vector<acc> panes, optional<acc> open).
+  Status snapshotState(int64_t, std::string& out) override {
+    if constexpr (!kSnapshottable) {
+      return checkSnapshottable();
     } else {
       Serde<uint8_t>::write(kOperatorSnapshotVersion, out);
       Serde<uint64_t>::write(keys_.size(), out);
@@ -89,10 +100,8 @@ class CountWindowOperator final : public EmittingOperator<Out> {
 
   /// Restores what snapshotState wrote into a freshly opened operator.
   Status restoreState(std::string_view in) override {
-    if constexpr (!HasSerde<Key>::value) {
-      return snapshotNotSupported(this->ctx_, "key");
-    } else if constexpr (!HasSerde<Acc>::value) {
-      return snapshotNotSupported(this->ctx_, "accumulator");
+    if constexpr (!kSnapshottable) {
+      return checkSnapshottable();
     } else {
       REKA_RETURN_IF_ERROR(readSnapshotVersion(in, this->ctx_));
       StateMap<Key, KeyState> keys;
@@ -243,16 +252,27 @@ class GlobalWindowOperator final : public EmittingOperator<Out> {
     EmittingOperator<Out>::finish();
   }
 
+  static constexpr bool kSnapshottable = HasSerde<Key>::value && HasSerde<Acc>::value;
+  /// Whether this operator's state types can be checkpointed (each has a Serde): the runtime
+  /// asks before a job with checkpoints starts.
+  Status checkSnapshottable() const override {
+    if constexpr (!HasSerde<Key>::value) {
+      return snapshotNotSupported(this->ctx_, "key");
+    } else if constexpr (!HasSerde<Acc>::value) {
+      return snapshotNotSupported(this->ctx_, "accumulator");
+    } else {
+      return Status::ok();
+    }
+  }
+
   /// Writes whether the end-of-input firing happened, the pending periodic callback and every
   /// key's accumulator, last emitted accumulator, records since its last firing and whether it
   /// changed since. Version 1:
   ///   u8 version, u8 ended, i64 callbackAt, u64 keys,
   ///   keys × (key, acc, optional<acc> emitted, i64 sinceFiring, u8 changed).
   Status snapshotState(int64_t, std::string& out) override {
-    if constexpr (!HasSerde<Key>::value) {
-      return snapshotNotSupported(this->ctx_, "key");
-    } else if constexpr (!HasSerde<Acc>::value) {
-      return snapshotNotSupported(this->ctx_, "accumulator");
+    if constexpr (!kSnapshottable) {
+      return checkSnapshottable();
     } else {
       Serde<uint8_t>::write(kOperatorSnapshotVersion, out);
       Serde<uint8_t>::write(ended_ ? 1 : 0, out);
@@ -272,10 +292,8 @@ class GlobalWindowOperator final : public EmittingOperator<Out> {
   /// Restores what snapshotState wrote into a freshly opened operator and asks again for the
   /// pending periodic callback.
   Status restoreState(std::string_view in) override {
-    if constexpr (!HasSerde<Key>::value) {
-      return snapshotNotSupported(this->ctx_, "key");
-    } else if constexpr (!HasSerde<Acc>::value) {
-      return snapshotNotSupported(this->ctx_, "accumulator");
+    if constexpr (!kSnapshottable) {
+      return checkSnapshottable();
     } else {
       REKA_RETURN_IF_ERROR(readSnapshotVersion(in, this->ctx_));
       uint8_t ended = 0;

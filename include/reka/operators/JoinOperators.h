@@ -104,6 +104,9 @@ class IntervalJoinBuffer {
     return true;
   }
 
+  /// The earliest cleanup time of a kept record (INT64_MAX: none).
+  int64_t nextDue() const { return due_.empty() ? INT64_MAX : due_.begin()->first; }
+
   /// Drops every record whose cleanup time, cleanupOf(timestamp), is at or before `watermark`.
   /// cleanupOf must be non-decreasing in the timestamp (it is ts + a constant, saturated).
   template <class CleanupOf>
@@ -178,16 +181,31 @@ class IntervalJoinOperator final : public EmittingOperator<Out> {
     this->forwardWatermark(wm);
   }
 
-  /// Writes the watermark and both buffers. Version 1:
-  ///   u8 version, i64 watermark, buffer of input 0, buffer of input 1
-  /// (see IntervalJoinBuffer::snapshot).
-  Status snapshotState(int64_t, std::string& out) override {
+  /// The earliest cleanup of a buffered record: the watermark must pass it before the record
+  /// can no longer be joined.
+  int64_t nextEventTimer() const override { return std::min(bufferA_.nextDue(), bufferB_.nextDue()); }
+
+  static constexpr bool kSnapshottable = HasSerde<StoredKeyOf<K>>::value && HasSerde<A>::value && HasSerde<B>::value;
+  /// Whether this operator's state types can be checkpointed (each has a Serde): the runtime
+  /// asks before a job with checkpoints starts.
+  Status checkSnapshottable() const override {
     if constexpr (!HasSerde<StoredKeyOf<K>>::value) {
       return snapshotNotSupported(this->ctx_, "key");
     } else if constexpr (!HasSerde<A>::value) {
       return snapshotNotSupported(this->ctx_, "first input's record");
     } else if constexpr (!HasSerde<B>::value) {
       return snapshotNotSupported(this->ctx_, "second input's record");
+    } else {
+      return Status::ok();
+    }
+  }
+
+  /// Writes the watermark and both buffers. Version 1:
+  ///   u8 version, i64 watermark, buffer of input 0, buffer of input 1
+  /// (see IntervalJoinBuffer::snapshot).
+  Status snapshotState(int64_t, std::string& out) override {
+    if constexpr (!kSnapshottable) {
+      return checkSnapshottable();
     } else {
       Serde<uint8_t>::write(kOperatorSnapshotVersion, out);
       Serde<int64_t>::write(watermark_, out);
@@ -199,12 +217,8 @@ class IntervalJoinOperator final : public EmittingOperator<Out> {
 
   /// Restores what snapshotState wrote into a freshly opened operator.
   Status restoreState(std::string_view in) override {
-    if constexpr (!HasSerde<StoredKeyOf<K>>::value) {
-      return snapshotNotSupported(this->ctx_, "key");
-    } else if constexpr (!HasSerde<A>::value) {
-      return snapshotNotSupported(this->ctx_, "first input's record");
-    } else if constexpr (!HasSerde<B>::value) {
-      return snapshotNotSupported(this->ctx_, "second input's record");
+    if constexpr (!kSnapshottable) {
+      return checkSnapshottable();
     } else {
       REKA_RETURN_IF_ERROR(readSnapshotVersion(in, this->ctx_));
       int64_t watermark = kMinTime;
@@ -314,6 +328,10 @@ class WindowJoinOperator final : public EmittingOperator<Out> {
     }
   }
 
+  /// The last millisecond of the earliest window not fired yet (it fires when the watermark
+  /// reaches it).
+  int64_t nextEventTimer() const override { return windows_.empty() ? INT64_MAX : windows_.begin()->first - 1; }
+
   void processWatermark(int64_t wm) override {
     watermark_ = wm;
     while (!windows_.empty() &&
@@ -333,16 +351,27 @@ class WindowJoinOperator final : public EmittingOperator<Out> {
     this->forwardWatermark(wm);
   }
 
-  /// Writes the watermark and the records of every window that has not fired. Version 1:
-  ///   u8 version, i64 watermark, u64 windows,
-  ///   windows × (i64 end, u64 keys, keys × (key, vector<A>, vector<B>)).
-  Status snapshotState(int64_t, std::string& out) override {
+  static constexpr bool kSnapshottable = HasSerde<StoredKey>::value && HasSerde<std::vector<A>>::value && HasSerde<std::vector<B>>::value;
+  /// Whether this operator's state types can be checkpointed (each has a Serde): the runtime
+  /// asks before a job with checkpoints starts.
+  Status checkSnapshottable() const override {
     if constexpr (!HasSerde<StoredKey>::value) {
       return snapshotNotSupported(this->ctx_, "key");
     } else if constexpr (!HasSerde<std::vector<A>>::value) {
       return snapshotNotSupported(this->ctx_, "first input's record");
     } else if constexpr (!HasSerde<std::vector<B>>::value) {
       return snapshotNotSupported(this->ctx_, "second input's record");
+    } else {
+      return Status::ok();
+    }
+  }
+
+  /// Writes the watermark and the records of every window that has not fired. Version 1:
+  ///   u8 version, i64 watermark, u64 windows,
+  ///   windows × (i64 end, u64 keys, keys × (key, vector<A>, vector<B>)).
+  Status snapshotState(int64_t, std::string& out) override {
+    if constexpr (!kSnapshottable) {
+      return checkSnapshottable();
     } else {
       Serde<uint8_t>::write(kOperatorSnapshotVersion, out);
       Serde<int64_t>::write(watermark_, out);
@@ -362,12 +391,8 @@ class WindowJoinOperator final : public EmittingOperator<Out> {
 
   /// Restores what snapshotState wrote into a freshly opened operator.
   Status restoreState(std::string_view in) override {
-    if constexpr (!HasSerde<StoredKey>::value) {
-      return snapshotNotSupported(this->ctx_, "key");
-    } else if constexpr (!HasSerde<std::vector<A>>::value) {
-      return snapshotNotSupported(this->ctx_, "first input's record");
-    } else if constexpr (!HasSerde<std::vector<B>>::value) {
-      return snapshotNotSupported(this->ctx_, "second input's record");
+    if constexpr (!kSnapshottable) {
+      return checkSnapshottable();
     } else {
       REKA_RETURN_IF_ERROR(readSnapshotVersion(in, this->ctx_));
       int64_t watermark = kMinTime;

@@ -110,6 +110,19 @@ class SessionWindowOperator final : public EmittingOperator<Out> {
     EmittingOperator<Out>::finish();
   }
 
+  static constexpr bool kSnapshottable = HasSerde<Key>::value && HasSerde<Acc>::value;
+  /// Whether this operator's state types can be checkpointed (each has a Serde): the runtime
+  /// asks before a job with checkpoints starts.
+  Status checkSnapshottable() const override {
+    if constexpr (!HasSerde<Key>::value) {
+      return snapshotNotSupported(this->ctx_, "key");
+    } else if constexpr (!HasSerde<Acc>::value) {
+      return snapshotNotSupported(this->ctx_, "accumulator");
+    } else {
+      return Status::ok();
+    }
+  }
+
   /// Writes the watermark and every key's sessions (window, accumulator, whether fired, the
   /// results a later firing retracts) and timer. The timer set is rebuilt from the per-key
   /// timers on restore. Version 1:
@@ -117,10 +130,8 @@ class SessionWindowOperator final : public EmittingOperator<Out> {
   ///   sessions × (window, acc, u8 fired, u64 retract, retract × (window, acc))),
   /// a window being i64 start, i64 end.
   Status snapshotState(int64_t, std::string& out) override {
-    if constexpr (!HasSerde<Key>::value) {
-      return snapshotNotSupported(this->ctx_, "key");
-    } else if constexpr (!HasSerde<Acc>::value) {
-      return snapshotNotSupported(this->ctx_, "accumulator");
+    if constexpr (!kSnapshottable) {
+      return checkSnapshottable();
     } else {
       Serde<uint8_t>::write(kOperatorSnapshotVersion, out);
       Serde<int64_t>::write(watermark_, out);
@@ -147,10 +158,8 @@ class SessionWindowOperator final : public EmittingOperator<Out> {
   /// Restores what snapshotState wrote into a freshly opened operator; in processing time, asks
   /// again for the callback of the earliest timer.
   Status restoreState(std::string_view in) override {
-    if constexpr (!HasSerde<Key>::value) {
-      return snapshotNotSupported(this->ctx_, "key");
-    } else if constexpr (!HasSerde<Acc>::value) {
-      return snapshotNotSupported(this->ctx_, "accumulator");
+    if constexpr (!kSnapshottable) {
+      return checkSnapshottable();
     } else {
       REKA_RETURN_IF_ERROR(readSnapshotVersion(in, this->ctx_));
       int64_t watermark = kMinTime;

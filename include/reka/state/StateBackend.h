@@ -23,6 +23,8 @@ class StateTable {
  public:
   virtual ~StateTable() = default;
   virtual std::type_index type() const = 0;
+  /// Whether the key and value types have a Serde (checkpoints need one).
+  virtual bool serialisable() const = 0;
   /// Number of keys with state, over all key groups.
   virtual size_t keyCount() const = 0;
   /// Appends the state of key group `kg` to `out` (NotSupported for types without a Serde).
@@ -75,6 +77,7 @@ class KeyedTable final : public StateTable {
   explicit KeyedTable(KeyGroupRange range) : range_(range), maps_(static_cast<size_t>(range.size())) {}
 
   std::type_index type() const override { return typeid(KeyedTable<K, V>); }
+  bool serialisable() const override { return kSerialisable; }
   size_t keyCount() const override {
     size_t n = 0;
     for (const auto& m : maps_) n += m.size();
@@ -142,6 +145,8 @@ class OperatorListTable {
  public:
   virtual ~OperatorListTable() = default;
   virtual std::type_index type() const = 0;
+  /// Whether the element type has a Serde (checkpoints need one).
+  virtual bool serialisable() const = 0;
   /// Serialises every element separately (so that elements can be redistributed).
   virtual Result<std::vector<std::string>> snapshot() const = 0;
   /// Replaces the list with the given serialised elements.
@@ -155,6 +160,7 @@ template <class T>
 class OperatorList final : public OperatorListTable {
  public:
   std::type_index type() const override { return typeid(OperatorList<T>); }
+  bool serialisable() const override { return HasSerde<T>::value; }
   Result<std::vector<std::string>> snapshot() const override {
     if constexpr (HasSerde<T>::value) {
       std::vector<std::string> out(values.size());
@@ -247,6 +253,9 @@ class StateBackend {
   Status applyKeyedDelta(const std::map<std::string, std::map<int32_t, std::string>>& delta);
   /// Live entries and superseded chain records over all keyed tables.
   DeltaStats keyedDeltaStats();
+  /// Whether every registered state (keyed tables, operator lists) has types a checkpoint can
+  /// write; the error names the first that has not.
+  Status checkSerialisable();
 
  private:
   std::map<std::string, std::unique_ptr<OperatorListTable>> operatorLists_;

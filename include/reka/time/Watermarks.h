@@ -170,6 +170,9 @@ class SplitWatermarks {
 
   int64_t current() const { return valve_.current(); }
   bool idle() const { return valve_.idle(); }
+  /// Split `split`'s own watermark (kMinTime: none yet) and whether it is idle.
+  int64_t splitWatermarkAt(size_t split) const { return valve_.inputWatermark(split); }
+  bool splitIdle(size_t split) const { return valve_.inputIdle(split); }
   /// Records whose timestamp was capped by maxAheadMs.
   int64_t cappedRecords() const { return capped_; }
 

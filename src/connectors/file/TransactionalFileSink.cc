@@ -326,6 +326,7 @@ void TransactionalFileWriter::endLine() {
 
 Status TransactionalFileWriter::flush(OpenFile& f) {
   Status s = writeAll(f.fd, f.buffer.data(), f.buffer.size(), f.path);
+  if (s.isOk() && bytesOut_ != nullptr) bytesOut_->fetch_add(static_cast<int64_t>(f.buffer.size()), std::memory_order_relaxed);
   f.buffer.clear();
   return s;
 }

@@ -216,6 +216,68 @@ TEST_F(KafkaConnectorTest, PoisonMessageGoesToDeadLettersWithItsPosition) {
   EXPECT_NE(failed.message().find("topic t partition 0 offset 3: poisoned value"), std::string::npos) << failed.toString();
 }
 
+TEST_F(KafkaConnectorTest, SourceMetricsCountBytesDeadLettersAndLag) {
+  ASSERT_TRUE(mock_->createTopic("t", 2).isOk());
+  std::vector<std::string> values = numbered(200);
+  values[7] = "poison!";
+  produce("t", values, 2);
+  // Bytes read: every message's key and value ("k<i>" and the value), the refused one included.
+  int64_t bytes = 0;
+  for (size_t i = 0; i < values.size(); ++i) bytes += static_cast<int64_t>(("k" + std::to_string(i)).size() + values[i].size());
+
+  ExecutionConfig config;
+  StreamEnvironment env(config);
+  auto collected = std::make_shared<testing::Collector<Msg>>();
+  fromSource(env, "kafka", kafkaSource<Msg>(sourceOptions("t"), DecodeMsg{}, BadRecordPolicy::kDeadLetter,
+                                            std::make_shared<DeadLetters>()), 1)
+      .sink("collect", testing::collectInto(collected));
+  auto client = env.executeAsync();
+  ASSERT_TRUE(client.isOk()) << client.status().toString();
+  ASSERT_TRUE(testing::awaitJob(**client).isOk());
+  EXPECT_EQ(collected->values().size(), 199u);
+  const JobMetrics m = (*client)->metrics();
+  const OperatorStats* source = nullptr;
+  for (const auto& op : m.operators)
+    if (op.name == "kafka") source = &op;
+  ASSERT_NE(source, nullptr);
+  EXPECT_EQ(source->bytesIn, bytes);
+  EXPECT_EQ(source->deadLetters, 1);
+  EXPECT_EQ(source->recordsOut, 199);
+  // A bounded read ends at the end offsets: nothing is left behind.
+  EXPECT_EQ(source->lag, 0);
+}
+
+TEST_F(KafkaConnectorTest, ConsumerLagIsTheHighWatermarkMinusThePosition) {
+  ASSERT_TRUE(mock_->createTopic("t", 1).isOk());
+  produce("t", numbered(1000), 1);
+  KafkaSourceOptions o = sourceOptions("t");
+  o.bounded = false;
+  auto consumer = PartitionConsumer::open(o, SourceReaderContext{"kafka", 0, 1, 10});
+  ASSERT_TRUE(consumer.isOk()) << consumer.status().toString();
+  EXPECT_EQ((*consumer)->lag(), -1);  // nothing fetched yet: unknown
+  ASSERT_TRUE((*consumer)->addSplits({SplitState{"t-0", "", INT64_MIN, false}}).isOk());
+  std::vector<KafkaMessage> messages;
+  std::vector<size_t> splits;
+  std::vector<PartitionConsumer::Progress> progress;
+  int64_t read = 0;
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (read < 10 && std::chrono::steady_clock::now() < deadline) {
+    ASSERT_TRUE((*consumer)->poll(messages, splits, progress, 10, 100).isOk());
+    read += static_cast<int64_t>(messages.size());
+  }
+  ASSERT_GE(read, 10);
+  ASSERT_LT(read, 1000);
+  // The messages taken so far are offsets 0 … read-1; the partition's end is 1000.
+  EXPECT_EQ((*consumer)->lag(), 1000 - read);
+  while (read < 1000 && std::chrono::steady_clock::now() < deadline) {
+    ASSERT_TRUE((*consumer)->poll(messages, splits, progress, 500, 100).isOk());
+    read += static_cast<int64_t>(messages.size());
+  }
+  ASSERT_EQ(read, 1000);
+  EXPECT_EQ((*consumer)->lag(), 0);
+  (*consumer)->close();
+}
+
 TEST_F(KafkaConnectorTest, TransientFetchErrorsAreRetried) {
   ASSERT_TRUE(mock_->createTopic("t", 2).isOk());
   produce("t", numbered(300), 2);

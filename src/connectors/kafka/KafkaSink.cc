@@ -282,6 +282,8 @@ class RdKafkaSinkWriter final : public SinkWriter {
 
   Status write(const ProducerRecord& record) override {
     ++written_;
+    if (bytesOut_ != nullptr)
+      bytesOut_->fetch_add(static_cast<int64_t>(record.key.size() + record.value.size()), std::memory_order_relaxed);
     if (!transactional_) return plain_->send(record);
     if (!current_) REKA_RETURN_IF_ERROR(beginNext());
     REKA_RETURN_IF_ERROR(current_->producer->send(record));

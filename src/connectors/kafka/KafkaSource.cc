@@ -219,6 +219,24 @@ class RdKafkaPartitionConsumer final : public PartitionConsumer {
     if (queue_) rd_kafka_queue_yield(queue_.get());
   }
 
+  int64_t lag() const override {
+    if (!rk_) return -1;
+    int64_t total = 0;
+    bool known = false;
+    for (const Split& s : splits_) {
+      known = true;  // an ended split has nothing left
+      if (s.finished) continue;
+      int64_t low = 0, high = 0;
+      // The offsets cached from the last fetch response of the partition (no request).
+      if (rd_kafka_get_watermark_offsets(rk_.get(), s.topic.c_str(), s.partition, &low, &high) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+          high < 0)
+        return -1;  // a partition not fetched from yet: the lag is not known
+      const int64_t end = s.stop >= 0 ? std::min(s.stop, high) : high;
+      total += std::max<int64_t>(0, end - s.next);
+    }
+    return known ? total : -1;
+  }
+
   void commit(const std::vector<SplitState>& splits) override {
     if (!ownGroup_ || !options_.commitOffsetsOnCheckpoint || !rk_) return;
     PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(splits.size())));

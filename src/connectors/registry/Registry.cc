@@ -139,6 +139,7 @@ class PrintWriter final : public RowSinkWriter {
   PrintWriter(std::string identifier, bool toStderr, std::shared_ptr<const Schema> schema, std::string name)
       : identifier_(std::move(identifier)), stream_(toStderr ? stderr : stdout), schema_(std::move(schema)), name_(std::move(name)) {}
   Status open(const OperatorContext& ctx) override {
+    if (ctx.metrics != nullptr) bytesOut_ = &ctx.metrics->bytesOut;
     if (ctx.parallelism > 1) {
       prefix_ = identifier_.empty() ? fmt::format("{}> ", ctx.subtask + 1) : fmt::format("{}:{}> ", identifier_, ctx.subtask + 1);
     } else if (!identifier_.empty()) {
@@ -156,6 +157,7 @@ class PrintWriter final : public RowSinkWriter {
     }
     // One write per batch: lines of parallel subtasks do not interleave within a line.
     if (std::fwrite(text_.data(), 1, text_.size(), stream_) != text_.size()) return Status::ioError("print: cannot write");
+    if (bytesOut_ != nullptr) bytesOut_->fetch_add(static_cast<int64_t>(text_.size()), std::memory_order_relaxed);
     return Status::ok();
   }
   Status finish() override {
@@ -170,6 +172,7 @@ class PrintWriter final : public RowSinkWriter {
   std::string name_;
   std::string prefix_;
   std::string text_;
+  std::atomic<int64_t>* bytesOut_ = nullptr;
 };
 
 ConnectorFactory print() {
@@ -250,6 +253,7 @@ class FileRowWriter final : public RowSinkWriter {
   Status open(const OperatorContext& ctx) override {
     writer_ = std::make_unique<TransactionalFileWriter>(options_, ctx.subtask, ctx.guarantee == DeliveryGuarantee::kExactlyOnce,
                                                         !ctx.checkpointing);
+    if (ctx.metrics != nullptr) writer_->countBytesInto(&ctx.metrics->bytesOut);
     return writer_->open();
   }
   Status write(const RowBatch& rows) override {
@@ -634,6 +638,7 @@ class KafkaRowWriter final : public RowSinkWriter {
     }
     REKA_RETURN_IF_ERROR(options_.validate());
     REKA_ASSIGN_OR_RETURN(writer_, kafka::SinkWriter::open(options_, ctx.subtask, ctx.checkpointing));
+    if (ctx.metrics != nullptr) writer_->countBytesInto(&ctx.metrics->bytesOut);
     return Status::ok();
   }
   Status write(const RowBatch& rows) override {

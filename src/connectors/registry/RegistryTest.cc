@@ -88,13 +88,29 @@ TEST_F(TableTest, CsvFileToJsonFilesWithADeadLetter) {
   ASSERT_TRUE(rows.isOk()) << rows.status().toString();
   Options out{{"connector", "filesystem"}, {"path", (dir_ / "out").string()}, {"format", "json"}};
   ASSERT_TRUE(writeTable(*rows, "out", schema(kOrders), out).isOk());
-  ASSERT_TRUE(testing::runJob(env).isOk());
+  auto client = env.executeAsync();
+  ASSERT_TRUE(client.isOk()) << client.status().toString();
+  ASSERT_TRUE(testing::awaitJob(**client).isOk());
 
-  EXPECT_EQ(linesUnder(dir_ / "out"), (std::vector<std::string>{
-                                          R"({"id":1,"name":"alice","price":2.50,"ts":"2026-12-06 08:00:00.000"})",
-                                          R"({"id":2,"name":"bob, jr","price":10.00,"ts":"2026-12-06 08:00:01.500"})",
-                                          R"({"id":4,"name":"","price":7.00,"ts":"2026-12-06 08:00:03.000"})",
-                                      }));
+  const std::vector<std::string> expected = {
+      R"({"id":1,"name":"alice","price":2.50,"ts":"2026-12-06 08:00:00.000"})",
+      R"({"id":2,"name":"bob, jr","price":10.00,"ts":"2026-12-06 08:00:01.500"})",
+      R"({"id":4,"name":"","price":7.00,"ts":"2026-12-06 08:00:03.000"})",
+  };
+  EXPECT_EQ(linesUnder(dir_ / "out"), expected);
+  // Metrics: the source read the whole file, one record was a dead letter, the sink wrote the
+  // three lines (each with its newline).
+  int64_t bytesIn = 0, bytesOut = 0, deadLetters = 0;
+  for (const OperatorStats& op : (*client)->metrics().operators) {
+    bytesIn += op.bytesIn;
+    bytesOut += op.bytesOut;
+    deadLetters += op.deadLetters;
+  }
+  EXPECT_EQ(bytesIn, static_cast<int64_t>(fs::file_size(dir_ / "orders.csv")));
+  EXPECT_EQ(deadLetters, 1);
+  int64_t written = 0;
+  for (const auto& l : expected) written += static_cast<int64_t>(l.size() + 1);
+  EXPECT_EQ(bytesOut, written);
   const std::string bad = readFile(dir_ / "bad.jsonl");
   EXPECT_NE(bad.find("\"line\":3"), std::string::npos) << bad;
   EXPECT_NE(bad.find("price"), std::string::npos) << bad;
@@ -258,10 +274,20 @@ TEST_F(KafkaTableTest, JsonTopicToCsvTopicWithKeyFields) {
               {"format", "csv"},              {"key.format", "raw"}, {"key.fields", "name"},
               {"value.fields-include", "EXCEPT_KEY"}};
   ASSERT_TRUE(writeTable(*rows, "out", s, out).isOk());
-  Status st = testing::runJob(env);
+  auto client = env.executeAsync();
+  ASSERT_TRUE(client.isOk()) << client.status().toString();
+  Status st = testing::awaitJob(**client);
   ASSERT_TRUE(st.isOk()) << st.toString();
   // 0.125 rounds half up to 0.13.
   EXPECT_EQ(consume("out"), (std::vector<std::string>{"alice|1,2.50", "bob|2,10.00", "carol|3,0.13"}));
+  // Metrics: the sink's bytes out are the keys and values written; one message a dead letter.
+  int64_t bytesOut = 0, deadLetters = 0;
+  for (const OperatorStats& op : (*client)->metrics().operators) {
+    bytesOut += op.bytesOut;
+    deadLetters += op.deadLetters;
+  }
+  EXPECT_EQ(bytesOut, static_cast<int64_t>(std::string("alice1,2.50bob2,10.00carol3,0.13").size()));
+  EXPECT_EQ(deadLetters, 1);
   const std::string bad = readFile(dir_ / "bad.jsonl");
   EXPECT_NE(bad.find("\"topic\":\"orders\""), std::string::npos) << bad;
   EXPECT_NE(bad.find("\"partition\":2,\"offset\":0"), std::string::npos) << bad;

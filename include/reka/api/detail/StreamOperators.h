@@ -140,11 +140,19 @@ class KeyedTimerFiring {
 
   /// The operator's checkpoint: u8 version (1), then KeyedTimers::snapshot. Keyed state lives
   /// in the state backend, which the runtime snapshots itself.
+  /// Whether the timers can be checkpointed: a function with onTimer needs a Serde of its key.
+  static Status checkSnapshottable() {
+    if constexpr (HasOnTimer<Fn, KeyedContext<K, Out>> && !HasSerde<StoredKeyOf<K>>::value) {
+      return Status::notSupported(std::string("a keyed function with onTimer cannot be checkpointed: its key type (") +
+                                  typeid(StoredKeyOf<K>).name() + ") has no reka::Serde specialisation for its timers");
+    } else {
+      return Status::ok();
+    }
+  }
   static Status snapshot(KeyedContext<K, Out>& kctx, std::string& out) {
     if constexpr (HasOnTimer<Fn, KeyedContext<K, Out>> && !HasSerde<StoredKeyOf<K>>::value) {
       (void)kctx, (void)out;
-      return Status::notSupported(std::string("a keyed function with onTimer cannot be checkpointed: its key type (") +
-                                  typeid(StoredKeyOf<K>).name() + ") has no reka::Serde specialisation for its timers");
+      return checkSnapshottable();
     } else {
       Serde<uint8_t>::write(kFormatVersion, out);
       return kctx.timers().snapshot(out);
@@ -232,6 +240,9 @@ class KeyedProcessOperator final : public EmittingOperator<Out> {
     this->forwardWatermark(wm);
   }
   void onProcessingTime(int64_t now) override { Timers::onProcessingTime(now, fn_, kctx_, this->ctx_->maxParallelism); }
+  /// The earliest event-time timer the function registered.
+  int64_t nextEventTimer() const override { return kctx_.timers().nextEventTime(); }
+  Status checkSnapshottable() const override { return Timers::checkSnapshottable(); }
   Status snapshotState(int64_t, std::string& out) override { return Timers::snapshot(kctx_, out); }
   Status restoreState(std::string_view in) override { return Timers::restore(kctx_, in); }
 
@@ -281,6 +292,8 @@ class KeyedCoProcessOperator final : public EmittingOperator<Out> {
     this->forwardWatermark(wm);
   }
   void onProcessingTime(int64_t now) override { Timers::onProcessingTime(now, fn_, kctx_, this->ctx_->maxParallelism); }
+  int64_t nextEventTimer() const override { return kctx_.timers().nextEventTime(); }
+  Status checkSnapshottable() const override { return Timers::checkSnapshottable(); }
   Status snapshotState(int64_t, std::string& out) override { return Timers::snapshot(kctx_, out); }
   Status restoreState(std::string_view in) override { return Timers::restore(kctx_, in); }
 

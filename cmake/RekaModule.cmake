@@ -25,8 +25,16 @@ function(reka_add_module)
     if(tests)
       add_executable(${target}_tests ${tests})
       target_link_libraries(${target}_tests PRIVATE ${target} reka_testing GTest::gtest GTest::gtest_main GTest::gmock)
+      reka_use_test_pch(${target}_tests)
       gtest_discover_tests(${target}_tests DISCOVERY_TIMEOUT 120 PROPERTIES TIMEOUT 300 LABELS ${M_NAME})
     endif()
+  endif()
+endfunction()
+
+# Compiles `target` with the shared test header (src/CMakeLists.txt), when there is one.
+function(reka_use_test_pch target)
+  if(TARGET reka_test_pch)
+    target_precompile_headers(${target} REUSE_FROM reka_test_pch)
   endif()
 endfunction()
 

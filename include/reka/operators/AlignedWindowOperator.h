@@ -137,15 +137,7 @@ class AlignedWindowOperator final : public EmittingOperator<Out> {
   static constexpr bool kSnapshottable = HasSerde<StoredKey>::value && HasSerde<Acc>::value;
   /// Whether this operator's state types can be checkpointed (each has a Serde): the runtime
   /// asks before a job with checkpoints starts.
-  Status checkSnapshottable() const override {
-    if constexpr (!HasSerde<StoredKey>::value) {
-      return snapshotNotSupported(this->ctx_, "key");
-    } else if constexpr (!HasSerde<Acc>::value) {
-      return snapshotNotSupported(this->ctx_, "accumulator");
-    } else {
-      return Status::ok();
-    }
-  }
+  Status checkSnapshottable() const override { return keysAndAccumulatorsSnapshottable<StoredKey, Acc>(this->ctx_); }
 
   /// Writes the time reached, the pending callbacks, every pane's accumulators per key and the
   /// results emitted early (what a later firing retracts). Version 1:

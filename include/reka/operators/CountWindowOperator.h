@@ -70,15 +70,7 @@ class CountWindowOperator final : public EmittingOperator<Out> {
   static constexpr bool kSnapshottable = HasSerde<Key>::value && HasSerde<Acc>::value;
   /// Whether this operator's state types can be checkpointed (each has a Serde): the runtime
   /// asks before a job with checkpoints starts.
-  Status checkSnapshottable() const override {
-    if constexpr (!HasSerde<Key>::value) {
-      return snapshotNotSupported(this->ctx_, "key");
-    } else if constexpr (!HasSerde<Acc>::value) {
-      return snapshotNotSupported(this->ctx_, "accumulator");
-    } else {
-      return Status::ok();
-    }
-  }
+  Status checkSnapshottable() const override { return keysAndAccumulatorsSnapshottable<Key, Acc>(this->ctx_); }
 
   /// Writes every key's record count, complete panes and open pane. Version 1:
   ///   u8 version, u64 keys, keys × (key, i64 count, vector<acc> panes, optional<acc> open).
@@ -255,15 +247,7 @@ class GlobalWindowOperator final : public EmittingOperator<Out> {
   static constexpr bool kSnapshottable = HasSerde<Key>::value && HasSerde<Acc>::value;
   /// Whether this operator's state types can be checkpointed (each has a Serde): the runtime
   /// asks before a job with checkpoints starts.
-  Status checkSnapshottable() const override {
-    if constexpr (!HasSerde<Key>::value) {
-      return snapshotNotSupported(this->ctx_, "key");
-    } else if constexpr (!HasSerde<Acc>::value) {
-      return snapshotNotSupported(this->ctx_, "accumulator");
-    } else {
-      return Status::ok();
-    }
-  }
+  Status checkSnapshottable() const override { return keysAndAccumulatorsSnapshottable<Key, Acc>(this->ctx_); }
 
   /// Writes whether the end-of-input firing happened, the pending periodic callback and every
   /// key's accumulator, last emitted accumulator, records since its last firing and whether it

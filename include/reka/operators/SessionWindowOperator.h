@@ -113,15 +113,7 @@ class SessionWindowOperator final : public EmittingOperator<Out> {
   static constexpr bool kSnapshottable = HasSerde<Key>::value && HasSerde<Acc>::value;
   /// Whether this operator's state types can be checkpointed (each has a Serde): the runtime
   /// asks before a job with checkpoints starts.
-  Status checkSnapshottable() const override {
-    if constexpr (!HasSerde<Key>::value) {
-      return snapshotNotSupported(this->ctx_, "key");
-    } else if constexpr (!HasSerde<Acc>::value) {
-      return snapshotNotSupported(this->ctx_, "accumulator");
-    } else {
-      return Status::ok();
-    }
-  }
+  Status checkSnapshottable() const override { return keysAndAccumulatorsSnapshottable<Key, Acc>(this->ctx_); }
 
   /// Writes the watermark and every key's sessions (window, accumulator, whether fired, the
   /// results a later firing retracts) and timer. The timer set is rebuilt from the per-key

@@ -96,6 +96,20 @@ inline Status snapshotNotSupported(const OperatorContext* ctx, std::string_view 
       " type has no Serde specialisation; specialise reka::Serde<T> to checkpoint it");
 }
 
+/// checkSnapshottable() of an operator that keeps keys and accumulators: NotSupported naming
+/// the first of the two types without a Serde.
+template <class Key, class Acc>
+Status keysAndAccumulatorsSnapshottable(const OperatorContext* ctx) {
+  if constexpr (!HasSerde<Key>::value) {
+    return snapshotNotSupported(ctx, "key");
+  } else if constexpr (!HasSerde<Acc>::value) {
+    return snapshotNotSupported(ctx, "accumulator");
+  } else {
+    (void)ctx;
+    return Status::ok();
+  }
+}
+
 /// A blob that cannot be read back.
 inline Status snapshotCorruption(const OperatorContext* ctx, std::string_view why) {
   return Status::corruption("operator '" + snapshotOperatorName(ctx) + "': " + std::string(why));

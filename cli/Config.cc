@@ -29,6 +29,8 @@ constexpr FlinkKey kFlinkKeys[] = {
     {"--state-dir", "state.checkpoints.dir"},
     {"--retain-checkpoints", "state.checkpoints.num-retained"},
     {"--state-backend", "state.backend.type"},
+    {"--rocksdb-localdir", "state.backend.rocksdb.localdir"},
+    {"--state-ttl", "table.exec.state.ttl"},
     {"--restart-attempts", "restart-strategy.fixed-delay.attempts"},
     {"--restart-delay", "restart-strategy.fixed-delay.delay"},
     {"--from-savepoint", "execution.savepoint.path"},

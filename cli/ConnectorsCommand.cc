@@ -74,7 +74,7 @@ int runCopy(const CopyFlags& flags) {
   ExecutionConfig config;
   config.jobName = flags.ops.name;
   if (flags.parallelism > 0) config.parallelism = flags.parallelism;
-  if (auto bad = flags.checkpoints.apply(config)) {
+  if (auto bad = flags.checkpoints.apply(config); bad || (bad = flags.ops.apply(config))) {
     std::fprintf(stderr, "reka copy: %s\n", bad->c_str());
     return 2;
   }

@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "reka/base/Log.h"
+#include "reka/base/Units.h"
 #include "base/ProcessStats.h"
 
 namespace reka::cli {
@@ -35,8 +36,33 @@ void OperationFlags::add(CLI::App* cmd, const std::string& defaultName) {
   cmd->add_option("--log-level", logLevel, "trace, debug, info (default), warn, error or off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "warning", "error", "off"}));
   cmd->add_option("--log-format", logFormat, "text (default) or json (one object per line)")->check(CLI::IsMember({"text", "json"}));
-  cmd->add_option("--state-backend", stateBackend, "where keyed state lives: heap (default; Flink's hashmap)")
-      ->check(CLI::IsMember({"heap", "hashmap"}));
+  cmd->add_option("--state-backend", stateBackend,
+                  "where keyed state lives: heap (default; Flink's hashmap) or rocksdb (on local disk, larger than memory)")
+      ->check(CLI::IsMember({"heap", "hashmap", "rocksdb"}));
+  cmd->add_option("--rocksdb-localdir", rocksdbLocalDir,
+                  "directory for RocksDB's working files (default $TMPDIR or /tmp; a private directory is made in it and removed at the end)");
+  cmd->add_option("--state-ttl", stateTtl,
+                  "keyed state not written for this long expires, e.g. 10m (processing time; default 0: never)");
+  cmd->add_option("--rocksdb-block-cache", rocksdbBlockCache, "RocksDB block cache of the whole job, e.g. 256m (default 64m)");
+  cmd->add_option("--rocksdb-write-buffers", rocksdbWriteBuffers,
+                  "RocksDB memory tables of the whole job together, e.g. 64m (default 64m), charged to the block cache");
+}
+
+std::optional<std::string> OperationFlags::apply(ExecutionConfig& config) const {
+  config.stateBackend.kind = stateBackend == "rocksdb" ? StateBackendConfig::Kind::kRocksDb : StateBackendConfig::Kind::kHeap;
+  config.stateBackend.rocksdb.localDir = rocksdbLocalDir;
+  const std::pair<const char*, const std::string*> sizes[] = {{"reka.rocksdb-block-cache", &rocksdbBlockCache},
+                                                               {"reka.rocksdb-write-buffers", &rocksdbWriteBuffers}};
+  for (const auto& [key, text] : sizes) {
+    auto bytes = parseByteSize(*text);
+    if (!bytes || *bytes < (1 << 20))
+      return std::string(key) + " '" + *text + "': expected a size of at least 1m, such as 64m or 1g";
+    (key == sizes[0].first ? config.stateBackend.rocksdb.blockCacheBytes : config.stateBackend.rocksdb.writeBufferBytes) = *bytes;
+  }
+  auto ttl = parseDuration(stateTtl);
+  if (!ttl || ttl->count() < 0) return "table.exec.state.ttl '" + stateTtl + "': expected a duration such as 10m, 1h or 0 (never)";
+  config.stateBackend.defaultTtl.ttl = *ttl;
+  return std::nullopt;
 }
 
 std::optional<std::string> OperationFlags::prepare(CLI::App* cmd) {

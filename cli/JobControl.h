@@ -35,6 +35,10 @@ struct OperationFlags {
   std::string logLevel = "info";
   std::string logFormat = "text";
   std::string stateBackend = "heap";
+  std::string rocksdbLocalDir;
+  std::string rocksdbBlockCache = "64m";
+  std::string rocksdbWriteBuffers = "64m";
+  std::string stateTtl = "0";
   /// What is in effect, after applyConfiguration (filled by prepare()).
   EffectiveConfig effective;
 
@@ -42,6 +46,8 @@ struct OperationFlags {
   /// Applies the configuration to `cmd`'s options (call first in the command's callback), then
   /// the logging settings. A message says what is wrong.
   std::optional<std::string> prepare(CLI::App* cmd);
+  /// Sets the state backend of `config` from the flags; a message says what is wrong.
+  std::optional<std::string> apply(ExecutionConfig& config) const;
 };
 
 /// The REST server, dashboard and job registry entry of a job the command runs. Started after

@@ -232,6 +232,7 @@ std::optional<std::string> prepareRun(const RunFlags& flags, const CLI::App& cmd
   options.maxAheadMs = maxAhead->count();
   options.maxLineBytes = static_cast<size_t>(*maxLine);
   if (auto bad = flags.checkpoints.apply(config)) return bad;
+  if (auto bad = flags.ops.apply(config)) return bad;
   const bool kafkaInput = connector::kafka::isKafkaUri(flags.input);
   const bool kafkaOutput = connector::kafka::isKafkaUri(flags.output);
   if (kafkaInput) {

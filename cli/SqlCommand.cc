@@ -99,7 +99,7 @@ int runSql(SqlFlags flags, bool explainOnly, CLI::App* cmd) {
     std::fprintf(stderr, "%s: %s\n", who, bad->c_str());
     return 2;
   }
-  if (auto bad = flags.checkpoints.apply(config)) {
+  if (auto bad = flags.checkpoints.apply(config); bad || (bad = flags.ops.apply(config))) {
     std::fprintf(stderr, "%s: %s\n", who, bad->c_str());
     return 2;
   }

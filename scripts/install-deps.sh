@@ -8,6 +8,7 @@ packages=(
   libabsl-dev libxxhash-dev libfmt-dev libcli11-dev nlohmann-json3-dev
   libsimdjson-dev libmimalloc-dev libgtest-dev libgmock-dev libbenchmark-dev
   libre2-dev  # regular expressions (REGEXP_EXTRACT, Kafka topic patterns)
+  librocksdb-dev  # the RocksDB state backend (state larger than memory)
   librdkafka-dev kcat  # the Kafka connector; its tests use librdkafka's mock cluster on 127.0.0.1
   libspdlog-dev libyaml-cpp-dev libcpp-httplib-dev  # logging, the configuration file, the REST server
   prometheus  # promtool checks the /metrics exposition in the tests

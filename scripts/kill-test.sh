@@ -7,6 +7,10 @@
 #   scripts/kill-test.sh --query q5 [--kills 100] [--events N] [--rate R] [--parallelism P]
 #                        [--checkpoint-interval 100ms] [--reka PATH] [--workdir DIR] [--seed S]
 #                        [--bad-lines B] [--kafka [--kafka-output] [--partitions N]]
+#                        [--state-backend heap|rocksdb]
+#
+# --state-backend rocksdb: the faulty runs keep their keyed state in RocksDB (the reference run
+# uses the heap), so the test also shows that both backends give the same committed output.
 #
 # --bad-lines B: the events are written to a file with B malformed lines spread through it, and
 # read from there (--input) with --dead-letter: the dead letters after the kills must equal the
@@ -36,8 +40,9 @@ bad_lines=0
 kafka=0
 kafka_output=0
 partitions=16
+state_backend=heap
 
-usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --query) query=$2; shift 2 ;;
@@ -54,6 +59,7 @@ while [ $# -gt 0 ]; do
     --kafka) kafka=1; shift ;;
     --kafka-output) kafka=1; kafka_output=1; shift ;;
     --partitions) partitions=$2; shift 2 ;;
+    --state-backend) state_backend=$2; shift 2 ;;
     -h|--help) usage ;;
     *) echo "kill-test: unknown argument '$1'" >&2; usage ;;
   esac
@@ -152,8 +158,8 @@ random_delay() { calc "$min_delay + ($RANDOM / 32767) * ($max_delay - $min_delay
 while :; do
   attempts=$((attempts + 1))
   # shellcheck disable=SC2046
-  "$reka" "${common[@]}" $(output_of out) --state-dir "$workdir/state" \
-      --checkpoint-interval "$interval" $(dead_letters faulty) >> "$workdir/faulty.log" 2>&1 &
+  "$reka" "${common[@]}" $(output_of out) --state-dir "$workdir/state" --state-backend "$state_backend" \
+      --rocksdb-localdir "$workdir/rocksdb" --checkpoint-interval "$interval" $(dead_letters faulty) >> "$workdir/faulty.log" 2>&1 &
   pid=$!
   if [ "$delivered" -lt "$kills" ]; then
     deadline=$(calc "$(date +%s.%N) + $(random_delay)")

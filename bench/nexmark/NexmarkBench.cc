@@ -4,20 +4,20 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
-
 #include <chrono>
 #include <cstdio>
 #include <functional>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
 
-#include "HandWritten.h"
 #include "../common/ChildProcess.h"
+#include "HandWritten.h"
 #include "base/ProcessStats.h"
-#include "nexmark/Sinks.h"
 #include "nexmark/QueryJob.h"
+#include "nexmark/Sinks.h"
 #include "reka/reka.h"
 
 namespace {
@@ -39,7 +39,8 @@ struct Measured {
 };
 
 /// Runs `body` in a child process and returns what it measured (fresh RSS and CPU per run).
-Measured inChild(const std::string& name, int parallelism, const std::function<void(Measured&)>& body) {
+Measured inChild(const std::string& name, int parallelism,
+                 const std::function<void(Measured&)>& body) {
   const std::string text = bench::runInChild([&] {
     Measured m;
     m.name = name;
@@ -51,9 +52,9 @@ Measured inChild(const std::string& name, int parallelism, const std::function<v
     m.cpu = processCpuSeconds() - c0;
     m.rssBytes = peakRssBytes();
     char buf[512];
-    std::snprintf(buf, sizeof buf, "%d %lld %.9f %.9f %lld %lld %llu\n", m.ok ? 1 : 0, static_cast<long long>(m.events),
-                  m.wall, m.cpu, static_cast<long long>(m.rows), static_cast<long long>(m.rssBytes),
-                  static_cast<unsigned long long>(m.checksum));
+    std::snprintf(buf, sizeof buf, "%d %lld %.9f %.9f %lld %lld %llu\n", m.ok ? 1 : 0,
+                  static_cast<long long>(m.events), m.wall, m.cpu, static_cast<long long>(m.rows),
+                  static_cast<long long>(m.rssBytes), static_cast<unsigned long long>(m.checksum));
     return std::string(buf);
   });
   Measured m;
@@ -62,7 +63,8 @@ Measured inChild(const std::string& name, int parallelism, const std::function<v
   int ok = 0;
   long long events = 0, rows = 0, rss = 0;
   unsigned long long checksum = 0;
-  if (std::sscanf(text.c_str(), "%d %lld %lf %lf %lld %lld %llu", &ok, &events, &m.wall, &m.cpu, &rows, &rss, &checksum) == 7) {
+  if (std::sscanf(text.c_str(), "%d %lld %lf %lf %lld %lld %llu", &ok, &events, &m.wall, &m.cpu,
+                  &rows, &rss, &checksum) == 7) {
     m.ok = ok == 1;
     m.events = events;
     m.rows = rows;
@@ -72,10 +74,12 @@ Measured inChild(const std::string& name, int parallelism, const std::function<v
   return m;
 }
 
-Measured runEngine(const std::string& query, const nexmark::GeneratorConfig& gen, int parallelism) {
+Measured runEngine(const std::string& query, const nexmark::GeneratorConfig& gen, int parallelism,
+                   const std::string& backend = "heap") {
   return inChild(query, parallelism, [&](Measured& m) {
     ExecutionConfig config;
     config.parallelism = parallelism;
+    if (backend == "rocksdb") config.stateBackend.kind = StateBackendConfig::Kind::kRocksDb;
     StreamEnvironment env(config);
     auto counters = std::make_shared<nexmark::QueryCounters>();
     nexmark::QueryJobOptions options;
@@ -121,8 +125,10 @@ Measured runLoop(const std::string& name, const nexmark::GeneratorConfig& gen) {
 
 std::string fmtRate(double v) {
   char buf[32];
-  if (v >= 1e6) std::snprintf(buf, sizeof buf, "%.2f M", v / 1e6);
-  else std::snprintf(buf, sizeof buf, "%.0f K", v / 1e3);
+  if (v >= 1e6)
+    std::snprintf(buf, sizeof buf, "%.2f M", v / 1e6);
+  else
+    std::snprintf(buf, sizeof buf, "%.0f K", v / 1e3);
   return buf;
 }
 
@@ -132,15 +138,22 @@ int main(int argc, char** argv) {
   CLI::App app{"Reka NEXMark benchmark: engine vs hand-written loops"};
   int64_t events = 10'000'000;
   double rate = 10'000'000;
-  std::vector<std::string> queries = {"q0",  "q1",  "q2",  "q3",  "q4",  "q5",  "q6",  "q7",  "q8",  "q9",  "q11", "q12",
-                                      "q13", "q14", "q15", "q17", "q18", "q19", "q20", "q21", "q22", "keyed-count"};
+  std::vector<std::string> queries = {"q0",  "q1",  "q2",  "q3",  "q4",  "q5",         "q6",  "q7",
+                                      "q8",  "q9",  "q11", "q12", "q13", "q14",        "q15", "q17",
+                                      "q18", "q19", "q20", "q21", "q22", "keyed-count"};
   std::vector<int> parallelisms = {1};
+  std::vector<std::string> backends = {"heap"};
   bool scaling = true;
   bool rssCheck = true;
-  app.add_option("--events", events, "events per run (default 10000000)")->check(CLI::PositiveNumber);
-  app.add_option("--rate", rate, "event-time rate R (default 10000000)")->check(CLI::PositiveNumber);
+  app.add_option("--events", events, "events per run (default 10000000)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--rate", rate, "event-time rate R (default 10000000)")
+      ->check(CLI::PositiveNumber);
   app.add_option("--queries", queries, "queries to run (default: all implemented + keyed-count)");
   app.add_option("--parallelism", parallelisms, "parallelisms to run each query at (default 1)");
+  app.add_option("--state-backends", backends,
+                 "state backends to run each query on: heap, rocksdb (default heap)")
+      ->check(CLI::IsMember({"heap", "rocksdb"}));
   app.add_flag("!--no-scaling", scaling, "skip the q1 P=1 vs P=2 wall-clock scaling run");
   app.add_flag("!--no-rss-check", rssCheck, "skip the q0-q2 peak RSS vs events check");
   CLI11_PARSE(app, argc, argv);
@@ -148,39 +161,54 @@ int main(int argc, char** argv) {
   nexmark::GeneratorConfig gen;
   gen.events = events;
   gen.rate = rate;
-  const std::map<std::string, std::string> loops = {{"q0", "q0"}, {"q1", "q1"}, {"q2", "q2"}, {"keyed-count", "keyed-count"}};
+  const std::map<std::string, std::string> loops = {
+      {"q0", "q0"}, {"q1", "q1"}, {"q2", "q2"}, {"keyed-count", "keyed-count"}};
 
-  std::printf("NEXMark, generator in-process, N = %lld, R = %.0f/s, %ld cores\n\n", static_cast<long long>(events), rate,
-              sysconf(_SC_NPROCESSORS_ONLN));
-  std::printf("| query | P | events | wall s | CPU s | events/CPU-s | events/s | peak RSS MiB | output rows | hand-written events/CPU-s | engine/hand |\n");
-  std::printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
+  std::printf("NEXMark, generator in-process, N = %lld, R = %.0f/s, %ld cores\n\n",
+              static_cast<long long>(events), rate, sysconf(_SC_NPROCESSORS_ONLN));
+  std::printf(
+      "| query | backend | P | events | wall s | CPU s | events/CPU-s | events/s | peak RSS MiB | "
+      "output rows | hand-written events/CPU-s | engine/hand |\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   bool allOk = true;
   for (const auto& q : queries) {
     std::optional<Measured> loop;
     if (loops.count(q)) loop = runLoop(loops.at(q), gen);
     for (int p : parallelisms) {
-      Measured m = runEngine(q, gen, p);
-      allOk = allOk && m.ok;
-      std::string hand = "—", ratio = "—";
-      if (loop) {
-        hand = fmtRate(loop->perCpu());
-        char buf[32];
-        std::snprintf(buf, sizeof buf, "%.2f", m.perCpu() / loop->perCpu());
-        ratio = buf;
-        if (loop->rows != m.rows || loop->checksum != m.checksum) ratio += " (MISMATCH)";
+      std::optional<Measured> first;
+      for (const auto& backend : backends) {
+        Measured m = runEngine(q, gen, p, backend);
+        allOk = allOk && m.ok;
+        // Every backend must give the first one's rows.
+        std::string same;
+        if (!first)
+          first = m;
+        else if (first->rows != m.rows || first->checksum != m.checksum)
+          same = " (ROWS DIFFER FROM " + backends.front() + ")";
+        std::string hand = "—", ratio = "—";
+        if (loop) {
+          hand = fmtRate(loop->perCpu());
+          char buf[32];
+          std::snprintf(buf, sizeof buf, "%.2f", m.perCpu() / loop->perCpu());
+          ratio = buf;
+          if (loop->rows != m.rows || loop->checksum != m.checksum) ratio += " (MISMATCH)";
+        }
+        std::printf("| %s | %s | %d | %lld | %.2f | %.2f | %s | %s | %.1f | %lld | %s | %s |%s%s\n",
+                    q.c_str(), backend.c_str(), p, static_cast<long long>(m.events), m.wall, m.cpu,
+                    fmtRate(m.perCpu()).c_str(), fmtRate(m.perWall()).c_str(),
+                    static_cast<double>(m.rssBytes) / (1 << 20), static_cast<long long>(m.rows),
+                    hand.c_str(), ratio.c_str(), m.ok ? "" : " FAILED", same.c_str());
+        std::fflush(stdout);
+        allOk = allOk && same.empty();
       }
-      std::printf("| %s | %d | %lld | %.2f | %.2f | %s | %s | %.1f | %lld | %s | %s |%s\n", q.c_str(), p,
-                  static_cast<long long>(m.events), m.wall, m.cpu, fmtRate(m.perCpu()).c_str(), fmtRate(m.perWall()).c_str(),
-                  static_cast<double>(m.rssBytes) / (1 << 20), static_cast<long long>(m.rows), hand.c_str(), ratio.c_str(),
-                  m.ok ? "" : " FAILED");
-      std::fflush(stdout);
     }
   }
   if (scaling) {
     Measured p1 = runEngine("q1", gen, 1);
     Measured p2 = runEngine("q1", gen, 2);
-    std::printf("\nq1 scaling: P=1 %s events/s wall, P=2 %s events/s wall: %.2fx\n", fmtRate(p1.perWall()).c_str(),
-                fmtRate(p2.perWall()).c_str(), p2.perWall() / p1.perWall());
+    std::printf("\nq1 scaling: P=1 %s events/s wall, P=2 %s events/s wall: %.2fx\n",
+                fmtRate(p1.perWall()).c_str(), fmtRate(p2.perWall()).c_str(),
+                p2.perWall() / p1.perWall());
   }
   if (rssCheck) {
     std::printf("\nPeak RSS vs events (P=1):\n");
@@ -189,9 +217,9 @@ int main(int argc, char** argv) {
       big.events = events * 4;
       Measured a = runEngine(q, gen, 1);
       Measured b = runEngine(q, big, 1);
-      std::printf("  %s: %lld events %.1f MiB, %lld events %.1f MiB\n", q, static_cast<long long>(a.events),
-                  static_cast<double>(a.rssBytes) / (1 << 20), static_cast<long long>(b.events),
-                  static_cast<double>(b.rssBytes) / (1 << 20));
+      std::printf("  %s: %lld events %.1f MiB, %lld events %.1f MiB\n", q,
+                  static_cast<long long>(a.events), static_cast<double>(a.rssBytes) / (1 << 20),
+                  static_cast<long long>(b.events), static_cast<double>(b.rssBytes) / (1 << 20));
     }
   }
   return allOk ? 0 : 1;

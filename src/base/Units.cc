@@ -1,6 +1,8 @@
 #include "reka/base/Units.h"
 
+#include <algorithm>
 #include <array>
+#include <cctype>
 #include <cstdio>
 #include <ctime>
 #include <random>
@@ -68,7 +70,10 @@ std::optional<int64_t> parseByteSize(std::string_view text) {
       {"", 0}, {"B", 0}, {"K", 10}, {"KB", 10}, {"KiB", 10}, {"M", 20}, {"MB", 20}, {"MiB", 20},
       {"G", 30}, {"GB", 30}, {"GiB", 30}, {"T", 40}, {"TB", 40}, {"TiB", 40}}};
   for (const auto& [name, shift] : kUnits) {
-    if (unit == name) return scaled(n, int64_t{1} << shift);
+    // Any case: Flink writes sizes as 64mb, 1g, 256 mb.
+    if (unit.size() == name.size() &&
+        std::equal(unit.begin(), unit.end(), name.begin(), [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b)); }))
+      return scaled(n, int64_t{1} << shift);
   }
   return std::nullopt;
 }

@@ -38,6 +38,11 @@ struct Data {
   /// Readers stop before this record index of every split (and wait) until it is raised.
   std::atomic<int64_t> readLimit{INT64_MAX};
   std::atomic<int64_t> fetches{0};
+  /// Every fetch that finds nothing new sleeps this long (a reader that does not wake up).
+  std::atomic<int> idleFetchMs{5};
+  /// The positions committed by checkpointComplete, by split; the highest checkpoint committed.
+  std::map<int, int64_t> committed;
+  int64_t committedCheckpoint = 0;
 };
 
 class MemEnumerator final : public SplitEnumerator {
@@ -113,8 +118,13 @@ class MemReader final : public SplitReader<Rec> {
       out.push_back(std::move(b));
       return Status::ok();
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(std::min(timeoutMs, 5)));
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::min(timeoutMs, data_->idleFetchMs.load())));
     return Status::ok();
+  }
+  void checkpointComplete(int64_t id, const std::vector<SplitState>& splits) override {
+    std::lock_guard<std::mutex> lock(data_->mutex);
+    data_->committedCheckpoint = std::max(data_->committedCheckpoint, id);
+    for (const auto& s : splits) data_->committed[std::stoi(s.id)] = s.position.empty() ? 0 : std::stoll(s.position);
   }
 
  private:
@@ -277,6 +287,37 @@ TEST(SplitSourceTest, RestoreAtAnotherParallelismReadsTheRestOnce) {
     std::sort(all.begin(), all.end());
     EXPECT_EQ(all, expected(d->lengths)) << "restored at " << restoreAt;
   }
+  fs::remove_all(dir);
+}
+
+/// A stop-with-savepoint commits the savepoint's positions through the reader (Kafka commits
+/// them to the consumer group), even when the connector thread is stopped before it looks for
+/// the request: here every idle fetch sleeps far longer than the stop takes.
+TEST(SplitSourceTest, AStopWithSavepointCommitsItsPositions) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("reka-split-source-commit-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  auto d = std::make_shared<Data>();
+  d->lengths = {300, 200};
+  d->idleFetchMs = 100;
+  ExecutionConfig config;
+  config.parallelism = 1;
+  config.checkpoints.stateDir = dir.string();
+  StreamEnvironment env(config);
+  auto out = std::make_shared<testing::Collector<Rec>>();
+  fromSource(env, "mem", spec(d, false, 50), 1).sink("collect", testing::collectInto(out));
+  auto client = env.executeAsync();
+  ASSERT_TRUE(client.isOk());
+  for (int i = 0; i < 10000 && out->size() < 500; ++i) std::this_thread::sleep_for(1ms);
+  ASSERT_EQ(out->size(), 500u);
+  auto sp = (*client)->savepoint(true, 30s);
+  ASSERT_TRUE(sp.isOk()) << sp.status().toString();
+  (void)testing::awaitJob(**client);
+  std::lock_guard<std::mutex> lock(d->mutex);
+  const std::string name = fs::path(*sp).filename().string();  // sp-<checkpoint id>
+  ASSERT_EQ(name.rfind("sp-", 0), 0u) << *sp;
+  EXPECT_EQ(d->committedCheckpoint, std::stoll(name.substr(3)));
+  EXPECT_EQ(d->committed, (std::map<int, int64_t>{{0, 300}, {1, 200}}));
   fs::remove_all(dir);
 }
 

@@ -204,6 +204,12 @@ Status JobExecution::build() {
     REKA_RETURN_IF_ERROR(fs->makeDirs(config_.checkpoints.stateDir + "/positions"));
   }
 
+  if (config_.stateBackend.kind == StateBackendConfig::Kind::kRocksDb && !rocksdb_) {
+    auto env = RocksDbEnvironment::open(config_.stateBackend.rocksdb);
+    if (!env.isOk()) return Status(env.status().code(), "state backend rocksdb: " + env.status().message());
+    rocksdb_ = *env;
+  }
+
   // Instances and tasks.
   instances_.resize(n);
   for (auto& node : nodes) {
@@ -214,7 +220,14 @@ Status JobExecution::build() {
       Instance& inst = instances_[id][static_cast<size_t>(s)];
       inst.op = node.makeOperator();
       KeyGroupRange range = keyGroupRangeFor(config_.maxParallelism, p, s);
-      inst.state = std::make_unique<HeapStateBackend>(range, config_.maxParallelism);
+      if (rocksdb_) {
+        auto backend = openRocksDbStateBackend(rocksdb_, instanceName(node, s, p), range, config_.maxParallelism);
+        if (!backend.isOk()) return backend.status();
+        inst.state = std::move(*backend);
+      } else {
+        inst.state = std::make_unique<HeapStateBackend>(range, config_.maxParallelism);
+      }
+      inst.state->setDefaultTtl(config_.stateBackend.defaultTtl);
       inst.metrics = std::make_unique<OperatorMetrics>();
       inst.ctx.name = node.name;
       inst.name = instanceName(node, s, p);

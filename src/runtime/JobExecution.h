@@ -72,6 +72,8 @@ class JobExecution final : public JobClient {
   ExecutionConfig config_;
   std::vector<int> parallelism_;            // by node
   std::vector<bool> chained_;               // by node: fused into its forward predecessor's task
+  /// The RocksDB working directory and cache of the job's subtasks (RocksDB backend only).
+  std::shared_ptr<RocksDbEnvironment> rocksdb_;
   std::vector<std::vector<Instance>> instances_;  // by node, by subtask
   std::vector<std::unique_ptr<Task>> tasks_;
   std::vector<std::unique_ptr<Channel>> channels_;

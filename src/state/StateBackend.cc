@@ -106,6 +106,14 @@ Result<StateTable*> HeapStateBackend::table(const std::string& name, std::type_i
   return it->second.get();
 }
 
+Result<StateTable*> HeapStateBackend::adoptTable(const std::string& name, std::unique_ptr<StateTable> table) {
+  auto it = tables_.find(name);
+  if (it == tables_.end()) return tables_.emplace(name, std::move(table)).first->second.get();
+  if (it->second->type() != table->type())
+    return Status::invalidArgument("state '" + name + "' is already registered with another type");
+  return it->second.get();
+}
+
 std::vector<std::string> HeapStateBackend::tableNames() const {
   std::vector<std::string> names;
   for (const auto& [name, t] : tables_) names.push_back(name);

@@ -142,9 +142,10 @@ TEST_F(OperationsCliTest, BadKeysAndValuesAreErrorsThatNameThem) {
   EXPECT_THAT(r.err, HasSubstr("execution.checkpointing.mode"));
   EXPECT_THAT(r.err, HasSubstr("exactly-once"));
 
-  r = reka("nexmark run --query q1 --events 10 -D state.backend.type=rocksdb");
+  r = reka("nexmark run --query q1 --events 10 -D state.backend.type=lmdb");
   EXPECT_EQ(r.exitCode, 2);
   EXPECT_THAT(r.err, HasSubstr("state.backend.type"));
+  EXPECT_THAT(r.err, HasSubstr("rocksdb"));
 
   writeFile(file, "rest: [1, 2]\n");
   r = reka("nexmark run --query q1 --events 10 --config '" + file + "'");

@@ -11,6 +11,7 @@
 #include "reka/base/Status.h"
 #include "reka/api/Operator.h"
 #include "reka/graph/JobGraph.h"
+#include "reka/state/RocksDbBackend.h"
 
 namespace reka {
 
@@ -58,6 +59,19 @@ struct RestartPolicy {
 
 /// How a job runs. Defaults suit production; the debug knobs (forceYield, tiny channels and
 /// batches) shake out ordering and backpressure bugs in tests.
+/// Where keyed state lives (Flink's `state.backend.type`).
+struct StateBackendConfig {
+  enum class Kind {
+    kHeap,     ///< hash maps in memory (Flink's hashmap): the fastest; state must fit in memory
+    kRocksDb,  ///< RocksDB on local disk: state larger than memory, at the cost of encoding
+  };
+  Kind kind = Kind::kHeap;
+  RocksDbOptions rocksdb;
+  /// The TTL of keyed state registered without one of its own (Flink SQL's
+  /// `table.exec.state.ttl`; `--state-ttl`): none unless set.
+  StateTtlConfig defaultTtl;
+};
+
 struct ExecutionConfig {
   static int defaultParallelism() {
     unsigned n = std::thread::hardware_concurrency();
@@ -87,6 +101,7 @@ struct ExecutionConfig {
   std::chrono::milliseconds watermarkInterval{200};
   CheckpointConfig checkpoints;
   RestartPolicy restart;
+  StateBackendConfig stateBackend;
 
   /// Checks the values; the message names the field and what is accepted.
   Status validate() const;

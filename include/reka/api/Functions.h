@@ -113,7 +113,7 @@ class Emitter {
 template <class K, class Out>
 class KeyedContext : public Emitter<Out> {
  public:
-  KeyedContext() = default;
+  KeyedContext() { keyCtx_.watermark = timers_.watermarkAddress(); }
   KeyedContext(const KeyedContext&) = delete;
   KeyedContext& operator=(const KeyedContext&) = delete;
 

@@ -102,7 +102,12 @@ class SplitSourceOperator final : public SourceOperator {
 
   void close() override {
     stopThread();
-    if (reader_) reader_->close();
+    if (reader_) {
+      // A checkpoint that completed just before the stop (a stop-with-savepoint) is committed
+      // even if the connector thread ended before it saw the request.
+      commitIfRequested();
+      reader_->close();
+    }
   }
 
   /// The positions are in operator state already (kSplitsState); the copy kept here is what

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <string>
@@ -13,9 +14,14 @@
 #include "reka/base/Status.h"
 #include "reka/state/KeyGroup.h"
 #include "reka/state/Serde.h"
+#include "reka/state/StateTtl.h"
 #include "reka/state/TrackedMap.h"
 
 namespace reka {
+
+class KeyValueStore;
+template <class K, class V>
+class StoreKeyedTable;
 
 /// One named piece of keyed state of one operator subtask, partitioned by key group.
 /// Type-erased so that backends and checkpoints can handle tables they do not know the types of.
@@ -216,6 +222,31 @@ class StateBackend {
     return static_cast<KeyedTable<K, V>*>(t);
   }
 
+  /// The backend's name in messages and configuration: "heap" or "rocksdb".
+  virtual std::string_view kind() const { return "heap"; }
+  /// Whether keyed state handles keep their state in a KeyValueStore (RocksDB) instead of on
+  /// the heap.
+  bool hasStore() const { return kind() != "heap"; }
+  /// The store for the state `name`, created on first use (backends with stores only).
+  virtual Result<KeyValueStore*> openStore(const std::string& name) {
+    return Status::notSupported("the " + std::string(kind()) + " state backend has no key-value store for '" + name + "'");
+  }
+  /// Makes the store of state `name` drop, in compaction, values whose stamp (the first 8
+  /// bytes: Timed<V>) is at or below `*horizon` (read on RocksDB's threads). Backends without
+  /// stores: nothing to do.
+  virtual Status expireBefore(const std::string& /*name*/, std::shared_ptr<const std::atomic<int64_t>> /*horizon*/) {
+    return Status::ok();
+  }
+  /// The TTL of keyed state registered without one of its own (none unless set).
+  const StateTtlConfig& defaultTtl() const { return defaultTtl_; }
+  void setDefaultTtl(StateTtlConfig ttl) { defaultTtl_ = std::move(ttl); }
+  /// Typed access to a table kept in this backend's store (see StoreTable.h, which defines it).
+  template <class K, class V>
+  Result<StoreKeyedTable<K, V>*> storeTable(const std::string& name);
+  /// Adds `table` under `name` unless a table is registered there; fails if that one has
+  /// another type. Returns the registered table.
+  virtual Result<StateTable*> adoptTable(const std::string& name, std::unique_ptr<StateTable> table) = 0;
+
   /// Returns the operator list state registered under `name`, creating it if absent.
   template <class T>
   Result<std::vector<T>*> operatorListState(const std::string& name) {
@@ -259,10 +290,11 @@ class StateBackend {
 
  private:
   std::map<std::string, std::unique_ptr<OperatorListTable>> operatorLists_;
+  StateTtlConfig defaultTtl_;
 };
 
 /// In-memory backend: flat hash maps per key group.
-class HeapStateBackend final : public StateBackend {
+class HeapStateBackend : public StateBackend {
  public:
   HeapStateBackend(KeyGroupRange range, int maxParallelism) : range_(range), maxParallelism_(maxParallelism) {}
 
@@ -272,6 +304,7 @@ class HeapStateBackend final : public StateBackend {
                             std::unique_ptr<StateTable> (*make)(KeyGroupRange)) override;
   std::vector<std::string> tableNames() const override;
   StateTable* findTable(const std::string& name) override;
+  Result<StateTable*> adoptTable(const std::string& name, std::unique_ptr<StateTable> table) override;
 
  private:
   KeyGroupRange range_;

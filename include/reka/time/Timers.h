@@ -43,6 +43,8 @@ class KeyedTimers {
   void deleteProcessingTime(int64_t ts) { processingTimers_.erase(Timer(ts, StoredKey(*keys_->key))); }
 
   int64_t currentWatermark() const { return watermark_; }
+  /// Where the watermark is kept (for event-time state TTL, which reads it per access).
+  const int64_t* watermarkAddress() const { return &watermark_; }
   int64_t currentProcessingTime() const { return ctx_->time->now(); }
   size_t eventTimerCount() const { return eventTimers_.size(); }
   /// The earliest event-time timer (INT64_MAX: none).

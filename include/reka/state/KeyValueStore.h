@@ -1,0 +1,47 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include "reka/base/Status.h"
+
+namespace reka {
+
+/// Byte keys to byte values, sorted by key: one named state of one operator subtask in a
+/// backend that keeps state off the heap (RocksDB: one column family). Keys start with the key
+/// group (two bytes, big endian), so that a key group is one contiguous range.
+/// Thread-safety: used by the one task that owns the backend.
+class KeyValueStore {
+ public:
+  virtual ~KeyValueStore() = default;
+  /// Fills `value` and returns true if `key` is present; false if not.
+  virtual Result<bool> get(std::string_view key, std::string& value) = 0;
+  virtual Status put(std::string_view key, std::string_view value) = 0;
+  /// Appends list elements: `operand` and the stored value are both a u64 count followed by
+  /// that many encoded elements (Serde of a std::vector); the result is their concatenation.
+  virtual Status append(std::string_view key, std::string_view operand) = 0;
+  virtual Status remove(std::string_view key) = 0;
+  /// Calls `fn(key, value)` for every entry whose key starts with `prefix`, in key order, until
+  /// it returns false.
+  virtual Status scan(std::string_view prefix,
+                      const std::function<bool(std::string_view, std::string_view)>& fn) = 0;
+  /// Removes every entry whose key starts with `prefix`.
+  virtual Status removePrefix(std::string_view prefix) = 0;
+  /// Estimated number of keys and of bytes held (on disk and in memory tables).
+  virtual uint64_t estimatedKeys() = 0;
+  virtual uint64_t estimatedBytes() = 0;
+};
+
+/// What a state handle throws when its backend fails (a disk error in RocksDB): the handles
+/// return references and values, so the failure travels as an exception to the task boundary,
+/// which fails the job with the message, like a user exception.
+class StateAccessError : public std::runtime_error {
+ public:
+  explicit StateAccessError(const Status& s)
+      : std::runtime_error("state backend: " + s.toString()) {}
+};
+
+}  // namespace reka

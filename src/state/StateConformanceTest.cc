@@ -1,0 +1,476 @@
+// The state API's conformance suite: every keyed state handle (value, list, map, reducing,
+// aggregating) on every backend (heap, RocksDB) against a plain std::map reference model, with
+// full and incremental snapshots, restores at another parallelism, and checkpoints of one
+// backend restored on the other.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "reka/state/KeyedState.h"
+#include "reka/state/RocksDbBackend.h"
+
+namespace reka {
+namespace {
+
+constexpr int kMaxParallelism = 16;
+using Snapshot = std::map<std::string, std::map<int32_t, std::string>>;
+
+enum class Kind { kHeap, kRocksDb };
+
+std::string kindName(Kind k) {
+  return k == Kind::kHeap ? "heap" : "rocksdb";
+}
+
+/// Makes backends of one kind; RocksDB ones share one environment (one working directory).
+class Backends {
+ public:
+  explicit Backends(Kind kind) : kind_(kind) {
+    if (kind_ == Kind::kRocksDb) {
+      RocksDbOptions o;
+      o.localDir = std::filesystem::temp_directory_path().string();
+      o.blockCacheBytes = 8 << 20;
+      o.writeBufferBytes = 4 << 20;
+      auto env = RocksDbEnvironment::open(o);
+      EXPECT_TRUE(env.isOk()) << env.status().toString();
+      if (env.isOk()) env_ = *env;
+    }
+  }
+  std::unique_ptr<StateBackend> make(KeyGroupRange range) {
+    if (kind_ == Kind::kHeap) return std::make_unique<HeapStateBackend>(range, kMaxParallelism);
+    auto b =
+        openRocksDbStateBackend(env_, "op-" + std::to_string(count_++), range, kMaxParallelism);
+    EXPECT_TRUE(b.isOk()) << b.status().toString();
+    return b.isOk() ? std::move(*b) : nullptr;
+  }
+  std::shared_ptr<RocksDbEnvironment> environment() const { return env_; }
+
+ private:
+  Kind kind_;
+  std::shared_ptr<RocksDbEnvironment> env_;
+  int count_ = 0;
+};
+
+struct Sum {
+  int64_t operator()(int64_t a, int64_t b) const { return a + b; }
+};
+struct Average {
+  std::pair<int64_t, int64_t> createAccumulator() const { return {0, 0}; }
+  void add(int64_t v, std::pair<int64_t, int64_t>& acc) const {
+    acc.first += v;
+    acc.second += 1;
+  }
+  double getResult(const std::pair<int64_t, int64_t>& acc) const {
+    return acc.second == 0 ? 0.0 : static_cast<double>(acc.first) / static_cast<double>(acc.second);
+  }
+};
+
+/// One operator subtask's state: the five handles of a keyed function, keyed by string.
+struct Subtask {
+  std::unique_ptr<StateBackend> backend;
+  KeyContext<std::string_view> ctx;
+  ValueState<std::string_view, int64_t> value;
+  ListState<std::string_view, std::string> list;
+  MapState<std::string_view, int32_t, std::string> map;
+  ReducingState<std::string_view, int64_t, Sum> reducing;
+  AggregatingState<std::string_view, int64_t, Average> aggregating;
+  std::string key;
+
+  explicit Subtask(std::unique_ptr<StateBackend> b) : backend(std::move(b)) {
+    KeyedStateRegistry<std::string_view> r(backend.get(), &ctx, "f/");
+    value = r.valueState<int64_t>("value");
+    list = r.listState<std::string>("list");
+    map = r.mapState<int32_t, std::string>("map");
+    reducing = r.reducingState<int64_t>("reducing", Sum{});
+    aggregating = r.aggregatingState<int64_t>("aggregating", Average{});
+    EXPECT_TRUE(r.status().isOk()) << r.status().toString();
+  }
+  void setKey(const std::string& k) {
+    key = k;
+    ctx.key = &key_view();
+    ctx.keyGroup = keyGroupFor(hashKey(std::string_view(key)), kMaxParallelism);
+  }
+  const std::string_view& key_view() {
+    view_ = key;
+    return view_;
+  }
+  std::string_view view_;
+};
+
+/// What every key should hold.
+struct Model {
+  std::map<std::string, int64_t> value;
+  std::map<std::string, std::vector<std::string>> list;
+  std::map<std::string, std::map<int32_t, std::string>> map;
+  std::map<std::string, int64_t> reducing;
+  std::map<std::string, std::pair<int64_t, int64_t>> aggregating;
+};
+
+void expectKeyMatches(Subtask& s, const Model& m, const std::string& key) {
+  SCOPED_TRACE("key " + key);
+  s.setKey(key);
+  auto v = m.value.find(key);
+  if (v == m.value.end()) {
+    EXPECT_EQ(s.value.peek(), nullptr);
+    EXPECT_FALSE(s.value.contains());
+  } else {
+    ASSERT_NE(s.value.peek(), nullptr);
+    EXPECT_EQ(*s.value.peek(), v->second);
+  }
+  auto l = m.list.find(key);
+  if (l == m.list.end()) {
+    EXPECT_FALSE(s.list.contains());
+  } else {
+    EXPECT_EQ(s.list.get(), l->second);
+  }
+  auto mp = m.map.find(key);
+  if (mp == m.map.end()) {
+    EXPECT_FALSE(s.map.contains());
+  } else {
+    const auto& entries = s.map.entries();
+    EXPECT_EQ(entries.size(), mp->second.size());
+    for (const auto& [uk, uv] : mp->second) {
+      const std::string* got = s.map.get(uk);
+      ASSERT_NE(got, nullptr) << uk;
+      EXPECT_EQ(*got, uv);
+    }
+  }
+  auto r = m.reducing.find(key);
+  if (r == m.reducing.end()) {
+    EXPECT_EQ(s.reducing.get(), nullptr);
+  } else {
+    ASSERT_NE(s.reducing.get(), nullptr);
+    EXPECT_EQ(*s.reducing.get(), r->second);
+  }
+  auto a = m.aggregating.find(key);
+  const double want =
+      a == m.aggregating.end() || a->second.second == 0
+          ? 0.0
+          : static_cast<double>(a->second.first) / static_cast<double>(a->second.second);
+  EXPECT_DOUBLE_EQ(s.aggregating.get(), want);
+}
+
+std::string keyName(int i) {
+  return "key-" + std::to_string(i);
+}
+
+/// Applies one random operation to the key `k` of the subtask that owns it and to the model.
+void randomOperation(std::mt19937_64& rng, Subtask& s, Model& m, const std::string& k) {
+  s.setKey(k);
+  switch (rng() % 9) {
+    case 0:
+      s.value.update(static_cast<int64_t>(rng() % 1000));
+      m.value[k] = *s.value.peek();
+      break;
+    case 1:  // changed in place through getOrCreate
+      s.value.getOrCreate() += 7;
+      m.value[k] += 7;
+      break;
+    case 2: {
+      std::string e = "e" + std::to_string(rng() % 100);
+      s.list.add(e);
+      m.list[k].push_back(e);
+      break;
+    }
+    case 3:
+      s.list.clear();
+      m.list.erase(k);
+      break;
+    case 4: {
+      const int32_t uk = static_cast<int32_t>(rng() % 5);
+      std::string uv = "v" + std::to_string(rng() % 100);
+      s.map.put(uk, uv);
+      m.map[k][uk] = uv;
+      break;
+    }
+    case 5: {
+      const int32_t uk = static_cast<int32_t>(rng() % 5);
+      const bool had = m.map.count(k) != 0 && m.map[k].erase(uk) > 0;
+      EXPECT_EQ(s.map.remove(uk), had);
+      break;
+    }
+    case 6: {
+      const int64_t x = static_cast<int64_t>(rng() % 50);
+      s.reducing.add(x);
+      m.reducing[k] += x;
+      break;
+    }
+    case 7: {
+      const int64_t x = static_cast<int64_t>(rng() % 50);
+      s.aggregating.add(x);
+      m.aggregating[k].first += x;
+      m.aggregating[k].second += 1;
+      break;
+    }
+    default:
+      s.value.clear();
+      m.value.erase(k);
+      break;
+  }
+}
+
+/// The subtasks of a job at `parallelism`, restored from `checkpoint` (a chain: a full
+/// snapshot, then deltas) if given.
+std::vector<std::unique_ptr<Subtask>> openJob(Backends& backends, int parallelism,
+                                              const std::vector<Snapshot>& checkpoint) {
+  std::vector<std::unique_ptr<Subtask>> out;
+  for (int i = 0; i < parallelism; ++i) {
+    out.push_back(std::make_unique<Subtask>(
+        backends.make(keyGroupRangeFor(kMaxParallelism, parallelism, i))));
+    for (size_t c = 0; c < checkpoint.size(); ++c) {
+      Status st = c == 0 ? out.back()->backend->restoreKeyed(checkpoint[c])
+                         : out.back()->backend->applyKeyedDelta(checkpoint[c]);
+      EXPECT_TRUE(st.isOk()) << st.toString();
+    }
+  }
+  return out;
+}
+
+Subtask& owner(std::vector<std::unique_ptr<Subtask>>& job, const std::string& key) {
+  const KeyGroup kg = keyGroupFor(hashKey(std::string_view(key)), kMaxParallelism);
+  return *job[static_cast<size_t>(subtaskFor(kg, kMaxParallelism, static_cast<int>(job.size())))];
+}
+
+/// A snapshot of a whole job: every subtask's key groups together (as a checkpoint holds them).
+Snapshot snapshotJob(std::vector<std::unique_ptr<Subtask>>& job, bool delta) {
+  Snapshot all;
+  for (auto& s : job) {
+    for (const auto& name : s->backend->tableNames()) {
+      StateTable* t = s->backend->findTable(name);
+      const KeyGroupRange r = s->backend->keyGroups();
+      for (int32_t kg = r.first; kg <= r.last; ++kg) {
+        std::string bytes;
+        Status st = delta ? t->snapshotKeyGroupDelta(KeyGroup{kg}, bytes)
+                          : t->snapshotKeyGroup(KeyGroup{kg}, bytes);
+        EXPECT_TRUE(st.isOk()) << st.toString();
+        all[name][kg] = std::move(bytes);
+      }
+    }
+  }
+  return all;
+}
+
+void expectJobMatches(std::vector<std::unique_ptr<Subtask>>& job, const Model& m, int keys) {
+  for (int i = 0; i < keys; ++i) expectKeyMatches(owner(job, keyName(i)), m, keyName(i));
+}
+
+class StateConformanceTest : public ::testing::TestWithParam<Kind> {};
+
+TEST_P(StateConformanceTest, HandlesBehaveLikeTheReferenceModel) {
+  Backends backends(GetParam());
+  auto job = openJob(backends, 1, {});
+  Model m;
+  std::mt19937_64 rng(42);
+  for (int i = 0; i < 5000; ++i) {
+    randomOperation(rng, *job[0], m, keyName(static_cast<int>(rng() % 60)));
+    if (i % 997 == 0) expectJobMatches(job, m, 60);
+  }
+  expectJobMatches(job, m, 60);
+}
+
+TEST_P(StateConformanceTest, ReferencesStayValidThroughACallAndChangesPersist) {
+  Backends backends(GetParam());
+  auto job = openJob(backends, 1, {});
+  Subtask& s = *job[0];
+  s.setKey("a");
+  int64_t& v = s.value.getOrCreate();
+  v = 5;
+  std::vector<std::string>& l = s.list.get();
+  l.push_back("x");
+  s.list.add("y");  // the cached list
+  v += 1;           // still the same value
+  s.setKey("b");
+  s.list.add("z");  // a key that is not cached: appended without a read
+  s.list.add("w");
+  s.setKey("a");
+  ASSERT_NE(s.value.peek(), nullptr);
+  EXPECT_EQ(*s.value.peek(), 6);
+  EXPECT_EQ(s.list.get(), (std::vector<std::string>{"x", "y"}));
+  s.setKey("b");
+  EXPECT_EQ(s.list.get(), (std::vector<std::string>{"z", "w"}));
+  EXPECT_EQ(s.value.get(), nullptr);
+}
+
+TEST_P(StateConformanceTest, FullAndIncrementalSnapshotsRestoreAtAnyParallelism) {
+  Backends backends(GetParam());
+  Model m;
+  std::mt19937_64 rng(7);
+  constexpr int kKeys = 200;
+  // Parallelism 2: a full snapshot, then two deltas.
+  auto job = openJob(backends, 2, {});
+  std::vector<Snapshot> chain;
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < 1500; ++i) {
+      const std::string k = keyName(static_cast<int>(rng() % kKeys));
+      randomOperation(rng, owner(job, k), m, k);
+    }
+    chain.push_back(snapshotJob(job, round > 0));
+  }
+  // 2 → 4: restore the chain; the state is the model's.
+  job = openJob(backends, 4, chain);
+  expectJobMatches(job, m, kKeys);
+  // More changes at 4, a delta on top of the restored state, then 4 → 1.
+  std::vector<Snapshot> chain4{snapshotJob(job, false)};
+  for (int i = 0; i < 1500; ++i) {
+    const std::string k = keyName(static_cast<int>(rng() % kKeys));
+    randomOperation(rng, owner(job, k), m, k);
+  }
+  chain4.push_back(snapshotJob(job, true));
+  job = openJob(backends, 1, chain4);
+  expectJobMatches(job, m, kKeys);
+}
+
+TEST_P(StateConformanceTest, ADeltaHoldsOnlyTheChangedKeys) {
+  Backends backends(GetParam());
+  auto job = openJob(backends, 1, {});
+  Subtask& s = *job[0];
+  for (int i = 0; i < 100; ++i) {
+    s.setKey(keyName(i));
+    s.value.update(i);
+  }
+  const Snapshot full = snapshotJob(job, false);
+  s.setKey(keyName(3));
+  s.value.update(1000);
+  s.setKey(keyName(4));
+  s.value.clear();
+  s.setKey(keyName(5));
+  (void)s.value.peek();  // a read is not a change
+  const Snapshot delta = snapshotJob(job, true);
+  // Decode the delta of the value table: upserts, then deletions.
+  std::map<std::string, int64_t> upserts;
+  std::vector<std::string> deletes;
+  for (const auto& [kg, bytes] : delta.at("f/value")) {
+    std::string_view in = bytes;
+    uint64_t n = 0;
+    ASSERT_TRUE(Serde<uint64_t>::read(in, n));
+    for (uint64_t i = 0; i < n; ++i) {
+      std::string k;
+      int64_t v = 0;
+      ASSERT_TRUE(Serde<std::string>::read(in, k) && Serde<int64_t>::read(in, v));
+      upserts[k] = v;
+    }
+    ASSERT_TRUE(Serde<uint64_t>::read(in, n));
+    for (uint64_t i = 0; i < n; ++i) {
+      std::string k;
+      ASSERT_TRUE(Serde<std::string>::read(in, k));
+      deletes.push_back(k);
+    }
+    EXPECT_TRUE(in.empty());
+  }
+  EXPECT_EQ(upserts, (std::map<std::string, int64_t>{{keyName(3), 1000}}));
+  EXPECT_EQ(deletes, std::vector<std::string>{keyName(4)});
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, StateConformanceTest,
+                         ::testing::Values(Kind::kHeap, Kind::kRocksDb),
+                         [](const ::testing::TestParamInfo<Kind>& i) { return kindName(i.param); });
+
+/// A checkpoint taken on one backend restores on the other, both ways, at another parallelism.
+TEST(StateBackendSwitchTest, CheckpointsRestoreAcrossBackends) {
+  for (Kind from : {Kind::kHeap, Kind::kRocksDb}) {
+    const Kind to = from == Kind::kHeap ? Kind::kRocksDb : Kind::kHeap;
+    SCOPED_TRACE(kindName(from) + " -> " + kindName(to));
+    Backends a(from), b(to);
+    Model m;
+    std::mt19937_64 rng(11);
+    auto job = openJob(a, 3, {});
+    for (int i = 0; i < 3000; ++i) {
+      const std::string k = keyName(static_cast<int>(rng() % 100));
+      randomOperation(rng, owner(job, k), m, k);
+    }
+    const Snapshot full = snapshotJob(job, false);
+    for (int i = 0; i < 500; ++i) {
+      const std::string k = keyName(static_cast<int>(rng() % 100));
+      randomOperation(rng, owner(job, k), m, k);
+    }
+    const Snapshot delta = snapshotJob(job, true);
+    auto restored = openJob(b, 2, {full, delta});
+    expectJobMatches(restored, m, 100);
+  }
+}
+
+TEST(RocksDbBackendTest, StateWithoutSerdeIsRefusedAtRegistration) {
+  struct Opaque {
+    int x = 0;
+  };
+  Backends backends(Kind::kRocksDb);
+  auto backend = backends.make(keyGroupRangeFor(kMaxParallelism, 1, 0));
+  KeyContext<int64_t> ctx;
+  KeyedStateRegistry<int64_t> r(backend.get(), &ctx, "f/");
+  (void)r.valueState<Opaque>("opaque");
+  ASSERT_FALSE(r.status().isOk());
+  EXPECT_NE(r.status().message().find("keyed state 'f/opaque' has a key or value type without a "
+                                      "Serde, which the rocksdb state backend needs"),
+            std::string::npos)
+      << r.status().toString();
+}
+
+TEST(RocksDbBackendTest, TheWorkingDirectoryIsPrivateAndRemovedAtTheEnd) {
+  std::string dir;
+  {
+    Backends backends(Kind::kRocksDb);
+    dir = backends.environment()->directory();
+    auto backend = backends.make(keyGroupRangeFor(kMaxParallelism, 1, 0));
+    ASSERT_TRUE(std::filesystem::is_directory(dir));
+    const auto perms = std::filesystem::status(dir).permissions();
+    EXPECT_EQ(perms & std::filesystem::perms::all, std::filesystem::perms::owner_all);
+    KeyContext<int64_t> ctx;
+    KeyedStateRegistry<int64_t> r(backend.get(), &ctx, "f/");
+    auto v = r.valueState<int64_t>("v");
+    const int64_t key = 1;
+    ctx.key = &key;
+    v.update(3);
+    ASSERT_NE(v.peek(), nullptr);
+    EXPECT_EQ(*v.peek(), 3);
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir));
+}
+
+/// A job killed with SIGKILL cannot remove its working directory: the next job in the same
+/// local directory removes every one whose owner lock nobody holds, and no other.
+TEST(RocksDbBackendTest, WorkingDirectoriesOfDeadJobsAreRemoved) {
+  namespace fs = std::filesystem;
+  const fs::path base =
+      fs::temp_directory_path() / ("reka-rocksdb-stale-test-" + std::to_string(::getpid()));
+  fs::remove_all(base);
+  fs::create_directories(base / "reka-rocksdb-dead01");
+  std::ofstream(base / "reka-rocksdb-dead01" / "owner.lock").put('x');
+  fs::create_directories(base / "reka-rocksdb-live01");
+  std::ofstream(base / "reka-rocksdb-live01" / "owner.lock").put('x');
+  fs::create_directories(base / "unrelated");
+  const int held = ::open((base / "reka-rocksdb-live01" / "owner.lock").c_str(), O_RDONLY);
+  ASSERT_GE(held, 0);
+  ASSERT_EQ(::flock(held, LOCK_EX), 0);  // a running job's lock (another process, in life)
+  RocksDbOptions o;
+  o.localDir = base.string();
+  {
+    auto env = RocksDbEnvironment::open(o);
+    ASSERT_TRUE(env.isOk()) << env.status().toString();
+    EXPECT_FALSE(fs::exists(base / "reka-rocksdb-dead01"));
+    EXPECT_TRUE(fs::exists(base / "reka-rocksdb-live01"));
+    EXPECT_TRUE(fs::exists(base / "unrelated"));
+    EXPECT_TRUE(fs::exists((*env)->directory()));
+  }
+  ::close(held);
+  fs::remove_all(base);
+}
+
+TEST(RocksDbBackendTest, BadOptionsSayWhatIsAccepted) {
+  RocksDbOptions o;
+  o.blockCacheBytes = 1000;
+  auto env = RocksDbEnvironment::open(o);
+  ASSERT_FALSE(env.isOk());
+  EXPECT_NE(env.status().message().find("block-cache-size must be at least 1 MiB"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace reka

@@ -7,12 +7,14 @@
 #include <cstring>
 #include <filesystem>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
 #include <csignal>
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <memory>
@@ -61,6 +63,15 @@ struct GeneratorFlags {
     return c;
   }
 };
+
+std::string humanBytes(int64_t v) {
+  char buf[32];
+  if (v >= (1 << 30)) std::snprintf(buf, sizeof buf, "%.2f GiB", static_cast<double>(v) / (1 << 30));
+  else if (v >= (1 << 20)) std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(v) / (1 << 20));
+  else if (v >= (1 << 10)) std::snprintf(buf, sizeof buf, "%.1f KiB", static_cast<double>(v) / (1 << 10));
+  else std::snprintf(buf, sizeof buf, "%lld B", static_cast<long long>(v));
+  return buf;
+}
 
 std::string humanCount(double v) {
   char buf[32];
@@ -376,6 +387,14 @@ int runQuery(const GeneratorFlags& gen, const RunFlags& flags, const CLI::App& c
   }
 
   const auto& c = **counters;
+  // State in checkpoint storage per operator (its subtasks together), for those that have any.
+  std::vector<std::pair<std::string, int64_t>> stateByOperator;
+  for (const auto& op : m.operators) {
+    if (op.stateBytes <= 0) continue;
+    auto it = std::find_if(stateByOperator.begin(), stateByOperator.end(), [&](const auto& e) { return e.first == op.name; });
+    if (it == stateByOperator.end()) stateByOperator.emplace_back(op.name, op.stateBytes);
+    else it->second += op.stateBytes;
+  }
   int64_t eventCount = 0;
   for (const auto& op : m.operators)
     if (op.name == nexmark::kEventSourceName) eventCount += op.recordsOut;
@@ -416,6 +435,9 @@ int runQuery(const GeneratorFlags& gen, const RunFlags& flags, const CLI::App& c
       w.field("restored_checkpoint", m.restoredCheckpointId);
       w.fieldDouble("restore_ms", m.restoreMs);
       w.field("restarts", static_cast<int64_t>(m.restarts));
+      w.beginObject("state_bytes");
+      for (const auto& [name, bytes] : stateByOperator) w.field(name, bytes);
+      w.endObject();
     }
     w.end();
   }
@@ -444,6 +466,12 @@ int runQuery(const GeneratorFlags& gen, const RunFlags& flags, const CLI::App& c
         m.longestCheckpointSyncMs, m.longestDeltaCheckpointSyncMs, static_cast<long long>(m.deltaTaskSnapshots),
         static_cast<long long>(m.fullTaskSnapshots), m.checkpointCopyCpuMs, m.checkpointWriteCpuMs,
         m.restoredCheckpointId > 0 ? (", resumed from " + std::to_string(m.restoredCheckpointId)).c_str() : "");
+  if (!stateDir.empty() && !stateByOperator.empty()) {
+    std::string line = "state in checkpoints:";
+    for (size_t i = 0; i < stateByOperator.size(); ++i)
+      line += (i > 0 ? ", " : " ") + stateByOperator[i].first + " " + humanBytes(stateByOperator[i].second);
+    std::printf("%s\n", line.c_str());
+  }
   return status.isOk() || stoppedWithSavepoint || stoppedByRest ? 0 : 130;
 }
 

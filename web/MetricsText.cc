@@ -115,6 +115,11 @@ void addJobMetrics(Exposition& e, const JobMetrics& m) {
     e.sample(l, static_cast<double>(op.lateRecords));
     e.family("reka_operator_dead_letters_total", "counter", "Records that could not be decoded (sent to the dead-letter output)");
     e.sample(l, static_cast<double>(op.deadLetters));
+    if (op.stateBytes >= 0) {
+      e.family("reka_operator_state_bytes", "gauge",
+               "Bytes of an operator subtask's state in checkpoint storage: its last full snapshot and the deltas since");
+      e.sample(l, static_cast<double>(op.stateBytes));
+    }
     if (op.watermark != INT64_MIN) {
       e.family("reka_operator_output_watermark_seconds", "gauge", "The watermark an operator subtask has reached (seconds since the epoch)");
       e.sample(l, static_cast<double>(op.watermark) / 1000);

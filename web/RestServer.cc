@@ -91,7 +91,8 @@ json vertexJson(const JobMonitor::Job& job, const VertexInfo& v) {
                         {"dead-letters", op.deadLetters},
                         {"input-queue-usage", op.inputQueueUsage},
                         {"output-queue-usage", op.outputQueueUsage},
-                        {"lag", op.lag >= 0 ? json(op.lag) : json(nullptr)}});
+                        {"lag", op.lag >= 0 ? json(op.lag) : json(nullptr)},
+                        {"state-bytes", op.stateBytes >= 0 ? json(op.stateBytes) : json(nullptr)}});
     in += op.recordsIn;
     out += op.recordsOut;
     late += op.lateRecords;

@@ -412,7 +412,7 @@ Status JobExecution::build() {
   for (auto& node : nodes) {
     for (auto& inst : instances_[static_cast<size_t>(node.id)]) {
       size_t t = static_cast<size_t>(std::find(tasks.begin(), tasks.end(), inst.task) - tasks.begin());
-      members[t].push_back({inst.op.get(), node.id, inst.ctx.subtask, inst.name, inst.state.get()});
+      members[t].push_back({inst.op.get(), node.id, inst.ctx.subtask, inst.name, inst.state.get(), inst.metrics.get()});
       if (node.isSource) isSource[t] = true;
     }
   }
@@ -709,6 +709,7 @@ JobMetrics JobExecution::metrics() const {
       st.bytesOut = inst.metrics->bytesOut.load(std::memory_order_relaxed);
       st.deadLetters = inst.metrics->deadLetters.load(std::memory_order_relaxed);
       st.lag = inst.metrics->lag.load(std::memory_order_relaxed);
+      st.stateBytes = inst.metrics->stateBytes.load(std::memory_order_relaxed);
       if (node.isSource) st.splits = inst.metrics->splits();
       fillTaskFigures(inst, st);
       m.lateRecords += st.lateRecords;

@@ -305,6 +305,7 @@ Status Task::snapshotChain(int64_t id, checkpoint::TaskSnapshot& out, bool delta
   checkpoint::StateFileWriter w(out.bytes, static_cast<uint32_t>(members_.size()), delta, baseId);
   for (const Member& m : members_) {
     auto fail = [&](const Status& s) { return Status(s.code(), "operator '" + m.name + "': " + s.message()); };
+    int64_t stateBytes = 0;  // the state itself, without the file's framing
     w.beginOperator(m.node, m.subtask, m.name);
     const std::vector<std::string> tables = m.state->tableNames();
     const KeyGroupRange range = m.state->keyGroups();
@@ -318,6 +319,7 @@ Status Task::snapshotChain(int64_t id, checkpoint::TaskSnapshot& out, bool delta
         const size_t at = w.beginBytes();
         Status s = delta ? table->snapshotKeyGroupDelta(KeyGroup{kg}, w.out()) : table->snapshotKeyGroup(KeyGroup{kg}, w.out());
         if (!s.isOk()) return fail(Status(s.code(), "state '" + name + "': " + s.message()));
+        stateBytes += static_cast<int64_t>(w.out().size() - at - 8);  // less the length field
         w.endBytes(at);
       }
     }
@@ -328,6 +330,7 @@ Status Task::snapshotChain(int64_t id, checkpoint::TaskSnapshot& out, bool delta
       w.str(name);
       w.u32(static_cast<uint32_t>(elements.size()));
       for (const auto& e : elements) w.str(e);
+      for (const auto& e : elements) stateBytes += static_cast<int64_t>(e.size());
     }
     const bool blobDelta = delta && m.op->supportsDeltaSnapshots();
     w.u8(blobDelta ? 1 : 0);
@@ -341,7 +344,14 @@ Status Task::snapshotChain(int64_t id, checkpoint::TaskSnapshot& out, bool delta
       s = Status::userCodeError("unknown exception");
     }
     if (!s.isOk()) return fail(s);
+    stateBytes += static_cast<int64_t>(w.out().size() - at - 8);
     w.endBytes(at);
+    // The subtask's state in checkpoint storage: what a restore reads (the last full snapshot
+    // and the deltas written since).
+    if (m.metrics != nullptr) {
+      if (delta) m.metrics->stateBytes.fetch_add(stateBytes, std::memory_order_relaxed);
+      else m.metrics->stateBytes.store(stateBytes, std::memory_order_relaxed);
+    }
   }
   out.checksum = w.finish();
   (delta ? lastDeltaBytes_ : lastSnapshotBytes_) = out.bytes.size() - out.offset;

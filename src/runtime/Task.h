@@ -56,6 +56,7 @@ class Task {
     int32_t subtask;
     std::string name;
     StateBackend* state;
+    OperatorMetrics* metrics;
   };
 
   Task(std::string name, WorkerPool* pool, JobExecution* job) : name_(std::move(name)), pool_(pool), job_(job) {}

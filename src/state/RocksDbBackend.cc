@@ -4,6 +4,7 @@
 #include <rocksdb/cache.h>
 #include <rocksdb/compaction_filter.h>
 #include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
 #include <rocksdb/merge_operator.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
@@ -171,8 +172,15 @@ struct RocksDbEnvironment::Impl {
     rocksdb::ColumnFamilyOptions o;
     o.merge_operator = merge;
     o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
-    o.write_buffer_size = 8 << 20;
-    o.compression = rocksdb::kLZ4Compression;
+    o.write_buffer_size = 16 << 20;
+    // A Bloom filter over the memory table's keys: reading a key that is not there (the first
+    // access of most keys) skips the search of the table.
+    o.memtable_whole_key_filtering = true;
+    o.memtable_prefix_bloom_size_ratio = 0.1;
+    // Compression costs CPU on every flush and compaction; the first levels are rewritten most
+    // often and are small: only the levels below them are compressed.
+    o.compression_per_level = {rocksdb::kNoCompression, rocksdb::kNoCompression, rocksdb::kLZ4Compression, rocksdb::kLZ4Compression,
+                               rocksdb::kLZ4Compression, rocksdb::kLZ4Compression, rocksdb::kLZ4Compression};
     return o;
   }
 };
@@ -225,6 +233,10 @@ Result<std::shared_ptr<RocksDbEnvironment>> RocksDbEnvironment::open(
   impl->table.cache_index_and_filter_blocks =
       true;  // index and filters count against the cache too
   impl->table.block_size = 16 << 10;
+  // A Bloom filter per file: a key that is not in a file (most first accesses of a key) costs
+  // no block read there.
+  impl->table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  impl->table.pin_l0_filter_and_index_blocks_in_cache = true;
   return std::shared_ptr<RocksDbEnvironment>(new RocksDbEnvironment(std::move(impl)));
 }
 

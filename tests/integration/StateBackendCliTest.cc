@@ -84,6 +84,33 @@ INSTANTIATE_TEST_SUITE_P(Queries, StateBackendCliTest,
 
 class StateBackendFlagsTest : public StateBackendCliTest {};
 
+/// The state each operator keeps in checkpoint storage, on the summary line and in the report:
+/// the keyed join's state is there, and with full checkpoints the operators' state together
+/// fits in the last checkpoint's files.
+TEST_F(StateBackendFlagsTest, TheStateOfEachOperatorIsReported) {
+  for (const std::string backend : {"heap", "rocksdb"}) {
+    const std::string report = dir_.file("report-" + backend + ".json");
+    CommandResult r = reka("nexmark run --query q20 --events 200000 --rate 100000 --parallelism 2 --no-progress --rest-port 0 --state-backend " +
+                           backend + " --rocksdb-localdir '" + dir_.file("rocksdb") + "' --state-dir '" + dir_.file("state-" + backend) +
+                           "' --checkpoint-interval 100ms --checkpoint-mode full --output-dir '" + dir_.file("out-" + backend) +
+                           "' --report '" + report + "'");
+    ASSERT_EQ(r.exitCode, 0) << r.err;
+    EXPECT_THAT(r.out, HasSubstr("state in checkpoints: "));
+    nlohmann::json rep = nlohmann::json::parse(readFile(report));
+    ASSERT_TRUE(rep.contains("state_bytes")) << rep.dump();
+    const nlohmann::json& states = rep["state_bytes"];
+    ASSERT_TRUE(states.is_object());
+    int64_t total = 0;
+    for (const auto& [name, bytes] : states.items()) {
+      EXPECT_GT(bytes.get<int64_t>(), 0) << name;
+      total += bytes.get<int64_t>();
+    }
+    EXPECT_TRUE(states.contains("q20")) << states.dump();
+    EXPECT_GT(rep.value("checkpoints_completed", int64_t{0}), 0);
+    EXPECT_LE(total, rep.value("last_checkpoint_bytes", int64_t{0})) << states.dump();
+  }
+}
+
 TEST_F(StateBackendFlagsTest, BadSettingsSayWhatIsAccepted) {
   CommandResult r = reka("nexmark run --query q18 --events 10 --no-progress --state-backend lmdb");
   EXPECT_EQ(r.exitCode, 2);

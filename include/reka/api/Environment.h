@@ -134,6 +134,9 @@ struct OperatorStats {
   int64_t bytesOut = 0;
   int64_t deadLetters = 0;
   int64_t lag = -1;                ///< sources: records behind the end of their input (-1: unknown)
+  /// Bytes of the subtask's state in checkpoint storage (last full snapshot + deltas since);
+  /// -1: none taken yet.
+  int64_t stateBytes = -1;
   std::vector<SplitProgress> splits;  ///< sources with splits: each split's watermark
   /// Time the subtask's task (its chain) spent working, and waiting for room in a full output
   /// channel (backpressure), since it started; the rest of the wall time it was idle.

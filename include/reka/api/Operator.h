@@ -97,6 +97,10 @@ struct OperatorMetrics {
   /// join's cleanup), INT64_MAX: none. Published when the watermark moves; for "why has this
   /// window not fired".
   std::atomic<int64_t> nextEventTimer{INT64_MAX};
+  /// Bytes of this subtask's state in checkpoint storage: its last full snapshot plus the
+  /// deltas written since (what a restore reads; Flink's full checkpoint data size). -1: no
+  /// snapshot yet.
+  std::atomic<int64_t> stateBytes{-1};
   /// Sources with splits: each split's watermark, published at the watermark interval.
   void publishSplits(std::vector<SplitProgress> splits) {
     std::lock_guard<std::mutex> lock(splitsMutex_);

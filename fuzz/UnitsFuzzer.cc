@@ -17,11 +17,12 @@ void check(bool ok) {
 }
 
 /// The documented grammar: one or more decimal digits (the value must fit in int64), then (for
-/// durations, after optional spaces) a unit from `units` (multipliers). nullopt for anything
+/// durations, after optional spaces) a unit from `units` (multipliers; with `anyCase`, in any
+/// letter case, as byte sizes are). nullopt for anything
 /// else or on overflow.
 template <size_t N>
 std::optional<int64_t> reference(std::string_view text, const std::pair<std::string_view, int64_t> (&units)[N],
-                                 bool spaceBeforeUnit = false) {
+                                 bool spaceBeforeUnit = false, bool anyCase = false) {
   size_t digits = 0;
   __int128 value = 0;
   constexpr __int128 kMax = INT64_MAX;
@@ -34,7 +35,14 @@ std::optional<int64_t> reference(std::string_view text, const std::pair<std::str
   std::string_view unit = text.substr(digits);
   while (spaceBeforeUnit && !unit.empty() && unit.front() == ' ') unit.remove_prefix(1);
   for (const auto& [name, multiplier] : units) {
-    if (unit != name) continue;
+    if (unit.size() != name.size()) continue;
+    bool same = true;
+    for (size_t i = 0; i < unit.size(); ++i) {
+      const char a = anyCase && unit[i] >= 'A' && unit[i] <= 'Z' ? static_cast<char>(unit[i] - 'A' + 'a') : unit[i];
+      const char b = anyCase && name[i] >= 'A' && name[i] <= 'Z' ? static_cast<char>(name[i] - 'A' + 'a') : name[i];
+      same = same && a == b;
+    }
+    if (!same) continue;
     const __int128 total = value * multiplier;
     if (total > kMax) return std::nullopt;
     return static_cast<int64_t>(total);
@@ -72,7 +80,7 @@ void fuzzDuration(std::string_view text) {
 
 void fuzzByteSize(std::string_view text) {
   const auto parsed = reka::parseByteSize(text);
-  const std::optional<int64_t> expected = reference(text, kByteUnits);
+  const std::optional<int64_t> expected = reference(text, kByteUnits, false, true);  // units in any case: 64m, 1gib
   check(parsed.has_value() == expected.has_value());
   if (!parsed) return;
   check(*parsed == *expected);

@@ -367,6 +367,11 @@ TEST_P(StateConformanceTest, ADeltaHoldsOnlyTheChangedKeys) {
   }
   EXPECT_EQ(upserts, (std::map<std::string, int64_t>{{keyName(3), 1000}}));
   EXPECT_EQ(deletes, std::vector<std::string>{keyName(4)});
+  // The delta's records make older ones obsolete (what decides when to write in full again);
+  // a full snapshot starts the count again.
+  EXPECT_GT(s.backend->findTable("f/value")->deltaStats().superseded, 0u);
+  (void)snapshotJob(job, false);
+  EXPECT_EQ(s.backend->findTable("f/value")->deltaStats().superseded, 0u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StateConformanceTest,

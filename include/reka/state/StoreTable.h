@@ -268,7 +268,9 @@ class StoreKeyedTable final : public StateTable {
   }
   void startTracking(KeyGroup kg, bool full) {
     if (full) changed_[index(kg)].clear();
-    if (full && !tracking_) superseded_ = 0;
+    // A full snapshot (or restore) goes through the key groups in order: at the first, the
+    // chain of deltas starts again, and nothing in it is superseded yet.
+    if (full && kg.value == range_.first) superseded_ = 0;
     tracking_ = true;
   }
   /// Writes every entry of `kg` as KeyedTable::snapshotKeyGroup does: u64 count, then each

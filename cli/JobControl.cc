@@ -51,14 +51,14 @@ void OperationFlags::add(CLI::App* cmd, const std::string& defaultName) {
 std::optional<std::string> OperationFlags::apply(ExecutionConfig& config) const {
   config.stateBackend.kind = stateBackend == "rocksdb" ? StateBackendConfig::Kind::kRocksDb : StateBackendConfig::Kind::kHeap;
   config.stateBackend.rocksdb.localDir = rocksdbLocalDir;
-  const std::pair<const char*, const std::string*> sizes[] = {{"reka.rocksdb-block-cache", &rocksdbBlockCache},
-                                                               {"reka.rocksdb-write-buffers", &rocksdbWriteBuffers}};
-  for (const auto& [key, text] : sizes) {
-    auto bytes = parseByteSize(*text);
-    if (!bytes || *bytes < (1 << 20))
-      return std::string(key) + " '" + *text + "': expected a size of at least 1m, such as 64m or 1g";
-    (key == sizes[0].first ? config.stateBackend.rocksdb.blockCacheBytes : config.stateBackend.rocksdb.writeBufferBytes) = *bytes;
-  }
+  auto size = [](const char* key, const std::string& text, int64_t& into) -> std::optional<std::string> {
+    auto bytes = parseByteSize(text);
+    if (!bytes || *bytes < (1 << 20)) return std::string(key) + " '" + text + "': expected a size of at least 1m, such as 64m or 1g";
+    into = *bytes;
+    return std::nullopt;
+  };
+  if (auto bad = size("reka.rocksdb-block-cache", rocksdbBlockCache, config.stateBackend.rocksdb.blockCacheBytes)) return bad;
+  if (auto bad = size("reka.rocksdb-write-buffers", rocksdbWriteBuffers, config.stateBackend.rocksdb.writeBufferBytes)) return bad;
   auto ttl = parseDuration(stateTtl);
   if (!ttl || ttl->count() < 0) return "table.exec.state.ttl '" + stateTtl + "': expected a duration such as 10m, 1h or 0 (never)";
   config.stateBackend.defaultTtl.ttl = *ttl;

@@ -265,7 +265,7 @@ class RocksDbStateBackend final : public HeapStateBackend {
       : HeapStateBackend(range, maxParallelism), env_(std::move(env)), path_(std::move(path)) {}
 
   ~RocksDbStateBackend() override {
-    stores_.clear();
+    // The database closes first: its compaction threads may still use the columns' filters.
     for (auto* cf : handles_) db_->DestroyColumnFamilyHandle(cf);
     handles_.clear();
     if (db_) {
@@ -299,10 +299,10 @@ class RocksDbStateBackend final : public HeapStateBackend {
 
   Status expireBefore(const std::string& name,
                       std::shared_ptr<const std::atomic<int64_t>> horizon) override {
-    auto it = filters_.find(name);
-    if (it == filters_.end())
+    auto it = columns_.find(name);
+    if (it == columns_.end())
       return Status::notFound("no RocksDB state '" + name + "' to expire values of");
-    it->second->set(std::move(horizon));
+    it->second.filter->set(std::move(horizon));
     return Status::ok();
   }
 
@@ -315,17 +315,19 @@ class RocksDbStateBackend final : public HeapStateBackend {
   }
 
   Result<KeyValueStore*> openStore(const std::string& name) override {
-    auto it = stores_.find(name);
-    if (it != stores_.end()) return it->second.get();
+    auto it = columns_.find(name);
+    if (it != columns_.end()) return it->second.store.get();
     rocksdb::ColumnFamilyHandle* cf = nullptr;
     auto filter = std::make_unique<TtlCompactionFilter>();
     rocksdb::ColumnFamilyOptions options = env_->impl().columnOptions();
     options.compaction_filter = filter.get();
     REKA_RETURN_IF_ERROR(fromRocks(db_->CreateColumnFamily(options, name, &cf),
                                    "creating the column family of state '" + name + "'"));
-    filters_.emplace(name, std::move(filter));
     handles_.push_back(cf);
-    return stores_.emplace(name, std::make_unique<RocksColumn>(db_.get(), cf)).first->second.get();
+    Column& c = columns_[name];
+    c.filter = std::move(filter);
+    c.store = std::make_unique<RocksColumn>(db_.get(), cf);
+    return c.store.get();
   }
 
  private:
@@ -333,9 +335,12 @@ class RocksDbStateBackend final : public HeapStateBackend {
   std::string path_;
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
-  std::map<std::string, std::unique_ptr<RocksColumn>> stores_;
-  std::map<std::string, std::unique_ptr<TtlCompactionFilter>>
-      filters_;  ///< outlive the database: declared before it is reset
+  /// One per state: its column family and the TTL compaction filter set on it.
+  struct Column {
+    std::unique_ptr<TtlCompactionFilter> filter;
+    std::unique_ptr<RocksColumn> store;
+  };
+  std::map<std::string, Column> columns_;
 };
 
 }  // namespace

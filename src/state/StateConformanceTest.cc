@@ -95,14 +95,11 @@ struct Subtask {
   }
   void setKey(const std::string& k) {
     key = k;
-    ctx.key = &key_view();
-    ctx.keyGroup = keyGroupFor(hashKey(std::string_view(key)), kMaxParallelism);
+    view = key;
+    ctx.key = &view;
+    ctx.keyGroup = keyGroupFor(hashKey(view), kMaxParallelism);
   }
-  const std::string_view& key_view() {
-    view_ = key;
-    return view_;
-  }
-  std::string_view view_;
+  std::string_view view;  ///< what ctx.key points at
 };
 
 /// What every key should hold.

@@ -377,73 +377,50 @@ class KeyedStateRegistry {
   /// RocksDB backend), on the heap otherwise.
   template <class Handle, class V, class... Extra>
   Handle make(const std::string& name, const StateTtlConfig* ttl, Extra&&... extra) {
-    using Key = StoredKeyOf<K>;
+    auto handle = [&](auto* table) { return Handle(table, keyCtx_, extra...); };
     if (ttl == nullptr && backend_->defaultTtl().enabled()) ttl = &backend_->defaultTtl();
-    if (ttl != nullptr && ttl->enabled()) {
-      // Stored as Timed<V> under "<name>/ttl": a TTL added to or removed from a state is a
-      // new state (as in Flink, where it changes the serializer).
-      Handle h(static_cast<typename Handle::Table*>(nullptr), keyCtx_,
-               std::forward<Extra>(extra)...);
-      using Access = detail::TtlAccess<K, V>;
-      typename Access::Heap* heap = nullptr;
-      typename Access::Stored* stored = nullptr;
-      const std::string full = prefix_ + name + "/ttl";
-      if (backend_->hasStore()) {
-        if constexpr (HasSerde<Key>::value && HasSerde<V>::value) {
-          auto t = backend_->storeTable<Key, Timed<V>>(full);
-          if (!t.isOk()) {
-            if (status_.isOk()) status_ = t.status();
-            return h;
-          }
-          stored = *t;
-        } else {
-          return refuse(h, name);
-        }
-      } else {
-        auto t = backend_->keyedTable<Key, Timed<V>>(full);
-        if (!t.isOk()) {
-          if (status_.isOk()) status_ = t.status();
-          return h;
-        }
-        heap = *t;
-      }
-      auto access = std::make_shared<Access>(*ttl, heap, stored, keyCtx_);
-      if (stored != nullptr) {
-        Status s = backend_->expireBefore(full, access->clock().horizon());
-        if (!s.isOk() && status_.isOk()) status_ = s;
-      }
-      h.attachTtl(std::move(access));
-      return h;
+    if (ttl == nullptr || !ttl->enabled()) {
+      auto [heap, stored] = tables<V>(prefix_ + name, name);
+      if (stored != nullptr) return handle(stored);
+      return handle(heap);  // null after an error (kept in status())
     }
-    if (backend_->hasStore()) {
-      if constexpr (HasSerde<Key>::value && HasSerde<V>::value) {
-        auto t = backend_->storeTable<Key, V>(prefix_ + name);
-        if (t.isOk()) return Handle(*t, keyCtx_, std::forward<Extra>(extra)...);
-        if (status_.isOk()) status_ = t.status();
-      } else {
-        return refuse(Handle(static_cast<typename Handle::Table*>(nullptr), keyCtx_,
-                             std::forward<Extra>(extra)...),
-                      name);
-      }
-      return Handle(static_cast<typename Handle::Table*>(nullptr), keyCtx_,
-                    std::forward<Extra>(extra)...);
+    // Stored as Timed<V> under "<name>/ttl": a TTL added to or removed from a state is a new
+    // state (as in Flink, where it changes the serializer).
+    Handle h = handle(static_cast<typename Handle::Table*>(nullptr));
+    const std::string full = prefix_ + name + "/ttl";
+    auto [heap, stored] = tables<Timed<V>>(full, name);
+    if (heap == nullptr && stored == nullptr) return h;
+    auto access = std::make_shared<detail::TtlAccess<K, V>>(*ttl, heap, stored, keyCtx_);
+    if (stored != nullptr) {
+      Status s = backend_->expireBefore(full, access->clock().horizon());
+      if (!s.isOk() && status_.isOk()) status_ = s;
     }
-    auto t = backend_->keyedTable<Key, V>(prefix_ + name);
-    if (t.isOk()) return Handle(*t, keyCtx_, std::forward<Extra>(extra)...);
-    if (status_.isOk()) status_ = t.status();
-    return Handle(static_cast<typename Handle::Table*>(nullptr), keyCtx_,
-                  std::forward<Extra>(extra)...);
+    h.attachTtl(std::move(access));
+    return h;
   }
 
-  /// A state whose types cannot be stored by the backend: the handle, with the error kept.
-  template <class Handle>
-  Handle refuse(Handle h, const std::string& name) {
-    if (status_.isOk())
-      status_ = Status::notSupported(
-          "keyed state '" + prefix_ + name +
-          "' has a key or value type without a Serde, which the " + std::string(backend_->kind()) +
-          " state backend needs; specialise reka::Serde<T> for it (reka/state/Serde.h)");
-    return h;
+  /// The table `full` for values of type V: in the backend's store if it has one, on the heap
+  /// otherwise (the other pointer null). Both null after an error, which status() keeps.
+  template <class V>
+  std::pair<KeyedTable<StoredKeyOf<K>, V>*, StoreKeyedTable<StoredKeyOf<K>, V>*> tables(const std::string& full,
+                                                                                        const std::string& name) {
+    using Key = StoredKeyOf<K>;
+    if (!backend_->hasStore()) {
+      auto t = backend_->keyedTable<Key, V>(full);
+      if (t.isOk()) return {*t, nullptr};
+      if (status_.isOk()) status_ = t.status();
+      return {nullptr, nullptr};
+    }
+    if constexpr (HasSerde<Key>::value && HasSerde<V>::value) {
+      auto t = backend_->storeTable<Key, V>(full);
+      if (t.isOk()) return {nullptr, *t};
+      if (status_.isOk()) status_ = t.status();
+    } else if (status_.isOk()) {
+      status_ = Status::notSupported("keyed state '" + prefix_ + name + "' has a key or value type without a Serde, which the " +
+                                     std::string(backend_->kind()) +
+                                     " state backend needs; specialise reka::Serde<T> for it (reka/state/Serde.h)");
+    }
+    return {nullptr, nullptr};
   }
 
   StateBackend* backend_;

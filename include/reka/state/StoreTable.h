@@ -144,7 +144,7 @@ class StoreKeyedTable final : public StateTable {
     uint64_t n = 0;
     if (!Serde<uint64_t>::read(in, n) || n > in.size())
       return Status::corruption("truncated keyed state");
-    for (uint64_t i = 0; i < n; ++i) REKA_RETURN_IF_ERROR(restoreEntry(kg, in, true));
+    for (uint64_t i = 0; i < n; ++i) REKA_RETURN_IF_ERROR(restoreEntry(in, true));
     if (!in.empty()) return Status::corruption("overlong keyed state");
     startTracking(kg, true);
     return Status::ok();
@@ -185,13 +185,14 @@ class StoreKeyedTable final : public StateTable {
     if (!range_.contains(kg))
       return Status::invalidArgument("key group outside this subtask's range");
     invalidate();
+    encodeKeyGroup(kg);
     uint64_t n = 0;
     if (!Serde<uint64_t>::read(in, n) || n > in.size())
       return Status::corruption("truncated keyed state delta");
-    for (uint64_t i = 0; i < n; ++i) REKA_RETURN_IF_ERROR(restoreEntry(kg, in, true));
+    for (uint64_t i = 0; i < n; ++i) REKA_RETURN_IF_ERROR(restoreEntry(in, true));
     if (!Serde<uint64_t>::read(in, n) || n > in.size())
       return Status::corruption("truncated keyed state delta");
-    for (uint64_t i = 0; i < n; ++i) REKA_RETURN_IF_ERROR(restoreEntry(kg, in, false));
+    for (uint64_t i = 0; i < n; ++i) REKA_RETURN_IF_ERROR(restoreEntry(in, false));
     if (!in.empty()) return Status::corruption("overlong keyed state delta");
     startTracking(kg, false);
     return Status::ok();
@@ -206,12 +207,14 @@ class StoreKeyedTable final : public StateTable {
            static_cast<unsigned char>(key[1]);
   }
   size_t index(KeyGroup kg) const { return static_cast<size_t>(kg.value - range_.first); }
-  void encodeKeyGroup(KeyGroup kg) {
-    prefix_.assign({static_cast<char>((kg.value >> 8) & 0xff), static_cast<char>(kg.value & 0xff)});
+  /// Sets `out` to the two bytes every key of `kg` starts with (big endian).
+  static void assignKeyGroup(std::string& out, KeyGroup kg) {
+    out.assign({static_cast<char>((kg.value >> 8) & 0xff), static_cast<char>(kg.value & 0xff)});
   }
+  void encodeKeyGroup(KeyGroup kg) { assignKeyGroup(prefix_, kg); }
   template <class Key>
   void encodeKey(KeyGroup kg, const Key& key) {
-    keyBuf_.assign({static_cast<char>((kg.value >> 8) & 0xff), static_cast<char>(kg.value & 0xff)});
+    assignKeyGroup(keyBuf_, kg);
     if constexpr (std::is_same_v<Key, std::string_view>) {
       putBytes(appendBytes(keyBuf_, sizeof(uint64_t) + key.size()), key);
     } else if constexpr (HasSerde<K>::value) {
@@ -289,15 +292,15 @@ class StoreKeyedTable final : public StateTable {
     std::memcpy(out.data() + countAt, &n, sizeof n);
     return Status::ok();
   }
-  /// Reads one key (and its value if `withValue`) from `in` and puts it (or removes it).
-  Status restoreEntry(KeyGroup kg, std::string_view& in, bool withValue) {
+  /// Reads one key (and its value if `withValue`) from `in` and puts it (or removes it), under
+  /// the key group prefix encodeKeyGroup set.
+  Status restoreEntry(std::string_view& in, bool withValue) {
     if constexpr (!kSerialisable) {
       return Status::notSupported("state type has no Serde specialisation");
     } else {
       const std::string_view keyStart = in;
       K k{};
       if (!Serde<K>::read(in, k)) return Status::corruption("truncated key in keyed state");
-      encodeKeyGroup(kg);
       keyBuf_ = prefix_;
       keyBuf_.append(keyStart.data(), keyStart.size() - in.size());
       if (!withValue) return store_->remove(keyBuf_);

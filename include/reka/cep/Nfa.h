@@ -19,7 +19,8 @@ namespace reka::cep {
 /// A pattern compiled to a non-deterministic automaton, with Flink CEP's semantics: states with
 /// TAKE (accept the event and move), IGNORE (skip it) and PROCEED (move without consuming)
 /// transitions; partial matches share their events in a versioned buffer. Immutable once
-/// compiled and shared by every key; the per-key state is an NfaState.
+/// compiled and shared by every key of one operator subtask (one thread at a time); the per-key
+/// state is an NfaState.
 template <class T>
 class Nfa {
  public:
@@ -105,12 +106,24 @@ class Nfa {
   Result<uint64_t> pruningId(const NfaState<T>& s, const ComputationState& match) const;
   bool shouldPrune(uint64_t start, uint64_t pruning) const;
   void compactIfNeeded(NfaState<T>& s) const;
+  /// Stable, and cheap for the short, nearly sorted lists partial matches are.
   static void sortByStart(std::vector<ComputationState>& v) {
-    std::stable_sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.startKey() < b.startKey(); });
+    for (size_t i = 1; i < v.size(); ++i) {
+      if (v[i - 1].startKey() <= v[i].startKey()) continue;
+      ComputationState c = std::move(v[i]);
+      size_t j = i;
+      for (; j > 0 && v[j - 1].startKey() > c.startKey(); --j) v[j] = std::move(v[j - 1]);
+      v[j] = std::move(c);
+    }
   }
 
   std::vector<State> states_;
   std::vector<std::string> names_;
+  // Scratch space of process(), kept to avoid allocating per event: an Nfa is used by one
+  // thread at a time (each operator subtask compiles its own).
+  mutable std::vector<ComputationState> nextPartial_, potential_, step_;
+  mutable std::vector<int> stack_;
+  mutable std::vector<const Transition*> edges_;
   int start_ = 0;
   int64_t windowMs_ = -1;
   AfterMatchSkipStrategy skip_ = AfterMatchSkipStrategy::noSkip();

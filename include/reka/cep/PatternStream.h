@@ -176,7 +176,7 @@ class CepOperator final : public reka::detail::EmittingOperator<Out> {
     }
     const int64_t wm = kctx_.currentWatermark();
     auto& pending = s->pending;
-    std::stable_sort(pending.begin(), pending.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    sortByTime(pending);
     size_t i = 0;
     for (; i < pending.size() && pending[i].first <= wm; ++i) {
       if (i == 0 || pending[i].first != pending[i - 1].first) check(nfa_->advanceTime(s->nfa, pending[i].first, matches_, &timedOut_));
@@ -230,6 +230,17 @@ class CepOperator final : public reka::detail::EmittingOperator<Out> {
       for (const auto& m : timedOut_) fn_.processTimedOutMatch(m, kctx_);
     }
     timedOut_.clear();
+  }
+
+  /// Stable; events mostly arrive in order, so an insertion sort does little work.
+  static void sortByTime(std::vector<std::pair<int64_t, T>>& v) {
+    for (size_t i = 1; i < v.size(); ++i) {
+      if (v[i - 1].first <= v[i].first) continue;
+      auto e = std::move(v[i]);
+      size_t j = i;
+      for (; j > 0 && v[j - 1].first > e.first; --j) v[j] = std::move(v[j - 1]);
+      v[j] = std::move(e);
+    }
   }
 
   static void check(const Status& s) {

@@ -160,7 +160,15 @@ class NfaCompiler {
   void setGroupFirstOfLoop(bool v) {
     if (current_->group) firstOfLoop_[current_] = v;
   }
-  bool currentOptional() const { return current_->quantifier.optional; }
+  bool patternOptional(const Node* p) const { return p->quantifier.optional; }
+  /// The first pattern of an optional group, at the group's first iteration.
+  bool headOfOptionalGroup(const Node* p) const { return headOfGroup(p) && groupFirstOfLoop() && group_->quantifier.optional; }
+  bool currentOptional() const { return patternOptional(current_); }
+  /// "Always", but never past the until condition of the group being compiled.
+  Cond trueCondition() {
+    if (group_ != nullptr && group_->until) return notOf(group_->until);
+    return Cond();
+  }
   bool greedy() const { return current_->quantifier.greedy; }
 
   // --- negative patterns ----------------------------------------------------------------
@@ -289,18 +297,18 @@ class NfaCompiler {
     const int singleton = createState(current_->name, StateType::kNormal);
     const int sink = copyWithoutTransitiveNots(sinkState);
     addTake(singleton, sink, take);
-    if (isOptional && !headOfGroup(current_)) {
+    if (isOptional) {
       if (greedy()) {
         if (auto it = originalState_.find(proceed); current_->until && it != originalState_.end())
-          addProceed(singleton, it->second, current_->until);
-        addProceed(singleton, proceed, notOf(take));
+          addProceed(singleton, it->second, andOf(trueCondition(), current_->until));
+        addProceed(singleton, proceed, current_->until ? andOf(trueCondition(), notOf(current_->until)) : trueCondition());
       } else {
-        addProceed(singleton, proceed, Cond());
+        addProceed(singleton, proceed, trueCondition());
       }
     }
     if (ignore) {
       int ignoreState = singleton;
-      if (isOptional) {
+      if (isOptional || headOfOptionalGroup(current_)) {
         ignoreState = createState(current_->name, StateType::kNormal);
         addTake(ignoreState, sink, take);
         addIgnore(ignoreState, ignoreState, *ignore);
@@ -320,12 +328,15 @@ class NfaCompiler {
     if (greedy()) {
       if (until) {
         const int sinkCopy = copy(sink);
-        addProceed(looping, sinkCopy, until);
+        addProceed(looping, sinkCopy, andOf(trueCondition(), until));
         originalState_[sink] = sinkCopy;
       }
-      addProceed(looping, sink, notOf(take));
+      addProceed(looping, sink, until ? andOf(trueCondition(), notOf(until)) : trueCondition());
+      // Greedy: the pattern after the loop may not take, skip or pass an event the loop takes.
+      const Cond loopTake = takeCondition(current_);
+      for (auto& t : st(sink).transitions) t.condition = andOf(t.condition, notOf(loopTake));
     } else {
-      addProceed(looping, sink, Cond());
+      addProceed(looping, sink, trueCondition());
     }
     addTake(looping, looping, take);
     addStopStateToLooping(looping);
@@ -340,6 +351,7 @@ class NfaCompiler {
   }
 
   int createGroupPatternState(const Node* group, int sink, int proceed, bool isOptional) {
+    const Cond proceedCondition = trueCondition();  // of the enclosing group
     const Node* oldCurrent = current_;
     const Node* oldFollowing = following_;
     const Node* oldGroup = group_;
@@ -347,7 +359,7 @@ class NfaCompiler {
     current_ = group->group.get();
     int lastSink = createMiddleStates(sink);
     lastSink = convertPattern(lastSink);
-    if (isOptional) addProceed(lastSink, proceed, Cond());
+    if (isOptional) addProceed(lastSink, proceed, proceedCondition);
     current_ = oldCurrent;
     following_ = oldFollowing;
     group_ = oldGroup;
@@ -355,6 +367,7 @@ class NfaCompiler {
   }
 
   int createLoopingGroupPatternState(const Node* group, int sink) {
+    const Cond proceedCondition = trueCondition();  // of the enclosing group
     const Node* oldCurrent = current_;
     const Node* oldFollowing = following_;
     const Node* oldGroup = group_;
@@ -363,8 +376,8 @@ class NfaCompiler {
     current_ = group->group.get();
     int lastSink = createMiddleStates(dummy);
     lastSink = convertPattern(lastSink);
-    addProceed(lastSink, sink, Cond());
-    addProceed(dummy, lastSink, Cond());
+    addProceed(lastSink, sink, proceedCondition);
+    addProceed(dummy, lastSink, proceedCondition);
     current_ = oldCurrent;
     following_ = oldFollowing;
     group_ = oldGroup;

@@ -10,7 +10,7 @@ namespace reka::cep {
 
 template <class T>
 struct Nfa<T>::Edges {
-  std::vector<const Transition*> edges;
+  std::vector<const Transition*>& edges;
   int takes = 0;
   int ignores = 0;  ///< not counting a state's IGNORE to itself
 };
@@ -22,7 +22,10 @@ int64_t Nfa<T>::Context::currentProcessingTime() const {
 
 template <class T>
 void Nfa<T>::decisionGraph(Context& ctx, const ComputationState& c, const T& event, Edges& out) const {
-  std::vector<int> stack{c.state};
+  auto& stack = stack_;
+  stack.clear();
+  stack.push_back(c.state);
+  out.edges.clear();
   while (!stack.empty()) {
     const int s = stack.back();
     stack.pop_back();
@@ -45,7 +48,9 @@ void Nfa<T>::decisionGraph(Context& ctx, const ComputationState& c, const T& eve
 
 template <class T>
 int Nfa<T>::finalAfterProceed(Context& ctx, int state, const T& event) const {
-  std::vector<int> stack{state};
+  auto& stack = stack_;
+  stack.clear();
+  stack.push_back(state);
   while (!stack.empty()) {
     const int s = stack.back();
     stack.pop_back();
@@ -62,7 +67,7 @@ template <class T>
 void Nfa<T>::computeNextStates(NfaState<T>& s, const ComputationState& c, const T& event, int64_t ts, uint64_t id,
                                int64_t& eventIndex, std::vector<ComputationState>& out) const {
   Context ctx(*this, s, c, ts);
-  Edges edges;
+  Edges edges{edges_};
   decisionGraph(ctx, c, event, edges);
   auto selfBranches = [&] {
     return edges.takes == 0 && edges.ignores == 0 ? 0u : static_cast<uint32_t>(edges.ignores + std::max(1, edges.takes));
@@ -108,8 +113,11 @@ template <class T>
 Status Nfa<T>::process(NfaState<T>& s, const T& event, int64_t ts, std::vector<Match<T>>& matches) const {
   const uint64_t id = s.nextEventId++;
   int64_t eventIndex = -1;
-  std::vector<ComputationState> partial, potential, step;
-  partial.reserve(s.partial.size() + 2);
+  auto& partial = nextPartial_;
+  auto& potential = potential_;
+  auto& step = step_;
+  partial.clear();
+  potential.clear();
   for (const auto& c : s.partial) {
     step.clear();
     computeNextStates(s, c, event, ts, id, eventIndex, step);
@@ -131,7 +139,7 @@ Status Nfa<T>::process(NfaState<T>& s, const T& event, int64_t ts, std::vector<M
   }
   sortByStart(partial);
   sortByStart(potential);
-  s.partial = std::move(partial);
+  s.partial.swap(partial);  // the old list's storage is the next event's scratch
   if (skip_.isSkip()) {
     REKA_RETURN_IF_ERROR(emitAccordingToSkip(s, potential, matches));
   } else {
@@ -208,6 +216,9 @@ Result<uint64_t> Nfa<T>::pruningId(const NfaState<T>& s, const ComputationState&
       return Status::failedPrecondition("after-match skip: the match has no event for pattern '" + skip_.patternName() + "'");
     return uint64_t{0};
   }
+  if (skip_.kind() == Kind::kSkipToFirst && skip_.throwsOnMiss() && lo == match.startEvent)
+    return Status::failedPrecondition("after-match skip to first '" + skip_.patternName() +
+                                      "': that is the first event of the match, so matching would start again where it did");
   switch (skip_.kind()) {
     case Kind::kSkipToNext:
     case Kind::kSkipToFirst:

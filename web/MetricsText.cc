@@ -113,6 +113,9 @@ void addJobMetrics(Exposition& e, const JobMetrics& m) {
     e.sample(l, static_cast<double>(op.bytesOut));
     e.family("reka_operator_late_records_total", "counter", "Records too late for their window or timer");
     e.sample(l, static_cast<double>(op.lateRecords));
+    e.family("reka_operator_cep_discarded_partial_matches_total", "counter",
+             "Partial matches a pattern operator discarded because a key held more than its limit");
+    e.sample(l, static_cast<double>(op.discardedPartialMatches));
     e.family("reka_operator_dead_letters_total", "counter", "Records that could not be decoded (sent to the dead-letter output)");
     e.sample(l, static_cast<double>(op.deadLetters));
     if (op.stateBytes >= 0) {

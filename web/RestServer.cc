@@ -88,6 +88,7 @@ json vertexJson(const JobMonitor::Job& job, const VertexInfo& v) {
                         {"input-watermark", optionalTime(op.inputWatermark)},
                         {"output-watermark", optionalTime(op.watermark)},
                         {"late-records", op.lateRecords},
+                        {"discarded-partial-matches", op.discardedPartialMatches},
                         {"dead-letters", op.deadLetters},
                         {"input-queue-usage", op.inputQueueUsage},
                         {"output-queue-usage", op.outputQueueUsage},

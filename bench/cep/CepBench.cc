@@ -2,19 +2,18 @@
 // 1 000 000 keys against a hand-written per-key state machine for the same pattern in the same
 // run (same matches, same checksum), on the heap and RocksDB state backends; and the memory of
 // one partial match. Each measurement runs in its own child process so CPU time is its own.
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <CLI/CLI.hpp>
 #include <absl/container/flat_hash_map.h>
 
 #include <chrono>
+#include <cstring>
 #include <cstdio>
 #include <filesystem>
 #include <functional>
 #include <string>
 #include <vector>
 
+#include "../common/ChildProcess.h"
 #include "base/ProcessStats.h"
 #include "nexmark/Rows.h"
 #include "reka/cep/PatternStream.h"
@@ -76,13 +75,9 @@ struct Measured {
   double perCpu() const { return cpu > 0 ? static_cast<double>(events) / cpu : 0; }
 };
 
+/// Runs `body` in a child process (bench/common/ChildProcess.h) with its CPU time and peak RSS.
 Measured inChild(const std::function<void(Measured&)>& body) {
-  int fds[2];
-  if (pipe(fds) != 0) std::abort();
-  std::fflush(stdout);
-  pid_t pid = fork();
-  if (pid == 0) {
-    close(fds[0]);
+  const std::string bytes = bench::runInChild([&] {
     Measured m;
     const auto t0 = std::chrono::steady_clock::now();
     const double c0 = processCpuSeconds();
@@ -90,15 +85,10 @@ Measured inChild(const std::function<void(Measured&)>& body) {
     m.wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     m.cpu = processCpuSeconds() - c0;
     m.peakRss = peakRssBytes();
-    if (write(fds[1], &m, sizeof m) != static_cast<ssize_t>(sizeof m)) _exit(3);
-    _exit(0);
-  }
-  close(fds[1]);
+    return std::string(reinterpret_cast<const char*>(&m), sizeof m);
+  });
   Measured m;
-  if (read(fds[0], &m, sizeof m) != static_cast<ssize_t>(sizeof m)) m.ok = false;
-  close(fds[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
+  if (bytes.size() == sizeof m) std::memcpy(&m, bytes.data(), sizeof m);
   return m;
 }
 

@@ -204,6 +204,7 @@ TEST(PatternStreamTest, ThePerKeyLimitDiscardsTheOldestPartialMatches) {
   std::sort(main.out.begin(), main.out.end());
   EXPECT_EQ(main.out, (std::vector<std::string>{"1: a3 b5", "1: a4 b5"}));
   EXPECT_EQ(op->discardedPartialMatches(), 2);
+  EXPECT_EQ(h.ctx().metrics->discardedPartialMatches.load(), 2);
 }
 
 // ---- whole jobs ----

@@ -700,6 +700,7 @@ JobMetrics JobExecution::metrics() const {
       st.watermark = inst.metrics->watermark.load(std::memory_order_relaxed);
       st.lateRecords = inst.metrics->lateRecords.load(std::memory_order_relaxed);
       st.lateUpdates = inst.metrics->lateUpdates.load(std::memory_order_relaxed);
+      st.discardedPartialMatches = inst.metrics->discardedPartialMatches.load(std::memory_order_relaxed);
       st.firedResults = inst.metrics->firedResults.load(std::memory_order_relaxed);
       st.firingNanos = inst.metrics->firingNanos.load(std::memory_order_relaxed);
       st.node = node.id;

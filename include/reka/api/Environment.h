@@ -116,6 +116,7 @@ struct OperatorStats {
   int64_t watermark = INT64_MIN;  ///< the watermark this subtask reached
   int64_t lateRecords = 0;        ///< records dropped or sent to a late-data output
   int64_t lateUpdates = 0;        ///< late records within allowed lateness (updated results)
+  int64_t discardedPartialMatches = 0;  ///< pattern operators: partial matches over the per-key limit
   int64_t firedResults = 0;       ///< window results emitted by firings
   int64_t firingNanos = 0;        ///< time spent firing windows
   int node = 0;                   ///< the operator's vertex (JobMetrics::vertices)

@@ -80,7 +80,9 @@ struct OperatorMetrics {
   /// Records that arrived too late for their window (after its allowed lateness) or timer.
   std::atomic<int64_t> lateRecords{0};
   /// Late records that were still within allowed lateness and updated a fired result.
-  std::atomic<int64_t> lateUpdates{0};  // (session windows: also late records that open a new session within lateness)
+  std::atomic<int64_t> lateUpdates{0};
+  /// Pattern operators (CEP): partial matches discarded by the per-key limit.
+  std::atomic<int64_t> discardedPartialMatches{0};  // (session windows: also late records that open a new session within lateness)
   /// Window operators: results emitted by firings, and the time spent firing (emitting
   /// included), for the cost of a window result.
   std::atomic<int64_t> firedResults{0};

@@ -212,6 +212,7 @@ class CepOperator final : public reka::detail::EmittingOperator<Out> {
     if (started <= options_.maxPartialMatchesPerKey) return;
     size_t drop = started - options_.maxPartialMatchesPerKey;
     discarded_ += static_cast<int64_t>(drop);
+    this->ctx_->metrics->discardedPartialMatches.fetch_add(static_cast<int64_t>(drop), std::memory_order_relaxed);
     // s.partial is ordered by first event: the oldest come first.
     auto& v = s.partial;
     v.erase(std::remove_if(v.begin(), v.end(), [&](const ComputationState& c) { return c.startEvent != 0 && drop > 0 && drop--; }),

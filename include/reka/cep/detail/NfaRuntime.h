@@ -250,6 +250,7 @@ Match<T> Nfa<T>::materialize(const NfaState<T>& s, const ComputationState& c) co
 
 template <class T>
 void Nfa<T>::compactIfNeeded(NfaState<T>& s) const {
+  if (s.buffer.empty()) return;
   bool anyNode = false;
   for (const auto* list : {&s.partial, &s.completed})
     for (const auto& c : *list) anyNode |= c.previous >= 0;

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "../common/Format.h"
 #include "../common/ChildProcess.h"
 #include "base/ProcessStats.h"
 #include "nexmark/Rows.h"
@@ -209,14 +210,6 @@ Measured partialMatchMemory(int64_t keys, int perKey) {
   });
 }
 
-std::string rate(double v) {
-  char buf[32];
-  if (v >= 1e6)
-    std::snprintf(buf, sizeof buf, "%.2f M", v / 1e6);
-  else
-    std::snprintf(buf, sizeof buf, "%.0f K", v / 1e3);
-  return buf;
-}
 
 }  // namespace
 
@@ -244,7 +237,7 @@ int main(int argc, char** argv) {
       const bool same = eng.ok && hand.matches == eng.matches && hand.checksum == eng.checksum;
       ok = ok && same;
       std::printf("| %lld | %s | %s | %s | %.2f | %lld | %lld | %s |\n", static_cast<long long>(keys), onRocks ? "rocksdb" : "heap",
-                  rate(eng.perCpu()).c_str(), rate(hand.perCpu()).c_str(), eng.perCpu() / hand.perCpu(),
+                  bench::formatRate(eng.perCpu()).c_str(), bench::formatRate(hand.perCpu()).c_str(), eng.perCpu() / hand.perCpu(),
                   static_cast<long long>(eng.matches), static_cast<long long>(eng.peakRss >> 20), same ? "equal" : "MISMATCH");
       std::fflush(stdout);
     }

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "../common/Format.h"
 #include "../common/ChildProcess.h"
 #include "HandWritten.h"
 #include "base/ProcessStats.h"
@@ -123,14 +124,6 @@ Measured runLoop(const std::string& name, const nexmark::GeneratorConfig& gen) {
   });
 }
 
-std::string fmtRate(double v) {
-  char buf[32];
-  if (v >= 1e6)
-    std::snprintf(buf, sizeof buf, "%.2f M", v / 1e6);
-  else
-    std::snprintf(buf, sizeof buf, "%.0f K", v / 1e3);
-  return buf;
-}
 
 }  // namespace
 
@@ -187,7 +180,7 @@ int main(int argc, char** argv) {
           same = " (ROWS DIFFER FROM " + backends.front() + ")";
         std::string hand = "—", ratio = "—";
         if (loop) {
-          hand = fmtRate(loop->perCpu());
+          hand = bench::formatRate(loop->perCpu());
           char buf[32];
           std::snprintf(buf, sizeof buf, "%.2f", m.perCpu() / loop->perCpu());
           ratio = buf;
@@ -195,7 +188,7 @@ int main(int argc, char** argv) {
         }
         std::printf("| %s | %s | %d | %lld | %.2f | %.2f | %s | %s | %.1f | %lld | %s | %s |%s%s\n",
                     q.c_str(), backend.c_str(), p, static_cast<long long>(m.events), m.wall, m.cpu,
-                    fmtRate(m.perCpu()).c_str(), fmtRate(m.perWall()).c_str(),
+                    bench::formatRate(m.perCpu()).c_str(), bench::formatRate(m.perWall()).c_str(),
                     static_cast<double>(m.rssBytes) / (1 << 20), static_cast<long long>(m.rows),
                     hand.c_str(), ratio.c_str(), m.ok ? "" : " FAILED", same.c_str());
         std::fflush(stdout);
@@ -207,7 +200,7 @@ int main(int argc, char** argv) {
     Measured p1 = runEngine("q1", gen, 1);
     Measured p2 = runEngine("q1", gen, 2);
     std::printf("\nq1 scaling: P=1 %s events/s wall, P=2 %s events/s wall: %.2fx\n",
-                fmtRate(p1.perWall()).c_str(), fmtRate(p2.perWall()).c_str(),
+                bench::formatRate(p1.perWall()).c_str(), bench::formatRate(p2.perWall()).c_str(),
                 p2.perWall() / p1.perWall());
   }
   if (rssCheck) {

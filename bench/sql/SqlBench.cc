@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "../common/Format.h"
 #include "base/ProcessStats.h"
 #include "nexmark/QueryJob.h"
 #include "reka/sql/Sql.h"
@@ -131,11 +132,6 @@ double runCpp(const std::string& query, int64_t events, int parallelism) {
   });
 }
 
-std::string rate(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, v >= 1e6 ? "%.2f M" : "%.0f K", v >= 1e6 ? v / 1e6 : v / 1e3);
-  return buf;
-}
 
 }  // namespace
 
@@ -170,7 +166,7 @@ int main(int argc, char** argv) {
     for (double r : ratios) each += (each.empty() ? "" : ", ") + std::to_string(r).substr(0, 4);
     const double medianSql = sqlRates[sqlRates.size() / 2];
     auto flink = kFlink.find(q);
-    std::printf("| %s | %s | %s | %s | %s |\n", q.c_str(), rate(medianSql).c_str(), rate(cppRates[cppRates.size() / 2]).c_str(), each.c_str(),
+    std::printf("| %s | %s | %s | %s | %s |\n", q.c_str(), bench::formatRate(medianSql).c_str(), bench::formatRate(cppRates[cppRates.size() / 2]).c_str(), each.c_str(),
                 flink == kFlink.end() ? "—" : (std::to_string(static_cast<int>(medianSql / flink->second)) + "×").c_str());
     std::fflush(stdout);
   }

@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "../common/Format.h"
 #include "nexmark/Rows.h"
 #include "base/CpuRelax.h"
 #include "base/ProcessStats.h"
@@ -301,12 +302,6 @@ Measured latencyWindow(const Stream& s, double rate, int64_t windowMs, bool exch
   });
 }
 
-std::string rate(double v) {
-  char buf[32];
-  if (v >= 1e6) std::snprintf(buf, sizeof buf, "%.2f M", v / 1e6);
-  else std::snprintf(buf, sizeof buf, "%.0f K", v / 1e3);
-  return buf;
-}
 
 }  // namespace
 
@@ -346,8 +341,8 @@ int main(int argc, char** argv) {
     ok = ok && eng.ok;
     bool same = hand.rows == eng.rows && hand.checksum == eng.checksum;
     double perResult = eng.firedResults > 0 ? static_cast<double>(eng.firingNanos) / static_cast<double>(eng.firedResults) : 0;
-    std::printf("| %lld | 10 | %s | %s | %.2f | %lld | %.1f | %s |\n", static_cast<long long>(keys), rate(eng.perCpu()).c_str(),
-                rate(hand.perCpu()).c_str(), eng.perCpu() / hand.perCpu(), static_cast<long long>(eng.rows), perResult,
+    std::printf("| %lld | 10 | %s | %s | %.2f | %lld | %.1f | %s |\n", static_cast<long long>(keys), bench::formatRate(eng.perCpu()).c_str(),
+                bench::formatRate(hand.perCpu()).c_str(), eng.perCpu() / hand.perCpu(), static_cast<long long>(eng.rows), perResult,
                 same ? "equal" : "MISMATCH");
     std::fflush(stdout);
     ok = ok && same;
@@ -365,8 +360,8 @@ int main(int argc, char** argv) {
         Measured m = run();
         rates.push_back(static_cast<double>(m.events) / m.wall);
       }
-      std::printf("maximum throughput, %s: %s, %s, %s events/s\n", what, rate(rates[0]).c_str(), rate(rates[1]).c_str(),
-                  rate(rates[2]).c_str());
+      std::printf("maximum throughput, %s: %s, %s, %s events/s\n", what, bench::formatRate(rates[0]).c_str(), bench::formatRate(rates[1]).c_str(),
+                  bench::formatRate(rates[2]).c_str());
       std::sort(rates.begin(), rates.end());
       return rates[1];
     };
@@ -385,8 +380,8 @@ int main(int argc, char** argv) {
       Measured m = latencyMap(s, r, true, exchange);
       ok = ok && m.ok;
       std::printf("| q1-like map%s (record → sink, every 16th record timed) | %s | %s | %lld | %.0f | %.0f | %.0f |\n",
-                  exchange ? " + rebalance before the sink" : ", chained as q1 runs", rate(mapRate).c_str(),
-                  rate(r).c_str(), static_cast<long long>(m.rows), m.p50, m.p99, m.p999);
+                  exchange ? " + rebalance before the sink" : ", chained as q1 runs", bench::formatRate(mapRate).c_str(),
+                  bench::formatRate(r).c_str(), static_cast<long long>(m.rows), m.p50, m.p99, m.p999);
     }
     for (bool exchange : {false, true}) {
       double r = winRate * load;
@@ -394,7 +389,7 @@ int main(int argc, char** argv) {
       Measured m = latencyWindow(s, r, 100, exchange);
       ok = ok && m.ok;
       std::printf("| keyed tumbling count, 1000 keys, 100 ms windows%s (window end → sink) | %s | %s | %lld | %.0f | %.0f | %.0f |\n",
-                  exchange ? " + rebalance before the sink" : ", sink chained", rate(winRate).c_str(), rate(r).c_str(),
+                  exchange ? " + rebalance before the sink" : ", sink chained", bench::formatRate(winRate).c_str(), bench::formatRate(r).c_str(),
                   static_cast<long long>(m.rows), m.p50, m.p99, m.p999);
     }
   }

@@ -18,20 +18,4 @@ std::string_view skipStrategyName(AfterMatchSkipStrategy::Kind kind) {
   return "?";
 }
 
-std::string_view contiguityName(Contiguity c) {
-  switch (c) {
-    case Contiguity::kStrict:
-      return "strict";
-    case Contiguity::kRelaxed:
-      return "relaxed";
-    case Contiguity::kAny:
-      return "any";
-    case Contiguity::kNotNext:
-      return "not_next";
-    case Contiguity::kNotFollow:
-      return "not_followed_by";
-  }
-  return "?";
-}
-
 }  // namespace reka::cep

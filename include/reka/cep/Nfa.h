@@ -16,6 +16,19 @@
 
 namespace reka::cep {
 
+/// Sorts `v` by `key(element)`, keeping the order of equal keys: an insertion sort, which does
+/// little work on the short, nearly sorted lists of partial matches and pending events.
+template <class V, class Key>
+void stableInsertionSort(std::vector<V>& v, Key&& key) {
+  for (size_t i = 1; i < v.size(); ++i) {
+    if (key(v[i - 1]) <= key(v[i])) continue;
+    V e = std::move(v[i]);
+    size_t j = i;
+    for (; j > 0 && key(v[j - 1]) > key(e); --j) v[j] = std::move(v[j - 1]);
+    v[j] = std::move(e);
+  }
+}
+
 /// A pattern compiled to a non-deterministic automaton, with Flink CEP's semantics: states with
 /// TAKE (accept the event and move), IGNORE (skip it) and PROCEED (move without consuming)
 /// transitions; partial matches share their events in a versioned buffer. Immutable once
@@ -106,15 +119,8 @@ class Nfa {
   Result<uint64_t> pruningId(const NfaState<T>& s, const ComputationState& match) const;
   bool shouldPrune(uint64_t start, uint64_t pruning) const;
   void compactIfNeeded(NfaState<T>& s) const;
-  /// Stable, and cheap for the short, nearly sorted lists partial matches are.
   static void sortByStart(std::vector<ComputationState>& v) {
-    for (size_t i = 1; i < v.size(); ++i) {
-      if (v[i - 1].startKey() <= v[i].startKey()) continue;
-      ComputationState c = std::move(v[i]);
-      size_t j = i;
-      for (; j > 0 && v[j - 1].startKey() > c.startKey(); --j) v[j] = std::move(v[j - 1]);
-      v[j] = std::move(c);
-    }
+    stableInsertionSort(v, [](const ComputationState& c) { return c.startKey(); });
   }
 
   std::vector<State> states_;

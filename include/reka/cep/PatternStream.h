@@ -91,18 +91,12 @@ class CepOperator final : public reka::detail::EmittingOperator<Out> {
 
   void processBatch(int, Batch& batch) override {
     auto& in = static_cast<RecordBatch<T>&>(batch);
-    auto& kc = kctx_.keyContext();
-    const int maxParallelism = this->ctx_->maxParallelism;
-    for (const auto& r : in.records) {
-      const K key = keyFn_(r);
-      kc.key = &key;
-      kc.keyGroup = keyGroupFor(hashKey(key), maxParallelism);
+    reka::detail::forEachWithKey(kctx_, this->ctx_->maxParallelism, in.records, keyFn_, [this](const T& r) {
       if (processingTime_)
         processNow(r);
       else
         buffer(r);
-    }
-    kc.key = nullptr;
+    });
     kctx_.flushEmitted(&in);
   }
   void processWatermark(int64_t wm) override {
@@ -132,6 +126,13 @@ class CepOperator final : public reka::detail::EmittingOperator<Out> {
 
   Emitter<Out>& emitterRef() override { return kctx_; }
 
+  /// The current key's state, starting from the NFA's initial state.
+  KeyState<T>& keyState() {
+    KeyState<T>& s = state_.getOrCreate();
+    if (s.nfa.partial.empty()) s.nfa = nfa_->initialState();
+    return s;
+  }
+
   void buffer(const T& r) {
     const int64_t ts = tsFn_(r);
     const int64_t wm = kctx_.currentWatermark();
@@ -142,8 +143,7 @@ class CepOperator final : public reka::detail::EmittingOperator<Out> {
         kctx_.countLateRecord();
       return;
     }
-    KeyState<T>& s = state_.getOrCreate();
-    if (s.nfa.partial.empty()) s.nfa = nfa_->initialState();
+    KeyState<T>& s = keyState();
     s.pending.emplace_back(ts, r);
     const int64_t due = wm == INT64_MIN ? ts : wm + 1;
     if (s.timer == INT64_MIN || due < s.timer) {
@@ -154,8 +154,7 @@ class CepOperator final : public reka::detail::EmittingOperator<Out> {
 
   void processNow(const T& r) {
     const int64_t now = kctx_.timerService().currentProcessingTime();
-    KeyState<T>& s = state_.getOrCreate();
-    if (s.nfa.partial.empty()) s.nfa = nfa_->initialState();
+    KeyState<T>& s = keyState();
     check(nfa_->advanceTime(s.nfa, now, matches_, &timedOut_));
     check(nfa_->process(s.nfa, r, now, matches_));
     limit(s.nfa);
@@ -176,7 +175,7 @@ class CepOperator final : public reka::detail::EmittingOperator<Out> {
     }
     const int64_t wm = kctx_.currentWatermark();
     auto& pending = s->pending;
-    sortByTime(pending);
+    stableInsertionSort(pending, [](const auto& e) { return e.first; });
     size_t i = 0;
     for (; i < pending.size() && pending[i].first <= wm; ++i) {
       if (i == 0 || pending[i].first != pending[i - 1].first) check(nfa_->advanceTime(s->nfa, pending[i].first, matches_, &timedOut_));
@@ -208,15 +207,14 @@ class CepOperator final : public reka::detail::EmittingOperator<Out> {
   }
 
   void limit(NfaState<T>& s) {
+    if (s.partial.size() <= options_.maxPartialMatchesPerKey) return;  // started ones are fewer
     const size_t started = s.startedCount();
     if (started <= options_.maxPartialMatchesPerKey) return;
-    size_t drop = started - options_.maxPartialMatchesPerKey;
+    const size_t drop = started - options_.maxPartialMatchesPerKey;
     discarded_ += static_cast<int64_t>(drop);
     this->ctx_->metrics->discardedPartialMatches.fetch_add(static_cast<int64_t>(drop), std::memory_order_relaxed);
-    // s.partial is ordered by first event: the oldest come first.
-    auto& v = s.partial;
-    v.erase(std::remove_if(v.begin(), v.end(), [&](const ComputationState& c) { return c.startEvent != 0 && drop > 0 && drop--; }),
-            v.end());
+    // s.partial is ordered by first event, the not-started start state last: the oldest lead.
+    s.partial.erase(s.partial.begin(), s.partial.begin() + static_cast<std::ptrdiff_t>(drop));
   }
 
   void emit() {
@@ -231,17 +229,6 @@ class CepOperator final : public reka::detail::EmittingOperator<Out> {
       for (const auto& m : timedOut_) fn_.processTimedOutMatch(m, kctx_);
     }
     timedOut_.clear();
-  }
-
-  /// Stable; events mostly arrive in order, so an insertion sort does little work.
-  static void sortByTime(std::vector<std::pair<int64_t, T>>& v) {
-    for (size_t i = 1; i < v.size(); ++i) {
-      if (v[i - 1].first <= v[i].first) continue;
-      auto e = std::move(v[i]);
-      size_t j = i;
-      for (; j > 0 && v[j - 1].first > e.first; --j) v[j] = std::move(v[j - 1]);
-      v[j] = std::move(e);
-    }
   }
 
   static void check(const Status& s) {

@@ -122,6 +122,20 @@ class FlatMapOperator final : public EmittingOperator<Out> {
   Emitter<Out> emitter_;
 };
 
+/// Calls `call(record)` for each of `records` with its key (by `keyFn`) and key group set as the
+/// current key of `kctx`, as keyed state and timers read them.
+template <class K, class Out, class R, class KeyFn, class Call>
+void forEachWithKey(KeyedContext<K, Out>& kctx, int maxParallelism, const std::vector<R>& records, KeyFn& keyFn, Call&& call) {
+  auto& kc = kctx.keyContext();
+  for (const auto& r : records) {
+    const K key = keyFn(r);
+    kc.key = &key;
+    kc.keyGroup = keyGroupFor(hashKey(key), maxParallelism);
+    call(r);
+  }
+  kc.key = nullptr;
+}
+
 template <class Fn, class K>
 concept HasKeyedOpen = requires(Fn f, KeyedStateRegistry<K>& r) { f.open(r); };
 
@@ -216,19 +230,13 @@ class KeyedProcessOperator final : public EmittingOperator<Out> {
   }
   void processBatch(int, Batch& batch) override {
     auto& in = static_cast<RecordBatch<In>&>(batch);
-    auto& kc = kctx_.keyContext();
-    const int maxParallelism = this->ctx_->maxParallelism;
-    for (const auto& r : in.records) {
-      const K key = keyFn_(r);
-      kc.key = &key;
-      kc.keyGroup = keyGroupFor(hashKey(key), maxParallelism);
+    forEachWithKey(kctx_, this->ctx_->maxParallelism, in.records, keyFn_, [this](const In& r) {
       if constexpr (std::is_invocable_v<Fn&, const In&, KeyedContext<K, Out>&>) {
         fn_(r, kctx_);
       } else {
         fn_.processElement(r, kctx_);
       }
-    }
-    kc.key = nullptr;
+    });
     kctx_.flushEmitted(&in);
   }
   void finish() override {
@@ -276,10 +284,13 @@ class KeyedCoProcessOperator final : public EmittingOperator<Out> {
     return Status::ok();
   }
   void processBatch(int input, Batch& batch) override {
+    const int maxParallelism = this->ctx_->maxParallelism;
     if (input == 0) {
-      run(static_cast<RecordBatch<In1>&>(batch), key1_, [this](const In1& r) { fn_.processElement1(r, kctx_); });
+      forEachWithKey(kctx_, maxParallelism, static_cast<RecordBatch<In1>&>(batch).records, key1_,
+                     [this](const In1& r) { fn_.processElement1(r, kctx_); });
     } else {
-      run(static_cast<RecordBatch<In2>&>(batch), key2_, [this](const In2& r) { fn_.processElement2(r, kctx_); });
+      forEachWithKey(kctx_, maxParallelism, static_cast<RecordBatch<In2>&>(batch).records, key2_,
+                     [this](const In2& r) { fn_.processElement2(r, kctx_); });
     }
     kctx_.flushEmitted(&batch);
   }
@@ -299,18 +310,6 @@ class KeyedCoProcessOperator final : public EmittingOperator<Out> {
 
  private:
   using Timers = KeyedTimerFiring<K, Out, Fn>;
-  template <class R, class KF, class Call>
-  void run(RecordBatch<R>& in, KF& keyFn, Call&& call) {
-    auto& kc = kctx_.keyContext();
-    const int maxParallelism = this->ctx_->maxParallelism;
-    for (const auto& r : in.records) {
-      const K key = keyFn(r);
-      kc.key = &key;
-      kc.keyGroup = keyGroupFor(hashKey(key), maxParallelism);
-      call(r);
-    }
-    kc.key = nullptr;
-  }
   Emitter<Out>& emitterRef() override { return kctx_; }
   KeyFn1 key1_;
   KeyFn2 key2_;

@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "reka/cep/Names.h"
+
 namespace reka::cep {
 
 template <class T>
@@ -404,7 +406,7 @@ template <class T>
 std::string Nfa<T>::describe() const {
   static const char* kTypes[] = {"Normal", "Start", "Final", "Stop"};
   static const char* kActions[] = {"TAKE", "IGNORE", "PROCEED"};
-  std::string out;
+  std::string out = "skip " + std::string(skipStrategyName(skip_.kind())) + ", within " + std::to_string(windowMs_) + " ms\n";
   for (size_t i = 0; i < states_.size(); ++i) {
     out += std::to_string(i) + " " + names_[states_[i].name] + " (" + kTypes[static_cast<int>(states_[i].type)] + ")\n";
     for (const auto& t : states_[i].transitions)

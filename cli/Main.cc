@@ -6,6 +6,7 @@
 #include <exception>
 #include <new>
 
+#include "CepCommand.h"
 #include "Checkpointing.h"
 #include "Config.h"
 #include "ConnectorsCommand.h"
@@ -56,6 +57,7 @@ int main(int argc, char** argv) {
   reka::cli::addSavepointCommand(app, exitCode);
   reka::cli::addConnectorsCommands(app, exitCode);
   reka::cli::addSqlCommands(app, exitCode);
+  reka::cli::addCepCommands(app, exitCode);
   reka::cli::addJobsCommands(app, exitCode);
   reka::cli::addConfigCommands(app, exitCode);
   try {

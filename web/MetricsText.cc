@@ -116,6 +116,22 @@ void addJobMetrics(Exposition& e, const JobMetrics& m) {
     e.family("reka_operator_cep_discarded_partial_matches_total", "counter",
              "Partial matches a pattern operator discarded because a key held more than its limit");
     e.sample(l, static_cast<double>(op.discardedPartialMatches));
+    if (!op.rules.empty() || op.ruleErrors > 0) {
+      e.family("reka_cep_rule_errors_total", "counter", "Rule updates a rule operator subtask refused (the job kept the rules it had)");
+      e.sample(l, static_cast<double>(op.ruleErrors));
+      e.family("reka_cep_rules_active", "gauge", "Rules a rule operator subtask runs");
+      int64_t running = 0;
+      for (const RuleStats& r : op.rules) running += r.enabled && r.version > 0 ? 1 : 0;
+      e.sample(l, static_cast<double>(running));
+      for (const RuleStats& r : op.rules) {
+        if (r.version <= 0 && r.matches == 0) continue;  // refused, never active
+        const std::string rl = l + ",rule=\"" + escapeLabel(r.id) + "\",version=\"" + std::to_string(r.version) + "\"";
+        e.family("reka_cep_rule_matches_total", "counter", "Matches of one version of a rule on an operator subtask");
+        e.sample(rl, static_cast<double>(r.matches));
+        e.family("reka_cep_rule_timeouts_total", "counter", "Partial matches of one version of a rule that timed out (within)");
+        e.sample(rl, static_cast<double>(r.timedOut));
+      }
+    }
     e.family("reka_operator_dead_letters_total", "counter", "Records that could not be decoded (sent to the dead-letter output)");
     e.sample(l, static_cast<double>(op.deadLetters));
     if (op.stateBytes >= 0) {

@@ -9,6 +9,7 @@
 #include <netinet/tcp.h>
 
 #include <atomic>
+#include <map>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -71,9 +72,22 @@ json vertexJson(const JobMonitor::Job& job, const VertexInfo& v) {
   double inRate = 0, outRate = 0, busy = 0, backpressured = 0;
   int64_t minWatermark = INT64_MAX;
   int n = 0;
+  std::map<std::string, RuleStats> rules;  // rule operators: per rule, summed over subtasks
+  int64_t ruleErrors = 0;
   for (size_t i = 0; i < m.operators.size(); ++i) {
     const OperatorStats& op = m.operators[i];
     if (op.node != v.id) continue;
+    for (const RuleStats& r : op.rules) {
+      RuleStats& sum = rules[r.id];
+      sum.id = r.id;
+      sum.version = std::max(sum.version, r.version);
+      sum.enabled = r.enabled;
+      sum.matches += r.matches;
+      sum.timedOut += r.timedOut;
+      sum.refused = std::max(sum.refused, r.refused);
+      if (!r.error.empty()) sum.error = r.error;
+    }
+    ruleErrors = std::max(ruleErrors, op.ruleErrors);
     const SubtaskRates r = JobMonitor::rates(job, i);
     subtasks.push_back({{"subtask", op.subtask},
                         {"records-in", op.recordsIn},
@@ -107,7 +121,7 @@ json vertexJson(const JobMonitor::Job& job, const VertexInfo& v) {
   }
   json inputs = json::array();
   for (const auto& e : v.inputs) inputs.push_back({{"id", e.from}, {"partitioning", e.partitioning}});
-  return {{"id", v.id},
+  json result = {{"id", v.id},
           {"name", v.name},
           {"parallelism", v.parallelism},
           {"source", v.source},
@@ -123,6 +137,20 @@ json vertexJson(const JobMonitor::Job& job, const VertexInfo& v) {
           {"late-records", late},
           {"dead-letters", dead},
           {"subtasks", subtasks}};
+  if (!rules.empty() || ruleErrors > 0) {
+    json list = json::array();
+    for (const auto& [id, r] : rules)
+      list.push_back({{"id", r.id},
+                      {"version", r.version},
+                      {"enabled", r.enabled},
+                      {"matches", r.matches},
+                      {"timeouts", r.timedOut},
+                      {"refused", r.refused},
+                      {"error", r.error.empty() ? json(nullptr) : json(r.error)}});
+    result["rules"] = list;
+    result["rule-errors"] = ruleErrors;
+  }
+  return result;
 }
 
 json checkpointsJson(const JobMetrics& m) {

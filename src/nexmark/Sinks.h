@@ -72,9 +72,11 @@ struct RowPartition {
 template <class Row, class Format = JsonLineFormat<Row>>
 class JsonLinesFileSink {
  public:
-  JsonLinesFileSink(std::string path, std::shared_ptr<QueryCounters> counters, bool counted = true)
-      : path_(std::move(path)), counters_(std::move(counters)), counted_(counted) {}
-  JsonLinesFileSink(const JsonLinesFileSink& o) : path_(o.path_), counters_(o.counters_), counted_(o.counted_) {}
+  /// `flushBytes`: rows are buffered up to this many bytes before they are written (0: each
+  /// row is written at once, for outputs read while the job runs, such as alerts).
+  JsonLinesFileSink(std::string path, std::shared_ptr<QueryCounters> counters, bool counted = true, size_t flushBytes = kFlushBytes)
+      : path_(std::move(path)), counters_(std::move(counters)), counted_(counted), flushBytes_(flushBytes) {}
+  JsonLinesFileSink(const JsonLinesFileSink& o) : path_(o.path_), counters_(o.counters_), counted_(o.counted_), flushBytes_(o.flushBytes_) {}
 
   Status open(const OperatorContext& ctx) {
     REKA_ASSIGN_OR_RETURN(file_, connector::AppendFile::open(path_));
@@ -82,14 +84,14 @@ class JsonLinesFileSink {
     // no replay and no restore: a restarted run appends to what the earlier ones wrote.
     if (ctx.guarantee != DeliveryGuarantee::kAtMostOnce) file_->resetTo(0);
     if (counted_) counters_->outputRows.store(0, std::memory_order_relaxed);
-    buffer_.reserve(kFlushBytes + 4096);
+    buffer_.reserve(flushBytes_ + 4096);
     return Status::ok();
   }
   void invoke(const Row& row) {
     Format{}(row, buffer_);
     if constexpr (requires { row.touch(); }) sum_ += row.touch();
     ++rows_;
-    if (buffer_.size() >= kFlushBytes) flushBuffer();
+    if (buffer_.size() >= flushBytes_) flushBuffer();
   }
   void finish() {
     flushBuffer();
@@ -138,6 +140,7 @@ class JsonLinesFileSink {
   std::string path_;
   std::shared_ptr<QueryCounters> counters_;
   bool counted_ = true;
+  size_t flushBytes_ = kFlushBytes;
   std::unique_ptr<connector::AppendFile> file_;
   std::string buffer_;
   uint64_t sum_ = 0;

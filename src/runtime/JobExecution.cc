@@ -701,6 +701,8 @@ JobMetrics JobExecution::metrics() const {
       st.lateRecords = inst.metrics->lateRecords.load(std::memory_order_relaxed);
       st.lateUpdates = inst.metrics->lateUpdates.load(std::memory_order_relaxed);
       st.discardedPartialMatches = inst.metrics->discardedPartialMatches.load(std::memory_order_relaxed);
+      st.ruleErrors = inst.metrics->ruleErrors.load(std::memory_order_relaxed);
+      st.rules = inst.metrics->rules();
       st.firedResults = inst.metrics->firedResults.load(std::memory_order_relaxed);
       st.firingNanos = inst.metrics->firingNanos.load(std::memory_order_relaxed);
       st.node = node.id;

@@ -117,6 +117,8 @@ struct OperatorStats {
   int64_t lateRecords = 0;        ///< records dropped or sent to a late-data output
   int64_t lateUpdates = 0;        ///< late records within allowed lateness (updated results)
   int64_t discardedPartialMatches = 0;  ///< pattern operators: partial matches over the per-key limit
+  int64_t ruleErrors = 0;               ///< rule operators: refused rule updates
+  std::vector<RuleStats> rules;         ///< rule operators: per rule
   int64_t firedResults = 0;       ///< window results emitted by firings
   int64_t firingNanos = 0;        ///< time spent firing windows
   int node = 0;                   ///< the operator's vertex (JobMetrics::vertices)

@@ -68,6 +68,18 @@ struct SplitProgress {
   bool ended = false;             ///< read to its end
 };
 
+/// One rule of a rule operator (CEP rules that change at run time): its version, the matches
+/// and timed-out partial matches of this version on this subtask, and its last refusal.
+struct RuleStats {
+  std::string id;
+  int64_t version = 0;
+  bool enabled = true;
+  int64_t matches = 0;
+  int64_t timedOut = 0;
+  int64_t refused = 0;  ///< updates of this rule that were refused
+  std::string error;    ///< why the last refused update was refused (empty: none)
+};
+
 /// Counters a task publishes for progress displays and metrics. Written by the owning task
 /// only, read by anyone (relaxed atomics: monotone counters).
 struct OperatorMetrics {
@@ -82,7 +94,9 @@ struct OperatorMetrics {
   /// Late records that were still within allowed lateness and updated a fired result.
   std::atomic<int64_t> lateUpdates{0};
   /// Pattern operators (CEP): partial matches discarded by the per-key limit.
-  std::atomic<int64_t> discardedPartialMatches{0};  // (session windows: also late records that open a new session within lateness)
+  std::atomic<int64_t> discardedPartialMatches{0};
+  /// Rule operators: rule updates refused (malformed, not compiling).
+  std::atomic<int64_t> ruleErrors{0};  // (session windows: also late records that open a new session within lateness)
   /// Window operators: results emitted by firings, and the time spent firing (emitting
   /// included), for the cost of a window result.
   std::atomic<int64_t> firedResults{0};
@@ -105,17 +119,27 @@ struct OperatorMetrics {
   std::atomic<int64_t> stateBytes{-1};
   /// Sources with splits: each split's watermark, published at the watermark interval.
   void publishSplits(std::vector<SplitProgress> splits) {
-    std::lock_guard<std::mutex> lock(splitsMutex_);
+    std::lock_guard<std::mutex> lock(publishedMutex_);
     splits_ = std::move(splits);
   }
   std::vector<SplitProgress> splits() const {
-    std::lock_guard<std::mutex> lock(splitsMutex_);
+    std::lock_guard<std::mutex> lock(publishedMutex_);
     return splits_;
+  }
+  /// Rule operators: each rule's figures, published when rules change and at watermarks.
+  void publishRules(std::vector<RuleStats> rules) {
+    std::lock_guard<std::mutex> lock(publishedMutex_);
+    rules_ = std::move(rules);
+  }
+  std::vector<RuleStats> rules() const {
+    std::lock_guard<std::mutex> lock(publishedMutex_);
+    return rules_;
   }
 
  private:
-  mutable std::mutex splitsMutex_;
+  mutable std::mutex publishedMutex_;  ///< guards splits_ and rules_
   std::vector<SplitProgress> splits_;
+  std::vector<RuleStats> rules_;
 };
 
 /// What an operator subtask gets at open().

@@ -1,0 +1,441 @@
+#pragma once
+
+// Rules that change while the job runs: a keyed stream of JSON events and a broadcast stream of
+// rule updates into one operator that runs every rule's NFA per key (docs/guides/cep-rules.md).
+
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "reka/api/DataStream.h"
+#include "reka/base/Log.h"
+#include "reka/cep/Nfa.h"
+#include "reka/cep/PatternStream.h"
+#include "reka/cep/Rules.h"
+
+namespace reka::cep {
+
+/// A match (or a timed-out partial match) of a rule: the rule's id and version, the key, the
+/// first and last event times, and the alert as one JSON line (CompiledRule::writeAlert).
+struct Alert {
+  std::string rule;
+  int64_t version = 0;
+  std::string key;
+  int64_t start = 0;
+  int64_t end = 0;
+  bool timedOut = false;
+  std::string json;
+};
+
+struct RuleOptions {
+  /// Event time (events wait for the watermark and are matched in timestamp order), or
+  /// processing time (events are matched as they arrive; Event::timestamp is ignored).
+  bool processingTime = false;
+  /// The most partial matches one key may hold for one rule (PatternOptions).
+  size_t maxPartialMatchesPerKey = 10000;
+  /// Hold events back until the first rule update has arrived (a rule file's first reading),
+  /// so that no event is matched against an empty rule set at start.
+  bool waitForRules = true;
+};
+
+namespace detail {
+
+/// A key's state under the rule operator: events waiting for the watermark, and the NFA state
+/// of each rule that has a partial match in progress (rules without one keep nothing).
+struct RuleKeyState {
+  struct Active {
+    std::string rule;
+    int64_t version = 0;
+    NfaState<Event> nfa;
+  };
+  std::vector<std::pair<int64_t, Event>> pending;
+  std::vector<Active> active;  ///< ordered by rule id
+  int64_t timer = INT64_MIN;
+};
+
+}  // namespace detail
+}  // namespace reka::cep
+
+namespace reka {
+template <>
+struct Serde<cep::detail::RuleKeyState::Active> {
+  static void write(const cep::detail::RuleKeyState::Active& a, std::string& out) {
+    Serde<std::string>::write(a.rule, out);
+    Serde<int64_t>::write(a.version, out);
+    Serde<cep::NfaState<cep::Event>>::write(a.nfa, out);
+  }
+  static bool read(std::string_view& in, cep::detail::RuleKeyState::Active& a) {
+    return Serde<std::string>::read(in, a.rule) && Serde<int64_t>::read(in, a.version) && Serde<cep::NfaState<cep::Event>>::read(in, a.nfa);
+  }
+};
+template <>
+struct Serde<cep::detail::RuleKeyState> {
+  static void write(const cep::detail::RuleKeyState& s, std::string& out) {
+    Serde<std::vector<std::pair<int64_t, cep::Event>>>::write(s.pending, out);
+    Serde<std::vector<cep::detail::RuleKeyState::Active>>::write(s.active, out);
+    Serde<int64_t>::write(s.timer, out);
+  }
+  static bool read(std::string_view& in, cep::detail::RuleKeyState& s) {
+    return Serde<std::vector<std::pair<int64_t, cep::Event>>>::read(in, s.pending) &&
+           Serde<std::vector<cep::detail::RuleKeyState::Active>>::read(in, s.active) && Serde<int64_t>::read(in, s.timer);
+  }
+};
+template <>
+struct Serde<cep::RuleSpec> {
+  static void write(const cep::RuleSpec& r, std::string& out) {
+    Serde<std::string>::write(r.id, out);
+    Serde<int64_t>::write(r.version, out);
+    Serde<uint8_t>::write(r.enabled ? 1 : 0, out);
+    Serde<std::string>::write(r.json, out);
+  }
+  static bool read(std::string_view& in, cep::RuleSpec& r) {
+    uint8_t enabled = 0;
+    if (!Serde<std::string>::read(in, r.id) || !Serde<int64_t>::read(in, r.version) || !Serde<uint8_t>::read(in, enabled) ||
+        !Serde<std::string>::read(in, r.json))
+      return false;
+    r.enabled = enabled != 0;
+    return true;
+  }
+};
+}  // namespace reka
+
+namespace reka::cep {
+namespace detail {
+
+/// Runs every active rule over a keyed stream of events (input 0), with rule updates broadcast
+/// on input 1. Per key, events wait for the watermark and are then fed, in timestamp order, to
+/// each rule's NFA; a rule a key has no partial match for skips events that cannot start one.
+/// A changed rule (new version) starts over: the partial matches of its previous version are
+/// dropped as keys are next touched; a removed rule's likewise. A rule that does not compile is
+/// refused (logged, counted in its RuleStats::error) and the previous version stays active.
+class RuleOperator final : public reka::detail::EmittingOperator<Alert> {
+ public:
+  using Ctx = KeyedContext<std::string, Alert>;
+
+  RuleOperator(RuleOptions options, std::shared_ptr<const reka::detail::SidePorts> ports)
+      : reka::detail::EmittingOperator<Alert>(std::move(ports)), options_(options) {}
+
+  Status open(OperatorContext& ctx) override {
+    REKA_RETURN_IF_ERROR(reka::detail::EmittingOperator<Alert>::open(ctx));
+    Timers::open(ctx, kctx_);
+    KeyedStateRegistry<std::string> registry(ctx.state, &kctx_.keyContext(), ctx.name + "/");
+    state_ = registry.template valueState<RuleKeyState>("rules");
+    return registry.status();
+  }
+
+  void processBatch(int input, Batch& batch) override {
+    if (input == 1) {
+      for (const RuleUpdate& u : static_cast<RecordBatch<RuleUpdate>&>(batch).records) apply(u);
+      publish();
+      return;
+    }
+    auto& in = static_cast<RecordBatch<Event>&>(batch);
+    auto keyFn = [](const Event& e) -> const std::string& { return e.key(); };
+    auto& kc = kctx_.keyContext();
+    for (const Event& e : in.records) {
+      kc.key = &e.key();
+      kc.keyGroup = keyGroupFor(hashKey(e.key()), this->ctx_->maxParallelism);
+      if (options_.processingTime)
+        processNow(e);
+      else
+        buffer(e);
+    }
+    kc.key = nullptr;
+    (void)keyFn;
+    kctx_.flushEmitted(&in);
+  }
+  bool acceptsInput(int input) const override { return input == 1 || !options_.waitForRules || rulesReceived_; }
+  void endInput(int input) override {
+    if (input == 1) rulesReceived_ = true;  // no rules will come: do not hold events back
+  }
+  void processWatermark(int64_t wm) override {
+    Timers::onWatermark(wm, target_, kctx_, this->ctx_->maxParallelism);
+    publish();
+    this->forwardWatermark(wm);
+  }
+  void onProcessingTime(int64_t now) override { Timers::onProcessingTime(now, target_, kctx_, this->ctx_->maxParallelism); }
+  int64_t nextEventTimer() const override { return kctx_.timers().nextEventTime(); }
+  void finish() override { publish(); }
+
+  /// u8 version (1), u8 rules received, the rule specs, then the timers.
+  Status snapshotState(int64_t, std::string& out) override {
+    Serde<uint8_t>::write(kFormatVersion, out);
+    Serde<uint8_t>::write(rulesReceived_ ? 1 : 0, out);
+    std::vector<RuleSpec> specs;
+    for (const auto& [id, r] : rules_) specs.push_back(r.rule->spec());
+    Serde<std::vector<RuleSpec>>::write(specs, out);
+    return Timers::snapshot(kctx_, out);
+  }
+  Status restoreState(std::string_view in) override {
+    uint8_t version = 0, received = 0;
+    std::vector<RuleSpec> specs;
+    if (!Serde<uint8_t>::read(in, version) || version != kFormatVersion || !Serde<uint8_t>::read(in, received) ||
+        !Serde<std::vector<RuleSpec>>::read(in, specs))
+      return Status::corruption("truncated or malformed rule operator checkpoint");
+    rulesReceived_ = received != 0;
+    rules_.clear();
+    for (const RuleSpec& s : specs) {
+      auto r = install(s);
+      if (!r.isOk()) return Status::corruption("a checkpointed rule no longer compiles: " + r.message());
+    }
+    return Timers::restore(kctx_, in);
+  }
+
+  /// Per rule: matches, timed-out partial matches, the last refusal.
+  std::vector<RuleStats> ruleStats() const {
+    std::vector<RuleStats> out;
+    for (const auto& [id, r] : rules_) out.push_back(r.stats);
+    for (const auto& [id, s] : refusedOnly_) out.push_back(s);
+    return out;
+  }
+
+ private:
+  static constexpr uint8_t kFormatVersion = 1;
+  struct TimerTarget {
+    RuleOperator* op;
+    void onTimer(int64_t ts, Ctx& ctx) { op->onTimer(ts, ctx); }
+  };
+  using Timers = reka::detail::KeyedTimerFiring<std::string, Alert, TimerTarget>;
+  struct Installed {
+    std::shared_ptr<const CompiledRule> rule;
+    std::shared_ptr<const Nfa<Event>> nfa;
+    RuleStats stats;
+  };
+
+  Emitter<Alert>& emitterRef() override { return kctx_; }
+
+  Status install(const RuleSpec& spec) {
+    auto compiled = compileRule(spec);
+    if (!compiled.isOk()) return compiled.status();
+    auto nfa = Nfa<Event>::compile(compiled.value()->pattern());
+    if (!nfa.isOk()) return Status::invalidArgument("rule '" + spec.id + "': " + nfa.status().message());
+    Installed in;
+    in.rule = compiled.value();
+    in.nfa = nfa.value();
+    in.stats.id = spec.id;
+    in.stats.version = spec.version;
+    in.stats.enabled = spec.enabled;
+    auto old = rules_.find(spec.id);
+    if (old != rules_.end() && old->second.stats.version == spec.version) {  // same version: keep the counts
+      in.stats.matches = old->second.stats.matches;
+      in.stats.timedOut = old->second.stats.timedOut;
+    }
+    rules_[spec.id] = std::move(in);
+    refusedOnly_.erase(spec.id);
+    return Status::ok();
+  }
+
+  void apply(const RuleUpdate& u) {
+    rulesReceived_ = true;
+    for (const std::string& e : u.errors) refuse("", e, u.origin);
+    if (!u.errors.empty()) return;  // a document that did not parse changes nothing
+    std::vector<std::string> removed = u.removed;
+    if (u.complete) {
+      for (const auto& [id, r] : rules_) {
+        bool kept = false;
+        for (const RuleSpec& s : u.rules) kept = kept || s.id == id;
+        if (!kept) removed.push_back(id);
+      }
+    }
+    for (const std::string& id : removed) {
+      if (rules_.erase(id) > 0) note("rule removed", {{"rule", id}});
+    }
+    for (const RuleSpec& s : u.rules) {
+      auto cur = rules_.find(s.id);
+      if (cur != rules_.end() && cur->second.rule->spec() == s) continue;  // unchanged
+      Status st = install(s);
+      if (!st.isOk()) {
+        refuse(s.id, st.message(), u.origin);
+      } else {
+        note("rule installed", {{"rule", s.id}, {"version", std::to_string(s.version)}, {"enabled", s.enabled ? "true" : "false"}});
+      }
+    }
+  }
+
+  /// Logs a rule change once (subtask 0: every subtask makes the same change).
+  void note(std::string_view what, std::initializer_list<LogField> fields) {
+    if (this->ctx_->subtask == 0) log(LogLevel::kInfo, what, fields);
+  }
+
+  void refuse(const std::string& id, const std::string& message, const std::string& origin) {
+    auto it = rules_.find(id);
+    RuleStats& s = it != rules_.end() ? it->second.stats : refusedOnly_[id];
+    if (it == rules_.end()) s.id = id;
+    s.error = message;
+    ++s.refused;
+    this->ctx_->metrics->ruleErrors.fetch_add(1, std::memory_order_relaxed);
+    if (this->ctx_->subtask == 0)  // every subtask refuses it; one message is enough
+      log(LogLevel::kWarn, "rule refused; the job keeps the rules it had",
+          {{"operator", this->ctx_->name}, {"origin", origin}, {"rule", id}, {"error", message}});
+  }
+
+  void publish() { this->ctx_->metrics->publishRules(ruleStats()); }
+
+  RuleKeyState& keyState() { return state_.getOrCreate(); }
+
+  void buffer(const Event& e) {
+    const int64_t ts = e.timestamp();
+    const int64_t wm = kctx_.currentWatermark();
+    if (ts <= wm) {
+      kctx_.countLateRecord();
+      return;
+    }
+    RuleKeyState& s = keyState();
+    s.pending.emplace_back(ts, e);
+    const int64_t due = wm == INT64_MIN ? ts : wm + 1;
+    if (s.timer == INT64_MIN || due < s.timer) {
+      kctx_.timerService().registerEventTimeTimer(due);
+      s.timer = due;
+    }
+  }
+
+  void processNow(const Event& e) {
+    const int64_t now = kctx_.timerService().currentProcessingTime();
+    RuleKeyState& s = keyState();
+    step(s, &e, now);
+    rearm(s, now, false);
+  }
+
+  void onTimer(int64_t, Ctx&) {
+    RuleKeyState* s = state_.get();
+    if (s == nullptr) return;
+    s->timer = INT64_MIN;
+    if (kctx_.timeDomain() == TimeDomain::kProcessingTime) {
+      const int64_t now = kctx_.timerService().currentProcessingTime();
+      step(*s, nullptr, now);
+      rearm(*s, now, false);
+      return;
+    }
+    const int64_t wm = kctx_.currentWatermark();
+    auto& pending = s->pending;
+    stableInsertionSort(pending, [](const auto& p) { return p.first; });
+    size_t i = 0;
+    for (; i < pending.size() && pending[i].first <= wm; ++i) step(*s, &pending[i].second, pending[i].first);
+    pending.erase(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(i));
+    step(*s, nullptr, wm);
+    rearm(*s, wm, true);
+  }
+
+  /// One step of every rule for the current key at time `ts`: partial matches older than the
+  /// rule's `within` time out, then `e` (if any) is fed to the rules that have a partial match
+  /// and to those it may start. The key's NFA states of removed or changed rules are dropped,
+  /// and idle ones are not kept. Both lists are ordered by rule id: one merge pass.
+  void step(RuleKeyState& s, const Event* e, int64_t ts) {
+    auto& active = s.active;
+    next_.clear();
+    size_t ai = 0;
+    for (auto& [id, r] : rules_) {
+      while (ai < active.size() && active[ai].rule < id) ++ai;  // a removed rule's state: dropped
+      RuleKeyState::Active* a = nullptr;
+      if (ai < active.size() && active[ai].rule == id) {
+        if (active[ai].version == r.stats.version) a = &active[ai];  // else a changed rule: dropped
+        ++ai;
+      }
+      if (!r.stats.enabled) continue;
+      if (a != nullptr) {
+        check(r.nfa->advanceTime(a->nfa, ts, matches_, &timedOut_));
+        if (e != nullptr) {
+          check(r.nfa->process(a->nfa, *e, ts, matches_));
+          limit(a->nfa);
+        }
+        emit(r);
+        if (!a->nfa.idle()) next_.push_back(std::move(*a));
+      } else if (e != nullptr && r.rule->mayStart(*e)) {
+        RuleKeyState::Active fresh{id, r.stats.version, r.nfa->initialState()};
+        check(r.nfa->process(fresh.nfa, *e, ts, matches_));
+        limit(fresh.nfa);
+        emit(r);
+        if (!fresh.nfa.idle()) next_.push_back(std::move(fresh));
+      }
+    }
+    active.swap(next_);
+  }
+
+  void rearm(RuleKeyState& s, int64_t now, bool eventTime) {
+    int64_t due = INT64_MAX;
+    for (const auto& a : s.active) {
+      auto r = rules_.find(a.rule);
+      if (r != rules_.end()) due = std::min(due, r->second.nfa->nextTimeout(a.nfa));
+    }
+    if (!s.pending.empty() && now < INT64_MAX) due = std::min(due, now + 1);
+    if (due == INT64_MAX) {
+      if (s.pending.empty() && s.active.empty()) state_.clear();
+      return;
+    }
+    if (s.timer != INT64_MIN && s.timer <= due) return;
+    if (eventTime)
+      kctx_.timerService().registerEventTimeTimer(due);
+    else
+      kctx_.timerService().registerProcessingTimeTimer(due);
+    s.timer = due;
+  }
+
+  void limit(NfaState<Event>& s) {
+    if (s.partial.size() <= options_.maxPartialMatchesPerKey) return;
+    const size_t started = s.startedCount();
+    if (started <= options_.maxPartialMatchesPerKey) return;
+    const size_t drop = started - options_.maxPartialMatchesPerKey;
+    this->ctx_->metrics->discardedPartialMatches.fetch_add(static_cast<int64_t>(drop), std::memory_order_relaxed);
+    s.partial.erase(s.partial.begin(), s.partial.begin() + static_cast<std::ptrdiff_t>(drop));
+  }
+
+  void emit(Installed& r) {
+    const std::string& key = *static_cast<const std::string*>(kctx_.keyContext().key);
+    for (const auto& m : matches_) out(r, m, key, false);
+    matches_.clear();
+    if (r.rule->emitsTimeouts())
+      for (const auto& m : timedOut_) out(r, m, key, true);
+    r.stats.timedOut += static_cast<int64_t>(timedOut_.size());
+    timedOut_.clear();
+  }
+  void out(Installed& r, const Match<Event>& m, const std::string& key, bool timedOut) {
+    Alert a;
+    a.rule = r.stats.id;
+    a.version = r.stats.version;
+    a.key = key;
+    a.start = m.startTimestamp();
+    a.end = m.timestamp();
+    a.timedOut = timedOut;
+    check(r.rule->writeAlert(m, key, timedOut, a.json));
+    if (!timedOut) ++r.stats.matches;
+    kctx_.emit(std::move(a));
+  }
+
+  static void check(const Status& s) {
+    if (!s.isOk()) throw std::runtime_error(s.message());
+  }
+
+  RuleOptions options_;
+  Ctx kctx_;
+  TimerTarget target_{this};
+  ValueState<std::string, RuleKeyState> state_;
+  std::map<std::string, Installed> rules_;
+  std::map<std::string, RuleStats> refusedOnly_;  ///< refused ids that have no active version
+  bool rulesReceived_ = false;
+  std::vector<Match<Event>> matches_;
+  std::vector<Match<Event>> timedOut_;
+  std::vector<RuleKeyState::Active> next_;  ///< scratch of step()
+};
+
+}  // namespace detail
+
+/// Applies the rules of `rules` (broadcast to every subtask) to `events`, keyed by
+/// Event::key(): one Alert per match. The operator's name names its state.
+inline DataStream<Alert> applyRules(const DataStream<Event>& events, const DataStream<RuleUpdate>& rules, std::string name,
+                                    RuleOptions options = {}) {
+  auto keyed = events.keyBy([](const Event& e) { return e.key(); });
+  auto ports = std::make_shared<reka::detail::SidePorts>();
+  graph::Node n;
+  n.name = std::move(name);
+  n.chainable = false;
+  n.inputs.push_back(keyed.edge());
+  n.inputs.push_back(rules.broadcast().edge());
+  n.makeOperator = [options, ports] { return std::make_unique<detail::RuleOperator>(options, ports); };
+  StreamEnvironment* env = events.env();
+  return DataStream<Alert>(env, env->jobGraph().addNode(std::move(n)), 0, ports);
+}
+
+}  // namespace reka::cep

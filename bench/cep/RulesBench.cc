@@ -83,18 +83,18 @@ std::string ruleJson(const RuleParams& p) {
   char buf[1024];
   if (p.kind == 0) {
     std::snprintf(buf, sizeof buf,
-                  R"({"id":"%s","pattern":[{"name":"small","where":"amount < %.2f","times":3,"loop":"strict"},)"
-                  R"({"name":"large","contiguity":"strict","where":"amount > %.2f"}],"within":%lld,"skip":"skip-past-last-event","emit":{"n":"COUNT(small)"}})",
+                  R"j({"id":"%s","pattern":[{"name":"small","where":"amount < %.2f","times":3,"loop":"strict"},)j"
+                  R"j({"name":"large","contiguity":"strict","where":"amount > %.2f"}],"within":%lld,"skip":"skip-past-last-event","emit":{"n":"COUNT(small)"}})j",
                   p.id.c_str(), p.smallBelow, p.largeAbove, static_cast<long long>(p.withinMs));
   } else if (p.kind == 1) {
     std::snprintf(buf, sizeof buf,
-                  R"({"id":"%s","pattern":[{"name":"a"},{"name":"b","contiguity":"strict",)"
-                  R"("where":"ts > a.ts AND DISTANCE_KM(lat, lon, a.lat, a.lon) / ((ts - a.ts) / 3600000.0) > %.1f"}],"within":%lld,"emit":{"city":"b.city"}})",
+                  R"j({"id":"%s","pattern":[{"name":"a"},{"name":"b","contiguity":"strict",)j"
+                  R"j("where":"ts > a.ts AND DISTANCE_KM(lat, lon, a.lat, a.lon) / ((ts - a.ts) / 3600000.0) > %.1f"}],"within":%lld,"emit":{"city":"b.city"}})j",
                   p.id.c_str(), p.speedAbove, static_cast<long long>(p.withinMs));
   } else {
     std::snprintf(buf, sizeof buf,
-                  R"({"id":"%s","pattern":[{"name":"d","where":"status = 'declined'","times":3,"loop":"strict"},)"
-                  R"({"name":"ok","contiguity":"strict","where":"status = 'approved'"}],"within":%lld,"skip":"skip-past-last-event","emit":{"n":"COUNT(d)"}})",
+                  R"j({"id":"%s","pattern":[{"name":"d","where":"status = 'declined'","times":3,"loop":"strict"},)j"
+                  R"j({"name":"ok","contiguity":"strict","where":"status = 'approved'"}],"within":%lld,"skip":"skip-past-last-event","emit":{"n":"COUNT(d)"}})j",
                   p.id.c_str(), static_cast<long long>(p.withinMs));
   }
   return buf;

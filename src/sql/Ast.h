@@ -89,6 +89,46 @@ struct WindowTvf {
   int64_t offset = 0;
 };
 
+/// MATCH_RECOGNIZE (…) after a table, view or subquery in FROM: Flink SQL's row pattern
+/// recognition, run on the CEP library's automaton.
+struct MatchRecognize {
+  Position pos;
+  std::vector<ExprPtr> partitionBy;
+  ExprPtr orderBy;
+  bool descending = false;
+  /// MEASURES expr AS name; `text` is the expression as written.
+  struct Measure {
+    ExprPtr expr;
+    std::string text;
+    std::string name;
+    Position pos;
+  };
+  std::vector<Measure> measures;
+  bool allRows = false;  ///< ALL ROWS PER MATCH (refused when planned)
+  enum class Skip { kPastLastRow, kToNextRow, kToFirst, kToLast };
+  Skip skip = Skip::kPastLastRow;
+  std::string skipVariable;
+  /// One variable of PATTERN with its quantifier: min..max rows (max -1: no bound).
+  struct Term {
+    std::string variable;
+    Position pos;
+    int min = 1;
+    int max = 1;
+    bool reluctant = false;
+    bool quantified = false;
+  };
+  std::vector<Term> pattern;
+  int64_t withinMs = -1;
+  /// DEFINE variable AS condition; `text` is the condition as written.
+  struct Define {
+    std::string variable;
+    ExprPtr condition;
+    std::string text;
+    Position pos;
+  };
+  std::vector<Define> defines;
+};
+
 /// What a FROM clause reads: a table or view, a subquery or a windowing function, and its alias.
 struct FromItem {
   std::string table;  ///< a table or view (also the input of `window`); empty for a subquery
@@ -98,6 +138,7 @@ struct FromItem {
   std::string alias;
   /// `t FOR SYSTEM_TIME AS OF x`: a temporal (lookup) join of table t at time x; null if none.
   std::shared_ptr<Expr> systemTime;
+  std::shared_ptr<MatchRecognize> match;  ///< t MATCH_RECOGNIZE (…); null if none
 };
 
 /// A join in FROM: `a JOIN b ON …` (inner, left, right, full) or `a, b` (inner, conditions in WHERE).
@@ -119,6 +160,7 @@ struct Query {
   Position fromPos;
   std::shared_ptr<Query> subquery;
   std::optional<WindowTvf> window;
+  std::shared_ptr<MatchRecognize> match;  ///< FROM t MATCH_RECOGNIZE (…)
   std::string alias;
   std::vector<JoinClause> joins;
   ExprPtr where;

@@ -94,27 +94,6 @@ void compactColumn(Column& c, const DataType& type, const std::vector<uint8_t>& 
   }
 }
 
-// SQL LIKE: '%' any run of characters, '_' one character (bytes), the rest literally.
-bool likeMatch(std::string_view text, std::string_view pattern) {
-  size_t t = 0, p = 0, star = std::string_view::npos, mark = 0;
-  while (t < text.size()) {
-    if (p < pattern.size() && (pattern[p] == '_' || pattern[p] == text[t])) {
-      ++t;
-      ++p;
-    } else if (p < pattern.size() && pattern[p] == '%') {
-      star = p++;
-      mark = t;
-    } else if (star != std::string_view::npos) {
-      p = star + 1;
-      t = ++mark;
-    } else {
-      return false;
-    }
-  }
-  while (p < pattern.size() && pattern[p] == '%') ++p;
-  return p == pattern.size();
-}
-
 namespace {
 
 std::string where(const Position& p) { return " (at " + p.toString() + ")"; }

@@ -9,6 +9,7 @@
 #include "reka/data/Row.h"
 #include "reka/sql/Functions.h"
 #include "sql/Ast.h"
+#include "sql/Like.h"
 
 namespace reka::sql {
 
@@ -52,9 +53,6 @@ struct Scope {
 const ScalarFunction* builtinFunction(std::string_view name);
 /// Whether `path` is a JSON path these functions accept (an error says what is accepted).
 Status checkJsonPath(std::string_view path);
-
-/// SQL LIKE: '%' any run of characters, '_' one character (bytes), the rest literally.
-bool likeMatch(std::string_view text, std::string_view pattern);
 
 /// The column a plain column reference reads, or -1 for any other expression.
 int columnRefIndex(const BoundExpr& e);

@@ -125,7 +125,7 @@ Result<std::vector<Token>> lex(std::string_view s) {
       for (const char* two : kTwo)
         if (s.substr(i, 2) == two) t.text = two;
       if (t.text.empty()) {
-        if (std::string_view("+-*/%=<>(),.;").find(c) == std::string_view::npos)
+        if (std::string_view("+-*/%=<>(),.;{}?|").find(c) == std::string_view::npos)
           return Status::invalidArgument(fmt::format("SQL: unexpected character '{}' at {}", c, t.pos.toString()));
         t.text = std::string(1, c);
       }
@@ -191,6 +191,7 @@ class Parser {
     ++p_;
     return true;
   }
+  bool isSymbol(const Token& t, const char* s) const { return t.kind == Token::Kind::kSymbol && t.text == s; }
   bool symbol(const char* s) {
     if (peek().kind != Token::Kind::kSymbol || peek().text != s) return false;
     ++p_;
@@ -496,6 +497,7 @@ class Parser {
     q.fromPos = first.pos;
     q.subquery = first.subquery;
     q.window = first.window;
+    q.match = first.match;
     q.alias = first.alias;
     for (;;) {
       JoinClause j;
@@ -608,12 +610,162 @@ class Parser {
         REKA_ASSIGN_OR_RETURN(f.systemTime, additive());
       }
     }
+    if (isWord(peek(), "MATCH_RECOGNIZE")) {
+      REKA_ASSIGN_OR_RETURN(MatchRecognize m, matchRecognize());
+      f.match = std::make_shared<MatchRecognize>(std::move(m));
+    }
     if (word("AS")) {
       REKA_ASSIGN_OR_RETURN(f.alias, identifier("an alias"));
     } else if (peek().kind == Token::Kind::kQuotedIdent || (peek().kind == Token::Kind::kIdent && !isReserved(upper(peek().text)))) {
       f.alias = next().text;
     }
     return f;
+  }
+
+  /// An expression and the text it was written as.
+  Result<std::pair<ExprPtr, std::string>> expressionWithText() {
+    const size_t from = peek().offset;
+    REKA_ASSIGN_OR_RETURN(ExprPtr e, expression());
+    const size_t to = p_ > 0 ? t_[p_ - 1].end : from;
+    return std::make_pair(e, std::string(text_.substr(from, to - from)));
+  }
+
+  /// A non-negative integer literal (quantifier bounds).
+  Result<int> smallInteger(const char* what) {
+    const Token& t = peek();
+    int v = -1;
+    if (t.kind == Token::Kind::kNumber) {
+      auto [p, ec] = std::from_chars(t.text.data(), t.text.data() + t.text.size(), v);
+      if (ec != std::errc() || p != t.text.data() + t.text.size()) v = -1;
+    }
+    if (v < 0 || v > 100000) return error(what);
+    ++p_;
+    return v;
+  }
+
+  /// MATCH_RECOGNIZE ( [PARTITION BY …] [ORDER BY …] [MEASURES …] [ONE ROW PER MATCH]
+  /// [AFTER MATCH SKIP …] PATTERN (…) [WITHIN INTERVAL …] DEFINE … ), after the table.
+  Result<MatchRecognize> matchRecognize() {
+    MatchRecognize m;
+    m.pos = next().pos;
+    REKA_RETURN_IF_ERROR(expectSymbol("("));
+    if (word("PARTITION")) {
+      REKA_RETURN_IF_ERROR(expectWord("BY"));
+      do {
+        REKA_ASSIGN_OR_RETURN(ExprPtr e, expression());
+        m.partitionBy.push_back(e);
+      } while (symbol(","));
+    }
+    if (word("ORDER")) {
+      REKA_RETURN_IF_ERROR(expectWord("BY"));
+      REKA_ASSIGN_OR_RETURN(m.orderBy, expression());
+      if (word("DESC")) m.descending = true;
+      else word("ASC");
+      if (isSymbol(peek(), ","))
+        return Status::notSupported("SQL: MATCH_RECOGNIZE at " + m.pos.toString() + " orders by one time attribute only (ORDER BY rowtime)");
+    }
+    if (word("MEASURES")) {
+      do {
+        MatchRecognize::Measure x;
+        x.pos = peek().pos;
+        REKA_ASSIGN_OR_RETURN(auto e, expressionWithText());
+        x.expr = e.first;
+        x.text = e.second;
+        REKA_RETURN_IF_ERROR(expectWord("AS"));
+        REKA_ASSIGN_OR_RETURN(x.name, identifier("the measure's name after AS"));
+        m.measures.push_back(std::move(x));
+      } while (symbol(","));
+    }
+    if (word("ONE")) {
+      REKA_RETURN_IF_ERROR(expectWord("ROW"));
+      REKA_RETURN_IF_ERROR(expectWord("PER"));
+      REKA_RETURN_IF_ERROR(expectWord("MATCH"));
+    } else if (isWord(peek(), "ALL")) {
+      const Position at = next().pos;
+      return Status::notSupported("SQL: ALL ROWS PER MATCH at " + at.toString() + " is not supported; write ONE ROW PER MATCH (as in Flink)");
+    }
+    if (word("AFTER")) {
+      REKA_RETURN_IF_ERROR(expectWord("MATCH"));
+      REKA_RETURN_IF_ERROR(expectWord("SKIP"));
+      if (word("PAST")) {
+        REKA_RETURN_IF_ERROR(expectWord("LAST"));
+        REKA_RETURN_IF_ERROR(expectWord("ROW"));
+        m.skip = MatchRecognize::Skip::kPastLastRow;
+      } else {
+        REKA_RETURN_IF_ERROR(expectWord("TO"));
+        if (word("NEXT")) {
+          REKA_RETURN_IF_ERROR(expectWord("ROW"));
+          m.skip = MatchRecognize::Skip::kToNextRow;
+        } else {
+          m.skip = word("FIRST") ? MatchRecognize::Skip::kToFirst : MatchRecognize::Skip::kToLast;
+          if (m.skip == MatchRecognize::Skip::kToLast) word("LAST");  // SKIP TO v is SKIP TO LAST v
+          REKA_ASSIGN_OR_RETURN(m.skipVariable, identifier("a pattern variable after SKIP TO [FIRST | LAST]"));
+        }
+      }
+    }
+    REKA_RETURN_IF_ERROR(expectWord("PATTERN"));
+    REKA_RETURN_IF_ERROR(expectSymbol("("));
+    while (!isSymbol(peek(), ")")) {
+      if (isSymbol(peek(), "(") || isSymbol(peek(), "|"))
+        return Status::notSupported("SQL: PATTERN at " + peek().pos.toString() +
+                                    ": groups and alternatives ( | ) are not supported; a pattern is a sequence of variables with quantifiers");
+      MatchRecognize::Term t;
+      t.pos = peek().pos;
+      REKA_ASSIGN_OR_RETURN(t.variable, identifier("a pattern variable"));
+      if (symbol("*")) {
+        t.min = 0;
+        t.max = -1;
+        t.quantified = true;
+      } else if (symbol("+")) {
+        t.min = 1;
+        t.max = -1;
+        t.quantified = true;
+      } else if (symbol("?")) {
+        t.min = 0;
+        t.max = 1;
+        t.quantified = true;
+      } else if (symbol("{")) {
+        t.quantified = true;
+        t.min = 0;
+        if (!isSymbol(peek(), ",")) {
+          REKA_ASSIGN_OR_RETURN(t.min, smallInteger("a number in {n}, {n,}, {n,m} or {,m}"));
+        }
+        if (symbol(",")) {
+          if (isSymbol(peek(), "}")) {
+            t.max = -1;
+          } else {
+            REKA_ASSIGN_OR_RETURN(t.max, smallInteger("a number in {n,m} or {,m}"));
+          }
+        } else {
+          t.max = t.min;
+        }
+        REKA_RETURN_IF_ERROR(expectSymbol("}"));
+        if (t.max == 0 || (t.max >= 0 && t.min > t.max))
+          return Status::invalidArgument("SQL: quantifier at " + t.pos.toString() + " needs 0 <= n <= m and m >= 1");
+      }
+      if (t.quantified && symbol("?")) t.reluctant = true;
+      m.pattern.push_back(std::move(t));
+    }
+    REKA_RETURN_IF_ERROR(expectSymbol(")"));
+    if (m.pattern.empty()) return error("a pattern variable in PATTERN ( )");
+    if (word("WITHIN")) {
+      REKA_ASSIGN_OR_RETURN(ExprPtr w, primary());
+      if (w->kind != Expr::Kind::kInterval || w->millis <= 0) return error("a positive INTERVAL after WITHIN");
+      m.withinMs = w->millis;
+    }
+    REKA_RETURN_IF_ERROR(expectWord("DEFINE"));
+    do {
+      MatchRecognize::Define d;
+      d.pos = peek().pos;
+      REKA_ASSIGN_OR_RETURN(d.variable, identifier("a pattern variable in DEFINE"));
+      REKA_RETURN_IF_ERROR(expectWord("AS"));
+      REKA_ASSIGN_OR_RETURN(auto e, expressionWithText());
+      d.condition = e.first;
+      d.text = e.second;
+      m.defines.push_back(std::move(d));
+    } while (symbol(","));
+    REKA_RETURN_IF_ERROR(expectSymbol(")"));
+    return m;
   }
 
   /// TUMBLE(TABLE t, DESCRIPTOR(c), size [, offset]), HOP(TABLE t, DESCRIPTOR(c), slide, size

@@ -13,6 +13,7 @@
 #include "reka/base/Units.h"
 #include "reka/connector/Registry.h"
 #include "reka/sql/Sql.h"
+#include "sql/MatchRecognize.h"
 #include "sql/Aggregate.h"
 #include "sql/Ast.h"
 #include "sql/Expression.h"
@@ -75,7 +76,7 @@ std::string exprText(const Expr& e) {
 /// kWindow: a windowing table function. kAggregate: a keyed exchange on the first keyCount
 /// columns, then a GROUP BY aggregation (a window aggregation when it groups by a window).
 struct Stage {
-  enum class Kind { kCalc, kWindow, kAggregate, kRank, kOver };
+  enum class Kind { kCalc, kWindow, kAggregate, kRank, kOver, kMatch };
   Kind kind = Kind::kCalc;
   std::string label;  ///< "Calc", "Computed columns", "Convert", "View: v", "GroupAggregate", …
   std::vector<BoundPtr> projections;
@@ -86,6 +87,7 @@ struct Stage {
   std::shared_ptr<const AggregateSpec> aggregate;
   std::shared_ptr<const RankSpec> rank;
   std::shared_ptr<const OverSpec> over;
+  std::shared_ptr<const MatchSpec> match;
   std::string detailText;  ///< windows and aggregates: what explain prints
   Schema schema;  ///< the rows it gives
   /// Event time assigned to its output (a WATERMARK on a computed column).
@@ -668,6 +670,7 @@ struct SqlScript::Impl {
     first.pos = q.fromPos;
     first.subquery = q.subquery;
     first.window = q.window;
+    first.match = q.match;
     first.alias = q.alias;
     // FROM (SELECT …, ROW_NUMBER() OVER (…) AS rn …) WHERE rn <= N: a top-N.
     if (q.subquery && q.joins.empty()) {
@@ -836,8 +839,29 @@ struct SqlScript::Impl {
                                      (names.empty() ? std::string(" (no table is)") : "; defined: " + names));
     }
     if (f.window) REKA_RETURN_IF_ERROR(planWindow(*f.window, p));
+    if (f.match) REKA_RETURN_IF_ERROR(planMatch(*f.match, p));
     p.parts = {{f.table, f.alias, 0, p.schema.size()}};
     return p;
+  }
+
+  /// `p` MATCH_RECOGNIZE (…): one row per match (the partition columns, then the measures).
+  static Status planMatch(const MatchRecognize& m, PlannedQuery& p) {
+    if (p.updating)
+      return Status::notSupported("SQL: MATCH_RECOGNIZE at " + m.pos.toString() + " reads an updating result; it needs an append-only input (as in Flink)");
+    REKA_ASSIGN_OR_RETURN(std::shared_ptr<const MatchSpec> spec, planMatchRecognize(m, p.schema, p.rowtime, p.proctime));
+    Stage st;
+    st.kind = Stage::Kind::kMatch;
+    st.label = "MatchRecognize";
+    st.match = spec;
+    st.schema = *spec->output;
+    st.detailText = spec->detail;
+    p.stages.push_back(std::move(st));
+    p.schema = *spec->output;
+    p.rowtime = -1;  // no time attribute comes out (Flink's MATCH_ROWTIME() is not supported)
+    p.proctime = -1;
+    p.windowStart = -1;
+    p.windowEnd = -1;
+    return Status::ok();
   }
 
   /// `left` JOIN `right`: equalities between the sides become the keys; for inner joins, the
@@ -1967,6 +1991,7 @@ Result<DataStream<Row>> build(StreamEnvironment& env, const std::map<std::string
         rows = rows->keyByColumns(std::move(keys)).transform<Row>(fmt::format("{} {}.{}", st.label, name, k), makeAggregateOperator(st.aggregate));
         break;
       }
+      case Stage::Kind::kMatch: rows = buildMatchRecognize(*rows, st.match, fmt::format("{}.{}", name, k)); break;
     }
     if (st.watermarks) rows = rows->assignTimestampsAndWatermarks(*st.watermarks);
   }

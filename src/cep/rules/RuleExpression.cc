@@ -9,7 +9,7 @@
 #include <cmath>
 
 #include "sql/Ast.h"
-#include "sql/Expression.h"
+#include "sql/Like.h"
 
 namespace reka::cep::rules {
 

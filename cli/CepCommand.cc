@@ -88,14 +88,7 @@ Result<DataStream<cep::Event>> eventSource(StreamEnvironment& env, const CepFlag
   auto deadLetters = std::make_shared<connector::DeadLetterOutput>(f.deadLetter, kafka ? &counters->badRecords : nullptr);
   if (kafka) {
     REKA_ASSIGN_OR_RETURN(connector::kafka::KafkaUri uri, connector::kafka::parseKafkaUri(f.input));
-    connector::kafka::KafkaSourceOptions o;
-    o.bootstrapServers = uri.bootstrapServers;
-    o.topics = {uri.topic};
-    o.properties = uri.properties;
-    if (auto g = o.properties.find("group.id"); g != o.properties.end()) {
-      o.groupId = g->second;
-      o.properties.erase(g);
-    }
+    connector::kafka::KafkaSourceOptions o = connector::kafka::sourceOptions(uri);
     o.bounded = !f.unbounded;
     REKA_RETURN_IF_ERROR(o.validate());
     auto spec = connector::kafka::kafkaSource<cep::Event>(o, DecodeMessage(f.time, f.key, counters), connector::kafka::BadRecordPolicy::kDeadLetter,

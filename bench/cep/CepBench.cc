@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "../common/Format.h"
-#include "../common/ChildProcess.h"
+#include "Measured.h"
 #include "base/ProcessStats.h"
 #include "nexmark/Rows.h"
 #include "reka/cep/PatternStream.h"
@@ -67,30 +67,11 @@ uint64_t touchMatch(int64_t key, int64_t a, int64_t b, int64_t c) {
   return combine(touchInt(key), combine(touchInt(a), combine(touchInt(b), touchInt(c))));
 }
 
-struct Measured {
-  double cpu = 0, wall = 0;
-  int64_t events = 0, matches = 0;
-  uint64_t checksum = 0;
-  int64_t peakRss = 0;
-  bool ok = false;
-  double perCpu() const { return cpu > 0 ? static_cast<double>(events) / cpu : 0; }
-};
+using bench::Measured;
 
-/// Runs `body` in a child process (bench/common/ChildProcess.h) with its CPU time and peak RSS.
+/// Runs `body` in a child process with its CPU time and peak RSS.
 Measured inChild(const std::function<void(Measured&)>& body) {
-  const std::string bytes = bench::runInChild([&] {
-    Measured m;
-    const auto t0 = std::chrono::steady_clock::now();
-    const double c0 = processCpuSeconds();
-    body(m);
-    m.wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    m.cpu = processCpuSeconds() - c0;
-    m.peakRss = peakRssBytes();
-    return std::string(reinterpret_cast<const char*>(&m), sizeof m);
-  });
-  Measured m;
-  if (bytes.size() == sizeof m) std::memcpy(&m, bytes.data(), sizeof m);
-  return m;
+  return bench::measureInChild([] { return 0; }, [&](int, Measured& m) { body(m); });
 }
 
 /// The hand-written state machine: per key, the a that waits for its b (strict: the next event
@@ -205,7 +186,7 @@ Measured partialMatchMemory(int64_t keys, int perKey) {
       }
       m.matches += static_cast<int64_t>(states.back().startedCount());
     }
-    m.peakRss = peakRssBytes() - before;
+    m.bytes = peakRssBytes() - before;
     m.ok = matches.empty();
   });
 }
@@ -244,6 +225,6 @@ int main(int argc, char** argv) {
   }
   const Measured mem = partialMatchMemory(200'000, 4);
   std::printf("\nMemory per partial match (NFA state on the heap, 200000 keys x 4 partial matches): %.0f bytes\n",
-              mem.matches > 0 ? static_cast<double>(mem.peakRss) / static_cast<double>(mem.matches) : 0.0);
+              mem.matches > 0 ? static_cast<double>(mem.bytes) / static_cast<double>(mem.matches) : 0.0);
   return ok && mem.ok ? 0 : 1;
 }

@@ -89,6 +89,24 @@ TEST(NfaTest, WithinTimesOutPartialMatches) {
   EXPECT_EQ(timedOut, (V{"a1"}));
 }
 
+TEST(NfaTest, NotFollowedByAtTheEndWaitsForTheWindow) {
+  // a, and no b within 3 ms of it (Flink's pending state): the match is given when the window
+  // has passed without a b.
+  auto p = Pattern<Ev>::begin("a").where(kind('a')).notFollowedBy("b").where(kind('b')).within(3);
+  // a1 at 1, x at 2, a2 at 3, b at 4: a1's window ends at 4, before the b is seen; a2's b comes.
+  EXPECT_EQ(run(p, "a1 x a2 b"), (V{"a1"}));
+  EXPECT_EQ(run(p, "a1 b x x x"), V{});
+  EXPECT_EQ(run(p, "a1 a2 x x x"), (V{"a1", "a2"}));
+  // a, then c, then no b within 5 ms of the a.
+  auto q = Pattern<Ev>::begin("a").where(kind('a')).followedBy("c").where(kind('c')).notFollowedBy("b").where(kind('b')).within(5);
+  EXPECT_EQ(run(q, "a c1 b x x x x"), V{});
+  EXPECT_EQ(run(q, "a c1 x c2 x x x"), (V{"a c1"}));
+  // Without within() it could never be given.
+  auto noWindow = Nfa<Ev>::compile(Pattern<Ev>::begin("a").where(kind('a')).notFollowedBy("b").where(kind('b')));
+  ASSERT_FALSE(noWindow.isOk());
+  EXPECT_NE(noWindow.status().message().find("only with within()"), std::string::npos) << noWindow.status().message();
+}
+
 TEST(NfaTest, CompileErrorsSayWhatIsWrong) {
   auto bad = Nfa<Ev>::compile(Pattern<Ev>::begin("a").followedBy("a"));
   ASSERT_FALSE(bad.isOk());

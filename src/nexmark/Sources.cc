@@ -316,14 +316,7 @@ void registerNexmarkConnector() {
 Result<DataStream<Event>> kafkaEventSource(StreamEnvironment& env, const QueryJobOptions& options,
                                            std::shared_ptr<QueryCounters> counters) {
   REKA_ASSIGN_OR_RETURN(connector::kafka::KafkaUri uri, connector::kafka::parseKafkaUri(options.inputPath));
-  connector::kafka::KafkaSourceOptions o;
-  o.bootstrapServers = uri.bootstrapServers;
-  o.topics = {uri.topic};
-  o.properties = uri.properties;
-  if (auto g = o.properties.find("group.id"); g != o.properties.end()) {
-    o.groupId = g->second;
-    o.properties.erase(g);
-  }
+  connector::kafka::KafkaSourceOptions o = connector::kafka::sourceOptions(uri);
   o.bounded = options.kafkaBounded;
   REKA_RETURN_IF_ERROR(o.validate());
   // The dead-letter output counts the bad messages (a file source counts its own bad lines).

@@ -24,8 +24,6 @@
 #error "REKA_CLI_PATH must name the reka binary"
 #endif
 
-extern char** environ;
-
 namespace reka::nexmark::it {
 namespace {
 
@@ -90,33 +88,9 @@ TEST(CepCliTest, CheckSaysWhichRulesCompileAndWhyOthersDoNot) {
   EXPECT_THAT(r.err, HasSubstr("'b' is not a step of this rule"));
 }
 
-pid_t startReka(const std::vector<std::string>& args, const ScratchDir& dir) {
-  std::vector<std::string> all = {REKA_CLI_PATH};
-  all.insert(all.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : all) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 2, dir.file("stderr.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_addopen(&actions, 1, dir.file("stdout.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  pid_t pid = 0;
-  EXPECT_EQ(posix_spawn(&pid, REKA_CLI_PATH, &actions, nullptr, argv.data(), environ), 0);
-  posix_spawn_file_actions_destroy(&actions);
-  return pid;
-}
+pid_t startReka(const std::vector<std::string>& args, const ScratchDir& dir) { return startProcess(REKA_CLI_PATH, args, dir); }
 
-int stopReka(pid_t pid) {
-  kill(pid, SIGTERM);
-  int status = 0;
-  for (int i = 0; i < 300; ++i) {
-    if (waitpid(pid, &status, WNOHANG) == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  kill(pid, SIGKILL);
-  waitpid(pid, &status, 0);
-  return -1;
-}
+int stopReka(pid_t pid) { return stopProcess(pid); }
 
 /// Waits up to 60 s for `done()`.
 template <class Done>

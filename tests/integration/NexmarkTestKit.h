@@ -5,6 +5,8 @@
 // flat JSON-lines output that keeps every value's text, and changelog application.
 
 #include <gtest/gtest.h>
+#include <fcntl.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <csignal>
 #include <unistd.h>
@@ -38,6 +40,8 @@
 #include "nexmark/JsonCodec.h"
 #include "nexmark/Model.h"
 #include "nexmark/QueryJob.h"
+
+extern char** environ;
 
 namespace reka::nexmark::it {
 
@@ -745,6 +749,38 @@ inline CommandResult runCommand(const std::string& binary, const std::string& ar
   r.err = readFile(err);
   EXPECT_NE(r.exitCode, 124) << "reka " << args << " timed out";
   return r;
+}
+
+/// Starts `binary args…` in the background (no shell), its stdout and stderr appended to
+/// stdout.log and stderr.log of `dir`.
+inline pid_t startProcess(const std::string& binary, const std::vector<std::string>& args, const ScratchDir& dir) {
+  std::vector<std::string> all = {binary};
+  all.insert(all.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : all) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 2, dir.file("stderr.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_addopen(&actions, 1, dir.file("stdout.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  pid_t pid = 0;
+  EXPECT_EQ(posix_spawn(&pid, binary.c_str(), &actions, nullptr, argv.data(), environ), 0);
+  posix_spawn_file_actions_destroy(&actions);
+  return pid;
+}
+
+/// Stops a process with SIGTERM and returns its exit status (128 + signal when a signal ended
+/// it); after 30 s it is killed and the result is -1.
+inline int stopProcess(pid_t pid) {
+  kill(pid, SIGTERM);
+  int status = 0;
+  for (int i = 0; i < 300; ++i) {
+    if (waitpid(pid, &status, WNOHANG) == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, &status, 0);
+  return -1;
 }
 
 /// A command started in the background (sh -c "exec …", so the pid is the command's own).

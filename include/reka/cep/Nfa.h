@@ -37,7 +37,9 @@ void stableInsertionSort(std::vector<V>& v, Key&& key) {
 template <class T>
 class Nfa {
  public:
-  enum class StateType : uint8_t { kNormal, kStart, kFinal, kStop };
+  /// kPending: a match waiting for its notFollowedBy at the end not to happen within the window;
+  /// it is emitted when the window passes (advanceTime).
+  enum class StateType : uint8_t { kNormal, kStart, kFinal, kStop, kPending };
   enum class Action : uint8_t { kTake, kIgnore, kProceed };
   struct Transition {
     Action action;
@@ -63,6 +65,11 @@ class Nfa {
     s.partial.push_back(c);
     return s;
   }
+
+  /// Whether `event` at `ts` can change a key's state that has nothing in progress (idle()):
+  /// false when the start state only takes events on conditions that `event` fails. Such an
+  /// event needs no process() call, and a key without state needs none created.
+  bool canStart(const T& event, int64_t ts) const;
 
   /// Feeds one event at time `ts` (call advanceTime(ts) first); appends the completed matches.
   Status process(NfaState<T>& s, const T& event, int64_t ts, std::vector<Match<T>>& matches) const;

@@ -23,6 +23,20 @@ struct PatternOptions {
 };
 
 namespace detail {
+/// Enforces PatternOptions::maxPartialMatchesPerKey on one NFA state: drops the oldest partial
+/// matches beyond `max` started ones and counts them in the operator's metric; returns how many.
+template <class T>
+size_t discardOldestPartialMatches(NfaState<T>& s, size_t max, OperatorMetrics& metrics) {
+  if (s.partial.size() <= max) return 0;  // started ones are fewer
+  const size_t started = s.startedCount();
+  if (started <= max) return 0;
+  const size_t drop = started - max;
+  metrics.discardedPartialMatches.fetch_add(static_cast<int64_t>(drop), std::memory_order_relaxed);
+  // s.partial is ordered by first event, the not-started start state last: the oldest lead.
+  s.partial.erase(s.partial.begin(), s.partial.begin() + static_cast<std::ptrdiff_t>(drop));
+  return drop;
+}
+
 /// What a pattern operator keeps per key: events waiting for the watermark (event time), the
 /// NFA's state, and the timer it has registered.
 template <class T>
@@ -126,12 +140,11 @@ class CepOperator final : public reka::detail::EmittingOperator<Out> {
 
   Emitter<Out>& emitterRef() override { return kctx_; }
 
-  /// The current key's state, starting from the NFA's initial state.
-  KeyState<T>& keyState() {
-    KeyState<T>& s = state_.getOrCreate();
+  /// A key's NFA state is made when an event first reaches it (an empty one is idle).
+  void ensureNfa(KeyState<T>& s) const {
     if (s.nfa.partial.empty()) s.nfa = nfa_->initialState();
-    return s;
   }
+  static bool idle(const KeyState<T>& s) { return s.nfa.partial.empty() || s.nfa.idle(); }
 
   void buffer(const T& r) {
     const int64_t ts = tsFn_(r);
@@ -143,7 +156,7 @@ class CepOperator final : public reka::detail::EmittingOperator<Out> {
         kctx_.countLateRecord();
       return;
     }
-    KeyState<T>& s = keyState();
+    KeyState<T>& s = state_.getOrCreate();
     s.pending.emplace_back(ts, r);
     const int64_t due = wm == INT64_MIN ? ts : wm + 1;
     if (s.timer == INT64_MIN || due < s.timer) {
@@ -154,7 +167,10 @@ class CepOperator final : public reka::detail::EmittingOperator<Out> {
 
   void processNow(const T& r) {
     const int64_t now = kctx_.timerService().currentProcessingTime();
-    KeyState<T>& s = keyState();
+    const KeyState<T>* existing = state_.get();
+    if ((existing == nullptr || idle(*existing)) && !nfa_->canStart(r, now)) return;  // nothing changes
+    KeyState<T>& s = state_.getOrCreate();
+    ensureNfa(s);
     check(nfa_->advanceTime(s.nfa, now, matches_, &timedOut_));
     check(nfa_->process(s.nfa, r, now, matches_));
     limit(s.nfa);
@@ -168,7 +184,7 @@ class CepOperator final : public reka::detail::EmittingOperator<Out> {
     if (kctx_.timeDomain() == TimeDomain::kProcessingTime) {
       const int64_t now = kctx_.timerService().currentProcessingTime();
       s->timer = INT64_MIN;
-      check(nfa_->advanceTime(s->nfa, now, matches_, &timedOut_));
+      if (!s->nfa.partial.empty()) check(nfa_->advanceTime(s->nfa, now, matches_, &timedOut_));
       emit();
       rearm(*s, now, false);
       return;
@@ -177,13 +193,18 @@ class CepOperator final : public reka::detail::EmittingOperator<Out> {
     auto& pending = s->pending;
     stableInsertionSort(pending, [](const auto& e) { return e.first; });
     size_t i = 0;
+    int64_t advanced = INT64_MIN;  // the time the NFA was last advanced to
     for (; i < pending.size() && pending[i].first <= wm; ++i) {
-      if (i == 0 || pending[i].first != pending[i - 1].first) check(nfa_->advanceTime(s->nfa, pending[i].first, matches_, &timedOut_));
-      check(nfa_->process(s->nfa, pending[i].second, pending[i].first, matches_));
+      const int64_t ts = pending[i].first;
+      if (idle(*s) && !nfa_->canStart(pending[i].second, ts)) continue;  // nothing in progress, nothing starts
+      ensureNfa(*s);
+      if (ts != advanced) check(nfa_->advanceTime(s->nfa, ts, matches_, &timedOut_));
+      advanced = ts;
+      check(nfa_->process(s->nfa, pending[i].second, ts, matches_));
       limit(s->nfa);
     }
     pending.erase(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(i));
-    check(nfa_->advanceTime(s->nfa, wm, matches_, &timedOut_));
+    if (!s->nfa.partial.empty()) check(nfa_->advanceTime(s->nfa, wm, matches_, &timedOut_));
     emit();
     s->timer = INT64_MIN;
     rearm(*s, wm, true);
@@ -207,14 +228,7 @@ class CepOperator final : public reka::detail::EmittingOperator<Out> {
   }
 
   void limit(NfaState<T>& s) {
-    if (s.partial.size() <= options_.maxPartialMatchesPerKey) return;  // started ones are fewer
-    const size_t started = s.startedCount();
-    if (started <= options_.maxPartialMatchesPerKey) return;
-    const size_t drop = started - options_.maxPartialMatchesPerKey;
-    discarded_ += static_cast<int64_t>(drop);
-    this->ctx_->metrics->discardedPartialMatches.fetch_add(static_cast<int64_t>(drop), std::memory_order_relaxed);
-    // s.partial is ordered by first event, the not-started start state last: the oldest lead.
-    s.partial.erase(s.partial.begin(), s.partial.begin() + static_cast<std::ptrdiff_t>(drop));
+    discarded_ += static_cast<int64_t>(discardOldestPartialMatches(s, options_.maxPartialMatchesPerKey, *this->ctx_->metrics));
   }
 
   void emit() {

@@ -107,7 +107,8 @@ namespace detail {
 
 /// Runs every active rule over a keyed stream of events (input 0), with rule updates broadcast
 /// on input 1. Per key, events wait for the watermark and are then fed, in timestamp order, to
-/// each rule's NFA; a rule a key has no partial match for skips events that cannot start one.
+/// each rule's NFA; a rule a key has no partial match for skips events that cannot start one
+/// (Nfa::canStart).
 /// A changed rule (new version) starts over: the partial matches of its previous version are
 /// dropped as keys are next touched; a removed rule's likewise. A rule that does not compile is
 /// refused (logged, counted in its RuleStats::error) and the previous version stays active.
@@ -343,7 +344,7 @@ class RuleOperator final : public reka::detail::EmittingOperator<Alert> {
         }
         emit(r);
         if (!a->nfa.idle()) next_.push_back(std::move(*a));
-      } else if (e != nullptr && r.rule->mayStart(*e)) {
+      } else if (e != nullptr && r.nfa->canStart(*e, ts)) {
         RuleKeyState::Active fresh{id, r.stats.version, r.nfa->initialState()};
         check(r.nfa->process(fresh.nfa, *e, ts, matches_));
         limit(fresh.nfa);
@@ -373,14 +374,7 @@ class RuleOperator final : public reka::detail::EmittingOperator<Alert> {
     s.timer = due;
   }
 
-  void limit(NfaState<Event>& s) {
-    if (s.partial.size() <= options_.maxPartialMatchesPerKey) return;
-    const size_t started = s.startedCount();
-    if (started <= options_.maxPartialMatchesPerKey) return;
-    const size_t drop = started - options_.maxPartialMatchesPerKey;
-    this->ctx_->metrics->discardedPartialMatches.fetch_add(static_cast<int64_t>(drop), std::memory_order_relaxed);
-    s.partial.erase(s.partial.begin(), s.partial.begin() + static_cast<std::ptrdiff_t>(drop));
-  }
+  void limit(NfaState<Event>& s) { discardOldestPartialMatches(s, options_.maxPartialMatchesPerKey, *this->ctx_->metrics); }
 
   void emit(Installed& r) {
     const std::string& key = *static_cast<const std::string*>(kctx_.keyContext().key);

@@ -52,9 +52,6 @@ class CompiledRule {
   virtual ~CompiledRule() = default;
   virtual const RuleSpec& spec() const = 0;
   virtual const Pattern<Event>& pattern() const = 0;
-  /// True if `e` could start a match (the first step's condition holds); a key without a
-  /// partial match skips the NFA for events that cannot. False positives are allowed.
-  virtual bool mayStart(const Event& e) const = 0;
   /// Whether timed-out partial matches are emitted ("emitTimeouts": true).
   virtual bool emitsTimeouts() const = 0;
   /// Appends the alert for `m` on `key` as one JSON line (no newline): rule, version, key,

@@ -385,5 +385,17 @@ struct KafkaUri {
 };
 bool isKafkaUri(std::string_view s);
 Result<KafkaUri> parseKafkaUri(std::string_view s);
+/// A source of the URI's topic with its properties; its `group.id` names the consumer group.
+inline KafkaSourceOptions sourceOptions(const KafkaUri& uri) {
+  KafkaSourceOptions o;
+  o.bootstrapServers = uri.bootstrapServers;
+  o.topics = {uri.topic};
+  o.properties = uri.properties;
+  if (auto g = o.properties.find("group.id"); g != o.properties.end()) {
+    o.groupId = g->second;
+    o.properties.erase(g);
+  }
+  return o;
+}
 
 }  // namespace reka::connector::kafka

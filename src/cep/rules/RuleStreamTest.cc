@@ -213,6 +213,23 @@ TEST(RuleOperatorTest, TimedOutPartialMatchesAreAlertsWhenTheRuleAsksForThem) {
   EXPECT_EQ(t.stats("pair")->timedOut, 1);
 }
 
+TEST(RuleOperatorTest, ANegatedLastStepAlertsWhenItsWindowPassesWithoutIt) {
+  Harness t;
+  ASSERT_TRUE(t.h.open().isOk());
+  RuleSpec r;
+  r.id = "unconfirmed";
+  r.json = R"({"id":"unconfirmed","pattern":[{"name":"order","where":"amount > 100"},
+              {"name":"confirm","negated":true,"where":"amount = 0"}],"within":"10 ms"})";
+  t.rules(update({r}));
+  // Card A: an order at 1, confirmed (amount 0) at 5: nothing. Card B: an order at 2, never
+  // confirmed: an alert once the watermark reaches 2 + 10.
+  t.events({charge("A", 1, 500), charge("B", 2, 300), charge("A", 5, 0), charge("B", 6, 7)});
+  t.h.op().processWatermark(11);
+  EXPECT_TRUE(t.take().empty());
+  t.h.op().processWatermark(12);
+  EXPECT_EQ(t.take(), (Lines{"unconfirmed@1 B 2-2"}));
+}
+
 TEST(RuleOperatorTest, ACheckpointInTheMiddleOfAMatchRestoresRulesAndPartialMatches) {
   auto first = std::make_unique<Harness>();
   ASSERT_TRUE(first->h.open().isOk());

@@ -98,20 +98,6 @@ class JsonRule final : public CompiledRule {
  public:
   const RuleSpec& spec() const override { return spec_; }
   const Pattern<Event>& pattern() const override { return *pattern_; }
-  bool mayStart(const Event& e) const override {
-    if (!startFilter_) return true;
-    struct Empty final : ConditionContext<Event> {
-      const std::vector<const Event*>& eventsForPattern(std::string_view) const override { return none; }
-      int64_t timestamp() const override { return 0; }
-      int64_t currentProcessingTime() const override { return 0; }
-      std::vector<const Event*> none;
-    } empty;
-    rules::EvalContext ctx;
-    ctx.current = &e;
-    ctx.currentStep = firstStep_;
-    ctx.partial = &empty;
-    return startFilter_->holds(ctx);
-  }
   bool emitsTimeouts() const override { return emitTimeouts_; }
   Status writeAlert(const Match<Event>& m, std::string_view key, bool timedOut, std::string& out) const override {
     connector::JsonRowWriter w(out);
@@ -161,8 +147,6 @@ class JsonRule final : public CompiledRule {
  private:
   RuleSpec spec_;
   std::optional<Pattern<Event>> pattern_;
-  std::shared_ptr<rules::Expression> startFilter_;
-  std::string firstStep_;
   std::vector<Measure> measures_;
   bool emitEvents_ = true;
   bool emitTimeouts_ = false;
@@ -274,7 +258,9 @@ Result<std::shared_ptr<const CompiledRule>> JsonRule::compile(const RuleSpec& sp
         return Status::invalidArgument(where + ": unknown \"contiguity\" \"" + contiguity + "\"; accepted: \"strict\" (next), \"relaxed\" (followedBy), \"any\" (followedByAny)");
       if (negated) {
         if (contiguity == "any") return Status::invalidArgument(where + ": a negated step is \"strict\" (notNext) or \"relaxed\" (notFollowedBy)");
-        if (i + 1 == steps->size()) return Status::invalidArgument(where + ": a rule cannot end with a negated step");
+        if (i + 1 == steps->size() && (contiguity == "strict" || !j.contains("within")))
+          return Status::invalidArgument(where + ": a rule can end with a negated step only when it is \"relaxed\" (notFollowedBy) and the rule has "
+                                                 "\"within\": the match is emitted when that time has passed without the step");
         p = contiguity == "strict" ? p->notNext(name) : p->notFollowedBy(name);
       } else {
         p = contiguity == "strict" ? p->next(name) : contiguity == "relaxed" ? p->followedBy(name) : p->followedByAny(name);
@@ -284,10 +270,6 @@ Result<std::shared_ptr<const CompiledRule>> JsonRule::compile(const RuleSpec& sp
     if (!whereText.empty()) {
       REKA_ASSIGN_OR_RETURN(Condition<Event> c, condition(whereText, name, names, where + ", \"where\""));
       p = p->where(std::move(c));
-      if (i == 0) {
-        auto start = rules::Expression::compile(whereText, names, false);
-        if (start.isOk()) out->startFilter_ = std::make_shared<rules::Expression>(std::move(start.value()));
-      }
     }
     int quantifiers = 0;
     if (auto t = s.find("times"); t != s.end()) {
@@ -332,9 +314,7 @@ Result<std::shared_ptr<const CompiledRule>> JsonRule::compile(const RuleSpec& sp
       REKA_ASSIGN_OR_RETURN(Condition<Event> c, condition(until, name, names, where + ", \"until\""));
       p = p->until(std::move(c));
     }
-    if (i == 0 && (optional || (s.contains("times") && s["times"].is_array() && s["times"][0].get<int64_t>() == 0))) out->startFilter_.reset();
   }
-  out->firstStep_ = names[0];
   if (auto w = j.find("within"); w != j.end()) {
     REKA_ASSIGN_OR_RETURN(int64_t ms, duration(*w, rule + ": \"within\""));
     p = p->within(ms);

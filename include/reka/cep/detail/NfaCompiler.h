@@ -59,6 +59,7 @@ class NfaCompiler {
     return Status::ok();
   }
   Status validateSequence(const Node* last, std::set<std::string>& names, bool topLevel) {
+    if (topLevel && last->quantifier.consuming == Contiguity::kNotFollow) endsWithNotFollow_ = last->name;
     for (const Node* n = last; n != nullptr; n = n->previous.get()) {
       if (!n->errors.empty()) return Status::invalidArgument("pattern '" + n->name + "': " + n->errors.front());
       if (n->withinMs > 0 && (nfa_->windowMs_ < 0 || n->withinMs < nfa_->windowMs_)) nfa_->windowMs_ = n->withinMs;
@@ -74,10 +75,10 @@ class NfaCompiler {
       const auto c = n->quantifier.consuming;
       const bool isNot = c == Contiguity::kNotNext || c == Contiguity::kNotFollow;
       if (isNot && n->previous == nullptr) return Status::invalidArgument("a pattern cannot begin with a negative pattern ('" + n->name + "')");
-      if (topLevel && n == last && c == Contiguity::kNotFollow)
-        return Status::notSupported("a pattern cannot end with notFollowedBy ('" + n->name +
-                                    "'); end it with a positive pattern, or use notNext");
     }
+    if (topLevel && !endsWithNotFollow_.empty() && nfa_->windowMs_ <= 0)
+      return Status::invalidArgument("a pattern can end with notFollowedBy ('" + endsWithNotFollow_ +
+                                     "') only with within(): the match is emitted when that time has passed without it");
     return Status::ok();
   }
 
@@ -234,7 +235,17 @@ class NfaCompiler {
     while (current_->previous) {
       const auto c = current_->quantifier.consuming;
       if (c == Contiguity::kNotFollow) {
-        // becomes stop transitions of the patterns around it
+        // Becomes stop transitions of the patterns around it; at the end of the pattern, a
+        // pending state that ignores what does not match it until the window has passed (then
+        // the match is emitted) and stops at what does.
+        if (st(lastSink).type == StateType::kFinal) {
+          const int pending = createState(current_->name, StateType::kPending);
+          Cond notCondition = takeCondition(current_);
+          const int stop = createStopState(notCondition, current_->name);
+          addProceed(pending, stop, notCondition);
+          addIgnore(pending, pending, notOf(notCondition));
+          lastSink = pending;
+        }
       } else if (c == Contiguity::kNotNext) {
         const int notNext = createState(current_->name, StateType::kNormal);
         Cond notCondition = takeCondition(current_);
@@ -392,6 +403,7 @@ class NfaCompiler {
   const Node* group_ = nullptr;
   std::map<const Node*, bool> firstOfLoop_;
   std::map<std::string, int> stopStates_;
+  std::string endsWithNotFollow_;  ///< the notFollowedBy that ends the pattern, if one does
   std::map<int, int> originalState_;
 };
 
@@ -404,7 +416,7 @@ Result<std::shared_ptr<const Nfa<T>>> Nfa<T>::compile(const Pattern<T>& pattern)
 
 template <class T>
 std::string Nfa<T>::describe() const {
-  static const char* kTypes[] = {"Normal", "Start", "Final", "Stop"};
+  static const char* kTypes[] = {"Normal", "Start", "Final", "Stop", "Pending"};
   static const char* kActions[] = {"TAKE", "IGNORE", "PROCEED"};
   std::string out = "skip " + std::string(skipStrategyName(skip_.kind())) + ", within " + std::to_string(windowMs_) + " ms\n";
   for (size_t i = 0; i < states_.size(); ++i) {

@@ -16,6 +16,35 @@ struct Nfa<T>::Edges {
 };
 
 template <class T>
+bool Nfa<T>::canStart(const T& event, int64_t ts) const {
+  const State& s = states_[static_cast<size_t>(start_)];
+  for (const auto& t : s.transitions)
+    if (t.action == Action::kProceed) return true;  // an optional start: not worked out here
+  // What a condition sees from the initial state: no events accepted yet.
+  class Empty final : public ConditionContext<T> {
+   public:
+    explicit Empty(int64_t ts) : ts_(ts) {}
+    const std::vector<const T*>& eventsForPattern(std::string_view) const override { return none_; }
+    int64_t timestamp() const override { return ts_; }
+    int64_t currentProcessingTime() const override {
+      return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    }
+
+   private:
+    int64_t ts_;
+    std::vector<const T*> none_;
+  } ctx(ts);
+  for (const auto& t : s.transitions) {
+    // The start state ignores events without a trace (computeNextStates skips its IGNORE edges,
+    // and one to itself does not even change its version); a TAKE, or an IGNORE elsewhere that
+    // would count as a branch, changes the state.
+    if (t.action == Action::kIgnore && t.target == start_) continue;
+    if (holds(t.condition, event, ctx)) return true;
+  }
+  return false;
+}
+
+template <class T>
 int64_t Nfa<T>::Context::currentProcessingTime() const {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
@@ -151,12 +180,17 @@ Status Nfa<T>::process(NfaState<T>& s, const T& event, int64_t ts, std::vector<M
 
 template <class T>
 Status Nfa<T>::advanceTime(NfaState<T>& s, int64_t ts, std::vector<Match<T>>& matches, std::vector<Match<T>>* timedOut) const {
+  std::vector<ComputationState> waited;  // pending states whose notFollowedBy did not come in time
   if (windowMs_ > 0) {
     size_t kept = 0;
     for (size_t i = 0; i < s.partial.size(); ++i) {
       const auto& c = s.partial[i];
       if (!isStart(c) && ts >= saturatingAdd(c.startTimestamp, windowMs_)) {
-        if (timedOut != nullptr) timedOut->push_back(materialize(s, c));
+        if (states_[c.state].type == StateType::kPending) {
+          waited.push_back(c);
+        } else if (timedOut != nullptr) {
+          timedOut->push_back(materialize(s, c));
+        }
         continue;
       }
       if (kept != i) s.partial[kept] = std::move(s.partial[i]);
@@ -164,9 +198,11 @@ Status Nfa<T>::advanceTime(NfaState<T>& s, int64_t ts, std::vector<Match<T>>& ma
     }
     s.partial.resize(kept);
   }
-  if (skip_.isSkip() && !s.completed.empty()) {
-    std::vector<ComputationState> none;
-    REKA_RETURN_IF_ERROR(emitAccordingToSkip(s, none, matches));
+  sortByStart(waited);
+  if (skip_.isSkip() && (!s.completed.empty() || !waited.empty())) {
+    REKA_RETURN_IF_ERROR(emitAccordingToSkip(s, waited, matches));
+  } else {
+    for (const auto& m : waited) matches.push_back(materialize(s, m));
   }
   compactIfNeeded(s);
   return Status::ok();

@@ -121,22 +121,34 @@ int runCep(CepFlags flags, CLI::App* cmd) {
     std::fprintf(stderr, "%s: %s\n", who, bad->c_str());
     return 2;
   }
-  // The rules are checked before the job starts: a bad rule file is a usage error here (while
-  // the job runs, a bad change is refused and the job keeps its rules).
-  std::string text;
-  if (auto bad = readFile(flags.rules, text)) {
-    std::fprintf(stderr, "%s: --rules: %s\n", who, bad->c_str());
-    return 2;
-  }
-  auto doc = cep::parseRuleDocument(text, true);
-  if (!doc.isOk()) {
-    std::fprintf(stderr, "%s: --rules %s: %s\n", who, flags.rules.c_str(), doc.status().message().c_str());
-    return 2;
-  }
-  for (const auto& r : doc->rules) {
-    if (auto c = cep::compileRule(r); !c.isOk()) {
-      std::fprintf(stderr, "%s: --rules %s: %s\n", who, flags.rules.c_str(), c.status().message().c_str());
+  // A rule file is checked before the job starts: a bad one is a usage error here (while the job
+  // runs, a bad change is refused and the job keeps its rules). A topic's rules are checked as
+  // they are read.
+  const bool kafkaRules = connector::kafka::isKafkaUri(flags.rules);
+  std::optional<connector::kafka::KafkaUri> rulesUri;
+  if (kafkaRules) {
+    auto uri = connector::kafka::parseKafkaUri(flags.rules);
+    if (!uri.isOk()) {
+      std::fprintf(stderr, "%s: --rules: %s\n", who, uri.status().message().c_str());
       return 2;
+    }
+    rulesUri = uri.value();
+  } else {
+    std::string text;
+    if (auto bad = readFile(flags.rules, text)) {
+      std::fprintf(stderr, "%s: --rules: %s\n", who, bad->c_str());
+      return 2;
+    }
+    auto doc = cep::parseRuleDocument(text, true);
+    if (!doc.isOk()) {
+      std::fprintf(stderr, "%s: --rules %s: %s\n", who, flags.rules.c_str(), doc.status().message().c_str());
+      return 2;
+    }
+    for (const auto& r : doc->rules) {
+      if (auto c = cep::compileRule(r); !c.isOk()) {
+        std::fprintf(stderr, "%s: --rules %s: %s\n", who, flags.rules.c_str(), c.status().message().c_str());
+        return 2;
+      }
     }
   }
   const bool kafka = connector::kafka::isKafkaUri(flags.input);
@@ -174,13 +186,31 @@ int runCep(CepFlags flags, CLI::App* cmd) {
     return 2;
   }
   const bool unboundedInput = flags.follow || (kafka && flags.unbounded);
-  cep::RuleFileOptions ro;
-  ro.path = flags.rules;
-  ro.watch = flags.watchRules || (unboundedInput && !flags.noWatchRules);
-  auto rules = cep::ruleFileSource(env, ro);
+  const bool watch = flags.watchRules || (unboundedInput && !flags.noWatchRules);
   cep::RuleOptions options;
   options.processingTime = flags.time.empty();
-  auto alerts = cep::applyRules(events.value(), rules, "cep-rules", options);
+  std::optional<DataStream<cep::RuleUpdate>> rules;
+  if (kafkaRules) {
+    // Watched: read from the topic's start and on as rules are written; the first events may
+    // meet only the rules read so far (an empty topic must not hold them back). Read once: to
+    // the end offsets at start, before any event.
+    connector::kafka::KafkaSourceOptions ko = connector::kafka::sourceOptions(*rulesUri);
+    ko.bounded = !watch;
+    if (Status s = ko.validate(); !s.isOk()) {
+      std::fprintf(stderr, "%s: --rules: %s\n", who, s.message().c_str());
+      return 2;
+    }
+    rules = cep::ruleKafkaSource(env, ko);
+    options.waitForRules = false;
+    options.rulesToEndFirst = !watch;
+  } else {
+    cep::RuleFileOptions ro;
+    ro.path = flags.rules;
+    ro.watch = watch;
+    rules = cep::ruleFileSource(env, ro);
+    options.rulesToEndFirst = !watch;
+  }
+  auto alerts = cep::applyRules(events.value(), *rules, "cep-rules", options);
   if (flags.output.empty()) {
     alerts.rebalance()
         .sink("alerts",
@@ -232,7 +262,10 @@ void addCepCommands(CLI::App& app, int& exitCode) {
   cep->require_subcommand(1);
   auto flags = std::make_shared<CepFlags>();
   auto* run = cep->add_subcommand("run", "run the rules of a file over JSON events; alerts are JSON lines");
-  run->add_option("--rules", flags->rules, "JSON rule file (array, {\"rules\": [...]} or JSON lines)")->required();
+  run->add_option("--rules", flags->rules,
+                  "JSON rule file (array, {\"rules\": [...]} or JSON lines), or kafka://HOST:PORT/TOPIC (one rule per message; a null value "
+                  "removes the rule its key names)")
+      ->required();
   run->add_option("--input", flags->input, "JSON-lines event file, a glob pattern (with --follow), or kafka://HOST:PORT/TOPIC")->required();
   run->add_option("--key", flags->key, "the field that keys events (a card, a user): rules match per key")->required();
   run->add_option("--time", flags->time, "the event-time field (epoch ms or ISO-8601); without it: processing time");
@@ -241,8 +274,8 @@ void addCepCommands(CLI::App& app, int& exitCode) {
   run->add_option("--out-of-orderness", flags->outOfOrderness, "how late an event may arrive behind the newest (default 0s)");
   run->add_flag("--follow", flags->follow, "keep reading the input file(s) as they grow; the rule file is watched");
   run->add_flag("--unbounded", flags->unbounded, "read the Kafka topic until stopped; the rule file is watched");
-  run->add_flag("--watch-rules", flags->watchRules, "apply changes of the rule file while the job runs (the default with --follow and --unbounded)");
-  run->add_flag("--no-watch-rules", flags->noWatchRules, "read the rule file once");
+  run->add_flag("--watch-rules", flags->watchRules, "apply changes of the rule file or topic while the job runs (the default with --follow and --unbounded)");
+  run->add_flag("--no-watch-rules", flags->noWatchRules, "read the rule file once (a topic: to its end at start)");
   run->add_option("--parallelism", flags->parallelism, "parallel subtasks of the rule operator (default: the number of cores)")
       ->check(numberIn(0, 1024));
   flags->checkpoints.add(run);

@@ -19,6 +19,8 @@
 #include <vector>
 
 #include "NexmarkTestKit.h"
+#include "connectors/kafka/MockCluster.h"
+#include "reka/connector/Kafka.h"
 
 #ifndef REKA_CLI_PATH
 #error "REKA_CLI_PATH must name the reka binary"
@@ -201,6 +203,66 @@ TEST(CepCliTest, AfterSigkillTheJobResumesFromItsCheckpointAndWritesEveryAlertOn
   EXPECT_EQ(stopReka(pid), 0);
   EXPECT_TRUE(done) << written().size() << " alerts\n" << readFile(dir.file("stderr.log"));
   EXPECT_THAT(readFile(dir.file("stderr.log")), HasSubstr("resumed from checkpoint"));
+}
+
+TEST(CepCliTest, RulesFromAKafkaTopicAreAddedChangedAndRemovedWhileTheJobRuns) {
+  auto m = connector::kafka::MockCluster::start(1);
+  ASSERT_TRUE(m.isOk()) << m.status().toString();
+  auto mock = std::move(*m);
+  ASSERT_TRUE(mock->createTopic("rules", 1).isOk());
+  // One message per rule, keyed by its id (a compacted topic); a null value removes the rule.
+  auto produce = [&](const std::string& key, const std::optional<std::string>& value) {
+    connector::kafka::KafkaSinkOptions o;
+    o.bootstrapServers = mock->bootstrapServers();
+    o.topic = "rules";
+    auto w = connector::kafka::SinkWriter::open(o, 0, false);
+    ASSERT_TRUE(w.isOk()) << w.status().toString();
+    connector::kafka::ProducerRecord rec;
+    rec.key = key;
+    rec.hasKey = true;
+    rec.hasValue = value.has_value();
+    if (value) rec.value = *value;
+    ASSERT_TRUE((*w)->write(rec).isOk());
+    ASSERT_TRUE((*w)->finish().isOk());
+  };
+  auto big = [](int version, int threshold) {
+    return R"({"id":"big","version":)" + std::to_string(version) + R"(,"pattern":[{"name":"x","where":"amount >= )" +
+           std::to_string(threshold) + R"("}]})";
+  };
+  produce("big", big(1, 1000));
+  ScratchDir dir;
+  const std::string events = dir.file("events.json"), out = dir.file("alerts.json");
+  std::ofstream(events) << "";
+  auto append = [&](const std::string& lines) { std::ofstream(events, std::ios::app) << lines; };
+  auto alerts = [&] { return readFile(out); };
+  auto err = [&] { return readFile(dir.file("stderr.log")); };
+  pid_t pid = startReka({"cep", "run", "--rules", "kafka://" + mock->bootstrapServers() + "/rules", "--input", events, "--follow", "--key", "card",
+                         "--time", "ts", "--output", out, "--state-dir", dir.file("state"), "--parallelism", "2", "--rest-port", "0"},
+                        dir);
+  ASSERT_TRUE(waitUntil([&] { return count(err(), "rule installed rule=big version=1") == 1; })) << err();
+  append(charge("a", 1000, "1500") + charge("z", 2000, "1"));
+  ASSERT_TRUE(waitUntil([&] { return count(alerts(), "\"key\":\"a\"") == 1; })) << err();
+  EXPECT_THAT(alerts(), HasSubstr(R"({"rule":"big","version":1,"key":"a")"));
+
+  produce("big", big(2, 5000));
+  ASSERT_TRUE(waitUntil([&] { return count(err(), "rule installed rule=big version=2") == 1; })) << err();
+  append(charge("b", 3000, "1500") + charge("c", 4000, "6000") + charge("z", 5000, "1"));
+  ASSERT_TRUE(waitUntil([&] { return count(alerts(), "\"key\":\"c\"") == 1; })) << alerts() << err();
+  EXPECT_EQ(count(alerts(), "\"key\":\"b\""), 0u) << alerts();
+  EXPECT_THAT(alerts(), HasSubstr(R"({"rule":"big","version":2,"key":"c")"));
+
+  // A message that is not a rule is refused with its position; the job goes on.
+  produce("oops", std::string("this is not JSON"));
+  ASSERT_TRUE(waitUntil([&] { return count(err(), "rule refused") == 1; })) << err();
+  EXPECT_THAT(err(), HasSubstr("topic rules partition 0 offset 2"));
+  // A tombstone removes big; a new rule shows when the removal has been read.
+  produce("big", std::nullopt);
+  produce("tiny", std::string(R"({"id":"tiny","pattern":[{"name":"t","where":"amount < 0.1"}]})"));
+  ASSERT_TRUE(waitUntil([&] { return count(err(), "rule removed rule=big") == 1 && count(err(), "rule installed rule=tiny") == 1; })) << err();
+  append(charge("d", 6000, "9000") + charge("e", 6500, "0.01") + charge("z", 7000, "1"));
+  ASSERT_TRUE(waitUntil([&] { return count(alerts(), "\"key\":\"e\"") == 1; })) << alerts() << err();
+  EXPECT_EQ(count(alerts(), "\"key\":\"d\""), 0u) << alerts();
+  EXPECT_EQ(stopReka(pid), 0) << err();
 }
 
 }  // namespace

@@ -39,6 +39,9 @@ struct RuleOptions {
   /// Hold events back until the first rule update has arrived (a rule file's first reading),
   /// so that no event is matched against an empty rule set at start.
   bool waitForRules = true;
+  /// Hold events back until the rule input has ended (a bounded rule input: a file read once, a
+  /// topic read to its end), so that every event meets every rule.
+  bool rulesToEndFirst = false;
 };
 
 namespace detail {
@@ -148,9 +151,13 @@ class RuleOperator final : public reka::detail::EmittingOperator<Alert> {
     (void)keyFn;
     kctx_.flushEmitted(&in);
   }
-  bool acceptsInput(int input) const override { return input == 1 || !options_.waitForRules || rulesReceived_; }
+  bool acceptsInput(int input) const override {
+    if (input == 1) return true;
+    if (options_.rulesToEndFirst) return rulesEnded_;
+    return !options_.waitForRules || rulesReceived_;
+  }
   void endInput(int input) override {
-    if (input == 1) rulesReceived_ = true;  // no rules will come: do not hold events back
+    if (input == 1) rulesReceived_ = rulesEnded_ = true;  // no rules will come: do not hold events back
   }
   void processWatermark(int64_t wm) override {
     Timers::onWatermark(wm, target_, kctx_, this->ctx_->maxParallelism);
@@ -177,6 +184,7 @@ class RuleOperator final : public reka::detail::EmittingOperator<Alert> {
         !Serde<std::vector<RuleSpec>>::read(in, specs))
       return Status::corruption("truncated or malformed rule operator checkpoint");
     rulesReceived_ = received != 0;
+    rulesEnded_ = rulesReceived_;  // the rules came back with the checkpoint
     rules_.clear();
     for (const RuleSpec& s : specs) {
       auto r = install(s);
@@ -409,6 +417,7 @@ class RuleOperator final : public reka::detail::EmittingOperator<Alert> {
   std::map<std::string, Installed> rules_;
   std::map<std::string, RuleStats> refusedOnly_;  ///< refused ids that have no active version
   bool rulesReceived_ = false;
+  bool rulesEnded_ = false;
   std::vector<Match<Event>> matches_;
   std::vector<Match<Event>> timedOut_;
   std::vector<RuleKeyState::Active> next_;  ///< scratch of step()

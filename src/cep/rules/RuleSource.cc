@@ -107,6 +107,37 @@ struct NoTime {
   int64_t operator()(const RuleUpdate&) const { return INT64_MIN; }
 };
 
+/// Rules carry no event time: the split goes idle at once, so that it never holds back the
+/// watermark of the operator that reads rules and events.
+WatermarkStrategy<RuleUpdate, NoTime> idle() {
+  WatermarkOptions wm;
+  wm.idleTimeoutMs = 1;
+  return WatermarkStrategy<RuleUpdate, NoTime>(NoTime{}, wm);
+}
+
+/// One message as a rule update (never a dead letter: a bad rule is the operator's to report).
+struct DecodeRules {
+  Status operator()(const connector::kafka::KafkaMessage& m, std::vector<RuleUpdate>& out, StringArena&) const {
+    const std::string where = "topic " + std::string(m.topic) + " partition " + std::to_string(m.partition) + " offset " + std::to_string(m.offset);
+    RuleUpdate u;
+    u.origin = where;
+    if (!m.value) {
+      if (m.key && !m.key->empty()) {
+        u.removed.emplace_back(*m.key);
+      } else {
+        u.errors.push_back(where + ": a tombstone without a key names no rule");
+      }
+    } else if (auto parsed = parseRuleDocument(*m.value, false); parsed.isOk()) {
+      parsed.value().origin = where;
+      u = std::move(parsed.value());
+    } else {
+      u.errors.push_back(where + ": " + parsed.status().message());
+    }
+    out.push_back(std::move(u));
+    return Status::ok();
+  }
+};
+
 }  // namespace
 
 DataStream<RuleUpdate> ruleFileSource(StreamEnvironment& env, RuleFileOptions options, std::string name) {
@@ -116,11 +147,13 @@ DataStream<RuleUpdate> ruleFileSource(StreamEnvironment& env, RuleFileOptions op
   spec.makeReader = [options](const connector::SourceReaderContext&) -> std::unique_ptr<connector::SplitReader<RuleUpdate>> {
     return std::make_unique<RuleFileReader>(options);
   };
-  // Rules carry no event time: the split goes idle at once, so that it never holds back the
-  // watermark of the operator that reads rules and events.
-  WatermarkOptions wm;
-  wm.idleTimeoutMs = 1;
-  return connector::fromSource(env, std::move(name), std::move(spec), WatermarkStrategy<RuleUpdate, NoTime>(NoTime{}, wm), 1);
+  return connector::fromSource(env, std::move(name), std::move(spec), idle(), 1);
+}
+
+DataStream<RuleUpdate> ruleKafkaSource(StreamEnvironment& env, connector::kafka::KafkaSourceOptions options, std::string name) {
+  options.startup = connector::kafka::StartupMode::kEarliest;  // the topic's history is the rule set
+  auto spec = connector::kafka::kafkaSource<RuleUpdate>(std::move(options), DecodeRules{});
+  return connector::fromSource(env, std::move(name), std::move(spec), idle(), 1);
 }
 
 }  // namespace reka::cep

@@ -37,6 +37,18 @@ size_t discardOldestPartialMatches(NfaState<T>& s, size_t max, OperatorMetrics& 
   return drop;
 }
 
+/// Registers a timer at `due` for the current key unless one at or before it is registered
+/// already (`timer`: the key's registered timer, INT64_MIN: none).
+template <class Ctx>
+void registerKeyTimer(Ctx& kctx, int64_t& timer, int64_t due, bool eventTime) {
+  if (timer != INT64_MIN && timer <= due) return;
+  if (eventTime)
+    kctx.timerService().registerEventTimeTimer(due);
+  else
+    kctx.timerService().registerProcessingTimeTimer(due);
+  timer = due;
+}
+
 /// What a pattern operator keeps per key: events waiting for the watermark (event time), the
 /// NFA's state, and the timer it has registered.
 template <class T>
@@ -158,11 +170,7 @@ class CepOperator final : public reka::detail::EmittingOperator<Out> {
     }
     KeyState<T>& s = state_.getOrCreate();
     s.pending.emplace_back(ts, r);
-    const int64_t due = wm == INT64_MIN ? ts : wm + 1;
-    if (s.timer == INT64_MIN || due < s.timer) {
-      kctx_.timerService().registerEventTimeTimer(due);
-      s.timer = due;
-    }
+    registerKeyTimer(kctx_, s.timer, wm == INT64_MIN ? ts : wm + 1, true);
   }
 
   void processNow(const T& r) {
@@ -219,12 +227,7 @@ class CepOperator final : public reka::detail::EmittingOperator<Out> {
       if (s.pending.empty() && s.nfa.idle()) state_.clear();
       return;
     }
-    if (s.timer != INT64_MIN && s.timer <= due) return;
-    if (eventTime)
-      kctx_.timerService().registerEventTimeTimer(due);
-    else
-      kctx_.timerService().registerProcessingTimeTimer(due);
-    s.timer = due;
+    registerKeyTimer(kctx_, s.timer, due, eventTime);
   }
 
   void limit(NfaState<T>& s) {

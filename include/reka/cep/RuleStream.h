@@ -294,11 +294,7 @@ class RuleOperator final : public reka::detail::EmittingOperator<Alert> {
     }
     RuleKeyState& s = keyState();
     s.pending.emplace_back(ts, e);
-    const int64_t due = wm == INT64_MIN ? ts : wm + 1;
-    if (s.timer == INT64_MIN || due < s.timer) {
-      kctx_.timerService().registerEventTimeTimer(due);
-      s.timer = due;
-    }
+    registerKeyTimer(kctx_, s.timer, wm == INT64_MIN ? ts : wm + 1, true);
   }
 
   void processNow(const Event& e) {
@@ -374,12 +370,7 @@ class RuleOperator final : public reka::detail::EmittingOperator<Alert> {
       if (s.pending.empty() && s.active.empty()) state_.clear();
       return;
     }
-    if (s.timer != INT64_MIN && s.timer <= due) return;
-    if (eventTime)
-      kctx_.timerService().registerEventTimeTimer(due);
-    else
-      kctx_.timerService().registerProcessingTimeTimer(due);
-    s.timer = due;
+    registerKeyTimer(kctx_, s.timer, due, eventTime);
   }
 
   void limit(NfaState<Event>& s) { discardOldestPartialMatches(s, options_.maxPartialMatchesPerKey, *this->ctx_->metrics); }

@@ -801,7 +801,10 @@ TEST(CheckpointTest, FullDiskFailsTheFinalCheckpointAndNothingIsRepeatedAfterwar
   {
     StreamEnvironment env;
     buildJob(env, spec, log);
-    env.config().checkpoints = checkpoints(dir.path);
+    // 50 ms between checkpoints: failed checkpoints follow each other one interval apart, and at
+    // 10 ms the source's snapshots of them could take all its time in a slow (TSan) build, so
+    // that it never reached its end (a hang seen in 1 run of 4).
+    env.config().checkpoints = checkpoints(dir.path, 50);
     env.config().checkpoints.fileSystem = faulty;
     auto job = env.executeAsync();
     ASSERT_TRUE(job.isOk());

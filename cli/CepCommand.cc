@@ -31,6 +31,7 @@ struct CepFlags {
   std::string time;
   std::string output;
   std::string deadLetter;
+  std::string lateOutput;
   std::string outOfOrderness = "0s";
   bool follow = false;
   bool unbounded = false;
@@ -69,6 +70,13 @@ struct DecodeMessage {
 
 struct EventTime {
   int64_t operator()(const cep::Event& e) const { return e.timestamp(); }
+};
+
+struct EventLine {
+  void operator()(const cep::Event& e, std::string& out) const {
+    out += e.json();
+    out += '\n';
+  }
 };
 
 struct AlertLine {
@@ -210,7 +218,11 @@ int runCep(CepFlags flags, CLI::App* cmd) {
     rules = cep::ruleFileSource(env, ro);
     options.rulesToEndFirst = !watch;
   }
+  static const OutputTag<cep::Event> kLate("late events");
+  if (!flags.lateOutput.empty()) options.lateDataTag = kLate.id();
   auto alerts = cep::applyRules(events.value(), *rules, "cep-rules", options);
+  if (!flags.lateOutput.empty())
+    alerts.sideOutput(kLate).rebalance().sink("late events", nexmark::JsonLinesFileSink<cep::Event, EventLine>(flags.lateOutput, counters, false, 0)).parallelism(1);
   if (flags.output.empty()) {
     alerts.rebalance()
         .sink("alerts",
@@ -272,6 +284,7 @@ void addCepCommands(CLI::App& app, int& exitCode) {
   run->add_option("--output", flags->output, "file the alerts are appended to, following the checkpoints (default: stdout)");
   run->add_option("--dead-letter", flags->deadLetter, "file or kafka:// URI for lines that are not events (default: stderr)");
   run->add_option("--out-of-orderness", flags->outOfOrderness, "how late an event may arrive behind the newest (default 0s)");
+  run->add_option("--late-output", flags->lateOutput, "file the events that arrive behind the watermark are appended to (default: counted and dropped)");
   run->add_flag("--follow", flags->follow, "keep reading the input file(s) as they grow; the rule file is watched");
   run->add_flag("--unbounded", flags->unbounded, "read the Kafka topic until stopped; the rule file is watched");
   run->add_flag("--watch-rules", flags->watchRules, "apply changes of the rule file or topic while the job runs (the default with --follow and --unbounded)");

@@ -127,7 +127,7 @@ TEST(CepCliTest, RulesChangeWhileTheJobRunsAndABadChangeKeepsTheRulesItHad) {
   std::ofstream(events) << "";
   auto append = [&](const std::string& lines) { std::ofstream(events, std::ios::app) << lines; };
   pid_t pid = startReka({"cep", "run", "--rules", rules, "--input", events, "--follow", "--key", "card", "--time", "ts", "--output", out,
-                         "--state-dir", dir.file("state"), "--parallelism", "2", "--rest-port", "0"},
+                         "--state-dir", dir.file("state"), "--parallelism", "2", "--rest-port", "0", "--late-output", dir.file("late.json")},
                         dir);
   auto alerts = [&] { return readFile(out); };
   auto err = [&] { return readFile(dir.file("stderr.log")); };
@@ -135,6 +135,9 @@ TEST(CepCliTest, RulesChangeWhileTheJobRunsAndABadChangeKeepsTheRulesItHad) {
   append(charge("a", 1000, "1500") + charge("z", 2000, "1"));
   ASSERT_TRUE(waitUntil([&] { return count(alerts(), "\"key\":\"a\"") == 1; })) << err();
   EXPECT_THAT(alerts(), HasSubstr(R"({"rule":"big","version":1,"key":"a","start":1000,"end":1000,"measures":{"amount":1500}})"));
+  // The watermark has passed 1000: an event at 500 is late, written out as read and not matched.
+  append(charge("late", 500, "9000"));
+  ASSERT_TRUE(waitUntil([&] { return readFile(dir.file("late.json")) == charge("late", 500, "9000"); })) << err();
 
   // Version 2 raises the threshold to 5000 and a second rule is added.
   replaceFile(rules, "[" + big(2, 5000) + R"(, {"id":"tiny","pattern":[{"name":"t","where":"amount < 0.1"}]}])");
@@ -154,6 +157,7 @@ TEST(CepCliTest, RulesChangeWhileTheJobRunsAndABadChangeKeepsTheRulesItHad) {
   ASSERT_TRUE(waitUntil([&] { return count(alerts(), "\"key\":\"e\"") == 1; })) << alerts() << err();
   EXPECT_THAT(alerts(), HasSubstr(R"({"rule":"big","version":2,"key":"e")"));
   EXPECT_EQ(count(alerts(), "\"key\":\"f\""), 0u) << alerts();
+  EXPECT_EQ(count(alerts(), "\"key\":\"late\""), 0u) << alerts();
   EXPECT_EQ(stopReka(pid), 0) << err();
 }
 

@@ -162,10 +162,8 @@ class CepOperator final : public reka::detail::EmittingOperator<Out> {
     const int64_t ts = tsFn_(r);
     const int64_t wm = kctx_.currentWatermark();
     if (ts <= wm) {  // behind the watermark: it could no longer be put in order
-      if (lateTag_ >= 0)
-        kctx_.template outputById<T>(lateTag_, r);
-      else
-        kctx_.countLateRecord();
+      kctx_.countLateRecord();  // as every late record is, whether dropped or sent on
+      if (lateTag_ >= 0) kctx_.template outputById<T>(lateTag_, r);
       return;
     }
     KeyState<T>& s = state_.getOrCreate();

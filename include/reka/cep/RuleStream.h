@@ -39,6 +39,10 @@ struct RuleOptions {
   /// Hold events back until the first rule update has arrived (a rule file's first reading),
   /// so that no event is matched against an empty rule set at start.
   bool waitForRules = true;
+  /// Events behind the watermark (too late to be put in order) go to the side output of this
+  /// tag (an OutputTag<Event>'s id: read it with alerts.sideOutput(tag)); -1: they are dropped.
+  /// Either way they are counted in reka_operator_late_records_total.
+  int lateDataTag = -1;
   /// Hold events back until the rule input has ended (a bounded rule input: a file read once, a
   /// topic read to its end), so that every event meets every rule.
   bool rulesToEndFirst = false;
@@ -150,6 +154,7 @@ class RuleOperator final : public reka::detail::EmittingOperator<Alert> {
     kc.key = nullptr;
     (void)keyFn;
     kctx_.flushEmitted(&in);
+    if (options_.processingTime && ++batches_ % 64 == 0) publish();  // no watermarks publish them
   }
   bool acceptsInput(int input) const override {
     if (input == 1) return true;
@@ -288,8 +293,9 @@ class RuleOperator final : public reka::detail::EmittingOperator<Alert> {
   void buffer(const Event& e) {
     const int64_t ts = e.timestamp();
     const int64_t wm = kctx_.currentWatermark();
-    if (ts <= wm) {
+    if (ts <= wm) {  // counted, as every late record is, and sent on if asked
       kctx_.countLateRecord();
+      if (options_.lateDataTag >= 0) kctx_.template outputById<Event>(options_.lateDataTag, e);
       return;
     }
     RuleKeyState& s = keyState();
@@ -409,6 +415,7 @@ class RuleOperator final : public reka::detail::EmittingOperator<Alert> {
   std::map<std::string, RuleStats> refusedOnly_;  ///< refused ids that have no active version
   bool rulesReceived_ = false;
   bool rulesEnded_ = false;
+  int64_t batches_ = 0;
   std::vector<Match<Event>> matches_;
   std::vector<Match<Event>> timedOut_;
   std::vector<RuleKeyState::Active> next_;  ///< scratch of step()

@@ -250,6 +250,36 @@ TEST(RuleOperatorTest, ACheckpointInTheMiddleOfAMatchRestoresRulesAndPartialMatc
   EXPECT_EQ(second.take(), (Lines{"big@1 A 3-3", "small-large@4 A 1-3", "small-large@4 B 2-4"}));
 }
 
+TEST(RuleOperatorTest, LateEventsGoToTheSideOutputWhenOneIsAsked) {
+  static const OutputTag<Event> late("late");
+  RuleOptions o;
+  o.lateDataTag = late.id();
+  CollectingOutput<Alert> main;
+  CollectingOutput<Event> lateOut;
+  auto ports = std::make_shared<reka::detail::SidePorts>(
+      reka::detail::SidePorts{{late.id(), [] { return std::make_unique<RecordBatch<Event>>(); }}});
+  OperatorHarness h(std::make_unique<detail::RuleOperator>(o, ports), {&main, &lateOut}, 0);
+  ASSERT_TRUE(h.open().isOk());
+  RecordBatch<RuleUpdate> r;
+  r.records.push_back(update({bigOne()}));
+  h.op().processBatch(1, r);
+  RecordBatch<Event> b;
+  b.records = {charge("A", 5, 2000)};
+  h.op().processBatch(0, b);
+  h.op().processWatermark(10);
+  ASSERT_EQ(main.out.size(), 1u);
+  // At 3 and 10, behind the watermark (10): to the side output (and counted), not matched.
+  RecordBatch<Event> lateBatch;
+  lateBatch.records = {charge("A", 3, 5000), charge("B", 10, 7000)};
+  h.op().processBatch(0, lateBatch);
+  h.op().processWatermark(20);
+  EXPECT_EQ(main.out.size(), 1u);
+  ASSERT_EQ(lateOut.out.size(), 2u);
+  EXPECT_EQ(lateOut.out[0].key(), "A");
+  EXPECT_EQ(lateOut.out[1].timestamp(), 10);
+  EXPECT_EQ(h.ctx().metrics->lateRecords.load(), 2);
+}
+
 TEST(RuleOperatorTest, ProcessingTimeMatchesEventsAsTheyArrive) {
   RuleOptions o;
   o.processingTime = true;

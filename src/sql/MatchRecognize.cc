@@ -100,14 +100,14 @@ class RowsToEvents final : public reka::detail::EmittingOperator<cep::Event> {
       k.begin();
       for (int c : spec_->partitionColumns) write(k, in, static_cast<size_t>(c), r);
       k.end(false);
-      auto e = cep::Event::parse(json_);
-      if (!e.isOk()) throw std::runtime_error("MATCH_RECOGNIZE: a row did not convert: " + e.status().message());
       int64_t ts = 0;
       if (!spec_->processingTime) {
         const Column& t = in.columns[static_cast<size_t>(spec_->timeColumn)];
         ts = t.isNull(r) ? INT64_MIN : t.ints[r];  // a null time is behind every watermark: late
       }
-      emitter_.emit(e.value().withTimeAndKey(ts, key_));
+      auto e = cep::Event::parse(json_, ts, key_);
+      if (!e.isOk()) throw std::runtime_error("MATCH_RECOGNIZE: a row did not convert: " + e.status().message());
+      emitter_.emit(std::move(e.value()));
     }
     emitter_.flushEmitted(&batch);
   }

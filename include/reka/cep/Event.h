@@ -79,6 +79,8 @@ class Event {
 
   /// Parses one JSON object. Errors say what is wrong ("malformed JSON: …", "not an object").
   static Result<Event> parse(std::string_view json);
+  /// The same, with the event's timestamp and key set.
+  static Result<Event> parse(std::string_view json, int64_t timestamp, std::string key);
 
   size_t fieldCount() const { return d_->fields.size(); }
   std::string_view fieldName(size_t i) const {
@@ -166,9 +168,9 @@ struct Serde<cep::Event> {
     std::string json, key;
     int64_t ts = 0;
     if (!Serde<std::string>::read(in, json) || !Serde<std::string>::read(in, key) || !Serde<int64_t>::read(in, ts)) return false;
-    auto parsed = cep::Event::parse(json);
+    auto parsed = cep::Event::parse(json, ts, std::move(key));
     if (!parsed.isOk()) return false;
-    e = parsed.value().withTimeAndKey(ts, std::move(key));
+    e = std::move(parsed.value());
     return true;
   }
 };

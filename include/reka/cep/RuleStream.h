@@ -141,7 +141,6 @@ class RuleOperator final : public reka::detail::EmittingOperator<Alert> {
       return;
     }
     auto& in = static_cast<RecordBatch<Event>&>(batch);
-    auto keyFn = [](const Event& e) -> const std::string& { return e.key(); };
     auto& kc = kctx_.keyContext();
     for (const Event& e : in.records) {
       kc.key = &e.key();
@@ -152,7 +151,6 @@ class RuleOperator final : public reka::detail::EmittingOperator<Alert> {
         buffer(e);
     }
     kc.key = nullptr;
-    (void)keyFn;
     kctx_.flushEmitted(&in);
     if (options_.processingTime && ++batches_ % 64 == 0) publish();  // no watermarks publish them
   }
@@ -215,8 +213,8 @@ class RuleOperator final : public reka::detail::EmittingOperator<Alert> {
   using Timers = reka::detail::KeyedTimerFiring<std::string, Alert, TimerTarget>;
   struct Installed {
     std::shared_ptr<const CompiledRule> rule;
-    std::shared_ptr<const Nfa<Event>> nfa;
     RuleStats stats;
+    const Nfa<Event>& nfa() const { return *rule->nfa(); }
   };
 
   Emitter<Alert>& emitterRef() override { return kctx_; }
@@ -224,11 +222,8 @@ class RuleOperator final : public reka::detail::EmittingOperator<Alert> {
   Status install(const RuleSpec& spec) {
     auto compiled = compileRule(spec);
     if (!compiled.isOk()) return compiled.status();
-    auto nfa = Nfa<Event>::compile(compiled.value()->pattern());
-    if (!nfa.isOk()) return Status::invalidArgument("rule '" + spec.id + "': " + nfa.status().message());
     Installed in;
     in.rule = compiled.value();
-    in.nfa = nfa.value();
     in.stats.id = spec.id;
     in.stats.version = spec.version;
     in.stats.enabled = spec.enabled;
@@ -347,16 +342,16 @@ class RuleOperator final : public reka::detail::EmittingOperator<Alert> {
       }
       if (!r.stats.enabled) continue;
       if (a != nullptr) {
-        check(r.nfa->advanceTime(a->nfa, ts, matches_, &timedOut_));
+        check(r.nfa().advanceTime(a->nfa, ts, matches_, &timedOut_));
         if (e != nullptr) {
-          check(r.nfa->process(a->nfa, *e, ts, matches_));
+          check(r.nfa().process(a->nfa, *e, ts, matches_));
           limit(a->nfa);
         }
         emit(r);
         if (!a->nfa.idle()) next_.push_back(std::move(*a));
-      } else if (e != nullptr && r.nfa->canStart(*e, ts)) {
-        RuleKeyState::Active fresh{id, r.stats.version, r.nfa->initialState()};
-        check(r.nfa->process(fresh.nfa, *e, ts, matches_));
+      } else if (e != nullptr && r.nfa().canStart(*e, ts)) {
+        RuleKeyState::Active fresh{id, r.stats.version, r.nfa().initialState()};
+        check(r.nfa().process(fresh.nfa, *e, ts, matches_));
         limit(fresh.nfa);
         emit(r);
         if (!fresh.nfa.idle()) next_.push_back(std::move(fresh));
@@ -369,7 +364,7 @@ class RuleOperator final : public reka::detail::EmittingOperator<Alert> {
     int64_t due = INT64_MAX;
     for (const auto& a : s.active) {
       auto r = rules_.find(a.rule);
-      if (r != rules_.end()) due = std::min(due, r->second.nfa->nextTimeout(a.nfa));
+      if (r != rules_.end()) due = std::min(due, r->second.nfa().nextTimeout(a.nfa));
     }
     if (!s.pending.empty() && now < INT64_MAX) due = std::min(due, now + 1);
     if (due == INT64_MAX) {

@@ -12,6 +12,7 @@
 
 #include "reka/base/Status.h"
 #include "reka/cep/Event.h"
+#include "reka/cep/Nfa.h"
 #include "reka/cep/Pattern.h"
 #include "reka/cep/SharedBuffer.h"
 
@@ -52,6 +53,8 @@ class CompiledRule {
   virtual ~CompiledRule() = default;
   virtual const RuleSpec& spec() const = 0;
   virtual const Pattern<Event>& pattern() const = 0;
+  /// The pattern compiled (for this subtask: its conditions keep per-thread caches).
+  virtual const std::shared_ptr<const Nfa<Event>>& nfa() const = 0;
   /// Whether timed-out partial matches are emitted ("emitTimeouts": true).
   virtual bool emitsTimeouts() const = 0;
   /// Appends the alert for `m` on `key` as one JSON line (no newline): rule, version, key,

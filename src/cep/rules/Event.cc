@@ -127,10 +127,14 @@ bool parseIsoTimestamp(std::string_view s, int64_t& ms) {
   return true;
 }
 
-Result<Event> Event::parse(std::string_view json) {
+Result<Event> Event::parse(std::string_view json) { return parse(json, 0, std::string()); }
+
+Result<Event> Event::parse(std::string_view json, int64_t timestamp, std::string key) {
   thread_local simdjson::dom::parser parser;
   auto d = std::make_shared<Data>();
   REKA_RETURN_IF_ERROR(parseInto(parser, json, *d));
+  d->timestamp = timestamp;
+  d->key = std::move(key);
   return Event(std::move(d));
 }
 

@@ -98,6 +98,7 @@ class JsonRule final : public CompiledRule {
  public:
   const RuleSpec& spec() const override { return spec_; }
   const Pattern<Event>& pattern() const override { return *pattern_; }
+  const std::shared_ptr<const Nfa<Event>>& nfa() const override { return nfa_; }
   bool emitsTimeouts() const override { return emitTimeouts_; }
   Status writeAlert(const Match<Event>& m, std::string_view key, bool timedOut, std::string& out) const override {
     connector::JsonRowWriter w(out);
@@ -147,6 +148,7 @@ class JsonRule final : public CompiledRule {
  private:
   RuleSpec spec_;
   std::optional<Pattern<Event>> pattern_;
+  std::shared_ptr<const Nfa<Event>> nfa_;
   std::vector<Measure> measures_;
   bool emitEvents_ = true;
   bool emitTimeouts_ = false;
@@ -320,10 +322,9 @@ Result<std::shared_ptr<const CompiledRule>> JsonRule::compile(const RuleSpec& sp
     p = p->within(ms);
   }
   // The pattern's own checks (a misuse the JSON allows, e.g. greedy on a single step).
-  {
-    auto nfa = Nfa<Event>::compile(*p);
-    if (!nfa.isOk()) return Status::invalidArgument(rule + ": " + nfa.status().message());
-  }
+  auto nfa = Nfa<Event>::compile(*p);
+  if (!nfa.isOk()) return Status::invalidArgument(rule + ": " + nfa.status().message());
+  out->nfa_ = std::move(nfa.value());
   out->pattern_ = std::move(p);
   if (auto e = j.find("emit"); e != j.end()) {
     if (!e->is_object()) return Status::invalidArgument(rule + ": \"emit\" must be an object of name: expression");

@@ -255,10 +255,10 @@ struct KafkaSinkOptions {
   /// Exactly-once: subtask s uses the transactional ids "<prefix>-<s>-<k>" (k = 0, 1, …: one
   /// per transaction in flight). Two jobs writing to one cluster need different prefixes.
   std::string transactionalIdPrefix = "reka";
-  /// Exactly-once with checkpoints: where each open transaction's messages are logged until
-  /// it commits, so that a transaction whose checkpoint completed but whose commit a crash
-  /// prevented is written again on restore (librdkafka cannot resume another producer's
-  /// transaction). Files are 0600 in a 0700 directory.
+  /// Exactly-once with checkpoints: where the sink keeps a marker per transactional id (the
+  /// checkpoint whose transaction it last committed), so that a restore sends a transaction
+  /// again only if its commit did not happen. Files are 0600 in a 0700 directory. (The
+  /// messages themselves are not kept here: a restore reads them back from the topic.)
   std::string transactionLogDir;
   /// Partitioning when an encoder leaves ProducerRecord::partition at -1: librdkafka's
   /// (murmur2 of the key, like the Java client; keyless messages spread) unless set here with

@@ -14,6 +14,7 @@
 #include "connectors/kafka/MockCluster.h"
 #include "reka/connector/Kafka.h"
 #include "reka/connector/SplitSource.h"
+#include "reka/state/Serde.h"
 #include "testing/JobTesting.h"
 
 namespace reka::connector::kafka {
@@ -428,9 +429,10 @@ TEST_F(KafkaConnectorTest, UpsertEncoderWritesKeysRowsAndTombstones) {
 
 /// Exactly-once, at the protocol level: a transaction per checkpoint, committed when the
 /// checkpoint completes; one whose checkpoint completed but whose commit a crash prevented is
-/// sent again (from the transaction log) by the restore, once.
+/// sent again by the restore, once, with every message as it was (read back from the topic at
+/// the offsets the checkpoint holds, past another producer's messages in the same partitions).
 TEST_F(KafkaConnectorTest, TransactionsCommitOnCompletionAndRecoverAfterACrash) {
-  ASSERT_TRUE(mock_->createTopic("out", 1).isOk());
+  ASSERT_TRUE(mock_->createTopic("out", 2).isOk());
   KafkaSinkOptions o;
   o.bootstrapServers = mock_->bootstrapServers();
   o.topic = "out";
@@ -439,14 +441,23 @@ TEST_F(KafkaConnectorTest, TransactionsCommitOnCompletionAndRecoverAfterACrash) 
   o.transactionalIdPrefix = "job";
   auto high = [&] {
     auto offsets = partitionOffsets(mock_->bootstrapServers(), "out");
-    return offsets.isOk() ? (*offsets)[0].second : int64_t{-1};
+    return offsets.isOk() ? (*offsets)[0].second + (*offsets)[1].second : int64_t{-1};
+  };
+  // Record i of a batch: partition i mod 2, key k<i> (none for i = 3), header h=<value>, a
+  // timestamp of its own; value "<prefix><i>" (null for i = 4 of "b": a tombstone).
+  auto record = [](int i, const std::string& prefix) {
+    ProducerRecord r;
+    r.partition = i % 2;
+    r.hasKey = i != 3;
+    if (r.hasKey) r.key = "k" + std::to_string(i);
+    r.hasValue = !(prefix == "b" && i == 4);
+    if (r.hasValue) r.value = prefix + std::to_string(i);
+    r.timestampMs = 1'700'000'000'000 + i;
+    r.headers.emplace_back("h", prefix + std::to_string(i));
+    return r;
   };
   auto send = [&](SinkWriter& w, int n, const std::string& prefix) {
-    for (int i = 0; i < n; ++i) {
-      ProducerRecord r;
-      r.value = prefix + std::to_string(i);
-      ASSERT_TRUE(w.write(r).isOk());
-    }
+    for (int i = 0; i < n; ++i) ASSERT_TRUE(w.write(record(i, prefix)).isOk());
   };
   std::string blob1, blob2;
   {
@@ -456,13 +467,16 @@ TEST_F(KafkaConnectorTest, TransactionsCommitOnCompletionAndRecoverAfterACrash) 
     send(**w, 10, "a");
     ASSERT_TRUE((*w)->prepare(1, blob1).isOk());
     ASSERT_TRUE((*w)->commit(1).isOk());
-    send(**w, 5, "b");
+    send(**w, 3, "b");
+    // Another producer writes between this transaction's messages.
+    produce("out", {"x0", "x1"}, 2);
+    for (int i = 3; i < 6; ++i) ASSERT_TRUE((*w)->write(record(i, "b")).isOk());
     ASSERT_TRUE((*w)->prepare(2, blob2).isOk());
     // Crash: checkpoint 2 completed, its commit never ran.
   }
   // Each transaction ends in a commit or abort marker, which takes an offset too.
   const int64_t afterCrash = high();
-  EXPECT_GE(afterCrash, 15);
+  EXPECT_GE(afterCrash, 18);
   // Transaction 1 ran on producer job-0-0; transaction 2 on the same producer once it was free.
   auto marker = [&] {
     std::ifstream in(dir_ / "txn" / "job-0-0.committed");
@@ -472,27 +486,79 @@ TEST_F(KafkaConnectorTest, TransactionsCommitOnCompletionAndRecoverAfterACrash) 
   };
   EXPECT_EQ(marker(), 1);
   EXPECT_EQ(fs::status(dir_ / "txn").permissions() & fs::perms::all, fs::perms::owner_all);
+  EXPECT_EQ(fs::status(dir_ / "txn" / "job-0-0.committed").permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
   {
     auto w = SinkWriter::open(o, 0, true);
     ASSERT_TRUE(w.isOk());
-    ASSERT_TRUE((*w)->recover(blob2).isOk());  // sends b0..b4 again in a new transaction
+    ASSERT_TRUE((*w)->recover(blob2).isOk());  // sends b0..b5 again in a new transaction
   }
   EXPECT_EQ(marker(), 2);
   const int64_t afterRecovery = high();
-  EXPECT_GE(afterRecovery, afterCrash + 5);
+  EXPECT_GE(afterRecovery, afterCrash + 6);
   {
     auto w = SinkWriter::open(o, 0, true);
     ASSERT_TRUE(w.isOk());
     ASSERT_TRUE((*w)->recover(blob2).isOk());  // already committed: nothing is sent again
   }
   // (Only the fencing producers' init, no messages.)
+  EXPECT_EQ(high(), afterRecovery);
   std::vector<Msg> got;
   ASSERT_TRUE(read(sourceOptions("out"), 1, got).isOk());
-  int b = 0;
-  for (const Msg& m : got) b += m.value.rfind("b", 0) == 0 ? 1 : 0;
   // The mock shows aborted transactions to read_committed readers too (see the docs), so the
-  // crashed transaction's five are visible next to the recovered five: ten, and not fifteen.
-  EXPECT_EQ(b, 10);
+  // crashed transaction's six are visible next to the recovered six: each b twice, the x once.
+  std::map<std::string, int> seen;
+  for (const Msg& m : got) {
+    if (m.headers.rfind("h=b", 0) != 0) {
+      ++seen[m.value];
+      continue;
+    }
+    const int i = std::stoi(m.headers.substr(3));
+    const ProducerRecord want = record(i, "b");
+    EXPECT_EQ(m.partition, want.partition) << m.headers;
+    EXPECT_EQ(m.key, want.hasKey ? want.key : "") << m.headers;
+    EXPECT_EQ(m.value, want.hasValue ? want.value : "<null>") << m.headers;
+    EXPECT_EQ(m.timestampMs, want.timestampMs) << m.headers;
+    ++seen[m.headers];
+  }
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(seen["h=b" + std::to_string(i) + ";"], 2) << i;
+  EXPECT_EQ(seen["x0"], 1);
+  EXPECT_EQ(seen["x1"], 1);
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(seen["a" + std::to_string(i)], 1) << i;
+}
+
+/// A prepared transaction whose messages are no longer in the topic (retention or compaction
+/// removed them) fails the restore with a message that names the partition and offset.
+TEST_F(KafkaConnectorTest, RecoveryOfATransactionWhoseMessagesAreGoneFailsClearly) {
+  ASSERT_TRUE(mock_->createTopic("out", 1).isOk());
+  produce("out", numbered(3), 1);
+  KafkaSinkOptions o;
+  o.bootstrapServers = mock_->bootstrapServers();
+  o.topic = "out";
+  o.delivery = SinkDelivery::kExactlyOnce;
+  o.transactionLogDir = (dir_ / "txn").string();
+  o.transactionalIdPrefix = "job";
+  // Version 2, one transaction (checkpoint 7, id job-0-0) with one run: partition 0, offsets
+  // 100..104, past the partition's end.
+  std::string blob;
+  Serde<uint8_t>::write(2, blob);
+  Serde<uint32_t>::write(1, blob);
+  Serde<int64_t>::write(7, blob);
+  Serde<std::string>::write("job-0-0", blob);
+  Serde<uint32_t>::write(1, blob);
+  Serde<int32_t>::write(0, blob);
+  Serde<int64_t>::write(100, blob);
+  Serde<int64_t>::write(5, blob);
+  auto w = SinkWriter::open(o, 0, true);
+  ASSERT_TRUE(w.isOk());
+  Status s = (*w)->recover(blob);
+  ASSERT_FALSE(s.isOk());
+  EXPECT_NE(s.message().find("out [0] at offset 100 is no longer in the topic"), std::string::npos) << s.toString();
+  // A checkpoint of another subtask's ids, or a malformed one, is refused as such.
+  std::string other = blob;
+  other.replace(other.find("job-0-0"), 7, "job-1-0");
+  EXPECT_NE((*w)->recover(other).message().find("of another subtask"), std::string::npos);
+  EXPECT_EQ((*w)->recover(blob.substr(0, blob.size() - 3)).code(), StatusCode::kCorruption);
 }
 
 TEST(KafkaUriTest, ParsesAndExplains) {

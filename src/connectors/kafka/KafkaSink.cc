@@ -2,14 +2,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <deque>
 #include <filesystem>
+#include <map>
+#include <vector>
 
 #include "connectors/kafka/KafkaCommon.h"
+#include "reka/base/Log.h"
 #include "reka/connector/Kafka.h"
 #include "reka/state/Serde.h"
 
@@ -21,7 +26,8 @@ constexpr int kFlushTimeoutMs = 60'000;
 constexpr int kTransactionCallTimeoutMs = 60'000;
 /// Transactions of one sink subtask prepared and not yet committed, at most (one producer each).
 constexpr int kMaxTransactionsInFlight = 8;
-constexpr uint32_t kNull = 0xFFFFFFFFu;
+/// The layout of the sink's part of a checkpoint (see prepare()).
+constexpr uint8_t kSnapshotVersion = 2;
 
 std::string errorString(rd_kafka_error_t* e) {
   std::string m = rd_kafka_error_string(e);
@@ -29,24 +35,60 @@ std::string errorString(rd_kafka_error_t* e) {
   return m;
 }
 
-/// Counts messages the broker refused (delivery reports), across a producer's lifetime.
+/// The offsets of one transaction's messages in one partition: [first, first + count).
+struct OffsetRun {
+  int32_t partition = 0;
+  int64_t first = 0;
+  int64_t count = 0;
+};
+
+/// What the delivery reports of a producer say, across its lifetime: how many messages the
+/// broker refused, and (for a transactional producer with checkpoints) where the acknowledged
+/// messages of the open transaction landed, as runs of consecutive offsets per partition.
 struct DeliveryState {
   std::atomic<int64_t> failed{0};
   std::string firstError;  // written by the delivery callback (on the thread that polls)
+  bool trackOffsets = false;
+  int64_t unknownOffsets = 0;
+  std::vector<OffsetRun> runs;
+  std::vector<int32_t> lastRun;  // per partition: its newest run in `runs`, or -1
+
+  void record(int32_t partition, int64_t offset) {
+    if (partition < 0 || offset < 0) {
+      ++unknownOffsets;
+      return;
+    }
+    if (static_cast<size_t>(partition) >= lastRun.size()) lastRun.resize(static_cast<size_t>(partition) + 1, -1);
+    int32_t& last = lastRun[static_cast<size_t>(partition)];
+    if (last >= 0) {
+      OffsetRun& r = runs[static_cast<size_t>(last)];
+      if (r.first + r.count == offset) {
+        ++r.count;
+        return;
+      }
+    }
+    last = static_cast<int32_t>(runs.size());
+    runs.push_back({partition, offset, 1});
+  }
 };
 
 void onDelivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
-  if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) return;
   auto* state = static_cast<DeliveryState*>(opaque);
+  if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    if (state->trackOffsets) state->record(m->partition, m->offset);
+    return;
+  }
   if (state->failed.fetch_add(1) == 0) state->firstError = rd_kafka_err2str(m->err);
 }
 
 /// One librdkafka producer: plain (idempotent) or transactional.
 class Producer {
  public:
-  static Result<std::unique_ptr<Producer>> make(const KafkaSinkOptions& o, const std::string& transactionalId) {
+  static Result<std::unique_ptr<Producer>> make(const KafkaSinkOptions& o, const std::string& transactionalId,
+                                                bool trackOffsets = false) {
     auto p = std::unique_ptr<Producer>(new Producer());
     p->transactionalId_ = transactionalId;
+    p->delivery_.trackOffsets = trackOffsets;
     std::map<std::string, std::string> defaults = {
         {"bootstrap.servers", o.bootstrapServers},
         {"enable.idempotence", "true"},
@@ -135,6 +177,16 @@ class Producer {
     rd_kafka_error_t* e = rd_kafka_abort_transaction(rk_.get(), 10'000);
     if (e != nullptr) rd_kafka_error_destroy(e);
   }
+  /// The offsets of the messages acknowledged since the last call (call after flush()).
+  Result<std::vector<OffsetRun>> takeRuns() {
+    if (delivery_.unknownOffsets > 0)
+      return Status::ioError("Kafka acknowledged " + std::to_string(delivery_.unknownOffsets) +
+                             " messages of transaction " + transactionalId_ + " without their offsets");
+    std::vector<OffsetRun> runs = std::move(delivery_.runs);
+    delivery_.runs.clear();
+    delivery_.lastRun.clear();
+    return runs;
+  }
   int64_t sent() const { return sent_; }
   const std::string& transactionalId() const { return transactionalId_; }
 
@@ -147,115 +199,120 @@ class Producer {
   int64_t sent_ = 0;
 };
 
-/// A file of the messages of one transaction, so that it can be sent again (see
-/// KafkaSinkOptions::transactionLogDir). Records: u32 key length (kNull: null) + key, u32 value
-/// length + value, i32 partition, i64 timestamp, u32 headers, then per header u32 + name,
-/// u32 + value.
-class TransactionLog {
- public:
-  ~TransactionLog() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Status open(const std::string& path) {
-    path_ = path;
-    fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd_ < 0) return Status::ioError("cannot open " + path + ": " + std::strerror(errno));
-    length_ = 0;
-    buffer_.clear();
-    return Status::ok();
-  }
-  Status reset() {
-    buffer_.clear();
-    length_ = 0;
-    if (::ftruncate(fd_, 0) != 0 || ::lseek(fd_, 0, SEEK_SET) != 0)
-      return Status::ioError("cannot reset " + path_ + ": " + std::strerror(errno));
-    return Status::ok();
-  }
-  Status append(const ProducerRecord& r) {
-    auto str = [&](bool present, const std::string& s) {
-      Serde<uint32_t>::write(present ? static_cast<uint32_t>(s.size()) : kNull, buffer_);
-      if (present) buffer_.append(s);
-    };
-    str(r.hasKey, r.key);
-    str(r.hasValue, r.value);
-    Serde<int32_t>::write(r.partition, buffer_);
-    Serde<int64_t>::write(r.timestampMs, buffer_);
-    Serde<uint32_t>::write(static_cast<uint32_t>(r.headers.size()), buffer_);
-    for (const auto& [k, v] : r.headers) {
-      str(true, k);
-      str(true, v);
-    }
-    if (buffer_.size() >= (size_t{1} << 16)) return writeBuffer();
-    return Status::ok();
-  }
-  /// Everything appended is on disk; returns the log's length.
-  Result<int64_t> sync() {
-    REKA_RETURN_IF_ERROR(writeBuffer());
-    if (::fdatasync(fd_) != 0) return Status::ioError("cannot sync " + path_ + ": " + std::strerror(errno));
-    return length_;
-  }
+/// Reads the messages of a transaction back from the topic (they are there whether the
+/// transaction is open, aborted or committed, for a reader that does not filter by
+/// transaction: `read_uncommitted`) and calls send(record) for each, partition by partition in
+/// offset order. Fails, naming the partition and offset, if a message is no longer there
+/// (retention or compaction removed it).
+template <class Send>
+Status readBack(const KafkaSinkOptions& o, const std::string& transactionalId, std::vector<OffsetRun> runs, Send&& send) {
+  if (runs.empty()) return Status::ok();
+  std::stable_sort(runs.begin(), runs.end(), [](const OffsetRun& a, const OffsetRun& b) {
+    return a.partition != b.partition ? a.partition < b.partition : a.first < b.first;
+  });
+  std::map<std::string, std::string> defaults = {
+      {"bootstrap.servers", o.bootstrapServers},
+      {"group.id", "reka-recovery-" + transactionalId},
+      {"enable.auto.commit", "false"},
+      {"enable.auto.offset.store", "false"},
+      {"enable.partition.eof", "true"},
+      {"auto.offset.reset", "error"},
+      {"isolation.level", "read_uncommitted"},
+  };
+  // Only the connection's properties apply to this reader (the rest are the producer's).
+  std::map<std::string, std::string> connection;
+  for (const auto& [k, v] : o.properties)
+    if (k.rfind("security.", 0) == 0 || k.rfind("sasl.", 0) == 0 || k.rfind("ssl.", 0) == 0 || k == "client.id" ||
+        k.rfind("socket.", 0) == 0)
+      connection[k] = v;
+  REKA_ASSIGN_OR_RETURN(KafkaConf conf, makeConf(defaults, connection));
+  REKA_ASSIGN_OR_RETURN(KafkaHandle rk, makeClient(RD_KAFKA_CONSUMER, std::move(conf)));
+  rd_kafka_poll_set_consumer(rk.get());
 
-  /// Calls send(record) for each record in the first `length` bytes of the log at `path`.
-  template <class Send>
-  static Status replay(const std::string& path, int64_t length, Send&& send) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) return Status::ioError("cannot open the transaction log " + path + ": " + std::strerror(errno));
-    std::string bytes(static_cast<size_t>(length), '\0');
-    size_t got = 0;
-    while (got < bytes.size()) {
-      ssize_t n = ::read(fd, bytes.data() + got, bytes.size() - got);
-      if (n <= 0) break;
-      got += static_cast<size_t>(n);
+  // Per partition: the runs still to read, and the next offset wanted.
+  struct Cursor {
+    size_t run = 0, end = 0;  // runs[run, end) are this partition's
+    int64_t next = 0;
+    bool done = false;
+  };
+  std::map<int32_t, Cursor> cursors;
+  PartitionList assign(rd_kafka_topic_partition_list_new(8));
+  for (size_t i = 0; i < runs.size();) {
+    size_t j = i;
+    while (j < runs.size() && runs[j].partition == runs[i].partition) ++j;
+    cursors[runs[i].partition] = Cursor{i, j, runs[i].first, false};
+    rd_kafka_topic_partition_list_add(assign.get(), o.topic.c_str(), runs[i].partition)->offset = runs[i].first;
+    i = j;
+  }
+  if (rd_kafka_resp_err_t err = rd_kafka_assign(rk.get(), assign.get()); err != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return kafkaError("cannot read back transaction " + transactionalId, err);
+  size_t open = cursors.size();
+  auto where = [&](int32_t p, int64_t offset) {
+    return o.topic + " [" + std::to_string(p) + "] at offset " + std::to_string(offset);
+  };
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kTransactionCallTimeoutMs);
+  ProducerRecord r;
+  Status status = Status::ok();
+  while (open > 0 && status.isOk()) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      status = Status::ioError("timed out reading back the messages of transaction " + transactionalId + " from " + o.topic);
+      break;
     }
-    ::close(fd);
-    if (got != bytes.size()) return Status::corruption("the transaction log " + path + " is shorter than its checkpoint says");
-    std::string_view in = bytes;
-    ProducerRecord r;
-    auto str = [&](bool& present, std::string& s) {
-      uint32_t n = 0;
-      if (!Serde<uint32_t>::read(in, n)) return false;
-      present = n != kNull;
-      if (!present) return true;
-      if (in.size() < n) return false;
-      s.assign(in.data(), n);
-      in.remove_prefix(n);
-      return true;
-    };
-    while (!in.empty()) {
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk.get(), 100);
+    if (m == nullptr) continue;
+    auto it = cursors.find(m->partition);
+    if (it == cursors.end() || it->second.done) {
+      rd_kafka_message_destroy(m);
+      continue;
+    }
+    Cursor& c = it->second;
+    if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      const bool eof = m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF;
+      status = Status::ioError("transaction " + transactionalId + " cannot be sent again: its message in " +
+                               where(m->partition, c.next) + " is no longer in the topic (" +
+                               (eof ? std::string("the partition ends before it") : rd_kafka_message_errstr(m)) +
+                               "; retention or compaction removed it)");
+      rd_kafka_message_destroy(m);
+      break;
+    }
+    if (m->offset > c.next) {
+      status = Status::ioError("transaction " + transactionalId + " cannot be sent again: its message in " +
+                               where(m->partition, c.next) + " is no longer in the topic (retention or compaction removed it)");
+    } else if (m->offset == c.next) {
       r.clear();
-      uint32_t headers = 0;
-      bool ok = str(r.hasKey, r.key) && str(r.hasValue, r.value) && Serde<int32_t>::read(in, r.partition) &&
-                Serde<int64_t>::read(in, r.timestampMs) && Serde<uint32_t>::read(in, headers);
-      for (uint32_t h = 0; ok && h < headers; ++h) {
-        bool present = true;
-        std::string k, v;
-        ok = str(present, k) && str(present, v);
-        r.headers.emplace_back(std::move(k), std::move(v));
+      r.partition = m->partition;
+      r.hasKey = m->key != nullptr;
+      if (r.hasKey) r.key.assign(static_cast<const char*>(m->key), m->key_len);
+      r.hasValue = m->payload != nullptr;
+      if (r.hasValue) r.value.assign(static_cast<const char*>(m->payload), m->len);
+      rd_kafka_timestamp_type_t type;
+      const int64_t ts = rd_kafka_message_timestamp(m, &type);
+      r.timestampMs = type == RD_KAFKA_TIMESTAMP_CREATE_TIME ? ts : 0;
+      rd_kafka_headers_t* headers = nullptr;
+      if (rd_kafka_message_headers(m, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR && headers != nullptr) {
+        const char* name = nullptr;
+        const void* value = nullptr;
+        size_t size = 0;
+        for (size_t h = 0; rd_kafka_header_get_all(headers, h, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++h)
+          r.headers.emplace_back(name, value == nullptr ? std::string() : std::string(static_cast<const char*>(value), size));
       }
-      if (!ok) return Status::corruption("the transaction log " + path + " is malformed");
-      REKA_RETURN_IF_ERROR(send(r));
+      status = send(r);
+      const OffsetRun& run = runs[c.run];
+      if (++c.next == run.first + run.count) {
+        if (++c.run == c.end) {
+          c.done = true;
+          --open;
+        } else {
+          c.next = runs[c.run].first;
+        }
+      }
     }
-    return Status::ok();
+    // (A message below the next offset wanted belongs to another producer.)
+    rd_kafka_message_destroy(m);
   }
-
- private:
-  Status writeBuffer() {
-    size_t done = 0;
-    while (done < buffer_.size()) {
-      ssize_t n = ::write(fd_, buffer_.data() + done, buffer_.size() - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return Status::ioError("cannot write " + path_ + ": " + std::strerror(errno));
-      done += static_cast<size_t>(n);
-    }
-    length_ += static_cast<int64_t>(buffer_.size());
-    buffer_.clear();
-    return Status::ok();
-  }
-  std::string path_;
-  int fd_ = -1;
-  int64_t length_ = 0;
-  std::string buffer_;
-};
+  rd_kafka_consumer_close(rk.get());
+  return status;
+}
 
 class RdKafkaSinkWriter final : public SinkWriter {
  public:
@@ -267,7 +324,7 @@ class RdKafkaSinkWriter final : public SinkWriter {
     transactional_ = options_.delivery == SinkDelivery::kExactlyOnce;
     if (transactional_ && checkpointing_) {
       if (options_.transactionLogDir.empty())
-        return Status::invalidArgument("exactly-once Kafka output with checkpoints needs a transaction log directory");
+        return Status::invalidArgument("exactly-once Kafka output with checkpoints needs a directory for its transaction markers");
       std::error_code ec;
       std::filesystem::create_directories(options_.transactionLogDir, ec);
       if (ec) return Status::ioError("cannot create " + options_.transactionLogDir + ": " + ec.message());
@@ -286,13 +343,11 @@ class RdKafkaSinkWriter final : public SinkWriter {
       bytesOut_->fetch_add(static_cast<int64_t>(record.key.size() + record.value.size()), std::memory_order_relaxed);
     if (!transactional_) return plain_->send(record);
     if (!current_) REKA_RETURN_IF_ERROR(beginNext());
-    REKA_RETURN_IF_ERROR(current_->producer->send(record));
-    if (current_->log) REKA_RETURN_IF_ERROR(current_->log->append(record));
-    return Status::ok();
+    return current_->producer->send(record);
   }
 
-  /// u8 version (1), u32 prepared transactions, each: i64 checkpoint, transactional id, i64
-  /// the length of its log.
+  /// u8 version (2), u32 prepared transactions, each: i64 checkpoint, transactional id, u32
+  /// runs, each: i32 partition, i64 first offset, i64 count.
   Status prepare(int64_t id, std::string& out) override {
     if (!transactional_) {
       if (options_.delivery == SinkDelivery::kAtLeastOnce) REKA_RETURN_IF_ERROR(plain_->flush());
@@ -300,19 +355,22 @@ class RdKafkaSinkWriter final : public SinkWriter {
     }
     if (current_) {
       REKA_RETURN_IF_ERROR(current_->producer->flush());
-      if (current_->log) {
-        REKA_ASSIGN_OR_RETURN(current_->logLength, current_->log->sync());
-      }
+      REKA_ASSIGN_OR_RETURN(current_->runs, current_->producer->takeRuns());
       current_->checkpointId = id;
       prepared_.push_back(std::move(current_));
       current_.reset();
     }
-    Serde<uint8_t>::write(1, out);
+    Serde<uint8_t>::write(kSnapshotVersion, out);
     Serde<uint32_t>::write(static_cast<uint32_t>(prepared_.size()), out);
     for (const auto& t : prepared_) {
       Serde<int64_t>::write(t->checkpointId, out);
       Serde<std::string>::write(t->producer->transactionalId(), out);
-      Serde<int64_t>::write(t->logLength, out);
+      Serde<uint32_t>::write(static_cast<uint32_t>(t->runs.size()), out);
+      for (const OffsetRun& r : t->runs) {
+        Serde<int32_t>::write(r.partition, out);
+        Serde<int64_t>::write(r.first, out);
+        Serde<int64_t>::write(r.count, out);
+      }
     }
     return Status::ok();
   }
@@ -324,8 +382,7 @@ class RdKafkaSinkWriter final : public SinkWriter {
       REKA_RETURN_IF_ERROR(t->producer->commitTransaction());
       REKA_RETURN_IF_ERROR(markCommitted(t->producer->transactionalId(), t->checkpointId));
       ++committedTransactions_;
-      if (t->log) REKA_RETURN_IF_ERROR(t->log->reset());
-      t->logLength = 0;
+      t->runs.clear();
       t->checkpointId = 0;
       free_.push_back(std::move(t));
     }
@@ -337,27 +394,41 @@ class RdKafkaSinkWriter final : public SinkWriter {
     uint8_t version = 0;
     uint32_t count = 0;
     if (in.empty()) return abortLingering();
-    if (!Serde<uint8_t>::read(in, version) || version != 1 || !Serde<uint32_t>::read(in, count))
+    if (!Serde<uint8_t>::read(in, version) || !Serde<uint32_t>::read(in, count))
       return Status::corruption("malformed Kafka sink checkpoint");
+    if (version != kSnapshotVersion && !(version == 1 && count == 0))
+      return Status::corruption("this Kafka sink checkpoint has version " + std::to_string(version) + "; this Reka reads version " +
+                                std::to_string(kSnapshotVersion) + " (and version 1 without open transactions)");
     for (uint32_t i = 0; i < count; ++i) {
-      int64_t checkpointId = 0, length = 0;
+      int64_t checkpointId = 0;
+      uint32_t runCount = 0;
       std::string txnId;
-      if (!Serde<int64_t>::read(in, checkpointId) || !Serde<std::string>::read(in, txnId) || !Serde<int64_t>::read(in, length) ||
-          length < 0)
+      if (!Serde<int64_t>::read(in, checkpointId) || !Serde<std::string>::read(in, txnId) || !Serde<uint32_t>::read(in, runCount) ||
+          runCount > in.size() / 20)
         return Status::corruption("malformed Kafka sink checkpoint");
+      std::vector<OffsetRun> runs(runCount);
+      for (OffsetRun& r : runs)
+        if (!Serde<int32_t>::read(in, r.partition) || !Serde<int64_t>::read(in, r.first) || !Serde<int64_t>::read(in, r.count) ||
+            r.partition < 0 || r.first < 0 || r.count <= 0)
+          return Status::corruption("malformed Kafka sink checkpoint");
       if (txnId.rfind(idPrefix(), 0) != 0 || txnId.find('/') != std::string::npos)
         return Status::corruption("Kafka sink checkpoint names transactional id '" + txnId + "' of another subtask");
       if (committedCheckpoint(txnId) >= checkpointId) continue;  // its commit happened
       // The checkpoint completed but the commit did not happen: the old producer's transaction
-      // is aborted by the new producer's init (which also fences it); its messages go again.
+      // is aborted by the new producer's init (which also fences it); its messages, read back
+      // from the topic, go again in a new transaction.
       REKA_ASSIGN_OR_RETURN(auto producer, Producer::make(options_, txnId));
       REKA_RETURN_IF_ERROR(producer->begin());
-      REKA_RETURN_IF_ERROR(
-          TransactionLog::replay(logPath(txnId), length, [&](const ProducerRecord& r) { return producer->send(r); }));
+      int64_t messages = 0;
+      for (const OffsetRun& r : runs) messages += r.count;
+      REKA_RETURN_IF_ERROR(readBack(options_, txnId, std::move(runs), [&](const ProducerRecord& r) { return producer->send(r); }));
       REKA_RETURN_IF_ERROR(producer->flush());
       REKA_RETURN_IF_ERROR(producer->commitTransaction());
       REKA_RETURN_IF_ERROR(markCommitted(txnId, checkpointId));
       ++recoveredTransactions_;
+      log(LogLevel::kInfo, "Kafka transaction of a completed checkpoint sent again and committed",
+          {{"transactional_id", txnId}, {"checkpoint", std::to_string(checkpointId)}, {"messages", std::to_string(messages)},
+           {"topic", options_.topic}});
     }
     if (!in.empty()) return Status::corruption("trailing bytes after a Kafka sink checkpoint");
     return abortLingering();
@@ -378,7 +449,7 @@ class RdKafkaSinkWriter final : public SinkWriter {
   }
 
   void close() override {
-    // A transaction not prepared is aborted (its records are replayed after a restore);
+    // A transaction not prepared is aborted (its records are produced again after a restore);
     // prepared ones stay open for the restore to resolve.
     if (current_) current_->producer->abortTransaction();
     current_.reset();
@@ -392,13 +463,11 @@ class RdKafkaSinkWriter final : public SinkWriter {
  private:
   struct Txn {
     std::unique_ptr<Producer> producer;
-    std::unique_ptr<TransactionLog> log;
+    std::vector<OffsetRun> runs;  // where its messages are (from the delivery reports)
     int64_t checkpointId = 0;
-    int64_t logLength = 0;
   };
 
   std::string idPrefix() const { return options_.transactionalIdPrefix + "-" + std::to_string(subtask_) + "-"; }
-  std::string logPath(const std::string& txnId) const { return options_.transactionLogDir + "/" + txnId + ".log"; }
   std::string markerPath(const std::string& txnId) const { return options_.transactionLogDir + "/" + txnId + ".committed"; }
 
   /// Starts the next transaction on a free producer (or a new one with the next id).
@@ -412,11 +481,10 @@ class RdKafkaSinkWriter final : public SinkWriter {
       if (nextId_ >= kMaxTransactionsInFlight)
         return Status::resourceExhausted("Kafka sink: " + std::to_string(kMaxTransactionsInFlight) +
                                          " transactions are waiting for their checkpoints to complete");
-      REKA_ASSIGN_OR_RETURN(t->producer, Producer::make(options_, idPrefix() + std::to_string(nextId_++)));
-      if (checkpointing_) {
-        t->log = std::make_unique<TransactionLog>();
-        REKA_RETURN_IF_ERROR(t->log->open(logPath(t->producer->transactionalId())));
-      }
+      const std::string txnId = idPrefix() + std::to_string(nextId_++);
+      REKA_ASSIGN_OR_RETURN(t->producer, Producer::make(options_, txnId, checkpointing_));
+      // The marker also tells a later run which ids this one used (see abortLingering).
+      if (checkpointing_ && !std::filesystem::exists(markerPath(txnId))) REKA_RETURN_IF_ERROR(markCommitted(txnId, 0));
     }
     REKA_RETURN_IF_ERROR(t->producer->begin());
     current_ = std::move(t);
@@ -446,8 +514,8 @@ class RdKafkaSinkWriter final : public SinkWriter {
   }
   /// Fences the transactional ids an earlier run of this subtask used (their open transactions
   /// abort), so that read_committed consumers are not held up by them. Every id a run used has
-  /// a log file in the transaction log directory; without checkpoints (no log directory) a run
-  /// is one transaction that is committed or aborted before it ends.
+  /// a marker file in the marker directory; without checkpoints (no markers) a run is one
+  /// transaction that is committed or aborted before it ends.
   Status abortLingering() {
     lingeringAborted_ = true;
     nextId_ = 0;
@@ -456,8 +524,11 @@ class RdKafkaSinkWriter final : public SinkWriter {
     for (const auto& entry : std::filesystem::directory_iterator(options_.transactionLogDir, ec)) {
       const std::string name = entry.path().filename().string();
       const std::string prefix = idPrefix();
-      if (name.size() <= prefix.size() + 4 || name.rfind(prefix, 0) != 0 || name.substr(name.size() - 4) != ".log") continue;
-      const std::string k = name.substr(prefix.size(), name.size() - prefix.size() - 4);
+      const std::string suffix = ".committed";
+      if (name.size() <= prefix.size() + suffix.size() || name.rfind(prefix, 0) != 0 ||
+          name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
+        continue;
+      const std::string k = name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
       if (k.empty() || k.find_first_not_of("0123456789") != std::string::npos) continue;
       REKA_ASSIGN_OR_RETURN(auto p, Producer::make(options_, prefix + k));
     }

@@ -42,7 +42,8 @@ void OperationFlags::add(CLI::App* cmd, const std::string& defaultName) {
   cmd->add_option("--rocksdb-localdir", rocksdbLocalDir,
                   "directory for RocksDB's working files (default $TMPDIR or /tmp; a private directory is made in it and removed at the end)");
   cmd->add_option("--state-ttl", stateTtl,
-                  "keyed state not written for this long expires, e.g. 10m (processing time; default 0: never)");
+                  "keyed state not written for this long expires, e.g. 10m (processing time; full snapshots and savepoints "
+                  "leave expired values out; default 0: never)");
   cmd->add_option("--rocksdb-block-cache", rocksdbBlockCache, "RocksDB block cache of the whole job, e.g. 256m (default 64m)");
   cmd->add_option("--rocksdb-write-buffers", rocksdbWriteBuffers,
                   "RocksDB memory tables of the whole job together, e.g. 64m (default 64m), charged to the block cache");
@@ -62,6 +63,9 @@ std::optional<std::string> OperationFlags::apply(ExecutionConfig& config) const 
   auto ttl = parseDuration(stateTtl);
   if (!ttl || ttl->count() < 0) return "table.exec.state.ttl '" + stateTtl + "': expected a duration such as 10m, 1h or 0 (never)";
   config.stateBackend.defaultTtl.ttl = *ttl;
+  // Expired values read as absent, so leaving them out of full snapshots changes no result and
+  // keeps savepoints to the live state.
+  config.stateBackend.defaultTtl.cleanupFullSnapshot = true;
   return std::nullopt;
 }
 

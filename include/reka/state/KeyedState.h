@@ -391,6 +391,10 @@ class KeyedStateRegistry {
     auto [heap, stored] = tables<Timed<V>>(full, name);
     if (heap == nullptr && stored == nullptr) return h;
     auto access = std::make_shared<detail::TtlAccess<K, V>>(*ttl, heap, stored, keyCtx_);
+    if (ttl->cleanupFullSnapshot) {
+      if (heap != nullptr) heap->expireInFullSnapshots(access->clock().horizon());
+      if (stored != nullptr) stored->expireInFullSnapshots(access->clock().horizon());
+    }
     if (stored != nullptr) {
       Status s = backend_->expireBefore(full, access->clock().horizon());
       if (!s.isOk() && status_.isOk()) status_ = s;

@@ -46,6 +46,10 @@ class StateTable {
   virtual Status applyKeyGroupDelta(KeyGroup kg, std::string_view in) = 0;
   /// Live entries and superseded chain records over all key groups.
   virtual DeltaStats deltaStats() const = 0;
+  /// For a table of Timed<V> values (state with a TTL): full snapshots leave out values whose
+  /// stamp is at or below `*horizon` (StateTtlConfig::cleanupFullSnapshot). Other tables
+  /// ignore it.
+  virtual void expireInFullSnapshots(std::shared_ptr<const std::atomic<int64_t>> /*horizon*/) {}
 };
 
 /// Hash and equality for string keys that also accept std::string_view, so that state keyed by
@@ -101,7 +105,17 @@ class KeyedTable final : public StateTable {
   /// key group's change tracking starts again from here.
   Status snapshotKeyGroup(KeyGroup kg, std::string& out) const override {
     if constexpr (kSerialisable) {
-      const_cast<KeyedTable*>(this)->mapOf(kg).writeFull(out);
+      Map& map = const_cast<KeyedTable*>(this)->mapOf(kg);
+      if constexpr (IsTimed<V>::value) {
+        if (fullSnapshotHorizon_) {
+          // Expired values leave memory too (before writeFull, which makes this the new base).
+          std::vector<K> expired;
+          for (const auto& [k, t] : map)
+            if (stampExpired(t.stamp, fullSnapshotHorizon_.get())) expired.push_back(k);
+          for (const K& k : expired) map.erase(k);
+        }
+      }
+      map.writeFull(out);
       return Status::ok();
     } else {
       return Status::notSupported("state type has no Serde specialisation");
@@ -138,10 +152,14 @@ class KeyedTable final : public StateTable {
     for (const auto& m : maps_) s += m.deltaStats();
     return s;
   }
+  void expireInFullSnapshots(std::shared_ptr<const std::atomic<int64_t>> horizon) override {
+    if constexpr (IsTimed<V>::value) fullSnapshotHorizon_ = std::move(horizon);
+  }
 
  private:
   KeyGroupRange range_;
   std::vector<Map> maps_;
+  std::shared_ptr<const std::atomic<int64_t>> fullSnapshotHorizon_;
 };
 
 /// Operator (non-keyed) list state of one subtask: a list of elements that, on restore at any

@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "reka/state/KeyGroup.h"
@@ -23,7 +24,13 @@ namespace reka {
 ///   read) or kReturnExpiredIfNotCleanedUp (it reads as present until a cleanup removes it).
 /// - Cleanup: on access (above); on the heap backend, incrementally: every
 ///   `cleanupEveryAccesses` accesses one key group of the subtask is swept for expired values,
-///   in turn; on RocksDB, in compaction (a compaction filter drops expired values).
+///   in turn; on RocksDB, in compaction (a compaction filter drops expired values); and, with
+///   `cleanupFullSnapshot`, in full snapshots on either backend (Flink's cleanupFullSnapshot):
+///   a full snapshot (a savepoint, or the base of an incremental chain) leaves out values
+///   expired at the time it is taken, so a restore from it never sees them (the heap backend
+///   also drops them from memory then; RocksDB leaves that to compaction). Values written
+///   before the first watermark of an event-time TTL are kept, as the compaction filter keeps
+///   them.
 struct StateTtlConfig {
   enum class UpdateType { kOnCreateAndWrite, kOnReadAndWrite };
   enum class Visibility { kNeverReturnExpired, kReturnExpiredIfNotCleanedUp };
@@ -34,6 +41,7 @@ struct StateTtlConfig {
   Visibility visibility = Visibility::kNeverReturnExpired;
   TimeCharacteristic time = TimeCharacteristic::kProcessingTime;
   int64_t cleanupEveryAccesses = 1000;
+  bool cleanupFullSnapshot = false;
   /// Processing time in milliseconds (tests); empty: the system clock.
   std::function<int64_t()> clock;
 
@@ -48,6 +56,20 @@ struct Timed {
   int64_t stamp = 0;
   V value{};
 };
+
+template <class T>
+struct IsTimed : std::false_type {};
+template <class V>
+struct IsTimed<Timed<V>> : std::true_type {};
+
+/// Whether a stamp is at or below the horizon of a TtlClock (INT64_MIN: none yet), the test the
+/// RocksDB compaction filter and full-snapshot cleanup make. A stamp of INT64_MIN (written
+/// before the first watermark) never is.
+inline bool stampExpired(int64_t stamp, const std::atomic<int64_t>* horizon) {
+  if (horizon == nullptr || stamp == INT64_MIN) return false;
+  const int64_t h = horizon->load(std::memory_order_relaxed);
+  return h != INT64_MIN && stamp <= h;
+}
 
 template <class V>
 struct Serde<Timed<V>, std::enable_if_t<HasSerde<V>::value>> {

@@ -200,6 +200,9 @@ class StoreKeyedTable final : public StateTable {
   DeltaStats deltaStats() const override {
     return DeltaStats{store_->estimatedKeys(), superseded_};
   }
+  void expireInFullSnapshots(std::shared_ptr<const std::atomic<int64_t>> horizon) override {
+    if constexpr (IsTimed<V>::value) fullSnapshotHorizon_ = std::move(horizon);
+  }
 
  private:
   static int32_t decodeKeyGroup(std::string_view key) {
@@ -284,6 +287,15 @@ class StoreKeyedTable final : public StateTable {
     Serde<uint64_t>::write(0, out);
     uint64_t n = 0;
     REKA_RETURN_IF_ERROR(store_->scan(prefix_, [&](std::string_view k, std::string_view v) {
+      if constexpr (IsTimed<V>::value) {
+        // Timed<V>'s stamp is its first 8 bytes (StateTtl.h); the store keeps the value until
+        // a compaction drops it.
+        int64_t stamp = 0;
+        if (fullSnapshotHorizon_ && v.size() >= sizeof stamp) {
+          std::memcpy(&stamp, v.data(), sizeof stamp);
+          if (stampExpired(stamp, fullSnapshotHorizon_.get())) return true;
+        }
+      }
       out.append(k.substr(2));
       out.append(v);
       ++n;
@@ -320,6 +332,7 @@ class StoreKeyedTable final : public StateTable {
   bool tracking_ = false;
   uint64_t superseded_ = 0;
   std::vector<absl::flat_hash_set<std::string>> changed_;  ///< per key group: encoded keys
+  std::shared_ptr<const std::atomic<int64_t>> fullSnapshotHorizon_;
 };
 
 template <class K, class V>

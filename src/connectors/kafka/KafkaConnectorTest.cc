@@ -94,6 +94,17 @@ class KafkaConnectorTest : public ::testing::Test {
     (*w)->close();
   }
 
+  /// Exactly-once output to `topic`, transactional ids job-<subtask>-<k>, markers under txn/.
+  KafkaSinkOptions exactlyOnceOptions(const std::string& topic) {
+    KafkaSinkOptions o;
+    o.bootstrapServers = mock_->bootstrapServers();
+    o.topic = topic;
+    o.delivery = SinkDelivery::kExactlyOnce;
+    o.transactionLogDir = (dir_ / "txn").string();
+    o.transactionalIdPrefix = "job";
+    return o;
+  }
+
   KafkaSourceOptions sourceOptions(const std::string& topic) {
     KafkaSourceOptions o;
     o.bootstrapServers = mock_->bootstrapServers();
@@ -433,12 +444,7 @@ TEST_F(KafkaConnectorTest, UpsertEncoderWritesKeysRowsAndTombstones) {
 /// the offsets the checkpoint holds, past another producer's messages in the same partitions).
 TEST_F(KafkaConnectorTest, TransactionsCommitOnCompletionAndRecoverAfterACrash) {
   ASSERT_TRUE(mock_->createTopic("out", 2).isOk());
-  KafkaSinkOptions o;
-  o.bootstrapServers = mock_->bootstrapServers();
-  o.topic = "out";
-  o.delivery = SinkDelivery::kExactlyOnce;
-  o.transactionLogDir = (dir_ / "txn").string();
-  o.transactionalIdPrefix = "job";
+  const KafkaSinkOptions o = exactlyOnceOptions("out");
   auto high = [&] {
     auto offsets = partitionOffsets(mock_->bootstrapServers(), "out");
     return offsets.isOk() ? (*offsets)[0].second + (*offsets)[1].second : int64_t{-1};
@@ -532,12 +538,7 @@ TEST_F(KafkaConnectorTest, TransactionsCommitOnCompletionAndRecoverAfterACrash) 
 TEST_F(KafkaConnectorTest, RecoveryOfATransactionWhoseMessagesAreGoneFailsClearly) {
   ASSERT_TRUE(mock_->createTopic("out", 1).isOk());
   produce("out", numbered(3), 1);
-  KafkaSinkOptions o;
-  o.bootstrapServers = mock_->bootstrapServers();
-  o.topic = "out";
-  o.delivery = SinkDelivery::kExactlyOnce;
-  o.transactionLogDir = (dir_ / "txn").string();
-  o.transactionalIdPrefix = "job";
+  const KafkaSinkOptions o = exactlyOnceOptions("out");
   // Version 2, one transaction (checkpoint 7, id job-0-0) with one run: partition 0, offsets
   // 100..104, past the partition's end.
   std::string blob;

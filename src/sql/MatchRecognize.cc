@@ -69,6 +69,8 @@ Result<DataType> measureType(const Expr& e, const Schema& input) {
     case Expr::Kind::kCall: {
       const std::string n = upper(e.name);
       if (n == "COUNT") return DataType::bigint();
+      if (n == "MATCH_ROWTIME") return DataType::timestamp(3);
+      if (n == "CLASSIFIER") return DataType::string();
       if (n == "AVG" || n == "DISTANCE_KM") return DataType::float64();
       if (n == "LIKE") return DataType::boolean();
       if (e.args.empty()) return error(e.pos, n + " needs an argument");
@@ -273,6 +275,11 @@ Result<std::shared_ptr<const MatchSpec>> planMatchRecognize(const MatchRecognize
     for (const Field& f : out)
       if (f.name == x.name) return error(x.pos, "the measure " + x.name + " has the name of another output column");
     REKA_ASSIGN_OR_RETURN(DataType t, measureType(*x.expr, input));
+    if (x.expr->kind == Expr::Kind::kCall && upper(x.expr->name) == "MATCH_ROWTIME") {
+      if (spec->processingTime)
+        return error(x.pos, "MATCH_ROWTIME() needs ORDER BY the event-time attribute (the column of the table's WATERMARK), not PROCTIME()");
+      if (spec->rowtimeColumn < 0) spec->rowtimeColumn = static_cast<int>(out.size());
+    }
     out.push_back({x.name, t});
     emit[x.name] = x.text;
   }

@@ -22,6 +22,8 @@ struct MatchSpec {
   bool processingTime = false;
   std::shared_ptr<const Schema> input;
   std::shared_ptr<const Schema> output;  ///< partition columns, then the measures
+  /// The output column of a MATCH_ROWTIME() measure, the output's event-time attribute (-1: none).
+  int rowtimeColumn = -1;
   std::string detail;              ///< for EXPLAIN
 };
 

@@ -146,6 +146,35 @@ TEST_F(MatchRecognizeTest, MistakesSayWhatIsWrongAndWhatIsAccepted) {
             std::string::npos);
 }
 
+/// MATCH_ROWTIME() and CLASSIFIER(): the time and the variable of each match's last row; the
+/// MATCH_ROWTIME() column is the output's event-time attribute, so a window can follow.
+TEST_F(MatchRecognizeTest, MatchRowtimeAndClassifierAndAWindowOverTheMatches) {
+  // A (price < 5) then B (>= 5): matches end at seconds 2, 4, 7 and 13.
+  const std::string in = ticker({{"k", 1, 1}, {"k", 2, 10}, {"k", 3, 1}, {"k", 4, 10}, {"k", 6, 1}, {"k", 7, 10}, {"k", 12, 1}, {"k", 13, 10}});
+  const std::string match = "SELECT * FROM ticker MATCH_RECOGNIZE (PARTITION BY symbol ORDER BY rowtime\n"
+                            "  MEASURES MATCH_ROWTIME() AS mt, CLASSIFIER() AS cls, A.price AS a\n"
+                            "  PATTERN (A B) DEFINE A AS price < 5, B AS price >= 5) T";
+  EXPECT_EQ(run(in + out("symbol STRING, mt TIMESTAMP(3), cls STRING, a BIGINT") + "INSERT INTO out " + match + ";\n"),
+            (Lines{R"({"symbol":"k","mt":"2011-04-01 10:00:02.000","cls":"B","a":1})", R"({"symbol":"k","mt":"2011-04-01 10:00:04.000","cls":"B","a":1})",
+                   R"({"symbol":"k","mt":"2011-04-01 10:00:07.000","cls":"B","a":1})", R"({"symbol":"k","mt":"2011-04-01 10:00:13.000","cls":"B","a":1})"}));
+  // 5-second windows over mt: two matches in [0, 5), one in [5, 10), one in [10, 15).
+  const std::string windows = in + out("window_start TIMESTAMP(3), window_end TIMESTAMP(3), n BIGINT") + "CREATE VIEW m AS " + match +
+                              ";\n"
+                              "INSERT INTO out SELECT window_start, window_end, COUNT(*) AS n\n"
+                              "  FROM TABLE(TUMBLE(TABLE m, DESCRIPTOR(mt), INTERVAL '5' SECOND)) GROUP BY window_start, window_end;\n";
+  const Lines want = {R"({"window_start":"2011-04-01 10:00:00.000","window_end":"2011-04-01 10:00:05.000","n":2})",
+                      R"({"window_start":"2011-04-01 10:00:05.000","window_end":"2011-04-01 10:00:10.000","n":1})",
+                      R"({"window_start":"2011-04-01 10:00:10.000","window_end":"2011-04-01 10:00:15.000","n":1})"};
+  EXPECT_EQ(run(windows, 1), want);
+  EXPECT_EQ(run(windows, 2), want);
+  // In a condition they are refused: they read the completed match.
+  EXPECT_NE(error(in + out("symbol STRING, a BIGINT") +
+                  "INSERT INTO out SELECT * FROM ticker MATCH_RECOGNIZE (PARTITION BY symbol ORDER BY rowtime MEASURES A.price AS a "
+                  "PATTERN (A) DEFINE A AS CLASSIFIER() = 'A') T;\n")
+                .find("CLASSIFIER() reads the completed match"),
+            std::string::npos);
+}
+
 TEST_F(MatchRecognizeTest, ExplainShowsThePattern) {
   const std::string script = ticker({{"k", 1, 1}}) + out("symbol STRING, a BIGINT") +
                              "INSERT INTO out SELECT * FROM ticker MATCH_RECOGNIZE (PARTITION BY symbol ORDER BY rowtime MEASURES A.price AS a "

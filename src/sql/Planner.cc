@@ -857,7 +857,10 @@ struct SqlScript::Impl {
     st.detailText = spec->detail;
     p.stages.push_back(std::move(st));
     p.schema = *spec->output;
-    p.rowtime = -1;  // no time attribute comes out (Flink's MATCH_ROWTIME() is not supported)
+    // The time attribute that comes out is a MATCH_ROWTIME() measure, if there is one (as in
+    // Flink): each match's last row's time, which the watermark has not passed when the match
+    // is emitted (the rule operator emits before it forwards the watermark).
+    p.rowtime = spec->rowtimeColumn;
     p.proctime = -1;
     p.windowStart = -1;
     p.windowEnd = -1;

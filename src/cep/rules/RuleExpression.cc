@@ -44,6 +44,8 @@ enum class Op : uint8_t {
   kCastDouble,
   kCastInt,
   kCastBool,
+  kMatchRowtime, ///< measures: the time of the match's last event
+  kClassifier,   ///< measures: the step of the match's last event
 };
 
 enum class Agg : uint8_t { kFirst, kLast, kSum, kAvg, kMin, kMax, kCount };
@@ -192,6 +194,16 @@ Value eval(const Node& n, const EvalContext& ctx) {
       return n.scratch.empty() ? Value::null() : fieldOf(*n.scratch.back(), n);
     }
     case Op::kAggregate: return aggregate(n, ctx);
+    case Op::kMatchRowtime:
+    case Op::kClassifier: {
+      if (ctx.match == nullptr) return Value::null();
+      // The last event of the match: the newest of each step's last events.
+      const Match<Event>::Entry* last = nullptr;
+      for (const auto& entry : ctx.match->entries())
+        if (!entry.events.empty() && (last == nullptr || entry.events.back().timestamp() >= last->events.back().timestamp())) last = &entry;
+      if (last == nullptr) return Value::null();
+      return n.op == Op::kMatchRowtime ? Value::integer(last->events.back().timestamp()) : Value::string(last->name);
+    }
     case Op::kNeg: {
       const Value v = eval(n.args[0], ctx);
       if (v.kind == Value::Kind::kInt && v.i != INT64_MIN) return Value::integer(-v.i);
@@ -468,6 +480,14 @@ class Compiler {
       }
       return n;
     }
+    if (name == "MATCH_ROWTIME" || name == "CLASSIFIER") {
+      if (!measure_)
+        return error(e.pos, name + "() reads the completed match: it is a measure (emit, MEASURES), not part of a condition");
+      if (!e.args.empty()) return error(e.pos, name + "() takes no arguments");
+      n.op = name == "MATCH_ROWTIME" ? Op::kMatchRowtime : Op::kClassifier;
+      readsOtherSteps = true;
+      return n;
+    }
     struct Fn {
       const char* name;
       Op op;
@@ -488,7 +508,8 @@ class Compiler {
       return n;
     }
     return error(e.pos, "unknown function " + e.name +
-                            "; accepted: FIRST, LAST, SUM, AVG, MIN, MAX, COUNT (over step.field), ABS, DISTANCE_KM, COALESCE, CAST, LIKE, CASE");
+                            "; accepted: FIRST, LAST, SUM, AVG, MIN, MAX, COUNT (over step.field), ABS, DISTANCE_KM, COALESCE, CAST, LIKE, CASE, "
+                            "and in measures MATCH_ROWTIME() and CLASSIFIER()");
   }
 
   bool isStep(std::string_view s) const { return std::find(steps_.begin(), steps_.end(), s) != steps_.end(); }

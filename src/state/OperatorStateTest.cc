@@ -37,6 +37,46 @@ TEST(OperatorStateTest, ListStateIsRedistributedRoundRobinOnRestore) {
   }
 }
 
+/// Union lists give every new subtask every element; broadcast maps give every new subtask one
+/// old subtask's copy (all copies are the same), at a higher and at a lower parallelism.
+TEST(OperatorStateTest, UnionListsAndBroadcastMapsOnRestore) {
+  const std::map<std::string, int64_t> rules = {{"large", 1000}, {"small", 5}, {"travel", 900}};
+  std::vector<std::map<std::string, std::vector<std::string>>> old;
+  for (int s = 0; s < 2; ++s) {
+    HeapStateBackend backend(keyGroupRangeFor(128, 2, s), 128);
+    auto splits = backend.unionListState<std::string>("splits");
+    auto map = backend.broadcastMapState<std::string, int64_t>("rules");
+    ASSERT_TRUE(splits.isOk() && map.isOk());
+    (*splits)->push_back("split-" + std::to_string(s));
+    **map = rules;
+    auto snap = backend.snapshotOperatorLists();
+    ASSERT_TRUE(snap.isOk());
+    old.push_back(*snap);
+  }
+  for (int parallelism : {3, 1}) {
+    for (int s = 0; s < parallelism; ++s) {
+      HeapStateBackend backend(keyGroupRangeFor(128, parallelism, s), 128);
+      auto splits = backend.unionListState<std::string>("splits");
+      auto map = backend.broadcastMapState<std::string, int64_t>("rules");
+      ASSERT_TRUE(splits.isOk() && map.isOk());
+      (*map)->emplace("stale", 1);  // replaced by the restore
+      ASSERT_TRUE(backend.restoreOperatorLists(old, s, parallelism).isOk());
+      EXPECT_EQ(**splits, (std::vector<std::string>{"split-0", "split-1"})) << parallelism << " " << s;
+      EXPECT_EQ(**map, rules) << parallelism << " " << s;
+    }
+  }
+  // A name registered as a broadcast map is not a list, and the other way round.
+  HeapStateBackend backend(keyGroupRangeFor(128, 1, 0), 128);
+  ASSERT_TRUE((backend.broadcastMapState<std::string, int64_t>("rules").isOk()));
+  EXPECT_FALSE(backend.operatorListState<std::string>("rules").isOk());
+  EXPECT_FALSE((backend.broadcastMapState<std::string, std::string>("rules").isOk()));
+  ASSERT_TRUE(backend.operatorListState<int64_t>("offsets").isOk());
+  EXPECT_FALSE((backend.broadcastMapState<std::string, int64_t>("offsets").isOk()));
+  // A broadcast entry that does not read back is corruption.
+  std::vector<std::map<std::string, std::vector<std::string>>> bad = {{{"rules", {"x"}}}};
+  EXPECT_EQ(backend.restoreOperatorLists(bad, 0, 1).code(), StatusCode::kCorruption);
+}
+
 TEST(OperatorStateTest, TypeMismatchAndUnregisteredStateAreErrors) {
   HeapStateBackend backend(keyGroupRangeFor(128, 1, 0), 128);
   ASSERT_TRUE(backend.operatorListState<int64_t>("a").isOk());

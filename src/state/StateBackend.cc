@@ -74,14 +74,22 @@ Status StateBackend::restoreOperatorLists(const std::vector<std::map<std::string
                                           int subtask, int parallelism) {
   if (parallelism < 1 || subtask < 0 || subtask >= parallelism)
     return Status::invalidArgument("subtask " + std::to_string(subtask) + " is not in [0, " + std::to_string(parallelism) + ")");
+  using Redistribution = OperatorListTable::Redistribution;
   std::map<std::string, std::vector<std::string>> mine;
   std::map<std::string, size_t> seen;
-  for (const auto& old : oldSubtasks) {
-    for (const auto& [name, elements] : old) {
+  for (size_t o = 0; o < oldSubtasks.size(); ++o) {
+    for (const auto& [name, elements] : oldSubtasks[o]) {
       auto registered = operatorLists_.find(name);
-      const bool all = registered != operatorLists_.end() && registered->second->unionRedistribution;
+      const Redistribution how = registered != operatorLists_.end() ? registered->second->redistribution : Redistribution::kEvenSplit;
+      seen.try_emplace(name, 0);
+      if (how == Redistribution::kBroadcast) {
+        // Every old subtask holds the same copy: take one.
+        if (o == static_cast<size_t>(subtask) % oldSubtasks.size()) mine[name] = elements;
+        continue;
+      }
       for (const auto& e : elements) {
-        if (all || seen[name] % static_cast<size_t>(parallelism) == static_cast<size_t>(subtask)) mine[name].push_back(e);
+        if (how == Redistribution::kUnion || seen[name] % static_cast<size_t>(parallelism) == static_cast<size_t>(subtask))
+          mine[name].push_back(e);
         ++seen[name];
       }
     }

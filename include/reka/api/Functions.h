@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -157,6 +158,19 @@ class OperatorStateRegistry {
     if (status_.isOk()) status_ = r.status();
     return nullptr;
   }
+  /// The union list state `name`: on a restore at any parallelism every subtask gets every
+  /// old subtask's elements (Flink's union list state).
+  template <class T>
+  std::vector<T>* unionListState(const std::string& name) {
+    return keep(backend_->unionListState<T>(prefix_ + name));
+  }
+  /// The broadcast map state `name`: the same map in every subtask, which the function keeps
+  /// so (typically from a broadcast input); on a restore at any parallelism every subtask gets
+  /// one old subtask's copy (Flink's BroadcastState).
+  template <class K, class V>
+  std::map<K, V>* broadcastMapState(const std::string& name) {
+    return keep(backend_->broadcastMapState<K, V>(prefix_ + name));
+  }
   int subtask() const { return subtask_; }
   int parallelism() const { return parallelism_; }
   /// The first registration error, if any (checked by the operator after open()).
@@ -168,6 +182,13 @@ class OperatorStateRegistry {
   int subtask_;
   int parallelism_;
   Status status_;
+
+  template <class T>
+  T* keep(Result<T*> r) {
+    if (r.isOk()) return *r;
+    if (status_.isOk()) status_ = r.status();
+    return nullptr;
+  }
 };
 
 /// A source of records of type T, polled by its task. One virtual call per batch.

@@ -131,6 +131,10 @@ class RuleOperator final : public reka::detail::EmittingOperator<Alert> {
     Timers::open(ctx, kctx_);
     KeyedStateRegistry<std::string> registry(ctx.state, &kctx_.keyContext(), ctx.name + "/");
     state_ = registry.template valueState<RuleKeyState>("rules");
+    // The rules themselves: the same in every subtask (broadcast state).
+    auto specs = ctx.state->template broadcastMapState<std::string, RuleSpec>(ctx.name + "/rule-specs");
+    if (!specs.isOk()) return specs.status();
+    specs_ = specs.value();
     return registry.status();
   }
 
@@ -171,25 +175,30 @@ class RuleOperator final : public reka::detail::EmittingOperator<Alert> {
   int64_t nextEventTimer() const override { return kctx_.timers().nextEventTime(); }
   void finish() override { publish(); }
 
-  /// u8 version (1), u8 rules received, the rule specs, then the timers.
+  /// u8 version (2), u8 rules received, then the timers. The rules are in the broadcast state
+  /// `<operator>/rule-specs`, restored before this.
   Status snapshotState(int64_t, std::string& out) override {
     Serde<uint8_t>::write(kFormatVersion, out);
     Serde<uint8_t>::write(rulesReceived_ ? 1 : 0, out);
-    std::vector<RuleSpec> specs;
-    for (const auto& [id, r] : rules_) specs.push_back(r.rule->spec());
-    Serde<std::vector<RuleSpec>>::write(specs, out);
     return Timers::snapshot(kctx_, out);
   }
   Status restoreState(std::string_view in) override {
     uint8_t version = 0, received = 0;
-    std::vector<RuleSpec> specs;
-    if (!Serde<uint8_t>::read(in, version) || version != kFormatVersion || !Serde<uint8_t>::read(in, received) ||
-        !Serde<std::vector<RuleSpec>>::read(in, specs))
-      return Status::corruption("truncated or malformed rule operator checkpoint");
+    if (!Serde<uint8_t>::read(in, version) || !Serde<uint8_t>::read(in, received))
+      return Status::corruption("truncated rule operator checkpoint");
+    std::map<std::string, RuleSpec> specs = *specs_;
+    if (version == 1) {  // the rules in the operator's own state (before broadcast state)
+      std::vector<RuleSpec> own;
+      if (!Serde<std::vector<RuleSpec>>::read(in, own)) return Status::corruption("truncated rule operator checkpoint");
+      for (RuleSpec& s : own) specs[s.id] = std::move(s);
+    } else if (version != kFormatVersion) {
+      return Status::corruption("rule operator checkpoint of version " + std::to_string(version) + "; this Reka reads 1 and 2");
+    }
     rulesReceived_ = received != 0;
     rulesEnded_ = rulesReceived_;  // the rules came back with the checkpoint
     rules_.clear();
-    for (const RuleSpec& s : specs) {
+    specs_->clear();
+    for (const auto& [id, s] : specs) {
       auto r = install(s);
       if (!r.isOk()) return Status::corruption("a checkpointed rule no longer compiles: " + r.message());
     }
@@ -205,7 +214,7 @@ class RuleOperator final : public reka::detail::EmittingOperator<Alert> {
   }
 
  private:
-  static constexpr uint8_t kFormatVersion = 1;
+  static constexpr uint8_t kFormatVersion = 2;
   struct TimerTarget {
     RuleOperator* op;
     void onTimer(int64_t ts, Ctx& ctx) { op->onTimer(ts, ctx); }
@@ -233,6 +242,7 @@ class RuleOperator final : public reka::detail::EmittingOperator<Alert> {
       in.stats.timedOut = old->second.stats.timedOut;
     }
     rules_[spec.id] = std::move(in);
+    (*specs_)[spec.id] = spec;
     refusedOnly_.erase(spec.id);
     return Status::ok();
   }
@@ -250,6 +260,7 @@ class RuleOperator final : public reka::detail::EmittingOperator<Alert> {
       }
     }
     for (const std::string& id : removed) {
+      specs_->erase(id);
       if (rules_.erase(id) > 0) note("rule removed", {{"rule", id}});
     }
     for (const RuleSpec& s : u.rules) {
@@ -407,6 +418,7 @@ class RuleOperator final : public reka::detail::EmittingOperator<Alert> {
   TimerTarget target_{this};
   ValueState<std::string, RuleKeyState> state_;
   std::map<std::string, Installed> rules_;
+  std::map<std::string, RuleSpec>* specs_ = nullptr;  ///< broadcast state: the installed rules, as written
   std::map<std::string, RuleStats> refusedOnly_;  ///< refused ids that have no active version
   bool rulesReceived_ = false;
   bool rulesEnded_ = false;

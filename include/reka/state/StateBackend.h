@@ -175,9 +175,15 @@ class OperatorListTable {
   virtual Result<std::vector<std::string>> snapshot() const = 0;
   /// Replaces the list with the given serialised elements.
   virtual Status restore(const std::vector<std::string>& elements) = 0;
-  /// Union redistribution (Flink's union list state): on restore every subtask gets the
-  /// elements of all old subtasks, and keeps what is its own (source splits, for instance).
-  bool unionRedistribution = false;
+  /// How a restore at any parallelism hands out the old subtasks' elements.
+  enum class Redistribution {
+    kEvenSplit,  ///< Flink's list state: element j of the concatenation to subtask j mod P
+    kUnion,      ///< Flink's union list state: every element to every subtask, which keeps
+                 ///< what is its own (source splits, for instance)
+    kBroadcast,  ///< Flink's broadcast state: every subtask holds the same copy; new subtask i
+                 ///< gets old subtask i mod P_old's
+  };
+  Redistribution redistribution = Redistribution::kEvenSplit;
 };
 
 template <class T>
@@ -210,6 +216,45 @@ class OperatorList final : public OperatorListTable {
   }
 
   std::vector<T> values;
+};
+
+/// Broadcast map state (see StateBackend::broadcastMapState): one element per entry.
+template <class K, class V>
+class BroadcastMap final : public OperatorListTable {
+ public:
+  std::type_index type() const override { return typeid(BroadcastMap<K, V>); }
+  bool serialisable() const override { return HasSerde<K>::value && HasSerde<V>::value; }
+  Result<std::vector<std::string>> snapshot() const override {
+    if constexpr (HasSerde<K>::value && HasSerde<V>::value) {
+      std::vector<std::string> out;
+      out.reserve(values.size());
+      for (const auto& [k, v] : values) {
+        std::string& e = out.emplace_back();
+        Serde<K>::write(k, e);
+        Serde<V>::write(v, e);
+      }
+      return out;
+    } else {
+      return Status::notSupported("broadcast state type has no Serde specialisation");
+    }
+  }
+  Status restore(const std::vector<std::string>& elements) override {
+    if constexpr (HasSerde<K>::value && HasSerde<V>::value) {
+      values.clear();
+      for (const auto& e : elements) {
+        std::string_view in = e;
+        K k{};
+        V v{};
+        if (!Serde<K>::read(in, k) || !Serde<V>::read(in, v) || !in.empty())
+          return Status::corruption("truncated or overlong broadcast state entry");
+        values.insert_or_assign(std::move(k), std::move(v));
+      }
+      return Status::ok();
+    } else {
+      return Status::notSupported("broadcast state type has no Serde specialisation");
+    }
+  }
+  std::map<K, V> values;
 };
 
 /// Where an operator subtask's state lives. Keyed state is organised by key group; operator
@@ -275,15 +320,30 @@ class StateBackend {
     return &static_cast<OperatorList<T>*>(slot.get())->values;
   }
   /// Returns the union list state registered under `name` (see
-  /// OperatorListTable::unionRedistribution), creating it if absent.
+  /// OperatorListTable::Redistribution::kUnion), creating it if absent.
   template <class T>
   Result<std::vector<T>*> unionListState(const std::string& name) {
     REKA_ASSIGN_OR_RETURN(std::vector<T> * values, operatorListState<T>(name));
     auto& slot = operatorLists_[name];
-    if (slot->unionRedistribution == false && !values->empty())
+    if (slot->redistribution != OperatorListTable::Redistribution::kUnion && !values->empty())
       return Status::invalidArgument("operator state '" + name + "' is already registered as an even-split list");
-    slot->unionRedistribution = true;
+    slot->redistribution = OperatorListTable::Redistribution::kUnion;
     return values;
+  }
+  /// Returns the broadcast map state registered under `name` (Flink's BroadcastState: the
+  /// same map in every subtask, kept so by the operator, typically from a broadcast input),
+  /// creating it if absent. Every subtask checkpoints its copy; a restore at any parallelism
+  /// gives each new subtask one old subtask's copy.
+  template <class K, class V>
+  Result<std::map<K, V>*> broadcastMapState(const std::string& name) {
+    auto& slot = operatorLists_[name];
+    if (!slot) {
+      slot = std::make_unique<BroadcastMap<K, V>>();
+      slot->redistribution = OperatorListTable::Redistribution::kBroadcast;
+    }
+    if (slot->type() != typeid(BroadcastMap<K, V>))
+      return Status::invalidArgument("operator state '" + name + "' is already registered with another type");
+    return &static_cast<BroadcastMap<K, V>*>(slot.get())->values;
   }
   /// Operator list state by name (for snapshots); elements serialised one by one.
   Result<std::map<std::string, std::vector<std::string>>> snapshotOperatorLists() const;

@@ -354,7 +354,7 @@ Result<RuleUpdate> parseRuleDocument(std::string_view text, bool complete) {
     bool whole = true;
     try {
       j = Json::parse(text);
-    } catch (const Json::parse_error& e) {
+    } catch (const Json::exception& e) {  // a syntax error, or a number out of range (406)
       if (text[first] != '{') return Status::invalidArgument(std::string("malformed JSON: ") + e.what());
       whole = false;  // several objects, one per line
     }
@@ -383,7 +383,7 @@ Result<RuleUpdate> parseRuleDocument(std::string_view text, bool complete) {
     Json j;
     try {
       j = Json::parse(l);
-    } catch (const Json::parse_error& e) {
+    } catch (const Json::exception& e) {
       return Status::invalidArgument("line " + std::to_string(line) + ": malformed JSON: " + e.what());
     }
     REKA_RETURN_IF_ERROR(readSpec(j, "line " + std::to_string(line), u));

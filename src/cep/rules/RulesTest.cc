@@ -589,6 +589,11 @@ TEST(RuleDocumentTest, ErrorsSayWhere) {
   EXPECT_THAT(parseError(R"([{"id": "a", "version": "2"}])"), HasSubstr("\"version\""));
   EXPECT_THAT(parseError(R"([{"id": "a", "enabled": "yes"}])"), HasSubstr("\"enabled\""));
   EXPECT_THAT(parseError(R"([{"id": "a", "removed": 1}])"), HasSubstr("\"removed\""));
+  // A number beyond a double (found by rule_fuzzer: it used to escape as an exception and end
+  // the process), whole and in JSON lines.
+  EXPECT_THAT(parseError(R"([{"id": "a", "within": 1e400}])"), AllOf(HasSubstr("malformed JSON"), HasSubstr("number overflow")));
+  EXPECT_THAT(parseError("{\"id\": \"a\"}\n{\"id\": \"b\", \"version\": 1e999}\n"), AllOf(HasSubstr("line 2"), HasSubstr("number overflow")));
+  EXPECT_THAT(parseError("3333333333300000e0033333333333"), HasSubstr("malformed JSON"));
 }
 
 // ---------------------------------------------------------------------------------------------

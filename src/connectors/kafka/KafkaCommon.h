@@ -34,6 +34,14 @@ Result<KafkaConf> makeConf(const std::map<std::string, std::string>& defaults,
 Result<KafkaHandle> makeClient(rd_kafka_type_t type, KafkaConf conf);
 
 /// Status for a librdkafka error code, with `what` in front.
+/// Whether a librdkafka property is a connection setting (security, SASL, SSL, client id,
+/// broker and socket settings), which applies to every client a connector makes, a metadata
+/// client or a reader beside a producer included.
+inline bool isConnectionProperty(const std::string& k) {
+  return k.rfind("security.", 0) == 0 || k.rfind("sasl.", 0) == 0 || k.rfind("ssl.", 0) == 0 || k == "client.id" ||
+         k.rfind("broker.", 0) == 0 || k.rfind("socket.", 0) == 0;
+}
+
 Status kafkaError(const std::string& what, rd_kafka_resp_err_t err);
 
 /// A topic name pattern: a regular expression (RE2: Java's syntax without backreferences or

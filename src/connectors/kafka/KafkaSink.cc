@@ -222,9 +222,7 @@ Status readBack(const KafkaSinkOptions& o, const std::string& transactionalId, s
   // Only the connection's properties apply to this reader (the rest are the producer's).
   std::map<std::string, std::string> connection;
   for (const auto& [k, v] : o.properties)
-    if (k.rfind("security.", 0) == 0 || k.rfind("sasl.", 0) == 0 || k.rfind("ssl.", 0) == 0 || k == "client.id" ||
-        k.rfind("socket.", 0) == 0)
-      connection[k] = v;
+    if (isConnectionProperty(k)) connection[k] = v;
   REKA_ASSIGN_OR_RETURN(KafkaConf conf, makeConf(defaults, connection));
   REKA_ASSIGN_OR_RETURN(KafkaHandle rk, makeClient(RD_KAFKA_CONSUMER, std::move(conf)));
   rd_kafka_poll_set_consumer(rk.get());

@@ -80,10 +80,8 @@ class KafkaEnumerator final : public SplitEnumerator {
     char err[512];
     rd_kafka_conf_set(conf.get(), "bootstrap.servers", options_.bootstrapServers.c_str(), err, sizeof err);
     for (const auto& [k, v] : options_.properties) {
-      // Security and client settings apply to every connection; consumer settings fail here.
-      if (k.rfind("security.", 0) == 0 || k.rfind("sasl.", 0) == 0 || k.rfind("ssl.", 0) == 0 || k == "client.id" ||
-          k.rfind("broker.", 0) == 0 || k.rfind("socket.", 0) == 0)
-        rd_kafka_conf_set(conf.get(), k.c_str(), v.c_str(), err, sizeof err);
+      // Connection settings apply to every connection; consumer settings fail here.
+      if (isConnectionProperty(k)) rd_kafka_conf_set(conf.get(), k.c_str(), v.c_str(), err, sizeof err);
     }
     return conf;
   }

@@ -67,8 +67,7 @@ class TtlCompactionFilter final : public rocksdb::CompactionFilter {
     if (horizon == nullptr || value.size() < sizeof(int64_t)) return false;
     int64_t stamp = 0;
     std::memcpy(&stamp, value.data(), sizeof stamp);
-    const int64_t h = horizon->load(std::memory_order_relaxed);
-    return h != INT64_MIN && stamp != INT64_MIN && stamp <= h;
+    return stampExpired(stamp, horizon);
   }
   const char* Name() const override { return "reka.TtlCompactionFilter"; }
   void set(std::shared_ptr<const std::atomic<int64_t>> horizon) {

@@ -18,12 +18,16 @@ if [ -d "$work/prefix/include/runtime" ] || find "$work/prefix/include/reka" -na
   echo "package-test: private sources were installed" >&2
   exit 1
 fi
-launcher=()
-if command -v ccache >/dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
+cmake_args=()
+if command -v ccache >/dev/null; then cmake_args=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
+# The consumer uses the compiler the package was built with (the debug preset's clang: a
+# sanitizer runtime must come from the compiler that instrumented the library).
+compiler=$(sed -n 's/^CMAKE_CXX_COMPILER:[A-Z]*=//p' "$build/CMakeCache.txt")
+if [ -n "$compiler" ]; then cmake_args+=(-DCMAKE_CXX_COMPILER="$compiler"); fi
 # No build type: the consumer's own code unoptimised (it only has to build and run; the
 # library's code is what was installed).
 cmake -S "$root/tests/package" -B "$work/build" -G Ninja -DCMAKE_PREFIX_PATH="$work/prefix" \
-  -DREKA_EXAMPLES_DIR="$root/examples" "${launcher[@]}" >"$work/configure.log"
+  -DREKA_EXAMPLES_DIR="$root/examples" "${cmake_args[@]}" >"$work/configure.log"
 cmake --build "$work/build" -j2 >"$work/build.log" || { cat "$work/build.log" >&2; exit 1; }
 "$work/build/installed_headers"
 "$work/build/WordCount" | tee "$work/word_count.out"
@@ -38,7 +42,7 @@ esac
 
 # add_subdirectory: the library and what it needs, nothing of Reka's own tree. Configured only
 # (building would compile the whole library again); the target list is the check.
-cmake -S "$root/tests/embed" -B "$work/embed" -G Ninja -DREKA_SOURCE_DIR="$root" "${launcher[@]}" >"$work/embed-configure.log" 2>&1 ||
+cmake -S "$root/tests/embed" -B "$work/embed" -G Ninja -DREKA_SOURCE_DIR="$root" "${cmake_args[@]}" >"$work/embed-configure.log" 2>&1 ||
   { cat "$work/embed-configure.log" >&2; exit 1; }
 targets=$(ninja -C "$work/embed" -t targets all | sed 's/:.*//')
 for wanted in reka/src/runtime/libreka_runtime.a reka/web/libreka_web.a embedded_word_count; do

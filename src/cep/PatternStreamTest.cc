@@ -25,7 +25,6 @@ struct Ev {
   int64_t key = 0;
   int64_t ts = 0;
   std::string name;  // "a3": kind 'a'
-  friend bool operator==(const Ev&, const Ev&) = default;
 };
 
 }  // namespace

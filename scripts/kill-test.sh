@@ -7,7 +7,11 @@
 #   scripts/kill-test.sh --query q5 [--kills 100] [--events N] [--rate R] [--parallelism P]
 #                        [--checkpoint-interval 100ms] [--reka PATH] [--workdir DIR] [--seed S]
 #                        [--bad-lines B] [--kafka [--kafka-output] [--partitions N]]
-#                        [--state-backend heap|rocksdb]
+#                        [--state-backend heap|rocksdb] [--rescale "P1 P2 …"]
+#
+# --rescale "P1 P2 …": the runs under faults take their parallelism from this list in turn (the
+# first run P1, the run after the first kill P2, …, round again), so that every restart restores
+# the last checkpoint at another parallelism (the reference runs at --parallelism).
 #
 # --state-backend rocksdb: the faulty runs keep their keyed state in RocksDB (the reference run
 # uses the heap), so the test also shows that both backends give the same committed output.
@@ -41,8 +45,9 @@ kafka=0
 kafka_output=0
 partitions=16
 state_backend=heap
+rescale=""
 
-usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --query) query=$2; shift 2 ;;
@@ -60,6 +65,7 @@ while [ $# -gt 0 ]; do
     --kafka-output) kafka=1; kafka_output=1; shift ;;
     --partitions) partitions=$2; shift 2 ;;
     --state-backend) state_backend=$2; shift 2 ;;
+    --rescale) rescale=$2; shift 2 ;;
     -h|--help) usage ;;
     *) echo "kill-test: unknown argument '$1'" >&2; usage ;;
   esac
@@ -81,7 +87,11 @@ fi
 mkdir -p "$workdir"
 RANDOM=$seed
 
-common=(nexmark run --query "$query" --parallelism "$parallelism" --no-progress)
+common=(nexmark run --query "$query" --no-progress)
+read -r -a rescale_list <<< "$rescale"
+for p in "${rescale_list[@]}"; do
+  [[ "$p" =~ ^[1-9][0-9]*$ ]] || { echo "kill-test: --rescale takes parallelisms (positive integers), got '$p'" >&2; exit 2; }
+done
 mock_pid=""
 cleanup() { if [ -n "$mock_pid" ]; then kill "$mock_pid" 2>/dev/null || true; wait "$mock_pid" 2>/dev/null || true; fi; }
 trap cleanup EXIT
@@ -116,7 +126,7 @@ else
 fi
 dead_letters() { [ "$bad_lines" -gt 0 ] && echo "--dead-letter $workdir/$1.dead --report $workdir/$1.report"; }
 
-echo "kill-test: $query, $events events at R=$rate, P=$parallelism, checkpoints every $interval, $kills kills, seed $seed, in $workdir"
+echo "kill-test: $query, $events events at R=$rate, P=$parallelism${rescale:+ (under faults: $rescale in turn)}, checkpoints every $interval, $kills kills, seed $seed, in $workdir"
 
 # 1. The fault-free reference.
 rm -rf "$workdir/ref"
@@ -133,7 +143,7 @@ output_of() {  # where run $1 (ref or out) writes its rows
   fi
 }
 # shellcheck disable=SC2046
-"$reka" "${common[@]}" $(output_of ref) $(dead_letters ref) > "$workdir/ref.log" 2>&1 || {
+"$reka" "${common[@]}" --parallelism "$parallelism" $(output_of ref) $(dead_letters ref) > "$workdir/ref.log" 2>&1 || {
   echo "kill-test: the fault-free run failed:" >&2; cat "$workdir/ref.log" >&2; exit 1; }
 calc() { awk "BEGIN { printf \"%.6f\", $1 }"; }
 ref_seconds=$(calc "$(date +%s.%N) - $start")
@@ -157,8 +167,11 @@ attempts=0
 random_delay() { calc "$min_delay + ($RANDOM / 32767) * ($max_delay - $min_delay)"; }
 while :; do
   attempts=$((attempts + 1))
+  run_parallelism=$parallelism
+  if [ ${#rescale_list[@]} -gt 0 ]; then run_parallelism=${rescale_list[$(( (attempts - 1) % ${#rescale_list[@]} ))]}; fi
+  echo "== run $attempts at parallelism $run_parallelism" >> "$workdir/faulty.log"
   # shellcheck disable=SC2046
-  "$reka" "${common[@]}" $(output_of out) --state-dir "$workdir/state" --state-backend "$state_backend" \
+  "$reka" "${common[@]}" --parallelism "$run_parallelism" $(output_of out) --state-dir "$workdir/state" --state-backend "$state_backend" \
       --rocksdb-localdir "$workdir/rocksdb" --checkpoint-interval "$interval" $(dead_letters faulty) >> "$workdir/faulty.log" 2>&1 &
   pid=$!
   if [ "$delivered" -lt "$kills" ]; then

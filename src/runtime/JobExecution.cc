@@ -399,9 +399,10 @@ Status JobExecution::build() {
       }
       lastId = std::max(lastId, data->id);
       restoreMs_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
-      logEvent(LogLevel::kInfo, fmt::format("resumed from {} {} {} ({:.1f} MB) in {:.0f} ms",
+      logEvent(LogLevel::kInfo, fmt::format("resumed from {} {} {} ({:.1f} MB) in {:.0f} ms{}",
                                             data->kind == checkpoint::CheckpointKind::kSavepoint ? "savepoint" : "checkpoint",
-                                            data->id, data->directory, static_cast<double>(data->bytes) / 1e6, restoreMs_));
+                                            data->id, data->directory, static_cast<double>(data->bytes) / 1e6, restoreMs_,
+                                            rescaled_ ? ", at another parallelism (taken as " + data->jobFingerprint + ")" : ""));
     }
   }
   std::vector<Task*> tasks;
@@ -453,6 +454,70 @@ std::vector<std::pair<std::string, int>> parseFingerprint(const std::string& f) 
 }
 }  // namespace
 
+namespace {
+/// The outputs of a scratch instance (a restore at another parallelism): it never emits, and
+/// whatever it might is dropped.
+class DroppingOutput final : public Output {
+ public:
+  void push(Batch&) override {}
+  void emitWatermark(int64_t) override {}
+  void emitWatermarkStatus(bool) override {}
+};
+/// The clock of a scratch instance: the time, but no callbacks.
+class NoCallbackTime final : public ProcessingTimeService {
+ public:
+  int64_t now() const override { return wallClockMs(); }
+  void requestCallback(int64_t) override {}
+};
+}  // namespace
+
+Status JobExecution::absorbRescaledState(const graph::Node& node, Instance& inst,
+                                         const std::vector<const checkpoint::OperatorSnapshot*>& old) {
+  using Mode = Operator::OwnStateRescale;
+  const Mode mode = inst.op->ownStateRescale();
+  const int oldParallelism = static_cast<int>(old.size());
+  const int me = inst.ctx.subtask;
+  for (int o = 0; o < oldParallelism; ++o) {
+    const auto& snap = *old[static_cast<size_t>(o)];
+    if (snap.blob.empty() && snap.blobDeltas.empty()) continue;
+    const bool mine = mode == Mode::kByKeyGroup || (mode == Mode::kToOneSubtask && o % inst.ctx.parallelism == me) ||
+                      (mode == Mode::kCopyPerSubtask && me % oldParallelism == o);
+    if (!mine) continue;
+    // A scratch instance opened as old subtask o, restored from its chain.
+    OperatorContext ctx = inst.ctx;
+    ctx.subtask = o;
+    ctx.parallelism = oldParallelism;
+    ctx.keyGroups = keyGroupRangeFor(config_.maxParallelism, oldParallelism, o);
+    HeapStateBackend state(ctx.keyGroups, config_.maxParallelism);
+    OperatorMetrics metrics;
+    NoCallbackTime time;
+    std::vector<DroppingOutput> outputs(inst.ctx.outputs.size());
+    ctx.outputs.clear();
+    for (auto& out : outputs) ctx.outputs.push_back(&out);
+    ctx.state = &state;
+    ctx.metrics = &metrics;
+    ctx.time = &time;
+    ctx.wakeup = [] {};
+    ctx.positionFile.clear();
+    std::unique_ptr<Operator> scratch = node.makeOperator();
+    Status s;
+    try {
+      scratch->bindContext(&ctx);
+      s = scratch->open(ctx);
+      if (s.isOk()) s = scratch->restoreState(snap.blob);
+      for (size_t d = 0; s.isOk() && d < snap.blobDeltas.size(); ++d) s = scratch->restoreDelta(snap.blobDeltas[d]);
+      if (s.isOk()) s = inst.op->absorbRescaled(*scratch, Operator::RescaledPart{o, oldParallelism, snap.blob, &snap.blobDeltas});
+      scratch->close();
+    } catch (const std::exception& e) {
+      s = Status::userCodeError(e.what());
+    }
+    if (!s.isOk())
+      return Status(s.code(), "taking over the state of subtask " + std::to_string(o + 1) + "/" + std::to_string(oldParallelism) +
+                                  " (restore at another parallelism): " + s.message());
+  }
+  return Status::ok();
+}
+
 Status JobExecution::restore(const checkpoint::CheckpointData& data) {
   const std::string mine = fingerprint();
   const auto theirs = parseFingerprint(data.jobFingerprint);
@@ -478,9 +543,9 @@ Status JobExecution::restore(const checkpoint::CheckpointData& data) {
       old.push_back(&it->second);
       lists.push_back(it->second.lists);
     }
-    if (rescaled) {
+    if (rescaled && !perNode.empty() && perNode[0].op->ownStateRescale() == Operator::OwnStateRescale::kNotSupported) {
       // Keyed state moves with its key groups and operator lists are redistributed; state an
-      // operator keeps in its own memory (windows, timers, staged output) cannot be split.
+      // operator keeps in its own memory moves only as the operator says (Operator::absorbRescaled).
       for (const auto* snap : old) {
         size_t own = snap->blob.size();
         for (const auto& d : snap->blobDeltas) own += d.size();
@@ -509,6 +574,7 @@ Status JobExecution::restore(const checkpoint::CheckpointData& data) {
         }
       }
       if (s.isOk()) s = inst.state->restoreOperatorLists(lists, inst.ctx.subtask, inst.ctx.parallelism);
+      if (s.isOk() && rescaled) s = absorbRescaledState(node, inst, old);
       if (s.isOk() && !rescaled) {
         const auto& snap = *old[static_cast<size_t>(inst.ctx.subtask)];
         try {

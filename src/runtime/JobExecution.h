@@ -61,6 +61,9 @@ class JobExecution final : public JobClient {
   JobExecution(graph::JobGraph graph, const ExecutionConfig& config);
   Status build();
   Status restore(const checkpoint::CheckpointData& data);
+  /// Restore at another parallelism: hands `inst` the own state (Operator::snapshotState) of
+  /// the old subtasks `old` as its ownStateRescale() says.
+  Status absorbRescaledState(const graph::Node& node, Instance& inst, const std::vector<const checkpoint::OperatorSnapshot*>& old);
   std::string fingerprint() const;
   void fillVertices(JobMetrics& m) const;
   void fillTaskFigures(const Instance& inst, OperatorStats& st) const;

@@ -443,6 +443,10 @@ class AggregateOperator final : public Operator {
     Serde<int64_t>::write(watermark_, out);
     return Status::ok();
   }
+  OwnStateRescale ownStateRescale() const override { return OwnStateRescale::kByKeyGroup; }
+  Status absorbRescaled(Operator&, const RescaledPart& part) override {
+    return absorbWatermarkSnapshot(part, absorbed_, watermark_, [this](std::string_view in) { return restoreState(in); });
+  }
   Status restoreState(std::string_view in) override {
     if (!Serde<int64_t>::read(in, watermark_)) return Status::corruption("SQL aggregate: truncated snapshot");
     if (spec_->sessionGap > 0) {
@@ -648,6 +652,7 @@ class AggregateOperator final : public Operator {
   RowBatch out_;
   std::string key_, valueKey_;
   int64_t watermark_ = INT64_MIN;
+  bool absorbed_ = false;  ///< a rescaled restore took an old subtask's watermark
   /// Window aggregation: the groups of each window, by window end, until it fires.
   std::map<int64_t, std::vector<PendingGroup>> pending_;
 };
@@ -814,6 +819,10 @@ class OverOperator final : public Operator {
     Serde<int64_t>::write(watermark_, out);
     return Status::ok();
   }
+  OwnStateRescale ownStateRescale() const override { return OwnStateRescale::kByKeyGroup; }
+  Status absorbRescaled(Operator&, const RescaledPart& part) override {
+    return absorbWatermarkSnapshot(part, absorbed_, watermark_, [this](std::string_view in) { return restoreState(in); });
+  }
   Status restoreState(std::string_view in) override {
     if (!Serde<int64_t>::read(in, watermark_)) return Status::corruption("SQL OVER aggregation: truncated snapshot");
     pending_.clear();
@@ -875,6 +884,7 @@ class OverOperator final : public Operator {
   GroupState frameState_;
   std::string key_, values_, valueKey_;
   int64_t watermark_ = INT64_MIN;
+  bool absorbed_ = false;  ///< a rescaled restore took an old subtask's watermark
   std::map<int64_t, std::vector<Pending>> pending_;  ///< partitions with waiting rows, by their earliest time
 };
 

@@ -128,6 +128,7 @@ class KeyedJoinBase : public Operator {
   RowBatch out_;
   std::string key_, values_;
   int64_t watermark_ = INT64_MIN;
+  bool absorbed_ = false;  ///< a rescaled restore took an old subtask's watermark
 };
 
 class JoinOperator final : public KeyedJoinBase<JoinRows> {
@@ -147,6 +148,10 @@ class JoinOperator final : public KeyedJoinBase<JoinRows> {
   Status snapshotState(int64_t, std::string& out) override {
     Serde<int64_t>::write(watermark_, out);
     return Status::ok();
+  }
+  OwnStateRescale ownStateRescale() const override { return OwnStateRescale::kByKeyGroup; }
+  Status absorbRescaled(Operator&, const RescaledPart& part) override {
+    return absorbWatermarkSnapshot(part, absorbed_, watermark_, [this](std::string_view in) { return restoreState(in); });
   }
   Status restoreState(std::string_view in) override {
     if (!Serde<int64_t>::read(in, watermark_)) return Status::corruption("SQL join: truncated snapshot");
@@ -288,6 +293,10 @@ class IntervalJoinOperator final : public KeyedJoinBase<IntervalRows> {
   Status snapshotState(int64_t, std::string& out) override {
     Serde<int64_t>::write(watermark_, out);
     return Status::ok();
+  }
+  OwnStateRescale ownStateRescale() const override { return OwnStateRescale::kByKeyGroup; }
+  Status absorbRescaled(Operator&, const RescaledPart& part) override {
+    return absorbWatermarkSnapshot(part, absorbed_, watermark_, [this](std::string_view in) { return restoreState(in); });
   }
   Status restoreState(std::string_view in) override {
     if (!Serde<int64_t>::read(in, watermark_)) return Status::corruption("SQL interval join: truncated snapshot");
@@ -450,6 +459,10 @@ class LookupJoinOperator final : public Operator {
     emitRows(*ctx_, out_);
   }
 
+  /// At another parallelism, new subtask i takes old subtask i mod P_old's table: every subtask
+  /// read the whole side table.
+  OwnStateRescale ownStateRescale() const override { return OwnStateRescale::kCopyPerSubtask; }
+  Status absorbRescaled(Operator&, const RescaledPart& part) override { return restoreState(part.base); }
   /// Whether the table has been read, then the table (a restored job does not read it again).
   Status snapshotState(int64_t, std::string& out) override {
     Serde<uint8_t>::write(tableRead_ ? 1 : 0, out);

@@ -242,6 +242,37 @@ class Operator {
   /// Live entries and superseded delta records of the operator's own state (see DeltaStats).
   virtual DeltaStats deltaStats() const { return {}; }
 
+  // Restore at another parallelism. Keyed state in the backend moves with its key groups and
+  // operator lists are redistributed by the runtime; state an operator keeps in its own memory
+  // (window panes, timers, join buffers, a sink's staged files) moves as ownStateRescale() says.
+  // For each old subtask whose snapshot holds such state (in the way the mode picks, below), the
+  // runtime makes a scratch instance of the operator, opens it as that old subtask (its index,
+  // parallelism and key groups, a throwaway state backend, outputs that drop what they get, a
+  // clock that never calls back), restores the old subtask's chain into it and hands it to
+  // absorbRescaled() of the new instance; then closes it. This happens after open() and the
+  // backend's restore, before the first record, in the order of the old subtasks.
+
+  /// How the operator's own state is redistributed at another parallelism.
+  enum class OwnStateRescale {
+    kNotSupported,   ///< it cannot be: such a restore fails, naming the operator
+    kByKeyGroup,     ///< keyed: every new subtask absorbs every old subtask's state, keeping
+                     ///< the keys of its own key groups (Flink's raw keyed state)
+    kToOneSubtask,   ///< old subtask j goes to new subtask j mod P (a sink's staged files:
+                     ///< the scratch's restore commits or discards them; nothing to absorb)
+    kCopyPerSubtask  ///< new subtask i gets old subtask i mod P_old's state (broadcast-built state)
+  };
+  virtual OwnStateRescale ownStateRescale() const { return OwnStateRescale::kNotSupported; }
+  /// What the runtime hands absorbRescaled besides the scratch instance.
+  struct RescaledPart {
+    int subtask = 0;      ///< the old subtask's index
+    int parallelism = 1;  ///< the old parallelism
+    std::string_view base;                       ///< its full snapshot (snapshotState's bytes)
+    const std::vector<std::string>* deltas = nullptr;  ///< then its deltas, in order
+  };
+  /// Takes this subtask's part of `scratch` (an instance of the same operator, restored from the
+  /// old subtask `part`). The default takes nothing (right for kToOneSubtask).
+  virtual Status absorbRescaled(Operator& /*scratch*/, const RescaledPart& /*part*/) { return Status::ok(); }
+
   /// Checkpoint `checkpointId` is complete (its manifest is durable): a sink commits what it
   /// staged for it and for earlier checkpoints. Runs on the task's thread (or, after the job
   /// ended, on the job's thread).

@@ -139,6 +139,15 @@ class CepOperator final : public reka::detail::EmittingOperator<Out> {
   }
   Status snapshotState(int64_t, std::string& out) override { return Timers::snapshot(kctx_, out); }
   Status restoreState(std::string_view in) override { return Timers::restore(kctx_, in); }
+  /// At another parallelism: the partial matches and buffered events are keyed state (they move
+  /// with their key groups); the timers of this subtask's keys come from every old subtask.
+  Operator::OwnStateRescale ownStateRescale() const override { return Operator::OwnStateRescale::kByKeyGroup; }
+  Status absorbRescaled(Operator& scratch, const Operator::RescaledPart&) override {
+    auto* from = dynamic_cast<CepOperator*>(&scratch);
+    if (from == nullptr) return Status::internal("a rescaled restore handed over another kind of operator");
+    Timers::absorb(kctx_, from->kctx_);
+    return Status::ok();
+  }
 
   /// Partial matches discarded by the per-key limit.
   int64_t discardedPartialMatches() const { return discarded_; }

@@ -196,13 +196,35 @@ class RuleOperator final : public reka::detail::EmittingOperator<Alert> {
     }
     rulesReceived_ = received != 0;
     rulesEnded_ = rulesReceived_;  // the rules came back with the checkpoint
+    REKA_RETURN_IF_ERROR(reinstall(std::move(specs)));
+    return Timers::restore(kctx_, in);
+  }
+  /// At another parallelism: the rules come from the broadcast state (every new subtask gets a
+  /// copy), the partial matches are keyed state, and the timers of this subtask's keys come
+  /// from every old subtask.
+  Operator::OwnStateRescale ownStateRescale() const override { return Operator::OwnStateRescale::kByKeyGroup; }
+  Status absorbRescaled(Operator& scratch, const Operator::RescaledPart&) override {
+    auto* from = dynamic_cast<RuleOperator*>(&scratch);
+    if (from == nullptr) return Status::internal("a rescaled restore handed over another kind of operator");
+    if (!rescaleRulesInstalled_) {
+      REKA_RETURN_IF_ERROR(reinstall(*specs_));
+      rescaleRulesInstalled_ = true;
+    }
+    rulesReceived_ = rulesReceived_ || from->rulesReceived_;
+    rulesEnded_ = rulesReceived_;
+    Timers::absorb(kctx_, from->kctx_);
+    return Status::ok();
+  }
+
+  /// Installs `specs` (the checkpointed rules) in place of the rules installed now.
+  Status reinstall(std::map<std::string, RuleSpec> specs) {
     rules_.clear();
     specs_->clear();
     for (const auto& [id, s] : specs) {
       auto r = install(s);
       if (!r.isOk()) return Status::corruption("a checkpointed rule no longer compiles: " + r.message());
     }
-    return Timers::restore(kctx_, in);
+    return Status::ok();
   }
 
   /// Per rule: matches, timed-out partial matches, the last refusal.
@@ -422,6 +444,7 @@ class RuleOperator final : public reka::detail::EmittingOperator<Alert> {
   std::map<std::string, RuleStats> refusedOnly_;  ///< refused ids that have no active version
   bool rulesReceived_ = false;
   bool rulesEnded_ = false;
+  bool rescaleRulesInstalled_ = false;  ///< a rescaled restore installed the broadcast rules
   int64_t batches_ = 0;
   std::vector<Match<Event>> matches_;
   std::vector<Match<Event>> timedOut_;

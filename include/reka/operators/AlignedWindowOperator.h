@@ -280,6 +280,42 @@ class AlignedWindowOperator final : public EmittingOperator<Out> {
     }
   }
 
+  /// At another parallelism: every new subtask takes, from every old subtask, the pane
+  /// accumulators and early results of the keys in its own key groups. The old subtasks must
+  /// have fired the same windows (event time: they saw the same watermarks before the barrier;
+  /// processing time: they had reached the same window end); otherwise the restore fails rather
+  /// than fire a window twice or never.
+  Operator::OwnStateRescale ownStateRescale() const override { return Operator::OwnStateRescale::kByKeyGroup; }
+  Status absorbRescaled(Operator& scratch, const Operator::RescaledPart& part) override {
+    auto* from = dynamic_cast<AlignedWindowOperator*>(&scratch);
+    if (from == nullptr) return Status::internal("a rescaled restore handed over another kind of operator");
+    if (absorbed_ && firstUnfiredEnd(from->current_) != firstUnfiredEnd(current_))
+      return Status::failedPrecondition(
+          "its windows fired up to different times in the old subtasks (subtask " + std::to_string(part.subtask + 1) + " at " +
+          std::to_string(from->current_) + ", an earlier one at " + std::to_string(current_) +
+          "): restore it at parallelism " + std::to_string(part.parallelism));
+    current_ = absorbed_ ? std::min(current_, from->current_) : from->current_;
+    absorbed_ = true;
+    const auto owned = [this](const StoredKey& key) {
+      return this->ctx_->keyGroups.contains(keyGroupFor(hashKey(K(key)), this->ctx_->maxParallelism));
+    };
+    for (const auto& [start, pane] : from->panes_) {
+      Pane* mine = nullptr;
+      for (const auto& [key, acc] : pane->accs) {
+        if (!owned(key)) continue;
+        if (mine == nullptr) mine = &paneFor(start);
+        mine->accs.put(key, acc);
+      }
+    }
+    for (const auto& [end, emitted] : from->early_) {
+      for (const auto& [key, acc] : emitted)
+        if (owned(key)) early_[end].emplace(key, acc);
+    }
+    cached_ = nullptr;
+    requestRestoredCallbacks(from->windowCallbackAt_, from->earlyCallbackAt_);
+    return Status::ok();
+  }
+
   /// Live entries: the panes' keys; superseded: the pane records later deltas replaced, and the
   /// records of panes dropped since the last full snapshot (with their drop).
   DeltaStats deltaStats() const override {
@@ -613,6 +649,7 @@ class AlignedWindowOperator final : public EmittingOperator<Out> {
   int64_t cachedStart_ = kMinTime;
   Pane* cached_ = nullptr;
   int64_t current_ = kMinTime;             ///< the watermark (or clock) reached
+  bool absorbed_ = false;                  ///< a rescaled restore took an old subtask's state
   PaneMap merged_;
   int64_t firedSinceReport_ = 0;
   std::map<int64_t, PaneMap> early_;  ///< by window end: results emitted early, per key

@@ -115,6 +115,16 @@ class CountWindowOperator final : public EmittingOperator<Out> {
     }
   }
 
+  /// At another parallelism: every new subtask takes, from every old subtask, the counts and
+  /// panes of the keys in its own key groups.
+  Operator::OwnStateRescale ownStateRescale() const override { return Operator::OwnStateRescale::kByKeyGroup; }
+  Status absorbRescaled(Operator& scratch, const Operator::RescaledPart&) override {
+    auto* from = dynamic_cast<CountWindowOperator*>(&scratch);
+    if (from == nullptr) return Status::internal("a rescaled restore handed over another kind of operator");
+    absorbOwnedKeys<K>(*this->ctx_, from->keys_, keys_);
+    return Status::ok();
+  }
+
  private:
   struct KeyState {
     KeyGroup keyGroup{0};
@@ -305,6 +315,18 @@ class GlobalWindowOperator final : public EmittingOperator<Out> {
       if (periodic() && !ended_ && callbackAt != kMaxTime) requestCallback(callbackAt);
       return Status::ok();
     }
+  }
+
+  /// At another parallelism: every new subtask takes, from every old subtask, the accumulators
+  /// of the keys in its own key groups; the end-of-input firing happened if it had anywhere.
+  Operator::OwnStateRescale ownStateRescale() const override { return Operator::OwnStateRescale::kByKeyGroup; }
+  Status absorbRescaled(Operator& scratch, const Operator::RescaledPart&) override {
+    auto* from = dynamic_cast<GlobalWindowOperator*>(&scratch);
+    if (from == nullptr) return Status::internal("a rescaled restore handed over another kind of operator");
+    absorbOwnedKeys<K>(*this->ctx_, from->keys_, keys_);
+    ended_ = ended_ || from->ended_;
+    if (periodic() && !ended_ && from->callbackAt_ != kMaxTime) requestCallback(from->callbackAt_);
+    return Status::ok();
   }
 
  private:

@@ -104,6 +104,16 @@ class IntervalJoinBuffer {
     return true;
   }
 
+  /// Restore at another parallelism: adds the records and cleanup entries of `from` (an old
+  /// subtask's buffer) whose keys `owned(key)` accepts.
+  template <class Owned>
+  void absorb(const IntervalJoinBuffer& from, Owned&& owned) {
+    for (const auto& [key, records] : from.byKey_)
+      if (owned(key)) byKey_[key].insert(records.begin(), records.end());
+    for (const Due& d : from.due_)
+      if (owned(d.second)) due_.insert(d);
+  }
+
   /// The earliest cleanup time of a kept record (INT64_MAX: none).
   int64_t nextDue() const { return due_.empty() ? INT64_MAX : due_.begin()->first; }
 
@@ -234,6 +244,22 @@ class IntervalJoinOperator final : public EmittingOperator<Out> {
     }
   }
 
+  /// At another parallelism: every new subtask takes, from every old subtask, the buffered
+  /// records of the keys in its own key groups; the watermark is the lowest absorbed.
+  Operator::OwnStateRescale ownStateRescale() const override { return Operator::OwnStateRescale::kByKeyGroup; }
+  Status absorbRescaled(Operator& scratch, const Operator::RescaledPart&) override {
+    auto* from = dynamic_cast<IntervalJoinOperator*>(&scratch);
+    if (from == nullptr) return Status::internal("a rescaled restore handed over another kind of operator");
+    watermark_ = absorbed_ ? std::min(watermark_, from->watermark_) : from->watermark_;
+    absorbed_ = true;
+    const auto owned = [this](const StoredKeyOf<K>& key) {
+      return this->ctx_->keyGroups.contains(keyGroupFor(hashKey(K(key)), this->ctx_->maxParallelism));
+    };
+    bufferA_.absorb(from->bufferA_, owned);
+    bufferB_.absorb(from->bufferB_, owned);
+    return Status::ok();
+  }
+
  private:
   void addA(const A& a) {
     const int64_t ts = tsA_(a);
@@ -276,6 +302,7 @@ class IntervalJoinOperator final : public EmittingOperator<Out> {
   IntervalJoinBuffer<K, A> bufferA_;
   IntervalJoinBuffer<K, B> bufferB_;
   int64_t watermark_ = kMinTime;
+  bool absorbed_ = false;  ///< a rescaled restore took an old subtask's state
   const Batch* source_ = nullptr;  // the batch being processed (emitted records may view into it)
 };
 
@@ -421,6 +448,23 @@ class WindowJoinOperator final : public EmittingOperator<Out> {
     }
   }
 
+  /// At another parallelism: every new subtask takes, from every old subtask, the records of
+  /// the keys in its own key groups in every window that has not fired; the watermark is the
+  /// lowest absorbed.
+  Operator::OwnStateRescale ownStateRescale() const override { return Operator::OwnStateRescale::kByKeyGroup; }
+  Status absorbRescaled(Operator& scratch, const Operator::RescaledPart&) override {
+    auto* from = dynamic_cast<WindowJoinOperator*>(&scratch);
+    if (from == nullptr) return Status::internal("a rescaled restore handed over another kind of operator");
+    watermark_ = absorbed_ ? std::min(watermark_, from->watermark_) : from->watermark_;
+    absorbed_ = true;
+    for (const auto& [end, byKey] : from->windows_) {
+      for (const auto& [key, sides] : byKey)
+        if (this->ctx_->keyGroups.contains(keyGroupFor(hashKey(K(key)), this->ctx_->maxParallelism)))
+          windows_[end].try_emplace(key, sides);
+    }
+    return Status::ok();
+  }
+
  private:
   struct Sides {
     std::vector<A> a;
@@ -461,6 +505,7 @@ class WindowJoinOperator final : public EmittingOperator<Out> {
   Emitter<Out> emitter_;
   absl::btree_map<int64_t, StateMap<StoredKey, Sides>> windows_;  // by window end
   int64_t watermark_ = kMinTime;
+  bool absorbed_ = false;  ///< a rescaled restore took an old subtask's state
 };
 
 }  // namespace reka::detail

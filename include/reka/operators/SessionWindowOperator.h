@@ -193,6 +193,27 @@ class SessionWindowOperator final : public EmittingOperator<Out> {
     }
   }
 
+  /// At another parallelism: every new subtask takes, from every old subtask, the sessions of
+  /// the keys in its own key groups (with their timers); the watermark is the lowest absorbed.
+  Operator::OwnStateRescale ownStateRescale() const override { return Operator::OwnStateRescale::kByKeyGroup; }
+  Status absorbRescaled(Operator& scratch, const Operator::RescaledPart&) override {
+    auto* from = dynamic_cast<SessionWindowOperator*>(&scratch);
+    if (from == nullptr) return Status::internal("a rescaled restore handed over another kind of operator");
+    watermark_ = absorbed_ ? std::min(watermark_, from->watermark_) : from->watermark_;
+    absorbed_ = true;
+    for (const auto& [key, ks] : from->keys_) {
+      const KeyGroup kg = keyGroupFor(hashKey(K(key)), this->ctx_->maxParallelism);
+      if (!this->ctx_->keyGroups.contains(kg)) continue;
+      KeyState copy = ks;
+      copy.keyGroup = kg;
+      if (copy.timerAt) timers_.insert(std::pair<int64_t, Key>(*copy.timerAt, key));
+      keys_.try_emplace(key, std::move(copy));
+    }
+    if (!eventTime() && !timers_.empty())
+      this->ctx_->time->requestCallback(addSaturating(timers_.begin()->first, 1));
+    return Status::ok();
+  }
+
  private:
   /// A result that was emitted and that the next firing of the session replaces (-U).
   struct Emitted {
@@ -353,6 +374,7 @@ class SessionWindowOperator final : public EmittingOperator<Out> {
   StateMap<Key, KeyState> keys_;                     // string keys: looked up by view, no copy
   absl::btree_set<std::pair<int64_t, Key>> timers_;  ///< (time, key): one per key with sessions
   int64_t watermark_ = kMinTime;
+  bool absorbed_ = false;  ///< a rescaled restore took an old subtask's state
 };
 
 }  // namespace reka::detail

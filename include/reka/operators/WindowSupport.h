@@ -154,4 +154,18 @@ inline bool readSnapshotWindow(std::string_view& in, TimeWindow& w) {
          w.start < w.end && w.end <= kMaxEventTimestamp + kMaxWindowSpanMs;
 }
 
+/// Restore at another parallelism (Operator::absorbRescaled): copies the entries of `from`, an
+/// old subtask's map of key → per-key state (with a `keyGroup` member), whose keys are in this
+/// subtask's key groups, into `to`.
+template <class K, class Map>
+void absorbOwnedKeys(const OperatorContext& ctx, const Map& from, Map& to) {
+  for (const auto& [key, st] : from) {
+    const KeyGroup kg = keyGroupFor(hashKey(K(key)), ctx.maxParallelism);
+    if (!ctx.keyGroups.contains(kg)) continue;
+    auto copy = st;
+    copy.keyGroup = kg;
+    to.try_emplace(key, std::move(copy));
+  }
+}
+
 }  // namespace reka::detail

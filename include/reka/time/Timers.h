@@ -102,6 +102,23 @@ class KeyedTimers {
     return Status::ok();
   }
 
+  /// Restore at another parallelism (Operator::absorbRescaled): adds the timers of `from` (an
+  /// old subtask's, restored) whose keys are in this subtask's key groups. The watermark becomes
+  /// the lowest of the absorbed ones: every timer that is left was behind its own subtask's, and
+  /// fires when the watermark next passes it.
+  void absorb(const KeyedTimers& from) {
+    const auto owned = [&](const StoredKey& key) {
+      return ctx_ == nullptr || ctx_->keyGroups.contains(keyGroupFor(hashKey(K(key)), ctx_->maxParallelism));
+    };
+    for (const Timer& t : from.eventTimers_)
+      if (owned(t.second)) eventTimers_.insert(t);
+    for (const Timer& t : from.processingTimers_)
+      if (owned(t.second)) processingTimers_.insert(t);
+    watermark_ = absorbed_ ? std::min(watermark_, from.watermark_) : from.watermark_;
+    absorbed_ = true;
+    if (!processingTimers_.empty()) ctx_->time->requestCallback(processingTimers_.begin()->first);
+  }
+
   /// Calls f(domain, ts, key) for every timer whose key is in key group `kg`.
   template <class F>
   void forEachInKeyGroup(KeyGroup kg, int maxParallelism, F&& f) const {
@@ -165,6 +182,7 @@ class KeyedTimers {
   absl::btree_set<Timer> eventTimers_;
   absl::btree_set<Timer> processingTimers_;
   int64_t watermark_ = kMinTime;
+  bool absorbed_ = false;  ///< absorb() was called (the watermark is the absorbed minimum)
 };
 
 /// What a keyed function uses to set and delete timers for the current key

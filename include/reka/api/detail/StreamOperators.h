@@ -181,6 +181,9 @@ class KeyedTimerFiring {
     if (!in.empty()) return Status::corruption("trailing bytes after a keyed operator's timers");
     return Status::ok();
   }
+  /// Restore at another parallelism: the timers of the old subtask's `from` for this subtask's
+  /// keys (the keyed state itself moves with the backend's key groups).
+  static void absorb(KeyedContext<K, Out>& kctx, KeyedContext<K, Out>& from) { kctx.timers().absorb(from.timers()); }
   static void onWatermark(int64_t wm, Fn& fn, KeyedContext<K, Out>& kctx, int maxParallelism) {
     kctx.setTimeDomain(TimeDomain::kEventTime);
     kctx.timers().advanceWatermark(wm, [&](int64_t ts, const StoredKeyOf<K>& stored) { fire(ts, stored, fn, kctx, maxParallelism); });
@@ -253,6 +256,13 @@ class KeyedProcessOperator final : public EmittingOperator<Out> {
   Status checkSnapshottable() const override { return Timers::checkSnapshottable(); }
   Status snapshotState(int64_t, std::string& out) override { return Timers::snapshot(kctx_, out); }
   Status restoreState(std::string_view in) override { return Timers::restore(kctx_, in); }
+  Operator::OwnStateRescale ownStateRescale() const override { return Operator::OwnStateRescale::kByKeyGroup; }
+  Status absorbRescaled(Operator& scratch, const Operator::RescaledPart&) override {
+    auto* from = dynamic_cast<std::remove_cvref_t<decltype(*this)>*>(&scratch);
+    if (from == nullptr) return Status::internal("a rescaled restore handed over another kind of operator");
+    Timers::absorb(kctx_, from->kctx_);
+    return Status::ok();
+  }
 
  private:
   using Timers = KeyedTimerFiring<K, Out, Fn>;
@@ -307,6 +317,13 @@ class KeyedCoProcessOperator final : public EmittingOperator<Out> {
   Status checkSnapshottable() const override { return Timers::checkSnapshottable(); }
   Status snapshotState(int64_t, std::string& out) override { return Timers::snapshot(kctx_, out); }
   Status restoreState(std::string_view in) override { return Timers::restore(kctx_, in); }
+  Operator::OwnStateRescale ownStateRescale() const override { return Operator::OwnStateRescale::kByKeyGroup; }
+  Status absorbRescaled(Operator& scratch, const Operator::RescaledPart&) override {
+    auto* from = dynamic_cast<std::remove_cvref_t<decltype(*this)>*>(&scratch);
+    if (from == nullptr) return Status::internal("a rescaled restore handed over another kind of operator");
+    Timers::absorb(kctx_, from->kctx_);
+    return Status::ok();
+  }
 
  private:
   using Timers = KeyedTimerFiring<K, Out, Fn>;
@@ -365,6 +382,10 @@ class BroadcastProcessOperator final : public EmittingOperator<Out> {
     if constexpr (HasFunctionSnapshot<Fn>) return fn_.snapshotState(out);
     return Status::ok();
   }
+  /// At another parallelism, new subtask i takes old subtask i mod P_old's state: every subtask
+  /// built the same side table from the same broadcast input.
+  Operator::OwnStateRescale ownStateRescale() const override { return Operator::OwnStateRescale::kCopyPerSubtask; }
+  Status absorbRescaled(Operator&, const Operator::RescaledPart& part) override { return restoreState(part.base); }
   Status restoreState(std::string_view in) override {
     uint8_t version = 0, ended = 0;
     if (!Serde<uint8_t>::read(in, version) || !Serde<uint8_t>::read(in, ended) || ended > 1)
@@ -470,6 +491,11 @@ class SinkOperator final : public Operator {
       return Status::ok();
     }
   }
+  /// At another parallelism, old subtask j's state goes to new subtask j mod P: restored into a
+  /// scratch instance opened as subtask j, which recovers it (a transactional sink commits what
+  /// that subtask had staged for complete checkpoints and discards the rest); nothing is left to
+  /// take over.
+  Operator::OwnStateRescale ownStateRescale() const override { return Operator::OwnStateRescale::kToOneSubtask; }
   Status restoreState(std::string_view in) override {
     if constexpr (HasSinkRestore<F>) {
       return fn_.restore(in);

@@ -13,7 +13,8 @@ namespace reka::cli {
 
 namespace {
 
-/// Flags whose key is Flink's, because the meaning is the same. Every other flag `--x` is `reka.x`.
+/// Flags whose key is Flink's, because the meaning is the same (and `--memory`, whose key is
+/// `reka.memory.budget`). Every other flag `--x` is `reka.x`.
 struct FlinkKey {
   const char* flag;
   const char* key;
@@ -39,6 +40,7 @@ constexpr FlinkKey kFlinkKeys[] = {
     {"--rest-token", "rest.token"},
     {"--log-level", "reka.log.level"},
     {"--log-format", "reka.log.format"},
+    {"--memory", "reka.memory.budget"},
 };
 
 /// Options that are the configuration's own, or not settings: never keys.

@@ -45,6 +45,10 @@ void OperationFlags::add(CLI::App* cmd, const std::string& defaultName) {
                   "keyed state not written for this long expires, e.g. 10m (processing time; full snapshots and savepoints "
                   "leave expired values out; default 0: never)");
   cmd->add_option("--rocksdb-block-cache", rocksdbBlockCache, "RocksDB block cache of the whole job, e.g. 256m (default 64m)");
+  cmd->add_option("--memory", memory,
+                  "memory budget of the whole process, e.g. 2g: the job stops with an error naming each operator's state "
+                  "before its resident memory crosses it; with --state-backend rocksdb the block cache gets a quarter of it and "
+                  "the memory tables an eighth, unless those flags are set (default 0: no budget)");
   cmd->add_option("--rocksdb-write-buffers", rocksdbWriteBuffers,
                   "RocksDB memory tables of the whole job together, e.g. 64m (default 64m), charged to the block cache");
 }
@@ -60,6 +64,14 @@ std::optional<std::string> OperationFlags::apply(ExecutionConfig& config) const 
   };
   if (auto bad = size("reka.rocksdb-block-cache", rocksdbBlockCache, config.stateBackend.rocksdb.blockCacheBytes)) return bad;
   if (auto bad = size("reka.rocksdb-write-buffers", rocksdbWriteBuffers, config.stateBackend.rocksdb.writeBufferBytes)) return bad;
+  const auto budget = parseByteSize(memory);
+  if (!budget || (*budget != 0 && *budget < (64 << 20)))
+    return "reka.memory.budget '" + memory + "': expected 0 (no budget) or a size of at least 64m, such as 512m or 2g";
+  if (*budget > 0) {
+    // RocksDB's share, unless set: what it caches and buffers stays a fixed part of the budget.
+    if (rocksdbBlockCache == "64m") config.stateBackend.rocksdb.blockCacheBytes = std::max<int64_t>(*budget / 4, 8 << 20);
+    if (rocksdbWriteBuffers == "64m") config.stateBackend.rocksdb.writeBufferBytes = std::max<int64_t>(*budget / 8, 8 << 20);
+  }
   auto ttl = parseDuration(stateTtl);
   if (!ttl || ttl->count() < 0) return "table.exec.state.ttl '" + stateTtl + "': expected a duration such as 10m, 1h or 0 (never)";
   config.stateBackend.defaultTtl.ttl = *ttl;
@@ -68,6 +80,8 @@ std::optional<std::string> OperationFlags::apply(ExecutionConfig& config) const 
   config.stateBackend.defaultTtl.cleanupFullSnapshot = true;
   return std::nullopt;
 }
+
+int64_t OperationFlags::memoryBudgetBytes() const { return parseByteSize(memory).value_or(0); }
 
 std::optional<std::string> OperationFlags::prepare(CLI::App* cmd) {
   if (auto bad = applyConfiguration(cmd, config, effective)) return bad;
@@ -227,6 +241,7 @@ int superviseJob(StreamEnvironment& env, const char* who, const std::string& sta
   }
   SupervisorOptions options;
   options.who = who;
+  options.memoryBudgetBytes = ops.memoryBudgetBytes();
   options.savepointOnStop = !stateDir.empty();
   const SupervisedRun run = reka::superviseJob(**client, options);
   bool stoppedWithSavepoint = !run.savepoint.empty();

@@ -39,6 +39,7 @@ struct OperationFlags {
   std::string rocksdbBlockCache = "64m";
   std::string rocksdbWriteBuffers = "64m";
   std::string stateTtl = "0";
+  std::string memory = "0";
   /// What is in effect, after applyConfiguration (filled by prepare()).
   EffectiveConfig effective;
 
@@ -48,6 +49,8 @@ struct OperationFlags {
   std::optional<std::string> prepare(CLI::App* cmd);
   /// Sets the state backend of `config` from the flags; a message says what is wrong.
   std::optional<std::string> apply(ExecutionConfig& config) const;
+  /// The memory budget in bytes (`--memory`; 0: none), once apply() has accepted it.
+  int64_t memoryBudgetBytes() const;
 };
 
 /// The REST server, dashboard and job registry entry of a job the command runs. Started after

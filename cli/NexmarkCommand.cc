@@ -347,6 +347,7 @@ int runQuery(const GeneratorFlags& gen, const RunFlags& flags, const CLI::App& c
   bool printedProgress = false;
   SupervisorOptions supervision;
   supervision.who = "reka nexmark run";
+  supervision.memoryBudgetBytes = flags.ops.memoryBudgetBytes();
   supervision.savepointOnStop = !stateDir.empty() && config.checkpoints.guarantee != DeliveryGuarantee::kAtMostOnce;
   supervision.onTick = [&](JobClient& job) {
     auto now = std::chrono::steady_clock::now();

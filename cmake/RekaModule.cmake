@@ -1,9 +1,10 @@
-# reka_add_module(NAME <name> SRCS <files...> DEPS <targets...> [EXCLUDE_DIRS <dirs...>])
+# reka_add_module(NAME <name> SRCS <files...> DEPS <targets...> [EXCLUDE_DIRS <dirs...>]
+#                 [TEST_SHARDS <n>])
 # One src/ folder = one static library `reka_<name>`. Every `*Test.cc` in the folder (and its
 # sub-folders, except EXCLUDE_DIRS: sub-folders that are modules of their own) becomes part of
-# `reka_<name>_tests`, registered with CTest.
+# `reka_<name>_tests`, registered with CTest (reka_add_gtest_shards).
 function(reka_add_module)
-  cmake_parse_arguments(M "" "NAME" "SRCS;DEPS;EXCLUDE_DIRS" ${ARGN})
+  cmake_parse_arguments(M "" "NAME;TEST_SHARDS" "SRCS;DEPS;EXCLUDE_DIRS" ${ARGN})
   set(target reka_${M_NAME})
   add_library(${target} STATIC ${M_SRCS})
   # src/ is an include path inside this tree only: an installed Reka offers include/ alone.
@@ -26,9 +27,29 @@ function(reka_add_module)
       add_executable(${target}_tests ${tests})
       target_link_libraries(${target}_tests PRIVATE ${target} reka_testing GTest::gtest GTest::gtest_main GTest::gmock)
       reka_use_test_pch(${target}_tests)
-      gtest_discover_tests(${target}_tests DISCOVERY_TIMEOUT 120 PROPERTIES TIMEOUT 300 LABELS ${M_NAME})
+      if(NOT M_TEST_SHARDS)
+        set(M_TEST_SHARDS 1)
+      endif()
+      reka_add_gtest_shards(${target}_tests ${M_TEST_SHARDS} ${M_NAME})
     endif()
   endif()
+endfunction()
+
+# reka_add_gtest_shards(<executable> <shards> <label>)
+# A module's unit tests are one CTest test per executable, or per shard of a long one
+# (GoogleTest's GTEST_TOTAL_SHARDS / GTEST_SHARD_INDEX), named `<executable>/<i>`: not one per
+# GoogleTest case. A process per case cost more than most cases do (starting a sanitized test
+# executable takes about 0.1 s, and the suite has over a thousand cases). Run one case with the
+# executable itself: `build/debug/src/runtime/reka_runtime_tests --gtest_filter='Suite.Case'`.
+function(reka_add_gtest_shards exe shards label)
+  math(EXPR last "${shards} - 1")
+  foreach(i RANGE 0 ${last})
+    add_test(NAME ${exe}/${i} COMMAND ${exe} --gtest_brief=1)
+    # COST: ctest starts these (whole executables, several seconds each) before the single cases
+    # of the integration tests, so that none is left as a tail at the end.
+    set_tests_properties(${exe}/${i} PROPERTIES TIMEOUT 300 LABELS ${label} COST 200
+                         ENVIRONMENT "GTEST_TOTAL_SHARDS=${shards};GTEST_SHARD_INDEX=${i}")
+  endforeach()
 endfunction()
 
 # Compiles `target` with the shared test header (src/CMakeLists.txt), when there is one.

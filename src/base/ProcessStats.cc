@@ -2,6 +2,9 @@
 
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
+
+#include <cstdio>
 
 namespace reka {
 
@@ -27,6 +30,16 @@ int64_t peakRssBytes() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
   return static_cast<int64_t>(u.ru_maxrss) * 1024;  // ru_maxrss is in KiB on Linux
+}
+
+int64_t residentBytes() {
+  std::FILE* f = std::fopen("/proc/self/statm", "re");
+  if (f == nullptr) return -1;
+  long long size = 0, resident = 0;
+  const int n = std::fscanf(f, "%lld %lld", &size, &resident);
+  std::fclose(f);
+  if (n != 2) return -1;
+  return static_cast<int64_t>(resident) * static_cast<int64_t>(::sysconf(_SC_PAGESIZE));
 }
 
 }  // namespace reka

@@ -17,5 +17,7 @@ double processCpuSeconds();
 int64_t threadCpuNanos();
 /// Peak resident set size of the process so far, in bytes.
 int64_t peakRssBytes();
+/// The process's resident set size now, in bytes (/proc/self/statm); -1 if it cannot be read.
+int64_t residentBytes();
 
 }  // namespace reka

@@ -2,12 +2,20 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <csignal>
 #include <cstdio>
+#include <map>
 #include <mutex>
 #include <thread>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "base/ProcessStats.h"
 
 namespace reka {
 
@@ -63,6 +71,35 @@ class ExitWatchdog {
   std::thread thread_;
 };
 
+std::string mebibytes(int64_t bytes) {
+  if (bytes < (1 << 20)) return fmt::format("{:.0f} KiB", static_cast<double>(bytes) / (1 << 10));
+  return fmt::format("{:.0f} MiB", static_cast<double>(bytes) / (1 << 20));
+}
+
+/// Why the memory budget stopped the job: the resident memory, and the operators' state at the
+/// last checkpoint, largest first (the runtime measures state when it writes it).
+std::string overBudgetMessage(JobClient& client, int64_t resident, const SupervisorOptions& options) {
+  const JobMetrics m = client.metrics();
+  std::map<std::string, int64_t> byOperator;
+  for (const OperatorStats& op : m.operators)
+    if (op.stateBytes > 0) byOperator[op.name] += op.stateBytes;
+  std::vector<std::pair<std::string, int64_t>> largest(byOperator.begin(), byOperator.end());
+  std::sort(largest.begin(), largest.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+  std::string msg = fmt::format(
+      "memory budget of {} reached: the process holds {} ({:.0f} % of it), so the job was stopped before crossing it",
+      mebibytes(options.memoryBudgetBytes), mebibytes(resident),
+      100.0 * static_cast<double>(resident) / static_cast<double>(options.memoryBudgetBytes));
+  if (largest.empty()) {
+    msg += "; no checkpoint has measured the operators' state yet (with checkpoints, this message names each operator's state)";
+  } else {
+    msg += "; state at the last checkpoint:";
+    for (size_t i = 0; i < largest.size() && i < 5; ++i)
+      msg += fmt::format("{} operator '{}' {}", i == 0 ? "" : ",", largest[i].first, mebibytes(largest[i].second));
+  }
+  msg += ". Keep keyed state on disk (state backend rocksdb), let it expire (a state TTL), or give the job a larger budget";
+  return msg;
+}
+
 }  // namespace
 
 void installStopSignals(bool savepointSignal) {
@@ -78,14 +115,30 @@ SupervisedRun superviseJob(JobClient& client, const SupervisorOptions& options) 
   SupervisedRun run;
   ExitWatchdog watchdog(options.exitDeadline);  // outlives the wait below
   const char* who = options.who.c_str();
-  while (!client.waitFor(options.tick)) {
+  const bool budget = options.memoryBudgetBytes > 0;
+  const auto step = budget ? std::min(options.tick, options.memoryCheck) : options.tick;
+  auto nextTick = std::chrono::steady_clock::now() + options.tick;
+  std::string overBudget;
+  while (!client.waitFor(step)) {
+    if (budget) {
+      const int64_t resident = residentBytes();
+      if (resident >= 0 && static_cast<double>(resident) >= options.memoryStopFraction * static_cast<double>(options.memoryBudgetBytes)) {
+        overBudget = overBudgetMessage(client, resident, options);
+        client.cancel();
+        break;
+      }
+    }
     if (gSavepointRequested.exchange(false)) {
       auto sp = client.savepoint(false, std::chrono::seconds(60));
       if (sp.isOk()) std::fprintf(stderr, "\n%s: savepoint written to %s\n", who, sp->c_str());
       else std::fprintf(stderr, "\n%s: savepoint failed: %s\n", who, sp.status().message().c_str());
     }
     if (gInterrupted.load() == 0) {
-      if (options.onTick) options.onTick(client);
+      const auto now = std::chrono::steady_clock::now();
+      if (now >= nextTick) {
+        nextTick = now + options.tick;
+        if (options.onTick) options.onTick(client);
+      }
       continue;
     }
     run.interrupted = true;
@@ -106,6 +159,10 @@ SupervisedRun superviseJob(JobClient& client, const SupervisorOptions& options) 
     break;
   }
   run.status = client.wait();
+  if (!overBudget.empty()) {
+    run.overBudget = true;
+    run.status = Status::resourceExhausted(overBudget);
+  }
   return run;
 }
 

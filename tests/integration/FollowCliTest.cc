@@ -107,37 +107,37 @@ class FollowCliTest : public ::testing::Test {
 };
 
 TEST_F(FollowCliTest, FollowsAppendsAndNewFilesStopsWithASavepointAndResumes) {
-  const auto a = generate(30000, 1), b = generate(30000, 2);
+  const auto a = generate(10000, 1), b = generate(10000, 2);
   std::filesystem::create_directories(path("logs"));
   const std::string fa = path("logs") + "/a.jsonl", fb = path("logs") + "/b.jsonl";
-  append(fa, a, 0, 10000);
-  std::vector<std::string> written(a.begin(), a.begin() + 10000);
+  append(fa, a, 0, 3000);
+  std::vector<std::string> written(a.begin(), a.begin() + 3000);
 
   pid_t pid = start();
   ASSERT_TRUE(waitForRows(q2Of(written).size())) << readFile(path("stderr.log"));
   // Appends, one of them cut in the middle of a line for a while; then a new file.
-  append(fa, a, 10000, 20000);
+  append(fa, a, 3000, 7000);
   {
     std::ofstream f(fa, std::ios::app | std::ios::binary);
-    f << a[20000].substr(0, 10);
+    f << a[7000].substr(0, 10);
   }
   std::this_thread::sleep_for(300ms);
   {
     std::ofstream f(fa, std::ios::app | std::ios::binary);
-    f << a[20000].substr(10) << "\n";
+    f << a[7000].substr(10) << "\n";
   }
-  append(fb, b, 0, 15000);
-  written.insert(written.end(), a.begin() + 10000, a.begin() + 20001);
-  written.insert(written.end(), b.begin(), b.begin() + 15000);
+  append(fb, b, 0, 5000);
+  written.insert(written.end(), a.begin() + 3000, a.begin() + 7001);
+  written.insert(written.end(), b.begin(), b.begin() + 5000);
   ASSERT_TRUE(waitForRows(q2Of(written).size())) << readFile(path("stderr.log"));
   EXPECT_EQ(stop(pid), 0) << readFile(path("stderr.log"));
   EXPECT_THAT(readFile(path("stderr.log")), ::testing::HasSubstr("stopped with savepoint"));
 
   // Written while the job was down, read once it resumes.
-  append(fa, a, 20001, 30000);
-  append(fb, b, 15000, 30000);
-  written.insert(written.end(), a.begin() + 20001, a.end());
-  written.insert(written.end(), b.begin() + 15000, b.end());
+  append(fa, a, 7001, 10000);
+  append(fb, b, 5000, 10000);
+  written.insert(written.end(), a.begin() + 7001, a.end());
+  written.insert(written.end(), b.begin() + 5000, b.end());
   pid = start();
   ASSERT_TRUE(waitForRows(q2Of(written).size())) << readFile(path("stderr.log"));
   std::this_thread::sleep_for(500ms);  // nothing more may come

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <sstream>
+#include <cstdlib>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -241,6 +242,36 @@ TEST_F(OperationsCliTest, ListStatusSavepointAndStopARunningJob) {
   EXPECT_EQ(ended2.exitCode, 0) << ended2.err;
   EXPECT_THAT(ended2.err, HasSubstr("resumed from savepoint"));
   EXPECT_THAT(ended2.err, HasSubstr("cancelled through the REST API"));
+}
+
+/// The peak resident memory a run printed in its summary line ("peak RSS 123.4 MiB"), in MiB.
+double peakRssMiB(const std::string& out) {
+  const size_t at = out.find("peak RSS ");
+  return at == std::string::npos ? -1 : std::atof(out.c_str() + at + 9);
+}
+
+TEST_F(OperationsCliTest, AMemoryBudgetStopsTheJobWithTheStateOfEachOperator) {
+  CommandResult r = reka("nexmark run --query q1 --events 10 --memory 10m");
+  EXPECT_EQ(r.exitCode, 2);
+  EXPECT_THAT(r.err, HasSubstr("reka.memory.budget '10m': expected 0 (no budget) or a size of at least 64m"));
+  r = reka("nexmark run --query q1 --events 10 -D reka.memory.budget=lots");
+  EXPECT_EQ(r.exitCode, 2);
+  EXPECT_THAT(r.err, HasSubstr("reka.memory.budget 'lots'"));
+
+  // What the command holds for a small run, then a budget 48 MiB above it: q18 (the last bid of
+  // every bidder and auction) grows past that on the heap, and would go on growing.
+  r = reka("nexmark run --query q18 --events 1000 --parallelism 1 --rest-port 0");
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  const double base = peakRssMiB(r.out);
+  ASSERT_GT(base, 0) << r.out;
+  const int budget = static_cast<int>(base) + 48;
+  const std::string state = dir_.file("state");
+  r = reka("nexmark run --query q18 --events 20000000 --parallelism 1 --rest-port 0 --state-dir '" + state +
+           "' --checkpoint-interval 100ms --memory " + std::to_string(budget) + "m");
+  EXPECT_EQ(r.exitCode, 1) << r.out << r.err;
+  EXPECT_THAT(r.err, HasSubstr("memory budget of " + std::to_string(budget) + " MiB reached"));
+  EXPECT_THAT(r.err, HasSubstr("so the job was stopped before crossing it; state at the last checkpoint: operator '"));
+  EXPECT_THAT(r.err, HasSubstr("state backend rocksdb"));
 }
 
 }  // namespace

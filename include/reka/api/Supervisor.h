@@ -25,6 +25,15 @@ struct SupervisorOptions {
   /// Called every `tick` while the job runs (a progress line, a REST check).
   std::chrono::milliseconds tick{100};
   std::function<void(JobClient&)> onTick;
+  /// The process's memory budget in bytes (`--memory`, `reka.memory.budget`); 0: none. The
+  /// resident memory is read every `memoryCheck`; once it reaches `memoryStopFraction` of the
+  /// budget the job is cancelled and the run ends with ResourceExhausted, whose message gives
+  /// the resident memory and each operator's state at the last checkpoint, largest first: the
+  /// job stops with a clear error before the budget is crossed, instead of being killed by the
+  /// kernel or a container limit after it.
+  int64_t memoryBudgetBytes = 0;
+  double memoryStopFraction = 0.9;
+  std::chrono::milliseconds memoryCheck{20};
 };
 
 /// How a supervised run ended.
@@ -32,6 +41,7 @@ struct SupervisedRun {
   Status status;             ///< the job's own ending (Cancelled when it was stopped)
   bool interrupted = false;  ///< a signal stopped it
   std::string savepoint;     ///< the savepoint it stopped at (empty: none)
+  bool overBudget = false;   ///< the memory budget stopped it (status is ResourceExhausted)
 };
 
 /// Installs the process's handlers for SIGINT, SIGTERM (and, with `savepointSignal`, SIGUSR1).

@@ -149,6 +149,12 @@ struct OperatorContext {
   int parallelism = 1;
   int maxParallelism = 128;
   KeyGroupRange keyGroups;  ///< the key groups this subtask owns
+  /// Whether `key` (hashed as the key type K, as the keyed exchange hashes it) is in this
+  /// subtask's key groups.
+  template <class K, class Q>
+  bool ownsKey(const Q& key) const {
+    return keyGroups.contains(keyGroupFor(hashKey(K(key)), maxParallelism));
+  }
   StateBackend* state = nullptr;
   std::vector<Output*> outputs;  ///< by port: 0 = main output, then side outputs
   size_t batchSize = 1024;       ///< preferred records per batch

@@ -143,10 +143,7 @@ class CepOperator final : public reka::detail::EmittingOperator<Out> {
   /// with their key groups); the timers of this subtask's keys come from every old subtask.
   Operator::OwnStateRescale ownStateRescale() const override { return Operator::OwnStateRescale::kByKeyGroup; }
   Status absorbRescaled(Operator& scratch, const Operator::RescaledPart&) override {
-    auto* from = dynamic_cast<CepOperator*>(&scratch);
-    if (from == nullptr) return Status::internal("a rescaled restore handed over another kind of operator");
-    Timers::absorb(kctx_, from->kctx_);
-    return Status::ok();
+    return Timers::absorb(kctx_, scratch, &CepOperator::kctx_);
   }
 
   /// Partial matches discarded by the per-key limit.

@@ -212,7 +212,7 @@ class RuleOperator final : public reka::detail::EmittingOperator<Alert> {
     }
     rulesReceived_ = rulesReceived_ || from->rulesReceived_;
     rulesEnded_ = rulesReceived_;
-    Timers::absorb(kctx_, from->kctx_);
+    kctx_.timers().absorb(from->kctx_.timers());
     return Status::ok();
   }
 

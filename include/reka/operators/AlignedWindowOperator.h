@@ -296,9 +296,7 @@ class AlignedWindowOperator final : public EmittingOperator<Out> {
           "): restore it at parallelism " + std::to_string(part.parallelism));
     current_ = absorbed_ ? std::min(current_, from->current_) : from->current_;
     absorbed_ = true;
-    const auto owned = [this](const StoredKey& key) {
-      return this->ctx_->keyGroups.contains(keyGroupFor(hashKey(K(key)), this->ctx_->maxParallelism));
-    };
+    const auto owned = [this](const StoredKey& key) { return this->ctx_->template ownsKey<K>(key); };
     for (const auto& [start, pane] : from->panes_) {
       Pane* mine = nullptr;
       for (const auto& [key, acc] : pane->accs) {

@@ -252,9 +252,7 @@ class IntervalJoinOperator final : public EmittingOperator<Out> {
     if (from == nullptr) return Status::internal("a rescaled restore handed over another kind of operator");
     watermark_ = absorbed_ ? std::min(watermark_, from->watermark_) : from->watermark_;
     absorbed_ = true;
-    const auto owned = [this](const StoredKeyOf<K>& key) {
-      return this->ctx_->keyGroups.contains(keyGroupFor(hashKey(K(key)), this->ctx_->maxParallelism));
-    };
+    const auto owned = [this](const StoredKeyOf<K>& key) { return this->ctx_->template ownsKey<K>(key); };
     bufferA_.absorb(from->bufferA_, owned);
     bufferB_.absorb(from->bufferB_, owned);
     return Status::ok();
@@ -459,8 +457,7 @@ class WindowJoinOperator final : public EmittingOperator<Out> {
     absorbed_ = true;
     for (const auto& [end, byKey] : from->windows_) {
       for (const auto& [key, sides] : byKey)
-        if (this->ctx_->keyGroups.contains(keyGroupFor(hashKey(K(key)), this->ctx_->maxParallelism)))
-          windows_[end].try_emplace(key, sides);
+        if (this->ctx_->template ownsKey<K>(key)) windows_[end].try_emplace(key, sides);
     }
     return Status::ok();
   }

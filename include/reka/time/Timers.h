@@ -107,13 +107,10 @@ class KeyedTimers {
   /// the lowest of the absorbed ones: every timer that is left was behind its own subtask's, and
   /// fires when the watermark next passes it.
   void absorb(const KeyedTimers& from) {
-    const auto owned = [&](const StoredKey& key) {
-      return ctx_ == nullptr || ctx_->keyGroups.contains(keyGroupFor(hashKey(K(key)), ctx_->maxParallelism));
-    };
     for (const Timer& t : from.eventTimers_)
-      if (owned(t.second)) eventTimers_.insert(t);
+      if (ctx_->template ownsKey<K>(t.second)) eventTimers_.insert(t);
     for (const Timer& t : from.processingTimers_)
-      if (owned(t.second)) processingTimers_.insert(t);
+      if (ctx_->template ownsKey<K>(t.second)) processingTimers_.insert(t);
     watermark_ = absorbed_ ? std::min(watermark_, from.watermark_) : from.watermark_;
     absorbed_ = true;
     if (!processingTimers_.empty()) ctx_->time->requestCallback(processingTimers_.begin()->first);

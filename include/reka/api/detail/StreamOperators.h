@@ -181,9 +181,17 @@ class KeyedTimerFiring {
     if (!in.empty()) return Status::corruption("trailing bytes after a keyed operator's timers");
     return Status::ok();
   }
-  /// Restore at another parallelism: the timers of the old subtask's `from` for this subtask's
-  /// keys (the keyed state itself moves with the backend's key groups).
-  static void absorb(KeyedContext<K, Out>& kctx, KeyedContext<K, Out>& from) { kctx.timers().absorb(from.timers()); }
+  /// Restore at another parallelism, for an operator whose own state is its timers: takes the
+  /// timers of this subtask's keys from `scratch` (an instance of the same operator type Op,
+  /// whose keyed context is the member `kctxOf`); the keyed state itself moves with the
+  /// backend's key groups.
+  template <class Op>
+  static Status absorb(KeyedContext<K, Out>& kctx, Operator& scratch, KeyedContext<K, Out> Op::*kctxOf) {
+    auto* from = dynamic_cast<Op*>(&scratch);
+    if (from == nullptr) return Status::internal("a rescaled restore handed over another kind of operator");
+    kctx.timers().absorb((from->*kctxOf).timers());
+    return Status::ok();
+  }
   static void onWatermark(int64_t wm, Fn& fn, KeyedContext<K, Out>& kctx, int maxParallelism) {
     kctx.setTimeDomain(TimeDomain::kEventTime);
     kctx.timers().advanceWatermark(wm, [&](int64_t ts, const StoredKeyOf<K>& stored) { fire(ts, stored, fn, kctx, maxParallelism); });
@@ -258,10 +266,7 @@ class KeyedProcessOperator final : public EmittingOperator<Out> {
   Status restoreState(std::string_view in) override { return Timers::restore(kctx_, in); }
   Operator::OwnStateRescale ownStateRescale() const override { return Operator::OwnStateRescale::kByKeyGroup; }
   Status absorbRescaled(Operator& scratch, const Operator::RescaledPart&) override {
-    auto* from = dynamic_cast<std::remove_cvref_t<decltype(*this)>*>(&scratch);
-    if (from == nullptr) return Status::internal("a rescaled restore handed over another kind of operator");
-    Timers::absorb(kctx_, from->kctx_);
-    return Status::ok();
+    return Timers::absorb(kctx_, scratch, &KeyedProcessOperator::kctx_);
   }
 
  private:
@@ -319,10 +324,7 @@ class KeyedCoProcessOperator final : public EmittingOperator<Out> {
   Status restoreState(std::string_view in) override { return Timers::restore(kctx_, in); }
   Operator::OwnStateRescale ownStateRescale() const override { return Operator::OwnStateRescale::kByKeyGroup; }
   Status absorbRescaled(Operator& scratch, const Operator::RescaledPart&) override {
-    auto* from = dynamic_cast<std::remove_cvref_t<decltype(*this)>*>(&scratch);
-    if (from == nullptr) return Status::internal("a rescaled restore handed over another kind of operator");
-    Timers::absorb(kctx_, from->kctx_);
-    return Status::ok();
+    return Timers::absorb(kctx_, scratch, &KeyedCoProcessOperator::kctx_);
   }
 
  private:

@@ -66,11 +66,18 @@ std::string encode(const CheckpointStorage::Manifest& m, uint32_t version, uint8
   return out;
 }
 
-/// Names a manifest may hold: a file of the checkpoint's own directory or `../chk-<digits>/<file>`.
+bool sharedName(const std::string& name) { return name.rfind("../shared/", 0) == 0; }
+
+/// Names a manifest may hold: a file of the checkpoint's own directory, `../chk-<digits>/<file>`
+/// or `../shared/<file>`.
 bool plausibleName(const std::string& name) {
   if (name.empty() || name == "." || name == "..") return false;
   const size_t slash = name.find('/');
   if (slash == std::string::npos) return true;
+  if (sharedName(name)) {
+    const std::string file = name.substr(10);
+    return !file.empty() && file != "." && file != ".." && file.find('/') == std::string::npos;
+  }
   if (name.rfind("../chk-", 0) != 0) return false;
   const std::string file = name.substr(name.find('/', 7) + 1);
   return !file.empty() && file != "." && file != ".." && file.find('/') == std::string::npos;
@@ -100,12 +107,13 @@ void fuzzWithChecksum(std::string_view body) {
   data.kind = m.kind;
   data.files = m.files;
   const auto chains = reka::checkpoint::chainsByTask(data);
-  size_t chained = 0;
+  size_t chained = 0, shared = 0;
+  for (const auto& f : m.files) shared += sharedName(f.name) ? 1 : 0;
   for (const auto& chain : chains) {
     chained += chain.size();
     for (const auto& f : chain) check(f.name.rfind("../chk-", 0) == 0);
   }
-  check(chains.empty() || chained == m.files.size());
+  check(chains.empty() || chained + shared == m.files.size());
 }
 
 void writeFile(const std::string& path, std::string_view bytes) {
@@ -148,6 +156,11 @@ void writeSeeds(const std::string& dir) {
       CheckpointStorage::sharedEntry(4, {"task-1.state", 4000, 4}),
       {"task-1.state", 100, 5}};
   writeSeed(scratch, dir + "/engine-incremental", 6, CheckpointKind::kCheckpoint, false, fingerprint, chain);
+  // Native RocksDB snapshots: the state files, then the table files they refer to.
+  const std::vector<FileEntry> native = {{"task-0.state", 900, 6},
+                                         {"../shared/0123456789abcdef-000012.sst", 1 << 20, 7},
+                                         {"../shared/0123456789abcdef-000015.sst", 4096, 8}};
+  writeSeed(scratch, dir + "/engine-native", 7, CheckpointKind::kCheckpoint, false, fingerprint, native);
   std::error_code ec;
   std::filesystem::remove_all(scratch, ec);
 }

@@ -278,8 +278,16 @@ bool sameOperators(const std::vector<checkpoint::OperatorSnapshot>& a,
     const auto& x = a[i];
     const auto& y = b[i];
     if (x.node != y.node || x.subtask != y.subtask || x.name != y.name || x.keyed != y.keyed ||
-        x.lists != y.lists || x.blob != y.blob || x.blobIsDelta != y.blobIsDelta)
+        x.lists != y.lists || x.blob != y.blob || x.blobIsDelta != y.blobIsDelta || x.native.has_value() != y.native.has_value())
       return false;
+    if (x.native) {
+      if (x.native->meta != y.native->meta || x.native->files.size() != y.native->files.size()) return false;
+      for (size_t f = 0; f < x.native->files.size(); ++f) {
+        const auto& p = x.native->files[f];
+        const auto& q = y.native->files[f];
+        if (p.local != q.local || p.shared != q.shared || p.size != q.size) return false;
+      }
+    }
   }
   return true;
 }
@@ -721,6 +729,10 @@ void writeStateFileSeeds(SeedWriter& seeds) {
   op.blobIsDelta = true;
   seeds.add("state-file-delta", 3, 0, checkpoint::encodeTaskSnapshot({op}, /*delta=*/true, /*baseId=*/7));
   seeds.add("state-file-empty", 3, 0, checkpoint::encodeTaskSnapshot({}));
+  op.native.emplace();
+  op.native->files = {{"000012.sst", "0123456789abcdef-000012.sst", 4096}};
+  op.native->meta = {{"CURRENT", "MANIFEST-000005\n"}, {"MANIFEST-000005", std::string("\0\x01", 2)}};
+  seeds.add("state-file-native", 3, 0, checkpoint::encodeTaskSnapshot({op}, /*delta=*/true, /*baseId=*/8));
 }
 
 /// Feeds `rig` a few batches of records on `inputs` inputs, with watermarks and clock ticks.

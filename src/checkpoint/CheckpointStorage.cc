@@ -160,6 +160,19 @@ class LocalFileSystem final : public CheckpointFileSystem {
     return names;
   }
 
+  Status linkOrCopy(const std::string& from, const std::string& to) override {
+    // A name left by an attempt that did not complete (same immutable contents), or planted.
+    if (::unlink(to.c_str()) != 0 && errno != ENOENT) return Status::ioError(sysError("cannot replace", to));
+    if (::link(from.c_str(), to.c_str()) != 0) {
+      if (errno != EXDEV && errno != EPERM && errno != EMLINK) return Status::ioError(sysError("cannot link " + from + " to", to));
+      // Another file system: copy (synced by writeBuffered). A link shares the data its writer
+      // (RocksDB) synced; only the name needs syncing.
+      REKA_ASSIGN_OR_RETURN(std::string bytes, readFile(from));
+      REKA_RETURN_IF_ERROR(writeBuffered(to, bytes));
+    }
+    return syncDirectory(parentOf(to));
+  }
+
   bool exists(const std::string& path) override {
     struct stat st {};
     return ::stat(path.c_str(), &st) == 0;
@@ -237,7 +250,8 @@ class Reader {
 
 constexpr std::string_view kStateMagic = "REKAST01";
 constexpr std::string_view kManifestMagic = "REKAMF01";
-constexpr uint32_t kFormatVersion = 2;  // 2: incremental state files (file and blob kinds)
+constexpr uint32_t kStateVersion = 3;     // 2: incremental state files (file and blob kinds); 3: native snapshots
+constexpr uint32_t kManifestVersion = 2;
 constexpr const char* kManifestName = "MANIFEST";
 
 int64_t wallMs() {
@@ -264,7 +278,7 @@ StateFileWriter::StateFileWriter(std::string& out, uint32_t operatorCount, bool 
   if (hash_ == nullptr) throw std::bad_alloc();
   XXH3_64bits_reset(hash_);
   out_.append(kStateMagic);
-  putU32(out_, kFormatVersion);
+  putU32(out_, kStateVersion);
   putU8(out_, delta ? 1 : 0);
   putU64(out_, static_cast<uint64_t>(delta ? baseId : 0));
   putU32(out_, operatorCount);
@@ -329,8 +343,25 @@ std::string encodeTaskSnapshot(const std::vector<OperatorSnapshot>& operators, b
     }
     w.u8(op.blobIsDelta ? 1 : 0);
     w.str(op.blob);
+    w.native(op.native ? &*op.native : nullptr);
   }
   return out;
+}
+
+void StateFileWriter::native(const NativeSnapshot* snapshot) {
+  u8(snapshot != nullptr ? 1 : 0);
+  if (snapshot == nullptr) return;
+  u32(static_cast<uint32_t>(snapshot->files.size()));
+  for (const auto& f : snapshot->files) {
+    str(f.local);
+    str(f.shared);
+    putU64(out_, f.size);
+  }
+  u32(static_cast<uint32_t>(snapshot->meta.size()));
+  for (const auto& [name, bytes] : snapshot->meta) {
+    str(name);
+    str(bytes);
+  }
 }
 
 Status decodeTaskSnapshot(std::string_view bytes, std::vector<OperatorSnapshot>& out) {
@@ -346,9 +377,9 @@ Status decodeTaskSnapshot(std::string_view bytes, DecodedStateFile& file) {
   uint32_t version = 0, count = 0;
   if (!r.bytes(magic, kStateMagic.size()) || magic != kStateMagic) return Status::corruption("not a Reka state file (bad magic)");
   if (!r.u32(version)) return Status::corruption("truncated state file header");
-  if (version != 1 && version != kFormatVersion)
+  if (version < 1 || version > kStateVersion)
     return Status::corruption("state file format version " + std::to_string(version) + " is not supported (this build reads versions 1 to " +
-                              std::to_string(kFormatVersion) + ")");
+                              std::to_string(kStateVersion) + ")");
   if (version >= 2) {
     uint8_t kind = 0;
     uint64_t base = 0;
@@ -394,6 +425,22 @@ Status decodeTaskSnapshot(std::string_view bytes, DecodedStateFile& file) {
       if (op.blobIsDelta && !file.delta) return Status::corruption("a full state file holds an operator delta");
     }
     if (!r.str(op.blob)) return bad();
+    if (version >= 3) {
+      uint8_t hasNative = 0;
+      if (!r.u8(hasNative) || hasNative > 1) return bad();
+      if (hasNative == 1) {
+        NativeSnapshot& native = op.native.emplace();
+        uint32_t files = 0, meta = 0;
+        if (!r.u32(files) || files > r.left()) return bad();
+        native.files.resize(files);
+        for (auto& f : native.files)
+          if (!r.str(f.local) || !r.str(f.shared) || !r.u64(f.size)) return bad();
+        if (!r.u32(meta) || meta > r.left()) return bad();
+        native.meta.resize(meta);
+        for (auto& [name, bytes] : native.meta)
+          if (!r.str(name) || !r.str(bytes)) return bad();
+      }
+    }
     out.push_back(std::move(op));
   }
   if (!r.done()) return Status::corruption("state file has trailing bytes");
@@ -451,9 +498,15 @@ std::optional<std::pair<size_t, int64_t>> taskFileOf(const std::string& name, in
 }
 }  // namespace
 
+namespace {
+constexpr std::string_view kSharedPrefix = "../shared/";
+bool isShared(std::string_view name) { return name.substr(0, kSharedPrefix.size()) == kSharedPrefix; }
+}  // namespace
+
 std::vector<std::vector<FileEntry>> chainsByTask(const CheckpointData& data) {
   std::vector<std::vector<FileEntry>> chains;
   for (const auto& f : data.files) {
+    if (isShared(f.name)) continue;  // native snapshots' files: the state files name them
     auto tf = taskFileOf(f.name, data.id);
     if (!tf) return {};
     if (chains.size() <= tf->first) chains.resize(tf->first + 1);
@@ -469,11 +522,37 @@ CheckpointStorage::FileEntry CheckpointStorage::sharedEntry(int64_t ownerId, con
   return shared;
 }
 
+Result<FileEntry> CheckpointStorage::storeSharedFile(const std::string& source, const std::string& name) {
+  if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos)
+    return Status::invalidArgument("not a plain file name for the shared directory: '" + name + "'");
+  const std::string dir = sharedDirectory();
+  REKA_RETURN_IF_ERROR(fs_->makeDirs(dir));
+  REKA_RETURN_IF_ERROR(fs_->linkOrCopy(source, dir + "/" + name));
+  REKA_ASSIGN_OR_RETURN(std::string bytes, fs_->readFile(dir + "/" + name));
+  return FileEntry{std::string(kSharedPrefix) + name, bytes.size(), XXH3_64bits(bytes.data(), bytes.size())};
+}
+
+void CheckpointStorage::sweepShared() {
+  const std::string dir = sharedDirectory();
+  auto names = fs_->list(dir);
+  if (!names.isOk() || names->empty()) return;
+  std::vector<std::string> referenced;
+  for (const auto& [id, checkpointDir] : listComplete()) {
+    auto m = readManifest(checkpointDir);
+    if (!m.isOk()) return;  // cannot tell what it needs: delete nothing
+    for (const auto& f : m->files)
+      if (isShared(f.name)) referenced.push_back(f.name.substr(kSharedPrefix.size()));
+  }
+  std::sort(referenced.begin(), referenced.end());
+  for (const auto& n : *names)
+    if (!std::binary_search(referenced.begin(), referenced.end(), n)) (void)fs_->removeAll(dir + "/" + n);
+}
+
 Status CheckpointStorage::complete(int64_t id, CheckpointKind kind, bool finished, const std::string& jobFingerprint,
                                    const std::vector<FileEntry>& files) {
   std::string m;
   m.append(kManifestMagic);
-  putU32(m, kFormatVersion);
+  putU32(m, kManifestVersion);
   putU64(m, static_cast<uint64_t>(id));
   putU8(m, static_cast<uint8_t>(kind));
   putU8(m, finished ? 1 : 0);
@@ -518,6 +597,10 @@ namespace {
 bool validFileName(const std::string& name) {
   if (name.empty() || name == "." || name == "..") return false;
   if (name.find('/') == std::string::npos) return true;
+  if (isShared(name)) {
+    const std::string file = name.substr(kSharedPrefix.size());
+    return !file.empty() && file != "." && file != ".." && file.find('/') == std::string::npos;
+  }
   const std::string prefix = "../chk-";
   if (name.rfind(prefix, 0) != 0) return false;
   const size_t slash = name.find('/', prefix.size());
@@ -551,8 +634,12 @@ void CheckpointStorage::prune(int retained) {
       referenced.push_back(f.name.find('/') == std::string::npos ? complete[i].second + "/" + f.name : f.name.substr(3));
   }
   std::sort(referenced.begin(), referenced.end());
+  std::vector<std::string> retiredShared;  // "shared/<name>" that retired checkpoints listed
   auto retire = [&](const std::string& dirName) {
     const std::string dir = root + "/" + dirName;
+    if (auto m = readManifest(dir); m.isOk())
+      for (const auto& f : m->files)
+        if (isShared(f.name)) retiredShared.push_back(f.name.substr(3));
     // The manifest goes first: from then on the directory is not a checkpoint, whatever
     // happens to the rest.
     if (!fs_->removeAll(dir + "/" + kManifestName).isOk()) return;
@@ -573,6 +660,12 @@ void CheckpointStorage::prune(int retained) {
     for (const auto& [id, dirName] : partial)
       if (id < complete.front().first) retire(dirName);
   }
+  // A shared file is deleted with the last checkpoint that lists it. The one in flight (if
+  // any) lists only files the newest complete one lists, or its own new ones.
+  std::sort(retiredShared.begin(), retiredShared.end());
+  retiredShared.erase(std::unique(retiredShared.begin(), retiredShared.end()), retiredShared.end());
+  for (const auto& f : retiredShared)
+    if (!std::binary_search(referenced.begin(), referenced.end(), f)) (void)fs_->removeAll(root + "/" + f);
 }
 
 Result<CheckpointStorage::Manifest> CheckpointStorage::readManifest(const std::string& directory) {
@@ -594,7 +687,7 @@ Result<CheckpointStorage::Manifest> CheckpointStorage::parseManifest(std::string
   uint8_t kind = 0, finished = 0;
   Manifest out;
   if (!r.bytes(magic, kManifestMagic.size()) || magic != kManifestMagic) return Status::corruption("not a Reka manifest (bad magic)");
-  if (!r.u32(version) || (version != 1 && version != kFormatVersion))
+  if (!r.u32(version) || version < 1 || version > kManifestVersion)
     return Status::corruption("manifest format version " + std::to_string(version) + " is not supported");
   if (!r.u64(id) || !r.u8(kind) || !r.u8(finished) || !r.u64(wall) || !r.str(out.jobFingerprint) || !r.u32(files) || kind > 1)
     return Status::corruption("malformed manifest");
@@ -622,6 +715,7 @@ Result<CheckpointData> CheckpointStorage::load(const std::string& directory) {
   data.wallTimeMs = manifest.wallTimeMs;
   data.jobFingerprint = manifest.jobFingerprint;
   data.files = manifest.files;
+  data.sharedDirectory = parentOf(directory) + "/shared";
   std::map<size_t, int64_t> lastOwner;  // by task: the checkpoint of the chain's previous file
   for (const auto& entry : manifest.files) {
     const std::string& name = entry.name;
@@ -631,6 +725,8 @@ Result<CheckpointData> CheckpointStorage::load(const std::string& directory) {
       return Status::corruption("file " + name + " has " + std::to_string(bytes->size()) + " bytes, the manifest says " +
                                 std::to_string(entry.size) + " (truncated?)");
     if (XXH3_64bits(bytes->data(), bytes->size()) != entry.checksum) return Status::corruption("file " + name + ": checksum mismatch");
+    data.bytes += static_cast<int64_t>(entry.size);
+    if (isShared(name)) continue;  // a native snapshot's file: checked here, read by the backend
     DecodedStateFile file;
     Status s = decodeTaskSnapshot(*bytes, file);
     if (!s.isOk()) return Status::corruption("file " + name + ": " + s.message());
@@ -647,7 +743,6 @@ Result<CheckpointData> CheckpointStorage::load(const std::string& directory) {
                                   (prev == lastOwner.end() ? std::string(" (there is none)") : " (from checkpoint " + std::to_string(prev->second) + ")"));
       lastOwner[tf->first] = tf->second;
     }
-    data.bytes += static_cast<int64_t>(entry.size);
     for (auto& op : file.operators) {
       auto key = std::make_pair(op.node, op.subtask);
       if (!file.delta) {
@@ -664,6 +759,7 @@ Result<CheckpointData> CheckpointStorage::load(const std::string& directory) {
         return Status::corruption("file " + name + " continues operator '" + base.name + "' as '" + op.name + "'");
       base.keyedDeltas.push_back(std::move(op.keyed));
       base.lists = std::move(op.lists);  // operator lists are written whole every time
+      base.native = std::move(op.native);  // and so are native snapshots
       if (op.blobIsDelta) {
         base.blobDeltas.push_back(std::move(op.blob));
       } else {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "reka/base/Status.h"
+#include "reka/state/NativeSnapshot.h"
 
 struct XXH3_state_s;  // xxhash's streaming state (kept out of this header)
 
@@ -34,6 +35,12 @@ class CheckpointFileSystem {
   virtual bool exists(const std::string& path) = 0;
   /// Deletes a file or a directory tree; succeeds if it does not exist.
   virtual Status removeAll(const std::string& path) = 0;
+  /// Puts the file `from` at `to` (replacing it) durably. The local file system makes a hard
+  /// link (the files are immutable) and copies across file systems; this default copies.
+  virtual Status linkOrCopy(const std::string& from, const std::string& to) {
+    REKA_ASSIGN_OR_RETURN(std::string bytes, readFile(from));
+    return writeFile(to, bytes);
+  }
 };
 
 /// The local file system (POSIX, fsync on every file and directory written).
@@ -53,6 +60,9 @@ struct OperatorSnapshot {
   /// The operator's own state (Operator::snapshotState; Operator::snapshotDelta if blobIsDelta).
   std::string blob;
   bool blobIsDelta = false;
+  /// A backend's native snapshot (RocksDB's files; the tables in its store are then not in
+  /// `keyed`). Written whole in every file of a chain: the last one holds.
+  std::optional<NativeSnapshot> native;
 
   // Filled by CheckpointStorage::load from an incremental chain (the files of a task from its
   // last full snapshot on): what to apply on top of `keyed` and `blob`, oldest first.
@@ -76,6 +86,10 @@ struct TaskSnapshot {
   /// XXH3-64 of file(), when the writer computed it as it went (StateFileWriter::finish);
   /// storage computes it otherwise.
   std::optional<uint64_t> checksum;
+  /// Files in the shared directory the state file's native snapshots refer to (names there),
+  /// and those of them to put there first (with the checkpoint's other files).
+  std::vector<std::string> sharedFiles;
+  std::vector<NativeUpload> uploads;
 };
 
 /// Writes a state file (format v1, docs/checkpoints.md) straight into a string, so that state is
@@ -102,6 +116,8 @@ class StateFileWriter {
   /// Reserves a length field; append the bytes to out(), then call endBytes with the result.
   size_t beginBytes();
   void endBytes(size_t at);
+  /// An operator's native snapshot section (format 3), after its blob; null: none.
+  void native(const NativeSnapshot* snapshot);
   std::string& out() { return out_; }
 
  private:
@@ -130,6 +146,8 @@ struct CheckpointData {
   int64_t wallTimeMs = 0;        ///< when it completed
   std::string jobFingerprint;    ///< operators and parallelism of the job that wrote it
   std::string directory;
+  /// Where the files the native snapshots name are (`<directory>/../shared`).
+  std::string sharedDirectory;
   int64_t bytes = 0;
   std::map<std::pair<int32_t, int32_t>, OperatorSnapshot> operators;  ///< by (node, subtask)
   std::vector<FileEntry> files;  ///< as the manifest lists them (each task's chain, in order)
@@ -149,13 +167,15 @@ struct DecodedStateFile {
   int64_t baseId = 0;
   std::vector<OperatorSnapshot> operators;
 };
-/// Parses a state file (format version 1 or 2); fails with Corruption on malformed input.
+/// Parses a state file (format version 1 to 3); fails with Corruption on malformed input.
 Status decodeTaskSnapshot(std::string_view bytes, DecodedStateFile& out);
 Status decodeTaskSnapshot(std::string_view bytes, std::vector<OperatorSnapshot>& out);
 
 /// Checkpoints and savepoints of one job in a state directory:
 ///   DIR/checkpoints/chk-<id>/   task-<n>.state files, then MANIFEST
-///   DIR/savepoints/sp-<id>/     the same, never deleted automatically
+///   DIR/checkpoints/shared/     files of native snapshots, each listed by the manifest of every
+///                               checkpoint that reads it (as ../shared/<name>)
+///   DIR/savepoints/sp-<id>/     the same, never deleted automatically (and never native)
 /// A checkpoint exists once its MANIFEST (checksummed, listing every file with its size and
 /// checksum) has been renamed into place; a directory without one is an unfinished attempt.
 /// Thread-safety: one writer (the checkpoint coordinator) at a time.
@@ -176,6 +196,15 @@ class CheckpointStorage {
   /// The entry under which a later checkpoint's manifest refers to file `e` of checkpoint
   /// `ownerId` (incremental chains share files: `../chk-<ownerId>/task-<n>.state`).
   static FileEntry sharedEntry(int64_t ownerId, const FileEntry& e);
+  /// The directory of native snapshots' files, shared between checkpoints.
+  std::string sharedDirectory() const { return stateDir_ + "/checkpoints/shared"; }
+  /// Puts `source` into the shared directory as `name` (a hard link where possible) and
+  /// returns the entry a manifest lists it under (`../shared/<name>`, size, checksum).
+  Result<FileEntry> storeSharedFile(const std::string& source, const std::string& name);
+  /// Deletes the files of the shared directory that no complete checkpoint's manifest lists
+  /// (uploads of checkpoints that never completed). Only while no checkpoint is in flight;
+  /// deletes nothing if a manifest cannot be read.
+  void sweepShared();
   /// Completes checkpoint `id`: writes MANIFEST.tmp, syncs it and renames it to MANIFEST.
   /// `files` lists every file a restore reads, in the order it applies them (for each task its
   /// chain: the full snapshot, then each delta).

@@ -36,7 +36,23 @@ void CheckpointCoordinator::continueChains(int64_t id, std::vector<std::vector<c
   chainsId_ = id;
 }
 
+void CheckpointCoordinator::knowSharedFiles(const std::vector<checkpoint::CheckpointStorage::FileEntry>& files) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (const auto& f : files) knownShared_[f.name] = f;
+}
+
+CheckpointCoordinator::NativePlan CheckpointCoordinator::nativePlanFor(int64_t id) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  NativePlan plan;
+  plan.base = chainsId_;
+  plan.native = config_.incremental && (id == 0 || (pending_ && pending_->id == id && pending_->kind == CheckpointKind::kCheckpoint));
+  return plan;
+}
+
 void CheckpointCoordinator::start() {
+  // Files that checkpoints which never completed put into the shared directory (a kill -9
+  // between upload and manifest): nothing reads them.
+  storage_.sweepShared();
   nextTrigger_ = config_.interval.count() > 0 ? Clock::now() + config_.interval : Clock::time_point::max();
   thread_ = std::thread([this] { run(); });
 }
@@ -244,6 +260,7 @@ void CheckpointCoordinator::trigger(std::unique_lock<std::mutex>& lock, Checkpoi
   p.started = Clock::now();
   p.answered.assign(tasks_.size(), false);
   p.chains.resize(tasks_.size());
+  p.shared.resize(tasks_.size());
   p.fromFinished.assign(tasks_.size(), false);
   p.remaining = tasks_.size();
   pending_ = std::move(p);
@@ -279,24 +296,33 @@ void CheckpointCoordinator::answerFromFinished(std::unique_lock<std::mutex>& loc
     // only; with them off every checkpoint holds its own files).
     if (checkpoint && config_.incremental && finishedInChain_[t]) {
       pending_->chains[t] = chains_[t];
+      if (t < shared_.size()) pending_->shared[t] = shared_[t];
       continue;
     }
     const checkpoint::TaskSnapshot& end = *finished_[t];
-    if (end.delta && !(checkpoint && end.baseId == chainsId_ && t < chains_.size() && !chains_[t].empty())) {
+    const bool rewrite = end.delta && !(checkpoint && end.baseId == chainsId_ && t < chains_.size() && !chains_[t].empty());
+    if (rewrite || (!checkpoint && !end.sharedFiles.empty())) {
       // Its state at the end was written as a delta on a checkpoint this one cannot build on (a
-      // savepoint, or that checkpoint failed): snapshot it in full. The task has finished, so
-      // its operators are idle and this thread may read them.
+      // savepoint, or that checkpoint failed), or natively, which a savepoint is not (it refers
+      // to nothing outside its directory): snapshot it in full. The task has finished, so its
+      // operators are idle and this thread may read them.
       const int64_t id = pending_->id;
+      const auto plan = NativePlan{checkpoint && config_.incremental, chainsId_};
       lock.unlock();
       checkpoint::TaskSnapshot full;
-      Status s = tasks_[t]->snapshotChain(0, full);
+      Status s = tasks_[t]->snapshotChain(0, full, false, 0, plan.native, plan.base);
       lock.lock();
       if (!pending_ || pending_->id != id) return;
       if (!s.isOk()) {
         abortPending(lock, "task " + tasks_[t]->name() + " could not snapshot its final state: " + s.message());
         return;
       }
-      finished_[t] = std::move(full);
+      if (rewrite) {
+        finished_[t] = std::move(full);
+      } else {
+        writeTaskFile(lock, t, full);
+        continue;
+      }
     }
     writeTaskFile(lock, t, *finished_[t]);
   }
@@ -319,19 +345,46 @@ void CheckpointCoordinator::handleAck(std::unique_lock<std::mutex>& lock, Ack ac
   }
 }
 
-void CheckpointCoordinator::writeTaskFile(std::unique_lock<std::mutex>& lock, size_t task, const checkpoint::TaskSnapshot& snapshot) {
+void CheckpointCoordinator::writeTaskFile(std::unique_lock<std::mutex>& lock, size_t task, checkpoint::TaskSnapshot& snapshot) {
   if (!pending_ || !pending_->failure.isOk()) return;
   const int64_t id = pending_->id;
   const CheckpointKind kind = pending_->kind;
-  lock.unlock();  // tasks go on acknowledging while the file is written
+  lock.unlock();  // tasks go on acknowledging while the files are written
   auto entry = storage_.writeTaskFile(id, kind, task, snapshot);
+  // The table files its native snapshots add to the shared directory. Each source is a hard
+  // link of the snapshot's own: removed once stored.
+  std::vector<checkpoint::CheckpointStorage::FileEntry> uploaded;
+  for (size_t i = 0; entry.isOk() && i < snapshot.uploads.size(); ++i) {
+    auto stored = storage_.storeSharedFile(snapshot.uploads[i].source, snapshot.uploads[i].shared);
+    if (!stored.isOk()) {
+      entry = Status(stored.status().code(), "storing a RocksDB file of task " + tasks_[task]->name() + ": " + stored.status().message());
+      break;
+    }
+    uploaded.push_back(std::move(*stored));
+    (void)storage_.fs().removeAll(snapshot.uploads[i].source);
+  }
   lock.lock();
+  for (auto& f : uploaded) knownShared_[f.name] = f;
+  if (entry.isOk()) snapshot.uploads.clear();
   if (!pending_ || pending_->id != id) return;
   if (!entry.isOk()) {
     pending_->failure = entry.status();
     abortPending(lock, entry.status().message());
     return;
   }
+  auto& shared = pending_->shared[task];
+  shared.clear();
+  for (const auto& name : snapshot.sharedFiles) {
+    auto known = knownShared_.find("../shared/" + name);
+    if (known == knownShared_.end()) {
+      abortPending(lock, "task " + tasks_[task]->name() + " refers to the file " + name +
+                             ", which is not in the shared directory (its checkpoint did not complete)");
+      return;
+    }
+    shared.push_back(known->second);
+  }
+  for (const auto& f : uploaded) pending_->bytes += static_cast<int64_t>(f.size);  // written for this one
+  if (snapshot.sharedFiles.size() > uploaded.size()) pending_->sharesFiles = true;
   auto& chain = pending_->chains[task];
   chain.clear();
   if (snapshot.delta) {
@@ -354,6 +407,11 @@ void CheckpointCoordinator::completePending(std::unique_lock<std::mutex>& lock) 
   Pending p = std::move(*pending_);
   std::vector<checkpoint::CheckpointStorage::FileEntry> files;
   for (const auto& chain : p.chains) files.insert(files.end(), chain.begin(), chain.end());
+  // Each shared file once (two snapshots of a task never list the same one, but be sure).
+  std::map<std::string, checkpoint::CheckpointStorage::FileEntry> shared;
+  for (const auto& list : p.shared)
+    for (const auto& f : list) shared.emplace(f.name, f);
+  for (const auto& [name, f] : shared) files.push_back(f);
   lock.unlock();
   Status s = storage_.complete(p.id, p.kind, p.finalCheckpoint, fingerprint_, files);
   lock.lock();
@@ -378,6 +436,8 @@ void CheckpointCoordinator::completePending(std::unique_lock<std::mutex>& lock) 
     for (auto& chain : p.chains)
       for (auto& e : chain) e = checkpoint::CheckpointStorage::sharedEntry(p.id, e);
     chains_ = std::move(p.chains);
+    shared_ = p.shared;
+    knownShared_ = std::move(shared);
     chainsId_ = p.id;
     for (size_t t = 0; t < tasks_.size(); ++t)
       if (p.fromFinished[t]) finishedInChain_[t] = true;
@@ -391,14 +451,14 @@ void CheckpointCoordinator::completePending(std::unique_lock<std::mutex>& lock) 
     r->syncMs = lastSyncMs_;
     r->alignmentMs = static_cast<double>(p.maxAlignmentNanos) / 1e6;
     r->bytes = p.bytes;
-    r->incremental = p.deltas > 0;
+    r->incremental = p.deltas > 0 || p.sharesFiles;
     r->path = dir;
   }
   if (p.kind == CheckpointKind::kSavepoint) {
     log(LogLevel::kInfo, "savepoint " + std::to_string(p.id) + " written to " + dir);
   } else {
     log(LogLevel::kDebug, fmt::format("checkpoint {} completed ({:.1f} MB{}, {:.0f} ms)", p.id, static_cast<double>(p.bytes) / 1e6,
-                                      p.deltas > 0 ? " incremental" : "", lastMs_));
+                                      p.deltas > 0 || p.sharesFiles ? " incremental" : "", lastMs_));
   }
 
   // Commit: running tasks are told on their own threads, finished ones here.

@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -43,6 +44,9 @@ class CheckpointCoordinator {
   /// Before start(): the job was restored from checkpoint `id` of this state directory, whose
   /// chains (by task) the next deltas build on.
   void continueChains(int64_t id, std::vector<std::vector<checkpoint::CheckpointStorage::FileEntry>> chains);
+  /// Before start(): files of the shared directory the restored checkpoint lists (its native
+  /// snapshots'), which the next checkpoint refers to.
+  void knowSharedFiles(const std::vector<checkpoint::CheckpointStorage::FileEntry>& files);
   void start();
   /// Stops the thread; a checkpoint in flight is abandoned (its directory is cleaned up later).
   void stop();
@@ -57,6 +61,14 @@ class CheckpointCoordinator {
   /// (the last complete one, whose chains the coordinator holds), or 0 if the snapshot must be
   /// full (incremental checkpoints off, a savepoint, the final checkpoint, none complete yet).
   int64_t deltaBaseFor(int64_t id) const;
+  /// For a task about to snapshot for checkpoint `id` (0: its state at the end of input):
+  /// whether backends that can should snapshot natively (incremental checkpoints, not a
+  /// savepoint), and the last complete checkpoint, whose shared files a snapshot refers to.
+  struct NativePlan {
+    bool native = false;
+    int64_t base = 0;
+  };
+  NativePlan nativePlanFor(int64_t id) const;
   int maxDeltaChain() const { return config_.maxDeltaChain; }
   bool incremental() const { return config_.incremental; }
   /// A buffer for the next snapshot: one whose file was written (emptied, capacity kept), so
@@ -94,9 +106,12 @@ class CheckpointCoordinator {
     size_t remaining = 0;
     /// Per task, the files a restore reads: its chain (full snapshot, then deltas).
     std::vector<std::vector<checkpoint::CheckpointStorage::FileEntry>> chains;
+    /// Per task, the shared files its native snapshots refer to.
+    std::vector<std::vector<checkpoint::CheckpointStorage::FileEntry>> shared;
     int64_t bytes = 0;
     int deltas = 0;  ///< task snapshots written as deltas
     int fulls = 0;   ///< and in full (a finished task whose chain is reused writes neither)
+    bool sharesFiles = false;  ///< some native snapshot refers to files an earlier one stored
     int64_t maxSyncNanos = 0;
     int64_t maxAlignmentNanos = 0;
     Status failure;
@@ -121,7 +136,9 @@ class CheckpointCoordinator {
   void answerFromFinished(std::unique_lock<std::mutex>& lock);
   void completePending(std::unique_lock<std::mutex>& lock);
   void abortPending(std::unique_lock<std::mutex>& lock, const std::string& why);
-  void writeTaskFile(std::unique_lock<std::mutex>& lock, size_t task, const checkpoint::TaskSnapshot& snapshot);
+  /// Writes a task's state file and puts the files its native snapshots need into the shared
+  /// directory (then `snapshot.uploads` is empty: a finished task's snapshot is written again).
+  void writeTaskFile(std::unique_lock<std::mutex>& lock, size_t task, checkpoint::TaskSnapshot& snapshot);
   void log(LogLevel level, const std::string& line) const;
   /// The history's record of checkpoint `id` (null if it has left the history).
   CheckpointRecord* record(int64_t id);
@@ -152,6 +169,12 @@ class CheckpointCoordinator {
   std::vector<std::shared_ptr<SavepointRequest>> savepointQueue_;
   /// The chains of the last complete checkpoint (chainsId_), as references from a later one.
   std::vector<std::vector<checkpoint::CheckpointStorage::FileEntry>> chains_;
+  /// Per task, the shared files of its native snapshots in that checkpoint.
+  std::vector<std::vector<checkpoint::CheckpointStorage::FileEntry>> shared_;
+  /// Files in the shared directory by name: those of the last complete checkpoint and those
+  /// put there since (a snapshot refers to one by name; the manifest needs its size and
+  /// checksum).
+  std::map<std::string, checkpoint::CheckpointStorage::FileEntry> knownShared_;
   int64_t chainsId_ = 0;
   /// The task has finished and chains_ holds its state at the end: later checkpoints refer to
   /// that chain and write nothing for it.

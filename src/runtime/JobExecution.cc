@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "reka/base/Units.h"
+#include "reka/state/RocksDbBackend.h"
 #include "reka/state/StateBackend.h"
 
 namespace reka::runtime {
@@ -375,6 +376,7 @@ Status JobExecution::build() {
   int64_t lastId = 0;
   for (const auto& [id, dir] : storage.listComplete()) lastId = std::max(lastId, id);
   std::vector<std::vector<checkpoint::FileEntry>> restoredChains;
+  std::vector<checkpoint::FileEntry> restoredShared;  // its native snapshots' files
   if (cc.resume || !cc.resumeFrom.empty()) {
     const auto started = std::chrono::steady_clock::now();
     std::optional<checkpoint::CheckpointData> data;
@@ -386,13 +388,16 @@ Status JobExecution::build() {
       REKA_ASSIGN_OR_RETURN(data, storage.loadLatest([this](const std::string& line) { logEvent(LogLevel::kWarn, line); }));
     }
     if (data) {
-      REKA_RETURN_IF_ERROR(restore(*data));
+      const bool ours = data->kind == checkpoint::CheckpointKind::kCheckpoint &&
+                        data->directory == storage.directoryFor(data->id, checkpoint::CheckpointKind::kCheckpoint);
+      REKA_RETURN_IF_ERROR(restore(*data, ours));
       restoredId_ = data->id;
       // A checkpoint of this state directory: the next checkpoint's deltas continue its chains
       // (a savepoint, or a checkpoint elsewhere, is followed by a full checkpoint).
-      if (!rescaled_ && data->kind == checkpoint::CheckpointKind::kCheckpoint &&
-          data->directory == storage.directoryFor(data->id, checkpoint::CheckpointKind::kCheckpoint)) {
+      if (!rescaled_ && ours) {
         restoredChains = checkpoint::chainsByTask(*data);
+        for (const auto& f : data->files)
+          if (f.name.rfind("../shared/", 0) == 0) restoredShared.push_back(f);
         bool complete = restoredChains.size() == tasks_.size();
         for (const auto& chain : restoredChains) complete = complete && !chain.empty();
         if (!complete) restoredChains.clear();
@@ -423,6 +428,7 @@ Status JobExecution::build() {
   if (!restoredChains.empty()) {
     for (size_t t = 0; t < tasks_.size(); ++t) tasks_[t]->continueChain(restoredId_, static_cast<int>(restoredChains[t].size()) - 1);
     coordinator_->continueChains(restoredId_, std::move(restoredChains));
+    coordinator_->knowSharedFiles(restoredShared);
   }
   return Status::ok();
 }
@@ -518,7 +524,19 @@ Status JobExecution::absorbRescaledState(const graph::Node& node, Instance& inst
   return Status::ok();
 }
 
-Status JobExecution::restore(const checkpoint::CheckpointData& data) {
+namespace {
+/// Restores a native snapshot (RocksDB's files) into `state`: in place if the backend takes
+/// native snapshots and has the same key groups, otherwise read back as key groups (another
+/// parallelism, or the heap backend).
+Status restoreNative(StateBackend& state, const NativeSnapshot& native, const std::string& sharedDir, bool inPlace,
+                     int64_t checkpointId) {
+  if (inPlace && state.snapshotsNatively()) return state.restoreNative(native, sharedDir, checkpointId);
+  REKA_ASSIGN_OR_RETURN(auto groups, readNativeSnapshot(native, sharedDir, state.keyGroups()));
+  return state.restoreKeyed(groups);
+}
+}  // namespace
+
+Status JobExecution::restore(const checkpoint::CheckpointData& data, bool ownShared) {
   const std::string mine = fingerprint();
   const auto theirs = parseFingerprint(data.jobFingerprint);
   const auto ours = parseFingerprint(mine);
@@ -566,11 +584,14 @@ Status JobExecution::restore(const checkpoint::CheckpointData& data) {
         // An incremental chain: the full snapshot, then each delta in order.
         s = inst.state->restoreKeyed(snap.keyed);
         for (size_t d = 0; s.isOk() && d < snap.keyedDeltas.size(); ++d) s = inst.state->applyKeyedDelta(snap.keyedDeltas[d]);
+        if (s.isOk() && snap.native)
+          s = restoreNative(*inst.state, *snap.native, data.sharedDirectory, true, ownShared ? data.id : 0);
       } else {
         // Every old subtask's chain; the backend keeps the key groups it owns now.
         for (size_t o = 0; s.isOk() && o < old.size(); ++o) {
           s = inst.state->restoreKeyed(old[o]->keyed);
           for (size_t d = 0; s.isOk() && d < old[o]->keyedDeltas.size(); ++d) s = inst.state->applyKeyedDelta(old[o]->keyedDeltas[d]);
+          if (s.isOk() && old[o]->native) s = restoreNative(*inst.state, *old[o]->native, data.sharedDirectory, false, 0);
         }
       }
       if (s.isOk()) s = inst.state->restoreOperatorLists(lists, inst.ctx.subtask, inst.ctx.parallelism);

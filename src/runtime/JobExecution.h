@@ -60,7 +60,9 @@ class JobExecution final : public JobClient {
 
   JobExecution(graph::JobGraph graph, const ExecutionConfig& config);
   Status build();
-  Status restore(const checkpoint::CheckpointData& data);
+  /// `ownShared`: the checkpoint is one of this state directory's, so its native snapshots'
+  /// files are in the shared directory later checkpoints write to (and may refer to).
+  Status restore(const checkpoint::CheckpointData& data, bool ownShared);
   /// Restore at another parallelism: hands `inst` the own state (Operator::snapshotState) of
   /// the old subtasks `old` as its ownStateRescale() says.
   Status absorbRescaledState(const graph::Node& node, Instance& inst, const std::vector<const checkpoint::OperatorSnapshot*>& old);

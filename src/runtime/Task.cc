@@ -283,11 +283,13 @@ namespace {
 constexpr size_t kFileAlign = 4096;
 }  // namespace
 
-Status Task::snapshotChain(int64_t id, checkpoint::TaskSnapshot& out, bool delta, int64_t baseId) {
+Status Task::snapshotChain(int64_t id, checkpoint::TaskSnapshot& out, bool delta, int64_t baseId, bool native, int64_t nativeBase) {
   // Serialised once, straight into the state file's bytes (format in docs/checkpoints.md).
   out.delta = delta;
   out.baseId = delta ? baseId : 0;
   out.checksum.reset();
+  out.sharedFiles.clear();
+  out.uploads.clear();
   // Room for half again the largest recent snapshot: growing the buffer would copy it and lose
   // the alignment below. A written snapshot's buffer is reused when it is big enough, so its
   // pages are not faulted in (and zeroed by the kernel) again for every checkpoint.
@@ -307,7 +309,12 @@ Status Task::snapshotChain(int64_t id, checkpoint::TaskSnapshot& out, bool delta
     auto fail = [&](const Status& s) { return Status(s.code(), "operator '" + m.name + "': " + s.message()); };
     int64_t stateBytes = 0;  // the state itself, without the file's framing
     w.beginOperator(m.node, m.subtask, m.name);
-    const std::vector<std::string> tables = m.state->tableNames();
+    // A native snapshot holds the tables in the backend's store; the file the others.
+    const bool nativeHere = native && m.state->snapshotsNatively();
+    std::vector<std::string> tables = m.state->tableNames();
+    if (nativeHere)
+      tables.erase(std::remove_if(tables.begin(), tables.end(), [&](const std::string& n) { return m.state->findTable(n)->inStore(); }),
+                   tables.end());
     const KeyGroupRange range = m.state->keyGroups();
     w.u32(static_cast<uint32_t>(tables.size()));
     for (const std::string& name : tables) {
@@ -346,6 +353,18 @@ Status Task::snapshotChain(int64_t id, checkpoint::TaskSnapshot& out, bool delta
     if (!s.isOk()) return fail(s);
     stateBytes += static_cast<int64_t>(w.out().size() - at - 8);
     w.endBytes(at);
+    if (nativeHere) {
+      NativeSnapshot snapshot;
+      s = m.state->snapshotNative(id, nativeBase, snapshot, out.uploads);
+      if (!s.isOk()) return fail(s);
+      w.native(&snapshot);
+      for (const auto& f : snapshot.files) {
+        out.sharedFiles.push_back(f.shared);
+        stateBytes += static_cast<int64_t>(f.size);
+      }
+    } else {
+      w.native(nullptr);
+    }
     // The subtask's state in checkpoint storage: what a restore reads (the last full snapshot
     // and the deltas written since).
     if (m.metrics != nullptr) {
@@ -388,9 +407,10 @@ void Task::checkpointAndForward(int64_t id) {
   const auto start = std::chrono::steady_clock::now();
   const int64_t baseId = coordinator_->deltaBaseFor(id);
   const bool delta = deltaAllowed(baseId);
+  const auto nativePlan = coordinator_->nativePlanFor(id);
   checkpoint::TaskSnapshot snap;
   const int64_t cpu0 = threadCpuNanos();
-  Status s = snapshotChain(id, snap, delta, baseId);
+  Status s = snapshotChain(id, snap, delta, baseId, nativePlan.native, nativePlan.base);
   coordinator_->addSnapshotCpu(threadCpuNanos() - cpu0);
   const int64_t syncNanos = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count();
   if (s.isOk()) {
@@ -447,8 +467,9 @@ void Task::finishChain() {
     // Incremental when possible: only what changed since this task's last snapshot; the
     // coordinator snapshots it in full if that snapshot's checkpoint does not complete.
     const bool delta = coordinator_->incremental() && deltaAllowed(lastSnapshotId_);
+    const auto nativePlan = coordinator_->nativePlanFor(0);
     checkpoint::TaskSnapshot snap;
-    Status s = snapshotChain(0, snap, delta, lastSnapshotId_);
+    Status s = snapshotChain(0, snap, delta, lastSnapshotId_, nativePlan.native, nativePlan.base);
     if (!s.isOk()) throw OperatorFailure{headName_, "snapshot at the end of input failed: " + s.message()};
     coordinator_->taskFinished(index_, std::move(snap));
   }

@@ -94,7 +94,10 @@ class Task {
   void checkpointCompleteAfterFinish(int64_t id);
   /// Snapshots the chain (after finish(), by the job at the end; or by the task at a barrier):
   /// in full, or (`delta`) only what changed since the task's snapshot for checkpoint `baseId`.
-  Status snapshotChain(int64_t id, checkpoint::TaskSnapshot& out, bool delta = false, int64_t baseId = 0);
+  /// `native`: backends that can snapshot natively do (RocksDB's files, shared in storage
+  /// with the snapshot of checkpoint `nativeBase`, the last complete one).
+  Status snapshotChain(int64_t id, checkpoint::TaskSnapshot& out, bool delta = false, int64_t baseId = 0, bool native = false,
+                       int64_t nativeBase = 0);
   const std::string& name() const { return name_; }
 
   /// Figures for metrics, readable from any thread (relaxed).

@@ -8,15 +8,19 @@
 #include <rocksdb/merge_operator.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
+#include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_buffer_manager.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <map>
+#include <random>
 
 #include "reka/state/KeyValueStore.h"
 
@@ -94,11 +98,80 @@ std::string prefixEnd(std::string_view prefix) {
   return end;
 }
 
+/// Puts file `from` at `to`: a hard link (no copy: table files never change) or, across file
+/// systems, a copy.
+Status linkOrCopy(const std::string& from, const std::string& to) {
+  if (::link(from.c_str(), to.c_str()) == 0) return Status::ok();
+  if (errno != EXDEV && errno != EPERM && errno != EMLINK)
+    return Status::ioError("cannot link " + from + " to " + to + ": " + std::strerror(errno));
+  std::error_code ec;
+  std::filesystem::copy_file(from, to, ec);
+  if (ec) return Status::ioError("cannot copy " + from + " to " + to + ": " + ec.message());
+  return Status::ok();
+}
+
+Status writeWhole(const std::string& path, const std::string& bytes) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return Status::ioError("cannot create " + path + ": " + std::strerror(errno));
+  size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const std::string why = std::strerror(errno);
+      ::close(fd);
+      return Status::ioError("cannot write " + path + ": " + why);
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::close(fd) != 0) return Status::ioError("cannot close " + path + ": " + std::strerror(errno));
+  return Status::ok();
+}
+
+Result<std::string> readWhole(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::ioError("cannot read " + path);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) return Status::ioError("cannot read " + path);
+  return bytes;
+}
+
+/// A native snapshot's name for a file may not leave its directory.
+bool plainFileName(const std::string& name) {
+  return !name.empty() && name != "." && name != ".." && name.find('/') == std::string::npos &&
+         name.find('\0') == std::string::npos;
+}
+
+/// Lays out `snapshot`'s files in the new directory `dir` (0700): the table files from
+/// `sharedDir`, the small files from the snapshot itself.
+Status placeNativeFiles(const NativeSnapshot& snapshot, const std::string& sharedDir,
+                        const std::string& dir) {
+  if (::mkdir(dir.c_str(), 0700) != 0)
+    return Status::ioError("cannot create " + dir + ": " + std::strerror(errno));
+  for (const auto& f : snapshot.files) {
+    if (!plainFileName(f.local) || !plainFileName(f.shared))
+      return Status::corruption("native snapshot names a file outside its directory: '" + f.local +
+                                "' / '" + f.shared + "'");
+    REKA_RETURN_IF_ERROR(linkOrCopy(sharedDir + "/" + f.shared, dir + "/" + f.local));
+  }
+  for (const auto& [name, bytes] : snapshot.meta) {
+    if (!plainFileName(name))
+      return Status::corruption("native snapshot names a file outside its directory: '" + name + "'");
+    REKA_RETURN_IF_ERROR(writeWhole(dir + "/" + name, bytes));
+  }
+  return Status::ok();
+}
+
 class RocksColumn final : public KeyValueStore {
  public:
   RocksColumn(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf) : db_(db), cf_(cf) {
     // The checkpoints make state durable; the write-ahead log would only slow writes down.
     write_.disableWAL = true;
+  }
+  /// The database was reopened (a native restore): the same state, a new handle.
+  void rebind(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf) {
+    db_ = db;
+    cf_ = cf;
   }
 
   Result<bool> get(std::string_view key, std::string& value) override {
@@ -264,6 +337,13 @@ class RocksDbStateBackend final : public HeapStateBackend {
       : HeapStateBackend(range, maxParallelism), env_(std::move(env)), path_(std::move(path)) {}
 
   ~RocksDbStateBackend() override {
+    closeDb();
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+    for (const auto& [id, dir] : snapshotDirs_) std::filesystem::remove_all(dir, ec);
+  }
+
+  void closeDb() {
     // The database closes first: its compaction threads may still use the columns' filters.
     for (auto* cf : handles_) db_->DestroyColumnFamilyHandle(cf);
     handles_.clear();
@@ -271,11 +351,122 @@ class RocksDbStateBackend final : public HeapStateBackend {
       (void)db_->Close();
       db_.reset();
     }
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
   }
 
-  Status open() {
+  bool snapshotsNatively() const override { return true; }
+
+  Status snapshotNative(int64_t id, int64_t baseId, NativeSnapshot& out,
+                        std::vector<NativeUpload>& uploads) override {
+    for (const auto& name : tableNames())
+      if (StateTable* t = findTable(name); t != nullptr && t->inStore())
+        REKA_RETURN_IF_ERROR(t->flushToStore());
+    std::error_code ec;
+    // Snapshot directories of checkpoints before the base are done with: uploaded, or their
+    // checkpoint was given up. Those of later checkpoints may still be being uploaded.
+    for (auto it = snapshotDirs_.begin(); it != snapshotDirs_.end();) {
+      if (it->first > 0 && it->first < baseId) {
+        std::filesystem::remove_all(it->second, ec);
+        it = snapshotDirs_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    // Flushes the memory tables (the write-ahead log is off, so a checkpoint must) and hard
+    // links every live table file into `dir`: the files stay there for the upload even if a
+    // compaction deletes them from the database meanwhile.
+    const std::string dir = path_ + ".snap-" + std::to_string(++snapshotSeq_);
+    std::filesystem::remove_all(dir, ec);
+    rocksdb::Checkpoint* raw = nullptr;
+    REKA_RETURN_IF_ERROR(fromRocks(rocksdb::Checkpoint::Create(db_.get(), &raw), "snapshotting RocksDB"));
+    std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+    REKA_RETURN_IF_ERROR(fromRocks(checkpoint->CreateCheckpoint(dir, 0), "snapshotting RocksDB into " + dir));
+    snapshotDirs_.emplace_back(id, dir);
+    const auto base = uploadedAt_.find(baseId);
+    std::map<std::string, std::string> now;
+    std::vector<std::string> names;
+    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) names.push_back(entry.path().filename().string());
+    if (ec) return Status::ioError("cannot list " + dir + ": " + ec.message());
+    std::sort(names.begin(), names.end());
+    for (const std::string& name : names) {
+      const std::string path = dir + "/" + name;
+      if (name.size() > 4 && name.compare(name.size() - 4, 4, ".sst") == 0) {
+        std::string shared;
+        if (base != uploadedAt_.end()) {
+          if (auto f = base->second.find(name); f != base->second.end()) shared = f->second;
+        }
+        const auto size = std::filesystem::file_size(path, ec);
+        out.files.push_back(NativeSnapshot::File{name, shared, ec ? 0 : static_cast<uint64_t>(size)});
+        if (shared.empty()) {
+          shared = instance_ + "-" + name;
+          out.files.back().shared = shared;
+          uploads.push_back(NativeUpload{path, shared});
+        } else {
+          std::filesystem::remove(path, ec);
+        }
+        now.emplace(name, shared);
+      } else {
+        REKA_ASSIGN_OR_RETURN(std::string bytes, readWhole(path));
+        out.meta.emplace_back(name, std::move(bytes));
+        std::filesystem::remove(path, ec);
+      }
+    }
+    // What a later snapshot may refer to once checkpoint `id` completes; older entries than the
+    // base will not be a base again.
+    uploadedAt_[id] = std::move(now);
+    for (auto it = uploadedAt_.begin(); it != uploadedAt_.end();) it = it->first < baseId ? uploadedAt_.erase(it) : std::next(it);
+    return Status::ok();
+  }
+
+  Status restoreNative(const NativeSnapshot& snapshot, const std::string& sharedDir, int64_t checkpointId) override {
+    for (const auto& name : tableNames())
+      if (StateTable* t = findTable(name); t != nullptr && t->inStore()) t->forgetCached();
+    closeDb();
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+    REKA_RETURN_IF_ERROR(placeNativeFiles(snapshot, sharedDir, path_));
+    std::vector<std::string> families;
+    REKA_RETURN_IF_ERROR(fromRocks(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), path_, &families),
+                                   "reading the restored RocksDB in '" + path_ + "'"));
+    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+    for (const std::string& name : families) {
+      rocksdb::ColumnFamilyOptions options = env_->impl().columnOptions();
+      if (name != rocksdb::kDefaultColumnFamilyName) {
+        auto it = columns_.find(name);
+        if (it == columns_.end())
+          return Status::failedPrecondition("snapshot has state '" + name + "' that the operator did not register before restore");
+        options.compaction_filter = it->second.filter.get();
+      }
+      descriptors.emplace_back(name, options);
+    }
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* db = nullptr;
+    REKA_RETURN_IF_ERROR(fromRocks(rocksdb::DB::Open(dbOptions(), path_, descriptors, &handles, &db),
+                                   "opening the restored RocksDB in '" + path_ + "'"));
+    db_.reset(db);
+    handles_ = handles;
+    for (size_t i = 0; i < families.size(); ++i)
+      if (auto it = columns_.find(families[i]); it != columns_.end()) it->second.store->rebind(db_.get(), handles[i]);
+    // States registered now that the snapshot does not have start empty.
+    for (auto& [name, column] : columns_) {
+      if (std::find(families.begin(), families.end(), name) != families.end()) continue;
+      rocksdb::ColumnFamilyOptions options = env_->impl().columnOptions();
+      options.compaction_filter = column.filter.get();
+      rocksdb::ColumnFamilyHandle* cf = nullptr;
+      REKA_RETURN_IF_ERROR(fromRocks(db_->CreateColumnFamily(options, name, &cf), "creating the column family of state '" + name + "'"));
+      handles_.push_back(cf);
+      column.store->rebind(db_.get(), cf);
+    }
+    // A new instance: files it writes from now on get names no earlier instance used.
+    instance_ = newInstanceName();
+    uploadedAt_.clear();
+    if (checkpointId > 0) {
+      auto& known = uploadedAt_[checkpointId];
+      for (const auto& f : snapshot.files) known.emplace(f.local, f.shared);
+    }
+    return Status::ok();
+  }
+
+  rocksdb::DBOptions dbOptions() const {
     rocksdb::DBOptions o;
     o.create_if_missing = true;
     o.max_background_jobs = 2;
@@ -283,11 +474,23 @@ class RocksDbStateBackend final : public HeapStateBackend {
     o.max_open_files = 256;
     o.keep_log_file_num = 2;
     o.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+    return o;
+  }
+
+  static std::string newInstanceName() {
+    std::random_device rd;
+    const uint64_t v = (static_cast<uint64_t>(rd()) << 32) ^ rd();
+    char buf[17];
+    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+    return buf;
+  }
+
+  Status open() {
     rocksdb::ColumnFamilyDescriptor def(rocksdb::kDefaultColumnFamilyName,
                                         env_->impl().columnOptions());
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
     rocksdb::DB* db = nullptr;
-    REKA_RETURN_IF_ERROR(fromRocks(rocksdb::DB::Open(o, path_, {def}, &handles, &db),
+    REKA_RETURN_IF_ERROR(fromRocks(rocksdb::DB::Open(dbOptions(), path_, {def}, &handles, &db),
                                    "opening RocksDB in '" + path_ + "'"));
     db_.reset(db);
     handles_ = handles;
@@ -340,6 +543,15 @@ class RocksDbStateBackend final : public HeapStateBackend {
     std::unique_ptr<RocksColumn> store;
   };
   std::map<std::string, Column> columns_;
+  /// Names this database instance's table files get in shared storage: `<instance>-<file>`
+  /// (a restored database numbers its new files on from the restored ones, so every instance
+  /// needs names of its own).
+  std::string instance_ = newInstanceName();
+  /// By checkpoint: the table files its snapshot listed, local name → shared name.
+  std::map<int64_t, std::map<std::string, std::string>> uploadedAt_;
+  /// Snapshot directories not yet removed, with their checkpoint (0: the state at the end).
+  std::vector<std::pair<int64_t, std::string>> snapshotDirs_;
+  int64_t snapshotSeq_ = 0;
 };
 
 }  // namespace
@@ -348,6 +560,63 @@ Status compactRocksDbStateBackend(StateBackend& backend) {
   auto* rocks = dynamic_cast<RocksDbStateBackend*>(&backend);
   if (rocks == nullptr) return Status::invalidArgument("not a RocksDB state backend");
   return rocks->compactAll();
+}
+
+Result<std::map<std::string, std::map<int32_t, std::string>>> readNativeSnapshot(
+    const NativeSnapshot& snapshot, const std::string& sharedDir, KeyGroupRange want) {
+  const char* tmp = std::getenv("TMPDIR");
+  std::string dir = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/reka-native-XXXXXX";
+  if (::mkdtemp(dir.data()) == nullptr)
+    return Status::ioError("cannot create a directory to read a native snapshot in: " + std::string(std::strerror(errno)));
+  struct Cleanup {
+    std::string dir;
+    ~Cleanup() {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+    }
+  } cleanup{dir};
+  const std::string db = dir + "/db";
+  REKA_RETURN_IF_ERROR(placeNativeFiles(snapshot, sharedDir, db));
+  std::vector<std::string> families;
+  REKA_RETURN_IF_ERROR(fromRocks(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), db, &families),
+                                 "reading a native snapshot"));
+  rocksdb::ColumnFamilyOptions options;
+  options.merge_operator = std::make_shared<ListAppendOperator>();
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const auto& name : families) descriptors.emplace_back(name, options);
+  rocksdb::DBOptions dbo;
+  dbo.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  REKA_RETURN_IF_ERROR(fromRocks(rocksdb::DB::OpenForReadOnly(dbo, db, descriptors, &handles, &raw),
+                                 "opening a native snapshot"));
+  std::unique_ptr<rocksdb::DB> owner(raw);
+  std::map<std::string, std::map<int32_t, std::string>> out;
+  Status failed;
+  for (size_t i = 0; i < families.size() && failed.isOk(); ++i) {
+    if (families[i] == rocksdb::kDefaultColumnFamilyName) continue;
+    // Each key group as KeyedTable writes it: u64 count, then each key (less the key group
+    // prefix) and value.
+    auto& groups = out[families[i]];
+    RocksColumn column(raw, handles[i]);
+    for (int32_t kg = want.first; kg <= want.last && failed.isOk(); ++kg) {
+      const std::string prefix{static_cast<char>((kg >> 8) & 0xff), static_cast<char>(kg & 0xff)};
+      std::string& bytes = groups[kg];
+      bytes.assign(sizeof(uint64_t), '\0');
+      uint64_t n = 0;
+      failed = column.scan(prefix, [&](std::string_view k, std::string_view v) {
+        bytes.append(k.substr(2));
+        bytes.append(v);
+        ++n;
+        return true;
+      });
+      std::memcpy(bytes.data(), &n, sizeof n);
+    }
+  }
+  for (auto* h : handles) raw->DestroyColumnFamilyHandle(h);
+  (void)raw->Close();
+  REKA_RETURN_IF_ERROR(failed);
+  return out;
 }
 
 Result<std::unique_ptr<StateBackend>> openRocksDbStateBackend(

@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -51,11 +52,34 @@ class Backends {
     EXPECT_TRUE(b.isOk()) << b.status().toString();
     return b.isOk() ? std::move(*b) : nullptr;
   }
+  ~Backends() {
+    std::error_code ec;
+    if (!shared_.empty()) std::filesystem::remove_all(shared_, ec);
+  }
   std::shared_ptr<RocksDbEnvironment> environment() const { return env_; }
+  Kind kind() const { return kind_; }
+  /// A directory standing in for checkpoint storage's shared one (native snapshots).
+  const std::string& sharedDir() {
+    if (shared_.empty()) {
+      shared_ = (std::filesystem::temp_directory_path() / "reka-shared-XXXXXX").string();
+      EXPECT_NE(::mkdtemp(shared_.data()), nullptr);
+    }
+    return shared_;
+  }
+  /// Does what the checkpoint writer does with a native snapshot's uploads.
+  void upload(const std::vector<NativeUpload>& uploads) {
+    for (const auto& u : uploads) {
+      std::error_code ec;
+      std::filesystem::copy_file(u.source, sharedDir() + "/" + u.shared, std::filesystem::copy_options::overwrite_existing, ec);
+      EXPECT_FALSE(ec) << ec.message();
+      std::filesystem::remove(u.source, ec);
+    }
+  }
 
  private:
   Kind kind_;
   std::shared_ptr<RocksDbEnvironment> env_;
+  std::string shared_;
   int count_ = 0;
 };
 
@@ -214,17 +238,23 @@ void randomOperation(std::mt19937_64& rng, Subtask& s, Model& m, const std::stri
   }
 }
 
+/// A snapshot of a whole job: every subtask's key groups together (as a checkpoint holds them).
+struct Taken {
+  Snapshot keyed;
+  bool delta = false;
+};
+
 /// The subtasks of a job at `parallelism`, restored from `checkpoint` (a chain: a full
-/// snapshot, then deltas) if given.
+/// snapshot, then deltas or full snapshots) if given.
 std::vector<std::unique_ptr<Subtask>> openJob(Backends& backends, int parallelism,
-                                              const std::vector<Snapshot>& checkpoint) {
+                                              const std::vector<Taken>& checkpoint) {
   std::vector<std::unique_ptr<Subtask>> out;
   for (int i = 0; i < parallelism; ++i) {
     out.push_back(std::make_unique<Subtask>(
         backends.make(keyGroupRangeFor(kMaxParallelism, parallelism, i))));
-    for (size_t c = 0; c < checkpoint.size(); ++c) {
-      Status st = c == 0 ? out.back()->backend->restoreKeyed(checkpoint[c])
-                         : out.back()->backend->applyKeyedDelta(checkpoint[c]);
+    for (const Taken& c : checkpoint) {
+      Status st = c.delta ? out.back()->backend->applyKeyedDelta(c.keyed)
+                          : out.back()->backend->restoreKeyed(c.keyed);
       EXPECT_TRUE(st.isOk()) << st.toString();
     }
   }
@@ -236,19 +266,37 @@ Subtask& owner(std::vector<std::unique_ptr<Subtask>>& job, const std::string& ke
   return *job[static_cast<size_t>(subtaskFor(kg, kMaxParallelism, static_cast<int>(job.size())))];
 }
 
-/// A snapshot of a whole job: every subtask's key groups together (as a checkpoint holds them).
-Snapshot snapshotJob(std::vector<std::unique_ptr<Subtask>>& job, bool delta) {
-  Snapshot all;
+/// Snapshots every subtask. Incremental: deltas on the heap; on RocksDB native snapshots (the
+/// database's files, kept in the shared directory), read back as full key groups the way a
+/// restore at another parallelism reads them.
+Taken snapshotJob(Backends& backends, std::vector<std::unique_ptr<Subtask>>& job, bool incremental) {
+  static int64_t checkpointId = 0;
+  ++checkpointId;
+  Taken all;
+  all.delta = incremental && backends.kind() == Kind::kHeap;
   for (auto& s : job) {
+    const KeyGroupRange r = s->backend->keyGroups();
+    if (incremental && backends.kind() == Kind::kRocksDb) {
+      NativeSnapshot native;
+      std::vector<NativeUpload> uploads;
+      Status st = s->backend->snapshotNative(checkpointId, checkpointId - 1, native, uploads);
+      EXPECT_TRUE(st.isOk()) << st.toString();
+      backends.upload(uploads);
+      auto read = readNativeSnapshot(native, backends.sharedDir(), r);
+      EXPECT_TRUE(read.isOk()) << read.status().toString();
+      if (read.isOk())
+        for (auto& [table, groups] : *read)
+          for (auto& [kg, bytes] : groups) all.keyed[table][kg] = std::move(bytes);
+      continue;
+    }
     for (const auto& name : s->backend->tableNames()) {
       StateTable* t = s->backend->findTable(name);
-      const KeyGroupRange r = s->backend->keyGroups();
       for (int32_t kg = r.first; kg <= r.last; ++kg) {
         std::string bytes;
-        Status st = delta ? t->snapshotKeyGroupDelta(KeyGroup{kg}, bytes)
-                          : t->snapshotKeyGroup(KeyGroup{kg}, bytes);
+        Status st = all.delta ? t->snapshotKeyGroupDelta(KeyGroup{kg}, bytes)
+                              : t->snapshotKeyGroup(KeyGroup{kg}, bytes);
         EXPECT_TRUE(st.isOk()) << st.toString();
-        all[name][kg] = std::move(bytes);
+        all.keyed[name][kg] = std::move(bytes);
       }
     }
   }
@@ -303,29 +351,31 @@ TEST_P(StateConformanceTest, FullAndIncrementalSnapshotsRestoreAtAnyParallelism)
   constexpr int kKeys = 200;
   // Parallelism 2: a full snapshot, then two deltas.
   auto job = openJob(backends, 2, {});
-  std::vector<Snapshot> chain;
+  std::vector<Taken> chain;
   for (int round = 0; round < 3; ++round) {
     for (int i = 0; i < 1500; ++i) {
       const std::string k = keyName(static_cast<int>(rng() % kKeys));
       randomOperation(rng, owner(job, k), m, k);
     }
-    chain.push_back(snapshotJob(job, round > 0));
+    chain.push_back(snapshotJob(backends, job, round > 0));
   }
   // 2 → 4: restore the chain; the state is the model's.
   job = openJob(backends, 4, chain);
   expectJobMatches(job, m, kKeys);
   // More changes at 4, a delta on top of the restored state, then 4 → 1.
-  std::vector<Snapshot> chain4{snapshotJob(job, false)};
+  std::vector<Taken> chain4{snapshotJob(backends, job, false)};
   for (int i = 0; i < 1500; ++i) {
     const std::string k = keyName(static_cast<int>(rng() % kKeys));
     randomOperation(rng, owner(job, k), m, k);
   }
-  chain4.push_back(snapshotJob(job, true));
+  chain4.push_back(snapshotJob(backends, job, true));
   job = openJob(backends, 1, chain4);
   expectJobMatches(job, m, kKeys);
 }
 
 TEST_P(StateConformanceTest, ADeltaHoldsOnlyTheChangedKeys) {
+  if (GetParam() == Kind::kRocksDb)
+    GTEST_SKIP() << "RocksDB checkpoints incrementally by sharing its files (NativeSnapshotsShareFilesAndRestoreInPlace)";
   Backends backends(GetParam());
   auto job = openJob(backends, 1, {});
   Subtask& s = *job[0];
@@ -333,14 +383,14 @@ TEST_P(StateConformanceTest, ADeltaHoldsOnlyTheChangedKeys) {
     s.setKey(keyName(i));
     s.value.update(i);
   }
-  const Snapshot full = snapshotJob(job, false);
+  const Snapshot full = snapshotJob(backends, job, false).keyed;
   s.setKey(keyName(3));
   s.value.update(1000);
   s.setKey(keyName(4));
   s.value.clear();
   s.setKey(keyName(5));
   (void)s.value.peek();  // a read is not a change
-  const Snapshot delta = snapshotJob(job, true);
+  const Snapshot delta = snapshotJob(backends, job, true).keyed;
   // Decode the delta of the value table: upserts, then deletions.
   std::map<std::string, int64_t> upserts;
   std::vector<std::string> deletes;
@@ -367,8 +417,90 @@ TEST_P(StateConformanceTest, ADeltaHoldsOnlyTheChangedKeys) {
   // The delta's records make older ones obsolete (what decides when to write in full again);
   // a full snapshot starts the count again.
   EXPECT_GT(s.backend->findTable("f/value")->deltaStats().superseded, 0u);
-  (void)snapshotJob(job, false);
+  (void)snapshotJob(backends, job, false);
   EXPECT_EQ(s.backend->findTable("f/value")->deltaStats().superseded, 0u);
+}
+
+/// RocksDB's incremental checkpoints: the second snapshot uploads only the files written since
+/// the first and refers to the others; a restore at the same key groups puts the files back and
+/// opens them (no record rewritten), and its next snapshot again refers to what is uploaded.
+TEST(RocksDbBackendTest, NativeSnapshotsShareFilesAndRestoreInPlace) {
+  Backends backends(Kind::kRocksDb);
+  Model m;
+  std::mt19937_64 rng(5);
+  constexpr int kKeys = 3000;
+  auto job = openJob(backends, 1, {});
+  auto work = [&](int n) {
+    for (int i = 0; i < n; ++i) {
+      const std::string k = keyName(static_cast<int>(rng() % kKeys));
+      randomOperation(rng, *job[0], m, k);
+    }
+  };
+  auto snapshot = [&](StateBackend& b, int64_t id, int64_t base, NativeSnapshot& out) {
+    std::vector<NativeUpload> uploads;
+    Status st = b.snapshotNative(id, base, out, uploads);
+    EXPECT_TRUE(st.isOk()) << st.toString();
+    backends.upload(uploads);
+    return uploads.size();
+  };
+  // Which files a snapshot uploads: exactly those its base did not list, under new names;
+  // the others it refers to under the base's names.
+  auto checkShares = [](const NativeSnapshot& base, const NativeSnapshot& next, size_t uploaded) {
+    std::map<std::string, std::string> before;
+    for (const auto& f : base.files) before[f.local] = f.shared;
+    size_t fresh = 0;
+    for (const auto& f : next.files) {
+      auto it = before.find(f.local);
+      if (it == before.end()) {
+        ++fresh;
+      } else {
+        EXPECT_EQ(f.shared, it->second) << f.local;
+      }
+    }
+    EXPECT_EQ(uploaded, fresh);
+  };
+  work(20000);
+  // Everything in one compacted file per state, so that no compaction runs in the background
+  // while the test looks at which files the snapshots share.
+  ASSERT_TRUE(compactRocksDbStateBackend(*job[0]->backend).isOk());
+  NativeSnapshot first;
+  const size_t uploadedFirst = snapshot(*job[0]->backend, 1, 0, first);
+  EXPECT_EQ(uploadedFirst, first.files.size());  // no base: every file is new
+  ASSERT_GE(first.files.size(), 1u);
+  EXPECT_FALSE(first.meta.empty());  // CURRENT, MANIFEST, OPTIONS
+  // Nothing written since: the same files, none uploaded again.
+  NativeSnapshot same;
+  EXPECT_EQ(snapshot(*job[0]->backend, 2, 1, same), 0u);
+  EXPECT_EQ(same.files.size(), first.files.size());
+  checkShares(first, same, 0);
+  // Writes since: the files flushed (and compacted) since are uploaded, the rest referred to.
+  work(200);
+  NativeSnapshot second;
+  const size_t uploadedSecond = snapshot(*job[0]->backend, 3, 2, second);
+  EXPECT_GE(uploadedSecond, 1u);
+  checkShares(same, second, uploadedSecond);
+  // A snapshot on a base it was not part of (an aborted checkpoint) uploads everything.
+  NativeSnapshot unknownBase;
+  const size_t uploadedAll = snapshot(*job[0]->backend, 4, 99, unknownBase);
+  EXPECT_EQ(uploadedAll, unknownBase.files.size());
+  // Restore in place into a fresh backend of the same key groups.
+  auto restored = openJob(backends, 1, {});
+  Status st = restored[0]->backend->restoreNative(second, backends.sharedDir(), 3);
+  ASSERT_TRUE(st.isOk()) << st.toString();
+  expectJobMatches(restored, m, kKeys);
+  // Its first snapshot builds on the restored checkpoint.
+  NativeSnapshot third;
+  const size_t uploadedThird = snapshot(*restored[0]->backend, 5, 3, third);
+  checkShares(second, third, uploadedThird);
+  // A file damaged in shared storage makes the restore fail rather than read wrong state.
+  auto broken = openJob(backends, 1, {});
+  NativeSnapshot missing = second;
+  missing.files.push_back({"999999.sst", "no-such-file.sst"});
+  EXPECT_FALSE(broken[0]->backend->restoreNative(missing, backends.sharedDir(), 0).isOk());
+  NativeSnapshot escaping = second;
+  escaping.meta.emplace_back("../escape", "x");
+  st = broken[0]->backend->restoreNative(escaping, backends.sharedDir(), 0);
+  EXPECT_EQ(st.code(), StatusCode::kCorruption) << st.toString();
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StateConformanceTest,
@@ -388,12 +520,12 @@ TEST(StateBackendSwitchTest, CheckpointsRestoreAcrossBackends) {
       const std::string k = keyName(static_cast<int>(rng() % 100));
       randomOperation(rng, owner(job, k), m, k);
     }
-    const Snapshot full = snapshotJob(job, false);
+    const Taken full = snapshotJob(a, job, false);
     for (int i = 0; i < 500; ++i) {
       const std::string k = keyName(static_cast<int>(rng() % 100));
       randomOperation(rng, owner(job, k), m, k);
     }
-    const Snapshot delta = snapshotJob(job, true);
+    const Taken delta = snapshotJob(a, job, true);
     auto restored = openJob(b, 2, {full, delta});
     expectJobMatches(restored, m, 100);
   }

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -53,6 +54,13 @@ class RocksDbEnvironment {
 Result<std::unique_ptr<StateBackend>> openRocksDbStateBackend(
     std::shared_ptr<RocksDbEnvironment> environment, const std::string& name, KeyGroupRange range,
     int maxParallelism);
+
+/// The key groups `want` of a native snapshot whose files are in `sharedDir`, as full key group
+/// snapshots (table name → key group → bytes, as StateBackend::snapshotKeyed gives them): how a
+/// native checkpoint restores at another parallelism or into the heap backend. The snapshot's
+/// files are linked into a private directory under $TMPDIR (or /tmp) and read there.
+Result<std::map<std::string, std::map<int32_t, std::string>>> readNativeSnapshot(
+    const NativeSnapshot& snapshot, const std::string& sharedDir, KeyGroupRange want);
 
 /// Compacts every state of a RocksDB backend now (so that expired values are dropped by the
 /// TTL compaction filter); InvalidArgument for another backend.

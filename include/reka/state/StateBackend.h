@@ -13,6 +13,7 @@
 
 #include "reka/base/Status.h"
 #include "reka/state/KeyGroup.h"
+#include "reka/state/NativeSnapshot.h"
 #include "reka/state/Serde.h"
 #include "reka/state/StateTtl.h"
 #include "reka/state/TrackedMap.h"
@@ -50,6 +51,14 @@ class StateTable {
   /// stamp is at or below `*horizon` (StateTtlConfig::cleanupFullSnapshot). Other tables
   /// ignore it.
   virtual void expireInFullSnapshots(std::shared_ptr<const std::atomic<int64_t>> /*horizon*/) {}
+
+  // Tables kept in a backend's store (StoreKeyedTable), whose checkpoints may be native.
+  /// Whether the table keeps its state in the backend's store.
+  virtual bool inStore() const { return false; }
+  /// Writes what the table caches back to the store (before a native snapshot).
+  virtual Status flushToStore() { return Status::ok(); }
+  /// Drops what the table caches without writing it (the store's contents were replaced).
+  virtual void forgetCached() {}
 };
 
 /// Hash and equality for string keys that also accept std::string_view, so that state keyed by
@@ -365,6 +374,25 @@ class StateBackend {
   /// Whether every registered state (keyed tables, operator lists) has types a checkpoint can
   /// write; the error names the first that has not.
   Status checkSerialisable();
+
+  // Native snapshots (NativeSnapshot.h): the tables in the store, as the store's own files.
+  /// Whether this backend takes native snapshots (RocksDB).
+  virtual bool snapshotsNatively() const { return false; }
+  /// The store's contents for checkpoint `id` as its files. `baseId` is the last complete
+  /// checkpoint: files this backend's snapshot for it listed are in shared storage already and
+  /// are referred to; the others are listed in `uploads`. Tables in the store are not in
+  /// snapshotKeyed()'s sense part of such a checkpoint (the task leaves them out).
+  virtual Status snapshotNative(int64_t /*id*/, int64_t /*baseId*/, NativeSnapshot& /*out*/,
+                                std::vector<NativeUpload>& /*uploads*/) {
+    return Status::notSupported("the " + std::string(kind()) + " state backend takes no native snapshots");
+  }
+  /// Replaces the store's contents with `snapshot` (taken at the same key groups), whose files
+  /// are in `sharedDir`. States must be registered first. `checkpointId` > 0: the files are in
+  /// this job's shared storage, and later snapshots may refer to them as of that checkpoint.
+  virtual Status restoreNative(const NativeSnapshot& /*snapshot*/, const std::string& /*sharedDir*/,
+                               int64_t /*checkpointId*/) {
+    return Status::notSupported("the " + std::string(kind()) + " state backend cannot restore a native snapshot");
+  }
 
  private:
   std::map<std::string, std::unique_ptr<OperatorListTable>> operatorLists_;

@@ -1,7 +1,5 @@
 #pragma once
 
-#include <absl/container/flat_hash_set.h>
-
 #include <cstring>
 #include <optional>
 #include <string>
@@ -30,9 +28,9 @@ namespace reka {
 /// addresses the current key, so the references a function holds stay valid through the call.
 /// Appending to a list that is not in the cache is a blind merge (no read).
 ///
-/// Incremental snapshots: once a first snapshot or restore has been taken, the encoded keys
-/// changed since the last snapshot of their key group are remembered (in memory, one string
-/// per changed key), and a delta writes their current values or their deletion.
+/// Incremental checkpoints of a store are native (StateBackend::snapshotNative: the database's
+/// own files, shared between checkpoints), not deltas: this table writes full key groups only
+/// (savepoints, `--checkpoint-mode full`, tests), and reads deltas that another backend wrote.
 template <class K, class V>
 class StoreKeyedTable final : public StateTable {
  public:
@@ -41,7 +39,7 @@ class StoreKeyedTable final : public StateTable {
   // refused when the state is registered (KeyedStateRegistry).
 
   StoreKeyedTable(KeyValueStore* store, KeyGroupRange range)
-      : store_(store), range_(range), changed_(static_cast<size_t>(range.size())) {}
+      : store_(store), range_(range) {}
 
   std::type_index type() const override { return typeid(StoreKeyedTable<K, V>); }
   bool serialisable() const override { return kSerialisable; }
@@ -111,7 +109,6 @@ class StoreKeyedTable final : public StateTable {
     Serde<uint64_t>::write(1, operand_);
     if constexpr (kSerialisable) Serde<typename V::value_type>::write(element, operand_);
     check(store_->append(keyBuf_, operand_));
-    noteChanged(kg, keyBuf_);
   }
 
   /// Writes the cached value back if it changed.
@@ -125,15 +122,12 @@ class StoreKeyedTable final : public StateTable {
     } else {
       check(store_->remove(cachedKey_));
     }
-    noteChanged(KeyGroup{decodeKeyGroup(cachedKey_)}, cachedKey_);
   }
 
   Status snapshotKeyGroup(KeyGroup kg, std::string& out) const override {
     auto* self = const_cast<StoreKeyedTable*>(this);
     REKA_RETURN_IF_ERROR(self->flushStatus());
-    REKA_RETURN_IF_ERROR(self->writeAll(kg, out));
-    self->startTracking(kg, true);
-    return Status::ok();
+    return self->writeAll(kg, out);
   }
   Status restoreKeyGroup(KeyGroup kg, std::string_view in) override {
     if (!range_.contains(kg))
@@ -146,40 +140,12 @@ class StoreKeyedTable final : public StateTable {
       return Status::corruption("truncated keyed state");
     for (uint64_t i = 0; i < n; ++i) REKA_RETURN_IF_ERROR(restoreEntry(in, true));
     if (!in.empty()) return Status::corruption("overlong keyed state");
-    startTracking(kg, true);
     return Status::ok();
   }
-  Status snapshotKeyGroupDelta(KeyGroup kg, std::string& out) override {
-    REKA_RETURN_IF_ERROR(flushStatus());
-    if (!tracking_) {
-      // No base holds this table: every entry is an upsert, and there is nothing to delete.
-      REKA_RETURN_IF_ERROR(writeAll(kg, out));
-      Serde<uint64_t>::write(0, out);
-      startTracking(kg, true);
-      return Status::ok();
-    }
-    auto& changed = changed_[index(kg)];
-    const size_t countAt = out.size();
-    Serde<uint64_t>::write(0, out);
-    uint64_t upserts = 0;
-    std::vector<const std::string*> deleted;
-    for (const std::string& key : changed) {
-      auto found = store_->get(key, valueBuf_);
-      if (!found.isOk()) return found.status();
-      if (!*found) {
-        deleted.push_back(&key);
-        continue;
-      }
-      out.append(key, 2, std::string::npos);
-      out.append(valueBuf_);
-      ++upserts;
-    }
-    std::memcpy(out.data() + countAt, &upserts, sizeof upserts);
-    Serde<uint64_t>::write(deleted.size(), out);
-    for (const std::string* key : deleted) out.append(*key, 2, std::string::npos);
-    superseded_ += upserts + deleted.size();
-    changed.clear();
-    return Status::ok();
+  Status snapshotKeyGroupDelta(KeyGroup, std::string&) override {
+    return Status::notSupported(
+        "state kept in RocksDB is checkpointed incrementally as the database's own files (native "
+        "snapshots), not as deltas");
   }
   Status applyKeyGroupDelta(KeyGroup kg, std::string_view in) override {
     if (!range_.contains(kg))
@@ -194,22 +160,22 @@ class StoreKeyedTable final : public StateTable {
       return Status::corruption("truncated keyed state delta");
     for (uint64_t i = 0; i < n; ++i) REKA_RETURN_IF_ERROR(restoreEntry(in, false));
     if (!in.empty()) return Status::corruption("overlong keyed state delta");
-    startTracking(kg, false);
     return Status::ok();
   }
-  DeltaStats deltaStats() const override {
-    return DeltaStats{store_->estimatedKeys(), superseded_};
+  /// No deltas: nothing superseded, and nothing to weigh against (native snapshots).
+  DeltaStats deltaStats() const override { return DeltaStats{}; }
+  bool inStore() const override { return true; }
+  Status flushToStore() override { return flushStatus(); }
+  void forgetCached() override {
+    loaded_ = false;
+    dirty_ = false;
+    value_.reset();
   }
   void expireInFullSnapshots(std::shared_ptr<const std::atomic<int64_t>> horizon) override {
     if constexpr (IsTimed<V>::value) fullSnapshotHorizon_ = std::move(horizon);
   }
 
  private:
-  static int32_t decodeKeyGroup(std::string_view key) {
-    return (static_cast<int32_t>(static_cast<unsigned char>(key[0])) << 8) |
-           static_cast<unsigned char>(key[1]);
-  }
-  size_t index(KeyGroup kg) const { return static_cast<size_t>(kg.value - range_.first); }
   /// Sets `out` to the two bytes every key of `kg` starts with (big endian).
   static void assignKeyGroup(std::string& out, KeyGroup kg) {
     out.assign({static_cast<char>((kg.value >> 8) & 0xff), static_cast<char>(kg.value & 0xff)});
@@ -269,16 +235,6 @@ class StoreKeyedTable final : public StateTable {
     dirty_ = false;
     value_.reset();
   }
-  void noteChanged(KeyGroup kg, const std::string& key) {
-    if (tracking_) changed_[index(kg)].insert(key);
-  }
-  void startTracking(KeyGroup kg, bool full) {
-    if (full) changed_[index(kg)].clear();
-    // A full snapshot (or restore) goes through the key groups in order: at the first, the
-    // chain of deltas starts again, and nothing in it is superseded yet.
-    if (full && kg.value == range_.first) superseded_ = 0;
-    tracking_ = true;
-  }
   /// Writes every entry of `kg` as KeyedTable::snapshotKeyGroup does: u64 count, then each
   /// key and value.
   Status writeAll(KeyGroup kg, std::string& out) {
@@ -329,9 +285,6 @@ class StoreKeyedTable final : public StateTable {
   std::optional<V> value_;
   bool loaded_ = false;
   bool dirty_ = false;
-  bool tracking_ = false;
-  uint64_t superseded_ = 0;
-  std::vector<absl::flat_hash_set<std::string>> changed_;  ///< per key group: encoded keys
   std::shared_ptr<const std::atomic<int64_t>> fullSnapshotHorizon_;
 };
 

@@ -47,10 +47,13 @@ void OperationFlags::add(CLI::App* cmd, const std::string& defaultName) {
   cmd->add_option("--rocksdb-block-cache", rocksdbBlockCache, "RocksDB block cache of the whole job, e.g. 256m (default 64m)");
   cmd->add_option("--memory", memory,
                   "memory budget of the whole process, e.g. 2g: the job stops with an error naming each operator's state "
-                  "before its resident memory crosses it; with --state-backend rocksdb the block cache gets a quarter of it and "
-                  "the memory tables an eighth, unless those flags are set (default 0: no budget)");
+                  "before its resident memory crosses it; with --state-backend rocksdb the block cache gets a quarter of it, "
+                  "the memory tables and the value cache an eighth each, unless those flags are set (default 0: no budget)");
   cmd->add_option("--rocksdb-write-buffers", rocksdbWriteBuffers,
                   "RocksDB memory tables of the whole job together, e.g. 64m (default 64m), charged to the block cache");
+  cmd->add_option("--rocksdb-value-cache", rocksdbValueCache,
+                  "decoded state values kept in memory in front of RocksDB by the whole job, written back when evicted "
+                  "or at a checkpoint, e.g. 64m (default 64m; 0: only the key in use)");
 }
 
 std::optional<std::string> OperationFlags::apply(ExecutionConfig& config) const {
@@ -64,6 +67,10 @@ std::optional<std::string> OperationFlags::apply(ExecutionConfig& config) const 
   };
   if (auto bad = size("reka.rocksdb-block-cache", rocksdbBlockCache, config.stateBackend.rocksdb.blockCacheBytes)) return bad;
   if (auto bad = size("reka.rocksdb-write-buffers", rocksdbWriteBuffers, config.stateBackend.rocksdb.writeBufferBytes)) return bad;
+  if (auto cache = parseByteSize(rocksdbValueCache); !cache || (*cache != 0 && *cache < (1 << 20)))
+    return "reka.rocksdb-value-cache '" + rocksdbValueCache + "': expected 0 (off) or a size of at least 1m, such as 64m";
+  else
+    config.stateBackend.rocksdb.valueCacheBytes = *cache;
   const auto budget = parseByteSize(memory);
   if (!budget || (*budget != 0 && *budget < (64 << 20)))
     return "reka.memory.budget '" + memory + "': expected 0 (no budget) or a size of at least 64m, such as 512m or 2g";
@@ -71,6 +78,7 @@ std::optional<std::string> OperationFlags::apply(ExecutionConfig& config) const 
     // RocksDB's share, unless set: what it caches and buffers stays a fixed part of the budget.
     if (rocksdbBlockCache == "64m") config.stateBackend.rocksdb.blockCacheBytes = std::max<int64_t>(*budget / 4, 8 << 20);
     if (rocksdbWriteBuffers == "64m") config.stateBackend.rocksdb.writeBufferBytes = std::max<int64_t>(*budget / 8, 8 << 20);
+    if (rocksdbValueCache == "64m") config.stateBackend.rocksdb.valueCacheBytes = *budget / 8;
   }
   auto ttl = parseDuration(stateTtl);
   if (!ttl || ttl->count() < 0) return "table.exec.state.ttl '" + stateTtl + "': expected a duration such as 10m, 1h or 0 (never)";

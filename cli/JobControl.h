@@ -38,6 +38,7 @@ struct OperationFlags {
   std::string rocksdbLocalDir;
   std::string rocksdbBlockCache = "64m";
   std::string rocksdbWriteBuffers = "64m";
+  std::string rocksdbValueCache = "64m";
   std::string stateTtl = "0";
   std::string memory = "0";
   /// What is in effect, after applyConfiguration (filled by prepare()).

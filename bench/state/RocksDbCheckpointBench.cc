@@ -4,7 +4,7 @@
 // from a checkpoint or record by record from a savepoint.
 //
 //   reka_rocksdb_checkpoint_bench [--keys N] [--value-bytes B] [--interval-ms I] [--updates U]
-//                                 [--mode incremental|full|both] [--restore] [--state-dir DIR]
+//                                 [--mode incremental|full|both] [--restore [--cold]] [--state-dir DIR]
 //
 // The job: a source of `keys` new keys followed by `updates` updates of random keys, keyed by
 // the key, each record setting a ValueState<std::string> of `value-bytes` incompressible bytes in
@@ -16,17 +16,22 @@
 //    jobs start on it, one restoring the last checkpoint (natively: the table files are linked
 //    back and opened) and one the savepoint (each record read and written into a new
 //    database); each source emits 1 000 more records, and the time from the job's start to its
-//    first processed record is reported with the restore time the job logs.
+//    first processed record is reported with the restore time the job logs. With --cold, both
+//    again after emptying the page cache (root only), so that the files come from the device.
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <random>
 #include <string>
 #include <thread>
+
+#include <unistd.h>
 #include <vector>
 
 #include "base/ProcessStats.h"
@@ -87,6 +92,7 @@ std::atomic<int64_t> gFirstRecordNs{0};
 
 /// Sets the key's value to `valueBytes` bytes that do not compress.
 struct SetValue {
+  explicit SetValue(int bytes) : valueBytes(bytes) {}
   int valueBytes = 100;
   ValueState<int64_t, std::string> v;
   void open(KeyedStateRegistry<int64_t>& r) { v = r.valueState<std::string>("v"); }
@@ -110,7 +116,7 @@ void build(StreamEnvironment& env, const Settings& s, int64_t end) {
   const int64_t holdAt = s.keys + s.updates;
   env.addSource<int64_t>("source", [s, holdAt, end] { return std::make_unique<StateSource>(s, holdAt, end); })
       .keyBy([](int64_t x) { return x; })
-      .process<int64_t>("set", SetValue{s.valueBytes})
+      .process<int64_t>("set", SetValue(s.valueBytes))
       .sink("discard", [](const int64_t&) {});
 }
 
@@ -169,7 +175,18 @@ std::unique_ptr<JobClient> fill(const Settings& s, const std::string& dir, bool 
   return std::move(*job);
 }
 
-void restoreRun(const Settings& s, const std::string& dir, const std::string& from, const char* what) {
+/// Writes dirty pages out and empties the page cache (root only), so that a restore reads its
+/// files from the device.
+bool dropCaches() {
+  ::sync();
+  std::FILE* f = std::fopen("/proc/sys/vm/drop_caches", "w");
+  if (f == nullptr) return false;
+  const bool ok = std::fputs("3\n", f) >= 0;
+  return std::fclose(f) == 0 && ok;
+}
+
+void restoreRun(const Settings& s, const std::string& dir, const std::string& from, const char* what, bool cold) {
+  if (cold && !dropCaches()) std::printf("  (could not drop the page cache: not root?)\n");
   gFirstRecordNs = 0;
   gProcessed = 0;
   StreamEnvironment env;
@@ -197,6 +214,7 @@ int main(int argc, char** argv) {
   Settings s;
   std::string mode = "both";
   bool restore = false;
+  bool cold = false;
   std::string stateDir;
   app.add_option("--keys", s.keys, "distinct keys (the state: keys x value bytes)");
   app.add_option("--updates", s.updates, "updates of random keys after every key is set");
@@ -204,6 +222,7 @@ int main(int argc, char** argv) {
   app.add_option("--interval-ms", s.intervalMs, "checkpoint interval");
   app.add_option("--mode", mode, "incremental, full or both")->check(CLI::IsMember({"incremental", "full", "both"}));
   app.add_flag("--restore", restore, "after the incremental run, measure restores from the checkpoint and a savepoint");
+  app.add_flag("--cold", cold, "also restore with an empty page cache (drops it: needs root)");
   app.add_option("--state-dir", stateDir, "where checkpoints go (default: a directory under $TMPDIR, removed at the end)");
   CLI11_PARSE(app, argc, argv);
   const bool ownDir = stateDir.empty();
@@ -229,8 +248,13 @@ int main(int argc, char** argv) {
       job->cancel();
       (void)job->wait();
       std::printf("\nrestore and resume (%lld keys x %d B):\n", static_cast<long long>(s.keys), s.valueBytes);
-      restoreRun(s, stateDir, checkpointDir, "from the checkpoint (native)");
-      restoreRun(s, stateDir, *sp, "from the savepoint (record by record)");
+      restoreRun(s, stateDir, checkpointDir, "from the checkpoint (native)", false);
+      restoreRun(s, stateDir, *sp, "from the savepoint (record by record)", false);
+      if (cold) {
+        std::printf("with an empty page cache:\n");
+        restoreRun(s, stateDir, checkpointDir, "from the checkpoint (native)", true);
+        restoreRun(s, stateDir, *sp, "from the savepoint (record by record)", true);
+      }
     } else {
       job->cancel();
       (void)job->wait();

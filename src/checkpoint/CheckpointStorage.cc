@@ -160,15 +160,77 @@ class LocalFileSystem final : public CheckpointFileSystem {
     return names;
   }
 
+  static Status copyFile(const std::string& from, const std::string& to) {
+    const int in = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
+    if (in < 0) return Status::ioError(sysError("cannot open", from));
+    const int out = ::open(to.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (out < 0) {
+      ::close(in);
+      return Status::ioError(sysError("cannot create", to));
+    }
+    std::string buf(1 << 20, '\0');
+    Status failed;
+    off_t at = 0;
+    for (;;) {
+      ssize_t n = ::read(in, buf.data(), buf.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        failed = Status::ioError(sysError("cannot read", from));
+        break;
+      }
+      if (n == 0) break;
+      if (!writeAll(out, buf.data(), static_cast<size_t>(n), at)) {
+        failed = Status::ioError(sysError("cannot write", to));
+        break;
+      }
+      at += n;
+    }
+    ::close(in);
+    if (failed.isOk() && ::fsync(out) != 0) failed = Status::ioError(sysError("cannot sync", to));
+    if (::close(out) != 0 && failed.isOk()) failed = Status::ioError(sysError("cannot close", to));
+    return failed;
+  }
+
+  Result<std::pair<uint64_t, uint64_t>> sizeAndChecksum(const std::string& path) override {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Status::ioError(sysError("cannot open", path));
+    XXH3_state_t* state = XXH3_createState();
+    if (state == nullptr) {
+      ::close(fd);
+      throw std::bad_alloc();
+    }
+    XXH3_64bits_reset(state);
+    std::string buf(1 << 20, '\0');
+    uint64_t size = 0;
+    Status failed;
+    for (;;) {
+      ssize_t n = ::read(fd, buf.data(), buf.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        failed = Status::ioError(sysError("cannot read", path));
+        break;
+      }
+      if (n == 0) break;
+      XXH3_64bits_update(state, buf.data(), static_cast<size_t>(n));
+      size += static_cast<uint64_t>(n);
+    }
+    ::close(fd);
+    const uint64_t hash = XXH3_64bits_digest(state);
+    XXH3_freeState(state);
+    if (!failed.isOk()) return failed;
+    return std::make_pair(size, hash);
+  }
+
   Status linkOrCopy(const std::string& from, const std::string& to) override {
     // A name left by an attempt that did not complete (same immutable contents), or planted.
     if (::unlink(to.c_str()) != 0 && errno != ENOENT) return Status::ioError(sysError("cannot replace", to));
     if (::link(from.c_str(), to.c_str()) != 0) {
       if (errno != EXDEV && errno != EPERM && errno != EMLINK) return Status::ioError(sysError("cannot link " + from + " to", to));
-      // Another file system: copy (synced by writeBuffered). A link shares the data its writer
+      // Another file system: copy in pieces, then sync. A link shares the data its writer
       // (RocksDB) synced; only the name needs syncing.
-      REKA_ASSIGN_OR_RETURN(std::string bytes, readFile(from));
-      REKA_RETURN_IF_ERROR(writeBuffered(to, bytes));
+      REKA_RETURN_IF_ERROR(copyFile(from, to));
+    } else if (::chmod(to.c_str(), 0600) != 0) {  // state files are the owner's alone
+      return Status::ioError(sysError("cannot restrict", to));
     }
     return syncDirectory(parentOf(to));
   }
@@ -265,6 +327,11 @@ std::string idDigits(int64_t id) {
 }
 
 }  // namespace
+
+Result<std::pair<uint64_t, uint64_t>> CheckpointFileSystem::sizeAndChecksum(const std::string& path) {
+  REKA_ASSIGN_OR_RETURN(std::string bytes, readFile(path));
+  return std::make_pair(static_cast<uint64_t>(bytes.size()), static_cast<uint64_t>(XXH3_64bits(bytes.data(), bytes.size())));
+}
 
 std::shared_ptr<CheckpointFileSystem> localFileSystem() {
   static std::shared_ptr<CheckpointFileSystem> fs = std::make_shared<LocalFileSystem>();
@@ -528,8 +595,8 @@ Result<FileEntry> CheckpointStorage::storeSharedFile(const std::string& source, 
   const std::string dir = sharedDirectory();
   REKA_RETURN_IF_ERROR(fs_->makeDirs(dir));
   REKA_RETURN_IF_ERROR(fs_->linkOrCopy(source, dir + "/" + name));
-  REKA_ASSIGN_OR_RETURN(std::string bytes, fs_->readFile(dir + "/" + name));
-  return FileEntry{std::string(kSharedPrefix) + name, bytes.size(), XXH3_64bits(bytes.data(), bytes.size())};
+  REKA_ASSIGN_OR_RETURN(auto sum, fs_->sizeAndChecksum(dir + "/" + name));
+  return FileEntry{std::string(kSharedPrefix) + name, sum.first, sum.second};
 }
 
 void CheckpointStorage::sweepShared() {
@@ -719,6 +786,17 @@ Result<CheckpointData> CheckpointStorage::load(const std::string& directory) {
   std::map<size_t, int64_t> lastOwner;  // by task: the checkpoint of the chain's previous file
   for (const auto& entry : manifest.files) {
     const std::string& name = entry.name;
+    if (isShared(name)) {
+      // A native snapshot's file: checked here (read in pieces), read by the backend.
+      auto sum = fs_->sizeAndChecksum(directory + "/" + name);
+      if (!sum.isOk()) return Status::corruption("file " + name + " is missing or unreadable");
+      if (sum->first != entry.size)
+        return Status::corruption("file " + name + " has " + std::to_string(sum->first) + " bytes, the manifest says " +
+                                  std::to_string(entry.size) + " (truncated?)");
+      if (sum->second != entry.checksum) return Status::corruption("file " + name + ": checksum mismatch");
+      data.bytes += static_cast<int64_t>(entry.size);
+      continue;
+    }
     auto bytes = fs_->readFile(directory + "/" + name);
     if (!bytes.isOk()) return Status::corruption("file " + name + " is missing or unreadable");
     if (bytes->size() != entry.size)
@@ -726,7 +804,6 @@ Result<CheckpointData> CheckpointStorage::load(const std::string& directory) {
                                 std::to_string(entry.size) + " (truncated?)");
     if (XXH3_64bits(bytes->data(), bytes->size()) != entry.checksum) return Status::corruption("file " + name + ": checksum mismatch");
     data.bytes += static_cast<int64_t>(entry.size);
-    if (isShared(name)) continue;  // a native snapshot's file: checked here, read by the backend
     DecodedStateFile file;
     Status s = decodeTaskSnapshot(*bytes, file);
     if (!s.isOk()) return Status::corruption("file " + name + ": " + s.message());

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "reka/base/Status.h"
@@ -35,6 +36,9 @@ class CheckpointFileSystem {
   virtual bool exists(const std::string& path) = 0;
   /// Deletes a file or a directory tree; succeeds if it does not exist.
   virtual Status removeAll(const std::string& path) = 0;
+  /// The size and XXH3-64 of file `path`. The local file system reads it in 1 MiB pieces (a
+  /// table file may be tens of MiB); this default reads it whole.
+  virtual Result<std::pair<uint64_t, uint64_t>> sizeAndChecksum(const std::string& path);
   /// Puts the file `from` at `to` (replacing it) durably. The local file system makes a hard
   /// link (the files are immutable) and copies across file systems; this default copies.
   virtual Status linkOrCopy(const std::string& from, const std::string& to) {

@@ -531,8 +531,12 @@ namespace {
 Status restoreNative(StateBackend& state, const NativeSnapshot& native, const std::string& sharedDir, bool inPlace,
                      int64_t checkpointId) {
   if (inPlace && state.snapshotsNatively()) return state.restoreNative(native, sharedDir, checkpointId);
-  REKA_ASSIGN_OR_RETURN(auto groups, readNativeSnapshot(native, sharedDir, state.keyGroups()));
-  return state.restoreKeyed(groups);
+  return readNativeSnapshot(native, sharedDir, state.keyGroups(), [&](const std::string& table, int32_t kg, std::string_view bytes) {
+    StateTable* t = state.findTable(table);
+    if (t == nullptr)
+      return Status::failedPrecondition("snapshot has state '" + table + "' that the operator did not register before restore");
+    return t->restoreKeyGroup(KeyGroup{kg}, bytes);
+  });
 }
 }  // namespace
 

@@ -305,7 +305,7 @@ Status Task::snapshotChain(int64_t id, checkpoint::TaskSnapshot& out, bool delta
   out.offset = (kFileAlign - reinterpret_cast<uintptr_t>(out.bytes.data()) % kFileAlign) % kFileAlign;
   out.bytes.append(out.offset, '\0');
   checkpoint::StateFileWriter w(out.bytes, static_cast<uint32_t>(members_.size()), delta, baseId);
-  for (const Member& m : members_) {
+  for (Member& m : members_) {
     auto fail = [&](const Status& s) { return Status(s.code(), "operator '" + m.name + "': " + s.message()); };
     int64_t stateBytes = 0;  // the state itself, without the file's framing
     w.beginOperator(m.node, m.subtask, m.name);
@@ -358,15 +358,21 @@ Status Task::snapshotChain(int64_t id, checkpoint::TaskSnapshot& out, bool delta
       s = m.state->snapshotNative(id, nativeBase, snapshot, out.uploads);
       if (!s.isOk()) return fail(s);
       w.native(&snapshot);
+      int64_t nativeBytes = 0;
       for (const auto& f : snapshot.files) {
         out.sharedFiles.push_back(f.shared);
-        stateBytes += static_cast<int64_t>(f.size);
+        nativeBytes += static_cast<int64_t>(f.size);
       }
+      // A native snapshot stands whole for the store: it replaces the previous one's files.
+      stateBytes += nativeBytes - (delta ? m.nativeBytes : 0);
+      m.nativeBytes = nativeBytes;
     } else {
       w.native(nullptr);
+      if (delta) stateBytes -= m.nativeBytes;
+      m.nativeBytes = 0;
     }
     // The subtask's state in checkpoint storage: what a restore reads (the last full snapshot
-    // and the deltas written since).
+    // and the deltas written since, or a native snapshot's files).
     if (m.metrics != nullptr) {
       if (delta) m.metrics->stateBytes.fetch_add(stateBytes, std::memory_order_relaxed);
       else m.metrics->stateBytes.store(stateBytes, std::memory_order_relaxed);

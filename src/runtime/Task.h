@@ -57,6 +57,7 @@ class Task {
     std::string name;
     StateBackend* state;
     OperatorMetrics* metrics;
+    int64_t nativeBytes = 0;  ///< the files of its last native snapshot (counted in stateBytes)
   };
 
   Task(std::string name, WorkerPool* pool, JobExecution* job) : name_(std::move(name)), pool_(pool), job_(job) {}

@@ -164,7 +164,8 @@ Status placeNativeFiles(const NativeSnapshot& snapshot, const std::string& share
 
 class RocksColumn final : public KeyValueStore {
  public:
-  RocksColumn(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf) : db_(db), cf_(cf) {
+  RocksColumn(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, std::shared_ptr<ValueCacheBudget> valueCache)
+      : db_(db), cf_(cf), valueCache_(std::move(valueCache)) {
     // The checkpoints make state durable; the write-ahead log would only slow writes down.
     write_.disableWAL = true;
   }
@@ -220,12 +221,14 @@ class RocksColumn final : public KeyValueStore {
     db_->GetIntProperty(cf_, "rocksdb.cur-size-all-mem-tables", &mem);
     return live + mem;
   }
+  std::shared_ptr<ValueCacheBudget> valueCache() override { return valueCache_; }
 
  private:
   static rocksdb::Slice slice(std::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
 
   rocksdb::DB* db_;
   rocksdb::ColumnFamilyHandle* cf_;
+  std::shared_ptr<ValueCacheBudget> valueCache_;
   rocksdb::ReadOptions read_;
   rocksdb::WriteOptions write_;
 };
@@ -238,6 +241,7 @@ struct RocksDbEnvironment::Impl {
   std::shared_ptr<rocksdb::Cache> cache;
   std::shared_ptr<rocksdb::WriteBufferManager> writeBuffers;
   std::shared_ptr<rocksdb::MergeOperator> merge = std::make_shared<ListAppendOperator>();
+  std::shared_ptr<ValueCacheBudget> valueCache;  ///< null: caches of one key per state
   rocksdb::BlockBasedTableOptions table;
 
   rocksdb::ColumnFamilyOptions columnOptions() const {
@@ -264,6 +268,8 @@ Result<std::shared_ptr<RocksDbEnvironment>> RocksDbEnvironment::open(
   if (options.writeBufferBytes < (1 << 20))
     return Status::invalidArgument(
         "state.backend.rocksdb.write-buffer-size must be at least 1 MiB");
+  if (options.valueCacheBytes < 0)
+    return Status::invalidArgument("reka.rocksdb-value-cache must not be negative");
   std::string base = options.localDir;
   if (base.empty()) {
     const char* tmp = std::getenv("TMPDIR");
@@ -309,6 +315,7 @@ Result<std::shared_ptr<RocksDbEnvironment>> RocksDbEnvironment::open(
   // no block read there.
   impl->table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   impl->table.pin_l0_filter_and_index_blocks_in_cache = true;
+  if (options.valueCacheBytes > 0) impl->valueCache = std::make_shared<ValueCacheBudget>(options.valueCacheBytes);
   return std::shared_ptr<RocksDbEnvironment>(new RocksDbEnvironment(std::move(impl)));
 }
 
@@ -510,6 +517,14 @@ class RocksDbStateBackend final : public HeapStateBackend {
 
   /// Compacts every state's column family (tests: makes the compaction filter run now).
   Status compactAll() {
+    // What the value caches hold is written first and forgotten, so that the compaction sees
+    // every value and an expired one it drops is not still read from a cache.
+    for (const auto& name : tableNames()) {
+      StateTable* t = findTable(name);
+      if (t == nullptr || !t->inStore()) continue;
+      REKA_RETURN_IF_ERROR(t->flushToStore());
+      t->forgetCached();
+    }
     for (auto* cf : handles_)
       REKA_RETURN_IF_ERROR(fromRocks(
           db_->CompactRange(rocksdb::CompactRangeOptions(), cf, nullptr, nullptr), "compacting"));
@@ -528,7 +543,7 @@ class RocksDbStateBackend final : public HeapStateBackend {
     handles_.push_back(cf);
     Column& c = columns_[name];
     c.filter = std::move(filter);
-    c.store = std::make_unique<RocksColumn>(db_.get(), cf);
+    c.store = std::make_unique<RocksColumn>(db_.get(), cf, env_->impl().valueCache);
     return c.store.get();
   }
 
@@ -562,8 +577,8 @@ Status compactRocksDbStateBackend(StateBackend& backend) {
   return rocks->compactAll();
 }
 
-Result<std::map<std::string, std::map<int32_t, std::string>>> readNativeSnapshot(
-    const NativeSnapshot& snapshot, const std::string& sharedDir, KeyGroupRange want) {
+Status readNativeSnapshot(const NativeSnapshot& snapshot, const std::string& sharedDir, KeyGroupRange want,
+                          const std::function<Status(const std::string& table, int32_t keyGroup, std::string_view bytes)>& fn) {
   const char* tmp = std::getenv("TMPDIR");
   std::string dir = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/reka-native-XXXXXX";
   if (::mkdtemp(dir.data()) == nullptr)
@@ -591,17 +606,15 @@ Result<std::map<std::string, std::map<int32_t, std::string>>> readNativeSnapshot
   REKA_RETURN_IF_ERROR(fromRocks(rocksdb::DB::OpenForReadOnly(dbo, db, descriptors, &handles, &raw),
                                  "opening a native snapshot"));
   std::unique_ptr<rocksdb::DB> owner(raw);
-  std::map<std::string, std::map<int32_t, std::string>> out;
   Status failed;
+  std::string bytes;
   for (size_t i = 0; i < families.size() && failed.isOk(); ++i) {
     if (families[i] == rocksdb::kDefaultColumnFamilyName) continue;
     // Each key group as KeyedTable writes it: u64 count, then each key (less the key group
     // prefix) and value.
-    auto& groups = out[families[i]];
-    RocksColumn column(raw, handles[i]);
+    RocksColumn column(raw, handles[i], nullptr);
     for (int32_t kg = want.first; kg <= want.last && failed.isOk(); ++kg) {
       const std::string prefix{static_cast<char>((kg >> 8) & 0xff), static_cast<char>(kg & 0xff)};
-      std::string& bytes = groups[kg];
       bytes.assign(sizeof(uint64_t), '\0');
       uint64_t n = 0;
       failed = column.scan(prefix, [&](std::string_view k, std::string_view v) {
@@ -611,12 +624,12 @@ Result<std::map<std::string, std::map<int32_t, std::string>>> readNativeSnapshot
         return true;
       });
       std::memcpy(bytes.data(), &n, sizeof n);
+      if (failed.isOk() && n > 0) failed = fn(families[i], kg, bytes);
     }
   }
   for (auto* h : handles) raw->DestroyColumnFamilyHandle(h);
   (void)raw->Close();
-  REKA_RETURN_IF_ERROR(failed);
-  return out;
+  return failed;
 }
 
 Result<std::unique_ptr<StateBackend>> openRocksDbStateBackend(

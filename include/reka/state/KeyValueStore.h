@@ -1,7 +1,9 @@
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -9,6 +11,20 @@
 #include "reka/base/Status.h"
 
 namespace reka {
+
+/// The memory that the write-back caches of decoded values (StoreKeyedTable) of one job may
+/// hold together, shared evenly among the tables that use it (`reka.rocksdb-value-cache`).
+/// Tables of different subtasks run on different threads: only the table count is shared state.
+struct ValueCacheBudget {
+  explicit ValueCacheBudget(int64_t total) : bytes(total) {}
+  const int64_t bytes;
+  std::atomic<int> tables{0};
+  /// One table's share of the budget now.
+  int64_t share() const {
+    const int n = tables.load(std::memory_order_relaxed);
+    return n > 0 ? bytes / n : bytes;
+  }
+};
 
 /// Byte keys to byte values, sorted by key: one named state of one operator subtask in a
 /// backend that keeps state off the heap (RocksDB: one column family). Keys start with the key
@@ -33,6 +49,9 @@ class KeyValueStore {
   /// Estimated number of keys and of bytes held (on disk and in memory tables).
   virtual uint64_t estimatedKeys() = 0;
   virtual uint64_t estimatedBytes() = 0;
+  /// The budget of the write-back caches in front of this store; null: each table caches the
+  /// key it is using only.
+  virtual std::shared_ptr<ValueCacheBudget> valueCache() { return nullptr; }
 };
 
 /// What a state handle throws when its backend fails (a disk error in RocksDB): the handles

@@ -137,7 +137,7 @@ class TtlAccess {
 };
 
 /// The table a handle stores through: on the heap (KeyedTable, found in place) or in a
-/// KeyValueStore (StoreKeyedTable: RocksDB, through a one-entry write-back cache). A handle
+/// KeyValueStore (StoreKeyedTable: RocksDB, through a write-back cache of decoded values). A handle
 /// branches on which per access; the branch always goes the same way, so it costs nothing
 /// measurable next to the hash lookup.
 template <class K, class V>

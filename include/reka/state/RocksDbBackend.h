@@ -1,7 +1,8 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
+#include <functional>
+#include <string_view>
 #include <memory>
 #include <string>
 
@@ -22,6 +23,11 @@ struct RocksDbOptions {
   /// Memory tables of all subtasks together (`state.backend.rocksdb.write-buffer-size`), charged
   /// to the block cache, so that both stay within blockCacheBytes + writeBufferBytes.
   int64_t writeBufferBytes = 64ll << 20;
+  /// Decoded values kept in memory in front of RocksDB by all subtasks together
+  /// (`reka.rocksdb-value-cache`; StoreKeyedTable's write-back caches): hot keys are read and
+  /// written in memory, and written to RocksDB when evicted or at a checkpoint. 0: each state
+  /// keeps only the key in use.
+  int64_t valueCacheBytes = 64ll << 20;
 };
 
 /// What the subtasks of one job share in RocksDB: the working directory, the block cache and
@@ -55,15 +61,17 @@ Result<std::unique_ptr<StateBackend>> openRocksDbStateBackend(
     std::shared_ptr<RocksDbEnvironment> environment, const std::string& name, KeyGroupRange range,
     int maxParallelism);
 
-/// The key groups `want` of a native snapshot whose files are in `sharedDir`, as full key group
-/// snapshots (table name → key group → bytes, as StateBackend::snapshotKeyed gives them): how a
-/// native checkpoint restores at another parallelism or into the heap backend. The snapshot's
-/// files are linked into a private directory under $TMPDIR (or /tmp) and read there.
-Result<std::map<std::string, std::map<int32_t, std::string>>> readNativeSnapshot(
-    const NativeSnapshot& snapshot, const std::string& sharedDir, KeyGroupRange want);
+/// Calls `fn(table, keyGroup, bytes)` for each state and each key group in `want` of a native
+/// snapshot whose files are in `sharedDir`, the bytes being a full key group snapshot
+/// (StateTable::restoreKeyGroup reads them): how a native checkpoint restores at another
+/// parallelism or into the heap backend, one key group in memory at a time. The snapshot's files
+/// are linked into a private directory under $TMPDIR (or /tmp) and read there.
+Status readNativeSnapshot(const NativeSnapshot& snapshot, const std::string& sharedDir, KeyGroupRange want,
+                          const std::function<Status(const std::string& table, int32_t keyGroup, std::string_view bytes)>& fn);
 
-/// Compacts every state of a RocksDB backend now (so that expired values are dropped by the
-/// TTL compaction filter); InvalidArgument for another backend.
+/// Writes back and empties the value caches, then compacts every state of a RocksDB backend
+/// now (so that expired values are dropped by the TTL compaction filter); InvalidArgument for
+/// another backend.
 Status compactRocksDbStateBackend(StateBackend& backend);
 
 }  // namespace reka

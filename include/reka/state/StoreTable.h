@@ -1,12 +1,15 @@
 #pragma once
 
 #include <cstring>
+#include <deque>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
 #include <utility>
 #include <vector>
+
+#include <absl/container/flat_hash_map.h>
 
 #include "reka/state/KeyValueStore.h"
 #include "reka/state/StateBackend.h"
@@ -21,10 +24,15 @@ namespace reka {
 /// snapshot of a key group and a delta have exactly the bytes KeyedTable writes, so a
 /// checkpoint taken on one backend restores on the other.
 ///
-/// Access goes through a one-entry write-back cache: the first access to a key reads and
-/// decodes its value; references handed out stay valid, and changes are kept, until a
-/// different key is accessed, a snapshot is taken or the table is flushed, when the value is
-/// encoded and written back if it changed. Within one call of a keyed function every handle
+/// Access goes through a bounded write-back cache of decoded values (Kafka Streams' record
+/// cache): the first access to a key reads and decodes its value (or learns that it has none)
+/// and keeps it; later accesses find it in memory; a changed value is encoded and written back
+/// when the cache evicts it (CLOCK: a key used since the hand last passed gets another round),
+/// at a snapshot (flushToStore) or when the table is flushed. The cache holds at most the
+/// table's share of the job's ValueCacheBudget (KeyValueStore::valueCache), counted as the
+/// encoded size of each value plus a fixed overhead per entry; without a budget it holds the key
+/// in use only. References handed out stay valid until a different key of this table is
+/// accessed (an eviction may happen then): within one call of a keyed function every handle
 /// addresses the current key, so the references a function holds stay valid through the call.
 /// Appending to a list that is not in the cache is a blind merge (no read).
 ///
@@ -39,59 +47,73 @@ class StoreKeyedTable final : public StateTable {
   // refused when the state is registered (KeyedStateRegistry).
 
   StoreKeyedTable(KeyValueStore* store, KeyGroupRange range)
-      : store_(store), range_(range) {}
+      : store_(store), range_(range), budget_(store->valueCache()) {
+    if (budget_) budget_->tables.fetch_add(1, std::memory_order_relaxed);
+  }
+  ~StoreKeyedTable() override {
+    if (budget_) budget_->tables.fetch_sub(1, std::memory_order_relaxed);
+  }
+  StoreKeyedTable(const StoreKeyedTable&) = delete;
+  StoreKeyedTable& operator=(const StoreKeyedTable&) = delete;
 
   std::type_index type() const override { return typeid(StoreKeyedTable<K, V>); }
   bool serialisable() const override { return kSerialisable; }
   size_t keyCount() const override { return static_cast<size_t>(store_->estimatedKeys()); }
   KeyGroupRange range() const { return range_; }
 
+  /// What the cache holds now and how it has done.
+  struct CacheStats {
+    size_t entries = 0;
+    int64_t bytes = 0;
+    uint64_t hits = 0, misses = 0, writeBacks = 0;
+  };
+  CacheStats cacheStats() const { return {index_.size(), bytes_, hits_, misses_, writeBacks_}; }
+
   /// The value of `key`, or nullptr (read only: not written back).
   template <class Key>
   const V* find(KeyGroup kg, const Key& key) {
-    load(kg, key);
-    return value_ ? &*value_ : nullptr;
+    Slot& s = load(kg, key);
+    return s.value ? &*s.value : nullptr;
   }
   /// The value of `key` for changing, or nullptr.
   template <class Key>
   V* findMutable(KeyGroup kg, const Key& key) {
-    load(kg, key);
-    if (!value_) return nullptr;
-    dirty_ = true;
-    return &*value_;
+    Slot& s = load(kg, key);
+    if (!s.value) return nullptr;
+    markDirty(s);
+    return &*s.value;
   }
   template <class Key>
   bool contains(KeyGroup kg, const Key& key) {
-    load(kg, key);
-    return value_.has_value();
+    return load(kg, key).value.has_value();
   }
   /// The value of `key`, created with `make()` if absent.
   template <class Key, class Make>
   V& getOrCreate(KeyGroup kg, const Key& key, Make&& make) {
-    load(kg, key);
-    if (!value_) value_.emplace(make());
-    dirty_ = true;
-    return *value_;
+    Slot& s = load(kg, key);
+    if (!s.value) s.value.emplace(make());
+    markDirty(s);
+    return *s.value;
   }
   /// Finds or creates `key` (with `make()`) and calls `fn(value)`, which returns whether it
   /// changed the value.
   template <class Key, class Make, class Fn>
   void update(KeyGroup kg, const Key& key, Make&& make, Fn&& fn) {
-    load(kg, key);
+    Slot& s = load(kg, key);
     bool changed = false;
-    if (!value_) {
-      value_.emplace(make());
+    if (!s.value) {
+      s.value.emplace(make());
       changed = true;
     }
-    if (fn(*value_)) changed = true;
-    dirty_ = dirty_ || changed;
+    if (fn(*s.value)) changed = true;
+    if (changed) markDirty(s);
   }
   template <class Key>
   bool erase(KeyGroup kg, const Key& key) {
-    load(kg, key);
-    if (!value_) return false;
-    value_.reset();
-    dirty_ = true;
+    Slot& s = load(kg, key);
+    if (!s.value) return false;
+    s.value.reset();
+    markDirty(s);
     return true;
   }
   /// Appends `element` to the list of `key` (V = std::vector<T>): into the cached list if the
@@ -99,10 +121,10 @@ class StoreKeyedTable final : public StateTable {
   template <class Key, class T>
   void append(KeyGroup kg, const Key& key, T&& element) {
     encodeKey(kg, key);
-    if (loaded_ && keyBuf_ == cachedKey_) {
-      if (!value_) value_.emplace();
-      value_->push_back(std::forward<T>(element));
-      dirty_ = true;
+    if (Slot* s = cached(keyBuf_)) {
+      if (!s->value) s->value.emplace();
+      s->value->push_back(std::forward<T>(element));
+      markDirty(*s);
       return;
     }
     operand_.clear();
@@ -111,17 +133,13 @@ class StoreKeyedTable final : public StateTable {
     check(store_->append(keyBuf_, operand_));
   }
 
-  /// Writes the cached value back if it changed.
+  /// Writes every changed cached value back; they stay cached.
   void flush() {
-    if (!loaded_ || !dirty_) return;
-    dirty_ = false;
-    if (value_) {
-      valueBuf_.clear();
-      if constexpr (kSerialisable) Serde<V>::write(*value_, valueBuf_);
-      check(store_->put(cachedKey_, valueBuf_));
-    } else {
-      check(store_->remove(cachedKey_));
+    for (uint32_t i : dirty_) {
+      Slot& s = slots_[i];
+      if (s.used && s.dirty) writeBack(s);
     }
+    dirty_.clear();
   }
 
   Status snapshotKeyGroup(KeyGroup kg, std::string& out) const override {
@@ -166,11 +184,7 @@ class StoreKeyedTable final : public StateTable {
   DeltaStats deltaStats() const override { return DeltaStats{}; }
   bool inStore() const override { return true; }
   Status flushToStore() override { return flushStatus(); }
-  void forgetCached() override {
-    loaded_ = false;
-    dirty_ = false;
-    value_.reset();
-  }
+  void forgetCached() override { clearCache(); }
   void expireInFullSnapshots(std::shared_ptr<const std::atomic<int64_t>> horizon) override {
     if constexpr (IsTimed<V>::value) fullSnapshotHorizon_ = std::move(horizon);
   }
@@ -192,31 +206,137 @@ class StoreKeyedTable final : public StateTable {
       throw StateAccessError(Status::notSupported("state key type without a Serde"));
     }
   }
-  /// Makes `key` the cached one, writing back the one it replaces.
-  template <class Key>
-  void load(KeyGroup kg, const Key& key) {
-    encodeKey(kg, key);
-    if (loaded_ && keyBuf_ == cachedKey_) return;
-    flush();
-    cachedKey_ = keyBuf_;
-    loaded_ = true;
-    dirty_ = false;
-    value_.reset();
-    auto found = store_->get(cachedKey_, valueBuf_);
-    if (!found.isOk()) {
-      loaded_ = false;
-      throw StateAccessError(found.status());
+  /// One cached key: its encoded key, its value (absent: none in the store either, once
+  /// written back) and what it is charged.
+  struct Slot {
+    std::string key;
+    std::optional<V> value;
+    int64_t bytes = 0;
+    uint32_t index = 0;  ///< its place in slots_
+    bool used = false;
+    bool dirty = false;
+    bool referenced = false;  ///< used since the CLOCK hand last passed
+    bool stored = false;      ///< the store may hold a value for the key
+  };
+  /// Bookkeeping per entry beyond the encoded key and value: the slot, the index entry, the
+  /// decoded value's own allocations (roughly).
+  static constexpr int64_t kEntryOverhead = static_cast<int64_t>(sizeof(Slot)) + 48;
+
+  Slot* cached(std::string_view key) {
+    if (current_ != nullptr && current_->key == key) return current_;
+    auto it = index_.find(key);
+    if (it == index_.end()) return nullptr;
+    current_ = &slots_[it->second];
+    return current_;
+  }
+  void markDirty(Slot& s) {
+    if (s.dirty) return;
+    s.dirty = true;
+    // Entries written back by an eviction stay listed until the next flush: relist the dirty
+    // ones when the list outgrows the cache.
+    if (dirty_.size() >= 2 * slots_.size() + 64) {
+      dirty_.clear();
+      for (const Slot& d : slots_)
+        if (d.used && d.dirty && &d != &s) dirty_.push_back(d.index);
     }
+    dirty_.push_back(s.index);
+  }
+  /// Encodes a changed value and writes it to the store (or removes the key).
+  void writeBack(Slot& s) {
+    if (s.value) {
+      valueBuf_.clear();
+      if constexpr (kSerialisable) Serde<V>::write(*s.value, valueBuf_);
+      check(store_->put(s.key, valueBuf_));
+      s.stored = true;
+      recharge(s, static_cast<int64_t>(valueBuf_.size()));
+    } else if (s.stored) {
+      check(store_->remove(s.key));
+      s.stored = false;
+      recharge(s, 0);
+    }
+    s.dirty = false;  // only once written: a failed write stays to be written
+    ++writeBacks_;
+  }
+  void recharge(Slot& s, int64_t encoded) {
+    noteSize(encoded);
+    const int64_t bytes = kEntryOverhead + static_cast<int64_t>(s.key.size()) + encoded;
+    bytes_ += bytes - s.bytes;
+    s.bytes = bytes;
+  }
+  void noteSize(int64_t encoded) { averageEncoded_ += (encoded - averageEncoded_) / 8; }
+  /// Writes back and drops one entry that has not been used since the hand last passed
+  /// (CLOCK); false if the cache is empty.
+  bool evictOne() {
+    if (index_.empty()) return false;
+    for (size_t steps = 0; steps <= 2 * slots_.size(); ++steps) {
+      if (hand_ >= slots_.size()) hand_ = 0;
+      Slot& s = slots_[hand_++];
+      if (!s.used) continue;
+      if (s.referenced) {
+        s.referenced = false;
+        continue;
+      }
+      if (s.dirty) writeBack(s);
+      drop(s);
+      return true;
+    }
+    return false;
+  }
+  void drop(Slot& s) {
+    index_.erase(std::string_view(s.key));
+    if (current_ == &s) current_ = nullptr;
+    bytes_ -= s.bytes;
+    s.bytes = 0;
+    s.value.reset();
+    s.used = false;
+    s.dirty = false;
+    free_.push_back(s.index);
+  }
+  /// The entry of `key`, read from the store and cached if it is not cached yet.
+  template <class Key>
+  Slot& load(KeyGroup kg, const Key& key) {
+    encodeKey(kg, key);
+    if (Slot* s = cached(keyBuf_)) {
+      s->referenced = true;
+      ++hits_;
+      return *s;
+    }
+    ++misses_;
+    // Room first: the entries evicted are written back before the new one is read.
+    const int64_t limit = budget_ ? budget_->share() : 0;
+    const int64_t incoming = kEntryOverhead + static_cast<int64_t>(keyBuf_.size()) + averageEncoded_;
+    while (bytes_ + incoming > limit && evictOne()) {
+    }
+    auto found = store_->get(keyBuf_, valueBuf_);
+    if (!found.isOk()) throw StateAccessError(found.status());
+    std::optional<V> value;
     if (*found) {
       std::string_view in = valueBuf_;
-      value_.emplace();
+      value.emplace();
       bool ok = false;
-      if constexpr (kSerialisable) ok = Serde<V>::read(in, *value_) && in.empty();
-      if (!ok) {
-        loaded_ = false;
-        throw StateAccessError(Status::corruption("undecodable value in state"));
-      }
+      if constexpr (kSerialisable) ok = Serde<V>::read(in, *value) && in.empty();
+      if (!ok) throw StateAccessError(Status::corruption("undecodable value in state"));
     }
+    uint32_t i;
+    if (!free_.empty()) {
+      i = free_.back();
+      free_.pop_back();
+    } else {
+      i = static_cast<uint32_t>(slots_.size());
+      slots_.emplace_back().index = i;
+    }
+    Slot& s = slots_[i];
+    s.key.assign(keyBuf_);
+    s.value = std::move(value);
+    s.used = true;
+    s.dirty = false;
+    s.referenced = true;
+    s.stored = *found;
+    s.bytes = 0;
+    recharge(s, *found ? static_cast<int64_t>(valueBuf_.size()) : averageEncoded_);
+    index_.emplace(std::string_view(s.key), i);
+    current_ = &s;
+    return s;
   }
   static void check(const Status& s) {
     if (!s.isOk()) throw StateAccessError(s);
@@ -229,11 +349,19 @@ class StoreKeyedTable final : public StateTable {
       return Status::ioError(e.what());
     }
   }
+  /// Forgets every cached entry, changed or not.
+  void clearCache() {
+    index_.clear();
+    slots_.clear();
+    free_.clear();
+    dirty_.clear();
+    current_ = nullptr;
+    hand_ = 0;
+    bytes_ = 0;
+  }
   void invalidate() {
     (void)flushStatus();
-    loaded_ = false;
-    dirty_ = false;
-    value_.reset();
+    clearCache();
   }
   /// Writes every entry of `kg` as KeyedTable::snapshotKeyGroup does: u64 count, then each
   /// key and value.
@@ -281,10 +409,16 @@ class StoreKeyedTable final : public StateTable {
 
   KeyValueStore* store_;
   KeyGroupRange range_;
-  std::string keyBuf_, cachedKey_, valueBuf_, operand_, prefix_;
-  std::optional<V> value_;
-  bool loaded_ = false;
-  bool dirty_ = false;
+  std::shared_ptr<ValueCacheBudget> budget_;
+  std::string keyBuf_, valueBuf_, operand_, prefix_;
+  std::deque<Slot> slots_;  // a deque: values do not move when it grows
+  absl::flat_hash_map<std::string_view, uint32_t> index_;  // views of the slots' keys
+  std::vector<uint32_t> free_, dirty_;
+  Slot* current_ = nullptr;  // the entry used last
+  size_t hand_ = 0;
+  int64_t bytes_ = 0;
+  int64_t averageEncoded_ = 64;
+  uint64_t hits_ = 0, misses_ = 0, writeBacks_ = 0;
   std::shared_ptr<const std::atomic<int64_t>> fullSnapshotHorizon_;
 };
 

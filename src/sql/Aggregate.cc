@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "reka/state/KeyedState.h"
+#include "sql/KeyedRows.h"
 #include "sql/RowOutput.h"
 
 namespace reka::sql {
@@ -352,11 +353,11 @@ class AggregateOperator final : public Operator {
 
   Status open(OperatorContext& ctx) override {
     ctx_ = &ctx;
-    auto table = ctx.state->keyedTable<std::string, GroupState>(ctx.name + "/groups");
+    auto table = KeyedRows<GroupState>::open(*ctx.state, ctx.name + "/groups");
     if (!table.isOk()) return table.status();
     table_ = *table;
     if (spec_->sessionGap > 0) {
-      auto sessions = ctx.state->keyedTable<std::string, Sessions>(ctx.name + "/sessions");
+      auto sessions = KeyedRows<Sessions>::open(*ctx.state, ctx.name + "/sessions");
       if (!sessions.isOk()) return sessions.status();
       sessions_ = *sessions;
     }
@@ -383,12 +384,11 @@ class AggregateOperator final : public Operator {
       key_.clear();
       appendRowKey(in, i, keyColumns_, key_);
       const KeyGroup kg = keyGroupFor(hashKey(key_), ctx_->maxParallelism);
-      auto& map = table_->mapOf(kg);
-      GroupState* st = map.findMutable(key_);
+      GroupState* st = table_.findMutable(kg, key_);
       const bool existed = st != nullptr;
       if (!existed) {
         if (retract) continue;  // retracts a row of a group this operator never saw: nothing to undo
-        st = &map.getOrCreate(key_, [this] { return newState(); });
+        st = &table_.getOrCreate(kg, key_, [this] { return newState(); });
         if (windowed) {
           auto& list = pending_[windowEnd];
           if (list.empty() && spec_->processingTime) ctx_->time->requestCallback(windowEnd);
@@ -404,7 +404,7 @@ class AggregateOperator final : public Operator {
       if (windowed) continue;
       if (st->rows <= 0) {
         if (before != SIZE_MAX) out_.kinds[before] = RowKind::kDelete;
-        map.erase(key_);
+        table_.erase(kg, key_);
         continue;
       }
       const size_t after = out_.appendRow(existed ? RowKind::kUpdateAfter : RowKind::kInsert);
@@ -451,25 +451,28 @@ class AggregateOperator final : public Operator {
     if (!Serde<int64_t>::read(in, watermark_)) return Status::corruption("SQL aggregate: truncated snapshot");
     if (spec_->sessionGap > 0) {
       pending_.clear();
-      const KeyGroupRange range = sessions_->range();
+      const KeyGroupRange range = sessions_.range();
       for (int32_t g = range.first; g <= range.last; ++g)
-        for (const auto& [key, list] : sessions_->mapOf(KeyGroup{g}))
+        REKA_RETURN_IF_ERROR(sessions_.forEach(KeyGroup{g}, [&](const std::string& key, const Sessions& list) {
           for (const Session& x : list.sessions) pending_[x.end].push_back({KeyGroup{g}, key});
+          return Status::ok();
+        }));
       return Status::ok();
     }
     if (spec_->windowEndKey < 0) return Status::ok();
     pending_.clear();
     RowBatch scratch(spec_->output);
     scratch.appendRow();
-    const KeyGroupRange range = table_->range();
+    const KeyGroupRange range = table_.range();
     for (int32_t g = range.first; g <= range.last; ++g) {
       const KeyGroup kg{g};
-      for (const auto& [key, state] : table_->mapOf(kg)) {
+      REKA_RETURN_IF_ERROR(table_.forEach(kg, [&](const std::string& key, const GroupState&) {
         std::string_view k = key;
         if (!readRowKey(k, *spec_->output, 0, spec_->keyCount, scratch, 0))
           return Status::corruption("SQL aggregate: a stored group key does not match the query's keys");
         pending_[scratch.columns[static_cast<size_t>(spec_->windowEndKey)].ints[0]].push_back({kg, key});
-      }
+        return Status::ok();
+      }));
     }
     if (spec_->processingTime)
       for (const auto& [end, groups] : pending_) ctx_->time->requestCallback(end);
@@ -530,7 +533,7 @@ class AggregateOperator final : public Operator {
       key_.clear();
       appendRowKey(in, i, keyColumns_, key_);
       const KeyGroup kg = keyGroupFor(hashKey(key_), ctx_->maxParallelism);
-      Sessions& list = sessions_->mapOf(kg).getOrCreate(key_, [] { return Sessions{}; });
+      Sessions& list = sessions_.getOrCreate(kg, key_, [] { return Sessions{}; });
       Session merged{t, t + gap, newState()};
       std::vector<Session> kept;
       for (Session& x : list.sessions) {
@@ -597,8 +600,7 @@ class AggregateOperator final : public Operator {
   void fireSessions(int64_t watermark) {
     while (!pending_.empty() && pending_.begin()->first - 1 <= watermark) {
       for (const PendingGroup& g : pending_.begin()->second) {
-        auto& map = sessions_->mapOf(g.keyGroup);
-        Sessions* list = map.findMutable(g.key);
+        Sessions* list = sessions_.findMutable(g.keyGroup, g.key);
         if (list == nullptr) continue;
         std::vector<Session> open;
         for (Session& x : list->sessions) {
@@ -613,7 +615,7 @@ class AggregateOperator final : public Operator {
           ctx_->metrics->firedResults.fetch_add(1, std::memory_order_relaxed);
         }
         if (open.empty()) {
-          map.erase(g.key);
+          sessions_.erase(g.keyGroup, g.key);
         } else {
           list->sessions = std::move(open);
         }
@@ -628,11 +630,10 @@ class AggregateOperator final : public Operator {
   void fire(int64_t watermark) {
     while (!pending_.empty() && pending_.begin()->first - 1 <= watermark) {
       for (const PendingGroup& g : pending_.begin()->second) {
-        auto& map = table_->mapOf(g.keyGroup);
-        const GroupState* st = map.find(g.key);
+        const GroupState* st = table_.find(g.keyGroup, g.key);
         if (st == nullptr) continue;
         fill(out_.appendRow(RowKind::kInsert), g.key, *st);
-        map.erase(g.key);
+        table_.erase(g.keyGroup, g.key);
         ctx_->metrics->firedResults.fetch_add(1, std::memory_order_relaxed);
         if (out_.size() >= ctx_->batchSize) emit();
       }
@@ -646,8 +647,8 @@ class AggregateOperator final : public Operator {
   std::shared_ptr<const AggregateSpec> spec_;
   std::vector<int> keyColumns_;
   OperatorContext* ctx_ = nullptr;
-  KeyedTable<std::string, GroupState>* table_ = nullptr;
-  KeyedTable<std::string, Sessions>* sessions_ = nullptr;
+  KeyedRows<GroupState> table_;
+  KeyedRows<Sessions> sessions_;
   size_t aggOffset_ = 0;  ///< the output column of the first call
   RowBatch out_;
   std::string key_, valueKey_;
@@ -745,7 +746,7 @@ class OverOperator final : public Operator {
 
   Status open(OperatorContext& ctx) override {
     ctx_ = &ctx;
-    auto table = ctx.state->keyedTable<std::string, OverPartition>(ctx.name + "/partitions");
+    auto table = KeyedRows<OverPartition>::open(*ctx.state, ctx.name + "/partitions");
     if (!table.isOk()) return table.status();
     table_ = *table;
     out_.setSchema(spec_->output);
@@ -768,7 +769,7 @@ class OverOperator final : public Operator {
       values_.clear();
       appendRowKey(in, i, all_, values_);
       const KeyGroup kg = keyGroupFor(hashKey(key_), ctx_->maxParallelism);
-      OverPartition& part = table_->mapOf(kg).getOrCreate(key_, [this] { return OverPartition{newGroupState(spec_->calls), {}, {}, INT64_MAX}; });
+      OverPartition& part = table_.getOrCreate(kg, key_, [this] { return OverPartition{newGroupState(spec_->calls), {}, {}, INT64_MAX}; });
       if (spec_->processingTime) {
         take(part, t, {values_});
         if (out_.size() >= ctx_->batchSize) emit();
@@ -788,7 +789,7 @@ class OverOperator final : public Operator {
     while (!pending_.empty() && pending_.begin()->first <= watermark) {
       auto node = pending_.extract(pending_.begin());
       for (const Pending& p : node.mapped()) {
-        OverPartition* part = table_->mapOf(p.keyGroup).findMutable(p.key);
+        OverPartition* part = table_.findMutable(p.keyGroup, p.key);
         if (part == nullptr || part->waiting.empty() || part->earliest > watermark) continue;  // taken already
         // Its rows the watermark has passed, in time order (rows of equal time in arrival order).
         std::stable_sort(part->waiting.begin(), part->waiting.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
@@ -826,10 +827,12 @@ class OverOperator final : public Operator {
   Status restoreState(std::string_view in) override {
     if (!Serde<int64_t>::read(in, watermark_)) return Status::corruption("SQL OVER aggregation: truncated snapshot");
     pending_.clear();
-    const KeyGroupRange range = table_->range();
+    const KeyGroupRange range = table_.range();
     for (int32_t g = range.first; g <= range.last; ++g)
-      for (const auto& [key, part] : table_->mapOf(KeyGroup{g}))
+      REKA_RETURN_IF_ERROR(table_.forEach(KeyGroup{g}, [&](const std::string& key, const OverPartition& part) {
         if (!part.waiting.empty()) pending_[part.earliest].push_back({KeyGroup{g}, key});
+        return Status::ok();
+      }));
     return Status::ok();
   }
 
@@ -879,7 +882,7 @@ class OverOperator final : public Operator {
   std::shared_ptr<const OverSpec> spec_;
   std::vector<int> keyColumns_, all_;
   OperatorContext* ctx_ = nullptr;
-  KeyedTable<std::string, OverPartition>* table_ = nullptr;
+  KeyedRows<OverPartition> table_;
   RowBatch out_, scratch_;
   GroupState frameState_;
   std::string key_, values_, valueKey_;

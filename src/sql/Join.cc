@@ -7,6 +7,7 @@
 #include <absl/container/flat_hash_map.h>
 
 #include "reka/state/KeyedState.h"
+#include "sql/KeyedRows.h"
 #include "sql/RowOutput.h"
 
 namespace reka::sql {
@@ -103,7 +104,7 @@ class KeyedJoinBase : public Operator {
   Status open(OperatorContext& ctx) override {
     ctx_ = &ctx;
     for (int side = 0; side < 2; ++side) {
-      auto t = ctx.state->keyedTable<std::string, Rows>(ctx.name + (side == 0 ? "/left" : "/right"));
+      auto t = KeyedRows<Rows>::open(*ctx.state, ctx.name + (side == 0 ? "/left" : "/right"));
       if (!t.isOk()) return t.status();
       tables_[side] = *t;
     }
@@ -124,7 +125,7 @@ class KeyedJoinBase : public Operator {
   std::vector<int> all_[2], keys_[2];
   bool outer_[2] = {false, false};
   OperatorContext* ctx_ = nullptr;
-  KeyedTable<std::string, Rows>* tables_[2] = {nullptr, nullptr};
+  KeyedRows<Rows> tables_[2];
   RowBatch out_;
   std::string key_, values_;
   int64_t watermark_ = INT64_MIN;
@@ -139,7 +140,7 @@ class JoinOperator final : public KeyedJoinBase<JoinRows> {
     watermark_ = watermark;
     // A window join: the windows that have ended leave the state.
     while (!pending_.empty() && pending_.begin()->first - 1 <= watermark) {
-      for (const Pending& e : pending_.begin()->second) tables_[e.side]->mapOf(e.keyGroup).erase(e.key);
+      for (const Pending& e : pending_.begin()->second) tables_[e.side].erase(e.keyGroup, e.key);
       pending_.erase(pending_.begin());
     }
     forwardWatermark(watermark);
@@ -163,13 +164,14 @@ class JoinOperator final : public KeyedJoinBase<JoinRows> {
       for (int k : keys_[side]) keyFields.push_back((side == 0 ? spec_->left : spec_->right)->field(static_cast<size_t>(k)));
       RowBatch scratch(std::make_shared<const Schema>(keyFields));
       scratch.appendRow();
-      const KeyGroupRange range = tables_[side]->range();
+      const KeyGroupRange range = tables_[side].range();
       for (int32_t g = range.first; g <= range.last; ++g) {
-        for (const auto& [key, rows] : tables_[side]->mapOf(KeyGroup{g})) {
+        REKA_RETURN_IF_ERROR(tables_[side].forEach(KeyGroup{g}, [&](const std::string& key, const JoinRows&) {
           std::string_view k = key;
           if (!readRowKey(k, scratch.schema(), 0, keyFields.size(), scratch, 0)) return Status::corruption("SQL join: a malformed stored key");
           pending_[scratch.columns[static_cast<size_t>(spec_->windowEndKey)].ints[0]].push_back({side, KeyGroup{g}, key});
-        }
+          return Status::ok();
+        }));
       }
     }
     return Status::ok();
@@ -200,16 +202,16 @@ class JoinOperator final : public KeyedJoinBase<JoinRows> {
       key_.clear();
       appendRowKey(in, i, keys_[side], key_);
       const KeyGroup kg = keyGroupFor(hashKey(key_), ctx_->maxParallelism);
-      auto& mine = tables_[side]->mapOf(kg);
-      auto& theirs = tables_[other]->mapOf(kg);
+      auto& mine = tables_[side];
+      auto& theirs = tables_[other];
       // The other side's rows with this key: written to only when it is an outer side (counts).
-      JoinRows* matches = outer_[other] ? theirs.findMutable(key_) : const_cast<JoinRows*>(theirs.find(key_));
+      JoinRows* matches = outer_[other] ? theirs.findMutable(kg, key_) : const_cast<JoinRows*>(theirs.find(kg, key_));
       int64_t matchCount = 0;
       if (matches != nullptr)
         for (const auto& [values, c] : matches->rows) matchCount += c.count;
       if (!retract) {
-        if (spec_->windowEndKey >= 0 && !mine.contains(key_)) pending_[windowEnd].push_back({side, kg, key_});
-        JoinRows& stored = mine.getOrCreate(key_, [] { return JoinRows{}; });
+        if (spec_->windowEndKey >= 0 && !mine.contains(kg, key_)) pending_[windowEnd].push_back({side, kg, key_});
+        JoinRows& stored = mine.getOrCreate(kg, key_, [] { return JoinRows{}; });
         auto [it, fresh] = stored.rows.try_emplace(values_, JoinCounts{0, matchCount});
         ++it->second.count;
         if (matches != nullptr) {
@@ -220,12 +222,12 @@ class JoinOperator final : public KeyedJoinBase<JoinRows> {
         }
         if (matchCount == 0 && outer_[side]) emitPadded(side, values_, 1, RowKind::kInsert);
       } else {
-        JoinRows* stored = mine.findMutable(key_);
+        JoinRows* stored = mine.findMutable(kg, key_);
         if (stored == nullptr) continue;  // retracts a row this side never held
         auto it = stored->rows.find(values_);
         if (it == stored->rows.end()) continue;
         if (--it->second.count == 0) stored->rows.erase(it);
-        if (stored->rows.empty()) mine.erase(key_);
+        if (stored->rows.empty()) mine.erase(kg, key_);
         if (matches != nullptr) {
           for (auto& [values, c] : matches->rows) {
             emitJoined(side, values_, values, c.count, RowKind::kDelete);
@@ -302,10 +304,12 @@ class IntervalJoinOperator final : public KeyedJoinBase<IntervalRows> {
     if (!Serde<int64_t>::read(in, watermark_)) return Status::corruption("SQL interval join: truncated snapshot");
     pending_.clear();
     for (int side = 0; side < 2; ++side) {
-      const KeyGroupRange range = tables_[side]->range();
+      const KeyGroupRange range = tables_[side].range();
       for (int32_t g = range.first; g <= range.last; ++g)
-        for (const auto& [key, rows] : tables_[side]->mapOf(KeyGroup{g}))
+        REKA_RETURN_IF_ERROR(tables_[side].forEach(KeyGroup{g}, [&](const std::string& key, const IntervalRows& rows) {
           for (const IntervalRow& r : rows.rows) pending_[expiry(side, r.time)].push_back({side, KeyGroup{g}, key});
+          return Status::ok();
+        }));
     }
     return Status::ok();
   }
@@ -330,7 +334,7 @@ class IntervalJoinOperator final : public KeyedJoinBase<IntervalRows> {
       appendRowKey(in, i, keys_[side], key_);
       const KeyGroup kg = keyGroupFor(hashKey(key_), ctx_->maxParallelism);
       int64_t matched = 0;
-      if (IntervalRows* theirs = tables_[other]->mapOf(kg).findMutable(key_); theirs != nullptr) {
+      if (IntervalRows* theirs = tables_[other].findMutable(kg, key_); theirs != nullptr) {
         for (IntervalRow& r : theirs->rows) {
           const int64_t diff = side == 0 ? t - r.time : r.time - t;
           if (diff < iv_.lower || diff > iv_.upper) continue;
@@ -344,7 +348,7 @@ class IntervalJoinOperator final : public KeyedJoinBase<IntervalRows> {
       const int64_t until = expiry(side, t);
       if (until > watermark_) {
         // Rows of the other side that arrive later may still match it.
-        IntervalRows& mine = tables_[side]->mapOf(kg).getOrCreate(key_, [] { return IntervalRows{}; });
+        IntervalRows& mine = tables_[side].getOrCreate(kg, key_, [] { return IntervalRows{}; });
         mine.rows.push_back({t, matched, values_});
         pending_[until].push_back({side, kg, key_});
       } else if (matched == 0 && outer_[side]) {
@@ -366,8 +370,7 @@ class IntervalJoinOperator final : public KeyedJoinBase<IntervalRows> {
 
   /// Drops the rows of one key whose time has passed.
   void expire(const Pending& e) {
-    auto& map = tables_[e.side]->mapOf(e.keyGroup);
-    IntervalRows* rows = map.findMutable(e.key);
+    IntervalRows* rows = tables_[e.side].findMutable(e.keyGroup, e.key);
     if (rows == nullptr) return;
     auto& v = rows->rows;
     size_t kept = 0;
@@ -380,7 +383,7 @@ class IntervalJoinOperator final : public KeyedJoinBase<IntervalRows> {
       ++kept;
     }
     v.resize(kept);
-    if (v.empty()) map.erase(e.key);
+    if (v.empty()) tables_[e.side].erase(e.keyGroup, e.key);
   }
 
   void emitPadded(int side, std::string_view values) { readSide(side, values, out_.appendRow(RowKind::kInsert)); }

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "reka/state/KeyedState.h"
+#include "sql/KeyedRows.h"
 #include "sql/RowOutput.h"
 
 namespace reka::sql {
@@ -58,7 +59,7 @@ class RankOperator final : public Operator {
   }
   Status open(OperatorContext& ctx) override {
     ctx_ = &ctx;
-    auto t = ctx.state->keyedTable<std::string, TopRows>(ctx.name + "/top");
+    auto t = KeyedRows<TopRows>::open(*ctx.state, ctx.name + "/top");
     if (!t.isOk()) return t.status();
     table_ = *t;
     out_.setSchema(spec_->output);
@@ -75,18 +76,17 @@ class RankOperator final : public Operator {
       order_.clear();
       appendOrderKey(in, i, spec_->orderColumns, spec_->descending, order_);
       const KeyGroup kg = keyGroupFor(hashKey(key_), ctx_->maxParallelism);
-      auto& map = table_->mapOf(kg);
       if (retraction) {
         values.clear();
         appendRowKey(in, i, values_, values);
-        retract(map, limit);
+        retract(kg, limit);
         if (out_.size() >= ctx_->batchSize) emit();
         continue;
       }
-      if (const TopRows* top = map.find(key_);
+      if (const TopRows* top = table_.find(kg, key_);
           !spec_->retract && top != nullptr && top->rows.size() >= limit && !(order_ < top->rows.back().order))
         continue;  // below the last of a full top N (ties keep the earlier row): no change
-      TopRows& top = map.getOrCreate(key_, [] { return TopRows{}; });
+      TopRows& top = table_.getOrCreate(kg, key_, [] { return TopRows{}; });
       const auto at = std::upper_bound(top.rows.begin(), top.rows.end(), order_,
                                        [](const std::string& o, const RankedRow& r) { return o < r.order; });
       const auto pos = static_cast<size_t>(at - top.rows.begin());
@@ -117,9 +117,8 @@ class RankOperator final : public Operator {
  private:
   /// Removes the row (order_, values) of partition key_; if it was in the top N, it is deleted
   /// and the rows after it move up one rank (the first one past N enters).
-  template <typename Map>
-  void retract(Map& map, size_t limit) {
-    TopRows* top = map.findMutable(key_);
+  void retract(KeyGroup kg, size_t limit) {
+    TopRows* top = table_.findMutable(kg, key_);
     if (top == nullptr) return;  // retracts a row never seen: nothing to undo
     auto [first, last] = std::equal_range(top->rows.begin(), top->rows.end(), order_, OrderLess{});
     auto it = std::find_if(first, last, [&](const RankedRow& r) { return r.values == values; });
@@ -137,7 +136,7 @@ class RankOperator final : public Operator {
         }
       }
     }
-    if (top->rows.empty()) map.erase(key_);
+    if (top->rows.empty()) table_.erase(kg, key_);
   }
   struct OrderLess {
     bool operator()(const RankedRow& r, const std::string& o) const { return r.order < o; }
@@ -154,7 +153,7 @@ class RankOperator final : public Operator {
   std::shared_ptr<const RankSpec> spec_;
   std::vector<int> values_;
   OperatorContext* ctx_ = nullptr;
-  KeyedTable<std::string, TopRows>* table_ = nullptr;
+  KeyedRows<TopRows> table_;
   RowBatch out_;
   std::string key_, order_, values;
 };

@@ -100,7 +100,7 @@ std::multiset<std::string> appliedTable(const std::string& dir) {
 /// A GROUP BY over a followed file into exactly-once part files: stopped after the first
 /// readings (with a savepoint, or by SIGKILL after a checkpoint), resumed after more were
 /// appended; the committed changelog must give the counts of every reading once.
-void stopAndResume(bool kill9) {
+void stopAndResume(bool kill9, bool rocksdb = false) {
   ScratchDir dir;
   const std::string in = dir.file("in.json");
   auto append = [&](int from, int to) {
@@ -124,8 +124,9 @@ void stopAndResume(bool kill9) {
                                         "CREATE TABLE totals (sensor STRING, readings BIGINT, total BIGINT) WITH ('connector' = 'filesystem', 'path' = '"
                                      << dir.file("out") << "', 'format' = 'changelog-json');\n"
                                         "INSERT INTO totals SELECT sensor, COUNT(*), SUM(celsius) FROM readings GROUP BY sensor;\n";
-  const std::vector<std::string> args = {"run", dir.file("job.sql"), "--state-dir", dir.file("state"), "--checkpoint-interval", "100ms",
-                                         "--parallelism", "2"};
+  std::vector<std::string> args = {"run", dir.file("job.sql"), "--state-dir", dir.file("state"), "--checkpoint-interval", "100ms",
+                                   "--parallelism", "2"};
+  if (rocksdb) args.insert(args.end(), {"--state-backend", "rocksdb", "--rocksdb-localdir", dir.file("rocksdb")});
   auto waitFor = [&](const std::multiset<std::string>& want) {
     for (int i = 0; i < 600; ++i) {
       if (appliedTable(dir.file("out")) == want) return true;
@@ -165,7 +166,7 @@ void stopAndResume(bool kill9) {
 /// after more readings were appended; every row must be there once. The OVER rows of the last
 /// seconds wait for the watermark (1.5 s behind the newest reading), so the expected rows are
 /// those the watermark has passed.
-void timedStateResumes(bool kill9) {
+void timedStateResumes(bool kill9, bool rocksdb = false) {
   ScratchDir dir;
   const std::string in = dir.file("in.json");
   auto append = [&](int from, int to) {
@@ -188,8 +189,9 @@ void timedStateResumes(bool kill9) {
          "AND b.ts > a.ts AND b.ts <= a.ts + INTERVAL '3' SECOND;\n";
   // One subtask: the file is one split, and an unbounded source's other subtask would hold the
   // watermark back.
-  const std::vector<std::string> args = {"run", dir.file("job.sql"), "--state-dir", dir.file("state"), "--checkpoint-interval", "100ms",
-                                         "--parallelism", "1"};
+  std::vector<std::string> args = {"run", dir.file("job.sql"), "--state-dir", dir.file("state"), "--checkpoint-interval", "100ms",
+                                   "--parallelism", "1"};
+  if (rocksdb) args.insert(args.end(), {"--state-backend", "rocksdb", "--rocksdb-localdir", dir.file("rocksdb")});
   auto lines = [&](const std::string& sub) {
     std::multiset<std::string> out;
     if (std::filesystem::exists(dir.file(sub)))
@@ -236,6 +238,12 @@ TEST(SqlCliTest, OverAndIntervalJoinStateResumeAfterASavepoint) { timedStateResu
 TEST(SqlCliTest, OverAndIntervalJoinStateResumeAfterSigkill) { timedStateResumes(true); }
 
 TEST(SqlCliTest, AnUpdatingJobKilledWithSigkillResumesExactlyOnce) { stopAndResume(true); }
+
+// The same with the SQL operators' state in RocksDB: the restart after SIGKILL restores the
+// groups, the OVER partitions and the interval join's rows from native checkpoints.
+TEST(SqlCliTest, AnUpdatingJobOnRocksDbKilledWithSigkillResumesExactlyOnce) { stopAndResume(true, true); }
+
+TEST(SqlCliTest, OverAndIntervalJoinStateOnRocksDbResumeAfterSigkill) { timedStateResumes(true, true); }
 
 }  // namespace
 }  // namespace reka::nexmark::it

@@ -32,13 +32,13 @@ class StateBackendCliTest : public ::testing::TestWithParam<std::string> {
   /// The result of `query` over the in-process generator at parallelism 2: its rows, sorted,
   /// with an updating result's changelog applied (the order in which two subtasks' updates of
   /// one key interleave varies from run to run; what they end in does not).
-  std::vector<std::string> rows(const std::string& query, const std::string& backend) {
-    const std::string out = dir_.file(query + "-" + backend + ".jsonl");
+  std::vector<std::string> rows(const std::string& query, const std::string& backend, const std::string& extra = "") {
+    const std::string out = dir_.file(query + "-" + backend + std::to_string(calls_) + ".jsonl");
     CommandResult r =
         reka("nexmark run --query " + query +
              " --events 10000 --rate 10000 --parallelism 2 --no-progress --rest-port 0" +
              " --state-backend " + backend + " --rocksdb-localdir '" + dir_.file("rocksdb") +
-             "' --output '" + out + "'");
+             "' --output '" + out + "' " + extra);
     EXPECT_EQ(r.exitCode, 0) << r.err;
     std::multiset<std::string> table;
     for (const std::string& line : readLines(out)) {
@@ -69,6 +69,12 @@ TEST_P(StateBackendCliTest, RocksDbGivesTheHeapRows) {
   EXPECT_EQ(rocksdb.size(), heap.size());
   EXPECT_TRUE(rocksdb == heap) << query
                                << ": the RocksDB backend's rows differ from the heap backend's";
+  // A value cache too small for the keys: entries are evicted and read back all the time.
+  const std::vector<std::string> evicting = rows(query, "rocksdb", "--rocksdb-value-cache 1m");
+  EXPECT_TRUE(evicting == heap) << query << ": with a 1 MiB value cache the rows differ from the heap backend's";
+  // No value cache: each state keeps the key in use only.
+  const std::vector<std::string> uncached = rows(query, "rocksdb", "--rocksdb-value-cache 0");
+  EXPECT_TRUE(uncached == heap) << query << ": without a value cache the rows differ from the heap backend's";
   // The job's working directory is gone; only the local directory it was made in is left.
   std::vector<std::string> left;
   for (const auto& e : std::filesystem::directory_iterator(dir_.file("rocksdb")))
@@ -121,6 +127,9 @@ TEST_F(StateBackendFlagsTest, BadSettingsSayWhatIsAccepted) {
       "--rocksdb-block-cache 12q");
   EXPECT_EQ(r.exitCode, 2);
   EXPECT_THAT(r.err, HasSubstr("reka.rocksdb-block-cache '12q': expected a size of at least 1m"));
+  r = reka("nexmark run --query q18 --events 10 --no-progress --state-backend rocksdb --rocksdb-value-cache 100k");
+  EXPECT_EQ(r.exitCode, 2);
+  EXPECT_THAT(r.err, HasSubstr("reka.rocksdb-value-cache '100k': expected 0 (off) or a size of at least 1m, such as 64m"));
   r = reka("nexmark run --query q18 --events 10 --no-progress --state-ttl forever");
   EXPECT_EQ(r.exitCode, 2);
   EXPECT_THAT(

@@ -133,6 +133,31 @@ class StoreKeyedTable final : public StateTable {
     check(store_->append(keyBuf_, operand_));
   }
 
+  /// Calls `fn(key, value)`, which returns a Status, for every entry of key group `kg` in key
+  /// order (after writing back what the cache changed); stops at the first error.
+  template <class Fn>
+  Status forEach(KeyGroup kg, Fn&& fn) {
+    if constexpr (!kSerialisable) {
+      return Status::notSupported("state type has no Serde specialisation");
+    } else {
+      REKA_RETURN_IF_ERROR(flushStatus());
+      encodeKeyGroup(kg);
+      Status failed;
+      REKA_RETURN_IF_ERROR(store_->scan(prefix_, [&](std::string_view k, std::string_view v) {
+        K key{};
+        V value{};
+        std::string_view kin = k.substr(2), vin = v;
+        if (!Serde<K>::read(kin, key) || !kin.empty() || !Serde<V>::read(vin, value) || !vin.empty()) {
+          failed = Status::corruption("undecodable entry in state");
+          return false;
+        }
+        failed = fn(static_cast<const K&>(key), static_cast<const V&>(value));
+        return failed.isOk();
+      }));
+      return failed;
+    }
+  }
+
   /// Writes every changed cached value back; they stay cached.
   void flush() {
     for (uint32_t i : dirty_) {
@@ -230,6 +255,10 @@ class StoreKeyedTable final : public StateTable {
     return current_;
   }
   void markDirty(Slot& s) {
+    // A value can grow in the cache (a list appended to, a map filled) without being written:
+    // every 32nd write measures the one it is given for again (before the change, which the
+    // next measurement sees).
+    if ((++writes_ & 31) == 0 && s.value) remeasure(s);
     if (s.dirty) return;
     s.dirty = true;
     // Entries written back by an eviction stay listed until the next flush: relist the dirty
@@ -257,6 +286,13 @@ class StoreKeyedTable final : public StateTable {
     s.dirty = false;  // only once written: a failed write stays to be written
     ++writeBacks_;
   }
+  /// Charges a changed value at its encoded size now (without writing it).
+  void remeasure(Slot& s) {
+    if (!s.value) return;
+    valueBuf_.clear();
+    if constexpr (kSerialisable) Serde<V>::write(*s.value, valueBuf_);
+    recharge(s, static_cast<int64_t>(valueBuf_.size()));
+  }
   void recharge(Slot& s, int64_t encoded) {
     noteSize(encoded);
     const int64_t bytes = kEntryOverhead + static_cast<int64_t>(s.key.size()) + encoded;
@@ -274,6 +310,7 @@ class StoreKeyedTable final : public StateTable {
       if (!s.used) continue;
       if (s.referenced) {
         s.referenced = false;
+        if (s.dirty) remeasure(s);  // what it holds now, so that the bound holds for values that grew
         continue;
       }
       if (s.dirty) writeBack(s);
@@ -418,7 +455,7 @@ class StoreKeyedTable final : public StateTable {
   size_t hand_ = 0;
   int64_t bytes_ = 0;
   int64_t averageEncoded_ = 64;
-  uint64_t hits_ = 0, misses_ = 0, writeBacks_ = 0;
+  uint64_t hits_ = 0, misses_ = 0, writeBacks_ = 0, writes_ = 0;
   std::shared_ptr<const std::atomic<int64_t>> fullSnapshotHorizon_;
 };
 

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <new>
 
 #include <xxhash.h>
@@ -37,6 +38,19 @@ Status syncDirectory(const std::string& dir) {
   ::close(fd);
   if (rc != 0) return Status::ioError(sysError("cannot sync directory", dir));
   return Status::ok();
+}
+
+/// Reads `fd` (the file `path`) to its end in 1 MiB pieces, giving each to `piece`; stops at the
+/// first error.
+Status readInPieces(int fd, const std::string& path, const std::function<Status(const char*, size_t)>& piece) {
+  std::string buf(1 << 20, '\0');
+  for (;;) {
+    const ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Status::ioError(sysError("cannot read", path));
+    if (n == 0) return Status::ok();
+    REKA_RETURN_IF_ERROR(piece(buf.data(), static_cast<size_t>(n)));
+  }
 }
 
 class LocalFileSystem final : public CheckpointFileSystem {
@@ -168,23 +182,12 @@ class LocalFileSystem final : public CheckpointFileSystem {
       ::close(in);
       return Status::ioError(sysError("cannot create", to));
     }
-    std::string buf(1 << 20, '\0');
-    Status failed;
     off_t at = 0;
-    for (;;) {
-      ssize_t n = ::read(in, buf.data(), buf.size());
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        failed = Status::ioError(sysError("cannot read", from));
-        break;
-      }
-      if (n == 0) break;
-      if (!writeAll(out, buf.data(), static_cast<size_t>(n), at)) {
-        failed = Status::ioError(sysError("cannot write", to));
-        break;
-      }
-      at += n;
-    }
+    Status failed = readInPieces(in, from, [&](const char* data, size_t n) {
+      if (!writeAll(out, data, n, at)) return Status::ioError(sysError("cannot write", to));
+      at += static_cast<off_t>(n);
+      return Status::ok();
+    });
     ::close(in);
     if (failed.isOk() && ::fsync(out) != 0) failed = Status::ioError(sysError("cannot sync", to));
     if (::close(out) != 0 && failed.isOk()) failed = Status::ioError(sysError("cannot close", to));
@@ -200,20 +203,12 @@ class LocalFileSystem final : public CheckpointFileSystem {
       throw std::bad_alloc();
     }
     XXH3_64bits_reset(state);
-    std::string buf(1 << 20, '\0');
     uint64_t size = 0;
-    Status failed;
-    for (;;) {
-      ssize_t n = ::read(fd, buf.data(), buf.size());
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        failed = Status::ioError(sysError("cannot read", path));
-        break;
-      }
-      if (n == 0) break;
-      XXH3_64bits_update(state, buf.data(), static_cast<size_t>(n));
-      size += static_cast<uint64_t>(n);
-    }
+    const Status failed = readInPieces(fd, path, [&](const char* data, size_t n) {
+      XXH3_64bits_update(state, data, n);
+      size += n;
+      return Status::ok();
+    });
     ::close(fd);
     const uint64_t hash = XXH3_64bits_digest(state);
     XXH3_freeState(state);

@@ -322,6 +322,41 @@ TEST_P(EventTimeTest, RemainingEventTimeTimersFireAtTheEndOfABoundedInput) {
   for (const Fired& f : fired) EXPECT_EQ(f.watermark, kMaxTime) << "timer " << f.ts << " fired before the end";
 }
 
+/// Records the size of every batch it is given, and passes nothing on.
+class BatchSizes final : public Operator {
+ public:
+  explicit BatchSizes(std::shared_ptr<Collector<size_t>> sizes) : sizes_(std::move(sizes)) {}
+  Status open(OperatorContext&) override { return Status::ok(); }
+  void processBatch(int, Batch& batch) override { sizes_->add(static_cast<RecordBatch<Fired>&>(batch).records.size()); }
+
+ private:
+  std::shared_ptr<Collector<size_t>> sizes_;
+};
+
+TEST_P(EventTimeTest, ManyTimersFiringAtOneWatermarkLeaveInBatchesOfTheBatchSize) {
+  // 100 keys, each with a timer far ahead: the end of the input fires them all in one advance.
+  // What they emit goes on in batches of at most the batch size (4), not as one batch held
+  // until the last timer has fired.
+  const int p = GetParam();
+  StreamEnvironment env(eventTimeConfig(p));
+  auto events = std::make_shared<std::vector<Event>>();
+  for (int64_t k = 0; k < 100; ++k) events->push_back(Event{k, k, 1'000'000});
+  auto sizes = std::make_shared<Collector<size_t>>();
+  env.fromSource<Event>("events", [events] { return std::make_unique<VectorSource>(events); },
+                        watermarks::monotonousTimestamps<Event>(eventTs), p)
+      .keyBy(eventKey)
+      .process<Fired>("timers", EventTimerFn{})
+      .transform<Fired>("batch-sizes", [sizes] { return std::make_unique<BatchSizes>(sizes); });
+  ASSERT_TRUE(runJob(env, kDeadline).isOk());
+  size_t total = 0, largest = 0;
+  for (size_t n : sizes->values()) {
+    total += n;
+    largest = std::max(largest, n);
+  }
+  EXPECT_EQ(total, 100u);
+  EXPECT_LE(largest, 4u);
+}
+
 TEST_P(EventTimeTest, TimerRegisteredInOnTimerAtOrBeforeTheWatermarkFiresInTheSameAdvance) {
   const int p = GetParam();
   StreamEnvironment env(eventTimeConfig(p));

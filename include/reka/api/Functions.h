@@ -101,6 +101,11 @@ class Emitter {
   }
   /// Emitted main-output records not yet sent (for operators that flush on size).
   size_t pendingCount() const { return main_.records.size(); }
+  /// Sends what was emitted once a batch is full: for emitting outside an input batch (timers
+  /// firing), where a watermark that fires many timers would otherwise hold all their output.
+  void flushWhenFull() {
+    if (main_.records.size() >= ctx_->batchSize) flushEmitted(nullptr);
+  }
 
  protected:
   RecordBatch<Out> main_;

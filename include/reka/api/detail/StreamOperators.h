@@ -194,12 +194,18 @@ class KeyedTimerFiring {
   }
   static void onWatermark(int64_t wm, Fn& fn, KeyedContext<K, Out>& kctx, int maxParallelism) {
     kctx.setTimeDomain(TimeDomain::kEventTime);
-    kctx.timers().advanceWatermark(wm, [&](int64_t ts, const StoredKeyOf<K>& stored) { fire(ts, stored, fn, kctx, maxParallelism); });
+    kctx.timers().advanceWatermark(wm, [&](int64_t ts, const StoredKeyOf<K>& stored) {
+      fire(ts, stored, fn, kctx, maxParallelism);
+      kctx.flushWhenFull();
+    });
     kctx.flushEmitted(nullptr);
   }
   static void onProcessingTime(int64_t now, Fn& fn, KeyedContext<K, Out>& kctx, int maxParallelism) {
     kctx.setTimeDomain(TimeDomain::kProcessingTime);
-    kctx.timers().advanceProcessingTime(now, [&](int64_t ts, const StoredKeyOf<K>& stored) { fire(ts, stored, fn, kctx, maxParallelism); });
+    kctx.timers().advanceProcessingTime(now, [&](int64_t ts, const StoredKeyOf<K>& stored) {
+      fire(ts, stored, fn, kctx, maxParallelism);
+      kctx.flushWhenFull();
+    });
     kctx.flushEmitted(nullptr);
   }
 

@@ -563,6 +563,10 @@ std::optional<std::pair<size_t, int64_t>> taskFileOf(const std::string& name, in
 namespace {
 constexpr std::string_view kSharedPrefix = "../shared/";
 bool isShared(std::string_view name) { return name.substr(0, kSharedPrefix.size()) == kSharedPrefix; }
+/// A name of a file in one directory: not empty, not `.` or `..`, no `/`.
+bool isPlainFileName(std::string_view name) {
+  return !name.empty() && name != "." && name != ".." && name.find('/') == std::string_view::npos;
+}
 }  // namespace
 
 std::vector<std::vector<FileEntry>> chainsByTask(const CheckpointData& data) {
@@ -585,7 +589,7 @@ CheckpointStorage::FileEntry CheckpointStorage::sharedEntry(int64_t ownerId, con
 }
 
 Result<FileEntry> CheckpointStorage::storeSharedFile(const std::string& source, const std::string& name) {
-  if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos)
+  if (!isPlainFileName(name))
     return Status::invalidArgument("not a plain file name for the shared directory: '" + name + "'");
   const std::string dir = sharedDirectory();
   REKA_RETURN_IF_ERROR(fs_->makeDirs(dir));
@@ -657,20 +661,15 @@ namespace {
 /// Whether a manifest's file name is one this build writes: a file in the checkpoint's own
 /// directory, or `../chk-<digits>/<file>` in a sibling checkpoint (an incremental chain).
 bool validFileName(const std::string& name) {
-  if (name.empty() || name == "." || name == "..") return false;
-  if (name.find('/') == std::string::npos) return true;
-  if (isShared(name)) {
-    const std::string file = name.substr(kSharedPrefix.size());
-    return !file.empty() && file != "." && file != ".." && file.find('/') == std::string::npos;
-  }
+  if (isPlainFileName(name)) return true;
+  if (isShared(name)) return isPlainFileName(std::string_view(name).substr(kSharedPrefix.size()));
   const std::string prefix = "../chk-";
   if (name.rfind(prefix, 0) != 0) return false;
   const size_t slash = name.find('/', prefix.size());
   if (slash == std::string::npos || slash == prefix.size()) return false;
   const std::string digits = name.substr(prefix.size(), slash - prefix.size());
   const std::string file = name.substr(slash + 1);
-  return digits.find_first_not_of("0123456789") == std::string::npos && !file.empty() && file != "." && file != ".." &&
-         file.find('/') == std::string::npos;
+  return digits.find_first_not_of("0123456789") == std::string::npos && isPlainFileName(file);
 }
 }  // namespace
 

@@ -282,6 +282,17 @@ bool awaitCheckpoints(JobClient& job, int64_t n, std::chrono::seconds timeout = 
   return false;
 }
 
+/// Lets a job built from `spec`, which fails once at spec.failAt, run to its end: the failure
+/// came, the job restarted once, and every count was committed exactly once.
+void expectOneRestartAndExactCounts(const JobSpec& spec, JobClient& job, CommitLog& log, int p) {
+  spec.gate->open = true;
+  Status s = awaitJob(job);
+  ASSERT_TRUE(s.isOk()) << s.toString();
+  EXPECT_FALSE(spec.failArmed->load()) << "the failure was not injected";
+  EXPECT_EQ(job.metrics().restarts, 1);
+  EXPECT_EQ(sorted(log.values()), expectedCounts(spec.records, spec.keyDiv)) << "p=" << p;
+}
+
 // The writer checksums the file as it goes (hashing each closed part while it is in the cache);
 // the result must be the XXH3-64 of the whole file, padding before it excluded, even though
 // length fields are patched after the bytes around them were written.
@@ -376,13 +387,8 @@ TEST(CheckpointTest, FailureRestartsFromTheLastCheckpointWithoutLosingOrRepeatin
       auto job = env.executeAsync();
       ASSERT_TRUE(job.isOk());
       ASSERT_TRUE(awaitCheckpoints(**job, 2));  // the failure comes after some checkpoints
-      spec.gate->open = true;
-      Status s = awaitJob(**job);
-      ASSERT_TRUE(s.isOk()) << s.toString();
-      EXPECT_FALSE(spec.failArmed->load()) << "the failure was not injected";
-      EXPECT_EQ((*job)->metrics().restarts, 1);
+      expectOneRestartAndExactCounts(spec, **job, *log, p);
       EXPECT_GT((*job)->metrics().restoredCheckpointId, 0) << "p=" << p;
-      EXPECT_EQ(sorted(log->values()), expectedCounts(spec.records)) << "p=" << p;
     }
   }
 }
@@ -950,12 +956,7 @@ TEST(CheckpointTest, IncrementalCheckpointsShareFilesAndARestartReplaysTheChainE
     for (const auto& [key, op] : data->operators) deltas += op.keyedDeltas.size();
     EXPECT_GT(deltas, 0u) << "p=" << p;
     // The failure comes after more (incremental) checkpoints; the restart restores a chain.
-    spec.gate->open = true;
-    Status s = awaitJob(**job);
-    ASSERT_TRUE(s.isOk()) << s.toString();
-    EXPECT_FALSE(spec.failArmed->load()) << "the failure was not injected";
-    EXPECT_EQ((*job)->metrics().restarts, 1);
-    EXPECT_EQ(sorted(log->values()), expectedCounts(spec.records, spec.keyDiv)) << "p=" << p;
+    expectOneRestartAndExactCounts(spec, **job, *log, p);
   }
 }
 
@@ -1186,12 +1187,7 @@ TEST(CheckpointTest, RocksDbCheckpointsShareTableFilesAndARestartRestoresThemExa
       EXPECT_FALSE(op.native->files.empty());
       EXPECT_EQ(op.keyed.count("count/n"), 0u);
     }
-    spec.gate->open = true;
-    Status s = awaitJob(**job);
-    ASSERT_TRUE(s.isOk()) << s.toString();
-    EXPECT_FALSE(spec.failArmed->load()) << "the failure was not injected";
-    EXPECT_EQ((*job)->metrics().restarts, 1);
-    EXPECT_EQ(sorted(log->values()), expectedCounts(spec.records, spec.keyDiv)) << "p=" << p;
+    expectOneRestartAndExactCounts(spec, **job, *log, p);
   }
 }
 

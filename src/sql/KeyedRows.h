@@ -27,11 +27,10 @@ class KeyedRows {
       if (!heap.isOk()) return heap.status();
       t.heap_ = *heap;
     }
-    t.range_ = backend.keyGroups();
     return t;
   }
 
-  KeyGroupRange range() const { return range_; }
+  KeyGroupRange range() const { return store_ != nullptr ? store_->range() : heap_->range(); }
 
   const V* find(KeyGroup kg, const std::string& key) {
     return store_ != nullptr ? store_->find(kg, key) : heap_->mapOf(kg).find(key);
@@ -64,7 +63,6 @@ class KeyedRows {
  private:
   KeyedTable<std::string, V>* heap_ = nullptr;
   StoreKeyedTable<std::string, V>* store_ = nullptr;
-  KeyGroupRange range_{};
 };
 
 }  // namespace reka::sql

@@ -364,9 +364,7 @@ class RocksDbStateBackend final : public HeapStateBackend {
 
   Status snapshotNative(int64_t id, int64_t baseId, NativeSnapshot& out,
                         std::vector<NativeUpload>& uploads) override {
-    for (const auto& name : tableNames())
-      if (StateTable* t = findTable(name); t != nullptr && t->inStore())
-        REKA_RETURN_IF_ERROR(t->flushToStore());
+    REKA_RETURN_IF_ERROR(forEachStoreTable([](StateTable& t) { return t.flushToStore(); }));
     std::error_code ec;
     // Snapshot directories of checkpoints before the base are done with: uploaded, or their
     // checkpoint was given up. Those of later checkpoints may still be being uploaded.
@@ -425,8 +423,10 @@ class RocksDbStateBackend final : public HeapStateBackend {
   }
 
   Status restoreNative(const NativeSnapshot& snapshot, const std::string& sharedDir, int64_t checkpointId) override {
-    for (const auto& name : tableNames())
-      if (StateTable* t = findTable(name); t != nullptr && t->inStore()) t->forgetCached();
+    (void)forEachStoreTable([](StateTable& t) {
+      t.forgetCached();
+      return Status::ok();
+    });
     closeDb();
     std::error_code ec;
     std::filesystem::remove_all(path_, ec);
@@ -436,14 +436,14 @@ class RocksDbStateBackend final : public HeapStateBackend {
                                    "reading the restored RocksDB in '" + path_ + "'"));
     std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
     for (const std::string& name : families) {
-      rocksdb::ColumnFamilyOptions options = env_->impl().columnOptions();
+      const TtlCompactionFilter* filter = nullptr;
       if (name != rocksdb::kDefaultColumnFamilyName) {
         auto it = columns_.find(name);
         if (it == columns_.end())
           return Status::failedPrecondition("snapshot has state '" + name + "' that the operator did not register before restore");
-        options.compaction_filter = it->second.filter.get();
+        filter = it->second.filter.get();
       }
-      descriptors.emplace_back(name, options);
+      descriptors.emplace_back(name, columnOptions(filter));
     }
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
     rocksdb::DB* db = nullptr;
@@ -456,10 +456,9 @@ class RocksDbStateBackend final : public HeapStateBackend {
     // States registered now that the snapshot does not have start empty.
     for (auto& [name, column] : columns_) {
       if (std::find(families.begin(), families.end(), name) != families.end()) continue;
-      rocksdb::ColumnFamilyOptions options = env_->impl().columnOptions();
-      options.compaction_filter = column.filter.get();
       rocksdb::ColumnFamilyHandle* cf = nullptr;
-      REKA_RETURN_IF_ERROR(fromRocks(db_->CreateColumnFamily(options, name, &cf), "creating the column family of state '" + name + "'"));
+      REKA_RETURN_IF_ERROR(fromRocks(db_->CreateColumnFamily(columnOptions(column.filter.get()), name, &cf),
+                                     "creating the column family of state '" + name + "'"));
       handles_.push_back(cf);
       column.store->rebind(db_.get(), cf);
     }
@@ -470,6 +469,21 @@ class RocksDbStateBackend final : public HeapStateBackend {
       auto& known = uploadedAt_[checkpointId];
       for (const auto& f : snapshot.files) known.emplace(f.local, f.shared);
     }
+    return Status::ok();
+  }
+
+  /// A state's column family options: the environment's, with the state's TTL filter.
+  rocksdb::ColumnFamilyOptions columnOptions(const TtlCompactionFilter* filter) const {
+    rocksdb::ColumnFamilyOptions options = env_->impl().columnOptions();
+    options.compaction_filter = filter;
+    return options;
+  }
+
+  /// Calls `fn` on every table kept in the store (the state handles' and SQL's tables).
+  template <class Fn>
+  Status forEachStoreTable(Fn&& fn) {
+    for (const auto& name : tableNames())
+      if (StateTable* t = findTable(name); t != nullptr && t->inStore()) REKA_RETURN_IF_ERROR(fn(*t));
     return Status::ok();
   }
 
@@ -519,12 +533,11 @@ class RocksDbStateBackend final : public HeapStateBackend {
   Status compactAll() {
     // What the value caches hold is written first and forgotten, so that the compaction sees
     // every value and an expired one it drops is not still read from a cache.
-    for (const auto& name : tableNames()) {
-      StateTable* t = findTable(name);
-      if (t == nullptr || !t->inStore()) continue;
-      REKA_RETURN_IF_ERROR(t->flushToStore());
-      t->forgetCached();
-    }
+    REKA_RETURN_IF_ERROR(forEachStoreTable([](StateTable& t) {
+      REKA_RETURN_IF_ERROR(t.flushToStore());
+      t.forgetCached();
+      return Status::ok();
+    }));
     for (auto* cf : handles_)
       REKA_RETURN_IF_ERROR(fromRocks(
           db_->CompactRange(rocksdb::CompactRangeOptions(), cf, nullptr, nullptr), "compacting"));
@@ -536,9 +549,7 @@ class RocksDbStateBackend final : public HeapStateBackend {
     if (it != columns_.end()) return it->second.store.get();
     rocksdb::ColumnFamilyHandle* cf = nullptr;
     auto filter = std::make_unique<TtlCompactionFilter>();
-    rocksdb::ColumnFamilyOptions options = env_->impl().columnOptions();
-    options.compaction_filter = filter.get();
-    REKA_RETURN_IF_ERROR(fromRocks(db_->CreateColumnFamily(options, name, &cf),
+    REKA_RETURN_IF_ERROR(fromRocks(db_->CreateColumnFamily(columnOptions(filter.get()), name, &cf),
                                    "creating the column family of state '" + name + "'"));
     handles_.push_back(cf);
     Column& c = columns_[name];

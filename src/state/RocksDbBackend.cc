@@ -243,16 +243,24 @@ struct RocksDbEnvironment::Impl {
   std::shared_ptr<rocksdb::MergeOperator> merge = std::make_shared<ListAppendOperator>();
   std::shared_ptr<ValueCacheBudget> valueCache;  ///< null: caches of one key per state
   rocksdb::BlockBasedTableOptions table;
+  /// One memory table's size: a quarter of the write buffer budget, between 1 and 16 MiB.
+  size_t memtableBytes = 16 << 20;
 
   rocksdb::ColumnFamilyOptions columnOptions() const {
     rocksdb::ColumnFamilyOptions o;
     o.merge_operator = merge;
     o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
-    o.write_buffer_size = 16 << 20;
+    o.write_buffer_size = memtableBytes;
     // A Bloom filter over the memory table's keys: reading a key that is not there (the first
     // access of most keys) skips the search of the table.
     o.memtable_whole_key_filtering = true;
-    o.memtable_prefix_bloom_size_ratio = 0.1;
+    o.memtable_prefix_bloom_size_ratio = 0.02;  // 2.7 Mbit: ten bits per key of a full table
+    // A job has a database per stateful operator subtask, all under one write buffer budget,
+    // which counts what each memory table has allocated. An empty table holds its Bloom filter
+    // and one arena block: with the defaults (1.6 MiB and 2 MiB) twenty subtasks filled a 64 MiB
+    // budget before any data came, and every write then flushed its table (a few keys per
+    // file). Small blocks and a smaller filter keep an empty table under half a MiB.
+    o.arena_block_size = 64 << 10;
     // Compression costs CPU on every flush and compaction; the first levels are rewritten most
     // often and are small: only the levels below them are compressed.
     o.compression_per_level = {rocksdb::kNoCompression, rocksdb::kNoCompression, rocksdb::kLZ4Compression, rocksdb::kLZ4Compression,
@@ -307,6 +315,7 @@ Result<std::shared_ptr<RocksDbEnvironment>> RocksDbEnvironment::open(
       rocksdb::NewLRUCache(static_cast<size_t>(options.blockCacheBytes + options.writeBufferBytes));
   impl->writeBuffers = std::make_shared<rocksdb::WriteBufferManager>(
       static_cast<size_t>(options.writeBufferBytes), impl->cache);
+  impl->memtableBytes = static_cast<size_t>(std::clamp<int64_t>(options.writeBufferBytes / 4, 1 << 20, 16 << 20));
   impl->table.block_cache = impl->cache;
   impl->table.cache_index_and_filter_blocks =
       true;  // index and filters count against the cache too

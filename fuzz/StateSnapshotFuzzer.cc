@@ -219,14 +219,14 @@ void fuzzTimers(uint8_t variant, std::string_view in) {
   ctx.time = &time;
   KeyContext<K> keys;
   KeyedTimers<K> timers;
-  timers.init(&ctx, &keys);
+  check(timers.init(&ctx, &keys).isOk());
   std::string_view rest = in;
   Status s = timers.restore(rest);
   if (!s.isOk()) return checkRefusal(s);
   std::string written;
   check(timers.snapshot(written).isOk());
   KeyedTimers<K> again;
-  again.init(&ctx, &keys);
+  check(again.init(&ctx, &keys).isOk());
   std::string_view view = written;
   check(again.restore(view).isOk() && view.empty());
   std::string rewritten;
@@ -659,7 +659,7 @@ void writeTimerSeeds(SeedWriter& seeds) {
   {
     KeyContext<int64_t> keys;
     KeyedTimers<int64_t> timers;
-    timers.init(&ctx, &keys);
+    check(timers.init(&ctx, &keys).isOk());
     for (int64_t k : {1, 2, 3, 40}) {
       keys.key = &k;
       timers.registerEventTime(100 * k);
@@ -674,7 +674,7 @@ void writeTimerSeeds(SeedWriter& seeds) {
   {
     KeyContext<std::string_view> keys;
     KeyedTimers<std::string_view> timers;
-    timers.init(&ctx, &keys);
+    check(timers.init(&ctx, &keys).isOk());
     for (std::string_view k : {"ant", "bee", ""}) {
       keys.key = &k;
       timers.registerEventTime(static_cast<int64_t>(k.size()) * 10);

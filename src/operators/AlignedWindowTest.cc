@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "reka/reka.h"
+#include "testing/BackendSetup.h"
 #include "testing/JobTesting.h"
 
 namespace reka {
@@ -23,6 +24,25 @@ struct Ev {
   int64_t ts;
   int64_t value;
 };
+
+}  // namespace
+
+/// The window and join operators keep records in the state backend: on RocksDB they need a Serde.
+template <>
+struct Serde<Ev> {
+  static void write(const Ev& v, std::string& out) {
+    Serde<int64_t>::write(v.key, out);
+    Serde<int64_t>::write(v.ts, out);
+    Serde<int64_t>::write(v.value, out);
+  }
+  static bool read(std::string_view& in, Ev& v) {
+    return Serde<int64_t>::read(in, v.key) &&
+           Serde<int64_t>::read(in, v.ts) &&
+           Serde<int64_t>::read(in, v.value);
+  }
+};
+
+namespace {
 
 struct CountAgg {
   int64_t createAccumulator() const { return 0; }
@@ -48,9 +68,9 @@ constexpr int kInsert = static_cast<int>(RowKind::kInsert);
 constexpr int kBefore = static_cast<int>(RowKind::kUpdateBefore);
 constexpr int kAfter = static_cast<int>(RowKind::kUpdateAfter);
 
-ExecutionConfig configFor(int parallelism, size_t batchSize = 7) {
+ExecutionConfig configFor(testing::BackendSetup setup, size_t batchSize = 7) {
   ExecutionConfig c;
-  c.parallelism = parallelism;
+  setup.applyTo(c);
   c.batchSize = batchSize;
   c.watermarkInterval = 0ms;
   return c;
@@ -86,7 +106,7 @@ std::vector<Ev> disordered(int n, int keys) {
 }
 
 template <class Windows>
-std::vector<Result> runCount(const std::vector<Ev>& in, Windows windows, int parallelism) {
+std::vector<Result> runCount(const std::vector<Ev>& in, Windows windows, testing::BackendSetup parallelism) {
   StreamEnvironment env(configFor(parallelism));
   auto out = std::make_shared<Collector<Result>>();
   env.fromCollection("events", in)
@@ -99,7 +119,7 @@ std::vector<Result> runCount(const std::vector<Ev>& in, Windows windows, int par
   return out->values();
 }
 
-class AlignedWindowTest : public ::testing::TestWithParam<int> {};
+class AlignedWindowTest : public ::testing::TestWithParam<testing::BackendSetup> {};
 
 TEST_P(AlignedWindowTest, TumblingCountsMatchReferenceOnDisorderedInput) {
   auto in = disordered(3000, 17);
@@ -184,7 +204,8 @@ TEST_P(AlignedWindowTest, ProcessFunctionSeesEveryRecordOfTheWindow) {
   EXPECT_EQ(got, expected);
 }
 
-INSTANTIATE_TEST_SUITE_P(Parallelism, AlignedWindowTest, ::testing::Values(1, 4));
+INSTANTIATE_TEST_SUITE_P(Parallelism, AlignedWindowTest, ::testing::ValuesIn(testing::onBothBackends({1, 4})),
+                         testing::BackendSetupName{});
 
 TEST(AlignedWindowTest, ProcessingTimeWindowsCountEveryRecordOnce) {
   auto in = disordered(2000, 5);

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "reka/reka.h"
+#include "testing/BackendSetup.h"
 #include "testing/JobTesting.h"
 
 namespace reka {
@@ -29,6 +30,23 @@ struct Item {
   std::string key;
   int64_t value = 0;
 };
+
+}  // namespace
+
+/// The window and join operators keep records in the state backend: on RocksDB they need a Serde.
+template <>
+struct Serde<Item> {
+  static void write(const Item& v, std::string& out) {
+    Serde<std::string>::write(v.key, out);
+    Serde<int64_t>::write(v.value, out);
+  }
+  static bool read(std::string_view& in, Item& v) {
+    return Serde<std::string>::read(in, v.key) &&
+           Serde<int64_t>::read(in, v.value);
+  }
+};
+
+namespace {
 
 auto keyOf = [](const Item& i) { return std::string_view(i.key); };
 
@@ -63,9 +81,9 @@ std::vector<std::string> ofKey(const std::vector<std::string>& all, const std::s
   return out;
 }
 
-ExecutionConfig configFor(int parallelism) {
+ExecutionConfig configFor(testing::BackendSetup setup) {
   ExecutionConfig c;
-  c.parallelism = parallelism;
+  setup.applyTo(c);
   c.batchSize = 3;
   c.watermarkInterval = 0ms;
   return c;
@@ -82,7 +100,7 @@ std::vector<Item> interleaved(int na, int nb) {
 }
 
 template <class Windows>
-std::vector<std::string> runSums(const std::vector<Item>& in, Windows windows, int parallelism,
+std::vector<std::string> runSums(const std::vector<Item>& in, Windows windows, testing::BackendSetup parallelism,
                                  Trigger trigger = {}) {
   StreamEnvironment env(configFor(parallelism));
   auto out = std::make_shared<Collector<std::string>>();
@@ -97,7 +115,7 @@ std::vector<std::string> runSums(const std::vector<Item>& in, Windows windows, i
   return out->values();
 }
 
-class CountWindowTest : public ::testing::TestWithParam<int> {};
+class CountWindowTest : public ::testing::TestWithParam<testing::BackendSetup> {};
 
 TEST_P(CountWindowTest, TumblingFiresEverySizeRecordsAndDropsThePartialWindow) {
   // Size 3. a: 1..7 → [0,3) 1+2+3 = 6, [3,6) 4+5+6 = 15; record 7 is a partial window.
@@ -147,9 +165,10 @@ TEST_P(CountWindowTest, ProcessSeesTheWindowsRecordsInArrivalOrder) {
   EXPECT_EQ(ofKey(out->values(), "j"), std::vector<std::string>{"j [0,1): 9"});
 }
 
-INSTANTIATE_TEST_SUITE_P(Parallelism, CountWindowTest, ::testing::Values(1, 4));
+INSTANTIATE_TEST_SUITE_P(Parallelism, CountWindowTest, ::testing::ValuesIn(testing::onBothBackends({1, 4})),
+                         testing::BackendSetupName{});
 
-class GlobalWindowTest : public ::testing::TestWithParam<int> {};
+class GlobalWindowTest : public ::testing::TestWithParam<testing::BackendSetup> {};
 
 TEST_P(GlobalWindowTest, DefaultTriggerFiresEachKeyOnceAtTheEndOfInput) {
   // a: 1..5 = 15; b: 100 + 200 = 300.
@@ -178,7 +197,8 @@ TEST_P(GlobalWindowTest, ProcessingTimeTriggerFiresChangedKeysAtTheEndOfInput) {
             sorted({"a global +I 10", "b global +I 600"}));
 }
 
-INSTANTIATE_TEST_SUITE_P(Parallelism, GlobalWindowTest, ::testing::Values(1, 4));
+INSTANTIATE_TEST_SUITE_P(Parallelism, GlobalWindowTest, ::testing::ValuesIn(testing::onBothBackends({1, 4})),
+                         testing::BackendSetupName{});
 
 /// Emits its records one per poll, then keeps the job running (polling) until the sink has seen
 /// the sum of all of them, so a periodic firing must have happened before the end of input.

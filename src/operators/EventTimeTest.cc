@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "reka/reka.h"
+#include "testing/BackendSetup.h"
 #include "testing/JobTesting.h"
 
 namespace reka {
@@ -53,9 +54,9 @@ struct Fired {
 auto eventTs = [](const Event& e) { return e.ts; };
 auto eventKey = [](const Event& e) { return e.key; };
 
-ExecutionConfig eventTimeConfig(int parallelism) {
+ExecutionConfig eventTimeConfig(testing::BackendSetup setup) {
   ExecutionConfig c;
-  c.parallelism = parallelism;
+  setup.applyTo(c);
   c.workerThreads = 2;
   c.batchSize = 4;
   c.watermarkInterval = milliseconds(0);  // a watermark after every batch
@@ -196,17 +197,18 @@ void cancelAndAwait(JobClient& client) {
   EXPECT_EQ(s.code(), StatusCode::kCancelled) << s.toString();
 }
 
-class EventTimeTest : public ::testing::TestWithParam<int> {};
+// On both backends: on RocksDB the timers are kept in the backend's store.
+class EventTimeTest : public ::testing::TestWithParam<testing::BackendSetup> {};
 
-INSTANTIATE_TEST_SUITE_P(Parallelism, EventTimeTest, ::testing::Values(1, 4),
-                         [](const ::testing::TestParamInfo<int>& info) { return "P" + std::to_string(info.param); });
+INSTANTIATE_TEST_SUITE_P(Parallelism, EventTimeTest, ::testing::ValuesIn(testing::onBothBackends({1, 4})),
+                         testing::BackendSetupName{});
 
 // ---------------------------------------------------------------------------------------------
 // Event-time timers over a bounded input
 
 TEST_P(EventTimeTest, TimersFireInTimestampOrderPerKeyExactlyOnceAndNotBeforeTheWatermark) {
-  const int p = GetParam();
-  StreamEnvironment env(eventTimeConfig(p));
+  const int p = GetParam().parallelism;
+  StreamEnvironment env(eventTimeConfig(GetParam()));
   // Out of order by at most 5 ms (ts = 3i + jitter, jitter in [0, 8]), bound 10 ms: no record
   // is late. Per key (i mod 8) the timestamps are distinct.
   constexpr int64_t kRecords = 800;
@@ -251,8 +253,8 @@ TEST_P(EventTimeTest, TimersFireInTimestampOrderPerKeyExactlyOnceAndNotBeforeThe
 }
 
 TEST_P(EventTimeTest, TimerRegisteredTwiceFiresOnceAndDeletedTimerNeverFires) {
-  const int p = GetParam();
-  StreamEnvironment env(eventTimeConfig(p));
+  const int p = GetParam().parallelism;
+  StreamEnvironment env(eventTimeConfig(GetParam()));
   constexpr int64_t kKeys = 8;
   auto events = std::make_shared<std::vector<Event>>();
   auto at = [&](int64_t ts, auto&& perKey) {
@@ -300,8 +302,8 @@ TEST_P(EventTimeTest, TimerRegisteredTwiceFiresOnceAndDeletedTimerNeverFires) {
 }
 
 TEST_P(EventTimeTest, RemainingEventTimeTimersFireAtTheEndOfABoundedInput) {
-  const int p = GetParam();
-  StreamEnvironment env(eventTimeConfig(p));
+  const int p = GetParam().parallelism;
+  StreamEnvironment env(eventTimeConfig(GetParam()));
   auto events = std::make_shared<std::vector<Event>>();
   std::map<int64_t, std::vector<int64_t>> expected;
   for (int64_t ts = 0; ts < 100; ++ts) {
@@ -337,8 +339,8 @@ TEST_P(EventTimeTest, ManyTimersFiringAtOneWatermarkLeaveInBatchesOfTheBatchSize
   // 100 keys, each with a timer far ahead: the end of the input fires them all in one advance.
   // What they emit goes on in batches of at most the batch size (4), not as one batch held
   // until the last timer has fired.
-  const int p = GetParam();
-  StreamEnvironment env(eventTimeConfig(p));
+  const int p = GetParam().parallelism;
+  StreamEnvironment env(eventTimeConfig(GetParam()));
   auto events = std::make_shared<std::vector<Event>>();
   for (int64_t k = 0; k < 100; ++k) events->push_back(Event{k, k, 1'000'000});
   auto sizes = std::make_shared<Collector<size_t>>();
@@ -358,8 +360,8 @@ TEST_P(EventTimeTest, ManyTimersFiringAtOneWatermarkLeaveInBatchesOfTheBatchSize
 }
 
 TEST_P(EventTimeTest, TimerRegisteredInOnTimerAtOrBeforeTheWatermarkFiresInTheSameAdvance) {
-  const int p = GetParam();
-  StreamEnvironment env(eventTimeConfig(p));
+  const int p = GetParam().parallelism;
+  StreamEnvironment env(eventTimeConfig(GetParam()));
   // onTimer(ts) registers ts + 1 up to ts 5 of a chain started at ts 0: all fire, in order.
   struct ChainFn {
     void processElement(const Event& e, KeyedContext<int64_t, Fired>& ctx) {
@@ -389,8 +391,8 @@ TEST_P(EventTimeTest, TimerRegisteredInOnTimerAtOrBeforeTheWatermarkFiresInTheSa
 // Processing-time timers
 
 TEST_P(EventTimeTest, ProcessingTimeTimersFireAndDeletedOnesDoNot) {
-  const int p = GetParam();
-  StreamEnvironment env(eventTimeConfig(p));
+  const int p = GetParam().parallelism;
+  StreamEnvironment env(eventTimeConfig(GetParam()));
   constexpr int64_t kKeys = 8;
   // Per key: timers at now+20 (fires), now+40 (deleted), now+80 (fires).
   struct ProcessingTimerFn {
@@ -479,8 +481,8 @@ void expectMinimumOfBothInputs(JobClient& client, const Collector<Fired>& out, c
 }
 
 TEST_P(EventTimeTest, WatermarkOfConnectedKeyedStreamsIsTheMinimumOfBothInputs) {
-  const int p = GetParam();
-  StreamEnvironment env(eventTimeConfig(p));
+  const int p = GetParam().parallelism;
+  StreamEnvironment env(eventTimeConfig(GetParam()));
   auto a = boundedA();
   auto b = stalledB();
   auto strategy = watermarks::monotonousTimestamps<Event>(eventTs);
@@ -499,8 +501,8 @@ TEST_P(EventTimeTest, WatermarkOfConnectedKeyedStreamsIsTheMinimumOfBothInputs) 
 }
 
 TEST_P(EventTimeTest, WatermarkAfterAUnionIsTheMinimumOfBothInputs) {
-  const int p = GetParam();
-  StreamEnvironment env(eventTimeConfig(p));
+  const int p = GetParam().parallelism;
+  StreamEnvironment env(eventTimeConfig(GetParam()));
   auto a = boundedA();
   auto b = stalledB();
   auto strategy = watermarks::monotonousTimestamps<Event>(eventTs);
@@ -541,8 +543,8 @@ class TickingSource final : public SourceFunction<Event> {
 };
 
 TEST_P(EventTimeTest, IdleInputOfATwoInputOperatorStopsHoldingItsWatermarkBack) {
-  const int p = GetParam();
-  StreamEnvironment env(eventTimeConfig(p));
+  const int p = GetParam().parallelism;
+  StreamEnvironment env(eventTimeConfig(GetParam()));
   auto b = stalledB();
   auto strategy = watermarks::monotonousTimestamps<Event>(eventTs).withIdleness(milliseconds(50));
   auto streamA = env.fromSource<Event>("a", [] { return std::make_unique<TickingSource>(); }, strategy, 1);
@@ -570,8 +572,7 @@ TEST_P(EventTimeTest, IdleInputOfATwoInputOperatorStopsHoldingItsWatermarkBack) 
 }
 
 TEST_P(EventTimeTest, AssignTimestampsAndWatermarksDownstreamOfASource) {
-  const int p = GetParam();
-  StreamEnvironment env(eventTimeConfig(p));
+  StreamEnvironment env(eventTimeConfig(GetParam()));
   std::vector<Event> events;
   std::map<int64_t, std::vector<int64_t>> expected;
   for (int64_t ts = 0; ts < 400; ++ts) {
@@ -650,13 +651,13 @@ class QuietSplitSource final : public SourceFunction<Event> {
 };
 
 template <class Strategy>
-std::unique_ptr<JobClient> startQuietSplitJob(int p, Strategy strategy, std::shared_ptr<std::atomic<bool>> resume,
+std::unique_ptr<JobClient> startQuietSplitJob(testing::BackendSetup p, Strategy strategy, std::shared_ptr<std::atomic<bool>> resume,
                                               std::shared_ptr<Collector<Fired>> out) {
   StreamEnvironment env(eventTimeConfig(p));
   env.fromSource<Event>("splits", [resume] { return std::make_unique<QuietSplitSource>(resume); }, strategy, 1)
       .keyBy(eventKey)
       .template process<Fired>("timers", EventTimerFn{})
-      .parallelism(p)
+      .parallelism(p.parallelism)
       .sink("collect", collectInto(out));
   auto client = env.executeAsync();
   EXPECT_TRUE(client.isOk()) << client.status().toString();
@@ -664,10 +665,10 @@ std::unique_ptr<JobClient> startQuietSplitJob(int p, Strategy strategy, std::sha
 }
 
 TEST_P(EventTimeTest, QuietSplitWithoutIdlenessStallsTheWatermark) {
-  const int p = GetParam();
+  const int p = GetParam().parallelism;
   auto resume = std::make_shared<std::atomic<bool>>(false);
   auto out = std::make_shared<Collector<Fired>>();
-  auto client = startQuietSplitJob(p, watermarks::monotonousTimestamps<Event>(eventTs), resume, out);
+  auto client = startQuietSplitJob(GetParam(), watermarks::monotonousTimestamps<Event>(eventTs), resume, out);
   ASSERT_NE(client, nullptr);
 
   // Split 0 reaches 199 and beyond; split 1 stays at 99 (watermark 98).
@@ -689,11 +690,10 @@ TEST_P(EventTimeTest, QuietSplitWithoutIdlenessStallsTheWatermark) {
 }
 
 TEST_P(EventTimeTest, QuietSplitWithIdlenessStopsHoldingTimeBackAndRejoinsWithoutMovingItBack) {
-  const int p = GetParam();
   auto resume = std::make_shared<std::atomic<bool>>(false);
   auto out = std::make_shared<Collector<Fired>>();
   auto strategy = watermarks::monotonousTimestamps<Event>(eventTs).withIdleness(milliseconds(50));
-  auto client = startQuietSplitJob(p, strategy, resume, out);
+  auto client = startQuietSplitJob(GetParam(), strategy, resume, out);
   ASSERT_NE(client, nullptr);
 
   // Split 1 goes idle after 50 ms: time follows split 0 past 199.
@@ -769,8 +769,8 @@ std::shared_ptr<const std::vector<ScriptStep>> farFutureScript() {
 }
 
 TEST_P(EventTimeTest, FarFutureTimestampWithMaxAheadDoesNotFireLaterTimersEarly) {
-  const int p = GetParam();
-  StreamEnvironment env(eventTimeConfig(p));
+  const int p = GetParam().parallelism;
+  StreamEnvironment env(eventTimeConfig(GetParam()));
   auto script = farFutureScript();
   auto out = std::make_shared<Collector<Fired>>();
   // The far-future record moves time to at most 99 + 50; the records after it move it on.

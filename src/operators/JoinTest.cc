@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "reka/reka.h"
+#include "testing/BackendSetup.h"
 #include "testing/JobTesting.h"
 
 namespace reka {
@@ -35,6 +36,25 @@ struct Event {
   int64_t ts = 0;
   int64_t id = 0;
 };
+
+}  // namespace
+
+/// The window and join operators keep records in the state backend: on RocksDB they need a Serde.
+template <>
+struct Serde<Event> {
+  static void write(const Event& v, std::string& out) {
+    Serde<int64_t>::write(v.key, out);
+    Serde<int64_t>::write(v.ts, out);
+    Serde<int64_t>::write(v.id, out);
+  }
+  static bool read(std::string_view& in, Event& v) {
+    return Serde<int64_t>::read(in, v.key) &&
+           Serde<int64_t>::read(in, v.ts) &&
+           Serde<int64_t>::read(in, v.id);
+  }
+};
+
+namespace {
 
 /// One joined pair; `start`/`end` are the window (0 for the interval join).
 struct Joined {
@@ -117,9 +137,9 @@ std::vector<Joined> windowReference(const std::vector<Event>& as, const std::vec
   return sorted(std::move(out));
 }
 
-StreamEnvironment makeEnv(int parallelism) {
+StreamEnvironment makeEnv(testing::BackendSetup setup) {
   ExecutionConfig config;
-  config.parallelism = parallelism;
+  setup.applyTo(config);
   config.watermarkInterval = milliseconds(0);
   config.batchSize = 4;
   return StreamEnvironment(config);
@@ -151,7 +171,7 @@ struct JobOutput {
 };
 
 JobOutput runIntervalJoin(const std::vector<Event>& as, const std::vector<Event>& bs,
-                          int64_t boundMs, int64_t lower, int64_t upper, int parallelism) {
+                          int64_t boundMs, int64_t lower, int64_t upper, testing::BackendSetup parallelism) {
   StreamEnvironment env = makeEnv(parallelism);
   auto collector = std::make_shared<testing::Collector<Joined>>();
   intervalJoin<Joined>("join", keyedSource(env, "a", as, boundMs),
@@ -166,7 +186,7 @@ JobOutput runIntervalJoin(const std::vector<Event>& as, const std::vector<Event>
 
 template <class Assigner>
 JobOutput runWindowJoin(const std::vector<Event>& as, const std::vector<Event>& bs, int64_t boundMs,
-                        Assigner windows, int parallelism) {
+                        Assigner windows, testing::BackendSetup parallelism) {
   StreamEnvironment env = makeEnv(parallelism);
   auto collector = std::make_shared<testing::Collector<Joined>>();
   windowJoin<Joined>("join", keyedSource(env, "a", as, boundMs), keyedSource(env, "b", bs, boundMs),
@@ -178,7 +198,7 @@ JobOutput runWindowJoin(const std::vector<Event>& as, const std::vector<Event>& 
   return {s, sorted(collector->values()), (*client)->metrics().lateRecords};
 }
 
-class JoinParallelismTest : public ::testing::TestWithParam<int> {};
+class JoinParallelismTest : public ::testing::TestWithParam<testing::BackendSetup> {};
 
 TEST_P(JoinParallelismTest, IntervalJoinWithNegativeLowerBoundMatchesBruteForce) {
   const int64_t bound = 8;
@@ -229,10 +249,8 @@ TEST_P(JoinParallelismTest, SlidingWindowJoinMatchesBruteForce) {
   EXPECT_EQ(out.lateRecords, 0);
 }
 
-INSTANTIATE_TEST_SUITE_P(Parallelism, JoinParallelismTest, ::testing::Values(1, 4),
-                         [](const ::testing::TestParamInfo<int>& info) {
-                           return "p" + std::to_string(info.param);
-                         });
+INSTANTIATE_TEST_SUITE_P(Parallelism, JoinParallelismTest, ::testing::ValuesIn(testing::onBothBackends({1, 4})),
+                         testing::BackendSetupName{});
 
 TEST(JoinTest, IntervalJoinBoundsAreInclusive) {
   // a at 100 with [-10, +10]: b at 90 and 110 (the bounds) and 100 match, 89 and 111 do not;
@@ -372,7 +390,7 @@ bool awaitWatermark(JobClient& client, const std::string& name, int64_t wm) {
 /// watermark `wm`.
 template <class Join>
 JobOutput runWithLateA(std::vector<Event> before, std::vector<Event> after, std::vector<Event> bs,
-                       int64_t wm, int parallelism, Join join) {
+                       int64_t wm, testing::BackendSetup parallelism, Join join) {
   StreamEnvironment env = makeEnv(parallelism);
   auto gate = std::make_shared<Gate>();
   auto a = env.addSource<Event>(

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "reka/reka.h"
+#include "testing/BackendSetup.h"
 #include "testing/JobTesting.h"
 
 namespace reka {
@@ -52,6 +53,33 @@ struct CountSumAgg {
   std::pair<int64_t, int64_t> getResult(const Acc& a) const { return {a.count, a.sum}; }
 };
 
+}  // namespace
+
+/// Session windows keep their accumulators in the state backend: on RocksDB they need a Serde.
+template <>
+struct Serde<CountSumAgg::Acc> {
+  static void write(const CountSumAgg::Acc& a, std::string& out) {
+    Serde<int64_t>::write(a.count, out);
+    Serde<int64_t>::write(a.sum, out);
+  }
+  static bool read(std::string_view& in, CountSumAgg::Acc& a) {
+    return Serde<int64_t>::read(in, a.count) && Serde<int64_t>::read(in, a.sum);
+  }
+};
+template <>
+struct Serde<Event> {
+  static void write(const Event& e, std::string& out) {
+    Serde<std::string>::write(e.key, out);
+    Serde<int64_t>::write(e.ts, out);
+    Serde<int64_t>::write(e.value, out);
+  }
+  static bool read(std::string_view& in, Event& e) {
+    return Serde<std::string>::read(in, e.key) && Serde<int64_t>::read(in, e.ts) && Serde<int64_t>::read(in, e.value);
+  }
+};
+
+namespace {
+
 using Result = WindowResult<std::string_view, std::pair<int64_t, int64_t>>;
 
 /// "key [start,end) kind count/sum": readable in failure messages, sortable.
@@ -77,15 +105,15 @@ std::vector<std::string> ofKey(const std::vector<std::string>& all, const std::s
 /// One record per batch and a watermark after every batch: the watermark each record sees is
 /// fixed by the input order (one source subtask, its watermarks follow its records on every
 /// channel).
-ExecutionConfig configFor(int parallelism) {
+ExecutionConfig configFor(testing::BackendSetup setup) {
   ExecutionConfig c;
-  c.parallelism = parallelism;
+  setup.applyTo(c);
   c.batchSize = 1;
   c.watermarkInterval = 0ms;
   return c;
 }
 
-class SessionWindowTest : public ::testing::TestWithParam<int> {};
+class SessionWindowTest : public ::testing::TestWithParam<testing::BackendSetup> {};
 
 TEST_P(SessionWindowTest, MergesOverlappingTouchingAndBridgedSessions) {
   // Gap 10, out-of-orderness 5: watermark = highest timestamp - 6. value = ts.
@@ -342,7 +370,8 @@ TEST_P(SessionWindowTest, MatchesAReferenceOnDisorderedInput) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Parallelism, SessionWindowTest, ::testing::Values(1, 4));
+INSTANTIATE_TEST_SUITE_P(Parallelism, SessionWindowTest, ::testing::ValuesIn(testing::onBothBackends({1, 4})),
+                         testing::BackendSetupName{});
 
 TEST(SessionWindowConfigTest, CustomTriggerIsRejectedAtStart) {
   StreamEnvironment env(configFor(1));

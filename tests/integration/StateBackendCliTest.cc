@@ -1,5 +1,5 @@
-// `reka nexmark run --state-backend rocksdb`: the queries whose keyed functions keep state
-// through the state handles give exactly the heap backend's rows; bad backend settings are
+// `reka nexmark run --state-backend rocksdb`: the queries whose keyed functions, windows and
+// joins keep state in the backend give exactly the heap backend's rows; bad backend settings are
 // refused with a message that says what is accepted.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -82,10 +82,12 @@ TEST_P(StateBackendCliTest, RocksDbGivesTheHeapRows) {
   EXPECT_TRUE(left.empty()) << left.front();
 }
 
-// The queries whose keyed functions keep their state through the state handles.
+// The queries whose keyed functions keep their state through the state handles, and those whose
+// windows (q5 sliding, q7 tumbling, q11 sessions) and window join (q8) keep their contents in
+// the backend.
 INSTANTIATE_TEST_SUITE_P(Queries, StateBackendCliTest,
-                         ::testing::Values("q3", "q4", "q6", "q9", "q15", "q17", "q18", "q19",
-                                           "q20"),
+                         ::testing::Values("q3", "q4", "q5", "q6", "q7", "q8", "q9", "q11", "q15",
+                                           "q17", "q18", "q19", "q20"),
                          [](const ::testing::TestParamInfo<std::string>& i) { return i.param; });
 
 class StateBackendFlagsTest : public StateBackendCliTest {};

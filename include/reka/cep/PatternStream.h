@@ -106,7 +106,7 @@ class CepOperator final : public reka::detail::EmittingOperator<Out> {
 
   Status open(OperatorContext& ctx) override {
     REKA_RETURN_IF_ERROR(reka::detail::EmittingOperator<Out>::open(ctx));
-    Timers::open(ctx, kctx_);
+    REKA_RETURN_IF_ERROR(Timers::open(ctx, kctx_));
     auto nfa = Nfa<T>::compile(pattern_);  // per subtask: conditions are not shared between threads
     if (!nfa.isOk()) return Status::invalidArgument("pattern of operator '" + ctx.name + "': " + nfa.status().message());
     nfa_ = std::move(nfa.value());

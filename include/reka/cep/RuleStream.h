@@ -128,7 +128,7 @@ class RuleOperator final : public reka::detail::EmittingOperator<Alert> {
 
   Status open(OperatorContext& ctx) override {
     REKA_RETURN_IF_ERROR(reka::detail::EmittingOperator<Alert>::open(ctx));
-    Timers::open(ctx, kctx_);
+    REKA_RETURN_IF_ERROR(Timers::open(ctx, kctx_));
     KeyedStateRegistry<std::string> registry(ctx.state, &kctx_.keyContext(), ctx.name + "/");
     state_ = registry.template valueState<RuleKeyState>("rules");
     // The rules themselves: the same in every subtask (broadcast state).
@@ -212,8 +212,7 @@ class RuleOperator final : public reka::detail::EmittingOperator<Alert> {
     }
     rulesReceived_ = rulesReceived_ || from->rulesReceived_;
     rulesEnded_ = rulesReceived_;
-    kctx_.timers().absorb(from->kctx_.timers());
-    return Status::ok();
+    return kctx_.timers().absorb(from->kctx_.timers());
   }
 
   /// Installs `specs` (the checkpointed rules) in place of the rules installed now.

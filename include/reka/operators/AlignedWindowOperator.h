@@ -31,9 +31,14 @@ namespace reka::detail {
 /// in lateRecords, sent to the late-data output if one is set). A record for a window that has
 /// fired but is within its lateness updates that window's result at once (-U old, +U new).
 ///
-/// Checkpoints: full (snapshotState) or incremental (snapshotDelta: the panes' changed keys, the
-/// panes dropped since the last snapshot and the small state in full), when the key and the
-/// accumulator have a Serde.
+/// State: on the heap backend the panes' accumulators are the operator's own tracked maps; on a
+/// backend with a store (RocksDB) they are kept there, by (pane start, key), through a
+/// NamespacedStore, and the operator keeps only the list of panes (OwnContents).
+///
+/// Checkpoints: full (snapshotState) or, on the heap, incremental (snapshotDelta: the panes'
+/// changed keys, the panes dropped since the last snapshot and the small state in full), when the
+/// key and the accumulator have a Serde. In a store, the accumulators are checkpointed by the
+/// backend (native snapshots), and the operator's blob is the same format with empty panes.
 template <class T, class K, class KeyFn, class TsFn, class Agg, class Out, class Emit>
 class AlignedWindowOperator final : public EmittingOperator<Out> {
  public:
@@ -61,6 +66,7 @@ class AlignedWindowOperator final : public EmittingOperator<Out> {
     if (options_.allowedLatenessMs < 0)
       return Status::invalidArgument("operator '" + ctx.name + "': allowed lateness must not be negative");
     REKA_RETURN_IF_ERROR(EmittingOperator<Out>::open(ctx));
+    REKA_RETURN_IF_ERROR(contents_.open(ctx, "panes"));
     emitter_.initEmitter(ctx, this->ports_ ? *this->ports_ : SidePorts{});
     pane_ = spec_.paneMs();
     eventTime_ = spec_.domain == TimeDomain::kEventTime;
@@ -177,8 +183,9 @@ class AlignedWindowOperator final : public EmittingOperator<Out> {
         int64_t start = 0;
         auto pane = std::make_unique<Pane>();
         pane->snapshotted = true;
-        ok = Serde<int64_t>::read(in, start) && isPaneStart(start) && pane->accs.readFull(in) &&
-             panes.emplace(start, std::move(pane)).second;
+        ok = Serde<int64_t>::read(in, start) && isPaneStart(start) && pane->accs.readFull(in);
+        pane->start = start;
+        ok = ok && panes.emplace(start, std::move(pane)).second;
       }
       ok = ok && readEarly(in, early);
       REKA_RETURN_IF_ERROR(finishSnapshotRead(ok, in, this->ctx_));
@@ -188,13 +195,15 @@ class AlignedWindowOperator final : public EmittingOperator<Out> {
       cached_ = nullptr;
       droppedPanes_.clear();
       supersededDropped_ = 0;
+      settleRestoredContents();
       requestRestoredCallbacks(windowCallbackAt, earlyCallbackAt);
       return Status::ok();
     }
   }
 
+  /// On the heap; in a store the blob is small (the panes' starts) and written whole.
   bool supportsDeltaSnapshots() const override {
-    return kSnapshottable;
+    return kSnapshottable && !contents_.store;
   }
 
   /// Writes what changed since the last snapshot (full or delta) or restore: the time reached and
@@ -275,6 +284,7 @@ class AlignedWindowOperator final : public EmittingOperator<Out> {
       droppedPanes_.clear();
       windowCallbackAt_ = kMaxTime;  // the callbacks the base asked for are stale
       earlyCallbackAt_ = kMaxTime;
+      settleRestoredContents();
       requestRestoredCallbacks(windowCallbackAt, earlyCallbackAt);
       return Status::ok();
     }
@@ -298,7 +308,9 @@ class AlignedWindowOperator final : public EmittingOperator<Out> {
     absorbed_ = true;
     const auto owned = [this](const StoredKey& key) { return this->ctx_->template ownsKey<K>(key); };
     for (const auto& [start, pane] : from->panes_) {
-      Pane* mine = nullptr;
+      // In a store every pane is listed (its keys came with the backend's key groups); the old
+      // subtask's blob holds accumulators only if it ran on the heap.
+      Pane* mine = contents_.store ? &paneFor(start) : nullptr;
       for (const auto& [key, acc] : pane->accs) {
         if (!owned(key)) continue;
         if (mine == nullptr) mine = &paneFor(start);
@@ -310,6 +322,7 @@ class AlignedWindowOperator final : public EmittingOperator<Out> {
         if (owned(key)) early_[end].emplace(key, acc);
     }
     cached_ = nullptr;
+    settleRestoredContents();
     requestRestoredCallbacks(from->windowCallbackAt_, from->earlyCallbackAt_);
     return Status::ok();
   }
@@ -327,9 +340,72 @@ class AlignedWindowOperator final : public EmittingOperator<Out> {
 
  private:
   struct Pane {
-    TrackedPaneMap accs;
+    int64_t start = 0;
+    TrackedPaneMap accs;  ///< on the heap (in a store: empty, except during a restore)
     bool snapshotted = false;  ///< held by the last snapshot or restore: a drop must be recorded
   };
+
+  /// After a restore: accumulators that arrived where this backend does not keep them move to
+  /// where it does. In a store, those of a heap checkpoint (in the blob) go into the store; on
+  /// the heap, those of a RocksDB checkpoint (in the adopted table) go into the panes.
+  void settleRestoredContents() {
+    if (contents_.store) {
+      for (auto& [start, pane] : panes_) {
+        for (const auto& [key, acc] : pane->accs) contents_.store->put(start, key, acc);
+        pane->accs.reset();
+      }
+    } else {
+      contents_.drainAdopted([this](int64_t start, const StoredKey& key, const Acc& acc) {
+        if (isPaneStart(start)) paneFor(start).accs.put(key, acc);
+      });
+    }
+    cached_ = nullptr;
+  }
+
+  /// Calls `fn(key, acc)` for every key of pane `it`, key group by key group in a store.
+  template <class Fn>
+  void forEachInPane(const Pane& pane, Fn&& fn) {
+    if (!contents_.store) {
+      for (const auto& [key, acc] : pane.accs) fn(key, acc);
+      return;
+    }
+    const KeyGroupRange range = contents_.store->range();
+    for (int32_t g = range.first; g <= range.last; ++g) throwIfFailed(contents_.store->forEach(KeyGroup{g}, pane.start, fn));
+  }
+  static void throwIfFailed(const Status& s) {
+    if (!s.isOk()) throw StateAccessError(s);
+  }
+
+  /// Calls `emit(key, acc)` with each key's accumulator over the panes [begin, end) (merged when
+  /// there are several). In a store, the merge goes key group by key group, so that it holds one
+  /// key group's keys at a time.
+  template <class It, class Fn>
+  void forEachMerged(It begin, It end, Fn&& emit) {
+    if (std::next(begin) == end) {
+      forEachInPane(*begin->second, emit);
+      return;
+    }
+    auto merge = [this](const StoredKey& key, const Acc& acc) {
+      auto m = merged_.find(key);
+      if (m == merged_.end()) {
+        merged_.emplace(key, acc);
+      } else {
+        agg_.merge(acc, m->second);
+      }
+    };
+    if (!contents_.store) {
+      merged_.clear();
+      for (auto it = begin; it != end; ++it) forEachInPane(*it->second, merge);
+      for (const auto& [key, acc] : merged_) emit(key, acc);
+      return;
+    }
+    const KeyGroupRange range = contents_.store->range();
+    for (int32_t g = range.first; g <= range.last; ++g) {
+      merged_.clear();
+      for (auto it = begin; it != end; ++it) throwIfFailed(contents_.store->forEach(KeyGroup{g}, it->first, merge));
+      for (const auto& [key, acc] : merged_) emit(key, acc);
+    }
+  }
 
   Emitter<Out>& emitterRef() override { return emitter_; }
 
@@ -367,6 +443,7 @@ class AlignedWindowOperator final : public EmittingOperator<Out> {
     }
     pane.accs.reset();
     pane.snapshotted = false;
+    if (contents_.store) throwIfFailed(contents_.store->erase(it->first));
     if (freePanes_.size() < 2) freePanes_.push_back(std::move(it->second));
     panes_.erase(it);
   }
@@ -415,6 +492,7 @@ class AlignedWindowOperator final : public EmittingOperator<Out> {
       } else {
         p = std::make_unique<Pane>();
       }
+      p->start = start;
       it = panes_.emplace(start, std::move(p)).first;
     }
     cachedStart_ = start;
@@ -425,8 +503,14 @@ class AlignedWindowOperator final : public EmittingOperator<Out> {
   /// Adds r to its key's accumulator in the pane; an add that leaves the accumulator as it was
   /// (see addToAccumulator) does not put the key in the next delta.
   void addTo(Pane& pane, const K& key, const T& r) {
-    pane.accs.update(key, [this] { return agg_.createAccumulator(); },
-                     [&](Acc& acc) { return addToAccumulator(agg_, r, acc); });
+    auto make = [this] { return agg_.createAccumulator(); };
+    auto add = [&](Acc& acc) { return addToAccumulator(agg_, r, acc); };
+    if (contents_.store) {
+      storedKey_ = key;
+      contents_.store->update(pane.start, storedKey_, make, add);
+    } else {
+      pane.accs.update(key, make, add);
+    }
   }
 
   /// The first window (by end) that covers pane start p; equally, the smallest window end > p.
@@ -493,22 +577,7 @@ class AlignedWindowOperator final : public EmittingOperator<Out> {
     if (begin == end) return;
     auto earlyIt = early_.find(w.end);
     PaneMap* early = earlyIt == early_.end() ? nullptr : &earlyIt->second;
-    if (std::next(begin) == end) {
-      for (const auto& [key, acc] : begin->second->accs) emitResult(key, w, acc, early);
-    } else {
-      merged_.clear();
-      for (auto it = begin; it != end; ++it) {
-        for (const auto& [key, acc] : it->second->accs) {
-          auto m = merged_.find(key);
-          if (m == merged_.end()) {
-            merged_.emplace(key, acc);
-          } else {
-            agg_.merge(acc, m->second);
-          }
-        }
-      }
-      for (const auto& [key, acc] : merged_) emitResult(key, w, acc, early);
-    }
+    forEachMerged(begin, end, [&](const StoredKey& key, const Acc& acc) { emitResult(key, w, acc, early); });
     if (early != nullptr) early_.erase(earlyIt);
   }
 
@@ -535,7 +604,7 @@ class AlignedWindowOperator final : public EmittingOperator<Out> {
   bool windowAcc(const TimeWindow& w, const StoredKey& key, Acc& out) {
     bool any = false;
     for (auto it = panes_.lower_bound(w.start); it != panes_.end() && it->first < w.end; ++it) {
-      const Acc* a = it->second->accs.find(key);
+      const Acc* a = contents_.store ? contents_.store->find(it->first, key) : it->second->accs.find(key);
       if (a == nullptr) continue;
       if (!any) {
         out = *a;
@@ -604,17 +673,10 @@ class AlignedWindowOperator final : public EmittingOperator<Out> {
       end = std::max(end, firstEndCovering(next->first));
       if (end - spec_.sizeMs > lastPane) break;
       TimeWindow w{end - spec_.sizeMs, end};
-      merged_.clear();
-      for (auto it = panes_.lower_bound(w.start); it != panes_.end() && it->first < w.end; ++it) {
-        for (const auto& [key, acc] : it->second->accs) {
-          auto m = merged_.find(key);
-          if (m == merged_.end()) merged_.emplace(key, acc);
-          else agg_.merge(acc, m->second);
-        }
-      }
-      if (merged_.empty()) continue;
+      auto first = panes_.lower_bound(w.start), last = panes_.lower_bound(w.end);
+      if (first == last) continue;
       PaneMap& emitted = early_[w.end];
-      for (const auto& [key, acc] : merged_) {
+      forEachMerged(first, last, [&](const StoredKey& key, const Acc& acc) {
         auto e = emitted.find(key);
         if (e == emitted.end()) {
           emit_(key, w, acc, RowKind::kInsert, emitter_);
@@ -625,7 +687,8 @@ class AlignedWindowOperator final : public EmittingOperator<Out> {
           e->second = acc;
         }
         maybeFlush();
-      }
+      });
+      if (emitted.empty()) early_.erase(w.end);
     }
     emitter_.flushEmitted(nullptr);
   }
@@ -637,6 +700,8 @@ class AlignedWindowOperator final : public EmittingOperator<Out> {
   AlignedSpec spec_;
   WindowOptions options_;
   Emitter<Out> emitter_;
+  OwnContents<StoredKey, Acc> contents_;
+  StoredKey storedKey_{};  ///< the key of the record being added (in a store)
   int64_t pane_ = 1;
   bool eventTime_ = true;
 

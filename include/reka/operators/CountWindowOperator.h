@@ -23,6 +23,143 @@
 
 namespace reka::detail {
 
+/// A key's state in count windows.
+template <class Acc>
+struct CountKeyState {
+  KeyGroup keyGroup{0};     ///< not written: computed from the key
+  int64_t count = 0;        ///< records of the key so far
+  std::vector<Acc> panes;   ///< complete panes the next window holds, oldest first
+  std::optional<Acc> open;  ///< the pane being filled
+};
+/// A key's state in global windows.
+template <class Acc>
+struct GlobalKeyState {
+  GlobalKeyState() = default;
+  explicit GlobalKeyState(Acc a) : acc(std::move(a)) {}
+  KeyGroup keyGroup{0};        ///< not written: computed from the key
+  Acc acc{};
+  std::optional<Acc> emitted;  ///< the last emitted accumulator (set once the key has fired)
+  int64_t sinceFiring = 0;     ///< records since the last firing (count trigger)
+  bool changed = false;        ///< records arrived since the last firing
+};
+
+}  // namespace reka::detail
+
+namespace reka {
+
+/// A key's count-window state as the operator writes it in snapshots and keeps it in a store:
+/// i64 count, vector<acc> panes, optional<acc> open.
+template <class Acc>
+struct Serde<detail::CountKeyState<Acc>, std::enable_if_t<HasSerde<Acc>::value>> {
+  static void write(const detail::CountKeyState<Acc>& ks, std::string& out) {
+    Serde<int64_t>::write(ks.count, out);
+    Serde<std::vector<Acc>>::write(ks.panes, out);
+    Serde<std::optional<Acc>>::write(ks.open, out);
+  }
+  static bool read(std::string_view& in, detail::CountKeyState<Acc>& ks) {
+    return Serde<int64_t>::read(in, ks.count) && ks.count >= 0 && Serde<std::vector<Acc>>::read(in, ks.panes) &&
+           Serde<std::optional<Acc>>::read(in, ks.open);
+  }
+};
+/// A key's global-window state: acc, optional<acc> emitted, i64 sinceFiring, u8 changed.
+template <class Acc>
+struct Serde<detail::GlobalKeyState<Acc>, std::enable_if_t<HasSerde<Acc>::value>> {
+  static void write(const detail::GlobalKeyState<Acc>& ks, std::string& out) {
+    Serde<Acc>::write(ks.acc, out);
+    Serde<std::optional<Acc>>::write(ks.emitted, out);
+    Serde<int64_t>::write(ks.sinceFiring, out);
+    Serde<uint8_t>::write(ks.changed ? 1 : 0, out);
+  }
+  static bool read(std::string_view& in, detail::GlobalKeyState<Acc>& ks) {
+    uint8_t changed = 0;
+    const bool ok = Serde<Acc>::read(in, ks.acc) && Serde<std::optional<Acc>>::read(in, ks.emitted) &&
+                    Serde<int64_t>::read(in, ks.sinceFiring) && Serde<uint8_t>::read(in, changed) && changed <= 1;
+    ks.changed = changed == 1;
+    return ok;
+  }
+};
+
+}  // namespace reka
+
+namespace reka::detail {
+
+/// Where the count and global window operators keep a key's state: in their own map on the heap
+/// backend, in the backend's store on RocksDB (OwnContents, namespace 0). A reference handed out
+/// is valid until another key is used.
+template <class K, class State>
+class PerKeyStates {
+ public:
+  using Key = StoredKeyOf<K>;
+
+  Status open(OperatorContext& ctx, const std::string& table) {
+    ctx_ = &ctx;
+    return contents_.open(ctx, table);
+  }
+  bool inStore() const { return contents_.store.has_value(); }
+
+  /// The state of `key`, created with `make()` if absent; `kept` is set to the key as kept.
+  template <class Make>
+  State& getOrCreate(const K& key, Make&& make, const Key*& kept) {
+    if (contents_.store) {
+      storedKey_ = key;
+      kept = &storedKey_;
+      return contents_.store->getOrCreate(0, storedKey_, std::forward<Make>(make));
+    }
+    auto it = keys_.find(key);
+    if (it == keys_.end()) {
+      it = keys_.try_emplace(Key(key), make()).first;
+      it->second.keyGroup = keyGroupFor(hashKey(key), ctx_->maxParallelism);
+    }
+    kept = &it->first;
+    return it->second;
+  }
+
+  /// Calls `fn(key, state)` for every key, key group by key group in a store (where the state
+  /// given is a copy: `fn` returns whether it changed it, and a changed state is written back).
+  template <class Fn>
+  void forEachMutable(Fn&& fn) {
+    if (!contents_.store) {
+      for (auto& [key, st] : keys_) fn(key, st);
+      return;
+    }
+    auto& store = *contents_.store;
+    const KeyGroupRange range = store.range();
+    std::vector<std::pair<Key, State>> changed;
+    for (int32_t g = range.first; g <= range.last; ++g) {
+      changed.clear();
+      Status s = store.forEach(KeyGroup{g}, 0, [&](const Key& key, const State& st) {
+        State copy = st;
+        if (fn(key, copy)) changed.emplace_back(key, std::move(copy));
+      });
+      if (!s.isOk()) throw StateAccessError(s);
+      for (auto& [key, st] : changed) store.put(0, key, std::move(st));
+    }
+  }
+
+  /// The heap map (snapshots; empty in a store).
+  StateMap<Key, State>& heap() { return keys_; }
+
+  /// After a restore: states that arrived where this backend does not keep them move to where it
+  /// does (see AlignedWindowOperator::settleRestoredContents).
+  void settleRestored() {
+    if (contents_.store) {
+      for (const auto& [key, st] : keys_) contents_.store->put(0, key, st);
+      keys_.clear();
+      return;
+    }
+    contents_.drainAdopted([this](int64_t, const Key& key, const State& st) {
+      State& mine = keys_.insert_or_assign(key, st).first->second;
+      mine.keyGroup = keyGroupFor(hashKey(K(key)), ctx_->maxParallelism);
+    });
+  }
+
+ private:
+  OperatorContext* ctx_ = nullptr;
+  StateMap<Key, State> keys_;  // string keys: looked up by view, no copy
+  OwnContents<Key, State> contents_;
+  Key storedKey_{};
+};
+
 /// Count windows over a keyed stream (Flink's countWindow(size, slide)): every `slide` records of
 /// a key, a window over the key's last `size` records fires (+I). Sliding windows hold fewer
 /// records at the start (the first fires after `slide` records); slide == size is tumbling.
@@ -58,7 +195,8 @@ class CountWindowOperator final : public EmittingOperator<Out> {
     }
     pane_ = std::gcd(assigner_.size, assigner_.slide);
     keepPanes_ = static_cast<size_t>((assigner_.size - assigner_.slide) / pane_);
-    return EmittingOperator<Out>::open(ctx);
+    REKA_RETURN_IF_ERROR(EmittingOperator<Out>::open(ctx));
+    return keys_.open(ctx, "count-windows");
   }
 
   void processBatch(int, Batch& batch) override {
@@ -74,17 +212,16 @@ class CountWindowOperator final : public EmittingOperator<Out> {
 
   /// Writes every key's record count, complete panes and open pane. Version 1:
   ///   u8 version, u64 keys, keys × (key, i64 count, vector<acc> panes, optional<acc> open).
+  /// In a store the keys are the backend's: none are written.
   Status snapshotState(int64_t, std::string& out) override {
     if constexpr (!kSnapshottable) {
       return checkSnapshottable();
     } else {
       Serde<uint8_t>::write(kOperatorSnapshotVersion, out);
-      Serde<uint64_t>::write(keys_.size(), out);
-      for (const auto& [key, ks] : keys_) {
+      Serde<uint64_t>::write(keys_.heap().size(), out);
+      for (const auto& [key, ks] : keys_.heap()) {
         Serde<Key>::write(key, out);
-        Serde<int64_t>::write(ks.count, out);
-        Serde<std::vector<Acc>>::write(ks.panes, out);
-        Serde<std::optional<Acc>>::write(ks.open, out);
+        Serde<KeyState>::write(ks, out);
       }
       return Status::ok();
     }
@@ -102,15 +239,14 @@ class CountWindowOperator final : public EmittingOperator<Out> {
       for (uint64_t k = 0; ok && k < keyCount; ++k) {
         Key key{};
         KeyState ks;
-        ok = Serde<Key>::read(in, key) && Serde<int64_t>::read(in, ks.count) && ks.count >= 0 &&
-             Serde<std::vector<Acc>>::read(in, ks.panes) &&
-             Serde<std::optional<Acc>>::read(in, ks.open);
+        ok = Serde<Key>::read(in, key) && Serde<KeyState>::read(in, ks);
         if (!ok) break;
         ks.keyGroup = keyGroupFor(hashKey(K(key)), this->ctx_->maxParallelism);
         ok = keys.try_emplace(std::move(key), std::move(ks)).second;
       }
       REKA_RETURN_IF_ERROR(finishSnapshotRead(ok, in, this->ctx_));
-      keys_ = std::move(keys);
+      keys_.heap() = std::move(keys);
+      keys_.settleRestored();
       return Status::ok();
     }
   }
@@ -121,26 +257,18 @@ class CountWindowOperator final : public EmittingOperator<Out> {
   Status absorbRescaled(Operator& scratch, const Operator::RescaledPart&) override {
     auto* from = dynamic_cast<CountWindowOperator*>(&scratch);
     if (from == nullptr) return Status::internal("a rescaled restore handed over another kind of operator");
-    absorbOwnedKeys<K>(*this->ctx_, from->keys_, keys_);
+    absorbOwnedKeys<K>(*this->ctx_, from->keys_.heap(), keys_.heap());
+    keys_.settleRestored();
     return Status::ok();
   }
 
  private:
-  struct KeyState {
-    KeyGroup keyGroup{0};
-    int64_t count = 0;        ///< records of the key so far
-    std::vector<Acc> panes;   ///< complete panes the next window holds, oldest first
-    std::optional<Acc> open;  ///< the pane being filled
-  };
+  using KeyState = CountKeyState<Acc>;
 
   void add(const T& r) {
     const K key = keyFn_(r);
-    auto it = keys_.find(key);
-    if (it == keys_.end()) {
-      it = keys_.try_emplace(Key(key)).first;
-      it->second.keyGroup = keyGroupFor(hashKey(key), this->ctx_->maxParallelism);
-    }
-    KeyState& ks = it->second;
+    const Key* kept = nullptr;
+    KeyState& ks = keys_.getOrCreate(key, [] { return KeyState{}; }, kept);
     if (!ks.open) ks.open = agg_.createAccumulator();
     agg_.add(r, *ks.open);
     ++ks.count;
@@ -153,11 +281,11 @@ class CountWindowOperator final : public EmittingOperator<Out> {
     const int64_t records = static_cast<int64_t>(ks.panes.size()) * pane_;
     const TimeWindow window{ks.count - records, ks.count};
     if (ks.panes.size() == 1) {
-      emit_(it->first, window, ks.panes.front(), RowKind::kInsert, emitter_);
+      emit_(*kept, window, ks.panes.front(), RowKind::kInsert, emitter_);
     } else {
       Acc acc = agg_.createAccumulator();
       for (const Acc& p : ks.panes) agg_.merge(p, acc);
-      emit_(it->first, window, acc, RowKind::kInsert, emitter_);
+      emit_(*kept, window, acc, RowKind::kInsert, emitter_);
     }
     // The next window starts `slide` records later: keep only the panes it holds.
     if (ks.panes.size() > keepPanes_) {
@@ -176,7 +304,7 @@ class CountWindowOperator final : public EmittingOperator<Out> {
   int64_t pane_ = 1;
   size_t keepPanes_ = 0;
   Emitter<Out> emitter_;
-  StateMap<Key, KeyState> keys_;  // string keys: looked up by view, no copy
+  PerKeyStates<K, KeyState> keys_;
 };
 
 /// Global windows over a keyed stream: one window per key, TimeWindow{kMinTime, kMaxTime}, holding
@@ -215,6 +343,7 @@ class GlobalWindowOperator final : public EmittingOperator<Out> {
                                      std::to_string(t.intervalMs) + " ms");
     }
     REKA_RETURN_IF_ERROR(EmittingOperator<Out>::open(ctx));
+    REKA_RETURN_IF_ERROR(keys_.open(ctx, "global-windows"));
     if (periodic()) requestCallback(ctx.time->now() + t.intervalMs);
     return Status::ok();
   }
@@ -224,15 +353,11 @@ class GlobalWindowOperator final : public EmittingOperator<Out> {
     const bool byCount = options_.trigger.kind == Trigger::Kind::kCount;
     for (const T& r : in.records) {
       const K key = keyFn_(r);
-      auto it = keys_.find(key);
-      if (it == keys_.end()) {
-        it = keys_.try_emplace(Key(key), agg_.createAccumulator()).first;
-        it->second.keyGroup = keyGroupFor(hashKey(key), this->ctx_->maxParallelism);
-      }
-      KeyState& ks = it->second;
+      const Key* kept = nullptr;
+      KeyState& ks = keys_.getOrCreate(key, [this] { return KeyState(agg_.createAccumulator()); }, kept);
       agg_.add(r, ks.acc);
       ks.changed = true;
-      if (byCount && ++ks.sinceFiring >= options_.trigger.count) fire(it->first, ks, false);
+      if (byCount && ++ks.sinceFiring >= options_.trigger.count) fire(*kept, ks, false);
     }
     emitter_.flushEmitted(&in);
   }
@@ -264,6 +389,7 @@ class GlobalWindowOperator final : public EmittingOperator<Out> {
   /// changed since. Version 1:
   ///   u8 version, u8 ended, i64 callbackAt, u64 keys,
   ///   keys × (key, acc, optional<acc> emitted, i64 sinceFiring, u8 changed).
+  /// In a store the keys are the backend's: none are written.
   Status snapshotState(int64_t, std::string& out) override {
     if constexpr (!kSnapshottable) {
       return checkSnapshottable();
@@ -271,13 +397,10 @@ class GlobalWindowOperator final : public EmittingOperator<Out> {
       Serde<uint8_t>::write(kOperatorSnapshotVersion, out);
       Serde<uint8_t>::write(ended_ ? 1 : 0, out);
       Serde<int64_t>::write(callbackAt_, out);
-      Serde<uint64_t>::write(keys_.size(), out);
-      for (const auto& [key, ks] : keys_) {
+      Serde<uint64_t>::write(keys_.heap().size(), out);
+      for (const auto& [key, ks] : keys_.heap()) {
         Serde<Key>::write(key, out);
-        Serde<Acc>::write(ks.acc, out);
-        Serde<std::optional<Acc>>::write(ks.emitted, out);
-        Serde<int64_t>::write(ks.sinceFiring, out);
-        Serde<uint8_t>::write(ks.changed ? 1 : 0, out);
+        Serde<KeyState>::write(ks, out);
       }
       return Status::ok();
     }
@@ -299,19 +422,15 @@ class GlobalWindowOperator final : public EmittingOperator<Out> {
       for (uint64_t k = 0; ok && k < keyCount; ++k) {
         Key key{};
         KeyState ks(agg_.createAccumulator());
-        uint8_t changed = 0;
-        ok = Serde<Key>::read(in, key) && Serde<Acc>::read(in, ks.acc) &&
-             Serde<std::optional<Acc>>::read(in, ks.emitted) &&
-             Serde<int64_t>::read(in, ks.sinceFiring) && Serde<uint8_t>::read(in, changed) &&
-             changed <= 1;
+        ok = Serde<Key>::read(in, key) && Serde<KeyState>::read(in, ks);
         if (!ok) break;
-        ks.changed = changed == 1;
         ks.keyGroup = keyGroupFor(hashKey(K(key)), this->ctx_->maxParallelism);
         ok = keys.try_emplace(std::move(key), std::move(ks)).second;
       }
       REKA_RETURN_IF_ERROR(finishSnapshotRead(ok, in, this->ctx_));
       ended_ = ended == 1;
-      keys_ = std::move(keys);
+      keys_.heap() = std::move(keys);
+      keys_.settleRestored();
       if (periodic() && !ended_ && callbackAt != kMaxTime) requestCallback(callbackAt);
       return Status::ok();
     }
@@ -323,21 +442,15 @@ class GlobalWindowOperator final : public EmittingOperator<Out> {
   Status absorbRescaled(Operator& scratch, const Operator::RescaledPart&) override {
     auto* from = dynamic_cast<GlobalWindowOperator*>(&scratch);
     if (from == nullptr) return Status::internal("a rescaled restore handed over another kind of operator");
-    absorbOwnedKeys<K>(*this->ctx_, from->keys_, keys_);
+    absorbOwnedKeys<K>(*this->ctx_, from->keys_.heap(), keys_.heap());
+    keys_.settleRestored();
     ended_ = ended_ || from->ended_;
     if (periodic() && !ended_ && from->callbackAt_ != kMaxTime) requestCallback(from->callbackAt_);
     return Status::ok();
   }
 
  private:
-  struct KeyState {
-    explicit KeyState(Acc a) : acc(std::move(a)) {}
-    KeyGroup keyGroup{0};
-    Acc acc;
-    std::optional<Acc> emitted;  ///< the last emitted accumulator (set once the key has fired)
-    int64_t sinceFiring = 0;     ///< records since the last firing (count trigger)
-    bool changed = false;        ///< records arrived since the last firing
-  };
+  using KeyState = GlobalKeyState<Acc>;
 
   // Periodic callbacks go through here so that a snapshot knows which one is pending.
   void requestCallback(int64_t at) {
@@ -371,11 +484,12 @@ class GlobalWindowOperator final : public EmittingOperator<Out> {
   void fireChanged(bool last) {
     if (ended_) return;
     ended_ = last;
-    for (auto& [key, ks] : keys_) {
-      if (!ks.changed) continue;
+    keys_.forEachMutable([&](const Key& key, KeyState& ks) {
+      if (!ks.changed) return false;
       fire(key, ks, last);
       if (emitter_.pendingCount() >= this->ctx_->batchSize) emitter_.flushEmitted(nullptr);
-    }
+      return true;
+    });
     emitter_.flushEmitted(nullptr);
   }
 
@@ -388,7 +502,7 @@ class GlobalWindowOperator final : public EmittingOperator<Out> {
   bool ended_ = false;  ///< the end-of-input firing happened
   int64_t callbackAt_ = kMaxTime;  ///< the pending periodic callback (kMaxTime: none)
   Emitter<Out> emitter_;
-  StateMap<Key, KeyState> keys_;  // string keys: looked up by view, no copy
+  PerKeyStates<K, KeyState> keys_;
 };
 
 }  // namespace reka::detail

@@ -1,7 +1,8 @@
 #pragma once
 
 // Joins of two keyed streams on event time: the interval join and the window join (tumbling
-// or sliding windows). Both keep every buffered record in the operator's memory, per key.
+// or sliding windows). Both keep every buffered record per key: in the operator's memory on the
+// heap backend, in the backend's store on RocksDB (OwnContents).
 //
 // Records kept in join state must own their data: a record type that holds a std::string_view
 // into its input batch's buffers would dangle once that batch is released. Map such records to
@@ -10,6 +11,8 @@
 #include <absl/container/btree_map.h>
 #include <absl/container/btree_set.h>
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -27,13 +30,33 @@ namespace reka::detail {
 
 /// One side of an interval join: its records per key, ordered by timestamp, plus the times at
 /// which they stop being needed. Owned by one operator instance (one task).
+///
+/// The records are in `byKey_` on the heap backend; on a backend with a store (RocksDB) they
+/// are a sorted list per key there (namespace 0 of a NamespacedStore), read through its cache.
+/// The cleanup index (time, key) stays on the heap, as timers do.
 template <class K, class T>
 class IntervalJoinBuffer {
  public:
   using StoredKey = StoredKeyOf<K>;
+  /// A key's records in a store: (timestamp, record), by timestamp, arrival order among equals.
+  using StoredRecords = std::vector<std::pair<int64_t, T>>;
+
+  /// Where the records are kept (see OwnContents); `table` names the state.
+  Status open(OperatorContext& ctx, const std::string& table) { return contents_.open(ctx, table); }
 
   /// Keeps `record` (timestamp `ts`) of `key` until the watermark reaches `cleanupAt`.
   void add(const K& key, int64_t ts, int64_t cleanupAt, const T& record) {
+    if (contents_.store) {
+      storedKey_ = key;
+      contents_.store->update(0, storedKey_, [] { return StoredRecords{}; }, [&](StoredRecords& records) {
+        auto at = std::upper_bound(records.begin(), records.end(), ts,
+                                   [](int64_t t, const std::pair<int64_t, T>& r) { return t < r.first; });
+        records.emplace(at, ts, record);
+        return true;
+      });
+      due_.insert(Due(cleanupAt, storedKey_));
+      return;
+    }
     auto it = byKey_.find(key);
     if (it == byKey_.end()) it = byKey_.try_emplace(StoredKey(key)).first;
     it->second.emplace(ts, record);
@@ -42,8 +65,17 @@ class IntervalJoinBuffer {
 
   /// Calls f(record) for every record of `key` with lo <= timestamp <= hi, in timestamp order.
   template <class F>
-  void forEachBetween(const K& key, int64_t lo, int64_t hi, F&& f) const {
+  void forEachBetween(const K& key, int64_t lo, int64_t hi, F&& f) {
     if (lo > hi) return;
+    if (contents_.store) {
+      storedKey_ = key;
+      const StoredRecords* records = contents_.store->find(0, storedKey_);
+      if (records == nullptr) return;
+      auto r = std::lower_bound(records->begin(), records->end(), lo,
+                                [](const std::pair<int64_t, T>& e, int64_t t) { return e.first < t; });
+      for (; r != records->end() && r->first <= hi; ++r) f(r->second);
+      return;
+    }
     auto it = byKey_.find(key);
     if (it == byKey_.end()) return;
     const auto& records = it->second;
@@ -103,6 +135,13 @@ class IntervalJoinBuffer {
     due_ = std::move(due);
     return true;
   }
+  /// Takes what `restored` read (restore) into this opened buffer, and moves records that
+  /// arrived where this backend does not keep them to where it does.
+  void takeRestored(IntervalJoinBuffer&& restored) {
+    byKey_ = std::move(restored.byKey_);
+    due_ = std::move(restored.due_);
+    settleRestoredContents();
+  }
 
   /// Restore at another parallelism: adds the records and cleanup entries of `from` (an old
   /// subtask's buffer) whose keys `owned(key)` accepts.
@@ -112,6 +151,7 @@ class IntervalJoinBuffer {
       if (owned(key)) byKey_[key].insert(records.begin(), records.end());
     for (const Due& d : from.due_)
       if (owned(d.second)) due_.insert(d);
+    settleRestoredContents();
   }
 
   /// The earliest cleanup time of a kept record (INT64_MAX: none).
@@ -123,6 +163,18 @@ class IntervalJoinBuffer {
   void expire(int64_t watermark, CleanupOf&& cleanupOf) {
     while (!due_.empty() && due_.begin()->first <= watermark) {
       auto node = due_.extract(due_.begin());
+      if (contents_.store) {
+        bool empty = false;
+        contents_.store->update(0, node.value().second, [] { return StoredRecords{}; }, [&](StoredRecords& records) {
+          size_t n = 0;
+          while (n < records.size() && cleanupOf(records[n].first) <= watermark) ++n;
+          records.erase(records.begin(), records.begin() + static_cast<std::ptrdiff_t>(n));
+          empty = records.empty();
+          return n > 0;
+        });
+        if (empty) contents_.store->erase(0, node.value().second);
+        continue;
+      }
       auto it = byKey_.find(node.value().second);
       if (it == byKey_.end()) continue;
       auto& records = it->second;
@@ -134,8 +186,28 @@ class IntervalJoinBuffer {
 
  private:
   using Due = std::pair<int64_t, StoredKey>;
+
+  /// After a restore: records that arrived where this backend does not keep them move to where
+  /// it does (see AlignedWindowOperator::settleRestoredContents).
+  void settleRestoredContents() {
+    if (contents_.store) {
+      for (const auto& [key, records] : byKey_) {
+        StoredRecords list(records.begin(), records.end());
+        contents_.store->put(0, key, std::move(list));
+      }
+      byKey_.clear();
+    } else {
+      contents_.drainAdopted([this](int64_t, const StoredKey& key, const StoredRecords& records) {
+        auto& mine = byKey_[key];
+        for (const auto& [ts, record] : records) mine.emplace(ts, record);
+      });
+    }
+  }
+
   StateMap<StoredKey, absl::btree_multimap<int64_t, T>> byKey_;
   absl::btree_set<Due> due_;  // (cleanup time, key): one entry per distinct pair
+  OwnContents<StoredKey, StoredRecords> contents_;
+  StoredKey storedKey_{};  ///< the key being used (in a store)
 };
 
 /// Flink's interval join: for every a of input 0 and b of input 1 with the same key and
@@ -170,7 +242,9 @@ class IntervalJoinOperator final : public EmittingOperator<Out> {
                                      " ms) must not be above the upper bound (" +
                                      std::to_string(upper_) + " ms)");
     }
-    return EmittingOperator<Out>::open(ctx);
+    REKA_RETURN_IF_ERROR(EmittingOperator<Out>::open(ctx));
+    REKA_RETURN_IF_ERROR(bufferA_.open(ctx, "records-1"));
+    return bufferB_.open(ctx, "records-2");
   }
 
   void processBatch(int input, Batch& batch) override {
@@ -238,8 +312,8 @@ class IntervalJoinOperator final : public EmittingOperator<Out> {
           Serde<int64_t>::read(in, watermark) && bufferA.restore(in) && bufferB.restore(in);
       REKA_RETURN_IF_ERROR(finishSnapshotRead(ok, in, this->ctx_));
       watermark_ = watermark;
-      bufferA_ = std::move(bufferA);
-      bufferB_ = std::move(bufferB);
+      bufferA_.takeRestored(std::move(bufferA));
+      bufferB_.takeRestored(std::move(bufferB));
       return Status::ok();
     }
   }
@@ -314,6 +388,10 @@ class IntervalJoinOperator final : public EmittingOperator<Out> {
 /// A record is added to each of its windows that has not fired; if all have fired it is late:
 /// counted in lateRecords and dropped. Invalid window specs and processing-time windows fail
 /// open() with InvalidArgument.
+///
+/// State: the windows' records by (window end, key), in the operator's own maps on the heap
+/// backend, in the backend's store on RocksDB (OwnContents; the operator then keeps the list of
+/// window ends only).
 template <class A, class B, class K, class Out, class KeyA, class KeyB, class TsA, class TsB,
           class Fn>
 class WindowJoinOperator final : public EmittingOperator<Out> {
@@ -338,17 +416,18 @@ class WindowJoinOperator final : public EmittingOperator<Out> {
           "window join: the windows must be event-time windows (TumblingWindows::eventTime, "
           "SlidingWindows::eventTime)");
     }
-    return EmittingOperator<Out>::open(ctx);
+    REKA_RETURN_IF_ERROR(EmittingOperator<Out>::open(ctx));
+    return contents_.open(ctx, "windows");
   }
 
   void processBatch(int input, Batch& batch) override {
     if (input == 0) {
       for (const A& a : static_cast<RecordBatch<A>&>(batch).records) {
-        add(tsA_(a), keyA_(a), [&](Sides& s) { s.a.push_back(a); });
+        add(tsA_(a), keyA_(a), [&](Sides& s) { s.first.push_back(a); });
       }
     } else {
       for (const B& b : static_cast<RecordBatch<B>&>(batch).records) {
-        add(tsB_(b), keyB_(b), [&](Sides& s) { s.b.push_back(b); });
+        add(tsB_(b), keyB_(b), [&](Sides& s) { s.second.push_back(b); });
       }
     }
   }
@@ -363,13 +442,21 @@ class WindowJoinOperator final : public EmittingOperator<Out> {
            windows_.begin()->first <= addSaturating(wm, 1)) {  // maxTimestamp <= wm
       auto node = windows_.extract(windows_.begin());
       const TimeWindow window{subSaturating(node.key(), spec_.sizeMs), node.key()};
-      for (const auto& [key, sides] : node.mapped()) {
-        for (const A& a : sides.a) {
-          for (const B& b : sides.b) {
+      auto join = [&](const StoredKey&, const Sides& sides) {
+        for (const A& a : sides.first) {
+          for (const B& b : sides.second) {
             fn_(a, b, window, emitter_);
             if (emitter_.pendingCount() >= this->ctx_->batchSize) emitter_.flushEmitted(nullptr);
           }
         }
+      };
+      if (contents_.store) {
+        auto& store = *contents_.store;
+        const KeyGroupRange range = store.range();
+        for (int32_t g = range.first; g <= range.last; ++g) throwIfFailed(store.forEach(KeyGroup{g}, node.key(), join));
+        throwIfFailed(store.erase(node.key()));
+      } else {
+        for (const auto& [key, sides] : node.mapped()) join(key, sides);
       }
     }
     emitter_.flushEmitted(nullptr);
@@ -406,8 +493,8 @@ class WindowJoinOperator final : public EmittingOperator<Out> {
         Serde<uint64_t>::write(byKey.size(), out);
         for (const auto& [key, sides] : byKey) {
           Serde<StoredKey>::write(key, out);
-          Serde<std::vector<A>>::write(sides.a, out);
-          Serde<std::vector<B>>::write(sides.b, out);
+          Serde<std::vector<A>>::write(sides.first, out);
+          Serde<std::vector<B>>::write(sides.second, out);
         }
       }
       return Status::ok();
@@ -434,14 +521,15 @@ class WindowJoinOperator final : public EmittingOperator<Out> {
         for (uint64_t k = 0; ok && k < keyCount; ++k) {
           StoredKey key{};
           Sides sides;
-          ok = Serde<StoredKey>::read(in, key) && Serde<std::vector<A>>::read(in, sides.a) &&
-               Serde<std::vector<B>>::read(in, sides.b) &&
+          ok = Serde<StoredKey>::read(in, key) && Serde<std::vector<A>>::read(in, sides.first) &&
+               Serde<std::vector<B>>::read(in, sides.second) &&
                byKey.try_emplace(std::move(key), std::move(sides)).second;
         }
       }
       REKA_RETURN_IF_ERROR(finishSnapshotRead(ok, in, this->ctx_));
       watermark_ = watermark;
       windows_ = std::move(windows);
+      settleRestoredContents();
       return Status::ok();
     }
   }
@@ -456,17 +544,36 @@ class WindowJoinOperator final : public EmittingOperator<Out> {
     watermark_ = absorbed_ ? std::min(watermark_, from->watermark_) : from->watermark_;
     absorbed_ = true;
     for (const auto& [end, byKey] : from->windows_) {
+      // In a store every window is listed (its records came with the backend's key groups).
+      if (contents_.store) windows_[end];
       for (const auto& [key, sides] : byKey)
         if (this->ctx_->template ownsKey<K>(key)) windows_[end].try_emplace(key, sides);
     }
+    settleRestoredContents();
     return Status::ok();
   }
 
  private:
-  struct Sides {
-    std::vector<A> a;
-    std::vector<B> b;
-  };
+  /// Each window's records of one key: the first input's, the second's.
+  using Sides = std::pair<std::vector<A>, std::vector<B>>;
+
+  /// After a restore: records that arrived where this backend does not keep them move to where
+  /// it does (see AlignedWindowOperator::settleRestoredContents).
+  void settleRestoredContents() {
+    if (contents_.store) {
+      for (auto& [end, byKey] : windows_) {
+        for (auto& [key, sides] : byKey) contents_.store->put(end, key, std::move(sides));
+        byKey.clear();
+      }
+    } else {
+      contents_.drainAdopted([this](int64_t end, const StoredKey& key, const Sides& sides) {
+        if (end > addSaturating(watermark_, 1)) windows_[end].try_emplace(key, sides);
+      });
+    }
+  }
+  static void throwIfFailed(const Status& s) {
+    if (!s.isOk()) throw StateAccessError(s);
+  }
 
   // Adds a record at `ts` to every window of it that has not fired: windows [start, start + size)
   // for the starts aligned to slide (+ offset) in (ts - size, ts], newest first.
@@ -483,9 +590,17 @@ class WindowJoinOperator final : public EmittingOperator<Out> {
       // Older windows end earlier: once one has fired, all the rest have.
       if (end <= addSaturating(watermark_, 1)) break;
       auto& byKey = windows_[end];
-      auto it = byKey.find(key);
-      if (it == byKey.end()) it = byKey.try_emplace(StoredKey(key)).first;
-      append(it->second);
+      if (contents_.store) {
+        storedKey_ = key;
+        contents_.store->update(end, storedKey_, [] { return Sides{}; }, [&](Sides& s) {
+          append(s);
+          return true;
+        });
+      } else {
+        auto it = byKey.find(key);
+        if (it == byKey.end()) it = byKey.try_emplace(StoredKey(key)).first;
+        append(it->second);
+      }
       added = true;
       if (start < kMinTime + spec_.slideMs) break;
     }
@@ -500,7 +615,10 @@ class WindowJoinOperator final : public EmittingOperator<Out> {
   AlignedSpec spec_;
   Fn fn_;
   Emitter<Out> emitter_;
-  absl::btree_map<int64_t, StateMap<StoredKey, Sides>> windows_;  // by window end
+  /// By window end: the records by key on the heap; in a store, the windows that exist (empty).
+  absl::btree_map<int64_t, StateMap<StoredKey, Sides>> windows_;
+  OwnContents<StoredKey, Sides> contents_;
+  StoredKey storedKey_{};  ///< the key of the record being added (in a store)
   int64_t watermark_ = kMinTime;
   bool absorbed_ = false;  ///< a rescaled restore took an old subtask's state
 };

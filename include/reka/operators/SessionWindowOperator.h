@@ -26,6 +26,75 @@
 
 namespace reka::detail {
 
+/// A session's result that was emitted and that the next firing of the session replaces (-U).
+template <class Acc>
+struct SessionResult {
+  TimeWindow window;
+  Acc acc;
+};
+/// One session of a key.
+template <class Acc>
+struct SessionState {
+  TimeWindow window;
+  Acc acc;
+  bool fired = false;                       ///< (window, acc) is what was last emitted
+  std::vector<SessionResult<Acc>> retract;  ///< earlier results of merged fired sessions, not yet replaced
+};
+/// A key's sessions and its timer.
+template <class Acc>
+struct SessionKeyState {
+  KeyGroup keyGroup{0};                     ///< not written: computed from the key
+  std::vector<SessionState<Acc>> sessions;  ///< disjoint, not touching, sorted by start
+  std::optional<int64_t> timerAt;           ///< this key's entry in the operator's timer set
+};
+
+}  // namespace reka::detail
+
+namespace reka {
+
+/// A key's sessions as the session window operator writes them in its snapshots and keeps them
+/// in a store: optional<i64> timerAt, u64 sessions, sessions × (window, acc, u8 fired,
+/// u64 retract, retract × (window, acc)), a window being i64 start, i64 end.
+template <class Acc>
+struct Serde<detail::SessionKeyState<Acc>, std::enable_if_t<HasSerde<Acc>::value>> {
+  static void write(const detail::SessionKeyState<Acc>& ks, std::string& out) {
+    Serde<std::optional<int64_t>>::write(ks.timerAt, out);
+    Serde<uint64_t>::write(ks.sessions.size(), out);
+    for (const auto& session : ks.sessions) {
+      detail::writeSnapshotWindow(session.window, out);
+      Serde<Acc>::write(session.acc, out);
+      Serde<uint8_t>::write(session.fired ? 1 : 0, out);
+      Serde<uint64_t>::write(session.retract.size(), out);
+      for (const auto& e : session.retract) {
+        detail::writeSnapshotWindow(e.window, out);
+        Serde<Acc>::write(e.acc, out);
+      }
+    }
+  }
+  static bool read(std::string_view& in, detail::SessionKeyState<Acc>& ks) {
+    uint64_t sessionCount = 0;
+    bool ok = Serde<std::optional<int64_t>>::read(in, ks.timerAt) && detail::readSnapshotCount(in, sessionCount);
+    ks.sessions.clear();
+    for (uint64_t i = 0; ok && i < sessionCount; ++i) {
+      auto& session = ks.sessions.emplace_back();
+      uint8_t fired = 0;
+      uint64_t retractCount = 0;
+      ok = detail::readSnapshotWindow(in, session.window) && Serde<Acc>::read(in, session.acc) &&
+           Serde<uint8_t>::read(in, fired) && fired <= 1 && detail::readSnapshotCount(in, retractCount);
+      session.fired = fired == 1;
+      for (uint64_t j = 0; ok && j < retractCount; ++j) {
+        auto& e = session.retract.emplace_back();
+        ok = detail::readSnapshotWindow(in, e.window) && Serde<Acc>::read(in, e.acc);
+      }
+    }
+    return ok;
+  }
+};
+
+}  // namespace reka
+
+namespace reka::detail {
+
 /// Session windows over a keyed stream. A record at ts opens [ts, ts + gap) and merges (agg.merge)
 /// with every session of its key that window intersects; touching sessions merge too, as in Flink.
 ///
@@ -43,8 +112,11 @@ namespace reka::detail {
 /// clock reaches its end; at the end of input every session still open fires. There is no
 /// lateness in processing time.
 ///
-/// Only the default trigger is supported: open() rejects any other. Keyed state lives in memory
-/// (one small sorted vector of sessions per key). Driven by one task at a time.
+/// Only the default trigger is supported: open() rejects any other. Keyed state is one small
+/// sorted vector of sessions per key: in the operator's memory on the heap backend, in the
+/// backend's store on RocksDB (OwnContents); the timer set (one entry per key) stays on the heap
+/// in both, and a snapshot in a store lists each key with its timer only. Driven by one task at
+/// a time.
 template <class T, class K, class KeyFn, class TsFn, class Agg, class Out, class Emit>
 class SessionWindowOperator final : public EmittingOperator<Out> {
  public:
@@ -73,7 +145,8 @@ class SessionWindowOperator final : public EmittingOperator<Out> {
       return Status::invalidArgument("allowed lateness must not be negative, got " +
                                      std::to_string(options_.allowedLatenessMs) + " ms");
     }
-    return EmittingOperator<Out>::open(ctx);
+    REKA_RETURN_IF_ERROR(EmittingOperator<Out>::open(ctx));
+    return contents_.open(ctx, "sessions");
   }
 
   void processBatch(int, Batch& batch) override {
@@ -118,30 +191,29 @@ class SessionWindowOperator final : public EmittingOperator<Out> {
   /// Writes the watermark and every key's sessions (window, accumulator, whether fired, the
   /// results a later firing retracts) and timer. The timer set is rebuilt from the per-key
   /// timers on restore. Version 1:
-  ///   u8 version, i64 watermark, u64 keys, keys × (key, optional<i64> timerAt, u64 sessions,
-  ///   sessions × (window, acc, u8 fired, u64 retract, retract × (window, acc))),
-  /// a window being i64 start, i64 end.
+  ///   u8 version, i64 watermark, u64 keys, keys × (key, Serde<SessionKeyState>).
+  /// In a store the sessions are the backend's: each key is written with its timer and no
+  /// sessions.
   Status snapshotState(int64_t, std::string& out) override {
     if constexpr (!kSnapshottable) {
       return checkSnapshottable();
     } else {
       Serde<uint8_t>::write(kOperatorSnapshotVersion, out);
       Serde<int64_t>::write(watermark_, out);
+      if (contents_.store) {
+        Serde<uint64_t>::write(timers_.size(), out);
+        KeyState timerOnly;
+        for (const auto& [at, key] : timers_) {
+          Serde<Key>::write(key, out);
+          timerOnly.timerAt = at;
+          Serde<KeyState>::write(timerOnly, out);
+        }
+        return Status::ok();
+      }
       Serde<uint64_t>::write(keys_.size(), out);
       for (const auto& [key, ks] : keys_) {
         Serde<Key>::write(key, out);
-        Serde<std::optional<int64_t>>::write(ks.timerAt, out);
-        Serde<uint64_t>::write(ks.sessions.size(), out);
-        for (const Session& session : ks.sessions) {
-          writeSnapshotWindow(session.window, out);
-          Serde<Acc>::write(session.acc, out);
-          Serde<uint8_t>::write(session.fired ? 1 : 0, out);
-          Serde<uint64_t>::write(session.retract.size(), out);
-          for (const Emitted& e : session.retract) {
-            writeSnapshotWindow(e.window, out);
-            Serde<Acc>::write(e.acc, out);
-          }
-        }
+        Serde<KeyState>::write(ks, out);
       }
       return Status::ok();
     }
@@ -162,22 +234,7 @@ class SessionWindowOperator final : public EmittingOperator<Out> {
       for (uint64_t k = 0; ok && k < keyCount; ++k) {
         Key key{};
         KeyState ks;
-        uint64_t sessionCount = 0;
-        ok = Serde<Key>::read(in, key) && Serde<std::optional<int64_t>>::read(in, ks.timerAt) &&
-             readSnapshotCount(in, sessionCount);
-        for (uint64_t i = 0; ok && i < sessionCount; ++i) {
-          Session& session =
-              ks.sessions.emplace_back(Session{{}, agg_.createAccumulator(), false, {}});
-          uint8_t fired = 0;
-          uint64_t retractCount = 0;
-          ok = readSnapshotWindow(in, session.window) && Serde<Acc>::read(in, session.acc) &&
-               Serde<uint8_t>::read(in, fired) && fired <= 1 && readSnapshotCount(in, retractCount);
-          session.fired = fired == 1;
-          for (uint64_t j = 0; ok && j < retractCount; ++j) {
-            Emitted& e = session.retract.emplace_back(Emitted{{}, agg_.createAccumulator()});
-            ok = readSnapshotWindow(in, e.window) && Serde<Acc>::read(in, e.acc);
-          }
-        }
+        ok = Serde<Key>::read(in, key) && Serde<KeyState>::read(in, ks);
         if (!ok) break;
         ks.keyGroup = keyGroupFor(hashKey(K(key)), this->ctx_->maxParallelism);
         if (ks.timerAt) timers.insert(std::pair<int64_t, Key>(*ks.timerAt, key));
@@ -187,6 +244,7 @@ class SessionWindowOperator final : public EmittingOperator<Out> {
       watermark_ = watermark;
       keys_ = std::move(keys);
       timers_ = std::move(timers);
+      settleRestoredContents();
       if (!eventTime() && !timers_.empty())
         this->ctx_->time->requestCallback(addSaturating(timers_.begin()->first, 1));
       return Status::ok();
@@ -209,28 +267,73 @@ class SessionWindowOperator final : public EmittingOperator<Out> {
       if (copy.timerAt) timers_.insert(std::pair<int64_t, Key>(*copy.timerAt, key));
       keys_.try_emplace(key, std::move(copy));
     }
+    settleRestoredContents();
     if (!eventTime() && !timers_.empty())
       this->ctx_->time->requestCallback(addSaturating(timers_.begin()->first, 1));
     return Status::ok();
   }
 
  private:
-  /// A result that was emitted and that the next firing of the session replaces (-U).
-  struct Emitted {
-    TimeWindow window;
-    Acc acc;
-  };
-  struct Session {
-    TimeWindow window;
-    Acc acc;
-    bool fired = false;            ///< (window, acc) is what was last emitted
-    std::vector<Emitted> retract;  ///< earlier results of merged fired sessions, not yet replaced
-  };
-  struct KeyState {
-    KeyGroup keyGroup{0};
-    std::vector<Session> sessions;   ///< disjoint, not touching, sorted by start
-    std::optional<int64_t> timerAt;  ///< this key's entry in timers_
-  };
+  using Emitted = SessionResult<Acc>;
+  using Session = SessionState<Acc>;
+  using KeyState = SessionKeyState<Acc>;
+
+  /// After a restore: sessions that arrived where this backend does not keep them move to where
+  /// it does (see AlignedWindowOperator::settleRestoredContents). The timers came with the blob.
+  void settleRestoredContents() {
+    if (contents_.store) {
+      for (const auto& [key, ks] : keys_)
+        if (!ks.sessions.empty()) contents_.store->put(0, key, ks);
+      keys_.clear();
+      return;
+    }
+    contents_.drainAdopted([this](int64_t, const Key& key, const KeyState& restored) {
+      auto it = keys_.try_emplace(key).first;
+      KeyState& ks = it->second;
+      if (ks.timerAt) timers_.erase(std::pair<int64_t, Key>(*ks.timerAt, key));
+      ks.sessions = restored.sessions;
+      ks.timerAt = restored.timerAt;
+      ks.keyGroup = keyGroupFor(hashKey(K(key)), this->ctx_->maxParallelism);
+      if (ks.timerAt) timers_.insert(std::pair<int64_t, Key>(*ks.timerAt, key));
+    });
+  }
+
+  /// The state of `key`, or nullptr (on the heap or in the store).
+  KeyState* findState(const K& key) {
+    if (contents_.store) {
+      storedKey_ = key;
+      return contents_.store->findMutable(0, storedKey_);
+    }
+    auto it = keys_.find(key);
+    return it == keys_.end() ? nullptr : &it->second;
+  }
+  /// A new, empty state for `key`; `stored` is set to the key as kept.
+  KeyState& createState(const K& key, const Key*& stored) {
+    const KeyGroup kg = keyGroupFor(hashKey(key), this->ctx_->maxParallelism);
+    if (contents_.store) {
+      storedKey_ = key;
+      stored = &storedKey_;
+      KeyState& ks = contents_.store->getOrCreate(0, storedKey_, [] { return KeyState{}; });
+      ks.keyGroup = kg;
+      return ks;
+    }
+    auto it = keys_.try_emplace(Key(key)).first;
+    stored = &it->first;
+    it->second.keyGroup = kg;
+    return it->second;
+  }
+  /// The key as kept, for a state found by findState.
+  const Key& keptKey(const K& key) {
+    if (contents_.store) return storedKey_;
+    return keys_.find(key)->first;
+  }
+  void eraseState(const Key& key) {
+    if (contents_.store) {
+      contents_.store->erase(0, key);
+    } else {
+      keys_.erase(key);
+    }
+  }
 
   bool eventTime() const { return assigner_.domain == TimeDomain::kEventTime; }
   int64_t lateness() const { return eventTime() ? options_.allowedLatenessMs : 0; }
@@ -248,16 +351,18 @@ class SessionWindowOperator final : public EmittingOperator<Out> {
       return;
     }
     const TimeWindow fresh{ts, addSaturating(ts, assigner_.gapMs)};
-    auto it = keys_.find(key);
-    if (it == keys_.end()) {
+    KeyState* found = findState(key);
+    const Key* kept = nullptr;
+    if (found == nullptr) {
       if (isLate(fresh)) {
         dropLate(r);
         return;
       }
-      it = keys_.try_emplace(Key(key)).first;
-      it->second.keyGroup = keyGroupFor(hashKey(key), this->ctx_->maxParallelism);
+      found = &createState(key, kept);
+    } else {
+      kept = &keptKey(key);
     }
-    KeyState& ks = it->second;
+    KeyState& ks = *found;
     std::vector<Session>& sessions = ks.sessions;
     // The sessions `fresh` intersects are adjacent: those from `lo` up to `hi`.
     size_t lo = 0;
@@ -298,10 +403,10 @@ class SessionWindowOperator final : public EmittingOperator<Out> {
     if (eventTime() && s.window.maxTimestamp() <= watermark_) {
       // Behind the watermark but within the allowed lateness (else it would have been late, or
       // its session dropped): the session has passed its end, so it fires (again) now.
-      fire(it->first, s);
+      fire(*kept, s);
       this->ctx_->metrics->lateUpdates.fetch_add(1, std::memory_order_relaxed);
     }
-    scheduleTimer(it->first, ks);
+    scheduleTimer(*kept, ks);
   }
 
   void dropLate(const T& r) {
@@ -329,19 +434,19 @@ class SessionWindowOperator final : public EmittingOperator<Out> {
       const int64_t at = timers_.begin()->first;
       const Key key = timers_.begin()->second;
       timers_.erase(timers_.begin());
-      auto it = keys_.find(key);
-      REKA_CHECK(it != keys_.end());
-      KeyState& ks = it->second;
+      KeyState* found = findState(key);
+      if (found == nullptr) continue;  // a restored timer whose key has no sessions
+      KeyState& ks = *found;
       ks.timerAt.reset();
       for (Session& s : ks.sessions) {
-        if (!s.fired && s.window.maxTimestamp() <= at) fire(it->first, s);
+        if (!s.fired && s.window.maxTimestamp() <= at) fire(key, s);
       }
       std::erase_if(ks.sessions,
                     [&](const Session& s) { return s.fired && cleanupTime(s.window) <= at; });
       if (ks.sessions.empty()) {
-        keys_.erase(it);
+        eraseState(key);
       } else {
-        scheduleTimer(it->first, ks);
+        scheduleTimer(key, ks);
       }
       if (emitter_.pendingCount() >= this->ctx_->batchSize) emitter_.flushEmitted(nullptr);
     }
@@ -373,6 +478,8 @@ class SessionWindowOperator final : public EmittingOperator<Out> {
   Emitter<Out> emitter_;
   StateMap<Key, KeyState> keys_;                     // string keys: looked up by view, no copy
   absl::btree_set<std::pair<int64_t, Key>> timers_;  ///< (time, key): one per key with sessions
+  OwnContents<Key, KeyState> contents_;              ///< where the sessions are kept
+  Key storedKey_{};                                  ///< the key being used (in a store)
   int64_t watermark_ = kMinTime;
   bool absorbed_ = false;  ///< a rescaled restore took an old subtask's state
 };

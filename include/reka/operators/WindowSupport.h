@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -8,7 +9,9 @@
 
 #include "reka/api/Functions.h"
 #include "reka/base/Status.h"
+#include "reka/state/NamespacedStore.h"
 #include "reka/state/Serde.h"
+#include "reka/state/StateBackend.h"
 #include "reka/time/Windows.h"
 
 namespace reka::detail {
@@ -77,6 +80,63 @@ inline int64_t AlignedSpec::paneMs() const {
   }
   return a;
 }
+
+/// Where a window or join operator keeps its contents, values of type V by (namespace: a pane's
+/// start, a window's end; key):
+/// - with a backend that keeps state in a store (RocksDB): in a NamespacedStore named `table`
+///   there (`store`), so that one switch moves the operator's contents off the heap;
+/// - on the heap backend: in the operator's own maps, checkpointed with the operator (tracked
+///   deltas where it has them); a heap table of the same name is registered (`adopted`), in
+///   which a checkpoint taken on RocksDB arrives, and the operator moves its entries into its
+///   maps after a restore (drainAdopted).
+/// Types without a Serde stay on the heap, and the RocksDB backend refuses them with a message.
+template <class K, class V>
+struct OwnContents {
+  std::optional<NamespacedStore<K, V>> store;
+  KeyedTable<std::pair<int64_t, K>, V>* adopted = nullptr;
+
+  Status open(OperatorContext& ctx, const std::string& table) {
+    if (ctx.state == nullptr) return Status::ok();
+    if constexpr (HasSerde<K>::value && HasSerde<V>::value) {
+      if (ctx.state->hasStore()) {
+        auto s = NamespacedStore<K, V>::open(*ctx.state, table);
+        if (!s.isOk()) return s.status();
+        store.emplace(std::move(*s));
+      } else {
+        auto t = ctx.state->template keyedTable<std::pair<int64_t, K>, V>(table);
+        if (!t.isOk()) return t.status();
+        adopted = *t;
+      }
+      return Status::ok();
+    } else {
+      if (!ctx.state->hasStore()) return Status::ok();
+      return Status::notSupported("operator '" + ctx.name + "' keeps its " + table + " in the " +
+                                  std::string(ctx.state->kind()) +
+                                  " state backend, which needs a Serde for its key and value types; specialise "
+                                  "reka::Serde<T> for them (reka/state/Serde.h) or use the heap backend");
+    }
+  }
+
+  /// Heap: calls `fn(ns, key, value)` for every entry a restore put in the adopted table (state
+  /// checkpointed on RocksDB) and erases it there, so that the next checkpoints of that table
+  /// record the erasure and a later restore does not bring it back.
+  template <class Fn>
+  void drainAdopted(Fn&& fn) {
+    if (adopted == nullptr) return;
+    const KeyGroupRange range = adopted->range();
+    std::vector<std::pair<int64_t, K>> taken;
+    for (int32_t g = range.first; g <= range.last; ++g) {
+      auto& map = adopted->mapOf(KeyGroup{g});
+      if (map.size() == 0) continue;
+      taken.clear();
+      for (const auto& [entry, value] : map) {
+        fn(entry.first, entry.second, value);
+        taken.push_back(entry);
+      }
+      for (const auto& entry : taken) map.erase(entry);
+    }
+  }
+};
 
 // Checkpoints of the window and join operators (Operator::snapshotState). Each blob starts with
 // a version byte, followed by the operator's fields written with Serde.

@@ -137,11 +137,30 @@ class StoreKeyedTable final : public StateTable {
   /// order (after writing back what the cache changed); stops at the first error.
   template <class Fn>
   Status forEach(KeyGroup kg, Fn&& fn) {
+    return forEachWithPrefix(kg, std::string_view(), std::forward<Fn>(fn));
+  }
+  /// forEach over the entries of key group `kg` whose encoded key (Serde<K>) starts with
+  /// `keyPrefix`: for a pair key, the entries of one first element (NamespacedStore).
+  template <class Fn>
+  Status forEachWithPrefix(KeyGroup kg, std::string_view keyPrefix, Fn&& fn) {
+    Status failed;
+    REKA_RETURN_IF_ERROR(scanWithPrefix(kg, keyPrefix, [&](const K& key, const V& value) {
+      failed = fn(key, value);
+      return failed.isOk();
+    }));
+    return failed;
+  }
+  /// Calls `fn(key, value)`, which returns whether to go on, for the entries of key group `kg`
+  /// whose encoded key starts with `keyPrefix`, in key order, after writing back what the cache
+  /// changed.
+  template <class Fn>
+  Status scanWithPrefix(KeyGroup kg, std::string_view keyPrefix, Fn&& fn) {
     if constexpr (!kSerialisable) {
       return Status::notSupported("state type has no Serde specialisation");
     } else {
       REKA_RETURN_IF_ERROR(flushStatus());
       encodeKeyGroup(kg);
+      prefix_.append(keyPrefix);
       Status failed;
       REKA_RETURN_IF_ERROR(store_->scan(prefix_, [&](std::string_view k, std::string_view v) {
         K key{};
@@ -151,11 +170,51 @@ class StoreKeyedTable final : public StateTable {
           failed = Status::corruption("undecodable entry in state");
           return false;
         }
-        failed = fn(static_cast<const K&>(key), static_cast<const V&>(value));
-        return failed.isOk();
+        return static_cast<bool>(fn(static_cast<const K&>(key), static_cast<const V&>(value)));
       }));
       return failed;
     }
+  }
+  /// Writes `value` for `key` straight to the store, without reading it or caching it: for
+  /// tables whose entries are only written and scanned (timers). A cached entry of the key is
+  /// updated instead.
+  template <class Key>
+  void putDirect(KeyGroup kg, const Key& key, const V& value) {
+    encodeKey(kg, key);
+    if (Slot* s = cached(keyBuf_)) {
+      s->value = value;
+      markDirty(*s);
+      return;
+    }
+    valueBuf_.clear();
+    if constexpr (kSerialisable) Serde<V>::write(value, valueBuf_);
+    check(store_->put(keyBuf_, valueBuf_));
+  }
+  /// Removes `key` straight from the store (see putDirect).
+  template <class Key>
+  void removeDirect(KeyGroup kg, const Key& key) {
+    encodeKey(kg, key);
+    if (Slot* s = cached(keyBuf_)) {
+      s->value.reset();
+      markDirty(*s);
+      return;
+    }
+    check(store_->remove(keyBuf_));
+  }
+  /// Removes, in every key group of the table, the entries whose encoded key starts with
+  /// `keyPrefix` (a whole namespace of a NamespacedStore); their cached values are dropped
+  /// without being written.
+  Status erasePrefix(std::string_view keyPrefix) {
+    for (Slot& s : slots_) {
+      if (s.used && s.key.size() >= 2 + keyPrefix.size() && std::string_view(s.key).substr(2, keyPrefix.size()) == keyPrefix)
+        drop(s);
+    }
+    for (int32_t g = range_.first; g <= range_.last; ++g) {
+      encodeKeyGroup(KeyGroup{g});
+      prefix_.append(keyPrefix);
+      REKA_RETURN_IF_ERROR(store_->removePrefix(prefix_));
+    }
+    return Status::ok();
   }
 
   /// Writes every changed cached value back; they stay cached.

@@ -5,6 +5,7 @@
 #include <string_view>
 #include <typeinfo>
 #include <utility>
+#include <vector>
 
 #include <absl/container/btree_set.h>
 
@@ -18,38 +19,125 @@ namespace reka {
 /// Which clock a timer follows.
 enum class TimeDomain : uint8_t { kEventTime, kProcessingTime };
 
+/// A timer as the state backend keeps it (KeyedTimers in a store): its domain, time and key.
+/// Serde writes the time big endian with the sign bit flipped, so that the encoded timers of a
+/// key group and domain sort by time.
+template <class Key>
+struct TimerEntry {
+  uint8_t domain = 0;  ///< TimeDomain
+  int64_t ts = 0;
+  Key key{};
+  friend bool operator==(const TimerEntry& a, const TimerEntry& b) {
+    return a.domain == b.domain && a.ts == b.ts && a.key == b.key;
+  }
+  template <class H>
+  friend H AbslHashValue(H h, const TimerEntry& t) {
+    return H::combine(std::move(h), t.domain, t.ts, t.key);
+  }
+};
+
+template <class Key>
+struct Serde<TimerEntry<Key>, std::enable_if_t<HasSerde<Key>::value>> {
+  static void write(const TimerEntry<Key>& t, std::string& out) {
+    out.push_back(static_cast<char>(t.domain));
+    const uint64_t ordered = static_cast<uint64_t>(t.ts) ^ (uint64_t{1} << 63);
+    for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>((ordered >> shift) & 0xff));
+    Serde<Key>::write(t.key, out);
+  }
+  static bool read(std::string_view& in, TimerEntry<Key>& t) {
+    if (in.size() < 9) return false;
+    t.domain = static_cast<uint8_t>(in[0]);
+    uint64_t ordered = 0;
+    for (int i = 1; i <= 8; ++i) ordered = (ordered << 8) | static_cast<uint8_t>(in[static_cast<size_t>(i)]);
+    t.ts = static_cast<int64_t>(ordered ^ (uint64_t{1} << 63));
+    in.remove_prefix(9);
+    return t.domain <= 1 && Serde<Key>::read(in, t.key);
+  }
+};
+
 /// The event-time and processing-time timers of one keyed operator instance. A timer is a
 /// (timestamp, key) pair; registering the same pair twice keeps one timer. Timers fire in
 /// timestamp order with their key set as the current key. Keys must be ordered (operator<).
-/// Checkpoints write them whole with the watermark (snapshot/restore, at the same parallelism)
-/// or read them per key group (forEachInKeyGroup). Owned by one task.
+///
+/// Where they are kept: on the heap backend in two ordered sets, checkpointed with the operator
+/// (snapshot/restore; absorb at another parallelism). On a backend with a store (RocksDB), when
+/// the key has a Serde, in the store table "timers" (TimerEntry: key group, domain, time, key),
+/// so that a job's timers are off the heap too; the operator keeps the earliest time of each key
+/// group and domain (at most: a deleted timer may leave it early) to know which key group fires
+/// next. Timers of one key group fire in time order; across key groups in time order too, except
+/// that timers registered while a key group's due timers fire wait for its next turn. The store's
+/// timers are checkpointed by the backend, restore at any parallelism, and a checkpoint of either
+/// backend restores on the other. Owned by one task.
 template <class K>
 class KeyedTimers {
  public:
   using StoredKey = StoredKeyOf<K>;
   using Timer = std::pair<int64_t, StoredKey>;
+  using Entry = TimerEntry<StoredKey>;
+  /// The name of the timers' table in the state backend.
+  static constexpr const char* kTableName = "timers";
 
-  void init(OperatorContext* ctx, const KeyContext<K>* keys) {
+  /// `withTimers`: the function can have timers (it has onTimer), so a backend with a store
+  /// keeps them there and the heap backend registers the table a RocksDB checkpoint's timers
+  /// arrive in.
+  Status init(OperatorContext* ctx, const KeyContext<K>* keys, bool withTimers = false) {
     ctx_ = ctx;
     keys_ = keys;
+    if constexpr (HasSerde<StoredKey>::value) {
+      if (withTimers && ctx != nullptr && ctx->state != nullptr) {
+        if (ctx->state->hasStore()) {
+          auto t = ctx->state->template storeTable<Entry, uint8_t>(kTableName);
+          if (!t.isOk()) return t.status();
+          store_ = *t;
+          const size_t groups = static_cast<size_t>(std::max(ctx->keyGroups.size(), 0));
+          for (auto& h : headOf_) h.assign(groups, INT64_MAX);
+        } else {
+          auto t = ctx->state->template keyedTable<Entry, uint8_t>(kTableName);
+          if (!t.isOk()) return t.status();
+          adopted_ = *t;
+        }
+      }
+    } else {
+      (void)withTimers;
+    }
+    return Status::ok();
   }
+  /// Whether the timers are in the backend's store.
+  bool inStore() const { return store_ != nullptr; }
 
-  void registerEventTime(int64_t ts) { eventTimers_.insert(Timer(ts, StoredKey(*keys_->key))); }
-  void deleteEventTime(int64_t ts) { eventTimers_.erase(Timer(ts, StoredKey(*keys_->key))); }
+  void registerEventTime(int64_t ts) {
+    if (store_ != nullptr) return putStored(TimeDomain::kEventTime, ts);
+    eventTimers_.insert(Timer(ts, StoredKey(*keys_->key)));
+  }
+  void deleteEventTime(int64_t ts) {
+    if (store_ != nullptr) return removeStored(TimeDomain::kEventTime, ts);
+    eventTimers_.erase(Timer(ts, StoredKey(*keys_->key)));
+  }
   void registerProcessingTime(int64_t ts) {
-    processingTimers_.insert(Timer(ts, StoredKey(*keys_->key)));
+    if (store_ != nullptr) {
+      putStored(TimeDomain::kProcessingTime, ts);
+    } else {
+      processingTimers_.insert(Timer(ts, StoredKey(*keys_->key)));
+    }
     ctx_->time->requestCallback(ts);
   }
-  void deleteProcessingTime(int64_t ts) { processingTimers_.erase(Timer(ts, StoredKey(*keys_->key))); }
+  void deleteProcessingTime(int64_t ts) {
+    if (store_ != nullptr) return removeStored(TimeDomain::kProcessingTime, ts);
+    processingTimers_.erase(Timer(ts, StoredKey(*keys_->key)));
+  }
 
   int64_t currentWatermark() const { return watermark_; }
   /// Where the watermark is kept (for event-time state TTL, which reads it per access).
   const int64_t* watermarkAddress() const { return &watermark_; }
   int64_t currentProcessingTime() const { return ctx_->time->now(); }
+  /// Timers kept on the heap (none when they are in a store).
   size_t eventTimerCount() const { return eventTimers_.size(); }
-  /// The earliest event-time timer (INT64_MAX: none).
-  int64_t nextEventTime() const { return eventTimers_.empty() ? INT64_MAX : eventTimers_.begin()->first; }
   size_t processingTimerCount() const { return processingTimers_.size(); }
+  /// The earliest event-time timer (INT64_MAX: none; in a store, possibly one deleted since).
+  int64_t nextEventTime() const {
+    if (store_ != nullptr) return earliestStored(TimeDomain::kEventTime);
+    return eventTimers_.empty() ? INT64_MAX : eventTimers_.begin()->first;
+  }
 
   /// Fires every event-time timer at or before `watermark`, in timestamp order, including
   /// timers that firing registers at or before it: fire(ts, key). A watermark that does not
@@ -60,11 +148,17 @@ class KeyedTimers {
   void advanceWatermark(int64_t watermark, Fire&& fire) {
     if (watermark <= watermark_) return;
     watermark_ = watermark;
+    if (store_ != nullptr) return fireDueStored(TimeDomain::kEventTime, watermark, fire);
     fireDue(eventTimers_, watermark, fire);
   }
   /// Fires the processing-time timers due at `now` and asks for a callback for the next one.
   template <class Fire>
   void advanceProcessingTime(int64_t now, Fire&& fire) {
+    if (store_ != nullptr) {
+      fireDueStored(TimeDomain::kProcessingTime, now, fire);
+      requestStoredCallback();
+      return;
+    }
     fireDue(processingTimers_, now, fire);
     if (!processingTimers_.empty()) ctx_->time->requestCallback(processingTimers_.begin()->first);
   }
@@ -72,7 +166,8 @@ class KeyedTimers {
   /// Checkpoints: appends the watermark and every timer of both domains to `out`:
   /// i64 watermark, u64 n, n × (i64 ts, key), the same for processing time; keys with
   /// Serde<StoredKey>. Without a Serde for the key type only an empty set of timers can be
-  /// written: NotSupported if there are timers.
+  /// written: NotSupported if there are timers. Timers in a store are the backend's to
+  /// checkpoint: the sets written are empty.
   Status snapshot(std::string& out) const {
     if constexpr (!HasSerde<StoredKey>::value) {
       if (!eventTimers_.empty() || !processingTimers_.empty()) return noSerde();
@@ -98,6 +193,7 @@ class KeyedTimers {
     watermark_ = watermark;
     eventTimers_ = std::move(eventTimers);
     processingTimers_ = std::move(processingTimers);
+    REKA_RETURN_IF_ERROR(settleRestored());
     if (!processingTimers_.empty()) ctx_->time->requestCallback(processingTimers_.begin()->first);
     return Status::ok();
   }
@@ -106,26 +202,130 @@ class KeyedTimers {
   /// old subtask's, restored) whose keys are in this subtask's key groups. The watermark becomes
   /// the lowest of the absorbed ones: every timer that is left was behind its own subtask's, and
   /// fires when the watermark next passes it.
-  void absorb(const KeyedTimers& from) {
+  Status absorb(const KeyedTimers& from) {
     for (const Timer& t : from.eventTimers_)
       if (ctx_->template ownsKey<K>(t.second)) eventTimers_.insert(t);
     for (const Timer& t : from.processingTimers_)
       if (ctx_->template ownsKey<K>(t.second)) processingTimers_.insert(t);
     watermark_ = absorbed_ ? std::min(watermark_, from.watermark_) : from.watermark_;
     absorbed_ = true;
+    Status s = settleRestored();
     if (!processingTimers_.empty()) ctx_->time->requestCallback(processingTimers_.begin()->first);
-  }
-
-  /// Calls f(domain, ts, key) for every timer whose key is in key group `kg`.
-  template <class F>
-  void forEachInKeyGroup(KeyGroup kg, int maxParallelism, F&& f) const {
-    for (const Timer& t : eventTimers_)
-      if (keyGroupFor(hashKey(K(t.second)), maxParallelism) == kg) f(TimeDomain::kEventTime, t.first, t.second);
-    for (const Timer& t : processingTimers_)
-      if (keyGroupFor(hashKey(K(t.second)), maxParallelism) == kg) f(TimeDomain::kProcessingTime, t.first, t.second);
+    return s;
   }
 
  private:
+  // ---- Timers in a store.
+  KeyGroup currentKeyGroup() const { return keys_->keyGroup; }
+  Entry& entryOf(TimeDomain domain, int64_t ts) {
+    entry_.domain = static_cast<uint8_t>(domain);
+    entry_.ts = ts;
+    entry_.key = *keys_->key;  // assignment: a string key reuses the buffer
+    return entry_;
+  }
+  void putStored(TimeDomain domain, int64_t ts) {
+    const KeyGroup kg = currentKeyGroup();
+    store_->putDirect(kg, entryOf(domain, ts), uint8_t{1});
+    lowerHead(domain, kg, ts);
+  }
+  void removeStored(TimeDomain domain, int64_t ts) { store_->removeDirect(currentKeyGroup(), entryOf(domain, ts)); }
+  /// Notes that key group `kg` has a timer at `ts` in `domain`.
+  void lowerHead(TimeDomain domain, KeyGroup kg, int64_t ts) {
+    const auto d = static_cast<size_t>(domain);
+    int64_t& head = headOf_[d][static_cast<size_t>(kg.value - ctx_->keyGroups.first)];
+    if (ts >= head) return;
+    if (head != INT64_MAX) heads_[d].erase({head, kg.value});
+    head = ts;
+    heads_[d].insert({ts, kg.value});
+  }
+  void setHead(TimeDomain domain, int32_t kg, int64_t ts) {
+    const auto d = static_cast<size_t>(domain);
+    int64_t& head = headOf_[d][static_cast<size_t>(kg - ctx_->keyGroups.first)];
+    if (head != INT64_MAX) heads_[d].erase({head, kg});
+    head = ts;
+    if (ts != INT64_MAX) heads_[d].insert({ts, kg});
+  }
+  int64_t earliestStored(TimeDomain domain) const {
+    const auto& heads = heads_[static_cast<size_t>(domain)];
+    return heads.empty() ? INT64_MAX : heads.begin()->first;
+  }
+  void requestStoredCallback() {
+    const int64_t next = earliestStored(TimeDomain::kProcessingTime);
+    if (next != INT64_MAX) ctx_->time->requestCallback(next);
+  }
+  static void throwIfFailed(const Status& s) {
+    if (!s.isOk()) throw StateAccessError(s);
+  }
+  /// Fires the timers of `domain` due at `upTo`: key group by key group, the one with the
+  /// earliest timer first, each time the timers up to the next key group's earliest (so that
+  /// they fire in time order).
+  template <class Fire>
+  void fireDueStored(TimeDomain domain, int64_t upTo, Fire& fire) {
+    auto& heads = heads_[static_cast<size_t>(domain)];
+    const char prefix = static_cast<char>(domain);
+    while (!heads.empty() && heads.begin()->first <= upTo) {
+      const int32_t kg = heads.begin()->second;
+      int64_t limit = upTo;
+      if (auto second = std::next(heads.begin()); second != heads.end()) limit = std::min(limit, second->first);
+      due_.clear();
+      int64_t next = INT64_MAX;
+      throwIfFailed(store_->scanWithPrefix(KeyGroup{kg}, std::string_view(&prefix, 1), [&](const Entry& e, uint8_t) {
+        if (e.ts > limit) {
+          next = e.ts;
+          return false;
+        }
+        due_.push_back(e);
+        return true;
+      }));
+      setHead(domain, kg, next);
+      for (const Entry& e : due_) store_->removeDirect(KeyGroup{kg}, e);
+      for (const Entry& e : due_) fire(e.ts, e.key);
+    }
+  }
+  /// After a restore: timers that arrived where this backend does not keep them move to where it
+  /// does (in a store, those of a heap checkpoint's blob go into the store; on the heap, those a
+  /// RocksDB checkpoint left in the adopted table go into the sets), and in a store the earliest
+  /// timer of each key group is read again.
+  Status settleRestored() {
+    if constexpr (HasSerde<StoredKey>::value) {
+      if (store_ != nullptr) {
+        for (auto [timers, domain] : {std::pair{&eventTimers_, TimeDomain::kEventTime},
+                                      std::pair{&processingTimers_, TimeDomain::kProcessingTime}}) {
+          for (const Timer& t : *timers) {
+            const KeyGroup kg = keyGroupFor(hashKey(K(t.second)), ctx_->maxParallelism);
+            store_->putDirect(kg, Entry{static_cast<uint8_t>(domain), t.first, t.second}, uint8_t{1});
+          }
+          timers->clear();
+        }
+        for (int32_t g = ctx_->keyGroups.first; g <= ctx_->keyGroups.last; ++g) {
+          for (TimeDomain domain : {TimeDomain::kEventTime, TimeDomain::kProcessingTime}) {
+            const char prefix = static_cast<char>(domain);
+            int64_t first = INT64_MAX;
+            REKA_RETURN_IF_ERROR(store_->scanWithPrefix(KeyGroup{g}, std::string_view(&prefix, 1), [&](const Entry& e, uint8_t) {
+              first = e.ts;
+              return false;
+            }));
+            setHead(domain, g, first);
+          }
+        }
+        requestStoredCallback();
+      } else if (adopted_ != nullptr) {
+        std::vector<Entry> taken;
+        for (int32_t g = ctx_->keyGroups.first; g <= ctx_->keyGroups.last; ++g) {
+          auto& map = adopted_->mapOf(KeyGroup{g});
+          if (map.size() == 0) continue;
+          taken.clear();
+          for (const auto& [e, unused] : map) {
+            (e.domain == static_cast<uint8_t>(TimeDomain::kEventTime) ? eventTimers_ : processingTimers_).insert(Timer(e.ts, e.key));
+            taken.push_back(e);
+          }
+          for (const Entry& e : taken) map.erase(e);
+        }
+      }
+    }
+    return Status::ok();
+  }
+
   static Status noSerde() {
     return Status::notSupported(std::string("timers cannot be checkpointed: their key type (") + typeid(StoredKey).name() +
                                 ") has no reka::Serde specialisation");
@@ -178,6 +378,14 @@ class KeyedTimers {
   const KeyContext<K>* keys_ = nullptr;
   absl::btree_set<Timer> eventTimers_;
   absl::btree_set<Timer> processingTimers_;
+  StoreKeyedTable<Entry, uint8_t>* store_ = nullptr;  ///< the timers, in a store
+  KeyedTable<Entry, uint8_t>* adopted_ = nullptr;     ///< heap: where a RocksDB checkpoint's timers arrive
+  /// In a store, per domain: each key group's earliest timer (INT64_MAX: none), and the key
+  /// groups that have one by that time.
+  std::vector<int64_t> headOf_[2];
+  absl::btree_set<std::pair<int64_t, int32_t>> heads_[2];
+  std::vector<Entry> due_;  ///< the timers being fired
+  Entry entry_{};
   int64_t watermark_ = kMinTime;
   bool absorbed_ = false;  ///< absorb() was called (the watermark is the absorbed minimum)
 };

@@ -150,7 +150,11 @@ concept HasOnTimer = requires(Fn f, int64_t ts, Ctx& c) { f.onTimer(ts, c); };
 template <class K, class Out, class Fn>
 class KeyedTimerFiring {
  public:
-  static void open(OperatorContext& ctx, KeyedContext<K, Out>& kctx) { kctx.timers().init(&ctx, &kctx.keyContext()); }
+  /// Where the timers are kept: in the backend's store on RocksDB when the function has onTimer
+  /// (and its key a Serde), on the heap otherwise (KeyedTimers::init).
+  static Status open(OperatorContext& ctx, KeyedContext<K, Out>& kctx) {
+    return kctx.timers().init(&ctx, &kctx.keyContext(), HasOnTimer<Fn, KeyedContext<K, Out>>);
+  }
 
   /// The operator's checkpoint: u8 version (1), then KeyedTimers::snapshot. Keyed state lives
   /// in the state backend, which the runtime snapshots itself.
@@ -189,8 +193,7 @@ class KeyedTimerFiring {
   static Status absorb(KeyedContext<K, Out>& kctx, Operator& scratch, KeyedContext<K, Out> Op::*kctxOf) {
     auto* from = dynamic_cast<Op*>(&scratch);
     if (from == nullptr) return Status::internal("a rescaled restore handed over another kind of operator");
-    kctx.timers().absorb((from->*kctxOf).timers());
-    return Status::ok();
+    return kctx.timers().absorb((from->*kctxOf).timers());
   }
   static void onWatermark(int64_t wm, Fn& fn, KeyedContext<K, Out>& kctx, int maxParallelism) {
     kctx.setTimeDomain(TimeDomain::kEventTime);
@@ -237,7 +240,7 @@ class KeyedProcessOperator final : public EmittingOperator<Out> {
 
   Status open(OperatorContext& ctx) override {
     REKA_RETURN_IF_ERROR(EmittingOperator<Out>::open(ctx));
-    Timers::open(ctx, kctx_);
+    REKA_RETURN_IF_ERROR(Timers::open(ctx, kctx_));
     if constexpr (HasKeyedOpen<Fn, K>) {
       KeyedStateRegistry<K> registry(ctx.state, &kctx_.keyContext(), ctx.name + "/");
       fn_.open(registry);
@@ -296,7 +299,7 @@ class KeyedCoProcessOperator final : public EmittingOperator<Out> {
 
   Status open(OperatorContext& ctx) override {
     REKA_RETURN_IF_ERROR(EmittingOperator<Out>::open(ctx));
-    Timers::open(ctx, kctx_);
+    REKA_RETURN_IF_ERROR(Timers::open(ctx, kctx_));
     if constexpr (HasCoOpen<Fn, K>) {
       KeyedStateRegistry<K> registry(ctx.state, &kctx_.keyContext(), ctx.name + "/");
       fn_.open(registry);

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -104,6 +105,9 @@ class KeyedTimers {
   }
   /// Whether the timers are in the backend's store.
   bool inStore() const { return store_ != nullptr; }
+  /// In a store: how many due timers one round reads and fires at most (about; tests make it
+  /// small to have many rounds).
+  void setFireRound(size_t n) { fireRound_ = std::max<size_t>(n, 1); }
 
   void registerEventTime(int64_t ts) {
     if (store_ != nullptr) return putStored(TimeDomain::kEventTime, ts);
@@ -256,31 +260,61 @@ class KeyedTimers {
   static void throwIfFailed(const Status& s) {
     if (!s.isOk()) throw StateAccessError(s);
   }
-  /// Fires the timers of `domain` due at `upTo`: key group by key group, the one with the
-  /// earliest timer first, each time the timers up to the next key group's earliest (so that
-  /// they fire in time order).
+  /// Fires the timers of `domain` due at `upTo` in (time, key) order, as the heap's sets do, in
+  /// rounds of at most about fireRound_ timers: a round reads the due timers of every key group
+  /// whose earliest is due (a scan each, stopping past the round's time limit), lowers the limit
+  /// when it holds too many, removes them from the store and fires them. Timers that firing
+  /// registers at or before `upTo` fire in the next round.
   template <class Fire>
   void fireDueStored(TimeDomain domain, int64_t upTo, Fire& fire) {
     auto& heads = heads_[static_cast<size_t>(domain)];
     const char prefix = static_cast<char>(domain);
+    const int32_t first = ctx_->keyGroups.first;
+    roundNext_.resize(headOf_[0].size());
     while (!heads.empty() && heads.begin()->first <= upTo) {
-      const int32_t kg = heads.begin()->second;
       int64_t limit = upTo;
-      if (auto second = std::next(heads.begin()); second != heads.end()) limit = std::min(limit, second->first);
       due_.clear();
-      int64_t next = INT64_MAX;
-      throwIfFailed(store_->scanWithPrefix(KeyGroup{kg}, std::string_view(&prefix, 1), [&](const Entry& e, uint8_t) {
-        if (e.ts > limit) {
-          next = e.ts;
-          return false;
-        }
-        due_.push_back(e);
-        return true;
-      }));
-      setHead(domain, kg, next);
-      for (const Entry& e : due_) store_->removeDirect(KeyGroup{kg}, e);
-      for (const Entry& e : due_) fire(e.ts, e.key);
+      scannedGroups_.clear();
+      for (auto it = heads.begin(); it != heads.end() && it->first <= limit; ++it) {
+        const int32_t kg = it->second;
+        scannedGroups_.push_back(kg);
+        int64_t& next = roundNext_[static_cast<size_t>(kg - first)];
+        next = INT64_MAX;
+        throwIfFailed(store_->scanWithPrefix(KeyGroup{kg}, std::string_view(&prefix, 1), [&](const Entry& e, uint8_t) {
+          if (e.ts > limit) {
+            next = e.ts;
+            return false;
+          }
+          due_.push_back({kg, e});
+          return true;
+        }));
+        if (due_.size() >= 2 * fireRound_) limit = shrinkRound(limit);
+      }
+      if (due_.size() > fireRound_) limit = shrinkRound(limit);
+      for (int32_t kg : scannedGroups_) setHead(domain, kg, roundNext_[static_cast<size_t>(kg - first)]);
+      std::sort(due_.begin(), due_.end(), [](const DueTimer& a, const DueTimer& b) {
+        return a.entry.ts != b.entry.ts ? a.entry.ts < b.entry.ts : a.entry.key < b.entry.key;
+      });
+      for (const DueTimer& t : due_) store_->removeDirect(KeyGroup{t.kg}, t.entry);
+      for (const DueTimer& t : due_) fire(t.entry.ts, t.entry.key);
     }
+  }
+  /// Keeps the fireRound_ earliest timers of the round (and those at the same time as the last
+  /// of them); the others stay in the store, and their key groups' next turn is noted. Returns
+  /// the new time limit of the round.
+  int64_t shrinkRound(int64_t limit) {
+    std::nth_element(due_.begin(), due_.begin() + static_cast<std::ptrdiff_t>(fireRound_ - 1), due_.end(),
+                     [](const DueTimer& a, const DueTimer& b) { return a.entry.ts < b.entry.ts; });
+    const int64_t kept = due_[fireRound_ - 1].entry.ts;
+    if (kept >= limit) return limit;
+    const int32_t first = ctx_->keyGroups.first;
+    auto beyond = std::partition(due_.begin(), due_.end(), [&](const DueTimer& t) { return t.entry.ts <= kept; });
+    for (auto it = beyond; it != due_.end(); ++it) {
+      int64_t& next = roundNext_[static_cast<size_t>(it->kg - first)];
+      next = std::min(next, it->entry.ts);
+    }
+    due_.erase(beyond, due_.end());
+    return kept;
   }
   /// After a restore: timers that arrived where this backend does not keep them move to where it
   /// does (in a store, those of a heap checkpoint's blob go into the store; on the heap, those a
@@ -384,7 +418,15 @@ class KeyedTimers {
   /// groups that have one by that time.
   std::vector<int64_t> headOf_[2];
   absl::btree_set<std::pair<int64_t, int32_t>> heads_[2];
-  std::vector<Entry> due_;  ///< the timers being fired
+  /// A round of due timers in a store (fireDueStored).
+  struct DueTimer {
+    int32_t kg;
+    Entry entry;
+  };
+  size_t fireRound_ = 1 << 16;  ///< timers a round fires at most (about)
+  std::vector<DueTimer> due_;
+  std::vector<int32_t> scannedGroups_;  ///< the key groups the round read
+  std::vector<int64_t> roundNext_;      ///< per key group: its earliest timer left after the round
   Entry entry_{};
   int64_t watermark_ = kMinTime;
   bool absorbed_ = false;  ///< absorb() was called (the watermark is the absorbed minimum)

@@ -243,8 +243,8 @@ struct JobSpec {
   }
 };
 
-/// source (P) → rebalance → fail-once map → keyBy(x mod 7) → running count → 2PC sink.
-void buildJob(StreamEnvironment& env, const JobSpec& spec, std::shared_ptr<CommitLog> log) {
+/// The parallelism, threads, watermarks and backend of a test job built from `spec`.
+void configureJob(StreamEnvironment& env, const JobSpec& spec) {
   env.config().parallelism = spec.parallelism;
   env.config().workerThreads = 2;
   env.config().watermarkInterval = std::chrono::milliseconds(0);
@@ -253,6 +253,11 @@ void buildJob(StreamEnvironment& env, const JobSpec& spec, std::shared_ptr<Commi
     env.config().stateBackend.rocksdb.blockCacheBytes = 8 << 20;
     env.config().stateBackend.rocksdb.writeBufferBytes = 8 << 20;
   }
+}
+
+/// source (P) → rebalance → fail-once map → keyBy(x mod 7) → running count → 2PC sink.
+void buildJob(StreamEnvironment& env, const JobSpec& spec, std::shared_ptr<CommitLog> log) {
+  configureJob(env, spec);
   const int64_t n = spec.records;
   const auto pause = spec.pause;
   const int64_t keyDiv = spec.keyDiv;
@@ -1290,15 +1295,8 @@ struct TimerAfterFive {
 void buildWindowJob(StreamEnvironment& env, const JobSpec& spec, std::shared_ptr<CommitLog> log) {
   using namespace std::chrono_literals;
   using Result = WindowResult<int64_t, std::pair<int64_t, int64_t>>;
-  env.config().parallelism = spec.parallelism;
-  env.config().workerThreads = 2;
-  env.config().watermarkInterval = std::chrono::milliseconds(0);
-  if (spec.rocksdb) {
-    env.config().stateBackend.kind = StateBackendConfig::Kind::kRocksDb;
-    env.config().stateBackend.rocksdb.blockCacheBytes = 8 << 20;
-    env.config().stateBackend.rocksdb.writeBufferBytes = 8 << 20;
-    env.config().stateBackend.rocksdb.valueCacheBytes = 4 << 10;  // evicts and reads back all the time
-  }
+  configureJob(env, spec);
+  env.config().stateBackend.rocksdb.valueCacheBytes = 4 << 10;  // evicts and reads back all the time
   const int64_t n = spec.records;
   const auto pause = spec.pause;
   auto gate = spec.gate;

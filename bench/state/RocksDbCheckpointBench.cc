@@ -16,8 +16,11 @@
 //    jobs start on it, one restoring the last checkpoint (natively: the table files are linked
 //    back and opened) and one the savepoint (each record read and written into a new
 //    database); each source emits 1 000 more records, and the time from the job's start to its
-//    first processed record is reported with the restore time the job logs. With --cold, both
-//    again after emptying the page cache (root only), so that the files come from the device.
+//    first processed record is reported with the restore time the job logs. A third job
+//    restores the checkpoint with the keyed operator at parallelism 2 (a rescale: each subtask
+//    reads its key groups out of the checkpoint's table files into its own database). With
+//    --cold, the first two again after emptying the page cache (root only), so that the files
+//    come from the device.
 
 #include <CLI/CLI.hpp>
 
@@ -110,13 +113,15 @@ struct SetValue {
   }
 };
 
-void build(StreamEnvironment& env, const Settings& s, int64_t end) {
+/// The job; the keyed operator at `parallelism` (a restore at another one rescales its state).
+void build(StreamEnvironment& env, const Settings& s, int64_t end, int parallelism = 1) {
   env.config().parallelism = 1;
   env.config().stateBackend.kind = StateBackendConfig::Kind::kRocksDb;
   const int64_t holdAt = s.keys + s.updates;
   env.addSource<int64_t>("source", [s, holdAt, end] { return std::make_unique<StateSource>(s, holdAt, end); })
       .keyBy([](int64_t x) { return x; })
       .process<int64_t>("set", SetValue(s.valueBytes))
+      .parallelism(parallelism)
       .sink("discard", [](const int64_t&) {});
 }
 
@@ -185,13 +190,14 @@ bool dropCaches() {
   return std::fclose(f) == 0 && ok;
 }
 
-void restoreRun(const Settings& s, const std::string& dir, const std::string& from, const char* what, bool cold) {
+void restoreRun(const Settings& s, const std::string& dir, const std::string& from, const char* what, bool cold,
+                int parallelism = 1) {
   if (cold && !dropCaches()) std::printf("  (could not drop the page cache: not root?)\n");
   gFirstRecordNs = 0;
   gProcessed = 0;
   StreamEnvironment env;
   const int64_t end = s.keys + s.updates + 1000;
-  build(env, s, end);
+  build(env, s, end, parallelism);
   env.config().checkpoints.stateDir = dir;
   env.config().checkpoints.resumeFrom = from;
   const auto t0 = Clock::now();
@@ -250,6 +256,8 @@ int main(int argc, char** argv) {
       std::printf("\nrestore and resume (%lld keys x %d B):\n", static_cast<long long>(s.keys), s.valueBytes);
       restoreRun(s, stateDir, checkpointDir, "from the checkpoint (native)", false);
       restoreRun(s, stateDir, *sp, "from the savepoint (record by record)", false);
+      // Rescaling: two subtasks each read their key groups out of the checkpoint's table files.
+      restoreRun(s, stateDir, checkpointDir, "from the checkpoint at parallelism 2", false, 2);
       if (cold) {
         std::printf("with an empty page cache:\n");
         restoreRun(s, stateDir, checkpointDir, "from the checkpoint (native)", true);

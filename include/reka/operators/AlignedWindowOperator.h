@@ -506,8 +506,7 @@ class AlignedWindowOperator final : public EmittingOperator<Out> {
     auto make = [this] { return agg_.createAccumulator(); };
     auto add = [&](Acc& acc) { return addToAccumulator(agg_, r, acc); };
     if (contents_.store) {
-      storedKey_ = key;
-      contents_.store->update(pane.start, storedKey_, make, add);
+      contents_.store->update(pane.start, key, make, add);
     } else {
       pane.accs.update(key, make, add);
     }
@@ -701,7 +700,6 @@ class AlignedWindowOperator final : public EmittingOperator<Out> {
   WindowOptions options_;
   Emitter<Out> emitter_;
   OwnContents<StoredKey, Acc> contents_;
-  StoredKey storedKey_{};  ///< the key of the record being added (in a store)
   int64_t pane_ = 1;
   bool eventTime_ = true;
 

@@ -47,14 +47,13 @@ class IntervalJoinBuffer {
   /// Keeps `record` (timestamp `ts`) of `key` until the watermark reaches `cleanupAt`.
   void add(const K& key, int64_t ts, int64_t cleanupAt, const T& record) {
     if (contents_.store) {
-      storedKey_ = key;
-      contents_.store->update(0, storedKey_, [] { return StoredRecords{}; }, [&](StoredRecords& records) {
+      contents_.store->update(0, key, [] { return StoredRecords{}; }, [&](StoredRecords& records) {
         auto at = std::upper_bound(records.begin(), records.end(), ts,
                                    [](int64_t t, const std::pair<int64_t, T>& r) { return t < r.first; });
         records.emplace(at, ts, record);
         return true;
       });
-      due_.insert(Due(cleanupAt, storedKey_));
+      due_.insert(Due(cleanupAt, StoredKey(key)));
       return;
     }
     auto it = byKey_.find(key);
@@ -68,8 +67,7 @@ class IntervalJoinBuffer {
   void forEachBetween(const K& key, int64_t lo, int64_t hi, F&& f) {
     if (lo > hi) return;
     if (contents_.store) {
-      storedKey_ = key;
-      const StoredRecords* records = contents_.store->find(0, storedKey_);
+      const StoredRecords* records = contents_.store->find(0, key);
       if (records == nullptr) return;
       auto r = std::lower_bound(records->begin(), records->end(), lo,
                                 [](const std::pair<int64_t, T>& e, int64_t t) { return e.first < t; });
@@ -207,7 +205,6 @@ class IntervalJoinBuffer {
   StateMap<StoredKey, absl::btree_multimap<int64_t, T>> byKey_;
   absl::btree_set<Due> due_;  // (cleanup time, key): one entry per distinct pair
   OwnContents<StoredKey, StoredRecords> contents_;
-  StoredKey storedKey_{};  ///< the key being used (in a store)
 };
 
 /// Flink's interval join: for every a of input 0 and b of input 1 with the same key and
@@ -591,8 +588,7 @@ class WindowJoinOperator final : public EmittingOperator<Out> {
       if (end <= addSaturating(watermark_, 1)) break;
       auto& byKey = windows_[end];
       if (contents_.store) {
-        storedKey_ = key;
-        contents_.store->update(end, storedKey_, [] { return Sides{}; }, [&](Sides& s) {
+        contents_.store->update(end, key, [] { return Sides{}; }, [&](Sides& s) {
           append(s);
           return true;
         });
@@ -618,7 +614,6 @@ class WindowJoinOperator final : public EmittingOperator<Out> {
   /// By window end: the records by key on the heap; in a store, the windows that exist (empty).
   absl::btree_map<int64_t, StateMap<StoredKey, Sides>> windows_;
   OwnContents<StoredKey, Sides> contents_;
-  StoredKey storedKey_{};  ///< the key of the record being added (in a store)
   int64_t watermark_ = kMinTime;
   bool absorbed_ = false;  ///< a rescaled restore took an old subtask's state
 };

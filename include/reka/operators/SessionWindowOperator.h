@@ -298,14 +298,18 @@ class SessionWindowOperator final : public EmittingOperator<Out> {
     });
   }
 
-  /// The state of `key`, or nullptr (on the heap or in the store).
-  KeyState* findState(const K& key) {
+  /// The state of `key`, or nullptr (on the heap or in the store); `kept` is set to the key as
+  /// kept when there is one.
+  KeyState* findState(const K& key, const Key*& kept) {
     if (contents_.store) {
       storedKey_ = key;
+      kept = &storedKey_;
       return contents_.store->findMutable(0, storedKey_);
     }
     auto it = keys_.find(key);
-    return it == keys_.end() ? nullptr : &it->second;
+    if (it == keys_.end()) return nullptr;
+    kept = &it->first;
+    return &it->second;
   }
   /// A new, empty state for `key`; `stored` is set to the key as kept.
   KeyState& createState(const K& key, const Key*& stored) {
@@ -321,11 +325,6 @@ class SessionWindowOperator final : public EmittingOperator<Out> {
     stored = &it->first;
     it->second.keyGroup = kg;
     return it->second;
-  }
-  /// The key as kept, for a state found by findState.
-  const Key& keptKey(const K& key) {
-    if (contents_.store) return storedKey_;
-    return keys_.find(key)->first;
   }
   void eraseState(const Key& key) {
     if (contents_.store) {
@@ -351,16 +350,14 @@ class SessionWindowOperator final : public EmittingOperator<Out> {
       return;
     }
     const TimeWindow fresh{ts, addSaturating(ts, assigner_.gapMs)};
-    KeyState* found = findState(key);
     const Key* kept = nullptr;
+    KeyState* found = findState(key, kept);
     if (found == nullptr) {
       if (isLate(fresh)) {
         dropLate(r);
         return;
       }
       found = &createState(key, kept);
-    } else {
-      kept = &keptKey(key);
     }
     KeyState& ks = *found;
     std::vector<Session>& sessions = ks.sessions;
@@ -434,7 +431,8 @@ class SessionWindowOperator final : public EmittingOperator<Out> {
       const int64_t at = timers_.begin()->first;
       const Key key = timers_.begin()->second;
       timers_.erase(timers_.begin());
-      KeyState* found = findState(key);
+      const Key* kept = nullptr;
+      KeyState* found = findState(key, kept);
       if (found == nullptr) continue;  // a restored timer whose key has no sessions
       KeyState& ks = *found;
       ks.timerAt.reset();

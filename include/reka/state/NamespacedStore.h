@@ -42,25 +42,30 @@ class NamespacedStore {
   }
 
   KeyGroupRange range() const { return table_->range(); }
-  /// The key group of `key` (as the keyed exchange computes it).
-  KeyGroup keyGroupOf(const K& key) const { return keyGroupFor(hashKey(key), maxParallelism_); }
+  /// The key group of `key` (as the keyed exchange computes it). Accesses take the key as K or
+  /// as a type K is assigned from with the same hash (a std::string_view for a std::string), so
+  /// that an operator's key is copied once, into the encoded entry.
+  template <class Q>
+  KeyGroup keyGroupOf(const Q& key) const { return keyGroupFor(hashKey(key), maxParallelism_); }
 
   /// Finds or creates the value of `key` in namespace `ns` (with `make()`) and calls
   /// `fn(value)`, which returns whether it changed the value.
-  template <class Make, class Fn>
-  void update(int64_t ns, const K& key, Make&& make, Fn&& fn) {
+  template <class Q, class Make, class Fn>
+  void update(int64_t ns, const Q& key, Make&& make, Fn&& fn) {
     table_->update(keyGroupOf(key), entry(ns, key), std::forward<Make>(make), std::forward<Fn>(fn));
   }
   /// The value of `key` in `ns`, created with `make()` if absent (valid until another key is
   /// used).
-  template <class Make>
-  V& getOrCreate(int64_t ns, const K& key, Make&& make) {
+  template <class Q, class Make>
+  V& getOrCreate(int64_t ns, const Q& key, Make&& make) {
     return table_->getOrCreate(keyGroupOf(key), entry(ns, key), std::forward<Make>(make));
   }
   /// The value of `key` in `ns`, or nullptr.
-  const V* find(int64_t ns, const K& key) { return table_->find(keyGroupOf(key), entry(ns, key)); }
+  template <class Q>
+  const V* find(int64_t ns, const Q& key) { return table_->find(keyGroupOf(key), entry(ns, key)); }
   /// The value of `key` in `ns` for changing, or nullptr.
-  V* findMutable(int64_t ns, const K& key) { return table_->findMutable(keyGroupOf(key), entry(ns, key)); }
+  template <class Q>
+  V* findMutable(int64_t ns, const Q& key) { return table_->findMutable(keyGroupOf(key), entry(ns, key)); }
   /// Sets the value of `key` in `ns`.
   void put(int64_t ns, const K& key, V value) {
     table_->getOrCreate(keyGroupOf(key), entry(ns, key), [] { return V{}; }) = std::move(value);
@@ -86,7 +91,8 @@ class NamespacedStore {
   }
 
  private:
-  const Entry& entry(int64_t ns, const K& key) {
+  template <class Q>
+  const Entry& entry(int64_t ns, const Q& key) {
     entry_.first = ns;
     entry_.second = key;  // assignment: a string key reuses the buffer
     return entry_;

@@ -3,15 +3,29 @@
 # One src/ folder = one static library `reka_<name>`. Every `*Test.cc` in the folder (and its
 # sub-folders, except EXCLUDE_DIRS: sub-folders that are modules of their own) becomes part of
 # `reka_<name>_tests`, registered with CTest (reka_add_gtest_shards).
+# The include paths of a library of Reka's: include/ (and the generated include/) for every user,
+# src/ for its own sources only. The same order as reka_internal's, so that a file compiles with
+# the same flags wherever it is built from.
+function(reka_module_includes target)
+  target_include_directories(${target} PUBLIC $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/include>
+                                              $<BUILD_INTERFACE:${PROJECT_BINARY_DIR}/include>
+                                       PRIVATE ${PROJECT_SOURCE_DIR}/src
+                                       INTERFACE $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
+endfunction()
+
+# reka_internal: Reka's private headers (src/) for its own command, tests, benchmarks and fuzz
+# targets, linked before anything else. Users (examples/, an installed package, a tree added
+# with add_subdirectory) see include/ alone.
+add_library(reka_internal INTERFACE)
+target_include_directories(reka_internal INTERFACE ${PROJECT_SOURCE_DIR}/include ${PROJECT_BINARY_DIR}/include ${PROJECT_SOURCE_DIR}/src)
+
 function(reka_add_module)
   cmake_parse_arguments(M "" "NAME;TEST_SHARDS" "SRCS;DEPS;EXCLUDE_DIRS" ${ARGN})
   set(target reka_${M_NAME})
   add_library(${target} STATIC ${M_SRCS})
-  # src/ is an include path inside this tree only: an installed Reka offers include/ alone.
-  target_include_directories(${target} PUBLIC $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/include>
-                                              $<BUILD_INTERFACE:${PROJECT_BINARY_DIR}/include>
-                                              $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/src>
-                                              $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
+  # include/ is what the module offers its users; src/ is private to the modules. Reka's own
+  # tools and tests reach src/ through reka_internal (reka_internal_includes).
+  reka_module_includes(${target})
   target_link_libraries(${target} PUBLIC ${M_DEPS})
   if(REKA_SANITIZE)
     # A sanitized library needs its runtime wherever it is linked, installed copies included.
@@ -25,7 +39,7 @@ function(reka_add_module)
     endforeach()
     if(tests)
       add_executable(${target}_tests ${tests})
-      target_link_libraries(${target}_tests PRIVATE ${target} reka_testing GTest::gtest GTest::gtest_main GTest::gmock)
+      target_link_libraries(${target}_tests PRIVATE reka_internal ${target} reka_testing GTest::gtest GTest::gtest_main GTest::gmock)
       reka_use_test_pch(${target}_tests)
       if(NOT M_TEST_SHARDS)
         set(M_TEST_SHARDS 1)
@@ -76,7 +90,7 @@ function(reka_add_benchmark)
   cmake_parse_arguments(B "" "NAME" "SRCS;DEPS" ${ARGN})
   if(REKA_BUILD_BENCH)
     add_executable(${B_NAME} ${B_SRCS})
-    target_link_libraries(${B_NAME} PRIVATE ${B_DEPS} benchmark::benchmark)
+    target_link_libraries(${B_NAME} PRIVATE reka_internal ${B_DEPS} benchmark::benchmark)
     reka_use_allocator(${B_NAME})
   endif()
 endfunction()

@@ -1,11 +1,12 @@
 // Checkpoints, stop-with-savepoint and restore in an embedded program. A job with an unbounded
 // source (a counter 0, 1, 2, … that can say and restore its position) and a keyed running count
-// takes periodic checkpoints into a state directory. Ctrl-C (SIGINT) stops it with a savepoint;
-// so that CI needs no signal, the source asks for the same stop itself once it reached a given
-// record. Started again on the same state directory, the job resumes from the savepoint: the
-// source goes on from the position it had, the keyed counts from the state they had.
-// Prints what each run saw (deterministic: the source holds at the stop position); removes its
-// state directory at the end.
+// takes periodic checkpoints into a state directory. reka::superviseJob runs it the way the
+// `reka` command runs its jobs: Ctrl-C (SIGINT) or SIGTERM stops it with a savepoint, a second
+// Ctrl-C exits at once. So that CI needs no terminal, the source sends the process that SIGINT
+// itself once it reached a given record. Started again on the same state directory, the job
+// resumes from the savepoint: the source goes on from the position it had, the keyed counts
+// from the state they had. Prints what each run saw (deterministic: the source holds at the
+// stop position); removes its state directory at the end.
 #include <stdlib.h>  // mkdtemp
 
 #include <algorithm>
@@ -24,17 +25,8 @@
 #include <string_view>
 #include <thread>
 
+#include "reka/api/Supervisor.h"
 #include "reka/reka.h"
-
-// ---- Stopping: Ctrl-C and the example's own trigger share one flag ----------------------------
-
-/// Set by SIGINT; the main thread then stops the job with a savepoint.
-std::atomic<bool> stopRequested{false};
-static_assert(std::atomic<bool>::is_always_lock_free, "a signal handler may only touch lock-free atomics");
-
-extern "C" void onSigint(int) {
-  if (stopRequested.exchange(true)) std::_Exit(130);  // a second Ctrl-C: exit at once
-}
 
 // ---- The job ------------------------------------------------------------------------------
 
@@ -47,7 +39,7 @@ struct Observed {
 
 /// An unbounded source of 0, 1, 2, … Its position (the next number) goes into every checkpoint
 /// and comes back through restorePosition() when a job resumes. For the example it stops
-/// emitting at `holdAt` and requests the stop that Ctrl-C would, so each run ends at a known
+/// emitting at `holdAt` and interrupts the process as Ctrl-C would, so each run ends at a known
 /// position.
 class CounterSource final : public reka::SourceFunction<int64_t> {
  public:
@@ -55,7 +47,8 @@ class CounterSource final : public reka::SourceFunction<int64_t> {
 
   reka::SourceOperator::Poll poll(reka::RecordBatch<int64_t>& out, size_t maxRecords) override {
     if (next_ >= holdAt_) {
-      stopRequested.store(true);  // the same path as Ctrl-C
+      if (!interrupted_) std::raise(SIGINT);  // what Ctrl-C sends; once: a second one exits at once
+      interrupted_ = true;
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
       return reka::SourceOperator::Poll::kMore;  // unbounded: never kEnd
     }
@@ -81,6 +74,7 @@ class CounterSource final : public reka::SourceFunction<int64_t> {
   int64_t holdAt_;
   std::shared_ptr<Observed> observed_;
   int64_t next_ = 0;
+  bool interrupted_ = false;
 };
 
 struct Count {
@@ -124,7 +118,6 @@ std::optional<RunReport> runJob(const std::string& stateDir, int64_t holdAt, std
         highest = std::max(highest, c.count);
       });
 
-  stopRequested.store(false);
   auto started = env.executeAsync();  // returns at once; the job runs on its worker threads
   if (!started.isOk()) {
     std::fprintf(stderr, "the job did not start: %s\n", started.status().toString().c_str());
@@ -132,28 +125,19 @@ std::optional<RunReport> runJob(const std::string& stateDir, int64_t holdAt, std
   }
   reka::JobClient& job = **started;
 
-  // A real program would do its own work here; the job runs until Ctrl-C (or the source) asks
-  // for the stop.
-  while (!stopRequested.load()) {
-    if (job.waitFor(std::chrono::milliseconds(10))) {
-      std::fprintf(stderr, "the job ended before it was stopped: %s\n", job.wait().toString().c_str());
-      return std::nullopt;
-    }
-  }
-
-  // Stop with a savepoint: the sources stop right after the savepoint's barrier, the savepoint
-  // completes, and the job ends (Cancelled). If it cannot be taken, cancel: a restart then
-  // resumes from the last complete checkpoint.
-  reka::Result<std::string> savepoint = job.savepoint(/*stop=*/true, std::chrono::seconds(30));
-  if (!savepoint.isOk()) {
-    std::fprintf(stderr, "no savepoint: %s\n", savepoint.status().toString().c_str());
-    job.cancel();
-    (void)job.wait();
+  // Runs the job to its end on this thread (a program with work of its own would call it on
+  // another): SIGINT or SIGTERM stops the job with a savepoint (the sources stop right after the
+  // savepoint's barrier, the savepoint completes, the job ends Cancelled); if none can be taken
+  // it cancels the job, and a restart resumes from the last complete checkpoint.
+  reka::SupervisorOptions options;
+  options.who = "embedded_checkpoints";
+  const reka::SupervisedRun run = reka::superviseJob(job, options);
+  if (!run.interrupted || run.savepoint.empty()) {
+    std::fprintf(stderr, "the job did not stop with a savepoint: %s\n", run.status.toString().c_str());
     return std::nullopt;
   }
-  reka::Status ended = job.wait();
-  if (ended.code() != reka::StatusCode::kCancelled) {
-    std::fprintf(stderr, "the job should have ended Cancelled after the savepoint: %s\n", ended.toString().c_str());
+  if (run.status.code() != reka::StatusCode::kCancelled) {
+    std::fprintf(stderr, "the job should have ended Cancelled after the savepoint: %s\n", run.status.toString().c_str());
     return std::nullopt;
   }
   const reka::JobMetrics metrics = job.metrics();
@@ -161,10 +145,9 @@ std::optional<RunReport> runJob(const std::string& stateDir, int64_t holdAt, std
   report.sourceRecords = metrics.sourceRecords;
   report.restoredCheckpointId = metrics.restoredCheckpointId;
   report.completedCheckpoints = metrics.completedCheckpoints;
-  report.savepoint = *savepoint;
+  report.savepoint = run.savepoint;
   // For people watching: how many checkpoints the run took varies with timing.
-  std::fprintf(stderr, "%lld checkpoints and savepoints completed; savepoint %s\n",
-               static_cast<long long>(metrics.completedCheckpoints), savepoint->c_str());
+  std::fprintf(stderr, "%lld checkpoints and savepoints completed\n", static_cast<long long>(metrics.completedCheckpoints));
   return report;
 }
 
@@ -214,14 +197,12 @@ int runBoth(const std::string& stateDir) {
 }
 
 int main() {
-  std::signal(SIGINT, onSigint);
   const std::string stateDir = makeTempDir();
   if (stateDir.empty()) {
     std::perror("mkdtemp");
     return 1;
   }
   const int rc = runBoth(stateDir);
-  std::signal(SIGINT, SIG_DFL);
   std::error_code ignored;
   std::filesystem::remove_all(stateDir, ignored);
   if (rc != 0) std::fprintf(stderr, "embedded checkpoints failed\n");

@@ -7,7 +7,7 @@
 #include <string_view>
 
 #include "reka/base/Status.h"
-#include "reka/connector/JsonWriter.h"
+#include "connectors/format/JsonWriter.h"
 #include "reka/data/StringArena.h"
 #include "nexmark/Model.h"
 

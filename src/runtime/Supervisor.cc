@@ -159,6 +159,9 @@ SupervisedRun superviseJob(JobClient& client, const SupervisorOptions& options) 
     break;
   }
   run.status = client.wait();
+  // The interrupt is handled: a program that goes on (an embedder running its next job) starts
+  // again from "not interrupted", so that its next Ctrl-C stops that job instead of exiting.
+  if (run.interrupted) gInterrupted.store(0);
   if (!overBudget.empty()) {
     run.overBudget = true;
     run.status = Status::resourceExhausted(overBudget);

@@ -9,7 +9,7 @@
 #include <cmath>
 
 #include "reka/cep/RuleStream.h"
-#include "reka/connector/JsonWriter.h"
+#include "connectors/format/JsonWriter.h"
 
 namespace reka::sql {
 namespace {

@@ -51,7 +51,9 @@ void installStopSignals(bool savepointSignal = true);
 /// The number of interrupts (SIGINT, SIGTERM) received so far.
 int interruptCount();
 
-/// Runs `client`'s job to its end on this thread, handling the signals as described above.
+/// Runs `client`'s job to its end on this thread, handling the signals as described above. Once
+/// an interrupt has stopped the job, the count of interrupts starts again from zero, so that a
+/// program may run another job under the same handling.
 SupervisedRun superviseJob(JobClient& client, const SupervisorOptions& options = {});
 
 }  // namespace reka

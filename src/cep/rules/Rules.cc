@@ -11,7 +11,7 @@
 
 #include "cep/rules/RuleExpression.h"
 #include "reka/cep/Nfa.h"
-#include "reka/connector/JsonWriter.h"
+#include "connectors/format/JsonWriter.h"
 
 namespace reka::cep {
 namespace {

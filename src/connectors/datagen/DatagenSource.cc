@@ -5,7 +5,7 @@
 // The rows are numbered 0, 1, 2 …; row i is in lane i mod kLanes, and a lane is a split whose
 // position is its next row. A random value is a hash of the seed, the column and the row number,
 // so a restored job generates the same rows again (timestamps excepted: they follow the clock).
-#include "reka/connector/Datagen.h"
+#include "connectors/datagen/Datagen.h"
 
 #include <xxhash.h>
 

@@ -10,7 +10,7 @@
 #include <cstring>
 
 #include "connectors/format/Formats.h"
-#include "reka/connector/JsonWriter.h"
+#include "connectors/format/JsonWriter.h"
 
 namespace reka::connector::builtin {
 

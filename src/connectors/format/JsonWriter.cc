@@ -1,4 +1,4 @@
-#include "reka/connector/JsonWriter.h"
+#include "connectors/format/JsonWriter.h"
 
 #include <array>
 #include <charconv>

@@ -1,15 +1,14 @@
 #include "reka/connector/DeadLetters.h"
 
-#include <cstdio>
-
-#include "reka/connector/JsonWriter.h"
+#include "reka/base/Log.h"
+#include "connectors/format/JsonWriter.h"
 
 namespace reka::connector {
 
 DeadLetterOutput::~DeadLetterOutput() {
   if (reported_ > kStderrLimit)
-    std::fprintf(stderr, "reka: %lld more bad input records not shown%s\n", static_cast<long long>(reported_ - kStderrLimit),
-                 target_.empty() ? "" : (" (all are in " + target_ + ")").c_str());
+    reka::log(LogLevel::kWarn, std::to_string(reported_ - kStderrLimit) + " more bad input records not shown" +
+                                   (target_.empty() ? "" : " (all are in " + target_ + ")"));
   if (kafka_) kafka_->close();
 }
 
@@ -88,7 +87,7 @@ void DeadLetterOutput::log(const std::string& what) {
   if (counter_) counter_->fetch_add(1, std::memory_order_relaxed);
   std::lock_guard<std::mutex> lock(mutex_);
   if (++reported_ > kStderrLimit) return;
-  std::fprintf(stderr, "reka: %s (sent to dead letters)\n", what.c_str());
+  reka::log(LogLevel::kWarn, what + " (sent to dead letters)");
 }
 
 Status DeadLetterOutput::append(std::string row) {

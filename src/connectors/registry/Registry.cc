@@ -2,7 +2,7 @@
 // blackhole, each reading or writing rows through the formats.
 
 #include "reka/connector/Registry.h"
-#include "reka/connector/Datagen.h"
+#include "connectors/datagen/Datagen.h"
 
 #include <fmt/format.h>
 

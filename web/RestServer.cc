@@ -4,7 +4,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
@@ -18,6 +17,7 @@
 #include "reka/base/Units.h"
 #include "JobMonitor.h"
 #include "MetricsText.h"
+#include "RestAuth.h"
 #include "WatermarkReport.h"
 
 namespace reka::web {
@@ -25,22 +25,6 @@ namespace reka::web {
 using nlohmann::json;
 
 namespace {
-
-bool isLoopback(const std::string& address) {
-  in_addr a4{};
-  if (inet_pton(AF_INET, address.c_str(), &a4) == 1) return (ntohl(a4.s_addr) >> 24) == 127;
-  in6_addr a6{};
-  if (inet_pton(AF_INET6, address.c_str(), &a6) == 1) return IN6_IS_ADDR_LOOPBACK(&a6);
-  return address == "localhost";
-}
-
-/// Compares without leaking where the first difference is.
-bool sameToken(const std::string& a, const std::string& b) {
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
-}
 
 json optionalTime(int64_t t) { return t == INT64_MIN || t == INT64_MAX ? json(nullptr) : json(t); }
 
@@ -192,7 +176,7 @@ struct RestServer::Impl {
   int port = 0;
 
   void routes();
-  bool authorized(const httplib::Request& req, bool mutating) const;
+  bool authorized(const httplib::Request& req) const;
   static void error(httplib::Response& res, int status, const std::string& message) {
     res.status = status;
     res.set_content(json{{"errors", {message}}}.dump(), "application/json");
@@ -207,8 +191,8 @@ struct RestServer::Impl {
   void control(const httplib::Request& req, httplib::Response& res, const std::string& action);
 };
 
-bool RestServer::Impl::authorized(const httplib::Request& req, bool mutating) const {
-  if (!mutating && isLoopback(options.address)) return true;
+bool RestServer::Impl::authorized(const httplib::Request& req) const {
+  if (!tokenRequired(options.address, req.method)) return true;
   const std::string header = req.get_header_value("Authorization");
   const std::string prefix = "Bearer ";
   if (header.compare(0, prefix.size(), prefix) != 0) return false;
@@ -257,11 +241,11 @@ void RestServer::Impl::control(const httplib::Request& req, httplib::Response& r
 
 void RestServer::Impl::routes() {
   server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    const bool mutating = req.method != "GET" && req.method != "HEAD";
-    if (authorized(req, mutating)) return httplib::Server::HandlerResponse::Unhandled;
+    if (authorized(req)) return httplib::Server::HandlerResponse::Unhandled;
     res.set_header("WWW-Authenticate", "Bearer");
-    error(res, 401, mutating ? "this call changes a job: it needs 'Authorization: Bearer <token>' (the token is in the state directory's rest/token file, or rest.token)"
-                             : "this server listens beyond loopback: every call needs 'Authorization: Bearer <token>'");
+    error(res, 401,
+          std::string(readOnlyMethod(req.method) ? "this server listens beyond loopback: every call needs" : "this call changes a job: it needs") +
+              " 'Authorization: Bearer <token>' (the token is the \"token\" field of <state dir>/rest.json, or rest.token when set)");
     return httplib::Server::HandlerResponse::Handled;
   });
   server.Get("/jobs", [this](const httplib::Request&, httplib::Response& res) {

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <thread>
 
 #include "sql/SqlTesting.h"
 
@@ -107,6 +108,36 @@ TEST_F(OverTest, PlanAndErrors) {
   EXPECT_THAT(error(events() + out("u STRING, s BIGINT", "changelog-json") +
                     "INSERT INTO out SELECT u, SUM(c) OVER (PARTITION BY u ORDER BY ts) FROM (SELECT u, COUNT(*) AS c, MAX(ts) AS ts FROM events GROUP BY u);"),
               HasSubstr("OVER aggregations need an append-only input"));
+}
+
+TEST_F(OverTest, RowsWaitingForTheWatermarkArePendingTimers) {
+  // The table is followed (unbounded): the watermark stops at 9.5 s - 1 s = 8.5 s, so the row
+  // at 9.5 s waits; the runtime reports it as the OVER operator's next event-time timer (the
+  // dashboard's "why has this window not fired?").
+  std::ofstream(dir_ / "events.json") << R"({"u":"a","amt":1,"ts":1000})" "\n" R"({"u":"a","amt":2,"ts":3000})" "\n"
+                                         R"({"u":"a","amt":16,"ts":9500})" "\n";
+  StreamEnvironment env;
+  auto client = executeSql(env, "CREATE TABLE events (u STRING, amt INT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts - INTERVAL '1' SECOND) WITH ("
+                                "'connector' = 'filesystem', 'path' = '" + (dir_ / "events.json").string() +
+                                "', 'format' = 'json', 'source.monitor-interval' = '50ms');\n" +
+                                out("u STRING, amt INT, s INT") +
+                                "INSERT INTO out SELECT u, amt, SUM(amt) OVER (PARTITION BY u ORDER BY ts) AS s FROM events;");
+  ASSERT_TRUE(client.isOk()) << client.status().toString();
+  int64_t next = INT64_MAX, input = INT64_MIN;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline && next != 9'500) {
+    for (const OperatorStats& op : (*client)->metrics().operators) {
+      if (op.name.rfind("OverAggregate", 0) != 0) continue;
+      next = op.nextEventTimer;
+      input = op.inputWatermark;
+    }
+    if (next != 9'500) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  (*client)->cancel();
+  EXPECT_TRUE((*client)->waitFor(std::chrono::seconds(30)));
+  EXPECT_EQ(next, 9'500) << "the row at 9.5 s waits for the watermark";
+  EXPECT_GE(input, 3'000) << "the rows before have been given";
+  EXPECT_LT(input, 9'500);
 }
 
 }  // namespace

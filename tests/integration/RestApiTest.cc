@@ -6,13 +6,19 @@
 
 #include <httplib.h>
 
+#include <condition_variable>
 #include <cstdio>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <thread>
 
 #include <nlohmann/json.hpp>
 
 #include "NexmarkTestKit.h"
+#include "connectors/kafka/MockCluster.h"
+#include "reka/connector/Kafka.h"
+#include "reka/connector/SplitSource.h"
 #include "reka/reka.h"
 #include "reka/web/RestServer.h"
 
@@ -61,6 +67,25 @@ class SteadySource final : public SourceFunction<Ev> {
  private:
   int64_t next_ = 0;
 };
+
+/// What `promtool check metrics` (Debian's prometheus package) says about `text`: empty when it
+/// finds the exposition format valid.
+std::string promtoolComplaints(const nexmark::it::ScratchDir& dir, const std::string& text) {
+  const std::string file = dir.file("metrics.txt");
+  nexmark::it::writeFile(file, text);
+  const std::string out = dir.file("promtool.out");
+  const int rc = std::system(("timeout 30 promtool check metrics < '" + file + "' > '" + out + "' 2>&1").c_str());
+  return rc == 0 ? "" : "promtool check metrics (exit " + std::to_string(rc) + "): " + nexmark::it::readFile(out);
+}
+
+/// The value of the one sample `name{labels}` in exposition `text`, or nullopt.
+std::optional<double> sampleValue(const std::string& text, const std::string& name, const std::string& labels) {
+  const std::string prefix = "\n" + name + "{" + labels + "} ";
+  const size_t at = text.find(prefix);
+  if (at == std::string::npos) return std::nullopt;
+  const size_t from = at + prefix.size();
+  return std::stod(text.substr(from, text.find('\n', from) - from));
+}
 
 class RestApiTest : public ::testing::Test {
  protected:
@@ -260,12 +285,7 @@ TEST_F(RestApiTest, PrometheusMetricsAreValidAndCountTheRecords) {
   }
   EXPECT_EQ(windowIn, kRecords);
 
-  // promtool (Debian's prometheus package) checks the exposition format.
-  const std::string file = dir_.file("metrics.txt");
-  nexmark::it::writeFile(file, text);
-  const std::string out = dir_.file("promtool.out");
-  const int rc = std::system(("promtool check metrics < '" + file + "' > '" + out + "' 2>&1").c_str());
-  EXPECT_EQ(rc, 0) << "promtool check metrics: " << nexmark::it::readFile(out);
+  EXPECT_EQ(promtoolComplaints(dir_, text), "");
 }
 
 TEST_F(RestApiTest, MutatingCallsNeedTheTokenAndBadRequestsGetJsonErrors) {
@@ -274,12 +294,19 @@ TEST_F(RestApiTest, MutatingCallsNeedTheTokenAndBadRequestsGetJsonErrors) {
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 401);
   EXPECT_THAT(res->body, HasSubstr("Bearer"));
+  // It says where the token is: the `reka` command writes it to <state dir>/rest.json.
+  json refused = json::parse(res->body, nullptr, false);
+  ASSERT_FALSE(refused.is_discarded()) << res->body;
+  EXPECT_THAT(refused["errors"][0].get<std::string>(), HasSubstr("\"token\" field of <state dir>/rest.json")) << res->body;
   res = post("/jobs/" + id_ + "/cancel", "{}", "secret-tokem");
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 401);
   EXPECT_FALSE(client_->waitFor(0ms)) << "refused calls leave the job running";
 
   get("/jobs/0123456789abcdef", 404);
+  json noVertices = get("/jobs/0123456789abcdef/vertices", 404);
+  ASSERT_EQ(noVertices["errors"].size(), 1u) << noVertices.dump();
+  EXPECT_EQ(noVertices["errors"][0], "no job with id 0123456789abcdef");
   json missing = get("/no/such/thing", 404);
   EXPECT_FALSE(missing["errors"].empty());
   res = post("/jobs/" + id_ + "/stop", R"({"savepoint": "yes"})", "secret-token");
@@ -331,6 +358,23 @@ TEST_F(RestApiTest, SavepointThenStopWithASavepoint) {
   EXPECT_EQ(res->status, 404) << "an ended job cannot be controlled";
 }
 
+TEST_F(RestApiTest, StopWithoutASavepointEndsTheJob) {
+  auto res = post("/jobs/" + id_ + "/stop", R"({"savepoint": false})", "secret-token");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  json stop = json::parse(res->body, nullptr, false);
+  ASSERT_FALSE(stop.is_discarded()) << res->body;
+  EXPECT_EQ(stop["id"], id_);
+  EXPECT_EQ(stop["status"], "CANCELING");
+  // No savepoint was taken (`reka stop` prints one when the answer has it).
+  EXPECT_FALSE(stop.contains("savepoint")) << res->body;
+  EXPECT_TRUE(client_->waitFor(30s)) << "the job ends";
+  EXPECT_EQ(client_->metrics().state, JobState::kCancelled);
+  std::lock_guard<std::mutex> lock(mutex_);
+  EXPECT_TRUE(stopped_);
+  EXPECT_EQ(stoppedWith_, "") << "the embedder hears of a stop without a savepoint";
+}
+
 TEST_F(RestApiTest, CancelEndsTheJob) {
   auto res = post("/jobs/" + id_ + "/cancel", "", "secret-token");
   ASSERT_TRUE(res);
@@ -349,6 +393,8 @@ TEST(PrometheusTextTest, FamiliesHaveOneHelpAndTypeAndLabelsAreEscaped) {
   op.name = "src";
   op.recordsOut = 5;
   a.operators = {op, op};
+  a.operators[0].watermark = 1'500;
+  a.operators[0].inputWatermark = 1'250;
   a.operators[1].subtask = 1;
   a.operators[1].recordsOut = 7;
   JobMetrics b = a;
@@ -362,7 +408,133 @@ TEST(PrometheusTextTest, FamiliesHaveOneHelpAndTypeAndLabelsAreEscaped) {
   EXPECT_THAT(text, HasSubstr("reka_operator_records_out_total{" + labels + ",subtask=\"0\"} 5\n"));
   EXPECT_THAT(text, HasSubstr("reka_operator_records_out_total{" + labels + ",subtask=\"1\"} 7\n"));
   EXPECT_THAT(text, HasSubstr("state=\"FAILED\"} 1\n"));
-  EXPECT_EQ(text.find("reka_operator_output_watermark_milliseconds{"), std::string::npos) << "no watermark yet: no sample";
+  // Watermarks in seconds since the epoch; a subtask without one yet has no sample.
+  EXPECT_THAT(text, HasSubstr("# TYPE reka_operator_output_watermark_seconds gauge\n"));
+  EXPECT_THAT(text, HasSubstr("reka_operator_output_watermark_seconds{" + labels + ",subtask=\"0\"} 1.5\n"));
+  EXPECT_THAT(text, HasSubstr("reka_operator_input_watermark_seconds{" + labels + ",subtask=\"0\"} 1.25\n"));
+  EXPECT_EQ(text.find("reka_operator_output_watermark_seconds{" + labels + ",subtask=\"1\"}"), std::string::npos)
+      << "no watermark yet: no sample";
+  EXPECT_EQ(text.find("reka_operator_input_watermark_seconds{" + labels + ",subtask=\"1\"}"), std::string::npos);
+}
+
+/// Holds every record until opened (or for 20 s at most, so that nothing hangs): the job's
+/// only task stops taking records, and the Kafka source stops reading.
+struct Gate {
+  std::mutex mutex;
+  std::condition_variable cv;
+  bool open = false;
+  void pass() {
+    std::unique_lock<std::mutex> lock(mutex);
+    cv.wait_for(lock, 20s, [this] { return open; });
+  }
+  void openUp() {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      open = true;
+    }
+    cv.notify_all();
+  }
+};
+
+struct DecodeOffset {
+  Status operator()(const connector::kafka::KafkaMessage& m, std::vector<int64_t>& out, StringArena&) const {
+    out.push_back(m.offset);
+    return Status::ok();
+  }
+};
+
+TEST(RestKafkaMetricsTest, SourceLagOfAKafkaSourceIsAtMetrics) {
+  auto started = connector::kafka::MockCluster::start(1);
+  ASSERT_TRUE(started.isOk()) << started.status().toString();
+  auto mock = std::move(*started);
+  ASSERT_TRUE(mock->createTopic("orders", 1).isOk());
+  constexpr int64_t kMessages = 5000;
+  {
+    connector::kafka::KafkaSinkOptions o;
+    o.bootstrapServers = mock->bootstrapServers();
+    o.topic = "orders";
+    auto w = connector::kafka::SinkWriter::open(o, 0, false);
+    ASSERT_TRUE(w.isOk()) << w.status().toString();
+    connector::kafka::ProducerRecord r;
+    for (int64_t i = 0; i < kMessages; ++i) {
+      r.value = std::to_string(i);
+      r.partition = 0;
+      ASSERT_TRUE((*w)->write(r).isOk());
+    }
+    ASSERT_TRUE((*w)->finish().isOk());
+    (*w)->close();
+  }
+
+  // A job whose sink holds its first record: the source (batches of 10) reads a few batches,
+  // then waits for room, with most of the topic unread.
+  ExecutionConfig config;
+  config.jobName = "kafka lag";
+  config.parallelism = 1;
+  config.batchSize = 10;
+  StreamEnvironment env(config);
+  connector::kafka::KafkaSourceOptions source;
+  source.bootstrapServers = mock->bootstrapServers();
+  source.topics = {"orders"};
+  source.bounded = false;
+  source.properties["fetch.wait.max.ms"] = "10";
+  auto gate = std::make_shared<Gate>();
+  connector::fromSource(env, "kafka", connector::kafka::kafkaSource<int64_t>(source, DecodeOffset{}), 1)
+      .sink("held", [gate](const int64_t&) { gate->pass(); });
+  auto executed = env.executeAsync();
+  ASSERT_TRUE(executed.isOk()) << executed.status().toString();
+  std::unique_ptr<JobClient> client = std::move(*executed);
+  RestOptions options;
+  options.port = 0;
+  options.sampleInterval = 100ms;
+  auto server = RestServer::start(options);
+  ASSERT_TRUE(server.isOk()) << server.status().toString();
+  JobRegistration reg;
+  reg.client = client.get();
+  (*server)->addJob(std::move(reg));
+  const std::string id = client->metrics().jobId;
+  httplib::Client http("127.0.0.1", (*server)->port());
+  http.set_read_timeout(10, 0);
+
+  auto lagOf = [&](const JobMetrics& m) {
+    for (const auto& op : m.operators)
+      if (op.name == "kafka") return op.lag;
+    return int64_t{-1};
+  };
+  const std::string labels = "job=\"kafka lag\",job_id=\"" + id + "\",operator=\"kafka\",operator_id=\"0\",subtask=\"0\"";
+  // The lag stops moving once the source waits; /metrics must show the client's figure then.
+  std::string text;
+  int64_t lag = -1;
+  std::optional<double> shown;
+  const auto deadline = std::chrono::steady_clock::now() + 8s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    const int64_t before = lagOf(client->metrics());
+    auto res = http.Get("/metrics");
+    ASSERT_TRUE(res);
+    ASSERT_EQ(res->status, 200);
+    const int64_t after = lagOf(client->metrics());
+    if (before > 0 && before == after) {
+      text = res->body;
+      lag = before;
+      shown = sampleValue(text, "reka_source_lag_records", labels);
+      break;
+    }
+    std::this_thread::sleep_for(20ms);
+  }
+  (*server)->removeJob(id);
+  gate->openUp();
+  client->cancel();
+  EXPECT_TRUE(client->waitFor(30s)) << "the job ends once cancelled";
+
+  ASSERT_GT(lag, 0) << "the source never reported records left unread";
+  EXPECT_LT(lag, kMessages);
+  ASSERT_TRUE(shown.has_value()) << "no reka_source_lag_records{" << labels << "} sample in\n" << text;
+  EXPECT_EQ(*shown, static_cast<double>(lag));
+  EXPECT_THAT(text, HasSubstr("# TYPE reka_source_lag_records gauge\n"));
+  size_t samples = 0;
+  for (size_t at = 0; (at = text.find("\nreka_source_lag_records{", at)) != std::string::npos; ++at) ++samples;
+  EXPECT_EQ(samples, 1u) << "only the source has a lag: " << text;
+  nexmark::it::ScratchDir dir;
+  EXPECT_EQ(promtoolComplaints(dir, text), "");
 }
 
 }  // namespace

@@ -43,6 +43,9 @@ function duration(ms) {
   const s = Math.floor(ms / 1000);
   return s >= 3600 ? `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m` : s >= 60 ? `${Math.floor(s / 60)}m ${s % 60}s` : `${s}s`;
 }
+// A watermark lag: milliseconds below a second, else seconds with milliseconds.
+function lag(ms) { return ms < 1000 ? `${ms} ms` : ms < 3600000 ? `${(ms / 1000).toFixed(3)} s` : duration(ms); }
+function pct(usage) { return `${Math.round((usage || 0) * 100)}%`; }
 function message(text, isError) {
   const m = document.getElementById('message');
   m.textContent = text;
@@ -156,13 +159,20 @@ function drawWatermarks(w, job) {
     return;
   }
   why.replaceChildren(...w['pending-windows'].map((p) => {
-    const chain = p['held-back-by'].map((s) => (s.split !== undefined
+    const hops = p['held-back-by'];
+    const chain = hops.filter((s) => !s['in-flight']).map((s) => (s.split !== undefined
       ? `split ${s.split} at ${time(s['split-watermark'])}`
-      : `${s.name || s.vertex} #${s.subtask} at ${time(s['channel-watermark'])}${s.source ? ' (source)' : ''}`)).join(' ← ');
+      : `${s.name || s.vertex} #${s.subtask} at ${time(s['channel-watermark'])}${s.source ? ' (source)' : ''}`)
+      + (s['behind-window-ms'] ? `, ${lag(s['behind-window-ms'])} behind` : '')).join(' ← ');
+    const inFlight = hops.find((s) => s['in-flight']);
     return el('div', { class: 'why' },
       el('div', {}, el('b', {}, `${p.name} #${p.subtask}`), `: earliest pending window fires at ${time(p['earliest-pending-timer'])}`),
       el('div', {}, `input watermark ${time(p['input-watermark'])}; ${p.reason}`),
-      el('div', {}, chain ? 'held back by: ' + chain : 'no input channel holds it back'));
+      el('div', {}, chain ? 'held back by: ' + chain : 'no input channel holds it back'),
+      ...(inFlight ? [el('div', { class: 'in-flight' }, `in flight: ${inFlight.name} #${inFlight.subtask} is at ${time(inFlight.watermark)}`
+        + (inFlight['ahead-ms'] !== null ? `, ${lag(inFlight['ahead-ms'])} ahead` : '')
+        + ` (output queue ${pct(inFlight['output-queue-usage'])} full`
+        + (inFlight['input-queue-usage'] !== undefined ? `, input queue ${pct(inFlight['input-queue-usage'])}` : '') + ')')] : []));
   }));
 }
 

@@ -182,10 +182,7 @@ int runCep(CepFlags flags, CLI::App* cmd) {
   }
   const std::string& stateDir = flags.checkpoints.stateDir;
   std::optional<checkpoint::StateDirectoryLock> lock;
-  if (auto locked = lockStateDir(stateDir, lock)) {
-    std::fprintf(stderr, "%s: %s\n", who, locked->c_str());
-    return 1;
-  }
+  if (int refused = lockStateDir(who, stateDir, lock)) return refused;
   StreamEnvironment env(config);
   auto counters = std::make_shared<nexmark::QueryCounters>();
   auto events = eventSource(env, flags, counters, outOfOrderness->count());

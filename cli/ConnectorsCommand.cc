@@ -80,10 +80,7 @@ int runCopy(const CopyFlags& flags) {
   }
   const std::string& stateDir = flags.checkpoints.stateDir;
   std::optional<checkpoint::StateDirectoryLock> lock;
-  if (auto locked = lockStateDir(stateDir, lock)) {
-    std::fprintf(stderr, "reka copy: %s\n", locked->c_str());
-    return 1;
-  }
+  if (int refused = lockStateDir("reka copy", stateDir, lock)) return refused;
   // Exactly-once into Kafka logs open transactions in the state directory unless told otherwise.
   const std::string sink = to.get("connector");
   if (!stateDir.empty() && (sink == "kafka" || sink == "upsert-kafka") && !to.has("sink.transaction-log-dir"))

@@ -1,6 +1,8 @@
 #include "JobControl.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,12 +20,64 @@
 
 namespace reka::cli {
 
-std::optional<std::string> lockStateDir(const std::string& stateDir, std::optional<checkpoint::StateDirectoryLock>& lock) {
-  if (stateDir.empty()) return std::nullopt;
-  auto acquired = checkpoint::StateDirectoryLock::acquire(stateDir);
-  if (!acquired.isOk()) return acquired.status().message();
-  lock.emplace(std::move(*acquired));
+namespace {
+
+struct PortRange {
+  int first = 0;
+  int last = 0;
+};
+
+/// "0" (off), "8081", or "8081-8099".
+std::optional<PortRange> parsePorts(const std::string& text) {
+  auto number = [](const std::string& t) -> int {
+    if (t.empty() || t.size() > 5 || t.find_first_not_of("0123456789") != std::string::npos) return -1;
+    return std::atoi(t.c_str());
+  };
+  const size_t dash = text.find('-');
+  PortRange r;
+  r.first = number(text.substr(0, dash));
+  r.last = dash == std::string::npos ? r.first : number(text.substr(dash + 1));
+  if (r.first < 0 || r.last < r.first || r.last > 65535 || (r.first == 0 && r.last != 0)) return std::nullopt;
+  return r;
+}
+
+std::string badPortsMessage(const std::string& text) {
+  return "rest.port '" + text + "': expected a port (1-65535), a range such as 8081-8099, or 0 (off)";
+}
+
+/// What the REST server can listen on without a name lookup: an IPv4 or IPv6 literal, or
+/// localhost.
+bool isListenAddress(const std::string& text) {
+  in_addr a4{};
+  in6_addr a6{};
+  return text == "localhost" || ::inet_pton(AF_INET, text.c_str(), &a4) == 1 || ::inet_pton(AF_INET6, text.c_str(), &a6) == 1;
+}
+
+/// Refuses REST settings the server would refuse only after the job started.
+std::optional<std::string> checkRestFlags(const std::string& address, const std::string& port) {
+  if (!parsePorts(port)) return badPortsMessage(port);
+  if (!isListenAddress(address))
+    return "rest.address '" + address + "': expected an IP address of this machine (such as 127.0.0.1, 0.0.0.0 or ::1) or localhost";
   return std::nullopt;
+}
+
+}  // namespace
+
+int lockStateDir(const char* who, const std::string& stateDir, std::optional<checkpoint::StateDirectoryLock>& lock) {
+  if (stateDir.empty()) return 0;
+  auto acquired = checkpoint::StateDirectoryLock::acquire(stateDir);
+  if (!acquired.isOk()) {
+    const std::string& why = acquired.status().message();
+    // Held by another job: a run failure. Anything else: the path itself is refused.
+    if (acquired.status().code() == StatusCode::kFailedPrecondition) {
+      std::fprintf(stderr, "%s: %s\n", who, why.c_str());
+      return 1;
+    }
+    std::fprintf(stderr, "%s: --state-dir %s: %s\n", who, stateDir.c_str(), why.c_str());
+    return 2;
+  }
+  lock.emplace(std::move(*acquired));
+  return 0;
 }
 
 void OperationFlags::add(CLI::App* cmd, const std::string& defaultName) {
@@ -99,29 +153,10 @@ std::optional<std::string> OperationFlags::prepare(CLI::App* cmd) {
   if (!format.isOk()) return format.status().message();
   setLogLevel(*level);
   setLogFormat(*format);
-  return std::nullopt;
+  return checkRestFlags(restAddress, restPort);
 }
 
 namespace {
-
-struct PortRange {
-  int first = 0;
-  int last = 0;
-};
-
-/// "0" (off), "8081", or "8081-8099".
-std::optional<PortRange> parsePorts(const std::string& text) {
-  auto number = [](const std::string& t) -> int {
-    if (t.empty() || t.size() > 5 || t.find_first_not_of("0123456789") != std::string::npos) return -1;
-    return std::atoi(t.c_str());
-  };
-  const size_t dash = text.find('-');
-  PortRange r;
-  r.first = number(text.substr(0, dash));
-  r.last = dash == std::string::npos ? r.first : number(text.substr(dash + 1));
-  if (r.first < 0 || r.last < r.first || r.last > 65535 || (r.first == 0 && r.last != 0)) return std::nullopt;
-  return r;
-}
 
 /// Writes `content` to `path` with mode 0600, replacing it atomically.
 std::optional<std::string> writePrivateFile(const std::string& path, const std::string& content) {
@@ -155,9 +190,7 @@ Result<std::string> jobRegistryDir() {
 Result<std::unique_ptr<RestSession>> RestSession::start(const char* who, const OperationFlags& ops, const std::string& stateDir,
                                                         JobClient& client) {
   auto ports = parsePorts(ops.restPort);
-  if (!ports) {
-    return Status::invalidArgument("rest.port '" + ops.restPort + "': expected a port (1-65535), a range such as 8081-8099, or 0 (off)");
-  }
+  if (!ports) return Status::invalidArgument(badPortsMessage(ops.restPort));
   std::unique_ptr<RestSession> session(new RestSession());
   if (ports->first == 0) return session;
   web::RestOptions options;

@@ -20,9 +20,11 @@
 
 namespace reka::cli {
 
-/// One job per state directory: takes its lock into `lock` (held until the caller drops it;
-/// the kernel drops it if the process dies). Empty `stateDir`: nothing. Returns why it could not.
-std::optional<std::string> lockStateDir(const std::string& stateDir, std::optional<checkpoint::StateDirectoryLock>& lock);
+/// One job per state directory: creates it if needed and takes its lock into `lock` (held until
+/// the caller drops it; the kernel drops it if the process dies). Empty `stateDir`: nothing.
+/// Returns 0, or the exit status after saying why on stderr (prefixed with `who`): 1 when
+/// another process holds the directory, 2 when the path cannot be created or locked.
+int lockStateDir(const char* who, const std::string& stateDir, std::optional<checkpoint::StateDirectoryLock>& lock);
 
 /// The flags every command that runs a job has besides its checkpoint flags: configuration,
 /// the job's name, the REST server, logging, the state backend.
@@ -46,7 +48,8 @@ struct OperationFlags {
 
   void add(CLI::App* cmd, const std::string& defaultName);
   /// Applies the configuration to `cmd`'s options (call first in the command's callback), then
-  /// the logging settings. A message says what is wrong.
+  /// the logging settings, and checks the REST address and port before any job starts. A
+  /// message says what is wrong.
   std::optional<std::string> prepare(CLI::App* cmd);
   /// Sets the state backend of `config` from the flags; a message says what is wrong.
   std::optional<std::string> apply(ExecutionConfig& config) const;

@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <exception>
 #include <new>
+#include <optional>
+#include <string>
 
 #include "CepCommand.h"
 #include "Checkpointing.h"
@@ -45,6 +47,22 @@ namespace {
   std::abort();
 }
 
+/// After a failed parse: the word given where a command belongs when it names none ("reka
+/// bogus"), to be reported as such instead of "a subcommand is required".
+std::optional<std::string> unknownCommand(CLI::App& app) {
+  if (!app.get_subcommands().empty() || app.remaining().empty()) return std::nullopt;
+  const std::string word = app.remaining().front();
+  if (word.empty() || word[0] == '-') return std::nullopt;
+  return word;
+}
+
+std::string commandNames(CLI::App& app) {
+  std::string names;
+  for (const CLI::App* cmd : app.get_subcommands([](CLI::App*) { return true; }))
+    names += (names.empty() ? "" : ", ") + cmd->get_name();
+  return names;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -63,6 +81,11 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
+    if (auto word = unknownCommand(app)) {
+      std::fprintf(stderr, "reka: unknown command '%s'; the commands are %s (reka --help says more)\n", word->c_str(),
+                   commandNames(app).c_str());
+      return 2;
+    }
     // --help and --version end well; every usage error exits with 2, as in every command
     // (docs/operations.md, "Exit codes").
     const int code = app.exit(e);

@@ -157,6 +157,14 @@ int runGenerate(const GeneratorFlags& flags, const std::string& output, int part
   if (connector::kafka::isKafkaUri(output)) return runGenerateKafka(*generator, flags.generators, output, partitions);
   std::FILE* out = stdout;
   if (!output.empty()) {
+    // The checks of `nexmark run`'s outputs: a path refused before anything is written is a
+    // usage error.
+    RunPaths paths;
+    paths.outputFiles.emplace_back("--output", output);
+    if (auto bad = checkRunPaths(paths)) {
+      std::fprintf(stderr, "reka nexmark generate: %s\n", bad->c_str());
+      return 2;
+    }
     // Never through a symlink planted at the path (O_NOFOLLOW).
     const int fd = ::open(output.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
     out = fd < 0 ? nullptr : ::fdopen(fd, "w");
@@ -310,10 +318,7 @@ int runQuery(const GeneratorFlags& gen, const RunFlags& flags, const CLI::App& c
   // One job per state directory, held until this function returns (the kernel drops the lock
   // if the process dies).
   std::optional<checkpoint::StateDirectoryLock> lock;
-  if (auto locked = lockStateDir(stateDir, lock)) {
-    std::fprintf(stderr, "reka nexmark run: %s\n", locked->c_str());
-    return 1;
-  }
+  if (int refused = lockStateDir("reka nexmark run", stateDir, lock)) return refused;
   const bool resuming = !flags.checkpoints.fromSavepoint.empty() || hasCompleteCheckpoint(stateDir);
   if (auto refused = checkFreshOutputDir(flags.outputDir, stateDir, resuming, flags.overwriteOutput)) {
     std::fprintf(stderr, "reka nexmark run: %s\n", refused->c_str());

@@ -105,10 +105,7 @@ int runSql(SqlFlags flags, bool explainOnly, CLI::App* cmd) {
   }
   const std::string& stateDir = flags.checkpoints.stateDir;
   std::optional<checkpoint::StateDirectoryLock> lock;
-  if (auto locked = lockStateDir(stateDir, lock)) {
-    std::fprintf(stderr, "%s: %s\n", who, locked->c_str());
-    return 1;
-  }
+  if (int refused = lockStateDir(who, stateDir, lock)) return refused;
   StreamEnvironment env(config);
   if (Status s = script->addTo(env); !s.isOk()) {
     std::fprintf(stderr, "%s: %s\n", who, s.message().c_str());

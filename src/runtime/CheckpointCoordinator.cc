@@ -457,8 +457,8 @@ void CheckpointCoordinator::completePending(std::unique_lock<std::mutex>& lock) 
   if (p.kind == CheckpointKind::kSavepoint) {
     log(LogLevel::kInfo, "savepoint " + std::to_string(p.id) + " written to " + dir);
   } else {
-    log(LogLevel::kDebug, fmt::format("checkpoint {} completed ({:.1f} MB{}, {:.0f} ms)", p.id, static_cast<double>(p.bytes) / 1e6,
-                                      p.deltas > 0 || p.sharesFiles ? " incremental" : "", lastMs_));
+    log(LogLevel::kInfo, fmt::format("checkpoint {} completed ({:.1f} MB{}, {:.0f} ms)", p.id, static_cast<double>(p.bytes) / 1e6,
+                                     p.deltas > 0 || p.sharesFiles ? " incremental" : "", lastMs_));
   }
 
   // Commit: running tasks are told on their own threads, finished ones here.

@@ -150,6 +150,8 @@ namespace reka {
 Result<std::unique_ptr<JobClient>> startJob(graph::JobGraph graph, const ExecutionConfig& givenConfig) {
   ExecutionConfig config = givenConfig;
   if (config.jobId.empty()) config.jobId = runtime::newJobId();  // one id for every run under a restart policy
+  // Once per submitted job, not per run: restarts log "job restarting" and "job running".
+  log(LogLevel::kInfo, "job created", {{"job", config.jobName}, {"job_id", config.jobId}});
   if (config.restart.maxAttempts == 0) {
     REKA_ASSIGN_OR_RETURN(auto job, runtime::JobExecution::make(std::move(graph), config));
     return std::unique_ptr<JobClient>(std::move(job));

@@ -232,7 +232,7 @@ TEST_F(HardeningTest, PathMistakesAreRefusedBeforeAnythingRuns) {
   for (const Case& c : cases) {
     SCOPED_TRACE(c.flags);
     Exit e = reka(run + c.flags, 20s);
-    EXPECT_NE(e.exitCode, 0);
+    EXPECT_EQ(e.exitCode, 2) << "a path refused before the run is a usage error: " << e.err;
     EXPECT_THAT(e.err, HasSubstr(c.message));
     EXPECT_THAT(e.out, Not(HasSubstr("events in")));  // nothing ran
   }

@@ -164,25 +164,78 @@ TEST_F(OperationsCliTest, BadKeysAndValuesAreErrorsThatNameThem) {
   EXPECT_THAT(r.out, HasSubstr("q1: 2000 events"));
 }
 
+/// The JSON log lines of a run's stderr (each must parse and carry a time and a level). Lines
+/// that are not JSON must be the command's own output, never an engine warning ("reka: …").
+std::vector<nlohmann::json> jsonLogLines(const std::string& err) {
+  std::vector<nlohmann::json> lines;
+  std::istringstream in(err);
+  for (std::string l; std::getline(in, l);) {
+    EXPECT_NE(l.rfind("reka: ", 0), 0u) << "an engine line outside the logger: " << l;
+    if (l.empty() || l[0] != '{') continue;
+    nlohmann::json j = nlohmann::json::parse(l, nullptr, false);
+    EXPECT_FALSE(j.is_discarded()) << l;
+    if (j.is_discarded()) continue;
+    EXPECT_TRUE(j.contains("time") && j.contains("level")) << l;
+    lines.push_back(std::move(j));
+  }
+  return lines;
+}
+
+/// The first line whose message contains `text` (a null object if none).
+nlohmann::json lineWith(const std::vector<nlohmann::json>& lines, const std::string& text) {
+  for (const auto& j : lines)
+    if (j.value("message", "").find(text) != std::string::npos) return j;
+  return {};
+}
+
 TEST_F(OperationsCliTest, JsonLogsCarryTheJobAndItsStateChanges) {
   CommandResult r = reka("nexmark run --query q1 --events 2000 --no-progress --rest-port 0 --log-format json --name json-logs");
   ASSERT_EQ(r.exitCode, 0) << r.err;
   std::vector<std::string> messages;
   std::string jobId;
-  std::istringstream lines(r.err);
-  for (std::string l; std::getline(lines, l);) {
-    if (l.empty() || l[0] != '{') continue;
-    nlohmann::json j = nlohmann::json::parse(l, nullptr, false);
-    ASSERT_FALSE(j.is_discarded()) << l;
-    EXPECT_TRUE(j.contains("time") && j.contains("level")) << l;
+  for (const auto& j : jsonLogLines(r.err)) {
     if (j.value("job", "") != "json-logs") continue;
     messages.push_back(j.value("message", ""));
     jobId = j.value("job_id", "");
   }
   EXPECT_THAT(jobId, ::testing::MatchesRegex("[0-9a-f]{32}"));
-  ASSERT_GE(messages.size(), 2u) << r.err;
-  EXPECT_THAT(messages.front(), HasSubstr("job running"));
+  ASSERT_GE(messages.size(), 3u) << r.err;
+  EXPECT_EQ(messages[0], "job created");
+  EXPECT_THAT(messages[1], HasSubstr("job running"));
   EXPECT_EQ(messages.back(), "job finished");
+}
+
+TEST_F(OperationsCliTest, JsonLogsShowCheckpointsRestartsAndDeadLetters) {
+  const std::string events = dir_.file("events.jsonl");
+  ASSERT_EQ(reka("nexmark generate --events 2000 --output '" + events + "'").exitCode, 0);
+  std::string content = readFile(events);
+  size_t at = 0;
+  for (int i = 0; i < 499; ++i) at = content.find('\n', at) + 1;
+  writeFile(events, content.substr(0, at) + "{not json\n" + content.substr(at));
+  const std::string run = "nexmark run --query q1 --no-progress --rest-port 0 --log-format json --input '" + events + "' ";
+
+  // Checkpoints complete at info, with their size and duration.
+  CommandResult r = reka(run + "--state-dir '" + dir_.file("state") + "' --checkpoint-interval 20ms");
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  std::vector<nlohmann::json> lines = jsonLogLines(r.err);
+  nlohmann::json completed = lineWith(lines, "completed");
+  EXPECT_EQ(completed.value("level", ""), "info") << r.err;
+  EXPECT_THAT(completed.value("message", ""), ::testing::MatchesRegex("checkpoint [0-9]+ completed \\(.* MB.*, [0-9]+ ms\\)"));
+  EXPECT_THAT(completed.value("job_id", ""), ::testing::MatchesRegex("[0-9a-f]{32}"));
+  // A dead letter is a warning line of the log too.
+  nlohmann::json dead = lineWith(lines, "sent to dead letters");
+  EXPECT_EQ(dead.value("level", ""), "warn") << r.err;
+  EXPECT_THAT(dead.value("message", ""), HasSubstr("line 500"));
+
+  // A job that fails restarts under the restart strategy, then fails for good.
+  r = reka(run + "--on-bad-input fail --restart-attempts 1 --restart-delay 10ms --state-dir '" + dir_.file("state2") + "'");
+  EXPECT_EQ(r.exitCode, 1) << r.err;
+  lines = jsonLogLines(r.err);
+  nlohmann::json restarting = lineWith(lines, "job restarting");
+  EXPECT_EQ(restarting.value("level", ""), "warn") << r.err;
+  EXPECT_THAT(restarting.value("message", ""), HasSubstr("(1 of 1 in 10 ms"));
+  EXPECT_THAT(restarting.value("message", ""), HasSubstr("line 500"));
+  EXPECT_EQ(lineWith(lines, "job failed after 1 restarts").value("level", ""), "error") << r.err;
 }
 
 TEST_F(OperationsCliTest, ListStatusSavepointAndStopARunningJob) {
@@ -242,6 +295,43 @@ TEST_F(OperationsCliTest, ListStatusSavepointAndStopARunningJob) {
   EXPECT_EQ(ended2.exitCode, 0) << ended2.err;
   EXPECT_THAT(ended2.err, HasSubstr("resumed from savepoint"));
   EXPECT_THAT(ended2.err, HasSubstr("cancelled through the REST API"));
+}
+
+TEST_F(OperationsCliTest, JobCommandsReachAJobAtItsAddressWithoutTheRegistry) {
+  Running job;
+  const std::string id = startJob(job, "--rest-token ops-secret");
+  ASSERT_FALSE(id.empty());
+  ASSERT_THAT(url_, ::testing::MatchesRegex("http://127\\.0\\.0\\.1:[0-9]+/"));
+  const std::string address = url_.substr(7, url_.size() - 8);
+  // Another registry, empty: only --address finds the job.
+  const std::string elsewhere = dir_.file("other-runtime");
+  ::mkdir(elsewhere.c_str(), 0700);
+  const std::string noRegistry = "XDG_RUNTIME_DIR='" + elsewhere + "'";
+  EXPECT_EQ(reka("status " + id, noRegistry).exitCode, 1);
+
+  CommandResult list = reka("list --address " + address, noRegistry);
+  ASSERT_EQ(list.exitCode, 0) << list.err;
+  EXPECT_THAT(list.out, ::testing::ContainsRegex(id + " +RUNNING .*ops-test"));
+  CommandResult status = reka("status ops-test --address " + address, noRegistry);
+  ASSERT_EQ(status.exitCode, 0) << status.err;
+  EXPECT_THAT(status.out, HasSubstr("job ops-test (" + id + ")"));
+  EXPECT_THAT(status.out, HasSubstr("state RUNNING"));
+  status = reka("status " + id.substr(0, 8) + " --address " + address, noRegistry);
+  EXPECT_EQ(status.exitCode, 0) << status.err;
+
+  CommandResult missing = reka("status nope --address " + address, noRegistry);
+  EXPECT_EQ(missing.exitCode, 1);
+  EXPECT_THAT(missing.err, HasSubstr("no job 'nope' at " + address));
+  CommandResult bad = reka("status ops-test --address nowhere", noRegistry);
+  EXPECT_EQ(bad.exitCode, 2);
+  EXPECT_THAT(bad.err, HasSubstr("--address 'nowhere': expected HOST:PORT"));
+
+  // Control calls need the job's token.
+  CommandResult cancel = reka("cancel " + id + " --address " + address + " --token ops-secret", noRegistry);
+  ASSERT_EQ(cancel.exitCode, 0) << cancel.err;
+  CommandResult ended = background_.finish(job, 30s);
+  EXPECT_EQ(ended.exitCode, 0) << ended.err;
+  EXPECT_THAT(ended.err, HasSubstr("cancelled through the REST API"));
 }
 
 /// The peak resident memory a run printed in its summary line ("peak RSS 123.4 MiB"), in MiB.

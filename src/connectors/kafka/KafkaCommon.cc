@@ -4,6 +4,7 @@
 #include <cstring>
 #include <regex.h>
 
+#include "reka/base/Log.h"
 #include "reka/connector/Kafka.h"
 
 namespace reka::connector::kafka {
@@ -22,8 +23,21 @@ Result<KafkaConf> makeConf(const std::map<std::string, std::string>& defaults,
   return conf;
 }
 
+namespace {
+
+/// librdkafka's own lines (syslog levels) go through Reka's logger, so that they follow
+/// --log-level and --log-format instead of going to stderr as librdkafka's text.
+void logKafkaLine(const rd_kafka_t* rk, int level, const char* facility, const char* message) {
+  const LogLevel l = level <= 3 ? LogLevel::kError : level == 4 ? LogLevel::kWarn : level <= 6 ? LogLevel::kInfo : LogLevel::kDebug;
+  if (!logEnabled(l)) return;
+  log(l, std::string("Kafka client: ") + message, {{"client", rd_kafka_name(rk)}, {"facility", facility}});
+}
+
+}  // namespace
+
 Result<KafkaHandle> makeClient(rd_kafka_type_t type, KafkaConf conf) {
   char err[512];
+  rd_kafka_conf_set_log_cb(conf.get(), logKafkaLine);
   rd_kafka_t* rk = rd_kafka_new(type, conf.get(), err, sizeof err);
   if (rk == nullptr) return Status::invalidArgument(std::string("cannot create a Kafka client: ") + err);
   conf.release();  // rd_kafka_new took it

@@ -1,11 +1,11 @@
 #include <unistd.h>
 
-#include <cstdio>
 #include <set>
 #include <unordered_map>
 
 #include "absl/container/flat_hash_map.h"
 #include "connectors/kafka/KafkaCommon.h"
+#include "reka/base/Log.h"
 #include "reka/connector/Kafka.h"
 
 namespace reka::connector::kafka {
@@ -188,7 +188,7 @@ class RdKafkaPartitionConsumer final : public PartitionConsumer {
             m->err == RD_KAFKA_RESP_ERR__FATAL)
           return kafkaError("Kafka source " + where + " (was the topic deleted?)", m->err);
         // Other errors are transient (librdkafka retries): report and go on.
-        std::fprintf(stderr, "reka: Kafka source %s: %s (retrying)\n", where.c_str(), rd_kafka_message_errstr(m));
+        reka::log(LogLevel::kWarn, "Kafka source " + where + ": " + rd_kafka_message_errstr(m) + " (retrying)");
         continue;
       }
       if (s.finished) continue;

@@ -34,6 +34,8 @@ void CheckpointFlags::add(CLI::App* cmd) {
       ->check(numberIn(0, 1000000));
   cmd->add_option("--restart-delay", restartDelay, "wait before a restart, e.g. 100ms, 1s (default 1s)");
   cmd->add_option("--from-savepoint", fromSavepoint, "resume from this savepoint or checkpoint directory")->check(CLI::ExistingDirectory);
+  cmd->add_flag("--allow-non-restored-state", allowNonRestoredState,
+                "on a restore, drop the state of operators the job no longer has (matched by uid) instead of refusing to start");
 }
 
 std::optional<std::string> CheckpointFlags::apply(ExecutionConfig& config) const {
@@ -58,6 +60,7 @@ std::optional<std::string> CheckpointFlags::apply(ExecutionConfig& config) const
   config.checkpoints.retained = retained;
   config.checkpoints.incremental = checkpointMode != "full";
   config.checkpoints.resumeFrom = fromSavepoint;
+  config.checkpoints.allowNonRestoredState = allowNonRestoredState;
   config.checkpoints.guarantee = delivery == "at-least-once"  ? DeliveryGuarantee::kAtLeastOnce
                                  : delivery == "at-most-once" ? DeliveryGuarantee::kAtMostOnce
                                                               : DeliveryGuarantee::kExactlyOnce;

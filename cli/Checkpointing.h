@@ -25,6 +25,7 @@ struct CheckpointFlags {
   int restartAttempts = 0;
   std::string restartDelay = "1s";
   std::string fromSavepoint;
+  bool allowNonRestoredState = false;
 
   void add(CLI::App* cmd);
   /// Fills `config`; on a bad value returns a message that says what is accepted.

@@ -35,6 +35,7 @@ constexpr FlinkKey kFlinkKeys[] = {
     {"--restart-attempts", "restart-strategy.fixed-delay.attempts"},
     {"--restart-delay", "restart-strategy.fixed-delay.delay"},
     {"--from-savepoint", "execution.savepoint.path"},
+    {"--allow-non-restored-state", "execution.savepoint.ignore-unclaimed-state"},
     {"--rest-address", "rest.address"},
     {"--rest-port", "rest.port"},
     {"--rest-token", "rest.token"},

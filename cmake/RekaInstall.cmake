@@ -19,7 +19,7 @@ install(FILES ${PROJECT_BINARY_DIR}/RekaConfig.cmake ${PROJECT_BINARY_DIR}/RekaC
 # reka.pc: the libraries in link order (users first, base last), then what they need.
 set(reka_pc_libs "")
 foreach(m reka_web reka_nexmark reka_sql reka_cep_rules reka_sql_syntax reka_cep reka_connector_registry reka_connector_kafka reka_connector_datagen reka_connectors
-          reka_operators reka_runtime reka_checkpoint reka_time reka_state reka_data reka_base)
+          reka_operators reka_runtime reka_graph reka_checkpoint reka_time reka_state reka_data reka_base)
   string(APPEND reka_pc_libs " -l${m}")
 endforeach()
 set(reka_pc_flags "")

@@ -3,6 +3,7 @@
 // test sink whose commit log outlives the jobs (like files on disk), so that lost and repeated
 // rows are visible; the expected output is computed by a plain loop.
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -20,6 +21,7 @@
 #include <xxhash.h>
 
 #include "checkpoint/CheckpointStorage.h"
+#include "reka/base/Log.h"
 #include "reka/reka.h"
 #include "testing/JobTesting.h"
 
@@ -215,6 +217,31 @@ struct TempDir {
   static inline std::atomic<int> counter{0};
 };
 
+/// The log lines written while it lives, as the JSON format writes them (the default sink is
+/// back at its end).
+class CapturedLog {
+ public:
+  CapturedLog() {
+    setLogSink([this](const LogRecord& r) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      lines_.push_back(formatLogRecord(r, LogFormat::kJson));
+    });
+  }
+  ~CapturedLog() { setLogSink(nullptr); }
+  /// The lines that contain `text`.
+  std::vector<std::string> with(const std::string& text) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::vector<std::string> found;
+    for (const auto& l : lines_)
+      if (l.find(text) != std::string::npos) found.push_back(l);
+    return found;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::string> lines_;
+};
+
 /// Fails the record `failAt` once per process-wide flag (the first run that sees it).
 struct FailOnce {
   std::shared_ptr<std::atomic<bool>> armed;
@@ -383,8 +410,10 @@ TEST(CheckpointTest, FailureRestartsFromTheLastCheckpointWithoutLosingOrRepeatin
       spec.failAt = 12345;
       spec.failArmed->store(true);
       spec.holdAt(12000);
+      CapturedLog logs;
       StreamEnvironment env;
       buildJob(env, spec, log);
+      env.config().jobName = "restarts";
       env.config().checkpoints = checkpoints(dir.path);
       env.config().checkpoints.guarantee = aligned ? DeliveryGuarantee::kExactlyOnce : DeliveryGuarantee::kAtLeastOnce;
       env.config().restart.maxAttempts = 2;
@@ -394,6 +423,15 @@ TEST(CheckpointTest, FailureRestartsFromTheLastCheckpointWithoutLosingOrRepeatin
       ASSERT_TRUE(awaitCheckpoints(**job, 2));  // the failure comes after some checkpoints
       expectOneRestartAndExactCounts(spec, **job, *log, p);
       EXPECT_GT((*job)->metrics().restoredCheckpointId, 0) << "p=" << p;
+      // The log: created once, running once per run, the restart as a warning, checkpoints at info.
+      const std::string ids = "\"job\":\"restarts\",\"job_id\":\"" + (*job)->metrics().jobId + "\"";
+      EXPECT_EQ(logs.with("\"level\":\"info\",\"message\":\"job created\"," + ids).size(), 1u);
+      EXPECT_EQ(logs.with("\"message\":\"job running: ").size(), 2u);
+      const auto restarting = logs.with("\"level\":\"warn\",\"message\":\"job restarting (1 of 2 in 5 ms, from the last checkpoint): ");
+      ASSERT_EQ(restarting.size(), 1u);
+      EXPECT_THAT(restarting[0], ::testing::HasSubstr("injected failure at 12345"));
+      EXPECT_THAT(restarting[0], ::testing::HasSubstr(ids));
+      EXPECT_FALSE(logs.with("\"level\":\"info\",\"message\":\"checkpoint 1 completed (").empty());
     }
   }
 }
@@ -735,7 +773,95 @@ TEST(CheckpointTest, CheckpointOfADifferentJobIsRefused) {
   env.config().checkpoints = checkpoints(dir.path);
   auto job = env.executeAsync();
   ASSERT_FALSE(job.isOk());
-  EXPECT_NE(job.status().message().find("was written by a different job"), std::string::npos) << job.status().message();
+  EXPECT_NE(job.status().message().find("has state of operators this job does not have (uids"), std::string::npos) << job.status().message();
+}
+
+/// source → [a new filter] → keyBy(x mod 7) → running count, uid "count" (named "running count"
+/// in the changed job) → 2PC sink: a job whose operators change between a savepoint and its
+/// restore while the count keeps its uid.
+void buildCountJob(StreamEnvironment& env, const JobSpec& spec, std::shared_ptr<CommitLog> log, bool changed) {
+  configureJob(env, spec);
+  const int64_t n = spec.records;
+  auto gate = spec.gate;
+  DataStream<int64_t> in = env.addSource<int64_t>("paced", [n, gate] {
+    return std::make_unique<PacedSource>(0, n, std::chrono::microseconds(200), gate);
+  });
+  if (changed) in = in.filter("added", [](int64_t) { return true; });
+  in.keyBy([](int64_t x) { return x % 7; })
+      .process<std::string>(changed ? "running count" : "count", RunningCount{})
+      .uid("count")
+      .sink("2pc", TwoPhaseSink(log));
+}
+
+/// Runs the count job to a savepoint at half its input; returns the savepoint's directory.
+std::string savepointAtHalf(const std::string& dir, JobSpec& spec, std::shared_ptr<CommitLog> log) {
+  spec.holdAt(spec.records / 2);
+  StreamEnvironment env;
+  buildCountJob(env, spec, log, false);
+  env.config().checkpoints = checkpoints(dir, 0);
+  auto job = env.executeAsync();
+  if (!job.isOk()) return "";
+  for (int i = 0; i < 6000 && (*job)->metrics().sourceRecords < spec.records / 2; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  auto sp = (*job)->savepoint(true, std::chrono::seconds(60));
+  (void)awaitJob(**job);
+  return sp.isOk() ? *sp : "";
+}
+
+TEST(CheckpointTest, ASavepointRestoresByUidIntoAJobWhoseOperatorsChanged) {
+  TempDir dir;
+  auto log = std::make_shared<CommitLog>();
+  JobSpec spec;
+  const std::string savepoint = savepointAtHalf(dir.path, spec, log);
+  ASSERT_FALSE(savepoint.empty());
+  // A new operator before the count, and the count renamed: its state is found by its uid, the
+  // new filter starts empty, and every running count continues exactly where it was.
+  spec.gate->open = true;
+  StreamEnvironment env;
+  buildCountJob(env, spec, log, true);
+  env.config().checkpoints = checkpoints(dir.path, 0);
+  env.config().checkpoints.resumeFrom = savepoint;
+  CapturedLog captured;
+  const Status s = testing::runJob(env);
+  ASSERT_TRUE(s.isOk()) << s.toString();
+  EXPECT_EQ(sorted(log->values()), expectedCounts(spec.records));
+  EXPECT_EQ(captured.with("has no state of 'added': they start empty").size(), 1u);
+}
+
+TEST(CheckpointTest, StateOfARemovedOperatorIsRefusedUnlessAllowedToBeDropped) {
+  TempDir dir;
+  auto log = std::make_shared<CommitLog>();
+  JobSpec spec;
+  const std::string savepoint = savepointAtHalf(dir.path, spec, log);
+  ASSERT_FALSE(savepoint.empty());
+  auto build = [&](StreamEnvironment& env, bool allow) {
+    configureJob(env, spec);
+    env.addSource<int64_t>("paced", [n = spec.records] { return std::make_unique<PacedSource>(0, n, std::chrono::microseconds(0), std::make_shared<Gate>()); })
+        .map("as text", [](int64_t x) { return std::to_string(x); })
+        .sink("2pc", TwoPhaseSink(std::make_shared<CommitLog>()));
+    env.config().checkpoints = checkpoints(dir.path, 0);
+    env.config().checkpoints.resumeFrom = savepoint;
+    env.config().checkpoints.allowNonRestoredState = allow;
+  };
+  StreamEnvironment refused;
+  build(refused, false);
+  auto job = refused.executeAsync();
+  ASSERT_FALSE(job.isOk());
+  EXPECT_NE(job.status().message().find("has state of operators this job does not have (uids 'count';"), std::string::npos)
+      << job.status().message();
+  EXPECT_NE(job.status().message().find("--allow-non-restored-state"), std::string::npos) << job.status().message();
+  StreamEnvironment allowed;
+  build(allowed, true);
+  Status s = testing::runJob(allowed);
+  EXPECT_TRUE(s.isOk()) << s.toString();
+}
+
+TEST(CheckpointTest, TwoOperatorsWithOneUidAreRefused) {
+  StreamEnvironment env;
+  env.fromCollection("numbers", std::vector<int>{1, 2}).uid("x").map("twice", [](int v) { return 2 * v; }).uid("x").sink("out", [](const int&) {});
+  Status s = testing::runJob(env);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("two operators have uid 'x'"), std::string::npos) << s.message();
 }
 
 /// Injects faults into the checkpoint file system: the next `failWrites` state-file writes fail;
@@ -790,6 +916,7 @@ TEST(CheckpointTest, WriteFailuresAbortCheckpointsAndTheJobGoesOn) {
   faulty->failWrites = 3;
   JobSpec spec;
   spec.holdAt(spec.records / 2);
+  CapturedLog logs;
   StreamEnvironment env;
   buildJob(env, spec, log);
   env.config().checkpoints = checkpoints(dir.path);
@@ -797,6 +924,10 @@ TEST(CheckpointTest, WriteFailuresAbortCheckpointsAndTheJobGoesOn) {
   auto job = env.executeAsync();
   ASSERT_TRUE(job.isOk());
   ASSERT_TRUE(awaitCheckpoints(**job, 1));  // only after the three failed ones
+  // Each failure is a warning line that says why.
+  const auto failed = logs.with("\"level\":\"warn\",\"message\":\"checkpoint ");
+  ASSERT_EQ(failed.size(), 3u);
+  for (const auto& line : failed) EXPECT_THAT(line, ::testing::ContainsRegex("checkpoint [0-9]+ failed: .*injected write failure"));
   spec.gate->open = true;
   ASSERT_TRUE(awaitJob(**job).isOk());
   JobMetrics m = (*job)->metrics();

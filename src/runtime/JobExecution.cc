@@ -138,67 +138,10 @@ Status JobExecution::build() {
   const size_t n = nodes.size();
   int threads = config_.workerThreads > 0 ? config_.workerThreads : ExecutionConfig::defaultParallelism();
   pool_ = std::make_unique<WorkerPool>(threads, config_.idleSpin);
-  parallelism_.assign(n, 0);
-  chained_.assign(n, false);
-
-  // Parallelism: explicit, else that of a single forward input, else the job default.
-  for (auto& node : nodes) {
-    int p = node.parallelism;
-    if (p <= 0) {
-      p = config_.parallelism;
-      if (!node.isSource && node.inputs.size() == 1 && node.inputs[0].kind == graph::PartitionKind::kForward)
-        p = parallelism_[static_cast<size_t>(node.inputs[0].from)];
-    }
-    if (p > config_.maxParallelism)
-      return Status::invalidArgument("operator '" + node.name + "' has parallelism " + std::to_string(p) +
-                                     " above maxParallelism " + std::to_string(config_.maxParallelism));
-    if (!node.isSource && node.inputs.empty())
-      return Status::invalidArgument("operator '" + node.name + "' has no input");
-    parallelism_[static_cast<size_t>(node.id)] = p;
-    for (auto& e : node.inputs) {
-      if (e.from < 0 || e.from >= node.id) return Status::internal("graph edges must point to earlier nodes");
-      // Forward needs equal parallelism; otherwise records are spread round-robin.
-      if (e.kind == graph::PartitionKind::kForward && parallelism_[static_cast<size_t>(e.from)] != p)
-        e.kind = graph::PartitionKind::kRebalance;
-      // Hashing from one subtask to one subtask is forwarding: it may be chained.
-      if (e.kind == graph::PartitionKind::kHash && p == 1 && parallelism_[static_cast<size_t>(e.from)] == 1)
-        e.kind = graph::PartitionKind::kForward;
-    }
-    chained_[static_cast<size_t>(node.id)] = config_.chaining && node.chainable && !node.isSource &&
-                                             node.inputs.size() == 1 &&
-                                             node.inputs[0].kind == graph::PartitionKind::kForward;
-  }
-
-  // An operator that reads one input to its end first must not share an upstream between that
-  // input and the others: the shared upstream would block on the unread input and never end.
-  for (const auto& node : nodes) {
-    if (node.readsToEndFirst < 0) continue;
-    auto ancestors = [&](graph::NodeId start) {
-      std::vector<bool> seen(n, false);
-      std::vector<graph::NodeId> stack = {start};
-      while (!stack.empty()) {
-        graph::NodeId id = stack.back();
-        stack.pop_back();
-        if (seen[static_cast<size_t>(id)]) continue;
-        seen[static_cast<size_t>(id)] = true;
-        for (const auto& e : graph_.node(id).inputs) stack.push_back(e.from);
-      }
-      return seen;
-    };
-    auto first = ancestors(node.inputs[static_cast<size_t>(node.readsToEndFirst)].from);
-    for (size_t i = 0; i < node.inputs.size(); ++i) {
-      if (static_cast<int>(i) == node.readsToEndFirst) continue;
-      auto other = ancestors(node.inputs[i].from);
-      for (size_t id = 0; id < n; ++id) {
-        if (first[id] && other[id])
-          return Status::invalidArgument("operator '" + node.name + "' reads input " + std::to_string(node.readsToEndFirst) +
-                                         " to its end before input " + std::to_string(i) + ", but both come from '" +
-                                         graph_.node(static_cast<graph::NodeId>(id)).name +
-                                         "': that would deadlock; feed the side input from its own source or use "
-                                         "BroadcastMode::kAsArrives");
-      }
-    }
-  }
+  // The physical plan (graph/): parallelism, partitioning, chaining, uids and the checks.
+  REKA_ASSIGN_OR_RETURN(plan_, graph::planJob(graph_, graph::PlanOptions{config_.parallelism, config_.maxParallelism, config_.chaining}));
+  parallelism_ = plan_.parallelism;
+  chained_ = plan_.chained;
 
   if (!config_.checkpoints.stateDir.empty() && config_.checkpoints.guarantee == DeliveryGuarantee::kAtMostOnce) {
     auto fs = config_.checkpoints.fileSystem ? config_.checkpoints.fileSystem : localFileSystem();
@@ -231,6 +174,7 @@ Status JobExecution::build() {
       inst.state->setDefaultTtl(config_.stateBackend.defaultTtl);
       inst.metrics = std::make_unique<OperatorMetrics>();
       inst.ctx.name = node.name;
+      inst.ctx.uid = plan_.uids[id];
       inst.name = instanceName(node, s, p);
       inst.ctx.subtask = s;
       inst.ctx.parallelism = p;
@@ -394,7 +338,7 @@ Status JobExecution::build() {
       restoredId_ = data->id;
       // A checkpoint of this state directory: the next checkpoint's deltas continue its chains
       // (a savepoint, or a checkpoint elsewhere, is followed by a full checkpoint).
-      if (!rescaled_ && ours) {
+      if (!rescaled_ && !reshaped_ && ours) {
         restoredChains = checkpoint::chainsByTask(*data);
         for (const auto& f : data->files)
           if (f.name.rfind("../shared/", 0) == 0) restoredShared.push_back(f);
@@ -433,32 +377,7 @@ Status JobExecution::build() {
   return Status::ok();
 }
 
-std::string JobExecution::fingerprint() const {
-  std::string f;
-  for (const auto& node : graph_.nodes()) {
-    f += node.name + "/" + std::to_string(parallelism_[static_cast<size_t>(node.id)]) + ";";
-  }
-  return f;
-}
-
-namespace {
-/// The (operator name, parallelism) pairs of a job fingerprint ("name/P;name/P;…").
-std::vector<std::pair<std::string, int>> parseFingerprint(const std::string& f) {
-  std::vector<std::pair<std::string, int>> out;
-  size_t start = 0;
-  while (start < f.size()) {
-    size_t end = f.find(';', start);
-    if (end == std::string::npos) end = f.size();
-    const std::string item = f.substr(start, end - start);
-    const size_t slash = item.rfind('/');
-    int p = 0;
-    if (slash != std::string::npos) p = std::atoi(item.c_str() + slash + 1);
-    out.emplace_back(slash == std::string::npos ? item : item.substr(0, slash), p);
-    start = end + 1;
-  }
-  return out;
-}
-}  // namespace
+std::string JobExecution::fingerprint() const { return graph::planFingerprint(plan_); }
 
 namespace {
 /// The outputs of a scratch instance (a restore at another parallelism): it never emits, and
@@ -540,25 +459,51 @@ Status restoreNative(StateBackend& state, const NativeSnapshot& native, const st
 }
 }  // namespace
 
+Result<std::vector<int>> JobExecution::matchRestoredOperators(const checkpoint::CheckpointData& data) {
+  const auto theirs = graph::parseFingerprint(data.jobFingerprint);
+  std::map<std::string, int> byUid;
+  for (size_t i = 0; i < theirs.size(); ++i) byUid.emplace(theirs[i].first, static_cast<int>(i));
+  std::vector<int> from(plan_.uids.size(), -1);
+  std::vector<bool> claimed(theirs.size(), false);
+  for (size_t n = 0; n < plan_.uids.size(); ++n) {
+    auto it = byUid.find(plan_.uids[n]);
+    if (it == byUid.end() || theirs[static_cast<size_t>(it->second)].second < 1) continue;
+    from[n] = it->second;
+    claimed[static_cast<size_t>(it->second)] = true;
+  }
+  std::string unclaimed, fresh;
+  for (size_t i = 0; i < theirs.size(); ++i)
+    if (!claimed[i]) unclaimed += (unclaimed.empty() ? "'" : ", '") + theirs[i].first + "'";
+  for (size_t n = 0; n < from.size(); ++n)
+    if (from[n] < 0) fresh += (fresh.empty() ? "'" : ", '") + plan_.uids[n] + "'";
+  const std::string what = fmt::format("{} {} in {}", data.kind == checkpoint::CheckpointKind::kSavepoint ? "savepoint" : "checkpoint",
+                                       data.id, data.directory);
+  if (!unclaimed.empty() && !config_.checkpoints.allowNonRestoredState)
+    return Status::failedPrecondition(
+        what + " has state of operators this job does not have (uids " + unclaimed + "; this job: " + fingerprint() +
+        "). Give the operators their old uids (DataStream::uid), allow the state to be dropped (--allow-non-restored-state, "
+        "execution.savepoint.ignore-unclaimed-state), or use an empty --state-dir to start fresh.");
+  reshaped_ = !unclaimed.empty() || !fresh.empty() || theirs.size() != from.size();
+  for (size_t n = 0; !reshaped_ && n < from.size(); ++n) reshaped_ = from[n] != static_cast<int>(n);
+  if (!unclaimed.empty()) logEvent(LogLevel::kWarn, what + ": dropping the state of operators this job does not have: " + unclaimed);
+  if (!fresh.empty()) logEvent(LogLevel::kInfo, what + " has no state of " + fresh + ": they start empty");
+  return from;
+}
+
 Status JobExecution::restore(const checkpoint::CheckpointData& data, bool ownShared) {
-  const std::string mine = fingerprint();
-  const auto theirs = parseFingerprint(data.jobFingerprint);
-  const auto ours = parseFingerprint(mine);
-  bool sameOperators = theirs.size() == ours.size();
-  for (size_t i = 0; sameOperators && i < ours.size(); ++i) sameOperators = theirs[i].first == ours[i].first && theirs[i].second >= 1;
-  if (!sameOperators)
-    return Status::failedPrecondition("checkpoint " + std::to_string(data.id) + " in " + data.directory +
-                                      " was written by a different job (operators/parallelism there: " + data.jobFingerprint +
-                                      "; this job: " + mine + "). Run the same job, or use an empty --state-dir to start fresh.");
+  REKA_ASSIGN_OR_RETURN(const std::vector<int> from, matchRestoredOperators(data));
+  const auto taken = graph::parseFingerprint(data.jobFingerprint);
   for (auto& node : graph_.nodes()) {
+    const int theirs = from[static_cast<size_t>(node.id)];
+    if (theirs < 0) continue;  // new in this job: it starts without state
     auto& perNode = instances_[static_cast<size_t>(node.id)];
-    const int oldParallelism = theirs[static_cast<size_t>(node.id)].second;
+    const int oldParallelism = taken[static_cast<size_t>(theirs)].second;
     const bool rescaled = oldParallelism != static_cast<int>(perNode.size());
     rescaled_ = rescaled_ || rescaled;
     std::vector<std::map<std::string, std::vector<std::string>>> lists;
     std::vector<const checkpoint::OperatorSnapshot*> old;
     for (int s = 0; s < oldParallelism; ++s) {
-      auto it = data.operators.find({node.id, s});
+      auto it = data.operators.find({theirs, s});
       if (it == data.operators.end())
         return Status::corruption("checkpoint " + std::to_string(data.id) + " has no state for subtask " + std::to_string(s + 1) +
                                   " of operator '" + node.name + "'");
@@ -835,18 +780,6 @@ JobMetrics JobExecution::metrics() const {
 }  // namespace reka::runtime
 
 namespace reka {
-
-namespace graph {
-const char* partitionKindName(PartitionKind kind) {
-  switch (kind) {
-    case PartitionKind::kForward: return "forward";
-    case PartitionKind::kRebalance: return "rebalance";
-    case PartitionKind::kHash: return "hash";
-    case PartitionKind::kBroadcast: return "broadcast";
-  }
-  return "?";
-}
-}  // namespace graph
 
 const char* jobStateName(JobState s) {
   switch (s) {

@@ -9,6 +9,7 @@
 
 #include "reka/api/Environment.h"
 #include "reka/base/Log.h"
+#include "graph/Planner.h"
 #include "reka/graph/JobGraph.h"
 #include "runtime/Channel.h"
 #include "runtime/CheckpointCoordinator.h"
@@ -66,6 +67,10 @@ class JobExecution final : public JobClient {
   /// Restore at another parallelism: hands `inst` the own state (Operator::snapshotState) of
   /// the old subtasks `old` as its ownStateRescale() says.
   Status absorbRescaledState(const graph::Node& node, Instance& inst, const std::vector<const checkpoint::OperatorSnapshot*>& old);
+  /// For each node of this job, the index of the operator of `data` whose state it takes (by
+  /// uid; -1: none, it starts empty). Operators of `data` that no node takes are an error unless
+  /// CheckpointConfig::allowNonRestoredState.
+  Result<std::vector<int>> matchRestoredOperators(const checkpoint::CheckpointData& data);
   std::string fingerprint() const;
   void fillVertices(JobMetrics& m) const;
   void fillTaskFigures(const Instance& inst, OperatorStats& st) const;
@@ -75,6 +80,7 @@ class JobExecution final : public JobClient {
 
   graph::JobGraph graph_;
   ExecutionConfig config_;
+  graph::PhysicalPlan plan_;
   std::vector<int> parallelism_;            // by node
   std::vector<bool> chained_;               // by node: fused into its forward predecessor's task
   /// The RocksDB working directory and cache of the job's subtasks (RocksDB backend only).
@@ -89,6 +95,7 @@ class JobExecution final : public JobClient {
   std::unique_ptr<CheckpointCoordinator> coordinator_;
   int64_t restoredId_ = 0;
   bool rescaled_ = false;  ///< the restored checkpoint was taken at another parallelism
+  bool reshaped_ = false;  ///< ... or by a job with other operators (or in another order)
   double restoreMs_ = 0;
 
   std::atomic<JobState> state_{JobState::kCreated};

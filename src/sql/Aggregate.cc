@@ -353,11 +353,11 @@ class AggregateOperator final : public Operator {
 
   Status open(OperatorContext& ctx) override {
     ctx_ = &ctx;
-    auto table = KeyedRows<GroupState>::open(*ctx.state, ctx.name + "/groups");
+    auto table = KeyedRows<GroupState>::open(*ctx.state, ctx.stateScope() + "/groups");
     if (!table.isOk()) return table.status();
     table_ = *table;
     if (spec_->sessionGap > 0) {
-      auto sessions = KeyedRows<Sessions>::open(*ctx.state, ctx.name + "/sessions");
+      auto sessions = KeyedRows<Sessions>::open(*ctx.state, ctx.stateScope() + "/sessions");
       if (!sessions.isOk()) return sessions.status();
       sessions_ = *sessions;
     }
@@ -746,7 +746,7 @@ class OverOperator final : public Operator {
 
   Status open(OperatorContext& ctx) override {
     ctx_ = &ctx;
-    auto table = KeyedRows<OverPartition>::open(*ctx.state, ctx.name + "/partitions");
+    auto table = KeyedRows<OverPartition>::open(*ctx.state, ctx.stateScope() + "/partitions");
     if (!table.isOk()) return table.status();
     table_ = *table;
     out_.setSchema(spec_->output);
@@ -813,6 +813,11 @@ class OverOperator final : public Operator {
     emit();
     forwardWatermark(watermark);
   }
+
+  /// The time of the earliest row that waits for the watermark: it is given when the watermark
+  /// reaches it ("why has this row not come out?"). A partition's entries other than its
+  /// earliest are later than it, so the map's first key is the earliest of all.
+  int64_t nextEventTimer() const override { return pending_.empty() ? INT64_MAX : pending_.begin()->first; }
 
   void finish() override { emit(); }
 

@@ -104,7 +104,7 @@ class KeyedJoinBase : public Operator {
   Status open(OperatorContext& ctx) override {
     ctx_ = &ctx;
     for (int side = 0; side < 2; ++side) {
-      auto t = KeyedRows<Rows>::open(*ctx.state, ctx.name + (side == 0 ? "/left" : "/right"));
+      auto t = KeyedRows<Rows>::open(*ctx.state, ctx.stateScope() + (side == 0 ? "/left" : "/right"));
       if (!t.isOk()) return t.status();
       tables_[side] = *t;
     }

@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 
+#include "graph/Planner.h"
 #include "reka/base/Units.h"
 #include "reka/connector/Registry.h"
 #include "reka/sql/Sql.h"
@@ -1943,7 +1944,7 @@ Result<DataStream<Row>> build(StreamEnvironment& env, const std::map<std::string
       REKA_ASSIGN_OR_RETURN(DataStream<Row> in, build(env, tables, q.unionAll->inputs[k], name + ".u" + std::to_string(k), sources));
       // The union's schema on every batch (names of the first query, nullable types, INT widened).
       REKA_ASSIGN_OR_RETURN(std::vector<BoundPtr> columns, convertColumns(q.unionAll->inputs[k].schema, *schema));
-      in = in.transform<Row>("Calc", [schema, columns] { return std::make_unique<CalcOperator>(schema, columns, nullptr); });
+      in = in.transform<Row>("Calc", [schema, columns] { return std::make_unique<CalcOperator>(schema, columns, nullptr); }, "sql-calc");
       rows = rows ? rows->unionWith(in) : in;
     }
   } else if (q.join) {
@@ -1975,23 +1976,23 @@ Result<DataStream<Row>> build(StreamEnvironment& env, const std::map<std::string
         auto filter = st.filter;
         rows = rows->transform<Row>(st.label, [schema, projections, filter] {
           return std::make_unique<CalcOperator>(schema, projections, filter);
-        });
+        }, "sql-calc");
         break;
       }
-      case Stage::Kind::kWindow: rows = rows->transform<Row>(st.label, makeWindowOperator(st.window)); break;
+      case Stage::Kind::kWindow: rows = rows->transform<Row>(st.label, makeWindowOperator(st.window), "sql-window"); break;
       case Stage::Kind::kRank:
-        rows = rows->keyByColumns(st.rank->partitionColumns).transform<Row>(fmt::format("{} {}.{}", st.label, name, k), makeRankOperator(st.rank));
+        rows = rows->keyByColumns(st.rank->partitionColumns).transform<Row>(fmt::format("{} {}.{}", st.label, name, k), makeRankOperator(st.rank), "sql-rank");
         break;
       case Stage::Kind::kOver: {
         std::vector<int> keys;
         for (size_t c = 0; c < st.over->keyCount; ++c) keys.push_back(static_cast<int>(c));
-        rows = rows->keyByColumns(std::move(keys)).transform<Row>(fmt::format("{} {}.{}", st.label, name, k), makeOverOperator(st.over));
+        rows = rows->keyByColumns(std::move(keys)).transform<Row>(fmt::format("{} {}.{}", st.label, name, k), makeOverOperator(st.over), "sql-over-aggregate");
         break;
       }
       case Stage::Kind::kAggregate: {
         std::vector<int> keys;
         for (size_t c = 0; c < st.aggregate->keyCount; ++c) keys.push_back(static_cast<int>(c));
-        rows = rows->keyByColumns(std::move(keys)).transform<Row>(fmt::format("{} {}.{}", st.label, name, k), makeAggregateOperator(st.aggregate));
+        rows = rows->keyByColumns(std::move(keys)).transform<Row>(fmt::format("{} {}.{}", st.label, name, k), makeAggregateOperator(st.aggregate), "sql-aggregate");
         break;
       }
       case Stage::Kind::kMatch: rows = buildMatchRecognize(*rows, st.match, fmt::format("{}.{}", name, k)); break;
@@ -2011,7 +2012,16 @@ std::string SqlScript::explain() const {
     out += fmt::format("Sink: {} [{}] ({})\n", p.table, describeOptions(sink), sink.schema.toString());
     describe(impl_->tables, p.query, "+- ", out);
   }
-  return out;
+  // The job graph those INSERTs make (one job) and its physical plan: what runs, in how many
+  // subtasks, chained into which tasks, with which partitioning between them.
+  ExecutionConfig config;
+  if (auto p = impl_->settings.find("parallelism.default"); p != impl_->settings.end()) config.parallelism = std::atoi(p->second.c_str());
+  StreamEnvironment env(config);
+  out += fmt::format("== Physical plan (parallelism.default {}) ==\n", config.parallelism);
+  if (Status added = addTo(env); !added.isOk()) return out + "(not planned: " + added.message() + ")\n";
+  auto plan = graph::planJob(env.jobGraph(), graph::PlanOptions{config.parallelism, config.maxParallelism, config.chaining});
+  if (!plan.isOk()) return out + "(not planned: " + plan.status().message() + ")\n";
+  return out + graph::describePlan(env.jobGraph(), *plan);
 }
 
 Status SqlScript::addTo(StreamEnvironment& env) const {

@@ -59,7 +59,7 @@ class RankOperator final : public Operator {
   }
   Status open(OperatorContext& ctx) override {
     ctx_ = &ctx;
-    auto t = KeyedRows<TopRows>::open(*ctx.state, ctx.name + "/top");
+    auto t = KeyedRows<TopRows>::open(*ctx.state, ctx.stateScope() + "/top");
     if (!t.isOk()) return t.status();
     table_ = *t;
     out_.setSchema(spec_->output);

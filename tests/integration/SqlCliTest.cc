@@ -58,6 +58,13 @@ TEST(SqlCliTest, RunPrintsTheRowsOfTheInsert) {
   EXPECT_THAT(r.out, HasSubstr("Sink: alerts [connector=print]"));
   EXPECT_THAT(r.out, HasSubstr("where=[(celsius > 30)]"));
   EXPECT_THAT(r.out, HasSubstr("Source: readings [connector=filesystem, format=json"));
+  // The physical plan: the operators of the job graph with their kind, uid, parallelism, task
+  // and the partitioning of each input.
+  EXPECT_THAT(r.out, HasSubstr("== Physical plan (parallelism.default "));
+  EXPECT_THAT(r.out, HasSubstr("(kind source, uid 'readings'"));
+  EXPECT_THAT(r.out, HasSubstr("(kind sql-calc, uid"));
+  EXPECT_THAT(r.out, HasSubstr("(kind sink, uid 'alerts'"));
+  EXPECT_THAT(r.out, HasSubstr("    <- [0] forward\n"));
 }
 
 TEST(SqlCliTest, MistakesGetPositionsAndWhatIsAccepted) {
@@ -76,6 +83,24 @@ TEST(SqlCliTest, MistakesGetPositionsAndWhatIsAccepted) {
   r = runCommand(REKA_CLI_PATH, "run '" + dir.file("missing.sql") + "'", dir, calls);
   EXPECT_EQ(r.exitCode, 2);
   EXPECT_THAT(r.err, HasSubstr("cannot read"));
+}
+
+TEST(SqlCliTest, RestFlagsAndTheStateDirectoryAreRefusedBeforeTheJobStarts) {
+  ScratchDir dir;
+  int calls = 0;
+  std::ofstream(dir.file("in.json")) << R"({"sensor":"a","celsius":40,"at":"2026-12-06 08:00:00"})" "\n";
+  std::ofstream(dir.file("job.sql")) << script(dir, "");
+  const std::string run = "run '" + dir.file("job.sql") + "' ";
+  for (const auto& [flags, message] : std::vector<std::pair<std::string, std::string>>{
+           {"--rest-port abc", "reka run: rest.port 'abc': expected a port (1-65535)"},
+           {"--rest-port 99999", "reka run: rest.port '99999'"},
+           {"--rest-address notanaddress", "reka run: rest.address 'notanaddress': expected an IP address"},
+           {"--state-dir /proc/reka-state", "reka run: --state-dir /proc/reka-state: cannot create directory"}}) {
+    CommandResult r = runCommand(REKA_CLI_PATH, run + flags, dir, calls);
+    EXPECT_EQ(r.exitCode, 2) << flags << ": " << r.err;
+    EXPECT_THAT(r.err, HasSubstr(message));
+    EXPECT_THAT(r.out, ::testing::Not(HasSubstr("+I["))) << "no job ran";
+  }
 }
 
 pid_t startReka(const std::vector<std::string>& args, const ScratchDir& dir) { return startProcess(REKA_CLI_PATH, args, dir); }

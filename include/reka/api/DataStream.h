@@ -77,6 +77,13 @@ class DataStream {
     env_->graph_.node(node_).name = std::move(name);
     return *this;
   }
+  /// Sets the uid of the node that produces this stream (Flink's uid()): its identity in
+  /// checkpoints and savepoints, so that its state is found again after the job's operators
+  /// were added, removed, renamed or reordered. Default: the name. Unique within a job.
+  DataStream& uid(std::string uid) {
+    env_->graph_.node(node_).uid = std::move(uid);
+    return *this;
+  }
   /// Sets the parallelism of the node that produces this stream.
   DataStream& parallelism(int p) {
     env_->graph_.node(node_).parallelism = p;
@@ -91,7 +98,7 @@ class DataStream {
   DataStream<T> assignTimestampsAndWatermarks(Strategy strategy) const {
     return DataStream<T>(env_, addUnary("timestamps/watermarks", [strategy] {
       return std::make_unique<detail::TimestampsAndWatermarksOperator<T, Strategy>>(strategy);
-    }));
+    }, "timestamps-watermarks"));
   }
 
   /// Partitions rows by the values of `keyColumns` (a keyed exchange of runtime-typed rows, as
@@ -115,8 +122,8 @@ class DataStream {
   /// against the Operator interface, such as SQL's row operators. It reads this stream and
   /// emits records of type Out.
   template <class Out>
-  DataStream<Out> transform(std::string name, std::function<std::unique_ptr<Operator>()> makeOperator) const {
-    return DataStream<Out>(env_, addUnary(std::move(name), std::move(makeOperator)));
+  DataStream<Out> transform(std::string name, std::function<std::unique_ptr<Operator>()> makeOperator, std::string kind = "custom") const {
+    return DataStream<Out>(env_, addUnary(std::move(name), std::move(makeOperator), std::move(kind)));
   }
 
   /// A node with two inputs, this stream (input 0) and `other` (input 1), whose operator
@@ -126,6 +133,7 @@ class DataStream {
   DataStream<Out> transform2(std::string name, const DataStream<T2>& other, std::function<std::unique_ptr<Operator>()> makeOperator) const {
     graph::Node n;
     n.name = std::move(name);
+    n.kind = "custom-two-input";
     n.chainable = false;
     n.inputs.push_back(edge(kind_ == graph::PartitionKind::kForward ? graph::PartitionKind::kRebalance : kind_));
     n.inputs.push_back(other.edge(other.partitionKind() == graph::PartitionKind::kForward ? graph::PartitionKind::kRebalance
@@ -141,6 +149,7 @@ class DataStream {
                              BroadcastMode mode) const {
     graph::Node n;
     n.name = std::move(name);
+    n.kind = "custom-broadcast";
     n.chainable = false;
     n.inputs.push_back(edge(kind_ == graph::PartitionKind::kForward ? graph::PartitionKind::kRebalance : kind_));
     n.inputs.push_back(side.edge());
@@ -156,14 +165,14 @@ class DataStream {
     using Out = std::decay_t<std::invoke_result_t<F&, const T&>>;
     return DataStream<Out>(env_, addUnary(std::move(name), [fn] {
       return std::make_unique<detail::MapOperator<T, Out, F>>(fn);
-    }));
+    }, "map"));
   }
   /// Keeps the records for which fn(in) is true.
   template <class F>
   DataStream<T> filter(std::string name, F fn) const {
     return DataStream<T>(env_, addUnary(std::move(name), [fn] {
       return std::make_unique<detail::FilterOperator<T, F>>(fn);
-    }));
+    }, "filter"));
   }
   /// fn(in, Emitter<Out>&) emits zero or more records, to the main output or side outputs.
   template <class Out, class F>
@@ -171,7 +180,7 @@ class DataStream {
     auto ports = std::make_shared<detail::SidePorts>();
     graph::NodeId id = addUnary(std::move(name), [fn, ports] {
       return std::make_unique<detail::FlatMapOperator<T, Out, F>>(fn, ports);
-    });
+    }, "flat-map");
     return DataStream<Out>(env_, id, 0, ports);
   }
   /// Same as flatMap: the name Flink users look for when they want side outputs.
@@ -205,6 +214,7 @@ class DataStream {
   DataStream<T> unionWith(const Ss&... others) const {
     graph::Node n;
     n.name = "union";
+    n.kind = "union";
     n.chainable = false;
     n.inputs.push_back(edge(kind_ == graph::PartitionKind::kForward ? graph::PartitionKind::kRebalance : kind_));
     (n.inputs.push_back(others.edge(graph::PartitionKind::kRebalance)), ...);
@@ -223,6 +233,7 @@ class DataStream {
     auto ports = std::make_shared<detail::SidePorts>();
     graph::Node n;
     n.name = std::move(name);
+    n.kind = "broadcast-process";
     n.chainable = false;
     n.inputs.push_back(edge(kind_ == graph::PartitionKind::kForward ? graph::PartitionKind::kRebalance : kind_));
     n.inputs.push_back(side.edge());
@@ -237,7 +248,7 @@ class DataStream {
   /// optionally open(const OperatorContext&) and finish(). One instance per subtask.
   template <class F>
   DataStream<T> sink(std::string name, F fn) const {
-    graph::NodeId id = addUnary(std::move(name), [fn] { return std::make_unique<detail::SinkOperator<T, F>>(fn); });
+    graph::NodeId id = addUnary(std::move(name), [fn] { return std::make_unique<detail::SinkOperator<T, F>>(fn); }, "sink");
     return DataStream<T>(env_, id);
   }
 
@@ -259,9 +270,10 @@ class DataStream {
 
  private:
   template <class MakeOp>
-  graph::NodeId addUnary(std::string name, MakeOp makeOp) const {
+  graph::NodeId addUnary(std::string name, MakeOp makeOp, std::string kind = "custom") const {
     graph::Node n;
     n.name = std::move(name);
+    n.kind = std::move(kind);
     n.inputs.push_back(edge(kind_));
     n.makeOperator = std::move(makeOp);
     return env_->graph_.addNode(std::move(n));
@@ -309,6 +321,7 @@ class KeyedStream {
     KeyFn keyFn = keyFn_;
     graph::Node n;
     n.name = std::move(name);
+    n.kind = "keyed-process";
     n.inputs.push_back(edge());
     n.makeOperator = [keyFn, fn, ports] {
       return std::make_unique<detail::KeyedProcessOperator<T, K, Out, KeyFn, Fn>>(keyFn, fn, ports);
@@ -391,6 +404,7 @@ class ConnectedKeyedStreams {
     KeyFn2 k2 = b_.keyFn();
     graph::Node n;
     n.name = std::move(name);
+    n.kind = "keyed-co-process";
     n.chainable = false;
     n.inputs.push_back(a_.edge());
     n.inputs.push_back(b_.edge());
@@ -416,6 +430,7 @@ template <class T, class MakeFn>
 DataStream<T> StreamEnvironment::addSource(std::string name, MakeFn makeFn, int parallelism) {
   graph::Node n;
   n.name = std::move(name);
+  n.kind = "source";
   n.isSource = true;
   n.parallelism = parallelism;
   n.makeOperator = [makeFn] {
@@ -430,6 +445,7 @@ DataStream<T> StreamEnvironment::fromSource(std::string name, MakeFn makeFn, Str
   static_assert(std::is_same_v<typename Strategy::Record, T>, "the watermark strategy is for another record type");
   graph::Node n;
   n.name = std::move(name);
+  n.kind = "source";
   n.isSource = true;
   n.parallelism = parallelism;
   n.makeOperator = [makeFn, strategy] {

@@ -37,6 +37,10 @@ struct CheckpointConfig {
   bool resume = true;
   /// Resume from this checkpoint or savepoint directory instead (empty: the newest in stateDir).
   std::string resumeFrom;
+  /// A restore matches state to operators by uid (DataStream::uid, else the operator's name):
+  /// operators new to the job start empty; state of operators the job no longer has is an
+  /// error unless this is set (Flink's --allowNonRestoredState), when it is dropped.
+  bool allowNonRestoredState = false;
   /// Incremental checkpoints: a task whose previous snapshot belongs to the last complete
   /// checkpoint writes only what changed since (keyed state, window panes); a restore reads its
   /// last full snapshot and the deltas after it. A task writes a full snapshot again when the

@@ -30,6 +30,7 @@ DataStream<Out> addJoinNode(std::string name, const KeyedStream<A, K, KA>& a,
   REKA_CHECK(env == b.stream().env());  // both streams must belong to the same job
   graph::Node n;
   n.name = std::move(name);
+  n.kind = "join";
   n.chainable = false;
   n.inputs.push_back(a.edge());
   n.inputs.push_back(b.edge());

@@ -145,6 +145,10 @@ struct OperatorMetrics {
 /// What an operator subtask gets at open().
 struct OperatorContext {
   std::string name;        ///< operator name, for errors and metrics
+  std::string uid;         ///< the operator's uid (graph::Node::uid, else its name): names its state
+  /// What the operator's state is named after: its uid (its name where none was given, as in
+  /// tests that make contexts by hand), so that state survives a renamed operator.
+  const std::string& stateScope() const { return uid.empty() ? name : uid; }
   int subtask = 0;         ///< this instance's index in [0, parallelism)
   int parallelism = 1;
   int maxParallelism = 128;

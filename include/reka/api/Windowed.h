@@ -82,6 +82,7 @@ class WindowedStream {
     WindowOptions options = options_;
     graph::Node n;
     n.name = std::move(name);
+    n.kind = "window";
     n.inputs.push_back(keyed_.edge());
     n.outputPorts = static_cast<int>(ports->size()) + 1;
     n.makeOperator = [=]() -> std::unique_ptr<Operator> {

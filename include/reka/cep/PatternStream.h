@@ -110,7 +110,7 @@ class CepOperator final : public reka::detail::EmittingOperator<Out> {
     auto nfa = Nfa<T>::compile(pattern_);  // per subtask: conditions are not shared between threads
     if (!nfa.isOk()) return Status::invalidArgument("pattern of operator '" + ctx.name + "': " + nfa.status().message());
     nfa_ = std::move(nfa.value());
-    KeyedStateRegistry<K> registry(ctx.state, &kctx_.keyContext(), ctx.name + "/");
+    KeyedStateRegistry<K> registry(ctx.state, &kctx_.keyContext(), ctx.stateScope() + "/");
     state_ = registry.template valueState<KeyState<T>>("cep");
     return registry.status();
   }
@@ -306,6 +306,7 @@ class PatternStream {
     auto ports = std::make_shared<reka::detail::SidePorts>();
     graph::Node n;
     n.name = std::move(name);
+    n.kind = "cep-pattern";
     n.inputs.push_back(input_.edge());
     const KeyFn keyFn = input_.keyFn();
     n.makeOperator = [keyFn, tsFn = tsFn_, pt = processingTime_, pattern = pattern_, options = options_, late = lateTag_, fn, ports] {

@@ -129,10 +129,10 @@ class RuleOperator final : public reka::detail::EmittingOperator<Alert> {
   Status open(OperatorContext& ctx) override {
     REKA_RETURN_IF_ERROR(reka::detail::EmittingOperator<Alert>::open(ctx));
     REKA_RETURN_IF_ERROR(Timers::open(ctx, kctx_));
-    KeyedStateRegistry<std::string> registry(ctx.state, &kctx_.keyContext(), ctx.name + "/");
+    KeyedStateRegistry<std::string> registry(ctx.state, &kctx_.keyContext(), ctx.stateScope() + "/");
     state_ = registry.template valueState<RuleKeyState>("rules");
     // The rules themselves: the same in every subtask (broadcast state).
-    auto specs = ctx.state->template broadcastMapState<std::string, RuleSpec>(ctx.name + "/rule-specs");
+    auto specs = ctx.state->template broadcastMapState<std::string, RuleSpec>(ctx.stateScope() + "/rule-specs");
     if (!specs.isOk()) return specs.status();
     specs_ = specs.value();
     return registry.status();
@@ -460,6 +460,7 @@ inline DataStream<Alert> applyRules(const DataStream<Event>& events, const DataS
   auto ports = std::make_shared<reka::detail::SidePorts>();
   graph::Node n;
   n.name = std::move(name);
+  n.kind = "cep-rules";
   n.chainable = false;
   n.inputs.push_back(keyed.edge());
   n.inputs.push_back(rules.broadcast().edge());

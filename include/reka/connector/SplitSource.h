@@ -387,6 +387,7 @@ DataStream<T> fromSource(StreamEnvironment& env, std::string name, SourceSpec<T>
   static_assert(std::is_same_v<typename Strategy::Record, T>, "the watermark strategy is for another record type");
   graph::Node n;
   n.name = std::move(name);
+  n.kind = "source";
   n.isSource = true;
   n.parallelism = parallelism;
   n.makeOperator = [spec = std::move(spec), strategy] {
@@ -400,6 +401,7 @@ template <class T>
 DataStream<T> fromSource(StreamEnvironment& env, std::string name, SourceSpec<T> spec, int parallelism = 0) {
   graph::Node n;
   n.name = std::move(name);
+  n.kind = "source";
   n.isSource = true;
   n.parallelism = parallelism;
   n.makeOperator = [spec = std::move(spec)] { return std::make_unique<SplitSourceOperator<T>>(spec, nullptr); };

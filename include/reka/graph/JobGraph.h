@@ -3,6 +3,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "reka/api/Operator.h"
@@ -52,6 +53,16 @@ struct Edge {
 struct Node {
   NodeId id = -1;
   std::string name;
+  /// What the operator is ("map", "keyed-process", "window-aggregate", "sql-calc", …), set by
+  /// the API call that made the node: data a planner, `reka explain` and the REST API read.
+  std::string kind;
+  /// The operator's identity in checkpoints and savepoints (Flink's uid()): a restore matches
+  /// state to operators by it, so a savepoint survives operators added, removed or reordered
+  /// around it. Empty: its name ("name#2", "name#3", … where a name is used again).
+  std::string uid;
+  /// What the API call decided that a reader of the plan wants to see (window size, key,
+  /// connector, …), in order.
+  std::vector<std::pair<std::string, std::string>> options;
   int parallelism = 0;  ///< 0: the job's default parallelism
   bool isSource = false;
   bool chainable = true;  ///< may be fused with its forward predecessor

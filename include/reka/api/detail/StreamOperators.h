@@ -98,7 +98,7 @@ class FlatMapOperator final : public EmittingOperator<Out> {
   Status open(OperatorContext& ctx) override {
     REKA_RETURN_IF_ERROR(EmittingOperator<Out>::open(ctx));
     if constexpr (HasOperatorOpen<F>) {
-      OperatorStateRegistry registry(ctx.state, ctx.name + "/", ctx.subtask, ctx.parallelism);
+      OperatorStateRegistry registry(ctx.state, ctx.stateScope() + "/", ctx.subtask, ctx.parallelism);
       fn_.open(registry);
       REKA_RETURN_IF_ERROR(registry.status());
     }
@@ -242,7 +242,7 @@ class KeyedProcessOperator final : public EmittingOperator<Out> {
     REKA_RETURN_IF_ERROR(EmittingOperator<Out>::open(ctx));
     REKA_RETURN_IF_ERROR(Timers::open(ctx, kctx_));
     if constexpr (HasKeyedOpen<Fn, K>) {
-      KeyedStateRegistry<K> registry(ctx.state, &kctx_.keyContext(), ctx.name + "/");
+      KeyedStateRegistry<K> registry(ctx.state, &kctx_.keyContext(), ctx.stateScope() + "/");
       fn_.open(registry);
       REKA_RETURN_IF_ERROR(registry.status());
     }
@@ -301,7 +301,7 @@ class KeyedCoProcessOperator final : public EmittingOperator<Out> {
     REKA_RETURN_IF_ERROR(EmittingOperator<Out>::open(ctx));
     REKA_RETURN_IF_ERROR(Timers::open(ctx, kctx_));
     if constexpr (HasCoOpen<Fn, K>) {
-      KeyedStateRegistry<K> registry(ctx.state, &kctx_.keyContext(), ctx.name + "/");
+      KeyedStateRegistry<K> registry(ctx.state, &kctx_.keyContext(), ctx.stateScope() + "/");
       fn_.open(registry);
       REKA_RETURN_IF_ERROR(registry.status());
     }

@@ -38,7 +38,8 @@ std::optional<std::string> readScript(const std::string& path, std::string& out)
 }
 
 /// The settings a script can change (SET or -D), with Flink's keys.
-const std::vector<std::string> kSettings = {"parallelism.default", "pipeline.name", "execution.checkpointing.interval"};
+const std::vector<std::string> kSettings = {"parallelism.default", "pipeline.name", "execution.checkpointing.interval",
+                                            "table.optimizer.reuse-sub-plan-enabled"};
 
 /// Applies the script's SET statements to `config` where the command line (a flag or -D) did
 /// not set the key; a message names a bad key or value.
@@ -59,6 +60,9 @@ std::optional<std::string> applySettings(const std::map<std::string, std::string
       }
       if (p < 1 || p > 1024) return "'parallelism.default' = '" + v + "': expected a number from 1 to 1024";
       config.parallelism = p;
+    } else if (k == "table.optimizer.reuse-sub-plan-enabled") {
+      // Read by the planner (SqlScript::addTo); checked here.
+      if (v != "true" && v != "false") return "'table.optimizer.reuse-sub-plan-enabled' = '" + v + "': expected true or false";
     } else if (k == "execution.checkpointing.interval") {
       if (!parseDuration(v)) return "'execution.checkpointing.interval' = '" + v + "': expected a duration such as 10s";
       flags.checkpoints.interval = v;

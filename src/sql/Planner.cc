@@ -1882,18 +1882,23 @@ std::string describeOptions(const TableDef& t) {
 }
 
 /// The plan of `q` as lines, its last stage first, each input one level deeper.
+/// What a stage does, as explain prints it: its kind, details, projections, filter, watermark.
+std::string stageText(const Stage& st) {
+  std::string line = st.label + ":";
+  if (!st.detailText.empty()) line += " " + st.detailText;
+  if (!st.projectionText.empty()) {
+    line += " select=[";
+    for (size_t k = 0; k < st.projectionText.size(); ++k) line += (k > 0 ? ", " : "") + st.projectionText[k];
+    line += "]";
+  }
+  if (st.filter) line += " where=[" + st.filterText + "]";
+  if (st.watermarks) line += " watermark=" + st.watermarkText;
+  return line;
+}
+
 void describe(const std::map<std::string, TableDef>& tables, const PlannedQuery& q, std::string indent, std::string& out) {
   for (auto st = q.stages.rbegin(); st != q.stages.rend(); ++st) {
-    std::string line = st->label + ":";
-    if (!st->detailText.empty()) line += " " + st->detailText;
-    if (!st->projectionText.empty()) {
-      line += " select=[";
-      for (size_t k = 0; k < st->projectionText.size(); ++k) line += (k > 0 ? ", " : "") + st->projectionText[k];
-      line += "]";
-    }
-    if (st->filter) line += " where=[" + st->filterText + "]";
-    if (st->watermarks) line += " watermark=" + st->watermarkText;
-    out += indent + line + "\n";
+    out += indent + stageText(*st) + "\n";
     indent = "   " + indent;
   }
   if (q.unionAll) {
@@ -1936,20 +1941,20 @@ Result<std::vector<BoundPtr>> convertColumns(const Schema& from, const Schema& t
 /// Adds the sources, joins and stages of `q` to `env`; `name` makes its operators' names (which
 /// key their state) unique and stable for a given script.
 Result<DataStream<Row>> build(StreamEnvironment& env, const std::map<std::string, TableDef>& tables, const PlannedQuery& q,
-                              const std::string& name, std::map<std::string, DataStream<Row>>& sources) {
+                              const std::string& name, std::map<std::string, DataStream<Row>>& sources, bool reuse) {
   std::optional<DataStream<Row>> rows;
   if (q.unionAll) {
     const auto schema = std::make_shared<const Schema>(q.schema);
     for (size_t k = 0; k < q.unionAll->inputs.size(); ++k) {
-      REKA_ASSIGN_OR_RETURN(DataStream<Row> in, build(env, tables, q.unionAll->inputs[k], name + ".u" + std::to_string(k), sources));
+      REKA_ASSIGN_OR_RETURN(DataStream<Row> in, build(env, tables, q.unionAll->inputs[k], name + ".u" + std::to_string(k), sources, reuse));
       // The union's schema on every batch (names of the first query, nullable types, INT widened).
       REKA_ASSIGN_OR_RETURN(std::vector<BoundPtr> columns, convertColumns(q.unionAll->inputs[k].schema, *schema));
       in = in.transform<Row>("Calc", [schema, columns] { return std::make_unique<CalcOperator>(schema, columns, nullptr); }, "sql-calc");
       rows = rows ? rows->unionWith(in) : in;
     }
   } else if (q.join) {
-    REKA_ASSIGN_OR_RETURN(DataStream<Row> left, build(env, tables, q.join->left, name + ".l", sources));
-    REKA_ASSIGN_OR_RETURN(DataStream<Row> right, build(env, tables, q.join->right, name + ".r", sources));
+    REKA_ASSIGN_OR_RETURN(DataStream<Row> left, build(env, tables, q.join->left, name + ".l", sources, reuse));
+    REKA_ASSIGN_OR_RETURN(DataStream<Row> right, build(env, tables, q.join->right, name + ".r", sources, reuse));
     const auto& spec = q.join->spec;
     if (spec->lookup) {
       rows = left.transform2<Row>("LookupJoin " + name, right.broadcast(), makeJoinOperator(spec), BroadcastMode::kSideInputFirst);
@@ -1967,8 +1972,22 @@ Result<DataStream<Row>> build(StreamEnvironment& env, const std::map<std::string
     }
     rows = shared->second;
   }
+  // Sub-plan reuse (Flink's table.optimizer.reuse-sub-plan-enabled): a table's rows through the
+  // same stages are computed once and go to every reader, as the table itself is read once. q5
+  // counts bids per auction and window once for both sides of its join. Only pipelines from a
+  // table, up to the first stage whose text may not say all it does (MATCH_RECOGNIZE).
+  std::string reuseKey = !reuse || q.unionAll || q.join ? std::string() : "stages of " + q.sourceTable;
   for (size_t k = 0; k < q.stages.size(); ++k) {
     const Stage& st = q.stages[k];
+    if (!reuseKey.empty() && st.kind != Stage::Kind::kMatch) {
+      reuseKey += "\n" + stageText(st) + " -> " + st.schema.toString();
+      if (auto done = sources.find(reuseKey); done != sources.end()) {
+        rows = done->second;
+        continue;
+      }
+    } else {
+      reuseKey.clear();
+    }
     switch (st.kind) {
       case Stage::Kind::kCalc: {
         auto schema = std::make_shared<const Schema>(st.schema);
@@ -1998,6 +2017,7 @@ Result<DataStream<Row>> build(StreamEnvironment& env, const std::map<std::string
       case Stage::Kind::kMatch: rows = buildMatchRecognize(*rows, st.match, fmt::format("{}.{}", name, k)); break;
     }
     if (st.watermarks) rows = rows->assignTimestampsAndWatermarks(*st.watermarks);
+    if (!reuseKey.empty()) sources.emplace(reuseKey, *rows);
   }
   return *rows;
 }
@@ -2026,8 +2046,10 @@ std::string SqlScript::explain() const {
 
 Status SqlScript::addTo(StreamEnvironment& env) const {
   std::map<std::string, DataStream<Row>> sources;
+  const auto reuse = impl_->settings.find("table.optimizer.reuse-sub-plan-enabled");
+  const bool reuseSubPlans = reuse == impl_->settings.end() || reuse->second != "false";
   for (const PlannedInsert& p : impl_->inserts) {
-    REKA_ASSIGN_OR_RETURN(DataStream<Row> rows, build(env, impl_->tables, p.query, p.table, sources));
+    REKA_ASSIGN_OR_RETURN(DataStream<Row> rows, build(env, impl_->tables, p.query, p.table, sources, reuseSubPlans));
     const TableDef& sink = impl_->tables.at(p.table);
     REKA_RETURN_IF_ERROR(connector::writeTable(rows, p.table, sink.physical, sink.options));
   }

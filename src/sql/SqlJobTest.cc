@@ -151,5 +151,39 @@ TEST_F(SqlJobTest, ExplainShowsSinkCalcAndSource) {
   EXPECT_NE(plan.find("watermark=(ts - INTERVAL '5000' MILLISECOND)"), std::string::npos) << plan;
 }
 
+/// q5's shape: counts per user and window, joined with the largest count of each window. Both
+/// sides count the same table through the same stages; with sub-plan reuse (Flink's default)
+/// that is done once, and the results are the same either way.
+TEST_F(SqlJobTest, ASubPlanReadTwiceIsComputedOnceUnlessReuseIsOff) {
+  std::ofstream(dir_ / "clicks.csv") << "a,2026-12-06 08:00:00\nb,2026-12-06 08:00:01\na,2026-12-06 08:00:02\n"
+                                        "a,2026-12-06 08:00:03\nb,2026-12-06 08:00:05\n";
+  const std::string counts =
+      "SELECT user_name, COUNT(*) AS num, window_start AS ws, window_end AS we "
+      "FROM TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(ts), INTERVAL '4' SECOND)) GROUP BY user_name, window_start, window_end";
+  const std::string script =
+      "CREATE TABLE clicks (user_name STRING, ts TIMESTAMP(3), WATERMARK FOR ts AS ts)\n"
+      "WITH ('connector' = 'filesystem', 'path' = '" + (dir_ / "clicks.csv").string() + "', 'format' = 'csv');\n" +
+      outTable("user_name STRING, num BIGINT") +
+      "INSERT INTO out SELECT a.user_name, a.num FROM (" + counts + ") AS a JOIN (SELECT MAX(c.num) AS maxn, c.ws, c.we FROM (" + counts +
+      ") AS c GROUP BY c.ws, c.we) AS m ON a.ws = m.ws AND a.we = m.we AND a.num >= m.maxn;";
+  // [08:00:00, 08:00:04): a 3 times, b once; [08:00:04, 08:00:08): b once.
+  const std::vector<std::string> want = {R"({"user_name":"a","num":3})", R"({"user_name":"b","num":1})"};
+  auto aggregates = [](const std::string& plan) {
+    size_t n = 0;
+    for (size_t at = plan.find("(kind sql-aggregate"); at != std::string::npos; at = plan.find("(kind sql-aggregate", at + 1)) ++n;
+    return n;
+  };
+  for (const bool reuse : {true, false}) {
+    const std::string full = (reuse ? "" : "SET 'table.optimizer.reuse-sub-plan-enabled' = 'false';\n") + script;
+    auto compiled = SqlScript::compile(full);
+    ASSERT_TRUE(compiled.isOk()) << compiled.status().toString();
+    const std::string plan = compiled->explain();
+    // Counts per user and window, then the maximum per window: 2 aggregates shared, 3 not.
+    EXPECT_EQ(aggregates(plan), reuse ? 2u : 3u) << plan;
+    fs::remove_all(dir_ / "out");
+    EXPECT_EQ(run(full), want) << (reuse ? "with" : "without") << " sub-plan reuse";
+  }
+}
+
 }  // namespace
 }  // namespace reka::sql

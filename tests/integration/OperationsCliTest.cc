@@ -111,6 +111,8 @@ TEST_F(OperationsCliTest, ConfigShowSaysWhereEveryValueComesFrom) {
   ASSERT_EQ(r.exitCode, 0) << r.err;
   EXPECT_THAT(r.out, ::testing::ContainsRegex("execution.checkpointing.min-pause +--checkpoint-min-pause +REKA_EXECUTION_CHECKPOINTING_MIN_PAUSE"));
   EXPECT_THAT(r.out, ::testing::ContainsRegex("reka.events +--events +REKA_EVENTS"));
+  EXPECT_THAT(r.out, ::testing::ContainsRegex(
+                         "execution.savepoint.ignore-unclaimed-state +--allow-non-restored-state +REKA_EXECUTION_SAVEPOINT_IGNORE_UNCLAIMED_STATE"));
 }
 
 TEST_F(OperationsCliTest, BadKeysAndValuesAreErrorsThatNameThem) {

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "reka/base/Log.h"
 #include "reka/connector/LineReader.h"
 #include "reka/connector/Source.h"
 #include "reka/data/StringArena.h"
@@ -192,7 +193,7 @@ class FileSplitReader final : public SplitReader<T> {
         if (options_.follow && opened.code() == StatusCode::kNotFound) {
           // Rotated away (and gone) before it was reopened: what it held after the position
           // cannot be read any more.
-          std::fprintf(stderr, "reka: %s: %s; its unread lines are lost\n", s.pos.path.c_str(), opened.message().c_str());
+          reka::log(LogLevel::kWarn, s.pos.path + ": " + opened.message() + "; its unread lines are lost", {{"file", s.pos.path}});
           s.ended = true;
           b.finished = true;
           return Status::ok();
@@ -259,8 +260,10 @@ class FileSplitReader final : public SplitReader<T> {
     struct stat held {};
     if (::fstat(s.reader->fd(), &held) != 0) return Status::ok();
     if (static_cast<int64_t>(held.st_size) < s.reader->position()) {
-      std::fprintf(stderr, "reka: %s was truncated (%lld bytes, read up to %lld); reading it again from the start\n",
-                   s.pos.path.c_str(), static_cast<long long>(held.st_size), static_cast<long long>(s.reader->position()));
+      reka::log(LogLevel::kWarn,
+          s.pos.path + " was truncated (" + std::to_string(held.st_size) + " bytes, read up to " + std::to_string(s.reader->position()) +
+              "); reading it again from the start",
+          {{"file", s.pos.path}});
       s.reader.reset();
       s.pos.offset = 0;
       s.pos.nextLine = 1;
@@ -277,8 +280,10 @@ class FileSplitReader final : public SplitReader<T> {
     if (nowMs() - s.rotatedAtMs < options_.rotateWaitMs) return Status::ok();
     // Its writer has moved on: an unterminated last line stays unread (it never ended).
     if (s.reader->pendingBytes() > 0)
-      std::fprintf(stderr, "reka: %s was rotated with an unterminated last line (%zu bytes), which is not read\n",
-                   s.pos.path.c_str(), s.reader->pendingBytes());
+      reka::log(LogLevel::kWarn,
+          s.pos.path + " was rotated with an unterminated last line (" + std::to_string(s.reader->pendingBytes()) +
+              " bytes), which is not read",
+          {{"file", s.pos.path}});
     s.ended = true;
     b.finished = true;
     return Status::ok();

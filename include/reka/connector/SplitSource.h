@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "reka/api/DataStream.h"
+#include "reka/base/Log.h"
 #include "reka/checkpoint/PositionLog.h"
 #include "reka/connector/Source.h"
 
@@ -269,8 +270,8 @@ class SplitSourceOperator final : public SourceOperator {
           if (!post(std::move(item))) return false;
         }
       } else {
-        std::fprintf(stderr, "reka: source '%s': split discovery failed (%s); retrying\n", ctx_->name.c_str(),
-                     found.status().message().c_str());
+        reka::log(LogLevel::kWarn, "source '" + ctx_->name + "': split discovery failed (" + found.status().message() + "); retrying",
+            {{"operator", ctx_->name}});
       }
       if (!discovered_) {
         Item item;

@@ -174,7 +174,15 @@ TEST_F(FileFollowTest, CopyTruncateRotationReadsTheFileAgainFromItsStart) {
   // copytruncate: the content is copied away and the file cut to 0; the writer goes on.
   fs::resize_file(p, 0);
   append(p, "third\n");
+  std::vector<std::string> warnings;
+  reka::setLogSink([&](const reka::LogRecord& rec) {
+    if (rec.level == reka::LogLevel::kWarn) warnings.emplace_back(rec.message);
+  });
   EXPECT_EQ(drain(*r), (std::vector<std::string>{"third"}));
+  reka::setLogSink(nullptr);
+  // Said through the job's logger (JSON under --log-format json), not printed to stderr.
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_EQ(warnings[0], p + " was truncated (6 bytes, read up to 23); reading it again from the start");
   FilePosition pos;
   ASSERT_TRUE(FilePosition::decode(positions_[0], pos));
   EXPECT_EQ(pos.offset, 6);

@@ -648,10 +648,18 @@ class Function final : public Node {
       if (anyNull) continue;  // every one of these functions is null on a null argument
       out.nulls[i] = 0;
       if (kind_ == Kind::kUpper || kind_ == Kind::kLower) {
-        s.assign(c[0].strings[i]);
-        for (char& ch : s)
-          ch = static_cast<char>(kind_ == Kind::kUpper ? std::toupper(static_cast<unsigned char>(ch)) : std::tolower(static_cast<unsigned char>(ch)));
-        out.strings[i] = arena.copy(s);
+        // ASCII letters change case; every other byte (UTF-8 sequences included) stays, as
+        // std::tolower/toupper leave them in the C locale the process runs in. Written into
+        // the arena directly: no copy through a scratch string, no call per byte.
+        const std::string_view from = c[0].strings[i];
+        char* to = arena.allocate(from.size());
+        const char lo = kind_ == Kind::kUpper ? 'a' : 'A';
+        const int shift = kind_ == Kind::kUpper ? -32 : 32;
+        for (size_t k = 0; k < from.size(); ++k) {
+          const char ch = from[k];
+          to[k] = static_cast<unsigned char>(ch - lo) < 26 ? static_cast<char>(ch + shift) : ch;
+        }
+        out.strings[i] = std::string_view(to, from.size());
       } else if (kind_ == Kind::kCharLength) {
         int64_t count = 0;
         for (char ch : c[0].strings[i]) count += (static_cast<unsigned char>(ch) & 0xC0) != 0x80;  // UTF-8 code points

@@ -200,6 +200,11 @@ TEST(ExpressionTest, Casts) {
 TEST(ExpressionTest, StringFunctions) {
   EXPECT_EQ(eval("UPPER(s)"), (V{"X", "ABC", "null"}));
   EXPECT_EQ(eval("LOWER('HeLLo')"), (V{"hello", "hello", "hello"}));
+  // ASCII letters only: the bytes around them ('@' before A, '[' after Z, '`' before a, '{'
+  // after z) and UTF-8 sequences stay as they are.
+  EXPECT_EQ(eval("LOWER('@AZ[`az{ÉÀ')"), (V{"@az[`az{ÉÀ", "@az[`az{ÉÀ", "@az[`az{ÉÀ"}));
+  EXPECT_EQ(eval("UPPER('@AZ[`az{éà')"), (V{"@AZ[`AZ{éà", "@AZ[`AZ{éà", "@AZ[`AZ{éà"}));
+  EXPECT_EQ(eval("LOWER('')"), (V{"", "", ""}));
   EXPECT_EQ(eval("CHAR_LENGTH(s)"), (V{"1", "3", "null"}));
   EXPECT_EQ(eval("CHAR_LENGTH('h\xC3\xA9llo')"), (V{"5", "5", "5"}));  // code points, not bytes
   EXPECT_EQ(eval("CONCAT(s, '-', a)"), (V{"x-7", "abc--7", "null"}));

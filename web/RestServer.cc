@@ -107,6 +107,8 @@ json vertexJson(const JobMonitor::Job& job, const VertexInfo& v) {
   for (const auto& e : v.inputs) inputs.push_back({{"id", e.from}, {"partitioning", e.partitioning}});
   json result = {{"id", v.id},
           {"name", v.name},
+          {"kind", v.kind},
+          {"uid", v.uid},
           {"parallelism", v.parallelism},
           {"source", v.source},
           {"chained", v.chained},

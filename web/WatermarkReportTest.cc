@@ -14,9 +14,9 @@ using nlohmann::json;
 /// chained to the source (vertex 2) feeding nothing.
 JobMetrics jobWithSplits() {
   JobMetrics m;
-  VertexInfo source{0, "kafka", 2, true, false, {}};
-  VertexInfo window{1, "window", 1, false, false, {{0, "hash"}}};
-  VertexInfo chainedWindow{2, "chained-window", 2, false, true, {{0, "forward"}}};
+  VertexInfo source{0, "kafka", "source", "kafka", 2, true, false, {}};
+  VertexInfo window{1, "window", "window", "window", 1, false, false, {{0, "hash"}}};
+  VertexInfo chainedWindow{2, "chained-window", "custom", "chained-window", 2, false, true, {{0, "forward"}}};
   m.vertices = {source, window, chainedWindow};
 
   OperatorStats s0;
@@ -157,7 +157,7 @@ TEST(WatermarkReportTest, UpstreamAheadOfTheChannelMeansRecordsInFlight) {
 TEST(WatermarkReportTest, ChainGoesThroughOperatorsThatHoldTheWatermarkBack) {
   // source (0) → map (1, own task) → window (2): each hop at 4 000, the window ends at 6 000.
   JobMetrics m;
-  m.vertices = {{0, "src", 1, true, false, {}}, {1, "map", 1, false, false, {{0, "rebalance"}}}, {2, "window", 1, false, false, {{1, "hash"}}}};
+  m.vertices = {{0, "src", "custom", "src", 1, true, false, {}}, {1, "map", "custom", "map", 1, false, false, {{0, "rebalance"}}}, {2, "window", "custom", "window", 1, false, false, {{1, "hash"}}}};
   OperatorStats src;
   src.name = "src";
   src.watermark = 4'000;

@@ -676,6 +676,8 @@ void JobExecution::fillVertices(JobMetrics& m) const {
     VertexInfo v;
     v.id = node.id;
     v.name = node.name;
+    v.kind = node.kind;
+    v.uid = plan_.uids[static_cast<size_t>(node.id)];
     v.parallelism = parallelism_[static_cast<size_t>(node.id)];
     v.source = node.isSource;
     v.chained = chained_[static_cast<size_t>(node.id)];

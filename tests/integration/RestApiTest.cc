@@ -200,6 +200,10 @@ TEST_F(RestApiTest, JobsVerticesCheckpointsExceptionsAndConfig) {
   EXPECT_EQ(byName["hourly count"]["records-out"], 0) << "the hourly window has not fired";
   ASSERT_EQ(byName["hourly count"]["inputs"].size(), 1u);
   EXPECT_EQ(byName["hourly count"]["inputs"][0]["partitioning"], "hash");
+  // The logical plan's data: each operator's kind and the uid its state is matched by.
+  EXPECT_EQ(byName["events"]["kind"], "source");
+  EXPECT_EQ(byName["hourly count"]["kind"], "window");
+  EXPECT_EQ(byName["hourly count"]["uid"], "hourly count");
 
   json vertices = get("/jobs/" + id_ + "/vertices");
   for (const auto& v : vertices["vertices"]) {

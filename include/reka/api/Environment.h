@@ -158,6 +158,8 @@ struct OperatorStats {
 struct VertexInfo {
   int id = 0;
   std::string name;
+  std::string kind;  ///< graph::Node::kind: map, window, keyed-process, sql-aggregate, …
+  std::string uid;   ///< what its state is matched by on a restore
   int parallelism = 1;
   bool source = false;
   bool chained = false;  ///< runs in its input's task (a direct call)

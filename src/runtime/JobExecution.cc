@@ -459,23 +459,23 @@ Status restoreNative(StateBackend& state, const NativeSnapshot& native, const st
 }
 }  // namespace
 
-Result<std::vector<int>> JobExecution::matchRestoredOperators(const checkpoint::CheckpointData& data) {
+Result<std::vector<JobExecution::RestoredFrom>> JobExecution::matchRestoredOperators(const checkpoint::CheckpointData& data) {
   const auto theirs = graph::parseFingerprint(data.jobFingerprint);
   std::map<std::string, int> byUid;
   for (size_t i = 0; i < theirs.size(); ++i) byUid.emplace(theirs[i].first, static_cast<int>(i));
-  std::vector<int> from(plan_.uids.size(), -1);
+  std::vector<RestoredFrom> from(plan_.uids.size());
   std::vector<bool> claimed(theirs.size(), false);
   for (size_t n = 0; n < plan_.uids.size(); ++n) {
     auto it = byUid.find(plan_.uids[n]);
     if (it == byUid.end() || theirs[static_cast<size_t>(it->second)].second < 1) continue;
-    from[n] = it->second;
+    from[n] = {it->second, theirs[static_cast<size_t>(it->second)].second};
     claimed[static_cast<size_t>(it->second)] = true;
   }
   std::string unclaimed, fresh;
   for (size_t i = 0; i < theirs.size(); ++i)
     if (!claimed[i]) unclaimed += (unclaimed.empty() ? "'" : ", '") + theirs[i].first + "'";
   for (size_t n = 0; n < from.size(); ++n)
-    if (from[n] < 0) fresh += (fresh.empty() ? "'" : ", '") + plan_.uids[n] + "'";
+    if (from[n].index < 0) fresh += (fresh.empty() ? "'" : ", '") + plan_.uids[n] + "'";
   const std::string what = fmt::format("{} {} in {}", data.kind == checkpoint::CheckpointKind::kSavepoint ? "savepoint" : "checkpoint",
                                        data.id, data.directory);
   if (!unclaimed.empty() && !config_.checkpoints.allowNonRestoredState)
@@ -483,21 +483,21 @@ Result<std::vector<int>> JobExecution::matchRestoredOperators(const checkpoint::
         what + " has state of operators this job does not have (uids " + unclaimed + "; this job: " + fingerprint() +
         "). Give the operators their old uids (DataStream::uid), allow the state to be dropped (--allow-non-restored-state, "
         "execution.savepoint.ignore-unclaimed-state), or use an empty --state-dir to start fresh.");
-  reshaped_ = !unclaimed.empty() || !fresh.empty() || theirs.size() != from.size();
-  for (size_t n = 0; !reshaped_ && n < from.size(); ++n) reshaped_ = from[n] != static_cast<int>(n);
+  // Unclaimed or fresh operators, or the same ones in another order.
+  reshaped_ = !unclaimed.empty() || !fresh.empty();
+  for (size_t n = 0; !reshaped_ && n < from.size(); ++n) reshaped_ = from[n].index != static_cast<int>(n);
   if (!unclaimed.empty()) logEvent(LogLevel::kWarn, what + ": dropping the state of operators this job does not have: " + unclaimed);
   if (!fresh.empty()) logEvent(LogLevel::kInfo, what + " has no state of " + fresh + ": they start empty");
   return from;
 }
 
 Status JobExecution::restore(const checkpoint::CheckpointData& data, bool ownShared) {
-  REKA_ASSIGN_OR_RETURN(const std::vector<int> from, matchRestoredOperators(data));
-  const auto taken = graph::parseFingerprint(data.jobFingerprint);
+  REKA_ASSIGN_OR_RETURN(const std::vector<RestoredFrom> from, matchRestoredOperators(data));
   for (auto& node : graph_.nodes()) {
-    const int theirs = from[static_cast<size_t>(node.id)];
+    const int theirs = from[static_cast<size_t>(node.id)].index;
     if (theirs < 0) continue;  // new in this job: it starts without state
     auto& perNode = instances_[static_cast<size_t>(node.id)];
-    const int oldParallelism = taken[static_cast<size_t>(theirs)].second;
+    const int oldParallelism = from[static_cast<size_t>(node.id)].parallelism;
     const bool rescaled = oldParallelism != static_cast<int>(perNode.size());
     rescaled_ = rescaled_ || rescaled;
     std::vector<std::map<std::string, std::vector<std::string>>> lists;

@@ -67,10 +67,14 @@ class JobExecution final : public JobClient {
   /// Restore at another parallelism: hands `inst` the own state (Operator::snapshotState) of
   /// the old subtasks `old` as its ownStateRescale() says.
   Status absorbRescaledState(const graph::Node& node, Instance& inst, const std::vector<const checkpoint::OperatorSnapshot*>& old);
-  /// For each node of this job, the index of the operator of `data` whose state it takes (by
-  /// uid; -1: none, it starts empty). Operators of `data` that no node takes are an error unless
-  /// CheckpointConfig::allowNonRestoredState.
-  Result<std::vector<int>> matchRestoredOperators(const checkpoint::CheckpointData& data);
+  /// Where a node's state comes from in a restored checkpoint.
+  struct RestoredFrom {
+    int index = -1;       ///< the operator of the checkpoint with the node's uid (-1: none, it starts empty)
+    int parallelism = 0;  ///< that operator's parallelism then
+  };
+  /// For each node of this job, the operator of `data` whose state it takes (by uid). Operators
+  /// of `data` that no node takes are an error unless CheckpointConfig::allowNonRestoredState.
+  Result<std::vector<RestoredFrom>> matchRestoredOperators(const checkpoint::CheckpointData& data);
   std::string fingerprint() const;
   void fillVertices(JobMetrics& m) const;
   void fillTaskFigures(const Instance& inst, OperatorStats& st) const;

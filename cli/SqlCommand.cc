@@ -1,5 +1,6 @@
 #include "SqlCommand.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -39,7 +40,8 @@ std::optional<std::string> readScript(const std::string& path, std::string& out)
 
 /// The settings a script can change (SET or -D), with Flink's keys.
 const std::vector<std::string> kSettings = {"parallelism.default", "pipeline.name", "execution.checkpointing.interval",
-                                            "table.optimizer.reuse-sub-plan-enabled"};
+                                            "table.optimizer.reuse-sub-plan-enabled", "table.exec.mini-batch.enabled",
+                                            "table.exec.mini-batch.allow-latency", "table.exec.mini-batch.size"};
 
 /// Applies the script's SET statements to `config` where the command line (a flag or -D) did
 /// not set the key; a message names a bad key or value.
@@ -63,6 +65,8 @@ std::optional<std::string> applySettings(const std::map<std::string, std::string
     } else if (k == "table.optimizer.reuse-sub-plan-enabled") {
       // Read by the planner (SqlScript::addTo); checked here.
       if (v != "true" && v != "false") return "'table.optimizer.reuse-sub-plan-enabled' = '" + v + "': expected true or false";
+    } else if (k.rfind("table.exec.mini-batch.", 0) == 0 && std::find(kSettings.begin(), kSettings.end(), k) != kSettings.end()) {
+      continue;  // read and checked by the planner (SqlScript::addTo: the three together)
     } else if (k == "execution.checkpointing.interval") {
       if (!parseDuration(v)) return "'execution.checkpointing.interval' = '" + v + "': expected a duration such as 10s";
       flags.checkpoints.interval = v;

@@ -363,12 +363,18 @@ class AggregateOperator final : public Operator {
     }
     aggOffset_ = spec_->keyCount + (spec_->sessionGap > 0 ? 2 : 0);
     out_.setSchema(spec_->output);
+    before_.setSchema(spec_->output);
     return Status::ok();
   }
 
   void processBatch(int, Batch& batch) override {
     auto& in = static_cast<RowBatch&>(batch);
     if (spec_->sessionGap > 0) return processSessions(in);
+    if (spec_->miniBatchSize > 0 && spec_->windowEndKey < 0) {
+      for (size_t from = 0; from < in.size(); from += spec_->miniBatchSize) processMiniBatch(in, from, std::min(in.size(), from + spec_->miniBatchSize));
+      emit();
+      return;
+    }
     const bool windowed = spec_->windowEndKey >= 0;
     for (size_t i = 0; i < in.size(); ++i) {
       const RowKind kind = in.kinds[i];
@@ -485,14 +491,65 @@ class AggregateOperator final : public Operator {
     std::string key;
   };
 
+  /// Rows [from, to) of `in` as one mini-batch (AggregateSpec::miniBatchSize): every row applied
+  /// to its group's state, then one update per group the rows changed, in the order the groups
+  /// were first seen.
+  void processMiniBatch(const RowBatch& in, size_t from, size_t to) {
+    touched_.clear();
+    touchedIndex_.clear();
+    before_.clear();
+    for (size_t i = from; i < to; ++i) {
+      const bool retract = in.kinds[i] == RowKind::kUpdateBefore || in.kinds[i] == RowKind::kDelete;
+      key_.clear();
+      appendRowKey(in, i, keyColumns_, key_);
+      const KeyGroup kg = keyGroupFor(hashKey(key_), ctx_->maxParallelism);
+      GroupState* st = table_.findMutable(kg, key_);
+      const auto [at, first] = touchedIndex_.try_emplace(key_, touched_.size());
+      if (first) {
+        // The group's result before this mini-batch: what its -U (or -D) retracts.
+        size_t before = SIZE_MAX;
+        if (st != nullptr) {
+          before = before_.appendRow(RowKind::kUpdateBefore);
+          fillInto(before_, before, key_, *st);
+        }
+        touched_.push_back({kg, key_, before});
+      }
+      if (st == nullptr) {
+        if (retract) continue;  // retracts a row of a group this operator never saw: nothing to undo
+        st = &table_.getOrCreate(kg, key_, [this] { return newState(); });
+      }
+      accumulate(*st, in, i, retract ? -1 : 1);
+      if (st->rows <= 0) table_.erase(kg, key_);  // a later row of the batch starts it again
+    }
+    for (const Touched& t : touched_) {
+      const GroupState* st = table_.findMutable(t.keyGroup, t.key);
+      if (st == nullptr) {
+        if (t.before != SIZE_MAX) {
+          out_.appendFrom(before_, t.before);
+          out_.kinds.back() = RowKind::kDelete;
+        }
+      } else if (t.before == SIZE_MAX) {
+        fill(out_.appendRow(RowKind::kInsert), t.key, *st);
+      } else {
+        const size_t before = out_.size();
+        out_.appendFrom(before_, t.before);
+        const size_t after = out_.appendRow(RowKind::kUpdateAfter);
+        fill(after, t.key, *st);
+        if (sameResult(before, after)) out_.resize(before);  // unchanged: no update, as in Flink
+      }
+      if (out_.size() >= ctx_->batchSize) emit();
+    }
+  }
+
   GroupState newState() const { return newGroupState(spec_->calls); }
 
   void accumulate(GroupState& st, const RowBatch& in, size_t row, int sign) { accumulateRow(spec_->calls, st, in, row, sign, valueKey_); }
 
   /// Writes the group's keys and results into row `row` of the output.
-  void fill(size_t row, std::string_view key, const GroupState& st) {
-    if (!readRowKey(key, *spec_->output, 0, spec_->keyCount, out_, row)) throw std::runtime_error("SQL aggregate: a malformed group key");
-    writeResults(spec_->calls, st, out_, row, aggOffset_);
+  void fill(size_t row, std::string_view key, const GroupState& st) { fillInto(out_, row, key, st); }
+  void fillInto(RowBatch& batch, size_t row, std::string_view key, const GroupState& st) {
+    if (!readRowKey(key, *spec_->output, 0, spec_->keyCount, batch, row)) throw std::runtime_error("SQL aggregate: a malformed group key");
+    writeResults(spec_->calls, st, batch, row, aggOffset_);
   }
 
   /// Whether the results (not the keys) of rows a and b of the output are equal.
@@ -656,6 +713,16 @@ class AggregateOperator final : public Operator {
   bool absorbed_ = false;  ///< a rescaled restore took an old subtask's watermark
   /// Window aggregation: the groups of each window, by window end, until it fires.
   std::map<int64_t, std::vector<PendingGroup>> pending_;
+  /// Mini-batch: the groups the current run changed, in the order first seen, each with its row
+  /// in `before_` (its result before the run; SIZE_MAX for a group that did not exist).
+  struct Touched {
+    KeyGroup keyGroup;
+    std::string key;
+    size_t before;
+  };
+  std::vector<Touched> touched_;
+  absl::flat_hash_map<std::string, size_t> touchedIndex_;
+  RowBatch before_;
 };
 
 int64_t floorTo(int64_t t, int64_t size, int64_t offset) {
@@ -697,9 +764,12 @@ class WindowOperator final : public Operator {
         }
         case WindowSpec::Kind::kHop: {
           // Every window [start, start + size) with start ≡ offset (mod slide) that holds t.
-          std::vector<int64_t> hops;
-          for (int64_t start = floorTo(t, step, offset); start > t - size; start -= step) hops.push_back(start);
-          for (auto it = hops.rbegin(); it != hops.rend(); ++it) add(*it, *it + size);
+          // The earliest window first: the first start above t - size, then every slide up to t.
+          const int64_t last = floorTo(t, step, offset);
+          int64_t start = last;
+          while (start - step > t - size) start -= step;
+          for (; start <= last; start += step)
+            if (start > t - size) add(start, start + size);  // (a slide longer than the size leaves gaps)
           break;
         }
         case WindowSpec::Kind::kCumulate: {

@@ -57,6 +57,12 @@ struct AggregateSpec {
   /// A window aggregation over processing time (windows of PROCTIME()): a window fires when the
   /// wall clock passes its end (and every window at the end of the input), not by watermarks.
   bool processingTime = false;
+  /// A group aggregation with Flink's mini-batch on (table.exec.mini-batch.enabled): each input
+  /// batch is folded in runs of at most this many rows, and a group changed by a run gives one
+  /// update (-U of its result before the run, +U after; +I for a new group, -D for one gone)
+  /// instead of one per row. Rows are never held back for a later batch, so the added latency is
+  /// none (table.exec.mini-batch.allow-latency is met whatever its value). 0: off.
+  size_t miniBatchSize = 0;
 };
 
 /// Makes the aggregation operator (one per subtask; its input is partitioned by the keys).

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "reka/sql/Functions.h"
@@ -311,6 +312,85 @@ TEST_F(AggregateTest, ExplainShowsTheAggregationPlan) {
   const std::string plan = compiled->explain();
   EXPECT_THAT(plan, HasSubstr("WindowAggregate: groupBy=[auction, window_start, window_end] select=[COUNT(*)] emit=window end"));
   EXPECT_THAT(plan, HasSubstr("Window: HOP(time=ts, slide=10000 ms, size=20000 ms)"));
+}
+
+/// Flink's mini-batch (table.exec.mini-batch.*): the rows of a run fold into one update per
+/// group. The file's five rows arrive as one batch, so runs of 50 000 rows give each group's
+/// final result once, and runs of 2 rows give one update per group and run.
+TEST_F(AggregateTest, MiniBatchGivesOneUpdatePerGroupAndRun) {
+  const std::string query = out("auction BIGINT, n BIGINT, total BIGINT, hi BIGINT, lo BIGINT, av BIGINT, chans BIGINT, big BIGINT", "changelog-json") +
+                            "INSERT INTO out SELECT auction, COUNT(*), SUM(price), MAX(price), MIN(price), AVG(price),\n"
+                            "  COUNT(DISTINCT channel), COUNT(*) FILTER (WHERE price > 10) FROM bids GROUP BY auction;";
+  const auto settings = [](const std::string& size) {
+    return "SET 'table.exec.mini-batch.enabled' = 'true';\nSET 'table.exec.mini-batch.allow-latency' = '2s';\n"
+           "SET 'table.exec.mini-batch.size' = '" + size + "';\n";
+  };
+  EXPECT_EQ(run(settings("50000") + bids() + query, 1, false),
+            (V{
+                R"({"auction":1,"n":3,"total":35,"hi":15,"lo":5,"av":11,"chans":2,"big":2,"op":"+I"})",
+                R"({"auction":2,"n":2,"total":57,"hi":50,"lo":7,"av":28,"chans":2,"big":1,"op":"+I"})",
+            }));
+  fs::remove_all(dir_ / "out");
+  // Runs [1, 2], [1, 1], [2].
+  EXPECT_EQ(run(settings("2") + bids() + query, 1, false),
+            (V{
+                R"({"auction":1,"n":1,"total":5,"hi":5,"lo":5,"av":5,"chans":1,"big":0,"op":"+I"})",
+                R"({"auction":2,"n":1,"total":50,"hi":50,"lo":50,"av":50,"chans":1,"big":1,"op":"+I"})",
+                R"({"auction":1,"n":1,"total":5,"hi":5,"lo":5,"av":5,"chans":1,"big":0,"op":"-U"})",
+                R"({"auction":1,"n":3,"total":35,"hi":15,"lo":5,"av":11,"chans":2,"big":2,"op":"+U"})",
+                R"({"auction":2,"n":1,"total":50,"hi":50,"lo":50,"av":50,"chans":1,"big":1,"op":"-U"})",
+                R"({"auction":2,"n":2,"total":57,"hi":50,"lo":7,"av":28,"chans":2,"big":1,"op":"+U"})",
+            }));
+}
+
+/// Over a changelog, a mini-batch retracts and deletes groups as the rows one by one would: the
+/// counts of groups per count, folded, end as without mini-batch.
+TEST_F(AggregateTest, MiniBatchOverAChangelogEndsWhereRowByRowEnds) {
+  const std::string query = out("n BIGINT, groups BIGINT", "changelog-json") +
+                            "INSERT INTO out SELECT n, COUNT(*) FROM (SELECT auction, COUNT(*) AS n FROM bids GROUP BY auction) GROUP BY n;";
+  // The changelog applied: +I and +U add a row, -U and -D take one away.
+  const auto materialize = [](const V& lines) {
+    std::multiset<std::string> rows;
+    for (const auto& l : lines) {
+      const size_t at = l.find(",\"op\":\"");
+      const std::string row = l.substr(0, at), op = l.substr(at + 7, 2);
+      if (op == "+I" || op == "+U") {
+        rows.insert(row);
+      } else {
+        auto it = rows.find(row);
+        EXPECT_NE(it, rows.end()) << "retracts a row not there: " << l;
+        if (it != rows.end()) rows.erase(it);
+      }
+    }
+    return V(rows.begin(), rows.end());
+  };
+  const V expected = {R"({"n":2,"groups":1)", R"({"n":3,"groups":1)"};  // auction 1 has 3 bids, auction 2 has 2
+  for (const std::string size : {"1", "2", "3", "50000"}) {
+    fs::remove_all(dir_ / "out");
+    const V lines = run("SET 'table.exec.mini-batch.enabled' = 'true';\nSET 'table.exec.mini-batch.allow-latency' = '1 s';\n"
+                        "SET 'table.exec.mini-batch.size' = '" + size + "';\n" + bids() + query,
+                        1, false);
+    EXPECT_EQ(materialize(lines), expected) << "mini-batch size " << size;
+  }
+  fs::remove_all(dir_ / "out");
+  EXPECT_EQ(materialize(run(bids() + query, 1, false)), expected);
+}
+
+TEST_F(AggregateTest, MiniBatchSettingsAreChecked) {
+  const std::string query = bids() + out("auction BIGINT, n BIGINT", "changelog-json") + "INSERT INTO out SELECT auction, COUNT(*) FROM bids GROUP BY auction;";
+  const auto addError = [&](const std::string& settings) {
+    auto compiled = SqlScript::compile(settings + query);
+    if (!compiled.isOk()) return compiled.status().message();
+    StreamEnvironment env;
+    return compiled->addTo(env).message();
+  };
+  EXPECT_THAT(addError("SET 'table.exec.mini-batch.enabled' = 'yes';\n"), HasSubstr("expected true or false"));
+  EXPECT_THAT(addError("SET 'table.exec.mini-batch.enabled' = 'true';\nSET 'table.exec.mini-batch.size' = '100';\n"),
+              HasSubstr("needs 'table.exec.mini-batch.allow-latency' set to a duration above 0"));
+  EXPECT_THAT(addError("SET 'table.exec.mini-batch.enabled' = 'true';\nSET 'table.exec.mini-batch.allow-latency' = '2s';\n"
+                       "SET 'table.exec.mini-batch.size' = '-1';\n"),
+              HasSubstr("needs 'table.exec.mini-batch.size' set to a number of rows above 0 (such as 50000), not '-1'"));
+  EXPECT_EQ(addError("SET 'table.exec.mini-batch.enabled' = 'false';\n"), "");
 }
 
 }  // namespace

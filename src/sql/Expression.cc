@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <optional>
+#include <set>
 
 #include "base/Regex.h"
 
@@ -145,6 +146,41 @@ class Literal final : public BoundExpr {
  private:
   Column value_;      ///< one row
   std::string text_;  ///< a string literal's value
+};
+
+/// The values of shared nodes computed on the batch of the open MemoScope (one thread's).
+struct MemoState {
+  const RowBatch* batch = nullptr;
+  struct Entry {
+    const RowBatch* batch;
+    const BoundExpr* node;
+    Column value;
+  };
+  std::vector<Entry> values;
+};
+thread_local MemoState tMemo;
+
+/// A subexpression written more than once in a Calc: computed once per batch while a MemoScope
+/// is open on that batch (on any other batch, such as a CASE branch's subset of rows, it is
+/// computed as usual).
+class Memo final : public BoundExpr {
+ public:
+  explicit Memo(BoundPtr inner) : BoundExpr(inner->type), inner_(std::move(inner)) {}
+  bool canFail() const override { return inner_->canFail(); }
+  Status evaluate(const RowBatch& in, Column& out, StringArena& arena) const override {
+    if (tMemo.batch != &in) return inner_->evaluate(in, out, arena);
+    for (const auto& e : tMemo.values)
+      if (e.batch == &in && e.node == this) {
+        out = e.value;
+        return Status::ok();
+      }
+    REKA_RETURN_IF_ERROR(inner_->evaluate(in, out, arena));
+    tMemo.values.push_back({&in, this, out});
+    return Status::ok();
+  }
+
+ private:
+  BoundPtr inner_;
 };
 
 /// Evaluates the arguments of a node into columns.
@@ -718,17 +754,20 @@ class PatternFunction final : public Node {
         }
       } else {
         // REGEXP_EXTRACT(text, regex[, group]): the group (default 1) of the first match, null if none.
-        std::shared_ptr<const Regex> re = regex_;
-        if (!re) {
+        const Regex* re = regex_.get();
+        std::shared_ptr<const Regex> perRow;  // a pattern that is not a literal: compiled per row
+        if (re == nullptr) {
           auto compiled = Regex::compile(std::string(c[1].strings[i]));
           if (!compiled.isOk()) return Status::invalidArgument("SQL: REGEXP_EXTRACT: " + compiled.status().message() + where(pos_));
-          re = *compiled;
+          perRow = *compiled;
+          re = perRow.get();
         }
         const int64_t group = c.size() > 2 ? c[2].ints[i] : 1;
-        const auto groups = re->searchGroups(text);
-        if (group < 0 || static_cast<size_t>(group) >= groups.size() || !groups[static_cast<size_t>(group)]) continue;
+        if (group < 0 || group > INT32_MAX) continue;
+        const auto value = re->extractGroup(text, static_cast<int>(group));
+        if (!value) continue;
         out.nulls[i] = 0;
-        out.strings[i] = arena.copy(*groups[static_cast<size_t>(group)]);
+        out.strings[i] = arena.copy(*value);
       }
     }
     return Status::ok();
@@ -1118,6 +1157,22 @@ class Binder {
   explicit Binder(const Scope& scope) : scope_(scope) {}
 
   Result<BoundPtr> bindExpr(const Expr& e) {
+    if (scope_.common != nullptr) {
+      const auto it = scope_.common->group.find(&e);
+      if (it != scope_.common->group.end()) {
+        BoundPtr& shared = scope_.common->bound[it->second];
+        if (!shared) {
+          REKA_ASSIGN_OR_RETURN(BoundPtr b, bindNode(e));
+          shared = std::make_shared<Memo>(std::move(b));
+        }
+        return shared;
+      }
+    }
+    return bindNode(e);
+  }
+
+ private:
+  Result<BoundPtr> bindNode(const Expr& e) {
     switch (e.kind) {
       case Expr::Kind::kColumn: return column(e);
       case Expr::Kind::kLiteral: return literal(e);
@@ -1522,6 +1577,111 @@ bool isAggregateFunction(std::string_view name) {
 std::string derivedName(const Expr& e, size_t index) {
   if (e.kind == Expr::Kind::kColumn) return e.name;
   return "EXPR$" + std::to_string(index);
+}
+
+std::string exprText(const Expr& e) {
+  switch (e.kind) {
+    case Expr::Kind::kColumn: return e.qualifier.empty() ? e.name : e.qualifier + "." + e.name;
+    case Expr::Kind::kLiteral:
+      if (e.isNull) return "NULL";
+      if (e.literalType.kind == TypeKind::kString) return "'" + e.text + "'";
+      if (e.literalType.kind == TypeKind::kTimestamp) return "TIMESTAMP '" + e.text + "'";
+      return e.text;
+    case Expr::Kind::kUnary: return e.op == "NOT" ? "NOT " + exprText(*e.args[0]) : "-" + exprText(*e.args[0]);
+    case Expr::Kind::kBinary: return "(" + exprText(*e.args[0]) + " " + e.op + " " + exprText(*e.args[1]) + ")";
+    case Expr::Kind::kIsNull: return exprText(*e.args[0]) + (e.negated ? " IS NOT NULL" : " IS NULL");
+    case Expr::Kind::kCase: {
+      std::string s = "CASE";
+      const size_t pairs = (e.args.size() - (e.hasElse ? 1 : 0)) / 2;
+      for (size_t i = 0; i < pairs; ++i) s += " WHEN " + exprText(*e.args[2 * i]) + " THEN " + exprText(*e.args[2 * i + 1]);
+      if (e.hasElse) s += " ELSE " + exprText(*e.args.back());
+      return s + " END";
+    }
+    case Expr::Kind::kCast: return "CAST(" + exprText(*e.args[0]) + " AS " + e.castType.toString() + ")";
+    case Expr::Kind::kCall: {
+      std::string s = e.name + "(" + (e.distinct ? "DISTINCT " : "");
+      for (size_t i = 0; i < e.args.size(); ++i) s += (i > 0 ? ", " : "") + exprText(*e.args[i]);
+      s += ")";
+      if (e.filter) s += " FILTER (WHERE " + exprText(*e.filter) + ")";
+      if (e.over) {
+        s += " OVER (";
+        for (size_t i = 0; i < e.over->partitionBy.size(); ++i) s += (i > 0 ? ", " : "PARTITION BY ") + exprText(*e.over->partitionBy[i]);
+        for (size_t i = 0; i < e.over->orderBy.size(); ++i)
+          s += (i > 0 ? ", " : " ORDER BY ") + exprText(*e.over->orderBy[i]) + (e.over->descending[i] ? " DESC" : "");
+        s += ")";
+      }
+      return s;
+    }
+    case Expr::Kind::kInterval: return "INTERVAL '" + std::to_string(e.millis) + "' MILLISECOND";
+    case Expr::Kind::kStar: return e.qualifier.empty() ? "*" : e.qualifier + ".*";
+  }
+  return "?";
+}
+
+namespace {
+
+/// Whether `e` and everything under it gives the same value for the same row every time it is
+/// evaluated (so that one evaluation can stand for several).
+bool deterministic(const Expr& e, const std::map<std::string, const ScalarFunction*>* userFunctions) {
+  if (e.kind == Expr::Kind::kCall) {
+    static const std::set<std::string> kVolatile = {"PROCTIME", "NOW", "CURRENT_TIMESTAMP", "LOCALTIMESTAMP", "CURRENT_DATE", "CURRENT_TIME",
+                                                    "CURRENT_ROW_TIMESTAMP", "RAND", "RAND_INTEGER", "UUID"};
+    if (kVolatile.count(e.name) != 0 || isAggregateFunction(e.name) || e.over || e.filter || e.distinct) return false;
+    // A function of CREATE FUNCTION is shared unless it says it is not deterministic.
+    if (userFunctions != nullptr)
+      if (auto f = userFunctions->find(e.name); f != userFunctions->end() && !f->second->deterministic) return false;
+  }
+  for (const auto& a : e.args)
+    if (a && !deterministic(*a, userFunctions)) return false;
+  return true;
+}
+
+void collectSubexpressions(const Expr& e, const std::map<std::string, const ScalarFunction*>* userFunctions,
+                           std::map<std::string, std::vector<const Expr*>>& byText) {
+  switch (e.kind) {
+    case Expr::Kind::kColumn:
+    case Expr::Kind::kLiteral:
+    case Expr::Kind::kInterval:
+    case Expr::Kind::kStar: return;
+    default: break;
+  }
+  if (e.kind == Expr::Kind::kCall && (e.over || isAggregateFunction(e.name))) return;
+  if (deterministic(e, userFunctions)) byText[exprText(e)].push_back(&e);
+  for (const auto& a : e.args)
+    if (a) collectSubexpressions(*a, userFunctions, byText);
+}
+
+}  // namespace
+
+Scope::Common findCommonSubexpressions(const std::vector<const Expr*>& exprs,
+                                       const std::map<std::string, const ScalarFunction*>* userFunctions) {
+  std::map<std::string, std::vector<const Expr*>> byText;
+  for (const Expr* e : exprs)
+    if (e != nullptr) collectSubexpressions(*e, userFunctions, byText);
+  Scope::Common common;
+  for (const auto& [text, nodes] : byText) {
+    if (nodes.size() < 2) continue;
+    for (const Expr* n : nodes) common.group[n] = common.bound.size();
+    common.bound.emplace_back();
+  }
+  return common;
+}
+
+MemoScope::MemoScope(const RowBatch& batch) : previous_(tMemo.batch), previousSize_(tMemo.values.size()) { tMemo.batch = &batch; }
+
+void MemoScope::narrow(const RowBatch& to, const std::vector<uint8_t>& keep) {
+  for (size_t k = previousSize_; k < tMemo.values.size(); ++k) {
+    auto& e = tMemo.values[k];
+    if (e.batch != tMemo.batch) continue;
+    compactColumn(e.value, e.node->type, keep);
+    e.batch = &to;
+  }
+  tMemo.batch = &to;
+}
+
+MemoScope::~MemoScope() {
+  tMemo.values.resize(previousSize_);
+  tMemo.batch = previous_;
 }
 
 }  // namespace reka::sql

@@ -46,7 +46,43 @@ struct Scope {
     size_t count = 0;
   };
   std::vector<Part> parts;
+  /// Subexpressions written more than once in one Calc (its WHERE and select list, see
+  /// findCommonSubexpressions): the nodes of each group bind to one shared node whose value is
+  /// computed once per batch while a MemoScope is open. Null: none.
+  struct Common {
+    std::map<const Expr*, size_t> group;  ///< node → its group
+    std::vector<BoundPtr> bound;          ///< per group: the shared node, once bound
+  };
+  Common* common = nullptr;
 };
+
+/// The subexpressions of `exprs` (null entries skipped) written more than once, as groups of
+/// equal text: calls, operators, CASE and CAST that are deterministic (not PROCTIME(), a user
+/// function that says it is not, or an aggregate). Columns and literals are not worth sharing.
+Scope::Common findCommonSubexpressions(const std::vector<const Expr*>& exprs,
+                                       const std::map<std::string, const ScalarFunction*>* userFunctions);
+
+/// While one is open on a thread, the shared nodes of Scope::Common evaluated on `batch` keep
+/// their value until it closes: the second use of one copies the first's column (and its strings
+/// point into the arena the first wrote: pass the same arena to every evaluation). Nested scopes
+/// restore the outer one when they close.
+class MemoScope {
+ public:
+  explicit MemoScope(const RowBatch& batch);
+  ~MemoScope();
+  /// The rows of the batch whose `keep` is set have become `to` (a filter kept them): the values
+  /// computed so far keep those rows and stand for `to` from now on.
+  void narrow(const RowBatch& to, const std::vector<uint8_t>& keep);
+  MemoScope(const MemoScope&) = delete;
+  MemoScope& operator=(const MemoScope&) = delete;
+
+ private:
+  const RowBatch* previous_;
+  size_t previousSize_;
+};
+
+/// An expression as SQL text (for plans, messages and finding equal subexpressions).
+std::string exprText(const Expr& e);
 
 /// A built-in function implemented as a ScalarFunction (JSON_VALUE, JSON_QUERY, JSON_EXISTS),
 /// or null.

@@ -33,45 +33,6 @@ Result<BoundPtr> bindCondition(const Expr& e, const Scope& scope, const char* wh
   return b;
 }
 
-/// An expression as SQL text (for plans and messages).
-std::string exprText(const Expr& e) {
-  switch (e.kind) {
-    case Expr::Kind::kColumn: return e.qualifier.empty() ? e.name : e.qualifier + "." + e.name;
-    case Expr::Kind::kLiteral:
-      if (e.isNull) return "NULL";
-      if (e.literalType.kind == TypeKind::kString) return "'" + e.text + "'";
-      if (e.literalType.kind == TypeKind::kTimestamp) return "TIMESTAMP '" + e.text + "'";
-      return e.text;
-    case Expr::Kind::kUnary: return e.op == "NOT" ? "NOT " + exprText(*e.args[0]) : "-" + exprText(*e.args[0]);
-    case Expr::Kind::kBinary: return "(" + exprText(*e.args[0]) + " " + e.op + " " + exprText(*e.args[1]) + ")";
-    case Expr::Kind::kIsNull: return exprText(*e.args[0]) + (e.negated ? " IS NOT NULL" : " IS NULL");
-    case Expr::Kind::kCase: {
-      std::string s = "CASE";
-      const size_t pairs = (e.args.size() - (e.hasElse ? 1 : 0)) / 2;
-      for (size_t i = 0; i < pairs; ++i) s += " WHEN " + exprText(*e.args[2 * i]) + " THEN " + exprText(*e.args[2 * i + 1]);
-      if (e.hasElse) s += " ELSE " + exprText(*e.args.back());
-      return s + " END";
-    }
-    case Expr::Kind::kCast: return "CAST(" + exprText(*e.args[0]) + " AS " + e.castType.toString() + ")";
-    case Expr::Kind::kCall: {
-      std::string s = e.name + "(" + (e.distinct ? "DISTINCT " : "");
-      for (size_t i = 0; i < e.args.size(); ++i) s += (i > 0 ? ", " : "") + exprText(*e.args[i]);
-      s += ")";
-      if (e.filter) s += " FILTER (WHERE " + exprText(*e.filter) + ")";
-      if (e.over) {
-        s += " OVER (";
-        for (size_t i = 0; i < e.over->partitionBy.size(); ++i) s += (i > 0 ? ", " : "PARTITION BY ") + exprText(*e.over->partitionBy[i]);
-        for (size_t i = 0; i < e.over->orderBy.size(); ++i)
-          s += (i > 0 ? ", " : " ORDER BY ") + exprText(*e.over->orderBy[i]) + (e.over->descending[i] ? " DESC" : "");
-        s += ")";
-      }
-      return s;
-    }
-    case Expr::Kind::kInterval: return "INTERVAL '" + std::to_string(e.millis) + "' MILLISECOND";
-    case Expr::Kind::kStar: return e.qualifier.empty() ? "*" : e.qualifier + ".*";
-  }
-  return "?";
-}
 
 /// A step of a plan. kCalc: a filter, then a select list (empty: the rows as they are).
 /// kWindow: a windowing table function. kAggregate: a keyed exchange on the first keyCount
@@ -90,6 +51,9 @@ struct Stage {
   std::shared_ptr<const OverSpec> over;
   std::shared_ptr<const MatchSpec> match;
   std::string detailText;  ///< windows and aggregates: what explain prints
+  /// kCalc: how many of its subexpressions are written more than once and computed once per
+  /// batch (0: none).
+  size_t sharedValues = 0;
   Schema schema;  ///< the rows it gives
   /// Event time assigned to its output (a WATERMARK on a computed column).
   std::optional<connector::RowWatermarks> watermarks;
@@ -270,8 +234,11 @@ struct PlannedInsert {
 /// Evaluates a WHERE clause and a SELECT list on each batch of rows.
 class CalcOperator final : public Operator {
  public:
-  CalcOperator(std::shared_ptr<const Schema> out, std::vector<BoundPtr> projections, BoundPtr filter)
-      : schema_(std::move(out)), projections_(std::move(projections)), filter_(std::move(filter)) {
+  /// `shares`: some of the expressions are shared nodes (Scope::Common), computed once per batch
+  /// in a MemoScope; the filter then writes its strings into the output batch's arena, which a
+  /// projection reusing one of its values points into.
+  CalcOperator(std::shared_ptr<const Schema> out, std::vector<BoundPtr> projections, BoundPtr filter, bool shares = false)
+      : schema_(std::move(out)), projections_(std::move(projections)), filter_(std::move(filter)), shares_(shares) {
     for (const auto& p : projections_) projectionsCanFail_ = projectionsCanFail_ || p->canFail();
     // A column the select list only passes on (one plain reference to it) is moved from the
     // input batch, which is this operator's, instead of copied; it is moved after every other
@@ -296,8 +263,11 @@ class CalcOperator final : public Operator {
     if (in.size() == 0) return;
     RowBatch* rows = &in;
     bool compactAfter = false;
+    RowBatch out(schema_);
+    std::optional<MemoScope> memo;
+    if (shares_) memo.emplace(in);
     if (filter_) {
-      check(filter_->evaluate(in, mask_, scratchArena()));
+      check(filter_->evaluate(in, mask_, shares_ ? out.arena() : scratchArena()));
       keep_.assign(in.size(), 0);
       size_t kept = 0;
       for (size_t i = 0; i < in.size(); ++i) kept += keep_[i] = !mask_.nulls[i] && mask_.ints[i] != 0;
@@ -310,12 +280,12 @@ class CalcOperator final : public Operator {
           for (size_t i = 0; i < in.size(); ++i)
             if (keep_[i]) selected_.appendFrom(in, i);
           rows = &selected_;
+          if (memo) memo->narrow(selected_, keep_);  // shared values computed by the filter, for the rows kept
         } else {
           compactAfter = true;  // cheaper: compute the (fewer) output columns, then drop rows
         }
       }
     }
-    RowBatch out(schema_);
     if (projections_.empty()) {
       out = *rows;
     } else {
@@ -334,6 +304,7 @@ class CalcOperator final : public Operator {
         out.kinds.resize(w);
       }
     }
+    memo.reset();  // before the rows go on: an operator chained after this one evaluates too
     ctx_->metrics->recordsOut.fetch_add(static_cast<int64_t>(out.size()), std::memory_order_relaxed);
     ctx_->outputs[0]->push(out);
     selected_.clear();
@@ -351,6 +322,7 @@ class CalcOperator final : public Operator {
   std::shared_ptr<const Schema> schema_;
   std::vector<BoundPtr> projections_;
   BoundPtr filter_;
+  bool shares_ = false;
   OperatorContext* ctx_ = nullptr;
   Column mask_;
   std::vector<uint8_t> keep_;
@@ -588,6 +560,15 @@ struct SqlScript::Impl {
     Stage st;
     st.label = "Calc";
     Scope scope = scopeOf(p, input);
+    // A subexpression written more than once (in WHERE and the select list, or twice in one) is
+    // computed once per batch, as Calcite's programs share their common expressions.
+    std::vector<const Expr*> written{where.get()};
+    for (const auto& item : q.items) written.push_back(item.expr.get());
+    Scope::Common common = findCommonSubexpressions(written, scope.functions);
+    if (!common.bound.empty()) {
+      scope.common = &common;
+      st.sharedValues = common.bound.size();
+    }
     if (where) {
       REKA_ASSIGN_OR_RETURN(st.filter, bindCondition(*where, scope, "WHERE"));
       st.filterText = exprText(*where);
@@ -1892,6 +1873,7 @@ std::string stageText(const Stage& st) {
     line += "]";
   }
   if (st.filter) line += " where=[" + st.filterText + "]";
+  if (st.sharedValues > 0) line += " shared=" + std::to_string(st.sharedValues);
   if (st.watermarks) line += " watermark=" + st.watermarkText;
   return line;
 }
@@ -1940,21 +1922,62 @@ Result<std::vector<BoundPtr>> convertColumns(const Schema& from, const Schema& t
 
 /// Adds the sources, joins and stages of `q` to `env`; `name` makes its operators' names (which
 /// key their state) unique and stable for a given script.
+/// What the script's settings change in how its plans are built.
+struct BuildOptions {
+  bool reuseSubPlans = true;   ///< table.optimizer.reuse-sub-plan-enabled
+  size_t miniBatchSize = 0;    ///< table.exec.mini-batch.size when table.exec.mini-batch.enabled, else 0
+};
+
+/// The build options of `settings`, or an error naming a bad value and what is accepted.
+Result<BuildOptions> buildOptions(const std::map<std::string, std::string>& settings) {
+  BuildOptions o;
+  const auto get = [&](const char* key) -> const std::string* {
+    auto it = settings.find(key);
+    return it == settings.end() ? nullptr : &it->second;
+  };
+  if (const std::string* v = get("table.optimizer.reuse-sub-plan-enabled")) {
+    if (*v != "true" && *v != "false") return Status::invalidArgument("SQL: 'table.optimizer.reuse-sub-plan-enabled' = '" + *v + "': expected true or false");
+    o.reuseSubPlans = *v == "true";
+  }
+  if (const std::string* v = get("table.exec.mini-batch.enabled")) {
+    if (*v != "true" && *v != "false") return Status::invalidArgument("SQL: 'table.exec.mini-batch.enabled' = '" + *v + "': expected true or false");
+    if (*v == "true") {
+      // As in Flink, mini-batch needs both of its bounds.
+      const std::string* latency = get("table.exec.mini-batch.allow-latency");
+      const auto parsed = latency ? parseDuration(*latency) : std::nullopt;
+      if (!parsed || parsed->count() <= 0)
+        return Status::invalidArgument("SQL: 'table.exec.mini-batch.enabled' = 'true' needs 'table.exec.mini-batch.allow-latency' set to a duration above 0 (such as 2s)" +
+                                       std::string(latency ? ", not '" + *latency + "'" : ""));
+      const std::string* size = get("table.exec.mini-batch.size");
+      int64_t rows = 0;
+      if (size != nullptr) {
+        auto [end, ec] = std::from_chars(size->data(), size->data() + size->size(), rows);
+        if (ec != std::errc() || end != size->data() + size->size()) rows = 0;
+      }
+      if (rows <= 0)
+        return Status::invalidArgument("SQL: 'table.exec.mini-batch.enabled' = 'true' needs 'table.exec.mini-batch.size' set to a number of rows above 0 (such as 50000)" +
+                                       std::string(size ? ", not '" + *size + "'" : ""));
+      o.miniBatchSize = static_cast<size_t>(rows);
+    }
+  }
+  return o;
+}
+
 Result<DataStream<Row>> build(StreamEnvironment& env, const std::map<std::string, TableDef>& tables, const PlannedQuery& q,
-                              const std::string& name, std::map<std::string, DataStream<Row>>& sources, bool reuse) {
+                              const std::string& name, std::map<std::string, DataStream<Row>>& sources, const BuildOptions& options) {
   std::optional<DataStream<Row>> rows;
   if (q.unionAll) {
     const auto schema = std::make_shared<const Schema>(q.schema);
     for (size_t k = 0; k < q.unionAll->inputs.size(); ++k) {
-      REKA_ASSIGN_OR_RETURN(DataStream<Row> in, build(env, tables, q.unionAll->inputs[k], name + ".u" + std::to_string(k), sources, reuse));
+      REKA_ASSIGN_OR_RETURN(DataStream<Row> in, build(env, tables, q.unionAll->inputs[k], name + ".u" + std::to_string(k), sources, options));
       // The union's schema on every batch (names of the first query, nullable types, INT widened).
       REKA_ASSIGN_OR_RETURN(std::vector<BoundPtr> columns, convertColumns(q.unionAll->inputs[k].schema, *schema));
       in = in.transform<Row>("Calc", [schema, columns] { return std::make_unique<CalcOperator>(schema, columns, nullptr); }, "sql-calc");
       rows = rows ? rows->unionWith(in) : in;
     }
   } else if (q.join) {
-    REKA_ASSIGN_OR_RETURN(DataStream<Row> left, build(env, tables, q.join->left, name + ".l", sources, reuse));
-    REKA_ASSIGN_OR_RETURN(DataStream<Row> right, build(env, tables, q.join->right, name + ".r", sources, reuse));
+    REKA_ASSIGN_OR_RETURN(DataStream<Row> left, build(env, tables, q.join->left, name + ".l", sources, options));
+    REKA_ASSIGN_OR_RETURN(DataStream<Row> right, build(env, tables, q.join->right, name + ".r", sources, options));
     const auto& spec = q.join->spec;
     if (spec->lookup) {
       rows = left.transform2<Row>("LookupJoin " + name, right.broadcast(), makeJoinOperator(spec), BroadcastMode::kSideInputFirst);
@@ -1976,7 +1999,7 @@ Result<DataStream<Row>> build(StreamEnvironment& env, const std::map<std::string
   // same stages are computed once and go to every reader, as the table itself is read once. q5
   // counts bids per auction and window once for both sides of its join. Only pipelines from a
   // table, up to the first stage whose text may not say all it does (MATCH_RECOGNIZE).
-  std::string reuseKey = !reuse || q.unionAll || q.join ? std::string() : "stages of " + q.sourceTable;
+  std::string reuseKey = !options.reuseSubPlans || q.unionAll || q.join ? std::string() : "stages of " + q.sourceTable;
   for (size_t k = 0; k < q.stages.size(); ++k) {
     const Stage& st = q.stages[k];
     if (!reuseKey.empty() && st.kind != Stage::Kind::kMatch) {
@@ -1993,8 +2016,9 @@ Result<DataStream<Row>> build(StreamEnvironment& env, const std::map<std::string
         auto schema = std::make_shared<const Schema>(st.schema);
         auto projections = st.projections;
         auto filter = st.filter;
-        rows = rows->transform<Row>(st.label, [schema, projections, filter] {
-          return std::make_unique<CalcOperator>(schema, projections, filter);
+        const bool shares = st.sharedValues > 0;
+        rows = rows->transform<Row>(st.label, [schema, projections, filter, shares] {
+          return std::make_unique<CalcOperator>(schema, projections, filter, shares);
         }, "sql-calc");
         break;
       }
@@ -2011,7 +2035,13 @@ Result<DataStream<Row>> build(StreamEnvironment& env, const std::map<std::string
       case Stage::Kind::kAggregate: {
         std::vector<int> keys;
         for (size_t c = 0; c < st.aggregate->keyCount; ++c) keys.push_back(static_cast<int>(c));
-        rows = rows->keyByColumns(std::move(keys)).transform<Row>(fmt::format("{} {}.{}", st.label, name, k), makeAggregateOperator(st.aggregate), "sql-aggregate");
+        auto spec = st.aggregate;
+        if (options.miniBatchSize > 0 && spec->windowEndKey < 0 && spec->sessionGap <= 0) {
+          auto batched = std::make_shared<AggregateSpec>(*spec);
+          batched->miniBatchSize = options.miniBatchSize;
+          spec = std::move(batched);
+        }
+        rows = rows->keyByColumns(std::move(keys)).transform<Row>(fmt::format("{} {}.{}", st.label, name, k), makeAggregateOperator(spec), "sql-aggregate");
         break;
       }
       case Stage::Kind::kMatch: rows = buildMatchRecognize(*rows, st.match, fmt::format("{}.{}", name, k)); break;
@@ -2046,10 +2076,9 @@ std::string SqlScript::explain() const {
 
 Status SqlScript::addTo(StreamEnvironment& env) const {
   std::map<std::string, DataStream<Row>> sources;
-  const auto reuse = impl_->settings.find("table.optimizer.reuse-sub-plan-enabled");
-  const bool reuseSubPlans = reuse == impl_->settings.end() || reuse->second != "false";
+  REKA_ASSIGN_OR_RETURN(const BuildOptions options, buildOptions(impl_->settings));
   for (const PlannedInsert& p : impl_->inserts) {
-    REKA_ASSIGN_OR_RETURN(DataStream<Row> rows, build(env, impl_->tables, p.query, p.table, sources, reuseSubPlans));
+    REKA_ASSIGN_OR_RETURN(DataStream<Row> rows, build(env, impl_->tables, p.query, p.table, sources, options));
     const TableDef& sink = impl_->tables.at(p.table);
     REKA_RETURN_IF_ERROR(connector::writeTable(rows, p.table, sink.physical, sink.options));
   }

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -126,6 +127,46 @@ TEST_F(SqlJobTest, UserFunctionsRegisteredInCpp) {
                 .find("unknown function 'no.Such'; registered functions: "),
             std::string::npos);
   EXPECT_NE(error(t + "INSERT INTO out SELECT twice(id, id), name FROM orders;").find("TWICE takes 1 arguments, not 2"), std::string::npos);
+}
+
+/// A subexpression written more than once in a Calc (its WHERE and select list) is computed once
+/// per row, as Calcite shares a program's common expressions; a function that says it is not
+/// deterministic is computed at every call, and a shared expression in a CASE branch still sees
+/// only the rows that reach the branch.
+TEST_F(SqlJobTest, ASubexpressionWrittenTwiceIsComputedOncePerRow) {
+  static std::atomic<int64_t> counted{0}, volatileCalls{0};
+  counted = 0;
+  volatileCalls = 0;
+  registerScalarFunction(rowFunction<int64_t, int64_t>("test.Counted", "10 × x, counting its calls", [](int64_t x) {
+    ++counted;
+    return 10 * x;
+  }));
+  ScalarFunction notDeterministic = rowFunction<int64_t, int64_t>("test.Volatile", "10 × x, counting its calls", [](int64_t x) {
+    ++volatileCalls;
+    return 10 * x;
+  });
+  notDeterministic.deterministic = false;
+  registerScalarFunction(notDeterministic);
+  const std::string t = ordersTable() + outTable("a BIGINT, b BIGINT") + "CREATE FUNCTION counted AS 'test.Counted';\nCREATE FUNCTION vol AS 'test.Volatile';\n";
+  const std::string shared = t + "INSERT INTO out SELECT counted(id), counted(id) + 1 FROM orders WHERE counted(id) > 10;";
+  const std::vector<std::string> expected = {R"({"a":20,"b":21})", R"({"a":30,"b":31})", R"({"a":40,"b":41})"};
+  EXPECT_EQ(run(shared), expected);
+  EXPECT_EQ(counted.load(), 4);  // once per row of the 4, not 3 times
+  auto compiled = SqlScript::compile(shared);
+  ASSERT_TRUE(compiled.isOk());
+  EXPECT_NE(compiled->explain().find("shared=1"), std::string::npos) << compiled->explain();
+
+  fs::remove_all(dir_ / "out");
+  EXPECT_EQ(run(t + "INSERT INTO out SELECT vol(id), vol(id) + 1 FROM orders WHERE vol(id) > 10;"), expected);
+  EXPECT_GE(volatileCalls.load(), 4 + 3 + 3);  // every call on every row it sees
+
+  // 10 / (id - 1) fails on id 1, which neither branch lets through.
+  fs::remove_all(dir_ / "out");
+  EXPECT_EQ(run(ordersTable() + outTable("id BIGINT, a INT, b INT") +
+                "INSERT INTO out SELECT id, CASE WHEN id > 1 THEN CAST(10 / (id - 1) AS INT) ELSE -1 END,\n"
+                "  CASE WHEN id > 1 THEN CAST(10 / (id - 1) AS INT) ELSE -2 END FROM orders;"),
+            (std::vector<std::string>{R"({"id":1,"a":-1,"b":-2})", R"({"id":2,"a":10,"b":10})", R"({"id":3,"a":5,"b":5})",
+                                      R"({"id":4,"a":3,"b":3})"}));
 }
 
 TEST_F(SqlJobTest, ExecuteSqlStartsTheJob) {

@@ -26,6 +26,10 @@ struct ScalarFunction {
   std::vector<DataType> argTypes;  ///< arguments are converted to these (as CAST does)
   DataType resultType;
   std::function<Status(const std::vector<const Column*>& args, size_t rows, Column& out, StringArena& arena)> eval;
+  /// Flink's isDeterministic(): true (the default) when the same arguments always give the same
+  /// result, so that a call written twice on the same row (in WHERE and the select list, say) is
+  /// computed once; false (a random or clock function) computes every call.
+  bool deterministic = true;
 };
 
 /// Adds a function, replacing one of the same name. Thread-safe.

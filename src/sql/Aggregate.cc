@@ -29,7 +29,12 @@ struct GroupState {
   int64_t rows = 0;
   std::vector<Accumulator> accs;
   std::vector<std::string> texts;
+  /// Per call, MIN and MAX over a changelog: every value with its count.
   std::vector<absl::flat_hash_map<std::string, int64_t>> distinct;
+  /// Per distinct set (AggregateCall::distinctSet): each value with a count per call of the set
+  /// (rows of that call holding it); the value is gone when every count is 0. A call's number of
+  /// distinct values is its accumulator's count.
+  std::vector<absl::flat_hash_map<std::string, std::vector<int64_t>>> sets;
 };
 
 /// An OVER aggregation's partition: the rows of a bounded frame that later rows may still need,
@@ -66,6 +71,14 @@ struct Serde<sql::GroupState> {
     }
     Serde<std::vector<std::string>>::write(s.texts, out);
     Serde<std::vector<absl::flat_hash_map<std::string, int64_t>>>::write(s.distinct, out);
+    Serde<uint64_t>::write(s.sets.size(), out);
+    for (const auto& set : s.sets) {
+      Serde<uint64_t>::write(set.size(), out);
+      for (const auto& [v, counts] : set) {
+        Serde<std::string>::write(v, out);
+        Serde<std::vector<int64_t>>::write(counts, out);
+      }
+    }
   }
   static bool read(std::string_view& in, sql::GroupState& s) {
     uint64_t n = 0;
@@ -76,8 +89,22 @@ struct Serde<sql::GroupState> {
       std::memcpy(&a.value, in.data(), sizeof a.value);
       in.remove_prefix(sizeof a.value);
     }
-    return Serde<std::vector<std::string>>::read(in, s.texts) &&
-           Serde<std::vector<absl::flat_hash_map<std::string, int64_t>>>::read(in, s.distinct);
+    if (!Serde<std::vector<std::string>>::read(in, s.texts) || !Serde<std::vector<absl::flat_hash_map<std::string, int64_t>>>::read(in, s.distinct) ||
+        !Serde<uint64_t>::read(in, n) || n > in.size())
+      return false;
+    s.sets.assign(n, {});
+    for (auto& set : s.sets) {
+      uint64_t values = 0;
+      if (!Serde<uint64_t>::read(in, values) || values > in.size()) return false;
+      set.reserve(values);
+      for (uint64_t k = 0; k < values; ++k) {
+        std::string v;
+        std::vector<int64_t> counts;
+        if (!Serde<std::string>::read(in, v) || !Serde<std::vector<int64_t>>::read(in, counts)) return false;
+        set.emplace(std::move(v), std::move(counts));
+      }
+    }
+    return true;
   }
 };
 template <>
@@ -163,10 +190,13 @@ GroupState newGroupState(const std::vector<AggregateCall>& calls) {
   GroupState s;
   s.accs.resize(calls.size());
   bool texts = false, distinct = false;
+  int sets = 0;
   for (const auto& c : calls) {
     texts = texts || (c.argType.kind == TypeKind::kString || c.argType.kind == TypeKind::kBytes) || c.user != nullptr;
-    distinct = distinct || c.distinct || c.retractable;
+    distinct = distinct || c.retractable;
+    sets = std::max(sets, c.distinctSet + 1);
   }
+  s.sets.resize(static_cast<size_t>(sets));
   if (texts) s.texts.resize(calls.size());
   for (size_t j = 0; j < calls.size(); ++j)
     if (calls[j].user != nullptr) s.texts[j] = calls[j].user->initial;  // a user function's accumulator
@@ -176,10 +206,19 @@ GroupState newGroupState(const std::vector<AggregateCall>& calls) {
 
 thread_local std::vector<const Column*> userArgs_;  ///< scratch: a user function's argument columns
 
+/// The value of a distinct set looked up for the row being accumulated (scratch of
+/// accumulateRow, reset at each call: one lookup per row and set).
+struct DistinctLookup {
+  size_t row = SIZE_MAX;
+  absl::flat_hash_map<std::string, std::vector<int64_t>>::iterator it;
+};
+thread_local std::vector<DistinctLookup> tSetRow_;
+
 /// Adds (sign 1) or retracts (sign -1) row `row` of `in` to the accumulators of `calls`;
 /// `valueKey_` is scratch space.
 void accumulateRow(const std::vector<AggregateCall>& calls, GroupState& st, const RowBatch& in, size_t row, int sign, std::string& valueKey_) {
   st.rows += sign;
+  for (auto& look : tSetRow_) look.row = SIZE_MAX;  // nothing looked up yet for this row
   for (size_t j = 0; j < calls.size(); ++j) {
     const AggregateCall& call = calls[j];
     if (call.filterColumn >= 0) {
@@ -218,16 +257,34 @@ void accumulateRow(const std::vector<AggregateCall>& calls, GroupState& st, cons
       }
     };
     if (call.distinct) {
-      // Only the first occurrence of a value (and the retraction of its last) counts.
-      valueKey();
-      auto& seen = st.distinct[j];
+      // Only the first occurrence of a value for this call (and the retraction of its last)
+      // counts. The value is looked up once per row for all the calls of its set.
+      const size_t set = static_cast<size_t>(call.distinctSet), slot = static_cast<size_t>(call.distinctSlot);
+      auto& values = st.sets[set];
+      if (tSetRow_.size() < st.sets.size()) tSetRow_.resize(st.sets.size());
+      DistinctLookup& look = tSetRow_[set];
+      if (look.row != row) {
+        valueKey();
+        look.row = row;
+        look.it = values.find(valueKey_);
+        if (look.it == values.end() && sign > 0) {
+          size_t width = 0;
+          for (const auto& other : calls) width += other.distinctSet == call.distinctSet ? 1 : 0;
+          look.it = values.emplace(valueKey_, std::vector<int64_t>(width, 0)).first;
+        }
+      }
+      if (look.it == values.end()) continue;  // retracts a value never added
+      int64_t& n = look.it->second[slot];
       if (sign > 0) {
-        if (++seen[valueKey_] != 1) continue;
+        if (++n != 1) continue;
       } else {
-        auto it = seen.find(valueKey_);
-        if (it == seen.end()) continue;
-        if (--it->second > 0) continue;
-        seen.erase(it);
+        if (n == 0 || --n > 0) continue;
+        bool empty = true;
+        for (int64_t c : look.it->second) empty = empty && c == 0;
+        if (empty) {
+          values.erase(look.it);
+          look.it = values.end();
+        }
       }
     }
     switch (call.kind) {
@@ -306,7 +363,7 @@ void writeResults(const std::vector<AggregateCall>& calls, const GroupState& st,
     switch (call.kind) {
       case AggregateCall::Kind::kCountStar:
       case AggregateCall::Kind::kCount:
-        RowBatch::setInt(c, row, call.distinct ? static_cast<int64_t>(st.distinct[j].size()) : acc.count);
+        RowBatch::setInt(c, row, acc.count);  // DISTINCT: counted at a value's first row and its last retraction
         break;
       case AggregateCall::Kind::kSum:
         if (acc.count <= 0) break;  // null: no value summed
@@ -616,12 +673,20 @@ class AggregateOperator final : public Operator {
       Accumulator& a = into.accs[j];
       const Accumulator& b = from.accs[j];
       if (call.distinct) {
-        for (const auto& [v, n] : from.distinct[j]) {
-          int64_t& m = into.distinct[j][v];
-          if (m == 0 && (call.kind == AggregateCall::Kind::kSum || call.kind == AggregateCall::Kind::kAvg)) {
-            __int128 x;
-            std::memcpy(&x, v.data(), sizeof x);
-            a.value = call.argType.kind == TypeKind::kDouble ? fromDouble(asDouble(a.value) + asDouble(x)) : a.value + x;
+        const size_t set = static_cast<size_t>(call.distinctSet), slot = static_cast<size_t>(call.distinctSlot);
+        for (const auto& [v, counts] : from.sets[set]) {
+          const int64_t n = counts[slot];
+          if (n == 0) continue;
+          auto& target = into.sets[set][v];
+          target.resize(counts.size(), 0);
+          int64_t& m = target[slot];
+          if (m == 0) {
+            // A value new to the merged state counts once.
+            if (call.kind == AggregateCall::Kind::kSum || call.kind == AggregateCall::Kind::kAvg) {
+              __int128 x;
+              std::memcpy(&x, v.data(), sizeof x);
+              a.value = call.argType.kind == TypeKind::kDouble ? fromDouble(asDouble(a.value) + asDouble(x)) : a.value + x;
+            }
             ++a.count;
           }
           m += n;
@@ -969,7 +1034,21 @@ class OverOperator final : public Operator {
 }  // namespace
 
 std::function<std::unique_ptr<Operator>()> makeOverOperator(std::shared_ptr<const OverSpec> spec) {
-  return [spec] { return std::make_unique<OverOperator>(spec); };
+  auto withSets = std::make_shared<OverSpec>(*spec);
+  assignDistinctSets(withSets->calls);
+  std::shared_ptr<const OverSpec> done = std::move(withSets);
+  return [done] { return std::make_unique<OverOperator>(done); };
+}
+
+void assignDistinctSets(std::vector<AggregateCall>& calls) {
+  std::map<int, std::pair<int, int>> byColumn;  // argument column → (set, calls in it so far)
+  for (auto& c : calls) {
+    c.distinctSet = c.distinctSlot = -1;
+    if (!c.distinct) continue;
+    auto [it, added] = byColumn.try_emplace(c.argColumn, static_cast<int>(byColumn.size()), 0);
+    c.distinctSet = it->second.first;
+    c.distinctSlot = it->second.second++;
+  }
 }
 
 void gatherColumn(const Column& from, const DataType& type, const std::vector<uint32_t>& rows, Column& to) {
@@ -1022,7 +1101,10 @@ Result<DataType> aggregateResultType(AggregateCall::Kind kind, const DataType& a
 }
 
 std::function<std::unique_ptr<Operator>()> makeAggregateOperator(std::shared_ptr<const AggregateSpec> spec) {
-  return [spec] { return std::make_unique<AggregateOperator>(spec); };
+  auto withSets = std::make_shared<AggregateSpec>(*spec);
+  assignDistinctSets(withSets->calls);
+  std::shared_ptr<const AggregateSpec> done = std::move(withSets);
+  return [done] { return std::make_unique<AggregateOperator>(done); };
 }
 
 std::function<std::unique_ptr<Operator>()> makeWindowOperator(std::shared_ptr<const WindowSpec> spec) {

@@ -30,7 +30,15 @@ struct AggregateCall {
   /// kUser: the function, and its arguments' columns (argColumn is the first).
   const AggregateFunction* user = nullptr;
   std::vector<int> argColumns;
+  /// DISTINCT calls over the same argument column share one set of its values, each value with a
+  /// count per call (Flink's shared distinct state): its set and slot there (assignDistinctSets),
+  /// -1 for other calls.
+  int distinctSet = -1;
+  int distinctSlot = -1;
 };
+
+/// Gives each DISTINCT call of `calls` its distinctSet (one per argument column) and slot.
+void assignDistinctSets(std::vector<AggregateCall>& calls);
 
 /// The result type of `kind` over `arg` (Flink's rules: SUM of INT is INT, of DECIMAL(p, s)
 /// DECIMAL(38, s); AVG of an integer type is that type, truncated; of DECIMAL(p, s)

@@ -1622,7 +1622,7 @@ namespace {
 
 /// Whether `e` and everything under it gives the same value for the same row every time it is
 /// evaluated (so that one evaluation can stand for several).
-bool deterministic(const Expr& e, const std::map<std::string, const ScalarFunction*>* userFunctions) {
+bool deterministicExpr(const Expr& e, const std::map<std::string, const ScalarFunction*>* userFunctions) {
   if (e.kind == Expr::Kind::kCall) {
     static const std::set<std::string> kVolatile = {"PROCTIME", "NOW", "CURRENT_TIMESTAMP", "LOCALTIMESTAMP", "CURRENT_DATE", "CURRENT_TIME",
                                                     "CURRENT_ROW_TIMESTAMP", "RAND", "RAND_INTEGER", "UUID"};
@@ -1632,7 +1632,7 @@ bool deterministic(const Expr& e, const std::map<std::string, const ScalarFuncti
       if (auto f = userFunctions->find(e.name); f != userFunctions->end() && !f->second->deterministic) return false;
   }
   for (const auto& a : e.args)
-    if (a && !deterministic(*a, userFunctions)) return false;
+    if (a && !deterministicExpr(*a, userFunctions)) return false;
   return true;
 }
 
@@ -1646,12 +1646,16 @@ void collectSubexpressions(const Expr& e, const std::map<std::string, const Scal
     default: break;
   }
   if (e.kind == Expr::Kind::kCall && (e.over || isAggregateFunction(e.name))) return;
-  if (deterministic(e, userFunctions)) byText[exprText(e)].push_back(&e);
+  if (deterministicExpr(e, userFunctions)) byText[exprText(e)].push_back(&e);
   for (const auto& a : e.args)
     if (a) collectSubexpressions(*a, userFunctions, byText);
 }
 
 }  // namespace
+
+bool isDeterministic(const Expr& e, const std::map<std::string, const ScalarFunction*>* userFunctions) {
+  return deterministicExpr(e, userFunctions);
+}
 
 Scope::Common findCommonSubexpressions(const std::vector<const Expr*>& exprs,
                                        const std::map<std::string, const ScalarFunction*>* userFunctions) {

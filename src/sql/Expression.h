@@ -62,6 +62,10 @@ struct Scope {
 Scope::Common findCommonSubexpressions(const std::vector<const Expr*>& exprs,
                                        const std::map<std::string, const ScalarFunction*>* userFunctions);
 
+/// Whether `e` gives the same value every time it is evaluated on the same row (no PROCTIME(),
+/// NOW(), RAND, UUID, aggregate or user function registered as not deterministic in it).
+bool isDeterministic(const Expr& e, const std::map<std::string, const ScalarFunction*>* userFunctions);
+
 /// While one is open on a thread, the shared nodes of Scope::Common evaluated on `batch` keep
 /// their value until it closes: the second use of one copies the first's column (and its strings
 /// point into the arena the first wrote: pass the same arena to every evaluation). Nested scopes

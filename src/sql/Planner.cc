@@ -1334,13 +1334,22 @@ struct SqlScript::Impl {
       return Status::invalidArgument(fmt::format("SQL: {} at {} takes one argument, not {}", c.name, c.pos.toString(), c.args.size()));
     for (const auto& a : c.args)
       if (containsAggregate(*a)) return Status::invalidArgument("SQL: aggregates cannot nest (at " + a->pos.toString() + ")");
+    // An argument or filter written by several calls (COUNT(DISTINCT bidder) FILTER (WHERE
+    // price < 10000), …) is one column of the Calc before the aggregation.
+    const auto projectOnce = [&](const Expr& e, BoundPtr b, const std::string& name) {
+      const std::string text = exprText(e);
+      if (isDeterministic(e, scope.functions))
+        for (size_t k = 0; k < pre.projectionText.size() && k < preFields.size(); ++k)
+          if (pre.projectionText[k] == text && preFields[k].type == b->type && preFields[k].name.rfind("$", 0) == 0) return static_cast<int>(k);
+      preFields.push_back({name, b->type});
+      pre.projectionText.push_back(text);
+      pre.projections.push_back(std::move(b));
+      return static_cast<int>(preFields.size() - 1);
+    };
     if (!star) {
       REKA_ASSIGN_OR_RETURN(BoundPtr arg, bind(*c.args[0], scope));
       call.argType = arg->type;
-      call.argColumn = static_cast<int>(preFields.size());
-      preFields.push_back({"$a" + std::to_string(j), arg->type});
-      pre.projectionText.push_back(exprText(*c.args[0]));
-      pre.projections.push_back(std::move(arg));
+      call.argColumn = projectOnce(*c.args[0], std::move(arg), "$a" + std::to_string(j));
     } else {
       call.argType = DataType::bigint();
     }
@@ -1350,10 +1359,7 @@ struct SqlScript::Impl {
     }
     if (c.filter) {
       REKA_ASSIGN_OR_RETURN(BoundPtr f, bindCondition(*c.filter, scope, "FILTER (WHERE …)"));
-      call.filterColumn = static_cast<int>(preFields.size());
-      preFields.push_back({"$f" + std::to_string(j), f->type});
-      pre.projectionText.push_back(exprText(*c.filter));
-      pre.projections.push_back(std::move(f));
+      call.filterColumn = projectOnce(*c.filter, std::move(f), "$f" + std::to_string(j));
     }
     auto rt = aggregateResultType(call.kind, call.argType, c.name);
     if (!rt.isOk()) return Status::invalidArgument("SQL: " + rt.status().message() + " (at " + c.pos.toString() + ")");

@@ -848,8 +848,40 @@ struct DatePattern {
         case 's': v = t.second; break;
         case 'S': v = t.millis; break;
       }
-      fmt::format_to(std::back_inserter(out), "{:0{}}", v, part.width);
+      appendPadded(out, v, part.width);
     }
+  }
+
+  /// The span of time within which every instant formats the same: a day for a pattern of
+  /// dates, an hour, minute, second or millisecond for one down to H, m, s or S (the epoch's
+  /// days, hours … are whole ones: the time is UTC).
+  int64_t resolutionMs() const {
+    int64_t r = 86'400'000;
+    for (const Part& part : parts) {
+      switch (part.letter) {
+        case 'H': r = std::min<int64_t>(r, 3'600'000); break;
+        case 'm': r = std::min<int64_t>(r, 60'000); break;
+        case 's': r = std::min<int64_t>(r, 1'000); break;
+        case 'S': r = 1; break;
+        default: break;
+      }
+    }
+    return r;
+  }
+
+  /// `v` in decimal, zero-padded to `width` characters (a minus sign counting as one).
+  static void appendPadded(std::string& out, int64_t v, int width) {
+    char digits[24];
+    int n = 0;
+    const bool negative = v < 0;
+    uint64_t u = negative ? 0 - static_cast<uint64_t>(v) : static_cast<uint64_t>(v);
+    do {
+      digits[n++] = static_cast<char>('0' + u % 10);
+      u /= 10;
+    } while (u != 0);
+    if (negative) out += '-';
+    for (int k = n + (negative ? 1 : 0); k < width; ++k) out += '0';
+    while (n > 0) out += digits[--n];
   }
 
   /// Reads `text` in this pattern as epoch milliseconds (UTC); false if it does not match.
@@ -976,6 +1008,11 @@ class TimeFunction final : public Node {
     REKA_RETURN_IF_ERROR(evalArgs(in, arena, c));
     resetColumn(out, type, in.size());
     std::string s;
+    // DATE_FORMAT of a literal pattern: rows within one span of its resolution (one day for
+    // 'yyyy-MM-dd') share the text made for the first of them.
+    const int64_t resolution = pattern_ ? pattern_->resolutionMs() : 1;
+    int64_t lastSpan = INT64_MIN;
+    std::string_view lastText;
     for (size_t i = 0; i < in.size(); ++i) {
       bool anyNull = false;
       for (const auto& col : c) anyNull = anyNull || col.nulls[i];
@@ -984,7 +1021,18 @@ class TimeFunction final : public Node {
         case Kind::kDateFormat: {
           s.clear();
           if (pattern_) {
-            pattern_->format(c[0].ints[i], s);
+            const int64_t ms = c[0].ints[i];
+            const int64_t span = ms / resolution - ((ms % resolution) < 0 ? 1 : 0);
+            if (span == lastSpan && lastSpan != INT64_MIN) {
+              out.nulls[i] = 0;
+              out.strings[i] = lastText;
+              break;
+            }
+            pattern_->format(ms, s);
+            out.nulls[i] = 0;
+            out.strings[i] = lastText = arena.copy(s);
+            lastSpan = span;
+            break;
           } else {
             auto p = DatePattern::parse(c[1].strings[i]);
             if (!p.isOk()) continue;  // a bad pattern computed per row gives null

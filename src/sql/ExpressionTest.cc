@@ -261,6 +261,21 @@ TEST(ExpressionTest, TimestampsAndIntervals) {
   EXPECT_EQ(eval("t - INTERVAL '1' DAY"), (V{"2026-12-05 08:00:00.000", "2025-05-31 12:30:00.500", "null"}));
 }
 
+/// DATE_FORMAT shares the text of rows within one span of its pattern's resolution: rows on
+/// both sides of a day's or an hour's boundary, before the epoch too, each get their own.
+TEST(ExpressionTest, DateFormatAcrossBoundariesInOneBatch) {
+  RowBatch b(parseSchema("t TIMESTAMP(3)"));
+  // 1969-12-31 23:59:59.999, 1970-01-01 00:00:00.000, 00:59:59.999, 01:00:00.000, 23:59:59.999,
+  // 1970-01-02 00:00:00.000, then 1970-01-01 00:00:00.001 again (not sorted).
+  for (int64_t ms : {int64_t{-1}, int64_t{0}, int64_t{3'599'999}, int64_t{3'600'000}, int64_t{86'399'999}, int64_t{86'400'000}, int64_t{1}})
+    RowBatch::setInt(b.columns[0], b.appendRow(), ms);
+  EXPECT_EQ(eval("DATE_FORMAT(t, 'yyyy-MM-dd')", b),
+            (V{"1969-12-31", "1970-01-01", "1970-01-01", "1970-01-01", "1970-01-01", "1970-01-02", "1970-01-01"}));
+  EXPECT_EQ(eval("DATE_FORMAT(t, 'dd HH')", b), (V{"31 23", "01 00", "01 00", "01 01", "01 23", "02 00", "01 00"}));
+  EXPECT_EQ(eval("DATE_FORMAT(t, 'HH:mm:ss.SSS')", b),
+            (V{"23:59:59.999", "00:00:00.000", "00:59:59.999", "01:00:00.000", "23:59:59.999", "00:00:00.000", "00:00:00.001"}));
+}
+
 TEST(ExpressionTest, DateAndTimeFunctions) {
   // t: 2026-12-06 08:00:00.000 (a Sunday), 2025-06-01 12:30:00.500 (a Sunday), null.
   EXPECT_EQ(eval("DATE_FORMAT(t, 'yyyy-MM-dd HH:mm')"), (V{"2026-12-06 08:00", "2025-06-01 12:30", "null"}));

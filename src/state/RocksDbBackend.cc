@@ -9,6 +9,7 @@
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/checkpoint.h>
+#include <rocksdb/write_batch.h>
 #include <rocksdb/write_buffer_manager.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -190,6 +191,14 @@ class RocksColumn final : public KeyValueStore {
   Status remove(std::string_view key) override {
     return fromRocks(db_->Delete(write_, cf_, slice(key)), "removing state");
   }
+  Status write(const std::vector<Write>& writes) override {
+    batch_.Clear();
+    for (const Write& w : writes) {
+      const rocksdb::Status s = w.value ? batch_.Put(cf_, slice(w.key), slice(*w.value)) : batch_.Delete(cf_, slice(w.key));
+      if (!s.ok()) return fromRocks(s, "writing state");
+    }
+    return fromRocks(db_->Write(write_, &batch_), "writing state");
+  }
   Status scan(std::string_view prefix,
               const std::function<bool(std::string_view, std::string_view)>& fn) override {
     const std::string end = prefixEnd(prefix);
@@ -231,6 +240,7 @@ class RocksColumn final : public KeyValueStore {
   std::shared_ptr<ValueCacheBudget> valueCache_;
   rocksdb::ReadOptions read_;
   rocksdb::WriteOptions write_;
+  rocksdb::WriteBatch batch_;  ///< scratch of write()
 };
 
 }  // namespace

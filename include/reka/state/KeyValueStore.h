@@ -4,9 +4,11 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "reka/base/Status.h"
 
@@ -40,6 +42,20 @@ class KeyValueStore {
   /// that many encoded elements (Serde of a std::vector); the result is their concatenation.
   virtual Status append(std::string_view key, std::string_view operand) = 0;
   virtual Status remove(std::string_view key) = 0;
+  /// A put (`value` set) or a remove (none), for write().
+  struct Write {
+    std::string_view key;
+    std::optional<std::string_view> value;
+  };
+  /// Applies `writes` in order, as one write where the store can (RocksDB: one WriteBatch, a
+  /// fraction of the cost of as many single writes); the default applies them one by one.
+  virtual Status write(const std::vector<Write>& writes) {
+    for (const Write& w : writes) {
+      Status s = w.value ? put(w.key, *w.value) : remove(w.key);
+      if (!s.isOk()) return s;
+    }
+    return Status::ok();
+  }
   /// Calls `fn(key, value)` for every entry whose key starts with `prefix`, in key order, until
   /// it returns false.
   virtual Status scan(std::string_view prefix,

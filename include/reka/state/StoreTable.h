@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <cstring>
 #include <deque>
 #include <optional>
@@ -301,6 +302,7 @@ class StoreKeyedTable final : public StateTable {
     bool dirty = false;
     bool referenced = false;  ///< used since the CLOCK hand last passed
     bool stored = false;      ///< the store may hold a value for the key
+    bool victim = false;      ///< chosen by the eviction under way
   };
   /// Bookkeeping per entry beyond the encoded key and value: the slot, the index entry, the
   /// decoded value's own allocations (roughly).
@@ -359,24 +361,71 @@ class StoreKeyedTable final : public StateTable {
     s.bytes = bytes;
   }
   void noteSize(int64_t encoded) { averageEncoded_ += (encoded - averageEncoded_) / 8; }
-  /// Writes back and drops one entry that has not been used since the hand last passed
-  /// (CLOCK); false if the cache is empty.
-  bool evictOne() {
-    if (index_.empty()) return false;
+  /// The next entry the CLOCK hand finds unused since it last passed (not one chosen already),
+  /// or null if there is none.
+  Slot* nextVictim() {
     for (size_t steps = 0; steps <= 2 * slots_.size(); ++steps) {
       if (hand_ >= slots_.size()) hand_ = 0;
       Slot& s = slots_[hand_++];
-      if (!s.used) continue;
+      if (!s.used || s.victim) continue;
       if (s.referenced) {
         s.referenced = false;
         if (s.dirty) remeasure(s);  // what it holds now, so that the bound holds for values that grew
         continue;
       }
-      if (s.dirty) writeBack(s);
-      drop(s);
-      return true;
+      return &s;
     }
-    return false;
+    return nullptr;
+  }
+  /// Makes room for an entry of `incoming` bytes under `limit`: evicts entries (CLOCK) until a
+  /// sixteenth of the limit is free beyond it, writing the changed ones back in key order. The
+  /// store takes sorted writes far faster than scattered ones (RocksDB's memory table inserts
+  /// next to the one before), and the batch amortises that over many entries.
+  void evictBatch(int64_t limit, int64_t incoming) {
+    const int64_t target = limit - incoming - limit / 16;
+    int64_t left = bytes_;
+    victims_.clear();
+    while (left > target && !index_.empty()) {
+      Slot* s = nextVictim();
+      if (s == nullptr) break;
+      s->victim = true;
+      left -= s->bytes;
+      victims_.push_back(s->index);
+    }
+    std::sort(victims_.begin(), victims_.end(), [this](uint32_t a, uint32_t b) { return slots_[a].key < slots_[b].key; });
+    // The changed values, encoded one after the other, then written as one batch.
+    batchBuf_.clear();
+    batchEnds_.clear();
+    for (uint32_t i : victims_) {
+      Slot& s = slots_[i];
+      s.victim = false;
+      if (s.dirty && s.value) {
+        if constexpr (kSerialisable) Serde<V>::write(*s.value, batchBuf_);
+      }
+      batchEnds_.push_back(batchBuf_.size());
+    }
+    batchWrites_.clear();
+    for (size_t k = 0; k < victims_.size(); ++k) {
+      const Slot& s = slots_[victims_[k]];
+      if (!s.dirty || (!s.value && !s.stored)) continue;
+      const size_t from = k == 0 ? 0 : batchEnds_[k - 1];
+      std::optional<std::string_view> value;
+      if (s.value) value = std::string_view(batchBuf_).substr(from, batchEnds_[k] - from);
+      batchWrites_.push_back({s.key, value});
+    }
+    if (!batchWrites_.empty()) check(store_->write(batchWrites_));  // on failure every entry stays cached and changed
+    for (size_t k = 0; k < victims_.size(); ++k) {
+      Slot& s = slots_[victims_[k]];
+      if (s.dirty) {
+        const size_t from = k == 0 ? 0 : batchEnds_[k - 1];
+        s.stored = s.value.has_value();
+        recharge(s, s.value ? static_cast<int64_t>(batchEnds_[k] - from) : 0);
+        s.dirty = false;
+        ++writeBacks_;
+      }
+      drop(s);
+    }
+    victims_.clear();
   }
   void drop(Slot& s) {
     index_.erase(std::string_view(s.key));
@@ -401,8 +450,7 @@ class StoreKeyedTable final : public StateTable {
     // Room first: the entries evicted are written back before the new one is read.
     const int64_t limit = budget_ ? budget_->share() : 0;
     const int64_t incoming = kEntryOverhead + static_cast<int64_t>(keyBuf_.size()) + averageEncoded_;
-    while (bytes_ + incoming > limit && evictOne()) {
-    }
+    if (bytes_ + incoming > limit) evictBatch(limit, incoming);
     auto found = store_->get(keyBuf_, valueBuf_);
     if (!found.isOk()) throw StateAccessError(found.status());
     std::optional<V> value;
@@ -515,6 +563,10 @@ class StoreKeyedTable final : public StateTable {
   int64_t bytes_ = 0;
   int64_t averageEncoded_ = 64;
   uint64_t hits_ = 0, misses_ = 0, writeBacks_ = 0, writes_ = 0;
+  std::vector<uint32_t> victims_;  ///< scratch of evictBatch
+  std::string batchBuf_;
+  std::vector<size_t> batchEnds_;
+  std::vector<KeyValueStore::Write> batchWrites_;
   std::shared_ptr<const std::atomic<int64_t>> fullSnapshotHorizon_;
 };
 

@@ -267,11 +267,8 @@ void accumulateRow(const std::vector<AggregateCall>& calls, GroupState& st, cons
         valueKey();
         look.row = row;
         look.it = values.find(valueKey_);
-        if (look.it == values.end() && sign > 0) {
-          size_t width = 0;
-          for (const auto& other : calls) width += other.distinctSet == call.distinctSet ? 1 : 0;
-          look.it = values.emplace(valueKey_, std::vector<int64_t>(width, 0)).first;
-        }
+        if (look.it == values.end() && sign > 0)
+          look.it = values.emplace(valueKey_, std::vector<int64_t>(static_cast<size_t>(call.distinctWidth), 0)).first;
       }
       if (look.it == values.end()) continue;  // retracts a value never added
       int64_t& n = look.it->second[slot];
@@ -1049,6 +1046,8 @@ void assignDistinctSets(std::vector<AggregateCall>& calls) {
     c.distinctSet = it->second.first;
     c.distinctSlot = it->second.second++;
   }
+  for (auto& c : calls)
+    if (c.distinct) c.distinctWidth = byColumn.at(c.argColumn).second;
 }
 
 void gatherColumn(const Column& from, const DataType& type, const std::vector<uint32_t>& rows, Column& to) {

@@ -35,6 +35,7 @@ struct AggregateCall {
   /// -1 for other calls.
   int distinctSet = -1;
   int distinctSlot = -1;
+  int distinctWidth = 0;  ///< how many calls share the set
 };
 
 /// Gives each DISTINCT call of `calls` its distinctSet (one per argument column) and slot.

@@ -1926,8 +1926,6 @@ Result<std::vector<BoundPtr>> convertColumns(const Schema& from, const Schema& t
   return out;
 }
 
-/// Adds the sources, joins and stages of `q` to `env`; `name` makes its operators' names (which
-/// key their state) unique and stable for a given script.
 /// What the script's settings change in how its plans are built.
 struct BuildOptions {
   bool reuseSubPlans = true;   ///< table.optimizer.reuse-sub-plan-enabled
@@ -1969,6 +1967,8 @@ Result<BuildOptions> buildOptions(const std::map<std::string, std::string>& sett
   return o;
 }
 
+/// Adds the sources, joins and stages of `q` to `env`; `name` makes its operators' names (which
+/// key their state) unique and stable for a given script.
 Result<DataStream<Row>> build(StreamEnvironment& env, const std::map<std::string, TableDef>& tables, const PlannedQuery& q,
                               const std::string& name, std::map<std::string, DataStream<Row>>& sources, const BuildOptions& options) {
   std::optional<DataStream<Row>> rows;

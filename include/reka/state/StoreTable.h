@@ -220,10 +220,11 @@ class StoreKeyedTable final : public StateTable {
 
   /// Writes every changed cached value back; they stay cached.
   void flush() {
-    for (uint32_t i : dirty_) {
-      Slot& s = slots_[i];
-      if (s.used && s.dirty) writeBack(s);
-    }
+    // The list may name an entry twice, or one already written back: each changed one once.
+    std::sort(dirty_.begin(), dirty_.end());
+    dirty_.erase(std::unique(dirty_.begin(), dirty_.end()), dirty_.end());
+    dirty_.erase(std::remove_if(dirty_.begin(), dirty_.end(), [this](uint32_t i) { return !slots_[i].used || !slots_[i].dirty; }), dirty_.end());
+    writeBackInOrder(dirty_);
     dirty_.clear();
   }
 
@@ -331,21 +332,39 @@ class StoreKeyedTable final : public StateTable {
     }
     dirty_.push_back(s.index);
   }
-  /// Encodes a changed value and writes it to the store (or removes the key).
-  void writeBack(Slot& s) {
-    if (s.value) {
-      valueBuf_.clear();
-      if constexpr (kSerialisable) Serde<V>::write(*s.value, valueBuf_);
-      check(store_->put(s.key, valueBuf_));
-      s.stored = true;
-      recharge(s, static_cast<int64_t>(valueBuf_.size()));
-    } else if (s.stored) {
-      check(store_->remove(s.key));
-      s.stored = false;
-      recharge(s, 0);
+  /// Encodes the changed values of entries `indices` and writes them to the store (or removes
+  /// their keys) as one write in key order: RocksDB's memory table inserts a key next to the one
+  /// before far faster than a scattered one. They stay cached; a failed write leaves them changed.
+  void writeBackInOrder(std::vector<uint32_t>& indices) {
+    std::sort(indices.begin(), indices.end(), [this](uint32_t a, uint32_t b) { return slots_[a].key < slots_[b].key; });
+    batchBuf_.clear();
+    batchEnds_.clear();
+    for (uint32_t i : indices) {
+      const Slot& s = slots_[i];
+      if (s.dirty && s.value) {
+        if constexpr (kSerialisable) Serde<V>::write(*s.value, batchBuf_);
+      }
+      batchEnds_.push_back(batchBuf_.size());
     }
-    s.dirty = false;  // only once written: a failed write stays to be written
-    ++writeBacks_;
+    batchWrites_.clear();
+    for (size_t k = 0; k < indices.size(); ++k) {
+      const Slot& s = slots_[indices[k]];
+      if (!s.dirty || (!s.value && !s.stored)) continue;
+      const size_t from = k == 0 ? 0 : batchEnds_[k - 1];
+      std::optional<std::string_view> value;
+      if (s.value) value = std::string_view(batchBuf_).substr(from, batchEnds_[k] - from);
+      batchWrites_.push_back({s.key, value});
+    }
+    if (!batchWrites_.empty()) check(store_->write(batchWrites_));
+    for (size_t k = 0; k < indices.size(); ++k) {
+      Slot& s = slots_[indices[k]];
+      if (!s.dirty) continue;
+      const size_t from = k == 0 ? 0 : batchEnds_[k - 1];
+      s.stored = s.value.has_value();
+      recharge(s, s.value ? static_cast<int64_t>(batchEnds_[k] - from) : 0);
+      s.dirty = false;
+      ++writeBacks_;
+    }
   }
   /// Charges a changed value at its encoded size now (without writing it).
   void remeasure(Slot& s) {
@@ -378,9 +397,7 @@ class StoreKeyedTable final : public StateTable {
     return nullptr;
   }
   /// Makes room for an entry of `incoming` bytes under `limit`: evicts entries (CLOCK) until a
-  /// sixteenth of the limit is free beyond it, writing the changed ones back in key order. The
-  /// store takes sorted writes far faster than scattered ones (RocksDB's memory table inserts
-  /// next to the one before), and the batch amortises that over many entries.
+  /// sixteenth of the limit is free beyond it, writing the changed ones back together.
   void evictBatch(int64_t limit, int64_t incoming) {
     const int64_t target = limit - incoming - limit / 16;
     int64_t left = bytes_;
@@ -392,39 +409,9 @@ class StoreKeyedTable final : public StateTable {
       left -= s->bytes;
       victims_.push_back(s->index);
     }
-    std::sort(victims_.begin(), victims_.end(), [this](uint32_t a, uint32_t b) { return slots_[a].key < slots_[b].key; });
-    // The changed values, encoded one after the other, then written as one batch.
-    batchBuf_.clear();
-    batchEnds_.clear();
-    for (uint32_t i : victims_) {
-      Slot& s = slots_[i];
-      s.victim = false;
-      if (s.dirty && s.value) {
-        if constexpr (kSerialisable) Serde<V>::write(*s.value, batchBuf_);
-      }
-      batchEnds_.push_back(batchBuf_.size());
-    }
-    batchWrites_.clear();
-    for (size_t k = 0; k < victims_.size(); ++k) {
-      const Slot& s = slots_[victims_[k]];
-      if (!s.dirty || (!s.value && !s.stored)) continue;
-      const size_t from = k == 0 ? 0 : batchEnds_[k - 1];
-      std::optional<std::string_view> value;
-      if (s.value) value = std::string_view(batchBuf_).substr(from, batchEnds_[k] - from);
-      batchWrites_.push_back({s.key, value});
-    }
-    if (!batchWrites_.empty()) check(store_->write(batchWrites_));  // on failure every entry stays cached and changed
-    for (size_t k = 0; k < victims_.size(); ++k) {
-      Slot& s = slots_[victims_[k]];
-      if (s.dirty) {
-        const size_t from = k == 0 ? 0 : batchEnds_[k - 1];
-        s.stored = s.value.has_value();
-        recharge(s, s.value ? static_cast<int64_t>(batchEnds_[k] - from) : 0);
-        s.dirty = false;
-        ++writeBacks_;
-      }
-      drop(s);
-    }
+    for (uint32_t i : victims_) slots_[i].victim = false;
+    writeBackInOrder(victims_);  // on failure every entry stays cached and changed
+    for (uint32_t i : victims_) drop(slots_[i]);
     victims_.clear();
   }
   void drop(Slot& s) {
@@ -564,7 +551,7 @@ class StoreKeyedTable final : public StateTable {
   int64_t averageEncoded_ = 64;
   uint64_t hits_ = 0, misses_ = 0, writeBacks_ = 0, writes_ = 0;
   std::vector<uint32_t> victims_;  ///< scratch of evictBatch
-  std::string batchBuf_;
+  std::string batchBuf_;           ///< scratch of writeBackInOrder: the encoded values, one after the other
   std::vector<size_t> batchEnds_;
   std::vector<KeyValueStore::Write> batchWrites_;
   std::shared_ptr<const std::atomic<int64_t>> fullSnapshotHorizon_;
